@@ -1,0 +1,105 @@
+using System.Text.Json;
+using JasperFx.Core;
+using Marten.Exceptions;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using NotificationService.Contracts;
+using NotificationService.Hosting;
+using Npgsql;
+using RabbitMQ.Client.Exceptions;
+using Wolverine;
+using Wolverine.ErrorHandling;
+using Wolverine.RabbitMQ;
+
+namespace NotificationService.Adapters.Runtime;
+
+/// <summary>
+/// Boots an adapter worker: finds its registration by <c>Adapter:Key</c>, builds its channel sender from the stored
+/// config, competes with the adapter's other workers on the stored queue and listens to the cancellation fanout.
+/// </summary>
+public static class AdapterWorker
+{
+    private static readonly JsonSerializerOptions ConfigJson = new(JsonSerializerDefaults.Web);
+
+    /// <summary>The whole <c>Main</c> of an adapter project.</summary>
+    public static async Task<int> RunAsync<TSender, TConfig>(string[] args, string adapterType)
+        where TSender : class, IChannelSender where TConfig : class
+    {
+        try
+        {
+            await using var app = await BuildAsync<TSender, TConfig>(args, adapterType);
+            await app.RunAsync();
+            return 0;
+        }
+        catch (Exception e) when (Reason(e) is { } reason)
+        {
+            await Console.Error.WriteLineAsync($"adapter worker ({adapterType}): {reason}");
+            return 2;
+        }
+    }
+
+    public static async Task<WebApplication> BuildAsync<TSender, TConfig>(
+        string[] args, string adapterType, Action<WebApplicationBuilder>? configure = null)
+        where TSender : class, IChannelSender where TConfig : class
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        configure?.Invoke(builder);
+        var configuration = builder.Configuration;
+        var postgres = configuration.RequiredConnectionString("Postgres");
+        var rabbitMq = configuration.RequiredConnectionString("RabbitMq", ", an amqp:// URI");
+        var key = configuration["Adapter:Key"] is { Length: > 0 } k ? k
+            : throw new WorkerStartupException("Set Adapter:Key (env Adapter__Key) to the key the admin API returned when the adapter was created.");
+
+        var adapter = await AdapterRegistration.LoadAsync(postgres, key, adapterType,
+            wait: TimeSpan.FromSeconds(configuration.GetValue("Adapter:StartupWaitSeconds", 30)));
+        var config = adapter.Config.Deserialize<TConfig>(ConfigJson)
+                     ?? throw new WorkerStartupException($"Adapter '{adapter.Name}' has no usable config.");
+        var parallelism = configuration.GetValue("Adapter:Parallelism", 4);
+        var node = $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..6]}";
+        var worker = new WorkerContext(adapter.Id, adapter.Name, adapter.Queue, adapter.Policy, node);
+
+        builder.Services.AddSingleton(worker).AddSingleton(config).AddSingleton<IChannelSender, TSender>().AddSingleton<InFlightJobs>();
+        builder.Services.AddNotificationMarten(postgres, wolverineSchema: "wolverine_adapters");
+        builder.Services.AddNotificationHealthChecks(postgres, rabbitMq);
+
+        builder.Host.UseWolverine(opts =>
+        {
+            opts.ServiceName = $"ns-adapter-{adapter.Name}";
+            opts.Discovery.IncludeAssembly(typeof(DeliverJobHandler).Assembly);
+
+            // Every node gets every cancellation on a queue of its own that disappears with it. Buffered, not durable:
+            // the database cancellation view is the source of truth; the broadcast only aborts sends in flight.
+            var cancellations = $"ns.cancellations.{node}";
+            opts.UseNotificationDefaults(rabbitMq)
+                .BindExchange(Topology.CancellationExchange, ExchangeType.Fanout)
+                .ToQueue(cancellations, q => (q.AutoDelete, q.IsDurable) = (true, false));
+            opts.ListenToRabbitQueue(cancellations).BufferedInMemory();
+
+            // Inline: a job's message is acknowledged only after its outcome is committed.
+            opts.ListenToRabbitQueue(adapter.Queue).ProcessInline().ListenerCount(parallelism).PreFetchCount(2);
+
+            // The database or broker being briefly away is no reason to give up on a job: wait, then put it back.
+            opts.OnException<NpgsqlException>().Or<MartenCommandException>().Or<TimeoutException>()
+                .RetryWithCooldown(1.Seconds(), 2.Seconds(), 5.Seconds())
+                .Then.PauseThenRequeue(10.Seconds());
+        });
+
+        var app = builder.Build();
+        app.MapHealthChecks("/health", new HealthCheckOptions { ResponseWriter = Health.WriteReport });
+        return app;
+    }
+
+    /// <summary>A one-line reason for a start-up failure the operator can fix; null for anything unexpected.</summary>
+    private static string? Reason(Exception e) => e switch
+    {
+        WorkerStartupException s => s.Message,
+        InvalidOperationException i when i.Message.StartsWith("Set ", StringComparison.Ordinal) => i.Message,
+        BrokerUnreachableException b => $"RabbitMQ is unreachable: {b.InnerException?.Message ?? b.Message}",
+        AggregateException a when a.InnerExceptions.Count == 1 => Reason(a.InnerException!),
+        _ when e.InnerException is { } inner => Reason(inner),
+        _ => null,
+    };
+}

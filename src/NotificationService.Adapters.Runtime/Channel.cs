@@ -1,0 +1,27 @@
+using System.Text.Json;
+
+namespace NotificationService.Adapters.Runtime;
+
+/// <summary>What a channel needs to send one job: the client's params (already validated against the schema).</summary>
+public sealed record ChannelDelivery(Guid JobId, int Attempt, JsonElement Params);
+
+/// <summary>
+/// The outcome of one attempt. Separates what may succeed later (<see cref="Transient"/>) from what never will
+/// (<see cref="Permanent"/>), so retries are spent only where they can help.
+/// </summary>
+public abstract record DeliveryResult
+{
+    public sealed record Delivered(string? ProviderMessageId = null) : DeliveryResult;
+    public sealed record Transient(string Error, TimeSpan? RetryAfter = null) : DeliveryResult;
+    public sealed record Permanent(string Error) : DeliveryResult;
+}
+
+/// <summary>
+/// One channel (SMTP, Telegram, ...). Implementations are singletons built from the adapter's config, reuse their
+/// connections, honour the cancellation token (an in-flight cancel aborts the send) and never throw for a failure
+/// they can classify.
+/// </summary>
+public interface IChannelSender
+{
+    Task<DeliveryResult> SendAsync(ChannelDelivery delivery, CancellationToken cancellation);
+}

@@ -1,0 +1,82 @@
+using Marten;
+using Microsoft.Extensions.Logging;
+using NotificationService.Contracts;
+using NotificationService.Storage.Jobs;
+using Wolverine;
+
+namespace NotificationService.Adapters.Runtime;
+
+/// <summary>
+/// Takes one job from the adapter's queue and owns its real status. The RabbitMQ message is acknowledged only after
+/// this returns, so a worker that dies mid-send leaves the job to another instance, which records the possible duplicate.
+/// </summary>
+public static class DeliverJobHandler
+{
+    public static async Task<OutgoingMessages> Handle(
+        DeliverJob message, IDocumentSession session, IDocumentStore store, WorkerContext worker, IChannelSender channel,
+        InFlightJobs inFlight, TimeProvider clock, ILogger<DeliverJob> logger, CancellationToken shutdown)
+    {
+        // Phase 1, its own transaction: JobStarted must be committed before the send, or a cancellation could be ordered
+        // before the start and a crash mid-send would leave no trace that an attempt began.
+        PickUp pickUp;
+        Job job;
+        await using (var start = store.LightweightSession())
+        {
+            var stream = await start.Events.FetchForExclusiveWriting<Job>(message.JobId, shutdown);
+            job = stream.Aggregate!;
+            pickUp = JobDecisions.OnPickUp(stream.Aggregate, worker.Node, clock.GetUtcNow());
+            switch (pickUp)
+            {
+                case PickUp.Skip:
+                    return [];
+                case PickUp.End end:
+                    stream.AppendOne(end.Event);
+                    break;
+                case PickUp.Send send:
+                    stream.AppendMany(send.Events);
+                    break;
+            }
+            await start.SaveChangesAsync(shutdown);
+        }
+        if (pickUp is not PickUp.Send { Attempt: var attempt }) return [];
+
+        var (result, canceled) = await SendAsync(message.JobId, attempt, job, channel, inFlight, logger, shutdown);
+
+        // Phase 2: the outcome and any retry commit together, the retry through the durable outbox.
+        var latest = await session.Events.FetchForExclusiveWriting<Job>(message.JobId, shutdown);
+        var outcome = JobDecisions.OnAttemptEnded(latest.Aggregate!, attempt, result, canceled, worker.Policy, clock.GetUtcNow(), Random.Shared.NextDouble());
+        latest.AppendMany(outcome.Events);
+        return outcome.RetryAt is { } retryAt
+            ? [message.ToDestination(worker.QueueUri, new DeliveryOptions { ScheduledTime = retryAt })]
+            : [];
+    }
+
+    private static async Task<(DeliveryResult Result, bool Canceled)> SendAsync(
+        Guid jobId, int attempt, Job job, IChannelSender channel, InFlightJobs inFlight, ILogger logger, CancellationToken shutdown)
+    {
+        using var tracked = inFlight.Track(jobId, shutdown);
+        try
+        {
+            return (await channel.SendAsync(new ChannelDelivery(jobId, attempt, job.Params), tracked.Token), false);
+        }
+        catch (OperationCanceledException) when (tracked.IsCancellationRequested && !shutdown.IsCancellationRequested)
+        {
+            return (new DeliveryResult.Transient("The send was aborted by a cancellation."), true);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // A sender should classify its own failures; anything it did not is treated as transient and retried.
+            logger.LogWarning(e, "Unclassified failure sending job {JobId}", jobId);
+            return (new DeliveryResult.Transient(e.Message), false);
+        }
+    }
+}
+
+/// <summary>Every worker node receives every cancellation; only the node sending that job acts on it.</summary>
+public static class JobCancellationBroadcastHandler
+{
+    public static void Handle(JobCancellationBroadcast message, InFlightJobs inFlight, ILogger<JobCancellationBroadcast> logger)
+    {
+        if (inFlight.Cancel(message.JobId)) logger.LogInformation("Aborted the in-flight send of job {JobId}", message.JobId);
+    }
+}

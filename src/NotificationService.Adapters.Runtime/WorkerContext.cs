@@ -1,0 +1,9 @@
+using NotificationService.Storage.Adapters;
+
+namespace NotificationService.Adapters.Runtime;
+
+/// <summary>Who this worker is: its adapter's registration (read once at start-up by key hash) and its node name.</summary>
+public sealed record WorkerContext(Guid AdapterId, string AdapterName, string Queue, DeliveryPolicy Policy, string Node)
+{
+    public Uri QueueUri => new($"rabbitmq://queue/{Queue}");
+}

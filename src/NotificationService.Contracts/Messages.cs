@@ -1,0 +1,23 @@
+namespace NotificationService.Contracts;
+
+/// <summary>
+/// Core to an adapter's queue: deliver one job. It carries ids only; the worker reads params, expiry and state from
+/// the job's event stream, so a redelivered or re-driven message always acts on the job's current truth.
+/// </summary>
+public sealed record DeliverJob(Guid JobId, Guid AdapterId);
+
+/// <summary>
+/// Core to the cancellation fanout exchange: every worker node receives it and aborts the job if it is sending it now.
+/// The database cancellation view stays the source of truth; this only shortens an in-flight send.
+/// </summary>
+public sealed record JobCancellationBroadcast(Guid JobId, Guid AdapterId);
+
+/// <summary>Names of the broker objects that core and workers must agree on.</summary>
+public static class Topology
+{
+    /// <summary>The fanout exchange that carries <see cref="JobCancellationBroadcast"/> to every worker node.</summary>
+    public const string CancellationExchange = "ns.cancellations";
+
+    /// <summary>The queue an adapter instance's workers compete on; stored on the adapter when it is created.</summary>
+    public static string QueueFor(string adapterName) => $"ns.adapter.{adapterName}";
+}

@@ -1,0 +1,97 @@
+using System.Security.Claims;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Encodings.Web;
+using Marten;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Options;
+using NotificationService.Core.Services;
+using NotificationService.Storage;
+
+namespace NotificationService.Core.Auth;
+
+public static class Roles
+{
+    public const string Admin = "admin";
+    public const string Service = "service";
+}
+
+/// <summary>Admin keys come from configuration (<c>Admin:ApiKeys</c>); only their hashes are kept in memory.</summary>
+public sealed class AdminKeys(IConfiguration configuration)
+{
+    private readonly byte[][] _hashes = (configuration.GetSection("Admin:ApiKeys").Get<string[]>() ?? [])
+        .Where(k => !string.IsNullOrWhiteSpace(k))
+        .Select(k => SHA256.HashData(Encoding.UTF8.GetBytes(k)))
+        .ToArray();
+
+    public bool Matches(string key)
+    {
+        var hash = SHA256.HashData(Encoding.UTF8.GetBytes(key));
+        var match = false;
+        // Compare against every key in constant time so timing tells nothing about which prefix matched.
+        foreach (var candidate in _hashes) match |= CryptographicOperations.FixedTimeEquals(candidate, hash);
+        return match;
+    }
+}
+
+/// <summary>
+/// <c>Authorization: Bearer &lt;key&gt;</c> decides the role: an admin key, or a service key that belongs to an active
+/// service. Keys are never read from the query string.
+/// </summary>
+public sealed class ApiKeyAuthenticationHandler(
+    IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder,
+    AdminKeys adminKeys, IDocumentStore store)
+    : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+{
+    public const string SchemeName = "ApiKey";
+    public const string ServiceIdClaim = "ns:service";
+
+    protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        string? header = Request.Headers.Authorization;
+        if (string.IsNullOrEmpty(header)) return AuthenticateResult.NoResult();
+        if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)) return AuthenticateResult.Fail("Use 'Authorization: Bearer <key>'.");
+
+        var key = header["Bearer ".Length..].Trim();
+        if (adminKeys.Matches(key)) return Success(new Claim(ClaimTypes.Role, Roles.Admin), new Claim(ClaimTypes.Name, "admin"));
+        if (!key.StartsWith(ApiKeys.ServicePrefix, StringComparison.Ordinal)) return AuthenticateResult.Fail("Unknown key.");
+
+        await using var session = store.QuerySession();
+        var serviceKey = await session.LoadAsync<ServiceKey>(ApiKeys.Hash(key), Context.RequestAborted);
+        if (serviceKey is null || serviceKey.RevokedAt is not null) return AuthenticateResult.Fail("Unknown or revoked key.");
+        var service = await session.LoadAsync<ServiceAccount>(serviceKey.ServiceId, Context.RequestAborted);
+        if (service is null) return AuthenticateResult.Fail("Unknown key.");
+
+        // A blocked service is still identified (so it gets 403, not 401) but holds no role.
+        var claims = new List<Claim> { new(ServiceIdClaim, service.Id.ToString()), new(ClaimTypes.Name, $"service:{service.Name}") };
+        if (service.Status == ServiceStatus.Active) claims.Add(new Claim(ClaimTypes.Role, Roles.Service));
+        return Success([.. claims]);
+    }
+
+    private AuthenticateResult Success(params Claim[] claims) =>
+        AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName)), SchemeName));
+
+    protected override Task HandleChallengeAsync(AuthenticationProperties properties) =>
+        WriteProblem(StatusCodes.Status401Unauthorized, "A valid API key is required.", "Send 'Authorization: Bearer <key>'.");
+
+    protected override Task HandleForbiddenAsync(AuthenticationProperties properties) =>
+        WriteProblem(StatusCodes.Status403Forbidden, "This key may not use this resource.",
+            Context.User.HasClaim(c => c.Type == ServiceIdClaim) && !Context.User.IsInRole(Roles.Service)
+                ? "The service is blocked." : "The key's role does not allow this endpoint.");
+
+    private Task WriteProblem(int status, string title, string detail)
+    {
+        Response.StatusCode = status;
+        return Response.WriteAsJsonAsync(new ProblemDetails { Status = status, Title = title, Detail = detail },
+            options: null, contentType: "application/problem+json");
+    }
+}
+
+public static class CallerExtensions
+{
+    /// <summary>The authenticated service's id; only called on endpoints that require the service role.</summary>
+    public static Guid ServiceId(this ClaimsPrincipal user) =>
+        Guid.Parse(user.FindFirstValue(ApiKeyAuthenticationHandler.ServiceIdClaim)
+                   ?? throw new InvalidOperationException("The caller is not a service."));
+}

@@ -1,0 +1,24 @@
+using Microsoft.AspNetCore.Mvc;
+
+namespace NotificationService.Core.Infrastructure;
+
+/// <summary>RFC 7807 bodies that name the offending field, so a client can fix its request without guessing.</summary>
+public static class Problems
+{
+    public static ProblemDetails Invalid(params (string Field, string Message)[] errors) =>
+        Invalid(errors.GroupBy(e => e.Field).ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray()));
+
+    public static ProblemDetails Invalid(IDictionary<string, string[]> errors) =>
+        new ValidationProblemDetails(errors)
+        {
+            Status = StatusCodes.Status422UnprocessableEntity,
+            Title = "The request is not valid.",
+            Detail = string.Join(" ", errors.Select(e => $"{e.Key}: {string.Join(" ", e.Value)}")),
+        };
+
+    public static ProblemDetails NotFound(string what) =>
+        new() { Status = StatusCodes.Status404NotFound, Title = $"{what} was not found." };
+
+    public static ProblemDetails Conflict(string detail) =>
+        new() { Status = StatusCodes.Status409Conflict, Title = "The request conflicts with the current state.", Detail = detail };
+}

@@ -1,0 +1,53 @@
+using System.Text.Json.Serialization;
+using JasperFx;
+using NotificationService.Hosting;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using NotificationService.Contracts;
+using NotificationService.Core.Auth;
+using NotificationService.Core.Infrastructure;
+using NotificationService.Core.Offers;
+using NotificationService.Core.Services;
+using Scalar.AspNetCore;
+using Wolverine;
+using Wolverine.Http;
+using Wolverine.RabbitMQ;
+
+var builder = WebApplication.CreateBuilder(args);
+var postgres = builder.Configuration.RequiredConnectionString("Postgres");
+var rabbitMq = builder.Configuration.RequiredConnectionString("RabbitMq", ", an amqp:// URI");
+
+builder.Services.AddNotificationMarten(postgres, wolverineSchema: "wolverine", opts =>
+{
+    opts.Schema.For<ServiceAccount>();
+    opts.Schema.For<ServiceKey>().Index(x => x.ServiceId);
+    opts.Schema.For<Offer>().Index(x => x.ServiceId);
+});
+
+builder.Host.UseWolverine(opts =>
+{
+    opts.UseNotificationDefaults(rabbitMq);
+    opts.PublishMessage<JobCancellationBroadcast>().ToRabbitExchange(Topology.CancellationExchange);
+});
+
+builder.Services.AddWolverineHttp();
+builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new JsonStringEnumConverter()));
+builder.Services.AddSingleton<JsonSchemas>();
+builder.Services.AddApiKeyAuth();
+builder.Services.AddProblemDetails();
+builder.Services.AddOpenApi();
+builder.Services.AddNotificationHealthChecks(postgres, rabbitMq);
+
+var app = builder.Build();
+
+app.UseExceptionHandler();
+app.UseStatusCodePages();
+app.UseAuthentication();
+app.UseAuthorization();
+app.MapOpenApi();
+app.MapScalarApiReference("/docs");
+app.MapHealthChecks("/health", new HealthCheckOptions { ResponseWriter = Health.WriteReport });
+app.MapWolverineEndpoints(opts => opts.RequireRoleByRoutePrefix());
+
+return await app.RunJasperFxCommands(args);
+
+public partial class Program;

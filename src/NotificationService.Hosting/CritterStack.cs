@@ -1,0 +1,51 @@
+using JasperFx;
+using Marten;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using NotificationService.Contracts;
+using NotificationService.Storage;
+using Wolverine;
+using Wolverine.Marten;
+using Wolverine.RabbitMQ;
+using Wolverine.RabbitMQ.Internal;
+
+namespace NotificationService.Hosting;
+
+public static class CritterStack
+{
+    public static string RequiredConnectionString(this IConfiguration configuration, string name, string hint = "") =>
+        configuration.GetConnectionString(name) is { Length: > 0 } value
+            ? value
+            : throw new InvalidOperationException($"Set ConnectionStrings:{name} (env ConnectionStrings__{name}){hint}.");
+
+    /// <summary>
+    /// Marten on the shared notification store, integrated with Wolverine's outbox. Each process family keeps its
+    /// Wolverine envelopes in its own schema so that no process ever recovers another family's local work.
+    /// </summary>
+    public static MartenServiceCollectionExtensions.MartenConfigurationExpression AddNotificationMarten(
+        this IServiceCollection services, string postgres, string wolverineSchema, Action<StoreOptions>? configure = null) =>
+        services.AddMarten(opts =>
+            {
+                opts.UseNotificationStore(postgres);
+                configure?.Invoke(opts);
+            })
+            .UseLightweightSessions()
+            .ApplyAllDatabaseChangesOnStartup()
+            .IntegrateWithWolverine(w => w.MessageStorageSchemaName = wolverineSchema);
+
+    /// <summary>The Wolverine settings every process uses: runtime code generation, transactions, durable outbox, the broker.</summary>
+    public static RabbitMqTransportExpression UseNotificationDefaults(this WolverineOptions opts, string rabbitMq)
+    {
+        // Handlers and endpoints are compiled at start-up: no generated code in the repository that could go stale.
+        opts.UseRuntimeCompilation();
+        opts.Policies.AutoApplyTransactions();
+        opts.Policies.UseDurableOutboxOnAllSendingEndpoints();
+        opts.Services.AddSingleton(TimeProvider.System);
+
+        return opts.UseRabbitMq(new Uri(rabbitMq))
+            .AutoProvision()
+            // Without confirms a broker crash right after a publish could lose a message whose outbox row is gone.
+            .ConfigureChannelCreation(c => (c.PublisherConfirmationsEnabled, c.PublisherConfirmationTrackingEnabled) = (true, true))
+            .DeclareExchange(Topology.CancellationExchange, e => e.ExchangeType = ExchangeType.Fanout);
+    }
+}

@@ -1,0 +1,43 @@
+using System.Text.Json;
+
+namespace NotificationService.Storage.Adapters;
+
+public enum AdapterStatus { Active, Blocked }
+
+/// <summary>
+/// A configured adapter instance. Written by the admin API; read by its workers at start-up through
+/// <see cref="KeyHash"/>, which is how a worker presenting its key finds its config and queue.
+/// </summary>
+public sealed class Adapter
+{
+    public Guid Id { get; set; }
+    public string Name { get; set; } = "";
+    public string Type { get; set; } = "";
+    /// <summary>The connection config; secret fields are stored encrypted, never in plain text.</summary>
+    public JsonElement Config { get; set; }
+    public string ParamsSchema { get; set; } = "";
+    public AdapterStatus Status { get; set; }
+    public string Queue { get; set; } = "";
+    public string KeyHash { get; set; } = "";
+    public DeliveryPolicy Policy { get; set; } = new();
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+/// <summary>How the adapter's workers deliver: retries with exponential backoff and jitter, and an optional rate limit.</summary>
+public sealed record DeliveryPolicy
+{
+    public int MaxAttempts { get; init; } = 5;
+    public double InitialBackoffSeconds { get; init; } = 2;
+    public double MaxBackoffSeconds { get; init; } = 300;
+    /// <summary>Messages per second across all of the adapter's workers; null means unlimited.</summary>
+    public double? RateLimitPerSecond { get; init; }
+    /// <summary>Time-to-live applied to jobs whose offer sets no expireAt; null means they never expire.</summary>
+    public double? DefaultTtlSeconds { get; init; }
+
+    /// <summary>The wait before the attempt after <paramref name="failedAttempt"/>: exponential, capped, with ±20% jitter.</summary>
+    public TimeSpan BackoffAfter(int failedAttempt, double jitter01)
+    {
+        var seconds = Math.Min(MaxBackoffSeconds, InitialBackoffSeconds * Math.Pow(2, Math.Max(0, failedAttempt - 1)));
+        return TimeSpan.FromSeconds(seconds * (0.8 + 0.4 * jitter01));
+    }
+}

@@ -1,0 +1,59 @@
+using System.Text.Json;
+
+namespace NotificationService.Storage.Jobs;
+
+public enum JobState { Scheduled, Queued, Started, Finished, Failed, Expired, Canceled }
+
+/// <summary>
+/// The job's current state: an inline projection of its event stream, committed in the same transaction as each event.
+/// </summary>
+public sealed class Job
+{
+    public Guid Id { get; set; }
+    public Guid OfferId { get; set; }
+    public Guid ServiceId { get; set; }
+    public Guid AdapterId { get; set; }
+    public string AdapterName { get; set; } = "";
+    public JsonElement Params { get; set; }
+    public JobState State { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset? SendAt { get; set; }
+    public DateTimeOffset? ExpireAt { get; set; }
+    public DateTimeOffset? StartedAt { get; set; }
+    public DateTimeOffset? FinishedAt { get; set; }
+    public int Attempts { get; set; }
+    public string? LastError { get; set; }
+    public int PossibleDuplicates { get; set; }
+    public bool CancellationRequested { get; set; }
+    [Marten.Schema.Version] public long Version { get; set; }
+
+    public bool IsTerminal => State is JobState.Finished or JobState.Failed or JobState.Expired or JobState.Canceled;
+
+    /// <summary>Started and not yet ended: a redelivery now means the previous attempt's outcome is unknown.</summary>
+    public bool IsInFlight => State == JobState.Started;
+
+    public bool IsExpiredAt(DateTimeOffset now) => ExpireAt is { } expireAt && expireAt <= now;
+
+    public void Apply(JobScheduled e)
+    {
+        (Id, OfferId, ServiceId, AdapterId, AdapterName, Params) = (e.JobId, e.OfferId, e.ServiceId, e.AdapterId, e.AdapterName, e.Params);
+        (State, CreatedAt, SendAt, ExpireAt) = (JobState.Scheduled, e.CreatedAt, e.SendAt, e.ExpireAt);
+    }
+
+    public void Apply(JobQueued e)
+    {
+        (Id, OfferId, ServiceId, AdapterId, AdapterName, Params) = (e.JobId, e.OfferId, e.ServiceId, e.AdapterId, e.AdapterName, e.Params);
+        // A scheduled job was created when it was scheduled; an immediate one when it was queued.
+        if (CreatedAt == default) CreatedAt = e.QueuedAt;
+        (State, ExpireAt) = (JobState.Queued, e.ExpireAt);
+    }
+
+    public void Apply(JobStarted e) => (State, StartedAt, Attempts) = (JobState.Started, StartedAt ?? e.StartedAt, e.Attempt);
+    public void Apply(JobPossibleDuplicate e) => PossibleDuplicates++;
+    public void Apply(JobAttemptFailed e) => (State, LastError) = (JobState.Queued, e.Error);
+    public void Apply(JobFinished e) => (State, FinishedAt) = (JobState.Finished, e.FinishedAt);
+    public void Apply(JobFailed e) => (State, FinishedAt, LastError) = (JobState.Failed, e.FailedAt, e.Error);
+    public void Apply(JobExpired e) => (State, FinishedAt) = (JobState.Expired, e.ExpiredAt);
+    public void Apply(JobCancellationRequested e) => CancellationRequested = true;
+    public void Apply(JobCanceled e) => (State, FinishedAt) = (JobState.Canceled, e.CanceledAt);
+}

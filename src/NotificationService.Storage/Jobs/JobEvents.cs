@@ -1,0 +1,43 @@
+using System.Text.Json;
+
+namespace NotificationService.Storage.Jobs;
+
+// A job's history is its event stream. Every event carries its own time, so projections never read the clock and a
+// rebuild from the streams reproduces the same documents.
+
+/// <summary>The job was accepted with a send time in the future; it is queued when that time comes.</summary>
+public sealed record JobScheduled(
+    Guid JobId, Guid OfferId, Guid ServiceId, Guid AdapterId, string AdapterName, JsonElement Params,
+    DateTimeOffset CreatedAt, DateTimeOffset SendAt, DateTimeOffset? ExpireAt);
+
+/// <summary>The job was handed to its adapter's queue (through the outbox, in the same transaction).</summary>
+public sealed record JobQueued(
+    Guid JobId, Guid OfferId, Guid ServiceId, Guid AdapterId, string AdapterName, JsonElement Params,
+    DateTimeOffset QueuedAt, DateTimeOffset? ExpireAt);
+
+/// <summary>A worker took the job and is about to send (attempt numbers start at 1).</summary>
+public sealed record JobStarted(Guid JobId, int Attempt, string Worker, DateTimeOffset StartedAt);
+
+/// <summary>
+/// The job was delivered again after an attempt had started but never ended (the worker died mid-send):
+/// the recipient may get it twice. Recorded so duplicates are counted, not hidden.
+/// </summary>
+public sealed record JobPossibleDuplicate(Guid JobId, int Attempt, DateTimeOffset DetectedAt);
+
+/// <summary>One attempt failed with a transient error; another follows at <paramref name="RetryAt"/>.</summary>
+public sealed record JobAttemptFailed(Guid JobId, int Attempt, string Error, DateTimeOffset FailedAt, DateTimeOffset RetryAt);
+
+/// <summary>Delivered. Terminal.</summary>
+public sealed record JobFinished(Guid JobId, int Attempt, DateTimeOffset FinishedAt, string? ProviderMessageId);
+
+/// <summary>Gave up: a permanent error, or no attempts left. Terminal until an operator re-drives it.</summary>
+public sealed record JobFailed(Guid JobId, int Attempt, string Error, DateTimeOffset FailedAt);
+
+/// <summary>Its expiry passed before it started. Terminal; it is never sent.</summary>
+public sealed record JobExpired(Guid JobId, DateTimeOffset ExpiredAt);
+
+/// <summary>Someone asked to cancel the job; workers check for this before starting and before each attempt.</summary>
+public sealed record JobCancellationRequested(Guid JobId, string RequestedBy, DateTimeOffset RequestedAt);
+
+/// <summary>The cancellation won: the job will not be sent (or its in-flight send was aborted). Terminal.</summary>
+public sealed record JobCanceled(Guid JobId, DateTimeOffset CanceledAt);

@@ -1,0 +1,30 @@
+using JasperFx.Events.Projections;
+using Marten;
+using NotificationService.Storage.Adapters;
+using NotificationService.Storage.Jobs;
+using Weasel.Core;
+
+namespace NotificationService.Storage;
+
+public static class NotificationStore
+{
+    public const string Schema = "ns";
+
+    /// <summary>
+    /// The Marten configuration the core and every worker share, so that an event appended by either updates the
+    /// same inline projections in the same transaction.
+    /// </summary>
+    public static StoreOptions UseNotificationStore(this StoreOptions opts, string connectionString)
+    {
+        opts.Connection(connectionString);
+        opts.DatabaseSchemaName = Schema;
+        opts.UseSystemTextJsonForSerialization(EnumStorage.AsString, Casing.CamelCase);
+        opts.Events.MetadataConfig.HeadersEnabled = false;
+
+        opts.Projections.Snapshot<Job>(SnapshotLifecycle.Inline);
+        opts.Schema.For<Job>().Index(x => x.ServiceId).Index(x => x.AdapterId).Index(x => x.State);
+
+        opts.Schema.For<Adapter>().UniqueIndex(x => x.Name).UniqueIndex(x => x.KeyHash);
+        return opts;
+    }
+}
