@@ -75,7 +75,8 @@ public static class AdapterWorker
             var cancellations = $"ns.cancellations.{node}";
             opts.UseNotificationDefaults(rabbitMq)
                 .BindExchange(Topology.CancellationExchange, ExchangeType.Fanout)
-                .ToQueue(cancellations, q => (q.AutoDelete, q.IsDurable) = (true, false));
+                .ToQueue(cancellations, q => (q.AutoDelete, q.IsDurable) = (true, false))
+                .BindExchange(Topology.RetryExchange, ExchangeType.Direct).ToQueue(adapter.Queue, bindingKey: adapter.Queue);
             opts.ListenToRabbitQueue(cancellations).BufferedInMemory();
 
             // Inline: a job's message is acknowledged only after its outcome is committed.

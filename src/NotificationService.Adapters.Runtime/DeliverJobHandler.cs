@@ -47,7 +47,7 @@ public static class DeliverJobHandler
         var outcome = JobDecisions.OnAttemptEnded(latest.Aggregate!, attempt, result, canceled, worker.Policy, clock.GetUtcNow(), Random.Shared.NextDouble());
         latest.AppendMany(outcome.Events);
         return outcome.RetryAt is { } retryAt
-            ? [message.ToDestination(worker.QueueUri, new DeliveryOptions { ScheduledTime = retryAt })]
+            ? [message.ToDestination(worker.RetryUri, new DeliveryOptions { ScheduledTime = retryAt })]
             : [];
     }
 

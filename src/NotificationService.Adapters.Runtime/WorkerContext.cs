@@ -1,3 +1,4 @@
+using NotificationService.Contracts;
 using NotificationService.Storage.Adapters;
 
 namespace NotificationService.Adapters.Runtime;
@@ -5,5 +6,6 @@ namespace NotificationService.Adapters.Runtime;
 /// <summary>Who this worker is: its adapter's registration (read once at start-up by key hash) and its node name.</summary>
 public sealed record WorkerContext(Guid AdapterId, string AdapterName, string Queue, DeliveryPolicy Policy, string Node)
 {
-    public Uri QueueUri => new($"rabbitmq://queue/{Queue}");
+    /// <summary>Where this adapter's retries are sent: through the retry exchange, back to the adapter's queue.</summary>
+    public Uri RetryUri => Topology.RetryUri(Queue);
 }

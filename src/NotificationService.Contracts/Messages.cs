@@ -18,6 +18,16 @@ public static class Topology
     /// <summary>The fanout exchange that carries <see cref="JobCancellationBroadcast"/> to every worker node.</summary>
     public const string CancellationExchange = "ns.cancellations";
 
+    /// <summary>
+    /// The direct exchange workers send scheduled retries through (routing key = the adapter's queue), so a retry
+    /// goes back to the queue every worker of that adapter competes on.
+    /// </summary>
+    public const string RetryExchange = "ns.retries";
+
     /// <summary>The queue an adapter instance's workers compete on; stored on the adapter when it is created.</summary>
     public static string QueueFor(string adapterName) => $"ns.adapter.{adapterName}";
+
+    public static Uri QueueUri(string queue) => new($"rabbitmq://queue/{queue}");
+
+    public static Uri RetryUri(string queue) => new($"rabbitmq://exchange/{RetryExchange}/routing/{queue}");
 }

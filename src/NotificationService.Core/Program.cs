@@ -25,6 +25,8 @@ builder.Services.AddNotificationMarten(postgres, wolverineSchema: "wolverine", o
 
 builder.Host.UseWolverine(opts =>
 {
+    // Explicit, so endpoints and handlers are found when a test host (not this assembly) is the entry point.
+    opts.ApplicationAssembly = typeof(Program).Assembly;
     opts.UseNotificationDefaults(rabbitMq);
     opts.PublishMessage<JobCancellationBroadcast>().ToRabbitExchange(Topology.CancellationExchange);
 });

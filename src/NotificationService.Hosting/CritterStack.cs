@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using NotificationService.Contracts;
 using NotificationService.Storage;
 using Wolverine;
+using Wolverine.Configuration;
 using Wolverine.Marten;
 using Wolverine.RabbitMQ;
 using Wolverine.RabbitMQ.Internal;
@@ -40,12 +41,20 @@ public static class CritterStack
         opts.UseRuntimeCompilation();
         opts.Policies.AutoApplyTransactions();
         opts.Policies.UseDurableOutboxOnAllSendingEndpoints();
+        // Adapter queues are created at runtime, so the policy above (which only sees endpoints with publish rules)
+        // never reaches them and Wolverine would send to them inline, dropping a message after three failed tries
+        // while the broker is down. Every send this system makes goes through the outbox instead.
+        opts.Policies.Add(new LambdaEndpointPolicy<RabbitMqEndpoint>((endpoint, _) =>
+        {
+            if (endpoint.Role == EndpointRole.Application && !endpoint.IsListener) endpoint.Mode = EndpointMode.Durable;
+        }));
         opts.Services.AddSingleton(TimeProvider.System);
 
         return opts.UseRabbitMq(new Uri(rabbitMq))
             .AutoProvision()
             // Without confirms a broker crash right after a publish could lose a message whose outbox row is gone.
             .ConfigureChannelCreation(c => (c.PublisherConfirmationsEnabled, c.PublisherConfirmationTrackingEnabled) = (true, true))
-            .DeclareExchange(Topology.CancellationExchange, e => e.ExchangeType = ExchangeType.Fanout);
+            .DeclareExchange(Topology.CancellationExchange, e => e.ExchangeType = ExchangeType.Fanout)
+            .DeclareExchange(Topology.RetryExchange, e => e.ExchangeType = ExchangeType.Direct);
     }
 }

@@ -3,7 +3,6 @@ using System.Text.Json;
 using Marten;
 using Microsoft.AspNetCore.Mvc;
 using NotificationService.Contracts;
-using NotificationService.Core.Adapters;
 using NotificationService.Core.Auth;
 using NotificationService.Core.Infrastructure;
 using NotificationService.Storage.Adapters;
@@ -83,7 +82,7 @@ public static class CreateOfferEndpoint
             offer.Jobs.Add(new OfferJob(jobId, adapter.Id, adapter.Name));
             operations.Add(MartenOps.StartStream<Job>(jobId,
                 new JobQueued(jobId, offer.Id, offer.ServiceId, adapter.Id, adapter.Name, target.Params, now, command.ExpireAt)));
-            messages.Add(new DeliverJob(jobId, adapter.Id).ToDestination(AdapterQueues.Uri(adapter)));
+            messages.Add(new DeliverJob(jobId, adapter.Id).ToDestination(Topology.QueueUri(adapter.Queue)));
         }
         operations.Insert(0, MartenOps.Insert(offer));
 

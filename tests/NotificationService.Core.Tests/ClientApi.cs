@@ -1,0 +1,27 @@
+using NotificationService.Core.Jobs;
+using NotificationService.Core.Offers;
+using NotificationService.Storage.Jobs;
+using NotificationService.Testing;
+
+namespace NotificationService.Core.Tests;
+
+/// <summary>What a client service does, in the vocabulary of the tests.</summary>
+public static class ClientApi
+{
+    public static object EmailTarget(string adapter, string to, string subject = "Hello", string text = "Hi there") =>
+        new { adapter, @params = new { to, subject, text } };
+
+    public static Task<OfferAccepted> CreateOfferAsync(this SystemFixture system, Tenant tenant, object offer) =>
+        system.SendAsync<OfferAccepted>(HttpMethod.Post, "/v1/offers", tenant.ApiKey, offer, expect: 202);
+
+    public static Task<JobView> GetJobAsync(this SystemFixture system, Tenant tenant, Guid jobId) =>
+        system.SendAsync<JobView>(HttpMethod.Get, $"/v1/jobs/{jobId}", tenant.ApiKey, expect: 200);
+
+    public static Task<List<JobEventView>> GetJobEventsAsync(this SystemFixture system, Tenant tenant, Guid jobId) =>
+        system.SendAsync<List<JobEventView>>(HttpMethod.Get, $"/v1/jobs/{jobId}/events", tenant.ApiKey, expect: 200);
+
+    public static Task<JobView> WaitForTerminalAsync(this SystemFixture system, Tenant tenant, Guid jobId, TimeSpan? timeout = null) =>
+        Eventually.Until(() => system.GetJobAsync(tenant, jobId),
+            job => job.State is JobState.Finished or JobState.Failed or JobState.Expired or JobState.Canceled,
+            timeout, $"job {jobId} to end");
+}

@@ -1,0 +1,77 @@
+using System.Text;
+using Marten;
+using Microsoft.Extensions.DependencyInjection;
+using NotificationService.Core.Offers;
+using NotificationService.Storage.Jobs;
+
+namespace NotificationService.Core.Tests.Offers;
+
+public sealed class when_an_offer_is_invalid(SystemFixture system) : IntegrationContext(system)
+{
+    [Fact]
+    public async Task every_schema_violation_is_reported_with_its_path_and_nothing_is_stored()
+    {
+        var (status, problem) = await System.SendRawAsync(HttpMethod.Post, "/v1/offers", System.Tenant.ApiKey, new
+        {
+            targets = new object[]
+            {
+                ClientApi.EmailTarget(System.Email.Name, "fine@example.test"),
+                new { adapter = System.Email.Name, @params = new { to = "not-an-address", subject = "", colour = "red" } },
+                new { adapter = "no-such-adapter", @params = new { } },
+            },
+        });
+
+        Assert.Equal(422, status);
+        var errors = problem.GetProperty("errors");
+        Assert.True(errors.TryGetProperty("targets[1].params.subject", out _), problem.ToString());
+        Assert.True(errors.TryGetProperty("targets[1].params.colour", out _), problem.ToString());
+        Assert.True(errors.TryGetProperty("targets[1].params.to", out _), problem.ToString());
+        Assert.True(errors.TryGetProperty("targets[2].adapter", out _), problem.ToString());
+        Assert.False(errors.TryGetProperty("targets[0].params", out _), "the valid target is not reported");
+
+        await AssertNothingStoredAsync();
+    }
+
+    [Fact]
+    public async Task an_offer_without_targets_names_the_field()
+    {
+        var (status, problem) = await System.SendRawAsync(HttpMethod.Post, "/v1/offers", System.Tenant.ApiKey, new { metadata = new { a = "b" } });
+        Assert.Equal(422, status);
+        Assert.True(problem.GetProperty("errors").TryGetProperty("targets", out _));
+    }
+
+    [Fact]
+    public async Task an_expiry_in_the_past_is_refused()
+    {
+        var (status, problem) = await System.SendRawAsync(HttpMethod.Post, "/v1/offers", System.Tenant.ApiKey, new
+        {
+            targets = new[] { ClientApi.EmailTarget(System.Email.Name, "late@example.test") },
+            expireAt = DateTimeOffset.UtcNow.AddMinutes(-1),
+        });
+        Assert.Equal(422, status);
+        Assert.True(problem.GetProperty("errors").TryGetProperty("expireAt", out _));
+        await AssertNothingStoredAsync();
+    }
+
+    [Fact]
+    public async Task broken_json_gets_a_400_problem_not_a_500()
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/offers")
+        {
+            Content = new StringContent("{\"targets\":[{\"adapter\":", Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Authorization = new("Bearer", System.Tenant.ApiKey);
+        using var response = await System.Http.SendAsync(request);
+
+        Assert.Equal(400, (int)response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        await AssertNothingStoredAsync();
+    }
+
+    private async Task AssertNothingStoredAsync()
+    {
+        await using var session = System.Core.Services.GetRequiredService<IDocumentStore>().QuerySession();
+        Assert.Equal(0, await session.Query<Offer>().CountAsync());
+        Assert.Equal(0, await session.Query<Job>().CountAsync());
+    }
+}

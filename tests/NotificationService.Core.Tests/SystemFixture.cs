@@ -1,0 +1,132 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Alba;
+using Marten;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using NotificationService.Adapters.Email;
+using NotificationService.Adapters.Runtime;
+using NotificationService.Contracts.AdapterTypes;
+using NotificationService.Core.Offers;
+using NotificationService.Storage.Jobs;
+using NotificationService.Testing;
+using Npgsql;
+
+namespace NotificationService.Core.Tests;
+
+public sealed record Tenant(Guid Id, string Name, string ApiKey);
+public sealed record RegisteredAdapter(Guid Id, string Name, string Queue, string ApiKey);
+
+/// <summary>
+/// The whole system once per test assembly, against the real PostgreSQL and RabbitMQ: the core (Alba), a real SMTP
+/// server, one tenant, one email adapter and a real email worker host delivering over RabbitMQ.
+/// </summary>
+public sealed class SystemFixture : IAsyncLifetime
+{
+    public const string AdminKey = "nsadmin_test-key";
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { Converters = { new JsonStringEnumConverter() } };
+
+    private readonly List<WebApplication> _workers = [];
+
+    public IAlbaHost Core { get; private set; } = null!;
+    public SmtpSink Smtp { get; } = new();
+    public Tenant Tenant { get; private set; } = null!;
+    public RegisteredAdapter Email { get; private set; } = null!;
+    public HttpClient Http { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        await DropSchemasAsync();
+        Core = await AlbaHost.For<Program>(b => b.UseSetting("Admin:ApiKeys:0", AdminKey));
+        Http = Core.Server.CreateClient();
+        Tenant = await CreateTenantAsync("acme");
+        Email = await CreateEmailAdapterAsync("email-main", Smtp.Port);
+        await StartEmailWorkerAsync(Email.ApiKey);
+    }
+
+    /// <summary>Before each test: no jobs, offers or mail from earlier tests; tenants, adapters and workers stay.</summary>
+    public async Task ResetAsync()
+    {
+        var store = Core.Services.GetRequiredService<IDocumentStore>();
+        await store.Advanced.Clean.DeleteDocumentsByTypeAsync(typeof(Job));
+        await store.Advanced.Clean.DeleteDocumentsByTypeAsync(typeof(Offer));
+        await store.Advanced.Clean.DeleteAllEventDataAsync();
+        Smtp.Received.Clear();
+    }
+
+    public async Task<Tenant> CreateTenantAsync(string name)
+    {
+        var created = await SendAsync<JsonElement>(HttpMethod.Post, "/admin/services", AdminKey, new { name }, expect: 201);
+        return new Tenant(created.GetProperty("id").GetGuid(), name, created.GetProperty("apiKey").GetString()!);
+    }
+
+    public async Task<RegisteredAdapter> CreateEmailAdapterAsync(string name, int smtpPort, object? extraConfig = null)
+    {
+        var config = new Dictionary<string, object> { ["host"] = "127.0.0.1", ["port"] = smtpPort, ["security"] = "none", ["from"] = "ns@example.test" };
+        foreach (var (k, v) in JsonSerializer.SerializeToElement(extraConfig ?? new { }).EnumerateObject().Select(p => (p.Name, (object)p.Value))) config[k] = v;
+        var created = await SendAsync<JsonElement>(HttpMethod.Post, "/admin/adapters", AdminKey, new { name, type = EmailAdapterType.Name, config }, expect: 201);
+        return new RegisteredAdapter(created.GetProperty("id").GetGuid(), name, created.GetProperty("queue").GetString()!, created.GetProperty("apiKey").GetString()!);
+    }
+
+    /// <summary>A real email worker host, as `dotnet run` would start it, but in this process.</summary>
+    public async Task<WebApplication> StartEmailWorkerAsync(string adapterKey)
+    {
+        var worker = await AdapterWorker.BuildAsync<EmailSender, EmailConfig>([], EmailAdapterType.Name, b =>
+        {
+            b.Configuration["Adapter:Key"] = adapterKey;
+            b.WebHost.UseUrls("http://127.0.0.1:0");
+        });
+        await worker.StartAsync();
+        _workers.Add(worker);
+        return worker;
+    }
+
+    public async Task<T> SendAsync<T>(HttpMethod method, string url, string? key, object? body = null, int? expect = null)
+    {
+        var (status, json) = await SendRawAsync(method, url, key, body);
+        if (expect is { } expected && status != expected)
+            throw new Xunit.Sdk.XunitException($"{method} {url}: expected {expected}, got {status}: {json}");
+        return json.Deserialize<T>(Json)!;
+    }
+
+    public async Task<(int Status, JsonElement Body)> SendRawAsync(HttpMethod method, string url, string? key, object? body = null)
+    {
+        using var request = new HttpRequestMessage(method, url);
+        if (key is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        if (body is not null) request.Content = JsonContent.Create(body, options: Json);
+        using var response = await Http.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+        return ((int)response.StatusCode, text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone());
+    }
+
+    private static async Task DropSchemasAsync()
+    {
+        await using var connection = new NpgsqlConnection(TestEnvironment.Postgres);
+        await connection.OpenAsync();
+        await using var drop = new NpgsqlCommand("DROP SCHEMA IF EXISTS ns, wolverine, wolverine_adapters CASCADE", connection);
+        await drop.ExecuteNonQueryAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var worker in _workers) { await worker.StopAsync(); await worker.DisposeAsync(); }
+        await Core.DisposeAsync();
+        await Smtp.DisposeAsync();
+    }
+}
+
+[CollectionDefinition(nameof(SystemCollection))]
+public sealed class SystemCollection : ICollectionFixture<SystemFixture>;
+
+/// <summary>Base of every integration test: the shared system, with per-test data reset before the test runs.</summary>
+[Collection(nameof(SystemCollection))]
+public abstract class IntegrationContext(SystemFixture system) : IAsyncLifetime
+{
+    protected SystemFixture System { get; } = system;
+
+    public Task InitializeAsync() => System.ResetAsync();
+    public Task DisposeAsync() => Task.CompletedTask;
+}

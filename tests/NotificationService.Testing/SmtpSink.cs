@@ -1,0 +1,82 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using MimeKit;
+using SmtpServer;
+using SmtpServer.Authentication;
+using SmtpServer.ComponentModel;
+using SmtpServer.Protocol;
+using SmtpServer.Storage;
+
+namespace NotificationService.Testing;
+
+/// <summary>
+/// A real SMTP server on 127.0.0.1 (the SmtpServer package) that keeps what it receives, can require a login and can be
+/// told to answer the next messages with a given reply, so email delivery is tested over the real protocol.
+/// </summary>
+public sealed class SmtpSink : IAsyncDisposable
+{
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _running;
+    private readonly ConcurrentQueue<SmtpResponse> _scriptedReplies = new();
+
+    public int Port { get; }
+    public ConcurrentQueue<MimeMessage> Received { get; } = new();
+
+    /// <summary>When set, only this user and password may log in, and logging in is required.</summary>
+    public (string User, string Password)? RequiredLogin { get; }
+
+    public SmtpSink((string User, string Password)? requiredLogin = null)
+    {
+        RequiredLogin = requiredLogin;
+        Port = FreePort();
+        var options = new SmtpServerOptionsBuilder()
+            .ServerName("localhost")
+            .Endpoint(e => e.Endpoint(new IPEndPoint(IPAddress.Loopback, Port))
+                .AllowUnsecureAuthentication(requiredLogin is not null)
+                .AuthenticationRequired(requiredLogin is not null))
+            .Build();
+        var services = new ServiceProvider();
+        services.Add(new Store(this));
+        if (requiredLogin is { } login) services.Add(new Authenticator(login.User, login.Password));
+        _running = new SmtpServer.SmtpServer(options, services).StartAsync(_stop.Token);
+    }
+
+    /// <summary>The next message gets this reply instead of 250 (e.g. 451 for a transient, 550 for a permanent failure).</summary>
+    public void ReplyNextWith(SmtpReplyCode code, string text) => _scriptedReplies.Enqueue(new SmtpResponse(code, text));
+
+    public IEnumerable<MimeMessage> To(string address) =>
+        Received.Where(m => m.To.Mailboxes.Any(b => b.Address.Equals(address, StringComparison.OrdinalIgnoreCase)));
+
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        try { await _running; } catch (OperationCanceledException) { }
+    }
+
+    private sealed class Store(SmtpSink sink) : MessageStore
+    {
+        public override async Task<SmtpResponse> SaveAsync(
+            ISessionContext context, IMessageTransaction transaction, ReadOnlySequence<byte> buffer, CancellationToken cancellationToken)
+        {
+            if (sink._scriptedReplies.TryDequeue(out var scripted)) return scripted;
+            await using var stream = new MemoryStream(buffer.ToArray());
+            sink.Received.Enqueue(await MimeMessage.LoadAsync(stream, cancellationToken));
+            return SmtpResponse.Ok;
+        }
+    }
+
+    private sealed class Authenticator(string user, string password) : UserAuthenticator
+    {
+        public override Task<bool> AuthenticateAsync(ISessionContext context, string u, string p, CancellationToken cancellationToken) =>
+            Task.FromResult(u == user && p == password);
+    }
+}
