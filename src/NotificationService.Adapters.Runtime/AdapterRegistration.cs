@@ -13,6 +13,13 @@ public static class AdapterRegistration
     /// Finds the adapter by the hash of the key the worker was started with. Waits a bounded time for PostgreSQL, so a
     /// worker started together with the database does not fail for being a second too early.
     /// </summary>
+    /// <summary>Marten wraps driver errors; what the operator needs to hear about is the innermost one of its kind.</summary>
+    private static T? Find<T>(Exception? e) where T : Exception
+    {
+        for (; e is not null; e = e.InnerException) if (e is T found) return found;
+        return null;
+    }
+
     public static async Task<Adapter> LoadAsync(string postgres, string key, string expectedType, TimeSpan wait, CancellationToken ct = default)
     {
         using var store = DocumentStore.For(opts =>
@@ -33,17 +40,15 @@ public static class AdapterRegistration
                     throw new WorkerStartupException($"Adapter '{adapter.Name}' is of type '{adapter.Type}', but this worker delivers '{expectedType}'.");
                 return adapter;
             }
-            catch (Npgsql.PostgresException e) when (e.SqlState == "42P01")
+            catch (Exception e) when (Find<Npgsql.PostgresException>(e) is { SqlState: "42P01" })
             {
                 throw new WorkerStartupException("The notification store has no adapters table yet: start the core once first.", e);
             }
-            catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException && DateTime.UtcNow < deadline)
+            catch (Exception e) when (Find<Npgsql.NpgsqlException>(e) is not null || e is TimeoutException)
             {
+                if (DateTime.UtcNow >= deadline)
+                    throw new WorkerStartupException($"PostgreSQL is unreachable after {wait.TotalSeconds:0} s: {Find<Npgsql.NpgsqlException>(e)?.Message ?? e.Message}", e);
                 await Task.Delay(TimeSpan.FromSeconds(1), ct);
-            }
-            catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException)
-            {
-                throw new WorkerStartupException($"PostgreSQL is unreachable after {wait.TotalSeconds:0} s: {e.Message}", e);
             }
         }
     }
