@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using NotificationService.Contracts;
 using NotificationService.Hosting;
@@ -61,7 +62,9 @@ public static class AdapterWorker
         var node = $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..6]}";
         var worker = new WorkerContext(adapter.Id, adapter.Name, adapter.Queue, adapter.Policy, node);
 
-        builder.Services.AddSingleton(worker).AddSingleton(config).AddSingleton<IChannelSender, TSender>().AddSingleton<InFlightJobs>();
+        builder.Services.AddSingleton(worker).AddSingleton(config).AddSingleton<InFlightJobs>();
+        // TryAdd: a host that registered its own channel (a test gating its sends) keeps it.
+        builder.Services.TryAddSingleton<IChannelSender, TSender>();
         builder.Services.AddNotificationMarten(postgres, wolverineSchema: "wolverine_adapters");
         builder.Services.AddNotificationHealthChecks(postgres, rabbitMq);
 

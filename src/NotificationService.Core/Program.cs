@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using NotificationService.Contracts;
 using NotificationService.Core.Auth;
 using NotificationService.Core.Infrastructure;
+using NotificationService.Core.Jobs;
 using NotificationService.Core.Offers;
 using NotificationService.Core.Services;
 using Scalar.AspNetCore;
@@ -20,7 +21,8 @@ builder.Services.AddNotificationMarten(postgres, wolverineSchema: "wolverine", o
 {
     opts.Schema.For<ServiceAccount>();
     opts.Schema.For<ServiceKey>().Index(x => x.ServiceId);
-    opts.Schema.For<Offer>().Index(x => x.ServiceId);
+    opts.Schema.For<Offer>().Index(x => x.ServiceId).Index(x => x.CreatedAt);
+    opts.Schema.For<IdempotentRequest>();
 });
 
 builder.Host.UseWolverine(opts =>
@@ -29,6 +31,8 @@ builder.Host.UseWolverine(opts =>
     opts.ApplicationAssembly = typeof(Program).Assembly;
     opts.UseNotificationDefaults(rabbitMq);
     opts.PublishMessage<JobCancellationBroadcast>().ToRabbitExchange(Topology.CancellationExchange);
+    // Scheduled sends wait as durable scheduled messages in PostgreSQL, so a restart does not lose them.
+    opts.PublishMessage<QueueScheduledJob>().ToLocalQueue("scheduled").UseDurableInbox();
 });
 
 builder.Services.AddWolverineHttp();
@@ -36,12 +40,16 @@ builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Ad
 builder.Services.AddSingleton<JsonSchemas>();
 builder.Services.AddApiKeyAuth();
 builder.Services.AddProblemDetails();
+builder.Services.AddExceptionHandler<ConcurrentDuplicateHandler>();
+builder.Services.AddHostedService<ExpirySweeper>();
+builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = RequestLimits.MaxBodyBytes);
 builder.Services.AddOpenApi();
 builder.Services.AddNotificationHealthChecks(postgres, rabbitMq);
 
 var app = builder.Build();
 
 app.UseExceptionHandler();
+app.UseBodySizeLimit();
 app.UseStatusCodePages();
 app.UseAuthentication();
 app.UseAuthorization();

@@ -20,6 +20,15 @@ public static class ClientApi
     public static Task<List<JobEventView>> GetJobEventsAsync(this SystemFixture system, Tenant tenant, Guid jobId) =>
         system.SendAsync<List<JobEventView>>(HttpMethod.Get, $"/v1/jobs/{jobId}/events", tenant.ApiKey, expect: 200);
 
+    public static Task<(int Status, System.Text.Json.JsonElement Body)> CancelJobAsync(this SystemFixture system, Tenant tenant, Guid jobId) =>
+        system.SendRawAsync(HttpMethod.Post, $"/v1/jobs/{jobId}/cancel", tenant.ApiKey);
+
+    public static Task<JobView> WaitForStateAsync(this SystemFixture system, Tenant tenant, Guid jobId, JobState state, TimeSpan? timeout = null) =>
+        Eventually.Until(() => system.GetJobAsync(tenant, jobId), job => job.State == state, timeout, $"job {jobId} to be {state}");
+
+    public static async Task<List<string>> EventTypesAsync(this SystemFixture system, Tenant tenant, Guid jobId) =>
+        (await system.GetJobEventsAsync(tenant, jobId)).Select(e => e.Type).ToList();
+
     public static Task<JobView> WaitForTerminalAsync(this SystemFixture system, Tenant tenant, Guid jobId, TimeSpan? timeout = null) =>
         Eventually.Until(() => system.GetJobAsync(tenant, jobId),
             job => job.State is JobState.Finished or JobState.Failed or JobState.Expired or JobState.Canceled,

@@ -40,7 +40,9 @@ public sealed class SystemFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         await DropSchemasAsync();
-        Core = await AlbaHost.For<Program>(b => b.UseSetting("Admin:ApiKeys:0", AdminKey));
+        Core = await AlbaHost.For<Program>(b => b
+            .UseSetting("Admin:ApiKeys:0", AdminKey)
+            .UseSetting("Jobs:ExpirySweepSeconds", "0.5"));
         Http = Core.Server.CreateClient();
         Tenant = await CreateTenantAsync("acme");
         Email = await CreateEmailAdapterAsync("email-main", Smtp.Port);
@@ -71,17 +73,28 @@ public sealed class SystemFixture : IAsyncLifetime
         return new RegisteredAdapter(created.GetProperty("id").GetGuid(), name, created.GetProperty("queue").GetString()!, created.GetProperty("apiKey").GetString()!);
     }
 
-    /// <summary>A real email worker host, as `dotnet run` would start it, but in this process.</summary>
-    public async Task<WebApplication> StartEmailWorkerAsync(string adapterKey)
+    /// <summary>
+    /// A real email worker host, as `dotnet run` would start it, but in this process; with <paramref name="channel"/>
+    /// it sends through that channel instead of SMTP (everything else, broker and database included, is real).
+    /// </summary>
+    public async Task<WebApplication> StartEmailWorkerAsync(string adapterKey, IChannelSender? channel = null)
     {
         var worker = await AdapterWorker.BuildAsync<EmailSender, EmailConfig>([], EmailAdapterType.Name, b =>
         {
             b.Configuration["Adapter:Key"] = adapterKey;
             b.WebHost.UseUrls("http://127.0.0.1:0");
+            if (channel is not null) b.Services.AddSingleton(channel);
         });
         await worker.StartAsync();
         _workers.Add(worker);
         return worker;
+    }
+
+    public async Task StopWorkerAsync(WebApplication worker)
+    {
+        _workers.Remove(worker);
+        await worker.StopAsync();
+        await worker.DisposeAsync();
     }
 
     public async Task<T> SendAsync<T>(HttpMethod method, string url, string? key, object? body = null, int? expect = null)

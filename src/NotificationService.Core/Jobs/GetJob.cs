@@ -12,14 +12,18 @@ namespace NotificationService.Core.Jobs;
 public sealed record JobView(
     Guid Id, Guid OfferId, string Adapter, JobState State, JsonElement Params,
     DateTimeOffset CreatedAt, DateTimeOffset? SendAt, DateTimeOffset? ExpireAt, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt,
-    int Attempts, string? LastError, int PossibleDuplicates, bool CancellationRequested)
+    int Attempts, string? LastError, int PossibleDuplicates, bool CancellationRequested, int Retries)
 {
     public static JobView From(Job job) => new(job.Id, job.OfferId, job.AdapterName, job.State, job.Params,
         job.CreatedAt, job.SendAt, job.ExpireAt, job.StartedAt, job.FinishedAt,
-        job.Attempts, job.LastError, job.PossibleDuplicates, job.CancellationRequested);
+        job.Attempts, job.LastError, job.PossibleDuplicates, job.CancellationRequested, job.Retries);
 }
 
-public sealed record JobEventView(long Version, string Type, DateTimeOffset Timestamp, object Data);
+public sealed record JobEventView(long Version, string Type, DateTimeOffset Timestamp, object Data)
+{
+    public static async Task<IReadOnlyList<JobEventView>> ReadAsync(Guid jobId, IQuerySession session) =>
+        (await session.Events.FetchStreamAsync(jobId)).Select(e => new JobEventView(e.Version, e.EventType.Name, e.Timestamp, e.Data)).ToList();
+}
 
 /// <summary>A service reads its own jobs; anyone else's job is indistinguishable from a missing one (404).</summary>
 public static class GetJobEndpoint
@@ -33,8 +37,5 @@ public static class GetJobEndpoint
     public static JobView Get(Guid id, Job job) => JobView.From(job);
 
     [WolverineGet("/v1/jobs/{id}/events")]
-    public static async Task<IReadOnlyList<JobEventView>> GetEvents(Guid id, Job job, IQuerySession session) =>
-        (await session.Events.FetchStreamAsync(id))
-        .Select(e => new JobEventView(e.Version, e.EventType.Name, e.Timestamp, e.Data))
-        .ToList();
+    public static Task<IReadOnlyList<JobEventView>> GetEvents(Guid id, Job job, IQuerySession session) => JobEventView.ReadAsync(id, session);
 }

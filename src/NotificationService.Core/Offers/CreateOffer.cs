@@ -1,4 +1,5 @@
 using System.Security.Claims;
+using System.Security.Cryptography;
 using System.Text.Json;
 using Marten;
 using Microsoft.AspNetCore.Mvc;
@@ -23,35 +24,54 @@ public sealed record AcceptedJob(Guid Id, string Adapter, JobState State);
 /// <summary>202: the offer and its jobs are stored and their delivery is on its way through the outbox.</summary>
 public sealed record OfferAccepted(Guid Id, IReadOnlyList<AcceptedJob> Jobs) : AcceptedResource($"/v1/offers/{Id}");
 
-/// <summary>The adapters an offer names, loaded once for validation and for building the jobs.</summary>
-public sealed record TargetAdapters(IReadOnlyDictionary<string, Adapter> ByName);
+/// <summary>Everything the request refers to, loaded once: its adapters and the earlier request with the same key.</summary>
+public sealed record OfferContext(IReadOnlyDictionary<string, Adapter> Adapters, string? IdempotencyKey, string RequestHash, IdempotentRequest? Earlier);
+
+/// <summary>Delivered to the core itself at a scheduled job's send time.</summary>
+public sealed record QueueScheduledJob(Guid JobId, Guid AdapterId, DateTimeOffset SendAt);
 
 public static class CreateOfferEndpoint
 {
     public const int MaxTargets = 100;
+    public const int MaxMetadataEntries = 50;
 
-    public static async Task<TargetAdapters> LoadAsync(CreateOffer command, IQuerySession session)
+    public static async Task<OfferContext> LoadAsync(
+        CreateOffer command, [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey, ClaimsPrincipal user, IQuerySession session)
     {
         var names = (command.Targets ?? []).Select(t => t?.Adapter).OfType<string>().Distinct().ToArray();
         var adapters = names.Length == 0 ? [] : await session.Query<Adapter>().Where(a => names.Contains(a.Name)).ToListAsync();
-        return new TargetAdapters(adapters.ToDictionary(a => a.Name));
+        var hash = Convert.ToHexStringLower(SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(command)));
+        var earlier = string.IsNullOrEmpty(idempotencyKey) ? null
+            : await session.LoadAsync<IdempotentRequest>(IdempotentRequest.IdFor(user.ServiceId(), idempotencyKey));
+        return new OfferContext(adapters.ToDictionary(a => a.Name), idempotencyKey, hash, earlier);
     }
 
-    public static async Task<ProblemDetails> ValidateAsync(CreateOffer command, TargetAdapters adapters, JsonSchemas schemas, TimeProvider clock)
+    public static async Task<ProblemDetails> ValidateAsync(
+        CreateOffer command, OfferContext context, ClaimsPrincipal user, JsonSchemas schemas, TimeProvider clock)
     {
+        if (context.Earlier is { } earlier)
+            return earlier.RequestHash == context.RequestHash
+                ? WolverineContinue.NoProblems
+                : Problems.Invalid(("Idempotency-Key", "This key was already used for a different request."));
+        if (context.IdempotencyKey is { Length: > 200 }) return Problems.Invalid(("Idempotency-Key", "At most 200 characters."));
+
+        var now = clock.GetUtcNow();
         var errors = new List<(string, string)>();
         if (command.Targets is not { Count: > 0 }) errors.Add(("targets", "At least one target is required."));
         else if (command.Targets.Count > MaxTargets) errors.Add(("targets", $"At most {MaxTargets} targets per offer."));
-        if (command.ExpireAt is { } expireAt && expireAt <= clock.GetUtcNow()) errors.Add(("expireAt", "Must be in the future."));
+        if (command.ExpireAt is { } expireAt && expireAt <= now) errors.Add(("expireAt", "Must be in the future."));
         if (command.ExpireAt is { } until && command.SendAt is { } sendAt && until <= sendAt) errors.Add(("expireAt", "Must be after sendAt."));
-        if (command.SendAt is not null) errors.Add(("sendAt", "Scheduled sends are not supported yet."));
+        if (command.Metadata is { Count: > MaxMetadataEntries }) errors.Add(("metadata", $"At most {MaxMetadataEntries} entries."));
 
-        for (var i = 0; i < (command.Targets?.Count ?? 0) && command.Targets!.Count <= MaxTargets; i++)
+        for (var i = 0; command.Targets is { Count: <= MaxTargets } && i < command.Targets.Count; i++)
         {
             var target = command.Targets[i];
             var path = $"targets[{i}]";
             if (target?.Adapter is not { } name) { errors.Add(($"{path}.adapter", "is required")); continue; }
-            if (!adapters.ByName.TryGetValue(name, out var adapter)) { errors.Add(($"{path}.adapter", $"No adapter named '{name}'.")); continue; }
+            if (!context.Adapters.TryGetValue(name, out var adapter) || !adapter.MayBeUsedBy(user.ServiceId()))
+            {
+                errors.Add(($"{path}.adapter", $"No adapter named '{name}' is available to this service.")); continue;
+            }
             if (adapter.Status != AdapterStatus.Active) { errors.Add(($"{path}.adapter", $"Adapter '{name}' is blocked.")); continue; }
             errors.AddRange(await schemas.ValidateAsync(adapter.ParamsSchema, target.Params, $"{path}.params"));
         }
@@ -59,34 +79,53 @@ public static class CreateOfferEndpoint
     }
 
     /// <summary>
-    /// The offer, one job stream per target and one delivery message per job commit in one transaction: the messages
-    /// go through the durable outbox, so an accepted job reaches its queue even if the broker is down right now.
+    /// The offer, one job stream per target and one message per job commit in one transaction: a due job's delivery goes
+    /// through the durable outbox to its adapter's queue; a scheduled one waits as a durable scheduled message.
+    /// A retried request with the same Idempotency-Key returns the first response and writes nothing.
     /// </summary>
     [WolverinePost("/v1/offers")]
     public static (OfferAccepted, IEnumerable<IMartenOp>, OutgoingMessages) Post(
-        CreateOffer command, TargetAdapters adapters, ClaimsPrincipal user, TimeProvider clock)
+        CreateOffer command, OfferContext context, ClaimsPrincipal user, TimeProvider clock)
     {
+        if (context.Earlier is { } earlier) return (new OfferAccepted(earlier.OfferId, earlier.Jobs), [], []);
+
         var now = clock.GetUtcNow();
+        var scheduled = command.SendAt is { } sendAt && sendAt > now;
         var offer = new Offer
         {
             Id = Guid.NewGuid(), ServiceId = user.ServiceId(), CreatedAt = now,
             ExpireAt = command.ExpireAt, SendAt = command.SendAt, Metadata = command.Metadata,
         };
-        var operations = new List<IMartenOp>();
+        var operations = new List<IMartenOp> { MartenOps.Insert(offer) };
         var messages = new OutgoingMessages();
 
         foreach (var target in command.Targets!)
         {
-            var adapter = adapters.ByName[target.Adapter!];
+            var adapter = context.Adapters[target.Adapter!];
             var jobId = Guid.NewGuid();
+            var expireAt = command.ExpireAt ?? adapter.Policy.DefaultExpiry(command.SendAt is { } s && s > now ? s : now);
             offer.Jobs.Add(new OfferJob(jobId, adapter.Id, adapter.Name));
-            operations.Add(MartenOps.StartStream<Job>(jobId,
-                new JobQueued(jobId, offer.Id, offer.ServiceId, adapter.Id, adapter.Name, target.Params, now, command.ExpireAt)));
-            messages.Add(new DeliverJob(jobId, adapter.Id).ToDestination(Topology.QueueUri(adapter.Queue)));
+            if (scheduled)
+            {
+                operations.Add(MartenOps.StartStream<Job>(jobId,
+                    new JobScheduled(jobId, offer.Id, offer.ServiceId, adapter.Id, adapter.Name, target.Params, now, command.SendAt!.Value, expireAt)));
+                messages.Add(new QueueScheduledJob(jobId, adapter.Id, command.SendAt.Value).ScheduledAt(command.SendAt.Value));
+            }
+            else
+            {
+                operations.Add(MartenOps.StartStream<Job>(jobId,
+                    new JobQueued(jobId, offer.Id, offer.ServiceId, adapter.Id, adapter.Name, target.Params, now, expireAt)));
+                messages.Add(new DeliverJob(jobId, adapter.Id).ToDestination(Topology.QueueUri(adapter.Queue)));
+            }
         }
-        operations.Insert(0, MartenOps.Insert(offer));
 
-        var accepted = new OfferAccepted(offer.Id, offer.Jobs.Select(j => new AcceptedJob(j.JobId, j.Adapter, JobState.Queued)).ToList());
-        return (accepted, operations, messages);
+        var state = scheduled ? JobState.Scheduled : JobState.Queued;
+        var jobs = offer.Jobs.Select(j => new AcceptedJob(j.JobId, j.Adapter, state)).ToList();
+        if (context.IdempotencyKey is { Length: > 0 } key)
+            operations.Add(MartenOps.Insert(new IdempotentRequest
+            {
+                Id = IdempotentRequest.IdFor(offer.ServiceId, key), RequestHash = context.RequestHash, OfferId = offer.Id, Jobs = jobs, CreatedAt = now,
+            }));
+        return (new OfferAccepted(offer.Id, jobs), operations, messages);
     }
 }

@@ -20,7 +20,11 @@ public sealed class Adapter
     public string Queue { get; set; } = "";
     public string KeyHash { get; set; } = "";
     public DeliveryPolicy Policy { get; set; } = new();
+    /// <summary>The services that may use this adapter; empty means every service.</summary>
+    public List<Guid> AllowedServices { get; set; } = [];
     public DateTimeOffset CreatedAt { get; set; }
+
+    public bool MayBeUsedBy(Guid serviceId) => AllowedServices.Count == 0 || AllowedServices.Contains(serviceId);
 }
 
 /// <summary>How the adapter's workers deliver: retries with exponential backoff and jitter, and an optional rate limit.</summary>
@@ -33,6 +37,9 @@ public sealed record DeliveryPolicy
     public double? RateLimitPerSecond { get; init; }
     /// <summary>Time-to-live applied to jobs whose offer sets no expireAt; null means they never expire.</summary>
     public double? DefaultTtlSeconds { get; init; }
+
+    /// <summary>When a job that starts waiting at <paramref name="from"/> expires if its offer set no expiry.</summary>
+    public DateTimeOffset? DefaultExpiry(DateTimeOffset from) => DefaultTtlSeconds is { } ttl ? from.AddSeconds(ttl) : null;
 
     /// <summary>The wait before the attempt after <paramref name="failedAttempt"/>: exponential, capped, with ±20% jitter.</summary>
     public TimeSpan BackoffAfter(int failedAttempt, double jitter01)

@@ -25,9 +25,14 @@ public sealed class Job
     public string? LastError { get; set; }
     public int PossibleDuplicates { get; set; }
     public bool CancellationRequested { get; set; }
+    /// <summary>How many times an operator re-drove the job after it failed.</summary>
+    public int Retries { get; set; }
     [Marten.Schema.Version] public long Version { get; set; }
 
     public bool IsTerminal => State is JobState.Finished or JobState.Failed or JobState.Expired or JobState.Canceled;
+
+    /// <summary>Not started yet, so its params, expiry and send time may still change and a cancel ends it at once.</summary>
+    public bool IsPending => State is JobState.Scheduled or JobState.Queued && Attempts == 0;
 
     /// <summary>Started and not yet ended: a redelivery now means the previous attempt's outcome is unknown.</summary>
     public bool IsInFlight => State == JobState.Started;
@@ -56,4 +61,8 @@ public sealed class Job
     public void Apply(JobExpired e) => (State, FinishedAt) = (JobState.Expired, e.ExpiredAt);
     public void Apply(JobCancellationRequested e) => CancellationRequested = true;
     public void Apply(JobCanceled e) => (State, FinishedAt) = (JobState.Canceled, e.CanceledAt);
+    public void Apply(JobParamsUpdated e) => Params = e.Params;
+    public void Apply(JobExpiryChanged e) => ExpireAt = e.ExpireAt;
+    public void Apply(JobRescheduled e) => SendAt = e.SendAt;
+    public void Apply(JobRetryRequested e) => (State, FinishedAt, Retries) = (JobState.Queued, null, Retries + 1);
 }

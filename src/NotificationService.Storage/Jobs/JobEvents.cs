@@ -41,3 +41,15 @@ public sealed record JobCancellationRequested(Guid JobId, string RequestedBy, Da
 
 /// <summary>The cancellation won: the job will not be sent (or its in-flight send was aborted). Terminal.</summary>
 public sealed record JobCanceled(Guid JobId, DateTimeOffset CanceledAt);
+
+/// <summary>The client changed the job's params before it started.</summary>
+public sealed record JobParamsUpdated(Guid JobId, JsonElement Params, DateTimeOffset UpdatedAt);
+
+/// <summary>The client changed (or removed) the job's expiry before it started.</summary>
+public sealed record JobExpiryChanged(Guid JobId, DateTimeOffset? ExpireAt, DateTimeOffset ChangedAt);
+
+/// <summary>The client moved a scheduled job's send time.</summary>
+public sealed record JobRescheduled(Guid JobId, DateTimeOffset SendAt, DateTimeOffset RescheduledAt);
+
+/// <summary>An operator re-drove a failed job; the next attempt follows in the same stream.</summary>
+public sealed record JobRetryRequested(Guid JobId, string RequestedBy, DateTimeOffset RequestedAt);

@@ -1,0 +1,52 @@
+using Marten.Exceptions;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Mvc;
+
+namespace NotificationService.Core.Infrastructure;
+
+public static class RequestLimits
+{
+    /// <summary>Bodies above this are refused with 413 before they are read (offers with 100 targets fit easily).</summary>
+    public const long MaxBodyBytes = 1024 * 1024;
+
+    /// <summary>
+    /// 413 with a problem body for a declared length over the limit. Kestrel enforces the same limit on chunked bodies
+    /// while reading; this answers early and also covers hosts without Kestrel (the test server).
+    /// </summary>
+    public static IApplicationBuilder UseBodySizeLimit(this IApplicationBuilder app) => app.Use(async (context, next) =>
+    {
+        if (context.Request.ContentLength > MaxBodyBytes)
+        {
+            context.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
+            await context.Response.WriteAsJsonAsync(new ProblemDetails
+            {
+                Status = 413, Title = "The request body is too large.", Detail = $"At most {MaxBodyBytes} bytes.",
+            }, options: null, contentType: "application/problem+json");
+            return;
+        }
+        await next(context);
+    });
+}
+
+/// <summary>
+/// Two identical requests with one Idempotency-Key that race past the lookup meet at the key's primary key: the second
+/// insert fails and, with it, its whole transaction; the client is told to retry, and then gets the first response.
+/// </summary>
+public sealed class ConcurrentDuplicateHandler(IProblemDetailsService problems) : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken cancellationToken)
+    {
+        if (exception is not JasperFx.DocumentAlreadyExistsException and not MartenCommandException { InnerException: Npgsql.PostgresException { SqlState: "23505" } })
+            return false;
+        context.Response.StatusCode = StatusCodes.Status409Conflict;
+        return await problems.TryWriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = context,
+            ProblemDetails = new ProblemDetails
+            {
+                Status = 409, Title = "A concurrent identical request is in progress.",
+                Detail = "Retry with the same Idempotency-Key to get the first request's response.",
+            },
+        });
+    }
+}

@@ -1,0 +1,26 @@
+using System.Diagnostics;
+using JasperFx.Events.Daemon;
+using Marten;
+using NotificationService.Storage.Jobs;
+using Wolverine.Http;
+
+namespace NotificationService.Core.Jobs;
+
+public sealed record ProjectionsRebuilt(IReadOnlyList<string> Projections, double Seconds);
+
+/// <summary>
+/// Rebuilds the projections (the Job document; the cancellation flag, offer views and counts read from it) by replaying the event streams. Projections read only event data (never the clock), so
+/// the rebuilt documents equal the ones they replace. Same as `dotnet run --project src/NotificationService.Core --
+/// projections --rebuild`; run it in a quiet moment, as writes during the rebuild may be overwritten by the replay.
+/// </summary>
+public static class RebuildProjectionsEndpoint
+{
+    [WolverinePost("/admin/projections/rebuild")]
+    public static async Task<ProjectionsRebuilt> Post(IDocumentStore store, CancellationToken ct)
+    {
+        var watch = Stopwatch.StartNew();
+        using var daemon = await store.BuildProjectionDaemonAsync();
+        await daemon.RebuildProjectionAsync<Job>(TimeSpan.FromMinutes(5), ct);
+        return new ProjectionsRebuilt([nameof(Job)], watch.Elapsed.TotalSeconds);
+    }
+}

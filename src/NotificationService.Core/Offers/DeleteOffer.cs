@@ -1,0 +1,37 @@
+using System.Security.Claims;
+using Marten;
+using Microsoft.AspNetCore.Mvc;
+using NotificationService.Core.Auth;
+using NotificationService.Core.Infrastructure;
+using NotificationService.Core.Jobs;
+using NotificationService.Storage.Jobs;
+using Wolverine;
+using Wolverine.Http;
+using Wolverine.Marten;
+
+namespace NotificationService.Core.Offers;
+
+public sealed record OfferDeleted(Guid Id, IReadOnlyList<AcceptedJob> Jobs) : AcceptedResource($"/v1/offers/{Id}");
+
+/// <summary>delete_one: cancels every unfinished job and marks the offer deleted; its history stays readable.</summary>
+public static class DeleteOfferEndpoint
+{
+    public static Task<OfferStreams> LoadAsync(Guid id, IDocumentSession session) => OfferStreams.FetchAsync(id, session);
+
+    public static ProblemDetails Validate(OfferStreams offer, ClaimsPrincipal user) =>
+        offer.Offer is null || offer.Offer.ServiceId != user.ServiceId() ? Problems.NotFound("Offer") : WolverineContinue.NoProblems;
+
+    [WolverineDelete("/v1/offers/{id}")]
+    public static (OfferDeleted, IMartenOp, OutgoingMessages) Delete(Guid id, [NotBody] OfferStreams offer, ClaimsPrincipal user, TimeProvider clock)
+    {
+        var now = clock.GetUtcNow();
+        var messages = new OutgoingMessages();
+        foreach (var stream in offer.Jobs)
+            if (Cancellation.Apply(stream, user.Identity?.Name ?? "service", now) is { } broadcast) messages.Add(broadcast);
+
+        offer.Offer!.DeletedAt ??= now;
+        var jobs = offer.Jobs.Select(s => new AcceptedJob(s.Id, s.Aggregate!.AdapterName,
+            s.Events.Any(e => e.Data is JobCanceled) ? JobState.Canceled : s.Aggregate.State)).ToList();
+        return (new OfferDeleted(id, jobs), MartenOps.Store(offer.Offer), messages);
+    }
+}

@@ -1,0 +1,61 @@
+using System.Security.Claims;
+using Marten;
+using Marten.Pagination;
+using Microsoft.AspNetCore.Mvc;
+using NotificationService.Core.Auth;
+using NotificationService.Core.Infrastructure;
+using NotificationService.Core.Jobs;
+using NotificationService.Storage.Jobs;
+using Wolverine.Http;
+
+namespace NotificationService.Core.Offers;
+
+public sealed record OfferView(
+    Guid Id, DateTimeOffset CreatedAt, DateTimeOffset? ExpireAt, DateTimeOffset? SendAt, Dictionary<string, string>? Metadata,
+    DateTimeOffset? DeletedAt, IReadOnlyList<JobView> Jobs)
+{
+    public static OfferView From(Offer offer, IEnumerable<Job> jobs)
+    {
+        var byId = jobs.ToDictionary(j => j.Id);
+        return new OfferView(offer.Id, offer.CreatedAt, offer.ExpireAt, offer.SendAt, offer.Metadata, offer.DeletedAt,
+            offer.Jobs.Where(j => byId.ContainsKey(j.JobId)).Select(j => JobView.From(byId[j.JobId])).ToList());
+    }
+}
+
+public sealed record OfferSummary(Guid Id, DateTimeOffset CreatedAt, DateTimeOffset? SendAt, DateTimeOffset? DeletedAt, int Jobs);
+
+public sealed record PagedResult<T>(IReadOnlyList<T> Items, int Page, int PageSize, long Total);
+
+public static class GetOfferEndpoint
+{
+    public static Task<Offer?> LoadAsync(Guid id, IQuerySession session) => session.LoadAsync<Offer>(id);
+
+    public static ProblemDetails Validate(Offer? offer, ClaimsPrincipal user) =>
+        offer is null || offer.ServiceId != user.ServiceId() ? Problems.NotFound("Offer") : WolverineContinue.NoProblems;
+
+    /// <summary>The offer with each of its jobs' current state.</summary>
+    [WolverineGet("/v1/offers/{id}")]
+    public static async Task<OfferView> Get(Guid id, Offer offer, IQuerySession session) =>
+        OfferView.From(offer, await session.LoadManyAsync<Job>(offer.Jobs.Select(j => j.JobId)));
+}
+
+public static class ListOffersEndpoint
+{
+    public const int MaxPageSize = 200;
+
+    public static ProblemDetails Validate(int? page, int? pageSize) =>
+        page is < 1 ? Problems.Invalid(("page", "Pages start at 1."))
+        : pageSize is < 1 or > MaxPageSize ? Problems.Invalid(("pageSize", $"Between 1 and {MaxPageSize}."))
+        : WolverineContinue.NoProblems;
+
+    /// <summary>This service's offers, newest first.</summary>
+    [WolverineGet("/v1/offers")]
+    public static async Task<PagedResult<OfferSummary>> Get(int? page, int? pageSize, ClaimsPrincipal user, IQuerySession session)
+    {
+        var serviceId = user.ServiceId();
+        var offers = await session.Query<Offer>().Where(o => o.ServiceId == serviceId).OrderByDescending(o => o.CreatedAt)
+            .ToPagedListAsync(page ?? 1, pageSize ?? 50);
+        return new PagedResult<OfferSummary>(offers.Select(o => new OfferSummary(o.Id, o.CreatedAt, o.SendAt, o.DeletedAt, o.Jobs.Count)).ToList(),
+            (int)offers.PageNumber, (int)offers.PageSize, offers.TotalItemCount);
+    }
+}

@@ -1,0 +1,95 @@
+using System.Security.Claims;
+using System.Text.Json;
+using Marten;
+using Microsoft.AspNetCore.Mvc;
+using NotificationService.Core.Auth;
+using NotificationService.Core.Infrastructure;
+using NotificationService.Storage.Adapters;
+using NotificationService.Storage.Jobs;
+using Wolverine;
+using Wolverine.Http;
+using Wolverine.Marten;
+
+namespace NotificationService.Core.Offers;
+
+/// <summary>update_one. Absent fields stay as they are; job params, expiry and send time change only before a job starts.</summary>
+public sealed record UpdateOffer(DateTimeOffset? ExpireAt, DateTimeOffset? SendAt, Dictionary<string, string>? Metadata, List<JobParamsChange>? Jobs);
+
+public sealed record JobParamsChange(Guid Id, JsonElement Params);
+
+public static class UpdateOfferEndpoint
+{
+    public static Task<OfferStreams> LoadAsync(Guid id, IDocumentSession session) => OfferStreams.FetchAsync(id, session);
+
+    public static async Task<ProblemDetails> ValidateAsync(
+        UpdateOffer command, OfferStreams offer, ClaimsPrincipal user, IQuerySession session, JsonSchemas schemas, TimeProvider clock)
+    {
+        if (offer.Offer is null || offer.Offer.ServiceId != user.ServiceId()) return Problems.NotFound("Offer");
+        if (offer.Offer.DeletedAt is not null) return Problems.Conflict("The offer was deleted.");
+
+        var now = clock.GetUtcNow();
+        var jobs = offer.Jobs.Select(s => s.Aggregate!).ToList();
+        var errors = new List<(string, string)>();
+        if (command.ExpireAt is { } expireAt && expireAt <= now) errors.Add(("expireAt", "Must be in the future."));
+        if (command.SendAt is { } sendAt && sendAt <= now) errors.Add(("sendAt", "Must be in the future."));
+        var newSendAt = command.SendAt ?? offer.Offer.SendAt;
+        if (command.ExpireAt is { } until && newSendAt is { } from && until <= from) errors.Add(("expireAt", "Must be after sendAt."));
+        if (command.Metadata is { Count: > CreateOfferEndpoint.MaxMetadataEntries }) errors.Add(("metadata", $"At most {CreateOfferEndpoint.MaxMetadataEntries} entries."));
+
+        var adapters = (await session.LoadManyAsync<Adapter>(jobs.Select(j => j.AdapterId).Distinct())).ToDictionary(a => a.Id);
+        for (var i = 0; i < (command.Jobs?.Count ?? 0); i++)
+        {
+            var change = command.Jobs![i];
+            if (jobs.FirstOrDefault(j => j.Id == change.Id) is not { } job) { errors.Add(($"jobs[{i}].id", "Not a job of this offer.")); continue; }
+            if (!job.IsPending) return Problems.Conflict($"Job {job.Id} has already started ({job.State}); its params can no longer change.");
+            if (adapters.TryGetValue(job.AdapterId, out var adapter))
+                errors.AddRange(await schemas.ValidateAsync(adapter.ParamsSchema, change.Params, $"jobs[{i}].params"));
+        }
+        if (errors.Count > 0) return Problems.Invalid(errors.ToArray());
+
+        if ((command.ExpireAt is not null || command.SendAt is not null) && jobs.FirstOrDefault(j => !j.IsPending) is { } started)
+            return Problems.Conflict($"Job {started.Id} has already started ({started.State}); the offer's times can no longer change.");
+        if (command.SendAt is not null && jobs.FirstOrDefault(j => j.State != JobState.Scheduled) is { } queued)
+            return Problems.Conflict($"Job {queued.Id} is already queued for delivery; only a scheduled offer's send time can move.");
+        return WolverineContinue.NoProblems;
+    }
+
+    [WolverinePatch("/v1/offers/{id}")]
+    public static (OfferView, IMartenOp, OutgoingMessages) Patch(Guid id, UpdateOffer command, [NotBody] OfferStreams offer, TimeProvider clock)
+    {
+        var now = clock.GetUtcNow();
+        var messages = new OutgoingMessages();
+        foreach (var stream in offer.Jobs)
+        {
+            var job = stream.Aggregate!;
+            if (command.ExpireAt is { } expireAt) stream.AppendOne(new JobExpiryChanged(job.Id, expireAt, now));
+            if (command.SendAt is { } sendAt)
+            {
+                stream.AppendOne(new JobRescheduled(job.Id, sendAt, now));
+                // The message for the old time finds the send time moved and does nothing.
+                messages.Add(new QueueScheduledJob(job.Id, job.AdapterId, sendAt).ScheduledAt(sendAt));
+            }
+            if (command.Jobs?.FirstOrDefault(c => c.Id == job.Id) is { } change) stream.AppendOne(new JobParamsUpdated(job.Id, change.Params, now));
+        }
+
+        var updated = offer.Offer!;
+        updated.ExpireAt = command.ExpireAt ?? updated.ExpireAt;
+        updated.SendAt = command.SendAt ?? updated.SendAt;
+        updated.Metadata = command.Metadata ?? updated.Metadata;
+        // Inline projections apply the new events when the transaction commits; the response shows the jobs as they will be.
+        var jobs = offer.Jobs.Select(s => Project(s.Aggregate!, s.Events.Select(e => e.Data))).ToList();
+        return (OfferView.From(updated, jobs), MartenOps.Store(updated), messages);
+    }
+
+    private static Job Project(Job job, IEnumerable<object> pending)
+    {
+        foreach (var e in pending)
+            switch (e)
+            {
+                case JobExpiryChanged x: job.Apply(x); break;
+                case JobRescheduled x: job.Apply(x); break;
+                case JobParamsUpdated x: job.Apply(x); break;
+            }
+        return job;
+    }
+}

@@ -1,0 +1,16 @@
+using NotificationService.Testing;
+using RabbitMQ.Client;
+
+namespace NotificationService.Core.Tests;
+
+public static class Broker
+{
+    /// <summary>Messages waiting in a queue (ready, not yet delivered to a consumer), read from the real broker.</summary>
+    public static async Task<uint> QueueDepthAsync(string queue)
+    {
+        var factory = new ConnectionFactory { Uri = new Uri(TestEnvironment.RabbitMq) };
+        await using var connection = await factory.CreateConnectionAsync();
+        await using var channel = await connection.CreateChannelAsync();
+        return (await channel.QueueDeclarePassiveAsync(queue)).MessageCount;
+    }
+}

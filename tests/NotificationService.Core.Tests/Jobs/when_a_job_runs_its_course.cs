@@ -1,0 +1,76 @@
+using NotificationService.Storage.Jobs;
+using NotificationService.Testing;
+using SmtpServer.Protocol;
+
+namespace NotificationService.Core.Tests.Jobs;
+
+public sealed class when_a_job_runs_its_course(SystemFixture system) : IntegrationContext(system)
+{
+    [Fact]
+    public async Task a_permanent_smtp_rejection_fails_the_job_at_once_with_the_servers_reply()
+    {
+        System.Smtp.ReplyNextWith(SmtpReplyCode.MailboxUnavailable, "no such mailbox");
+        var offer = await System.CreateOfferAsync(System.Tenant, new { targets = new[] { ClientApi.EmailTarget(System.Email.Name, "ghost@example.test") } });
+
+        var job = await System.WaitForTerminalAsync(System.Tenant, offer.Jobs[0].Id);
+        Assert.Equal(JobState.Failed, job.State);
+        Assert.Equal(1, job.Attempts);
+        Assert.Contains("550", job.LastError);
+        Assert.Equal(["JobQueued", "JobStarted", "JobFailed"], await System.EventTypesAsync(System.Tenant, job.Id));
+    }
+
+    [Fact]
+    public async Task a_transient_smtp_reply_is_retried_and_the_job_then_finishes()
+    {
+        System.Smtp.ReplyNextWith((SmtpReplyCode)451, "try again later");
+        var offer = await System.CreateOfferAsync(System.Tenant, new { targets = new[] { ClientApi.EmailTarget(System.Email.Name, "busy@example.test") } });
+
+        var job = await System.WaitForTerminalAsync(System.Tenant, offer.Jobs[0].Id);
+        Assert.Equal(JobState.Finished, job.State);
+        Assert.Equal(2, job.Attempts);
+        Assert.Single(System.Smtp.To("busy@example.test"));
+        Assert.Equal(["JobQueued", "JobStarted", "JobAttemptFailed", "JobStarted", "JobFinished"], await System.EventTypesAsync(System.Tenant, job.Id));
+    }
+
+    [Fact]
+    public async Task a_job_waiting_behind_a_stopped_adapter_expires_on_time_and_is_never_sent()
+    {
+        var idle = await System.CreateEmailAdapterAsync($"stopped-{Guid.NewGuid():N}"[..20], System.Smtp.Port);
+        var offer = await System.CreateOfferAsync(System.Tenant, new
+        {
+            targets = new[] { ClientApi.EmailTarget(idle.Name, "expired@example.test") },
+            expireAt = DateTimeOffset.UtcNow.AddSeconds(2),
+        });
+        var jobId = offer.Jobs[0].Id;
+
+        var job = await System.WaitForTerminalAsync(System.Tenant, jobId);
+        Assert.Equal(JobState.Expired, job.State);
+        Assert.Null(job.StartedAt);
+
+        var worker = await System.StartEmailWorkerAsync(idle.ApiKey);
+        await Eventually.Until(() => Broker.QueueDepthAsync(idle.Queue), depth => depth == 0, what: "the worker to take the job");
+        await System.StopWorkerAsync(worker);
+        Assert.Empty(System.Smtp.To("expired@example.test"));
+        Assert.Equal(["JobQueued", "JobExpired"], await System.EventTypesAsync(System.Tenant, jobId));
+    }
+
+    [Fact]
+    public async Task a_scheduled_job_waits_until_its_send_time()
+    {
+        var sendAt = DateTimeOffset.UtcNow.AddSeconds(3);
+        var offer = await System.CreateOfferAsync(System.Tenant, new
+        {
+            targets = new[] { ClientApi.EmailTarget(System.Email.Name, "later@example.test") },
+            sendAt,
+        });
+        var jobId = offer.Jobs[0].Id;
+        Assert.Equal(JobState.Scheduled, offer.Jobs[0].State);
+        Assert.Equal(JobState.Scheduled, (await System.GetJobAsync(System.Tenant, jobId)).State);
+
+        var job = await System.WaitForTerminalAsync(System.Tenant, jobId, TimeSpan.FromSeconds(60));
+        Assert.Equal(JobState.Finished, job.State);
+        Assert.True(job.StartedAt >= sendAt, $"started {job.StartedAt:O}, scheduled for {sendAt:O}");
+        Assert.Single(System.Smtp.To("later@example.test"));
+        Assert.Equal(["JobScheduled", "JobQueued", "JobStarted", "JobFinished"], await System.EventTypesAsync(System.Tenant, jobId));
+    }
+}

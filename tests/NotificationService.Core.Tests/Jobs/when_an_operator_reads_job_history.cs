@@ -1,0 +1,41 @@
+using NotificationService.Core.Jobs;
+using NotificationService.Core.Offers;
+using NotificationService.Storage.Jobs;
+using SmtpServer.Protocol;
+
+namespace NotificationService.Core.Tests.Jobs;
+
+public sealed class when_an_operator_reads_job_history(SystemFixture system) : IntegrationContext(system)
+{
+    [Fact]
+    public async Task jobs_can_be_searched_across_services_and_a_failed_one_re_driven()
+    {
+        var other = await System.CreateTenantAsync($"other-{Guid.NewGuid():N}");
+        System.Smtp.ReplyNextWith(SmtpReplyCode.MailboxUnavailable, "no such mailbox");
+        var failed = await System.CreateOfferAsync(System.Tenant, new { targets = new[] { ClientApi.EmailTarget(System.Email.Name, "retry@example.test") } });
+        var failedJob = await System.WaitForTerminalAsync(System.Tenant, failed.Jobs[0].Id);
+        Assert.Equal(JobState.Failed, failedJob.State);
+        var theirs = await System.CreateOfferAsync(other, new { targets = new[] { ClientApi.EmailTarget(System.Email.Name, "theirs@example.test") } });
+        await System.WaitForTerminalAsync(other, theirs.Jobs[0].Id);
+
+        var failedOnes = await System.SendAsync<PagedResult<AdminJobView>>(HttpMethod.Get, "/admin/jobs?state=Failed", SystemFixture.AdminKey, expect: 200);
+        Assert.Equal(failedJob.Id, Assert.Single(failedOnes.Items).Job.Id);
+        var theirJobs = await System.SendAsync<PagedResult<AdminJobView>>(HttpMethod.Get, $"/admin/jobs?service={other.Id}", SystemFixture.AdminKey, expect: 200);
+        Assert.Equal(theirs.Jobs[0].Id, Assert.Single(theirJobs.Items).Job.Id);
+        var counts = await System.SendAsync<List<JobCount>>(HttpMethod.Get, "/admin/jobs/counts", SystemFixture.AdminKey, expect: 200);
+        Assert.Contains(new JobCount(System.Email.Name, JobState.Failed, 1), counts);
+        Assert.Contains(new JobCount(System.Email.Name, JobState.Finished, 1), counts);
+
+        Assert.Equal(202, (await System.SendRawAsync(HttpMethod.Post, $"/admin/jobs/{failedJob.Id}/retry", SystemFixture.AdminKey)).Status);
+        var retried = await System.WaitForStateAsync(System.Tenant, failedJob.Id, JobState.Finished);
+        Assert.Equal(2, retried.Attempts);
+        Assert.Equal(1, retried.Retries);
+        Assert.Single(System.Smtp.To("retry@example.test"));
+        var events = await System.SendAsync<List<JobEventView>>(HttpMethod.Get, $"/admin/jobs/{failedJob.Id}/events", SystemFixture.AdminKey, expect: 200);
+        Assert.Equal(["JobQueued", "JobStarted", "JobFailed", "JobRetryRequested", "JobStarted", "JobFinished"], events.Select(e => e.Type));
+
+        Assert.Equal(409, (await System.SendRawAsync(HttpMethod.Post, $"/admin/jobs/{failedJob.Id}/retry", SystemFixture.AdminKey)).Status);
+        Assert.Equal(404, (await System.SendRawAsync(HttpMethod.Get, $"/admin/jobs/{Guid.NewGuid()}", SystemFixture.AdminKey)).Status);
+        Assert.Equal(422, (await System.SendRawAsync(HttpMethod.Get, "/admin/jobs?pageSize=100000", SystemFixture.AdminKey)).Status);
+    }
+}

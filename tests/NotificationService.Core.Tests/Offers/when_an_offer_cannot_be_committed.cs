@@ -1,0 +1,72 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using Marten;
+using Microsoft.Extensions.DependencyInjection;
+using NotificationService.Core.Offers;
+using NotificationService.Storage.Jobs;
+using NotificationService.Testing;
+using Npgsql;
+
+namespace NotificationService.Core.Tests.Offers;
+
+public sealed class when_an_offer_cannot_be_committed(SystemFixture system) : IntegrationContext(system)
+{
+    /// <summary>
+    /// A trigger makes the last write of the offer's transaction (its idempotency record) fail inside PostgreSQL, after
+    /// the offer, the job streams and the outbox rows were written: none of them may remain, and nothing may be sent.
+    /// </summary>
+    [Fact]
+    public async Task nothing_of_it_is_stored_or_sent()
+    {
+        await ExecuteAsync("""
+            CREATE OR REPLACE FUNCTION ns.fail_offer_commit() RETURNS trigger AS $$
+            BEGIN RAISE EXCEPTION 'injected failure'; END $$ LANGUAGE plpgsql;
+            CREATE TRIGGER fail_offer_commit BEFORE INSERT ON ns.mt_doc_idempotentrequest
+              FOR EACH ROW WHEN (NEW.id LIKE '%:doomed') EXECUTE FUNCTION ns.fail_offer_commit();
+            """);
+        try
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/offers")
+            {
+                Content = JsonContent.Create(new { targets = new[]
+                {
+                    ClientApi.EmailTarget(System.Email.Name, "doomed1@example.test"),
+                    ClientApi.EmailTarget(System.Email.Name, "doomed2@example.test"),
+                } }, options: SystemFixture.Json),
+            };
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", System.Tenant.ApiKey);
+            request.Headers.Add("Idempotency-Key", "doomed");
+            using var response = await System.Http.SendAsync(request);
+            Assert.Equal(500, (int)response.StatusCode);
+        }
+        finally
+        {
+            await ExecuteAsync("DROP TRIGGER fail_offer_commit ON ns.mt_doc_idempotentrequest; DROP FUNCTION ns.fail_offer_commit();");
+        }
+
+        await using var session = System.Core.Services.GetRequiredService<IDocumentStore>().QuerySession();
+        Assert.Equal(0, await session.Query<Offer>().CountAsync());
+        Assert.Equal(0, await session.Query<Job>().CountAsync());
+        // Marten writes "tombstone" events into the sequence numbers a failed transaction used; they carry no data.
+        Assert.Equal(0L, await ScalarAsync("SELECT count(*) FROM ns.mt_events WHERE type <> 'tombstone'"));
+        Assert.Equal(0L, await ScalarAsync("SELECT count(*) FROM wolverine.wolverine_outgoing_envelopes"));
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        Assert.Empty(System.Smtp.Received);
+    }
+
+    private static async Task ExecuteAsync(string sql)
+    {
+        await using var connection = new NpgsqlConnection(TestEnvironment.Postgres);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync();
+    }
+
+    private static async Task<long> ScalarAsync(string sql)
+    {
+        await using var connection = new NpgsqlConnection(TestEnvironment.Postgres);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+}

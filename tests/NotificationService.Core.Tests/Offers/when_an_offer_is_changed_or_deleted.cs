@@ -1,0 +1,101 @@
+using NotificationService.Storage.Jobs;
+
+namespace NotificationService.Core.Tests.Offers;
+
+public sealed class when_an_offer_is_changed_or_deleted(SystemFixture system) : IntegrationContext(system)
+{
+    private async Task<Guid> ScheduledOfferAsync(string to, int seconds = 60) =>
+        (await System.CreateOfferAsync(System.Tenant, new
+        {
+            targets = new[] { ClientApi.EmailTarget(System.Email.Name, to) },
+            sendAt = DateTimeOffset.UtcNow.AddSeconds(seconds),
+        })).Id;
+
+    [Fact]
+    public async Task a_scheduled_jobs_params_and_send_time_can_change_and_the_new_values_are_delivered()
+    {
+        var offerId = await ScheduledOfferAsync("before@example.test");
+        var offer = await System.SendAsync<NotificationService.Core.Offers.OfferView>(HttpMethod.Get, $"/v1/offers/{offerId}", System.Tenant.ApiKey, expect: 200);
+        var jobId = offer.Jobs[0].Id;
+
+        var (status, updated) = await System.SendRawAsync(HttpMethod.Patch, $"/v1/offers/{offerId}", System.Tenant.ApiKey, new
+        {
+            sendAt = DateTimeOffset.UtcNow.AddSeconds(2),
+            metadata = new Dictionary<string, string> { ["order"] = "42" },
+            jobs = new[] { new { id = jobId, @params = new { to = "after@example.test", subject = "Changed", text = "New text" } } },
+        });
+        Assert.Equal(200, status);
+        Assert.Equal("after@example.test", updated.GetProperty("jobs")[0].GetProperty("params").GetProperty("to").GetString());
+        Assert.Equal("42", updated.GetProperty("metadata").GetProperty("order").GetString());
+
+        Assert.Equal(JobState.Finished, (await System.WaitForTerminalAsync(System.Tenant, jobId, TimeSpan.FromSeconds(30))).State);
+        Assert.Equal("Changed", Assert.Single(System.Smtp.To("after@example.test")).Subject);
+        Assert.Empty(System.Smtp.To("before@example.test"));
+        Assert.Equal(["JobScheduled", "JobRescheduled", "JobParamsUpdated", "JobQueued", "JobStarted", "JobFinished"],
+            await System.EventTypesAsync(System.Tenant, jobId));
+    }
+
+    [Fact]
+    public async Task params_that_break_the_schema_are_refused_with_their_path()
+    {
+        var offerId = await ScheduledOfferAsync("x@example.test");
+        var offer = await System.SendAsync<NotificationService.Core.Offers.OfferView>(HttpMethod.Get, $"/v1/offers/{offerId}", System.Tenant.ApiKey, expect: 200);
+
+        var (status, problem) = await System.SendRawAsync(HttpMethod.Patch, $"/v1/offers/{offerId}", System.Tenant.ApiKey, new
+        {
+            jobs = new[] { new { id = offer.Jobs[0].Id, @params = new { to = "x@example.test" } } },
+        });
+        Assert.Equal(422, status);
+        Assert.True(problem.GetProperty("errors").TryGetProperty("jobs[0].params.subject", out _), problem.ToString());
+    }
+
+    [Fact]
+    public async Task nothing_about_a_started_job_can_change()
+    {
+        var offer = await System.CreateOfferAsync(System.Tenant, new { targets = new[] { ClientApi.EmailTarget(System.Email.Name, "sent@example.test") } });
+        await System.WaitForStateAsync(System.Tenant, offer.Jobs[0].Id, JobState.Finished);
+
+        var (status, _) = await System.SendRawAsync(HttpMethod.Patch, $"/v1/offers/{offer.Id}", System.Tenant.ApiKey, new
+        {
+            jobs = new[] { new { id = offer.Jobs[0].Id, @params = new { to = "other@example.test", subject = "s", text = "t" } } },
+        });
+        Assert.Equal(409, status);
+        Assert.Equal(409, (await System.SendRawAsync(HttpMethod.Patch, $"/v1/offers/{offer.Id}", System.Tenant.ApiKey,
+            new { expireAt = DateTimeOffset.UtcNow.AddHours(1) })).Status);
+    }
+
+    [Fact]
+    public async Task deleting_an_offer_cancels_its_unfinished_jobs_and_keeps_its_history()
+    {
+        var offerId = await ScheduledOfferAsync("deleted@example.test", seconds: 3);
+        var (status, deleted) = await System.SendRawAsync(HttpMethod.Delete, $"/v1/offers/{offerId}", System.Tenant.ApiKey);
+        Assert.Equal(202, status);
+        var jobId = deleted.GetProperty("jobs")[0].GetProperty("id").GetGuid();
+        Assert.Equal("Canceled", deleted.GetProperty("jobs")[0].GetProperty("state").GetString());
+
+        var offer = await System.SendAsync<NotificationService.Core.Offers.OfferView>(HttpMethod.Get, $"/v1/offers/{offerId}", System.Tenant.ApiKey, expect: 200);
+        Assert.NotNull(offer.DeletedAt);
+        Assert.Equal(JobState.Canceled, offer.Jobs[0].State);
+
+        await Task.Delay(TimeSpan.FromSeconds(4)); // past the original send time
+        Assert.Empty(System.Smtp.To("deleted@example.test"));
+        Assert.Equal(["JobScheduled", "JobCancellationRequested", "JobCanceled"], await System.EventTypesAsync(System.Tenant, jobId));
+        Assert.Equal(409, (await System.SendRawAsync(HttpMethod.Patch, $"/v1/offers/{offerId}", System.Tenant.ApiKey, new { metadata = new { a = "b" } })).Status);
+    }
+
+    [Fact]
+    public async Task another_service_cannot_read_change_or_delete_the_offer()
+    {
+        var other = await System.CreateTenantAsync($"other-{Guid.NewGuid():N}");
+        var offerId = await ScheduledOfferAsync("mine@example.test");
+
+        Assert.Equal(404, (await System.SendRawAsync(HttpMethod.Get, $"/v1/offers/{offerId}", other.ApiKey)).Status);
+        Assert.Equal(404, (await System.SendRawAsync(HttpMethod.Patch, $"/v1/offers/{offerId}", other.ApiKey, new { metadata = new { a = "b" } })).Status);
+        Assert.Equal(404, (await System.SendRawAsync(HttpMethod.Delete, $"/v1/offers/{offerId}", other.ApiKey)).Status);
+        var list = await System.SendAsync<NotificationService.Core.Offers.PagedResult<NotificationService.Core.Offers.OfferSummary>>(HttpMethod.Get, "/v1/offers", other.ApiKey, expect: 200);
+        Assert.Empty(list.Items);
+
+        var mine = await System.SendAsync<NotificationService.Core.Offers.PagedResult<NotificationService.Core.Offers.OfferSummary>>(HttpMethod.Get, "/v1/offers?pageSize=10", System.Tenant.ApiKey, expect: 200);
+        Assert.Equal(offerId, Assert.Single(mine.Items).Id);
+    }
+}

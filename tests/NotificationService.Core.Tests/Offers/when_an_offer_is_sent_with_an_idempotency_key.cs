@@ -1,0 +1,76 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Marten;
+using Microsoft.Extensions.DependencyInjection;
+using NotificationService.Core.Offers;
+using NotificationService.Storage.Jobs;
+
+namespace NotificationService.Core.Tests.Offers;
+
+public sealed class when_an_offer_is_sent_with_an_idempotency_key(SystemFixture system) : IntegrationContext(system)
+{
+    private async Task<(int Status, JsonElement Body)> PostAsync(object offer, string key)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/offers") { Content = JsonContent.Create(offer, options: SystemFixture.Json) };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", System.Tenant.ApiKey);
+        request.Headers.Add("Idempotency-Key", key);
+        using var response = await System.Http.SendAsync(request);
+        return ((int)response.StatusCode, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone());
+    }
+
+    private object Offer(string to) => new { targets = new[] { ClientApi.EmailTarget(System.Email.Name, to) } };
+
+    [Fact]
+    public async Task a_retried_post_returns_the_first_response_and_creates_nothing_new()
+    {
+        var first = await PostAsync(Offer("once@example.test"), "order-42");
+        var retry = await PostAsync(Offer("once@example.test"), "order-42");
+
+        Assert.Equal(202, first.Status);
+        Assert.Equal(202, retry.Status);
+        Assert.Equal(first.Body.GetProperty("id").GetGuid(), retry.Body.GetProperty("id").GetGuid());
+        Assert.Equal(first.Body.GetProperty("jobs")[0].GetProperty("id").GetGuid(), retry.Body.GetProperty("jobs")[0].GetProperty("id").GetGuid());
+
+        await System.WaitForTerminalAsync(System.Tenant, first.Body.GetProperty("jobs")[0].GetProperty("id").GetGuid());
+        await using var session = System.Core.Services.GetRequiredService<IDocumentStore>().QuerySession();
+        Assert.Equal(1, await session.Query<Offer>().CountAsync());
+        Assert.Equal(1, await session.Query<Job>().CountAsync());
+        Assert.Single(System.Smtp.To("once@example.test"));
+    }
+
+    [Fact]
+    public async Task the_same_key_with_a_different_body_is_refused()
+    {
+        Assert.Equal(202, (await PostAsync(Offer("a@example.test"), "order-43")).Status);
+        var (status, problem) = await PostAsync(Offer("b@example.test"), "order-43");
+
+        Assert.Equal(422, status);
+        Assert.True(problem.GetProperty("errors").TryGetProperty("Idempotency-Key", out _));
+    }
+
+    [Fact]
+    public async Task concurrent_duplicates_create_exactly_one_offer()
+    {
+        var results = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => PostAsync(Offer("race@example.test"), "order-44")));
+
+        Assert.All(results, r => Assert.Contains(r.Status, new[] { 202, 409 }));
+        var ids = results.Where(r => r.Status == 202).Select(r => r.Body.GetProperty("id").GetGuid()).Distinct().ToList();
+        Assert.Single(ids);
+        await using var session = System.Core.Services.GetRequiredService<IDocumentStore>().QuerySession();
+        Assert.Equal(1, await session.Query<Offer>().CountAsync());
+        Assert.Equal(1, await session.Query<Job>().CountAsync());
+    }
+
+    [Fact]
+    public async Task keys_are_per_service()
+    {
+        var other = await System.CreateTenantAsync($"other-{Guid.NewGuid():N}");
+        var mine = await PostAsync(Offer("mine@example.test"), "shared-key");
+        var (status, theirs) = await System.SendRawAsync(HttpMethod.Post, "/v1/offers", other.ApiKey, Offer("mine@example.test"));
+
+        Assert.Equal(202, mine.Status);
+        Assert.Equal(202, status);
+        Assert.NotEqual(mine.Body.GetProperty("id").GetGuid(), theirs.GetProperty("id").GetGuid());
+    }
+}
