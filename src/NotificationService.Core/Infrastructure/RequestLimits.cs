@@ -10,22 +10,37 @@ public static class RequestLimits
     public const long MaxBodyBytes = 1024 * 1024;
 
     /// <summary>
-    /// 413 with a problem body for a declared length over the limit. Kestrel enforces the same limit on chunked bodies
-    /// while reading; this answers early and also covers hosts without Kestrel (the test server).
+    /// 413 with a problem body for a body over the limit: a declared length is refused before reading; a chunked body is
+    /// read up to one byte past the limit. Kestrel enforces the same limit itself; this also covers the test server.
     /// </summary>
     public static IApplicationBuilder UseBodySizeLimit(this IApplicationBuilder app) => app.Use(async (context, next) =>
     {
-        if (context.Request.ContentLength > MaxBodyBytes)
+        var request = context.Request;
+        if (request.ContentLength > MaxBodyBytes) { await TooLarge(context); return; }
+        if (request.ContentLength is null && (request.Headers.TransferEncoding.Count > 0 || !HttpMethods.IsGet(request.Method)))
         {
-            context.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
-            await context.Response.WriteAsJsonAsync(new ProblemDetails
+            var buffered = new MemoryStream();
+            var chunk = new byte[81920];
+            int read;
+            while ((read = await request.Body.ReadAsync(chunk, context.RequestAborted)) > 0)
             {
-                Status = 413, Title = "The request body is too large.", Detail = $"At most {MaxBodyBytes} bytes.",
-            }, options: null, contentType: "application/problem+json");
-            return;
+                if (buffered.Length + read > MaxBodyBytes) { await TooLarge(context); return; }
+                buffered.Write(chunk, 0, read);
+            }
+            buffered.Position = 0;
+            request.Body = buffered;
         }
         await next(context);
     });
+
+    private static Task TooLarge(HttpContext context)
+    {
+        context.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
+        return context.Response.WriteAsJsonAsync(new ProblemDetails
+        {
+            Status = 413, Title = "The request body is too large.", Detail = $"At most {MaxBodyBytes} bytes.",
+        }, options: null, contentType: "application/problem+json");
+    }
 }
 
 /// <summary>

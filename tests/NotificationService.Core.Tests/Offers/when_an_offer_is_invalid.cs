@@ -68,6 +68,27 @@ public sealed class when_an_offer_is_invalid(SystemFixture system) : Integration
         await AssertNothingStoredAsync();
     }
 
+    [Fact]
+    public async Task a_body_over_one_megabyte_gets_413_and_is_not_read()
+    {
+        var huge = new string('x', 1_100_000);
+        var (status, problem) = await System.SendRawAsync(HttpMethod.Post, "/v1/offers", System.Tenant.ApiKey,
+            new { targets = new[] { ClientApi.EmailTarget(System.Email.Name, "big@example.test", text: huge) } });
+        Assert.Equal(413, status);
+        Assert.Equal(413, problem.GetProperty("status").GetInt32());
+        await AssertNothingStoredAsync();
+    }
+
+    [Fact]
+    public async Task a_wrongly_typed_field_gets_a_400_problem_naming_it()
+    {
+        var (status, problem) = await System.SendRawAsync(HttpMethod.Post, "/v1/offers", System.Tenant.ApiKey,
+            new { targets = "not-a-list" });
+        Assert.Equal(400, status);
+        Assert.Contains("targets", problem.GetProperty("detail").GetString());
+        await AssertNothingStoredAsync();
+    }
+
     private async Task AssertNothingStoredAsync()
     {
         await using var session = System.Core.Services.GetRequiredService<IDocumentStore>().QuerySession();

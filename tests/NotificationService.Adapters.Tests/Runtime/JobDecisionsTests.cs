@@ -1,0 +1,120 @@
+using System.Text.Json;
+using NotificationService.Adapters.Runtime;
+using NotificationService.Storage.Adapters;
+using NotificationService.Storage.Jobs;
+
+namespace NotificationService.Adapters.Tests.Runtime;
+
+/// <summary>The worker's lifecycle decisions, called directly: no host, no database.</summary>
+public sealed class JobDecisionsTests
+{
+    private static readonly DateTimeOffset Now = new(2026, 11, 28, 12, 0, 0, TimeSpan.Zero);
+    private static readonly DeliveryPolicy Policy = new() { MaxAttempts = 3, InitialBackoffSeconds = 2, MaxBackoffSeconds = 60 };
+
+    private static Job Queued(DateTimeOffset? expireAt = null)
+    {
+        var job = new Job();
+        job.Apply(new JobQueued(Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid(), "email", JsonDocument.Parse("{}").RootElement, Now.AddMinutes(-1), expireAt));
+        return job;
+    }
+
+    [Fact]
+    public void a_queued_job_starts_as_attempt_one()
+    {
+        var send = Assert.IsType<PickUp.Send>(JobDecisions.OnPickUp(Queued(), "w1", Now));
+        Assert.Equal(1, send.Attempt);
+        Assert.IsType<JobStarted>(Assert.Single(send.Events));
+    }
+
+    [Fact]
+    public void a_finished_job_redelivered_is_never_sent_again()
+    {
+        var job = Queued();
+        job.Apply(new JobStarted(job.Id, 1, "w1", Now));
+        job.Apply(new JobFinished(job.Id, 1, Now, null));
+        Assert.IsType<PickUp.Skip>(JobDecisions.OnPickUp(job, "w2", Now));
+    }
+
+    [Fact]
+    public void a_job_redelivered_after_its_worker_died_mid_send_is_sent_again_and_marked_a_possible_duplicate()
+    {
+        var job = Queued();
+        job.Apply(new JobStarted(job.Id, 1, "w1", Now));
+        var send = Assert.IsType<PickUp.Send>(JobDecisions.OnPickUp(job, "w2", Now));
+        Assert.Equal(2, send.Attempt);
+        Assert.IsType<JobPossibleDuplicate>(send.Events[0]);
+        Assert.IsType<JobStarted>(send.Events[1]);
+    }
+
+    [Fact]
+    public void an_expired_job_is_expired_not_sent()
+    {
+        var end = Assert.IsType<PickUp.End>(JobDecisions.OnPickUp(Queued(expireAt: Now.AddSeconds(-1)), "w1", Now));
+        Assert.IsType<JobExpired>(end.Event);
+    }
+
+    [Fact]
+    public void a_job_whose_cancellation_was_requested_is_canceled_not_sent()
+    {
+        var job = Queued();
+        job.Apply(new JobCancellationRequested(job.Id, "svc", Now));
+        Assert.IsType<JobCanceled>(Assert.IsType<PickUp.End>(JobDecisions.OnPickUp(job, "w1", Now)).Event);
+    }
+
+    [Fact]
+    public void a_transient_failure_is_retried_after_an_exponential_backoff_and_gives_up_after_max_attempts()
+    {
+        var job = Queued();
+        var first = JobDecisions.OnAttemptEnded(job, 1, new DeliveryResult.Transient("timeout"), false, Policy, Now, jitter01: 0.5);
+        Assert.IsType<JobAttemptFailed>(Assert.Single(first.Events));
+        Assert.Equal(Now.AddSeconds(2), first.RetryAt);
+
+        var second = JobDecisions.OnAttemptEnded(job, 2, new DeliveryResult.Transient("timeout"), false, Policy, Now, jitter01: 0.5);
+        Assert.Equal(Now.AddSeconds(4), second.RetryAt);
+
+        var last = JobDecisions.OnAttemptEnded(job, 3, new DeliveryResult.Transient("timeout"), false, Policy, Now, jitter01: 0.5);
+        Assert.Null(last.RetryAt);
+        Assert.Contains("gave up after 3 attempts", Assert.IsType<JobFailed>(Assert.Single(last.Events)).Error);
+    }
+
+    [Fact]
+    public void a_provider_retry_after_wins_over_the_backoff()
+    {
+        var outcome = JobDecisions.OnAttemptEnded(Queued(), 1, new DeliveryResult.Transient("429", TimeSpan.FromSeconds(30)), false, Policy, Now, 0.5);
+        Assert.Equal(Now.AddSeconds(30), outcome.RetryAt);
+    }
+
+    [Fact]
+    public void a_permanent_failure_fails_at_once()
+    {
+        var outcome = JobDecisions.OnAttemptEnded(Queued(), 1, new DeliveryResult.Permanent("550"), false, Policy, Now, 0.5);
+        Assert.Null(outcome.RetryAt);
+        Assert.Equal("550", Assert.IsType<JobFailed>(Assert.Single(outcome.Events)).Error);
+    }
+
+    [Fact]
+    public void a_delivered_send_is_reported_finished_even_when_a_cancel_arrived_meanwhile()
+    {
+        var job = Queued();
+        job.Apply(new JobCancellationRequested(job.Id, "svc", Now));
+        var outcome = JobDecisions.OnAttemptEnded(job, 1, new DeliveryResult.Delivered("id-1"), canceled: true, Policy, Now, 0.5);
+        Assert.IsType<JobFinished>(Assert.Single(outcome.Events));
+    }
+
+    [Fact]
+    public void an_aborted_send_ends_canceled_without_retry()
+    {
+        var outcome = JobDecisions.OnAttemptEnded(Queued(), 1, new DeliveryResult.Transient("aborted"), canceled: true, Policy, Now, 0.5);
+        Assert.IsType<JobCanceled>(Assert.Single(outcome.Events));
+        Assert.Null(outcome.RetryAt);
+    }
+
+    [Theory]
+    [InlineData(0.0, 1.6)]
+    [InlineData(0.999, 2.4)]
+    public void backoff_jitter_stays_within_twenty_percent(double jitter, double expectedSeconds) =>
+        Assert.Equal(expectedSeconds, Policy.BackoffAfter(1, jitter).TotalSeconds, precision: 2);
+
+    [Fact]
+    public void backoff_is_capped() => Assert.Equal(60, Policy.BackoffAfter(20, 0.5).TotalSeconds, precision: 3);
+}
