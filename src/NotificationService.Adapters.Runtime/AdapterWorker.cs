@@ -56,13 +56,14 @@ public static class AdapterWorker
 
         var adapter = await AdapterRegistration.LoadAsync(postgres, key, adapterType,
             wait: TimeSpan.FromSeconds(configuration.GetValue("Adapter:StartupWaitSeconds", 30)));
-        var config = adapter.Config.Deserialize<TConfig>(ConfigJson)
-                     ?? throw new WorkerStartupException($"Adapter '{adapter.Name}' has no usable config.");
         var parallelism = configuration.GetValue("Adapter:Parallelism", 4);
         var node = $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..6]}";
         var worker = new WorkerContext(adapter.Id, adapter.Name, adapter.Queue, adapter.Policy, node);
 
-        builder.Services.AddSingleton(worker).AddSingleton(config).AddSingleton<InFlightJobs>();
+        builder.Services.AddSingleton(worker).AddSingleton<InFlightJobs>();
+        builder.Services.AddAdapterSecrets();
+        builder.Services.AddSingleton(sp => sp.GetRequiredService<AdapterSecrets>().Unprotect(adapter.Config).Deserialize<TConfig>(ConfigJson)
+                                            ?? throw new WorkerStartupException($"Adapter '{adapter.Name}' has no usable config."));
         // TryAdd: a host that registered its own channel (a test gating its sends) keeps it.
         builder.Services.TryAddSingleton<IChannelSender, TSender>();
         builder.Services.AddNotificationMarten(postgres, wolverineSchema: "wolverine_adapters");
@@ -91,7 +92,11 @@ public static class AdapterWorker
                 .Then.PauseThenRequeue(10.Seconds());
         });
 
+        builder.Services.AddHostedService<AdapterStatusWatcher>(); // after Wolverine's, so its listener exists by then
+
         var app = builder.Build();
+        // Decrypt and bind the config now: a problem with it stops the start, not the first job.
+        app.Services.GetRequiredService<TConfig>();
         app.MapHealthChecks("/health", new HealthCheckOptions { ResponseWriter = Health.WriteReport });
         return app;
     }

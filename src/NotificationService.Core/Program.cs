@@ -5,12 +5,14 @@ using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using NotificationService.Contracts;
 using NotificationService.Core.Auth;
 using NotificationService.Core.Infrastructure;
+using NotificationService.Core.Invites;
 using NotificationService.Core.Jobs;
 using NotificationService.Core.Offers;
 using NotificationService.Core.Services;
 using Scalar.AspNetCore;
 using Wolverine;
 using Wolverine.Http;
+using Wolverine.Persistence;
 using Wolverine.RabbitMQ;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -19,10 +21,11 @@ var rabbitMq = builder.Configuration.RequiredConnectionString("RabbitMq", ", an 
 
 builder.Services.AddNotificationMarten(postgres, wolverineSchema: "wolverine", opts =>
 {
-    opts.Schema.For<ServiceAccount>();
-    opts.Schema.For<ServiceKey>().Index(x => x.ServiceId);
+    opts.Projections.Snapshot<ServiceAccount>(JasperFx.Events.Projections.SnapshotLifecycle.Inline);
+    opts.Schema.For<ServiceKey>().Index(x => x.ServiceId).Index(x => x.KeyId);
     opts.Schema.For<Offer>().Index(x => x.ServiceId).Index(x => x.CreatedAt);
     opts.Schema.For<IdempotentRequest>();
+    opts.Schema.For<Invite>().UseOptimisticConcurrency(true);
 });
 
 builder.Host.UseWolverine(opts =>
@@ -30,6 +33,8 @@ builder.Host.UseWolverine(opts =>
     // Explicit, so endpoints and handlers are found when a test host (not this assembly) is the entry point.
     opts.ApplicationAssembly = typeof(Program).Assembly;
     opts.UseNotificationDefaults(rabbitMq);
+    // A missing entity or aggregate named by the route is a 404 with a problem body, like every other error.
+    opts.EntityDefaults.OnMissing = OnMissing.ProblemDetailsWith404;
     opts.PublishMessage<JobCancellationBroadcast>().ToRabbitExchange(Topology.CancellationExchange);
     // Scheduled sends wait as durable scheduled messages in PostgreSQL, so a restart does not lose them.
     opts.PublishMessage<QueueScheduledJob>().ToLocalQueue("scheduled").UseDurableInbox();
@@ -38,6 +43,7 @@ builder.Host.UseWolverine(opts =>
 builder.Services.AddWolverineHttp();
 builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new JsonStringEnumConverter()));
 builder.Services.AddSingleton<JsonSchemas>();
+builder.Services.AddAdapterSecrets();
 builder.Services.AddApiKeyAuth();
 builder.Services.AddProblemDetails();
 builder.Services.AddExceptionHandler<ConcurrentDuplicateHandler>();

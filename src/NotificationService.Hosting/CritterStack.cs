@@ -28,6 +28,7 @@ public static class CritterStack
         services.AddMarten(opts =>
             {
                 opts.UseNotificationStore(postgres);
+                opts.Schema.For<DataProtectionKey>();
                 configure?.Invoke(opts);
             })
             .UseLightweightSessions()

@@ -24,6 +24,7 @@ public static class NotificationStore
         opts.Projections.Snapshot<Job>(SnapshotLifecycle.Inline);
         opts.Schema.For<Job>().Index(x => x.ServiceId).Index(x => x.AdapterId).Index(x => x.State).Index(x => x.OfferId).Index(x => x.ExpireAt).Index(x => x.CreatedAt);
 
+        opts.Projections.Snapshot<Adapter>(SnapshotLifecycle.Inline);
         opts.Schema.For<Adapter>().UniqueIndex(x => x.Name).UniqueIndex(x => x.KeyHash);
         return opts;
     }

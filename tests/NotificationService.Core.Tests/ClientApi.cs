@@ -1,3 +1,4 @@
+using NotificationService.Core.Infrastructure;
 using NotificationService.Core.Jobs;
 using NotificationService.Core.Offers;
 using NotificationService.Storage.Jobs;
@@ -17,8 +18,8 @@ public static class ClientApi
     public static Task<JobView> GetJobAsync(this SystemFixture system, Tenant tenant, Guid jobId) =>
         system.SendAsync<JobView>(HttpMethod.Get, $"/v1/jobs/{jobId}", tenant.ApiKey, expect: 200);
 
-    public static Task<List<JobEventView>> GetJobEventsAsync(this SystemFixture system, Tenant tenant, Guid jobId) =>
-        system.SendAsync<List<JobEventView>>(HttpMethod.Get, $"/v1/jobs/{jobId}/events", tenant.ApiKey, expect: 200);
+    public static Task<List<HistoryEntry>> GetJobEventsAsync(this SystemFixture system, Tenant tenant, Guid jobId) =>
+        system.SendAsync<List<HistoryEntry>>(HttpMethod.Get, $"/v1/jobs/{jobId}/events", tenant.ApiKey, expect: 200);
 
     public static Task<(int Status, System.Text.Json.JsonElement Body)> CancelJobAsync(this SystemFixture system, Tenant tenant, Guid jobId) =>
         system.SendRawAsync(HttpMethod.Post, $"/v1/jobs/{jobId}/cancel", tenant.ApiKey);

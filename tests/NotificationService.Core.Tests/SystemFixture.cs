@@ -3,7 +3,6 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Alba;
-using Marten;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
@@ -52,10 +51,15 @@ public sealed class SystemFixture : IAsyncLifetime
     /// <summary>Before each test: no jobs, offers or mail from earlier tests; tenants, adapters and workers stay.</summary>
     public async Task ResetAsync()
     {
-        var store = Core.Services.GetRequiredService<IDocumentStore>();
-        await store.Advanced.Clean.DeleteDocumentsByTypeAsync(typeof(Job));
-        await store.Advanced.Clean.DeleteDocumentsByTypeAsync(typeof(Offer));
-        await store.Advanced.Clean.DeleteAllEventDataAsync();
+        // Job streams only: the adapters' and services' streams are what their documents are projected from.
+        await using var connection = new NpgsqlConnection(TestEnvironment.Postgres);
+        await connection.OpenAsync();
+        await using var reset = new NpgsqlCommand("""
+            DELETE FROM ns.mt_events WHERE stream_id IN (SELECT id FROM ns.mt_doc_job) OR type = 'tombstone';
+            DELETE FROM ns.mt_streams s WHERE NOT EXISTS (SELECT 1 FROM ns.mt_events e WHERE e.stream_id = s.id);
+            DELETE FROM ns.mt_doc_job; DELETE FROM ns.mt_doc_offer; DELETE FROM ns.mt_doc_idempotentrequest;
+            """, connection);
+        await reset.ExecuteNonQueryAsync();
         Smtp.Received.Clear();
     }
 

@@ -5,7 +5,14 @@ namespace NotificationService.Contracts.AdapterTypes;
 /// adapter of this type; config properties marked <c>"writeOnly": true</c> are secrets, never returned and encrypted
 /// at rest. <see cref="ParamsSchema"/> is the default schema of what clients pass per job.
 /// </summary>
-public sealed record AdapterType(string Name, string Description, string ConfigSchema, string ParamsSchema);
+public sealed record AdapterType(string Name, string Description, string ConfigSchema, string ParamsSchema)
+{
+    /// <summary>The config properties marked <c>"writeOnly": true</c>: secrets.</summary>
+    public IReadOnlyList<string> SecretFields { get; } = System.Text.Json.JsonDocument.Parse(ConfigSchema).RootElement
+        .GetProperty("properties").EnumerateObject()
+        .Where(p => p.Value.TryGetProperty("writeOnly", out var w) && w.ValueKind == System.Text.Json.JsonValueKind.True)
+        .Select(p => p.Name).ToList();
+}
 
 /// <summary>Every adapter type the system knows. A new type adds its descriptor here and its worker project.</summary>
 public static class KnownAdapterTypes

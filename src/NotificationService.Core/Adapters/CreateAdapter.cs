@@ -1,10 +1,13 @@
+using System.Security.Claims;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Marten;
 using Microsoft.AspNetCore.Mvc;
 using NotificationService.Contracts;
 using NotificationService.Contracts.AdapterTypes;
+using NotificationService.Core.Auth;
 using NotificationService.Core.Infrastructure;
+using NotificationService.Hosting;
 using NotificationService.Storage;
 using NotificationService.Storage.Adapters;
 using Wolverine.Http;
@@ -12,7 +15,8 @@ using Wolverine.Marten;
 
 namespace NotificationService.Core.Adapters;
 
-public sealed record CreateAdapter(string? Name, string? Type, JsonElement Config, JsonElement? ParamsSchema);
+public sealed record CreateAdapter(
+    string? Name, string? Type, JsonElement Config, JsonElement? ParamsSchema, List<Guid>? Services, DeliveryPolicy? Policy);
 
 /// <summary>The worker key is returned here once; operations start the adapter's workers with it.</summary>
 public sealed record AdapterCreated(Guid Id, string Name, string Type, string Queue, string ApiKey) : CreatedResource($"/admin/adapters/{Id}");
@@ -31,34 +35,22 @@ public static partial class CreateAdapterEndpoint
         if (type is null)
             return Problems.Invalid(("type", $"Unknown adapter type. Known: {string.Join(", ", KnownAdapterTypes.All.Select(t => t.Name))}."));
 
-        var errors = (await schemas.ValidateAsync(type.ConfigSchema, command.Config, "config")).ToList();
-        if (command.ParamsSchema is { } paramsSchema && await JsonSchemas.CheckIsSchemaAsync(paramsSchema.GetRawText()) is { } schemaError)
-            errors.Add(("paramsSchema", schemaError));
+        var errors = await AdapterInput.CheckAsync(type, command.Config, command.ParamsSchema, command.Services, command.Policy, schemas, session);
         if (errors.Count > 0) return Problems.Invalid(errors.ToArray());
-
         if (await session.Query<Adapter>().AnyAsync(a => a.Name == command.Name))
             return Problems.Conflict($"An adapter named '{command.Name}' already exists.");
         return WolverineContinue.NoProblems;
     }
 
     [WolverinePost("/admin/adapters")]
-    public static (AdapterCreated, IMartenOp) Post(CreateAdapter command, TimeProvider clock)
+    public static (AdapterCreated, IStartStream) Post(CreateAdapter command, AdapterSecrets secrets, ClaimsPrincipal user, TimeProvider clock)
     {
         var type = KnownAdapterTypes.Find(command.Type!)!;
         var apiKey = ApiKeys.New(ApiKeys.AdapterPrefix);
-        var adapter = new Adapter
-        {
-            Id = Guid.NewGuid(),
-            Name = command.Name!,
-            Type = type.Name,
-            Config = command.Config,
-            ParamsSchema = command.ParamsSchema?.GetRawText() ?? type.ParamsSchema,
-            Status = AdapterStatus.Active,
-            Queue = Topology.QueueFor(command.Name!),
-            KeyHash = ApiKeys.Hash(apiKey),
-            CreatedAt = clock.GetUtcNow(),
-        };
-        var created = new AdapterCreated(adapter.Id, adapter.Name, adapter.Type, adapter.Queue, apiKey);
-        return (created, MartenOps.Insert(adapter));
+        var id = Guid.NewGuid();
+        var registered = new AdapterRegistered(id, command.Name!, type.Name, secrets.Protect(type, command.Config),
+            command.ParamsSchema?.GetRawText() ?? type.ParamsSchema, Topology.QueueFor(command.Name!), ApiKeys.Hash(apiKey),
+            command.Policy ?? new DeliveryPolicy(), command.Services ?? [], user.Actor(), clock.GetUtcNow());
+        return (new AdapterCreated(id, registered.Name, type.Name, registered.Queue, apiKey), MartenOps.StartStream<Adapter>(id, registered));
     }
 }

@@ -41,7 +41,7 @@ public sealed class AdminKeys(IConfiguration configuration)
 /// </summary>
 public sealed class ApiKeyAuthenticationHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder,
-    AdminKeys adminKeys, IDocumentStore store)
+    AdminKeys adminKeys, IDocumentStore store, TimeProvider clock)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     public const string SchemeName = "ApiKey";
@@ -54,19 +54,32 @@ public sealed class ApiKeyAuthenticationHandler(
         if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)) return AuthenticateResult.Fail("Use 'Authorization: Bearer <key>'.");
 
         var key = header["Bearer ".Length..].Trim();
-        if (adminKeys.Matches(key)) return Success(new Claim(ClaimTypes.Role, Roles.Admin), new Claim(ClaimTypes.Name, "admin"));
+        // Admins are named by a fingerprint of their key, so the admin history tells keys apart without revealing them.
+        if (adminKeys.Matches(key)) return Success(new Claim(ClaimTypes.Role, Roles.Admin), new Claim(ClaimTypes.Name, $"admin:{ApiKeys.Hash(key)[..8]}"));
         if (!key.StartsWith(ApiKeys.ServicePrefix, StringComparison.Ordinal)) return AuthenticateResult.Fail("Unknown key.");
 
         await using var session = store.QuerySession();
         var serviceKey = await session.LoadAsync<ServiceKey>(ApiKeys.Hash(key), Context.RequestAborted);
-        if (serviceKey is null || serviceKey.RevokedAt is not null) return AuthenticateResult.Fail("Unknown or revoked key.");
+        if (serviceKey is null) return AuthenticateResult.Fail("Unknown or revoked key.");
         var service = await session.LoadAsync<ServiceAccount>(serviceKey.ServiceId, Context.RequestAborted);
         if (service is null) return AuthenticateResult.Fail("Unknown key.");
+        await RecordUseAsync(serviceKey);
 
         // A blocked service is still identified (so it gets 403, not 401) but holds no role.
         var claims = new List<Claim> { new(ServiceIdClaim, service.Id.ToString()), new(ClaimTypes.Name, $"service:{service.Name}") };
         if (service.Status == ServiceStatus.Active) claims.Add(new Claim(ClaimTypes.Role, Roles.Service));
         return Success([.. claims]);
+    }
+
+    /// <summary>"Last used" to the minute: one small write per key per minute, not one per request.</summary>
+    private async Task RecordUseAsync(ServiceKey key)
+    {
+        var now = clock.GetUtcNow();
+        if (key.LastUsedAt is { } last && now - last < TimeSpan.FromMinutes(1)) return;
+        await using var session = store.LightweightSession();
+        // An UPDATE, not a store: a key revoked (deleted) meanwhile must not come back.
+        session.QueueSqlCommand("update ns.mt_doc_servicekey set data = jsonb_set(data, '{lastUsedAt}', to_jsonb(?::timestamptz)) where id = ?", now, key.Id);
+        await session.SaveChangesAsync(Context.RequestAborted);
     }
 
     private AuthenticateResult Success(params Claim[] claims) =>
@@ -91,6 +104,9 @@ public sealed class ApiKeyAuthenticationHandler(
 public static class CallerExtensions
 {
     /// <summary>The authenticated service's id; only called on endpoints that require the service role.</summary>
+    /// <summary>Who did it, for admin history: "admin:&lt;key fingerprint&gt;" or "service:&lt;name&gt;".</summary>
+    public static string Actor(this ClaimsPrincipal user) => user.Identity?.Name ?? "anonymous";
+
     public static Guid ServiceId(this ClaimsPrincipal user) =>
         Guid.Parse(user.FindFirstValue(ApiKeyAuthenticationHandler.ServiceIdClaim)
                    ?? throw new InvalidOperationException("The caller is not a service."));

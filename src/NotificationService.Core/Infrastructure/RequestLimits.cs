@@ -44,14 +44,15 @@ public static class RequestLimits
 }
 
 /// <summary>
-/// Two identical requests with one Idempotency-Key that race past the lookup meet at the key's primary key: the second
-/// insert fails and, with it, its whole transaction; the client is told to retry, and then gets the first response.
+/// Two requests that race on one thing (an Idempotency-Key, an invite code, a unique name) meet at a primary key, unique
+/// index or version check: the second transaction fails whole, and its client gets 409 and may retry.
 /// </summary>
 public sealed class ConcurrentDuplicateHandler(IProblemDetailsService problems) : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken cancellationToken)
     {
-        if (exception is not JasperFx.DocumentAlreadyExistsException and not MartenCommandException { InnerException: Npgsql.PostgresException { SqlState: "23505" } })
+        if (exception is not JasperFx.DocumentAlreadyExistsException and not JasperFx.ConcurrencyException
+            and not MartenCommandException { InnerException: Npgsql.PostgresException { SqlState: "23505" } })
             return false;
         context.Response.StatusCode = StatusCodes.Status409Conflict;
         return await problems.TryWriteAsync(new ProblemDetailsContext
@@ -59,8 +60,8 @@ public sealed class ConcurrentDuplicateHandler(IProblemDetailsService problems) 
             HttpContext = context,
             ProblemDetails = new ProblemDetails
             {
-                Status = 409, Title = "A concurrent identical request is in progress.",
-                Detail = "Retry with the same Idempotency-Key to get the first request's response.",
+                Status = 409, Title = "A concurrent request changed the same thing first.",
+                Detail = "Nothing of this request was stored. Retry it (with the same Idempotency-Key, if any).",
             },
         });
     }

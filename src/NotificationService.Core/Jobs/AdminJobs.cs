@@ -62,7 +62,7 @@ public static class AdminJobEndpoint
     public static AdminJobView Get(Guid id, Job job) => new(job.ServiceId, job.AdapterId, JobView.From(job));
 
     [WolverineGet("/admin/jobs/{id}/events")]
-    public static Task<IReadOnlyList<JobEventView>> GetEvents(Guid id, Job job, IQuerySession session) => JobEventView.ReadAsync(id, session);
+    public static Task<IReadOnlyList<HistoryEntry>> GetEvents(Guid id, Job job, IQuerySession session) => HistoryEntry.ReadAsync(id, session);
 }
 
 public sealed record RetryRequested(Guid Id) : AcceptedResource($"/admin/jobs/{Id}");

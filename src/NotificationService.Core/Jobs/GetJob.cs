@@ -19,12 +19,6 @@ public sealed record JobView(
         job.Attempts, job.LastError, job.PossibleDuplicates, job.CancellationRequested, job.Retries);
 }
 
-public sealed record JobEventView(long Version, string Type, DateTimeOffset Timestamp, object Data)
-{
-    public static async Task<IReadOnlyList<JobEventView>> ReadAsync(Guid jobId, IQuerySession session) =>
-        (await session.Events.FetchStreamAsync(jobId)).Select(e => new JobEventView(e.Version, e.EventType.Name, e.Timestamp, e.Data)).ToList();
-}
-
 /// <summary>A service reads its own jobs; anyone else's job is indistinguishable from a missing one (404).</summary>
 public static class GetJobEndpoint
 {
@@ -37,5 +31,5 @@ public static class GetJobEndpoint
     public static JobView Get(Guid id, Job job) => JobView.From(job);
 
     [WolverineGet("/v1/jobs/{id}/events")]
-    public static Task<IReadOnlyList<JobEventView>> GetEvents(Guid id, Job job, IQuerySession session) => JobEventView.ReadAsync(id, session);
+    public static Task<IReadOnlyList<HistoryEntry>> GetEvents(Guid id, Job job, IQuerySession session) => HistoryEntry.ReadAsync(id, session);
 }

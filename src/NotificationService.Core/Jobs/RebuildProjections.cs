@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using JasperFx.Events.Daemon;
 using Marten;
+using NotificationService.Core.Services;
+using NotificationService.Storage.Adapters;
 using NotificationService.Storage.Jobs;
 using Wolverine.Http;
 
@@ -9,7 +11,8 @@ namespace NotificationService.Core.Jobs;
 public sealed record ProjectionsRebuilt(IReadOnlyList<string> Projections, double Seconds);
 
 /// <summary>
-/// Rebuilds the projections (the Job document; the cancellation flag, offer views and counts read from it) by replaying the event streams. Projections read only event data (never the clock), so
+/// Rebuilds the projections (Job, Adapter and ServiceAccount documents; the cancellation flag, offer views and job counts
+/// read from the Job document) by replaying the event streams. Projections read only event data (never the clock), so
 /// the rebuilt documents equal the ones they replace. Same as `dotnet run --project src/NotificationService.Core --
 /// projections --rebuild`; run it in a quiet moment, as writes during the rebuild may be overwritten by the replay.
 /// </summary>
@@ -21,6 +24,8 @@ public static class RebuildProjectionsEndpoint
         var watch = Stopwatch.StartNew();
         using var daemon = await store.BuildProjectionDaemonAsync();
         await daemon.RebuildProjectionAsync<Job>(TimeSpan.FromMinutes(5), ct);
-        return new ProjectionsRebuilt([nameof(Job)], watch.Elapsed.TotalSeconds);
+        await daemon.RebuildProjectionAsync<Adapter>(TimeSpan.FromMinutes(5), ct);
+        await daemon.RebuildProjectionAsync<ServiceAccount>(TimeSpan.FromMinutes(5), ct);
+        return new ProjectionsRebuilt([nameof(Job), nameof(Adapter), nameof(ServiceAccount)], watch.Elapsed.TotalSeconds);
     }
 }

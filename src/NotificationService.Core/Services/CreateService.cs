@@ -1,7 +1,7 @@
-using Marten;
+using NotificationService.Core.Auth;
+using System.Security.Claims;
 using Microsoft.AspNetCore.Mvc;
 using NotificationService.Core.Infrastructure;
-using NotificationService.Storage;
 using Wolverine.Http;
 using Wolverine.Marten;
 
@@ -14,20 +14,24 @@ public sealed record ServiceCreated(Guid Id, string Name, Guid KeyId, string Api
 
 public static class CreateServiceEndpoint
 {
-    public static ProblemDetails Validate(CreateService command) =>
-        string.IsNullOrWhiteSpace(command.Name) || command.Name.Length > 100
-            ? Problems.Invalid(("name", "A name of 1 to 100 characters is required."))
-            : WolverineContinue.NoProblems;
+    public static ProblemDetails Validate(CreateService command) => ServiceNames.Check(command.Name);
 
     [WolverinePost("/admin/services")]
-    public static (ServiceCreated, IMartenOp, IMartenOp) Post(CreateService command, TimeProvider clock)
+    public static (ServiceCreated, IStartStream, IMartenOp) Post(CreateService command, ClaimsPrincipal user, TimeProvider clock)
     {
         var now = clock.GetUtcNow();
-        var service = new ServiceAccount { Id = Guid.NewGuid(), Name = command.Name!.Trim(), Status = ServiceStatus.Active, CreatedAt = now };
-        var apiKey = ApiKeys.New(ApiKeys.ServicePrefix);
-        var key = new ServiceKey { Id = ApiKeys.Hash(apiKey), KeyId = Guid.NewGuid(), ServiceId = service.Id, CreatedAt = now };
-
-        var created = new ServiceCreated(service.Id, service.Name, key.KeyId, apiKey);
-        return (created, MartenOps.Insert(service), MartenOps.Insert(key));
+        var serviceId = Guid.NewGuid();
+        var name = command.Name!.Trim();
+        var (key, issued, apiKey) = ServiceKey.Issue(serviceId, user.Actor(), now);
+        var stream = MartenOps.StartStream<ServiceAccount>(serviceId, new ServiceRegistered(serviceId, name, user.Actor(), now), issued);
+        return (new ServiceCreated(serviceId, name, key.KeyId, apiKey), stream, MartenOps.Insert(key));
     }
+}
+
+public static class ServiceNames
+{
+    public static ProblemDetails Check(string? name) =>
+        string.IsNullOrWhiteSpace(name) || name.Trim().Length > 100
+            ? Problems.Invalid(("name", "A name of 1 to 100 characters is required."))
+            : WolverineContinue.NoProblems;
 }

@@ -5,8 +5,8 @@ namespace NotificationService.Storage.Adapters;
 public enum AdapterStatus { Active, Blocked }
 
 /// <summary>
-/// A configured adapter instance. Written by the admin API; read by its workers at start-up through
-/// <see cref="KeyHash"/>, which is how a worker presenting its key finds its config and queue.
+/// A configured adapter instance: the inline projection of its stream (which is also its admin history). Read by its
+/// workers at start-up through <see cref="KeyHash"/>, which is how a worker presenting its key finds config and queue.
 /// </summary>
 public sealed class Adapter
 {
@@ -23,8 +23,29 @@ public sealed class Adapter
     /// <summary>The services that may use this adapter; empty means every service.</summary>
     public List<Guid> AllowedServices { get; set; } = [];
     public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset UpdatedAt { get; set; }
+    [Marten.Schema.Version] public long Version { get; set; }
 
     public bool MayBeUsedBy(Guid serviceId) => AllowedServices.Count == 0 || AllowedServices.Contains(serviceId);
+
+    public void Apply(AdapterRegistered e)
+    {
+        (Id, Name, Type, Config, ParamsSchema, Queue, KeyHash) = (e.AdapterId, e.Name, e.Type, e.Config, e.ParamsSchema, e.Queue, e.KeyHash);
+        (Policy, AllowedServices, Status, CreatedAt, UpdatedAt) = (e.Policy, e.AllowedServices.ToList(), AdapterStatus.Active, e.At, e.At);
+    }
+
+    public void Apply(AdapterReconfigured e)
+    {
+        Config = e.Config ?? Config;
+        ParamsSchema = e.ParamsSchema ?? ParamsSchema;
+        Policy = e.Policy ?? Policy;
+        AllowedServices = e.AllowedServices?.ToList() ?? AllowedServices;
+        UpdatedAt = e.At;
+    }
+
+    public void Apply(AdapterBlocked e) => (Status, UpdatedAt) = (AdapterStatus.Blocked, e.At);
+    public void Apply(AdapterUnblocked e) => (Status, UpdatedAt) = (AdapterStatus.Active, e.At);
+    public bool ShouldDelete(AdapterDeleted e) => true;
 }
 
 /// <summary>How the adapter's workers deliver: retries with exponential backoff and jitter, and an optional rate limit.</summary>

@@ -1,3 +1,4 @@
+using NotificationService.Core.Infrastructure;
 using NotificationService.Core.Jobs;
 using NotificationService.Core.Offers;
 using NotificationService.Storage.Jobs;
@@ -31,7 +32,7 @@ public sealed class when_an_operator_reads_job_history(SystemFixture system) : I
         Assert.Equal(2, retried.Attempts);
         Assert.Equal(1, retried.Retries);
         Assert.Single(System.Smtp.To("retry@example.test"));
-        var events = await System.SendAsync<List<JobEventView>>(HttpMethod.Get, $"/admin/jobs/{failedJob.Id}/events", SystemFixture.AdminKey, expect: 200);
+        var events = await System.SendAsync<List<HistoryEntry>>(HttpMethod.Get, $"/admin/jobs/{failedJob.Id}/events", SystemFixture.AdminKey, expect: 200);
         Assert.Equal(["JobQueued", "JobStarted", "JobFailed", "JobRetryRequested", "JobStarted", "JobFinished"], events.Select(e => e.Type));
 
         Assert.Equal(409, (await System.SendRawAsync(HttpMethod.Post, $"/admin/jobs/{failedJob.Id}/retry", SystemFixture.AdminKey)).Status);

@@ -8,7 +8,7 @@ namespace NotificationService.Core.Tests.Jobs;
 public sealed class when_projections_are_rebuilt(SystemFixture system) : IntegrationContext(system)
 {
     [Fact]
-    public async Task replaying_the_streams_reproduces_every_job_document_exactly()
+    public async Task replaying_the_streams_reproduces_every_projected_document_exactly()
     {
         // Jobs in several states, each with a different history.
         System.Smtp.ReplyNextWith(SmtpReplyCode.MailboxUnavailable, "no such mailbox");
@@ -26,17 +26,20 @@ public sealed class when_projections_are_rebuilt(SystemFixture system) : Integra
             targets = new[] { ClientApi.EmailTarget(System.Email.Name, "s@example.test") }, sendAt = DateTimeOffset.UtcNow.AddHours(1),
         });
 
-        var before = await JobDocumentsAsync();
-        Assert.Equal(4, before.Count);
+        var before = await DocumentsAsync();
+        Assert.Equal(4, before.Keys.Count(k => k.Table == "mt_doc_job"));
         // Damage every stored document, so only a real replay of the streams can give the originals back.
-        await ExecuteAsync("UPDATE ns.mt_doc_job SET data = jsonb_set(data, '{attempts}', '99')");
-        Assert.NotEqual(before, await JobDocumentsAsync());
+        await ExecuteAsync("""
+            UPDATE ns.mt_doc_job SET data = jsonb_set(data, '{attempts}', '99');
+            UPDATE ns.mt_doc_adapter SET data = jsonb_set(data, '{status}', '"Blocked"');
+            UPDATE ns.mt_doc_serviceaccount SET data = jsonb_set(data, '{name}', '"damaged"');
+            """);
+        Assert.NotEqual(before, await DocumentsAsync());
 
         var rebuilt = await System.SendAsync<System.Text.Json.JsonElement>(HttpMethod.Post, "/admin/projections/rebuild", SystemFixture.AdminKey, expect: 200);
-        Assert.Contains("Job", rebuilt.GetProperty("projections").EnumerateArray().Select(p => p.GetString()));
+        Assert.Equal(["Job", "Adapter", "ServiceAccount"], rebuilt.GetProperty("projections").EnumerateArray().Select(p => p.GetString()));
 
-        var after = await JobDocumentsAsync();
-        Assert.Equal(before, after);
+        Assert.Equal(before, await DocumentsAsync());
     }
 
     private static async Task ExecuteAsync(string sql)
@@ -47,15 +50,18 @@ public sealed class when_projections_are_rebuilt(SystemFixture system) : Integra
         await command.ExecuteNonQueryAsync();
     }
 
-    /// <summary>Each job document exactly as PostgreSQL stores it (jsonb text), by id.</summary>
-    private static async Task<Dictionary<Guid, string>> JobDocumentsAsync()
+    /// <summary>Every projected document exactly as PostgreSQL stores it (jsonb text), by table and id.</summary>
+    private static async Task<Dictionary<(string Table, Guid Id), string>> DocumentsAsync()
     {
         await using var connection = new NpgsqlConnection(TestEnvironment.Postgres);
         await connection.OpenAsync();
-        await using var command = new NpgsqlCommand("SELECT id, data::text FROM ns.mt_doc_job", connection);
-        await using var reader = await command.ExecuteReaderAsync();
-        var documents = new Dictionary<Guid, string>();
-        while (await reader.ReadAsync()) documents[reader.GetGuid(0)] = reader.GetString(1);
+        var documents = new Dictionary<(string, Guid), string>();
+        foreach (var table in new[] { "mt_doc_job", "mt_doc_adapter", "mt_doc_serviceaccount" })
+        {
+            await using var command = new NpgsqlCommand($"SELECT id, data::text FROM ns.{table}", connection);
+            await using var reader = await command.ExecuteReaderAsync();
+            while (await reader.ReadAsync()) documents[(table, reader.GetGuid(0))] = reader.GetString(1);
+        }
         return documents;
     }
 }

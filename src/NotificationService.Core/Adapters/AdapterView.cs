@@ -1,0 +1,19 @@
+using System.Text.Json;
+using NotificationService.Contracts.AdapterTypes;
+using NotificationService.Hosting;
+using NotificationService.Storage.Adapters;
+
+namespace NotificationService.Core.Adapters;
+
+/// <summary>An adapter as the admin API shows it: config without its secrets, and which secrets are set.</summary>
+public sealed record AdapterView(
+    Guid Id, string Name, string Type, AdapterStatus Status, string Queue, JsonElement Config, IReadOnlyList<string> SecretsSet,
+    JsonElement ParamsSchema, IReadOnlyList<Guid> Services, DeliveryPolicy Policy, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt)
+{
+    public static AdapterView From(Adapter a)
+    {
+        var type = KnownAdapterTypes.Find(a.Type);
+        return new AdapterView(a.Id, a.Name, a.Type, a.Status, a.Queue, AdapterSecrets.Redact(type, a.Config), AdapterSecrets.SecretsSet(type, a.Config),
+            JsonDocument.Parse(a.ParamsSchema).RootElement, a.AllowedServices, a.Policy, a.CreatedAt, a.UpdatedAt);
+    }
+}

@@ -1,0 +1,45 @@
+using Marten;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Mvc;
+using NotificationService.Core.Infrastructure;
+using NotificationService.Core.Services;
+using NotificationService.Storage;
+using Wolverine.Http;
+using Wolverine.Marten;
+
+namespace NotificationService.Core.Invites;
+
+public sealed record Register(string? Name, string? InviteCode);
+
+/// <summary>Self-registration (the brief's "let a person register"): an invite code buys one service and its first key.</summary>
+public static class RegisterEndpoint
+{
+    public static async Task<Invite?> LoadAsync(Register command, IQuerySession session) =>
+        string.IsNullOrEmpty(command.InviteCode) ? null : await session.LoadAsync<Invite>(ApiKeys.Hash(command.InviteCode));
+
+    public static ProblemDetails Validate(Register command, Invite? invite, TimeProvider clock)
+    {
+        var name = ServiceNames.Check(command.Name);
+        if (name != WolverineContinue.NoProblems) return name;
+        return invite is null ? Problems.Invalid(("inviteCode", "Unknown invite code."))
+            : invite.UsedAt is not null ? Problems.Invalid(("inviteCode", "This invite code was already used."))
+            : invite.ExpiresAt <= clock.GetUtcNow() ? Problems.Invalid(("inviteCode", "This invite code has expired."))
+            : WolverineContinue.NoProblems;
+    }
+
+    [AllowAnonymous]
+    [WolverinePost("/v1/register")]
+    public static (ServiceCreated, IStartStream, IMartenOp, IMartenOp) Post(Register command, [NotBody] Invite invite, TimeProvider clock)
+    {
+        var now = clock.GetUtcNow();
+        var serviceId = Guid.NewGuid();
+        var name = command.Name!.Trim();
+        var by = $"invite:{invite.InviteId}";
+        var (key, issued, apiKey) = ServiceKey.Issue(serviceId, by, now);
+        invite.UsedAt = now;
+        invite.ServiceId = serviceId;
+        return (new ServiceCreated(serviceId, name, key.KeyId, apiKey),
+            MartenOps.StartStream<ServiceAccount>(serviceId, new ServiceRegistered(serviceId, name, by, now), issued),
+            MartenOps.Insert(key), MartenOps.Update(invite));
+    }
+}

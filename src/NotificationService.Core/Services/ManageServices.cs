@@ -1,0 +1,111 @@
+using NotificationService.Core.Auth;
+using System.Security.Claims;
+using JasperFx.Events;
+using Marten;
+using Microsoft.AspNetCore.Mvc;
+using NotificationService.Core.Infrastructure;
+using Wolverine.Http;
+using Wolverine.Marten;
+using Wolverine.Persistence;
+
+namespace NotificationService.Core.Services;
+
+public sealed record ServiceView(Guid Id, string Name, ServiceStatus Status, DateTimeOffset CreatedAt, IReadOnlyList<ServiceKeyView> Keys);
+
+public sealed record ServiceKeyView(Guid KeyId, string Prefix, DateTimeOffset CreatedAt, DateTimeOffset? LastUsedAt, DateTimeOffset? RevokedAt);
+
+public sealed record UpdateService(string? Name);
+
+public sealed record KeyIssued(Guid ServiceId, Guid KeyId, string ApiKey) : CreatedResource($"/admin/services/{ServiceId}");
+
+public static class ServiceViews
+{
+    public static async Task<ServiceView> ForAsync(ServiceAccount service, IQuerySession session)
+    {
+        var live = (await session.Query<ServiceKey>().Where(k => k.ServiceId == service.Id).ToListAsync()).ToDictionary(k => k.KeyId);
+        return new ServiceView(service.Id, service.Name, service.Status, service.CreatedAt, service.Keys
+            .Select(k => new ServiceKeyView(k.KeyId, k.Prefix, k.CreatedAt, live.GetValueOrDefault(k.KeyId)?.LastUsedAt, k.RevokedAt)).ToList());
+    }
+}
+
+public static class ListServicesEndpoint
+{
+    [WolverineGet("/admin/services")]
+    public static async Task<IReadOnlyList<ServiceView>> Get(IQuerySession session)
+    {
+        var services = await session.Query<ServiceAccount>().OrderBy(s => s.Name).ToListAsync();
+        var keys = (await session.Query<ServiceKey>().ToListAsync()).ToDictionary(k => k.KeyId);
+        return services.Select(s => new ServiceView(s.Id, s.Name, s.Status, s.CreatedAt, s.Keys
+            .Select(k => new ServiceKeyView(k.KeyId, k.Prefix, k.CreatedAt, keys.GetValueOrDefault(k.KeyId)?.LastUsedAt, k.RevokedAt)).ToList())).ToList();
+    }
+}
+
+public static class GetServiceEndpoint
+{
+    [WolverineGet("/admin/services/{id}")]
+    public static Task<ServiceView> Get(Guid id, [Entity] ServiceAccount service, IQuerySession session) => ServiceViews.ForAsync(service, session);
+
+    [WolverineGet("/admin/services/{id}/history")]
+    public static Task<IReadOnlyList<HistoryEntry>> History(Guid id, [Entity] ServiceAccount service, IQuerySession session) =>
+        HistoryEntry.ReadAsync(id, session);
+}
+
+public sealed record ServiceSummary(Guid Id, string Name, ServiceStatus Status);
+
+public static class UpdateServiceEndpoint
+{
+    public static ProblemDetails Validate(UpdateService command) => ServiceNames.Check(command.Name);
+
+    [WolverinePatch("/admin/services/{id}")]
+    public static (ServiceSummary, Events) Patch(UpdateService command, [WriteAggregate] ServiceAccount service, ClaimsPrincipal user, TimeProvider clock)
+    {
+        var name = command.Name!.Trim();
+        return name == service.Name
+            ? (new ServiceSummary(service.Id, name, service.Status), [])
+            : (new ServiceSummary(service.Id, name, service.Status), [new ServiceRenamed(service.Id, name, user.Actor(), clock.GetUtcNow())]);
+    }
+}
+
+/// <summary>A blocked service's keys get 403 on every request until it is unblocked; nothing of it is deleted.</summary>
+public static class BlockServiceEndpoint
+{
+    [WolverinePost("/admin/services/{id}/block")]
+    public static (ServiceSummary, Events) Block([WriteAggregate] ServiceAccount service, ClaimsPrincipal user, TimeProvider clock) =>
+        (new ServiceSummary(service.Id, service.Name, ServiceStatus.Blocked),
+            service.Status == ServiceStatus.Blocked ? [] : [new ServiceBlocked(service.Id, user.Actor(), clock.GetUtcNow())]);
+
+    [WolverinePost("/admin/services/{id}/unblock")]
+    public static (ServiceSummary, Events) Unblock([WriteAggregate] ServiceAccount service, ClaimsPrincipal user, TimeProvider clock) =>
+        (new ServiceSummary(service.Id, service.Name, ServiceStatus.Active),
+            service.Status == ServiceStatus.Active ? [] : [new ServiceUnblocked(service.Id, user.Actor(), clock.GetUtcNow())]);
+}
+
+/// <summary>Several keys may be live at once, so a key is rotated by issuing the new one before revoking the old.</summary>
+public static class IssueServiceKeyEndpoint
+{
+    [WolverinePost("/admin/services/{id}/keys")]
+    public static (KeyIssued, Events, IMartenOp) Post([WriteAggregate] ServiceAccount service, ClaimsPrincipal user, TimeProvider clock)
+    {
+        var (key, issued, apiKey) = ServiceKey.Issue(service.Id, user.Actor(), clock.GetUtcNow());
+        return (new KeyIssued(service.Id, key.KeyId, apiKey), [issued], MartenOps.Insert(key));
+    }
+}
+
+public sealed record KeyRevoked(Guid ServiceId, Guid KeyId, DateTimeOffset RevokedAt);
+
+/// <summary>A revoked key gets 401 from its next request on.</summary>
+public static class RevokeServiceKeyEndpoint
+{
+    public static ProblemDetails Validate(Guid keyId, ServiceAccount service) =>
+        service.Keys.FirstOrDefault(k => k.KeyId == keyId) is not { } key ? Problems.NotFound("Key")
+        : key.RevokedAt is not null ? Problems.Conflict("The key is already revoked.")
+        : WolverineContinue.NoProblems;
+
+    [WolverineDelete("/admin/services/{id}/keys/{keyId}")]
+    public static (KeyRevoked, Events, IMartenOp) Delete(Guid keyId, [WriteAggregate] ServiceAccount service, ClaimsPrincipal user, TimeProvider clock)
+    {
+        var now = clock.GetUtcNow();
+        return (new KeyRevoked(service.Id, keyId, now), [new ServiceKeyRevoked(service.Id, keyId, user.Actor(), now)],
+            MartenOps.DeleteWhere<ServiceKey>(k => k.KeyId == keyId));
+    }
+}

@@ -1,0 +1,90 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Xml.Linq;
+using Marten;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.DataProtection.KeyManagement;
+using Microsoft.AspNetCore.DataProtection.Repositories;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using NotificationService.Contracts.AdapterTypes;
+
+namespace NotificationService.Hosting;
+
+/// <summary>
+/// Secret fields of adapter configs (the type schema's <c>writeOnly</c> properties) are stored encrypted with ASP.NET
+/// Core Data Protection, whose key ring lives in PostgreSQL so that every core instance and every worker can read it.
+/// </summary>
+public sealed class AdapterSecrets(IDataProtectionProvider provider)
+{
+    private const string Prefix = "enc:v1:";
+    private readonly IDataProtector _protector = provider.CreateProtector("NotificationService.AdapterConfig.v1");
+
+    /// <summary>The config as stored: each secret encrypted; <paramref name="kept"/> supplies secrets an update left out.</summary>
+    public JsonElement Protect(AdapterType type, JsonElement config, JsonElement? kept = null)
+    {
+        var node = JsonNode.Parse(config.GetRawText())!.AsObject();
+        foreach (var field in type.SecretFields)
+        {
+            if (node[field] is JsonValue value && value.TryGetValue<string>(out var secret)) node[field] = Prefix + _protector.Protect(secret);
+            else if (node[field] is null && kept is { } old && old.TryGetProperty(field, out var stored)) node[field] = stored.GetString();
+        }
+        return JsonSerializer.SerializeToElement(node);
+    }
+
+    /// <summary>The config a worker configures its channel with.</summary>
+    public JsonElement Unprotect(JsonElement stored)
+    {
+        var node = JsonNode.Parse(stored.GetRawText())!.AsObject();
+        foreach (var (field, value) in node.ToList())
+            if (value is JsonValue v && v.TryGetValue<string>(out var text) && text.StartsWith(Prefix, StringComparison.Ordinal))
+                node[field] = _protector.Unprotect(text[Prefix.Length..]);
+        return JsonSerializer.SerializeToElement(node);
+    }
+
+    /// <summary>The config as the API shows it: without its secrets, which are write-only.</summary>
+    public static JsonElement Redact(AdapterType? type, JsonElement stored)
+    {
+        var node = JsonNode.Parse(stored.GetRawText())!.AsObject();
+        foreach (var field in type?.SecretFields ?? []) node.Remove(field);
+        return JsonSerializer.SerializeToElement(node);
+    }
+
+    public static IReadOnlyList<string> SecretsSet(AdapterType? type, JsonElement stored) =>
+        (type?.SecretFields ?? []).Where(f => stored.TryGetProperty(f, out var v) && v.ValueKind == JsonValueKind.String).ToList();
+}
+
+/// <summary>One Data Protection key, as the key ring's XML element.</summary>
+public sealed class DataProtectionKey
+{
+    public string Id { get; set; } = "";
+    public string Xml { get; set; } = "";
+}
+
+internal sealed class MartenXmlRepository(IDocumentStore store) : IXmlRepository
+{
+    public IReadOnlyCollection<XElement> GetAllElements()
+    {
+        using var session = store.QuerySession();
+        return session.Query<DataProtectionKey>().ToList().Select(k => XElement.Parse(k.Xml)).ToList();
+    }
+
+    public void StoreElement(XElement element, string friendlyName)
+    {
+        using var session = store.LightweightSession();
+        session.Store(new DataProtectionKey { Id = friendlyName, Xml = element.ToString(SaveOptions.DisableFormatting) });
+        // IXmlRepository is synchronous; key creation is rare (first start, then every 90 days).
+        session.SaveChangesAsync().GetAwaiter().GetResult();
+    }
+}
+
+public static class DataProtectionConfiguration
+{
+    public static IServiceCollection AddAdapterSecrets(this IServiceCollection services)
+    {
+        services.AddDataProtection().SetApplicationName("notification-service");
+        services.AddSingleton<IConfigureOptions<KeyManagementOptions>>(sp =>
+            new ConfigureOptions<KeyManagementOptions>(o => o.XmlRepository = new MartenXmlRepository(sp.GetRequiredService<IDocumentStore>())));
+        return services.AddSingleton<AdapterSecrets>();
+    }
+}
