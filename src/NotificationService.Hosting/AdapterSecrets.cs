@@ -61,21 +61,24 @@ public sealed class DataProtectionKey
     public string Xml { get; set; } = "";
 }
 
+/// <summary>
+/// Data Protection's repository contract is synchronous and Marten 9 is asynchronous only, so it blocks here; the key ring
+/// is read once and cached for hours, and written only when a key is created (first start, then every 90 days).
+/// </summary>
 internal sealed class MartenXmlRepository(IDocumentStore store) : IXmlRepository
 {
-    public IReadOnlyCollection<XElement> GetAllElements()
+    public IReadOnlyCollection<XElement> GetAllElements() => Task.Run(async () =>
     {
-        using var session = store.QuerySession();
-        return session.Query<DataProtectionKey>().ToList().Select(k => XElement.Parse(k.Xml)).ToList();
-    }
+        await using var session = store.QuerySession();
+        return (await session.Query<DataProtectionKey>().ToListAsync()).Select(k => XElement.Parse(k.Xml)).ToList();
+    }).GetAwaiter().GetResult();
 
-    public void StoreElement(XElement element, string friendlyName)
+    public void StoreElement(XElement element, string friendlyName) => Task.Run(async () =>
     {
-        using var session = store.LightweightSession();
+        await using var session = store.LightweightSession();
         session.Store(new DataProtectionKey { Id = friendlyName, Xml = element.ToString(SaveOptions.DisableFormatting) });
-        // IXmlRepository is synchronous; key creation is rare (first start, then every 90 days).
-        session.SaveChangesAsync().GetAwaiter().GetResult();
-    }
+        await session.SaveChangesAsync();
+    }).GetAwaiter().GetResult();
 }
 
 public static class DataProtectionConfiguration

@@ -86,6 +86,7 @@ public sealed class SystemFixture : IAsyncLifetime
         var worker = await AdapterWorker.BuildAsync<EmailSender, EmailConfig>([], EmailAdapterType.Name, b =>
         {
             b.Configuration["Adapter:Key"] = adapterKey;
+            b.Configuration["Adapter:StatusPollSeconds"] = "0.5";
             b.WebHost.UseUrls("http://127.0.0.1:0");
             if (channel is not null) b.Services.AddSingleton(channel);
         });

@@ -39,6 +39,10 @@ public static class CreateInviteEndpoint
         return (new InviteCreated(invite.InviteId, code, invite.ExpiresAt), MartenOps.Insert(invite));
     }
 
+}
+
+public static class ListInvitesEndpoint
+{
     [WolverineGet("/admin/invites")]
     public static async Task<IReadOnlyList<InviteView>> List(IQuerySession session) =>
         (await session.Query<Invite>().OrderByDescending(i => i.CreatedAt).ToListAsync())

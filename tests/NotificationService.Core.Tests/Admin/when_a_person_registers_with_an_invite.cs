@@ -1,0 +1,59 @@
+using NotificationService.Core.Invites;
+
+namespace NotificationService.Core.Tests.Admin;
+
+public sealed class when_a_person_registers_with_an_invite(SystemFixture system) : IntegrationContext(system)
+{
+    private Task<InviteCreated> InviteAsync(double? hours = null) =>
+        System.SendAsync<InviteCreated>(HttpMethod.Post, "/admin/invites", SystemFixture.AdminKey, new { note = "for Ada", expiresInHours = hours }, expect: 201);
+
+    [Fact]
+    public async Task the_code_buys_one_service_with_a_working_key_and_only_once()
+    {
+        var invite = await InviteAsync();
+        var (status, created) = await System.SendRawAsync(HttpMethod.Post, "/v1/register", key: null, new { name = "Ada's shop", inviteCode = invite.Code });
+        Assert.Equal(201, status);
+        var key = created.GetProperty("apiKey").GetString()!;
+        Assert.Equal(200, (await System.SendRawAsync(HttpMethod.Get, "/v1/adapters", key)).Status);
+
+        var (again, problem) = await System.SendRawAsync(HttpMethod.Post, "/v1/register", key: null, new { name = "Second", inviteCode = invite.Code });
+        Assert.Equal(422, again);
+        Assert.Contains("already used", problem.GetProperty("errors").GetProperty("inviteCode")[0].GetString());
+
+        var invites = await System.SendAsync<List<InviteView>>(HttpMethod.Get, "/admin/invites", SystemFixture.AdminKey, expect: 200);
+        var used = Assert.Single(invites, i => i.Id == invite.Id);
+        Assert.Equal(created.GetProperty("id").GetGuid(), used.ServiceId);
+    }
+
+    [Fact]
+    public async Task an_expired_or_unknown_code_creates_nothing()
+    {
+        var invite = await InviteAsync(hours: 0.0003); // about one second
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        var before = (await System.SendAsync<List<NotificationService.Core.Services.ServiceView>>(HttpMethod.Get, "/admin/services", SystemFixture.AdminKey, expect: 200)).Count;
+
+        var (expired, problem) = await System.SendRawAsync(HttpMethod.Post, "/v1/register", key: null, new { name = "Late", inviteCode = invite.Code });
+        Assert.Equal(422, expired);
+        Assert.Contains("expired", problem.GetProperty("errors").GetProperty("inviteCode")[0].GetString());
+        Assert.Equal(422, (await System.SendRawAsync(HttpMethod.Post, "/v1/register", key: null, new { name = "X", inviteCode = "nsi_made-up" })).Status);
+        Assert.Equal(422, (await System.SendRawAsync(HttpMethod.Post, "/v1/register", key: null, new { name = "", inviteCode = invite.Code })).Status);
+
+        var after = (await System.SendAsync<List<NotificationService.Core.Services.ServiceView>>(HttpMethod.Get, "/admin/services", SystemFixture.AdminKey, expect: 200)).Count;
+        Assert.Equal(before, after);
+    }
+
+    [Fact]
+    public async Task two_people_racing_on_one_code_make_one_service()
+    {
+        var invite = await InviteAsync();
+        var results = await Task.WhenAll(Enumerable.Range(0, 6).Select(i =>
+            System.SendRawAsync(HttpMethod.Post, "/v1/register", key: null, new { name = $"racer {i}", inviteCode = invite.Code })));
+
+        Assert.Single(results, r => r.Status == 201);
+        Assert.All(results.Where(r => r.Status != 201), r => Assert.Contains(r.Status, new[] { 409, 422 }));
+    }
+
+    [Fact]
+    public async Task only_admins_create_invites() =>
+        Assert.Equal(403, (await System.SendRawAsync(HttpMethod.Post, "/admin/invites", System.Tenant.ApiKey, new { })).Status);
+}
