@@ -17,7 +17,8 @@ public sealed record AdapterType(string Name, string Description, string ConfigS
 /// <summary>Every adapter type the system knows. A new type adds its descriptor here and its worker project.</summary>
 public static class KnownAdapterTypes
 {
-    public static IReadOnlyList<AdapterType> All { get; } = [EmailAdapterType.Descriptor];
+    public static IReadOnlyList<AdapterType> All { get; } =
+        [EmailAdapterType.Descriptor, TelegramAdapterType.Descriptor, SmsAdapterType.Descriptor, WebhookAdapterType.Descriptor];
 
     public static AdapterType? Find(string name) =>
         All.FirstOrDefault(t => string.Equals(t.Name, name, StringComparison.OrdinalIgnoreCase));

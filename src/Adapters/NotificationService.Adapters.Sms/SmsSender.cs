@@ -1,0 +1,53 @@
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using NotificationService.Adapters.Runtime;
+
+namespace NotificationService.Adapters.Sms;
+
+public sealed record SmsConfig(string BaseUrl, string AccountSid, string AuthToken, string From);
+
+/// <summary>
+/// Sends through the Twilio Messages REST shape: a form POST to
+/// <c>{baseUrl}/2010-04-01/Accounts/{accountSid}/Messages.json</c> with basic auth, answered by a message resource.
+/// </summary>
+public sealed class SmsSender(SmsConfig config) : IChannelSender, IDisposable
+{
+    private readonly HttpClient _http = new(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
+    {
+        Timeout = TimeSpan.FromSeconds(30),
+    };
+
+    public async Task<DeliveryResult> SendAsync(ChannelDelivery delivery, CancellationToken cancellation)
+    {
+        var url = $"{config.BaseUrl.TrimEnd('/')}/2010-04-01/Accounts/{Uri.EscapeDataString(config.AccountSid)}/Messages.json";
+        using var request = new HttpRequestMessage(HttpMethod.Post, url)
+        {
+            Content = new FormUrlEncodedContent(new Dictionary<string, string>
+            {
+                ["To"] = delivery.Params.GetProperty("to").GetString()!,
+                ["From"] = config.From,
+                ["Body"] = delivery.Params.GetProperty("text").GetString()!,
+            }),
+        };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Basic",
+            Convert.ToBase64String(Encoding.UTF8.GetBytes($"{config.AccountSid}:{config.AuthToken}")));
+        try
+        {
+            using var response = await _http.SendAsync(request, cancellation);
+            return await HttpOutcomes.ClassifyAsync(response, MessageSid);
+        }
+        catch (Exception e) when (HttpOutcomes.Classify(e, cancellation) is { } result)
+        {
+            return result;
+        }
+    }
+
+    private static string? MessageSid(string body)
+    {
+        try { return JsonDocument.Parse(body).RootElement.TryGetProperty("sid", out var sid) ? sid.GetString() : null; }
+        catch (JsonException) { return null; }
+    }
+
+    public void Dispose() => _http.Dispose();
+}

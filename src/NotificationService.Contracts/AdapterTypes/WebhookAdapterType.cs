@@ -1,0 +1,36 @@
+namespace NotificationService.Contracts.AdapterTypes;
+
+/// <summary>
+/// JSON POSTed to a configured URL, signed: header <c>X-NS-Signature: t=&lt;unix seconds&gt;,v1=&lt;hex HMAC-SHA256&gt;</c> over
+/// "&lt;t&gt;.&lt;body&gt;" with the adapter's secret, so the receiver can check origin and freshness.
+/// </summary>
+public static class WebhookAdapterType
+{
+    public const string Name = "webhook";
+    public const string SignatureHeader = "X-NS-Signature";
+    public const string JobHeader = "X-NS-Job";
+
+    public static readonly AdapterType Descriptor = new(Name, "Signed JSON POSTed to an HTTP endpoint.",
+        ConfigSchema: """
+        {
+          "type": "object",
+          "additionalProperties": false,
+          "required": ["url", "secret"],
+          "properties": {
+            "url": { "type": "string", "format": "uri" },
+            "secret": { "type": "string", "minLength": 16, "writeOnly": true, "description": "HMAC-SHA256 key for the signature header" },
+            "timeoutSeconds": { "type": "number", "exclusiveMinimum": 0, "maximum": 300, "default": 10 }
+          }
+        }
+        """,
+        ParamsSchema: """
+        {
+          "type": "object",
+          "additionalProperties": false,
+          "required": ["payload"],
+          "properties": {
+            "payload": { "type": "object", "description": "Any JSON object; it is the body of the POST" }
+          }
+        }
+        """);
+}

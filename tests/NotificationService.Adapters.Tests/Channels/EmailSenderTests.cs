@@ -1,0 +1,58 @@
+using NotificationService.Adapters.Email;
+using NotificationService.Adapters.Runtime;
+using NotificationService.Testing;
+using SmtpServer.Protocol;
+
+namespace NotificationService.Adapters.Tests.Channels;
+
+/// <summary>The email sender against a real SMTP server that requires a login.</summary>
+public sealed class EmailSenderTests : IAsyncLifetime
+{
+    private readonly SmtpSink _smtp = new(requiredLogin: ("mailer", "right-password"));
+
+    public Task InitializeAsync() => Task.CompletedTask;
+    public async Task DisposeAsync() => await _smtp.DisposeAsync();
+
+    private EmailSender Sender(string password) =>
+        new(new EmailConfig("127.0.0.1", _smtp.Port, "Alerts <alerts@example.test>", "none", "mailer", password));
+
+    [Fact]
+    public async Task it_logs_in_and_reuses_the_connection_for_the_next_message()
+    {
+        await using var sender = Sender("right-password");
+        var first = await sender.SendAsync(Deliveries.Of(new { to = new[] { "a@example.test", "b@example.test" }, cc = "c@example.test", subject = "One", html = "<p>1</p>" }), default);
+        var second = await sender.SendAsync(Deliveries.Of(new { to = "a@example.test", subject = "Two", text = "2" }), default);
+
+        Assert.IsType<DeliveryResult.Delivered>(first);
+        Assert.IsType<DeliveryResult.Delivered>(second);
+        var one = Assert.Single(_smtp.Received, m => m.Subject == "One");
+        Assert.Equal(["a@example.test", "b@example.test"], one.To.Mailboxes.Select(m => m.Address));
+        Assert.Equal("c@example.test", one.Cc.Mailboxes.Single().Address);
+        Assert.Equal("<p>1</p>", one.HtmlBody?.Trim());
+    }
+
+    [Fact]
+    public async Task a_refused_login_is_permanent()
+    {
+        await using var sender = Sender("wrong-password");
+        Assert.Contains("authentication", Assert.IsType<DeliveryResult.Permanent>(
+            await sender.SendAsync(Deliveries.Of(new { to = "a@example.test", subject = "x", text = "x" }), default)).Error, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task smtp_4xx_is_transient_and_5xx_permanent()
+    {
+        await using var sender = Sender("right-password");
+        _smtp.ReplyNextWith((SmtpReplyCode)451, "local error");
+        Assert.IsType<DeliveryResult.Transient>(await sender.SendAsync(Deliveries.Of(new { to = "a@example.test", subject = "x", text = "x" }), default));
+        _smtp.ReplyNextWith(SmtpReplyCode.MailboxUnavailable, "no such user");
+        Assert.IsType<DeliveryResult.Permanent>(await sender.SendAsync(Deliveries.Of(new { to = "a@example.test", subject = "x", text = "x" }), default));
+    }
+
+    [Fact]
+    public async Task a_server_that_is_not_there_is_transient()
+    {
+        await using var sender = new EmailSender(new EmailConfig("127.0.0.1", SmtpSink.FreePort(), "a@example.test", "none"));
+        Assert.IsType<DeliveryResult.Transient>(await sender.SendAsync(Deliveries.Of(new { to = "a@example.test", subject = "x", text = "x" }), default));
+    }
+}

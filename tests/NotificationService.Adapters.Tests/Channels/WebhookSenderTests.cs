@@ -1,0 +1,58 @@
+using NotificationService.Adapters.Runtime;
+using NotificationService.Adapters.Webhook;
+using NotificationService.Contracts.AdapterTypes;
+using NotificationService.Testing;
+
+namespace NotificationService.Adapters.Tests.Channels;
+
+/// <summary>The webhook sender against a local receiver that checks the signature as a real receiver would.</summary>
+public sealed class WebhookSenderTests : IAsyncLifetime
+{
+    private const string Secret = "a-shared-secret-of-some-length";
+    private HttpPeer _receiver = null!;
+
+    public async Task InitializeAsync() => _receiver = await HttpPeer.StartAsync();
+    public async Task DisposeAsync() => await _receiver.DisposeAsync();
+
+    private WebhookSender Sender(double timeoutSeconds = 10) =>
+        new(new WebhookConfig(_receiver.BaseUrl + "/hooks/ns", Secret, timeoutSeconds), TimeProvider.System);
+
+    [Fact]
+    public async Task the_payload_arrives_as_json_with_a_signature_the_receiver_can_verify()
+    {
+        using var sender = Sender();
+        var delivery = Deliveries.Of(new { payload = new { @event = "order.paid", amount = 42 } });
+        var result = await sender.SendAsync(delivery, default);
+
+        Assert.IsType<DeliveryResult.Delivered>(result);
+        var request = Assert.Single(_receiver.Requests);
+        Assert.Equal("/hooks/ns", request.Path);
+        Assert.Equal("""{"event":"order.paid","amount":42}""", request.Body);
+        Assert.Equal(delivery.JobId.ToString(), request.Headers[WebhookAdapterType.JobHeader]);
+
+        var parts = request.Headers[WebhookAdapterType.SignatureHeader].Split(',').Select(p => p.Split('=', 2)).ToDictionary(p => p[0], p => p[1]);
+        var timestamp = long.Parse(parts["t"]);
+        Assert.InRange(DateTimeOffset.UtcNow.ToUnixTimeSeconds() - timestamp, 0, 5);
+        Assert.Equal(WebhookSender.Sign(Secret, timestamp, request.Body), parts["v1"]);
+        Assert.NotEqual(WebhookSender.Sign("another-secret-entirely!", timestamp, request.Body), parts["v1"]);
+    }
+
+    [Theory]
+    [InlineData(500, typeof(DeliveryResult.Transient))]
+    [InlineData(429, typeof(DeliveryResult.Transient))]
+    [InlineData(404, typeof(DeliveryResult.Permanent))]
+    [InlineData(410, typeof(DeliveryResult.Permanent))]
+    public async Task the_receivers_status_decides_between_retry_and_give_up(int status, Type expected)
+    {
+        using var sender = Sender();
+        _receiver.ReplyNextWith(new PeerReply(status, "{}"));
+        Assert.IsType(expected, await sender.SendAsync(Deliveries.Of(new { payload = new { } }), default));
+    }
+
+    [Fact]
+    public async Task an_unreachable_receiver_is_transient()
+    {
+        using var sender = new WebhookSender(new WebhookConfig($"http://127.0.0.1:{SmtpSink.FreePort()}/x", Secret, 2), TimeProvider.System);
+        Assert.IsType<DeliveryResult.Transient>(await sender.SendAsync(Deliveries.Of(new { payload = new { } }), default));
+    }
+}
