@@ -69,6 +69,12 @@ public sealed class SystemFixture : IAsyncLifetime
         return new Tenant(created.GetProperty("id").GetGuid(), name, created.GetProperty("apiKey").GetString()!);
     }
 
+    public async Task<RegisteredAdapter> CreateAdapterAsync(string name, string type, object config, object? policy = null)
+    {
+        var created = await SendAsync<JsonElement>(HttpMethod.Post, "/admin/adapters", AdminKey, new { name, type, config, policy }, expect: 201);
+        return new RegisteredAdapter(created.GetProperty("id").GetGuid(), name, created.GetProperty("queue").GetString()!, created.GetProperty("apiKey").GetString()!);
+    }
+
     public async Task<RegisteredAdapter> CreateEmailAdapterAsync(string name, int smtpPort, object? extraConfig = null)
     {
         var config = new Dictionary<string, object> { ["host"] = "127.0.0.1", ["port"] = smtpPort, ["security"] = "none", ["from"] = "ns@example.test" };
@@ -81,9 +87,13 @@ public sealed class SystemFixture : IAsyncLifetime
     /// A real email worker host, as `dotnet run` would start it, but in this process; with <paramref name="channel"/>
     /// it sends through that channel instead of SMTP (everything else, broker and database included, is real).
     /// </summary>
-    public async Task<WebApplication> StartEmailWorkerAsync(string adapterKey, IChannelSender? channel = null)
+    public Task<WebApplication> StartEmailWorkerAsync(string adapterKey, IChannelSender? channel = null) =>
+        StartWorkerAsync<EmailSender, EmailConfig>(EmailAdapterType.Name, adapterKey, channel);
+
+    public async Task<WebApplication> StartWorkerAsync<TSender, TConfig>(string type, string adapterKey, IChannelSender? channel = null)
+        where TSender : class, IChannelSender where TConfig : class
     {
-        var worker = await AdapterWorker.BuildAsync<EmailSender, EmailConfig>([], EmailAdapterType.Name, b =>
+        var worker = await AdapterWorker.BuildAsync<TSender, TConfig>([], type, b =>
         {
             b.Configuration["Adapter:Key"] = adapterKey;
             b.Configuration["Adapter:StatusPollSeconds"] = "0.5";
