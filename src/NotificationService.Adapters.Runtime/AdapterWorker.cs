@@ -1,6 +1,5 @@
 using System.Text.Json;
 using JasperFx.Core;
-using Marten.Exceptions;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Configuration;
@@ -60,7 +59,8 @@ public static class AdapterWorker
         var node = $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..6]}";
         var worker = new WorkerContext(adapter.Id, adapter.Name, adapter.Queue, adapter.Policy, node);
 
-        builder.Services.AddSingleton(worker).AddSingleton<InFlightJobs>();
+        builder.Services.AddSingleton(worker).AddSingleton<InFlightJobs>().AddSingleton<SendRateLimiter>();
+        builder.Services.AddSingleton(_ => NpgsqlDataSource.Create(postgres));
         builder.Services.AddAdapterSecrets();
         builder.Services.AddSingleton(sp => sp.GetRequiredService<AdapterSecrets>().Unprotect(adapter.Config).Deserialize<TConfig>(ConfigJson)
                                             ?? throw new WorkerStartupException($"Adapter '{adapter.Name}' has no usable config."));
@@ -86,10 +86,12 @@ public static class AdapterWorker
             // Inline: a job's message is acknowledged only after its outcome is committed.
             opts.ListenToRabbitQueue(adapter.Queue).ProcessInline().ListenerCount(parallelism).PreFetchCount(2);
 
-            // The database or broker being briefly away is no reason to give up on a job: wait, then put it back.
-            opts.OnException<NpgsqlException>().Or<MartenCommandException>().Or<TimeoutException>()
+            // First match wins: a dependency briefly away is waited out; anything else is a poison message.
+            opts.OnException<Exception>(PoisonMessages.IsTransientInfrastructure)
                 .RetryWithCooldown(1.Seconds(), 2.Seconds(), 5.Seconds())
                 .Then.PauseThenRequeue(10.Seconds());
+            opts.OnException<Exception>().RetryTimes(2)
+                .Then.CustomAction(PoisonMessages.FailJobAndDeadLetterAsync, "Fail the job and dead-letter the message");
         });
 
         builder.Services.AddHostedService<AdapterStatusWatcher>(); // after Wolverine's, so its listener exists by then

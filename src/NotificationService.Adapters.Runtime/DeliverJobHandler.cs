@@ -14,8 +14,12 @@ public static class DeliverJobHandler
 {
     public static async Task<OutgoingMessages> Handle(
         DeliverJob message, IDocumentSession session, IDocumentStore store, WorkerContext worker, IChannelSender channel,
-        InFlightJobs inFlight, TimeProvider clock, ILogger<DeliverJob> logger, CancellationToken shutdown)
+        InFlightJobs inFlight, SendRateLimiter rateLimit, TimeProvider clock, ILogger<DeliverJob> logger, CancellationToken shutdown)
     {
+        // The rate limit is waited out before the start is recorded, so a database hiccup while reserving a slot can never
+        // look like a send that started and never ended.
+        await rateLimit.WaitForSlotAsync(shutdown);
+
         // Phase 1, its own transaction: JobStarted must be committed before the send, or a cancellation could be ordered
         // before the start and a crash mid-send would leave no trace that an attempt began.
         PickUp pickUp;
