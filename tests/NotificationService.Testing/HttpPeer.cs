@@ -24,6 +24,8 @@ public sealed class HttpPeer : IAsyncDisposable
 
     public ConcurrentQueue<RecordedRequest> Requests { get; } = new();
     public Func<RecordedRequest, PeerReply> Reply { get; set; } = _ => new PeerReply(200, "{}");
+    /// <summary>Awaited before answering: a slow provider, or one that holds a request until the test lets it go.</summary>
+    public Func<RecordedRequest, CancellationToken, Task>? BeforeReply { get; set; }
     public string BaseUrl { get; }
 
     private HttpPeer(WebApplication app, string baseUrl) => (_app, BaseUrl) = (app, baseUrl);
@@ -50,6 +52,11 @@ public sealed class HttpPeer : IAsyncDisposable
         var request = new RecordedRequest(context.Request.Method, context.Request.Path + context.Request.QueryString,
             context.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase), body, DateTimeOffset.UtcNow);
         Requests.Enqueue(request);
+        if (BeforeReply is { } wait)
+        {
+            try { await wait(request, context.RequestAborted); }
+            catch (OperationCanceledException) { return; } // the caller went away (a killed worker)
+        }
         var reply = _scripted.TryDequeue(out var scripted) ? scripted : Reply(request);
         context.Response.StatusCode = reply.Status;
         foreach (var (name, value) in reply.Headers ?? new Dictionary<string, string>()) context.Response.Headers[name] = value;
