@@ -62,7 +62,12 @@ app.UseAuthorization();
 app.MapOpenApi();
 app.MapScalarApiReference("/docs");
 app.MapHealthChecks("/health", new HealthCheckOptions { ResponseWriter = Health.WriteReport });
-app.MapWolverineEndpoints(opts => opts.RequireRoleByRoutePrefix());
+app.MapWolverineEndpoints(opts =>
+{
+    opts.RequireRoleByRoutePrefix();
+    // '?page=abc' is bad input and gets a 400 problem, not a silent default.
+    opts.RejectUnparseableQueryValues = true;
+});
 
 return await app.RunJasperFxCommands(args);
 

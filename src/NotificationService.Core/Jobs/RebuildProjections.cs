@@ -14,7 +14,7 @@ public sealed record ProjectionsRebuilt(IReadOnlyList<string> Projections, doubl
 /// Rebuilds the projections (Job, Adapter and ServiceAccount documents; the cancellation flag, offer views and job counts
 /// read from the Job document) by replaying the event streams. Projections read only event data (never the clock), so
 /// the rebuilt documents equal the ones they replace. Same as `dotnet run --project src/NotificationService.Core --
-/// projections --rebuild`; run it in a quiet moment, as writes during the rebuild may be overwritten by the replay.
+/// projections rebuild`; run it in a quiet moment, as writes during the rebuild may be overwritten by the replay.
 /// </summary>
 public static class RebuildProjectionsEndpoint
 {

@@ -89,6 +89,16 @@ public sealed class when_an_offer_is_invalid(SystemFixture system) : Integration
         await AssertNothingStoredAsync();
     }
 
+    [Theory]
+    [InlineData("/v1/offers?page=abc")]
+    [InlineData("/v1/offers?pageSize=0")]
+    [InlineData("/v1/jobs/not-a-guid")]
+    public async Task malformed_query_values_and_ids_get_a_4xx_problem(string url)
+    {
+        var (status, _) = await System.SendRawAsync(HttpMethod.Get, url, System.Tenant.ApiKey);
+        Assert.InRange(status, 400, 422);
+    }
+
     private async Task AssertNothingStoredAsync()
     {
         await using var session = System.Core.Services.GetRequiredService<IDocumentStore>().QuerySession();
