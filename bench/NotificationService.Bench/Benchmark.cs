@@ -1,0 +1,115 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+
+namespace NotificationService.Bench;
+
+public sealed record BenchResult(
+    DateTimeOffset At, string Machine, bool Quick, double PgBenchTps, double RabbitMqRawPerSecond,
+    IReadOnlyList<PhaseResult> Phases, double CorePeakRssMb, double WorkerPeakRssMb,
+    double EmailsPerSecond, double? AppriseEmailsPerSecond, double? AppriseUnthrottledEmailsPerSecond);
+
+/// <summary>
+/// `./ns bench`: the webhook profile (one and ten targets per offer, at the maximum sustained rate and at half of it)
+/// and the email profile beside Apprise, with this machine's PostgreSQL and RabbitMQ limits measured in the same run.
+/// </summary>
+public static class Benchmark
+{
+    public static async Task<int> RunAsync(string root, string postgres, string rabbitMq, bool quick)
+    {
+        var window = TimeSpan.FromSeconds(quick ? 4 : 20);
+        Console.WriteLine($"== Benchmark ({(quick ? "quick smoke" : $"{window.TotalSeconds:0} s windows")}), everything on 127.0.0.1");
+
+        Console.WriteLine("-- machine limits");
+        var pgbench = await Limits.PgBenchAsync(postgres, quick ? 3 : 10);
+        Console.WriteLine($"   pgbench, 8 clients, single-row INSERT: {pgbench:0} tps");
+        var rabbitRaw = await Limits.RabbitMqAsync(rabbitMq, quick ? 5_000 : 50_000);
+        Console.WriteLine($"   RabbitMQ.Client publish (confirms) + consume, 1 KB persistent: {rabbitRaw:0} msg/s");
+
+        await using var receivers = await Receivers.StartAsync();
+        await using var stack = await Stack.StartAsync(root, postgres, rabbitMq);
+        var webhook = await stack.CreateAdapterAsync("bench-webhook", "webhook", new { url = $"http://127.0.0.1:{receivers.WebhookPort}/in", secret = "bench-secret-0123456789" });
+        await stack.StartWorkerAsync("Webhook", webhook.Key);
+        var load = new Load(stack, receivers, postgres);
+        object Payload(int i) => new { payload = new { i } };
+
+        var phases = new List<PhaseResult>();
+        async Task<PhaseResult> Phase(string name, int targets, int clients, double? rate = null)
+        {
+            Console.WriteLine($"-- {name}");
+            var result = await load.RunAsync(name, webhook.Name, Payload, targets, window, clients, rate);
+            Console.WriteLine($"   accepted {result.JobsAcceptedPerSecond} jobs/s ({result.OffersPerSecond} offers/s), delivered {result.DeliveredJobsPerSecond} jobs/s, " +
+                              $"accept p99 {result.AcceptMs.P99} ms, queued->finished p99 {result.QueuedToFinishedMs.P99} ms, {result.CommitsPerJob} commits/job");
+            phases.Add(result);
+            return result;
+        }
+
+        await load.RunAsync("warm-up", webhook.Name, Payload, 1, TimeSpan.FromSeconds(quick ? 2 : 5), 8);
+        var max = await Phase("1 target per offer, maximum rate (32 clients)", 1, 32);
+        var sustained = Math.Min(max.OffersPerSecond, max.DeliveredJobsPerSecond);
+        await Phase($"1 target per offer, half the sustained rate ({sustained / 2:0} offers/s)", 1, 0, sustained / 2);
+        var maxTen = await Phase("10 targets per offer, maximum rate (16 clients)", 10, 16);
+        var sustainedTen = Math.Min(maxTen.OffersPerSecond, maxTen.DeliveredJobsPerSecond / 10);
+        await Phase($"10 targets per offer, half the sustained rate ({sustainedTen / 2:0} offers/s)", 10, 0, sustainedTen / 2);
+
+        Console.WriteLine("-- email profile: NS through MailKit against Apprise, same local SMTP server");
+        var emails = quick ? 100 : 1000;
+        var email = await stack.CreateAdapterAsync("bench-email", "email", new { host = "127.0.0.1", port = receivers.SmtpPort, security = "none", from = "ns@example.test" });
+        await stack.StartWorkerAsync("Email", email.Key);
+        var emailPhase = await load.RunAsync("email", email.Name, i => new { to = "dest@example.test", subject = $"Bench {i}", text = "Hello from NS" }, 1,
+            TimeSpan.FromSeconds(quick ? 2 : 10), 16);
+        var emailsPerSecond = emailPhase.DeliveredJobsPerSecond;
+        var apprise = await Limits.AppriseAsync(receivers.SmtpPort, quick ? 2 : 6, emails);
+        Console.WriteLine($"   NS {emailsPerSecond:0.0} emails/s ({emailPhase.Jobs} emails); Apprise " +
+                          (apprise is { } a ? $"{a.Default:0.00} emails/s as shipped, {a.Unthrottled:0.0} emails/s with its throttle off ({emails} emails)" : "not installed"));
+
+        var result = new BenchResult(DateTimeOffset.UtcNow, $"{Environment.ProcessorCount} cores, {Environment.MachineName}", quick, Math.Round(pgbench),
+            Math.Round(rabbitRaw), phases, Math.Round(stack.Cores[0].PeakRssMb(), 1), Math.Round(stack.Workers[0].PeakRssMb(), 1),
+            Math.Round(emailsPerSecond, 1), apprise is { } ap ? Math.Round(ap.Default, 2) : null, apprise is { } au ? Math.Round(au.Unthrottled, 1) : null);
+        var markdown = Report(result);
+        Console.WriteLine();
+        Console.WriteLine(markdown);
+        if (!quick)
+        {
+            var directory = Path.Combine(root, "bench", "results");
+            Directory.CreateDirectory(directory);
+            var stamp = result.At.ToString("yyyyMMdd-HHmmss");
+            await File.WriteAllTextAsync(Path.Combine(directory, $"{stamp}.json"), JsonSerializer.Serialize(result, new JsonSerializerOptions { WriteIndented = true }));
+            await File.WriteAllTextAsync(Path.Combine(directory, $"{stamp}.md"), markdown);
+            Console.WriteLine($"Written: bench/results/{stamp}.json and .md");
+        }
+        return 0;
+    }
+
+    public static string Report(BenchResult r)
+    {
+        var max = r.Phases[0];
+        var half = r.Phases[1];
+        var sb = new StringBuilder();
+        sb.AppendLine($"Run {r.At:yyyy-MM-dd HH:mm} UTC on {r.Machine}{(r.Quick ? " (quick smoke: short windows, figures are rough)" : "")}.");
+        sb.AppendLine();
+        sb.AppendLine("| Scenario | offers/s accepted | jobs/s delivered | accept p50 / p95 / p99 ms | queued->finished p50 / p95 / p99 ms | PG commits/job | CPU ms/job core + worker |");
+        sb.AppendLine("| --- | --- | --- | --- | --- | --- | --- |");
+        foreach (var p in r.Phases)
+            sb.AppendLine($"| {p.Name} | {p.OffersPerSecond} | {p.DeliveredJobsPerSecond} | {p.AcceptMs.P50} / {p.AcceptMs.P95} / {p.AcceptMs.P99} | " +
+                          $"{p.QueuedToFinishedMs.P50} / {p.QueuedToFinishedMs.P95} / {p.QueuedToFinishedMs.P99} | {p.CommitsPerJob} | {p.CoreCpuMsPerJob} + {p.WorkerCpuMsPerJob} |");
+        sb.AppendLine();
+        var best = r.Phases.Max(p => p.DeliveredJobsPerSecond);
+        sb.AppendLine("| Measure | Value | Target | Met |");
+        sb.AppendLine("| --- | --- | --- | --- |");
+        sb.AppendLine($"| pgbench INSERT tps, 8 clients (this machine) | {r.PgBenchTps} | | |");
+        sb.AppendLine($"| raw RabbitMQ publish+consume msg/s (this machine) | {r.RabbitMqRawPerSecond} | | |");
+        sb.AppendLine($"| best delivered jobs/s / pgbench tps | {best / r.PgBenchTps:0.000} | >= 0.10 | {Met(best / r.PgBenchTps >= 0.10)} |");
+        sb.AppendLine($"| best delivered jobs/s / raw RabbitMQ rate | {best / r.RabbitMqRawPerSecond:0.000} | | |");
+        sb.AppendLine($"| accept p99 at half rate (1 target) | {half.AcceptMs.P99} ms | <= 20 ms | {Met(half.AcceptMs.P99 <= 20)} |");
+        sb.AppendLine($"| queued->finished p99 at half rate (1 target) | {half.QueuedToFinishedMs.P99} ms | <= 100 ms | {Met(half.QueuedToFinishedMs.P99 <= 100)} |");
+        sb.AppendLine($"| PostgreSQL commits per delivered job (max rate, 1 target) | {max.CommitsPerJob} | <= 3 | {Met(max.CommitsPerJob <= 3)} |");
+        sb.AppendLine($"| core peak RSS | {r.CorePeakRssMb} MB | <= 250 MB | {Met(r.CorePeakRssMb <= 250)} |");
+        sb.AppendLine($"| webhook worker peak RSS | {r.WorkerPeakRssMb} MB | | |");
+        sb.AppendLine($"| email: NS / Apprise as shipped (throttled by design) | {r.EmailsPerSecond} / {r.AppriseEmailsPerSecond?.ToString() ?? "n/a"} emails/s = {(r.AppriseEmailsPerSecond is { } a ? $"{r.EmailsPerSecond / a:0}x" : "n/a")} | >= 10x | {(r.AppriseEmailsPerSecond is { } b ? Met(r.EmailsPerSecond / b >= 10) : "n/a")} |");
+        sb.AppendLine($"| email: NS / Apprise with its throttle off | {r.EmailsPerSecond} / {r.AppriseUnthrottledEmailsPerSecond?.ToString() ?? "n/a"} emails/s = {(r.AppriseUnthrottledEmailsPerSecond is { } c ? $"{r.EmailsPerSecond / c:0.0}x" : "n/a")} | >= 10x | {(r.AppriseUnthrottledEmailsPerSecond is { } d ? Met(r.EmailsPerSecond / d >= 10) : "n/a")} |");
+        return sb.ToString();
+
+        static string Met(bool ok) => ok ? "yes" : "**no**";
+    }
+}

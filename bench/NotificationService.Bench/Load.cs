@@ -1,0 +1,120 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Npgsql;
+
+namespace NotificationService.Bench;
+
+public sealed record Percentiles(double P50, double P95, double P99)
+{
+    public static Percentiles Of(IReadOnlyCollection<double> values)
+    {
+        if (values.Count == 0) return new Percentiles(double.NaN, double.NaN, double.NaN);
+        var sorted = values.Order().ToArray();
+        double At(double q) => sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(q * sorted.Length) - 1)];
+        return new Percentiles(Math.Round(At(0.50), 1), Math.Round(At(0.95), 1), Math.Round(At(0.99), 1));
+    }
+}
+
+public sealed record PhaseResult(
+    string Name, int TargetsPerOffer, double OffersPerSecond, double JobsAcceptedPerSecond, double DeliveredJobsPerSecond, int Jobs,
+    int FailedRequests, Percentiles AcceptMs, Percentiles QueuedToFinishedMs, double CommitsPerJob, double CoreCpuMsPerJob, double WorkerCpuMsPerJob);
+
+/// <summary>A bounded load generator: it targets the core on 127.0.0.1 only and stops by itself when its window ends.</summary>
+public sealed class Load(Stack stack, Receivers receivers, string postgres)
+{
+    /// <param name="rate">offers per second; null = closed loop, each client posting as fast as it is answered</param>
+    public async Task<PhaseResult> RunAsync(string name, string adapter, Func<int, object> @params, int targetsPerOffer, TimeSpan window, int clients, double? rate = null)
+    {
+        var acceptMs = new ConcurrentBag<double>();
+        var jobs = new ConcurrentBag<Guid>();
+        var failed = 0;
+        var commitsBefore = await CommitsAsync();
+        var coreCpu = stack.Cores.Sum(c => c.CpuTime().TotalMilliseconds);
+        var workerCpu = stack.Workers.Sum(w => w.CpuTime().TotalMilliseconds);
+        var started = Stopwatch.GetTimestamp();
+        var deadline = started + (long)(window.TotalSeconds * Stopwatch.Frequency);
+        var sequence = 0;
+
+        async Task PostOneAsync()
+        {
+            var n = Interlocked.Increment(ref sequence);
+            var body = new { targets = Enumerable.Range(0, targetsPerOffer).Select(i => new { adapter, @params = @params(n * 100 + i) }).ToArray() };
+            using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(stack.CoreUrls[n % stack.CoreUrls.Count], "/v1/offers")) { Content = JsonContent.Create(body) };
+            request.Headers.Authorization = new("Bearer", stack.ServiceKey);
+            var t0 = Stopwatch.GetTimestamp();
+            try
+            {
+                using var response = await stack.Http.SendAsync(request);
+                var ms = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+                if ((int)response.StatusCode != 202) { Interlocked.Increment(ref failed); return; }
+                acceptMs.Add(ms);
+                foreach (var job in (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("jobs").EnumerateArray()) jobs.Add(job.GetProperty("id").GetGuid());
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException) { Interlocked.Increment(ref failed); }
+        }
+
+        if (rate is { } perSecond)
+        {
+            // Open loop at a fixed rate: latency is measured against the schedule, not hidden by waiting for answers.
+            var inFlight = new List<Task>();
+            for (var i = 0; ; i++)
+            {
+                var due = started + (long)(i / perSecond * Stopwatch.Frequency);
+                if (due >= deadline) break;
+                var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), due);
+                if (wait > TimeSpan.Zero) await Task.Delay(wait);
+                inFlight.Add(PostOneAsync());
+            }
+            await Task.WhenAll(inFlight);
+        }
+        else
+        {
+            await Task.WhenAll(Enumerable.Range(0, clients).Select(async _ => { while (Stopwatch.GetTimestamp() < deadline) await PostOneAsync(); }));
+        }
+        var acceptedFor = Stopwatch.GetElapsedTime(started).TotalSeconds;
+
+        // Drain: every accepted job must reach the receiver.
+        var expected = jobs.ToArray();
+        var drainDeadline = DateTime.UtcNow + TimeSpan.FromMinutes(3);
+        while (expected.Any(j => !receivers.Count.ContainsKey(j)) && DateTime.UtcNow < drainDeadline) await Task.Delay(50);
+        var delivered = expected.Count(j => receivers.Count.ContainsKey(j));
+        var lastDelivery = expected.Where(receivers.FirstAt.ContainsKey).Select(j => receivers.FirstAt[j]).DefaultIfEmpty(started).Max();
+        var deliveredFor = Stopwatch.GetElapsedTime(started, lastDelivery).TotalSeconds;
+
+        var commits = await CommitsAsync() - commitsBefore;
+        var result = new PhaseResult(name, targetsPerOffer,
+            Math.Round(acceptMs.Count / acceptedFor, 1), Math.Round(expected.Length / acceptedFor, 1), Math.Round(delivered / Math.Max(deliveredFor, 0.001), 1),
+            expected.Length, failed, Percentiles.Of(acceptMs.ToArray()), Percentiles.Of(await QueuedToFinishedAsync(expected)),
+            Math.Round((double)commits / Math.Max(delivered, 1), 2),
+            Math.Round((stack.Cores.Sum(c => c.CpuTime().TotalMilliseconds) - coreCpu) / Math.Max(delivered, 1), 2),
+            Math.Round((stack.Workers.Sum(w => w.CpuTime().TotalMilliseconds) - workerCpu) / Math.Max(delivered, 1), 2));
+        if (delivered < expected.Length) Console.WriteLine($"  !! {expected.Length - delivered} of {expected.Length} jobs not delivered within the drain time");
+        return result;
+    }
+
+    private async Task<long> CommitsAsync()
+    {
+        await using var connection = new NpgsqlConnection(postgres);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()", connection);
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+
+    /// <summary>From the job's creation (queued) to its recorded finish, read from the Job projection.</summary>
+    private async Task<double[]> QueuedToFinishedAsync(Guid[] jobs)
+    {
+        await using var connection = new NpgsqlConnection(postgres);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("""
+            SELECT extract(epoch FROM ((data->>'finishedAt')::timestamptz - (data->>'createdAt')::timestamptz)) * 1000
+            FROM ns.mt_doc_job WHERE id = ANY($1) AND data->>'finishedAt' IS NOT NULL
+            """, connection);
+        command.Parameters.Add(new NpgsqlParameter { Value = jobs });
+        var values = new List<double>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync()) values.Add(Convert.ToDouble(reader.GetValue(0)));
+        return values.ToArray();
+    }
+}

@@ -1,0 +1,66 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace NotificationService.Bench;
+
+/// <summary>A core or worker process started from its Release build, with what the benchmark reads from /proc.</summary>
+public sealed class ServiceProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _log = new();
+    public string Name { get; }
+    public int Pid => _process.Id;
+    public bool HasExited => _process.HasExited;
+
+    private ServiceProcess(string name, Process process) => (Name, _process) = (name, process);
+
+    public static ServiceProcess Start(string name, string dll, IDictionary<string, string> environment)
+    {
+        var start = new ProcessStartInfo("dotnet", [dll])
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Path.GetDirectoryName(dll)!,
+        };
+        foreach (var (k, v) in environment) start.Environment[k] = v;
+        var service = new ServiceProcess(name, Process.Start(start)!);
+        service._process.OutputDataReceived += (_, e) => { if (e.Data is { } l) lock (service._log) service._log.AppendLine(l); };
+        service._process.ErrorDataReceived += (_, e) => { if (e.Data is { } l) lock (service._log) service._log.AppendLine(l); };
+        service._process.BeginOutputReadLine();
+        service._process.BeginErrorReadLine();
+        return service;
+    }
+
+    public string Log { get { lock (_log) return _log.ToString(); } }
+
+    /// <summary>User + system CPU time so far (from /proc/[pid]/stat, in clock ticks of 10 ms).</summary>
+    public TimeSpan CpuTime()
+    {
+        var fields = File.ReadAllText($"/proc/{Pid}/stat").Split(')')[1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        return TimeSpan.FromMilliseconds((long.Parse(fields[11]) + long.Parse(fields[12])) * 10);
+    }
+
+    /// <summary>Peak resident set size so far (VmHWM), in MB.</summary>
+    public double PeakRssMb() =>
+        double.Parse(File.ReadAllLines($"/proc/{Pid}/status").First(l => l.StartsWith("VmHWM:")).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024;
+
+    public async Task KillAsync()
+    {
+        if (_process.HasExited) return;
+        _process.Kill(entireProcessTree: true);
+        await _process.WaitForExitAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await KillAsync();
+        _process.Dispose();
+    }
+
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

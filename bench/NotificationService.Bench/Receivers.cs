@@ -1,0 +1,90 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using SmtpServer;
+using SmtpServer.ComponentModel;
+using SmtpServer.Protocol;
+using SmtpServer.Storage;
+
+namespace NotificationService.Bench;
+
+/// <summary>
+/// What a delivered job reaches: a minimal webhook receiver (so the channel is never the bottleneck) and a real SMTP
+/// server. Both count deliveries per job id and keep the monotonic time of the first one.
+/// </summary>
+public sealed class Receivers : IAsyncDisposable
+{
+    private readonly WebApplication _http;
+    private readonly CancellationTokenSource _stop;
+    private readonly Task _smtp;
+
+    public ConcurrentDictionary<Guid, int> Count { get; } = new();
+    public ConcurrentDictionary<Guid, long> FirstAt { get; } = new();
+    public int WebhookPort { get; }
+    public int SmtpPort { get; }
+    public int Total => Count.Values.Sum();
+
+    private Receivers(WebApplication http, int webhookPort, int smtpPort, Task smtp, CancellationTokenSource stop) =>
+        (_http, WebhookPort, SmtpPort, _smtp, _stop) = (http, webhookPort, smtpPort, smtp, stop);
+
+    public static async Task<Receivers> StartAsync()
+    {
+        var webhookPort = ServiceProcess.FreePort();
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls($"http://127.0.0.1:{webhookPort}");
+        builder.Logging.ClearProviders();
+        var app = builder.Build();
+        Receivers? receivers = null;
+        app.Run(context =>
+        {
+            if (Guid.TryParse(context.Request.Headers["X-NS-Job"], out var job)) receivers!.Record(job);
+            context.Response.StatusCode = 204;
+            return Task.CompletedTask;
+        });
+        await app.StartAsync();
+
+        var smtpPort = ServiceProcess.FreePort();
+        var options = new SmtpServerOptionsBuilder().ServerName("bench").Endpoint(e => e.Endpoint(new IPEndPoint(IPAddress.Loopback, smtpPort))).Build();
+        var services = new SmtpServer.ComponentModel.ServiceProvider();
+        var store = new CountingStore();
+        services.Add(store);
+        var cts = new CancellationTokenSource();
+        var smtp = new SmtpServer.SmtpServer(options, services).StartAsync(cts.Token);
+        receivers = new Receivers(app, webhookPort, smtpPort, smtp, cts);
+        store.Owner = receivers;
+        return receivers;
+    }
+
+    private void Record(Guid job)
+    {
+        Count.AddOrUpdate(job, 1, (_, n) => n + 1);
+        FirstAt.TryAdd(job, Stopwatch.GetTimestamp());
+    }
+
+    private sealed class CountingStore : MessageStore
+    {
+        public Receivers? Owner { get; set; }
+
+        public override Task<SmtpResponse> SaveAsync(ISessionContext context, IMessageTransaction transaction, ReadOnlySequence<byte> buffer, CancellationToken ct)
+        {
+            // The job id travels in the X-Notification-Job header; an Apprise mail has none and counts under Guid.Empty.
+            var text = System.Text.Encoding.UTF8.GetString(buffer.ToArray());
+            var at = text.IndexOf("X-Notification-Job: ", StringComparison.Ordinal);
+            Owner!.Record(at >= 0 && Guid.TryParse(text.AsSpan(at + 20, 36), out var job) ? job : Guid.Empty);
+            return Task.FromResult(SmtpResponse.Ok);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        try { await _smtp; } catch (OperationCanceledException) { }
+        await _http.StopAsync();
+        await _http.DisposeAsync();
+    }
+}

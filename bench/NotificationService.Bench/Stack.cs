@@ -1,0 +1,99 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace NotificationService.Bench;
+
+/// <summary>The system under test: the core and adapter workers as processes from their Release builds, on loopback.</summary>
+public sealed class Stack : IAsyncDisposable
+{
+    public const string AdminKey = "nsadmin_bench";
+    private readonly List<ServiceProcess> _workers = [];
+    private readonly string _root, _postgres, _rabbitMq;
+
+    public List<ServiceProcess> Cores { get; } = [];
+    public IReadOnlyList<ServiceProcess> Workers => _workers;
+    public List<Uri> CoreUrls { get; } = [];
+    public HttpClient Http { get; } = new(new SocketsHttpHandler { MaxConnectionsPerServer = 512, PooledConnectionLifetime = TimeSpan.FromMinutes(10) })
+    {
+        Timeout = TimeSpan.FromSeconds(30),
+    };
+    public string ServiceKey { get; private set; } = "";
+
+    private Stack(string root, string postgres, string rabbitMq) => (_root, _postgres, _rabbitMq) = (root, postgres, rabbitMq);
+
+    public static async Task<Stack> StartAsync(string root, string postgres, string rabbitMq, int cores = 1)
+    {
+        var stack = new Stack(root, postgres, rabbitMq);
+        for (var i = 0; i < cores; i++) await stack.StartCoreAsync();
+        if (cores > 0) await stack.CreateServiceAsync();
+        return stack;
+    }
+
+    public async Task CreateServiceAsync() =>
+        ServiceKey = (await AdminAsync("/admin/services", new { name = "bench" })).GetProperty("apiKey").GetString()!;
+
+    private Dictionary<string, string> Environment(params (string, string)[] extra)
+    {
+        var env = new Dictionary<string, string>
+        {
+            ["ConnectionStrings__Postgres"] = _postgres, ["ConnectionStrings__RabbitMq"] = _rabbitMq,
+            ["Logging__LogLevel__Default"] = "Warning", ["DOTNET_gcServer"] = "0",
+        };
+        foreach (var (k, v) in extra) env[k] = v;
+        return env;
+    }
+
+    public async Task<ServiceProcess> StartCoreAsync(int index = -1, int? port = null)
+    {
+        var url = new Uri($"http://127.0.0.1:{port ?? ServiceProcess.FreePort()}");
+        var core = ServiceProcess.Start("core", Path.Combine(_root, "src/NotificationService.Core/bin/Release/net10.0/NotificationService.Core.dll"),
+            Environment(("Admin__ApiKeys__0", AdminKey), ("ASPNETCORE_URLS", url.ToString())));
+        await WaitHealthyAsync(url, core);
+        if (index < 0) { Cores.Add(core); CoreUrls.Add(url); } else { Cores[index] = core; CoreUrls[index] = url; }
+        return core;
+    }
+
+    public async Task<ServiceProcess> StartWorkerAsync(string type, string adapterKey, int parallelism = 16, int replace = -1)
+    {
+        var project = $"NotificationService.Adapters.{type}";
+        var worker = ServiceProcess.Start($"{type.ToLowerInvariant()}-worker", Path.Combine(_root, $"src/Adapters/{project}/bin/Release/net10.0/{project}.dll"),
+            Environment(("Adapter__Key", adapterKey), ("Adapter__Parallelism", parallelism.ToString()), ("ASPNETCORE_URLS", $"http://127.0.0.1:{ServiceProcess.FreePort()}")));
+        await Task.Delay(TimeSpan.FromSeconds(3)); // let it connect and start listening before load arrives
+        if (worker.HasExited) throw new InvalidOperationException($"{project} exited at start-up:\n{worker.Log}");
+        if (replace < 0) _workers.Add(worker); else _workers[replace] = worker;
+        return worker;
+    }
+
+    public async Task<(Guid Id, string Name, string Key)> CreateAdapterAsync(string name, string type, object config)
+    {
+        var adapter = await AdminAsync("/admin/adapters", new { name, type, config });
+        return (adapter.GetProperty("id").GetGuid(), name, adapter.GetProperty("apiKey").GetString()!);
+    }
+
+    public async Task<JsonElement> AdminAsync(string path, object body)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(CoreUrls[0], path)) { Content = JsonContent.Create(body) };
+        request.Headers.Authorization = new("Bearer", AdminKey);
+        using var response = await Http.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+        if (!response.IsSuccessStatusCode) throw new InvalidOperationException($"POST {path}: {(int)response.StatusCode} {text}");
+        return JsonDocument.Parse(text).RootElement.Clone();
+    }
+
+    private async Task WaitHealthyAsync(Uri url, ServiceProcess process)
+    {
+        for (var i = 0; i < 240; i++)
+        {
+            if (process.HasExited) throw new InvalidOperationException($"{process.Name} exited at start-up:\n{process.Log}");
+            try { if ((await Http.GetAsync(new Uri(url, "/health"))).IsSuccessStatusCode) return; } catch (HttpRequestException) { }
+            await Task.Delay(250);
+        }
+        throw new TimeoutException($"{process.Name} did not become healthy:\n{process.Log}");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var p in _workers.Concat(Cores)) await p.DisposeAsync();
+        Http.Dispose();
+    }
+}
