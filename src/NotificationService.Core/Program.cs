@@ -46,7 +46,7 @@ builder.Services.AddSingleton<JsonSchemas>();
 builder.Services.AddAdapterSecrets();
 builder.Services.AddApiKeyAuth();
 builder.Services.AddProblemDetails();
-builder.Services.AddExceptionHandler<ConcurrentDuplicateHandler>();
+builder.Services.AddExceptionHandler<ConcurrentChangeHandler>();
 builder.Services.AddHostedService<ExpirySweeper>();
 builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = RequestLimits.MaxBodyBytes);
 builder.Services.AddOpenApi();

@@ -12,7 +12,6 @@ using NotificationService.Contracts.AdapterTypes;
 using NotificationService.Core.Offers;
 using NotificationService.Storage.Jobs;
 using NotificationService.Testing;
-using Npgsql;
 
 namespace NotificationService.Core.Tests;
 
@@ -52,14 +51,11 @@ public sealed class SystemFixture : IAsyncLifetime
     public async Task ResetAsync()
     {
         // Job streams only: the adapters' and services' streams are what their documents are projected from.
-        await using var connection = new NpgsqlConnection(TestEnvironment.Postgres);
-        await connection.OpenAsync();
-        await using var reset = new NpgsqlCommand("""
+        await Sql.ExecuteAsync("""
             DELETE FROM ns.mt_events WHERE stream_id IN (SELECT id FROM ns.mt_doc_job) OR type = 'tombstone';
             DELETE FROM ns.mt_streams s WHERE NOT EXISTS (SELECT 1 FROM ns.mt_events e WHERE e.stream_id = s.id);
             DELETE FROM ns.mt_doc_job; DELETE FROM ns.mt_doc_offer; DELETE FROM ns.mt_doc_idempotentrequest;
-            """, connection);
-        await reset.ExecuteNonQueryAsync();
+            """);
         Smtp.Received.Clear();
     }
 
@@ -130,13 +126,7 @@ public sealed class SystemFixture : IAsyncLifetime
         return ((int)response.StatusCode, text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone());
     }
 
-    private static async Task DropSchemasAsync()
-    {
-        await using var connection = new NpgsqlConnection(TestEnvironment.Postgres);
-        await connection.OpenAsync();
-        await using var drop = new NpgsqlCommand("DROP SCHEMA IF EXISTS ns, wolverine, wolverine_adapters CASCADE", connection);
-        await drop.ExecuteNonQueryAsync();
-    }
+    private static Task DropSchemasAsync() => Sql.ExecuteAsync("DROP SCHEMA IF EXISTS ns, wolverine, wolverine_adapters CASCADE");
 
     public async Task DisposeAsync()
     {

@@ -1,6 +1,5 @@
 using System.Security.Claims;
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using Marten;
 using Microsoft.AspNetCore.Mvc;
 using NotificationService.Contracts.AdapterTypes;

@@ -29,7 +29,7 @@ public sealed class when_projections_are_rebuilt(SystemFixture system) : Integra
         var before = await DocumentsAsync();
         Assert.Equal(4, before.Keys.Count(k => k.Table == "mt_doc_job"));
         // Damage every stored document, so only a real replay of the streams can give the originals back.
-        await ExecuteAsync("""
+        await Sql.ExecuteAsync("""
             UPDATE ns.mt_doc_job SET data = jsonb_set(data, '{attempts}', '99');
             UPDATE ns.mt_doc_adapter SET data = jsonb_set(data, '{status}', '"Blocked"');
             UPDATE ns.mt_doc_serviceaccount SET data = jsonb_set(data, '{name}', '"damaged"');
@@ -42,13 +42,6 @@ public sealed class when_projections_are_rebuilt(SystemFixture system) : Integra
         Assert.Equal(before, await DocumentsAsync());
     }
 
-    private static async Task ExecuteAsync(string sql)
-    {
-        await using var connection = new NpgsqlConnection(TestEnvironment.Postgres);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
-        await command.ExecuteNonQueryAsync();
-    }
 
     /// <summary>Every projected document exactly as PostgreSQL stores it (jsonb text), by table and id.</summary>
     private static async Task<Dictionary<(string Table, Guid Id), string>> DocumentsAsync()

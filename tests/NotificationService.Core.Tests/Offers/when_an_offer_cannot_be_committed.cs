@@ -5,7 +5,6 @@ using Microsoft.Extensions.DependencyInjection;
 using NotificationService.Core.Offers;
 using NotificationService.Storage.Jobs;
 using NotificationService.Testing;
-using Npgsql;
 
 namespace NotificationService.Core.Tests.Offers;
 
@@ -18,7 +17,7 @@ public sealed class when_an_offer_cannot_be_committed(SystemFixture system) : In
     [Fact]
     public async Task nothing_of_it_is_stored_or_sent()
     {
-        await ExecuteAsync("""
+        await Sql.ExecuteAsync("""
             CREATE OR REPLACE FUNCTION ns.fail_offer_commit() RETURNS trigger AS $$
             BEGIN RAISE EXCEPTION 'injected failure'; END $$ LANGUAGE plpgsql;
             CREATE TRIGGER fail_offer_commit BEFORE INSERT ON ns.mt_doc_idempotentrequest
@@ -41,32 +40,16 @@ public sealed class when_an_offer_cannot_be_committed(SystemFixture system) : In
         }
         finally
         {
-            await ExecuteAsync("DROP TRIGGER fail_offer_commit ON ns.mt_doc_idempotentrequest; DROP FUNCTION ns.fail_offer_commit();");
+            await Sql.ExecuteAsync("DROP TRIGGER fail_offer_commit ON ns.mt_doc_idempotentrequest; DROP FUNCTION ns.fail_offer_commit();");
         }
 
         await using var session = System.Core.Services.GetRequiredService<IDocumentStore>().QuerySession();
         Assert.Equal(0, await session.Query<Offer>().CountAsync());
         Assert.Equal(0, await session.Query<Job>().CountAsync());
         // Job events only (Marten also writes "tombstone" events into the sequence numbers a failed transaction used).
-        Assert.Equal(0L, await ScalarAsync("SELECT count(*) FROM ns.mt_events WHERE type LIKE 'job_%'"));
-        Assert.Equal(0L, await ScalarAsync("SELECT count(*) FROM wolverine.wolverine_outgoing_envelopes"));
+        Assert.Equal(0L, await Sql.ScalarAsync<long>("SELECT count(*) FROM ns.mt_events WHERE type LIKE 'job_%'"));
+        Assert.Equal(0L, await Sql.ScalarAsync<long>("SELECT count(*) FROM wolverine.wolverine_outgoing_envelopes"));
         await Task.Delay(TimeSpan.FromSeconds(1));
         Assert.Empty(System.Smtp.Received);
-    }
-
-    private static async Task ExecuteAsync(string sql)
-    {
-        await using var connection = new NpgsqlConnection(TestEnvironment.Postgres);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
-        await command.ExecuteNonQueryAsync();
-    }
-
-    private static async Task<long> ScalarAsync(string sql)
-    {
-        await using var connection = new NpgsqlConnection(TestEnvironment.Postgres);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
-        return (long)(await command.ExecuteScalarAsync())!;
     }
 }

@@ -1,7 +1,6 @@
 using System.Text;
 using NotificationService.Storage.Jobs;
 using NotificationService.Testing;
-using Npgsql;
 using RabbitMQ.Client;
 
 namespace NotificationService.Core.Tests.Workers;
@@ -19,7 +18,7 @@ public sealed class when_a_message_is_poison(SystemFixture system) : Integration
         });
         var poisonJob = parked.Jobs[0].Id;
         // Recording its start fails inside PostgreSQL with a non-transient error, every time.
-        await ExecuteAsync($"""
+        await Sql.ExecuteAsync($"""
             CREATE OR REPLACE FUNCTION ns.fail_job_start() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'injected poison'; END $$ LANGUAGE plpgsql;
             CREATE TRIGGER fail_job_start BEFORE INSERT ON ns.mt_events FOR EACH ROW
               WHEN (NEW.type = 'job_started' AND NEW.stream_id = '{poisonJob}') EXECUTE FUNCTION ns.fail_job_start();
@@ -32,7 +31,7 @@ public sealed class when_a_message_is_poison(SystemFixture system) : Integration
         }
         finally
         {
-            await ExecuteAsync("DROP TRIGGER fail_job_start ON ns.mt_events; DROP FUNCTION ns.fail_job_start();");
+            await Sql.ExecuteAsync("DROP TRIGGER fail_job_start ON ns.mt_events; DROP FUNCTION ns.fail_job_start();");
         }
 
         var next = await System.CreateOfferAsync(System.Tenant, new { targets = new[] { ClientApi.EmailTarget(System.Email.Name, "after@example.test") } });
@@ -60,12 +59,4 @@ public sealed class when_a_message_is_poison(SystemFixture system) : Integration
     }
 
     private const string DeadLetterQueue = "wolverine-dead-letter-queue";
-
-    private static async Task ExecuteAsync(string sql)
-    {
-        await using var connection = new NpgsqlConnection(TestEnvironment.Postgres);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
-        await command.ExecuteNonQueryAsync();
-    }
 }
