@@ -100,11 +100,21 @@ public static class Chaos
         }
 
         var pgData = Environment.GetEnvironmentVariable("NS_PG_DATA_DIR")!;
+        // A component that cannot be brought back is a failed run with a report, not a crash.
+        try
+        {
         var rabbitPidFile = Environment.GetEnvironmentVariable("NS_RABBIT_PID_FILE")!;
         await KillAtAsync("worker 1", () => stack.Workers[0].KillAsync(), () => stack.StartWorkerAsync("Webhook", adapter.Key, 8, replace: 0));
         await KillAtAsync("core 1", () => stack.Cores[0].KillAsync(), () => stack.StartCoreAsync(index: 0, port: corePorts[0]));
         await KillAtAsync("RabbitMQ", () => KillTreeAsync(int.Parse(File.ReadAllText(rabbitPidFile).Trim())), () => InfraUpAsync(root));
         await KillAtAsync("PostgreSQL", () => KillTreeAsync(int.Parse(File.ReadLines(Path.Combine(pgData, "postmaster.pid")).First())), () => InfraUpAsync(root));
+        }
+        catch (InvalidOperationException e)
+        {
+            Console.WriteLine($"CHAOS FAILED: {e.Message}");
+            await killsDone.CancelAsync();
+            return 1;
+        }
         await Task.Delay(calm);
         await killsDone.CancelAsync();
         await producer;

@@ -36,7 +36,9 @@ public sealed class Stack : IAsyncDisposable
     {
         var env = new Dictionary<string, string>
         {
-            ["ConnectionStrings__Postgres"] = _postgres, ["ConnectionStrings__RabbitMq"] = _rabbitMq,
+            // Each process gets a bounded pool, so cores and workers together stay under PostgreSQL's max_connections
+            // even when requests pile up during an outage.
+            ["ConnectionStrings__Postgres"] = _postgres + ";Maximum Pool Size=40", ["ConnectionStrings__RabbitMq"] = _rabbitMq,
             ["Logging__LogLevel__Default"] = "Warning", ["DOTNET_gcServer"] = "0",
         };
         foreach (var (k, v) in extra) env[k] = v;
