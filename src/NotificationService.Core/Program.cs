@@ -65,6 +65,7 @@ app.MapHealthChecks("/health", new HealthCheckOptions { ResponseWriter = Health.
 app.MapWolverineEndpoints(opts =>
 {
     opts.RequireRoleByRoutePrefix();
+    opts.AddMiddlewareByMessageType(typeof(RequireBody));
     // '?page=abc' is bad input and gets a 400 problem, not a silent default.
     opts.RejectUnparseableQueryValues = true;
 });

@@ -99,6 +99,21 @@ public sealed class when_an_offer_is_invalid(SystemFixture system) : Integration
         Assert.InRange(status, 400, 422);
     }
 
+    [Theory]
+    [InlineData("POST", "/v1/offers", false)]
+    [InlineData("PATCH", "/v1/offers/00000000-0000-0000-0000-000000000001", false)]
+    [InlineData("POST", "/v1/register", false)]
+    [InlineData("POST", "/admin/services", true)]
+    [InlineData("POST", "/admin/adapters", true)]
+    [InlineData("POST", "/admin/invites", true)]
+    public async Task a_null_body_gets_400_on_every_endpoint_that_takes_one(string method, string url, bool admin)
+    {
+        using var request = new HttpRequestMessage(new HttpMethod(method), url) { Content = new StringContent("null", Encoding.UTF8, "application/json") };
+        request.Headers.Authorization = new("Bearer", admin ? SystemFixture.AdminKey : System.Tenant.ApiKey);
+        using var response = await System.Http.SendAsync(request);
+        Assert.Equal(400, (int)response.StatusCode);
+    }
+
     private async Task AssertNothingStoredAsync()
     {
         await using var session = System.Core.Services.GetRequiredService<IDocumentStore>().QuerySession();
