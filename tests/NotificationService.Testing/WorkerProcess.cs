@@ -68,6 +68,23 @@ public sealed class WorkerProcess : IAsyncDisposable
         return _process.ExitCode;
     }
 
+    /// <summary>Runs a worker that is expected to refuse to start; returns its exit code and everything it printed.</summary>
+    public static async Task<(int ExitCode, string Output)> RunToExitAsync(string project, string adapterKey, TimeSpan timeout)
+    {
+        var dll = Path.Combine(RepositoryRoot(), "src", "Adapters", project, "bin", BuildConfiguration(), "net10.0", project + ".dll");
+        var start = new ProcessStartInfo("dotnet", [dll])
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Path.GetDirectoryName(dll)!,
+            Environment = { ["Adapter__Key"] = adapterKey, ["ASPNETCORE_URLS"] = "http://127.0.0.1:0" },
+        };
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var wait = new CancellationTokenSource(timeout);
+        await process.WaitForExitAsync(wait.Token);
+        return (process.ExitCode, await stderr + await stdout);
+    }
+
     public static string RepositoryRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)

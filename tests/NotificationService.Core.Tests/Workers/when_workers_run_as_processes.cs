@@ -72,6 +72,25 @@ public sealed class when_workers_run_as_processes(SystemFixture system) : Integr
     }
 
     [Fact]
+    public async Task a_worker_with_an_unknown_or_deleted_adapters_key_exits_non_zero_with_a_one_line_reason()
+    {
+        var (unknown, output) = await WorkerProcess.RunToExitAsync(Webhook, "nsa_not-a-registered-key", TimeSpan.FromSeconds(60));
+        Assert.Equal(2, unknown);
+        Assert.Contains("adapter worker (webhook): No adapter is registered for this Adapter:Key", output);
+
+        await using var receiver = await HttpPeer.StartAsync();
+        var adapter = await WebhookAdapterAsync(receiver);
+        Assert.Equal(200, (await System.SendRawAsync(HttpMethod.Delete, $"/admin/adapters/{adapter.Id}", SystemFixture.AdminKey)).Status);
+        var (deleted, _) = await WorkerProcess.RunToExitAsync(Webhook, adapter.ApiKey, TimeSpan.FromSeconds(60));
+        Assert.Equal(2, deleted);
+
+        var email = System.Email; // a key of another type
+        var (wrongType, reason) = await WorkerProcess.RunToExitAsync(Webhook, email.ApiKey, TimeSpan.FromSeconds(60));
+        Assert.Equal(2, wrongType);
+        Assert.Contains("is of type 'email', but this worker delivers 'webhook'", reason);
+    }
+
+    [Fact]
     public async Task a_worker_stopped_with_sigterm_finishes_the_send_in_hand_before_it_exits()
     {
         await using var receiver = await HttpPeer.StartAsync();
