@@ -14,14 +14,19 @@ namespace NotificationService.Core.Jobs;
 
 public sealed record CancelRequested(Guid Id, JobState State, bool CancellationRequested) : AcceptedResource($"/v1/jobs/{Id}");
 
-/// <summary>Applies a cancel decision to a job stream fetched for exclusive writing; used by job and offer cancels.</summary>
+/// <summary>
+/// Applies a cancel decision to a job stream fetched for exclusive writing; used by job and offer cancels. Returns the
+/// job's state once the commit lands, and the broadcast to send when a worker may be sending it now.
+/// </summary>
 public static class Cancellation
 {
-    public static JobCancellationBroadcast? Apply(IEventStream<Job> stream, string requestedBy, DateTimeOffset now)
+    public static (JobState State, JobCancellationBroadcast? Broadcast) Apply(IEventStream<Job> stream, string requestedBy, DateTimeOffset now)
     {
-        if (JobLifecycle.OnCancel(stream.Aggregate!, requestedBy, now) is not CancelDecision.Cancel cancel) return null;
+        var job = stream.Aggregate!;
+        if (JobLifecycle.OnCancel(job, requestedBy, now) is not CancelDecision.Cancel cancel) return (job.State, null);
         stream.AppendMany(cancel.Events);
-        return cancel.Broadcast ? new JobCancellationBroadcast(stream.Id, stream.Aggregate!.AdapterId) : null;
+        var state = cancel.Events.Any(e => e is JobCanceled) ? JobState.Canceled : job.State;
+        return (state, cancel.Broadcast ? new JobCancellationBroadcast(stream.Id, job.AdapterId) : null);
     }
 }
 
@@ -37,9 +42,7 @@ public static class CancelJobEndpoint
     public static (CancelRequested, OutgoingMessages) Post(
         Guid id, [WriteAggregate(LoadStyle = ConcurrencyStyle.Exclusive)] IEventStream<Job> stream, ClaimsPrincipal user, TimeProvider clock)
     {
-        var broadcast = Cancellation.Apply(stream, user.Identity?.Name ?? "service", clock.GetUtcNow());
-        var job = stream.Aggregate!;
-        var state = stream.Events.Any(e => e.Data is JobCanceled) ? JobState.Canceled : job.State;
+        var (state, broadcast) = Cancellation.Apply(stream, user.Actor(), clock.GetUtcNow());
         return (new CancelRequested(id, state, true), broadcast is null ? [] : [broadcast]);
     }
 }

@@ -26,12 +26,15 @@ public static class DeleteOfferEndpoint
     {
         var now = clock.GetUtcNow();
         var messages = new OutgoingMessages();
+        var jobs = new List<AcceptedJob>();
         foreach (var stream in offer.Jobs)
-            if (Cancellation.Apply(stream, user.Identity?.Name ?? "service", now) is { } broadcast) messages.Add(broadcast);
+        {
+            var (state, broadcast) = Cancellation.Apply(stream, user.Actor(), now);
+            if (broadcast is not null) messages.Add(broadcast);
+            jobs.Add(new AcceptedJob(stream.Id, stream.Aggregate!.AdapterName, state));
+        }
 
         offer.Offer!.DeletedAt ??= now;
-        var jobs = offer.Jobs.Select(s => new AcceptedJob(s.Id, s.Aggregate!.AdapterName,
-            s.Events.Any(e => e.Data is JobCanceled) ? JobState.Canceled : s.Aggregate.State)).ToList();
         return (new OfferDeleted(id, jobs), MartenOps.Store(offer.Offer), messages);
     }
 }

@@ -62,34 +62,33 @@ public static class UpdateOfferEndpoint
         foreach (var stream in offer.Jobs)
         {
             var job = stream.Aggregate!;
-            if (command.ExpireAt is { } expireAt) stream.AppendOne(new JobExpiryChanged(job.Id, expireAt, now));
+            // Each event is applied to the loaded job as well, so the response shows the jobs as the commit will leave them.
+            if (command.ExpireAt is { } expireAt)
+            {
+                var changed = new JobExpiryChanged(job.Id, expireAt, now);
+                stream.AppendOne(changed);
+                job.Apply(changed);
+            }
             if (command.SendAt is { } sendAt)
             {
-                stream.AppendOne(new JobRescheduled(job.Id, sendAt, now));
+                var rescheduled = new JobRescheduled(job.Id, sendAt, now);
+                stream.AppendOne(rescheduled);
+                job.Apply(rescheduled);
                 // The message for the old time finds the send time moved and does nothing.
                 messages.Add(new QueueScheduledJob(job.Id, job.AdapterId, sendAt).ScheduledAt(sendAt));
             }
-            if (command.Jobs?.FirstOrDefault(c => c.Id == job.Id) is { } change) stream.AppendOne(new JobParamsUpdated(job.Id, change.Params, now));
+            if (command.Jobs?.FirstOrDefault(c => c.Id == job.Id) is { } change)
+            {
+                var updatedParams = new JobParamsUpdated(job.Id, change.Params, now);
+                stream.AppendOne(updatedParams);
+                job.Apply(updatedParams);
+            }
         }
 
         var updated = offer.Offer!;
         updated.ExpireAt = command.ExpireAt ?? updated.ExpireAt;
         updated.SendAt = command.SendAt ?? updated.SendAt;
         updated.Metadata = command.Metadata ?? updated.Metadata;
-        // Inline projections apply the new events when the transaction commits; the response shows the jobs as they will be.
-        var jobs = offer.Jobs.Select(s => Project(s.Aggregate!, s.Events.Select(e => e.Data))).ToList();
-        return (OfferView.From(updated, jobs), MartenOps.Store(updated), messages);
-    }
-
-    private static Job Project(Job job, IEnumerable<object> pending)
-    {
-        foreach (var e in pending)
-            switch (e)
-            {
-                case JobExpiryChanged x: job.Apply(x); break;
-                case JobRescheduled x: job.Apply(x); break;
-                case JobParamsUpdated x: job.Apply(x); break;
-            }
-        return job;
+        return (OfferView.From(updated, offer.Jobs.Select(s => s.Aggregate!)), MartenOps.Store(updated), messages);
     }
 }

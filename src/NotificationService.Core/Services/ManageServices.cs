@@ -10,7 +10,13 @@ using Wolverine.Persistence;
 
 namespace NotificationService.Core.Services;
 
-public sealed record ServiceView(Guid Id, string Name, ServiceStatus Status, DateTimeOffset CreatedAt, IReadOnlyList<ServiceKeyView> Keys);
+public sealed record ServiceView(Guid Id, string Name, ServiceStatus Status, DateTimeOffset CreatedAt, IReadOnlyList<ServiceKeyView> Keys)
+{
+    /// <param name="liveKeys">the service's unrevoked keys by key id, for when each was last used</param>
+    public static ServiceView From(ServiceAccount s, IReadOnlyDictionary<Guid, ServiceKey> liveKeys) =>
+        new(s.Id, s.Name, s.Status, s.CreatedAt, s.Keys
+            .Select(k => new ServiceKeyView(k.KeyId, k.Prefix, k.CreatedAt, liveKeys.GetValueOrDefault(k.KeyId)?.LastUsedAt, k.RevokedAt)).ToList());
+}
 
 public sealed record ServiceKeyView(Guid KeyId, string Prefix, DateTimeOffset CreatedAt, DateTimeOffset? LastUsedAt, DateTimeOffset? RevokedAt);
 
@@ -23,8 +29,7 @@ public static class ServiceViews
     public static async Task<ServiceView> ForAsync(ServiceAccount service, IQuerySession session)
     {
         var live = (await session.Query<ServiceKey>().Where(k => k.ServiceId == service.Id).ToListAsync()).ToDictionary(k => k.KeyId);
-        return new ServiceView(service.Id, service.Name, service.Status, service.CreatedAt, service.Keys
-            .Select(k => new ServiceKeyView(k.KeyId, k.Prefix, k.CreatedAt, live.GetValueOrDefault(k.KeyId)?.LastUsedAt, k.RevokedAt)).ToList());
+        return ServiceView.From(service, live);
     }
 }
 
@@ -35,8 +40,7 @@ public static class ListServicesEndpoint
     {
         var services = await session.Query<ServiceAccount>().OrderBy(s => s.Name).ToListAsync();
         var keys = (await session.Query<ServiceKey>().ToListAsync()).ToDictionary(k => k.KeyId);
-        return services.Select(s => new ServiceView(s.Id, s.Name, s.Status, s.CreatedAt, s.Keys
-            .Select(k => new ServiceKeyView(k.KeyId, k.Prefix, k.CreatedAt, keys.GetValueOrDefault(k.KeyId)?.LastUsedAt, k.RevokedAt)).ToList())).ToList();
+        return services.Select(s => ServiceView.From(s, keys)).ToList();
     }
 }
 
