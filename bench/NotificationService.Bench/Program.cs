@@ -10,5 +10,6 @@ await Database.ResetAsync(postgres);
 return args.FirstOrDefault() switch
 {
     "chaos" => await Chaos.RunAsync(root, postgres, rabbitMq, quick),
+    _ when args.Contains("--profile") => await Profile.RunAsync(root, postgres, rabbitMq),
     _ => await Benchmark.RunAsync(root, postgres, rabbitMq, quick),
 };

@@ -13,43 +13,43 @@ namespace NotificationService.Adapters.Runtime;
 public static class DeliverJobHandler
 {
     public static async Task<OutgoingMessages> Handle(
-        DeliverJob message, IDocumentSession session, IDocumentStore store, WorkerContext worker, IChannelSender channel,
+        DeliverJob message, IDocumentSession session, JobJournal journal, WorkerContext worker, IChannelSender channel,
         InFlightJobs inFlight, SendRateLimiter rateLimit, TimeProvider clock, ILogger<DeliverJob> logger, CancellationToken shutdown)
     {
         // The rate limit is waited out before the start is recorded, so a database hiccup while reserving a slot can never
         // look like a send that started and never ended.
         await rateLimit.WaitForSlotAsync(shutdown);
 
-        // Phase 1, its own transaction: JobStarted must be committed before the send, or a cancellation could be ordered
-        // before the start and a crash mid-send would leave no trace that an attempt began.
-        PickUp pickUp;
-        Job job;
-        await using (var start = store.LightweightSession())
+        // Phase 1, committed before the send: JobStarted must be durable first, or a cancellation could be ordered before
+        // the start and a crash mid-send would leave no trace that an attempt began.
+        PickUp pickUp = new PickUp.Skip();
+        Job? job = null;
+        await journal.AppendAsync(message.JobId, loaded =>
         {
-            var stream = await start.Events.FetchForExclusiveWriting<Job>(message.JobId, shutdown);
-            job = stream.Aggregate!;
-            pickUp = JobDecisions.OnPickUp(stream.Aggregate, worker.Node, clock.GetUtcNow());
-            switch (pickUp)
+            (job, pickUp) = (loaded, JobDecisions.OnPickUp(loaded, worker.Node, clock.GetUtcNow()));
+            return pickUp switch
             {
-                case PickUp.Skip:
-                    return [];
-                case PickUp.End end:
-                    stream.AppendOne(end.Event);
-                    break;
-                case PickUp.Send send:
-                    stream.AppendMany(send.Events);
-                    break;
-            }
-            await start.SaveChangesAsync(shutdown);
-        }
+                PickUp.End end => [end.Event],
+                PickUp.Send send => send.Events,
+                _ => [],
+            };
+        });
         if (pickUp is not PickUp.Send { Attempt: var attempt }) return [];
 
-        var (result, canceled) = await SendAsync(message.JobId, attempt, job, channel, inFlight, logger, shutdown);
+        var (result, canceled) = await SendAsync(message.JobId, attempt, job!, channel, inFlight, logger, shutdown);
 
-        // Phase 2: the outcome and any retry commit together, the retry through the durable outbox.
-        var latest = await session.Events.FetchForExclusiveWriting<Job>(message.JobId, shutdown);
-        var outcome = JobDecisions.OnAttemptEnded(latest.Aggregate!, attempt, result, canceled, worker.Policy, clock.GetUtcNow(), Random.Shared.NextDouble());
-        latest.AppendMany(outcome.Events);
+        // Phase 2: the outcome. A delivery or a permanent failure ends the job and joins the journal's next group commit;
+        // a transient failure may schedule a retry, which must commit with its event through Wolverine's durable outbox.
+        AttemptOutcome Decide(Job latest) =>
+            JobDecisions.OnAttemptEnded(latest, attempt, result, canceled, worker.Policy, clock.GetUtcNow(), Random.Shared.NextDouble());
+        if (result is not DeliveryResult.Transient)
+        {
+            await journal.AppendAsync(message.JobId, latest => Decide(latest!).Events);
+            return [];
+        }
+        var stream = await session.Events.FetchForExclusiveWriting<Job>(message.JobId, shutdown);
+        var outcome = Decide(stream.Aggregate!);
+        stream.AppendMany(outcome.Events);
         return outcome.RetryAt is { } retryAt
             ? [message.ToDestination(worker.RetryUri, new DeliveryOptions { ScheduledTime = retryAt })]
             : [];

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Npgsql;
+using NotificationService.Storage;
 using RabbitMQ.Client;
 
 namespace NotificationService.Hosting;
@@ -15,7 +16,7 @@ public static class Health
             {
                 try
                 {
-                    await using var connection = new NpgsqlConnection(postgres);
+                    await using var connection = new NpgsqlConnection(NotificationStore.PooledConnectionString(postgres));
                     await connection.OpenAsync(ct);
                     await using var command = new NpgsqlCommand("select 1", connection);
                     await command.ExecuteScalarAsync(ct);

@@ -6,6 +6,7 @@ using Marten;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
+using NotificationService.Core.Infrastructure;
 using NotificationService.Core.Services;
 using NotificationService.Storage;
 
@@ -41,7 +42,7 @@ public sealed class AdminKeys(IConfiguration configuration)
 /// </summary>
 public sealed class ApiKeyAuthenticationHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder,
-    AdminKeys adminKeys, IDocumentStore store, TimeProvider clock)
+    AdminKeys adminKeys, AccessCache cache, IDocumentStore store, TimeProvider clock)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     public const string SchemeName = "ApiKey";
@@ -58,12 +59,18 @@ public sealed class ApiKeyAuthenticationHandler(
         if (adminKeys.Matches(key)) return Success(new Claim(ClaimTypes.Role, Roles.Admin), new Claim(ClaimTypes.Name, $"admin:{ApiKeys.Hash(key)[..8]}"));
         if (!key.StartsWith(ApiKeys.ServicePrefix, StringComparison.Ordinal)) return AuthenticateResult.Fail("Unknown key.");
 
-        await using var session = store.QuerySession();
-        var serviceKey = await session.LoadAsync<ServiceKey>(ApiKeys.Hash(key), Context.RequestAborted);
-        if (serviceKey is null) return AuthenticateResult.Fail("Unknown or revoked key.");
-        var service = await session.LoadAsync<ServiceAccount>(serviceKey.ServiceId, Context.RequestAborted);
-        if (service is null) return AuthenticateResult.Fail("Unknown key.");
-        await RecordUseAsync(serviceKey);
+        var hash = ApiKeys.Hash(key);
+        if (!cache.ServiceKeys.TryGet(hash, out var known))
+        {
+            await using var session = store.QuerySession();
+            var serviceKey = await session.LoadAsync<ServiceKey>(hash, Context.RequestAborted);
+            if (serviceKey is null) return AuthenticateResult.Fail("Unknown or revoked key.");
+            var account = await session.LoadAsync<ServiceAccount>(serviceKey.ServiceId, Context.RequestAborted);
+            if (account is null) return AuthenticateResult.Fail("Unknown key.");
+            cache.ServiceKeys.Keep(hash, known = (serviceKey, account));
+        }
+        var service = known.Service;
+        await RecordUseAsync(known.Key);
 
         // A blocked service is still identified (so it gets 403, not 401) but holds no role.
         var claims = new List<Claim> { new(ServiceIdClaim, service.Id.ToString()), new(ClaimTypes.Name, $"service:{service.Name}") };
@@ -80,6 +87,8 @@ public sealed class ApiKeyAuthenticationHandler(
         // An UPDATE, not a store: a key revoked (deleted) meanwhile must not come back.
         session.QueueSqlCommand("update ns.mt_doc_servicekey set data = jsonb_set(data, '{lastUsedAt}', to_jsonb(?::timestamptz)) where id = ?", now, key.Id);
         await session.SaveChangesAsync(Context.RequestAborted);
+        key.LastUsedAt = now; // the cached copy too, so the next minute's requests do not write again
+
     }
 
     private AuthenticateResult Success(params Claim[] claims) =>

@@ -1,4 +1,6 @@
+using Marten;
 using Microsoft.AspNetCore.Authentication;
+using NotificationService.Core.Infrastructure;
 using Wolverine.Http;
 
 namespace NotificationService.Core.Auth;
@@ -8,6 +10,8 @@ public static class AuthConfiguration
     public static IServiceCollection AddApiKeyAuth(this IServiceCollection services)
     {
         services.AddSingleton<AdminKeys>();
+        services.AddSingleton<AccessCache>().AddSingleton<AccessCacheInvalidation>();
+        services.ConfigureMarten((sp, opts) => opts.Listeners.Add(sp.GetRequiredService<AccessCacheInvalidation>()));
         services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
         services.AddAuthorizationBuilder()

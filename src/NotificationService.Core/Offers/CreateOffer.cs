@@ -36,14 +36,20 @@ public static class CreateOfferEndpoint
     public const int MaxMetadataEntries = 50;
 
     public static async Task<OfferContext> LoadAsync(
-        CreateOffer command, [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey, ClaimsPrincipal user, IQuerySession session)
+        CreateOffer command, [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey, ClaimsPrincipal user, IQuerySession session, AccessCache cache)
     {
         var names = (command.Targets ?? []).Select(t => t?.Adapter).OfType<string>().Distinct().ToArray();
-        var adapters = names.Length == 0 ? [] : await session.Query<Adapter>().Where(a => names.Contains(a.Name)).ToListAsync();
+        var adapters = new Dictionary<string, Adapter>();
+        foreach (var name in names)
+            if (cache.Adapters.TryGet(name, out var adapter)) adapters[name] = adapter;
+        var missing = names.Where(n => !adapters.ContainsKey(n)).ToArray();
+        if (missing.Length > 0)
+            foreach (var adapter in await session.Query<Adapter>().Where(a => missing.Contains(a.Name)).ToListAsync())
+                cache.Adapters.Keep(adapter.Name, adapters[adapter.Name] = adapter);
         var hash = Convert.ToHexStringLower(SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(command)));
         var earlier = string.IsNullOrEmpty(idempotencyKey) ? null
             : await session.LoadAsync<IdempotentRequest>(IdempotentRequest.IdFor(user.ServiceId(), idempotencyKey));
-        return new OfferContext(adapters.ToDictionary(a => a.Name), idempotencyKey, hash, earlier);
+        return new OfferContext(adapters, idempotencyKey, hash, earlier);
     }
 
     public static async Task<ProblemDetails> ValidateAsync(

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using NotificationService.Core.Infrastructure;
 using NotificationService.Core.Services;
+using NotificationService.Testing;
 
 namespace NotificationService.Core.Tests.Admin;
 
@@ -39,6 +40,7 @@ public sealed class when_an_admin_manages_services(SystemFixture system) : Integ
     public async Task a_blocked_service_gets_403_until_it_is_unblocked()
     {
         var tenant = await System.CreateTenantAsync($"blocked-{Guid.NewGuid():N}");
+        Assert.Equal(200, (await ClientCallAsync(tenant.ApiKey)).Status); // the key is now in the core's access cache
         Assert.Equal(200, (await System.SendRawAsync(HttpMethod.Post, $"/admin/services/{tenant.Id}/block", SystemFixture.AdminKey)).Status);
 
         var (status, problem) = await ClientCallAsync(tenant.ApiKey);
@@ -48,6 +50,20 @@ public sealed class when_an_admin_manages_services(SystemFixture system) : Integ
 
         Assert.Equal(200, (await System.SendRawAsync(HttpMethod.Post, $"/admin/services/{tenant.Id}/unblock", SystemFixture.AdminKey)).Status);
         Assert.Equal(200, (await ClientCallAsync(tenant.ApiKey)).Status);
+    }
+
+    [Fact]
+    public async Task a_key_revoked_through_another_core_stops_working_when_this_cores_copy_expires()
+    {
+        var tenant = await System.CreateTenantAsync($"elsewhere-{Guid.NewGuid():N}");
+        Assert.Equal(200, (await ClientCallAsync(tenant.ApiKey)).Status);
+
+        // Another core instance commits the revocation: this core's listener never sees it, only its copy's lifetime ends it.
+        await Sql.ExecuteAsync($"delete from ns.mt_doc_servicekey where data->>'serviceId' = '{tenant.Id}'");
+        var revokedAt = DateTime.UtcNow;
+        await Eventually.Until(async () => (await ClientCallAsync(tenant.ApiKey)).Status, status => status == 401,
+            AccessCache.Lifetime + TimeSpan.FromSeconds(3), "the revoked key to be refused");
+        Assert.True(DateTime.UtcNow - revokedAt <= AccessCache.Lifetime + TimeSpan.FromSeconds(1));
     }
 
     [Fact]

@@ -1,0 +1,141 @@
+using System.Diagnostics;
+using System.Text;
+using Npgsql;
+
+namespace NotificationService.Bench;
+
+/// <summary>
+/// `./ns bench --profile`: where a delivered job's time and transactions go. A steady one-target load at a fixed rate,
+/// with PostgreSQL's statement counts (pg_stat_statements) per delivered job, the background statements of an idle
+/// stack per second, and, when dotnet-trace is installed, a sampled stack trace of the core and the worker.
+/// </summary>
+public static class Profile
+{
+    public static async Task<int> RunAsync(string root, string postgres, string rabbitMq)
+    {
+        const double rate = 50;
+        var window = TimeSpan.FromSeconds(20);
+        var output = Path.Combine(root, ".local", "profile");
+        Directory.CreateDirectory(output);
+        var report = new StringBuilder();
+        void Say(string line) { Console.WriteLine(line); report.AppendLine(line); }
+
+        await using var receivers = await Receivers.StartAsync();
+        await using var stack = await Stack.StartAsync(root, postgres, rabbitMq);
+        var webhook = await stack.CreateAdapterAsync("profile-webhook", "webhook", new { url = $"http://127.0.0.1:{receivers.WebhookPort}/in", secret = "bench-secret-0123456789" });
+        await stack.StartWorkerAsync("Webhook", webhook.Key);
+        var load = new Load(stack, receivers, postgres);
+        object Payload(int i) => new { payload = new { i } };
+        await load.RunAsync("warm-up", webhook.Name, Payload, 1, TimeSpan.FromSeconds(10), 8);
+
+        var statements = await StatementsAvailableAsync(postgres);
+        if (!statements) Say("pg_stat_statements is not loaded (shared_preload_libraries); statement counts are skipped.");
+
+        Say($"## Idle stack (core + webhook worker, no load), 10 s");
+        await ResetStatementsAsync(postgres, statements);
+        var idleCommits = await CommitsAsync(postgres);
+        await Task.Delay(TimeSpan.FromSeconds(10));
+        Say($"{(await CommitsAsync(postgres) - idleCommits) / 10.0:0.0} commits/s");
+        if (statements) Say(await TopStatementsAsync(postgres, 10.0, "per second"));
+
+        Say($"## {rate} one-target offers/s for {window.TotalSeconds:0} s");
+        await ResetStatementsAsync(postgres, statements);
+        var traces = StartTraces(output, window, ("core", stack.Cores[0].Pid), ("worker", stack.Workers[0].Pid));
+        var phase = await load.RunAsync("profile", webhook.Name, Payload, 1, window, 0, rate);
+        Say($"delivered {phase.Jobs} jobs, {phase.CommitsPerJob} commits/job, CPU ms/job core {phase.CoreCpuMsPerJob} + worker {phase.WorkerCpuMsPerJob}, " +
+            $"accept p50/p99 {phase.AcceptMs.P50}/{phase.AcceptMs.P99} ms, queued->finished p50/p99 {phase.QueuedToFinishedMs.P50}/{phase.QueuedToFinishedMs.P99} ms");
+        if (statements) Say(await TopStatementsAsync(postgres, phase.Jobs, "per delivered job"));
+
+        foreach (var (name, trace, process) in traces)
+        {
+            await process.WaitForExitAsync();
+            if (!File.Exists(trace)) { Say($"no trace for the {name}: {await process.StandardError.ReadToEndAsync()}"); continue; }
+            Say($"## {name}: methods on the sampled stacks longest (dotnet-trace, inclusive)");
+            Say("```");
+            Say(await RunAsync("dotnet-trace", $"report {trace} topN -n 40 --inclusive"));
+            Say("```");
+        }
+        var file = Path.Combine(output, $"profile-{DateTime.UtcNow:yyyyMMdd-HHmmss}.md");
+        await File.WriteAllTextAsync(file, report.ToString());
+        Console.WriteLine($"Written: {file} (traces beside it, open them in PerfView or speedscope)");
+        return 0;
+    }
+
+    private static List<(string Name, string Trace, Process Process)> StartTraces(string output, TimeSpan window, params (string Name, int Pid)[] targets)
+    {
+        var traces = new List<(string, string, Process)>();
+        foreach (var (name, pid) in targets)
+        {
+            var trace = Path.Combine(output, $"{name}.nettrace");
+            File.Delete(trace);
+            try
+            {
+                var process = Process.Start(new ProcessStartInfo("dotnet-trace",
+                    $"collect -p {pid} --profile dotnet-sampled-thread-time --duration 00:00:00:{window.TotalSeconds:00} -o {trace}")
+                {
+                    RedirectStandardOutput = true, RedirectStandardError = true,
+                })!;
+                traces.Add((name, trace, process));
+            }
+            catch (System.ComponentModel.Win32Exception)
+            {
+                Console.WriteLine("dotnet-trace is not installed (dotnet tool install -g dotnet-trace); no stack profile.");
+                break;
+            }
+        }
+        return traces;
+    }
+
+    private static async Task<string> RunAsync(string file, string arguments)
+    {
+        using var process = Process.Start(new ProcessStartInfo(file, arguments) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        var text = await process.StandardOutput.ReadToEndAsync() + await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return text.TrimEnd();
+    }
+
+    private static async Task<bool> StatementsAvailableAsync(string postgres)
+    {
+        await using var connection = new NpgsqlConnection(postgres);
+        await connection.OpenAsync();
+        await using var loaded = new NpgsqlCommand("SELECT current_setting('shared_preload_libraries') LIKE '%pg_stat_statements%'", connection);
+        if (!(bool)(await loaded.ExecuteScalarAsync())!) return false;
+        await using var create = new NpgsqlCommand("CREATE EXTENSION IF NOT EXISTS pg_stat_statements", connection);
+        await create.ExecuteNonQueryAsync();
+        return true;
+    }
+
+    private static async Task ResetStatementsAsync(string postgres, bool available)
+    {
+        if (!available) return;
+        await using var connection = new NpgsqlConnection(postgres);
+        await connection.OpenAsync();
+        await using var reset = new NpgsqlCommand("SELECT pg_stat_statements_reset()", connection);
+        await reset.ExecuteNonQueryAsync();
+    }
+
+    private static async Task<long> CommitsAsync(string postgres)
+    {
+        await using var connection = new NpgsqlConnection(postgres);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()", connection);
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+
+    private static async Task<string> TopStatementsAsync(string postgres, double divisor, string unit)
+    {
+        await using var connection = new NpgsqlConnection(postgres);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("""
+            SELECT s.calls, round(s.total_exec_time::numeric, 1), regexp_replace(left(s.query, 140), '\s+', ' ', 'g')
+            FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+            WHERE d.datname = current_database() AND s.query NOT LIKE '%pg_stat_statements%'
+            ORDER BY s.calls DESC LIMIT 25
+            """, connection);
+        var table = new StringBuilder($"| calls {unit} | exec ms total | statement |\n| --- | --- | --- |\n");
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+            table.AppendLine($"| {reader.GetInt64(0) / Math.Max(divisor, 1):0.00} | {reader.GetDecimal(1)} | `{reader.GetString(2).Replace("|", "\\|")}` |");
+        return table.ToString();
+    }
+}
