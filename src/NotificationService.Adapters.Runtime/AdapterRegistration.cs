@@ -9,10 +9,6 @@ public sealed class WorkerStartupException(string message, Exception? inner = nu
 
 public static class AdapterRegistration
 {
-    /// <summary>
-    /// Finds the adapter by the hash of the key the worker was started with. Waits a bounded time for PostgreSQL, so a
-    /// worker started together with the database does not fail for being a second too early.
-    /// </summary>
     /// <summary>Marten wraps driver errors; what the operator needs to hear about is the innermost one of its kind.</summary>
     private static T? Find<T>(Exception? e) where T : Exception
     {
@@ -20,6 +16,10 @@ public static class AdapterRegistration
         return null;
     }
 
+    /// <summary>
+    /// Finds the adapter by the hash of the key the worker was started with. Waits a bounded time for PostgreSQL, so a
+    /// worker started together with the database does not fail for being a second too early.
+    /// </summary>
     public static async Task<Adapter> LoadAsync(string postgres, string key, string expectedType, TimeSpan wait, CancellationToken ct = default)
     {
         using var store = DocumentStore.For(opts =>

@@ -9,6 +9,8 @@ using Microsoft.Extensions.Hosting;
 using NotificationService.Contracts;
 using NotificationService.Hosting;
 using NotificationService.Storage;
+using NotificationService.Storage.Adapters;
+using JasperFx;
 using Npgsql;
 using RabbitMQ.Client.Exceptions;
 using Wolverine;
@@ -32,8 +34,7 @@ public static class AdapterWorker
         try
         {
             await using var app = await BuildAsync<TSender, TConfig>(args, adapterType);
-            await app.RunAsync();
-            return 0;
+            return await app.RunJasperFxCommands(args);
         }
         catch (Exception e) when (Reason(e) is { } reason)
         {
@@ -51,11 +52,15 @@ public static class AdapterWorker
         var configuration = builder.Configuration;
         var postgres = configuration.RequiredConnectionString("Postgres");
         var rabbitMq = configuration.RequiredConnectionString("RabbitMq", ", an amqp:// URI");
+        // `codegen write` needs the shape of the host, not a registration: the generated handlers are the same for every adapter.
+        var generatingCode = args.FirstOrDefault() == "codegen";
         var key = configuration["Adapter:Key"] is { Length: > 0 } k ? k
+            : generatingCode ? ""
             : throw new WorkerStartupException("Set Adapter:Key (env Adapter__Key) to the key the admin API returned when the adapter was created.");
 
-        var adapter = await AdapterRegistration.LoadAsync(postgres, key, adapterType,
-            wait: TimeSpan.FromSeconds(configuration.GetValue("Adapter:StartupWaitSeconds", 30)));
+        var adapter = generatingCode
+            ? new Adapter { Name = "codegen", Type = adapterType, Queue = "codegen" }
+            : await AdapterRegistration.LoadAsync(postgres, key, adapterType, wait: TimeSpan.FromSeconds(configuration.GetValue("Adapter:StartupWaitSeconds", 30)));
         var parallelism = configuration.GetValue("Adapter:Parallelism", 4);
         var node = $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..6]}";
         var worker = new WorkerContext(adapter.Id, adapter.Name, adapter.Queue, adapter.Policy, node);
@@ -73,7 +78,8 @@ public static class AdapterWorker
         builder.Host.UseWolverine(opts =>
         {
             opts.ServiceName = $"ns-adapter-{adapter.Name}";
-            opts.Discovery.IncludeAssembly(typeof(DeliverJobHandler).Assembly);
+            // The handlers, and their generated code, live in this assembly whichever adapter project is the entry point.
+            opts.ApplicationAssembly = typeof(DeliverJobHandler).Assembly;
 
             // Every node gets every cancellation on a queue of its own that disappears with it. Buffered, not durable:
             // the database cancellation view is the source of truth; the broadcast only aborts sends in flight.
@@ -99,7 +105,7 @@ public static class AdapterWorker
 
         var app = builder.Build();
         // Decrypt and bind the config now: a problem with it stops the start, not the first job.
-        app.Services.GetRequiredService<TConfig>();
+        if (!generatingCode) app.Services.GetRequiredService<TConfig>();
         app.MapHealthChecks("/health", new HealthCheckOptions { ResponseWriter = Health.WriteReport });
         return app;
     }
