@@ -50,11 +50,16 @@ public static class Profile
         {
             await process.WaitForExitAsync();
             if (!File.Exists(trace)) { Say($"no trace for the {name}: {await process.StandardError.ReadToEndAsync()}"); continue; }
-            Say($"## {name}: methods on the sampled stacks longest (dotnet-trace, inclusive)");
-            Say("```");
-            Say(await RunAsync("dotnet-trace", $"report {trace} topN -n 40 --inclusive"));
-            Say("```");
+            await RunAsync("dotnet-trace", $"convert {trace} --format Speedscope -o {Path.ChangeExtension(trace, null)}");
+            Say($"## {name}: where its threads ran (not waited), from sampled stacks");
+            Say(RunningTime.Report(Path.ChangeExtension(trace, ".speedscope.json"), top: 30));
         }
+
+        Say("## Maximum rate: 32 clients posting one-target offers for 15 s");
+        var max = await load.RunAsync("profile-max", webhook.Name, Payload, 1, TimeSpan.FromSeconds(15), 32);
+        Say($"accepted {max.OffersPerSecond} offers/s, delivered {max.DeliveredJobsPerSecond} jobs/s, {max.CommitsPerJob} commits/job, " +
+            $"peak RSS core {stack.Cores[0].PeakRssMb():0} MB, worker {stack.Workers[0].PeakRssMb():0} MB");
+
         var file = Path.Combine(output, $"profile-{DateTime.UtcNow:yyyyMMdd-HHmmss}.md");
         await File.WriteAllTextAsync(file, report.ToString());
         Console.WriteLine($"Written: {file} (traces beside it, open them in PerfView or speedscope)");

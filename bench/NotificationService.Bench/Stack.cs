@@ -39,7 +39,7 @@ public sealed class Stack : IAsyncDisposable
             // Each process gets a bounded pool, so cores and workers together stay under PostgreSQL's max_connections
             // even when requests pile up during an outage.
             ["ConnectionStrings__Postgres"] = _postgres + ";Maximum Pool Size=40", ["ConnectionStrings__RabbitMq"] = _rabbitMq,
-            ["Logging__LogLevel__Default"] = "Warning", ["DOTNET_gcServer"] = "0",
+            ["Logging__LogLevel__Default"] = "Warning",
         };
         foreach (var (k, v) in extra) env[k] = v;
         return env;
