@@ -89,10 +89,14 @@ public sealed class JobJournal(IDocumentStore store, ILogger<JobJournal> logger)
     private async Task CommitTogetherAsync(IReadOnlyList<Write> writes)
     {
         await using var session = store.LightweightSession();
-        // One lock order for every batch in every worker, so two batches can never deadlock on each other's streams.
-        foreach (var write in writes.OrderBy(w => w.JobId))
+        // Every stream is locked and loaded in one round trip, in one order for every batch in every worker, so two
+        // batches can never deadlock on each other's streams.
+        var batch = session.CreateBatchQuery();
+        var fetches = writes.OrderBy(w => w.JobId).Select(w => (Write: w, Stream: batch.Events.FetchForExclusiveWriting<Job>(w.JobId))).ToList();
+        await batch.Execute();
+        foreach (var (write, fetch) in fetches)
         {
-            var stream = await session.Events.FetchForExclusiveWriting<Job>(write.JobId);
+            var stream = await fetch;
             var events = write.Decide(stream.Aggregate);
             if (events.Count > 0) stream.AppendMany(events);
         }

@@ -59,4 +59,28 @@ public sealed class when_sends_record_their_jobs_together(SystemFixture system) 
         Assert.Equal(JobState.Queued, loaded[broken].State);
         Assert.All(jobs.Where(j => j != broken), id => Assert.Equal(JobState.Started, loaded[id].State));
     }
+
+    [Fact]
+    public async Task two_writes_to_one_job_in_one_batch_both_commit_one_after_the_other()
+    {
+        var jobs = await QueuedJobsAsync(8);
+        var twice = jobs[5];
+        var journal = new JobJournal(Store, NullLogger<JobJournal>.Instance);
+        var appended = new int[2];
+        JobJournal.Decide Counting(int slot) => job =>
+        {
+            var events = Start($"writer-{slot}")(job);
+            appended[slot] = events.Count;
+            return events;
+        };
+
+        await Task.WhenAll(jobs.Where(id => id != twice).Select(id => journal.AppendAsync(id, Start("other")))
+            .Append(journal.AppendAsync(twice, Counting(0))).Append(journal.AppendAsync(twice, Counting(1))));
+
+        await using var session = Store.QuerySession();
+        var stream = await session.Events.FetchStreamAsync(twice);
+        Assert.True(appended[0] > 0 && appended[1] > 0);
+        Assert.Equal(1 + appended[0] + appended[1], stream.Count); // queued, then each writer's events
+        Assert.Equal(Enumerable.Range(1, stream.Count).Select(v => (long)v), stream.Select(e => e.Version));
+    }
 }
