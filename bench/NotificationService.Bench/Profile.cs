@@ -56,7 +56,10 @@ public static class Profile
         }
 
         Say("## Maximum rate: 32 clients posting one-target offers for 15 s");
+        var cpuBefore = MachineCpu.Snapshot(stack);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         var max = await load.RunAsync("profile-max", webhook.Name, Payload, 1, TimeSpan.FromSeconds(15), 32);
+        Say(MachineCpu.PerJob(cpuBefore, MachineCpu.Snapshot(stack), max.Jobs, clock.Elapsed));
         Say($"accepted {max.OffersPerSecond} offers/s, delivered {max.DeliveredJobsPerSecond} jobs/s, {max.CommitsPerJob} commits/job, " +
             $"peak RSS core {stack.Cores[0].PeakRssMb():0} MB, worker {stack.Workers[0].PeakRssMb():0} MB");
 

@@ -1,0 +1,42 @@
+namespace NotificationService.Bench;
+
+/// <summary>CPU time used so far by every process on the machine, grouped: which component a job's CPU goes to.</summary>
+public static class MachineCpu
+{
+    public static Dictionary<string, double> Snapshot(Stack stack)
+    {
+        var names = new Dictionary<int, string> { [Environment.ProcessId] = "load generator + receivers (bench)" };
+        foreach (var core in stack.Cores) names[core.Pid] = "core";
+        foreach (var worker in stack.Workers) names[worker.Pid] = "worker";
+        var groups = new Dictionary<string, double>();
+        foreach (var directory in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(directory), out var pid)) continue;
+            try
+            {
+                var stat = File.ReadAllText(Path.Combine(directory, "stat"));
+                var command = stat[(stat.IndexOf('(') + 1)..stat.LastIndexOf(')')];
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                var ms = (long.Parse(fields[11]) + long.Parse(fields[12])) * 10.0; // utime + stime, in 10 ms ticks
+                var group = names.GetValueOrDefault(pid) ?? command switch
+                {
+                    "postgres" => "PostgreSQL",
+                    "beam.smp" or "erl_child_setup" or "epmd" or "inet_gethost" => "RabbitMQ",
+                    _ => "other",
+                };
+                groups[group] = groups.GetValueOrDefault(group) + ms;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // the process ended meanwhile
+        }
+        return groups;
+    }
+
+    public static string PerJob(Dictionary<string, double> before, Dictionary<string, double> after, int jobs, TimeSpan elapsed)
+    {
+        var rows = after.Select(kv => (kv.Key, Ms: kv.Value - before.GetValueOrDefault(kv.Key))).Where(r => r.Ms > 0).OrderByDescending(r => r.Ms).ToList();
+        var total = rows.Sum(r => r.Ms);
+        var lines = rows.Select(r => $"| {r.Key} | {r.Ms / Math.Max(jobs, 1):0.00} | {r.Ms / elapsed.TotalMilliseconds * 100:0} % |");
+        return $"| process | CPU ms per delivered job | share of one core |\n| --- | --- | --- |\n{string.Join("\n", lines)}\n" +
+               $"| all | {total / Math.Max(jobs, 1):0.00} | {total / elapsed.TotalMilliseconds * 100:0} % of one core ({Environment.ProcessorCount} cores) |";
+    }
+}
