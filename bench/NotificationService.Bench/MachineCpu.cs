@@ -31,6 +31,10 @@ public static class MachineCpu
         return groups;
     }
 
+    /// <summary>How busy the whole machine was, as a share of all its cores.</summary>
+    public static double Share(Dictionary<string, double> before, Dictionary<string, double> after, TimeSpan elapsed) =>
+        after.Sum(kv => kv.Value - before.GetValueOrDefault(kv.Key)) / (elapsed.TotalMilliseconds * Environment.ProcessorCount) * 100;
+
     public static string PerJob(Dictionary<string, double> before, Dictionary<string, double> after, int jobs, TimeSpan elapsed)
     {
         var rows = after.Select(kv => (kv.Key, Ms: kv.Value - before.GetValueOrDefault(kv.Key))).Where(r => r.Ms > 0).OrderByDescending(r => r.Ms).ToList();

@@ -33,12 +33,18 @@ public sealed class ServiceProcess : IAsyncDisposable
 
     public string Log { get { lock (_log) return _log.ToString(); } }
 
-    /// <summary>User + system CPU time so far (from /proc/[pid]/stat, in clock ticks of 10 ms).</summary>
+    /// <summary>User + system CPU time so far (from /proc/[pid]/stat, in clock ticks of 10 ms); the last value seen once it has exited.</summary>
     public TimeSpan CpuTime()
     {
-        var fields = File.ReadAllText($"/proc/{Pid}/stat").Split(')')[1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        return TimeSpan.FromMilliseconds((long.Parse(fields[11]) + long.Parse(fields[12])) * 10);
+        try
+        {
+            var fields = File.ReadAllText($"/proc/{Pid}/stat").Split(')')[1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            return _lastCpuTime = TimeSpan.FromMilliseconds((long.Parse(fields[11]) + long.Parse(fields[12])) * 10);
+        }
+        catch (IOException) { return _lastCpuTime; }
     }
+
+    private TimeSpan _lastCpuTime;
 
     /// <summary>Peak resident set size so far (VmHWM), in MB.</summary>
     public double PeakRssMb() =>

@@ -5,9 +5,10 @@ using Npgsql;
 namespace NotificationService.Bench;
 
 /// <summary>
-/// `./ns bench --profile`: where a delivered job's time and transactions go. A steady one-target load at a fixed rate,
+/// `./ns bench --profile`: where a delivered job's transactions and CPU go. A steady one-target load at a fixed rate,
 /// with PostgreSQL's statement counts (pg_stat_statements) per delivered job, the background statements of an idle
-/// stack per second, and, when dotnet-trace is installed, a sampled stack trace of the core and the worker.
+/// stack per second and, when dotnet-trace is installed, the running time by frame of the core and the worker; then a
+/// maximum-rate phase with the CPU per job of every process on the machine.
 /// </summary>
 public static class Profile
 {
@@ -50,18 +51,35 @@ public static class Profile
         {
             await process.WaitForExitAsync();
             if (!File.Exists(trace)) { Say($"no trace for the {name}: {await process.StandardError.ReadToEndAsync()}"); continue; }
-            await RunAsync("dotnet-trace", $"convert {trace} --format Speedscope -o {Path.ChangeExtension(trace, null)}");
+            await ExecAsync("dotnet-trace", $"convert {trace} --format Speedscope -o {Path.ChangeExtension(trace, null)}");
             Say($"## {name}: where its threads ran (not waited), from sampled stacks");
             Say(RunningTime.Report(Path.ChangeExtension(trace, ".speedscope.json"), top: 30));
         }
 
         Say("## Maximum rate: 32 clients posting one-target offers for 15 s");
         var cpuBefore = MachineCpu.Snapshot(stack);
-        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var clock = Stopwatch.StartNew();
         var max = await load.RunAsync("profile-max", webhook.Name, Payload, 1, TimeSpan.FromSeconds(15), 32);
         Say(MachineCpu.PerJob(cpuBefore, MachineCpu.Snapshot(stack), max.Jobs, clock.Elapsed));
         Say($"accepted {max.OffersPerSecond} offers/s, delivered {max.DeliveredJobsPerSecond} jobs/s, {max.CommitsPerJob} commits/job, " +
             $"peak RSS core {stack.Cores[0].PeakRssMb():0} MB, worker {stack.Workers[0].PeakRssMb():0} MB");
+
+        // Is the accept tail the core's own, or the core waiting for CPU the other processes hold? The same rate twice:
+        // with the worker delivering, then with it stopped (its jobs wait in the queue), so only its share changes.
+        var halfRate = Math.Round(Math.Min(max.OffersPerSecond, max.DeliveredJobsPerSecond) / 2);
+        Say($"## Accept latency at {halfRate} one-target offers/s for 15 s: with the worker delivering, then with it stopped");
+        var cpuWith = MachineCpu.Snapshot(stack);
+        clock.Restart();
+        var with = await load.RunAsync("with-worker", webhook.Name, Payload, 1, TimeSpan.FromSeconds(15), 0, halfRate);
+        var cpuShareWith = MachineCpu.Share(cpuWith, MachineCpu.Snapshot(stack), clock.Elapsed);
+        await stack.Workers[0].KillAsync();
+        var cpuWithout = MachineCpu.Snapshot(stack);
+        clock.Restart();
+        var without = await load.RunAsync("without-worker", webhook.Name, Payload, 1, TimeSpan.FromSeconds(15), 0, halfRate, drain: false);
+        var cpuShareWithout = MachineCpu.Share(cpuWithout, MachineCpu.Snapshot(stack), clock.Elapsed);
+        Say("| worker | accept p50 / p95 / p99 ms | machine CPU busy |\n| --- | --- | --- |");
+        Say($"| delivering | {with.AcceptMs.P50} / {with.AcceptMs.P95} / {with.AcceptMs.P99} | {cpuShareWith:0} % |");
+        Say($"| stopped | {without.AcceptMs.P50} / {without.AcceptMs.P95} / {without.AcceptMs.P99} | {cpuShareWithout:0} % |");
 
         var file = Path.Combine(output, $"profile-{DateTime.UtcNow:yyyyMMdd-HHmmss}.md");
         await File.WriteAllTextAsync(file, report.ToString());
@@ -87,14 +105,14 @@ public static class Profile
             }
             catch (System.ComponentModel.Win32Exception)
             {
-                Console.WriteLine("dotnet-trace is not installed (dotnet tool install -g dotnet-trace); no stack profile.");
+                Console.WriteLine("dotnet-trace is not installed (dotnet tool install -g dotnet-trace): no running time by frame.");
                 break;
             }
         }
         return traces;
     }
 
-    private static async Task<string> RunAsync(string file, string arguments)
+    private static async Task<string> ExecAsync(string file, string arguments)
     {
         using var process = Process.Start(new ProcessStartInfo(file, arguments) { RedirectStandardOutput = true, RedirectStandardError = true })!;
         var text = await process.StandardOutput.ReadToEndAsync() + await process.StandardError.ReadToEndAsync();

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using JasperFx;
 using JasperFx.Core;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
@@ -10,7 +11,6 @@ using NotificationService.Contracts;
 using NotificationService.Hosting;
 using NotificationService.Storage;
 using NotificationService.Storage.Adapters;
-using JasperFx;
 using Npgsql;
 using RabbitMQ.Client.Exceptions;
 using Wolverine;
@@ -34,7 +34,9 @@ public static class AdapterWorker
         try
         {
             await using var app = await BuildAsync<TSender, TConfig>(args, adapterType);
-            return await app.RunJasperFxCommands(args);
+            if (GeneratesCode(args)) return await app.RunJasperFxCommands(args);
+            await app.RunAsync();
+            return 0;
         }
         catch (Exception e) when (Reason(e) is { } reason)
         {
@@ -53,7 +55,7 @@ public static class AdapterWorker
         var postgres = configuration.RequiredConnectionString("Postgres");
         var rabbitMq = configuration.RequiredConnectionString("RabbitMq", ", an amqp:// URI");
         // `codegen write` needs the shape of the host, not a registration: the generated handlers are the same for every adapter.
-        var generatingCode = args.FirstOrDefault() == "codegen";
+        var generatingCode = GeneratesCode(args);
         var key = configuration["Adapter:Key"] is { Length: > 0 } k ? k
             : generatingCode ? ""
             : throw new WorkerStartupException("Set Adapter:Key (env Adapter__Key) to the key the admin API returned when the adapter was created.");
@@ -109,6 +111,9 @@ public static class AdapterWorker
         app.MapHealthChecks("/health", new HealthCheckOptions { ResponseWriter = Health.WriteReport });
         return app;
     }
+
+    /// <summary>`codegen write`, run by `./ns codegen`: the worker writes its generated handler code and exits.</summary>
+    private static bool GeneratesCode(string[] args) => args.FirstOrDefault() == "codegen";
 
     /// <summary>A one-line reason for a start-up failure the operator can fix; null for anything unexpected.</summary>
     private static string? Reason(Exception e) => e switch

@@ -36,7 +36,7 @@ public static class CritterStack
             .ApplyAllDatabaseChangesOnStartup()
             .IntegrateWithWolverine(w => w.MessageStorageSchemaName = wolverineSchema);
 
-    /// <summary>The Wolverine settings every process uses: runtime code generation, transactions, durable outbox, the broker.</summary>
+    /// <summary>The Wolverine settings every process uses: pre-generated code, transactions, durable outbox, the broker.</summary>
     public static RabbitMqTransportExpression UseNotificationDefaults(this WolverineOptions opts, string rabbitMq)
     {
         // Handlers and endpoints are generated ahead of time (./ns codegen) and compiled with the project: compiling them
