@@ -178,12 +178,10 @@ public static class Chaos
     /// <summary>SIGKILL a process and every process below it: a crash, not a shutdown.</summary>
     private static async Task KillTreeAsync(int pid)
     {
-        var children = Directory.GetDirectories("/proc").Select(Path.GetFileName).Where(d => int.TryParse(d, out _)).Select(d => int.Parse(d!))
-            .Where(p => { try { return File.ReadAllText($"/proc/{p}/stat").Split(')')[1].Split(' ', StringSplitOptions.RemoveEmptyEntries)[1] == pid.ToString(); } catch (IOException) { return false; } })
-            .ToList();
+        var children = ProcStat.AllPids().Where(p => ProcStat.Read(p)?.ParentPid == pid).ToList();
         foreach (var target in children.Prepend(pid))
             try { Process.GetProcessById(target).Kill(); } catch (Exception e) when (e is ArgumentException or InvalidOperationException) { } // already gone
-        await Eventually(() => !Directory.Exists($"/proc/{pid}") || File.ReadAllText($"/proc/{pid}/stat").Contains(" Z "), TimeSpan.FromSeconds(10));
+        await Eventually(() => ProcStat.Read(pid) is null or { State: 'Z' }, TimeSpan.FromSeconds(10));
     }
 
     private static async Task InfraUpAsync(string root)

@@ -32,7 +32,7 @@ public sealed class Load(Stack stack, Receivers receivers, string postgres)
         var acceptMs = new ConcurrentBag<double>();
         var jobs = new ConcurrentBag<Guid>();
         var failed = 0;
-        var commitsBefore = await CommitsAsync();
+        var commitsBefore = await Database.CommitsAsync(postgres);
         var coreCpu = stack.Cores.Sum(c => c.CpuTime().TotalMilliseconds);
         var workerCpu = stack.Workers.Sum(w => w.CpuTime().TotalMilliseconds);
         var started = Stopwatch.GetTimestamp();
@@ -85,7 +85,7 @@ public sealed class Load(Stack stack, Receivers receivers, string postgres)
         var lastDelivery = expected.Where(receivers.FirstAt.ContainsKey).Select(j => receivers.FirstAt[j]).DefaultIfEmpty(started).Max();
         var deliveredFor = Stopwatch.GetElapsedTime(started, lastDelivery).TotalSeconds;
 
-        var commits = await CommitsAsync() - commitsBefore;
+        var commits = await Database.CommitsAsync(postgres) - commitsBefore;
         var result = new PhaseResult(name, targetsPerOffer,
             Math.Round(acceptMs.Count / acceptedFor, 1), Math.Round(expected.Length / acceptedFor, 1), Math.Round(delivered / Math.Max(deliveredFor, 0.001), 1),
             expected.Length, failed, Percentiles.Of(acceptMs.ToArray()), Percentiles.Of(await QueuedToFinishedAsync(expected)),
@@ -94,14 +94,6 @@ public sealed class Load(Stack stack, Receivers receivers, string postgres)
             Math.Round((stack.Workers.Sum(w => w.CpuTime().TotalMilliseconds) - workerCpu) / Math.Max(delivered, 1), 2));
         if (drain && delivered < expected.Length) Console.WriteLine($"  !! {expected.Length - delivered} of {expected.Length} jobs not delivered within the drain time");
         return result;
-    }
-
-    private async Task<long> CommitsAsync()
-    {
-        await using var connection = new NpgsqlConnection(postgres);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()", connection);
-        return (long)(await command.ExecuteScalarAsync())!;
     }
 
     /// <summary>From the job's creation (queued) to its recorded finish, read from the Job projection.</summary>

@@ -9,24 +9,16 @@ public static class MachineCpu
         foreach (var core in stack.Cores) names[core.Pid] = "core";
         foreach (var worker in stack.Workers) names[worker.Pid] = "worker";
         var groups = new Dictionary<string, double>();
-        foreach (var directory in Directory.EnumerateDirectories("/proc"))
+        foreach (var pid in ProcStat.AllPids())
         {
-            if (!int.TryParse(Path.GetFileName(directory), out var pid)) continue;
-            try
+            if (ProcStat.Read(pid) is not { } process) continue; // ended meanwhile
+            var group = names.GetValueOrDefault(pid) ?? process.Command switch
             {
-                var stat = File.ReadAllText(Path.Combine(directory, "stat"));
-                var command = stat[(stat.IndexOf('(') + 1)..stat.LastIndexOf(')')];
-                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-                var ms = (long.Parse(fields[11]) + long.Parse(fields[12])) * 10.0; // utime + stime, in 10 ms ticks
-                var group = names.GetValueOrDefault(pid) ?? command switch
-                {
-                    "postgres" => "PostgreSQL",
-                    "beam.smp" or "erl_child_setup" or "epmd" or "inet_gethost" => "RabbitMQ",
-                    _ => "other",
-                };
-                groups[group] = groups.GetValueOrDefault(group) + ms;
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // the process ended meanwhile
+                "postgres" => "PostgreSQL",
+                "beam.smp" or "erl_child_setup" or "epmd" or "inet_gethost" => "RabbitMQ",
+                _ => "other",
+            };
+            groups[group] = groups.GetValueOrDefault(group) + process.Cpu.TotalMilliseconds;
         }
         return groups;
     }

@@ -33,16 +33,8 @@ public sealed class ServiceProcess : IAsyncDisposable
 
     public string Log { get { lock (_log) return _log.ToString(); } }
 
-    /// <summary>User + system CPU time so far (from /proc/[pid]/stat, in clock ticks of 10 ms); the last value seen once it has exited.</summary>
-    public TimeSpan CpuTime()
-    {
-        try
-        {
-            var fields = File.ReadAllText($"/proc/{Pid}/stat").Split(')')[1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            return _lastCpuTime = TimeSpan.FromMilliseconds((long.Parse(fields[11]) + long.Parse(fields[12])) * 10);
-        }
-        catch (IOException) { return _lastCpuTime; }
-    }
+    /// <summary>User + system CPU time so far; the last value seen once the process has exited.</summary>
+    public TimeSpan CpuTime() => _lastCpuTime = ProcStat.Read(Pid)?.Cpu ?? _lastCpuTime;
 
     private TimeSpan _lastCpuTime;
 
@@ -69,4 +61,24 @@ public sealed class ServiceProcess : IAsyncDisposable
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
+}
+
+/// <summary>One process's line in /proc/[pid]/stat: its command name, state ('Z': exited, not yet reaped), parent and CPU time (user + system).</summary>
+public sealed record ProcStat(string Command, char State, int ParentPid, TimeSpan Cpu)
+{
+    /// <summary>Null when the process is gone.</summary>
+    public static ProcStat? Read(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' '); // the command may contain spaces and ')'
+            return new ProcStat(stat[(stat.IndexOf('(') + 1)..stat.LastIndexOf(')')], fields[0][0], int.Parse(fields[1]),
+                TimeSpan.FromMilliseconds((long.Parse(fields[11]) + long.Parse(fields[12])) * 10)); // clock ticks of 10 ms
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
+    }
+
+    public static IEnumerable<int> AllPids() =>
+        Directory.EnumerateDirectories("/proc").Select(Path.GetFileName).Where(d => int.TryParse(d, out _)).Select(d => int.Parse(d!));
 }

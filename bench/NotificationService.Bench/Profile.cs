@@ -34,9 +34,9 @@ public static class Profile
 
         Say($"## Idle stack (core + webhook worker, no load), 10 s");
         await ResetStatementsAsync(postgres, statements);
-        var idleCommits = await CommitsAsync(postgres);
+        var idleCommits = await Database.CommitsAsync(postgres);
         await Task.Delay(TimeSpan.FromSeconds(10));
-        Say($"{(await CommitsAsync(postgres) - idleCommits) / 10.0:0.0} commits/s");
+        Say($"{(await Database.CommitsAsync(postgres) - idleCommits) / 10.0:0.0} commits/s");
         if (statements) Say(await TopStatementsAsync(postgres, 10.0, "per second"));
 
         Say($"## {rate} one-target offers/s for {window.TotalSeconds:0} s");
@@ -138,14 +138,6 @@ public static class Profile
         await connection.OpenAsync();
         await using var reset = new NpgsqlCommand("SELECT pg_stat_statements_reset()", connection);
         await reset.ExecuteNonQueryAsync();
-    }
-
-    private static async Task<long> CommitsAsync(string postgres)
-    {
-        await using var connection = new NpgsqlConnection(postgres);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()", connection);
-        return (long)(await command.ExecuteScalarAsync())!;
     }
 
     private static async Task<string> TopStatementsAsync(string postgres, double divisor, string unit)
