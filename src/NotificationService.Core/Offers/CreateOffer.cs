@@ -46,9 +46,11 @@ public static class CreateOfferEndpoint
         if (missing.Length > 0)
             foreach (var adapter in await session.Query<Adapter>().Where(a => missing.Contains(a.Name)).ToListAsync())
                 cache.Adapters.Keep(adapter.Name, adapters[adapter.Name] = adapter);
+        if (string.IsNullOrEmpty(idempotencyKey)) return new OfferContext(adapters, null, "", null);
+
+        // Only a request that may be retried needs its fingerprint (a retry with another body is refused).
         var hash = Convert.ToHexStringLower(SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(command)));
-        var earlier = string.IsNullOrEmpty(idempotencyKey) ? null
-            : await session.LoadAsync<IdempotentRequest>(IdempotentRequest.IdFor(user.ServiceId(), idempotencyKey));
+        var earlier = await session.LoadAsync<IdempotentRequest>(IdempotentRequest.IdFor(user.ServiceId(), idempotencyKey));
         return new OfferContext(adapters, idempotencyKey, hash, earlier);
     }
 
