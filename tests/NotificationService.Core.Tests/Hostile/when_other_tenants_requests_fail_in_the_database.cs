@@ -1,0 +1,95 @@
+using System.Collections.Concurrent;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using NotificationService.Testing;
+
+namespace NotificationService.Core.Tests.Hostile;
+
+/// <summary>
+/// Requests that fail inside PostgreSQL, in the middle of a batched transaction, must not hurt the requests that share
+/// the connection pool with them. Npgsql's automatic preparation lost track of which statements a connection had
+/// prepared after such a failure and handed the connection to the next request, which then got a 500.
+/// </summary>
+public sealed class when_other_tenants_requests_fail_in_the_database(SystemFixture system) : IntegrationContext(system)
+{
+    private const int ValidLoops = 4, OffersPerLoop = 120;
+
+    [Fact]
+    public async Task valid_requests_of_other_tenants_all_succeed()
+    {
+        var victims = await Task.WhenAll(Enumerable.Range(0, ValidLoops).Select(i => System.CreateTenantAsync($"victim-{i}-{Guid.NewGuid():N}")));
+        var attacker = await System.CreateTenantAsync($"attacker-{Guid.NewGuid():N}");
+        // A failure raised by PostgreSQL itself in the offer's batch, after several statements ran (like a deadlock or
+        // a constraint violation would be): the offer insert of any offer whose metadata asks for it.
+        await Sql.ExecuteAsync("""
+            CREATE OR REPLACE FUNCTION ns.fail_doomed_offer() RETURNS trigger AS $$
+            BEGIN RAISE EXCEPTION 'injected failure'; END $$ LANGUAGE plpgsql;
+            CREATE TRIGGER fail_doomed_offer BEFORE INSERT ON ns.mt_doc_offer
+              FOR EACH ROW WHEN (NEW.data -> 'metadata' ->> 'doom' IS NOT NULL) EXECUTE FUNCTION ns.fail_doomed_offer();
+            """);
+        var failures = new ConcurrentQueue<string>();
+        var attackerStatuses = new ConcurrentDictionary<int, int>();
+        using var stop = new CancellationTokenSource();
+        try
+        {
+            var attacks = new[]
+            {
+                AttackAsync(attacker, _ => (Offer("a\\u0000b"), null), attackerStatuses, stop.Token),
+                AttackAsync(attacker, _ => (Offer("doomed", metadata: "\"doom\":\"yes\""), null), attackerStatuses, stop.Token),
+                // Racing duplicates: all but one insert of the idempotency record violate its primary key.
+                AttackAsync(attacker, i => (Offer("race"), $"race-{i / 4}"), attackerStatuses, stop.Token, parallel: 4),
+            };
+            var valid = victims.Select(victim => ValidLoopAsync(victim, failures)).ToArray();
+            await Task.WhenAll(valid);
+            stop.Cancel();
+            await Task.WhenAll(attacks);
+        }
+        finally
+        {
+            await Sql.ExecuteAsync("DROP TRIGGER fail_doomed_offer ON ns.mt_doc_offer; DROP FUNCTION ns.fail_doomed_offer();");
+        }
+
+        Assert.True(failures.IsEmpty, $"{failures.Count} of {ValidLoops * OffersPerLoop * 2} valid requests failed:\n{string.Join("\n", failures.Take(10))}");
+        // The attacks did reach the database: each kind failed there at least once (not refused before it).
+        Assert.True(attackerStatuses.Keys.Any(s => s >= 400), $"attacker statuses: {string.Join(", ", attackerStatuses.Select(s => $"{s.Key}x{s.Value}"))}");
+    }
+
+    private async Task ValidLoopAsync(Tenant victim, ConcurrentQueue<string> failures)
+    {
+        for (var i = 0; i < OffersPerLoop; i++)
+        {
+            var (status, body) = await SendAsync(victim, Offer($"valid {i}"), idempotencyKey: null);
+            if (status != 202) { failures.Enqueue($"POST /v1/offers {status}: {body}"); continue; }
+            var jobId = JsonDocument.Parse(body).RootElement.GetProperty("jobs")[0].GetProperty("id").GetGuid();
+            var (getStatus, job) = await System.SendRawAsync(HttpMethod.Get, $"/v1/jobs/{jobId}", victim.ApiKey);
+            if (getStatus != 200) failures.Enqueue($"GET /v1/jobs/{jobId} {getStatus}: {job}");
+        }
+    }
+
+    private async Task AttackAsync(Tenant attacker, Func<int, (string Body, string? Key)> next, ConcurrentDictionary<int, int> statuses, CancellationToken stop, int parallel = 1)
+    {
+        for (var i = 0; !stop.IsCancellationRequested; i += parallel)
+        {
+            var round = Enumerable.Range(i, parallel).Select(async n =>
+            {
+                var (body, key) = next(n);
+                var (status, _) = await SendAsync(attacker, body, key);
+                statuses.AddOrUpdate(status, 1, (_, c) => c + 1);
+            });
+            await Task.WhenAll(round);
+        }
+    }
+
+    private string Offer(string subject, string metadata = "") =>
+        $$$"""{"targets":[{"adapter":"{{{System.Email.Name}}}","params":{"to":"x@example.test","subject":"{{{subject}}}","text":"t"}}],"metadata":{{{{metadata}}}}}""";
+
+    private async Task<(int, string)> SendAsync(Tenant tenant, string json, string? idempotencyKey)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/offers") { Content = new StringContent(json, Encoding.UTF8, "application/json") };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", tenant.ApiKey);
+        if (idempotencyKey is not null) request.Headers.Add("Idempotency-Key", idempotencyKey);
+        using var response = await System.Http.SendAsync(request);
+        return ((int)response.StatusCode, await response.Content.ReadAsStringAsync());
+    }
+}
