@@ -36,6 +36,7 @@ public static class OutboundHttp
         var addresses = IPAddress.TryParse(endPoint.Host, out var literal)
             ? [literal]
             : await Dns.GetHostAddressesAsync(endPoint.Host, cancellation);
+        if (addresses.Length == 0) throw new SocketException((int)SocketError.HostNotFound);
         // Every address is checked, and the socket connects only to the checked ones, so a second lookup cannot swap them.
         if (!allowPrivateNetwork && addresses.FirstOrDefault(IsPrivate) is { } refused)
             throw new OutboundRequestRefusedException(
