@@ -27,7 +27,7 @@ public static class Chaos
         await using var stack = await Stack.StartAsync(root, postgres, rabbitMq, cores: 0);
         foreach (var port in corePorts) await stack.StartCoreAsync(port: port);
         await stack.CreateServiceAsync();
-        var adapter = await stack.CreateAdapterAsync("chaos-webhook", "webhook", new { url = $"http://127.0.0.1:{receivers.WebhookPort}/in", secret = "chaos-secret-0123456789" });
+        var adapter = await stack.CreateAdapterAsync("chaos-webhook", "webhook", new { url = $"http://127.0.0.1:{receivers.WebhookPort}/in", secret = "chaos-secret-0123456789", allowPrivateNetwork = true });
         await stack.StartWorkerAsync("Webhook", adapter.Key, parallelism: 8);
         await stack.StartWorkerAsync("Webhook", adapter.Key, parallelism: 8);
 

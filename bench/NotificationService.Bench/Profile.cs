@@ -23,7 +23,7 @@ public static class Profile
 
         await using var receivers = await Receivers.StartAsync();
         await using var stack = await Stack.StartAsync(root, postgres, rabbitMq);
-        var webhook = await stack.CreateAdapterAsync("profile-webhook", "webhook", new { url = $"http://127.0.0.1:{receivers.WebhookPort}/in", secret = "bench-secret-0123456789" });
+        var webhook = await stack.CreateAdapterAsync("profile-webhook", "webhook", new { url = $"http://127.0.0.1:{receivers.WebhookPort}/in", secret = "bench-secret-0123456789", allowPrivateNetwork = true });
         await stack.StartWorkerAsync("Webhook", webhook.Key);
         var load = new Load(stack, receivers, postgres);
         object Payload(int i) => new { payload = new { i } };

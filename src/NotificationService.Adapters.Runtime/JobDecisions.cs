@@ -47,12 +47,12 @@ public static class JobDecisions
         switch (result)
         {
             case DeliveryResult.Permanent permanent:
-                return End(new JobFailed(job.Id, attempt, permanent.Error, now));
+                return End(new JobFailed(job.Id, attempt, permanent.Error, now, permanent.Detail));
             case DeliveryResult.Transient transient when attempt >= policy.MaxAttempts:
-                return End(new JobFailed(job.Id, attempt, $"{transient.Error} (gave up after {attempt} attempts)", now));
+                return End(new JobFailed(job.Id, attempt, $"{transient.Error} (gave up after {attempt} attempts)", now, transient.Detail));
             case DeliveryResult.Transient transient:
                 var retryAt = now + (transient.RetryAfter ?? policy.BackoffAfter(attempt, jitter01));
-                return new AttemptOutcome([new JobAttemptFailed(job.Id, attempt, transient.Error, now, retryAt)], retryAt);
+                return new AttemptOutcome([new JobAttemptFailed(job.Id, attempt, transient.Error, now, retryAt, transient.Detail)], retryAt);
             default:
                 throw new ArgumentOutOfRangeException(nameof(result), result, "Unknown delivery result.");
         }

@@ -13,7 +13,8 @@ namespace NotificationService.Testing;
 
 /// <summary>
 /// A real SMTP server on 127.0.0.1 (the SmtpServer package) that keeps what it receives, can require a login and can be
-/// told to answer the next messages with a given reply, so email delivery is tested over the real protocol.
+/// told to answer the next messages with a given reply, so email delivery is tested over the real protocol. Like real servers
+/// it can close a session that sat idle (<c>idleTimeout</c>), as a pooled client's connection meets it after a quiet spell.
 /// </summary>
 public sealed class SmtpSink : IAsyncDisposable
 {
@@ -21,17 +22,23 @@ public sealed class SmtpSink : IAsyncDisposable
     private readonly Task _running;
     private readonly ConcurrentQueue<SmtpResponse> _scriptedReplies = new();
 
+    private int _sessionsEnded;
+
     public int Port { get; }
+    /// <summary>How many client sessions have ended, by the client's QUIT or by the server (an idle timeout).</summary>
+    public int SessionsEnded => Volatile.Read(ref _sessionsEnded);
     public ConcurrentQueue<MimeMessage> Received { get; } = new();
 
     /// <summary>When set, only this user and password may log in, and logging in is required.</summary>
     public (string User, string Password)? RequiredLogin { get; }
 
-    public SmtpSink((string User, string Password)? requiredLogin = null)
+    public SmtpSink((string User, string Password)? requiredLogin = null, TimeSpan? idleTimeout = null)
     {
         RequiredLogin = requiredLogin;
         Port = FreePort();
-        var options = new SmtpServerOptionsBuilder()
+        var builder = new SmtpServerOptionsBuilder();
+        if (idleTimeout is { } idle) builder.CommandWaitTimeout(idle);
+        var options = builder
             .ServerName("localhost")
             .Endpoint(e => e.Endpoint(new IPEndPoint(IPAddress.Loopback, Port))
                 .AllowUnsecureAuthentication(requiredLogin is not null)
@@ -40,7 +47,10 @@ public sealed class SmtpSink : IAsyncDisposable
         var services = new ServiceProvider();
         services.Add(new Store(this));
         if (requiredLogin is { } login) services.Add(new Authenticator(login.User, login.Password));
-        _running = new SmtpServer.SmtpServer(options, services).StartAsync(_stop.Token);
+        var server = new SmtpServer.SmtpServer(options, services);
+        server.SessionCompleted += (_, _) => Interlocked.Increment(ref _sessionsEnded);
+        server.SessionFaulted += (_, _) => Interlocked.Increment(ref _sessionsEnded);
+        _running = server.StartAsync(_stop.Token);
     }
 
     /// <summary>The next message gets this reply instead of 250 (e.g. 451 for a transient, 550 for a permanent failure).</summary>

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text.Json;
 using MailKit;
@@ -11,11 +12,17 @@ namespace NotificationService.Adapters.Email;
 
 /// <summary>
 /// Sends through the configured SMTP server, keeping authenticated connections open between jobs (one per concurrent
-/// send) instead of paying connect, TLS and AUTH for every message.
+/// send) instead of paying connect, TLS and AUTH for every message. A kept connection is checked before it is used again,
+/// because servers end idle sessions (often after 30 s or so) and the client only finds out when it next writes.
 /// </summary>
 public sealed class EmailSender(EmailConfig config) : IChannelSender, IAsyncDisposable
 {
-    private readonly ConcurrentBag<SmtpClient> _idle = new();
+    /// <summary>A connection idle longer than this is also probed with NOOP, for a peer that vanished without closing.</summary>
+    private static readonly TimeSpan ProbeAfter = TimeSpan.FromSeconds(5);
+
+    private sealed record Pooled(SmtpClient Client, Socket Socket, long IdleSince);
+
+    private readonly ConcurrentBag<Pooled> _idle = new();
 
     public async Task<DeliveryResult> SendAsync(ChannelDelivery delivery, CancellationToken cancellation)
     {
@@ -26,22 +33,22 @@ public sealed class EmailSender(EmailConfig config) : IChannelSender, IAsyncDisp
             return new DeliveryResult.Permanent($"The params cannot be turned into an email: {e.Message}");
         }
 
-        SmtpClient? client = null;
+        Pooled? connection = null;
         try
         {
-            client = await RentAsync(cancellation);
-            var reply = await client.SendAsync(message, cancellation);
-            Return(client);
+            connection = await RentAsync(cancellation);
+            var reply = await connection.Client.SendAsync(message, cancellation);
+            Return(connection);
             return new DeliveryResult.Delivered(reply);
         }
         catch (Exception e) when (Classify(e) is { } result)
         {
-            client?.Dispose();
+            Discard(connection);
             return result;
         }
         catch
         {
-            client?.Dispose();
+            Discard(connection);
             throw;
         }
     }
@@ -70,32 +77,74 @@ public sealed class EmailSender(EmailConfig config) : IChannelSender, IAsyncDisp
             ? value.EnumerateArray().Select(a => MailboxAddress.Parse(a.GetString() ?? ""))
             : [MailboxAddress.Parse(value.GetString() ?? "")];
 
-    private async Task<SmtpClient> RentAsync(CancellationToken cancellation)
+    private async Task<Pooled> RentAsync(CancellationToken cancellation)
     {
         while (_idle.TryTake(out var idle))
         {
-            if (idle.IsConnected) return idle;
-            idle.Dispose();
+            if (await IsUsableAsync(idle, cancellation)) return idle;
+            Discard(idle);
         }
-        var client = new SmtpClient { Timeout = 30_000 };
+        return await ConnectAsync(cancellation);
+    }
+
+    private static async Task<bool> IsUsableAsync(Pooled idle, CancellationToken cancellation)
+    {
+        if (!idle.Client.IsConnected) return false;
+        // An SMTP server speaks only when spoken to, so anything readable on an idle session is its goodbye (a 421 or 221
+        // timeout reply, or the closed connection): seen locally, without a round trip.
+        try { if (idle.Socket.Poll(0, SelectMode.SelectRead)) return false; }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException) { return false; }
+        if (Stopwatch.GetElapsedTime(idle.IdleSince) < ProbeAfter) return true;
         try
         {
-            await client.ConnectAsync(config.Host, config.Port, config.SocketOptions, cancellation);
+            await idle.Client.NoOpAsync(cancellation);
+            return true;
+        }
+        catch (Exception e) when (Classify(e) is not null)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Connects our own socket (so an idle session can be checked on it), then TLS and AUTH as configured.</summary>
+    private async Task<Pooled> ConnectAsync(CancellationToken cancellation)
+    {
+        var client = new SmtpClient { Timeout = 30_000 };
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            using (var connect = CancellationTokenSource.CreateLinkedTokenSource(cancellation))
+            {
+                connect.CancelAfter(client.Timeout);
+                try { await socket.ConnectAsync(config.Host, config.Port, connect.Token); }
+                catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
+                {
+                    throw new TimeoutException($"Connecting to {config.Host}:{config.Port} timed out.");
+                }
+            }
+            await client.ConnectAsync(socket, config.Host, config.Port, config.SocketOptions, cancellation);
             if (!string.IsNullOrEmpty(config.Username))
                 await client.AuthenticateAsync(config.Username, config.Password ?? "", cancellation);
-            return client;
+            return new Pooled(client, socket, Stopwatch.GetTimestamp());
         }
         catch
         {
             client.Dispose();
+            socket.Dispose();
             throw;
         }
     }
 
-    private void Return(SmtpClient client)
+    private void Return(Pooled connection)
     {
-        if (client.IsConnected) _idle.Add(client);
-        else client.Dispose();
+        if (connection.Client.IsConnected) _idle.Add(connection with { IdleSince = Stopwatch.GetTimestamp() });
+        else Discard(connection);
+    }
+
+    private static void Discard(Pooled? connection)
+    {
+        connection?.Client.Dispose();
+        connection?.Socket.Dispose();
     }
 
     /// <summary>SMTP 5xx and refused credentials will not get better by retrying; 4xx and broken connections may.</summary>
@@ -112,10 +161,11 @@ public sealed class EmailSender(EmailConfig config) : IChannelSender, IAsyncDisp
 
     public async ValueTask DisposeAsync()
     {
-        while (_idle.TryTake(out var client))
+        while (_idle.TryTake(out var connection))
         {
-            if (client.IsConnected) await client.DisconnectAsync(quit: true);
-            client.Dispose();
+            try { if (connection.Client.IsConnected) await connection.Client.DisconnectAsync(quit: true); }
+            catch (Exception e) when (Classify(e) is not null) { } // the server had already gone
+            Discard(connection);
         }
     }
 }

@@ -5,7 +5,7 @@ using NotificationService.Adapters.Runtime;
 
 namespace NotificationService.Adapters.Sms;
 
-public sealed record SmsConfig(string BaseUrl, string AccountSid, string AuthToken, string From);
+public sealed record SmsConfig(string BaseUrl, string AccountSid, string AuthToken, string From, bool AllowPrivateNetwork = false);
 
 /// <summary>
 /// Sends through the Twilio Messages REST shape: a form POST to
@@ -13,10 +13,7 @@ public sealed record SmsConfig(string BaseUrl, string AccountSid, string AuthTok
 /// </summary>
 public sealed class SmsSender(SmsConfig config) : IChannelSender, IDisposable
 {
-    private readonly HttpClient _http = new(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
-    {
-        Timeout = TimeSpan.FromSeconds(30),
-    };
+    private readonly HttpClient _http = OutboundHttp.CreateClient(config.AllowPrivateNetwork, TimeSpan.FromSeconds(30));
 
     public async Task<DeliveryResult> SendAsync(ChannelDelivery delivery, CancellationToken cancellation)
     {

@@ -7,21 +7,21 @@ using NotificationService.Adapters.Runtime;
 
 namespace NotificationService.Adapters.Telegram;
 
-public sealed record TelegramConfig(string BotToken, string? ApiBaseUrl = null);
+public sealed record TelegramConfig(string BotToken, string? ApiBaseUrl = null, bool AllowPrivateNetwork = false);
 
 /// <summary>Sends through the Telegram Bot API with the official client, one pooled HTTP client per worker.</summary>
 public sealed class TelegramSender : IChannelSender, IDisposable
 {
-    private readonly HttpClient _http = new(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
-    {
-        Timeout = TimeSpan.FromSeconds(30),
-    };
+    private readonly HttpClient _http;
     private readonly TelegramBotClient _bot;
 
     // The client would sleep through flood waits itself, holding the job and a worker slot; the job's retry policy
     // waits instead (Telegram's retry_after becomes the job's next attempt time).
-    public TelegramSender(TelegramConfig config) =>
+    public TelegramSender(TelegramConfig config)
+    {
+        _http = OutboundHttp.CreateClient(config.AllowPrivateNetwork, TimeSpan.FromSeconds(30));
         _bot = new TelegramBotClient(new TelegramBotClientOptions(config.BotToken, config.ApiBaseUrl?.TrimEnd('/')) { RetryThreshold = 0, RetryCount = 0 }, _http);
+    }
 
     public async Task<DeliveryResult> SendAsync(ChannelDelivery delivery, CancellationToken cancellation)
     {
@@ -37,13 +37,13 @@ public sealed class TelegramSender : IChannelSender, IDisposable
         catch (ApiRequestException e) when (e.ErrorCode == 429 || e.ErrorCode >= 500)
         {
             // Flood control: Telegram says how long to wait, and that wait replaces our own backoff.
-            return new DeliveryResult.Transient($"Telegram {e.ErrorCode}: {e.Message}",
-                e.Parameters?.RetryAfter is { } seconds ? TimeSpan.FromSeconds(seconds) : null);
+            return new DeliveryResult.Transient(Rejected(e),
+                e.Parameters?.RetryAfter is { } seconds ? TimeSpan.FromSeconds(seconds) : null, HttpOutcomes.Excerpt(e.Message));
         }
         catch (ApiRequestException e)
         {
             // 400 (chat not found, bad markup), 401 (bad token), 403 (bot blocked by the user): retrying will not help.
-            return new DeliveryResult.Permanent($"Telegram {e.ErrorCode}: {e.Message}");
+            return new DeliveryResult.Permanent(Rejected(e), HttpOutcomes.Excerpt(e.Message));
         }
         catch (Exception e) when (HttpOutcomes.Classify(e, cancellation) is { } result)
         {
@@ -54,6 +54,10 @@ public sealed class TelegramSender : IChannelSender, IDisposable
             return new DeliveryResult.Transient($"Telegram request failed: {e.Message}");
         }
     }
+
+    /// <summary>The classified reason; Telegram's own description is provider text and goes to the operator's detail.</summary>
+    private static string Rejected(ApiRequestException e) =>
+        $"Telegram answered {e.ErrorCode} {Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(e.ErrorCode)}".TrimEnd() + ".";
 
     public void Dispose() => _http.Dispose();
 }

@@ -6,16 +6,13 @@ using NotificationService.Contracts.AdapterTypes;
 
 namespace NotificationService.Adapters.Webhook;
 
-public sealed record WebhookConfig(string Url, string Secret, double TimeoutSeconds = 10);
+public sealed record WebhookConfig(string Url, string Secret, double TimeoutSeconds = 10, bool AllowPrivateNetwork = false);
 
 /// <summary>POSTs the job's payload as JSON, signed with HMAC-SHA256 over "&lt;unix seconds&gt;.&lt;body&gt;".</summary>
 public sealed class WebhookSender(WebhookConfig config, TimeProvider clock) : IChannelSender, IDisposable
 {
-    // One pooled client for the worker's lifetime; connections are recycled so DNS changes are seen.
-    private readonly HttpClient _http = new(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
-    {
-        Timeout = Timeout.InfiniteTimeSpan,
-    };
+    // One pooled client for the worker's lifetime; the per-send timeout is the adapter's own (below).
+    private readonly HttpClient _http = OutboundHttp.CreateClient(config.AllowPrivateNetwork, Timeout.InfiniteTimeSpan);
 
     public async Task<DeliveryResult> SendAsync(ChannelDelivery delivery, CancellationToken cancellation)
     {

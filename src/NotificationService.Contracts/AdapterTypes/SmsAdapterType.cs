@@ -12,10 +12,12 @@ public static class SmsAdapterType
           "additionalProperties": false,
           "required": ["baseUrl", "accountSid", "authToken", "from"],
           "properties": {
-            "baseUrl": { "type": "string", "format": "uri", "description": "e.g. https://api.twilio.com" },
+            "baseUrl": { "type": "string", "format": "uri", "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^/?#]+", "description": "An http:// or https:// URL, e.g. https://api.twilio.com" },
             "accountSid": { "type": "string", "minLength": 1 },
             "authToken": { "type": "string", "minLength": 1, "writeOnly": true },
-            "from": { "type": "string", "pattern": "^\\+[1-9][0-9]{6,14}$", "description": "Sender number in E.164" }
+            "from": { "type": "string", "pattern": "^\\+[1-9][0-9]{6,14}$", "description": "Sender number in E.164" },
+            "allowPrivateNetwork": { "type": "boolean", "default": false,
+                                     "description": "Allow loopback, link-local and private addresses (checked on every connect)" }
           }
         }
         """,

@@ -13,7 +13,10 @@ public static class TelegramAdapterType
           "required": ["botToken"],
           "properties": {
             "botToken": { "type": "string", "minLength": 10, "writeOnly": true, "description": "The token @BotFather gave the bot" },
-            "apiBaseUrl": { "type": "string", "format": "uri", "description": "A self-hosted Bot API server; default https://api.telegram.org" }
+            "apiBaseUrl": { "type": "string", "format": "uri", "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^/?#]+",
+                            "description": "A self-hosted Bot API server (http:// or https://); default https://api.telegram.org" },
+            "allowPrivateNetwork": { "type": "boolean", "default": false,
+                                     "description": "Allow loopback, link-local and private addresses (checked on every connect)" }
           }
         }
         """,

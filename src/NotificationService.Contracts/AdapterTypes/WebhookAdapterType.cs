@@ -17,9 +17,11 @@ public static class WebhookAdapterType
           "additionalProperties": false,
           "required": ["url", "secret"],
           "properties": {
-            "url": { "type": "string", "format": "uri" },
+            "url": { "type": "string", "format": "uri", "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^/?#]+", "description": "An http:// or https:// URL" },
             "secret": { "type": "string", "minLength": 16, "writeOnly": true, "description": "HMAC-SHA256 key for the signature header" },
-            "timeoutSeconds": { "type": "number", "exclusiveMinimum": 0, "maximum": 300, "default": 10 }
+            "timeoutSeconds": { "type": "number", "exclusiveMinimum": 0, "maximum": 300, "default": 10 },
+            "allowPrivateNetwork": { "type": "boolean", "default": false,
+                                     "description": "Allow loopback, link-local and private addresses (checked on every connect)" }
           }
         }
         """,

@@ -68,6 +68,8 @@ public sealed class JsonSchemas
         ValidationErrorKind.TooManyItems => "has too many items",
         ValidationErrorKind.NotAnyOf => "does not match any allowed shape",
         ValidationErrorKind.NotOneOf => "does not match exactly one allowed shape",
+        // A pattern's description says in words what the regular expression wants.
+        ValidationErrorKind.PatternMismatch when error.Schema?.Description is { Length: > 0 } wanted => $"does not match the required pattern: {wanted}",
         ValidationErrorKind.PatternMismatch => "does not match the required pattern",
         _ => $"is invalid ({error.Kind})",
     };

@@ -14,8 +14,11 @@ using Wolverine.Marten;
 
 namespace NotificationService.Core.Jobs;
 
-/// <summary>An operator's view of a job: the client's view plus whose it is.</summary>
-public sealed record AdminJobView(Guid ServiceId, Guid AdapterId, JobView Job);
+/// <summary>An operator's view of a job: the client's view plus whose it is and what the provider answered to the last failed attempt.</summary>
+public sealed record AdminJobView(Guid ServiceId, Guid AdapterId, JobView Job, string? LastErrorDetail)
+{
+    public static AdminJobView From(Job job) => new(job.ServiceId, job.AdapterId, JobView.From(job), job.LastErrorDetail);
+}
 
 public sealed record JobCount(string Adapter, JobState State, int Count);
 
@@ -40,7 +43,7 @@ public static class AdminJobsEndpoint
         if (from is { } f) query = query.Where(j => j.CreatedAt >= f);
         if (to is { } t) query = query.Where(j => j.CreatedAt < t);
         var jobs = await query.OrderByDescending(j => j.CreatedAt).ToPagedListAsync(page ?? 1, pageSize ?? 50);
-        return new PagedResult<AdminJobView>(jobs.Select(j => new AdminJobView(j.ServiceId, j.AdapterId, JobView.From(j))).ToList(),
+        return new PagedResult<AdminJobView>(jobs.Select(AdminJobView.From).ToList(),
             (int)jobs.PageNumber, (int)jobs.PageSize, jobs.TotalItemCount);
     }
 
@@ -59,7 +62,7 @@ public static class AdminJobEndpoint
     public static ProblemDetails Validate(Job? job) => job is null ? Problems.NotFound("Job") : WolverineContinue.NoProblems;
 
     [WolverineGet("/admin/jobs/{id}")]
-    public static AdminJobView Get(Guid id, Job job) => new(job.ServiceId, job.AdapterId, JobView.From(job));
+    public static AdminJobView Get(Guid id, Job job) => AdminJobView.From(job);
 
     [WolverineGet("/admin/jobs/{id}/events")]
     public static Task<IReadOnlyList<HistoryEntry>> GetEvents(Guid id, Job job, IQuerySession session) => HistoryEntry.ReadAsync(id, session);

@@ -22,7 +22,11 @@ public sealed class Job
     public DateTimeOffset? StartedAt { get; set; }
     public DateTimeOffset? FinishedAt { get; set; }
     public int Attempts { get; set; }
+    /// <summary>The error of the last attempt that failed (kept when a later attempt delivers), and which attempt that was.</summary>
     public string? LastError { get; set; }
+    public int? LastErrorAttempt { get; set; }
+    /// <summary>What the provider answered to that attempt, a bounded excerpt; shown to operators, never to the tenant.</summary>
+    public string? LastErrorDetail { get; set; }
     public int PossibleDuplicates { get; set; }
     public bool CancellationRequested { get; set; }
     /// <summary>How many times an operator re-drove the job after it failed.</summary>
@@ -55,9 +59,9 @@ public sealed class Job
 
     public void Apply(JobStarted e) => (State, StartedAt, Attempts) = (JobState.Started, StartedAt ?? e.StartedAt, e.Attempt);
     public void Apply(JobPossibleDuplicate e) => PossibleDuplicates++;
-    public void Apply(JobAttemptFailed e) => (State, LastError) = (JobState.Queued, e.Error);
+    public void Apply(JobAttemptFailed e) => (State, LastError, LastErrorAttempt, LastErrorDetail) = (JobState.Queued, e.Error, e.Attempt, e.Detail);
     public void Apply(JobFinished e) => (State, FinishedAt) = (JobState.Finished, e.FinishedAt);
-    public void Apply(JobFailed e) => (State, FinishedAt, LastError) = (JobState.Failed, e.FailedAt, e.Error);
+    public void Apply(JobFailed e) => (State, FinishedAt, LastError, LastErrorAttempt, LastErrorDetail) = (JobState.Failed, e.FailedAt, e.Error, e.Attempt, e.Detail);
     public void Apply(JobExpired e) => (State, FinishedAt) = (JobState.Expired, e.ExpiredAt);
     public void Apply(JobCancellationRequested e) => CancellationRequested = true;
     public void Apply(JobCanceled e) => (State, FinishedAt) = (JobState.Canceled, e.CanceledAt);

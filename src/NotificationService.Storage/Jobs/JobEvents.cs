@@ -24,14 +24,17 @@ public sealed record JobStarted(Guid JobId, int Attempt, string Worker, DateTime
 /// </summary>
 public sealed record JobPossibleDuplicate(Guid JobId, int Attempt, DateTimeOffset DetectedAt);
 
-/// <summary>One attempt failed with a transient error; another follows at <paramref name="RetryAt"/>.</summary>
-public sealed record JobAttemptFailed(Guid JobId, int Attempt, string Error, DateTimeOffset FailedAt, DateTimeOffset RetryAt);
+/// <summary>
+/// One attempt failed with a transient error; another follows at <paramref name="RetryAt"/>. <paramref name="Error"/> is the
+/// classified reason everyone sees; <paramref name="Detail"/> what the provider answered (a bounded excerpt), for operators only.
+/// </summary>
+public sealed record JobAttemptFailed(Guid JobId, int Attempt, string Error, DateTimeOffset FailedAt, DateTimeOffset RetryAt, string? Detail = null);
 
 /// <summary>Delivered. Terminal.</summary>
 public sealed record JobFinished(Guid JobId, int Attempt, DateTimeOffset FinishedAt, string? ProviderMessageId);
 
-/// <summary>Gave up: a permanent error, or no attempts left. Terminal until an operator re-drives it.</summary>
-public sealed record JobFailed(Guid JobId, int Attempt, string Error, DateTimeOffset FailedAt);
+/// <summary>Gave up: a permanent error, or no attempts left. Terminal until an operator re-drives it. Detail as above.</summary>
+public sealed record JobFailed(Guid JobId, int Attempt, string Error, DateTimeOffset FailedAt, string? Detail = null);
 
 /// <summary>Its expiry passed before it started. Terminal; it is never sent.</summary>
 public sealed record JobExpired(Guid JobId, DateTimeOffset ExpiredAt);

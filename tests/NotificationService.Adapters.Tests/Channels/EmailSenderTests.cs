@@ -50,6 +50,22 @@ public sealed class EmailSenderTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task the_first_send_after_the_server_dropped_an_idle_connection_is_delivered()
+    {
+        // Long enough that a busy machine's pauses between the commands of one send are not mistaken for idleness.
+        await using var smtp = new SmtpSink(idleTimeout: TimeSpan.FromSeconds(2));
+        await using var sender = new EmailSender(new EmailConfig("127.0.0.1", smtp.Port, "a@example.test", "none"));
+        Assert.IsType<DeliveryResult.Delivered>(await sender.SendAsync(Deliveries.Of(new { to = "a@example.test", subject = "before", text = "x" }), default));
+
+        // The pooled connection stays open on our side while the server ends the idle session, as real servers do.
+        await Eventually.Until(() => smtp.SessionsEnded == 1, what: "the server to drop the idle session");
+
+        var after = await sender.SendAsync(Deliveries.Of(new { to = "a@example.test", subject = "after", text = "x" }), default);
+        Assert.True(after is DeliveryResult.Delivered, $"the first send after the drop: {after}");
+        Assert.Single(smtp.Received, m => m.Subject == "after");
+    }
+
+    [Fact]
     public async Task a_server_that_is_not_there_is_transient()
     {
         await using var sender = new EmailSender(new EmailConfig("127.0.0.1", SmtpSink.FreePort(), "a@example.test", "none"));

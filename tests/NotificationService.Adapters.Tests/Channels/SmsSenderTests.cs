@@ -14,7 +14,7 @@ public sealed class SmsSenderTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _gateway = await HttpPeer.StartAsync();
-        _sender = new SmsSender(new SmsConfig(_gateway.BaseUrl, "AC123", "auth-token", "+15550001111"));
+        _sender = new SmsSender(new SmsConfig(_gateway.BaseUrl, "AC123", "auth-token", "+15550001111", AllowPrivateNetwork: true));
     }
 
     public async Task DisposeAsync()
@@ -44,7 +44,9 @@ public sealed class SmsSenderTests : IAsyncLifetime
     public async Task an_invalid_number_is_permanent_and_throttling_waits_as_told()
     {
         _gateway.ReplyNextWith(new PeerReply(400, """{"code":21211,"message":"Invalid 'To' Phone Number"}"""));
-        Assert.Contains("21211", Assert.IsType<DeliveryResult.Permanent>(await _sender.SendAsync(Deliveries.Of(new { to = "+1", text = "x" }), default)).Error);
+        var invalid = Assert.IsType<DeliveryResult.Permanent>(await _sender.SendAsync(Deliveries.Of(new { to = "+1", text = "x" }), default));
+        Assert.Equal("The provider answered HTTP 400 Bad Request.", invalid.Error);
+        Assert.Contains("21211", invalid.Detail);
 
         _gateway.ReplyNextWith(new PeerReply(429, """{"code":20429,"message":"Too Many Requests"}""", new Dictionary<string, string> { ["Retry-After"] = "3" }));
         Assert.Equal(TimeSpan.FromSeconds(3), Assert.IsType<DeliveryResult.Transient>(await _sender.SendAsync(Deliveries.Of(new { to = "+1", text = "x" }), default)).RetryAfter);

@@ -15,7 +15,7 @@ public sealed class TelegramSenderTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _botApi = await HttpPeer.StartAsync();
-        _sender = new TelegramSender(new TelegramConfig(Token, _botApi.BaseUrl));
+        _sender = new TelegramSender(new TelegramConfig(Token, _botApi.BaseUrl, AllowPrivateNetwork: true));
     }
 
     public async Task DisposeAsync()
@@ -57,7 +57,19 @@ public sealed class TelegramSenderTests : IAsyncLifetime
         _botApi.ReplyNextWith(new PeerReply(400, """{"ok":false,"error_code":400,"description":"Bad Request: chat not found"}"""));
 
         var result = Assert.IsType<DeliveryResult.Permanent>(await _sender.SendAsync(Deliveries.Of(new { chatId = 1, text = "x" }), default));
-        Assert.Contains("chat not found", result.Error);
+        Assert.Equal("Telegram answered 400 Bad Request.", result.Error);
+        Assert.Contains("chat not found", result.Detail); // Telegram's own words are for the operator
+    }
+
+    [Fact]
+    public async Task a_redirect_is_not_followed_through_the_telegram_client()
+    {
+        await using var elsewhere = await HttpPeer.StartAsync();
+        _botApi.ReplyNextWith(new PeerReply(307, "", new Dictionary<string, string> { ["Location"] = elsewhere.BaseUrl + "/steal" }));
+
+        var result = Assert.IsType<DeliveryResult.Permanent>(await _sender.SendAsync(Deliveries.Of(new { chatId = 1, text = "x" }), default));
+        Assert.Contains(elsewhere.BaseUrl + "/steal", result.Error);
+        Assert.Empty(elsewhere.Requests);
     }
 
     [Fact]

@@ -14,8 +14,8 @@ public sealed class WebhookSenderTests : IAsyncLifetime
     public async Task InitializeAsync() => _receiver = await HttpPeer.StartAsync();
     public async Task DisposeAsync() => await _receiver.DisposeAsync();
 
-    private WebhookSender Sender(double timeoutSeconds = 10) =>
-        new(new WebhookConfig(_receiver.BaseUrl + "/hooks/ns", Secret, timeoutSeconds), TimeProvider.System);
+    private WebhookSender Sender(double timeoutSeconds = 10, bool allowPrivateNetwork = true) =>
+        new(new WebhookConfig(_receiver.BaseUrl + "/hooks/ns", Secret, timeoutSeconds, allowPrivateNetwork), TimeProvider.System);
 
     [Fact]
     public async Task the_payload_arrives_as_json_with_a_signature_the_receiver_can_verify()
@@ -52,7 +52,49 @@ public sealed class WebhookSenderTests : IAsyncLifetime
     [Fact]
     public async Task an_unreachable_receiver_is_transient()
     {
-        using var sender = new WebhookSender(new WebhookConfig($"http://127.0.0.1:{SmtpSink.FreePort()}/x", Secret, 2), TimeProvider.System);
+        using var sender = new WebhookSender(new WebhookConfig($"http://127.0.0.1:{SmtpSink.FreePort()}/x", Secret, 2, AllowPrivateNetwork: true), TimeProvider.System);
         Assert.IsType<DeliveryResult.Transient>(await sender.SendAsync(Deliveries.Of(new { payload = new { } }), default));
+    }
+
+    [Fact]
+    public async Task a_redirect_is_not_followed_and_fails_for_good_naming_the_location()
+    {
+        await using var elsewhere = await HttpPeer.StartAsync();
+        elsewhere.Reply = _ => new PeerReply(200, """{"internal":"data of another host"}""");
+        _receiver.ReplyNextWith(new PeerReply(307, "", new Dictionary<string, string> { ["Location"] = elsewhere.BaseUrl + "/internal" }));
+
+        using var sender = Sender();
+        var result = Assert.IsType<DeliveryResult.Permanent>(await sender.SendAsync(Deliveries.Of(new { payload = new { } }), default));
+
+        Assert.Equal($"HTTP 307 redirect to {elsewhere.BaseUrl}/internal was not followed.", result.Error);
+        Assert.Empty(elsewhere.Requests); // the signed POST went nowhere else
+    }
+
+    [Theory]
+    [InlineData("127.0.0.1")]
+    [InlineData("localhost")] // a name is checked by what it resolves to, not by its text
+    public async Task a_private_address_is_refused_at_connect_time_unless_the_adapter_allows_it(string host)
+    {
+        var url = new UriBuilder(_receiver.BaseUrl) { Host = host, Path = "/hooks/ns" }.Uri.ToString();
+        using var strict = new WebhookSender(new WebhookConfig(url, Secret), TimeProvider.System);
+        var refused = Assert.IsType<DeliveryResult.Permanent>(await strict.SendAsync(Deliveries.Of(new { payload = new { } }), default));
+        Assert.Contains("allowPrivateNetwork", refused.Error);
+        Assert.Empty(_receiver.Requests);
+
+        using var allowed = new WebhookSender(new WebhookConfig(url, Secret, AllowPrivateNetwork: true), TimeProvider.System);
+        Assert.IsType<DeliveryResult.Delivered>(await allowed.SendAsync(Deliveries.Of(new { payload = new { } }), default));
+    }
+
+    [Fact]
+    public async Task the_receivers_body_stays_out_of_the_error_and_the_detail_is_a_bounded_excerpt()
+    {
+        _receiver.ReplyNextWith(new PeerReply(422, "internal stack trace: " + new string('x', 200_000)));
+
+        using var sender = Sender();
+        var result = Assert.IsType<DeliveryResult.Permanent>(await sender.SendAsync(Deliveries.Of(new { payload = new { } }), default));
+
+        Assert.Equal("The provider answered HTTP 422 Unprocessable Entity.", result.Error);
+        Assert.StartsWith("internal stack trace: xxx", result.Detail);
+        Assert.InRange(result.Detail!.Length, 100, HttpOutcomes.DetailLength + 1);
     }
 }

@@ -48,6 +48,33 @@ public sealed class when_an_admin_manages_adapters(SystemFixture system) : Integ
         Assert.Equal(404, (await System.SendRawAsync(HttpMethod.Get, $"/admin/adapters/{Guid.NewGuid()}", SystemFixture.AdminKey)).Status);
     }
 
+    [Theory]
+    [InlineData("webhook", "url")]
+    [InlineData("sms", "baseUrl")]
+    [InlineData("telegram", "apiBaseUrl")]
+    public async Task an_http_channel_takes_only_http_and_https_urls(string type, string field)
+    {
+        object Config(string url) => type switch
+        {
+            "webhook" => new Dictionary<string, object> { ["url"] = url, ["secret"] = "a-secret-of-enough-length" },
+            "sms" => new Dictionary<string, object> { ["baseUrl"] = url, ["accountSid"] = "AC1", ["authToken"] = "t", ["from"] = "+15550001111" },
+            _ => new Dictionary<string, object> { ["apiBaseUrl"] = url, ["botToken"] = "4242:secret-bot-token" },
+        };
+        foreach (var url in new[] { "ftp://files.example.test/in", "file:///etc/passwd", "gopher://example.test/" })
+        {
+            var (status, problem) = await System.SendRawAsync(HttpMethod.Post, "/admin/adapters", SystemFixture.AdminKey,
+                new { name = UniqueName(type), type, config = Config(url) });
+            Assert.True(status == 422, $"{url}: {status} {problem}");
+            Assert.Contains("http", problem.GetProperty("errors").GetProperty($"config.{field}")[0].GetString());
+        }
+
+        var adapter = await System.CreateAdapterAsync(UniqueName(type), type, Config("https://provider.example.test/api"));
+        var (patched, patchProblem) = await System.SendRawAsync(HttpMethod.Patch, $"/admin/adapters/{adapter.Id}", SystemFixture.AdminKey,
+            new { config = Config("ftp://files.example.test/in") });
+        Assert.True(patched == 422, $"{patched} {patchProblem}");
+        Assert.True(patchProblem.GetProperty("errors").TryGetProperty($"config.{field}", out _), patchProblem.ToString());
+    }
+
     [Fact]
     public async Task an_adapter_limited_to_some_services_is_invisible_and_unusable_to_the_others()
     {

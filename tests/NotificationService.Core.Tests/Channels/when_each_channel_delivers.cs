@@ -17,7 +17,7 @@ public sealed class when_each_channel_delivers(SystemFixture system) : Integrati
     {
         await using var botApi = await HttpPeer.StartAsync();
         botApi.Reply = _ => new PeerReply(200, """{"ok":true,"result":{"message_id":9,"date":0,"chat":{"id":77,"type":"private"}}}""");
-        var adapter = await System.CreateAdapterAsync(UniqueName("tg"), "telegram", new { botToken = "4242:secret-bot-token", apiBaseUrl = botApi.BaseUrl });
+        var adapter = await System.CreateAdapterAsync(UniqueName("tg"), "telegram", new { botToken = "4242:secret-bot-token", apiBaseUrl = botApi.BaseUrl, allowPrivateNetwork = true });
         await System.StartWorkerAsync<TelegramSender, TelegramConfig>("telegram", adapter.ApiKey);
 
         var offer = await System.CreateOfferAsync(System.Tenant, new { targets = new[] { new { adapter = adapter.Name, @params = new { chatId = 77, text = "Build failed" } } } });
@@ -33,14 +33,14 @@ public sealed class when_each_channel_delivers(SystemFixture system) : Integrati
     {
         await using var botApi = await HttpPeer.StartAsync();
         botApi.Reply = _ => new PeerReply(400, """{"ok":false,"error_code":400,"description":"Bad Request: chat not found"}""");
-        var adapter = await System.CreateAdapterAsync(UniqueName("tg"), "telegram", new { botToken = "4242:secret-bot-token", apiBaseUrl = botApi.BaseUrl });
+        var adapter = await System.CreateAdapterAsync(UniqueName("tg"), "telegram", new { botToken = "4242:secret-bot-token", apiBaseUrl = botApi.BaseUrl, allowPrivateNetwork = true });
         await System.StartWorkerAsync<TelegramSender, TelegramConfig>("telegram", adapter.ApiKey);
 
         var offer = await System.CreateOfferAsync(System.Tenant, new { targets = new[] { new { adapter = adapter.Name, @params = new { chatId = 1, text = "x" } } } });
 
         var job = await System.WaitForTerminalAsync(System.Tenant, offer.Jobs[0].Id);
         Assert.Equal(JobState.Failed, job.State);
-        Assert.Contains("chat not found", job.LastError);
+        Assert.Equal("Telegram answered 400 Bad Request.", job.LastError);
         Assert.Single(botApi.Requests);
     }
 
@@ -50,7 +50,7 @@ public sealed class when_each_channel_delivers(SystemFixture system) : Integrati
         await using var gateway = await HttpPeer.StartAsync();
         gateway.ReplyNextWith(new PeerReply(429, "{}", new Dictionary<string, string> { ["Retry-After"] = "1" }));
         gateway.Reply = _ => new PeerReply(201, """{"sid":"SM1"}""");
-        var adapter = await System.CreateAdapterAsync(UniqueName("sms"), "sms", new { baseUrl = gateway.BaseUrl, accountSid = "AC1", authToken = "tok", from = "+15550001111" });
+        var adapter = await System.CreateAdapterAsync(UniqueName("sms"), "sms", new { baseUrl = gateway.BaseUrl, accountSid = "AC1", authToken = "tok", from = "+15550001111", allowPrivateNetwork = true });
         await System.StartWorkerAsync<SmsSender, SmsConfig>("sms", adapter.ApiKey);
 
         var offer = await System.CreateOfferAsync(System.Tenant, new { targets = new[] { new { adapter = adapter.Name, @params = new { to = "+4915112345678", text = "Code 1234" } } } });
@@ -68,7 +68,7 @@ public sealed class when_each_channel_delivers(SystemFixture system) : Integrati
     {
         await using var receiver = await HttpPeer.StartAsync();
         const string secret = "webhook-secret-0123456789";
-        var adapter = await System.CreateAdapterAsync(UniqueName("hook"), "webhook", new { url = receiver.BaseUrl + "/in", secret });
+        var adapter = await System.CreateAdapterAsync(UniqueName("hook"), "webhook", new { url = receiver.BaseUrl + "/in", secret, allowPrivateNetwork = true });
         await System.StartWorkerAsync<WebhookSender, WebhookConfig>("webhook", adapter.ApiKey);
 
         var offer = await System.CreateOfferAsync(System.Tenant, new { targets = new[] { new { adapter = adapter.Name, @params = new { payload = new { orderId = 7 } } } } });

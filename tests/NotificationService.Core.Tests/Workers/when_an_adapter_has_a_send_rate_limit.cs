@@ -13,7 +13,7 @@ public sealed class when_an_adapter_has_a_send_rate_limit(SystemFixture system) 
         const int jobs = 40;
         await using var receiver = await HttpPeer.StartAsync();
         var adapter = await System.CreateAdapterAsync($"limited-{Guid.NewGuid():N}"[..22], "webhook",
-            new { url = receiver.BaseUrl, secret = "rate-limit-secret-123456" }, policy: new { rateLimitPerSecond = limit });
+            new { url = receiver.BaseUrl, secret = "rate-limit-secret-123456", allowPrivateNetwork = true }, policy: new { rateLimitPerSecond = limit });
         await System.StartWorkerAsync<WebhookSender, WebhookConfig>("webhook", adapter.ApiKey);
         await System.StartWorkerAsync<WebhookSender, WebhookConfig>("webhook", adapter.ApiKey);
 

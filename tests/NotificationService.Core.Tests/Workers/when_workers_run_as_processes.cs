@@ -10,7 +10,7 @@ public sealed class when_workers_run_as_processes(SystemFixture system) : Integr
     private const string Webhook = "NotificationService.Adapters.Webhook";
 
     private async Task<RegisteredAdapter> WebhookAdapterAsync(HttpPeer receiver) =>
-        await System.CreateAdapterAsync($"proc-{Guid.NewGuid():N}"[..20], "webhook", new { url = receiver.BaseUrl, secret = "process-test-secret-123" });
+        await System.CreateAdapterAsync($"proc-{Guid.NewGuid():N}"[..20], "webhook", new { url = receiver.BaseUrl, secret = "process-test-secret-123", allowPrivateNetwork = true });
 
     /// <summary>The process id of the worker that recorded each JobStarted (its node name is host-pid-suffix).</summary>
     private async Task<List<int>> StartedByAsync(Guid jobId) =>
