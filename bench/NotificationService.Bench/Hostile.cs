@@ -83,7 +83,7 @@ public static partial class Hostile
                 var response = await RawHttp.SendAsync(port, request, TimeSpan.FromSeconds(15));
                 classes.AddOrUpdate((request.Kind, response.StatusClass), 1, (_, c) => c + 1);
                 var line = $"#{n} {request.Kind}: {Shorten(Readable(request.Show(3000)), 400)}\n      -> {Shorten(response.Summary(), 300)}";
-                if (response.Status >= 500) serverErrors.Add(line);
+                if (response.Status >= 500 && !(response.Status == 505 && request.Kind == HostileRequests.UnsupportedVersionKind)) serverErrors.Add(line);
                 if (response.Status == 0 && !request.HalfClose) noResponse.Add(line);
                 if (response.Status is >= 200 and < 300)
                 {
@@ -126,7 +126,7 @@ public static partial class Hostile
         Console.WriteLine();
         Console.WriteLine("| Check | Result |");
         Console.WriteLine("| --- | --- |");
-        Console.WriteLine($"| hostile requests answered 5xx | {serverErrors.Count} |");
+        Console.WriteLine($"| hostile requests answered 5xx (but 505 to an HTTP version other than 1.x) | {serverErrors.Count} |");
         Console.WriteLine($"| hostile requests naming a victim's id answered 2xx | {crossTenant.Count} |");
         Console.WriteLine($"| valid requests (victims) | {valid.Requests}: {string.Join(", ", valid.Classes.OrderBy(c => c.Key).Select(c => $"{c.Value}x {c.Key}"))} |");
         Console.WriteLine($"| valid requests without their expected 2xx | {valid.Failures.Count} |");
@@ -137,7 +137,11 @@ public static partial class Hostile
         var ok = serverErrors.IsEmpty && crossTenant.IsEmpty && valid.Failures.IsEmpty && unfinished.Count == 0 && storeMismatch.Count == 0 && coreAlive;
         Console.WriteLine(ok ? "\nHOSTILE PASSED: no 5xx, every valid request and job succeeded, nothing refused was stored."
                              : $"\nHOSTILE FAILED (replay one request with: hostile --seed {seed} --replay N)");
-        foreach (var (title, lines) in new[] { ("5xx answers", serverErrors.OrderBy(Order)), ("cross-tenant 2xx", crossTenant.OrderBy(Order)), ("failed valid requests", valid.Failures.AsEnumerable()) })
+        // The first few 5xx of each kind, so one kind's many failures do not hide another's.
+        var serverErrorSample = serverErrors.GroupBy(Kind).OrderBy(g => g.Key).SelectMany(g => g.OrderBy(Order).Take(4)).ToList();
+        if (serverErrorSample.Count > 0) Console.WriteLine($"-- 5xx answers ({serverErrors.Count}; up to 4 of each kind):");
+        foreach (var line in serverErrorSample) Console.WriteLine($"   {line}");
+        foreach (var (title, lines) in new[] { ("cross-tenant 2xx", crossTenant.OrderBy(Order)), ("failed valid requests", valid.Failures.AsEnumerable()) })
         {
             var list = lines.ToList();
             if (list.Count == 0) continue;
@@ -171,6 +175,8 @@ public static partial class Hostile
     private static readonly string[] StatusClasses = ["2xx", "3xx", "4xx", "5xx", "no response"];
 
     private static int Order(string line) => int.Parse(line.AsSpan(1, line.IndexOf(' ') - 1));
+
+    private static string Kind(string line) => line[(line.IndexOf(' ') + 1)..line.IndexOf(':')];
 
     public static string Shorten(string text, int max)
     {
@@ -222,7 +228,6 @@ public static partial class Hostile
                 await ExpectAsync(victim, HttpMethod.Get, $"/v1/jobs/{offer.Jobs[0]}", 200);
                 await ExpectAsync(victim, HttpMethod.Get, "/v1/offers?page=1&pageSize=20", 200);
                 await ExpectAsync(victim, HttpMethod.Get, $"/v1/offers/{offer.Offer}", 200);
-                await Task.Delay(20); // a steady client, not a flood: the attackers are the load here
             }
         }
 

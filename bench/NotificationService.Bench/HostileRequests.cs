@@ -15,6 +15,7 @@ public sealed record HostileTargets(int Port, IReadOnlyList<string> AttackerKeys
 public sealed class HostileRequests(HostileTargets targets, int seed)
 {
     private const string ZeroGuid = "00000000-0000-0000-0000-000000000000";
+    public const string UnsupportedVersionKind = "http-version";
 
     /// <summary>Each route with a path parameter, and the body a well-formed request would have.</summary>
     private static readonly (string Method, string Path, string? Body)[] IdRoutes =
@@ -90,7 +91,8 @@ public sealed class HostileRequests(HostileTargets targets, int seed)
             < 66 => Slow(random, key),
             < 72 => Structure(random, key),
             < 78 => WrongContentType(random, key),
-            < 90 => HeaderAbuse(random, key),
+            < 89 => HeaderAbuse(random, key),
+            < 90 => UnsupportedVersion(random, key),
             _ => OfferPatch(random, key),
         };
     }
@@ -100,7 +102,12 @@ public sealed class HostileRequests(HostileTargets targets, int seed)
     /// <summary>A JSON string literal (quotes included) with one poison inside, sometimes in the middle of ordinary text.</summary>
     private static byte[] PoisonString(Random random)
     {
-        var poison = StringPoison[random.Next(StringPoison.Length)];
+        // A NUL, escaped or raw, one time in four: the commonest real-world poison, and the one seen to break other tenants' requests.
+        byte[] poison = random.Next(4) switch
+        {
+            0 => random.Next(3) == 0 ? [0x00] : StringPoison[random.Next(2)], // raw, "\u0000" or "a\u0000b"
+            _ => StringPoison[random.Next(StringPoison.Length)],
+        };
         return [(byte)'"', .. random.Next(2) == 0 ? "ok "u8.ToArray() : [], .. poison, .. random.Next(2) == 0 ? " end"u8.ToArray() : [], (byte)'"'];
     }
 
@@ -285,11 +292,19 @@ public sealed class HostileRequests(HostileTargets targets, int seed)
             8 => Concat("POST /v1/offers HTTP/1.1\r\n", host, $"Authorization: Bearer {key}\r\nAuthorization: Bearer nss_other\r\n", length, "Connection: close\r\n\r\n", offer),
             9 => Concat("POST /v1/offers HTTP/1.1\r\n", host, $"Authorization: Bearer {key}\r\nBad", Poison(), "Name: v\r\n", length, "Connection: close\r\n\r\n", offer),
             10 => Concat(new[] { "PROPFIND", "get", "POST\u0000", "TRACE", "CONNECT", new string('P', 300) }[random.Next(6)], " /v1/offers HTTP/1.1\r\n", host, $"Authorization: Bearer {key}\r\n", length, "Connection: close\r\n\r\n", offer),
-            11 => Concat(new[] { "POST /v1/offers HTTP/9.9", "POST http://evil.example/v1/offers HTTP/1.1", "POST  /v1/offers HTTP/1.1", "POST /v1/offers", "POST * HTTP/1.1", "POST /v1/../v1/offers HTTP/1.1" }[random.Next(6)], "\r\n", host, $"Authorization: Bearer {key}\r\n", length, "Connection: close\r\n\r\n", offer),
+            11 => Concat(new[] { "POST /v1/offers HTTP/1.2", "POST http://evil.example/v1/offers HTTP/1.1", "POST  /v1/offers HTTP/1.1", "POST /v1/offers", "POST * HTTP/1.1", "POST /v1/../v1/offers HTTP/1.1" }[random.Next(6)], "\r\n", host, $"Authorization: Bearer {key}\r\n", length, "Connection: close\r\n\r\n", offer),
             12 => Concat("POST /v1/offers HTTP/1.1\r\n", random.Next(2) == 0 ? "" : "Host: \u0000\r\n", $"Authorization: Bearer {key}\r\n", length, "Connection: close\r\n\r\n", offer),
             _ => Concat($"GET /v1/offers/{ZeroGuid}?x={new string('q', 20_000)} HTTP/1.1\r\n", host, $"Authorization: Bearer {key}\r\nConnection: close\r\n\r\n"),
         };
         return new RawRequest("header-abuse", [wire]);
+    }
+
+    /// <summary>A protocol version the server does not speak: 505 is the one 5xx that is the right answer.</summary>
+    private RawRequest UnsupportedVersion(Random random, string key)
+    {
+        var offer = PlainOffer(random);
+        return new RawRequest(UnsupportedVersionKind, [Concat($"POST /v1/offers HTTP/{new[] { "9.9", "2.0", "3.0", "1.10" }[random.Next(4)]}\r\nHost: 127.0.0.1:{targets.Port}\r\n",
+            $"Authorization: Bearer {key}\r\nContent-Type: application/json\r\nContent-Length: {offer.Length}\r\nConnection: close\r\n\r\n", offer)]);
     }
 
     // ---- wire format
