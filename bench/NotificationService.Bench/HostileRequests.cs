@@ -292,7 +292,7 @@ public sealed class HostileRequests(HostileTargets targets, int seed)
             8 => Concat("POST /v1/offers HTTP/1.1\r\n", host, $"Authorization: Bearer {key}\r\nAuthorization: Bearer nss_other\r\n", length, "Connection: close\r\n\r\n", offer),
             9 => Concat("POST /v1/offers HTTP/1.1\r\n", host, $"Authorization: Bearer {key}\r\nBad", Poison(), "Name: v\r\n", length, "Connection: close\r\n\r\n", offer),
             10 => Concat(new[] { "PROPFIND", "get", "POST\u0000", "TRACE", "CONNECT", new string('P', 300) }[random.Next(6)], " /v1/offers HTTP/1.1\r\n", host, $"Authorization: Bearer {key}\r\n", length, "Connection: close\r\n\r\n", offer),
-            11 => Concat(new[] { "POST /v1/offers HTTP/1.2", "POST http://evil.example/v1/offers HTTP/1.1", "POST  /v1/offers HTTP/1.1", "POST /v1/offers", "POST * HTTP/1.1", "POST /v1/../v1/offers HTTP/1.1" }[random.Next(6)], "\r\n", host, $"Authorization: Bearer {key}\r\n", length, "Connection: close\r\n\r\n", offer),
+            11 => Concat(new[] { "POST /v1/offers HTTP/1.1 extra", "POST http://evil.example/v1/offers HTTP/1.1", "POST  /v1/offers HTTP/1.1", "POST /v1/offers?%00 HTTP/1.1", "POST * HTTP/1.1", "POST /v1/../v1/offers HTTP/1.1" }[random.Next(6)], "\r\n", host, $"Authorization: Bearer {key}\r\n", length, "Connection: close\r\n\r\n", offer),
             12 => Concat("POST /v1/offers HTTP/1.1\r\n", random.Next(2) == 0 ? "" : "Host: \u0000\r\n", $"Authorization: Bearer {key}\r\n", length, "Connection: close\r\n\r\n", offer),
             _ => Concat($"GET /v1/offers/{ZeroGuid}?x={new string('q', 20_000)} HTTP/1.1\r\n", host, $"Authorization: Bearer {key}\r\nConnection: close\r\n\r\n"),
         };
@@ -303,7 +303,7 @@ public sealed class HostileRequests(HostileTargets targets, int seed)
     private RawRequest UnsupportedVersion(Random random, string key)
     {
         var offer = PlainOffer(random);
-        return new RawRequest(UnsupportedVersionKind, [Concat($"POST /v1/offers HTTP/{new[] { "9.9", "2.0", "3.0", "1.10" }[random.Next(4)]}\r\nHost: 127.0.0.1:{targets.Port}\r\n",
+        return new RawRequest(UnsupportedVersionKind, [Concat($"POST /v1/offers{new[] { " HTTP/9.9", " HTTP/2.0", " HTTP/1.2", "" }[random.Next(4)]}\r\nHost: 127.0.0.1:{targets.Port}\r\n",
             $"Authorization: Bearer {key}\r\nContent-Type: application/json\r\nContent-Length: {offer.Length}\r\nConnection: close\r\n\r\n", offer)]);
     }
 
