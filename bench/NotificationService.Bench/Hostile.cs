@@ -57,7 +57,10 @@ public static partial class Hostile
             var response = await RawHttp.SendAsync(port, request, TimeSpan.FromSeconds(20));
             Console.WriteLine($"#{only} {request.Kind}\n>>> {request.Show(4000)}\n<<< {Shorten(response.Text, 4000)}");
             await Task.Delay(500); // the core's log line comes asynchronously
-            foreach (var line in stack.Cores[0].Log.Split('\n').Where(l => ExceptionLine().IsMatch(l.Trim())).Take(5)) Console.WriteLine($"core: {Shorten(line.Trim(), 600)}");
+            // The exception and the top of its stack, as the core logged it.
+            var log = stack.Cores[0].Log.Split('\n');
+            foreach (var at in Enumerable.Range(0, log.Length).Where(i => ExceptionLine().IsMatch(log[i].Trim())).Take(3))
+                foreach (var line in log.Skip(at).Take(15)) Console.WriteLine($"core: {Shorten(line.TrimEnd(), 600)}");
             return response.Status >= 500 ? 1 : 0;
         }
 
@@ -74,6 +77,7 @@ public static partial class Hostile
         string Readable(string shown) => attackers.Select((a, i) => (a.Key, Name: $"<attacker-{i} key>"))
             .Aggregate(shown.Replace($"Host: 127.0.0.1:{port}\\r\\n", "").Replace("Connection: close\\r\\n", ""), (text, a) => text.Replace(a.Key, a.Name));
         var noResponse = new ConcurrentBag<string>();
+        var accepted = new ConcurrentBag<string>();
         var victimIdText = victimIds.Select(id => Encoding.ASCII.GetBytes(id.ToString())).ToArray();
         async Task AttackAsync()
         {
@@ -87,6 +91,7 @@ public static partial class Hostile
                 if (response.Status == 0 && !request.HalfClose) noResponse.Add(line);
                 if (response.Status is >= 200 and < 300)
                 {
+                    accepted.Add(line);
                     var bytes = request.Segments.SelectMany(s => s).ToArray();
                     if (victimIdText.Any(id => bytes.AsSpan().IndexOf(id) >= 0)) crossTenant.Add(line);
                     if (response.Status == 202 && response.Text.Contains("\"jobs\":[", StringComparison.Ordinal)) Interlocked.Increment(ref offersAccepted[n % attackers.Count]);
@@ -147,6 +152,12 @@ public static partial class Hostile
             if (list.Count == 0) continue;
             Console.WriteLine($"-- {title} ({list.Count}{(list.Count > 25 ? ", first 25" : "")}):");
             foreach (var line in list.Take(25)) Console.WriteLine($"   {line}");
+        }
+        if (!accepted.IsEmpty)
+        {
+            // Not a failure by itself (a hostile request may still be a valid one), but what was let in is worth a look.
+            Console.WriteLine($"-- answered 2xx ({accepted.Count}; up to 2 of each kind):");
+            foreach (var line in accepted.GroupBy(Kind).OrderBy(g => g.Key).SelectMany(g => g.OrderBy(Order).Take(2))) Console.WriteLine($"   {line}");
         }
         if (!noResponse.IsEmpty)
         {

@@ -279,7 +279,7 @@ public sealed class HostileRequests(HostileTargets targets, int seed)
         byte[] Poison() => random.Next(6) switch { 0 => [0x00], 1 => [0x01], 2 => [0x7f], 3 => [0xff, 0xfe], 4 => [0x0b], _ => [0xc3, 0xa9] };
         var host = $"Host: 127.0.0.1:{targets.Port}\r\n";
         var length = $"Content-Type: application/json\r\nContent-Length: {offer.Length}\r\n";
-        byte[] wire = random.Next(14) switch
+        byte[] wire = random.Next(15) switch
         {
             0 => Concat("POST /v1/offers", Poison(), " HTTP/1.1\r\n", host, $"Authorization: Bearer {key}\r\n", length, "Connection: close\r\n\r\n", offer),
             1 => Concat("GET /v1/offers?page=1", Poison(), "&pageSize=", Poison(), " HTTP/1.1\r\n", host, $"Authorization: Bearer {key}\r\nConnection: close\r\n\r\n"),
@@ -294,7 +294,10 @@ public sealed class HostileRequests(HostileTargets targets, int seed)
             10 => Concat(new[] { "PROPFIND", "get", "POST\u0000", "TRACE", "CONNECT", new string('P', 300) }[random.Next(6)], " /v1/offers HTTP/1.1\r\n", host, $"Authorization: Bearer {key}\r\n", length, "Connection: close\r\n\r\n", offer),
             11 => Concat(new[] { "POST /v1/offers HTTP/1.1 extra", "POST http://evil.example/v1/offers HTTP/1.1", "POST  /v1/offers HTTP/1.1", "POST /v1/offers?%00 HTTP/1.1", "POST * HTTP/1.1", "POST /v1/../v1/offers HTTP/1.1" }[random.Next(6)], "\r\n", host, $"Authorization: Bearer {key}\r\n", length, "Connection: close\r\n\r\n", offer),
             12 => Concat("POST /v1/offers HTTP/1.1\r\n", random.Next(2) == 0 ? "" : "Host: \u0000\r\n", $"Authorization: Bearer {key}\r\n", length, "Connection: close\r\n\r\n", offer),
-            _ => Concat($"GET /v1/offers/{ZeroGuid}?x={new string('q', 20_000)} HTTP/1.1\r\n", host, $"Authorization: Bearer {key}\r\nConnection: close\r\n\r\n"),
+            13 => Concat($"GET /v1/offers/{ZeroGuid}?x={new string('q', 20_000)} HTTP/1.1\r\n", host, $"Authorization: Bearer {key}\r\nConnection: close\r\n\r\n"),
+            // A JSON body where the route takes none.
+            _ => Concat(new[] { "GET /v1/offers", "GET /v1/adapters", $"DELETE /v1/offers/{ZeroGuid}", $"POST /v1/jobs/{ZeroGuid}/cancel", $"GET /v1/jobs/{ZeroGuid}" }[random.Next(5)],
+                " HTTP/1.1\r\n", host, $"Authorization: Bearer {key}\r\n", length, "Connection: close\r\n\r\n", offer),
         };
         return new RawRequest("header-abuse", [wire]);
     }
