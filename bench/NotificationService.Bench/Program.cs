@@ -1,15 +1,18 @@
 using NotificationService.Bench;
 
-// ./ns bench [--quick] and ./ns chaos [--quick] run this with the connection strings of the ns_bench database.
-var root = Environment.GetEnvironmentVariable("NS_ROOT") ?? throw new InvalidOperationException("Run through ./ns bench or ./ns chaos.");
+// ./ns bench [--quick], ./ns chaos [--quick] and ./ns hostile [--quick] [--seed N] [--replay N] run this with the connection
+// strings of the ns_bench database.
+var root = Environment.GetEnvironmentVariable("NS_ROOT") ?? throw new InvalidOperationException("Run through ./ns bench, ./ns chaos or ./ns hostile.");
 var postgres = Environment.GetEnvironmentVariable("ConnectionStrings__Postgres")!;
 var rabbitMq = Environment.GetEnvironmentVariable("ConnectionStrings__RabbitMq")!;
 var quick = args.Contains("--quick");
+int? Option(string name) => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1]) : null;
 
 await Database.ResetAsync(postgres);
 return args.FirstOrDefault() switch
 {
     "chaos" => await Chaos.RunAsync(root, postgres, rabbitMq, quick),
+    "hostile" => await Hostile.RunAsync(root, postgres, rabbitMq, quick, Option("--seed") ?? 20261130, Option("--replay")),
     _ when args.Contains("--profile") => await Profile.RunAsync(root, postgres, rabbitMq),
     _ => await Benchmark.RunAsync(root, postgres, rabbitMq, quick),
 };
