@@ -99,7 +99,7 @@ public sealed class ApiKeyAuthenticationHandler(
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
     {
         var result = await HandleAuthenticateOnceSafeAsync();
-        rejected.Record(result.Failure?.Message ?? "no key");
+        rejected.Record(result.Failure?.Message.TrimEnd('.') ?? "no key");
         await WriteProblem(StatusCodes.Status401Unauthorized, "A valid API key is required.", "Send 'Authorization: Bearer <key>'.");
     }
 
