@@ -10,7 +10,7 @@ namespace NotificationService.Core.Auth;
 public sealed partial class RejectedKeys(ILogger<RejectedKeys> logger, IConfiguration configuration, TimeProvider clock) : BackgroundService
 {
     private readonly ConcurrentDictionary<string, long> _byReason = new();
-    private readonly TimeSpan _interval = TimeSpan.FromSeconds(configuration.GetValue("Auth:RejectedKeysLogSeconds", 60.0));
+    private readonly TimeSpan _interval = TimeSpan.FromSeconds(Math.Max(1, configuration.GetValue("Auth:RejectedKeysLogSeconds", 60.0)));
     private readonly Lock _flushing = new();
     private DateTimeOffset _since = clock.GetUtcNow();
 
