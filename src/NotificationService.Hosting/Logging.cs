@@ -74,7 +74,17 @@ public sealed class RedactedDatabaseException(Exception original, PostgresExcept
 {
     public PostgresException Postgres { get; } = postgres;
 
-    public override string? StackTrace => original.StackTrace;
+    /// <summary>The stacks of the whole chain, innermost first, as <see cref="Exception.ToString"/> would show them.</summary>
+    public override string? StackTrace
+    {
+        get
+        {
+            var stacks = new List<string>();
+            for (var e = original; e is not null; e = e.InnerException)
+                if (e.StackTrace is { Length: > 0 } stack) stacks.Insert(0, stack);
+            return stacks.Count == 0 ? null : string.Join($"{Environment.NewLine}   --- End of inner exception stack trace ---{Environment.NewLine}", stacks);
+        }
+    }
 
     private static string Describe(Exception original, PostgresException e)
     {
