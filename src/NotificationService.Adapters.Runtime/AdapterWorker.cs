@@ -50,6 +50,7 @@ public static class AdapterWorker
         where TSender : class, IChannelSender where TConfig : class
     {
         var builder = WebApplication.CreateBuilder(args);
+        builder.AddNotificationLogging();
         configure?.Invoke(builder);
         var configuration = builder.Configuration;
         var postgres = configuration.RequiredConnectionString("Postgres");

@@ -16,6 +16,7 @@ using Wolverine.Persistence;
 using Wolverine.RabbitMQ;
 
 var builder = WebApplication.CreateBuilder(args);
+builder.AddNotificationLogging();
 var postgres = builder.Configuration.RequiredConnectionString("Postgres");
 var rabbitMq = builder.Configuration.RequiredConnectionString("RabbitMq", ", an amqp:// URI");
 

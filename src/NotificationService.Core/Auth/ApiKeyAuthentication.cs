@@ -42,7 +42,7 @@ public sealed class AdminKeys(IConfiguration configuration)
 /// </summary>
 public sealed class ApiKeyAuthenticationHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder,
-    AdminKeys adminKeys, AccessCache cache, IDocumentStore store, TimeProvider clock)
+    AdminKeys adminKeys, AccessCache cache, IDocumentStore store, TimeProvider clock, RejectedKeys rejected)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     public const string SchemeName = "ApiKey";
@@ -94,13 +94,22 @@ public sealed class ApiKeyAuthenticationHandler(
     private AuthenticateResult Success(params Claim[] claims) =>
         AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName)), SchemeName));
 
-    protected override Task HandleChallengeAsync(AuthenticationProperties properties) =>
-        WriteProblem(StatusCodes.Status401Unauthorized, "A valid API key is required.", "Send 'Authorization: Bearer <key>'.");
+    // Refusals are counted into a periodic summary (RejectedKeys) instead of a line each; the base class's own
+    // per-request lines are kept below Information in AuthConfiguration.
+    protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
+    {
+        var result = await HandleAuthenticateOnceSafeAsync();
+        rejected.Record(result.Failure?.Message.TrimEnd('.') ?? "no key");
+        await WriteProblem(StatusCodes.Status401Unauthorized, "A valid API key is required.", "Send 'Authorization: Bearer <key>'.");
+    }
 
-    protected override Task HandleForbiddenAsync(AuthenticationProperties properties) =>
-        WriteProblem(StatusCodes.Status403Forbidden, "This key may not use this resource.",
-            Context.User.HasClaim(c => c.Type == ServiceIdClaim) && !Context.User.IsInRole(Roles.Service)
-                ? "The service is blocked." : "The key's role does not allow this endpoint.");
+    protected override Task HandleForbiddenAsync(AuthenticationProperties properties)
+    {
+        var blocked = Context.User.HasClaim(c => c.Type == ServiceIdClaim) && !Context.User.IsInRole(Roles.Service);
+        rejected.Record(blocked ? "blocked service" : "wrong role");
+        return WriteProblem(StatusCodes.Status403Forbidden, "This key may not use this resource.",
+            blocked ? "The service is blocked." : "The key's role does not allow this endpoint.");
+    }
 
     private Task WriteProblem(int status, string title, string detail)
     {

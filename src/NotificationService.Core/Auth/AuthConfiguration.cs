@@ -10,6 +10,9 @@ public static class AuthConfiguration
     public static IServiceCollection AddApiKeyAuth(this IServiceCollection services)
     {
         services.AddSingleton<AdminKeys>();
+        services.AddSingleton<RejectedKeys>().AddHostedService(sp => sp.GetRequiredService<RejectedKeys>());
+        // ASP.NET writes two Information lines for every refused key; RejectedKeys summarises them instead.
+        services.AddLogging(b => b.AddFilter(typeof(ApiKeyAuthenticationHandler).FullName, LogLevel.Warning));
         services.AddSingleton<AccessCache>().AddSingleton<AccessCacheInvalidation>();
         services.ConfigureMarten((sp, opts) => opts.Listeners.Add(sp.GetRequiredService<AccessCacheInvalidation>()));
         services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
