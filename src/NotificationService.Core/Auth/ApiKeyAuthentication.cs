@@ -94,20 +94,19 @@ public sealed class ApiKeyAuthenticationHandler(
     private AuthenticateResult Success(params Claim[] claims) =>
         AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName)), SchemeName));
 
-    protected override Task HandleChallengeAsync(AuthenticationProperties properties) =>
-        WriteProblem(StatusCodes.Status401Unauthorized, "A valid API key is required.", "Send 'Authorization: Bearer <key>'.");
+    protected override Task HandleChallengeAsync(AuthenticationProperties properties)
+    {
+        Response.Headers.WWWAuthenticate = "Bearer";
+        return WriteProblem(StatusCodes.Status401Unauthorized, "A valid API key is required.", "Send 'Authorization: Bearer <key>'.");
+    }
 
     protected override Task HandleForbiddenAsync(AuthenticationProperties properties) =>
         WriteProblem(StatusCodes.Status403Forbidden, "This key may not use this resource.",
             Context.User.HasClaim(c => c.Type == ServiceIdClaim) && !Context.User.IsInRole(Roles.Service)
                 ? "The service is blocked." : "The key's role does not allow this endpoint.");
 
-    private Task WriteProblem(int status, string title, string detail)
-    {
-        Response.StatusCode = status;
-        return Response.WriteAsJsonAsync(new ProblemDetails { Status = status, Title = title, Detail = detail },
-            options: null, contentType: "application/problem+json");
-    }
+    private Task WriteProblem(int status, string title, string detail) =>
+        Problems.WriteAsync(Context, new ProblemDetails { Status = status, Title = title, Detail = detail });
 }
 
 public static class CallerExtensions
