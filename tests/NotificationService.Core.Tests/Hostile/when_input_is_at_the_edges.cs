@@ -130,6 +130,8 @@ public sealed class when_input_is_at_the_edges(SystemFixture system) : Integrati
     [InlineData("/admin/jobs?page=2147483647&pageSize=100", "page")]
     [InlineData("/admin/jobs?page=0", "page")]
     [InlineData("/admin/jobs?page=1e400", "page")]
+    [InlineData("/admin/jobs?adapter=a%00b", "adapter")]
+    [InlineData("/v1/offers?page=1&x=%00", "x")]
     public async Task paging_beyond_its_bounds_is_a_4xx_naming_the_parameter(string url, string parameter)
     {
         var key = url.StartsWith("/admin") ? SystemFixture.AdminKey : System.Tenant.ApiKey;
@@ -179,6 +181,17 @@ public sealed class when_input_is_at_the_edges(SystemFixture system) : Integrati
             using var response = await System.Http.SendAsync(request);
             Assert.True(404 == (int)response.StatusCode, $"{method} {string.Format(route, id)}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
         }
+    }
+
+    [Theory]
+    [InlineData("/v1/jobs/not-a-guid", false)]
+    [InlineData("/v1/offers/00000000-0000-0000-0000-00000000000g", false)]
+    [InlineData("/admin/services/%20", true)]
+    [InlineData("/admin/adapters/1", true)]
+    public async Task an_id_that_is_not_a_guid_is_a_404(string url, bool admin)
+    {
+        var (status, _) = await System.SendRawAsync(HttpMethod.Get, url, admin ? SystemFixture.AdminKey : System.Tenant.ApiKey);
+        Assert.Equal(404, status);
     }
 
     [Fact]
