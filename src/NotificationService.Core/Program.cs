@@ -50,7 +50,7 @@ builder.Services.ConfigureHttpJsonOptions(o =>
 builder.Services.AddSingleton<JsonSchemas>();
 builder.Services.AddAdapterSecrets();
 builder.Services.AddApiKeyAuth();
-builder.Services.AddProblemDetails();
+builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = QueryProblems.MakeReadable);
 builder.Services.AddExceptionHandler<ConcurrentChangeHandler>();
 builder.Services.AddHostedService<ExpirySweeper>();
 builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = RequestLimits.MaxBodyBytes);

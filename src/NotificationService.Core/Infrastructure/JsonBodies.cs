@@ -207,7 +207,8 @@ public static partial class JsonBodies
         type.IsGenericType && type.GetGenericTypeDefinition() == definition ? type
         : type.GetInterfaces().FirstOrDefault(i => i.IsGenericType && i.GetGenericTypeDefinition() == definition);
 
-    private static string Expected(Type? type) => type switch
+    /// <summary>What a client should send for a value of this .NET type, in JSON terms.</summary>
+    public static string Expected(Type? type) => type switch
     {
         null => "a different value",
         _ when type == typeof(string) => "a string",

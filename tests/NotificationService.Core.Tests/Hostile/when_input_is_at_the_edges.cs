@@ -141,6 +141,20 @@ public sealed class when_input_is_at_the_edges(SystemFixture system) : Integrati
     }
 
     [Theory]
+    [InlineData("/v1/offers?page=abc", "page", "an integer")]
+    [InlineData("/admin/jobs?state=Nope", "state", "one of \"Scheduled\"")]
+    [InlineData("/admin/jobs?from=yesterday", "from", "a date-time")]
+    [InlineData("/admin/jobs?service=xyz", "service", "a UUID")]
+    public async Task an_unparseable_query_value_is_named_in_json_terms_not_dotnet_types(string url, string parameter, string expected)
+    {
+        var (status, problem) = await System.SendRawAsync(HttpMethod.Get, url, url.StartsWith("/admin") ? SystemFixture.AdminKey : System.Tenant.ApiKey);
+        Assert.Equal(400, status);
+        Assert.Contains($"{parameter}: expected {expected}", problem.GetProperty("detail").GetString());
+        Assert.DoesNotContain("System.", problem.ToString());
+        Assert.DoesNotContain("NotificationService.", problem.ToString());
+    }
+
+    [Theory]
     [InlineData("/admin/jobs?from=0001-01-01T00:00:00Z&to=9999-12-31T23:59:59Z")]
     [InlineData("/admin/jobs?page=10737418&pageSize=200")]
     public async Task paging_and_dates_within_bounds_are_answered(string url)
