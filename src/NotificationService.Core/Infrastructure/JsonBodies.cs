@@ -54,15 +54,17 @@ public static partial class JsonBodies
     {
         List<(string Field, string Message)> unstorable = [];
         if (Walk(json, unstorable) is { } malformed) return BadRequest(malformed);
+        // Before the typed read: it would refuse a lone surrogate in a string field as a type error, not name it as such.
+        if (unstorable.Count > 0) return Problems.Invalid(unstorable.ToArray());
         try
         {
             JsonSerializer.Deserialize(json, requestType, options);
+            return null;
         }
         catch (JsonException e)
         {
             return BadRequest(Describe(e, requestType));
         }
-        return unstorable.Count > 0 ? Problems.Invalid(unstorable.ToArray()) : null;
     }
 
     /// <summary>One pass over the tokens: syntax, depth and repeated keys (returned), unstorable values (collected).</summary>

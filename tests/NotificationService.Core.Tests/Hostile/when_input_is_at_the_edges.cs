@@ -33,10 +33,12 @@ public sealed class when_input_is_at_the_edges(SystemFixture system) : Integrati
         await AssertNoOffersAsync();
     }
 
-    [Fact]
-    public async Task a_nul_in_metadata_is_a_422_naming_the_entry()
+    [Theory]
+    [InlineData("x\\u0000")]
+    [InlineData("\\ud800")]
+    public async Task an_unstorable_metadata_value_is_a_422_naming_the_entry(string value)
     {
-        var (status, problem) = await PostAsync("/v1/offers", Encoding.UTF8.GetBytes(Offer("{" + Fine + ",\"subject\":\"s\"}", ",\"metadata\":{\"note\":\"x\\u0000\"}")));
+        var (status, problem) = await PostAsync("/v1/offers", Encoding.UTF8.GetBytes(Offer("{" + Fine + ",\"subject\":\"s\"}", ",\"metadata\":{\"note\":\"" + value + "\"}")));
         Assert.Equal(422, status);
         Assert.True(problem.GetProperty("errors").TryGetProperty("metadata.note", out _), problem.ToString());
     }
