@@ -33,11 +33,12 @@ public static partial class JsonBodies
         var requestType = endpoint?.Metadata.GetMetadata<IAcceptsMetadata>()?.RequestType ?? endpoint?.Metadata.GetMetadata<HttpChain>()?.RequestType;
         if (requestType is null || !IsJson(context.Request.ContentType)) { await next(context); return; }
 
-        // The body is at most RequestLimits.MaxBodyBytes (refused with 413 before this), so it may be held whole.
-        context.Request.EnableBuffering();
+        // The body is at most RequestLimits.MaxBodyBytes (refused with 413 before this), so it is held whole in memory
+        // and handed on from there.
         var buffer = new MemoryStream();
         await context.Request.Body.CopyToAsync(buffer, context.RequestAborted);
-        context.Request.Body.Position = 0;
+        buffer.Position = 0;
+        context.Request.Body = buffer;
         if (buffer.Length == 0) { await next(context); return; } // RequireBody answers a missing body
 
         var options = context.RequestServices.GetRequiredService<IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions>>().Value.SerializerOptions;
@@ -154,7 +155,7 @@ public static partial class JsonBodies
             if (segment.IsArray) text.Append('[').Append(segment.Index).Append(']');
             else if ((i == path.Count - 1 ? key ?? segment.Key : segment.Key) is { } name) AppendKey(text, name);
         }
-        return text.ToString();
+        return text.Length > 0 ? text.ToString() : "body";
     }
 
     /// <summary>Plain keys as <c>.name</c>; keys that would be ambiguous or unreadable as <c>["escaped"]</c>.</summary>
@@ -178,8 +179,10 @@ public static partial class JsonBodies
         var field = FieldOf(e.Path);
         if (UnmappedMember().Match(e.Message) is { Success: true } unmapped)
         {
+            // Depending on where the reader stopped, the path names the unknown field itself or the object holding it.
             var name = unmapped.Groups["name"].Value;
-            return $"{(field.Length > 0 && !field.EndsWith(name, StringComparison.Ordinal) ? field + "." : "")}{(field.EndsWith(name, StringComparison.Ordinal) ? field : name)}: unknown field.";
+            var at = field.EndsWith(name, StringComparison.Ordinal) ? field : field.Length > 0 ? $"{field}.{name}" : name;
+            return $"{at}: unknown field.";
         }
         return $"{(field.Length > 0 ? field : "body")}: expected {Expected(TypeAt(requestType, field))}.";
     }
