@@ -123,6 +123,16 @@ public sealed class when_input_is_at_the_edges(SystemFixture system) : Integrati
         Assert.True(status is 202 or 422, $"{status}: {problem}");
     }
 
+    [Fact]
+    public async Task a_send_time_at_the_end_of_the_calendar_with_an_adapter_ttl_is_accepted()
+    {
+        var adapter = await System.CreateAdapterAsync($"ttl-{Guid.NewGuid():N}", NotificationService.Contracts.AdapterTypes.EmailAdapterType.Name,
+            new { host = "127.0.0.1", port = System.Smtp.Port, security = "none", from = "ns@example.test" }, new { defaultTtlSeconds = 1e300 });
+        var body = $"{{\"targets\":[{{\"adapter\":\"{adapter.Name}\",\"params\":{{{Fine},\"subject\":\"s\"}}}}],\"sendAt\":\"9999-12-31T23:59:00Z\"}}";
+        var (status, problem) = await PostAsync("/v1/offers", Encoding.UTF8.GetBytes(body));
+        Assert.True(status == 202, $"{status}: {problem}");
+    }
+
     [Theory]
     [InlineData("/v1/offers?page=21474837&pageSize=200", "page")]
     [InlineData("/v1/offers?page=2147483647&pageSize=1", "page")]
