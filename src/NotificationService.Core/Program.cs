@@ -42,11 +42,16 @@ builder.Host.UseWolverine(opts =>
 });
 
 builder.Services.AddWolverineHttp();
-builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new JsonStringEnumConverter()));
+builder.Services.ConfigureHttpJsonOptions(o =>
+{
+    o.SerializerOptions.Converters.Add(new JsonStringEnumConverter());
+    // A misspelt field ('send_at' for 'sendAt') is refused rather than silently ignored; free-form objects still take any key.
+    o.SerializerOptions.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
+});
 builder.Services.AddSingleton<JsonSchemas>();
 builder.Services.AddAdapterSecrets();
 builder.Services.AddApiKeyAuth();
-builder.Services.AddProblemDetails();
+builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = QueryProblems.MakeReadable);
 builder.Services.AddExceptionHandler<ConcurrentChangeHandler>();
 builder.Services.AddHostedService<ExpirySweeper>();
 builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = RequestLimits.MaxBodyBytes);
@@ -60,6 +65,8 @@ app.UseBodySizeLimit();
 app.UseStatusCodePages();
 app.UseAuthentication();
 app.UseAuthorization();
+app.UseRequestValueChecks();
+app.UseJsonBodyChecks();
 app.MapOpenApi();
 app.MapScalarApiReference("/docs");
 app.MapHealthChecks("/health", new HealthCheckOptions { ResponseWriter = Health.WriteReport });

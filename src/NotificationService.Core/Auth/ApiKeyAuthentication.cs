@@ -100,6 +100,7 @@ public sealed class ApiKeyAuthenticationHandler(
     {
         var result = await HandleAuthenticateOnceSafeAsync();
         rejected.Record(result.Failure?.Message.TrimEnd('.') ?? "no key");
+        Response.Headers.WWWAuthenticate = "Bearer";
         await WriteProblem(StatusCodes.Status401Unauthorized, "A valid API key is required.", "Send 'Authorization: Bearer <key>'.");
     }
 
@@ -111,12 +112,8 @@ public sealed class ApiKeyAuthenticationHandler(
             blocked ? "The service is blocked." : "The key's role does not allow this endpoint.");
     }
 
-    private Task WriteProblem(int status, string title, string detail)
-    {
-        Response.StatusCode = status;
-        return Response.WriteAsJsonAsync(new ProblemDetails { Status = status, Title = title, Detail = detail },
-            options: null, contentType: "application/problem+json");
-    }
+    private Task WriteProblem(int status, string title, string detail) =>
+        Problems.WriteAsync(Context, new ProblemDetails { Status = status, Title = title, Detail = detail });
 }
 
 public static class CallerExtensions

@@ -21,4 +21,15 @@ public static class Problems
 
     public static ProblemDetails Conflict(string detail) =>
         new() { Status = StatusCodes.Status409Conflict, Title = "The request conflicts with the current state.", Detail = detail };
+
+    /// <summary>
+    /// Writes a problem outside an endpoint (middleware, authentication) through the same service as the rest, so it
+    /// carries <c>type</c> and <c>traceId</c> like every other problem.
+    /// </summary>
+    public static Task WriteAsync(HttpContext context, ProblemDetails problem)
+    {
+        context.Response.StatusCode = problem.Status ?? context.Response.StatusCode;
+        return context.RequestServices.GetRequiredService<IProblemDetailsService>()
+            .WriteAsync(new ProblemDetailsContext { HttpContext = context, ProblemDetails = problem }).AsTask();
+    }
 }

@@ -19,11 +19,19 @@ public static class RequestLimits
         {
             var buffered = new MemoryStream();
             var chunk = new byte[81920];
-            int read;
-            while ((read = await request.Body.ReadAsync(chunk, context.RequestAborted)) > 0)
+            try
             {
-                if (buffered.Length + read > MaxBodyBytes) { await TooLarge(context); return; }
-                buffered.Write(chunk, 0, read);
+                int read;
+                while ((read = await request.Body.ReadAsync(chunk, context.RequestAborted)) > 0)
+                {
+                    if (buffered.Length + read > MaxBodyBytes) { await TooLarge(context); return; }
+                    buffered.Write(chunk, 0, read);
+                }
+            }
+            catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+            {
+                // Kestrel counts a chunked body against the same limit and throws before the check above sees it.
+                await TooLarge(context); return;
             }
             buffered.Position = 0;
             request.Body = buffered;
@@ -34,9 +42,10 @@ public static class RequestLimits
     private static Task TooLarge(HttpContext context)
     {
         context.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
-        return context.Response.WriteAsJsonAsync(new ProblemDetails
+        return Problems.WriteAsync(context, new ProblemDetails
         {
-            Status = 413, Title = "The request body is too large.", Detail = $"At most {MaxBodyBytes} bytes.",
-        }, options: null, contentType: "application/problem+json");
+            Status = 413, Type = "https://tools.ietf.org/html/rfc9110#section-15.5.14",
+            Title = "The request body is too large.", Detail = $"At most {MaxBodyBytes} bytes.",
+        });
     }
 }

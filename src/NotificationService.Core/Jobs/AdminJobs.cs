@@ -26,8 +26,7 @@ public sealed record JobCount(string Adapter, JobState State, int Count);
 public static class AdminJobsEndpoint
 {
     public static ProblemDetails Validate(int? page, int? pageSize, DateTimeOffset? from, DateTimeOffset? to) =>
-        page is < 1 ? Problems.Invalid(("page", "Pages start at 1."))
-        : pageSize is < 1 or > ListOffersEndpoint.MaxPageSize ? Problems.Invalid(("pageSize", $"Between 1 and {ListOffersEndpoint.MaxPageSize}."))
+        ListOffersEndpoint.CheckPaging(page, pageSize) is { } paging ? paging
         : from > to ? Problems.Invalid(("from", "Must not be after 'to'."))
         : WolverineContinue.NoProblems;
 

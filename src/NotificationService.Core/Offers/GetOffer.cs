@@ -43,10 +43,15 @@ public static class ListOffersEndpoint
 {
     public const int MaxPageSize = 200;
 
-    public static ProblemDetails Validate(int? page, int? pageSize) =>
-        page is < 1 ? Problems.Invalid(("page", "Pages start at 1."))
+    /// <summary>The last page any page size may ask for: its OFFSET, (page - 1) * pageSize, stays within an int.</summary>
+    public const int MaxPage = int.MaxValue / MaxPageSize;
+
+    public static ProblemDetails Validate(int? page, int? pageSize) => CheckPaging(page, pageSize) ?? WolverineContinue.NoProblems;
+
+    public static ProblemDetails? CheckPaging(int? page, int? pageSize) =>
+        page is < 1 or > MaxPage ? Problems.Invalid(("page", $"Between 1 and {MaxPage}."))
         : pageSize is < 1 or > MaxPageSize ? Problems.Invalid(("pageSize", $"Between 1 and {MaxPageSize}."))
-        : WolverineContinue.NoProblems;
+        : null;
 
     /// <summary>This service's offers, newest first.</summary>
     [WolverineGet("/v1/offers")]

@@ -59,8 +59,14 @@ public sealed record DeliveryPolicy
     /// <summary>Time-to-live applied to jobs whose offer sets no expireAt; null means they never expire.</summary>
     public double? DefaultTtlSeconds { get; init; }
 
-    /// <summary>When a job that starts waiting at <paramref name="from"/> expires if its offer set no expiry.</summary>
-    public DateTimeOffset? DefaultExpiry(DateTimeOffset from) => DefaultTtlSeconds is { } ttl ? from.AddSeconds(ttl) : null;
+    /// <summary>
+    /// When a job that starts waiting at <paramref name="from"/> expires if its offer set no expiry; a time past the end
+    /// of the calendar (a huge TTL, or a send time near 9999-12-31) is the calendar's end, not an exception.
+    /// </summary>
+    public DateTimeOffset? DefaultExpiry(DateTimeOffset from) =>
+        DefaultTtlSeconds is not { } ttl ? null
+        : ttl >= (DateTimeOffset.MaxValue - from).TotalSeconds ? DateTimeOffset.MaxValue
+        : from.AddSeconds(ttl);
 
     /// <summary>The wait before the attempt after <paramref name="failedAttempt"/>: exponential, capped, with ±20% jitter.</summary>
     public TimeSpan BackoffAfter(int failedAttempt, double jitter01)

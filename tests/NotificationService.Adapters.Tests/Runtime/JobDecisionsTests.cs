@@ -117,4 +117,14 @@ public sealed class JobDecisionsTests
 
     [Fact]
     public void backoff_is_capped() => Assert.Equal(60, Policy.BackoffAfter(20, 0.5).TotalSeconds, precision: 3);
+
+    [Theory]
+    [InlineData(1e300, "2030-01-01T00:00:00Z")]
+    [InlineData(60, "9999-12-31T23:59:30Z")]
+    public void a_default_expiry_past_the_calendar_is_its_end_not_an_exception(double ttl, string from) =>
+        Assert.Equal(DateTimeOffset.MaxValue, new DeliveryPolicy { DefaultTtlSeconds = ttl }.DefaultExpiry(DateTimeOffset.Parse(from)));
+
+    [Fact]
+    public void a_default_expiry_within_the_calendar_is_exact() =>
+        Assert.Equal(DateTimeOffset.Parse("2030-01-01T00:01:00Z"), new DeliveryPolicy { DefaultTtlSeconds = 60 }.DefaultExpiry(DateTimeOffset.Parse("2030-01-01T00:00:00Z")));
 }

@@ -6,8 +6,10 @@ namespace NotificationService.Core.Tests.Hostile;
 
 /// <summary>
 /// A generated pass of malformed and hostile requests (seeded, so a failure replays): broken JSON, wrong types, schema
-/// violations, huge bodies, unknown and other tenants' ids, bad and revoked keys, header abuse. None may get a 5xx, none
-/// may store anything, and no response may carry the other tenant's data.
+/// violations, huge bodies, unknown and other tenants' ids, bad and revoked keys, header abuse; strings jsonb cannot
+/// store (NUL, lone surrogates, invalid UTF-8) in values and keys, integer and date edges in every numeric query and body
+/// field, empty and malformed ids in every path (admin routes too), repeated keys, deep and wide JSON, huge numbers.
+/// None may get a 5xx, none may store an offer or job, and no response may carry the other tenant's data.
 /// </summary>
 public sealed class when_requests_are_hostile(SystemFixture system) : IntegrationContext(system)
 {
@@ -31,7 +33,23 @@ public sealed class when_requests_are_hostile(SystemFixture system) : Integratio
         var victimIds = new[] { victimOffer.Id, victimOffer.Jobs[0].Id };
         var statuses = new Dictionary<int, int>();
 
-        for (var i = 0; i < 2500; i++)
+        // Valid traffic from the victim alongside: none of it may fail while the hostile requests are refused.
+        using var stop = new CancellationTokenSource();
+        var valid = Task.Run(async () =>
+        {
+            var (accepted, failures) = (0, new List<string>());
+            while (!stop.IsCancellationRequested)
+            {
+                var (status, body) = await System.SendRawAsync(HttpMethod.Post, "/v1/offers", victim.ApiKey,
+                    new { targets = new[] { ClientApi.EmailTarget(System.Email.Name, "valid@example.test") }, metadata = new { n = $"{accepted}" } });
+                if (status == 202) accepted++; else failures.Add($"POST {status}: {body}");
+                var (read, _) = await System.SendRawAsync(HttpMethod.Get, $"/v1/offers/{victimOffer.Id}", victim.ApiKey);
+                if (read != 200) failures.Add($"GET {read}");
+            }
+            return (accepted, failures);
+        });
+
+        for (var i = 0; i < 4000; i++)
         {
             var key = attackerKeys[random.Next(attackerKeys.Length)];
             var (method, url, body, contentType) = Generate(random, victimIds);
@@ -54,8 +72,12 @@ public sealed class when_requests_are_hostile(SystemFixture system) : Integratio
             Assert.DoesNotContain(secretMarker, text);
         }
 
-        Assert.Equal(offersBefore, await Sql.ScalarAsync<long>("SELECT count(*) FROM ns.mt_doc_offer"));
-        Assert.Equal(jobsBefore, await Sql.ScalarAsync<long>("SELECT count(*) FROM ns.mt_doc_job"));
+        await stop.CancelAsync();
+        var (validAccepted, validFailures) = await valid;
+        Assert.Empty(validFailures);
+        Assert.True(validAccepted > 0);
+        Assert.Equal(offersBefore + validAccepted, await Sql.ScalarAsync<long>("SELECT count(*) FROM ns.mt_doc_offer"));
+        Assert.Equal(jobsBefore + validAccepted, await Sql.ScalarAsync<long>("SELECT count(*) FROM ns.mt_doc_job"));
         Assert.True(statuses.Keys.Count(s => s is >= 400 and < 500) >= 5, $"a varied pass: {string.Join(", ", statuses.Select(s => $"{s.Key}x{s.Value}"))}");
     }
 
@@ -80,7 +102,7 @@ public sealed class when_requests_are_hostile(SystemFixture system) : Integratio
             "{\"targets\":[" + string.Join(",", Enumerable.Repeat($"{{\"adapter\":\"{adapter}\",\"params\":{{}}}}", 150)) + "]}",
             new string('[', 5000) + new string(']', 5000),
         };
-        return random.Next(12) switch
+        return random.Next(16) switch
         {
             0 or 1 or 2 => (HttpMethod.Post, "/v1/offers", Json(brokenOffers[random.Next(brokenOffers.Length)]), "application/json"),
             // NUL bytes go in bodies only: the in-process test server cannot carry one in a path (Kestrel answers 400).
@@ -92,8 +114,96 @@ public sealed class when_requests_are_hostile(SystemFixture system) : Integratio
             8 => (HttpMethod.Get, $"/v1/offers/{id}", null, ""),
             9 => (HttpMethod.Patch, $"/v1/offers/{id}", Json(brokenOffers[random.Next(brokenOffers.Length)]), "application/json"),
             10 => (HttpMethod.Delete, $"/v1/offers/{id}", null, ""),
-            _ => (HttpMethod.Get, $"/v1/offers?page={Uri.EscapeDataString(Garbage(random, 5))}&pageSize={random.Next(-5, 100000)}", null, ""),
+            11 => (HttpMethod.Get, $"/v1/offers?page={Uri.EscapeDataString(Garbage(random, 5))}&pageSize={random.Next(-5, 100000)}", null, ""),
+            12 or 13 => (HttpMethod.Post, "/v1/offers", UnstorableOffer(random, adapter), "application/json"),
+            14 => EdgeQuery(random),
+            _ => AdminPath(random, id),
         };
+    }
+
+    /// <summary>Integer, date and string edges the query parser and the database must both survive.</summary>
+    private static readonly string[] Edges =
+    [
+        "0", "-1", "1", "2147483647", "2147483648", "-2147483648", "9223372036854775807", "9223372036854775808", "-9223372036854775808",
+        "1e400", "-0", "1.5", "", "%00", "a%00b", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "0000-00-00", "NaN", "Infinity",
+        Guid.Empty.ToString(), "%ED%A0%80", "%FF%FE",
+    ];
+
+    private static (HttpMethod, string, byte[]?, string) EdgeQuery(Random random)
+    {
+        string Edge() => Edges[random.Next(Edges.Length)];
+        return random.Next(3) switch
+        {
+            0 => (HttpMethod.Get, $"/v1/offers?page={Edge()}&pageSize={Edge()}", null, ""),
+            1 => (HttpMethod.Get, $"/admin/jobs?page={Edge()}&pageSize={Edge()}&from={Edge()}&to={Edge()}", null, ""),
+            _ => (HttpMethod.Get, $"/admin/jobs?state={Edge()}&adapter={Edge()}&service={Edge()}", null, ""),
+        };
+    }
+
+    /// <summary>Every route with an id, with the all-zero, a malformed or an unknown id; writes carry a hostile body.</summary>
+    private static (HttpMethod, string, byte[]?, string) AdminPath(Random random, string id)
+    {
+        id = random.Next(3) switch { 0 => Guid.Empty.ToString(), 1 => Guid.Empty.ToString("N"), _ => id };
+        var body = Encoding.UTF8.GetBytes(random.Next(4) switch
+        {
+            0 => "{\"name\":\"a\\u0000b\"}",
+            1 => "{\"policy\":{\"maxAttempts\":" + Edges[random.Next(10)] + ",\"initialBackoffSeconds\":1e400}}",
+            2 => "{\"name\":\"x\",\"name\":\"y\"}",
+            _ => "{\"services\":[\"" + Guid.Empty + "\"],\"config\":{\"\\ud800\":1}}",
+        });
+        return random.Next(14) switch
+        {
+            0 => (HttpMethod.Post, $"/admin/jobs/{id}/retry", null, ""),
+            1 => (HttpMethod.Get, $"/admin/jobs/{id}", null, ""),
+            2 => (HttpMethod.Get, $"/admin/jobs/{id}/events", null, ""),
+            3 => (HttpMethod.Patch, $"/admin/services/{id}", body, "application/json"),
+            4 => (HttpMethod.Post, $"/admin/services/{id}/block", null, ""),
+            5 => (HttpMethod.Post, $"/admin/services/{id}/unblock", null, ""),
+            6 => (HttpMethod.Post, $"/admin/services/{id}/keys", null, ""),
+            7 => (HttpMethod.Delete, $"/admin/services/{id}/keys/{id}", null, ""),
+            8 => (HttpMethod.Patch, $"/admin/adapters/{id}", body, "application/json"),
+            9 => (HttpMethod.Post, $"/admin/adapters/{id}/block", null, ""),
+            10 => (HttpMethod.Post, $"/admin/adapters/{id}/unblock", null, ""),
+            11 => (HttpMethod.Delete, $"/admin/adapters/{id}", null, ""),
+            12 => (HttpMethod.Get, $"/admin/services/{id}/history", null, ""),
+            _ => (HttpMethod.Get, $"/admin/adapters/{id}/history", null, ""),
+        };
+    }
+
+    /// <summary>
+    /// An offer that would be valid but for one thing: a string or key jsonb cannot store, raw bytes that are not UTF-8,
+    /// a repeated key, a misspelt field, a huge or edge number, an edge date, deep or wide JSON.
+    /// </summary>
+    private static byte[] UnstorableOffer(Random random, string adapter)
+    {
+        string Offer(string @params, string extra = "") => $"{{\"targets\":[{{\"adapter\":\"{adapter}\",\"params\":{@params}}}]{extra}}}";
+        const string fine = "\"to\":\"a@example.test\",\"text\":\"t\"";
+        var bad = new[] { "\\u0000", "a\\u0000", "\\ud800", "\\udfff", "x\\udc00\\ud800", "\\u0001\\u0000" };
+        var text = bad[random.Next(bad.Length)];
+        var edge = Edges[random.Next(10)];
+        var choice = random.Next(12);
+        if (choice == 0)
+        {
+            // Raw bytes that are not UTF-8 (a lone surrogate encoded as UTF-8, or 0xFF 0xFE) inside the subject.
+            var body = Encoding.UTF8.GetBytes(Offer("{" + fine + ",\"subject\":\"ab__\"}"));
+            var at = Array.IndexOf(body, (byte)'_');
+            (body[at], body[at + 1]) = random.Next(2) == 0 ? ((byte)0xff, (byte)0xfe) : ((byte)0xed, (byte)0xa0);
+            return body;
+        }
+        return Encoding.UTF8.GetBytes(choice switch
+        {
+            1 => Offer("{" + fine + ",\"subject\":\"" + text + "\"}"),
+            2 => Offer("{" + fine + ",\"subject\":\"s\",\"" + text + "\":\"x\"}"),
+            3 => Offer("{" + fine + ",\"subject\":\"s\"}", ",\"metadata\":{\"note\":\"" + text + "\"}"),
+            4 => Offer("{" + fine + ",\"subject\":\"s\"}", ",\"metadata\":{\"" + text + "\":\"v\"}"),
+            5 => Offer("{" + fine + ",\"subject\":\"s\",\"subject\":\"t\"}"),
+            6 => Offer("{" + fine + ",\"subject\":\"s\"}", ",\"send_at\":\"2030-01-01T00:00:00Z\""),
+            7 => Offer("{" + fine + ",\"subject\":" + (edge.Length == 0 ? "0" : edge) + "}"),
+            8 => Offer("{" + fine + ",\"subject\":\"s\"}", ",\"expireAt\":\"" + Edges[random.Next(15, 18)] + "\",\"sendAt\":" + (edge.Length == 0 ? "0" : edge)),
+            9 => Offer("{" + fine + ",\"subject\":\"s\",\"deep\":" + new string('[', 65 + random.Next(3000)) + new string(']', 0) + "}"),
+            10 => Offer("{" + fine + ",\"subject\":\"s\",\"wide\":[" + string.Join(",", Enumerable.Range(0, 20000 + random.Next(40000))) + "]}"),
+            _ => Offer("{" + fine + ",\"subject\":\"s\"}", ",\"metadata\":{" + string.Join(",", Enumerable.Range(0, 5000).Select(i => $"\"k{i}\":\"v\"")) + "}"),
+        });
     }
 
     private static string Garbage(Random random, int length)

@@ -1,0 +1,269 @@
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+
+namespace NotificationService.Core.Tests.Hostile;
+
+/// <summary>
+/// Inputs that once got a 500: strings PostgreSQL's jsonb cannot store, paging past the OFFSET range, the all-zero id,
+/// JSON that is legal to a parser but ambiguous or misspelt. Each is a 4xx problem that names what to fix.
+/// </summary>
+public sealed class when_input_is_at_the_edges(SystemFixture system) : IntegrationContext(system)
+{
+    private string Offer(string @params, string extra = "") =>
+        $"{{\"targets\":[{{\"adapter\":\"{System.Email.Name}\",\"params\":{@params}}}]{extra}}}";
+
+    private const string Fine = "\"to\":\"a@example.test\",\"text\":\"t\"";
+
+    public static TheoryData<string, string> UnstorableStrings => new()
+    {
+        { "{" + Fine + ",\"subject\":\"a\\u0000b\"}", "targets[0].params.subject" },
+        { "{" + Fine + ",\"subject\":\"\\ud800\"}", "targets[0].params.subject" },
+        { "{" + Fine + ",\"subject\":\"\\udc00x\\ud800\"}", "targets[0].params.subject" },
+        { "{" + Fine + ",\"subject\":\"s\",\"a\\u0000b\":\"x\"}", "targets[0].params[\"a\\u0000b\"]" },
+    };
+
+    [Theory]
+    [MemberData(nameof(UnstorableStrings))]
+    public async Task a_string_jsonb_cannot_store_is_a_422_naming_its_path(string @params, string field)
+    {
+        var (status, problem) = await PostAsync("/v1/offers", Encoding.UTF8.GetBytes(Offer(@params)));
+        Assert.Equal(422, status);
+        Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), problem.ToString());
+        await AssertNoOffersAsync();
+    }
+
+    [Theory]
+    [InlineData("x\\u0000")]
+    [InlineData("\\ud800")]
+    public async Task an_unstorable_metadata_value_is_a_422_naming_the_entry(string value)
+    {
+        var (status, problem) = await PostAsync("/v1/offers", Encoding.UTF8.GetBytes(Offer("{" + Fine + ",\"subject\":\"s\"}", ",\"metadata\":{\"note\":\"" + value + "\"}")));
+        Assert.Equal(422, status);
+        Assert.True(problem.GetProperty("errors").TryGetProperty("metadata.note", out _), problem.ToString());
+    }
+
+    [Fact]
+    public async Task raw_invalid_utf8_in_a_string_is_a_422_naming_its_path()
+    {
+        var body = Encoding.UTF8.GetBytes(Offer("{" + Fine + ",\"subject\":\"ab__\"}"));
+        var at = Array.IndexOf(body, (byte)'_');
+        body[at] = 0xff;
+        body[at + 1] = 0xfe;
+        var (status, problem) = await PostAsync("/v1/offers", body);
+        Assert.Equal(422, status);
+        Assert.True(problem.GetProperty("errors").TryGetProperty("targets[0].params.subject", out _), problem.ToString());
+    }
+
+    [Fact]
+    public async Task a_duplicate_key_is_a_400_naming_it()
+    {
+        var (status, problem) = await PostAsync("/v1/offers", Encoding.UTF8.GetBytes(Offer("{" + Fine + ",\"subject\":\"s\",\"subject\":\"t\"}")));
+        Assert.Equal(400, status);
+        Assert.Contains("targets[0].params.subject", problem.GetProperty("detail").GetString());
+    }
+
+    [Fact]
+    public async Task an_unknown_field_is_a_400_naming_it_while_free_form_objects_take_any_key()
+    {
+        var (status, problem) = await PostAsync("/v1/offers", Encoding.UTF8.GetBytes(Offer("{" + Fine + ",\"subject\":\"s\"}", ",\"send_at\":\"2030-01-01T00:00:00Z\"")));
+        Assert.Equal(400, status);
+        Assert.Contains("send_at", problem.GetProperty("detail").GetString());
+        Assert.DoesNotContain("NotificationService", problem.ToString());
+
+        var (accepted, _) = await PostAsync("/v1/offers", Encoding.UTF8.GetBytes(Offer("{" + Fine + ",\"subject\":\"s\"}", ",\"metadata\":{\"any_key\":\"v\"}")));
+        Assert.Equal(202, accepted);
+    }
+
+    [Theory]
+    [InlineData("{\"targets\":\"not-a-list\"}", "targets", "an array")]
+    [InlineData("{\"targets\":[{\"adapter\":1,\"params\":{}}]}", "targets[0].adapter", "a string")]
+    [InlineData("{\"targets\":[],\"sendAt\":\"tomorrow\"}", "sendAt", "a date-time")]
+    [InlineData("{\"targets\":[],\"metadata\":{\"a\":{\"nested\":1}}}", "metadata.a", "a string")]
+    [InlineData("{\"targets\":[],\"metadata\":[]}", "metadata", "an object")]
+    public async Task a_wrongly_typed_field_is_named_in_json_terms_not_dotnet_types(string body, string field, string expected)
+    {
+        var (status, problem) = await PostAsync("/v1/offers", Encoding.UTF8.GetBytes(body));
+        Assert.Equal(400, status);
+        var detail = problem.GetProperty("detail").GetString()!;
+        Assert.Contains($"{field}: expected {expected}", detail);
+        Assert.DoesNotContain("System.", problem.ToString());
+        Assert.DoesNotContain("NotificationService.", problem.ToString());
+    }
+
+    [Theory]
+    [InlineData("1e400")]
+    [InlineData("-1e400")]
+    [InlineData("9223372036854775808")]
+    [InlineData("123456789012345678901234567890")]
+    public async Task a_huge_number_in_params_is_not_a_500(string number)
+    {
+        var (status, problem) = await PostAsync("/v1/offers", Encoding.UTF8.GetBytes(Offer("{" + Fine + ",\"subject\":" + number + "}")));
+        Assert.Equal(422, status);
+        Assert.True(problem.GetProperty("errors").TryGetProperty("targets[0].params.subject", out _), problem.ToString());
+    }
+
+    [Fact]
+    public async Task deep_json_is_a_400()
+    {
+        var deep = Offer("{" + Fine + ",\"subject\":\"s\",\"x\":" + new string('[', 2000) + new string(']', 2000) + "}");
+        Assert.Equal(400, (await PostAsync("/v1/offers", Encoding.UTF8.GetBytes(deep))).Status);
+    }
+
+    [Theory]
+    [InlineData("0001-01-01T00:00:00Z", null)]
+    [InlineData("9999-12-31T23:59:59Z", null)]
+    [InlineData(null, "9999-12-31T23:59:59Z")]
+    [InlineData(null, "0001-01-01T00:00:00Z")]
+    [InlineData("9999-12-31T23:59:59.9999999+00:00", "9999-12-31T23:59:59.9999999+00:00")]
+    public async Task dates_at_the_ends_of_the_calendar_are_a_4xx_or_accepted(string? sendAt, string? expireAt)
+    {
+        var extra = (sendAt is null ? "" : $",\"sendAt\":\"{sendAt}\"") + (expireAt is null ? "" : $",\"expireAt\":\"{expireAt}\"");
+        var (status, problem) = await PostAsync("/v1/offers", Encoding.UTF8.GetBytes(Offer("{" + Fine + ",\"subject\":\"s\"}", extra)));
+        Assert.True(status is 202 or 422, $"{status}: {problem}");
+    }
+
+    [Fact]
+    public async Task a_send_time_at_the_end_of_the_calendar_with_an_adapter_ttl_is_accepted()
+    {
+        var adapter = await System.CreateAdapterAsync($"ttl-{Guid.NewGuid():N}", NotificationService.Contracts.AdapterTypes.EmailAdapterType.Name,
+            new { host = "127.0.0.1", port = System.Smtp.Port, security = "none", from = "ns@example.test" }, new { defaultTtlSeconds = 1e300 });
+        var body = $"{{\"targets\":[{{\"adapter\":\"{adapter.Name}\",\"params\":{{{Fine},\"subject\":\"s\"}}}}],\"sendAt\":\"9999-12-31T23:59:00Z\"}}";
+        var (status, problem) = await PostAsync("/v1/offers", Encoding.UTF8.GetBytes(body));
+        Assert.True(status == 202, $"{status}: {problem}");
+    }
+
+    [Theory]
+    [InlineData("/v1/offers?page=21474837&pageSize=200", "page")]
+    [InlineData("/v1/offers?page=2147483647&pageSize=1", "page")]
+    [InlineData("/v1/offers?page=9223372036854775807", "page")]
+    [InlineData("/v1/offers?pageSize=-1", "pageSize")]
+    [InlineData("/v1/offers?pageSize=2147483647", "pageSize")]
+    [InlineData("/admin/jobs?page=2147483647&pageSize=100", "page")]
+    [InlineData("/admin/jobs?page=0", "page")]
+    [InlineData("/admin/jobs?page=1e400", "page")]
+    [InlineData("/admin/jobs?adapter=a%00b", "adapter")]
+    [InlineData("/v1/offers?page=1&x=%00", "x")]
+    public async Task paging_beyond_its_bounds_is_a_4xx_naming_the_parameter(string url, string parameter)
+    {
+        var key = url.StartsWith("/admin") ? SystemFixture.AdminKey : System.Tenant.ApiKey;
+        var (status, problem) = await System.SendRawAsync(HttpMethod.Get, url, key);
+        Assert.InRange(status, 400, 422);
+        Assert.Contains(parameter, problem.ToString());
+    }
+
+    [Theory]
+    [InlineData("/v1/offers?page=abc", "page", "an integer")]
+    [InlineData("/admin/jobs?state=Nope", "state", "one of \"Scheduled\"")]
+    [InlineData("/admin/jobs?from=yesterday", "from", "a date-time")]
+    [InlineData("/admin/jobs?service=xyz", "service", "a UUID")]
+    public async Task an_unparseable_query_value_is_named_in_json_terms_not_dotnet_types(string url, string parameter, string expected)
+    {
+        var (status, problem) = await System.SendRawAsync(HttpMethod.Get, url, url.StartsWith("/admin") ? SystemFixture.AdminKey : System.Tenant.ApiKey);
+        Assert.Equal(400, status);
+        Assert.Contains($"{parameter}: expected {expected}", problem.GetProperty("detail").GetString());
+        Assert.DoesNotContain("System.", problem.ToString());
+        Assert.DoesNotContain("NotificationService.", problem.ToString());
+    }
+
+    [Theory]
+    [InlineData("/admin/jobs?from=0001-01-01T00:00:00Z&to=9999-12-31T23:59:59Z")]
+    [InlineData("/admin/jobs?page=10737418&pageSize=200")]
+    public async Task paging_and_dates_within_bounds_are_answered(string url)
+    {
+        var (status, problem) = await System.SendRawAsync(HttpMethod.Get, url, SystemFixture.AdminKey);
+        Assert.True(status == 200, $"{status}: {problem}");
+    }
+
+    public static TheoryData<string, string, bool> WriteEndpoints => new()
+    {
+        { "POST", "/v1/jobs/{0}/cancel", false },
+        { "PATCH", "/v1/offers/{0}", false },
+        { "DELETE", "/v1/offers/{0}", false },
+        { "POST", "/admin/jobs/{0}/retry", true },
+        { "PATCH", "/admin/services/{0}", true },
+        { "POST", "/admin/services/{0}/block", true },
+        { "POST", "/admin/services/{0}/unblock", true },
+        { "POST", "/admin/services/{0}/keys", true },
+        { "DELETE", "/admin/services/{0}/keys/{0}", true },
+        { "PATCH", "/admin/adapters/{0}", true },
+        { "POST", "/admin/adapters/{0}/block", true },
+        { "POST", "/admin/adapters/{0}/unblock", true },
+        { "DELETE", "/admin/adapters/{0}", true },
+        { "GET", "/admin/jobs/{0}", true },
+        { "GET", "/v1/jobs/{0}", false },
+    };
+
+    [Theory]
+    [MemberData(nameof(WriteEndpoints))]
+    public async Task the_all_zero_id_is_a_404_like_any_missing_id(string method, string route, bool admin)
+    {
+        foreach (var id in new[] { Guid.Empty.ToString(), Guid.Empty.ToString("N"), Guid.Empty.ToString("B") })
+        {
+            var body = method == "PATCH" ? "{\"name\":\"x-renamed\"}" : null;
+            using var request = new HttpRequestMessage(new HttpMethod(method), string.Format(route, id));
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", admin ? SystemFixture.AdminKey : System.Tenant.ApiKey);
+            if (body is not null) request.Content = new StringContent(body, Encoding.UTF8, "application/json");
+            using var response = await System.Http.SendAsync(request);
+            Assert.True(404 == (int)response.StatusCode, $"{method} {string.Format(route, id)}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        }
+    }
+
+    [Theory]
+    [InlineData("/v1/jobs/not-a-guid", false)]
+    [InlineData("/v1/offers/00000000-0000-0000-0000-00000000000g", false)]
+    [InlineData("/admin/services/%20", true)]
+    [InlineData("/admin/adapters/1", true)]
+    public async Task an_id_that_is_not_a_guid_is_a_404(string url, bool admin)
+    {
+        var (status, _) = await System.SendRawAsync(HttpMethod.Get, url, admin ? SystemFixture.AdminKey : System.Tenant.ApiKey);
+        Assert.Equal(404, status);
+    }
+
+    [Fact]
+    public async Task a_401_is_a_full_problem_with_a_bearer_challenge()
+    {
+        using var response = await System.Http.GetAsync("/v1/offers");
+        Assert.Equal(401, (int)response.StatusCode);
+        Assert.Contains("Bearer", response.Headers.WwwAuthenticate.ToString());
+        await AssertFullProblemAsync(response, 401);
+    }
+
+    [Fact]
+    public async Task a_403_and_a_413_are_full_problems()
+    {
+        using var forbidden = new HttpRequestMessage(HttpMethod.Get, "/admin/jobs");
+        forbidden.Headers.Authorization = new AuthenticationHeaderValue("Bearer", System.Tenant.ApiKey);
+        using var response = await System.Http.SendAsync(forbidden);
+        await AssertFullProblemAsync(response, 403);
+
+        using var tooLarge = new HttpRequestMessage(HttpMethod.Post, "/v1/offers") { Content = new ByteArrayContent(new byte[1_100_000]) };
+        tooLarge.Headers.Authorization = new AuthenticationHeaderValue("Bearer", System.Tenant.ApiKey);
+        tooLarge.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        using var large = await System.Http.SendAsync(tooLarge);
+        await AssertFullProblemAsync(large, 413);
+    }
+
+    private static async Task AssertFullProblemAsync(HttpResponseMessage response, int status)
+    {
+        Assert.Equal(status, (int)response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal(status, problem.GetProperty("status").GetInt32());
+        Assert.False(string.IsNullOrEmpty(problem.GetProperty("type").GetString()), problem.ToString());
+        Assert.False(string.IsNullOrEmpty(problem.GetProperty("traceId").GetString()), problem.ToString());
+    }
+
+    private async Task<(int Status, JsonElement Problem)> PostAsync(string url, byte[] body)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new ByteArrayContent(body) };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", System.Tenant.ApiKey);
+        using var response = await System.Http.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+        return ((int)response.StatusCode, text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone());
+    }
+
+    private async Task AssertNoOffersAsync() =>
+        Assert.Equal(0L, await NotificationService.Testing.Sql.ScalarAsync<long>("SELECT count(*) FROM ns.mt_doc_offer"));
+}

@@ -1,0 +1,58 @@
+using System.Net;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using NotificationService.Core.Infrastructure;
+
+namespace NotificationService.Core.Tests.Offers;
+
+/// <summary>
+/// The in-process test server has no Kestrel, and Kestrel itself throws when a chunked body passes the limit, so this
+/// runs the core's body-limit step in a real Kestrel on a loopback port with the core's limit and exception handler.
+/// </summary>
+public sealed class when_a_chunked_body_is_too_large
+{
+    [Fact]
+    public async Task real_kestrel_answers_413_with_a_problem_not_500()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseKestrel(k => k.Limits.MaxRequestBodySize = RequestLimits.MaxBodyBytes).UseUrls("http://127.0.0.1:0");
+        builder.Services.AddProblemDetails();
+        await using var app = builder.Build();
+        app.UseExceptionHandler();
+        app.UseBodySizeLimit();
+        app.MapPost("/v1/offers", async (HttpContext context) =>
+        {
+            await context.Request.Body.CopyToAsync(Stream.Null);
+            return Results.Accepted();
+        });
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+
+        using var http = new HttpClient { BaseAddress = new Uri(address) };
+        // A stream of unknown length is sent chunked, with no Content-Length to refuse up front.
+        using var content = new StreamContent(new UnknownLengthStream(new byte[1_200_000]));
+        content.Headers.ContentType = new("application/json");
+        using var response = await http.PostAsync("/v1/offers", content);
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal(413, problem.GetProperty("status").GetInt32());
+        Assert.True(problem.TryGetProperty("traceId", out _), problem.ToString());
+
+        using var small = new StreamContent(new UnknownLengthStream(new byte[1000]));
+        Assert.Equal(HttpStatusCode.Accepted, (await http.PostAsync("/v1/offers", small)).StatusCode);
+        await app.StopAsync();
+    }
+
+    private sealed class UnknownLengthStream(byte[] data) : MemoryStream(data)
+    {
+        public override bool CanSeek => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => base.Position; set => throw new NotSupportedException(); }
+    }
+}
