@@ -22,6 +22,7 @@ var rabbitMq = builder.Configuration.RequiredConnectionString("RabbitMq", ", an 
 builder.Services.AddNotificationMarten(postgres, wolverineSchema: "wolverine", opts =>
 {
     opts.Projections.Snapshot<ServiceAccount>(JasperFx.Events.Projections.SnapshotLifecycle.Inline);
+    opts.Schema.For<ServiceAccount>().UniqueIndex(x => x.Name);
     opts.Schema.For<ServiceKey>().Index(x => x.ServiceId).Index(x => x.KeyId);
     opts.Schema.For<Offer>().Index(x => x.ServiceId).Index(x => x.CreatedAt);
     opts.Schema.For<IdempotentRequest>();
