@@ -26,7 +26,7 @@ builder.Services.AddNotificationMarten(postgres, wolverineSchema: "wolverine", o
     opts.Schema.For<ServiceKey>().Index(x => x.ServiceId).Index(x => x.KeyId);
     opts.Schema.For<Offer>().Index(x => x.ServiceId).Index(x => x.CreatedAt);
     opts.Schema.For<IdempotentRequest>();
-    opts.Schema.For<Invite>().UseOptimisticConcurrency(true);
+    opts.Schema.For<Invite>().UseOptimisticConcurrency(true).Index(x => x.InviteId);
 });
 
 builder.Host.UseWolverine(opts =>
