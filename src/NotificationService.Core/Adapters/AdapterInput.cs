@@ -28,8 +28,7 @@ public static class AdapterInput
             }
             errors.AddRange(await schemas.ValidateAsync(type.ConfigSchema, candidate, "config"));
         }
-        if (paramsSchema is { } schema && await JsonSchemas.CheckIsSchemaAsync(schema.GetRawText()) is { } schemaError)
-            errors.Add(("paramsSchema", schemaError));
+        if (paramsSchema is { } schema) errors.AddRange(await JsonSchemas.CheckIsSchemaAsync(schema.GetRawText(), "paramsSchema"));
         if (services is { Count: > 0 })
         {
             var known = (await session.LoadManyAsync<ServiceAccount>(services.Distinct())).Select(s => s.Id).ToHashSet();
