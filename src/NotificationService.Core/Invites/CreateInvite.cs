@@ -14,9 +14,10 @@ public sealed record CreateInvite(string? Note, double? ExpiresInHours);
 /// <summary>The code is returned here once; hand it to the person who will register their service.</summary>
 public sealed record InviteCreated(Guid Id, string Code, DateTimeOffset ExpiresAt) : CreatedResource($"/admin/invites/{Id}");
 
-public sealed record InviteView(Guid Id, string? Note, string CreatedBy, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt, DateTimeOffset? UsedAt, Guid? ServiceId)
+public sealed record InviteView(
+    Guid Id, string? Note, string CreatedBy, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt, DateTimeOffset? UsedAt, Guid? ServiceId, DateTimeOffset? RevokedAt)
 {
-    public static InviteView From(Invite i) => new(i.InviteId, i.Note, i.CreatedBy, i.CreatedAt, i.ExpiresAt, i.UsedAt, i.ServiceId);
+    public static InviteView From(Invite i) => new(i.InviteId, i.Note, i.CreatedBy, i.CreatedAt, i.ExpiresAt, i.UsedAt, i.ServiceId, i.RevokedAt);
 }
 
 public static class CreateInviteEndpoint

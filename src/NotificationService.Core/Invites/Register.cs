@@ -23,6 +23,7 @@ public static class RegisterEndpoint
         if (name != WolverineContinue.NoProblems) return name;
         var code = invite is null ? Problems.Invalid(("inviteCode", "Unknown invite code."))
             : invite.UsedAt is not null ? Problems.Invalid(("inviteCode", "This invite code was already used."))
+            : invite.RevokedAt is not null ? Problems.Invalid(("inviteCode", "This invite code was revoked."))
             : invite.ExpiresAt <= clock.GetUtcNow() ? Problems.Invalid(("inviteCode", "This invite code has expired."))
             : WolverineContinue.NoProblems;
         // Only a holder of a valid code learns whether a name is taken.
