@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using NJsonSchema;
 using NJsonSchema.Validation;
 
@@ -34,7 +33,8 @@ public sealed class JsonSchemas
         var metaErrors = (await MetaSchema.Value).Validate(schemaJson).SelectMany(Leaves)
             .Select(e => (pathPrefix + ToPath(e), DescribeSchemaError(e))).Distinct().ToList();
         if (metaErrors.Count > 0) return metaErrors;
-        var keywordErrors = CheckKeywords(JsonNode.Parse(schemaJson), pathPrefix).ToList();
+        using var document = JsonDocument.Parse(schemaJson);
+        var keywordErrors = CheckKeywords(document.RootElement, pathPrefix).ToList();
         if (keywordErrors.Count > 0) return keywordErrors;
         try
         {
@@ -61,31 +61,34 @@ public sealed class JsonSchemas
             : Describe(error);
 
     /// <summary>What the meta-schema cannot say: patterns must compile, and references must stay inside the schema.</summary>
-    private static IEnumerable<(string, string)> CheckKeywords(JsonNode? node, string path)
+    private static IEnumerable<(string, string)> CheckKeywords(JsonElement node, string path)
     {
-        if (node is JsonArray array)
-            for (var i = 0; i < array.Count; i++)
-                foreach (var error in CheckKeywords(array[i], $"{path}[{i}]")) yield return error;
-        if (node is not JsonObject schema) yield break;
-        foreach (var (keyword, value) in schema)
+        if (node.ValueKind == JsonValueKind.Array)
+        {
+            var i = 0;
+            foreach (var item in node.EnumerateArray())
+                foreach (var error in CheckKeywords(item, $"{path}[{i++}]")) yield return error;
+        }
+        if (node.ValueKind != JsonValueKind.Object) yield break;
+        foreach (var (keyword, value) in node.EnumerateObject().Select(p => (p.Name, p.Value)))
         {
             var at = $"{path}.{keyword}";
             switch (keyword)
             {
                 case "const" or "default" or "enum" or "examples": // data, not schemas
                     break;
-                case "pattern" when value?.GetValueKind() == JsonValueKind.String && RegexError(value.GetValue<string>()) is { } error:
+                case "pattern" when value.ValueKind == JsonValueKind.String && RegexError(value.GetString()!) is { } error:
                     yield return (at, error);
                     break;
-                case "$ref" when value?.GetValueKind() == JsonValueKind.String && !value.GetValue<string>().StartsWith('#'):
+                case "$ref" when value.ValueKind == JsonValueKind.String && !value.GetString()!.StartsWith('#'):
                     yield return (at, "Only references inside the schema (starting with '#') are supported.");
                     break;
-                case "properties" or "patternProperties" or "definitions" or "dependencies" when value is JsonObject named:
+                case "properties" or "patternProperties" or "definitions" or "dependencies" when value.ValueKind == JsonValueKind.Object:
                     // Maps from a name (a regular expression for patternProperties) to a schema.
-                    foreach (var (name, subschema) in named)
+                    foreach (var named in value.EnumerateObject())
                     {
-                        if (keyword == "patternProperties" && RegexError(name) is { } nameError) yield return ($"{at}.{name}", nameError);
-                        foreach (var error in CheckKeywords(subschema, $"{at}.{name}")) yield return error;
+                        if (keyword == "patternProperties" && RegexError(named.Name) is { } nameError) yield return ($"{at}.{named.Name}", nameError);
+                        foreach (var error in CheckKeywords(named.Value, $"{at}.{named.Name}")) yield return error;
                     }
                     break;
                 default:
