@@ -26,7 +26,9 @@ public sealed class AdapterSecrets(IDataProtectionProvider provider)
     /// </summary>
     public JsonElement Protect(AdapterType type, JsonElement config)
     {
-        var node = JsonNode.Parse(config.GetRawText())!.AsObject();
+        // Built member by member: a JsonObject parsed from text with a property name twice throws when it is read.
+        var node = new JsonObject();
+        foreach (var property in config.EnumerateObject()) node[property.Name] = JsonNode.Parse(property.Value.GetRawText());
         foreach (var field in type.SecretFields)
             if (node[field] is JsonValue value && value.TryGetValue<string>(out var secret)) node[field] = Prefix + _protector.Protect(secret);
         return JsonSerializer.SerializeToElement(node);

@@ -48,6 +48,10 @@ public sealed class when_an_admin_patches_an_adapter(SystemFixture system) : Int
         var (tooShort, problem) = await PatchAsync(adapter.Id, new { config = new { secret = "short" } });
         Assert.Equal(422, tooShort);
         Assert.True(problem.GetProperty("errors").TryGetProperty("config.secret", out _), problem.ToString());
+        // null removes a field, a secret too: the webhook's secret is required.
+        var (noSecret, noSecretProblem) = await PatchAsync(adapter.Id, new { config = new { secret = (string?)null } });
+        Assert.Equal(422, noSecret);
+        Assert.Equal("is required", noSecretProblem.GetProperty("errors").GetProperty("config.secret")[0].GetString());
         var (zero, zeroProblem) = await PatchAsync(adapter.Id, new { config = new { timeoutSeconds = 0 } });
         Assert.Equal(422, zero);
         Assert.True(zeroProblem.GetProperty("errors").TryGetProperty("config.timeoutSeconds", out _), zeroProblem.ToString());
