@@ -23,10 +23,11 @@ var rabbitMq = builder.Configuration.RequiredConnectionString("RabbitMq", ", an 
 builder.Services.AddNotificationMarten(postgres, wolverineSchema: "wolverine", opts =>
 {
     opts.Projections.Snapshot<ServiceAccount>(JasperFx.Events.Projections.SnapshotLifecycle.Inline);
+    opts.Schema.For<ServiceAccount>().UniqueIndex(x => x.Name);
     opts.Schema.For<ServiceKey>().Index(x => x.ServiceId).Index(x => x.KeyId);
     opts.Schema.For<Offer>().Index(x => x.ServiceId).Index(x => x.CreatedAt);
     opts.Schema.For<IdempotentRequest>();
-    opts.Schema.For<Invite>().UseOptimisticConcurrency(true);
+    opts.Schema.For<Invite>().UseOptimisticConcurrency(true).Index(x => x.InviteId);
 });
 
 builder.Host.UseWolverine(opts =>

@@ -20,15 +20,17 @@ public sealed class AdapterSecrets(IDataProtectionProvider provider)
     private const string Prefix = "enc:v1:";
     private readonly IDataProtector _protector = provider.CreateProtector("NotificationService.AdapterConfig.v1");
 
-    /// <summary>The config as stored: each secret encrypted; <paramref name="kept"/> supplies secrets an update left out.</summary>
-    public JsonElement Protect(AdapterType type, JsonElement config, JsonElement? kept = null)
+    /// <summary>
+    /// The config (or a merge patch of it) as stored: each secret encrypted. Secrets it leaves out, or sets to null,
+    /// stay so; an update merges the result into the stored config, which keeps the ones left out.
+    /// </summary>
+    public JsonElement Protect(AdapterType type, JsonElement config)
     {
-        var node = JsonNode.Parse(config.GetRawText())!.AsObject();
+        // Built member by member: a JsonObject parsed from text with a property name twice throws when it is read.
+        var node = new JsonObject();
+        foreach (var property in config.EnumerateObject()) node[property.Name] = JsonNode.Parse(property.Value.GetRawText());
         foreach (var field in type.SecretFields)
-        {
             if (node[field] is JsonValue value && value.TryGetValue<string>(out var secret)) node[field] = Prefix + _protector.Protect(secret);
-            else if (node[field] is null && kept is { } old && old.TryGetProperty(field, out var stored)) node[field] = stored.GetString();
-        }
         return JsonSerializer.SerializeToElement(node);
     }
 

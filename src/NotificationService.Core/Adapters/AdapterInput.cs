@@ -10,26 +10,14 @@ namespace NotificationService.Core.Adapters;
 /// <summary>Checks shared by creating and reconfiguring an adapter; each returns (field path, message) pairs.</summary>
 public static class AdapterInput
 {
+    /// <param name="config">the whole config to check; for an update, the stored config (secrets decrypted) with the patch merged in</param>
     public static async Task<List<(string, string)>> CheckAsync(
         AdapterType type, JsonElement? config, JsonElement? paramsSchema, List<Guid>? services, DeliveryPolicy? policy,
-        JsonSchemas schemas, IQuerySession session, JsonElement? storedConfig = null)
+        JsonSchemas schemas, IQuerySession session)
     {
         var errors = new List<(string, string)>();
-        if (config is { } c)
-        {
-            // Secrets are write-only, so an update may leave out the ones already stored; validate as if they were sent.
-            var candidate = c;
-            if (storedConfig is { } stored && c.ValueKind == JsonValueKind.Object)
-            {
-                var merged = System.Text.Json.Nodes.JsonNode.Parse(c.GetRawText())!.AsObject();
-                foreach (var field in type.SecretFields)
-                    if (merged[field] is null && stored.TryGetProperty(field, out _)) merged[field] = "(kept)";
-                candidate = JsonSerializer.SerializeToElement(merged);
-            }
-            errors.AddRange(await schemas.ValidateAsync(type.ConfigSchema, candidate, "config"));
-        }
-        if (paramsSchema is { } schema && await JsonSchemas.CheckIsSchemaAsync(schema.GetRawText()) is { } schemaError)
-            errors.Add(("paramsSchema", schemaError));
+        if (config is { } c) errors.AddRange(await schemas.ValidateAsync(type.ConfigSchema, c, "config"));
+        if (paramsSchema is { } schema) errors.AddRange(await JsonSchemas.CheckIsSchemaAsync(schema.GetRawText(), "paramsSchema"));
         if (services is { Count: > 0 })
         {
             var known = (await session.LoadManyAsync<ServiceAccount>(services.Distinct())).Select(s => s.Id).ToHashSet();
@@ -45,5 +33,29 @@ public static class AdapterInput
             if (p.DefaultTtlSeconds is <= 0) errors.Add(("policy.defaultTtlSeconds", "Must be positive, or null for no expiry."));
         }
         return errors;
+    }
+
+    private static readonly JsonSerializerOptions PolicyJson = new(JsonSerializerDefaults.Web);
+    private static readonly HashSet<string> PolicyFields =
+        typeof(DeliveryPolicy).GetProperties().Select(p => JsonNamingPolicy.CamelCase.ConvertName(p.Name)).ToHashSet();
+
+    /// <summary>
+    /// The policy a merge patch leaves (fields not sent keep their value, null ones go back to their default), or the
+    /// fields that make it unreadable; its values are checked by <see cref="CheckAsync"/>.
+    /// </summary>
+    public static (DeliveryPolicy? Policy, List<(string, string)> Errors) MergePolicy(DeliveryPolicy current, JsonElement patch)
+    {
+        var merged = JsonMergePatch.Apply(JsonSerializer.SerializeToElement(current, PolicyJson), patch);
+        if (merged.ValueKind != JsonValueKind.Object) return (null, [("policy", "must be an object")]);
+        var unknown = merged.EnumerateObject().Where(p => !PolicyFields.Contains(p.Name)).Select(p => ($"policy.{p.Name}", "is not a known property")).ToList();
+        if (unknown.Count > 0) return (null, unknown);
+        try
+        {
+            return (merged.Deserialize<DeliveryPolicy>(PolicyJson), []);
+        }
+        catch (JsonException e)
+        {
+            return (null, [($"policy{e.Path?.TrimStart('$')}", "must be a number")]);
+        }
     }
 }

@@ -55,18 +55,30 @@ public static class AdapterHistoryEndpoint
     };
 }
 
-public sealed record UpdateAdapter(JsonElement? Config, JsonElement? ParamsSchema, List<Guid>? Services, DeliveryPolicy? Policy);
+/// <summary>Config and policy are JSON merge patches (RFC 7396) of the stored ones; paramsSchema and services replace.</summary>
+public sealed record UpdateAdapter(JsonElement? Config, JsonElement? ParamsSchema, List<Guid>? Services, JsonElement? Policy);
 
 /// <summary>
-/// Reconfigures an adapter. Secrets left out of a new config keep their stored value. Clients see a new params schema at
-/// once; running workers pick up a new config or policy when they restart.
+/// Reconfigures an adapter. Fields of config and policy that the patch leaves out keep their value (secrets included);
+/// what is checked is the result. Clients see a new params schema at once; running workers pick up a new config or
+/// policy when they restart.
 /// </summary>
 public static class UpdateAdapterEndpoint
 {
-    public static async Task<ProblemDetails> ValidateAsync(UpdateAdapter command, Adapter adapter, JsonSchemas schemas, IQuerySession session)
+    public static async Task<ProblemDetails> ValidateAsync(
+        UpdateAdapter command, Adapter adapter, AdapterSecrets secrets, JsonSchemas schemas, IQuerySession session)
     {
-        var errors = await AdapterInput.CheckAsync(KnownAdapterTypes.Find(adapter.Type)!, command.Config, command.ParamsSchema, command.Services,
-            command.Policy, schemas, session, storedConfig: adapter.Config);
+        var errors = new List<(string, string)>();
+        // The merged config is checked with the stored secrets decrypted, exactly as the worker will read it.
+        var config = command.Config is { } patch ? JsonMergePatch.Apply(secrets.Unprotect(adapter.Config), patch) : (JsonElement?)null;
+        DeliveryPolicy? policy = null;
+        if (command.Policy is { } policyPatch)
+        {
+            (policy, var policyErrors) = AdapterInput.MergePolicy(adapter.Policy, policyPatch);
+            errors.AddRange(policyErrors);
+        }
+        errors.AddRange(await AdapterInput.CheckAsync(KnownAdapterTypes.Find(adapter.Type)!, config, command.ParamsSchema, command.Services,
+            policy, schemas, session));
         return errors.Count > 0 ? Problems.Invalid(errors.ToArray()) : WolverineContinue.NoProblems;
     }
 
@@ -75,9 +87,12 @@ public static class UpdateAdapterEndpoint
         UpdateAdapter command, [WriteAggregate] Adapter adapter, AdapterSecrets secrets, ClaimsPrincipal user, TimeProvider clock)
     {
         var type = KnownAdapterTypes.Find(adapter.Type)!;
+        // Secrets in the patch are encrypted before it is merged, so the stored (encrypted) ones it leaves out stay as they are.
         var reconfigured = new AdapterReconfigured(adapter.Id,
-            command.Config is { } config ? secrets.Protect(type, config, kept: adapter.Config) : null,
-            command.ParamsSchema?.GetRawText(), command.Policy, command.Services, user.Actor(), clock.GetUtcNow());
+            command.Config is { } config ? JsonMergePatch.Apply(adapter.Config, secrets.Protect(type, config)) : null,
+            command.ParamsSchema?.GetRawText(),
+            command.Policy is { } policy ? AdapterInput.MergePolicy(adapter.Policy, policy).Policy : null,
+            command.Services, user.Actor(), clock.GetUtcNow());
         adapter.Apply(reconfigured);
         return (AdapterView.From(adapter), [reconfigured]);
     }

@@ -16,19 +16,92 @@ public sealed class JsonSchemas
     public Task<JsonSchema> ParseAsync(string schemaJson) =>
         _parsed.GetOrAdd(schemaJson, json => new Lazy<Task<JsonSchema>>(() => JsonSchema.FromJsonAsync(json))).Value;
 
-    /// <summary>Null when the text is a usable JSON Schema, else why not.</summary>
-    public static async Task<string?> CheckIsSchemaAsync(string schemaJson)
+    // NJsonSchema compiles almost anything ({"type":"banana"} becomes a schema that accepts every value), so a stored
+    // schema is first checked against the draft-07 meta-schema, then its regular expressions are compiled.
+    private static readonly Lazy<Task<JsonSchema>> MetaSchema = new(() =>
     {
+        using var stream = typeof(JsonSchemas).Assembly.GetManifestResourceStream("json-schema-draft-07.json")!;
+        return JsonSchema.FromJsonAsync(new StreamReader(stream).ReadToEnd());
+    });
+
+    /// <summary>
+    /// Why the text is not a usable params schema, as (path, message) pairs under <paramref name="pathPrefix"/>; empty
+    /// when it is one: a valid draft-07 JSON Schema for a JSON object, with only local references and valid patterns.
+    /// </summary>
+    public static async Task<IReadOnlyList<(string Path, string Message)>> CheckIsSchemaAsync(string schemaJson, string pathPrefix)
+    {
+        var metaErrors = (await MetaSchema.Value).Validate(schemaJson).SelectMany(Leaves)
+            .Select(e => (pathPrefix + ToPath(e), DescribeSchemaError(e))).Distinct().ToList();
+        if (metaErrors.Count > 0) return metaErrors;
+        using var document = JsonDocument.Parse(schemaJson);
+        var keywordErrors = CheckKeywords(document.RootElement, pathPrefix).ToList();
+        if (keywordErrors.Count > 0) return keywordErrors;
         try
         {
             var schema = await JsonSchema.FromJsonAsync(schemaJson);
             return schema.Type == JsonObjectType.None || schema.Type.HasFlag(JsonObjectType.Object)
-                ? null : "A params schema must describe a JSON object.";
+                ? [] : [(pathPrefix, "A params schema must describe a JSON object.")];
         }
         catch (Exception e) when (e is Newtonsoft.Json.JsonException or InvalidOperationException or ArgumentException or NotSupportedException)
         {
-            return $"Not a valid JSON Schema: {e.Message}";
+            return [(pathPrefix, $"Not a valid JSON Schema: {e.Message}")];
         }
+    }
+
+    // A failed allOf, or a failed member of an object or array, says little; the errors inside it name the keyword.
+    private static IEnumerable<ValidationError> Leaves(ValidationError error) =>
+        error is ChildSchemaValidationError child && error.Kind is ValidationErrorKind.NotAllOf or ValidationErrorKind.AdditionalPropertiesNotValid
+            or ValidationErrorKind.ArrayItemNotValid or ValidationErrorKind.AdditionalItemNotValid
+            ? child.Errors.Values.SelectMany(e => e).SelectMany(Leaves)
+            : [error];
+
+    private static string DescribeSchemaError(ValidationError error) =>
+        error.Kind == ValidationErrorKind.NotAnyOf && (error.Path ?? "").EndsWith("type", StringComparison.Ordinal)
+            ? "must be one of array, boolean, integer, null, number, object, string, or a list of them"
+            : Describe(error);
+
+    /// <summary>What the meta-schema cannot say: patterns must compile, and references must stay inside the schema.</summary>
+    private static IEnumerable<(string, string)> CheckKeywords(JsonElement node, string path)
+    {
+        if (node.ValueKind == JsonValueKind.Array)
+        {
+            var i = 0;
+            foreach (var item in node.EnumerateArray())
+                foreach (var error in CheckKeywords(item, $"{path}[{i++}]")) yield return error;
+        }
+        if (node.ValueKind != JsonValueKind.Object) yield break;
+        foreach (var (keyword, value) in node.EnumerateObject().Select(p => (p.Name, p.Value)))
+        {
+            var at = $"{path}.{keyword}";
+            switch (keyword)
+            {
+                case "const" or "default" or "enum" or "examples": // data, not schemas
+                    break;
+                case "pattern" when value.ValueKind == JsonValueKind.String && RegexError(value.GetString()!) is { } error:
+                    yield return (at, error);
+                    break;
+                case "$ref" when value.ValueKind == JsonValueKind.String && !value.GetString()!.StartsWith('#'):
+                    yield return (at, "Only references inside the schema (starting with '#') are supported.");
+                    break;
+                case "properties" or "patternProperties" or "definitions" or "dependencies" when value.ValueKind == JsonValueKind.Object:
+                    // Maps from a name (a regular expression for patternProperties) to a schema.
+                    foreach (var named in value.EnumerateObject())
+                    {
+                        if (keyword == "patternProperties" && RegexError(named.Name) is { } nameError) yield return ($"{at}.{named.Name}", nameError);
+                        foreach (var error in CheckKeywords(named.Value, $"{at}.{named.Name}")) yield return error;
+                    }
+                    break;
+                default:
+                    foreach (var error in CheckKeywords(value, at)) yield return error;
+                    break;
+            }
+        }
+    }
+
+    private static string? RegexError(string pattern)
+    {
+        try { _ = new System.Text.RegularExpressions.Regex(pattern); return null; }
+        catch (ArgumentException e) { return $"is not a valid regular expression: {e.Message}"; }
     }
 
     public async Task<IReadOnlyList<(string Path, string Message)>> ValidateAsync(string schemaJson, JsonElement value, string pathPrefix)

@@ -14,7 +14,11 @@ public sealed record CreateInvite(string? Note, double? ExpiresInHours);
 /// <summary>The code is returned here once; hand it to the person who will register their service.</summary>
 public sealed record InviteCreated(Guid Id, string Code, DateTimeOffset ExpiresAt) : CreatedResource($"/admin/invites/{Id}");
 
-public sealed record InviteView(Guid Id, string? Note, string CreatedBy, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt, DateTimeOffset? UsedAt, Guid? ServiceId);
+public sealed record InviteView(
+    Guid Id, string? Note, string CreatedBy, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt, DateTimeOffset? UsedAt, Guid? ServiceId, DateTimeOffset? RevokedAt)
+{
+    public static InviteView From(Invite i) => new(i.InviteId, i.Note, i.CreatedBy, i.CreatedAt, i.ExpiresAt, i.UsedAt, i.ServiceId, i.RevokedAt);
+}
 
 public static class CreateInviteEndpoint
 {
@@ -38,7 +42,6 @@ public static class CreateInviteEndpoint
         };
         return (new InviteCreated(invite.InviteId, code, invite.ExpiresAt), MartenOps.Insert(invite));
     }
-
 }
 
 public static class ListInvitesEndpoint
@@ -46,5 +49,5 @@ public static class ListInvitesEndpoint
     [WolverineGet("/admin/invites")]
     public static async Task<IReadOnlyList<InviteView>> List(IQuerySession session) =>
         (await session.Query<Invite>().OrderByDescending(i => i.CreatedAt).ToListAsync())
-        .Select(i => new InviteView(i.InviteId, i.Note, i.CreatedBy, i.CreatedAt, i.ExpiresAt, i.UsedAt, i.ServiceId)).ToList();
+        .Select(InviteView.From).ToList();
 }

@@ -13,5 +13,6 @@ public sealed class Invite
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset ExpiresAt { get; set; }
     public DateTimeOffset? UsedAt { get; set; }
+    public DateTimeOffset? RevokedAt { get; set; }
     public Guid? ServiceId { get; set; }
 }

@@ -17,14 +17,17 @@ public static class RegisterEndpoint
     public static async Task<Invite?> LoadAsync(Register command, IQuerySession session) =>
         string.IsNullOrEmpty(command.InviteCode) ? null : await session.LoadAsync<Invite>(ApiKeys.Hash(command.InviteCode));
 
-    public static ProblemDetails Validate(Register command, Invite? invite, TimeProvider clock)
+    public static async Task<ProblemDetails> ValidateAsync(Register command, Invite? invite, TimeProvider clock, IQuerySession session)
     {
         var name = ServiceNames.Check(command.Name);
         if (name != WolverineContinue.NoProblems) return name;
-        return invite is null ? Problems.Invalid(("inviteCode", "Unknown invite code."))
+        var code = invite is null ? Problems.Invalid(("inviteCode", "Unknown invite code."))
             : invite.UsedAt is not null ? Problems.Invalid(("inviteCode", "This invite code was already used."))
+            : invite.RevokedAt is not null ? Problems.Invalid(("inviteCode", "This invite code was revoked."))
             : invite.ExpiresAt <= clock.GetUtcNow() ? Problems.Invalid(("inviteCode", "This invite code has expired."))
             : WolverineContinue.NoProblems;
+        // Only a holder of a valid code learns whether a name is taken.
+        return code != WolverineContinue.NoProblems ? code : await ServiceNames.CheckFreeAsync(command.Name!, session);
     }
 
     [AllowAnonymous]

@@ -12,8 +12,11 @@ using Wolverine.Marten;
 
 namespace NotificationService.Core.Offers;
 
-/// <summary>update_one. Absent fields stay as they are; job params, expiry and send time change only before a job starts.</summary>
-public sealed record UpdateOffer(DateTimeOffset? ExpireAt, DateTimeOffset? SendAt, Dictionary<string, string>? Metadata, List<JobParamsChange>? Jobs);
+/// <summary>
+/// update_one. Absent fields stay as they are; job params, expiry and send time change only before a job starts.
+/// Metadata is a JSON merge patch (RFC 7396): keys left out stay, a key set to null is removed.
+/// </summary>
+public sealed record UpdateOffer(DateTimeOffset? ExpireAt, DateTimeOffset? SendAt, Dictionary<string, string?>? Metadata, List<JobParamsChange>? Jobs);
 
 public sealed record JobParamsChange(Guid Id, JsonElement Params);
 
@@ -34,7 +37,8 @@ public static class UpdateOfferEndpoint
         if (command.SendAt is { } sendAt && sendAt <= now) errors.Add(("sendAt", "Must be in the future."));
         var newSendAt = command.SendAt ?? offer.Offer.SendAt;
         if (command.ExpireAt is { } until && newSendAt is { } from && until <= from) errors.Add(("expireAt", "Must be after sendAt."));
-        if (command.Metadata is { Count: > CreateOfferEndpoint.MaxMetadataEntries }) errors.Add(("metadata", $"At most {CreateOfferEndpoint.MaxMetadataEntries} entries."));
+        if (MergeMetadata(offer.Offer.Metadata, command.Metadata) is { Count: > CreateOfferEndpoint.MaxMetadataEntries })
+            errors.Add(("metadata", $"At most {CreateOfferEndpoint.MaxMetadataEntries} entries (after merging with the stored ones)."));
 
         var adapters = (await session.LoadManyAsync<Adapter>(jobs.Select(j => j.AdapterId).Distinct())).ToDictionary(a => a.Id);
         for (var i = 0; i < (command.Jobs?.Count ?? 0); i++)
@@ -88,7 +92,17 @@ public static class UpdateOfferEndpoint
         var updated = offer.Offer!;
         updated.ExpireAt = command.ExpireAt ?? updated.ExpireAt;
         updated.SendAt = command.SendAt ?? updated.SendAt;
-        updated.Metadata = command.Metadata ?? updated.Metadata;
+        updated.Metadata = MergeMetadata(updated.Metadata, command.Metadata);
         return (OfferView.From(updated, offer.Jobs.Select(s => s.Aggregate!)), MartenOps.Store(updated), messages);
+    }
+
+    public static Dictionary<string, string>? MergeMetadata(Dictionary<string, string>? stored, Dictionary<string, string?>? patch)
+    {
+        if (patch is null) return stored;
+        var merged = new Dictionary<string, string>(stored ?? []);
+        foreach (var (key, value) in patch)
+            if (value is null) merged.Remove(key);
+            else merged[key] = value;
+        return merged;
     }
 }

@@ -1,5 +1,6 @@
 using NotificationService.Core.Auth;
 using System.Security.Claims;
+using Marten;
 using Microsoft.AspNetCore.Mvc;
 using NotificationService.Core.Infrastructure;
 using Wolverine.Http;
@@ -14,7 +15,9 @@ public sealed record ServiceCreated(Guid Id, string Name, Guid KeyId, string Api
 
 public static class CreateServiceEndpoint
 {
-    public static ProblemDetails Validate(CreateService command) => ServiceNames.Check(command.Name);
+    public static async Task<ProblemDetails> ValidateAsync(CreateService command, IQuerySession session) =>
+        ServiceNames.Check(command.Name) is var problem && problem != WolverineContinue.NoProblems ? problem
+        : await ServiceNames.CheckFreeAsync(command.Name!, session);
 
     [WolverinePost("/admin/services")]
     public static (ServiceCreated, IStartStream, IMartenOp) Post(CreateService command, ClaimsPrincipal user, TimeProvider clock)
@@ -28,8 +31,21 @@ public static class CreateServiceEndpoint
     }
 }
 
+/// <summary>
+/// A service's name is how people tell tenants apart, so it is unique (after trimming). The check here gives the clear
+/// answer; the unique index on the ServiceAccount document decides a race, whose loser gets 409 from its commit.
+/// </summary>
 public static class ServiceNames
 {
+    public static async Task<ProblemDetails> CheckFreeAsync(string name, IQuerySession session, Guid? renamed = null)
+    {
+        var trimmed = name.Trim();
+        return await session.Query<ServiceAccount>().AnyAsync(s => s.Name == trimmed && s.Id != renamed)
+            ? Problems.Conflict($"A service named '{trimmed}' already exists.")
+            : WolverineContinue.NoProblems;
+    }
+
+
     public static ProblemDetails Check(string? name) =>
         string.IsNullOrWhiteSpace(name) || name.Trim().Length > 100
             ? Problems.Invalid(("name", "A name of 1 to 100 characters is required."))

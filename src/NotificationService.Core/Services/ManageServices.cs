@@ -58,7 +58,9 @@ public sealed record ServiceSummary(Guid Id, string Name, ServiceStatus Status);
 
 public static class UpdateServiceEndpoint
 {
-    public static ProblemDetails Validate(UpdateService command) => ServiceNames.Check(command.Name);
+    public static async Task<ProblemDetails> ValidateAsync(UpdateService command, ServiceAccount service, IQuerySession session) =>
+        ServiceNames.Check(command.Name) is var problem && problem != WolverineContinue.NoProblems ? problem
+        : await ServiceNames.CheckFreeAsync(command.Name!, session, renamed: service.Id);
 
     [WolverinePatch("/admin/services/{id}")]
     public static (ServiceSummary, Events) Patch(UpdateService command, [WriteAggregate] ServiceAccount service, ClaimsPrincipal user, TimeProvider clock)

@@ -54,6 +54,39 @@ public sealed class when_a_person_registers_with_an_invite(SystemFixture system)
     }
 
     [Fact]
+    public async Task a_revoked_code_buys_nothing_and_a_used_one_cannot_be_revoked()
+    {
+        var invite = await InviteAsync();
+        var revoked = await System.SendAsync<InviteView>(HttpMethod.Delete, $"/admin/invites/{invite.Id}", SystemFixture.AdminKey, expect: 200);
+        Assert.NotNull(revoked.RevokedAt);
+        var (status, problem) = await System.SendRawAsync(HttpMethod.Post, "/v1/register", key: null, new { name = $"late {Guid.NewGuid():N}", inviteCode = invite.Code });
+        Assert.Equal(422, status);
+        Assert.Contains("revoked", problem.GetProperty("errors").GetProperty("inviteCode")[0].GetString());
+        Assert.Equal(revoked.RevokedAt, (await System.SendAsync<InviteView>(HttpMethod.Get, $"/admin/invites/{invite.Id}", SystemFixture.AdminKey, expect: 200)).RevokedAt);
+
+        var used = await InviteAsync();
+        Assert.Equal(201, (await System.SendRawAsync(HttpMethod.Post, "/v1/register", key: null, new { name = $"early {Guid.NewGuid():N}", inviteCode = used.Code })).Status);
+        Assert.Equal(409, (await System.SendRawAsync(HttpMethod.Delete, $"/admin/invites/{used.Id}", SystemFixture.AdminKey)).Status);
+        Assert.Equal(404, (await System.SendRawAsync(HttpMethod.Delete, $"/admin/invites/{Guid.NewGuid()}", SystemFixture.AdminKey)).Status);
+    }
+
+    [Fact]
+    public async Task a_revocation_racing_a_registration_lets_only_one_of_them_win()
+    {
+        for (var round = 0; round < 5; round++)
+        {
+            var invite = await InviteAsync();
+            var register = System.SendRawAsync(HttpMethod.Post, "/v1/register", key: null, new { name = $"racer {Guid.NewGuid():N}", inviteCode = invite.Code });
+            var revoke = System.SendRawAsync(HttpMethod.Delete, $"/admin/invites/{invite.Id}", SystemFixture.AdminKey);
+            var (registered, revokedStatus) = ((await register).Status, (await revoke).Status);
+
+            var after = await System.SendAsync<InviteView>(HttpMethod.Get, $"/admin/invites/{invite.Id}", SystemFixture.AdminKey, expect: 200);
+            if (registered == 201) Assert.Equal((409, (DateTimeOffset?)null), (revokedStatus, after.RevokedAt));
+            else Assert.Equal((200, (Guid?)null), (revokedStatus, after.ServiceId));
+        }
+    }
+
+    [Fact]
     public async Task only_admins_create_invites() =>
         Assert.Equal(403, (await System.SendRawAsync(HttpMethod.Post, "/admin/invites", System.Tenant.ApiKey, new { })).Status);
 }

@@ -32,7 +32,7 @@ public sealed class when_projections_are_rebuilt(SystemFixture system) : Integra
         await Sql.ExecuteAsync("""
             UPDATE ns.mt_doc_job SET data = jsonb_set(data, '{attempts}', '99');
             UPDATE ns.mt_doc_adapter SET data = jsonb_set(data, '{status}', '"Blocked"');
-            UPDATE ns.mt_doc_serviceaccount SET data = jsonb_set(data, '{name}', '"damaged"');
+            UPDATE ns.mt_doc_serviceaccount SET data = jsonb_set(data, '{name}', to_jsonb('damaged ' || id)); -- names are unique
             """);
         Assert.NotEqual(before, await DocumentsAsync());
 

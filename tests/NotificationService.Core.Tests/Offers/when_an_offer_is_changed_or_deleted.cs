@@ -1,3 +1,4 @@
+using System.Text.Json;
 using NotificationService.Storage.Jobs;
 
 namespace NotificationService.Core.Tests.Offers;
@@ -47,6 +48,33 @@ public sealed class when_an_offer_is_changed_or_deleted(SystemFixture system) : 
         });
         Assert.Equal(422, status);
         Assert.True(problem.GetProperty("errors").TryGetProperty("jobs[0].params.subject", out _), problem.ToString());
+    }
+
+    [Fact]
+    public async Task metadata_is_merge_patched_absent_keys_stay_and_null_removes_one()
+    {
+        var metadata = Enumerable.Range(0, 50).ToDictionary(i => $"k{i}", i => $"v{i}");
+        var offer = await System.CreateOfferAsync(System.Tenant, new
+        {
+            targets = new[] { ClientApi.EmailTarget(System.Email.Name, "meta@example.test") },
+            sendAt = DateTimeOffset.UtcNow.AddSeconds(60), metadata,
+        });
+
+        var (status, updated) = await System.SendRawAsync(HttpMethod.Patch, $"/v1/offers/{offer.Id}", System.Tenant.ApiKey,
+            new { metadata = new Dictionary<string, string?> { ["k0"] = "changed", ["k1"] = null } });
+        Assert.Equal(200, status);
+        var merged = updated.GetProperty("metadata").Deserialize<Dictionary<string, string>>()!;
+        Assert.Equal(49, merged.Count);
+        Assert.Equal(("changed", "v2"), (merged["k0"], merged["k2"]));
+        Assert.False(merged.ContainsKey("k1"));
+        var stored = await System.SendAsync<NotificationService.Core.Offers.OfferView>(HttpMethod.Get, $"/v1/offers/{offer.Id}", System.Tenant.ApiKey, expect: 200);
+        Assert.Equal(merged, stored.Metadata);
+
+        // The limit holds for the merged metadata, not only for what one request sends.
+        var (tooMany, problem) = await System.SendRawAsync(HttpMethod.Patch, $"/v1/offers/{offer.Id}", System.Tenant.ApiKey,
+            new { metadata = new Dictionary<string, string> { ["new1"] = "x", ["new2"] = "y" } });
+        Assert.Equal(422, tooMany);
+        Assert.True(problem.GetProperty("errors").TryGetProperty("metadata", out _), problem.ToString());
     }
 
     [Fact]

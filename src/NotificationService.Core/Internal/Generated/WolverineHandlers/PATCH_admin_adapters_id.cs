@@ -79,7 +79,7 @@ namespace Internal.Generated.WolverineHandlers
                 return;
             }
 
-            var problemDetails2 = await NotificationService.Core.Adapters.UpdateAdapterEndpoint.ValidateAsync(command, stream_adapter.Aggregate, _jsonSchemas, ((Marten.IQuerySession)documentSession)).ConfigureAwait(false);
+            var problemDetails2 = await NotificationService.Core.Adapters.UpdateAdapterEndpoint.ValidateAsync(command, stream_adapter.Aggregate, _adapterSecrets, _jsonSchemas, ((Marten.IQuerySession)documentSession)).ConfigureAwait(false);
             // Evaluate whether the processing should stop if there are any problems
             if (!(ReferenceEquals(problemDetails2, Wolverine.Http.WolverineContinue.NoProblems)))
             {

@@ -28,6 +28,9 @@ namespace Internal.Generated.WolverineHandlers
 
         public override async System.Threading.Tasks.Task Handle(Microsoft.AspNetCore.Http.HttpContext httpContext)
         {
+            var messageContext = new Wolverine.Runtime.MessageContext(_wolverineRuntime);
+            // Building the Marten session
+            await using var documentSession = _outboxedSessionFactory.OpenSession(messageContext);
             string id_rawValue = (string?)httpContext.GetRouteValue("id");
             System.Guid id = default;
 
@@ -40,9 +43,6 @@ namespace Internal.Generated.WolverineHandlers
                 return;
             }
 
-            var messageContext = new Wolverine.Runtime.MessageContext(_wolverineRuntime);
-            // Building the Marten session
-            await using var documentSession = _outboxedSessionFactory.OpenSession(messageContext);
             Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "NotificationService.Core.Services.UpdateServiceEndpoint").SetTag("http.route", "/admin/services/{id}").SetTag("http.request.method", "PATCH");
             // Reading the request body via JSON deserialization
             var (command, jsonContinue) = await ReadJsonAsync<NotificationService.Core.Services.UpdateService>(httpContext);
@@ -73,7 +73,7 @@ namespace Internal.Generated.WolverineHandlers
                 return;
             }
 
-            var problemDetails2 = NotificationService.Core.Services.UpdateServiceEndpoint.Validate(command);
+            var problemDetails2 = await NotificationService.Core.Services.UpdateServiceEndpoint.ValidateAsync(command, stream_service.Aggregate, ((Marten.IQuerySession)documentSession)).ConfigureAwait(false);
             // Evaluate whether the processing should stop if there are any problems
             if (!(ReferenceEquals(problemDetails2, Wolverine.Http.WolverineContinue.NoProblems)))
             {

@@ -43,7 +43,7 @@ namespace Internal.Generated.WolverineHandlers
                 return;
             }
 
-            var problemDetails2 = NotificationService.Core.Services.CreateServiceEndpoint.Validate(command);
+            var problemDetails2 = await NotificationService.Core.Services.CreateServiceEndpoint.ValidateAsync(command, ((Marten.IQuerySession)documentSession)).ConfigureAwait(false);
             // Evaluate whether the processing should stop if there are any problems
             if (!(ReferenceEquals(problemDetails2, Wolverine.Http.WolverineContinue.NoProblems)))
             {

@@ -44,7 +44,7 @@ namespace Internal.Generated.WolverineHandlers
             }
 
             var invite = await NotificationService.Core.Invites.RegisterEndpoint.LoadAsync(command, ((Marten.IQuerySession)documentSession)).ConfigureAwait(false);
-            var problemDetails2 = NotificationService.Core.Invites.RegisterEndpoint.Validate(command, invite, _timeProvider);
+            var problemDetails2 = await NotificationService.Core.Invites.RegisterEndpoint.ValidateAsync(command, invite, _timeProvider, ((Marten.IQuerySession)documentSession)).ConfigureAwait(false);
             // Evaluate whether the processing should stop if there are any problems
             if (!(ReferenceEquals(problemDetails2, Wolverine.Http.WolverineContinue.NoProblems)))
             {
