@@ -54,6 +54,7 @@ builder.Services.AddAdapterSecrets();
 builder.Services.AddApiKeyAuth();
 builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = QueryProblems.MakeReadable);
 builder.Services.AddExceptionHandler<ConcurrentChangeHandler>();
+builder.Services.AddExceptionHandler<MalformedRequestHandler>();
 builder.Services.AddHostedService<ExpirySweeper>();
 builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = RequestLimits.MaxBodyBytes);
 builder.Services.AddOpenApi();
