@@ -48,6 +48,8 @@ builder.Services.AddApiKeyAuth();
 builder.Services.AddProblemDetails();
 builder.Services.AddExceptionHandler<ConcurrentChangeHandler>();
 builder.Services.AddHostedService<ExpirySweeper>();
+builder.Services.AddSingleton(JobReconciler.Bounds(builder.Configuration)).AddSingleton<JobReconciler>();
+builder.Services.AddHostedService(sp => sp.GetRequiredService<JobReconciler>());
 builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = RequestLimits.MaxBodyBytes);
 builder.Services.AddOpenApi();
 builder.Services.AddNotificationHealthChecks(postgres, rabbitMq);
