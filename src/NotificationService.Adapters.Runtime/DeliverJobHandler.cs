@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using NotificationService.Contracts;
 using NotificationService.Storage.Jobs;
+using Npgsql;
 using Wolverine;
 
 namespace NotificationService.Adapters.Runtime;
@@ -45,6 +46,7 @@ public static class DeliverJobHandler
         DateTimeOffset? retryAt = null;
         var committed = await CommitOutcomeAsync(message.JobId, journal, worker.OutcomeCommitWindow, logger, latest =>
         {
+            if (latest is null) return []; // the job's stream is gone (deleted data): nothing left to record
             var outcome = JobDecisions.OnAttemptEnded(latest!, attempt, result, canceled, worker.Policy, clock.GetUtcNow(),
                 Random.Shared.NextDouble(), delivery.Progress.PossiblyDelivered, message.Generation);
             retryAt = outcome.RetryAt;
@@ -70,7 +72,7 @@ public static class DeliverJobHandler
                 await journal.AppendAsync(jobId, decide);
                 return true;
             }
-            catch (Exception e) when (DateTimeOffset.UtcNow + delay < giveUpAt)
+            catch (Exception e) when (FromTheDatabase(e) && DateTimeOffset.UtcNow + delay < giveUpAt)
             {
                 logger.LogWarning("Recording the outcome of job {JobId} failed ({Error}); retrying in {Delay}", jobId, e.Message, delay);
                 await Task.Delay(delay, CancellationToken.None); // not on shutdown: the outcome of a finished send is worth the wait
@@ -81,6 +83,14 @@ public static class DeliverJobHandler
                 return false;
             }
         }
+    }
+
+    /// <summary>Anything PostgreSQL refused or the connection lost; a bug in the decision is not worth waiting on.</summary>
+    private static bool FromTheDatabase(Exception e)
+    {
+        for (var inner = e; inner is not null; inner = inner.InnerException)
+            if (inner is NpgsqlException or TimeoutException or System.Net.Sockets.SocketException) return true;
+        return false;
     }
 
     private static async Task<(DeliveryResult Result, bool Canceled)> SendAsync(
