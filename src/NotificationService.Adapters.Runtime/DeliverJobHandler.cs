@@ -74,7 +74,7 @@ public static class DeliverJobHandler
             }
             catch (Exception e) when (FromTheDatabase(e) && DateTimeOffset.UtcNow + delay < giveUpAt)
             {
-                logger.LogWarning("Recording the outcome of job {JobId} failed ({Error}); retrying in {Delay}", jobId, e.Message, delay);
+                logger.LogWarning("Recording the outcome of job {JobId} failed ({Error}); retrying in {Delay}", jobId, e.GetBaseException().Message, delay);
                 await Task.Delay(delay, CancellationToken.None); // not on shutdown: the outcome of a finished send is worth the wait
             }
             catch (Exception e)

@@ -59,6 +59,29 @@ public sealed class when_a_job_is_stuck(SystemFixture system) : IntegrationConte
     }
 
     [Fact]
+    public async Task a_queued_job_with_a_retry_stored_for_later_is_left_alone_until_that_message_is_deleted()
+    {
+        var (adapter, jobId) = await QueueWithoutWorkerAsync("stored@example.test");
+        await Broker.PurgeAsync(adapter.Queue);
+        // A worker's scheduled retry waits in its envelope table (due far in the future, so no worker sends it here).
+        var envelope = Guid.NewGuid();
+        await Sql.ExecuteAsync($$"""
+            INSERT INTO wolverine_adapters.wolverine_incoming_envelopes (id, status, owner_id, execution_time, body, message_type)
+            VALUES ('{{envelope}}', 'Scheduled', 0, now() + interval '10 years', convert_to('{"jobId":"{{jobId}}"}', 'UTF8'), 'NotificationService.Contracts.DeliverJob')
+            """);
+        try
+        {
+            Assert.Equal(0, await Reconciler.ReconcileAsync(DateTimeOffset.UtcNow.AddHours(1), CancellationToken.None));
+        }
+        finally
+        {
+            await Sql.ExecuteAsync($"DELETE FROM wolverine_adapters.wolverine_incoming_envelopes WHERE id = '{envelope}'");
+        }
+        Assert.Equal(1, await Reconciler.ReconcileAsync(DateTimeOffset.UtcNow.AddHours(1), CancellationToken.None));
+        Assert.Equal(["JobQueued", "JobRequeued"], await System.EventTypesAsync(System.Tenant, jobId));
+    }
+
+    [Fact]
     public async Task a_queued_job_whose_message_still_waits_in_the_queue_is_left_alone()
     {
         var (_, jobId) = await QueueWithoutWorkerAsync("waiting@example.test");
