@@ -66,7 +66,8 @@ public static class AdapterWorker
             : await AdapterRegistration.LoadAsync(postgres, key, adapterType, wait: TimeSpan.FromSeconds(configuration.GetValue("Adapter:StartupWaitSeconds", 30)));
         var parallelism = configuration.GetValue("Adapter:Parallelism", 4);
         var node = $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..6]}";
-        var worker = new WorkerContext(adapter.Id, adapter.Name, adapter.Queue, adapter.Policy, node);
+        var commitWindow = TimeSpan.FromSeconds(configuration.GetValue("Adapter:OutcomeCommitSeconds", 60.0));
+        var worker = new WorkerContext(adapter.Id, adapter.Name, adapter.Queue, adapter.Policy, node, commitWindow);
 
         builder.Services.AddSingleton(worker).AddSingleton<InFlightJobs>().AddSingleton<SendRateLimiter>().AddSingleton<JobJournal>();
         builder.Services.AddSingleton(_ => NpgsqlDataSource.Create(NotificationStore.PooledConnectionString(postgres)));

@@ -1,7 +1,7 @@
-using Marten;
 using Microsoft.Extensions.Logging;
 using NotificationService.Contracts;
 using NotificationService.Storage.Jobs;
+using Npgsql;
 using Wolverine;
 
 namespace NotificationService.Adapters.Runtime;
@@ -13,20 +13,21 @@ namespace NotificationService.Adapters.Runtime;
 public static class DeliverJobHandler
 {
     public static async Task<OutgoingMessages> Handle(
-        DeliverJob message, IDocumentSession session, JobJournal journal, WorkerContext worker, IChannelSender channel,
-        InFlightJobs inFlight, SendRateLimiter rateLimit, TimeProvider clock, ILogger<DeliverJob> logger, CancellationToken shutdown)
+        DeliverJob message, JobJournal journal, WorkerContext worker, IChannelSender channel, InFlightJobs inFlight,
+        SendRateLimiter rateLimit, TimeProvider clock, ILogger<DeliverJob> logger, CancellationToken shutdown)
     {
         // The rate limit is waited out before the start is recorded, so a database hiccup while reserving a slot can never
         // look like a send that started and never ended.
         await rateLimit.WaitForSlotAsync(shutdown);
 
         // Phase 1, committed before the send: JobStarted must be durable first, or a cancellation could be ordered before
-        // the start and a crash mid-send would leave no trace that an attempt began.
+        // the start and a crash mid-send would leave no trace that an attempt began. A failure here is before any send,
+        // so the worker's error policies may retry the whole message.
         PickUp pickUp = new PickUp.Skip();
         Job? job = null;
         await journal.AppendAsync(message.JobId, loaded =>
         {
-            (job, pickUp) = (loaded, JobDecisions.OnPickUp(loaded, worker.Node, clock.GetUtcNow()));
+            (job, pickUp) = (loaded, JobDecisions.OnPickUp(loaded, worker.Node, clock.GetUtcNow(), message.Generation));
             return pickUp switch
             {
                 PickUp.End end => [end.Event],
@@ -36,32 +37,69 @@ public static class DeliverJobHandler
         });
         if (pickUp is not PickUp.Send { Attempt: var attempt }) return [];
 
-        var (result, canceled) = await SendAsync(message.JobId, attempt, job!, channel, inFlight, logger, shutdown);
+        var delivery = new ChannelDelivery(message.JobId, attempt, job!.Params);
+        var (result, canceled) = await SendAsync(delivery, channel, inFlight, logger, shutdown);
 
-        // Phase 2: the outcome. A delivery or a permanent failure ends the job and joins the journal's next group commit;
-        // a transient failure may schedule a retry, which must commit with its event through Wolverine's durable outbox.
-        AttemptOutcome Decide(Job latest) =>
-            JobDecisions.OnAttemptEnded(latest, attempt, result, canceled, worker.Policy, clock.GetUtcNow(), Random.Shared.NextDouble());
-        if (result is not DeliveryResult.Transient)
+        // Phase 2: the outcome. Past the send, nothing may throw back into the error policies: they would run the handler
+        // again and send a delivered job twice. Only the commit is retried; a transient failure's retry message follows
+        // once its event is committed (lost in between, the reconciler re-publishes the queued job).
+        DateTimeOffset? retryAt = null;
+        var committed = await CommitOutcomeAsync(message.JobId, journal, worker.OutcomeCommitWindow, logger, latest =>
         {
-            await journal.AppendAsync(message.JobId, latest => Decide(latest!).Events);
-            return [];
-        }
-        var stream = await session.Events.FetchForExclusiveWriting<Job>(message.JobId, shutdown);
-        var outcome = Decide(stream.Aggregate!);
-        stream.AppendMany(outcome.Events);
-        return outcome.RetryAt is { } retryAt
-            ? [message.ToDestination(worker.RetryUri, new DeliveryOptions { ScheduledTime = retryAt })]
+            if (latest is null) return []; // the job's stream is gone (deleted data): nothing left to record
+            var outcome = JobDecisions.OnAttemptEnded(latest!, attempt, result, canceled, worker.Policy, clock.GetUtcNow(),
+                Random.Shared.NextDouble(), delivery.Progress.PossiblyDelivered, message.Generation);
+            retryAt = outcome.RetryAt;
+            return outcome.Events;
+        });
+        return committed && retryAt is { } at
+            ? [message.ToDestination(worker.RetryUri, new DeliveryOptions { ScheduledTime = at })]
             : [];
     }
 
-    private static async Task<(DeliveryResult Result, bool Canceled)> SendAsync(
-        Guid jobId, int attempt, Job job, IChannelSender channel, InFlightJobs inFlight, ILogger logger, CancellationToken shutdown)
+    /// <summary>
+    /// Commits an attempt's outcome, retrying with backoff for at most <paramref name="window"/> (a database outage is
+    /// waited out). If it still fails, the job stays Started: the core's reconciler re-queues it after its lease and
+    /// records the possible duplicate, which is the truth, where failing it would claim a delivered job was not sent.
+    /// </summary>
+    private static async Task<bool> CommitOutcomeAsync(Guid jobId, JobJournal journal, TimeSpan window, ILogger logger, JobJournal.Decide decide)
     {
-        using var tracked = inFlight.Track(jobId, shutdown);
+        var giveUpAt = DateTimeOffset.UtcNow + window;
+        for (var delay = TimeSpan.FromMilliseconds(250); ; delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks)))
+        {
+            try
+            {
+                await journal.AppendAsync(jobId, decide);
+                return true;
+            }
+            catch (Exception e) when (FromTheDatabase(e) && DateTimeOffset.UtcNow + delay < giveUpAt)
+            {
+                logger.LogWarning("Recording the outcome of job {JobId} failed ({Error}); retrying in {Delay}", jobId, e.GetBaseException().Message, delay);
+                await Task.Delay(delay, CancellationToken.None); // not on shutdown: the outcome of a finished send is worth the wait
+            }
+            catch (Exception e)
+            {
+                logger.LogError(e, "Could not record the outcome of job {JobId}; it stays Started for the reconciler", jobId);
+                return false;
+            }
+        }
+    }
+
+    /// <summary>Anything PostgreSQL refused or the connection lost; a bug in the decision is not worth waiting on.</summary>
+    private static bool FromTheDatabase(Exception e)
+    {
+        for (var inner = e; inner is not null; inner = inner.InnerException)
+            if (inner is NpgsqlException or TimeoutException or System.Net.Sockets.SocketException) return true;
+        return false;
+    }
+
+    private static async Task<(DeliveryResult Result, bool Canceled)> SendAsync(
+        ChannelDelivery delivery, IChannelSender channel, InFlightJobs inFlight, ILogger logger, CancellationToken shutdown)
+    {
+        using var tracked = inFlight.Track(delivery.JobId, shutdown);
         try
         {
-            return (await channel.SendAsync(new ChannelDelivery(jobId, attempt, job.Params), tracked.Token), false);
+            return (await channel.SendAsync(delivery, tracked.Token), false);
         }
         catch (OperationCanceledException) when (tracked.IsCancellationRequested && !shutdown.IsCancellationRequested)
         {
@@ -70,7 +108,7 @@ public static class DeliverJobHandler
         catch (Exception e) when (e is not OperationCanceledException)
         {
             // A sender should classify its own failures; anything it did not is treated as transient and retried.
-            logger.LogWarning(e, "Unclassified failure sending job {JobId}", jobId);
+            logger.LogWarning(e, "Unclassified failure sending job {JobId}", delivery.JobId);
             return (new DeliveryResult.Transient(e.Message), false);
         }
     }

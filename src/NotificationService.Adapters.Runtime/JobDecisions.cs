@@ -20,9 +20,10 @@ public sealed record AttemptOutcome(IReadOnlyList<object> Events, DateTimeOffset
 /// <summary>The job lifecycle decisions, as pure functions of the job's state, the time and the attempt's result.</summary>
 public static class JobDecisions
 {
-    public static PickUp OnPickUp(Job? job, string worker, DateTimeOffset now)
+    /// <param name="generation">the message's generation: one older than the job's was superseded by a re-queue</param>
+    public static PickUp OnPickUp(Job? job, string worker, DateTimeOffset now, int generation = 0)
     {
-        if (job is null || job.IsTerminal) return new PickUp.Skip();
+        if (job is null || job.IsTerminal || generation < job.Generation) return new PickUp.Skip();
         if (job.CancellationRequested) return new PickUp.End(new JobCanceled(job.Id, now));
         if (job.IsExpiredAt(now)) return new PickUp.End(new JobExpired(job.Id, now));
 
@@ -36,13 +37,20 @@ public static class JobDecisions
 
     /// <param name="canceled">the send was aborted by a cancellation of this job (not by shutdown)</param>
     /// <param name="jitter01">a random number in [0, 1) that spreads retries of many jobs apart</param>
+    /// <param name="possiblyDelivered">the abort came after the provider may have had the whole request</param>
+    /// <param name="generation">the generation of the message this attempt was sent for</param>
     public static AttemptOutcome OnAttemptEnded(
-        Job job, int attempt, DeliveryResult result, bool canceled, DeliveryPolicy policy, DateTimeOffset now, double jitter01)
+        Job job, int attempt, DeliveryResult result, bool canceled, DeliveryPolicy policy, DateTimeOffset now, double jitter01,
+        bool possiblyDelivered = false, int generation = 0)
     {
         if (job.IsTerminal) return new AttemptOutcome([], null);
         // A send that completed is reported as delivered even if a cancel arrived meanwhile: the truth wins.
         if (result is DeliveryResult.Delivered delivered) return End(new JobFinished(job.Id, attempt, now, delivered.ProviderMessageId));
-        if (canceled || job.CancellationRequested) return End(new JobCanceled(job.Id, now));
+        // The reconciler re-queued the job while this attempt hung: the new generation owns the job's next step.
+        if (generation < job.Generation) return new AttemptOutcome([], null);
+        // Aborted by the cancel: truly canceled if the provider never had the whole request, otherwise say it may have it.
+        if (canceled) return End(new JobCanceled(job.Id, now, possiblyDelivered));
+        if (job.CancellationRequested) return End(new JobCanceled(job.Id, now));
 
         switch (result)
         {

@@ -3,8 +3,10 @@ namespace NotificationService.Contracts;
 /// <summary>
 /// Core to an adapter's queue: deliver one job. It carries ids only; the worker reads params, expiry and state from
 /// the job's event stream, so a redelivered or re-driven message always acts on the job's current truth.
+/// <paramref name="Generation"/> is the job's generation when the message was sent: the core's reconciler re-publishes a
+/// stuck job under a new generation, and a worker skips a message of an older one.
 /// </summary>
-public sealed record DeliverJob(Guid JobId, Guid AdapterId);
+public sealed record DeliverJob(Guid JobId, Guid AdapterId, int Generation = 0);
 
 /// <summary>
 /// Core to the cancellation fanout exchange: every worker node receives it and aborts the job if it is sending it now.

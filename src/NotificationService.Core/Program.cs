@@ -56,6 +56,8 @@ builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = QueryProblem
 builder.Services.AddExceptionHandler<ConcurrentChangeHandler>();
 builder.Services.AddExceptionHandler<MalformedRequestHandler>();
 builder.Services.AddHostedService<ExpirySweeper>();
+builder.Services.AddSingleton(JobReconciler.Bounds(builder.Configuration)).AddSingleton<JobReconciler>();
+builder.Services.AddHostedService(sp => sp.GetRequiredService<JobReconciler>());
 builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = RequestLimits.MaxBodyBytes);
 builder.Services.AddOpenApi();
 builder.Services.AddNotificationHealthChecks(postgres, rabbitMq);

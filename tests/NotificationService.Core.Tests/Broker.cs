@@ -13,4 +13,13 @@ public static class Broker
         await using var channel = await connection.CreateChannelAsync();
         return (await channel.QueueDeclarePassiveAsync(queue)).MessageCount;
     }
+
+    /// <summary>Deletes every message waiting in a queue: a message lost on the way to the workers.</summary>
+    public static async Task PurgeAsync(string queue)
+    {
+        var factory = new ConnectionFactory { Uri = new Uri(TestEnvironment.RabbitMq) };
+        await using var connection = await factory.CreateConnectionAsync();
+        await using var channel = await connection.CreateChannelAsync();
+        await channel.QueuePurgeAsync(queue);
+    }
 }

@@ -83,16 +83,18 @@ public sealed class SystemFixture : IAsyncLifetime
     /// A real email worker host, as `dotnet run` would start it, but in this process; with <paramref name="channel"/>
     /// it sends through that channel instead of SMTP (everything else, broker and database included, is real).
     /// </summary>
-    public Task<WebApplication> StartEmailWorkerAsync(string adapterKey, IChannelSender? channel = null) =>
-        StartWorkerAsync<EmailSender, EmailConfig>(EmailAdapterType.Name, adapterKey, channel);
+    public Task<WebApplication> StartEmailWorkerAsync(string adapterKey, IChannelSender? channel = null, IDictionary<string, string?>? settings = null) =>
+        StartWorkerAsync<EmailSender, EmailConfig>(EmailAdapterType.Name, adapterKey, channel, settings);
 
-    public async Task<WebApplication> StartWorkerAsync<TSender, TConfig>(string type, string adapterKey, IChannelSender? channel = null)
+    public async Task<WebApplication> StartWorkerAsync<TSender, TConfig>(
+        string type, string adapterKey, IChannelSender? channel = null, IDictionary<string, string?>? settings = null)
         where TSender : class, IChannelSender where TConfig : class
     {
         var worker = await AdapterWorker.BuildAsync<TSender, TConfig>([], type, b =>
         {
             b.Configuration["Adapter:Key"] = adapterKey;
             b.Configuration["Adapter:StatusPollSeconds"] = "0.5";
+            foreach (var (key, value) in settings ?? new Dictionary<string, string?>()) b.Configuration[key] = value;
             b.WebHost.UseUrls("http://127.0.0.1:0");
             if (channel is not null) b.Services.AddSingleton(channel);
         });

@@ -19,9 +19,12 @@ public sealed class GatedChannel : IChannelSender
     public async Task<DeliveryResult> SendAsync(ChannelDelivery delivery, CancellationToken cancellation)
     {
         Started.Enqueue(delivery.JobId);
+        // Honouring: held before the request goes out, so an abort is a true cancel. Not honouring: already with the provider.
+        using var abort = delivery.Progress.AbortUntilSent(cancellation);
+        if (!HonourCancellation) delivery.Progress.MarkSent();
         try
         {
-            await _gate.WaitAsync(HonourCancellation ? cancellation : CancellationToken.None);
+            await _gate.WaitAsync(abort.Token);
         }
         catch (OperationCanceledException)
         {

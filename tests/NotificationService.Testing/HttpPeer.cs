@@ -26,6 +26,11 @@ public sealed class HttpPeer : IAsyncDisposable
     public Func<RecordedRequest, PeerReply> Reply { get; set; } = _ => new PeerReply(200, "{}");
     /// <summary>Awaited before answering: a slow provider, or one that holds a request until the test lets it go.</summary>
     public Func<RecordedRequest, CancellationToken, Task>? BeforeReply { get; set; }
+    /// <summary>Awaited before the request body is read: with the peer's small buffers the client's upload stalls mid-body.</summary>
+    public Func<CancellationToken, Task>? BeforeReadingBody { get; set; }
+    /// <summary>Requests whose body never arrived in full (the client aborted the upload); they are not in <see cref="Requests"/>.</summary>
+    public int IncompleteRequests => _incomplete;
+    private int _incomplete;
     public string BaseUrl { get; }
 
     private HttpPeer(WebApplication app, string baseUrl) => (_app, BaseUrl) = (app, baseUrl);
@@ -34,6 +39,8 @@ public sealed class HttpPeer : IAsyncDisposable
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
+        // Small, so a peer that has not read the body yet pushes back on the client's upload (a default 1 MiB would not).
+        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBufferSize = 64 * 1024);
         builder.Logging.ClearProviders();
         var app = builder.Build();
         HttpPeer? peer = null;
@@ -48,7 +55,17 @@ public sealed class HttpPeer : IAsyncDisposable
 
     private async Task HandleAsync(HttpContext context)
     {
-        var body = await new StreamReader(context.Request.Body).ReadToEndAsync();
+        string body;
+        try
+        {
+            if (BeforeReadingBody is { } hold) await hold(context.RequestAborted);
+            body = await new StreamReader(context.Request.Body).ReadToEndAsync(context.RequestAborted);
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or BadHttpRequestException)
+        {
+            Interlocked.Increment(ref _incomplete); // the client went away mid-request: nothing was received
+            return;
+        }
         var request = new RecordedRequest(context.Request.Method, context.Request.Path + context.Request.QueryString,
             context.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase), body, DateTimeOffset.UtcNow);
         Requests.Enqueue(request);

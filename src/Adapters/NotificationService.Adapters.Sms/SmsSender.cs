@@ -20,18 +20,20 @@ public sealed class SmsSender(SmsConfig config) : IChannelSender, IDisposable
         var url = $"{config.BaseUrl.TrimEnd('/')}/2010-04-01/Accounts/{Uri.EscapeDataString(config.AccountSid)}/Messages.json";
         using var request = new HttpRequestMessage(HttpMethod.Post, url)
         {
-            Content = new FormUrlEncodedContent(new Dictionary<string, string>
+            Content = delivery.Progress.Track(new FormUrlEncodedContent(new Dictionary<string, string>
             {
                 ["To"] = delivery.Params.GetProperty("to").GetString()!,
                 ["From"] = config.From,
                 ["Body"] = delivery.Params.GetProperty("text").GetString()!,
-            }),
+            })),
         };
         request.Headers.Authorization = new AuthenticationHeaderValue("Basic",
             Convert.ToBase64String(Encoding.UTF8.GetBytes($"{config.AccountSid}:{config.AuthToken}")));
         try
         {
-            using var response = await _http.SendAsync(request, cancellation);
+            // A cancel aborts the request only until it is fully sent; after that the provider's answer decides the outcome.
+            using var abort = delivery.Progress.AbortUntilSent(cancellation);
+            using var response = await _http.SendAsync(request, abort.Token);
             return await HttpOutcomes.ClassifyAsync(response, MessageSid);
         }
         catch (Exception e) when (HttpOutcomes.Classify(e, cancellation) is { } result)

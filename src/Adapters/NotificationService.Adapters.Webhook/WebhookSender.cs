@@ -20,13 +20,15 @@ public sealed class WebhookSender(WebhookConfig config, TimeProvider clock) : IC
         var timestamp = clock.GetUtcNow().ToUnixTimeSeconds();
         using var request = new HttpRequestMessage(HttpMethod.Post, config.Url)
         {
-            Content = new StringContent(body, Encoding.UTF8, "application/json"),
+            Content = delivery.Progress.Track(new StringContent(body, Encoding.UTF8, "application/json")),
         };
         request.Headers.Add(WebhookAdapterType.SignatureHeader, $"t={timestamp},v1={Sign(config.Secret, timestamp, body)}");
         request.Headers.Add(WebhookAdapterType.JobHeader, delivery.JobId.ToString());
         request.Headers.UserAgent.Add(new ProductInfoHeaderValue("NotificationService", "1.0"));
 
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        // A cancel aborts the request only until it is fully sent; after that the provider's answer decides the outcome.
+        using var abort = delivery.Progress.AbortUntilSent(cancellation);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(abort.Token);
         timeout.CancelAfter(TimeSpan.FromSeconds(config.TimeoutSeconds));
         try
         {

@@ -86,6 +86,7 @@ public static class RetryJobEndpoint
         Guid id, [WriteAggregate(LoadStyle = ConcurrencyStyle.Exclusive)] IEventStream<Job> stream, [NotBody] Adapter adapter, TimeProvider clock)
     {
         stream.AppendOne(new JobRetryRequested(id, "admin", clock.GetUtcNow()));
-        return (new RetryRequested(id), [new DeliverJob(id, adapter.Id).ToDestination(Topology.QueueUri(adapter.Queue))]);
+        var message = new DeliverJob(id, adapter.Id, stream.Aggregate!.Generation);
+        return (new RetryRequested(id), [message.ToDestination(Topology.QueueUri(adapter.Queue))]);
     }
 }

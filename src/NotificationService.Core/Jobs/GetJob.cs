@@ -16,11 +16,11 @@ namespace NotificationService.Core.Jobs;
 public sealed record JobView(
     Guid Id, Guid OfferId, string Adapter, JobState State, JsonElement Params,
     DateTimeOffset CreatedAt, DateTimeOffset? SendAt, DateTimeOffset? ExpireAt, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt,
-    int Attempts, string? LastError, int? LastErrorAttempt, int PossibleDuplicates, bool CancellationRequested, int Retries)
+    int Attempts, string? LastError, int? LastErrorAttempt, int PossibleDuplicates, bool CancellationRequested, int Retries, bool PossiblyDelivered)
 {
     public static JobView From(Job job) => new(job.Id, job.OfferId, job.AdapterName, job.State, job.Params,
         job.CreatedAt, job.SendAt, job.ExpireAt, job.StartedAt, job.FinishedAt,
-        job.Attempts, job.LastError, job.LastErrorAttempt, job.PossibleDuplicates, job.CancellationRequested, job.Retries);
+        job.Attempts, job.LastError, job.LastErrorAttempt, job.PossibleDuplicates, job.CancellationRequested, job.Retries, job.PossiblyDelivered);
 }
 
 /// <summary>A service reads its own jobs; anyone else's job is indistinguishable from a missing one (404).</summary>

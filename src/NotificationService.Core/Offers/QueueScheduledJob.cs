@@ -26,6 +26,6 @@ public static class QueueScheduledJobHandler
         if (adapter is null) { stream.AppendOne(new JobFailed(job.Id, 0, "The adapter was deleted before the send time.", now)); return []; }
 
         stream.AppendOne(new JobQueued(job.Id, job.OfferId, job.ServiceId, adapter.Id, adapter.Name, job.Params, now, job.ExpireAt));
-        return [new DeliverJob(job.Id, adapter.Id).ToDestination(Topology.QueueUri(adapter.Queue))];
+        return [new DeliverJob(job.Id, adapter.Id, job.Generation).ToDestination(Topology.QueueUri(adapter.Queue))];
     }
 }

@@ -31,6 +31,10 @@ public sealed class Job
     public bool CancellationRequested { get; set; }
     /// <summary>How many times an operator re-drove the job after it failed.</summary>
     public int Retries { get; set; }
+    /// <summary>Canceled after the provider may have received the whole request: the recipient may have it.</summary>
+    public bool PossiblyDelivered { get; set; }
+    /// <summary>Which <c>DeliverJob</c> message is current: raised each time the reconciler re-queues the job.</summary>
+    public int Generation { get; set; }
     [Marten.Schema.Version] public long Version { get; set; }
 
     public bool IsTerminal => State is JobState.Finished or JobState.Failed or JobState.Expired or JobState.Canceled;
@@ -64,9 +68,10 @@ public sealed class Job
     public void Apply(JobFailed e) => (State, FinishedAt, LastError, LastErrorAttempt, LastErrorDetail) = (JobState.Failed, e.FailedAt, e.Error, e.Attempt, e.Detail);
     public void Apply(JobExpired e) => (State, FinishedAt) = (JobState.Expired, e.ExpiredAt);
     public void Apply(JobCancellationRequested e) => CancellationRequested = true;
-    public void Apply(JobCanceled e) => (State, FinishedAt) = (JobState.Canceled, e.CanceledAt);
+    public void Apply(JobCanceled e) => (State, FinishedAt, PossiblyDelivered) = (JobState.Canceled, e.CanceledAt, e.PossiblyDelivered);
     public void Apply(JobParamsUpdated e) => Params = e.Params;
     public void Apply(JobExpiryChanged e) => ExpireAt = e.ExpireAt;
     public void Apply(JobRescheduled e) => SendAt = e.SendAt;
+    public void Apply(JobRequeued e) => (State, Generation) = (JobState.Queued, e.Generation);
     public void Apply(JobRetryRequested e) => (State, FinishedAt, Retries) = (JobState.Queued, null, Retries + 1);
 }

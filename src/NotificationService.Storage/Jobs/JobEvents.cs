@@ -42,8 +42,12 @@ public sealed record JobExpired(Guid JobId, DateTimeOffset ExpiredAt);
 /// <summary>Someone asked to cancel the job; workers check for this before starting and before each attempt.</summary>
 public sealed record JobCancellationRequested(Guid JobId, string RequestedBy, DateTimeOffset RequestedAt);
 
-/// <summary>The cancellation won: the job will not be sent (or its in-flight send was aborted). Terminal.</summary>
-public sealed record JobCanceled(Guid JobId, DateTimeOffset CanceledAt);
+/// <summary>
+/// The cancellation won: the job will not be sent, or its in-flight send was aborted. Terminal.
+/// <paramref name="PossiblyDelivered"/>: the abort came after the provider may have received the whole request (the
+/// answer was never read), so the recipient may have it; false means the attempt truly ended before the provider had it.
+/// </summary>
+public sealed record JobCanceled(Guid JobId, DateTimeOffset CanceledAt, bool PossiblyDelivered = false);
 
 /// <summary>The client changed the job's params before it started.</summary>
 public sealed record JobParamsUpdated(Guid JobId, JsonElement Params, DateTimeOffset UpdatedAt);
@@ -56,3 +60,10 @@ public sealed record JobRescheduled(Guid JobId, DateTimeOffset SendAt, DateTimeO
 
 /// <summary>An operator re-drove a failed job; the next attempt follows in the same stream.</summary>
 public sealed record JobRetryRequested(Guid JobId, string RequestedBy, DateTimeOffset RequestedAt);
+
+/// <summary>
+/// The reconciler found the job stuck (started with no outcome past its lease, or queued with no message in flight) and
+/// queued it again. Its new message carries <paramref name="Generation"/>; a message of an earlier generation that still
+/// turns up is stale and skipped, so re-publishing never makes two workers send the same job.
+/// </summary>
+public sealed record JobRequeued(Guid JobId, int Generation, string Reason, DateTimeOffset RequeuedAt);

@@ -97,4 +97,53 @@ public sealed class WebhookSenderTests : IAsyncLifetime
         Assert.StartsWith("internal stack trace: xxx", result.Detail);
         Assert.InRange(result.Detail!.Length, 100, HttpOutcomes.DetailLength + 1);
     }
+
+    [Fact]
+    public async Task a_cancel_while_the_upload_is_still_going_aborts_it_and_the_receiver_gets_nothing()
+    {
+        var uploading = new TaskCompletionSource();
+        var readNow = new TaskCompletionSource();
+        // The receiver reads nothing until told, so a body far larger than the socket buffers stalls part way.
+        _receiver.BeforeReadingBody = async _ =>
+        {
+            uploading.TrySetResult();
+            await readNow.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        };
+        using var sender = Sender(timeoutSeconds: 60);
+        var delivery = Deliveries.Of(new { payload = new { padding = new string('x', 32 * 1024 * 1024) } });
+        using var cancel = new CancellationTokenSource();
+        var send = sender.SendAsync(delivery, cancel.Token);
+        await uploading.Task.WaitAsync(TimeSpan.FromSeconds(10));
+
+        cancel.Cancel();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => send.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.False(delivery.Progress.PossiblyDelivered);
+        readNow.SetResult();
+        await Eventually.Until(() => _receiver.IncompleteRequests == 1, what: "the receiver to see the upload cut off");
+        Assert.Empty(_receiver.Requests);
+    }
+
+    [Fact]
+    public async Task a_cancel_after_the_request_was_sent_no_longer_aborts_it_and_the_answer_decides()
+    {
+        var received = new TaskCompletionSource();
+        var release = new TaskCompletionSource();
+        _receiver.BeforeReply = async (_, _) =>
+        {
+            received.TrySetResult();
+            await release.Task;
+        };
+        using var sender = Sender();
+        var delivery = Deliveries.Of(new { payload = new { @event = "order.paid" } });
+        using var cancel = new CancellationTokenSource();
+        var send = sender.SendAsync(delivery, cancel.Token);
+        await received.Task.WaitAsync(TimeSpan.FromSeconds(10));
+
+        cancel.Cancel();
+        release.SetResult();
+
+        Assert.IsType<DeliveryResult.Delivered>(await send.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Single(_receiver.Requests);
+    }
 }

@@ -109,6 +109,44 @@ public sealed class JobDecisionsTests
         Assert.Null(outcome.RetryAt);
     }
 
+    [Fact]
+    public void a_send_aborted_before_its_request_was_complete_is_truly_canceled()
+    {
+        var outcome = JobDecisions.OnAttemptEnded(Queued(), 1, new DeliveryResult.Transient("aborted"), canceled: true, Policy, Now, 0.5,
+            possiblyDelivered: false);
+        Assert.False(Assert.IsType<JobCanceled>(Assert.Single(outcome.Events)).PossiblyDelivered);
+    }
+
+    [Fact]
+    public void a_send_aborted_after_its_request_was_complete_is_canceled_as_possibly_delivered()
+    {
+        var outcome = JobDecisions.OnAttemptEnded(Queued(), 1, new DeliveryResult.Transient("aborted"), canceled: true, Policy, Now, 0.5,
+            possiblyDelivered: true);
+        Assert.True(Assert.IsType<JobCanceled>(Assert.Single(outcome.Events)).PossiblyDelivered);
+        var job = Queued();
+        job.Apply(outcome.Events[0] as JobCanceled ?? throw new InvalidOperationException());
+        Assert.True(job.PossiblyDelivered);
+    }
+
+    [Fact]
+    public void a_message_of_a_generation_the_reconciler_superseded_is_skipped()
+    {
+        var job = Queued();
+        job.Apply(new JobRequeued(job.Id, 1, "stuck", Now));
+        Assert.IsType<PickUp.Skip>(JobDecisions.OnPickUp(job, "w1", Now, generation: 0));
+        Assert.IsType<PickUp.Send>(JobDecisions.OnPickUp(job, "w1", Now, generation: 1));
+    }
+
+    [Fact]
+    public void a_late_failure_of_an_attempt_the_reconciler_requeued_changes_nothing_but_a_late_delivery_is_recorded()
+    {
+        var job = Queued();
+        job.Apply(new JobStarted(job.Id, 1, "w1", Now));
+        job.Apply(new JobRequeued(job.Id, 1, "stuck", Now));
+        Assert.Empty(JobDecisions.OnAttemptEnded(job, 1, new DeliveryResult.Transient("timeout"), false, Policy, Now, 0.5, generation: 0).Events);
+        Assert.IsType<JobFinished>(Assert.Single(JobDecisions.OnAttemptEnded(job, 1, new DeliveryResult.Delivered(), false, Policy, Now, 0.5, generation: 0).Events));
+    }
+
     [Theory]
     [InlineData(0.0, 1.6)]
     [InlineData(0.999, 2.4)]

@@ -51,4 +51,59 @@ public sealed class JobLifecycleTests
         started.Apply(new JobStarted(started.Id, 1, "w1", Now));
         Assert.Null(JobLifecycle.OnSweep(started, Now));
     }
+
+    private static readonly StuckJobBounds Bounds = new(StartedLease: TimeSpan.FromMinutes(5), QueuedBound: TimeSpan.FromMinutes(10));
+
+    private static Job Started()
+    {
+        var job = Queued();
+        job.Apply(new JobStarted(job.Id, 1, "w1", Now));
+        job.Version = 2;
+        return job;
+    }
+
+    [Fact]
+    public void a_started_job_past_its_lease_is_requeued_as_a_new_generation_and_counted_as_a_possible_duplicate()
+    {
+        var events = JobLifecycle.OnStuck(Started(), 2, Now, Bounds, adapterExists: true, Now.AddMinutes(5));
+        Assert.Collection(events,
+            e => Assert.Equal(1, Assert.IsType<JobPossibleDuplicate>(e).Attempt),
+            e => Assert.Equal(1, Assert.IsType<JobRequeued>(e).Generation));
+    }
+
+    [Fact]
+    public void a_started_job_within_its_lease_is_left_to_its_worker() =>
+        Assert.Empty(JobLifecycle.OnStuck(Started(), 2, Now, Bounds, adapterExists: true, Now.AddMinutes(4)));
+
+    [Fact]
+    public void a_job_that_changed_since_the_reconciler_read_it_is_left_alone()
+    {
+        // Another core's reconciler, or the worker's late outcome, got there first.
+        Assert.Empty(JobLifecycle.OnStuck(Started(), 1, Now, Bounds, adapterExists: true, Now.AddHours(1)));
+    }
+
+    [Fact]
+    public void a_lost_attempt_of_a_job_being_canceled_ends_canceled_as_possibly_delivered()
+    {
+        var job = Started();
+        job.Apply(new JobCancellationRequested(job.Id, "svc", Now));
+        var canceled = Assert.IsType<JobCanceled>(Assert.Single(JobLifecycle.OnStuck(job, job.Version, Now, Bounds, true, Now.AddHours(1))));
+        Assert.True(canceled.PossiblyDelivered);
+    }
+
+    [Fact]
+    public void a_queued_job_past_its_bound_is_requeued_and_one_within_it_is_not()
+    {
+        var job = Queued();
+        Assert.Empty(JobLifecycle.OnStuck(job, job.Version, Now, Bounds, true, Now.AddMinutes(9)));
+        var requeued = Assert.IsType<JobRequeued>(Assert.Single(JobLifecycle.OnStuck(job, job.Version, Now, Bounds, true, Now.AddMinutes(10))));
+        Assert.Equal(1, requeued.Generation);
+    }
+
+    [Fact]
+    public void a_stuck_job_whose_adapter_was_deleted_fails_with_the_reason()
+    {
+        var failed = Assert.IsType<JobFailed>(Assert.Single(JobLifecycle.OnStuck(Queued(), 0, Now, Bounds, adapterExists: false, Now.AddHours(1))));
+        Assert.Contains("adapter was deleted", failed.Error);
+    }
 }

@@ -3,7 +3,6 @@
 using Microsoft.Extensions.Logging;
 using NotificationService.Adapters.Runtime;
 using System;
-using Wolverine.Marten.Publishing;
 
 namespace Internal.Generated.WolverineHandlers
 {
@@ -18,9 +17,8 @@ namespace Internal.Generated.WolverineHandlers
         private readonly NotificationService.Adapters.Runtime.SendRateLimiter _sendRateLimiter;
         private readonly NotificationService.Adapters.Runtime.WorkerContext _workerContext;
         private readonly System.TimeProvider _timeProvider;
-        private readonly Wolverine.Marten.Publishing.OutboxedSessionFactory _outboxedSessionFactory;
 
-        public DeliverJobHandler912055137(Microsoft.Extensions.Logging.ILogger<NotificationService.Contracts.DeliverJob> loggerForMessage, NotificationService.Adapters.Runtime.IChannelSender channelSender, NotificationService.Adapters.Runtime.InFlightJobs inFlightJobs, NotificationService.Adapters.Runtime.JobJournal jobJournal, NotificationService.Adapters.Runtime.SendRateLimiter sendRateLimiter, NotificationService.Adapters.Runtime.WorkerContext workerContext, System.TimeProvider timeProvider, Wolverine.Marten.Publishing.OutboxedSessionFactory outboxedSessionFactory)
+        public DeliverJobHandler912055137(Microsoft.Extensions.Logging.ILogger<NotificationService.Contracts.DeliverJob> loggerForMessage, NotificationService.Adapters.Runtime.IChannelSender channelSender, NotificationService.Adapters.Runtime.InFlightJobs inFlightJobs, NotificationService.Adapters.Runtime.JobJournal jobJournal, NotificationService.Adapters.Runtime.SendRateLimiter sendRateLimiter, NotificationService.Adapters.Runtime.WorkerContext workerContext, System.TimeProvider timeProvider)
         {
             _loggerForMessage = loggerForMessage;
             _channelSender = channelSender;
@@ -29,13 +27,10 @@ namespace Internal.Generated.WolverineHandlers
             _sendRateLimiter = sendRateLimiter;
             _workerContext = workerContext;
             _timeProvider = timeProvider;
-            _outboxedSessionFactory = outboxedSessionFactory;
         }
 
         public override async System.Threading.Tasks.Task HandleAsync(Wolverine.Runtime.MessageContext context, System.Threading.CancellationToken cancellation)
         {
-            // Building the Marten session
-            await using var documentSession = _outboxedSessionFactory.OpenSession(context);
             // The actual message body
             var deliverJob = (NotificationService.Contracts.DeliverJob)context.Envelope.Message;
 
@@ -43,19 +38,11 @@ namespace Internal.Generated.WolverineHandlers
             Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("handler.type", "NotificationService.Adapters.Runtime.DeliverJobHandler");
             
             // The actual message execution
-            var outgoing1 = await NotificationService.Adapters.Runtime.DeliverJobHandler.Handle(deliverJob, documentSession, _jobJournal, _workerContext, _channelSender, _inFlightJobs, _sendRateLimiter, _timeProvider, _loggerForMessage, cancellation).ConfigureAwait(false);
+            var outgoing1 = await NotificationService.Adapters.Runtime.DeliverJobHandler.Handle(deliverJob, _jobJournal, _workerContext, _channelSender, _inFlightJobs, _sendRateLimiter, _timeProvider, _loggerForMessage, cancellation).ConfigureAwait(false);
 
             
             // Outgoing, cascaded message
             await context.EnqueueCascadingAsync(outgoing1).ConfigureAwait(false);
-
-            
-            // Save all pending changes to this Marten session
-            await documentSession.SaveChangesAsync(cancellation).ConfigureAwait(false);
-
-            
-            // Have to flush outgoing messages just in case Marten did nothing because of https://github.com/JasperFx/wolverine/issues/536
-            await context.FlushOutgoingMessagesAsync().ConfigureAwait(false);
         }
     }
 

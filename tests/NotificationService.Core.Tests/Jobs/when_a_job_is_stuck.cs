@@ -1,0 +1,120 @@
+using Marten;
+using Microsoft.Extensions.DependencyInjection;
+using NotificationService.Core.Jobs;
+using NotificationService.Storage.Jobs;
+using NotificationService.Testing;
+
+namespace NotificationService.Core.Tests.Jobs;
+
+/// <summary>
+/// Faults injected into the real system, then one reconciler round as of a time past the lease or bound (the same
+/// round the core runs every <c>Jobs:ReconcileSeconds</c>).
+/// </summary>
+public sealed class when_a_job_is_stuck(SystemFixture system) : IntegrationContext(system)
+{
+    private JobReconciler Reconciler => System.Core.Services.GetRequiredService<JobReconciler>();
+
+    [Fact]
+    public async Task a_started_job_whose_worker_died_is_requeued_as_a_possible_duplicate_and_delivered_once_more()
+    {
+        var (adapter, jobId) = await QueueWithoutWorkerAsync("died@example.test");
+        // A worker took it, recorded the start and died: its message is gone, nothing else will ever move the job.
+        await Broker.PurgeAsync(adapter.Queue);
+        await using (var session = System.Core.Services.GetRequiredService<IDocumentStore>().LightweightSession())
+        {
+            session.Events.Append(jobId, new JobStarted(jobId, 1, "dead-worker", DateTimeOffset.UtcNow));
+            await session.SaveChangesAsync();
+        }
+
+        Assert.Equal(0, await Reconciler.ReconcileAsync(DateTimeOffset.UtcNow.AddMinutes(4), CancellationToken.None)); // within the lease
+        // Two core instances reconciling at once act once.
+        var later = DateTimeOffset.UtcNow.AddMinutes(6);
+        var acted = await Task.WhenAll(Reconciler.ReconcileAsync(later, CancellationToken.None), Reconciler.ReconcileAsync(later, CancellationToken.None));
+        Assert.Equal(1, acted.Sum());
+
+        await System.StartEmailWorkerAsync(adapter.ApiKey);
+        var job = await System.WaitForTerminalAsync(System.Tenant, jobId);
+        Assert.Equal(JobState.Finished, job.State);
+        Assert.Equal(1, job.PossibleDuplicates);
+        Assert.Single(System.Smtp.To("died@example.test"));
+        Assert.Equal(["JobQueued", "JobStarted", "JobPossibleDuplicate", "JobRequeued", "JobStarted", "JobFinished"],
+            await System.EventTypesAsync(System.Tenant, jobId));
+    }
+
+    [Fact]
+    public async Task a_queued_job_whose_message_was_lost_is_republished_and_delivered()
+    {
+        var (adapter, jobId) = await QueueWithoutWorkerAsync("lost@example.test");
+        await Broker.PurgeAsync(adapter.Queue);
+
+        Assert.Equal(1, await Reconciler.ReconcileAsync(DateTimeOffset.UtcNow.AddMinutes(11), CancellationToken.None));
+        Assert.Equal(0, await Reconciler.ReconcileAsync(DateTimeOffset.UtcNow.AddMinutes(11), CancellationToken.None)); // its new message waits now
+
+        await System.StartEmailWorkerAsync(adapter.ApiKey);
+        var job = await System.WaitForTerminalAsync(System.Tenant, jobId);
+        Assert.Equal(JobState.Finished, job.State);
+        Assert.Equal(0, job.PossibleDuplicates);
+        Assert.Single(System.Smtp.To("lost@example.test"));
+        Assert.Equal(["JobQueued", "JobRequeued", "JobStarted", "JobFinished"], await System.EventTypesAsync(System.Tenant, jobId));
+    }
+
+    [Fact]
+    public async Task a_queued_job_with_a_retry_stored_for_later_is_left_alone_until_that_message_is_deleted()
+    {
+        var (adapter, jobId) = await QueueWithoutWorkerAsync("stored@example.test");
+        await Broker.PurgeAsync(adapter.Queue);
+        // A worker's scheduled retry waits in its envelope table (due far in the future, so no worker sends it here).
+        var envelope = Guid.NewGuid();
+        await Sql.ExecuteAsync($$"""
+            INSERT INTO wolverine_adapters.wolverine_incoming_envelopes (id, status, owner_id, execution_time, body, message_type)
+            VALUES ('{{envelope}}', 'Scheduled', 0, now() + interval '10 years', convert_to('{"jobId":"{{jobId}}"}', 'UTF8'), 'NotificationService.Contracts.DeliverJob')
+            """);
+        try
+        {
+            Assert.Equal(0, await Reconciler.ReconcileAsync(DateTimeOffset.UtcNow.AddHours(1), CancellationToken.None));
+        }
+        finally
+        {
+            await Sql.ExecuteAsync($"DELETE FROM wolverine_adapters.wolverine_incoming_envelopes WHERE id = '{envelope}'");
+        }
+        Assert.Equal(1, await Reconciler.ReconcileAsync(DateTimeOffset.UtcNow.AddHours(1), CancellationToken.None));
+        Assert.Equal(["JobQueued", "JobRequeued"], await System.EventTypesAsync(System.Tenant, jobId));
+    }
+
+    [Fact]
+    public async Task a_queued_job_whose_message_still_waits_in_the_queue_is_left_alone()
+    {
+        var (_, jobId) = await QueueWithoutWorkerAsync("waiting@example.test");
+        Assert.Equal(0, await Reconciler.ReconcileAsync(DateTimeOffset.UtcNow.AddHours(1), CancellationToken.None));
+        Assert.Equal(["JobQueued"], await System.EventTypesAsync(System.Tenant, jobId));
+    }
+
+    [Fact]
+    public async Task a_message_superseded_by_a_requeue_is_skipped_so_the_job_is_sent_once()
+    {
+        // The "lost" message turns up after all (it was only late): the worker gets both and sends once.
+        var (adapter, jobId) = await QueueWithoutWorkerAsync("late@example.test");
+        await using (var session = System.Core.Services.GetRequiredService<IDocumentStore>().LightweightSession())
+        {
+            var stream = await session.Events.FetchForExclusiveWriting<Job>(jobId);
+            var requeued = JobLifecycle.OnStuck(stream.Aggregate!, stream.Aggregate!.Version, DateTimeOffset.UtcNow,
+                JobReconciler.Bounds(new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build()), true, DateTimeOffset.UtcNow.AddHours(1));
+            stream.AppendMany(requeued);
+            await session.SaveChangesAsync();
+        }
+
+        var worker = await System.StartEmailWorkerAsync(adapter.ApiKey);
+        await Eventually.Until(() => Broker.QueueDepthAsync(adapter.Queue), depth => depth == 0, what: "the worker to take the message");
+        await System.StopWorkerAsync(worker); // stopping drains what it holds, so its decision is made
+        Assert.Empty(System.Smtp.To("late@example.test")); // its only message was of the superseded generation
+        Assert.Equal(JobState.Queued, (await System.GetJobAsync(System.Tenant, jobId)).State);
+    }
+
+    private async Task<(RegisteredAdapter Adapter, Guid JobId)> QueueWithoutWorkerAsync(string to)
+    {
+        var adapter = await System.CreateEmailAdapterAsync($"stuck-{Guid.NewGuid():N}"[..20], System.Smtp.Port);
+        var offer = await System.CreateOfferAsync(System.Tenant, new { targets = new[] { ClientApi.EmailTarget(adapter.Name, to) } });
+        await Eventually.Until(() => Broker.QueueDepthAsync(adapter.Queue), depth => depth == 1, what: "the job's message to reach the queue");
+        return (adapter, offer.Jobs[0].Id);
+    }
+}
