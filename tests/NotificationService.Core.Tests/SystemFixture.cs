@@ -50,9 +50,12 @@ public sealed class SystemFixture : IAsyncLifetime
     /// <summary>Before each test: no jobs, offers or mail from earlier tests; tenants, adapters and workers stay.</summary>
     public async Task ResetAsync()
     {
-        // Job streams only: the adapters' and services' streams are what their documents are projected from.
+        // Job streams only: the adapters' and services' streams are what their documents are projected from. By event
+        // type, not by the job documents: an outcome an earlier test's worker committed between these statements would
+        // otherwise outlive its job's first events and document, and a later projection rebuild would replay a job
+        // with no JobQueued.
         await Sql.ExecuteAsync("""
-            DELETE FROM ns.mt_events WHERE stream_id IN (SELECT id FROM ns.mt_doc_job) OR type = 'tombstone';
+            DELETE FROM ns.mt_events WHERE type LIKE 'job\_%' OR stream_id IN (SELECT id FROM ns.mt_doc_job) OR type = 'tombstone';
             DELETE FROM ns.mt_streams s WHERE NOT EXISTS (SELECT 1 FROM ns.mt_events e WHERE e.stream_id = s.id);
             DELETE FROM ns.mt_doc_job; DELETE FROM ns.mt_doc_offer; DELETE FROM ns.mt_doc_idempotentrequest;
             """);

@@ -64,7 +64,7 @@ public sealed class when_a_cancel_races_a_webhook_send(SystemFixture system) : I
     private async Task<Guid> StartWebhookJobAsync(HttpPeer receiver, double timeoutSeconds)
     {
         var adapter = await System.CreateAdapterAsync($"race-{Guid.NewGuid():N}"[..20], "webhook",
-            new { url = receiver.BaseUrl + "/in", secret = Secret, timeoutSeconds });
+            new { url = receiver.BaseUrl + "/in", secret = Secret, timeoutSeconds, allowPrivateNetwork = true });
         await System.StartWorkerAsync<WebhookSender, WebhookConfig>("webhook", adapter.ApiKey);
         var payload = new { @event = "order.paid" };
         var offer = await System.CreateOfferAsync(System.Tenant, new { targets = new[] { new { adapter = adapter.Name, @params = new { payload } } } });
