@@ -28,7 +28,7 @@ public static partial class Hostile
         await using var receivers = await Receivers.StartAsync();
         await using var stack = await Stack.StartAsync(root, postgres, rabbitMq, cores: 1);
         var port = stack.CoreUrls[0].Port;
-        var adapter = await stack.CreateAdapterAsync("hostile-webhook", "webhook", new { url = $"http://127.0.0.1:{receivers.WebhookPort}/in", secret = "hostile-secret-0123456789" });
+        var adapter = await stack.CreateAdapterAsync("hostile-webhook", "webhook", new { url = $"http://127.0.0.1:{receivers.WebhookPort}/in", secret = "hostile-secret-0123456789", allowPrivateNetwork = true });
         await stack.StartWorkerAsync("Webhook", adapter.Key, parallelism: 4);
         async Task<Tenant> TenantAsync(string name)
         {

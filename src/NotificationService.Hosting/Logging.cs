@@ -50,8 +50,16 @@ public static class Logging
     /// <summary>Wolverine HTTP's line for a body that is not valid JSON for the endpoint (the client got a 400).</summary>
     private const string UnreadableBody = "Error trying to deserialize JSON from incoming HTTP body at {Url} to type {Type}";
 
-    internal static bool IsClientMistake<TState>(TState state, Exception? exception) =>
+    /// <summary>
+    /// A request whose HTTP framing is broken, found by Kestrel while the body was read: a <see cref="BadHttpRequestException"/>,
+    /// or the plain IOException Kestrel throws for a chunk size too large for an int. The client's mistake, a 4xx.
+    /// </summary>
+    public static bool IsBrokenRequest(Exception? exception) =>
         exception is BadHttpRequestException
+        || exception is IOException io && io.TargetSite?.DeclaringType?.Namespace?.StartsWith("Microsoft.AspNetCore.Server.Kestrel", StringComparison.Ordinal) == true;
+
+    internal static bool IsClientMistake<TState>(TState state, Exception? exception) =>
+        IsBrokenRequest(exception)
         || (state is IReadOnlyList<KeyValuePair<string, object?>> values && values.Any(v => v is { Key: "{OriginalFormat}", Value: UnreadableBody }));
 
     internal static Exception? Redact(Exception? exception) =>

@@ -49,6 +49,34 @@ public sealed class when_a_chunked_body_is_too_large
         await app.StopAsync();
     }
 
+    [Theory]
+    [InlineData("zz")]
+    [InlineData("-1")]
+    [InlineData("ffffffffffffffffffff")] // overflows: Kestrel throws an IOException here, not a BadHttpRequestException
+    public async Task real_kestrel_answers_a_broken_chunk_size_with_400_not_500(string size)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseKestrel(k => k.Limits.MaxRequestBodySize = RequestLimits.MaxBodyBytes).UseUrls("http://127.0.0.1:0");
+        builder.Services.AddProblemDetails();
+        builder.Services.AddExceptionHandler<MalformedRequestHandler>();
+        await using var app = builder.Build();
+        app.UseExceptionHandler();
+        app.UseBodySizeLimit();
+        app.MapPost("/v1/offers", () => Results.Accepted());
+        await app.StartAsync();
+        var address = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+
+        using var client = new System.Net.Sockets.TcpClient();
+        await client.ConnectAsync(address.Host, address.Port);
+        var stream = client.GetStream();
+        await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes(
+            $"POST /v1/offers HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n{size}\r\n{{}}\r\n0\r\n\r\n"));
+        var response = await new StreamReader(stream).ReadLineAsync();
+
+        Assert.StartsWith("HTTP/1.1 400", response);
+        await app.StopAsync();
+    }
+
     private sealed class UnknownLengthStream(byte[] data) : MemoryStream(data)
     {
         public override bool CanSeek => false;
