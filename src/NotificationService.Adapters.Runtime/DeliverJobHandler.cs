@@ -74,7 +74,8 @@ public static class DeliverJobHandler
             }
             catch (Exception e) when (FromTheDatabase(e) && DateTimeOffset.UtcNow + delay < giveUpAt)
             {
-                logger.LogWarning("Recording the outcome of job {JobId} failed ({Error}); retrying in {Delay}", jobId, e.GetBaseException().Message, delay);
+                // The exception goes in as the exception, which the log redacts; its message may quote PostgreSQL's, and the data.
+                logger.LogWarning(e, "Recording the outcome of job {JobId} failed; retrying in {Delay}", jobId, delay);
                 await Task.Delay(delay, CancellationToken.None); // not on shutdown: the outcome of a finished send is worth the wait
             }
             catch (Exception e)

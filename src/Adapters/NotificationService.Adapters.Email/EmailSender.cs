@@ -81,7 +81,10 @@ public sealed class EmailSender(EmailConfig config) : IChannelSender, IAsyncDisp
     {
         while (_idle.TryTake(out var idle))
         {
-            if (await IsUsableAsync(idle, cancellation)) return idle;
+            bool usable;
+            try { usable = await IsUsableAsync(idle, cancellation); }
+            catch { Discard(idle); throw; } // a cancel during the check: the connection is in no known state
+            if (usable) return idle;
             Discard(idle);
         }
         return await ConnectAsync(cancellation);

@@ -99,7 +99,13 @@ public sealed class ApiKeyAuthenticationHandler(
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
     {
         var result = await HandleAuthenticateOnceSafeAsync();
-        rejected.Record(result.Failure?.Message.TrimEnd('.') ?? "no key");
+        // Only our own fixed reasons name a line; an exception's message (a database error while checking) may quote data.
+        rejected.Record(result.Failure switch
+        {
+            null => "no key",
+            AuthenticationFailureException ours => ours.Message.TrimEnd('.'),
+            _ => "the key could not be checked",
+        });
         Response.Headers.WWWAuthenticate = "Bearer";
         await WriteProblem(StatusCodes.Status401Unauthorized, "A valid API key is required.", "Send 'Authorization: Bearer <key>'.");
     }

@@ -233,9 +233,17 @@ public static partial class JsonBodies
     private static ProblemDetails BadRequest(string detail) =>
         new() { Status = StatusCodes.Status400BadRequest, Title = "The request body is not valid.", Detail = detail };
 
-    private static bool IsJson(string? contentType) =>
-        string.IsNullOrEmpty(contentType) || contentType.StartsWith("application/json", StringComparison.OrdinalIgnoreCase)
-        || contentType.StartsWith("text/json", StringComparison.OrdinalIgnoreCase);
+    /// <summary>
+    /// Every content type Wolverine reads as JSON (none, */*, any json or +json media type), so no body can reach an
+    /// endpoint around these checks by naming, say, application/merge-patch+json.
+    /// </summary>
+    private static bool IsJson(string? contentType)
+    {
+        if (string.IsNullOrWhiteSpace(contentType)) return true;
+        var mediaType = contentType.Split(';', 2)[0].Trim();
+        return mediaType == "*/*" || mediaType.EndsWith("/json", StringComparison.OrdinalIgnoreCase)
+            || mediaType.EndsWith("+json", StringComparison.OrdinalIgnoreCase);
+    }
 
     [GeneratedRegex(@"The JSON property '(?<name>.*)' could not be mapped", RegexOptions.Singleline)]
     private static partial Regex UnmappedMember();

@@ -59,7 +59,7 @@ public sealed class JobReconciler(
     private readonly TimeSpan _interval = TimeSpan.FromSeconds(configuration.GetValue("Jobs:ReconcileSeconds", 30.0));
 
     public static StuckJobBounds Bounds(IConfiguration configuration) => new(
-        TimeSpan.FromSeconds(configuration.GetValue("Jobs:StartedLeaseSeconds", 300.0)),
+        TimeSpan.FromSeconds(configuration.GetValue("Jobs:StartedLeaseSeconds", 480.0)),
         TimeSpan.FromSeconds(configuration.GetValue("Jobs:QueuedBoundSeconds", 600.0)));
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)

@@ -254,10 +254,25 @@ public sealed class when_input_is_at_the_edges(SystemFixture system) : Integrati
         Assert.False(string.IsNullOrEmpty(problem.GetProperty("traceId").GetString()), problem.ToString());
     }
 
-    private async Task<(int Status, JsonElement Problem)> PostAsync(string url, byte[] body)
+    /// <summary>Every content type the endpoint would read as JSON gets the same checks: none is a way around them.</summary>
+    [Theory]
+    [InlineData("application/merge-patch+json")]
+    [InlineData("*/*")]
+    [InlineData("text/json; charset=utf-8")]
+    [InlineData("application/vnd.acme+json")]
+    public async Task the_checks_hold_for_every_content_type_read_as_json(string contentType)
+    {
+        var (status, problem) = await PostAsync("/v1/offers", Encoding.UTF8.GetBytes(Offer("{" + Fine + ",\"subject\":\"a\\u0000b\"}")), contentType);
+        // Either the endpoint does not read that type at all (415), or the body was checked like any other (422).
+        Assert.Contains(status, new[] { 415, 422 });
+        if (status == 422) Assert.True(problem.GetProperty("errors").TryGetProperty("targets[0].params.subject", out _), problem.ToString());
+        await AssertNoOffersAsync();
+    }
+
+    private async Task<(int Status, JsonElement Problem)> PostAsync(string url, byte[] body, string contentType = "application/json")
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new ByteArrayContent(body) };
-        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        request.Content.Headers.ContentType = MediaTypeHeaderValue.Parse(contentType);
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", System.Tenant.ApiKey);
         using var response = await System.Http.SendAsync(request);
         var text = await response.Content.ReadAsStringAsync();
