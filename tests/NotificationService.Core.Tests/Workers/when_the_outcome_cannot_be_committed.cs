@@ -58,7 +58,7 @@ public sealed class when_the_outcome_cannot_be_committed(SystemFixture system) :
 
         // Past the lease the reconciler re-queues it: the recipient may get it twice, and the job says so.
         var reconciler = System.Core.Services.GetRequiredService<JobReconciler>();
-        Assert.Equal(1, await reconciler.ReconcileAsync(DateTimeOffset.UtcNow.AddMinutes(6), CancellationToken.None));
+        Assert.Equal(1, await reconciler.ReconcileAsync(DateTimeOffset.UtcNow.AddMinutes(9), CancellationToken.None));
         await System.StartEmailWorkerAsync(adapter.ApiKey);
         job = await System.WaitForTerminalAsync(System.Tenant, jobId);
         Assert.Equal(JobState.Finished, job.State);
