@@ -54,13 +54,26 @@ public static class OutboundHttp
         }
     }
 
-    /// <summary>Loopback, link-local, private (RFC 1918, unique local), shared (CGNAT), unspecified and multicast addresses.</summary>
+    /// <summary>
+    /// Loopback, link-local, private (RFC 1918, unique local), shared (CGNAT), benchmarking, unspecified and multicast
+    /// addresses, and Teredo; an IPv6 address that embeds an IPv4 one (NAT64, 6to4, IPv4-compatible) is judged by that.
+    /// </summary>
     public static bool IsPrivate(IPAddress address)
     {
         if (address.IsIPv4MappedToIPv6) address = address.MapToIPv4();
         if (IPAddress.IsLoopback(address) || address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any)) return true;
         if (address.AddressFamily == AddressFamily.InterNetworkV6)
-            return address.IsIPv6LinkLocal || address.IsIPv6SiteLocal || address.IsIPv6UniqueLocal || address.IsIPv6Multicast;
+        {
+            if (address.IsIPv6LinkLocal || address.IsIPv6SiteLocal || address.IsIPv6UniqueLocal || address.IsIPv6Multicast || address.IsIPv6Teredo)
+                return true;
+            // IPv6 forms that carry an IPv4 address, which is what the packet finally reaches: NAT64 (64:ff9b::/96),
+            // 6to4 (2002::/16) and the deprecated IPv4-compatible ::a.b.c.d.
+            var v6 = address.GetAddressBytes();
+            if (v6[0] == 0x00 && v6[1] == 0x64 && v6[2] == 0xff && v6[3] == 0x9b && v6[4..12].All(x => x == 0)) return IsPrivate(new IPAddress(v6[12..]));
+            if (v6[0] == 0x20 && v6[1] == 0x02) return IsPrivate(new IPAddress(v6[2..6]));
+            if (v6[..12].All(x => x == 0)) return IsPrivate(new IPAddress(v6[12..]));
+            return false;
+        }
         var b = address.GetAddressBytes();
         return b[0] switch
         {
@@ -68,7 +81,8 @@ public static class OutboundHttp
             100 => b[1] is >= 64 and < 128,
             169 => b[1] == 254,
             172 => b[1] is >= 16 and < 32,
-            192 => b[1] == 168,
+            192 => b[1] == 168 || b[1] == 0 && b[2] == 0, // 192.0.0.0/24: IETF protocol assignments
+            198 => b[1] is 18 or 19, // 198.18.0.0/15: network device benchmarking
             >= 224 => true,
             _ => false,
         };

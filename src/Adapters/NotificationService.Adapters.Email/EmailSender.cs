@@ -151,14 +151,20 @@ public sealed class EmailSender(EmailConfig config) : IChannelSender, IAsyncDisp
     }
 
     /// <summary>SMTP 5xx and refused credentials will not get better by retrying; 4xx and broken connections may.</summary>
+    /// <summary>
+    /// The tenant sees a classified reason with the reply code; what the server said (its own wording, which can name
+    /// hosts, policies or other recipients) is the operator-only detail, as for the HTTP channels.
+    /// </summary>
     private static DeliveryResult? Classify(Exception e) => e switch
     {
-        SmtpCommandException c when (int)c.StatusCode >= 500 => new DeliveryResult.Permanent($"SMTP {(int)c.StatusCode}: {c.Message}"),
-        SmtpCommandException c => new DeliveryResult.Transient($"SMTP {(int)c.StatusCode}: {c.Message}"),
-        AuthenticationException a => new DeliveryResult.Permanent($"SMTP authentication failed: {a.Message}"),
-        SslHandshakeException s => new DeliveryResult.Permanent($"TLS handshake with the SMTP server failed: {s.Message}"),
+        SmtpCommandException c when (int)c.StatusCode >= 500 =>
+            new DeliveryResult.Permanent($"The SMTP server refused the message: {(int)c.StatusCode} {c.StatusCode}.", HttpOutcomes.Excerpt(c.Message)),
+        SmtpCommandException c =>
+            new DeliveryResult.Transient($"The SMTP server deferred the message: {(int)c.StatusCode} {c.StatusCode}.", Detail: HttpOutcomes.Excerpt(c.Message)),
+        AuthenticationException a => new DeliveryResult.Permanent("SMTP authentication failed.", HttpOutcomes.Excerpt(a.Message)),
+        SslHandshakeException s => new DeliveryResult.Permanent("The TLS handshake with the SMTP server failed.", HttpOutcomes.Excerpt(s.Message)),
         SmtpProtocolException or ServiceNotConnectedException or IOException or SocketException or TimeoutException
-            => new DeliveryResult.Transient($"SMTP connection problem: {e.Message}"),
+            => new DeliveryResult.Transient("SMTP connection problem.", Detail: HttpOutcomes.Excerpt($"{e.GetType().Name}: {e.Message}")),
         _ => null,
     };
 

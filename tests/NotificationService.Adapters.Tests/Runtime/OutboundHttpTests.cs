@@ -32,6 +32,13 @@ public sealed class OutboundHttpTests
     [InlineData("fe80::1", true)]
     [InlineData("fd00::1", true)]
     [InlineData("::ffff:10.0.0.1", true)] // IPv4-mapped
+    [InlineData("64:ff9b::a9fe:a9fe", true)] // NAT64 of 169.254.169.254
+    [InlineData("2002:a9fe:a9fe::1", true)] // 6to4 of 169.254.169.254
+    [InlineData("::10.0.0.1", true)] // IPv4-compatible
+    [InlineData("2001:0:4136:e378::1", true)] // Teredo
+    [InlineData("198.18.0.1", true)]
+    [InlineData("64:ff9b::808:808", false)] // NAT64 of 8.8.8.8
+    [InlineData("2002:808:808::1", false)]
     [InlineData("8.8.8.8", false)]
     [InlineData("172.32.0.1", false)]
     [InlineData("2001:4860:4860::8888", false)]

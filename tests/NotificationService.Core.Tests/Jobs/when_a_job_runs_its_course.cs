@@ -15,8 +15,12 @@ public sealed class when_a_job_runs_its_course(SystemFixture system) : Integrati
         var job = await System.WaitForTerminalAsync(System.Tenant, offer.Jobs[0].Id);
         Assert.Equal(JobState.Failed, job.State);
         Assert.Equal(1, job.Attempts);
-        Assert.Contains("550", job.LastError);
+        Assert.Equal("The SMTP server refused the message: 550 MailboxUnavailable.", job.LastError);
         Assert.Equal(["JobQueued", "JobStarted", "JobFailed"], await System.EventTypesAsync(System.Tenant, job.Id));
+        // The server's own words are for the operator only.
+        Assert.DoesNotContain("no such mailbox", (await System.SendRawAsync(HttpMethod.Get, $"/v1/jobs/{job.Id}/events", System.Tenant.ApiKey)).Body.ToString());
+        var admin = await System.SendAsync<System.Text.Json.JsonElement>(HttpMethod.Get, $"/admin/jobs/{job.Id}", SystemFixture.AdminKey, expect: 200);
+        Assert.Contains("no such mailbox", admin.GetProperty("lastErrorDetail").GetString());
     }
 
     [Fact]
