@@ -56,6 +56,9 @@ public sealed class SmtpSink : IAsyncDisposable
     /// <summary>The next message gets this reply instead of 250 (e.g. 451 for a transient, 550 for a permanent failure).</summary>
     public void ReplyNextWith(SmtpReplyCode code, string text) => _scriptedReplies.Enqueue(new SmtpResponse(code, text));
 
+    /// <summary>Awaited after a whole message arrived and before it is answered (a server slow to say 250).</summary>
+    public Func<Task>? BeforeReply { get; set; }
+
     public IEnumerable<MimeMessage> To(string address) =>
         Received.Where(m => m.To.Mailboxes.Any(b => b.Address.Equals(address, StringComparison.OrdinalIgnoreCase)));
 
@@ -77,6 +80,7 @@ public sealed class SmtpSink : IAsyncDisposable
         public override async Task<SmtpResponse> SaveAsync(
             ISessionContext context, IMessageTransaction transaction, ReadOnlySequence<byte> buffer, CancellationToken cancellationToken)
         {
+            if (sink.BeforeReply is { } wait) await wait();
             if (sink._scriptedReplies.TryDequeue(out var scripted)) return scripted;
             await using var stream = new MemoryStream(buffer.ToArray());
             sink.Received.Enqueue(await MimeMessage.LoadAsync(stream, cancellationToken));

@@ -34,10 +34,13 @@ public sealed class EmailSender(EmailConfig config) : IChannelSender, IAsyncDisp
         }
 
         Pooled? connection = null;
+        // A cancel aborts the send only until the whole message is written: cut off before its end, the server never
+        // accepts it; once written, the server's reply decides (within the client's timeout).
+        using var abort = delivery.Progress.AbortUntilSent(cancellation);
         try
         {
-            connection = await RentAsync(cancellation);
-            var reply = await connection.Client.SendAsync(message, cancellation);
+            connection = await RentAsync(abort.Token);
+            var reply = await connection.Client.SendAsync(message, abort.Token, new MessageWritten(delivery.Progress));
             Return(connection);
             return new DeliveryResult.Delivered(reply);
         }
@@ -51,6 +54,17 @@ public sealed class EmailSender(EmailConfig config) : IChannelSender, IAsyncDisp
             Discard(connection);
             throw;
         }
+    }
+
+    /// <summary>MailKit reports the bytes of the message it has written; all of them means the request is complete.</summary>
+    private sealed class MessageWritten(SendProgress progress) : ITransferProgress
+    {
+        public void Report(long bytesTransferred, long totalSize)
+        {
+            if (totalSize > 0 && bytesTransferred >= totalSize) progress.MarkSent();
+        }
+
+        public void Report(long bytesTransferred) { }
     }
 
     private MimeMessage Compose(ChannelDelivery delivery)

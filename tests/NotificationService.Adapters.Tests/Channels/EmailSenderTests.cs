@@ -32,6 +32,39 @@ public sealed class EmailSenderTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task a_cancel_after_the_whole_message_was_written_no_longer_aborts_it_and_the_reply_decides()
+    {
+        var received = new TaskCompletionSource();
+        var release = new TaskCompletionSource();
+        _smtp.BeforeReply = async () => { received.TrySetResult(); await release.Task; };
+        await using var sender = Sender("right-password");
+        var delivery = Deliveries.Of(new { to = "a@example.test", subject = "Paid", text = "x" });
+        using var cancel = new CancellationTokenSource();
+        var send = sender.SendAsync(delivery, cancel.Token);
+        await received.Task.WaitAsync(TimeSpan.FromSeconds(10));
+
+        cancel.Cancel();
+        release.SetResult();
+
+        Assert.IsType<DeliveryResult.Delivered>(await send.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.True(delivery.Progress.PossiblyDelivered);
+        Assert.Single(_smtp.Received, m => m.Subject == "Paid");
+    }
+
+    [Fact]
+    public async Task a_cancel_before_the_message_is_written_aborts_it_and_nothing_could_have_been_delivered()
+    {
+        await using var sender = Sender("right-password");
+        var delivery = Deliveries.Of(new { to = "a@example.test", subject = "Never", text = "x" });
+        using var cancel = new CancellationTokenSource();
+        cancel.Cancel();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => sender.SendAsync(delivery, cancel.Token));
+        Assert.False(delivery.Progress.PossiblyDelivered);
+        Assert.DoesNotContain(_smtp.Received, m => m.Subject == "Never");
+    }
+
+    [Fact]
     public async Task a_refused_login_is_permanent()
     {
         await using var sender = Sender("wrong-password");
