@@ -27,6 +27,7 @@ public sealed class HostileRequests(HostileTargets targets, int seed)
         ("POST", "/admin/services/{id}/block", null), ("POST", "/admin/services/{id}/unblock", null), ("POST", "/admin/services/{id}/keys", null),
         ("DELETE", "/admin/services/{id}/keys/{id}", null),
         ("GET", "/admin/adapters/{id}", null), ("GET", "/admin/adapters/{id}/history", null), ("PATCH", "/admin/adapters/{id}", """{"policy":{}}"""),
+        ("GET", "/admin/invites/{id}", null), ("DELETE", "/admin/invites/{id}", null),
         ("POST", "/admin/adapters/{id}/block", null), ("POST", "/admin/adapters/{id}/unblock", null), ("DELETE", "/admin/adapters/{id}", null),
     ];
 

@@ -35,11 +35,14 @@ public static partial class JsonBodies
         if (requestType is null || requestType == typeof(void) || !IsJson(context.Request.ContentType)) { await next(context); return; }
 
         // The body is at most RequestLimits.MaxBodyBytes (refused with 413 before this), so it is held whole in memory
-        // and handed on from there.
-        var buffer = new MemoryStream();
-        await context.Request.Body.CopyToAsync(buffer, context.RequestAborted);
+        // and handed on from there; a body of unknown length the size limit already buffered is used as it is.
+        if (context.Request.Body is not MemoryStream buffer)
+        {
+            buffer = new MemoryStream();
+            await context.Request.Body.CopyToAsync(buffer, context.RequestAborted);
+            context.Request.Body = buffer;
+        }
         buffer.Position = 0;
-        context.Request.Body = buffer;
         if (buffer.Length == 0) { await next(context); return; } // RequireBody answers a missing body
 
         var options = context.RequestServices.GetRequiredService<IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions>>().Value.SerializerOptions;

@@ -10,7 +10,7 @@ namespace NotificationService.Core.Infrastructure;
 /// answered with the status Kestrel chose (400, 408, 413, ...), wherever in the pipeline the body was being read. A chunk
 /// size too large for an int is the one framing error Kestrel reports as a plain <see cref="IOException"/>: it is 400.
 /// </summary>
-public sealed class MalformedRequestHandler(IProblemDetailsService problems) : IExceptionHandler
+public sealed class MalformedRequestHandler : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken cancellationToken)
     {
@@ -21,11 +21,7 @@ public sealed class MalformedRequestHandler(IProblemDetailsService problems) : I
             _ => 0,
         };
         if (status == 0) return false;
-        context.Response.StatusCode = status;
-        return await problems.TryWriteAsync(new ProblemDetailsContext
-        {
-            HttpContext = context,
-            ProblemDetails = new ProblemDetails { Status = status, Title = "The request could not be read.", Detail = exception.Message },
-        });
+        await Problems.WriteAsync(context, new ProblemDetails { Status = status, Title = "The request could not be read.", Detail = exception.Message });
+        return true;
     }
 }

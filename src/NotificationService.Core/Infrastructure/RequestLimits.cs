@@ -39,13 +39,9 @@ public static class RequestLimits
         await next(context);
     });
 
-    private static Task TooLarge(HttpContext context)
+    private static Task TooLarge(HttpContext context) => Problems.WriteAsync(context, new ProblemDetails
     {
-        context.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
-        return Problems.WriteAsync(context, new ProblemDetails
-        {
-            Status = 413, Type = "https://tools.ietf.org/html/rfc9110#section-15.5.14",
-            Title = "The request body is too large.", Detail = $"At most {MaxBodyBytes} bytes.",
-        });
-    }
+        // ASP.NET's defaults give no type for 413.
+        Status = 413, Type = "https://tools.ietf.org/html/rfc9110#section-15.5.14", Title = "The request body is too large.", Detail = $"At most {MaxBodyBytes} bytes.",
+    });
 }

@@ -190,6 +190,8 @@ public sealed class when_input_is_at_the_edges(SystemFixture system) : Integrati
         { "POST", "/admin/adapters/{0}/block", true },
         { "POST", "/admin/adapters/{0}/unblock", true },
         { "DELETE", "/admin/adapters/{0}", true },
+        { "DELETE", "/admin/invites/{0}", true },
+        { "GET", "/admin/invites/{0}", true },
         { "GET", "/admin/jobs/{0}", true },
         { "GET", "/v1/jobs/{0}", false },
     };
