@@ -17,32 +17,38 @@ public static class AdapterRegistration
     }
 
     /// <summary>
-    /// Finds the adapter by the hash of the key the worker was started with. Waits a bounded time for PostgreSQL, so a
-    /// worker started together with the database does not fail for being a second too early.
+    /// Finds the adapter by the hash of the key the worker was started with, through <c>ns.adapter_for_key</c> (a worker's
+    /// role may not read the adapters table). Waits a bounded time for PostgreSQL, so a worker started together with the
+    /// database does not fail for being a second too early.
     /// </summary>
     public static async Task<Adapter> LoadAsync(string postgres, string key, string expectedType, TimeSpan wait, CancellationToken ct = default)
     {
+        // Only for its serializer, which reads the document as the core wrote it; it never touches the schema.
         using var store = DocumentStore.For(opts =>
         {
             opts.UseNotificationStore(postgres);
             opts.AutoCreateSchemaObjects = JasperFx.AutoCreate.None;
         });
+        await using var database = Npgsql.NpgsqlDataSource.Create(NotificationStore.PooledConnectionString(postgres));
         var deadline = DateTime.UtcNow + wait;
         while (true)
         {
             try
             {
-                await using var session = store.QuerySession();
-                var hash = ApiKeys.Hash(key);
-                var adapter = await session.Query<Adapter>().SingleOrDefaultAsync(a => a.KeyHash == hash, ct);
+                var adapter = await WorkerRole.AdapterForKeyAsync(database, store.Options.Serializer(), ApiKeys.Hash(key), ct);
                 if (adapter is null) throw new WorkerStartupException("No adapter is registered for this Adapter:Key (unknown key, or the adapter was deleted).");
                 if (!string.Equals(adapter.Type, expectedType, StringComparison.OrdinalIgnoreCase))
                     throw new WorkerStartupException($"Adapter '{adapter.Name}' is of type '{adapter.Type}', but this worker delivers '{expectedType}'.");
                 return adapter;
             }
-            catch (Exception e) when (Find<Npgsql.PostgresException>(e) is { SqlState: "42P01" })
+            catch (Exception e) when (Find<Npgsql.PostgresException>(e) is { SqlState: "42P01" or "42883" or "3F000" })
             {
-                throw new WorkerStartupException("The notification store has no adapters table yet: start the core once first.", e);
+                throw new WorkerStartupException("The notification store is not set up yet (no adapters table or lookup function): start the core once first.", e);
+            }
+            catch (Exception e) when (Find<Npgsql.PostgresException>(e) is { SqlState: "42501" })
+            {
+                throw new WorkerStartupException("This worker's database role may not look up its adapter: the core grants that to Database:WorkerRole " +
+                                                 $"(default {WorkerRole.DefaultName}) when it starts; connect as that role, or start the core once first (db/roles.sql).", e);
             }
             catch (Exception e) when (Find<Npgsql.NpgsqlException>(e) is not null || e is TimeoutException)
             {

@@ -3,6 +3,8 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using NotificationService.Contracts;
+using NotificationService.Storage;
+using Npgsql;
 using NotificationService.Storage.Adapters;
 using Wolverine.Runtime;
 using Wolverine.Transports;
@@ -14,10 +16,13 @@ namespace NotificationService.Adapters.Runtime;
 /// queue, finishing the ones in hand; when it is unblocked the worker resumes, without a restart.
 /// </summary>
 public sealed class AdapterStatusWatcher(
-    IDocumentStore store, IWolverineRuntime runtime, WorkerContext worker, IConfiguration configuration, ILogger<AdapterStatusWatcher> logger)
+    IDocumentStore store, NpgsqlDataSource database, IWolverineRuntime runtime, WorkerContext worker, IConfiguration configuration,
+    ILogger<AdapterStatusWatcher> logger)
     : BackgroundService
 {
     private readonly TimeSpan _interval = TimeSpan.FromSeconds(configuration.GetValue("Adapter:StatusPollSeconds", 2.0));
+    // By key hash, through ns.adapter_for_key, as at start-up: the worker's role may not read the adapters table.
+    private readonly string _keyHash = ApiKeys.Hash(configuration["Adapter:Key"] ?? "");
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -31,8 +36,7 @@ public sealed class AdapterStatusWatcher(
 
     private async Task ApplyStatusAsync(CancellationToken ct)
     {
-        await using var session = store.QuerySession();
-        var adapter = await session.LoadAsync<Adapter>(worker.AdapterId, ct);
+        var adapter = await WorkerRole.AdapterForKeyAsync(database, store.Options.Serializer(), _keyHash, ct);
         var listener = runtime.Endpoints.FindListeningAgent(Topology.QueueUri(worker.Queue));
         if (listener is null) return;
 

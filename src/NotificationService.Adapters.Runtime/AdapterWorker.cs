@@ -2,6 +2,7 @@ using System.Text.Json;
 using JasperFx;
 using JasperFx.Core;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -72,11 +73,14 @@ public static class AdapterWorker
         builder.Services.AddSingleton(worker).AddSingleton<InFlightJobs>().AddSingleton<SendRateLimiter>().AddSingleton<JobJournal>();
         builder.Services.AddSingleton(_ => NpgsqlDataSource.Create(NotificationStore.PooledConnectionString(postgres)));
         builder.Services.AddAdapterSecrets();
+        // A worker only decrypts; creating keys is the core's (the worker's database role may only read the key ring).
+        builder.Services.AddDataProtection().DisableAutomaticKeyGeneration();
         builder.Services.AddSingleton(sp => sp.GetRequiredService<AdapterSecrets>().Unprotect(adapter.Config).Deserialize<TConfig>(ConfigJson)
                                             ?? throw new WorkerStartupException($"Adapter '{adapter.Name}' has no usable config."));
         // TryAdd: a host that registered its own channel (a test gating its sends) keeps it.
         builder.Services.TryAddSingleton<IChannelSender, TSender>();
-        builder.Services.AddNotificationMarten(postgres, wolverineSchema: "wolverine_adapters");
+        // The core migrates the store; a worker changes no table of it (its role may not), only its own envelope schema.
+        builder.Services.AddNotificationMarten(postgres, wolverineSchema: WorkerRole.EnvelopeSchema, migrates: false);
         builder.Services.AddNotificationHealthChecks(postgres, rabbitMq);
 
         builder.Host.UseWolverine(opts =>

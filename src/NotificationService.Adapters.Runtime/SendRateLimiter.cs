@@ -5,7 +5,8 @@ namespace NotificationService.Adapters.Runtime;
 /// <summary>
 /// The adapter's send-rate limit, held across all of its worker processes: every send reserves the next free slot in one
 /// PostgreSQL row per adapter (a generic cell rate algorithm: slots 1/rate apart, by the database's clock), then waits
-/// for it. One single-statement transaction per send, and only for adapters that have a limit.
+/// for it. One single-statement transaction per send, and only for adapters that have a limit. The table is the core's
+/// (NotificationStore): a worker's database role may not create it.
 /// </summary>
 public sealed class SendRateLimiter(WorkerContext worker, NpgsqlDataSource database)
 {
@@ -16,17 +17,10 @@ public sealed class SendRateLimiter(WorkerContext worker, NpgsqlDataSource datab
         """;
 
     private readonly TimeSpan? _interval = worker.Policy.RateLimitPerSecond is { } rate ? TimeSpan.FromSeconds(1 / rate) : null;
-    private bool _tableReady;
 
     public async Task WaitForSlotAsync(CancellationToken cancellation)
     {
         if (_interval is not { } interval) return;
-        if (!_tableReady)
-        {
-            await using var create = database.CreateCommand("CREATE TABLE IF NOT EXISTS ns.adapter_send_slots (adapter_id uuid PRIMARY KEY, next_slot timestamptz NOT NULL)");
-            await create.ExecuteNonQueryAsync(cancellation);
-            _tableReady = true;
-        }
         await using var command = database.CreateCommand(Reserve);
         command.Parameters.Add(new NpgsqlParameter { Value = worker.AdapterId });
         command.Parameters.Add(new NpgsqlParameter { Value = interval });

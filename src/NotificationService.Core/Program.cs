@@ -29,6 +29,8 @@ builder.Services.AddNotificationMarten(postgres, wolverineSchema: "wolverine", o
     opts.Schema.For<IdempotentRequest>();
     opts.Schema.For<Invite>().UseOptimisticConcurrency(true).Index(x => x.InviteId);
 });
+// After Marten's migration (registered after it): the workers' database role gets what a worker needs, no more.
+builder.Services.AddWorkerGrants(builder.Configuration, postgres);
 
 builder.Host.UseWolverine(opts =>
 {

@@ -22,19 +22,28 @@ public static class CritterStack
 
     /// <summary>
     /// Marten on the shared notification store, integrated with Wolverine's outbox. Each process family keeps its
-    /// Wolverine envelopes in its own schema so that no process ever recovers another family's local work.
+    /// Wolverine envelopes in its own schema so that no process ever recovers another family's local work. Only the
+    /// core <paramref name="migrates"/> the store: a worker's database role may not change it (db/roles.sql).
     /// </summary>
     public static MartenServiceCollectionExtensions.MartenConfigurationExpression AddNotificationMarten(
-        this IServiceCollection services, string postgres, string wolverineSchema, Action<StoreOptions>? configure = null) =>
-        services.AddMarten(opts =>
+        this IServiceCollection services, string postgres, string wolverineSchema, Action<StoreOptions>? configure = null, bool migrates = true)
+    {
+        var marten = services.AddMarten(opts =>
             {
                 opts.UseNotificationStore(postgres);
                 opts.Schema.For<DataProtectionKey>();
+                if (!migrates) opts.AutoCreateSchemaObjects = AutoCreate.None;
                 configure?.Invoke(opts);
             })
-            .UseLightweightSessions()
-            .ApplyAllDatabaseChangesOnStartup()
-            .IntegrateWithWolverine(w => w.MessageStorageSchemaName = wolverineSchema);
+            .UseLightweightSessions();
+        if (migrates) marten.ApplyAllDatabaseChangesOnStartup();
+        return marten.IntegrateWithWolverine(w =>
+        {
+            w.MessageStorageSchemaName = wolverineSchema;
+            // Wolverine would follow Marten's AutoCreate; a worker still builds its envelope tables, in the schema its role owns.
+            w.AutoCreate = AutoCreate.CreateOrUpdate;
+        });
+    }
 
     /// <summary>The Wolverine settings every process uses: pre-generated code, transactions, durable outbox, the broker.</summary>
     public static RabbitMqTransportExpression UseNotificationDefaults(this WolverineOptions opts, string rabbitMq)

@@ -4,6 +4,8 @@ using Npgsql;
 using NotificationService.Storage.Adapters;
 using NotificationService.Storage.Jobs;
 using Weasel.Core;
+using Weasel.Postgresql;
+using Weasel.Postgresql.Tables;
 
 namespace NotificationService.Storage;
 
@@ -45,6 +47,13 @@ public static class NotificationStore
 
         opts.Projections.Snapshot<Adapter>(SnapshotLifecycle.Inline);
         opts.Schema.For<Adapter>().UniqueIndex(x => x.Name).UniqueIndex(x => x.KeyHash);
+
+        // The adapters' send-rate slots (Adapters.Runtime SendRateLimiter): part of the core's migration, since a worker's
+        // database role may not create tables.
+        var sendSlots = new Table($"{Schema}.adapter_send_slots");
+        sendSlots.AddColumn<Guid>("adapter_id").AsPrimaryKey();
+        sendSlots.AddColumn("next_slot", "timestamptz").NotNull();
+        opts.Storage.ExtendedSchemaObjects.Add(sendSlots);
         return opts;
     }
 }

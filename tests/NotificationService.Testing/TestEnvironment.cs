@@ -8,6 +8,9 @@ public static class TestEnvironment
     public static string Postgres => Required("ConnectionStrings__Postgres");
     public static string RabbitMq => Required("ConnectionStrings__RabbitMq");
 
+    /// <summary>What every worker host and process connects with (`./ns test`: the role ns_worker); the core's when unset.</summary>
+    public static string WorkerPostgres => Environment.GetEnvironmentVariable("NS_WORKER_POSTGRES") is { Length: > 0 } value ? value : Postgres;
+
     private static string Required(string name) =>
         Environment.GetEnvironmentVariable(name) is { Length: > 0 } value
             ? value

@@ -31,6 +31,7 @@ public sealed class WorkerProcess : IAsyncDisposable
             {
                 ["Adapter__Key"] = adapterKey, ["Adapter__Parallelism"] = parallelism.ToString(), ["Adapter__StatusPollSeconds"] = "0.5",
                 ["ASPNETCORE_URLS"] = "http://127.0.0.1:0", ["Logging__LogLevel__Default"] = "Information",
+                ["ConnectionStrings__Postgres"] = TestEnvironment.WorkerPostgres,
             },
         };
         var worker = new WorkerProcess(Process.Start(start)!);
@@ -75,7 +76,7 @@ public sealed class WorkerProcess : IAsyncDisposable
         var start = new ProcessStartInfo("dotnet", [dll])
         {
             RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Path.GetDirectoryName(dll)!,
-            Environment = { ["Adapter__Key"] = adapterKey, ["ASPNETCORE_URLS"] = "http://127.0.0.1:0" },
+            Environment = { ["Adapter__Key"] = adapterKey, ["ASPNETCORE_URLS"] = "http://127.0.0.1:0", ["ConnectionStrings__Postgres"] = TestEnvironment.WorkerPostgres },
         };
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();

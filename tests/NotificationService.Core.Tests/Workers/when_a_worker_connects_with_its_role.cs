@@ -1,0 +1,78 @@
+using NotificationService.Storage;
+using NotificationService.Testing;
+using Npgsql;
+
+namespace NotificationService.Core.Tests.Workers;
+
+/// <summary>
+/// The worker's PostgreSQL role (NS_WORKER_POSTGRES, ns_worker under `./ns test`) against the real database: what a
+/// compromised worker host could read or change. Every other worker test runs its workers with this role too, which
+/// shows that it is enough for a whole job.
+/// </summary>
+public sealed class when_a_worker_connects_with_its_role(SystemFixture system) : IntegrationContext(system)
+{
+    private static string WorkerConnection =>
+        Environment.GetEnvironmentVariable("NS_WORKER_POSTGRES") is { Length: > 0 } value && value != TestEnvironment.Postgres
+            ? value
+            : throw new InvalidOperationException("NS_WORKER_POSTGRES is not set to the worker role's connection: run the tests with ./ns test.");
+
+    [Theory]
+    [InlineData("ns.mt_doc_serviceaccount")] // services
+    [InlineData("ns.mt_doc_servicekey")]
+    [InlineData("ns.mt_doc_offer")]
+    [InlineData("ns.mt_doc_adapter")] // every adapter's encrypted config
+    [InlineData("ns.mt_doc_idempotentrequest")]
+    [InlineData("ns.mt_doc_invite")]
+    [InlineData("wolverine.wolverine_incoming_envelopes")] // the core's envelopes
+    [InlineData("wolverine.wolverine_outgoing_envelopes")]
+    public async Task it_cannot_read_what_is_not_a_workers(string table)
+    {
+        var refused = await Assert.ThrowsAsync<PostgresException>(() => AsWorkerAsync<long>($"SELECT count(*) FROM {table}"));
+        Assert.Equal(PostgresErrorCodes.InsufficientPrivilege, refused.SqlState);
+    }
+
+    [Fact]
+    public async Task it_sees_only_job_events_and_may_change_no_table_or_schema()
+    {
+        var offer = await System.CreateOfferAsync(System.Tenant, new { targets = new[] { ClientApi.EmailTarget(System.Email.Name, "role@example.test") } });
+        await System.WaitForTerminalAsync(System.Tenant, offer.Jobs[0].Id);
+
+        // The adapters' and services' streams hold encrypted configs and key hashes: there for the owner, not for the worker.
+        Assert.True(await Sql.ScalarAsync<long>("SELECT count(*) FROM ns.mt_events WHERE type NOT LIKE 'job\\_%'") > 0);
+        Assert.Equal(0, await AsWorkerAsync<long>("SELECT count(*) FROM ns.mt_events WHERE type NOT LIKE 'job\\_%' AND type <> 'tombstone'"));
+        Assert.True(await AsWorkerAsync<long>($"SELECT count(*) FROM ns.mt_events WHERE stream_id = '{offer.Jobs[0].Id}'") >= 3);
+        Assert.Equal(0, await AsWorkerAsync<long>("SELECT count(*) FROM ns.mt_streams WHERE type <> 'job'"));
+
+        foreach (var ddl in new[]
+        {
+            "CREATE TABLE ns.planted (id int)", "ALTER TABLE ns.mt_doc_job ADD COLUMN planted int", "DROP TABLE ns.mt_doc_job",
+            "CREATE FUNCTION ns.planted() RETURNS int LANGUAGE sql AS 'SELECT 1'", "CREATE SCHEMA planted",
+            "UPDATE ns.mt_doc_dataprotectionkey SET data = data", "DELETE FROM ns.mt_events",
+        })
+        {
+            var refused = await Assert.ThrowsAsync<PostgresException>(() => AsWorkerAsync<int>(ddl));
+            Assert.True(refused.SqlState is PostgresErrorCodes.InsufficientPrivilege, $"{ddl}: {refused.SqlState}");
+        }
+    }
+
+    [Fact]
+    public async Task its_adapter_lookup_answers_for_its_own_key_only()
+    {
+        var other = await System.CreateEmailAdapterAsync($"other-{Guid.NewGuid():N}"[..22], System.Smtp.Port);
+
+        Assert.Equal(System.Email.Id.ToString(), await AsWorkerAsync<string>($"SELECT data ->> 'id' FROM ns.adapter_for_key('{ApiKeys.Hash(System.Email.ApiKey)}')"));
+        // A key it does not hold has a hash it cannot read anywhere; a guessed one, or none, finds nothing.
+        Assert.Equal(0, await AsWorkerAsync<long>($"SELECT count(*) FROM ns.adapter_for_key('{ApiKeys.Hash(ApiKeys.New(ApiKeys.AdapterPrefix))}')"));
+        Assert.Equal(0, await AsWorkerAsync<long>("SELECT (SELECT count(*) FROM ns.adapter_for_key('')) + (SELECT count(*) FROM ns.adapter_for_key(NULL))"));
+        Assert.Equal(0, await AsWorkerAsync<long>($"SELECT count(*) FROM ns.adapter_for_key('{other.Id}')"));
+        Assert.Equal(other.Id.ToString(), await Sql.ScalarAsync<string>($"SELECT data ->> 'id' FROM ns.adapter_for_key('{ApiKeys.Hash(other.ApiKey)}')"));
+    }
+
+    private static async Task<T> AsWorkerAsync<T>(string sql)
+    {
+        await using var connection = new NpgsqlConnection(WorkerConnection);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        return (T)(await command.ExecuteScalarAsync())!;
+    }
+}
