@@ -32,13 +32,17 @@ public sealed class Stack : IAsyncDisposable
     public async Task CreateServiceAsync() =>
         ServiceKey = (await AdminAsync("/admin/services", new { name = "bench" })).GetProperty("apiKey").GetString()!;
 
-    private Dictionary<string, string> Environment(params (string, string)[] extra)
+    /// <summary>The core's and the workers' own database roles (`./ns bench` sets both), else the bench's connection.</summary>
+    private string PostgresOf(string role) =>
+        System.Environment.GetEnvironmentVariable($"NS_{role}_POSTGRES") is { Length: > 0 } value ? value : _postgres;
+
+    private Dictionary<string, string> Environment(string role, params (string, string)[] extra)
     {
         var env = new Dictionary<string, string>
         {
             // Each process gets a bounded pool, so cores and workers together stay under PostgreSQL's max_connections
             // even when requests pile up during an outage.
-            ["ConnectionStrings__Postgres"] = _postgres + ";Maximum Pool Size=40", ["ConnectionStrings__RabbitMq"] = _rabbitMq,
+            ["ConnectionStrings__Postgres"] = PostgresOf(role) + ";Maximum Pool Size=40", ["ConnectionStrings__RabbitMq"] = _rabbitMq,
             ["Logging__LogLevel__Default"] = "Warning",
         };
         foreach (var (k, v) in extra) env[k] = v;
@@ -49,7 +53,7 @@ public sealed class Stack : IAsyncDisposable
     {
         var url = new Uri($"http://127.0.0.1:{port ?? ServiceProcess.FreePort()}");
         var core = ServiceProcess.Start("core", Path.Combine(_root, "src/NotificationService.Core/bin/Release/net10.0/NotificationService.Core.dll"),
-            Environment(("Admin__ApiKeys__0", AdminKey), ("ASPNETCORE_URLS", url.ToString())));
+            Environment("CORE", ("Admin__ApiKeys__0", AdminKey), ("ASPNETCORE_URLS", url.ToString())));
         await WaitHealthyAsync(url, core);
         if (index < 0) { Cores.Add(core); CoreUrls.Add(url); } else { Cores[index] = core; CoreUrls[index] = url; }
         return core;
@@ -59,7 +63,7 @@ public sealed class Stack : IAsyncDisposable
     {
         var project = $"NotificationService.Adapters.{type}";
         var worker = ServiceProcess.Start($"{type.ToLowerInvariant()}-worker", Path.Combine(_root, $"src/Adapters/{project}/bin/Release/net10.0/{project}.dll"),
-            Environment(("Adapter__Key", adapterKey), ("Adapter__Parallelism", parallelism.ToString()), ("ASPNETCORE_URLS", $"http://127.0.0.1:{ServiceProcess.FreePort()}")));
+            Environment("WORKER", ("Adapter__Key", adapterKey), ("Adapter__Parallelism", parallelism.ToString()), ("ASPNETCORE_URLS", $"http://127.0.0.1:{ServiceProcess.FreePort()}")));
         await Task.Delay(TimeSpan.FromSeconds(3)); // let it connect and start listening before load arrives
         if (worker.HasExited) throw new InvalidOperationException($"{project} exited at start-up:\n{worker.Log}");
         if (replace < 0) _workers.Add(worker); else _workers[replace] = worker;

@@ -41,16 +41,24 @@ public static partial class WorkerRole
         GRANT USAGE ON SEQUENCE {{NotificationStore.Schema}}.mt_events_sequence TO {{role}};
         -- The event table also holds the adapters' and services' streams (encrypted adapter configs, key hashes): the worker
         -- role sees and writes job events only (and the tombstones Marten writes after a failed append, which carry no
-        -- data), and job stream rows (and the tombstone stream's, which has no type). The owner, the core, is not
-        -- subject to these policies.
-        ALTER TABLE {{NotificationStore.Schema}}.mt_events ENABLE ROW LEVEL SECURITY;
-        DROP POLICY IF EXISTS worker_job_events ON {{NotificationStore.Schema}}.mt_events;
-        CREATE POLICY worker_job_events ON {{NotificationStore.Schema}}.mt_events TO {{role}}
-          USING (type LIKE 'job\_%' OR type = 'tombstone');
-        ALTER TABLE {{NotificationStore.Schema}}.mt_streams ENABLE ROW LEVEL SECURITY;
-        DROP POLICY IF EXISTS worker_job_streams ON {{NotificationStore.Schema}}.mt_streams;
-        CREATE POLICY worker_job_streams ON {{NotificationStore.Schema}}.mt_streams TO {{role}}
-          USING (type = 'job' OR type IS NULL);
+        -- data), and job stream rows (and the tombstone stream's, which has no type). The owner, the core, is not subject
+        -- to these policies. Created once: the tables are locked for it, in the order every append locks them (streams,
+        -- then events), so a core starting under load waits for the appends in flight instead of deadlocking with them.
+        -- A changed policy gets a new name.
+        DO $do$ BEGIN
+          IF NOT EXISTS (SELECT FROM pg_policies WHERE schemaname = '{{NotificationStore.Schema}}' AND tablename = 'mt_events'
+                         AND policyname = 'worker_job_events_v1' AND '{{role}}' = ANY (roles)) THEN
+            LOCK TABLE {{NotificationStore.Schema}}.mt_streams, {{NotificationStore.Schema}}.mt_events IN ACCESS EXCLUSIVE MODE;
+            DROP POLICY IF EXISTS worker_job_streams_v1 ON {{NotificationStore.Schema}}.mt_streams;
+            DROP POLICY IF EXISTS worker_job_events_v1 ON {{NotificationStore.Schema}}.mt_events;
+            ALTER TABLE {{NotificationStore.Schema}}.mt_streams ENABLE ROW LEVEL SECURITY;
+            CREATE POLICY worker_job_streams_v1 ON {{NotificationStore.Schema}}.mt_streams TO {{role}}
+              USING (type = 'job' OR type IS NULL);
+            ALTER TABLE {{NotificationStore.Schema}}.mt_events ENABLE ROW LEVEL SECURITY;
+            CREATE POLICY worker_job_events_v1 ON {{NotificationStore.Schema}}.mt_events TO {{role}}
+              USING (type LIKE 'job\_%' OR type = 'tombstone');
+          END IF;
+        END $do$;
         -- Decrypting its own config; creating keys is the core's (workers run with automatic key generation off).
         GRANT SELECT ON {{NotificationStore.Schema}}.mt_doc_dataprotectionkey TO {{role}};
         -- SECURITY DEFINER: runs with the owner's right to read the adapters table, and answers only for the one key hash
