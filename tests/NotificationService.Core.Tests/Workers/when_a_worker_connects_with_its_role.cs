@@ -1,3 +1,4 @@
+using NotificationService.Adapters.Runtime;
 using NotificationService.Storage;
 using NotificationService.Testing;
 using Npgsql;
@@ -66,6 +67,16 @@ public sealed class when_a_worker_connects_with_its_role(SystemFixture system) :
         Assert.Equal(0, await AsWorkerAsync<long>("SELECT (SELECT count(*) FROM ns.adapter_for_key('')) + (SELECT count(*) FROM ns.adapter_for_key(NULL))"));
         Assert.Equal(0, await AsWorkerAsync<long>($"SELECT count(*) FROM ns.adapter_for_key('{other.Id}')"));
         Assert.Equal(other.Id.ToString(), await Sql.ScalarAsync<string>($"SELECT data ->> 'id' FROM ns.adapter_for_key('{ApiKeys.Hash(other.ApiKey)}')"));
+    }
+
+    [Fact]
+    public async Task a_worker_that_starts_before_the_core_has_made_the_store_stops_with_a_reason()
+    {
+        // A database the core has never migrated (PostgreSQL's own maintenance database): no schema, no lookup function.
+        var unmigrated = new NpgsqlConnectionStringBuilder(WorkerConnection) { Database = "postgres" }.ConnectionString;
+        var refused = await Assert.ThrowsAsync<WorkerStartupException>(() =>
+            AdapterRegistration.LoadAsync(unmigrated, System.Email.ApiKey, "email", wait: TimeSpan.FromSeconds(1)));
+        Assert.Contains("start the core once first", refused.Message);
     }
 
     private static async Task<T> AsWorkerAsync<T>(string sql)
