@@ -4,8 +4,8 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using NotificationService.Contracts;
 using NotificationService.Storage;
-using Npgsql;
 using NotificationService.Storage.Adapters;
+using Npgsql;
 using Wolverine.Runtime;
 using Wolverine.Transports;
 

@@ -4,7 +4,6 @@ using Npgsql;
 using NotificationService.Storage.Adapters;
 using NotificationService.Storage.Jobs;
 using Weasel.Core;
-using Weasel.Postgresql;
 using Weasel.Postgresql.Tables;
 
 namespace NotificationService.Storage;
