@@ -41,7 +41,8 @@ public static class NotificationStore
         opts.Events.MetadataConfig.HeadersEnabled = false;
 
         opts.Projections.Snapshot<Job>(SnapshotLifecycle.Inline);
-        opts.Schema.For<Job>().Index(x => x.ServiceId).Index(x => x.AdapterId).Index(x => x.State).Index(x => x.OfferId).Index(x => x.ExpireAt).Index(x => x.CreatedAt);
+        opts.Schema.For<Job>().Index(x => x.ServiceId).Index(x => x.AdapterId).Index(x => x.State).Index(x => x.OfferId).Index(x => x.ExpireAt).Index(x => x.CreatedAt)
+            .Index(x => x.FinishedAt); // the retention sweep's search for jobs that ended long ago
 
         opts.Projections.Snapshot<Adapter>(SnapshotLifecycle.Inline);
         opts.Schema.For<Adapter>().UniqueIndex(x => x.Name).UniqueIndex(x => x.KeyHash);
