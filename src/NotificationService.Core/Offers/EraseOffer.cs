@@ -28,7 +28,8 @@ public static class EraseOfferEndpoint
     public static (OfferErased, MaskStoredParams, IMartenOp) Post(Guid id, [NotBody] OfferStreams offer, ClaimsPrincipal user, TimeProvider clock)
     {
         var now = clock.GetUtcNow();
-        var outcomes = offer.Jobs.Select(stream => (stream.Id, Outcome: JobErasure.Decide(stream, "offer", user.Actor(), now))).ToList();
+        // A stream the retention sweep already deleted (the offer goes in its next step) has nothing left to erase.
+        var outcomes = offer.Jobs.Where(stream => stream.Aggregate is not null).Select(stream => (stream.Id, Outcome: JobErasure.Decide(stream, "offer", user.Actor(), now))).ToList();
         var erased = outcomes.Where(o => o.Outcome == ErasureOutcome.Erased).Select(o => o.Id).ToList();
         offer.Offer!.Metadata = null;
         offer.Offer.ErasedAt ??= now;

@@ -35,7 +35,7 @@ public sealed class Erasure
 /// <summary>
 /// How a recipient is matched: any string value anywhere in a job's params (a list element, a nested field) that equals
 /// it. An email address (it has an @) is compared case-insensitively, and also matches a display form
-/// <c>Name &lt;address&gt;</c>; a phone number is compared by its digits alone (<c>+49 151 1234-567</c> = <c>4915112345 67</c>),
+/// <c>Name &lt;address&gt;</c>; a phone number is compared by its digits alone (<c>+49 151 123-4567</c> matches <c>+491511234567</c>),
 /// against values that look like phone numbers (digits, spaces, + ( ) . - /), strings or JSON numbers. Free text that
 /// merely mentions the address (a message body) does not match.
 /// </summary>
@@ -68,7 +68,8 @@ public sealed record RecipientErased(Guid Id, int Erased, IReadOnlyList<Guid> No
 /// <summary>
 /// A data-subject request: finds every job, of every service, whose params hold the address or phone number, erases
 /// their params (canceling first any job not started yet, so it is never sent with erased params), and reports how
-/// many. A job being sent (Started) is left alone and listed in <c>notEnded</c>; repeat the request once it ended.
+/// many. A job being sent (Started) is left alone and listed in <c>notEnded</c>; repeat the request once it ended. An
+/// offer's metadata is erased with the last of its jobs' params.
 /// The jobs are handled in batches of <c>Retention:BatchSize</c>, each its own transaction.
 /// </summary>
 public static class EraseRecipientEndpoint
@@ -86,22 +87,29 @@ public static class EraseRecipientEndpoint
         var now = clock.GetUtcNow();
         var erased = 0;
         var notEnded = new List<Guid>();
+        var skip = new List<Guid>(); // not ended, or gone (deleted by the sweep meanwhile): not looked for again
         while (true)
         {
             await using var session = store.LightweightSession();
-            var batch = await FindAsync(session, match, notEnded, settings.BatchSize, ct);
+            await session.BeginTransactionAsync(ct); // one transaction per batch: the search, the locks and the erasure
+            var connection = (NpgsqlConnection)session.Connection!;
+            var batch = await FindAsync(connection, match, skip, settings.BatchSize, ct);
             if (batch.Count == 0) break;
-            var done = new List<Guid>();
+            var done = new List<Job>();
             foreach (var jobId in batch.Order()) // a fixed order: two requests on the same jobs never deadlock
             {
                 var stream = await session.Events.FetchForExclusiveWriting<Job>(jobId, ct);
+                if (stream.Aggregate is not { } job) { skip.Add(jobId); continue; }
                 switch (JobErasure.Decide(stream, "recipient", user.Actor(), now))
                 {
-                    case ErasureOutcome.Erased: done.Add(jobId); break;
-                    case ErasureOutcome.NotEnded: notEnded.Add(jobId); break;
+                    case ErasureOutcome.Erased: done.Add(job); break;
+                    case ErasureOutcome.NotEnded: notEnded.Add(jobId); skip.Add(jobId); break;
+                    case ErasureOutcome.AlreadyErased: skip.Add(jobId); break;
                 }
             }
-            new MaskStoredParams(done).Execute(session);
+            var offers = await EraseOfferMetadata.LeftWithoutParamsAsync(connection, done.Select(j => j.OfferId), done.Select(j => j.Id), ct);
+            new MaskStoredParams(done.Select(j => j.Id).ToList()).Execute(session);
+            new EraseOfferMetadata(offers, now).Execute(session);
             await session.SaveChangesAsync(ct);
             erased += done.Count;
         }
@@ -119,10 +127,8 @@ public static class EraseRecipientEndpoint
     }
 
     /// <summary>Up to <paramref name="limit"/> jobs with params not yet erased that hold the recipient, skipping those known not to have ended.</summary>
-    private static async Task<List<Guid>> FindAsync(IDocumentSession session, RecipientMatch match, List<Guid> skip, int limit, CancellationToken ct)
+    private static async Task<List<Guid>> FindAsync(NpgsqlConnection connection, RecipientMatch match, List<Guid> skip, int limit, CancellationToken ct)
     {
-        var connection = (NpgsqlConnection)session.Connection!;
-        if (connection.State != System.Data.ConnectionState.Open) await connection.OpenAsync(ct);
         await using var command = new NpgsqlCommand($"""
             SELECT j.id FROM {NotificationStore.Schema}.mt_doc_job j
             WHERE j.data->>'paramsErasedAt' IS NULL AND NOT (j.id = ANY(@skip))

@@ -1,5 +1,6 @@
 using JasperFx.Events;
 using Marten;
+using Npgsql;
 using NotificationService.Storage;
 using NotificationService.Storage.Jobs;
 using Wolverine.Marten;
@@ -52,5 +53,38 @@ public sealed record MaskStoredParams(IReadOnlyCollection<Guid> JobIds) : IMarte
         session.QueueSqlCommand(
             $"UPDATE {NotificationStore.Schema}.mt_events SET data = jsonb_set(data, '{{params}}', ?::jsonb) WHERE stream_id = ANY(?) AND type = ANY(?)",
             Job.ErasedParams.GetRawText(), JobIds.ToArray(), JobErasure.EventTypesWithParams);
+    }
+}
+
+/// <summary>Erases the metadata of these offers (their jobs' params are all erased): it may name the person too.</summary>
+public sealed record EraseOfferMetadata(IReadOnlyCollection<Guid> OfferIds, DateTimeOffset At) : IMartenOp
+{
+    public void Execute(IDocumentSession session)
+    {
+        if (OfferIds.Count == 0) return;
+        session.QueueSqlCommand(
+            $"UPDATE {NotificationStore.Schema}.mt_doc_offer SET data = data || jsonb_build_object('metadata', null, 'erasedAt', ?::timestamptz) WHERE id = ANY(?)",
+            At, OfferIds.ToArray());
+    }
+
+    /// <summary>
+    /// Of these offers, the ones not yet erased whose every job has its params erased once <paramref name="erasing"/> are;
+    /// read in the caller's transaction, before the erasure is committed.
+    /// </summary>
+    public static async Task<List<Guid>> LeftWithoutParamsAsync(
+        NpgsqlConnection connection, IEnumerable<Guid> offerIds, IEnumerable<Guid> erasing, CancellationToken ct)
+    {
+        await using var command = new NpgsqlCommand($"""
+            SELECT o.id FROM {NotificationStore.Schema}.mt_doc_offer o
+            WHERE o.id = ANY(@offers) AND o.data->>'erasedAt' IS NULL
+              AND NOT EXISTS (SELECT 1 FROM {NotificationStore.Schema}.mt_doc_job j
+                              WHERE (j.data->>'offerId')::uuid = o.id AND j.data->>'paramsErasedAt' IS NULL AND NOT (j.id = ANY(@erasing)))
+            """, connection);
+        command.Parameters.AddWithValue("offers", offerIds.Distinct().ToArray());
+        command.Parameters.AddWithValue("erasing", erasing.ToArray());
+        var offers = new List<Guid>();
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct)) offers.Add(reader.GetGuid(0));
+        return offers;
     }
 }

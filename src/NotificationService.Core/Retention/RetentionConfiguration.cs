@@ -9,7 +9,12 @@ public static class RetentionConfiguration
     {
         services.AddSingleton(RetentionSettings.From(configuration));
         services.AddSingleton<RetentionSweeper>().AddHostedService(sp => sp.GetRequiredService<RetentionSweeper>());
-        services.ConfigureMarten(opts => opts.Schema.For<Erasure>().Index(x => x.At));
+        services.ConfigureMarten(opts =>
+        {
+            opts.Schema.For<Erasure>().Index(x => x.At);
+            // The sweep deletes idempotency records by age.
+            opts.Schema.For<Offers.IdempotentRequest>().Index(x => x.CreatedAt);
+        });
         return services;
     }
 }

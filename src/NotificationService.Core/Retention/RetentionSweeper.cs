@@ -61,29 +61,33 @@ public sealed class RetentionSweeper(IDocumentStore store, RetentionSettings set
         foreach (var service in services)
         {
             var retention = settings.For(service.Retention);
-            var steps = new (Func<NpgsqlConnection, IDocumentSession, Task<int>> Batch, Func<int, RetentionSwept> Count)[]
-            {
-                ((c, s) => EraseParamsAsync(c, s, service.Id, now - TimeSpan.FromDays(retention.ParamsDays), now, ct), n => new(n, 0, 0, 0, 0)),
-                ((c, s) => EraseOfferMetadataAsync(c, s, service.Id, now, ct), n => new(0, n, 0, 0, 0)),
-                ((c, s) => DeleteJobsAsync(c, s, service.Id, now - TimeSpan.FromDays(retention.JobsDays), ct), n => new(0, 0, n, 0, 0)),
-                ((c, s) => DeleteOffersAsync(c, s, service.Id, now - TimeSpan.FromDays(retention.JobsDays), ct), n => new(0, 0, 0, n, 0)),
-                ((c, s) => DeleteIdempotencyRecordsAsync(c, s, service.Id, now - TimeSpan.FromDays(retention.IdempotencyDays), ct), n => new(0, 0, 0, 0, n)),
-            };
-            foreach (var (batch, count) in steps)
+            var (paramsCutoff, jobsCutoff, idempotencyCutoff) = (now - TimeSpan.FromDays(retention.ParamsDays),
+                now - TimeSpan.FromDays(retention.JobsDays), now - TimeSpan.FromDays(retention.IdempotencyDays));
+            Batch[] steps =
+            [
+                (c, s) => EraseParamsAsync(c, s, service.Id, paramsCutoff, now, ct),
+                (c, s) => DeleteJobsAsync(c, s, service.Id, jobsCutoff, ct),
+                (c, s) => DeleteOffersAsync(c, s, service.Id, jobsCutoff, ct),
+                (c, s) => DeleteIdempotencyRecordsAsync(c, s, service.Id, idempotencyCutoff, ct),
+            ];
+            foreach (var step in steps)
             {
                 while (true)
                 {
-                    if (await InLockedTransactionAsync(batch, ct) is not { } done) return null;
-                    total += count(done);
-                    if (done < settings.BatchSize) break;
+                    if (await InLockedTransactionAsync(step, ct) is not var (items, swept)) return null;
+                    total += swept;
+                    if (items < settings.BatchSize) break;
                 }
             }
         }
         return total;
     }
 
+    /// <summary>One batch of a step: how many rows it took (a full batch means there may be more) and what it did.</summary>
+    private delegate Task<(int Items, RetentionSwept Swept)> Batch(NpgsqlConnection connection, IDocumentSession session);
+
     /// <summary>Runs one batch in a transaction holding the sweep's advisory lock; null when another core holds it.</summary>
-    private async Task<int?> InLockedTransactionAsync(Func<NpgsqlConnection, IDocumentSession, Task<int>> batch, CancellationToken ct)
+    private async Task<(int Items, RetentionSwept Swept)?> InLockedTransactionAsync(Batch batch, CancellationToken ct)
     {
         await using var session = store.LightweightSession();
         await session.BeginTransactionAsync(ct);
@@ -94,50 +98,41 @@ public sealed class RetentionSweeper(IDocumentStore store, RetentionSettings set
             if (!(bool)(await command.ExecuteScalarAsync(ct))!) return null;
         }
         var done = await batch(connection, session);
-        // Every batch that found something queued its changes, so this commits them (and releases the lock).
-        if (done > 0) await session.SaveChangesAsync(ct);
+        // A batch that found something queued its changes, so this commits them (and releases the lock).
+        if (done.Items > 0) await session.SaveChangesAsync(ct);
         return done;
     }
 
-    private static string Ended(string alias, string cutoff) =>
-        $"{alias}.data->>'state' = ANY(@terminal) AND {S}.mt_immutable_timestamptz({alias}.data->>'finishedAt') < {cutoff}";
-
-    private async Task<int> EraseParamsAsync(NpgsqlConnection connection, IDocumentSession session, Guid serviceId, DateTimeOffset cutoff, DateTimeOffset now, CancellationToken ct)
+    private async Task<(int, RetentionSwept)> EraseParamsAsync(
+        NpgsqlConnection connection, IDocumentSession session, Guid serviceId, DateTimeOffset cutoff, DateTimeOffset now, CancellationToken ct)
     {
+        // The partial index on finishedAt holds only jobs whose params are not erased yet.
         var jobs = await ReadAsync(connection, $"""
-            SELECT j.id, j.mt_version FROM {S}.mt_doc_job j
-            WHERE (j.data->>'serviceId')::uuid = @service AND {Ended("j", "@cutoff")} AND j.data->>'paramsErasedAt' IS NULL
+            SELECT j.id, j.mt_version, (j.data->>'offerId')::uuid FROM {S}.mt_doc_job j
+            WHERE {S}.mt_immutable_timestamptz(j.data->>'finishedAt') < @cutoff AND j.data->>'paramsErasedAt' IS NULL
+              AND (j.data->>'serviceId')::uuid = @service AND j.data->>'state' = ANY(@terminal)
             LIMIT @limit
-            """, serviceId, cutoff, r => (Id: r.GetGuid(0), Version: r.GetInt64(1)), ct);
-        // The version each job was read at: if anything was appended since (an operator's retry), the commit fails and
-        // the next sweep decides again; an erased job cannot be retried.
-        foreach (var (id, version) in jobs) session.Events.Append(id, version + 1, new JobParamsErased(id, "retention", "retention", now));
+            """, serviceId, cutoff, r => (Id: r.GetGuid(0), Version: r.GetInt64(1), OfferId: r.GetGuid(2)), ct);
+        if (jobs.Count == 0) return (0, new(0, 0, 0, 0, 0));
+        var offers = await EraseOfferMetadata.LeftWithoutParamsAsync(connection, jobs.Select(j => j.OfferId), jobs.Select(j => j.Id), ct);
+        // Appended at the version each job was read at: if anything was appended since (an operator's retry), the commit
+        // fails and the next sweep decides again.
+        foreach (var (id, version, _) in jobs) session.Events.Append(id, version + 1, new JobParamsErased(id, "retention", "retention", now));
         new MaskStoredParams(jobs.Select(j => j.Id).ToList()).Execute(session);
-        return jobs.Count;
+        new EraseOfferMetadata(offers, now).Execute(session);
+        return (jobs.Count, new(jobs.Count, offers.Count, 0, 0, 0));
     }
 
-    private async Task<int> EraseOfferMetadataAsync(NpgsqlConnection connection, IDocumentSession session, Guid serviceId, DateTimeOffset now, CancellationToken ct)
+    private async Task<(int, RetentionSwept)> DeleteJobsAsync(
+        NpgsqlConnection connection, IDocumentSession session, Guid serviceId, DateTimeOffset cutoff, CancellationToken ct)
     {
-        var offers = await ReadAsync(connection, $"""
-            SELECT o.id FROM {S}.mt_doc_offer o
-            WHERE (o.data->>'serviceId')::uuid = @service AND o.data->>'erasedAt' IS NULL
-              AND NOT EXISTS (SELECT 1 FROM {S}.mt_doc_job j WHERE (j.data->>'offerId')::uuid = o.id AND j.data->>'paramsErasedAt' IS NULL)
-            LIMIT @limit
-            """, serviceId, null, r => r.GetGuid(0), ct);
-        if (offers.Count > 0)
-            session.QueueSqlCommand($"UPDATE {S}.mt_doc_offer SET data = data || jsonb_build_object('metadata', null, 'erasedAt', ?::timestamptz) WHERE id = ANY(?)",
-                now, offers.ToArray());
-        return offers.Count;
-    }
-
-    private async Task<int> DeleteJobsAsync(NpgsqlConnection connection, IDocumentSession session, Guid serviceId, DateTimeOffset cutoff, CancellationToken ct)
-    {
-        // Only the jobs of offers whose every job ended before the cutoff: an offer is deleted whole, never half.
+        // The jobs of offers created before the cutoff whose every job ended before it: no job is deleted while another of
+        // its offer is still due to stay. Found from the offers' creation time, so the jobs kept (most) are not read at all.
         var jobs = await ReadAsync(connection, $"""
-            SELECT j.id FROM {S}.mt_doc_job j
-            WHERE (j.data->>'serviceId')::uuid = @service AND {Ended("j", "@cutoff")}
-              AND NOT EXISTS (SELECT 1 FROM {S}.mt_doc_job o WHERE (o.data->>'offerId')::uuid = (j.data->>'offerId')::uuid
-                              AND NOT coalesce({Ended("o", "@cutoff")}, false))
+            SELECT j.id FROM {S}.mt_doc_offer o JOIN {S}.mt_doc_job j ON (j.data->>'offerId')::uuid = o.id
+            WHERE {S}.mt_immutable_timestamptz(o.data->>'createdAt') < @cutoff AND (o.data->>'serviceId')::uuid = @service
+              AND NOT EXISTS (SELECT 1 FROM {S}.mt_doc_job u WHERE (u.data->>'offerId')::uuid = o.id
+                              AND NOT coalesce(u.data->>'state' = ANY(@terminal) AND {S}.mt_immutable_timestamptz(u.data->>'finishedAt') < @cutoff, false))
             LIMIT @limit
             """, serviceId, cutoff, r => r.GetGuid(0), ct);
         foreach (var id in jobs)
@@ -145,42 +140,44 @@ public sealed class RetentionSweeper(IDocumentStore store, RetentionSettings set
             session.Events.TombstoneStream(id);
             session.Delete<Job>(id);
         }
-        return jobs.Count;
+        return (jobs.Count, new(0, 0, jobs.Count, 0, 0));
     }
 
-    private async Task<int> DeleteOffersAsync(NpgsqlConnection connection, IDocumentSession session, Guid serviceId, DateTimeOffset cutoff, CancellationToken ct)
+    private async Task<(int, RetentionSwept)> DeleteOffersAsync(
+        NpgsqlConnection connection, IDocumentSession session, Guid serviceId, DateTimeOffset cutoff, CancellationToken ct)
     {
-        // An offer is committed with its jobs in one transaction, so one without jobs had them all deleted above.
+        // An offer is committed with its jobs in one transaction, so an old one without jobs had them deleted above.
         var offers = await ReadAsync(connection, $"""
             SELECT o.id FROM {S}.mt_doc_offer o
-            WHERE (o.data->>'serviceId')::uuid = @service AND {S}.mt_immutable_timestamptz(o.data->>'createdAt') < @cutoff
+            WHERE {S}.mt_immutable_timestamptz(o.data->>'createdAt') < @cutoff AND (o.data->>'serviceId')::uuid = @service
               AND NOT EXISTS (SELECT 1 FROM {S}.mt_doc_job j WHERE (j.data->>'offerId')::uuid = o.id)
             LIMIT @limit
             """, serviceId, cutoff, r => r.GetGuid(0), ct);
         foreach (var id in offers) session.Delete<Offer>(id);
-        return offers.Count;
+        return (offers.Count, new(0, 0, 0, offers.Count, 0));
     }
 
-    private async Task<int> DeleteIdempotencyRecordsAsync(NpgsqlConnection connection, IDocumentSession session, Guid serviceId, DateTimeOffset cutoff, CancellationToken ct)
+    private async Task<(int, RetentionSwept)> DeleteIdempotencyRecordsAsync(
+        NpgsqlConnection connection, IDocumentSession session, Guid serviceId, DateTimeOffset cutoff, CancellationToken ct)
     {
         // Ids are "{serviceId}:{key}".
         var records = await ReadAsync(connection, $"""
             SELECT r.id FROM {S}.mt_doc_idempotentrequest r
-            WHERE starts_with(r.id, @service::text || ':') AND {S}.mt_immutable_timestamptz(r.data->>'createdAt') < @cutoff
+            WHERE {S}.mt_immutable_timestamptz(r.data->>'createdAt') < @cutoff AND starts_with(r.id, @service::text || ':')
             LIMIT @limit
             """, serviceId, cutoff, r => r.GetString(0), ct);
         foreach (var id in records) session.Delete<IdempotentRequest>(id);
-        return records.Count;
+        return (records.Count, new(0, 0, 0, 0, records.Count));
     }
 
     private async Task<List<T>> ReadAsync<T>(
-        NpgsqlConnection connection, string sql, Guid serviceId, DateTimeOffset? cutoff, Func<NpgsqlDataReader, T> read, CancellationToken ct)
+        NpgsqlConnection connection, string sql, Guid serviceId, DateTimeOffset cutoff, Func<NpgsqlDataReader, T> read, CancellationToken ct)
     {
         await using var command = new NpgsqlCommand(sql, connection);
         command.Parameters.AddWithValue("service", serviceId);
         command.Parameters.AddWithValue("limit", settings.BatchSize);
         command.Parameters.AddWithValue("terminal", Terminal);
-        if (cutoff is { } at) command.Parameters.AddWithValue("cutoff", at);
+        command.Parameters.AddWithValue("cutoff", cutoff);
         var rows = new List<T>();
         await using var reader = await command.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct)) rows.Add(read(reader));

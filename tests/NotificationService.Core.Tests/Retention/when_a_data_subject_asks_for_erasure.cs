@@ -16,7 +16,7 @@ public sealed class when_a_data_subject_asks_for_erasure(SystemFixture system) :
         var other = await System.CreateTenantAsync($"erasure-{Guid.NewGuid():N}");
         var matches = new[]
         {
-            await JobAsync(System.Tenant, new { to = "Ann@Example.TEST", subject = "s", text = "t" }),           // case-insensitive
+            await JobAsync(System.Tenant, new { to = "Ann@Example.TEST", subject = "s", text = "t" }, metadata: new() { ["customer"] = "Ann" }), // case-insensitive
             await JobAsync(System.Tenant, new { to = new[] { "bob@example.test", "ann@example.test" }, subject = "s", text = "t" }), // in a list
             await JobAsync(System.Tenant, new { to = "Ann Example <ann@example.test>", subject = "s", text = "t" }), // display form
             await JobAsync(other, new { payload = new { customer = new { email = "ann@example.test" } } }),        // nested, another service
@@ -24,7 +24,7 @@ public sealed class when_a_data_subject_asks_for_erasure(SystemFixture system) :
         };
         var misses = new[]
         {
-            await JobAsync(System.Tenant, new { to = "bob@example.test", subject = "s", text = "write to ann@example.test" }), // free text
+            await JobAsync(System.Tenant, new { to = "bob@example.test", subject = "s", text = "write to ann@example.test" }, metadata: new() { ["customer"] = "Bob" }), // free text
             await JobAsync(System.Tenant, new { to = "joann@example.test", subject = "s", text = "t" }),
         };
         var sending = await JobAsync(System.Tenant, new { to = "ann@example.test", subject = "s", text = "t" }, JobState.Started);
@@ -40,6 +40,9 @@ public sealed class when_a_data_subject_asks_for_erasure(SystemFixture system) :
         }
         Assert.Equal(JobState.Canceled, (await System.GetJobAsync(System.Tenant, matches[4])).State);
         foreach (var jobId in misses.Append(sending)) Assert.NotEqual("""{"erased":true}""", await DocumentParamsAsync(jobId));
+        // The metadata of an offer goes with its last job's params; an offer that was not matched keeps it.
+        Assert.Equal("null", await Sql.ScalarAsync<string>($"SELECT (o.data->'metadata')::text FROM ns.mt_doc_offer o JOIN ns.mt_doc_job j ON (j.data->>'offerId')::uuid = o.id WHERE j.id = '{matches[0]}'"));
+        Assert.Contains("Bob", await Sql.ScalarAsync<string>($"SELECT (o.data->'metadata')::text FROM ns.mt_doc_offer o JOIN ns.mt_doc_job j ON (j.data->>'offerId')::uuid = o.id WHERE j.id = '{misses[0]}'"));
 
         // The audit record: who, when, how many; the recipient only as the SHA-256 of its normalised form.
         var audit = await System.SendAsync<JsonElement>(HttpMethod.Get, "/admin/erasures", SystemFixture.AdminKey, expect: 200);
@@ -127,8 +130,8 @@ public sealed class when_a_data_subject_asks_for_erasure(SystemFixture system) :
         Assert.Equal(404, (await System.SendRawAsync(HttpMethod.Post, $"/v1/offers/{Guid.NewGuid()}/erase", System.Tenant.ApiKey)).Status);
     }
 
-    private async Task<Guid> JobAsync(Tenant tenant, object @params, JobState state = JobState.Finished) =>
-        (await System.OfferAsync(tenant, Now.AddDays(-2), Now.AddDays(-1), [new SeedJob(@params, state)])).JobIds[0];
+    private async Task<Guid> JobAsync(Tenant tenant, object @params, JobState state = JobState.Finished, Dictionary<string, string>? metadata = null) =>
+        (await System.OfferAsync(tenant, Now.AddDays(-2), Now.AddDays(-1), [new SeedJob(@params, state)], metadata)).JobIds[0];
 
     private static Task<string> DocumentParamsAsync(Guid jobId) => Sql.ScalarAsync<string>($"SELECT (data->'params')::text FROM ns.mt_doc_job WHERE id = '{jobId}'")
         .ContinueWith(t => t.Result.Replace(" ", ""));
