@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.RegularExpressions;
 using Marten;
+using Marten.Pagination;
 using Microsoft.AspNetCore.Mvc;
 using NotificationService.Core.Auth;
 using NotificationService.Core.Infrastructure;
@@ -147,8 +148,13 @@ public static class EraseRecipientEndpoint
 
 public static class ListErasuresEndpoint
 {
+    public static ProblemDetails Validate(int? page, int? pageSize) => ListOffersEndpoint.CheckPaging(page, pageSize) ?? WolverineContinue.NoProblems;
+
     /// <summary>The audit trail of data-subject erasures, newest first.</summary>
     [WolverineGet("/admin/erasures")]
-    public static async Task<IReadOnlyList<Erasure>> Get(IQuerySession session) =>
-        await session.Query<Erasure>().OrderByDescending(e => e.At).Take(1000).ToListAsync();
+    public static async Task<PagedResult<Erasure>> Get(int? page, int? pageSize, IQuerySession session)
+    {
+        var erasures = await session.Query<Erasure>().OrderByDescending(e => e.At).ToPagedListAsync(page ?? 1, pageSize ?? 50);
+        return new PagedResult<Erasure>(erasures.ToList(), (int)erasures.PageNumber, (int)erasures.PageSize, erasures.TotalItemCount);
+    }
 }

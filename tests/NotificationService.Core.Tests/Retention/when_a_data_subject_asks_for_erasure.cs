@@ -46,7 +46,7 @@ public sealed class when_a_data_subject_asks_for_erasure(SystemFixture system) :
 
         // The audit record: who, when, how many; the recipient only as the SHA-256 of its normalised form.
         var audit = await System.SendAsync<JsonElement>(HttpMethod.Get, "/admin/erasures", SystemFixture.AdminKey, expect: 200);
-        var entry = audit.EnumerateArray().Single(e => e.GetProperty("id").GetGuid() == result.GetProperty("id").GetGuid());
+        var entry = audit.GetProperty("items").EnumerateArray().Single(e => e.GetProperty("id").GetGuid() == result.GetProperty("id").GetGuid());
         Assert.Equal(("email", 5), (entry.GetProperty("kind").GetString(), entry.GetProperty("erased").GetInt32()));
         Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes("email:ann@example.test"))), entry.GetProperty("recipientSha256").GetString());
         Assert.StartsWith("admin:", entry.GetProperty("by").GetString());
@@ -90,6 +90,7 @@ public sealed class when_a_data_subject_asks_for_erasure(SystemFixture system) :
         Assert.Equal(status, actual);
         Assert.Contains(field, problem.GetProperty("detail").GetString());
         Assert.Equal(403, (await System.SendRawAsync(HttpMethod.Post, "/admin/erasures", System.Tenant.ApiKey, new { recipient = "a@b.test" })).Status);
+        Assert.Equal(422, (await System.SendRawAsync(HttpMethod.Get, "/admin/erasures?pageSize=0", SystemFixture.AdminKey)).Status);
     }
 
     [Fact]
