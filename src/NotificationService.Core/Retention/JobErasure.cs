@@ -21,6 +21,12 @@ public static class JobErasure
     public static readonly string[] EventTypesWithParams = ["job_scheduled", "job_queued", "job_params_updated"];
 
     /// <summary>
+    /// The failure events whose <c>detail</c> (what the provider answered, e.g. "550 &lt;ann@example.test&gt;: no such
+    /// user") may quote the recipient; erased with the params. The classified <c>error</c> names no recipient and stays.
+    /// </summary>
+    public static readonly string[] EventTypesWithDetail = ["job_attempt_failed", "job_failed"];
+
+    /// <summary>
     /// A request's decision for one job fetched for exclusive writing: a job not started is canceled first, so it is never
     /// sent with erased params; an ended one is erased; one being sent (Started) is left alone and reported as not ended.
     /// Returns whether the job's params are erased once the commit lands.
@@ -44,15 +50,22 @@ public static class JobErasure
 
 public enum ErasureOutcome { Erased, AlreadyErased, NotEnded }
 
-/// <summary>Rewrites <c>params</c> to <c>{"erased": true}</c> in the stored events of these jobs, in the session's transaction.</summary>
+/// <summary>
+/// Rewrites <c>params</c> to <c>{"erased": true}</c> and a failure's <c>detail</c> to null in the stored events of these
+/// jobs, in the session's transaction.
+/// </summary>
 public sealed record MaskStoredParams(IReadOnlyCollection<Guid> JobIds) : IMartenOp
 {
     public void Execute(IDocumentSession session)
     {
         if (JobIds.Count == 0) return;
+        var ids = JobIds.ToArray();
         session.QueueSqlCommand(
             $"UPDATE {NotificationStore.Schema}.mt_events SET data = jsonb_set(data, '{{params}}', ?::jsonb) WHERE stream_id = ANY(?) AND type = ANY(?)",
-            Job.ErasedParams.GetRawText(), JobIds.ToArray(), JobErasure.EventTypesWithParams);
+            Job.ErasedParams.GetRawText(), ids, JobErasure.EventTypesWithParams);
+        session.QueueSqlCommand(
+            $"UPDATE {NotificationStore.Schema}.mt_events SET data = jsonb_set(data, '{{detail}}', 'null') WHERE stream_id = ANY(?) AND type = ANY(?) AND data->>'detail' IS NOT NULL",
+            ids, JobErasure.EventTypesWithDetail);
     }
 }
 

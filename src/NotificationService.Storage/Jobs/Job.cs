@@ -78,6 +78,7 @@ public sealed class Job
     public void Apply(JobExpiryChanged e) => ExpireAt = e.ExpireAt;
     public void Apply(JobRescheduled e) => SendAt = e.SendAt;
     public void Apply(JobRequeued e) => (State, Generation) = (JobState.Queued, e.Generation);
-    public void Apply(JobParamsErased e) => (Params, ParamsErasedAt) = (ErasedParams, e.ErasedAt);
+    // The provider's answer may quote the recipient, so it goes with the params (the stored events' detail too).
+    public void Apply(JobParamsErased e) => (Params, ParamsErasedAt, LastErrorDetail) = (ErasedParams, e.ErasedAt, null);
     public void Apply(JobRetryRequested e) => (State, FinishedAt, Retries) = (JobState.Queued, null, Retries + 1);
 }

@@ -131,16 +131,25 @@ public sealed class when_old_jobs_are_swept(SystemFixture system) : IntegrationC
     }
 
     [Fact]
-    public async Task an_erased_failed_job_cannot_be_retried()
+    public async Task an_erased_failed_job_loses_the_providers_detail_and_cannot_be_retried()
     {
         var seeded = await System.OfferAsync(System.Tenant, Now.AddDays(-41), Now.AddDays(-40), [Email("failed@example.test") with { State = JobState.Started }]);
         // Seeded Started; fail it the way a worker does, long ago.
         await using (var session = System.Core.Services.GetRequiredService<IDocumentStore>().LightweightSession())
         {
-            session.Events.Append(seeded.JobIds[0], new JobFailed(seeded.JobIds[0], 1, "refused", Now.AddDays(-40)));
+            session.Events.Append(seeded.JobIds[0], new JobFailed(seeded.JobIds[0], 1, "refused", Now.AddDays(-40), "550 <failed@example.test>: no such user"));
             await session.SaveChangesAsync();
         }
+        Assert.Contains("failed@example.test", (await System.SendRawAsync(HttpMethod.Get, $"/admin/jobs/{seeded.JobIds[0]}", SystemFixture.AdminKey)).Body.GetRawText());
         await System.SweepAsync(Now);
+
+        // The provider's answer quoted the recipient: gone from the admin view and from the stored events.
+        var admin = await System.SendAsync<JsonElement>(HttpMethod.Get, $"/admin/jobs/{seeded.JobIds[0]}", SystemFixture.AdminKey, expect: 200);
+        Assert.Equal(JsonValueKind.Null, admin.GetProperty("lastErrorDetail").ValueKind);
+        Assert.Equal("refused", admin.GetProperty("job").GetProperty("lastError").GetString());
+        var events = await System.SendAsync<JsonElement>(HttpMethod.Get, $"/admin/jobs/{seeded.JobIds[0]}/events", SystemFixture.AdminKey, expect: 200);
+        Assert.DoesNotContain("failed@example.test", events.GetRawText());
+        Assert.Equal(0, await Seed.CountAsync($"SELECT count(*) FROM ns.mt_events WHERE stream_id = '{seeded.JobIds[0]}' AND data::text LIKE '%failed@example.test%'"));
 
         var (status, problem) = await System.SendRawAsync(HttpMethod.Post, $"/admin/jobs/{seeded.JobIds[0]}/retry", SystemFixture.AdminKey);
 
