@@ -25,7 +25,7 @@ public static class EraseOfferEndpoint
         offer.Offer is null || offer.Offer.ServiceId != user.ServiceId() ? Problems.NotFound("Offer") : WolverineContinue.NoProblems;
 
     [WolverinePost("/v1/offers/{id}/erase")]
-    public static (OfferErased, MaskStoredParams, IMartenOp) Post(Guid id, [NotBody] OfferStreams offer, ClaimsPrincipal user, TimeProvider clock)
+    public static (OfferErased, MaskStoredParams, IMartenOp, IMartenOp) Post(Guid id, [NotBody] OfferStreams offer, ClaimsPrincipal user, TimeProvider clock)
     {
         var now = clock.GetUtcNow();
         // A stream the retention sweep already deleted (the offer goes in its next step) has nothing left to erase.
@@ -33,8 +33,13 @@ public static class EraseOfferEndpoint
         var erased = outcomes.Where(o => o.Outcome == ErasureOutcome.Erased).Select(o => o.Id).ToList();
         offer.Offer!.Metadata = null;
         offer.Offer.ErasedAt ??= now;
-        return (new OfferErased(id, erased.Count, outcomes.Count(o => o.Outcome == ErasureOutcome.AlreadyErased),
-                outcomes.Where(o => o.Outcome == ErasureOutcome.NotEnded).Select(o => o.Id).ToList()),
-            new MaskStoredParams(erased), MartenOps.Store(offer.Offer));
+        var notEnded = outcomes.Where(o => o.Outcome == ErasureOutcome.NotEnded).Select(o => o.Id).ToList();
+        // The same audit trail as an admin's erasure by recipient.
+        var audit = new Erasure
+        {
+            Id = Guid.NewGuid(), Kind = "offer", OfferId = id, ServiceId = offer.Offer.ServiceId, By = user.Actor(), At = now, Erased = erased.Count, NotEnded = notEnded,
+        };
+        return (new OfferErased(id, erased.Count, outcomes.Count(o => o.Outcome == ErasureOutcome.AlreadyErased), notEnded),
+            new MaskStoredParams(erased), MartenOps.Store(offer.Offer), MartenOps.Insert(audit));
     }
 }

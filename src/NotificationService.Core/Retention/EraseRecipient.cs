@@ -18,15 +18,18 @@ namespace NotificationService.Core.Retention;
 public sealed record EraseRecipient(string? Recipient);
 
 /// <summary>
-/// The audit record of a data-subject erasure: who asked, when, what kind of recipient and how many jobs were erased.
-/// The recipient itself is not kept, only the SHA-256 of its normalised form, so a later question ("was x@y erased?")
-/// can be answered by hashing it again; the hash confirms an address someone already knows, it does not reveal one.
+/// The audit record of a data-subject erasure: who asked, when, what was named and how many jobs were erased. Kind
+/// "email" or "phone" (POST /admin/erasures): the recipient itself is not kept, only the SHA-256 of its normalised form,
+/// so a later question ("was x@y erased?") can be answered by hashing it again; the hash confirms an address someone
+/// already knows, it does not reveal one. Kind "offer" (POST /v1/offers/{id}/erase): the offer and its service.
 /// </summary>
 public sealed class Erasure
 {
     public Guid Id { get; set; }
     public string Kind { get; set; } = "";
-    public string RecipientSha256 { get; set; } = "";
+    public string? RecipientSha256 { get; set; }
+    public Guid? OfferId { get; set; }
+    public Guid? ServiceId { get; set; }
     public string By { get; set; } = "";
     public DateTimeOffset At { get; set; }
     public int Erased { get; set; }

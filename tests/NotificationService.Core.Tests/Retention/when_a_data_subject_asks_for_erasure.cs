@@ -118,6 +118,10 @@ public sealed class when_a_data_subject_asks_for_erasure(SystemFixture system) :
         Assert.Equal("JobParamsErased", (await System.EventTypesAsync(System.Tenant, delivered.Jobs[0].Id)).Last());
         var offer = await System.SendAsync<JsonElement>(HttpMethod.Get, $"/v1/offers/{delivered.Id}", System.Tenant.ApiKey, expect: 200);
         Assert.Equal(JsonValueKind.Null, offer.GetProperty("metadata").ValueKind);
+        var audit = await System.SendAsync<JsonElement>(HttpMethod.Get, "/admin/erasures", SystemFixture.AdminKey, expect: 200);
+        var entry = audit.GetProperty("items").EnumerateArray().Single(e => e.GetProperty("offerId").ValueKind != JsonValueKind.Null && e.GetProperty("offerId").GetGuid() == delivered.Id);
+        Assert.Equal(("offer", 1, System.Tenant.Id, "service:acme"), (entry.GetProperty("kind").GetString(), entry.GetProperty("erased").GetInt32(),
+            entry.GetProperty("serviceId").GetGuid(), entry.GetProperty("by").GetString()));
 
         Assert.Equal(1, erasedScheduled.GetProperty("erased").GetInt32());
         var canceled = await System.GetJobAsync(System.Tenant, scheduled.Jobs[0].Id);

@@ -55,7 +55,7 @@ namespace Internal.Generated.WolverineHandlers
 
             
             // The actual HTTP request handler execution
-            (var offerErased_response, var maskStoredParams, var martenOp) = NotificationService.Core.Offers.EraseOfferEndpoint.Post(id, offerStreams, httpContext.User, _timeProvider);
+            (var offerErased_response, var maskStoredParams, var martenOp, var martenOp2) = NotificationService.Core.Offers.EraseOfferEndpoint.Post(id, offerStreams, httpContext.User, _timeProvider);
 
             if (maskStoredParams != null)
             {
@@ -69,6 +69,13 @@ namespace Internal.Generated.WolverineHandlers
                 
                 // Placed by Wolverine's ISideEffect policy
                 martenOp.Execute(documentSession);
+            }
+
+            if (martenOp2 != null)
+            {
+                
+                // Placed by Wolverine's ISideEffect policy
+                martenOp2.Execute(documentSession);
             }
 
             
