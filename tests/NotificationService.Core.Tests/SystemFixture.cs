@@ -40,7 +40,9 @@ public sealed class SystemFixture : IAsyncLifetime
         await DropSchemasAsync();
         Core = await AlbaHost.For<Program>(b => b
             .UseSetting("Admin:ApiKeys:0", AdminKey)
-            .UseSetting("Jobs:ExpirySweepSeconds", "0.5"));
+            .UseSetting("Jobs:ExpirySweepSeconds", "0.5")
+            // The retention tests run the sweep themselves, as of the time they choose.
+            .UseSetting("Retention:SweepSeconds", "0"));
         Http = Core.Server.CreateClient();
         Tenant = await CreateTenantAsync("acme");
         Email = await CreateEmailAdapterAsync("email-main", Smtp.Port);

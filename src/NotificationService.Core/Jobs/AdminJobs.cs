@@ -78,6 +78,7 @@ public static class RetryJobEndpoint
     public static ProblemDetails Validate(IEventStream<Job> stream, Adapter? adapter) =>
         stream.Aggregate is not { } job ? Problems.NotFound("Job")
         : job.State != JobState.Failed ? Problems.Conflict($"Only a failed job can be retried; this one is {job.State}.")
+        : job.ParamsErasedAt is not null ? Problems.Conflict("The job's params were erased; it can no longer be sent.")
         : adapter is null ? Problems.Conflict("The job's adapter was deleted.")
         : WolverineContinue.NoProblems;
 

@@ -12,6 +12,8 @@ public sealed class Offer
     public List<OfferJob> Jobs { get; set; } = [];
     /// <summary>Set by DELETE: the offer's unfinished jobs were canceled; its history stays readable.</summary>
     public DateTimeOffset? DeletedAt { get; set; }
+    /// <summary>Set when its jobs' params and its metadata were erased (POST .../erase, or the retention sweep).</summary>
+    public DateTimeOffset? ErasedAt { get; set; }
 }
 
 public sealed record OfferJob(Guid JobId, Guid AdapterId, string Adapter);

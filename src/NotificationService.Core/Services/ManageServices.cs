@@ -12,6 +12,10 @@ namespace NotificationService.Core.Services;
 
 public sealed record ServiceView(Guid Id, string Name, ServiceStatus Status, DateTimeOffset CreatedAt, IReadOnlyList<ServiceKeyView> Keys)
 {
+    /// <summary>Shown by GET /admin/services/{id} (not in the list): the retention set for the service and the one in force.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public Retention.RetentionView? Retention { get; init; }
+
     /// <param name="liveKeys">the service's unrevoked keys by key id, for when each was last used</param>
     public static ServiceView From(ServiceAccount s, IReadOnlyDictionary<Guid, ServiceKey> liveKeys) =>
         new(s.Id, s.Name, s.Status, s.CreatedAt, s.Keys
@@ -47,7 +51,8 @@ public static class ListServicesEndpoint
 public static class GetServiceEndpoint
 {
     [WolverineGet("/admin/services/{id}")]
-    public static Task<ServiceView> Get(Guid id, [Entity] ServiceAccount service, IQuerySession session) => ServiceViews.ForAsync(service, session);
+    public static async Task<ServiceView> Get(Guid id, [Entity] ServiceAccount service, IQuerySession session, Retention.RetentionSettings retention) =>
+        await ServiceViews.ForAsync(service, session) with { Retention = Retention.RetentionView.For(service.Retention, retention) };
 
     [WolverineGet("/admin/services/{id}/history")]
     public static Task<IReadOnlyList<HistoryEntry>> History(Guid id, [Entity] ServiceAccount service, IQuerySession session) =>

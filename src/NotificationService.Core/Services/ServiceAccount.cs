@@ -18,6 +18,8 @@ public sealed class ServiceAccount
     public ServiceStatus Status { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
     public List<ServiceKeyInfo> Keys { get; set; } = [];
+    /// <summary>The retention the admin set for this service (null fields: the configured defaults).</summary>
+    public Retention.ServiceRetention Retention { get; set; } = new();
     [Marten.Schema.Version] public long Version { get; set; }
 
     public void Apply(ServiceRegistered e) => (Id, Name, Status, CreatedAt) = (e.ServiceId, e.Name, ServiceStatus.Active, e.At);
@@ -27,6 +29,7 @@ public sealed class ServiceAccount
     public void Apply(ServiceKeyIssued e) => Keys.Add(new ServiceKeyInfo(e.KeyId, e.Prefix, e.At, null));
     public void Apply(ServiceKeyRevoked e) =>
         Keys = Keys.Select(k => k.KeyId == e.KeyId ? k with { RevokedAt = e.At } : k).ToList();
+    public void Apply(ServiceRetentionSet e) => Retention = e.Retention;
 }
 
 /// <summary>What the admin may see of a key: never the key or its hash, only a short prefix to recognise it by.</summary>

@@ -35,7 +35,12 @@ public sealed class Job
     public bool PossiblyDelivered { get; set; }
     /// <summary>Which <c>DeliverJob</c> message is current: raised each time the reconciler re-queues the job.</summary>
     public int Generation { get; set; }
+    /// <summary>When its params were erased (retention or a data-subject request); an erased job is never sent again.</summary>
+    public DateTimeOffset? ParamsErasedAt { get; set; }
     [Marten.Schema.Version] public long Version { get; set; }
+
+    /// <summary>What erased params read as, in the document and in the events that carried them.</summary>
+    public static JsonElement ErasedParams { get; } = JsonDocument.Parse("""{"erased":true}""").RootElement.Clone();
 
     public bool IsTerminal => State is JobState.Finished or JobState.Failed or JobState.Expired or JobState.Canceled;
 
@@ -73,5 +78,7 @@ public sealed class Job
     public void Apply(JobExpiryChanged e) => ExpireAt = e.ExpireAt;
     public void Apply(JobRescheduled e) => SendAt = e.SendAt;
     public void Apply(JobRequeued e) => (State, Generation) = (JobState.Queued, e.Generation);
+    // The provider's answer may quote the recipient, so it goes with the params (the stored events' detail too).
+    public void Apply(JobParamsErased e) => (Params, ParamsErasedAt, LastErrorDetail) = (ErasedParams, e.ErasedAt, null);
     public void Apply(JobRetryRequested e) => (State, FinishedAt, Retries) = (JobState.Queued, null, Retries + 1);
 }

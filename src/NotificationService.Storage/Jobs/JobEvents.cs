@@ -67,3 +67,12 @@ public sealed record JobRetryRequested(Guid JobId, string RequestedBy, DateTimeO
 /// turns up is stale and skipped, so re-publishing never makes two workers send the same job.
 /// </summary>
 public sealed record JobRequeued(Guid JobId, int Generation, string Reason, DateTimeOffset RequeuedAt);
+
+/// <summary>
+/// The job's params were erased (retention, or a data-subject request): the Job document and every stored event that
+/// carried them (JobScheduled, JobQueued, JobParamsUpdated) now hold <see cref="Job.ErasedParams"/>, and failures'
+/// provider detail (which may quote the recipient) is null, rewritten in the same transaction as this event, so a replay
+/// reproduces the erased state. <paramref name="Reason"/>: "retention",
+/// "offer" or "recipient"; <paramref name="By"/>: who asked ("retention" for the sweep).
+/// </summary>
+public sealed record JobParamsErased(Guid JobId, string Reason, string By, DateTimeOffset ErasedAt);

@@ -1,0 +1,163 @@
+using System.Security.Claims;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.RegularExpressions;
+using Marten;
+using Marten.Pagination;
+using Microsoft.AspNetCore.Mvc;
+using NotificationService.Core.Auth;
+using NotificationService.Core.Infrastructure;
+using NotificationService.Core.Offers;
+using NotificationService.Storage;
+using NotificationService.Storage.Jobs;
+using Npgsql;
+using Wolverine.Http;
+
+namespace NotificationService.Core.Retention;
+
+public sealed record EraseRecipient(string? Recipient);
+
+/// <summary>
+/// The audit record of a data-subject erasure: who asked, when, what was named and how many jobs were erased. Kind
+/// "email" or "phone" (POST /admin/erasures): the recipient itself is not kept, only the SHA-256 of its normalised form,
+/// so a later question ("was x@y erased?") can be answered by hashing it again; the hash confirms an address someone
+/// already knows, it does not reveal one. Kind "offer" (POST /v1/offers/{id}/erase): the offer and its service.
+/// </summary>
+public sealed class Erasure
+{
+    public Guid Id { get; set; }
+    public string Kind { get; set; } = "";
+    public string? RecipientSha256 { get; set; }
+    public Guid? OfferId { get; set; }
+    public Guid? ServiceId { get; set; }
+    public string By { get; set; } = "";
+    public DateTimeOffset At { get; set; }
+    public int Erased { get; set; }
+    public List<Guid> NotEnded { get; set; } = [];
+}
+
+/// <summary>
+/// How a recipient is matched: any string value anywhere in a job's params (a list element, a nested field) that equals
+/// it. An email address (it has an @) is compared case-insensitively, and also matches a display form
+/// <c>Name &lt;address&gt;</c>; a phone number is compared by its digits alone (<c>+49 151 123-4567</c> matches <c>+491511234567</c>),
+/// against values that look like phone numbers (digits, spaces, + ( ) . - /), strings or JSON numbers. Free text that
+/// merely mentions the address (a message body) does not match.
+/// </summary>
+public sealed partial record RecipientMatch(string Kind, string Normalised)
+{
+    [GeneratedRegex(@"^[^@\s]+@[^@\s]+$")] private static partial Regex Email();
+    [GeneratedRegex(PhonePattern)] private static partial Regex Phone();
+    public const int MinPhoneDigits = 6;
+    /// <summary>What a phone number may look like; the same pattern in .NET and in PostgreSQL ('-' first in the brackets is literal in both).</summary>
+    private const string PhonePattern = @"^\+?[-0-9 ()./]+$";
+
+    public static RecipientMatch? Parse(string recipient)
+    {
+        var value = recipient.Trim();
+        if (Email().IsMatch(value)) return new("email", value.ToLowerInvariant());
+        if (Phone().IsMatch(value) && value.Count(char.IsAsciiDigit) >= MinPhoneDigits) return new("phone", new string(value.Where(char.IsAsciiDigit).ToArray()));
+        return null;
+    }
+
+    public string Sha256 => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{Kind}:{Normalised}")));
+
+    /// <summary>The SQL condition on a jsonb value <c>v</c> (one of the params' values) for this recipient, parameter <c>@recipient</c>.</summary>
+    public string Condition => Kind == "email"
+        ? "jsonb_typeof(v) = 'string' AND (lower(btrim(v #>> '{}')) = @recipient OR right(lower(btrim(v #>> '{}')), length(@recipient) + 2) = '<' || @recipient || '>')"
+        : $"jsonb_typeof(v) IN ('string', 'number') AND (v #>> '{{}}') ~ '{PhonePattern}' AND regexp_replace(v #>> '{{}}', '[^0-9]', '', 'g') = @recipient";
+}
+
+public sealed record RecipientErased(Guid Id, int Erased, IReadOnlyList<Guid> NotEnded);
+
+/// <summary>
+/// A data-subject request: finds every job, of every service, whose params hold the address or phone number, erases
+/// their params (canceling first any job not started yet, so it is never sent with erased params), and reports how
+/// many. A job being sent (Started) is left alone and listed in <c>notEnded</c>; repeat the request once it ended. An
+/// offer's metadata is erased with the last of its jobs' params.
+/// The jobs are handled in batches of <c>Retention:BatchSize</c>, each its own transaction.
+/// </summary>
+public static class EraseRecipientEndpoint
+{
+    public static ProblemDetails Validate(EraseRecipient command) =>
+        command.Recipient is not { Length: > 0 and <= 320 } recipient ? Problems.Invalid(("recipient", "Required: an email address or a phone number, at most 320 characters."))
+        : RecipientMatch.Parse(recipient) is null ? Problems.Invalid(("recipient", $"Must be an email address (local@domain) or a phone number (at least {RecipientMatch.MinPhoneDigits} digits; + ( ) . - / and spaces allowed)."))
+        : WolverineContinue.NoProblems;
+
+    [WolverinePost("/admin/erasures")]
+    public static async Task<RecipientErased> Post(
+        EraseRecipient command, IDocumentStore store, RetentionSettings settings, ClaimsPrincipal user, TimeProvider clock, CancellationToken ct)
+    {
+        var match = RecipientMatch.Parse(command.Recipient!)!;
+        var now = clock.GetUtcNow();
+        var erased = 0;
+        var notEnded = new List<Guid>();
+        var skip = new List<Guid>(); // not ended, or gone (deleted by the sweep meanwhile): not looked for again
+        while (true)
+        {
+            await using var session = store.LightweightSession();
+            await session.BeginTransactionAsync(ct); // one transaction per batch: the search, the locks and the erasure
+            var connection = (NpgsqlConnection)session.Connection!;
+            var batch = await FindAsync(connection, match, skip, settings.BatchSize, ct);
+            if (batch.Count == 0) break;
+            var done = new List<Job>();
+            foreach (var jobId in batch.Order()) // a fixed order: two requests on the same jobs never deadlock
+            {
+                var stream = await session.Events.FetchForExclusiveWriting<Job>(jobId, ct);
+                if (stream.Aggregate is not { } job) { skip.Add(jobId); continue; }
+                switch (JobErasure.Decide(stream, "recipient", user.Actor(), now))
+                {
+                    case ErasureOutcome.Erased: done.Add(job); break;
+                    case ErasureOutcome.NotEnded: notEnded.Add(jobId); skip.Add(jobId); break;
+                    case ErasureOutcome.AlreadyErased: skip.Add(jobId); break;
+                }
+            }
+            var offers = await EraseOfferMetadata.LeftWithoutParamsAsync(connection, done.Select(j => j.OfferId), done.Select(j => j.Id), ct);
+            new MaskStoredParams(done.Select(j => j.Id).ToList()).Execute(session);
+            new EraseOfferMetadata(offers, now).Execute(session);
+            await session.SaveChangesAsync(ct);
+            erased += done.Count;
+        }
+
+        var erasure = new Erasure
+        {
+            Id = Guid.NewGuid(), Kind = match.Kind, RecipientSha256 = match.Sha256, By = user.Actor(), At = now, Erased = erased, NotEnded = notEnded,
+        };
+        await using (var session = store.LightweightSession())
+        {
+            session.Store(erasure);
+            await session.SaveChangesAsync(ct);
+        }
+        return new RecipientErased(erasure.Id, erased, notEnded);
+    }
+
+    /// <summary>Up to <paramref name="limit"/> jobs with params not yet erased that hold the recipient, skipping those known not to have ended.</summary>
+    private static async Task<List<Guid>> FindAsync(NpgsqlConnection connection, RecipientMatch match, List<Guid> skip, int limit, CancellationToken ct)
+    {
+        await using var command = new NpgsqlCommand($"""
+            SELECT j.id FROM {NotificationStore.Schema}.mt_doc_job j
+            WHERE j.data->>'paramsErasedAt' IS NULL AND NOT (j.id = ANY(@skip))
+              AND EXISTS (SELECT 1 FROM jsonb_path_query(j.data->'params', 'strict $.**') v WHERE {match.Condition})
+            LIMIT @limit
+            """, connection);
+        command.Parameters.AddWithValue("recipient", match.Normalised);
+        command.Parameters.AddWithValue("skip", skip.ToArray());
+        command.Parameters.AddWithValue("limit", limit);
+        var ids = new List<Guid>();
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct)) ids.Add(reader.GetGuid(0));
+        return ids;
+    }
+}
+
+public static class ListErasuresEndpoint
+{
+    public static ProblemDetails Validate(int? page, int? pageSize) => ListOffersEndpoint.CheckPaging(page, pageSize) ?? WolverineContinue.NoProblems;
+
+    /// <summary>The audit trail of data-subject erasures, newest first.</summary>
+    [WolverineGet("/admin/erasures")]
+    public static async Task<PagedResult<Erasure>> Get(int? page, int? pageSize, IQuerySession session)
+    {
+        var erasures = await session.Query<Erasure>().OrderByDescending(e => e.At).ToPagedListAsync(page ?? 1, pageSize ?? 50);
+        return new PagedResult<Erasure>(erasures.ToList(), (int)erasures.PageNumber, (int)erasures.PageSize, erasures.TotalItemCount);
+    }
+}

@@ -1,0 +1,103 @@
+using JasperFx.Events;
+using Marten;
+using Npgsql;
+using NotificationService.Storage;
+using NotificationService.Storage.Jobs;
+using Wolverine.Marten;
+
+namespace NotificationService.Core.Retention;
+
+/// <summary>
+/// Erasing a job's params: the <see cref="JobParamsErased"/> event (the Job document follows inline) and the params in
+/// every stored event that carried them, in one transaction. The events are rewritten in SQL rather than with Marten's
+/// <c>ApplyEventDataMasking</c> (present in Marten 9): that loads every matched event into the process (params may be
+/// up to the 1 MiB body limit each), writes them back one UPDATE per event, and commits in a session of its own, apart
+/// from the event that records the erasure. One statement per batch, in the caller's transaction, keeps the params in
+/// PostgreSQL and the erasure all-or-nothing.
+/// </summary>
+public static class JobErasure
+{
+    /// <summary>The stored event types whose data holds <c>params</c> (Marten's names for JobScheduled, JobQueued, JobParamsUpdated).</summary>
+    public static readonly string[] EventTypesWithParams = ["job_scheduled", "job_queued", "job_params_updated"];
+
+    /// <summary>
+    /// The failure events whose <c>detail</c> (what the provider answered, e.g. "550 &lt;ann@example.test&gt;: no such
+    /// user") may quote the recipient; erased with the params. The classified <c>error</c> names no recipient and stays.
+    /// </summary>
+    public static readonly string[] EventTypesWithDetail = ["job_attempt_failed", "job_failed"];
+
+    /// <summary>
+    /// A request's decision for one job fetched for exclusive writing: a job not started is canceled first, so it is never
+    /// sent with erased params; an ended one is erased; one being sent (Started) is left alone and reported as not ended.
+    /// Returns whether the job's params are erased once the commit lands.
+    /// </summary>
+    public static ErasureOutcome Decide(IEventStream<Job> stream, string reason, string by, DateTimeOffset now)
+    {
+        var job = stream.Aggregate!;
+        if (job.ParamsErasedAt is not null) return ErasureOutcome.AlreadyErased;
+        if (job.IsInFlight) return ErasureOutcome.NotEnded;
+        if (!job.IsTerminal)
+        {
+            // Not started: the cancel wins at once (JobCanceled in the same commit), as DELETE /v1/offers/{id} does.
+            if (JobLifecycle.OnCancel(job, by, now) is not CancelDecision.Cancel { Events: var events } || !events.OfType<JobCanceled>().Any())
+                return ErasureOutcome.NotEnded;
+            stream.AppendMany(events);
+        }
+        stream.AppendOne(new JobParamsErased(job.Id, reason, by, now));
+        return ErasureOutcome.Erased;
+    }
+}
+
+public enum ErasureOutcome { Erased, AlreadyErased, NotEnded }
+
+/// <summary>
+/// Rewrites <c>params</c> to <c>{"erased": true}</c> and a failure's <c>detail</c> to null in the stored events of these
+/// jobs, in the session's transaction.
+/// </summary>
+public sealed record MaskStoredParams(IReadOnlyCollection<Guid> JobIds) : IMartenOp
+{
+    public void Execute(IDocumentSession session)
+    {
+        if (JobIds.Count == 0) return;
+        var ids = JobIds.ToArray();
+        session.QueueSqlCommand(
+            $"UPDATE {NotificationStore.Schema}.mt_events SET data = jsonb_set(data, '{{params}}', ?::jsonb) WHERE stream_id = ANY(?) AND type = ANY(?)",
+            Job.ErasedParams.GetRawText(), ids, JobErasure.EventTypesWithParams);
+        session.QueueSqlCommand(
+            $"UPDATE {NotificationStore.Schema}.mt_events SET data = jsonb_set(data, '{{detail}}', 'null') WHERE stream_id = ANY(?) AND type = ANY(?) AND data->>'detail' IS NOT NULL",
+            ids, JobErasure.EventTypesWithDetail);
+    }
+}
+
+/// <summary>Erases the metadata of these offers (their jobs' params are all erased): it may name the person too.</summary>
+public sealed record EraseOfferMetadata(IReadOnlyCollection<Guid> OfferIds, DateTimeOffset At) : IMartenOp
+{
+    public void Execute(IDocumentSession session)
+    {
+        if (OfferIds.Count == 0) return;
+        session.QueueSqlCommand(
+            $"UPDATE {NotificationStore.Schema}.mt_doc_offer SET data = data || jsonb_build_object('metadata', null, 'erasedAt', ?::timestamptz) WHERE id = ANY(?)",
+            At, OfferIds.ToArray());
+    }
+
+    /// <summary>
+    /// Of these offers, the ones not yet erased whose every job has its params erased once <paramref name="erasing"/> are;
+    /// read in the caller's transaction, before the erasure is committed.
+    /// </summary>
+    public static async Task<List<Guid>> LeftWithoutParamsAsync(
+        NpgsqlConnection connection, IEnumerable<Guid> offerIds, IEnumerable<Guid> erasing, CancellationToken ct)
+    {
+        await using var command = new NpgsqlCommand($"""
+            SELECT o.id FROM {NotificationStore.Schema}.mt_doc_offer o
+            WHERE o.id = ANY(@offers) AND o.data->>'erasedAt' IS NULL
+              AND NOT EXISTS (SELECT 1 FROM {NotificationStore.Schema}.mt_doc_job j
+                              WHERE (j.data->>'offerId')::uuid = o.id AND j.data->>'paramsErasedAt' IS NULL AND NOT (j.id = ANY(@erasing)))
+            """, connection);
+        command.Parameters.AddWithValue("offers", offerIds.Distinct().ToArray());
+        command.Parameters.AddWithValue("erasing", erasing.ToArray());
+        var offers = new List<Guid>();
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct)) offers.Add(reader.GetGuid(0));
+        return offers;
+    }
+}

@@ -1,0 +1,186 @@
+using Marten;
+using NotificationService.Core.Offers;
+using NotificationService.Core.Services;
+using NotificationService.Storage;
+using NotificationService.Storage.Jobs;
+using Npgsql;
+
+namespace NotificationService.Core.Retention;
+
+/// <summary>What one sweep did, over all services.</summary>
+public sealed record RetentionSwept(int ParamsErased, int OffersMetadataErased, int JobsDeleted, int OffersDeleted, int IdempotencyRecordsDeleted)
+{
+    public static RetentionSwept operator +(RetentionSwept a, RetentionSwept b) => new(a.ParamsErased + b.ParamsErased,
+        a.OffersMetadataErased + b.OffersMetadataErased, a.JobsDeleted + b.JobsDeleted, a.OffersDeleted + b.OffersDeleted,
+        a.IdempotencyRecordsDeleted + b.IdempotencyRecordsDeleted);
+
+    public int Total => ParamsErased + OffersMetadataErased + JobsDeleted + OffersDeleted + IdempotencyRecordsDeleted;
+}
+
+/// <summary>
+/// Applies each service's retention (<see cref="RetentionSettings"/>, or its own): erases the params of jobs that ended
+/// more than N days ago, then an offer's metadata once none of its jobs has params left; deletes the streams and Job
+/// documents of offers whose jobs all ended more than M days ago, then the Offer documents left without jobs; and the
+/// idempotency records older than K days. Every step works in batches of <c>Retention:BatchSize</c>, one transaction
+/// each, so a million old jobs never make one giant transaction. Every core instance runs the sweep; each batch first
+/// takes a transaction-scoped advisory lock and a core that does not get it leaves the round to the one that did.
+/// Ended jobs' streams are deleted (Marten's TombstoneStream: events, stream row), not archived: archiving only flags
+/// the rows, and the point is that the data is gone.
+/// </summary>
+public sealed class RetentionSweeper(IDocumentStore store, RetentionSettings settings, TimeProvider clock, ILogger<RetentionSweeper> logger)
+    : BackgroundService
+{
+    /// <summary>The advisory lock key every core's sweep takes ("ns.reten" in ASCII).</summary>
+    public const long LockKey = 0x6e732e726574656e;
+    private const string S = NotificationStore.Schema;
+    private static readonly string[] Terminal = [nameof(JobState.Finished), nameof(JobState.Failed), nameof(JobState.Expired), nameof(JobState.Canceled)];
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (settings.SweepInterval <= TimeSpan.Zero) return;
+        using var timer = new PeriodicTimer(settings.SweepInterval, clock);
+        while (await timer.WaitForNextTickAsync(stoppingToken))
+        {
+            try
+            {
+                var swept = await SweepAsync(clock.GetUtcNow(), stoppingToken);
+                if (swept is { Total: > 0 }) logger.LogInformation("Retention sweep: {Swept}", swept);
+            }
+            catch (Exception e) when (e is not OperationCanceledException) { logger.LogWarning(e, "Retention sweep failed; the next one retries"); }
+        }
+    }
+
+    /// <summary>One sweep as of <paramref name="now"/>; null when another core held the lock (it is sweeping).</summary>
+    public async Task<RetentionSwept?> SweepAsync(DateTimeOffset now, CancellationToken ct)
+    {
+        IReadOnlyList<ServiceAccount> services;
+        await using (var query = store.QuerySession())
+            services = await query.Query<ServiceAccount>().ToListAsync(ct);
+
+        var total = new RetentionSwept(0, 0, 0, 0, 0);
+        foreach (var service in services)
+        {
+            var retention = settings.For(service.Retention);
+            var (paramsCutoff, jobsCutoff, idempotencyCutoff) = (now - TimeSpan.FromDays(retention.ParamsDays),
+                now - TimeSpan.FromDays(retention.JobsDays), now - TimeSpan.FromDays(retention.IdempotencyDays));
+            Batch[] steps =
+            [
+                (c, s) => EraseParamsAsync(c, s, service.Id, paramsCutoff, now, ct),
+                (c, s) => DeleteJobsAsync(c, s, service.Id, jobsCutoff, ct),
+                (c, s) => DeleteOffersAsync(c, s, service.Id, jobsCutoff, ct),
+                (c, s) => DeleteIdempotencyRecordsAsync(c, s, service.Id, idempotencyCutoff, ct),
+            ];
+            foreach (var step in steps)
+            {
+                while (true)
+                {
+                    if (await InLockedTransactionAsync(step, ct) is not var (items, swept)) return null;
+                    total += swept;
+                    if (items < settings.BatchSize) break;
+                }
+            }
+        }
+        return total;
+    }
+
+    /// <summary>One batch of a step: how many rows it took (a full batch means there may be more) and what it did.</summary>
+    private delegate Task<(int Items, RetentionSwept Swept)> Batch(NpgsqlConnection connection, IDocumentSession session);
+
+    /// <summary>Runs one batch in a transaction holding the sweep's advisory lock; null when another core holds it.</summary>
+    private async Task<(int Items, RetentionSwept Swept)?> InLockedTransactionAsync(Batch batch, CancellationToken ct)
+    {
+        await using var session = store.LightweightSession();
+        await session.BeginTransactionAsync(ct);
+        var connection = (NpgsqlConnection)session.Connection!;
+        await using (var command = new NpgsqlCommand("SELECT pg_try_advisory_xact_lock(@key)", connection))
+        {
+            command.Parameters.AddWithValue("key", LockKey);
+            if (!(bool)(await command.ExecuteScalarAsync(ct))!) return null;
+        }
+        var done = await batch(connection, session);
+        // A batch that found something queued its changes, so this commits them (and releases the lock).
+        if (done.Items > 0) await session.SaveChangesAsync(ct);
+        return done;
+    }
+
+    private async Task<(int, RetentionSwept)> EraseParamsAsync(
+        NpgsqlConnection connection, IDocumentSession session, Guid serviceId, DateTimeOffset cutoff, DateTimeOffset now, CancellationToken ct)
+    {
+        // The partial index on finishedAt holds only jobs whose params are not erased yet.
+        var jobs = await ReadAsync(connection, $"""
+            SELECT j.id, j.mt_version, (j.data->>'offerId')::uuid FROM {S}.mt_doc_job j
+            WHERE {S}.mt_immutable_timestamptz(j.data->>'finishedAt') < @cutoff AND j.data->>'paramsErasedAt' IS NULL
+              AND (j.data->>'serviceId')::uuid = @service AND j.data->>'state' = ANY(@terminal)
+            LIMIT @limit
+            """, serviceId, cutoff, r => (Id: r.GetGuid(0), Version: r.GetInt64(1), OfferId: r.GetGuid(2)), ct);
+        if (jobs.Count == 0) return (0, new(0, 0, 0, 0, 0));
+        var offers = await EraseOfferMetadata.LeftWithoutParamsAsync(connection, jobs.Select(j => j.OfferId), jobs.Select(j => j.Id), ct);
+        // Appended at the version each job was read at: if anything was appended since (an operator's retry), the commit
+        // fails and the next sweep decides again.
+        foreach (var (id, version, _) in jobs) session.Events.Append(id, version + 1, new JobParamsErased(id, "retention", "retention", now));
+        new MaskStoredParams(jobs.Select(j => j.Id).ToList()).Execute(session);
+        new EraseOfferMetadata(offers, now).Execute(session);
+        return (jobs.Count, new(jobs.Count, offers.Count, 0, 0, 0));
+    }
+
+    private async Task<(int, RetentionSwept)> DeleteJobsAsync(
+        NpgsqlConnection connection, IDocumentSession session, Guid serviceId, DateTimeOffset cutoff, CancellationToken ct)
+    {
+        // The jobs of offers created before the cutoff whose every job ended before it: no job is deleted while another of
+        // its offer is still due to stay. Found from the offers' creation time, so the jobs kept (most) are not read at all.
+        var jobs = await ReadAsync(connection, $"""
+            SELECT j.id FROM {S}.mt_doc_offer o JOIN {S}.mt_doc_job j ON (j.data->>'offerId')::uuid = o.id
+            WHERE {S}.mt_immutable_timestamptz(o.data->>'createdAt') < @cutoff AND (o.data->>'serviceId')::uuid = @service
+              AND NOT EXISTS (SELECT 1 FROM {S}.mt_doc_job u WHERE (u.data->>'offerId')::uuid = o.id
+                              AND NOT coalesce(u.data->>'state' = ANY(@terminal) AND {S}.mt_immutable_timestamptz(u.data->>'finishedAt') < @cutoff, false))
+            LIMIT @limit
+            """, serviceId, cutoff, r => r.GetGuid(0), ct);
+        foreach (var id in jobs)
+        {
+            session.Events.TombstoneStream(id);
+            session.Delete<Job>(id);
+        }
+        return (jobs.Count, new(0, 0, jobs.Count, 0, 0));
+    }
+
+    private async Task<(int, RetentionSwept)> DeleteOffersAsync(
+        NpgsqlConnection connection, IDocumentSession session, Guid serviceId, DateTimeOffset cutoff, CancellationToken ct)
+    {
+        // An offer is committed with its jobs in one transaction, so an old one without jobs had them deleted above.
+        var offers = await ReadAsync(connection, $"""
+            SELECT o.id FROM {S}.mt_doc_offer o
+            WHERE {S}.mt_immutable_timestamptz(o.data->>'createdAt') < @cutoff AND (o.data->>'serviceId')::uuid = @service
+              AND NOT EXISTS (SELECT 1 FROM {S}.mt_doc_job j WHERE (j.data->>'offerId')::uuid = o.id)
+            LIMIT @limit
+            """, serviceId, cutoff, r => r.GetGuid(0), ct);
+        foreach (var id in offers) session.Delete<Offer>(id);
+        return (offers.Count, new(0, 0, 0, offers.Count, 0));
+    }
+
+    private async Task<(int, RetentionSwept)> DeleteIdempotencyRecordsAsync(
+        NpgsqlConnection connection, IDocumentSession session, Guid serviceId, DateTimeOffset cutoff, CancellationToken ct)
+    {
+        // Ids are "{serviceId}:{key}".
+        var records = await ReadAsync(connection, $"""
+            SELECT r.id FROM {S}.mt_doc_idempotentrequest r
+            WHERE {S}.mt_immutable_timestamptz(r.data->>'createdAt') < @cutoff AND starts_with(r.id, @service::text || ':')
+            LIMIT @limit
+            """, serviceId, cutoff, r => r.GetString(0), ct);
+        foreach (var id in records) session.Delete<IdempotentRequest>(id);
+        return (records.Count, new(0, 0, 0, 0, records.Count));
+    }
+
+    private async Task<List<T>> ReadAsync<T>(
+        NpgsqlConnection connection, string sql, Guid serviceId, DateTimeOffset cutoff, Func<NpgsqlDataReader, T> read, CancellationToken ct)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        command.Parameters.AddWithValue("service", serviceId);
+        command.Parameters.AddWithValue("limit", settings.BatchSize);
+        command.Parameters.AddWithValue("terminal", Terminal);
+        command.Parameters.AddWithValue("cutoff", cutoff);
+        var rows = new List<T>();
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct)) rows.Add(read(reader));
+        return rows;
+    }
+}
