@@ -87,7 +87,8 @@ public static class AdapterWorker
 
             // Every node gets every cancellation on a queue of its own that disappears with it. Buffered, not durable:
             // the database cancellation view is the source of truth; the broadcast only aborts sends in flight.
-            var cancellations = $"ns.cancellations.{node}";
+            // Named after the adapter, so a per-adapter RabbitMQ user (./ns rabbit-worker-user) reaches only its own.
+            var cancellations = $"ns.cancellations.{adapter.Name}.{node}";
             opts.UseNotificationDefaults(rabbitMq)
                 .BindExchange(Topology.CancellationExchange, ExchangeType.Fanout)
                 .ToQueue(cancellations, q => (q.AutoDelete, q.IsDurable) = (true, false))

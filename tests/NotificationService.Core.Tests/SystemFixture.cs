@@ -96,6 +96,7 @@ public sealed class SystemFixture : IAsyncLifetime
         var worker = await AdapterWorker.BuildAsync<TSender, TConfig>([], type, b =>
         {
             b.Configuration["Adapter:Key"] = adapterKey;
+            b.Configuration["ConnectionStrings:RabbitMq"] = TestEnvironment.WorkerRabbitMq;
             b.Configuration["Adapter:StatusPollSeconds"] = "0.5";
             foreach (var (key, value) in settings ?? new Dictionary<string, string?>()) b.Configuration[key] = value;
             b.WebHost.UseUrls("http://127.0.0.1:0");

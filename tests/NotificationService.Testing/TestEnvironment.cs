@@ -6,7 +6,16 @@ namespace NotificationService.Testing;
 public static class TestEnvironment
 {
     public static string Postgres => Required("ConnectionStrings__Postgres");
+    /// <summary>The core's RabbitMQ user (./ns test passes ns-core).</summary>
     public static string RabbitMq => Required("ConnectionStrings__RabbitMq");
+
+    /// <summary>The workers' RabbitMQ user (./ns test passes ns-worker); the core's when unset.</summary>
+    public static string WorkerRabbitMq => Optional("NS_WORKER_RABBITMQ") ?? RabbitMq;
+
+    /// <summary>An operator's RabbitMQ user, for helpers that inspect or purge any queue; the core's when unset.</summary>
+    public static string OperatorRabbitMq => Optional("NS_RABBITMQ_OPERATOR") ?? RabbitMq;
+
+    private static string? Optional(string name) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } value ? value : null;
 
     private static string Required(string name) =>
         Environment.GetEnvironmentVariable(name) is { Length: > 0 } value

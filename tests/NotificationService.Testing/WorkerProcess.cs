@@ -30,6 +30,7 @@ public sealed class WorkerProcess : IAsyncDisposable
             Environment =
             {
                 ["Adapter__Key"] = adapterKey, ["Adapter__Parallelism"] = parallelism.ToString(), ["Adapter__StatusPollSeconds"] = "0.5",
+                ["ConnectionStrings__RabbitMq"] = TestEnvironment.WorkerRabbitMq,
                 ["ASPNETCORE_URLS"] = "http://127.0.0.1:0", ["Logging__LogLevel__Default"] = "Information",
             },
         };
@@ -75,7 +76,7 @@ public sealed class WorkerProcess : IAsyncDisposable
         var start = new ProcessStartInfo("dotnet", [dll])
         {
             RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Path.GetDirectoryName(dll)!,
-            Environment = { ["Adapter__Key"] = adapterKey, ["ASPNETCORE_URLS"] = "http://127.0.0.1:0" },
+            Environment = { ["Adapter__Key"] = adapterKey, ["ConnectionStrings__RabbitMq"] = TestEnvironment.WorkerRabbitMq, ["ASPNETCORE_URLS"] = "http://127.0.0.1:0" },
         };
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
