@@ -71,7 +71,7 @@ public static class AdapterWorker
 
         builder.Services.AddSingleton(worker).AddSingleton<InFlightJobs>().AddSingleton<SendRateLimiter>().AddSingleton<JobJournal>();
         builder.Services.AddSingleton(_ => NpgsqlDataSource.Create(NotificationStore.PooledConnectionString(postgres)));
-        builder.Services.AddAdapterSecrets();
+        builder.Services.AddAdapterSecrets(configuration, builder.Environment);
         builder.Services.AddSingleton(sp => sp.GetRequiredService<AdapterSecrets>().Unprotect(adapter.Config).Deserialize<TConfig>(ConfigJson)
                                             ?? throw new WorkerStartupException($"Adapter '{adapter.Name}' has no usable config."));
         // TryAdd: a host that registered its own channel (a test gating its sends) keeps it.

@@ -50,7 +50,7 @@ builder.Services.ConfigureHttpJsonOptions(o =>
     o.SerializerOptions.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
 });
 builder.Services.AddSingleton<JsonSchemas>();
-builder.Services.AddAdapterSecrets();
+builder.Services.AddAdapterSecrets(builder.Configuration, builder.Environment);
 builder.Services.AddApiKeyAuth();
 builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = QueryProblems.MakeReadable);
 builder.Services.AddExceptionHandler<ConcurrentChangeHandler>();

@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Xml.Linq;
@@ -5,7 +7,9 @@ using Marten;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.DataProtection.KeyManagement;
 using Microsoft.AspNetCore.DataProtection.Repositories;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using NotificationService.Contracts.AdapterTypes;
 
@@ -13,7 +17,8 @@ namespace NotificationService.Hosting;
 
 /// <summary>
 /// Secret fields of adapter configs (the type schema's <c>writeOnly</c> properties) are stored encrypted with ASP.NET
-/// Core Data Protection, whose key ring lives in PostgreSQL so that every core instance and every worker can read it.
+/// Core Data Protection, whose key ring lives in PostgreSQL so that every core instance and every worker can read it;
+/// each key in it is encrypted with a certificate kept outside the database (<see cref="DataProtectionConfiguration"/>).
 /// </summary>
 public sealed class AdapterSecrets(IDataProtectionProvider provider)
 {
@@ -85,11 +90,49 @@ internal sealed class MartenXmlRepository(IDocumentStore store) : IXmlRepository
 
 public static class DataProtectionConfiguration
 {
-    public static IServiceCollection AddAdapterSecrets(this IServiceCollection services)
+    public const string ApplicationName = "notification-service";
+
+    /// <summary>
+    /// Data Protection with its key ring in PostgreSQL, every new key encrypted with the certificate named by
+    /// <c>DataProtection:CertificatePath</c>, so a copy of the database alone decrypts no adapter secret. Required in
+    /// Production; a Development host without one stores its keys unencrypted, as earlier versions did.
+    /// </summary>
+    public static IServiceCollection AddAdapterSecrets(this IServiceCollection services, IConfiguration configuration, IHostEnvironment environment)
     {
-        services.AddDataProtection().SetApplicationName("notification-service");
+        var dataProtection = services.AddDataProtection().SetApplicationName(ApplicationName);
+        if (KeyRingCertificate(configuration) is { } certificate)
+            dataProtection.ProtectKeysWithCertificate(certificate).UnprotectKeysWithAnyCertificate(certificate);
+        else if (environment.IsProduction())
+            throw new InvalidOperationException("Set DataProtection:CertificatePath (env DataProtection__CertificatePath) to the certificate " +
+                                                "that encrypts the Data Protection key ring; it is required in Production (README: Security).");
         services.AddSingleton<IConfigureOptions<KeyManagementOptions>>(sp =>
             new ConfigureOptions<KeyManagementOptions>(o => o.XmlRepository = new MartenXmlRepository(sp.GetRequiredService<IDocumentStore>())));
         return services.AddSingleton<AdapterSecrets>();
+    }
+
+    /// <summary>
+    /// The key ring's certificate with its private key: a PEM certificate (its key in the same file or in
+    /// <c>DataProtection:CertificateKeyPath</c>, encrypted if <c>DataProtection:CertificatePassword</c> is set) or a
+    /// .pfx/.p12 file (with that password); null when none is configured.
+    /// </summary>
+    public static X509Certificate2? KeyRingCertificate(IConfiguration configuration)
+    {
+        if (configuration["DataProtection:CertificatePath"] is not { Length: > 0 } path) return null;
+        var keyPath = configuration["DataProtection:CertificateKeyPath"] is { Length: > 0 } k ? k : null;
+        var password = configuration["DataProtection:CertificatePassword"] is { Length: > 0 } p ? p : null;
+        X509Certificate2 certificate;
+        try
+        {
+            certificate = Path.GetExtension(path).ToLowerInvariant() is ".pfx" or ".p12" ? X509CertificateLoader.LoadPkcs12FromFile(path, password)
+                : password is null ? X509Certificate2.CreateFromPemFile(path, keyPath)
+                : X509Certificate2.CreateFromEncryptedPemFile(path, password, keyPath);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException or ArgumentException)
+        {
+            throw new InvalidOperationException($"Set DataProtection:CertificatePath (and DataProtection:CertificateKeyPath, DataProtection:CertificatePassword) " +
+                                                $"to a readable certificate with its private key: '{path}' could not be loaded ({e.Message}).");
+        }
+        return certificate.HasPrivateKey ? certificate
+            : throw new InvalidOperationException($"Set DataProtection:CertificateKeyPath: the certificate '{path}' came without its private key, which decrypts the key ring.");
     }
 }

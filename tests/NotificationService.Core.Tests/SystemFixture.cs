@@ -37,6 +37,7 @@ public sealed class SystemFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
+        TestEnvironment.EnsureKeyRingCertificate();
         await DropSchemasAsync();
         Core = await AlbaHost.For<Program>(b => b
             .UseSetting("Admin:ApiKeys:0", AdminKey)

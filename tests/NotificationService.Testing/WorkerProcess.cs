@@ -70,7 +70,9 @@ public sealed class WorkerProcess : IAsyncDisposable
     }
 
     /// <summary>Runs a worker that is expected to refuse to start; returns its exit code and everything it printed.</summary>
-    public static async Task<(int ExitCode, string Output)> RunToExitAsync(string project, string adapterKey, TimeSpan timeout)
+    /// <param name="environment">variables to set, or with a null value to remove, in the worker's environment</param>
+    public static async Task<(int ExitCode, string Output)> RunToExitAsync(
+        string project, string adapterKey, TimeSpan timeout, IReadOnlyDictionary<string, string?>? environment = null)
     {
         var dll = Path.Combine(RepositoryRoot(), "src", "Adapters", project, "bin", BuildConfiguration(), "net10.0", project + ".dll");
         var start = new ProcessStartInfo("dotnet", [dll])
@@ -78,6 +80,8 @@ public sealed class WorkerProcess : IAsyncDisposable
             RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Path.GetDirectoryName(dll)!,
             Environment = { ["Adapter__Key"] = adapterKey, ["ConnectionStrings__RabbitMq"] = TestEnvironment.WorkerRabbitMq, ["ASPNETCORE_URLS"] = "http://127.0.0.1:0" },
         };
+        foreach (var (name, value) in environment ?? new Dictionary<string, string?>())
+            if (value is null) start.Environment.Remove(name); else start.Environment[name] = value;
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
