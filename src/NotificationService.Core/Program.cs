@@ -51,6 +51,7 @@ builder.Services.ConfigureHttpJsonOptions(o =>
 });
 builder.Services.AddSingleton<JsonSchemas>();
 builder.Services.AddAdapterSecrets(builder.Configuration, builder.Environment);
+builder.Services.AddHostedService<KeyRingUpgrade>(); // the core only: workers need not write the key ring
 builder.Services.AddApiKeyAuth();
 builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = QueryProblems.MakeReadable);
 builder.Services.AddExceptionHandler<ConcurrentChangeHandler>();
