@@ -65,7 +65,9 @@ public static class AdapterWorker
             ? new Adapter { Name = "codegen", Type = adapterType, Queue = "codegen" }
             : await AdapterRegistration.LoadAsync(postgres, key, adapterType, wait: TimeSpan.FromSeconds(configuration.GetValue("Adapter:StartupWaitSeconds", 30)));
         var parallelism = configuration.GetValue("Adapter:Parallelism", 4);
-        var node = $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..6]}";
+        // No dots: the node ends this worker's cancellation queue name, and a per-adapter RabbitMQ user may match only a
+        // dot-free suffix after its adapter's name (adapter names may contain dots: "a" must not reach "a.b"'s queues).
+        var node = $"{Environment.MachineName.Replace('.', '-')}-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..6]}";
         var commitWindow = TimeSpan.FromSeconds(configuration.GetValue("Adapter:OutcomeCommitSeconds", 60.0));
         var worker = new WorkerContext(adapter.Id, adapter.Name, adapter.Queue, adapter.Policy, node, commitWindow);
 

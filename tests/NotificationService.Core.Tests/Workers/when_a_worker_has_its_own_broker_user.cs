@@ -26,9 +26,10 @@ public sealed class when_a_worker_has_its_own_broker_user(SystemFixture system) 
         receiver.ReplyNextWith(new PeerReply(500, "try again"));
         var config = new { url = receiver.BaseUrl + "/in", secret = "webhook-secret-0123456789", allowPrivateNetwork = true };
         var policy = new { maxAttempts = 3, initialBackoffSeconds = 0.2, maxBackoffSeconds = 0.5 };
-        // Fixed names: the user (and its password file) is made once and reused by later runs.
+        // Fixed names: the user (and its password file) is made once and reused by later runs. The other adapter's name
+        // starts with this one's, so a permission regex that is not anchored would let it through.
         var own = await System.CreateAdapterAsync("broker-user-own", "webhook", config, policy);
-        var other = await System.CreateAdapterAsync("broker-user-other", "webhook", config, policy);
+        var other = await System.CreateAdapterAsync("broker-user-own.other", "webhook", config, policy);
         var user = await WorkerUserAsync(own.Name);
         await System.StartWorkerAsync<WebhookSender, WebhookConfig>("webhook", own.ApiKey,
             settings: new Dictionary<string, string?> { ["ConnectionStrings:RabbitMq"] = user });
