@@ -4,7 +4,9 @@ using System.Xml.Linq;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.DataProtection.KeyManagement;
 using Microsoft.AspNetCore.DataProtection.Repositories;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting.Internal;
 using NotificationService.Hosting;
 
 namespace NotificationService.Adapters.Tests.Hosting;
@@ -25,7 +27,7 @@ public sealed class KeyRingUpgradeTests
         using var certificate = Certificate();
         var after = Services(ring, certificate);
         var keys = after.GetRequiredService<IKeyManager>();
-        var created = KeyRingUpgrade.ReplaceUnencryptedCurrentKey(keys, ring.Elements, Now.AddSeconds(1));
+        var created = KeyRingUpgrade.ReplaceCurrentKeyNotProtectedBy(certificate, keys, ring.Elements, Now.AddSeconds(1));
 
         Assert.NotNull(created);
         var stored = ring.Elements.Single(e => (string?)e.Attribute("id") == created.KeyId.ToString());
@@ -33,16 +35,50 @@ public sealed class KeyRingUpgradeTests
         Assert.Contains(stored.Descendants(), d => d.Name.LocalName == "encryptedSecret");
         Assert.Equal("old secret", after.GetRequiredService<IDataProtectionProvider>().CreateProtector("test").Unprotect(old));
         // Once the current key is encrypted, nothing more is created.
-        Assert.Null(KeyRingUpgrade.ReplaceUnencryptedCurrentKey(keys, ring.Elements, Now.AddSeconds(2)));
+        Assert.Null(KeyRingUpgrade.ReplaceCurrentKeyNotProtectedBy(certificate, keys, ring.Elements, Now.AddSeconds(2)));
     }
 
-    private static ServiceProvider Services(InMemoryKeyRing ring, X509Certificate2? certificate)
+    [Fact]
+    public void after_a_certificate_rotation_the_current_key_is_replaced_and_the_previous_certificate_still_reads_old_secrets()
     {
+        var ring = new InMemoryKeyRing();
+        using var old = Certificate();
+        var before = Services(ring, old);
+        var secret = before.GetRequiredService<IDataProtectionProvider>().CreateProtector("test").Protect("old secret");
+
+        using var rotated = Certificate();
+        var after = Services(ring, rotated, previous: old);
+        var keys = after.GetRequiredService<IKeyManager>();
+        var created = KeyRingUpgrade.ReplaceCurrentKeyNotProtectedBy(rotated, keys, ring.Elements, Now.AddSeconds(1));
+
+        Assert.NotNull(created);
+        var stored = ring.Elements.Single(e => (string?)e.Attribute("id") == created.KeyId.ToString());
+        Assert.Contains(stored.Descendants(), d => d.Name.LocalName == "X509Certificate" && d.Value.Trim() == Convert.ToBase64String(rotated.RawData));
+        Assert.Equal("old secret", after.GetRequiredService<IDataProtectionProvider>().CreateProtector("test").Unprotect(secret));
+        Assert.Null(KeyRingUpgrade.ReplaceCurrentKeyNotProtectedBy(rotated, keys, ring.Elements, Now.AddSeconds(2)));
+        // Without the previous certificate, keys of the old one cannot be read: the secret is lost, hence the setting.
+        Assert.ThrowsAny<CryptographicException>(() =>
+            Services(ring, rotated).GetRequiredService<IDataProtectionProvider>().CreateProtector("test").Unprotect(secret));
+    }
+
+    /// <summary>Data Protection as <see cref="DataProtectionConfiguration.AddAdapterSecrets"/> sets it up, over an in-memory key ring.</summary>
+    private static ServiceProvider Services(InMemoryKeyRing ring, X509Certificate2? certificate, X509Certificate2? previous = null)
+    {
+        var folder = Directory.CreateTempSubdirectory("ns-keyring-test-");
+        var settings = new Dictionary<string, string?>();
+        if (certificate is not null) settings["DataProtection:CertificatePath"] = Pfx(folder, "current", certificate);
+        if (previous is not null) settings["DataProtection:PreviousCertificatePath"] = Pfx(folder, "previous", previous);
         var services = new ServiceCollection().AddLogging();
-        var dataProtection = services.AddDataProtection().SetApplicationName(DataProtectionConfiguration.ApplicationName);
-        if (certificate is not null) dataProtection.ProtectKeysWithCertificate(certificate).UnprotectKeysWithAnyCertificate(certificate);
-        services.Configure<KeyManagementOptions>(o => o.XmlRepository = ring);
+        services.AddAdapterSecrets(new ConfigurationBuilder().AddInMemoryCollection(settings).Build(), new HostingEnvironment { EnvironmentName = "Development" });
+        services.Configure<KeyManagementOptions>(o => o.XmlRepository = ring); // after the PostgreSQL repository, so it wins
         return services.BuildServiceProvider();
+    }
+
+    private static string Pfx(DirectoryInfo folder, string name, X509Certificate2 certificate)
+    {
+        var path = Path.Combine(folder.FullName, name + ".pfx");
+        File.WriteAllBytes(path, certificate.Export(X509ContentType.Pfx));
+        return path;
     }
 
     private static X509Certificate2 Certificate()
