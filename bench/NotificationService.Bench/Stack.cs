@@ -21,6 +21,9 @@ public sealed class Stack : IAsyncDisposable
 
     private Stack(string root, string postgres, string rabbitMq) => (_root, _postgres, _rabbitMq) = (root, postgres, rabbitMq);
 
+    /// <summary>The workers' RabbitMQ user (./ns passes ns-worker), the core's when unset.</summary>
+    private string WorkerRabbitMq => System.Environment.GetEnvironmentVariable("NS_WORKER_RABBITMQ") is { Length: > 0 } worker ? worker : _rabbitMq;
+
     public static async Task<Stack> StartAsync(string root, string postgres, string rabbitMq, int cores = 1)
     {
         var stack = new Stack(root, postgres, rabbitMq);
@@ -63,7 +66,8 @@ public sealed class Stack : IAsyncDisposable
     {
         var project = $"NotificationService.Adapters.{type}";
         var worker = ServiceProcess.Start($"{type.ToLowerInvariant()}-worker", Path.Combine(_root, $"src/Adapters/{project}/bin/Release/net10.0/{project}.dll"),
-            Environment("WORKER", ("Adapter__Key", adapterKey), ("Adapter__Parallelism", parallelism.ToString()), ("ASPNETCORE_URLS", $"http://127.0.0.1:{ServiceProcess.FreePort()}")));
+            Environment("WORKER", ("Adapter__Key", adapterKey), ("Adapter__Parallelism", parallelism.ToString()), ("ASPNETCORE_URLS", $"http://127.0.0.1:{ServiceProcess.FreePort()}"),
+                ("ConnectionStrings__RabbitMq", WorkerRabbitMq)));
         await Task.Delay(TimeSpan.FromSeconds(3)); // let it connect and start listening before load arrives
         if (worker.HasExited) throw new InvalidOperationException($"{project} exited at start-up:\n{worker.Log}");
         if (replace < 0) _workers.Add(worker); else _workers[replace] = worker;

@@ -66,13 +66,15 @@ public static class AdapterWorker
             ? new Adapter { Name = "codegen", Type = adapterType, Queue = "codegen" }
             : await AdapterRegistration.LoadAsync(postgres, key, adapterType, wait: TimeSpan.FromSeconds(configuration.GetValue("Adapter:StartupWaitSeconds", 30)));
         var parallelism = configuration.GetValue("Adapter:Parallelism", 4);
-        var node = $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..6]}";
+        // No dots: the node ends this worker's cancellation queue name, and a per-adapter RabbitMQ user may match only a
+        // dot-free suffix after its adapter's name (adapter names may contain dots: "a" must not reach "a.b"'s queues).
+        var node = $"{Environment.MachineName.Replace('.', '-')}-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..6]}";
         var commitWindow = TimeSpan.FromSeconds(configuration.GetValue("Adapter:OutcomeCommitSeconds", 60.0));
         var worker = new WorkerContext(adapter.Id, adapter.Name, adapter.Queue, adapter.Policy, node, commitWindow);
 
         builder.Services.AddSingleton(worker).AddSingleton<InFlightJobs>().AddSingleton<SendRateLimiter>().AddSingleton<JobJournal>();
         builder.Services.AddSingleton(_ => NpgsqlDataSource.Create(NotificationStore.PooledConnectionString(postgres)));
-        builder.Services.AddAdapterSecrets();
+        builder.Services.AddAdapterSecrets(configuration, builder.Environment);
         // A worker only decrypts; creating keys is the core's (the worker's database role may only read the key ring).
         builder.Services.AddDataProtection().DisableAutomaticKeyGeneration();
         builder.Services.AddSingleton(sp => sp.GetRequiredService<AdapterSecrets>().Unprotect(adapter.Config).Deserialize<TConfig>(ConfigJson)
@@ -91,7 +93,8 @@ public static class AdapterWorker
 
             // Every node gets every cancellation on a queue of its own that disappears with it. Buffered, not durable:
             // the database cancellation view is the source of truth; the broadcast only aborts sends in flight.
-            var cancellations = $"ns.cancellations.{node}";
+            // Named after the adapter, so a per-adapter RabbitMQ user (./ns rabbit-worker-user) reaches only its own.
+            var cancellations = $"ns.cancellations.{adapter.Name}.{node}";
             opts.UseNotificationDefaults(rabbitMq)
                 .BindExchange(Topology.CancellationExchange, ExchangeType.Fanout)
                 .ToQueue(cancellations, q => (q.AutoDelete, q.IsDurable) = (true, false))

@@ -27,7 +27,7 @@ public static class DeliverJobHandler
         Job? job = null;
         await journal.AppendAsync(message.JobId, loaded =>
         {
-            (job, pickUp) = (loaded, JobDecisions.OnPickUp(loaded, worker.Node, clock.GetUtcNow(), message.Generation));
+            (job, pickUp) = (loaded, JobDecisions.OnPickUp(loaded, worker.Node, clock.GetUtcNow(), message.Generation, worker.AdapterId));
             return pickUp switch
             {
                 PickUp.End end => [end.Event],

@@ -6,7 +6,10 @@ namespace NotificationService.Adapters.Runtime;
 /// <summary>What to do with a job the worker just took from its queue.</summary>
 public abstract record PickUp
 {
-    /// <summary>Nothing to do: the job is unknown or already terminal (a redelivery after it finished never sends twice).</summary>
+    /// <summary>
+    /// Nothing to do: the job is unknown, already terminal (a redelivery after it finished never sends twice) or another
+    /// adapter's.
+    /// </summary>
     public sealed record Skip : PickUp;
     /// <summary>End the job without sending (canceled or expired).</summary>
     public sealed record End(object Event) : PickUp;
@@ -21,9 +24,13 @@ public sealed record AttemptOutcome(IReadOnlyList<object> Events, DateTimeOffset
 public static class JobDecisions
 {
     /// <param name="generation">the message's generation: one older than the job's was superseded by a re-queue</param>
-    public static PickUp OnPickUp(Job? job, string worker, DateTimeOffset now, int generation = 0)
+    /// <param name="adapterId">the worker's adapter: a job of another adapter is never sent through this one's channel.
+    /// Workers may publish retries to <c>ns.retries</c> with any routing key (RabbitMQ cannot restrict a direct exchange's
+    /// routing keys per user), so a compromised worker could route a job's id into another adapter's queue.</param>
+    public static PickUp OnPickUp(Job? job, string worker, DateTimeOffset now, int generation = 0, Guid? adapterId = null)
     {
         if (job is null || job.IsTerminal || generation < job.Generation) return new PickUp.Skip();
+        if (adapterId is { } adapter && job.AdapterId != adapter) return new PickUp.Skip();
         if (job.CancellationRequested) return new PickUp.End(new JobCanceled(job.Id, now));
         if (job.IsExpiredAt(now)) return new PickUp.End(new JobExpired(job.Id, now));
 

@@ -53,7 +53,8 @@ builder.Services.ConfigureHttpJsonOptions(o =>
     o.SerializerOptions.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
 });
 builder.Services.AddSingleton<JsonSchemas>();
-builder.Services.AddAdapterSecrets();
+builder.Services.AddAdapterSecrets(builder.Configuration, builder.Environment);
+builder.Services.AddHostedService<KeyRingUpgrade>(); // the core only: workers need not write the key ring
 builder.Services.AddApiKeyAuth();
 builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = QueryProblems.MakeReadable);
 builder.Services.AddExceptionHandler<ConcurrentChangeHandler>();

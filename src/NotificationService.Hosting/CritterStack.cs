@@ -64,6 +64,9 @@ public static class CritterStack
 
         return opts.UseRabbitMq(new Uri(rabbitMq))
             .AutoProvision()
+            // No process sends a request over the broker and waits for its reply, so no node needs a reply queue of its
+            // own; without one, the RabbitMQ users (./ns) can be refused every queue they do not use.
+            .DisableSystemRequestReplyQueueDeclaration()
             // Without confirms a broker crash right after a publish could lose a message whose outbox row is gone.
             .ConfigureChannelCreation(c => (c.PublisherConfirmationsEnabled, c.PublisherConfirmationTrackingEnabled) = (true, true))
             .DeclareExchange(Topology.CancellationExchange, e => e.ExchangeType = ExchangeType.Fanout)

@@ -8,7 +8,7 @@ public static class Broker
     /// <summary>Messages waiting in a queue (ready, not yet delivered to a consumer), read from the real broker.</summary>
     public static async Task<uint> QueueDepthAsync(string queue)
     {
-        var factory = new ConnectionFactory { Uri = new Uri(TestEnvironment.RabbitMq) };
+        var factory = new ConnectionFactory { Uri = new Uri(TestEnvironment.OperatorRabbitMq) };
         await using var connection = await factory.CreateConnectionAsync();
         await using var channel = await connection.CreateChannelAsync();
         return (await channel.QueueDeclarePassiveAsync(queue)).MessageCount;
@@ -17,7 +17,7 @@ public static class Broker
     /// <summary>Deletes every message waiting in a queue: a message lost on the way to the workers.</summary>
     public static async Task PurgeAsync(string queue)
     {
-        var factory = new ConnectionFactory { Uri = new Uri(TestEnvironment.RabbitMq) };
+        var factory = new ConnectionFactory { Uri = new Uri(TestEnvironment.OperatorRabbitMq) };
         await using var connection = await factory.CreateConnectionAsync();
         await using var channel = await connection.CreateChannelAsync();
         await channel.QueuePurgeAsync(queue);

@@ -37,6 +37,7 @@ public sealed class SystemFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
+        TestEnvironment.EnsureKeyRingCertificate();
         await DropSchemasAsync();
         Core = await AlbaHost.For<Program>(b => b
             .UseSetting("Admin:ApiKeys:0", AdminKey)
@@ -99,6 +100,7 @@ public sealed class SystemFixture : IAsyncLifetime
         {
             b.Configuration["Adapter:Key"] = adapterKey;
             b.Configuration["ConnectionStrings:Postgres"] = TestEnvironment.WorkerPostgres; // the worker role, as deployed
+            b.Configuration["ConnectionStrings:RabbitMq"] = TestEnvironment.WorkerRabbitMq;
             b.Configuration["Adapter:StatusPollSeconds"] = "0.5";
             foreach (var (key, value) in settings ?? new Dictionary<string, string?>()) b.Configuration[key] = value;
             b.WebHost.UseUrls("http://127.0.0.1:0");

@@ -30,6 +30,7 @@ public sealed class WorkerProcess : IAsyncDisposable
             Environment =
             {
                 ["Adapter__Key"] = adapterKey, ["Adapter__Parallelism"] = parallelism.ToString(), ["Adapter__StatusPollSeconds"] = "0.5",
+                ["ConnectionStrings__RabbitMq"] = TestEnvironment.WorkerRabbitMq,
                 ["ASPNETCORE_URLS"] = "http://127.0.0.1:0", ["Logging__LogLevel__Default"] = "Information",
                 ["ConnectionStrings__Postgres"] = TestEnvironment.WorkerPostgres,
             },
@@ -70,14 +71,22 @@ public sealed class WorkerProcess : IAsyncDisposable
     }
 
     /// <summary>Runs a worker that is expected to refuse to start; returns its exit code and everything it printed.</summary>
-    public static async Task<(int ExitCode, string Output)> RunToExitAsync(string project, string adapterKey, TimeSpan timeout)
+    /// <param name="environment">variables to set, or with a null value to remove, in the worker's environment</param>
+    public static async Task<(int ExitCode, string Output)> RunToExitAsync(
+        string project, string adapterKey, TimeSpan timeout, IReadOnlyDictionary<string, string?>? environment = null)
     {
         var dll = Path.Combine(RepositoryRoot(), "src", "Adapters", project, "bin", BuildConfiguration(), "net10.0", project + ".dll");
         var start = new ProcessStartInfo("dotnet", [dll])
         {
             RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Path.GetDirectoryName(dll)!,
-            Environment = { ["Adapter__Key"] = adapterKey, ["ASPNETCORE_URLS"] = "http://127.0.0.1:0", ["ConnectionStrings__Postgres"] = TestEnvironment.WorkerPostgres },
+            Environment =
+            {
+                ["Adapter__Key"] = adapterKey, ["ConnectionStrings__RabbitMq"] = TestEnvironment.WorkerRabbitMq, ["ASPNETCORE_URLS"] = "http://127.0.0.1:0",
+                ["ConnectionStrings__Postgres"] = TestEnvironment.WorkerPostgres,
+            },
         };
+        foreach (var (name, value) in environment ?? new Dictionary<string, string?>())
+            if (value is null) start.Environment.Remove(name); else start.Environment[name] = value;
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();

@@ -47,6 +47,14 @@ public sealed class JobDecisionsTests
     }
 
     [Fact]
+    public void a_job_of_another_adapter_is_never_sent_through_this_one()
+    {
+        var job = Queued();
+        Assert.IsType<PickUp.Skip>(JobDecisions.OnPickUp(job, "w1", Now, adapterId: Guid.NewGuid()));
+        Assert.IsType<PickUp.Send>(JobDecisions.OnPickUp(job, "w1", Now, adapterId: job.AdapterId));
+    }
+
+    [Fact]
     public void an_expired_job_is_expired_not_sent()
     {
         var end = Assert.IsType<PickUp.End>(JobDecisions.OnPickUp(Queued(expireAt: Now.AddSeconds(-1)), "w1", Now));
