@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using JasperFx;
+using Marten;
 using NotificationService.Hosting;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using NotificationService.Contracts;
@@ -9,6 +10,7 @@ using NotificationService.Core.Invites;
 using NotificationService.Core.Jobs;
 using NotificationService.Core.Offers;
 using NotificationService.Core.Services;
+using NotificationService.Storage.Adapters;
 using Scalar.AspNetCore;
 using Wolverine;
 using Wolverine.Http;
@@ -30,6 +32,12 @@ builder.Services.AddNotificationMarten(postgres, wolverineSchema: "wolverine", o
     opts.Schema.For<Invite>().UseOptimisticConcurrency(true).Index(x => x.InviteId);
 });
 
+// Before UseWolverine: adapter queues from before fair sharing get their priority levels before Wolverine declares them.
+builder.Services.AddAdapterQueueUpgrade(rabbitMq, async (sp, ct) =>
+{
+    await using var session = sp.GetRequiredService<IDocumentStore>().QuerySession();
+    return await session.Query<Adapter>().Select(a => a.Queue).ToListAsync(ct);
+});
 builder.Host.UseWolverine(opts =>
 {
     // Explicit, so endpoints and handlers are found when a test host (not this assembly) is the entry point.
@@ -57,6 +65,7 @@ builder.Services.AddExceptionHandler<ConcurrentChangeHandler>();
 builder.Services.AddExceptionHandler<MalformedRequestHandler>();
 builder.Services.AddHostedService<ExpirySweeper>();
 builder.Services.AddSingleton(JobReconciler.Bounds(builder.Configuration)).AddSingleton<JobReconciler>();
+builder.Services.AddSingleton(FairShare.Settings.From(builder.Configuration)).AddSingleton<FairShare>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<JobReconciler>());
 builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = RequestLimits.MaxBodyBytes);
 builder.Services.AddOpenApi();

@@ -40,7 +40,9 @@ public sealed class SystemFixture : IAsyncLifetime
         await DropSchemasAsync();
         Core = await AlbaHost.For<Program>(b => b
             .UseSetting("Admin:ApiKeys:0", AdminKey)
-            .UseSetting("Jobs:ExpirySweepSeconds", "0.5"));
+            .UseSetting("Jobs:ExpirySweepSeconds", "0.5")
+            // Fair sharing starts lowering a service's priority after 10 recent jobs, so a test's backlog can be small.
+            .UseSetting("Fairness:FreeJobs", "10"));
         Http = Core.Server.CreateClient();
         Tenant = await CreateTenantAsync("acme");
         Email = await CreateEmailAdapterAsync("email-main", Smtp.Port);

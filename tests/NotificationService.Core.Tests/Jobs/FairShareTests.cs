@@ -1,0 +1,46 @@
+using NotificationService.Core.Jobs;
+using NotificationService.Hosting;
+
+namespace NotificationService.Core.Tests.Jobs;
+
+/// <summary>The fair-share priority as a pure function of a service's recent volume, and its decay, without a host.</summary>
+public sealed class FairShareTests
+{
+    private sealed class ManualClock : TimeProvider
+    {
+        public long Ticks;
+        public override long GetTimestamp() => Ticks;
+        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+    }
+
+    [Theory]
+    [InlineData(1, 9)]
+    [InlineData(100, 9)]
+    [InlineData(101, 8)]
+    [InlineData(200, 8)]
+    [InlineData(201, 7)]
+    [InlineData(25_600, 1)]
+    [InlineData(51_200, 0)]
+    [InlineData(10_000_000, 0)]
+    public void each_doubling_past_the_free_jobs_costs_one_level(double recentJobs, byte priority) =>
+        Assert.Equal(priority, FairShare.PriorityFor(recentJobs, freeJobs: 100));
+
+    [Fact]
+    public void a_heavy_service_sinks_a_light_one_stays_on_top_and_the_heavy_one_recovers_as_its_volume_decays()
+    {
+        var clock = new ManualClock();
+        var share = new FairShare(new FairShare.Settings(TimeSpan.FromSeconds(60), FreeJobs: 10), clock);
+        var (heavy, light, adapter) = (Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid());
+        byte Next(Guid service, Guid? on = null) => byte.Parse(share.Next(service, on ?? adapter).Headers[AdapterQueues.PriorityHeader]!);
+
+        var heavyPriorities = Enumerable.Range(0, 1000).Select(_ => Next(heavy)).ToList();
+        Assert.Equal(9, heavyPriorities[9]);
+        Assert.Equal(8, heavyPriorities[10]);
+        Assert.Equal(2, heavyPriorities[^1]); // 1000 recent jobs: 9 - ceil(log2(100))
+        Assert.Equal(9, Next(light));
+        Assert.Equal(9, Next(heavy, on: Guid.NewGuid())); // the volume counts per adapter
+
+        clock.Ticks += TimeSpan.FromMinutes(10).Ticks; // ten windows: 1000 * e^-10 < 1
+        Assert.Equal(9, Next(heavy));
+    }
+}

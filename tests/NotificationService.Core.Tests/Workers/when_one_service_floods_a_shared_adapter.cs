@@ -1,0 +1,52 @@
+using NotificationService.Adapters.Webhook;
+using NotificationService.Contracts.AdapterTypes;
+using NotificationService.Storage.Jobs;
+using NotificationService.Testing;
+
+namespace NotificationService.Core.Tests.Workers;
+
+/// <summary>
+/// Fair sharing of one adapter: a service's backlog on the adapter's queue does not hold back another service's job,
+/// delivered through the real broker, worker host and a (slow) real webhook receiver.
+/// </summary>
+public sealed class when_one_service_floods_a_shared_adapter(SystemFixture system) : IntegrationContext(system)
+{
+    private const int Backlog = 60;
+
+    [Fact]
+    public async Task a_later_job_of_another_service_is_delivered_before_the_backlog_drains()
+    {
+        await using var receiver = await HttpPeer.StartAsync();
+        receiver.BeforeReply = (_, ct) => Task.Delay(20, ct); // a receiver that takes its time
+        var adapter = await System.CreateAdapterAsync($"shared-{Guid.NewGuid():N}"[..20], "webhook",
+            new { url = receiver.BaseUrl + "/in", secret = "webhook-secret-0123456789", allowPrivateNetwork = true });
+        var heavy = await System.CreateTenantAsync($"heavy-{Guid.NewGuid():N}"[..20]);
+        var light = await System.CreateTenantAsync($"light-{Guid.NewGuid():N}"[..20]);
+        object Target(int i) => new { adapter = adapter.Name, @params = new { payload = new { i } } };
+
+        // The heavy service's whole backlog is waiting in the queue before the light service sends, and before any
+        // worker runs: in a FIFO queue the light job would be the last of them.
+        await System.CreateOfferAsync(heavy, new { targets = Enumerable.Range(0, Backlog).Select(Target).ToArray() });
+        await Eventually.Until(() => DepthAsync(adapter.Queue), n => n == Backlog, what: "the backlog in the queue");
+        var lightJob = (await System.CreateOfferAsync(light, new { targets = new[] { Target(-1) } })).Jobs[0].Id;
+        await Eventually.Until(() => DepthAsync(adapter.Queue), n => n == Backlog + 1, what: "the light job in the queue");
+
+        await System.StartWorkerAsync<WebhookSender, WebhookConfig>("webhook", adapter.ApiKey,
+            settings: new Dictionary<string, string?> { ["Adapter:Parallelism"] = "1" });
+
+        Assert.Equal(JobState.Finished, (await System.WaitForTerminalAsync(light, lightJob)).State);
+        var order = receiver.Requests.Select(r => r.Headers.GetValueOrDefault(WebhookAdapterType.JobHeader)).ToList();
+        var position = order.IndexOf(lightJob.ToString());
+        // The heavy service's first 10 jobs went at the top priority too (Fairness:FreeJobs is 10 in the tests), and a
+        // worker holds up to 2 prefetched messages: the light job comes within the first dozen or so, far from last.
+        Assert.InRange(position, 0, 15);
+        await Eventually.Until(() => receiver.Requests.Count >= Backlog + 1, what: "the backlog to drain");
+    }
+
+    // The core declares the queue with its first send, which the outbox makes just after the offer's commit.
+    private static async Task<uint> DepthAsync(string queue)
+    {
+        try { return await Broker.QueueDepthAsync(queue); }
+        catch (RabbitMQ.Client.Exceptions.OperationInterruptedException) { return 0; }
+    }
+}
