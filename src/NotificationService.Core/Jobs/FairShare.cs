@@ -18,8 +18,8 @@ public sealed class FairShare(FairShare.Settings settings, TimeProvider clock)
     {
         public static Settings From(IConfiguration configuration)
         {
-            var window = configuration.GetValue("Fairness:WindowSeconds", 60.0);
-            var free = configuration.GetValue("Fairness:FreeJobs", 100);
+            var window = configuration.GetValue("Fairness:WindowSeconds", 10.0);
+            var free = configuration.GetValue("Fairness:FreeJobs", 50);
             if (!(window > 0 && window <= 86_400)) throw new InvalidOperationException($"Set Fairness:WindowSeconds to a number of seconds in (0, 86400]; it is {window}.");
             if (free < 1) throw new InvalidOperationException($"Set Fairness:FreeJobs to a whole number of at least 1; it is {free}.");
             return new Settings(TimeSpan.FromSeconds(window), free);

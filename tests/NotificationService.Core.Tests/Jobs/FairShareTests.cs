@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using NotificationService.Core.Jobs;
 using NotificationService.Hosting;
 
@@ -24,6 +25,20 @@ public sealed class FairShareTests
     [InlineData(10_000_000, 0)]
     public void each_doubling_past_the_free_jobs_costs_one_level(double recentJobs, byte priority) =>
         Assert.Equal(priority, FairShare.PriorityFor(recentJobs, freeJobs: 100));
+
+    [Theory]
+    [InlineData("Fairness:FreeJobs", "0")]
+    [InlineData("Fairness:WindowSeconds", "0")]
+    [InlineData("Fairness:WindowSeconds", "-5")]
+    public void a_setting_out_of_range_stops_the_start_naming_it(string key, string value)
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { [key] = value }).Build();
+        Assert.Contains(key, Assert.Throws<InvalidOperationException>(() => FairShare.Settings.From(configuration)).Message);
+    }
+
+    [Fact]
+    public void the_defaults_are_ten_seconds_and_fifty_jobs() =>
+        Assert.Equal(new FairShare.Settings(TimeSpan.FromSeconds(10), 50), FairShare.Settings.From(new ConfigurationBuilder().Build()));
 
     [Fact]
     public void a_heavy_service_sinks_a_light_one_stays_on_top_and_the_heavy_one_recovers_as_its_volume_decays()
