@@ -105,8 +105,16 @@ public static class AdapterQueues
     private sealed class Upgrade(IServiceProvider services, string rabbitMq, Func<IServiceProvider, CancellationToken, Task<IEnumerable<string>>> queues)
         : IHostedService
     {
-        public async Task StartAsync(CancellationToken ct) =>
-            await PrepareAsync(rabbitMq, await queues(services, ct), services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(AdapterQueues)), ct);
+        public async Task StartAsync(CancellationToken ct)
+        {
+            var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(AdapterQueues));
+            try { await PrepareAsync(rabbitMq, await queues(services, ct), logger, ct); }
+            catch (BrokerUnreachableException e)
+            {
+                // Start-up with the broker away goes on as before this check existed: Wolverine's own connection decides.
+                logger.LogWarning(e, "RabbitMQ unreachable; adapter queues not checked for priority levels");
+            }
+        }
 
         public Task StopAsync(CancellationToken ct) => Task.CompletedTask;
     }

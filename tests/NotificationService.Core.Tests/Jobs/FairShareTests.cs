@@ -26,6 +26,25 @@ public sealed class FairShareTests
     public void each_doubling_past_the_free_jobs_costs_one_level(double recentJobs, byte priority) =>
         Assert.Equal(priority, FairShare.PriorityFor(recentJobs, freeJobs: 100));
 
+    private sealed class NoMapping : Wolverine.RabbitMQ.Internal.IRabbitMqEnvelopeMapper
+    {
+        public void MapEnvelopeToOutgoing(Wolverine.Envelope envelope, RabbitMQ.Client.IBasicProperties outgoing) { }
+        public void MapIncomingToEnvelope(Wolverine.Envelope envelope, RabbitMQ.Client.IReadOnlyBasicProperties incoming) { }
+    }
+
+    [Theory]
+    [InlineData("3", 3)]
+    [InlineData("9", 9)]
+    [InlineData("200", 9)] // never above the queue's levels
+    [InlineData("high", 0)] // not a priority: the AMQP default
+    public void the_priority_header_becomes_the_amqp_priority(string header, byte priority)
+    {
+        var properties = new RabbitMQ.Client.BasicProperties();
+        var envelope = new Wolverine.Envelope { Headers = { [AdapterQueues.PriorityHeader] = header } };
+        new AdapterQueues.PriorityMapper(new NoMapping()).MapEnvelopeToOutgoing(envelope, properties);
+        Assert.Equal(priority, properties.Priority);
+    }
+
     [Theory]
     [InlineData("Fairness:FreeJobs", "0")]
     [InlineData("Fairness:WindowSeconds", "0")]
