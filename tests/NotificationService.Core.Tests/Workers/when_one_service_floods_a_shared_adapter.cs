@@ -1,5 +1,6 @@
 using NotificationService.Adapters.Webhook;
 using NotificationService.Contracts.AdapterTypes;
+using NotificationService.Hosting;
 using NotificationService.Storage.Jobs;
 using NotificationService.Testing;
 
@@ -42,6 +43,38 @@ public sealed class when_one_service_floods_a_shared_adapter(SystemFixture syste
         Assert.InRange(position, 0, 15);
         // The backlog still drains in full; and no outcome commit is left running into the next test's reset.
         foreach (var job in flood.Jobs) Assert.Equal(JobState.Finished, (await System.WaitForTerminalAsync(heavy, job.Id)).State);
+    }
+
+    [Fact]
+    public async Task a_retry_goes_back_to_the_queue_with_its_jobs_priority()
+    {
+        await using var receiver = await HttpPeer.StartAsync();
+        var adapter = await System.CreateAdapterAsync($"retry-{Guid.NewGuid():N}"[..20], "webhook",
+            new { url = receiver.BaseUrl + "/in", secret = "webhook-secret-0123456789", allowPrivateNetwork = true },
+            policy: new { maxAttempts = 3, initialBackoffSeconds = 3, maxBackoffSeconds = 3 });
+        var light = await System.CreateTenantAsync($"light-{Guid.NewGuid():N}"[..20]); // a fresh service: top priority
+        // The first try fails (503) and blocks the adapter meanwhile, so the paused worker leaves the retry in the queue to read.
+        receiver.ReplyNextWith(new PeerReply(503, "busy"));
+        var first = 0;
+        receiver.BeforeReply = async (_, _) =>
+        {
+            if (Interlocked.Exchange(ref first, 1) == 0) await System.SendRawAsync(HttpMethod.Post, $"/admin/adapters/{adapter.Id}/block", SystemFixture.AdminKey);
+        };
+        await System.StartWorkerAsync<WebhookSender, WebhookConfig>("webhook", adapter.ApiKey);
+        var job = (await System.CreateOfferAsync(light, new { targets = new[] { new { adapter = adapter.Name, @params = new { payload = new { } } } } })).Jobs[0].Id;
+
+        await Eventually.Until(() => DepthAsync(adapter.Queue), n => n == 1, TimeSpan.FromSeconds(20), "the retry in the queue");
+        await using (var connection = await new RabbitMQ.Client.ConnectionFactory { Uri = new Uri(TestEnvironment.RabbitMq) }.CreateConnectionAsync())
+        await using (var channel = await connection.CreateChannelAsync())
+        {
+            var retry = await channel.BasicGetAsync(adapter.Queue, autoAck: false);
+            Assert.NotNull(retry);
+            Assert.Equal(AdapterQueues.MaxPriority, retry.BasicProperties.Priority);
+            await channel.BasicNackAsync(retry.DeliveryTag, multiple: false, requeue: true);
+        }
+
+        Assert.Equal(200, (await System.SendRawAsync(HttpMethod.Post, $"/admin/adapters/{adapter.Id}/unblock", SystemFixture.AdminKey)).Status);
+        Assert.Equal(JobState.Finished, (await System.WaitForTerminalAsync(light, job)).State);
     }
 
     // The core declares the queue with its first send, which the outbox makes just after the offer's commit.
