@@ -7,7 +7,7 @@ namespace NotificationService.Bench;
 public sealed record BenchResult(
     DateTimeOffset At, string Machine, bool Quick, double PgBenchTps, double RabbitMqRawPerSecond,
     IReadOnlyList<PhaseResult> Phases, double CorePeakRssMb, double WorkerPeakRssMb,
-    double EmailsPerSecond, double? AppriseEmailsPerSecond, double? AppriseUnthrottledEmailsPerSecond);
+    double EmailsPerSecond, double? AppriseEmailsPerSecond, double? AppriseUnthrottledEmailsPerSecond, FairnessResult? Fairness = null);
 
 /// <summary>
 /// `./ns bench`: the webhook profile (one and ten targets per offer, at the maximum sustained rate and at half of it)
@@ -53,6 +53,8 @@ public static class Benchmark
         var sustainedTen = Math.Min(maxTen.OffersPerSecond, maxTen.DeliveredJobsPerSecond / 10);
         await Phase($"10 targets per offer, half the sustained rate ({sustainedTen / 2:0} offers/s)", 10, 0, sustainedTen / 2);
 
+        var fairness = await Fairness.RunAsync(stack, receivers, postgres, quick);
+
         Console.WriteLine("-- email profile: NS through MailKit against Apprise, same local SMTP server");
         var emails = quick ? 100 : 1000;
         var email = await stack.CreateAdapterAsync("bench-email", "email", new { host = "127.0.0.1", port = receivers.SmtpPort, security = "none", from = "ns@example.test" });
@@ -66,7 +68,8 @@ public static class Benchmark
 
         var result = new BenchResult(DateTimeOffset.UtcNow, $"{Environment.ProcessorCount} cores, {Environment.MachineName}", quick, Math.Round(pgbench),
             Math.Round(rabbitRaw), phases, Math.Round(stack.Cores[0].PeakRssMb(), 1), Math.Round(stack.Workers[0].PeakRssMb(), 1),
-            Math.Round(emailsPerSecond, 1), apprise is { } ap ? Math.Round(ap.Default, 2) : null, apprise is { } au ? Math.Round(au.Unthrottled, 1) : null);
+            Math.Round(emailsPerSecond, 1), apprise is { } ap ? Math.Round(ap.Default, 2) : null, apprise is { } au ? Math.Round(au.Unthrottled, 1) : null,
+            fairness);
         var markdown = Report(result);
         Console.WriteLine();
         Console.WriteLine(markdown);
@@ -79,7 +82,8 @@ public static class Benchmark
             await File.WriteAllTextAsync(Path.Combine(directory, $"{stamp}.md"), markdown);
             Console.WriteLine($"Written: bench/results/{stamp}.json and .md");
         }
-        return 0;
+        // The fairness bound is a pass/fail criterion of the bench (issue 11): a miss fails the run, --quick included.
+        return fairness.Met ? 0 : 1;
     }
 
     public static string Report(BenchResult r)
@@ -109,6 +113,8 @@ public static class Benchmark
         sb.AppendLine($"| webhook worker peak RSS | {r.WorkerPeakRssMb} MB | | |");
         sb.AppendLine($"| email: NS / Apprise as shipped (throttled by design) | {r.EmailsPerSecond} / {r.AppriseEmailsPerSecond?.ToString() ?? "n/a"} emails/s = {(r.AppriseEmailsPerSecond is { } a ? $"{r.EmailsPerSecond / a:0}x" : "n/a")} | >= 10x | {(r.AppriseEmailsPerSecond is { } b ? Met(r.EmailsPerSecond / b >= 10) : "n/a")} |");
         sb.AppendLine($"| email: NS / Apprise with its throttle off | {r.EmailsPerSecond} / {r.AppriseUnthrottledEmailsPerSecond?.ToString() ?? "n/a"} emails/s = {(r.AppriseUnthrottledEmailsPerSecond is { } c ? $"{r.EmailsPerSecond / c:0.0}x" : "n/a")} | >= 10x | {(r.AppriseUnthrottledEmailsPerSecond is { } d ? Met(r.EmailsPerSecond / d >= 10) : "n/a")} |");
+        if (r.Fairness is { } f)
+            sb.AppendLine($"| fairness: B's queued->finished p50 / p99 while A floods {f.FloodJobs} jobs (A delivered at {f.FloodDeliveredJobsPerSecond} jobs/s; B {f.LightJobs} jobs, {f.LightFailedRequests} failed requests) | {f.LightQueuedToFinishedMs.P50} / {f.LightQueuedToFinishedMs.P99} ms | p99 < {f.BoundMs} ms | {Met(f.Met)} |");
         return sb.ToString();
 
         static string Met(bool ok) => ok ? "yes" : "**no**";

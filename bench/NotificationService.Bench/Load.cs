@@ -97,7 +97,9 @@ public sealed class Load(Stack stack, Receivers receivers, string postgres)
     }
 
     /// <summary>From the job's creation (queued) to its recorded finish, read from the Job projection.</summary>
-    private async Task<double[]> QueuedToFinishedAsync(Guid[] jobs)
+    private Task<double[]> QueuedToFinishedAsync(Guid[] jobs) => QueuedToFinishedAsync(postgres, jobs);
+
+    public static async Task<double[]> QueuedToFinishedAsync(string postgres, Guid[] jobs)
     {
         await using var connection = new NpgsqlConnection(postgres);
         await connection.OpenAsync();

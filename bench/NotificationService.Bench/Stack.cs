@@ -18,6 +18,8 @@ public sealed class Stack : IAsyncDisposable
         Timeout = TimeSpan.FromSeconds(30),
     };
     public string ServiceKey { get; private set; } = "";
+    /// <summary>Settings every core started from now on gets (environment variables, e.g. <c>Fairness__FreeJobs</c>).</summary>
+    public Dictionary<string, string> CoreSettings { get; } = [];
 
     private Stack(string root, string postgres, string rabbitMq) => (_root, _postgres, _rabbitMq) = (root, postgres, rabbitMq);
 
@@ -56,7 +58,7 @@ public sealed class Stack : IAsyncDisposable
     {
         var url = new Uri($"http://127.0.0.1:{port ?? ServiceProcess.FreePort()}");
         var core = ServiceProcess.Start("core", Path.Combine(_root, "src/NotificationService.Core/bin/Release/net10.0/NotificationService.Core.dll"),
-            Environment("CORE", ("Admin__ApiKeys__0", AdminKey), ("ASPNETCORE_URLS", url.ToString())));
+            Environment("CORE", [("Admin__ApiKeys__0", AdminKey), ("ASPNETCORE_URLS", url.ToString()), .. CoreSettings.Select(kv => (kv.Key, kv.Value))]));
         await WaitHealthyAsync(url, core);
         if (index < 0) { Cores.Add(core); CoreUrls.Add(url); } else { Cores[index] = core; CoreUrls[index] = url; }
         return core;

@@ -85,6 +85,7 @@ public static class AdapterWorker
         builder.Services.AddNotificationMarten(postgres, wolverineSchema: WorkerRole.EnvelopeSchema, migrates: false);
         builder.Services.AddNotificationHealthChecks(postgres, rabbitMq);
 
+        builder.Services.AddAdapterQueueUpgrade(rabbitMq, (_, _) => Task.FromResult<IEnumerable<string>>([adapter.Queue])); // before Wolverine's
         builder.Host.UseWolverine(opts =>
         {
             opts.ServiceName = $"ns-adapter-{adapter.Name}";
@@ -102,7 +103,7 @@ public static class AdapterWorker
             opts.ListenToRabbitQueue(cancellations).BufferedInMemory();
 
             // Inline: a job's message is acknowledged only after its outcome is committed.
-            opts.ListenToRabbitQueue(adapter.Queue).ProcessInline().ListenerCount(parallelism).PreFetchCount(2);
+            opts.ListenToRabbitQueue(adapter.Queue, AdapterQueues.Configure).ProcessInline().ListenerCount(parallelism).PreFetchCount(2);
 
             // First match wins: a dependency briefly away is waited out; anything else is a poison message.
             opts.OnException<Exception>(PoisonMessages.IsTransientInfrastructure)

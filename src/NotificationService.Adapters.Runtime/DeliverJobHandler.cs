@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using NotificationService.Contracts;
+using NotificationService.Hosting;
 using NotificationService.Storage.Jobs;
 using Npgsql;
 using Wolverine;
@@ -14,7 +15,7 @@ public static class DeliverJobHandler
 {
     public static async Task<OutgoingMessages> Handle(
         DeliverJob message, JobJournal journal, WorkerContext worker, IChannelSender channel, InFlightJobs inFlight,
-        SendRateLimiter rateLimit, TimeProvider clock, ILogger<DeliverJob> logger, CancellationToken shutdown)
+        SendRateLimiter rateLimit, TimeProvider clock, Envelope envelope, ILogger<DeliverJob> logger, CancellationToken shutdown)
     {
         // The rate limit is waited out before the start is recorded, so a database hiccup while reserving a slot can never
         // look like a send that started and never ended.
@@ -53,7 +54,7 @@ public static class DeliverJobHandler
             return outcome.Events;
         });
         return committed && retryAt is { } at
-            ? [message.ToDestination(worker.RetryUri, new DeliveryOptions { ScheduledTime = at })]
+            ? [message.ToDestination(worker.RetryUri, Retry(at, envelope))]
             : [];
     }
 
@@ -87,6 +88,12 @@ public static class DeliverJobHandler
     }
 
     /// <summary>Anything PostgreSQL refused or the connection lost; a bug in the decision is not worth waiting on.</summary>
+    /// <summary>A retry keeps the priority its job was queued with (fair sharing): a heavy service's retries stay behind lighter services' jobs.</summary>
+    private static DeliveryOptions Retry(DateTimeOffset at, Envelope envelope) =>
+        AdapterQueues.PriorityOf(envelope) is { } priority
+            ? new DeliveryOptions { ScheduledTime = at }.WithHeader(AdapterQueues.PriorityHeader, priority.ToString())
+            : new DeliveryOptions { ScheduledTime = at };
+
     private static bool FromTheDatabase(Exception e)
     {
         for (var inner = e; inner is not null; inner = inner.InnerException)

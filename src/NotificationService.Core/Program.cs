@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using JasperFx;
+using Marten;
 using NotificationService.Hosting;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using NotificationService.Contracts;
@@ -10,6 +11,7 @@ using NotificationService.Core.Jobs;
 using NotificationService.Core.Offers;
 using NotificationService.Core.Retention;
 using NotificationService.Core.Services;
+using NotificationService.Storage.Adapters;
 using Scalar.AspNetCore;
 using Wolverine;
 using Wolverine.Http;
@@ -33,6 +35,12 @@ builder.Services.AddNotificationMarten(postgres, wolverineSchema: "wolverine", o
 // After Marten's migration (registered after it): the workers' database role gets what a worker needs, no more.
 builder.Services.AddWorkerGrants(builder.Configuration, postgres);
 
+// Before UseWolverine: adapter queues from before fair sharing get their priority levels before Wolverine declares them.
+builder.Services.AddAdapterQueueUpgrade(rabbitMq, async (sp, ct) =>
+{
+    await using var session = sp.GetRequiredService<IDocumentStore>().QuerySession();
+    return await session.Query<Adapter>().Select(a => a.Queue).ToListAsync(ct);
+});
 builder.Host.UseWolverine(opts =>
 {
     // Explicit, so endpoints and handlers are found when a test host (not this assembly) is the entry point.
@@ -61,6 +69,7 @@ builder.Services.AddExceptionHandler<ConcurrentChangeHandler>();
 builder.Services.AddExceptionHandler<MalformedRequestHandler>();
 builder.Services.AddHostedService<ExpirySweeper>();
 builder.Services.AddSingleton(JobReconciler.Bounds(builder.Configuration)).AddSingleton<JobReconciler>();
+builder.Services.AddSingleton(FairShare.Settings.From(builder.Configuration)).AddSingleton<FairShare>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<JobReconciler>());
 builder.Services.AddRetention(builder.Configuration);
 builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = RequestLimits.MaxBodyBytes);

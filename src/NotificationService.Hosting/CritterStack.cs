@@ -60,6 +60,17 @@ public static class CritterStack
         {
             if (endpoint.Role == EndpointRole.Application && !endpoint.IsListener) endpoint.Mode = EndpointMode.Durable;
         }));
+        // Fair sharing (AdapterQueues): adapter queues have priority levels, and whatever this process sends carries its
+        // priority header over to the AMQP priority. Policies also reach the adapter queues created at runtime.
+        opts.Policies.Add(new LambdaEndpointPolicy<RabbitMqQueue>((queue, _) =>
+        {
+            if (AdapterQueues.IsAdapterQueue(queue.QueueName)) AdapterQueues.Configure(queue);
+        }));
+        opts.Policies.Add(new LambdaEndpointPolicy<RabbitMqEndpoint>((endpoint, runtime) =>
+        {
+            if (endpoint.Role == EndpointRole.Application && !endpoint.IsListener && endpoint.EnvelopeMapper is null)
+                endpoint.EnvelopeMapper = new AdapterQueues.PriorityMapper(new RabbitMqEnvelopeMapper(endpoint, runtime));
+        }));
         opts.Services.AddSingleton(TimeProvider.System);
 
         return opts.UseRabbitMq(new Uri(rabbitMq))

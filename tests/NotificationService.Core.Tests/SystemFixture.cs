@@ -43,7 +43,9 @@ public sealed class SystemFixture : IAsyncLifetime
             .UseSetting("Admin:ApiKeys:0", AdminKey)
             .UseSetting("Jobs:ExpirySweepSeconds", "0.5")
             // The retention tests run the sweep themselves, as of the time they choose.
-            .UseSetting("Retention:SweepSeconds", "0"));
+            .UseSetting("Retention:SweepSeconds", "0")
+            // Fair sharing starts lowering a service's priority after 10 recent jobs, so a test's backlog can be small.
+            .UseSetting("Fairness:FreeJobs", "10"));
         Http = Core.Server.CreateClient();
         Tenant = await CreateTenantAsync("acme");
         Email = await CreateEmailAdapterAsync("email-main", Smtp.Port);

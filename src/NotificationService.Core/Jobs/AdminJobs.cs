@@ -84,10 +84,10 @@ public static class RetryJobEndpoint
 
     [WolverinePost("/admin/jobs/{id}/retry")]
     public static (RetryRequested, OutgoingMessages) Post(
-        Guid id, [WriteAggregate(LoadStyle = ConcurrencyStyle.Exclusive)] IEventStream<Job> stream, [NotBody] Adapter adapter, TimeProvider clock)
+        Guid id, [WriteAggregate(LoadStyle = ConcurrencyStyle.Exclusive)] IEventStream<Job> stream, [NotBody] Adapter adapter, TimeProvider clock, FairShare fairShare)
     {
         stream.AppendOne(new JobRetryRequested(id, "admin", clock.GetUtcNow()));
         var message = new DeliverJob(id, adapter.Id, stream.Aggregate!.Generation);
-        return (new RetryRequested(id), [message.ToDestination(Topology.QueueUri(adapter.Queue))]);
+        return (new RetryRequested(id), [message.ToDestination(Topology.QueueUri(adapter.Queue), fairShare.Next(stream.Aggregate.ServiceId, adapter.Id))]);
     }
 }

@@ -31,14 +31,14 @@ public static class ReconcileStuckJobHandler
         await session.LoadAsync<Job>(message.JobId) is { } job ? await session.LoadAsync<Adapter>(job.AdapterId) : null;
 
     public static (StuckJobReconciled, OutgoingMessages) Handle(
-        ReconcileStuckJob message, [WriteAggregate(LoadStyle = ConcurrencyStyle.Exclusive)] IEventStream<Job> stream, Adapter? adapter, StuckJobBounds bounds)
+        ReconcileStuckJob message, [WriteAggregate(LoadStyle = ConcurrencyStyle.Exclusive)] IEventStream<Job> stream, Adapter? adapter, StuckJobBounds bounds, FairShare fairShare)
     {
         var messages = new OutgoingMessages();
         if (stream.Aggregate is not { } job) return (new StuckJobReconciled(false), messages);
         var events = JobLifecycle.OnStuck(job, message.Version, message.LastChangeAt, bounds, adapter is not null, message.DetectedAt);
         stream.AppendMany(events);
         foreach (var requeued in events.OfType<JobRequeued>())
-            messages.Add(new DeliverJob(job.Id, adapter!.Id, requeued.Generation).ToDestination(Topology.QueueUri(adapter.Queue)));
+            messages.Add(new DeliverJob(job.Id, adapter!.Id, requeued.Generation).ToDestination(Topology.QueueUri(adapter.Queue), fairShare.Next(job.ServiceId, adapter.Id)));
         return (new StuckJobReconciled(events.Count > 0), messages);
     }
 }

@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Mvc;
 using NotificationService.Contracts;
 using NotificationService.Core.Auth;
 using NotificationService.Core.Infrastructure;
+using NotificationService.Core.Jobs;
 using NotificationService.Storage.Adapters;
 using NotificationService.Storage.Jobs;
 using Wolverine;
@@ -93,7 +94,7 @@ public static class CreateOfferEndpoint
     /// </summary>
     [WolverinePost("/v1/offers")]
     public static (OfferAccepted, IEnumerable<IMartenOp>, OutgoingMessages) Post(
-        CreateOffer command, OfferContext context, ClaimsPrincipal user, TimeProvider clock)
+        CreateOffer command, OfferContext context, ClaimsPrincipal user, TimeProvider clock, FairShare fairShare)
     {
         if (context.Earlier is { } earlier) return (new OfferAccepted(earlier.OfferId, earlier.Jobs), [], []);
 
@@ -123,7 +124,7 @@ public static class CreateOfferEndpoint
             {
                 operations.Add(MartenOps.StartStream<Job>(jobId,
                     new JobQueued(jobId, offer.Id, offer.ServiceId, adapter.Id, adapter.Name, target.Params, now, expireAt)));
-                messages.Add(new DeliverJob(jobId, adapter.Id).ToDestination(Topology.QueueUri(adapter.Queue)));
+                messages.Add(new DeliverJob(jobId, adapter.Id).ToDestination(Topology.QueueUri(adapter.Queue), fairShare.Next(offer.ServiceId, adapter.Id)));
             }
         }
 

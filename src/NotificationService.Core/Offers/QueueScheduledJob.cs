@@ -2,6 +2,7 @@ using Marten;
 using JasperFx.Events;
 using ConcurrencyStyle = Wolverine.Marten.ConcurrencyStyle;
 using NotificationService.Contracts;
+using NotificationService.Core.Jobs;
 using NotificationService.Storage.Adapters;
 using NotificationService.Storage.Jobs;
 using Wolverine;
@@ -15,7 +16,7 @@ public static class QueueScheduledJobHandler
     public static Task<Adapter?> LoadAsync(QueueScheduledJob message, IQuerySession session) => session.LoadAsync<Adapter>(message.AdapterId);
 
     public static OutgoingMessages Handle(
-        QueueScheduledJob message, [WriteAggregate(LoadStyle = ConcurrencyStyle.Exclusive)] IEventStream<Job> stream, Adapter? adapter, TimeProvider clock)
+        QueueScheduledJob message, [WriteAggregate(LoadStyle = ConcurrencyStyle.Exclusive)] IEventStream<Job> stream, Adapter? adapter, TimeProvider clock, FairShare fairShare)
     {
         var job = stream.Aggregate;
         // Rescheduled (a later message carries the new time), canceled or expired: this message has nothing to do.
@@ -26,6 +27,6 @@ public static class QueueScheduledJobHandler
         if (adapter is null) { stream.AppendOne(new JobFailed(job.Id, 0, "The adapter was deleted before the send time.", now)); return []; }
 
         stream.AppendOne(new JobQueued(job.Id, job.OfferId, job.ServiceId, adapter.Id, adapter.Name, job.Params, now, job.ExpireAt));
-        return [new DeliverJob(job.Id, adapter.Id, job.Generation).ToDestination(Topology.QueueUri(adapter.Queue))];
+        return [new DeliverJob(job.Id, adapter.Id, job.Generation).ToDestination(Topology.QueueUri(adapter.Queue), fairShare.Next(job.ServiceId, adapter.Id))];
     }
 }

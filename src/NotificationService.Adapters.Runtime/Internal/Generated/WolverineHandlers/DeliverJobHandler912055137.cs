@@ -38,7 +38,7 @@ namespace Internal.Generated.WolverineHandlers
             Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("handler.type", "NotificationService.Adapters.Runtime.DeliverJobHandler");
             
             // The actual message execution
-            var outgoing1 = await NotificationService.Adapters.Runtime.DeliverJobHandler.Handle(deliverJob, _jobJournal, _workerContext, _channelSender, _inFlightJobs, _sendRateLimiter, _timeProvider, _loggerForMessage, cancellation).ConfigureAwait(false);
+            var outgoing1 = await NotificationService.Adapters.Runtime.DeliverJobHandler.Handle(deliverJob, _jobJournal, _workerContext, _channelSender, _inFlightJobs, _sendRateLimiter, _timeProvider, context.Envelope, _loggerForMessage, cancellation).ConfigureAwait(false);
 
             
             // Outgoing, cascaded message

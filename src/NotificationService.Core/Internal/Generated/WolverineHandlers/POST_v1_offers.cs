@@ -2,6 +2,7 @@
 #pragma warning disable
 using Microsoft.AspNetCore.Routing;
 using NotificationService.Core.Infrastructure;
+using NotificationService.Core.Jobs;
 using System;
 using System.Linq;
 using Wolverine.Http;
@@ -17,15 +18,17 @@ namespace Internal.Generated.WolverineHandlers
         private readonly Wolverine.Http.WolverineHttpOptions _wolverineHttpOptions;
         private readonly NotificationService.Core.Infrastructure.AccessCache _accessCache;
         private readonly NotificationService.Core.Infrastructure.JsonSchemas _jsonSchemas;
+        private readonly NotificationService.Core.Jobs.FairShare _fairShare;
         private readonly System.TimeProvider _timeProvider;
         private readonly Wolverine.Marten.Publishing.OutboxedSessionFactory _outboxedSessionFactory;
         private readonly Wolverine.Runtime.IWolverineRuntime _wolverineRuntime;
 
-        public POST_v1_offers(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, NotificationService.Core.Infrastructure.AccessCache accessCache, NotificationService.Core.Infrastructure.JsonSchemas jsonSchemas, System.TimeProvider timeProvider, Wolverine.Marten.Publishing.OutboxedSessionFactory outboxedSessionFactory, Wolverine.Runtime.IWolverineRuntime wolverineRuntime) : base(wolverineHttpOptions)
+        public POST_v1_offers(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, NotificationService.Core.Infrastructure.AccessCache accessCache, NotificationService.Core.Infrastructure.JsonSchemas jsonSchemas, NotificationService.Core.Jobs.FairShare fairShare, System.TimeProvider timeProvider, Wolverine.Marten.Publishing.OutboxedSessionFactory outboxedSessionFactory, Wolverine.Runtime.IWolverineRuntime wolverineRuntime) : base(wolverineHttpOptions)
         {
             _wolverineHttpOptions = wolverineHttpOptions;
             _accessCache = accessCache;
             _jsonSchemas = jsonSchemas;
+            _fairShare = fairShare;
             _timeProvider = timeProvider;
             _outboxedSessionFactory = outboxedSessionFactory;
             _wolverineRuntime = wolverineRuntime;
@@ -60,7 +63,7 @@ namespace Internal.Generated.WolverineHandlers
 
             
             // The actual HTTP request handler execution
-            (var offerAccepted_response, var martenOpIEnumerable, var outgoingMessages) = NotificationService.Core.Offers.CreateOfferEndpoint.Post(command, offerContext, httpContext.User, _timeProvider);
+            (var offerAccepted_response, var martenOpIEnumerable, var outgoingMessages) = NotificationService.Core.Offers.CreateOfferEndpoint.Post(command, offerContext, httpContext.User, _timeProvider, _fairShare);
 
             // Apply each Marten op to the current document session
             foreach (var item_of_martenOpIEnumerable in martenOpIEnumerable) item_of_martenOpIEnumerable.Execute(documentSession);
