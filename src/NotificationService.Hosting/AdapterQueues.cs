@@ -1,3 +1,4 @@
+using NotificationService.Contracts;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -30,6 +31,9 @@ public static class AdapterQueues
     private const string MaxPriorityArgument = "x-max-priority";
 
     public static bool IsAdapterQueue(string queue) => queue.StartsWith(Prefix, StringComparison.Ordinal);
+
+    /// <summary>Where an old queue's waiting messages are kept while the queue is recreated with priority levels.</summary>
+    public static string AsideOf(string queue) => "ns.upgrading." + queue[Prefix.Length..];
 
     /// <summary>Declares the queue with priority levels; every process that declares an adapter queue goes through this.</summary>
     public static void Configure(IRabbitMqQueue queue) => queue.Arguments[MaxPriorityArgument] = (int)MaxPriority;
@@ -66,7 +70,9 @@ public static class AdapterQueues
         await using var connection = await factory.CreateConnectionAsync(ct);
         foreach (var queue in queues.Where(IsAdapterQueue).Distinct())
         {
-            var aside = $"{queue}.upgrading";
+            // Outside the ns.adapter. names, so it is never taken for an adapter's queue (adapter names may contain dots);
+            // the RabbitMQ users of ./ns may use ns.upgrading.<adapter> exactly as they may use ns.adapter.<adapter>.
+            var aside = AsideOf(queue);
             if (!await TryDeclareAsync(connection, queue, ct))
             {
                 logger.LogWarning("Adapter queue {Queue} has no priority levels (declared before fair sharing); recreating it", queue);
@@ -146,14 +152,20 @@ public static class AdapterQueues
         catch (OperationInterruptedException e) when (e.ShutdownReason?.ReplyCode == 404) { return false; }
     }
 
+    /// <summary>
+    /// Through the retry exchange, not the default one: a worker's RabbitMQ user may publish only there (not straight to
+    /// a queue), and may bind its own two queues to it, each by its own name as the workers' retries do.
+    /// </summary>
     private static async Task<int> MoveAsync(IConnection connection, string from, string to, CancellationToken ct)
     {
         await using var channel = await connection.CreateChannelAsync(new CreateChannelOptions(true, true), ct);
+        await channel.ExchangeDeclareAsync(Topology.RetryExchange, RabbitMQ.Client.ExchangeType.Direct, durable: true, autoDelete: false, cancellationToken: ct);
+        await channel.QueueBindAsync(to, Topology.RetryExchange, routingKey: to, cancellationToken: ct);
         var moved = 0;
         while (await channel.BasicGetAsync(from, autoAck: false, ct) is { } message)
         {
             var properties = new BasicProperties(message.BasicProperties) { Priority = MaxPriority };
-            await channel.BasicPublishAsync("", to, mandatory: true, properties, message.Body, ct); // returns once confirmed
+            await channel.BasicPublishAsync(Topology.RetryExchange, to, mandatory: true, properties, message.Body, ct); // returns once confirmed
             await channel.BasicAckAsync(message.DeliveryTag, multiple: false, ct);
             moved++;
         }

@@ -32,7 +32,7 @@ public sealed class when_an_adapter_queue_predates_fair_sharing(SystemFixture sy
         await AdapterQueues.PrepareAsync(TestEnvironment.RabbitMq, [queue], NullLogger.Instance); // a second start changes nothing
 
         await using var check = await connection.CreateChannelAsync();
-        await Assert.ThrowsAsync<OperationInterruptedException>(() => check.QueueDeclarePassiveAsync($"{queue}.upgrading"));
+        await Assert.ThrowsAsync<OperationInterruptedException>(() => check.QueueDeclarePassiveAsync(AdapterQueues.AsideOf(queue)));
         await using var read = await connection.CreateChannelAsync();
         // Declaring it as Wolverine now does (with priorities) succeeds only if it really was recreated with them.
         Assert.Equal(3u, (await read.QueueDeclareAsync(queue, true, false, false, new Dictionary<string, object?>(OldArguments) { ["x-max-priority"] = 9 })).MessageCount);
