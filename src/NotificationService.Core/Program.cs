@@ -7,6 +7,7 @@ using NotificationService.Core.Auth;
 using NotificationService.Core.Infrastructure;
 using NotificationService.Core.Invites;
 using NotificationService.Core.Jobs;
+using NotificationService.Core.Limits;
 using NotificationService.Core.Offers;
 using NotificationService.Core.Services;
 using Scalar.AspNetCore;
@@ -28,6 +29,7 @@ builder.Services.AddNotificationMarten(postgres, wolverineSchema: "wolverine", o
     opts.Schema.For<Offer>().Index(x => x.ServiceId).Index(x => x.CreatedAt);
     opts.Schema.For<IdempotentRequest>();
     opts.Schema.For<Invite>().UseOptimisticConcurrency(true).Index(x => x.InviteId);
+    opts.AddLimitsStorage();
 });
 
 builder.Host.UseWolverine(opts =>
@@ -55,6 +57,7 @@ builder.Services.AddApiKeyAuth();
 builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = QueryProblems.MakeReadable);
 builder.Services.AddExceptionHandler<ConcurrentChangeHandler>();
 builder.Services.AddExceptionHandler<MalformedRequestHandler>();
+builder.Services.AddServiceLimits(builder.Configuration, postgres);
 builder.Services.AddHostedService<ExpirySweeper>();
 builder.Services.AddSingleton(JobReconciler.Bounds(builder.Configuration)).AddSingleton<JobReconciler>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<JobReconciler>());
@@ -69,6 +72,7 @@ app.UseBodySizeLimit();
 app.UseStatusCodePages();
 app.UseAuthentication();
 app.UseAuthorization();
+app.UseServiceBodyLimits();
 app.UseRequestValueChecks();
 app.UseJsonBodyChecks();
 app.MapOpenApi();

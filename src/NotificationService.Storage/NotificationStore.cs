@@ -11,6 +11,13 @@ public static class NotificationStore
 {
     public const string Schema = "ns";
 
+    /// <summary>A job not yet ended, in SQL on <c>mt_doc_job</c>: what the core's pending-jobs quota counts (through a partial index).</summary>
+    /// <summary>The SQLSTATE the core raises in an offer's transaction when the offer would exceed its service's pending-jobs quota (a 429).</summary>
+    public const string PendingJobsQuotaSqlState = "NS429";
+
+    /// Spelt as PostgreSQL prints it back, so Marten's schema check sees the index unchanged instead of rebuilding it.
+    public const string PendingJobsPredicate = "((data ->> 'state'::text) = ANY (ARRAY['Scheduled'::text, 'Queued'::text, 'Started'::text]))";
+
     /// <summary>
     /// How every process talks to PostgreSQL, measured by `./ns bench --profile`:
     /// <list type="bullet">
@@ -41,7 +48,9 @@ public static class NotificationStore
         opts.Events.MetadataConfig.HeadersEnabled = false;
 
         opts.Projections.Snapshot<Job>(SnapshotLifecycle.Inline);
-        opts.Schema.For<Job>().Index(x => x.ServiceId).Index(x => x.AdapterId).Index(x => x.State).Index(x => x.OfferId).Index(x => x.ExpireAt).Index(x => x.CreatedAt);
+        opts.Schema.For<Job>().Index(x => x.ServiceId).Index(x => x.AdapterId).Index(x => x.State).Index(x => x.OfferId).Index(x => x.ExpireAt).Index(x => x.CreatedAt)
+            // Each offer counts its service's unfinished jobs (the pending-jobs quota): only those are in this index.
+            .Index(x => x.ServiceId, i => { i.Name = "mt_doc_job_idx_pending_service"; i.Predicate = PendingJobsPredicate; });
 
         opts.Projections.Snapshot<Adapter>(SnapshotLifecycle.Inline);
         opts.Schema.For<Adapter>().UniqueIndex(x => x.Name).UniqueIndex(x => x.KeyHash);

@@ -4,18 +4,22 @@ using JasperFx.Events;
 using Marten;
 using Microsoft.AspNetCore.Mvc;
 using NotificationService.Core.Infrastructure;
+using NotificationService.Core.Limits;
 using Wolverine.Http;
 using Wolverine.Marten;
 using Wolverine.Persistence;
 
 namespace NotificationService.Core.Services;
 
-public sealed record ServiceView(Guid Id, string Name, ServiceStatus Status, DateTimeOffset CreatedAt, IReadOnlyList<ServiceKeyView> Keys)
+/// <param name="Limits">the limits the admin set (null: the configured default; GET .../limits shows the ones that apply)</param>
+public sealed record ServiceView(
+    Guid Id, string Name, ServiceStatus Status, DateTimeOffset CreatedAt, IReadOnlyList<ServiceKeyView> Keys, ServiceLimits Limits)
 {
     /// <param name="liveKeys">the service's unrevoked keys by key id, for when each was last used</param>
     public static ServiceView From(ServiceAccount s, IReadOnlyDictionary<Guid, ServiceKey> liveKeys) =>
         new(s.Id, s.Name, s.Status, s.CreatedAt, s.Keys
-            .Select(k => new ServiceKeyView(k.KeyId, k.Prefix, k.CreatedAt, liveKeys.GetValueOrDefault(k.KeyId)?.LastUsedAt, k.RevokedAt)).ToList());
+            .Select(k => new ServiceKeyView(k.KeyId, k.Prefix, k.CreatedAt, liveKeys.GetValueOrDefault(k.KeyId)?.LastUsedAt, k.RevokedAt)).ToList(),
+            s.Limits);
 }
 
 public sealed record ServiceKeyView(Guid KeyId, string Prefix, DateTimeOffset CreatedAt, DateTimeOffset? LastUsedAt, DateTimeOffset? RevokedAt);
