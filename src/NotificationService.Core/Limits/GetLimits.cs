@@ -16,12 +16,12 @@ public sealed record LimitsUse(double OfferTokens, int PendingJobs);
 public static class GetLimitsEndpoint
 {
     [WolverineGet("/v1/limits")]
-    public static async Task<LimitsView> Get(ClaimsPrincipal user, HttpContext context, LimitDefaults defaults, OfferTokens tokens)
+    public static async Task<LimitsView> Get(ClaimsPrincipal user, HttpContext context, LimitDefaults defaults, LimitCounters counters)
     {
         var limits = context.LimitsOf(defaults);
         var serviceId = user.ServiceId();
-        var available = await tokens.AvailableAsync(serviceId, limits, context.RequestAborted);
-        var pending = await tokens.PendingJobsAsync(serviceId, limits.PendingJobs, context.RequestAborted);
+        var available = await counters.AvailableTokensAsync(serviceId, limits, context.RequestAborted);
+        var pending = await counters.PendingJobsAsync(serviceId, limits.PendingJobs, context.RequestAborted);
         return new LimitsView(limits, new LimitsUse(Math.Round(available, 3), pending));
     }
 }

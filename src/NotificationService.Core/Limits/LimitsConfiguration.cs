@@ -10,7 +10,7 @@ public static class LimitsConfiguration
     {
         services.AddSingleton(LimitDefaults.From(configuration));
         // A pool of its own: the token is taken in its own short transaction, before and apart from the offer's.
-        services.AddSingleton(new OfferTokens(NpgsqlDataSource.Create(NotificationStore.PooledConnectionString(postgres))));
+        services.AddSingleton(new LimitCounters(NpgsqlDataSource.Create(NotificationStore.PooledConnectionString(postgres))));
         services.AddExceptionHandler<PendingJobsQuotaHandler>();
         return services;
     }

@@ -62,7 +62,7 @@ public static class CreateOfferEndpoint
     /// a retry answered from its Idempotency-Key none (it stores nothing).
     /// </summary>
     public static async Task<ProblemDetails> ValidateAsync(
-        CreateOffer command, OfferContext context, ClaimsPrincipal user, JsonSchemas schemas, TimeProvider clock, HttpContext httpContext, OfferTokens tokens)
+        CreateOffer command, OfferContext context, ClaimsPrincipal user, JsonSchemas schemas, TimeProvider clock, HttpContext httpContext, LimitCounters counters)
     {
         if (context.Earlier is { } earlier)
             return earlier.RequestHash == context.RequestHash
@@ -94,10 +94,16 @@ public static class CreateOfferEndpoint
         }
         if (errors.Count > 0) return Problems.Invalid(errors.ToArray());
 
-        return await tokens.TakeAsync(user.ServiceId(), limits, httpContext.RequestAborted) is { } retryAfter
-            ? LimitProblems.TooMany(httpContext, "offersPerSecond", limits.OffersPerSecond, retryAfter,
-                $"This service may post {limits.OffersPerSecond} offers per second (bursts of {limits.Burst}). Nothing was stored; retry after {retryAfter} s.")
-            : WolverineContinue.NoProblems;
+        var serviceId = user.ServiceId();
+        var (retryAfter, pendingBound) = await counters.TakeOfferTokenAsync(serviceId, limits, httpContext.RequestAborted);
+        if (retryAfter is { } wait)
+            return LimitProblems.TooMany(httpContext, "offersPerSecond", limits.OffersPerSecond, wait,
+                $"This service may post {limits.OffersPerSecond} offers per second (bursts of {limits.Burst}). Nothing was stored; retry after {wait} s.");
+        // The bound only ever overstates the jobs not yet ended; when it says "full", count them.
+        if ((pendingBound is not { } bound || bound + command.Targets!.Count > limits.PendingJobs)
+            && await counters.RecountPendingJobsAsync(serviceId, limits.PendingJobs, httpContext.RequestAborted) + command.Targets!.Count > limits.PendingJobs)
+            return PendingJobsQuotaHandler.Problem(httpContext, limits.PendingJobs);
+        return WolverineContinue.NoProblems;
     }
 
     /// <summary>A target's params over the service's maxParamsBytes (counted as the UTF-8 bytes of their JSON), or null.</summary>
@@ -124,11 +130,7 @@ public static class CreateOfferEndpoint
             Id = Guid.NewGuid(), ServiceId = user.ServiceId(), CreatedAt = now,
             ExpireAt = command.ExpireAt, SendAt = command.SendAt, Metadata = command.Metadata,
         };
-        // First in the batch: the pending-jobs quota is checked, and held, in this offer's own transaction.
-        var operations = new List<IMartenOp>
-        {
-            new LimitsStorage.AdmitPendingJobs(offer.ServiceId, offer.Id, command.Targets!.Count, context.Limits.PendingJobs), MartenOps.Insert(offer),
-        };
+        var operations = new List<IMartenOp> { MartenOps.Insert(offer) };
         var messages = new OutgoingMessages();
 
         foreach (var target in command.Targets!)
@@ -151,6 +153,8 @@ public static class CreateOfferEndpoint
             }
         }
 
+        // Last in the batch, so the service's bound row is locked for as short a time as possible before the commit.
+        operations.Add(new LimitsStorage.AdmitPendingJobs(offer.ServiceId, command.Targets!.Count, context.Limits.PendingJobs));
         var state = scheduled ? JobState.Scheduled : JobState.Queued;
         var jobs = offer.Jobs.Select(j => new AcceptedJob(j.JobId, j.Adapter, state)).ToList();
         if (context.IdempotencyKey is { Length: > 0 } key)

@@ -13,14 +13,14 @@ namespace Internal.Generated.WolverineHandlers
     public sealed class GET_v1_limits : Wolverine.Http.HttpHandler
     {
         private readonly Wolverine.Http.WolverineHttpOptions _wolverineHttpOptions;
+        private readonly NotificationService.Core.Limits.LimitCounters _limitCounters;
         private readonly NotificationService.Core.Limits.LimitDefaults _limitDefaults;
-        private readonly NotificationService.Core.Limits.OfferTokens _offerTokens;
 
-        public GET_v1_limits(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, NotificationService.Core.Limits.LimitDefaults limitDefaults, NotificationService.Core.Limits.OfferTokens offerTokens) : base(wolverineHttpOptions)
+        public GET_v1_limits(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, NotificationService.Core.Limits.LimitCounters limitCounters, NotificationService.Core.Limits.LimitDefaults limitDefaults) : base(wolverineHttpOptions)
         {
             _wolverineHttpOptions = wolverineHttpOptions;
+            _limitCounters = limitCounters;
             _limitDefaults = limitDefaults;
-            _offerTokens = offerTokens;
         }
 
         public override async System.Threading.Tasks.Task Handle(Microsoft.AspNetCore.Http.HttpContext httpContext)
@@ -28,7 +28,7 @@ namespace Internal.Generated.WolverineHandlers
             Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "NotificationService.Core.Limits.GetLimitsEndpoint").SetTag("http.route", "/v1/limits").SetTag("http.request.method", "GET");
             
             // The actual HTTP request handler execution
-            var limitsView_response = await NotificationService.Core.Limits.GetLimitsEndpoint.Get(httpContext.User, httpContext, _limitDefaults, _offerTokens).ConfigureAwait(false);
+            var limitsView_response = await NotificationService.Core.Limits.GetLimitsEndpoint.Get(httpContext.User, httpContext, _limitDefaults, _limitCounters).ConfigureAwait(false);
 
             // Writing the response body to JSON because this was the first 'return variable' in the method signature
             await WriteJsonAsync(httpContext, limitsView_response, 404);

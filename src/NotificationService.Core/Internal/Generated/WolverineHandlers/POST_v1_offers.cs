@@ -18,19 +18,19 @@ namespace Internal.Generated.WolverineHandlers
         private readonly Wolverine.Http.WolverineHttpOptions _wolverineHttpOptions;
         private readonly NotificationService.Core.Infrastructure.AccessCache _accessCache;
         private readonly NotificationService.Core.Infrastructure.JsonSchemas _jsonSchemas;
+        private readonly NotificationService.Core.Limits.LimitCounters _limitCounters;
         private readonly NotificationService.Core.Limits.LimitDefaults _limitDefaults;
-        private readonly NotificationService.Core.Limits.OfferTokens _offerTokens;
         private readonly System.TimeProvider _timeProvider;
         private readonly Wolverine.Marten.Publishing.OutboxedSessionFactory _outboxedSessionFactory;
         private readonly Wolverine.Runtime.IWolverineRuntime _wolverineRuntime;
 
-        public POST_v1_offers(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, NotificationService.Core.Infrastructure.AccessCache accessCache, NotificationService.Core.Infrastructure.JsonSchemas jsonSchemas, NotificationService.Core.Limits.LimitDefaults limitDefaults, NotificationService.Core.Limits.OfferTokens offerTokens, System.TimeProvider timeProvider, Wolverine.Marten.Publishing.OutboxedSessionFactory outboxedSessionFactory, Wolverine.Runtime.IWolverineRuntime wolverineRuntime) : base(wolverineHttpOptions)
+        public POST_v1_offers(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, NotificationService.Core.Infrastructure.AccessCache accessCache, NotificationService.Core.Infrastructure.JsonSchemas jsonSchemas, NotificationService.Core.Limits.LimitCounters limitCounters, NotificationService.Core.Limits.LimitDefaults limitDefaults, System.TimeProvider timeProvider, Wolverine.Marten.Publishing.OutboxedSessionFactory outboxedSessionFactory, Wolverine.Runtime.IWolverineRuntime wolverineRuntime) : base(wolverineHttpOptions)
         {
             _wolverineHttpOptions = wolverineHttpOptions;
             _accessCache = accessCache;
             _jsonSchemas = jsonSchemas;
+            _limitCounters = limitCounters;
             _limitDefaults = limitDefaults;
-            _offerTokens = offerTokens;
             _timeProvider = timeProvider;
             _outboxedSessionFactory = outboxedSessionFactory;
             _wolverineRuntime = wolverineRuntime;
@@ -55,7 +55,7 @@ namespace Internal.Generated.WolverineHandlers
 
             var idempotencyKey = ReadSingleHeaderValue(httpContext, "Idempotency-Key");
             var offerContext = await NotificationService.Core.Offers.CreateOfferEndpoint.LoadAsync(command, idempotencyKey, httpContext.User, ((Marten.IQuerySession)documentSession), _accessCache, httpContext, _limitDefaults).ConfigureAwait(false);
-            var problemDetails2 = await NotificationService.Core.Offers.CreateOfferEndpoint.ValidateAsync(command, offerContext, httpContext.User, _jsonSchemas, _timeProvider, httpContext, _offerTokens).ConfigureAwait(false);
+            var problemDetails2 = await NotificationService.Core.Offers.CreateOfferEndpoint.ValidateAsync(command, offerContext, httpContext.User, _jsonSchemas, _timeProvider, httpContext, _limitCounters).ConfigureAwait(false);
             // Evaluate whether the processing should stop if there are any problems
             if (!(ReferenceEquals(problemDetails2, Wolverine.Http.WolverineContinue.NoProblems)))
             {
