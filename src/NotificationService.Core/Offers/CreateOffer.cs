@@ -153,8 +153,6 @@ public static class CreateOfferEndpoint
             }
         }
 
-        // Last in the batch, so the service's bound row is locked for as short a time as possible before the commit.
-        operations.Add(new LimitsStorage.AdmitPendingJobs(offer.ServiceId, command.Targets!.Count, context.Limits.PendingJobs));
         var state = scheduled ? JobState.Scheduled : JobState.Queued;
         var jobs = offer.Jobs.Select(j => new AcceptedJob(j.JobId, j.Adapter, state)).ToList();
         if (context.IdempotencyKey is { Length: > 0 } key)
@@ -162,6 +160,8 @@ public static class CreateOfferEndpoint
             {
                 Id = IdempotentRequest.IdFor(offer.ServiceId, key), RequestHash = context.RequestHash, OfferId = offer.Id, Jobs = jobs, CreatedAt = now,
             }));
+        // Queued last, so the service's bound row is locked for as short a time as possible before the commit.
+        operations.Add(new LimitsStorage.AdmitPendingJobs(offer.ServiceId, command.Targets!.Count, context.Limits.PendingJobs));
         return (new OfferAccepted(offer.Id, jobs), operations, messages);
     }
 }

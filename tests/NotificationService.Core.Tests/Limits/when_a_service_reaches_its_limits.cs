@@ -240,7 +240,8 @@ public sealed class when_a_service_reaches_its_limits(SystemFixture system) : In
         Assert.Equal(400, status);
         Assert.Contains("offers_per_second", problem.GetProperty("detail").GetString());
 
-        Assert.Equal(404, (await System.SendRawAsync(HttpMethod.Patch, $"/admin/services/{Guid.NewGuid()}/limits", SystemFixture.AdminKey, new { burst = 5 })).Status);
+        foreach (var missing in new[] { Guid.NewGuid(), Guid.Empty })
+            Assert.Equal(404, (await System.SendRawAsync(HttpMethod.Patch, $"/admin/services/{missing}/limits", SystemFixture.AdminKey, new { burst = 5 })).Status);
         Assert.Equal(403, (await System.SendRawAsync(HttpMethod.Patch, url, tenant.ApiKey, new { burst = 5 })).Status);
         Assert.Equal(403, (await System.SendRawAsync(HttpMethod.Get, "/v1/limits", SystemFixture.AdminKey)).Status);
         Assert.Null((await System.SendAsync<ServiceView>(HttpMethod.Get, $"/admin/services/{tenant.Id}", SystemFixture.AdminKey, expect: 200)).Limits.Burst);
