@@ -73,6 +73,7 @@ app.UseStatusCodePages();
 app.UseAuthentication();
 app.UseAuthorization();
 app.UseServiceBodyLimits();
+app.UsePendingJobsReservations();
 app.UseRequestValueChecks();
 app.UseJsonBodyChecks();
 app.MapOpenApi();

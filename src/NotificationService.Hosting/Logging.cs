@@ -7,7 +7,6 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
 using Npgsql;
-using NotificationService.Storage;
 
 namespace NotificationService.Hosting;
 
@@ -61,8 +60,6 @@ public static class Logging
 
     internal static bool IsClientMistake<TState>(TState state, Exception? exception) =>
         IsBrokenRequest(exception)
-        // A service over its pending-jobs quota: its offer's transaction is refused on purpose, and the client gets 429.
-        || FindPostgres(exception)?.SqlState == NotificationStore.PendingJobsQuotaSqlState
         || (state is IReadOnlyList<KeyValuePair<string, object?>> values && values.Any(v => v is { Key: "{OriginalFormat}", Value: UnreadableBody }));
 
     internal static Exception? Redact(Exception? exception) =>

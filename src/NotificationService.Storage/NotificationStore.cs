@@ -12,9 +12,6 @@ public static class NotificationStore
     public const string Schema = "ns";
 
     /// <summary>A job not yet ended, in SQL on <c>mt_doc_job</c>: what the core's pending-jobs quota counts (through a partial index).</summary>
-    /// <summary>The SQLSTATE the core raises in an offer's transaction when the offer would exceed its service's pending-jobs quota (a 429).</summary>
-    public const string PendingJobsQuotaSqlState = "NS429";
-
     /// Spelt as PostgreSQL prints it back, so Marten's schema check sees the index unchanged instead of rebuilding it.
     public const string PendingJobsPredicate = "((data ->> 'state'::text) = ANY (ARRAY['Scheduled'::text, 'Queued'::text, 'Started'::text]))";
 

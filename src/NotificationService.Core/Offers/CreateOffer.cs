@@ -25,9 +25,13 @@ public sealed record AcceptedJob(Guid Id, string Adapter, JobState State);
 /// <summary>202: the offer and its jobs are stored and their delivery is on its way through the outbox.</summary>
 public sealed record OfferAccepted(Guid Id, IReadOnlyList<AcceptedJob> Jobs) : AcceptedResource($"/v1/offers/{Id}");
 
-/// <summary>Everything the request refers to, loaded once: its adapters, the earlier request with the same key, the service's limits.</summary>
+/// <summary>
+/// Everything the request refers to, loaded once: its adapters, the earlier request with the same key, the service's
+/// limits; and the new offer's id, chosen here because its pending-jobs reservation is made under it before it is stored.
+/// </summary>
 public sealed record OfferContext(
-    IReadOnlyDictionary<string, Adapter> Adapters, string? IdempotencyKey, string RequestHash, IdempotentRequest? Earlier, EffectiveLimits Limits);
+    IReadOnlyDictionary<string, Adapter> Adapters, string? IdempotencyKey, string RequestHash, IdempotentRequest? Earlier, EffectiveLimits Limits,
+    Guid OfferId);
 
 /// <summary>Delivered to the core itself at a scheduled job's send time.</summary>
 public sealed record QueueScheduledJob(Guid JobId, Guid AdapterId, DateTimeOffset SendAt);
@@ -49,17 +53,17 @@ public static class CreateOfferEndpoint
         if (missing.Length > 0)
             foreach (var adapter in await session.Query<Adapter>().Where(a => missing.Contains(a.Name)).ToListAsync())
                 cache.Adapters.Keep(adapter.Name, adapters[adapter.Name] = adapter);
-        if (string.IsNullOrEmpty(idempotencyKey)) return new OfferContext(adapters, null, "", null, limits);
+        if (string.IsNullOrEmpty(idempotencyKey)) return new OfferContext(adapters, null, "", null, limits, Guid.NewGuid());
 
         // Only a request that may be retried needs its fingerprint (a retry with another body is refused).
         var hash = Convert.ToHexStringLower(SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(command)));
         var earlier = await session.LoadAsync<IdempotentRequest>(IdempotentRequest.IdFor(user.ServiceId(), idempotencyKey));
-        return new OfferContext(adapters, idempotencyKey, hash, earlier, limits);
+        return new OfferContext(adapters, idempotencyKey, hash, earlier, limits, Guid.NewGuid());
     }
 
     /// <summary>
-    /// Checks the offer, then takes one of the service's offer tokens: only an offer that would be stored costs one, and
-    /// a retry answered from its Idempotency-Key none (it stores nothing).
+    /// Checks the offer, then takes one of the service's offer tokens and reserves its jobs against the pending-jobs
+    /// quota: only an offer that would be stored costs a token, and a retry answered from its Idempotency-Key none.
     /// </summary>
     public static async Task<ProblemDetails> ValidateAsync(
         CreateOffer command, OfferContext context, ClaimsPrincipal user, JsonSchemas schemas, TimeProvider clock, HttpContext httpContext, LimitCounters counters)
@@ -94,16 +98,19 @@ public static class CreateOfferEndpoint
         }
         if (errors.Count > 0) return Problems.Invalid(errors.ToArray());
 
-        var serviceId = user.ServiceId();
-        var (retryAfter, pendingBound) = await counters.TakeOfferTokenAsync(serviceId, limits, httpContext.RequestAborted);
-        if (retryAfter is { } wait)
-            return LimitProblems.TooMany(httpContext, "offersPerSecond", limits.OffersPerSecond, wait,
-                $"This service may post {limits.OffersPerSecond} offers per second (bursts of {limits.Burst}). Nothing was stored; retry after {wait} s.");
-        // The bound only ever overstates the jobs not yet ended; when it says "full", count them.
-        if ((pendingBound is not { } bound || bound + command.Targets!.Count > limits.PendingJobs)
-            && await counters.RecountPendingJobsAsync(serviceId, limits.PendingJobs, httpContext.RequestAborted) + command.Targets!.Count > limits.PendingJobs)
-            return PendingJobsQuotaHandler.Problem(httpContext, limits.PendingJobs);
-        return WolverineContinue.NoProblems;
+        var (gate, retryAfter) = await counters.EnterAsync(user.ServiceId(), context.OfferId, command.Targets!.Count, limits, httpContext.RequestAborted);
+        switch (gate)
+        {
+            case LimitCounters.Gate.OverRate:
+                return LimitProblems.TooMany(httpContext, "offersPerSecond", limits.OffersPerSecond, retryAfter,
+                    $"This service may post {limits.OffersPerSecond} offers per second (bursts of {limits.Burst}). Nothing was stored; retry after {retryAfter} s.");
+            case LimitCounters.Gate.OverQuota:
+                return PendingJobsReservations.Problem(httpContext, limits.PendingJobs);
+            default:
+                // Given back if the offer is not stored after all.
+                PendingJobsReservations.Reserved(httpContext, context.OfferId);
+                return WolverineContinue.NoProblems;
+        }
     }
 
     /// <summary>A target's params over the service's maxParamsBytes (counted as the UTF-8 bytes of their JSON), or null.</summary>
@@ -127,7 +134,7 @@ public static class CreateOfferEndpoint
         var scheduled = command.SendAt is { } sendAt && sendAt > now;
         var offer = new Offer
         {
-            Id = Guid.NewGuid(), ServiceId = user.ServiceId(), CreatedAt = now,
+            Id = context.OfferId, ServiceId = user.ServiceId(), CreatedAt = now,
             ExpireAt = command.ExpireAt, SendAt = command.SendAt, Metadata = command.Metadata,
         };
         var operations = new List<IMartenOp> { MartenOps.Insert(offer) };
@@ -160,8 +167,8 @@ public static class CreateOfferEndpoint
             {
                 Id = IdempotentRequest.IdFor(offer.ServiceId, key), RequestHash = context.RequestHash, OfferId = offer.Id, Jobs = jobs, CreatedAt = now,
             }));
-        // Queued last, so the service's bound row is locked for as short a time as possible before the commit.
-        operations.Add(new LimitsStorage.AdmitPendingJobs(offer.ServiceId, command.Targets!.Count, context.Limits.PendingJobs));
+        // Its jobs are stored with it: from the commit on they count as themselves, not as a reservation.
+        operations.Add(new LimitsStorage.ClaimReservation(offer.Id));
         return (new OfferAccepted(offer.Id, jobs), operations, messages);
     }
 }

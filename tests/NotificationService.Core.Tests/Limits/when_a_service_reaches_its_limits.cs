@@ -196,6 +196,41 @@ public sealed class when_a_service_reaches_its_limits(SystemFixture system) : In
             $"SELECT count(*) FROM ns.mt_doc_job WHERE data->>'serviceId' = '{tenant.Id}' AND data->>'state' <> 'Finished'"));
     }
 
+    /// <summary>
+    /// An offer reserves its jobs before its transaction; when the transaction then fails (here a trigger refuses its
+    /// idempotency record, after the offer and its jobs were written), the places come back at once.
+    /// </summary>
+    [Fact]
+    public async Task an_offer_that_fails_to_commit_gives_its_places_back()
+    {
+        var adapter = await IdleAdapterAsync();
+        var tenant = await TenantWithLimitsAsync("release", new { pendingJobs = 1 });
+        await Sql.ExecuteAsync("""
+            CREATE OR REPLACE FUNCTION ns.fail_limits_commit() RETURNS trigger AS $$
+            BEGIN RAISE EXCEPTION 'injected failure'; END $$ LANGUAGE plpgsql;
+            CREATE TRIGGER fail_limits_commit BEFORE INSERT ON ns.mt_doc_idempotentrequest
+              FOR EACH ROW WHEN (NEW.id LIKE '%:doomed-limits') EXECUTE FUNCTION ns.fail_limits_commit();
+            """);
+        try
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/offers")
+            {
+                Content = JsonContent.Create(OneEmail(adapter.Name, "doomed@example.test"), options: SystemFixture.Json),
+            };
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", tenant.ApiKey);
+            request.Headers.Add("Idempotency-Key", "doomed-limits");
+            Assert.Equal(500, (int)(await System.Http.SendAsync(request)).StatusCode);
+        }
+        finally
+        {
+            await Sql.ExecuteAsync("DROP TRIGGER fail_limits_commit ON ns.mt_doc_idempotentrequest; DROP FUNCTION ns.fail_limits_commit();");
+        }
+        Assert.Equal(0, await StoredAsync(tenant.Id));
+
+        Assert.Equal(202, (await PostOfferAsync(System.Http, tenant.ApiKey, OneEmail(adapter.Name, "fine@example.test"))).Status);
+        Assert.Equal(429, (await PostOfferAsync(System.Http, tenant.ApiKey, OneEmail(adapter.Name, "full@example.test"))).Status);
+    }
+
     [Fact]
     public async Task the_admin_sets_and_resets_limits_and_every_change_is_in_the_history()
     {
