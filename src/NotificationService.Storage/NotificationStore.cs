@@ -11,8 +11,10 @@ public static class NotificationStore
 {
     public const string Schema = "ns";
 
-    /// <summary>A job not yet ended, in SQL on <c>mt_doc_job</c>: what the core's pending-jobs quota counts (through a partial index).</summary>
+    /// <summary>
+    /// A job not yet ended, in SQL on <c>mt_doc_job</c>: what the core's pending-jobs quota counts (through a partial index).
     /// Spelt as PostgreSQL prints it back, so Marten's schema check sees the index unchanged instead of rebuilding it.
+    /// </summary>
     public const string PendingJobsPredicate = "((data ->> 'state'::text) = ANY (ARRAY['Scheduled'::text, 'Queued'::text, 'Started'::text]))";
 
     /// <summary>
