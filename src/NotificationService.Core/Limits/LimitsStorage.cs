@@ -54,7 +54,8 @@ public static class LimitsStorage
         // Takes a token (wait = 0) or says how long until one is there (a refused request takes nothing, so a client that
         // waits Retry-After gets in), by the database's clock, so every core agrees on the refill; with a token, reserves
         // the offer's jobs if the bound has room. No WAL flush of its own: a reservation is written before its offer, so
-        // the offer's durable commit makes it durable too; a token lost in a crash is harmless.
+        // the offer's durable commit makes it durable too; a token lost in a crash is harmless. The bucket row, taken
+        // first, is held to the end of this short transaction, so one service's gates pass one at a time on every core.
         opts.Storage.ExtendedSchemaObjects.Add(Function.ForSql($$"""
             CREATE OR REPLACE FUNCTION {{schema}}.offer_gate(p_service uuid, p_offer uuid, p_rate double precision, p_burst double precision, p_jobs integer, p_quota integer, OUT wait double precision, OUT reserved boolean)
              RETURNS record

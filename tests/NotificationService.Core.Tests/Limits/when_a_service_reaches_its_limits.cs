@@ -151,8 +151,8 @@ public sealed class when_a_service_reaches_its_limits(SystemFixture system) : In
     }
 
     /// <summary>
-    /// Two core instances on one database, 40 offers of one job each posted at once, half to each: the quota of 10 pending
-    /// jobs admits exactly 10 in total, and every other offer gets 429 naming the limit with nothing stored.
+    /// Two core instances on one database, 40 offers of one job each posted at once, half to each, after a first one: the
+    /// quota of 10 pending jobs admits exactly 10 in total, and every other offer gets 429 naming the limit with nothing stored.
     /// </summary>
     [Fact]
     public async Task the_pending_jobs_quota_holds_across_two_core_instances()
@@ -165,11 +165,14 @@ public sealed class when_a_service_reaches_its_limits(SystemFixture system) : In
         foreach (var http in clients) Assert.Equal(200, (int)(await http.SendAsync(new HttpRequestMessage(HttpMethod.Get, "/v1/limits")
                      { Headers = { Authorization = new AuthenticationHeaderValue("Bearer", tenant.ApiKey) } })).StatusCode);
 
+        // One offer first, so the service has been counted and the race runs through the reservation's fast path.
+        Assert.Equal(202, (await PostOfferAsync(System.Http, tenant.ApiKey, OneEmail(adapter.Name, "first@example.test"))).Status);
+
         var answers = await Task.WhenAll(Enumerable.Range(0, 40).Select(i =>
             PostOfferAsync(clients[i % 2], tenant.ApiKey, OneEmail(adapter.Name, $"q{i}@example.test"))));
 
         Assert.All(answers, a => Assert.True(a.Status is 202 or 429, $"{a.Status}: {a.Body}"));
-        Assert.Equal(10, answers.Count(a => a.Status == 202));
+        Assert.Equal(9, answers.Count(a => a.Status == 202));
         Assert.All(answers.Where(a => a.Status == 429), a =>
         {
             Assert.Equal("pendingJobs", a.Body.GetProperty("limit").GetString());
