@@ -25,7 +25,7 @@ public sealed class HostileRequests(HostileTargets targets, int seed)
         ("GET", "/admin/jobs/{id}", null), ("GET", "/admin/jobs/{id}/events", null), ("POST", "/admin/jobs/{id}/retry", null),
         ("GET", "/admin/services/{id}", null), ("GET", "/admin/services/{id}/history", null), ("PATCH", "/admin/services/{id}", """{"name":"renamed"}"""),
         ("POST", "/admin/services/{id}/block", null), ("POST", "/admin/services/{id}/unblock", null), ("POST", "/admin/services/{id}/keys", null),
-        ("DELETE", "/admin/services/{id}/keys/{id}", null),
+        ("DELETE", "/admin/services/{id}/keys/{id}", null), ("GET", "/admin/services/{id}/limits", null), ("PATCH", "/admin/services/{id}/limits", """{"burst":5}"""),
         ("GET", "/admin/adapters/{id}", null), ("GET", "/admin/adapters/{id}/history", null), ("PATCH", "/admin/adapters/{id}", """{"policy":{}}"""),
         ("GET", "/admin/invites/{id}", null), ("DELETE", "/admin/invites/{id}", null),
         ("POST", "/admin/adapters/{id}/block", null), ("POST", "/admin/adapters/{id}/unblock", null), ("DELETE", "/admin/adapters/{id}", null),

@@ -70,6 +70,8 @@ public sealed class ApiKeyAuthenticationHandler(
             cache.ServiceKeys.Keep(hash, known = (serviceKey, account));
         }
         var service = known.Service;
+        // The endpoints read the caller's limits from here, so enforcing them costs no extra lookup.
+        Context.Features.Set(service);
         await RecordUseAsync(known.Key);
 
         // A blocked service is still identified (so it gets 403, not 401) but holds no role.

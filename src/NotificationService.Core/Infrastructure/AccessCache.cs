@@ -44,7 +44,7 @@ public sealed class AccessCacheInvalidation(AccessCache cache) : DocumentSession
     {
         foreach (var e in commit.GetEvents())
         {
-            if (e.Data is ServiceRenamed or ServiceBlocked or ServiceUnblocked or ServiceKeyRevoked) cache.ServiceKeys.Clear();
+            if (e.Data is ServiceRenamed or ServiceBlocked or ServiceUnblocked or ServiceKeyRevoked or Limits.ServiceLimitsChanged) cache.ServiceKeys.Clear();
             if (e.Data is AdapterReconfigured or AdapterBlocked or AdapterUnblocked or AdapterDeleted) cache.Adapters.Clear();
         }
         return Task.CompletedTask;

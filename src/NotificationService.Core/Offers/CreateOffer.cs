@@ -7,6 +7,7 @@ using NotificationService.Contracts;
 using NotificationService.Core.Auth;
 using NotificationService.Core.Infrastructure;
 using NotificationService.Core.Jobs;
+using NotificationService.Core.Limits;
 using NotificationService.Storage.Adapters;
 using NotificationService.Storage.Jobs;
 using Wolverine;
@@ -25,20 +26,26 @@ public sealed record AcceptedJob(Guid Id, string Adapter, JobState State);
 /// <summary>202: the offer and its jobs are stored and their delivery is on its way through the outbox.</summary>
 public sealed record OfferAccepted(Guid Id, IReadOnlyList<AcceptedJob> Jobs) : AcceptedResource($"/v1/offers/{Id}");
 
-/// <summary>Everything the request refers to, loaded once: its adapters and the earlier request with the same key.</summary>
-public sealed record OfferContext(IReadOnlyDictionary<string, Adapter> Adapters, string? IdempotencyKey, string RequestHash, IdempotentRequest? Earlier);
+/// <summary>
+/// Everything the request refers to, loaded once: its adapters, the earlier request with the same key, the service's
+/// limits; and the new offer's id, chosen here because its pending-jobs reservation is made under it before it is stored.
+/// </summary>
+public sealed record OfferContext(
+    IReadOnlyDictionary<string, Adapter> Adapters, string? IdempotencyKey, string RequestHash, IdempotentRequest? Earlier, EffectiveLimits Limits,
+    Guid OfferId);
 
 /// <summary>Delivered to the core itself at a scheduled job's send time.</summary>
 public sealed record QueueScheduledJob(Guid JobId, Guid AdapterId, DateTimeOffset SendAt);
 
 public static class CreateOfferEndpoint
 {
-    public const int MaxTargets = 100;
     public const int MaxMetadataEntries = 50;
 
     public static async Task<OfferContext> LoadAsync(
-        CreateOffer command, [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey, ClaimsPrincipal user, IQuerySession session, AccessCache cache)
+        CreateOffer command, [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey, ClaimsPrincipal user, IQuerySession session, AccessCache cache,
+        HttpContext httpContext, LimitDefaults defaults)
     {
+        var limits = httpContext.LimitsOf(defaults);
         var names = (command.Targets ?? []).Select(t => t?.Adapter).OfType<string>().Distinct().ToArray();
         var adapters = new Dictionary<string, Adapter>();
         foreach (var name in names)
@@ -47,16 +54,20 @@ public static class CreateOfferEndpoint
         if (missing.Length > 0)
             foreach (var adapter in await session.Query<Adapter>().Where(a => missing.Contains(a.Name)).ToListAsync())
                 cache.Adapters.Keep(adapter.Name, adapters[adapter.Name] = adapter);
-        if (string.IsNullOrEmpty(idempotencyKey)) return new OfferContext(adapters, null, "", null);
+        if (string.IsNullOrEmpty(idempotencyKey)) return new OfferContext(adapters, null, "", null, limits, Guid.NewGuid());
 
         // Only a request that may be retried needs its fingerprint (a retry with another body is refused).
         var hash = Convert.ToHexStringLower(SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(command)));
         var earlier = await session.LoadAsync<IdempotentRequest>(IdempotentRequest.IdFor(user.ServiceId(), idempotencyKey));
-        return new OfferContext(adapters, idempotencyKey, hash, earlier);
+        return new OfferContext(adapters, idempotencyKey, hash, earlier, limits, Guid.NewGuid());
     }
 
+    /// <summary>
+    /// Checks the offer, then takes one of the service's offer tokens and reserves its jobs against the pending-jobs
+    /// quota: only an offer that would be stored costs a token, and a retry answered from its Idempotency-Key none.
+    /// </summary>
     public static async Task<ProblemDetails> ValidateAsync(
-        CreateOffer command, OfferContext context, ClaimsPrincipal user, JsonSchemas schemas, TimeProvider clock)
+        CreateOffer command, OfferContext context, ClaimsPrincipal user, JsonSchemas schemas, TimeProvider clock, HttpContext httpContext, LimitCounters counters)
     {
         if (context.Earlier is { } earlier)
             return earlier.RequestHash == context.RequestHash
@@ -65,14 +76,15 @@ public static class CreateOfferEndpoint
         if (context.IdempotencyKey is { Length: > 200 }) return Problems.Invalid(("Idempotency-Key", "At most 200 characters."));
 
         var now = clock.GetUtcNow();
+        var limits = context.Limits;
         var errors = new List<(string, string)>();
         if (command.Targets is not { Count: > 0 }) errors.Add(("targets", "At least one target is required."));
-        else if (command.Targets.Count > MaxTargets) errors.Add(("targets", $"At most {MaxTargets} targets per offer."));
+        else if (command.Targets.Count > limits.JobsPerOffer) errors.Add(("targets", $"At most {limits.JobsPerOffer} targets per offer (this service's jobsPerOffer limit)."));
         if (command.ExpireAt is { } expireAt && expireAt <= now) errors.Add(("expireAt", "Must be in the future."));
         if (command.ExpireAt is { } until && command.SendAt is { } sendAt && until <= sendAt) errors.Add(("expireAt", "Must be after sendAt."));
         if (command.Metadata is { Count: > MaxMetadataEntries }) errors.Add(("metadata", $"At most {MaxMetadataEntries} entries."));
 
-        for (var i = 0; command.Targets is { Count: <= MaxTargets } && i < command.Targets.Count; i++)
+        for (var i = 0; command.Targets is { } all && all.Count <= limits.JobsPerOffer && i < all.Count; i++)
         {
             var target = command.Targets[i];
             var path = $"targets[{i}]";
@@ -82,10 +94,31 @@ public static class CreateOfferEndpoint
                 errors.Add(($"{path}.adapter", $"No adapter named '{name}' is available to this service.")); continue;
             }
             if (adapter.Status != AdapterStatus.Active) { errors.Add(($"{path}.adapter", $"Adapter '{name}' is blocked.")); continue; }
+            if (ParamsTooLarge(target.Params, limits) is { } tooLarge) { errors.Add(($"{path}.params", tooLarge)); continue; }
             errors.AddRange(await schemas.ValidateAsync(adapter.ParamsSchema, target.Params, $"{path}.params"));
         }
-        return errors.Count > 0 ? Problems.Invalid(errors.ToArray()) : WolverineContinue.NoProblems;
+        if (errors.Count > 0) return Problems.Invalid(errors.ToArray());
+
+        var (gate, retryAfter) = await counters.EnterAsync(user.ServiceId(), context.OfferId, command.Targets!.Count, limits, httpContext.RequestAborted);
+        switch (gate)
+        {
+            case LimitCounters.Gate.OverRate:
+                return LimitProblems.TooMany(httpContext, "offersPerSecond", limits.OffersPerSecond, retryAfter,
+                    $"This service may post {limits.OffersPerSecond} offers per second (bursts of {limits.Burst}). Nothing was stored; retry after {retryAfter} s.");
+            case LimitCounters.Gate.OverQuota:
+                return PendingJobsReservations.Problem(httpContext, limits.PendingJobs);
+            default:
+                // Given back if the offer is not stored after all.
+                PendingJobsReservations.Reserved(httpContext, context.OfferId);
+                return WolverineContinue.NoProblems;
+        }
     }
+
+    /// <summary>A target's params over the service's maxParamsBytes (counted as the UTF-8 bytes of their JSON), or null.</summary>
+    public static string? ParamsTooLarge(JsonElement parameters, EffectiveLimits limits) =>
+        parameters.ValueKind != JsonValueKind.Undefined && System.Text.Encoding.UTF8.GetByteCount(parameters.GetRawText()) is var size && size > limits.MaxParamsBytes
+            ? $"At most {limits.MaxParamsBytes} bytes of JSON (this service's maxParamsBytes limit); these are {size}."
+            : null;
 
     /// <summary>
     /// The offer, one job stream per target and one message per job commit in one transaction: a due job's delivery goes
@@ -102,7 +135,7 @@ public static class CreateOfferEndpoint
         var scheduled = command.SendAt is { } sendAt && sendAt > now;
         var offer = new Offer
         {
-            Id = Guid.NewGuid(), ServiceId = user.ServiceId(), CreatedAt = now,
+            Id = context.OfferId, ServiceId = user.ServiceId(), CreatedAt = now,
             ExpireAt = command.ExpireAt, SendAt = command.SendAt, Metadata = command.Metadata,
         };
         var operations = new List<IMartenOp> { MartenOps.Insert(offer) };
@@ -135,6 +168,8 @@ public static class CreateOfferEndpoint
             {
                 Id = IdempotentRequest.IdFor(offer.ServiceId, key), RequestHash = context.RequestHash, OfferId = offer.Id, Jobs = jobs, CreatedAt = now,
             }));
+        // Its jobs are stored with it: from the commit on they count as themselves, not as a reservation.
+        operations.Add(new LimitsStorage.ClaimReservation(offer.Id));
         return (new OfferAccepted(offer.Id, jobs), operations, messages);
     }
 }

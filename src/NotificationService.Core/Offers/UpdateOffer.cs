@@ -4,6 +4,7 @@ using Marten;
 using Microsoft.AspNetCore.Mvc;
 using NotificationService.Core.Auth;
 using NotificationService.Core.Infrastructure;
+using NotificationService.Core.Limits;
 using NotificationService.Storage.Adapters;
 using NotificationService.Storage.Jobs;
 using Wolverine;
@@ -25,7 +26,8 @@ public static class UpdateOfferEndpoint
     public static Task<OfferStreams> LoadAsync(Guid id, IDocumentSession session) => OfferStreams.FetchAsync(id, session);
 
     public static async Task<ProblemDetails> ValidateAsync(
-        UpdateOffer command, OfferStreams offer, ClaimsPrincipal user, IQuerySession session, JsonSchemas schemas, TimeProvider clock)
+        UpdateOffer command, OfferStreams offer, ClaimsPrincipal user, IQuerySession session, JsonSchemas schemas, TimeProvider clock,
+        HttpContext httpContext, LimitDefaults defaults)
     {
         if (offer.Offer is null || offer.Offer.ServiceId != user.ServiceId()) return Problems.NotFound("Offer");
         if (offer.Offer.DeletedAt is not null) return Problems.Conflict("The offer was deleted.");
@@ -46,6 +48,7 @@ public static class UpdateOfferEndpoint
             var change = command.Jobs![i];
             if (jobs.FirstOrDefault(j => j.Id == change.Id) is not { } job) { errors.Add(($"jobs[{i}].id", "Not a job of this offer.")); continue; }
             if (!job.IsPending) return Problems.Conflict($"Job {job.Id} has already started ({job.State}); its params can no longer change.");
+            if (CreateOfferEndpoint.ParamsTooLarge(change.Params, httpContext.LimitsOf(defaults)) is { } tooLarge) { errors.Add(($"jobs[{i}].params", tooLarge)); continue; }
             if (adapters.TryGetValue(job.AdapterId, out var adapter))
                 errors.AddRange(await schemas.ValidateAsync(adapter.ParamsSchema, change.Params, $"jobs[{i}].params"));
         }

@@ -4,13 +4,16 @@ using JasperFx.Events;
 using Marten;
 using Microsoft.AspNetCore.Mvc;
 using NotificationService.Core.Infrastructure;
+using NotificationService.Core.Limits;
 using Wolverine.Http;
 using Wolverine.Marten;
 using Wolverine.Persistence;
 
 namespace NotificationService.Core.Services;
 
-public sealed record ServiceView(Guid Id, string Name, ServiceStatus Status, DateTimeOffset CreatedAt, IReadOnlyList<ServiceKeyView> Keys)
+/// <param name="Limits">the limits the admin set (null: the configured default; GET .../limits shows the ones that apply)</param>
+public sealed record ServiceView(
+    Guid Id, string Name, ServiceStatus Status, DateTimeOffset CreatedAt, IReadOnlyList<ServiceKeyView> Keys, ServiceLimits Limits)
 {
     /// <summary>Shown by GET /admin/services/{id} (not in the list): the retention set for the service and the one in force.</summary>
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
@@ -19,7 +22,8 @@ public sealed record ServiceView(Guid Id, string Name, ServiceStatus Status, Dat
     /// <param name="liveKeys">the service's unrevoked keys by key id, for when each was last used</param>
     public static ServiceView From(ServiceAccount s, IReadOnlyDictionary<Guid, ServiceKey> liveKeys) =>
         new(s.Id, s.Name, s.Status, s.CreatedAt, s.Keys
-            .Select(k => new ServiceKeyView(k.KeyId, k.Prefix, k.CreatedAt, liveKeys.GetValueOrDefault(k.KeyId)?.LastUsedAt, k.RevokedAt)).ToList());
+            .Select(k => new ServiceKeyView(k.KeyId, k.Prefix, k.CreatedAt, liveKeys.GetValueOrDefault(k.KeyId)?.LastUsedAt, k.RevokedAt)).ToList(),
+            s.Limits);
 }
 
 public sealed record ServiceKeyView(Guid KeyId, string Prefix, DateTimeOffset CreatedAt, DateTimeOffset? LastUsedAt, DateTimeOffset? RevokedAt);

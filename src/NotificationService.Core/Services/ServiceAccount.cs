@@ -1,3 +1,5 @@
+using NotificationService.Core.Limits;
+
 namespace NotificationService.Core.Services;
 
 public enum ServiceStatus { Active, Blocked }
@@ -20,12 +22,15 @@ public sealed class ServiceAccount
     public List<ServiceKeyInfo> Keys { get; set; } = [];
     /// <summary>The retention the admin set for this service (null fields: the configured defaults).</summary>
     public Retention.ServiceRetention Retention { get; set; } = new();
+    /// <summary>The limits the admin set for this service; a null field means the configured default.</summary>
+    public ServiceLimits Limits { get; set; } = new();
     [Marten.Schema.Version] public long Version { get; set; }
 
     public void Apply(ServiceRegistered e) => (Id, Name, Status, CreatedAt) = (e.ServiceId, e.Name, ServiceStatus.Active, e.At);
     public void Apply(ServiceRenamed e) => Name = e.Name;
     public void Apply(ServiceBlocked e) => Status = ServiceStatus.Blocked;
     public void Apply(ServiceUnblocked e) => Status = ServiceStatus.Active;
+    public void Apply(ServiceLimitsChanged e) => Limits = e.Limits;
     public void Apply(ServiceKeyIssued e) => Keys.Add(new ServiceKeyInfo(e.KeyId, e.Prefix, e.At, null));
     public void Apply(ServiceKeyRevoked e) =>
         Keys = Keys.Select(k => k.KeyId == e.KeyId ? k with { RevokedAt = e.At } : k).ToList();

@@ -193,6 +193,7 @@ public sealed class when_input_is_at_the_edges(SystemFixture system) : Integrati
         { "DELETE", "/admin/invites/{0}", true },
         { "GET", "/admin/invites/{0}", true },
         { "GET", "/admin/jobs/{0}", true },
+        { "GET", "/admin/services/{0}/limits", true },
         { "GET", "/v1/jobs/{0}", false },
     };
 

@@ -151,7 +151,7 @@ public sealed class when_requests_are_hostile(SystemFixture system) : Integratio
             2 => "{\"name\":\"x\",\"name\":\"y\"}",
             _ => "{\"services\":[\"" + Guid.Empty + "\"],\"config\":{\"\\ud800\":1}}",
         });
-        return random.Next(14) switch
+        return random.Next(16) switch
         {
             0 => (HttpMethod.Post, $"/admin/jobs/{id}/retry", null, ""),
             1 => (HttpMethod.Get, $"/admin/jobs/{id}", null, ""),
@@ -166,6 +166,8 @@ public sealed class when_requests_are_hostile(SystemFixture system) : Integratio
             10 => (HttpMethod.Post, $"/admin/adapters/{id}/unblock", null, ""),
             11 => (HttpMethod.Delete, $"/admin/adapters/{id}", null, ""),
             12 => (HttpMethod.Get, $"/admin/services/{id}/history", null, ""),
+            13 => (HttpMethod.Patch, $"/admin/services/{id}/limits", body, "application/json"),
+            14 => (HttpMethod.Get, $"/admin/services/{id}/limits", null, ""),
             _ => (HttpMethod.Get, $"/admin/adapters/{id}/history", null, ""),
         };
     }

@@ -2,6 +2,7 @@
 #pragma warning disable
 using Microsoft.AspNetCore.Routing;
 using NotificationService.Core.Infrastructure;
+using NotificationService.Core.Limits;
 using System;
 using System.Linq;
 using Wolverine.Http;
@@ -16,14 +17,16 @@ namespace Internal.Generated.WolverineHandlers
     {
         private readonly Wolverine.Http.WolverineHttpOptions _wolverineHttpOptions;
         private readonly NotificationService.Core.Infrastructure.JsonSchemas _jsonSchemas;
+        private readonly NotificationService.Core.Limits.LimitDefaults _limitDefaults;
         private readonly System.TimeProvider _timeProvider;
         private readonly Wolverine.Marten.Publishing.OutboxedSessionFactory _outboxedSessionFactory;
         private readonly Wolverine.Runtime.IWolverineRuntime _wolverineRuntime;
 
-        public PATCH_v1_offers_id(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, NotificationService.Core.Infrastructure.JsonSchemas jsonSchemas, System.TimeProvider timeProvider, Wolverine.Marten.Publishing.OutboxedSessionFactory outboxedSessionFactory, Wolverine.Runtime.IWolverineRuntime wolverineRuntime) : base(wolverineHttpOptions)
+        public PATCH_v1_offers_id(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, NotificationService.Core.Infrastructure.JsonSchemas jsonSchemas, NotificationService.Core.Limits.LimitDefaults limitDefaults, System.TimeProvider timeProvider, Wolverine.Marten.Publishing.OutboxedSessionFactory outboxedSessionFactory, Wolverine.Runtime.IWolverineRuntime wolverineRuntime) : base(wolverineHttpOptions)
         {
             _wolverineHttpOptions = wolverineHttpOptions;
             _jsonSchemas = jsonSchemas;
+            _limitDefaults = limitDefaults;
             _timeProvider = timeProvider;
             _outboxedSessionFactory = outboxedSessionFactory;
             _wolverineRuntime = wolverineRuntime;
@@ -59,7 +62,7 @@ namespace Internal.Generated.WolverineHandlers
             }
 
             var offerStreams = await NotificationService.Core.Offers.UpdateOfferEndpoint.LoadAsync(id, documentSession).ConfigureAwait(false);
-            var problemDetails2 = await NotificationService.Core.Offers.UpdateOfferEndpoint.ValidateAsync(command, offerStreams, httpContext.User, ((Marten.IQuerySession)documentSession), _jsonSchemas, _timeProvider).ConfigureAwait(false);
+            var problemDetails2 = await NotificationService.Core.Offers.UpdateOfferEndpoint.ValidateAsync(command, offerStreams, httpContext.User, ((Marten.IQuerySession)documentSession), _jsonSchemas, _timeProvider, httpContext, _limitDefaults).ConfigureAwait(false);
             // Evaluate whether the processing should stop if there are any problems
             if (!(ReferenceEquals(problemDetails2, Wolverine.Http.WolverineContinue.NoProblems)))
             {

@@ -1,0 +1,304 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using Alba;
+using NotificationService.Core.Infrastructure;
+using NotificationService.Core.Limits;
+using NotificationService.Core.Services;
+using NotificationService.Testing;
+
+namespace NotificationService.Core.Tests.Limits;
+
+public sealed class when_a_service_reaches_its_limits(SystemFixture system) : IntegrationContext(system)
+{
+    private sealed record Answer(int Status, JsonElement Body, int? RetryAfter);
+
+    private async Task<Tenant> TenantWithLimitsAsync(string name, object limits)
+    {
+        var tenant = await System.CreateTenantAsync($"{name}-{Guid.NewGuid():N}");
+        await System.SendAsync<ServiceLimitsView>(HttpMethod.Patch, $"/admin/services/{tenant.Id}/limits", SystemFixture.AdminKey, limits, expect: 200);
+        return tenant;
+    }
+
+    /// <summary>An adapter no worker listens to: its jobs stay Queued, so they count as pending for as long as a test needs.</summary>
+    private Task<RegisteredAdapter> IdleAdapterAsync() => System.CreateEmailAdapterAsync($"idle-{Guid.NewGuid():N}", 25);
+
+    private static async Task<Answer> PostOfferAsync(HttpClient http, string key, object offer)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/offers") { Content = JsonContent.Create(offer, options: SystemFixture.Json) };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        using var response = await http.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+        return new Answer((int)response.StatusCode, text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone(),
+            response.Headers.RetryAfter?.Delta is { } delta ? (int)delta.TotalSeconds : null);
+    }
+
+    private static object OneEmail(string adapter, string to) => new { targets = new[] { ClientApi.EmailTarget(adapter, to) } };
+
+    private static Task<long> StoredAsync(Guid serviceId) => Sql.ScalarAsync<long>($"""
+        SELECT (SELECT count(*) FROM ns.mt_doc_offer WHERE data->>'serviceId' = '{serviceId}')
+             + (SELECT count(*) FROM ns.mt_doc_job WHERE data->>'serviceId' = '{serviceId}')
+             + (SELECT count(*) FROM ns.mt_doc_idempotentrequest WHERE id LIKE '{serviceId}%')
+        """);
+
+    [Fact]
+    public async Task an_offer_over_the_rate_gets_429_with_retry_after_and_nothing_is_stored_while_another_service_goes_on()
+    {
+        // One offer per 100 s, bursts of 2: the third offer in a row is over the rate.
+        var tenant = await TenantWithLimitsAsync("rate", new { offersPerSecond = 0.01, burst = 2 });
+        Assert.Equal(202, (await PostOfferAsync(System.Http, tenant.ApiKey, OneEmail(System.Email.Name, "r1@example.test"))).Status);
+        Assert.Equal(202, (await PostOfferAsync(System.Http, tenant.ApiKey, OneEmail(System.Email.Name, "r2@example.test"))).Status);
+        var storedBefore = await StoredAsync(tenant.Id);
+        var outboxBefore = await Sql.ScalarAsync<long>("SELECT count(*) FROM wolverine.wolverine_outgoing_envelopes");
+
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/offers")
+        {
+            Content = JsonContent.Create(OneEmail(System.Email.Name, "r3@example.test"), options: SystemFixture.Json),
+        };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", tenant.ApiKey);
+        request.Headers.Add("Idempotency-Key", "over-the-rate");
+        using var response = await System.Http.SendAsync(request);
+        var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+
+        Assert.Equal(429, (int)response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("offersPerSecond", problem.GetProperty("limit").GetString());
+        // Nearly a whole token is missing at 0.01 per second: about 100 s.
+        Assert.InRange(response.Headers.RetryAfter?.Delta?.TotalSeconds ?? 0, 90, 100);
+        Assert.Equal(storedBefore, await StoredAsync(tenant.Id));
+        Assert.True(await Sql.ScalarAsync<long>("SELECT count(*) FROM wolverine.wolverine_outgoing_envelopes") <= outboxBefore, "no outbox row was added");
+
+        // Another service, at the same moment, is not held back by this one's bucket.
+        var other = await PostOfferAsync(System.Http, System.Tenant.ApiKey, OneEmail(System.Email.Name, "other@example.test"));
+        Assert.Equal(202, other.Status);
+    }
+
+    [Fact]
+    public async Task an_invalid_offer_or_an_idempotent_retry_takes_no_token()
+    {
+        var tenant = await TenantWithLimitsAsync("tokens", new { offersPerSecond = 0.01, burst = 1 });
+        var invalid = await PostOfferAsync(System.Http, tenant.ApiKey, new { targets = Array.Empty<object>() });
+        Assert.Equal(422, invalid.Status);
+
+        using var first = new HttpRequestMessage(HttpMethod.Post, "/v1/offers") { Content = JsonContent.Create(OneEmail(System.Email.Name, "t@example.test")) };
+        first.Headers.Authorization = new AuthenticationHeaderValue("Bearer", tenant.ApiKey);
+        first.Headers.Add("Idempotency-Key", "once");
+        Assert.Equal(202, (int)(await System.Http.SendAsync(first)).StatusCode);
+
+        using var retry = new HttpRequestMessage(HttpMethod.Post, "/v1/offers") { Content = JsonContent.Create(OneEmail(System.Email.Name, "t@example.test")) };
+        retry.Headers.Authorization = new AuthenticationHeaderValue("Bearer", tenant.ApiKey);
+        retry.Headers.Add("Idempotency-Key", "once");
+        Assert.Equal(202, (int)(await System.Http.SendAsync(retry)).StatusCode);
+
+        Assert.Equal(429, (await PostOfferAsync(System.Http, tenant.ApiKey, OneEmail(System.Email.Name, "t2@example.test"))).Status);
+    }
+
+    [Fact]
+    public async Task jobs_per_offer_and_params_size_are_422_naming_the_field_and_nothing_is_stored()
+    {
+        var tenant = await TenantWithLimitsAsync("sizes", new { jobsPerOffer = 2, maxParamsBytes = 120 });
+        var three = await PostOfferAsync(System.Http, tenant.ApiKey, new
+        {
+            targets = new[] { "a", "b", "c" }.Select(n => ClientApi.EmailTarget(System.Email.Name, $"{n}@example.test")).ToArray(),
+        });
+        Assert.Equal(422, three.Status);
+        Assert.Contains("jobsPerOffer", three.Body.GetProperty("errors").GetProperty("targets")[0].GetString());
+
+        var big = await PostOfferAsync(System.Http, tenant.ApiKey, new
+        {
+            targets = new[]
+            {
+                ClientApi.EmailTarget(System.Email.Name, "small@example.test"),
+                ClientApi.EmailTarget(System.Email.Name, "big@example.test", text: new string('x', 200)),
+            },
+        });
+        Assert.Equal(422, big.Status);
+        var errors = big.Body.GetProperty("errors");
+        Assert.Contains("maxParamsBytes", errors.GetProperty("targets[1].params")[0].GetString());
+        Assert.False(errors.TryGetProperty("targets[0].params", out _));
+        Assert.Equal(0, await StoredAsync(tenant.Id));
+
+        // Two small targets fit; changing a job's params later is held to the same size.
+        var two = await PostOfferAsync(System.Http, tenant.ApiKey, new
+        {
+            targets = new[] { ClientApi.EmailTarget(System.Email.Name, "a@example.test"), ClientApi.EmailTarget(System.Email.Name, "b@example.test") },
+            sendAt = DateTimeOffset.UtcNow.AddHours(1),
+        });
+        Assert.Equal(202, two.Status);
+        var jobId = two.Body.GetProperty("jobs")[0].GetProperty("id").GetGuid();
+        var (status, problem) = await System.SendRawAsync(HttpMethod.Patch, $"/v1/offers/{two.Body.GetProperty("id").GetGuid()}", tenant.ApiKey,
+            new { jobs = new[] { new { id = jobId, @params = new { to = "a@example.test", subject = "s", text = new string('y', 200) } } } });
+        Assert.Equal(422, status);
+        Assert.True(problem.GetProperty("errors").TryGetProperty("jobs[0].params", out _), problem.ToString());
+    }
+
+    [Fact]
+    public async Task a_body_over_the_service_cap_gets_413_naming_the_limit()
+    {
+        var tenant = await TenantWithLimitsAsync("body", new { maxBodyBytes = 1024 });
+        var offer = OneEmail(System.Email.Name, "long@example.test");
+        var fits = await PostOfferAsync(System.Http, tenant.ApiKey, offer);
+        Assert.Equal(202, fits.Status);
+
+        var tooLong = await PostOfferAsync(System.Http, tenant.ApiKey, new { targets = new[] { ClientApi.EmailTarget(System.Email.Name, "long@example.test", text: new string('x', 1100)) } });
+        Assert.Equal(413, tooLong.Status);
+        Assert.Equal("maxBodyBytes", tooLong.Body.GetProperty("limit").GetString());
+
+        // The same body from a service with the default cap is fine.
+        Assert.Equal(202, (await PostOfferAsync(System.Http, System.Tenant.ApiKey,
+            new { targets = new[] { ClientApi.EmailTarget(System.Email.Name, "long@example.test", text: new string('x', 1100)) } })).Status);
+    }
+
+    /// <summary>
+    /// Two core instances on one database, 40 offers of one job each posted at once, half to each, after a first one: the
+    /// quota of 10 pending jobs admits exactly 10 in total, and every other offer gets 429 naming the limit with nothing stored.
+    /// </summary>
+    [Fact]
+    public async Task the_pending_jobs_quota_holds_across_two_core_instances()
+    {
+        var adapter = await IdleAdapterAsync();
+        var tenant = await TenantWithLimitsAsync("quota", new { pendingJobs = 10 });
+        await using var secondCore = await AlbaHost.For<Program>(b => b.UseSetting("Admin:ApiKeys:0", SystemFixture.AdminKey));
+        var clients = new[] { System.Http, secondCore.Server.CreateClient() };
+        // Both cores have read the tenant's key (and limits) before the race starts.
+        foreach (var http in clients) Assert.Equal(200, (int)(await http.SendAsync(new HttpRequestMessage(HttpMethod.Get, "/v1/limits")
+                     { Headers = { Authorization = new AuthenticationHeaderValue("Bearer", tenant.ApiKey) } })).StatusCode);
+
+        // One offer first, so the service has been counted and the race runs through the reservation's fast path.
+        Assert.Equal(202, (await PostOfferAsync(System.Http, tenant.ApiKey, OneEmail(adapter.Name, "first@example.test"))).Status);
+
+        var answers = await Task.WhenAll(Enumerable.Range(0, 40).Select(i =>
+            PostOfferAsync(clients[i % 2], tenant.ApiKey, OneEmail(adapter.Name, $"q{i}@example.test"))));
+
+        Assert.All(answers, a => Assert.True(a.Status is 202 or 429, $"{a.Status}: {a.Body}"));
+        Assert.Equal(9, answers.Count(a => a.Status == 202));
+        Assert.All(answers.Where(a => a.Status == 429), a =>
+        {
+            Assert.Equal("pendingJobs", a.Body.GetProperty("limit").GetString());
+            Assert.Equal(LimitCounters.RecountSeconds, a.RetryAfter);
+        });
+        Assert.Equal(10L, await Sql.ScalarAsync<long>($"SELECT count(*) FROM ns.mt_doc_job WHERE data->>'serviceId' = '{tenant.Id}'"));
+        Assert.Equal(10L, await Sql.ScalarAsync<long>($"SELECT count(*) FROM ns.mt_doc_offer WHERE data->>'serviceId' = '{tenant.Id}'"));
+
+        // Two jobs end (as a worker would record it): their places free up once the service is counted again, which a
+        // client retrying after Retry-After gets. An offer of three is still refused whole, though two of its jobs would fit.
+        await Sql.ExecuteAsync($"UPDATE ns.mt_doc_job SET data = jsonb_set(data, '{{state}}', '\"Finished\"') WHERE id IN " +
+                               $"(SELECT id FROM ns.mt_doc_job WHERE data->>'serviceId' = '{tenant.Id}' LIMIT 2)");
+        var three = await PostOfferAsync(System.Http, tenant.ApiKey, new
+        {
+            targets = Enumerable.Range(0, 3).Select(i => ClientApi.EmailTarget(adapter.Name, $"m{i}@example.test")).ToArray(),
+        });
+        Assert.Equal(429, three.Status);
+        var two = await Eventually.Until(() => PostOfferAsync(System.Http, tenant.ApiKey, new
+        {
+            targets = Enumerable.Range(0, 2).Select(i => ClientApi.EmailTarget(adapter.Name, $"m{i}@example.test")).ToArray(),
+        }), a => a.Status != 429, TimeSpan.FromSeconds(5), "the freed places to be counted");
+        Assert.Equal(202, two.Status);
+        Assert.Equal(10L, await Sql.ScalarAsync<long>(
+            $"SELECT count(*) FROM ns.mt_doc_job WHERE data->>'serviceId' = '{tenant.Id}' AND data->>'state' <> 'Finished'"));
+    }
+
+    /// <summary>
+    /// An offer reserves its jobs before its transaction; when the transaction then fails (here a trigger refuses its
+    /// idempotency record, after the offer and its jobs were written), the places come back at once.
+    /// </summary>
+    [Fact]
+    public async Task an_offer_that_fails_to_commit_gives_its_places_back()
+    {
+        var adapter = await IdleAdapterAsync();
+        var tenant = await TenantWithLimitsAsync("release", new { pendingJobs = 1 });
+        await Sql.ExecuteAsync("""
+            CREATE OR REPLACE FUNCTION ns.fail_limits_commit() RETURNS trigger AS $$
+            BEGIN RAISE EXCEPTION 'injected failure'; END $$ LANGUAGE plpgsql;
+            CREATE TRIGGER fail_limits_commit BEFORE INSERT ON ns.mt_doc_idempotentrequest
+              FOR EACH ROW WHEN (NEW.id LIKE '%:doomed-limits') EXECUTE FUNCTION ns.fail_limits_commit();
+            """);
+        try
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/offers")
+            {
+                Content = JsonContent.Create(OneEmail(adapter.Name, "doomed@example.test"), options: SystemFixture.Json),
+            };
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", tenant.ApiKey);
+            request.Headers.Add("Idempotency-Key", "doomed-limits");
+            Assert.Equal(500, (int)(await System.Http.SendAsync(request)).StatusCode);
+        }
+        finally
+        {
+            await Sql.ExecuteAsync("DROP TRIGGER fail_limits_commit ON ns.mt_doc_idempotentrequest; DROP FUNCTION ns.fail_limits_commit();");
+        }
+        Assert.Equal(0, await StoredAsync(tenant.Id));
+
+        Assert.Equal(202, (await PostOfferAsync(System.Http, tenant.ApiKey, OneEmail(adapter.Name, "fine@example.test"))).Status);
+        Assert.Equal(429, (await PostOfferAsync(System.Http, tenant.ApiKey, OneEmail(adapter.Name, "full@example.test"))).Status);
+    }
+
+    [Fact]
+    public async Task the_admin_sets_and_resets_limits_and_every_change_is_in_the_history()
+    {
+        var tenant = await System.CreateTenantAsync($"admin-limits-{Guid.NewGuid():N}");
+        var set = await System.SendAsync<ServiceLimitsView>(HttpMethod.Patch, $"/admin/services/{tenant.Id}/limits", SystemFixture.AdminKey,
+            new { offersPerSecond = 5, burst = 10, pendingJobs = 50 }, expect: 200);
+        Assert.Equal(new ServiceLimits(OffersPerSecond: 5, Burst: 10, PendingJobs: 50), set.Own);
+        Assert.Equal(5, set.Effective.OffersPerSecond);
+        Assert.Equal(100, set.Effective.JobsPerOffer); // the default
+
+        var view = await System.SendAsync<ServiceView>(HttpMethod.Get, $"/admin/services/{tenant.Id}", SystemFixture.AdminKey, expect: 200);
+        Assert.Equal(set.Own, view.Limits);
+
+        // null puts one limit back to its default; the others stay.
+        var reset = await System.SendAsync<ServiceLimitsView>(HttpMethod.Patch, $"/admin/services/{tenant.Id}/limits", SystemFixture.AdminKey,
+            JsonDocument.Parse("""{"offersPerSecond":null}""").RootElement, expect: 200);
+        Assert.Equal(new ServiceLimits(Burst: 10, PendingJobs: 50), reset.Own);
+        Assert.Equal(new LimitDefaults().OffersPerSecond, reset.Effective.OffersPerSecond);
+
+        var limits = await System.SendAsync<LimitsView>(HttpMethod.Get, "/v1/limits", tenant.ApiKey, expect: 200);
+        Assert.Equal(reset.Effective, limits.Limits);
+
+        var history = await System.SendAsync<List<HistoryEntry>>(HttpMethod.Get, $"/admin/services/{tenant.Id}/history", SystemFixture.AdminKey, expect: 200);
+        Assert.Equal(2, history.Count(h => h.Type == "ServiceLimitsChanged"));
+    }
+
+    [Fact]
+    public async Task bad_limits_get_problems_naming_the_field_and_only_admins_may_set_them()
+    {
+        var tenant = await System.CreateTenantAsync($"bad-limits-{Guid.NewGuid():N}");
+        var url = $"/admin/services/{tenant.Id}/limits";
+        var (status, problem) = await System.SendRawAsync(HttpMethod.Patch, url, SystemFixture.AdminKey, new { burst = "many" });
+        Assert.Equal(400, status);
+        Assert.StartsWith("burst:", problem.GetProperty("detail").GetString());
+
+        (status, problem) = await System.SendRawAsync(HttpMethod.Patch, url, SystemFixture.AdminKey, new { burst = 0, maxBodyBytes = 2 * 1024 * 1024, offersPerSecond = -1 });
+        Assert.Equal(422, status);
+        var errors = problem.GetProperty("errors");
+        foreach (var field in new[] { "burst", "maxBodyBytes", "offersPerSecond" }) Assert.True(errors.TryGetProperty(field, out _), problem.ToString());
+
+        (status, problem) = await System.SendRawAsync(HttpMethod.Patch, url, SystemFixture.AdminKey, new { offers_per_second = 1 });
+        Assert.Equal(400, status);
+        Assert.Contains("offers_per_second", problem.GetProperty("detail").GetString());
+
+        foreach (var missing in new[] { Guid.NewGuid(), Guid.Empty })
+            Assert.Equal(404, (await System.SendRawAsync(HttpMethod.Patch, $"/admin/services/{missing}/limits", SystemFixture.AdminKey, new { burst = 5 })).Status);
+        Assert.Equal(403, (await System.SendRawAsync(HttpMethod.Patch, url, tenant.ApiKey, new { burst = 5 })).Status);
+        Assert.Equal(403, (await System.SendRawAsync(HttpMethod.Get, "/v1/limits", SystemFixture.AdminKey)).Status);
+        Assert.Null((await System.SendAsync<ServiceView>(HttpMethod.Get, $"/admin/services/{tenant.Id}", SystemFixture.AdminKey, expect: 200)).Limits.Burst);
+    }
+
+    [Fact]
+    public async Task a_service_sees_its_limits_and_its_current_use()
+    {
+        var adapter = await IdleAdapterAsync();
+        var tenant = await TenantWithLimitsAsync("use", new { offersPerSecond = 0.01, burst = 5, pendingJobs = 20 });
+        for (var i = 0; i < 2; i++)
+            Assert.Equal(202, (await PostOfferAsync(System.Http, tenant.ApiKey, new
+            {
+                targets = new[] { ClientApi.EmailTarget(adapter.Name, $"u{i}a@example.test"), ClientApi.EmailTarget(adapter.Name, $"u{i}b@example.test") },
+            })).Status);
+
+        var limits = await System.SendAsync<LimitsView>(HttpMethod.Get, "/v1/limits", tenant.ApiKey, expect: 200);
+        Assert.Equal(new EffectiveLimits(0.01, 5, 100, 20, new LimitDefaults().MaxBodyBytes, new LimitDefaults().MaxParamsBytes), limits.Limits);
+        Assert.InRange(limits.Use.OfferTokens, 3, 3.1);
+        Assert.Equal(4, limits.Use.PendingJobs);
+    }
+}
