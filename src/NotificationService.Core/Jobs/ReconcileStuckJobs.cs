@@ -123,13 +123,36 @@ public sealed class JobReconciler(
     /// <summary>A message naming the job waits in the core's outbox or the workers' envelope tables (e.g. a scheduled retry).</summary>
     private async Task<bool> HasMessageInFlightAsync(Guid jobId, CancellationToken ct)
     {
-        await using var session = store.QuerySession();
-        var connection = (NpgsqlConnection)session.Connection!;
-        if (connection.State != System.Data.ConnectionState.Open) await connection.OpenAsync(ct);
-        var tables = new List<string>();
-        foreach (var table in (string[])["wolverine.wolverine_outgoing_envelopes", "wolverine_adapters.wolverine_outgoing_envelopes", "wolverine_adapters.wolverine_incoming_envelopes"])
+        // A connection of its own: a session's is already in a transaction, and this one changes its role for a while.
+        await using var connection = store.Storage.Database.CreateConnection();
+        await connection.OpenAsync(ct);
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+        if (await AnyNamingAsync(connection, transaction, jobId, ["wolverine.wolverine_outgoing_envelopes"], ct)) return true;
+
+        // The workers' envelope tables live in a schema the workers' role owns, so a compromised worker could replace one
+        // with a view (or give it a policy) whose functions run as whoever reads it: they are read as that role, never as
+        // the core, which owns the store. (No such role configured or created: every process is one role anyway.)
+        var role = configuration["Database:WorkerRole"] ?? WorkerRole.DefaultName;
+        if (role.Length > 0 && WorkerRole.ValidName().IsMatch(role))
         {
-            await using var exists = new NpgsqlCommand("SELECT to_regclass(@table) IS NOT NULL", connection);
+            await using var member = new NpgsqlCommand("SELECT pg_has_role(current_user, oid, 'MEMBER') FROM pg_roles WHERE rolname = @role", connection, transaction);
+            member.Parameters.AddWithValue("role", role);
+            if (await member.ExecuteScalarAsync(ct) is true)
+            {
+                await using var setRole = new NpgsqlCommand($"SET LOCAL ROLE {role}", connection, transaction);
+                await setRole.ExecuteNonQueryAsync(ct);
+            }
+        }
+        return await AnyNamingAsync(connection, transaction, jobId,
+            [$"{WorkerRole.EnvelopeSchema}.wolverine_outgoing_envelopes", $"{WorkerRole.EnvelopeSchema}.wolverine_incoming_envelopes"], ct);
+    }
+
+    private static async Task<bool> AnyNamingAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid jobId, string[] candidates, CancellationToken ct)
+    {
+        var tables = new List<string>();
+        foreach (var table in candidates)
+        {
+            await using var exists = new NpgsqlCommand("SELECT to_regclass(@table) IS NOT NULL", connection, transaction);
             exists.Parameters.AddWithValue("table", table);
             if ((bool)(await exists.ExecuteScalarAsync(ct))!) tables.Add(table);
         }
@@ -137,7 +160,7 @@ public sealed class JobReconciler(
         // The envelope body holds the message's JSON, where the job id appears in its usual text form.
         var sql = string.Join(" UNION ALL ", tables.Select(t => $"SELECT 1 FROM {t} WHERE position(@id IN body) > 0"
                                                                      + (t.EndsWith("incoming_envelopes") ? " AND status <> 'Handled'" : "")));
-        await using var command = new NpgsqlCommand($"SELECT EXISTS ({sql})", connection);
+        await using var command = new NpgsqlCommand($"SELECT EXISTS ({sql})", connection, transaction);
         command.Parameters.AddWithValue("id", Encoding.UTF8.GetBytes(jobId.ToString()));
         return (bool)(await command.ExecuteScalarAsync(ct))!;
     }

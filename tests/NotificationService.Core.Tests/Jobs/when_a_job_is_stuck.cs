@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using NotificationService.Core.Jobs;
 using NotificationService.Storage.Jobs;
 using NotificationService.Testing;
+using Npgsql;
 
 namespace NotificationService.Core.Tests.Jobs;
 
@@ -108,6 +109,52 @@ public sealed class when_a_job_is_stuck(SystemFixture system) : IntegrationConte
         await System.StopWorkerAsync(worker); // stopping drains what it holds, so its decision is made
         Assert.Empty(System.Smtp.To("late@example.test")); // its only message was of the superseded generation
         Assert.Equal(JobState.Queued, (await System.GetJobAsync(System.Tenant, jobId)).State);
+    }
+
+    [Fact]
+    public async Task the_workers_envelope_tables_are_read_with_the_workers_rights_and_never_the_cores()
+    {
+        var (adapter, jobId) = await QueueWithoutWorkerAsync("probe@example.test");
+        await Broker.PurgeAsync(adapter.Queue);
+        // A compromised worker owns its envelope schema: it replaces a table with a view whose function runs as whoever
+        // reads the view, here counting who that is in a sequence per role (a sequence outlives the reader's transaction,
+        // which the reconciler rolls back; a real attack would copy the adapters' secrets instead).
+        await WorkerSqlAsync("""
+            CREATE SEQUENCE wolverine_adapters.read_by_ns_worker;
+            CREATE SEQUENCE wolverine_adapters.read_by_ns_core;
+            CREATE FUNCTION wolverine_adapters.probe_reader() RETURNS boolean LANGUAGE plpgsql AS
+              $$ BEGIN PERFORM nextval(format('wolverine_adapters.%I', 'read_by_' || current_user)); RETURN true; END $$;
+            ALTER TABLE wolverine_adapters.wolverine_outgoing_envelopes RENAME TO outgoing_envelopes_aside;
+            CREATE VIEW wolverine_adapters.wolverine_outgoing_envelopes AS
+              SELECT * FROM wolverine_adapters.outgoing_envelopes_aside WHERE (SELECT wolverine_adapters.probe_reader());
+            """);
+        bool readByCore, readByWorker;
+        try
+        {
+            Assert.Equal(1, await Reconciler.ReconcileAsync(DateTimeOffset.UtcNow.AddMinutes(11), CancellationToken.None));
+        }
+        finally
+        {
+            readByCore = await Sql.ScalarAsync<bool>("SELECT is_called FROM wolverine_adapters.read_by_ns_core");
+            readByWorker = await Sql.ScalarAsync<bool>("SELECT is_called FROM wolverine_adapters.read_by_ns_worker");
+            await WorkerSqlAsync("""
+                DROP VIEW wolverine_adapters.wolverine_outgoing_envelopes;
+                ALTER TABLE wolverine_adapters.outgoing_envelopes_aside RENAME TO wolverine_outgoing_envelopes;
+                DROP FUNCTION wolverine_adapters.probe_reader();
+                DROP SEQUENCE wolverine_adapters.read_by_ns_worker, wolverine_adapters.read_by_ns_core;
+                """);
+        }
+        Assert.True(readByWorker, "the reconciler read the workers' table (as their role)");
+        Assert.False(readByCore, "the workers' table was read with the core's rights");
+        Assert.Equal(["JobQueued", "JobRequeued"], await System.EventTypesAsync(System.Tenant, jobId));
+    }
+
+    private static async Task WorkerSqlAsync(string sql)
+    {
+        await using var connection = new NpgsqlConnection(TestEnvironment.WorkerPostgres);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync();
     }
 
     private async Task<(RegisteredAdapter Adapter, Guid JobId)> QueueWithoutWorkerAsync(string to)
