@@ -29,7 +29,8 @@ builder.Services.AddNotificationMarten(postgres, wolverineSchema: "wolverine", o
     opts.Projections.Snapshot<ServiceAccount>(JasperFx.Events.Projections.SnapshotLifecycle.Inline);
     opts.Schema.For<ServiceAccount>().UniqueIndex(x => x.Name);
     opts.Schema.For<ServiceKey>().Index(x => x.ServiceId).Index(x => x.KeyId);
-    opts.Schema.For<Offer>().Index(x => x.ServiceId).Index(x => x.CreatedAt);
+    // Optimistic: a PATCH or DELETE that loaded the offer before an erasure must not write its old metadata back.
+    opts.Schema.For<Offer>().UseOptimisticConcurrency(true).Index(x => x.ServiceId).Index(x => x.CreatedAt);
     opts.Schema.For<IdempotentRequest>();
     opts.Schema.For<Invite>().UseOptimisticConcurrency(true).Index(x => x.InviteId);
     opts.AddLimitsStorage();

@@ -31,6 +31,7 @@ public static class UpdateOfferEndpoint
     {
         if (offer.Offer is null || offer.Offer.ServiceId != user.ServiceId()) return Problems.NotFound("Offer");
         if (offer.Offer.DeletedAt is not null) return Problems.Conflict("The offer was deleted.");
+        if (offer.Offer.ErasedAt is not null) return Problems.Conflict("The offer was erased.");
 
         var now = clock.GetUtcNow();
         var jobs = offer.Jobs.Select(s => s.Aggregate!).ToList();

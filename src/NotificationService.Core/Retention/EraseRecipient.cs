@@ -130,16 +130,24 @@ public static class EraseRecipientEndpoint
         return new RecipientErased(erasure.Id, erased, notEnded);
     }
 
-    /// <summary>Up to <paramref name="limit"/> jobs with params not yet erased that hold the recipient, skipping those known not to have ended.</summary>
+    /// <summary>
+    /// Up to <paramref name="limit"/> jobs with params not yet erased that hold the recipient, now or in any earlier params
+    /// their stream still keeps (a job whose params were changed keeps the first ones in its JobScheduled/JobQueued event),
+    /// skipping those known not to have ended.
+    /// </summary>
     private static async Task<List<Guid>> FindAsync(NpgsqlConnection connection, RecipientMatch match, List<Guid> skip, int limit, CancellationToken ct)
     {
         await using var command = new NpgsqlCommand($"""
             SELECT j.id FROM {NotificationStore.Schema}.mt_doc_job j
             WHERE j.data->>'paramsErasedAt' IS NULL AND NOT (j.id = ANY(@skip))
-              AND EXISTS (SELECT 1 FROM jsonb_path_query(j.data->'params', 'strict $.**') v WHERE {match.Condition})
+              AND (EXISTS (SELECT 1 FROM jsonb_path_query(j.data->'params', 'strict $.**') v WHERE {match.Condition})
+                OR EXISTS (SELECT 1 FROM {NotificationStore.Schema}.mt_events e
+                           WHERE e.stream_id = j.id AND e.type = ANY(@types)
+                             AND EXISTS (SELECT 1 FROM jsonb_path_query(e.data->'params', 'strict $.**') v WHERE {match.Condition})))
             LIMIT @limit
             """, connection);
         command.Parameters.AddWithValue("recipient", match.Normalised);
+        command.Parameters.AddWithValue("types", JobErasure.EventTypesWithParams);
         command.Parameters.AddWithValue("skip", skip.ToArray());
         command.Parameters.AddWithValue("limit", limit);
         var ids = new List<Guid>();

@@ -76,7 +76,8 @@ public sealed record EraseOfferMetadata(IReadOnlyCollection<Guid> OfferIds, Date
     {
         if (OfferIds.Count == 0) return;
         session.QueueSqlCommand(
-            $"UPDATE {NotificationStore.Schema}.mt_doc_offer SET data = data || jsonb_build_object('metadata', null, 'erasedAt', ?::timestamptz) WHERE id = ANY(?)",
+            // A new version, so a PATCH or DELETE that loaded the offer before this fails (409) rather than restoring the metadata.
+            $"UPDATE {NotificationStore.Schema}.mt_doc_offer SET data = data || jsonb_build_object('metadata', null, 'erasedAt', ?::timestamptz), mt_version = gen_random_uuid() WHERE id = ANY(?)",
             At, OfferIds.ToArray());
     }
 

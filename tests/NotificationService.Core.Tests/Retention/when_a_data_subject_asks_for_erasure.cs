@@ -78,6 +78,28 @@ public sealed class when_a_data_subject_asks_for_erasure(SystemFixture system) :
         foreach (var jobId in misses) Assert.NotEqual("""{"erased":true}""", await DocumentParamsAsync(jobId));
     }
 
+    [Fact]
+    public async Task a_job_whose_params_were_changed_is_found_by_the_recipient_it_had_before()
+    {
+        // Scheduled to one address, then changed to another: the first stays in the stream's JobScheduled event.
+        var offer = await System.CreateOfferAsync(System.Tenant, new
+        {
+            targets = new[] { ClientApi.EmailTarget(System.Email.Name, "first-address@example.test") }, sendAt = DateTimeOffset.UtcNow.AddHours(1),
+        });
+        var jobId = offer.Jobs[0].Id;
+        await System.SendAsync<JsonElement>(HttpMethod.Patch, $"/v1/offers/{offer.Id}", System.Tenant.ApiKey, new
+        {
+            jobs = new[] { new { id = jobId, @params = new { to = "second-address@example.test", subject = "s", text = "t" } } },
+        }, expect: 200);
+
+        var result = await System.SendAsync<JsonElement>(HttpMethod.Post, "/admin/erasures", SystemFixture.AdminKey, new { recipient = "first-address@example.test" }, expect: 200);
+
+        Assert.Equal(1, result.GetProperty("erased").GetInt32());
+        Assert.Equal(JobState.Canceled, (await System.GetJobAsync(System.Tenant, jobId)).State);
+        Assert.All(await Seed.StoredParamsAsync(jobId), p => Assert.Equal("""{"erased": true}""", p));
+        Assert.Equal(0L, await Sql.ScalarAsync<long>($"SELECT count(*) FROM ns.mt_events WHERE stream_id = '{jobId}' AND data::text LIKE '%first-address%'"));
+    }
+
     [Theory]
     [InlineData("""{}""", 422, "recipient")]
     [InlineData("""{"recipient":"not an address"}""", 422, "recipient")]
@@ -126,6 +148,10 @@ public sealed class when_a_data_subject_asks_for_erasure(SystemFixture system) :
         Assert.Equal(1, erasedScheduled.GetProperty("erased").GetInt32());
         var canceled = await System.GetJobAsync(System.Tenant, scheduled.Jobs[0].Id);
         Assert.Equal((JobState.Canceled, """{"erased":true}"""), (canceled.State, canceled.Params.GetRawText()));
+
+        // An erased offer takes no new metadata (it would never be erased again): 409.
+        Assert.Equal(409, (await System.SendRawAsync(HttpMethod.Patch, $"/v1/offers/{delivered.Id}", System.Tenant.ApiKey,
+            new { metadata = new Dictionary<string, string> { ["customer"] = "Ann again" } })).Status);
 
         // Again: already erased. Another service's offer: 404.
         var again = await System.SendAsync<JsonElement>(HttpMethod.Post, $"/v1/offers/{delivered.Id}/erase", System.Tenant.ApiKey, expect: 200);
