@@ -9,7 +9,7 @@ public sealed record LimitsView(EffectiveLimits Limits, LimitsUse Use);
 
 /// <summary>
 /// <c>offerTokens</c>: offers the service may post at once now (refilled at <c>offersPerSecond</c> up to <c>burst</c>);
-/// <c>pendingJobs</c>: its jobs not yet ended, counted up to the quota plus one.
+/// <c>pendingJobs</c>: its jobs not yet ended, counted up to the quota plus one, at most once a second per service on each core.
 /// </summary>
 public sealed record LimitsUse(double OfferTokens, int PendingJobs);
 

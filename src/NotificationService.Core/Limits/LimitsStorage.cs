@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Marten;
 using Npgsql;
 using NotificationService.Storage;
@@ -186,8 +187,24 @@ public sealed class LimitCounters(NpgsqlDataSource database)
         return await command.ExecuteScalarAsync(cancellation) is double tokens ? Math.Max(0, tokens) : limits.Burst;
     }
 
-    /// <summary>The service's jobs not yet ended, counted exactly up to <paramref name="upTo"/> (the quota) and one more.</summary>
+    private readonly ConcurrentDictionary<Guid, (DateTimeOffset At, int UpTo, int Count)> _lastPendingCount = new();
+
+    /// <summary>
+    /// The service's jobs not yet ended, counted exactly up to <paramref name="upTo"/> (the quota) and one more. Counted
+    /// at most once per <see cref="RecountSeconds"/> per service on each core, so polling GET /v1/limits cannot make
+    /// PostgreSQL count a large backlog on every request.
+    /// </summary>
     public async Task<int> PendingJobsAsync(Guid serviceId, int upTo, CancellationToken cancellation)
+    {
+        var now = DateTimeOffset.UtcNow;
+        if (_lastPendingCount.TryGetValue(serviceId, out var last) && last.UpTo == upTo && now - last.At < TimeSpan.FromSeconds(RecountSeconds))
+            return last.Count;
+        var count = await CountPendingJobsAsync(serviceId, upTo, cancellation);
+        _lastPendingCount[serviceId] = (now, upTo, count);
+        return count;
+    }
+
+    private async Task<int> CountPendingJobsAsync(Guid serviceId, int upTo, CancellationToken cancellation)
     {
         await using var command = database.CreateCommand($"""
             SELECT count(*)::int FROM (SELECT 1 FROM {NotificationStore.Schema}.mt_doc_job
