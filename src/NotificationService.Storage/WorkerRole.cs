@@ -47,16 +47,21 @@ public static partial class WorkerRole
         -- A changed policy gets a new name.
         DO $do$ BEGIN
           IF NOT EXISTS (SELECT FROM pg_policies WHERE schemaname = '{{NotificationStore.Schema}}' AND tablename = 'mt_events'
-                         AND policyname = 'worker_job_events_v1' AND '{{role}}' = ANY (roles)) THEN
+                         AND policyname = 'worker_job_events_v2' AND '{{role}}' = ANY (roles)) THEN
             LOCK TABLE {{NotificationStore.Schema}}.mt_streams, {{NotificationStore.Schema}}.mt_events IN ACCESS EXCLUSIVE MODE;
             DROP POLICY IF EXISTS worker_job_streams_v1 ON {{NotificationStore.Schema}}.mt_streams;
             DROP POLICY IF EXISTS worker_job_events_v1 ON {{NotificationStore.Schema}}.mt_events;
+            DROP POLICY IF EXISTS worker_job_events_v2 ON {{NotificationStore.Schema}}.mt_events;
             ALTER TABLE {{NotificationStore.Schema}}.mt_streams ENABLE ROW LEVEL SECURITY;
             CREATE POLICY worker_job_streams_v1 ON {{NotificationStore.Schema}}.mt_streams TO {{role}}
               USING (type = 'job' OR type IS NULL);
             ALTER TABLE {{NotificationStore.Schema}}.mt_events ENABLE ROW LEVEL SECURITY;
-            CREATE POLICY worker_job_events_v1 ON {{NotificationStore.Schema}}.mt_events TO {{role}}
-              USING (type LIKE 'job\_%' OR type = 'tombstone');
+            CREATE POLICY worker_job_events_v2 ON {{NotificationStore.Schema}}.mt_events TO {{role}}
+              USING (type LIKE 'job\_%' OR type = 'tombstone')
+              -- and appended only to a job's stream (or the tombstone stream): a job event put into an adapter's or a
+              -- service's stream would take the version the core's next append there needs.
+              WITH CHECK ((type LIKE 'job\_%' OR type = 'tombstone') AND EXISTS (SELECT 1 FROM {{NotificationStore.Schema}}.mt_streams s
+                WHERE s.id = stream_id AND (s.type = 'job' OR s.type IS NULL)));
           END IF;
         END $do$;
         -- Decrypting its own config; creating keys is the core's (workers run with automatic key generation off).
