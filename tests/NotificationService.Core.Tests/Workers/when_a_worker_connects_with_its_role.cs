@@ -57,6 +57,21 @@ public sealed class when_a_worker_connects_with_its_role(SystemFixture system) :
     }
 
     [Fact]
+    public async Task it_may_append_job_events_to_job_streams_only()
+    {
+        // An adapter's stream (its history) is not a job's: a job event appended there would take the version the core's
+        // next change of the adapter needs.
+        var adapterStream = System.Email.Id;
+        var version = await Sql.ScalarAsync<long>($"SELECT max(version) FROM ns.mt_events WHERE stream_id = '{adapterStream}'");
+        var refused = await Assert.ThrowsAsync<PostgresException>(() => AsWorkerAsync<int>($$"""
+            INSERT INTO ns.mt_events (seq_id, id, stream_id, version, data, type, timestamp, tenant_id, mt_dotnet_type, is_archived)
+            VALUES (nextval('ns.mt_events_sequence'), gen_random_uuid(), '{{adapterStream}}', {{version + 1}}, '{}', 'job_finished',
+                    now(), '*DEFAULT*', 'NotificationService.Storage.Jobs.JobFinished', false)
+            """));
+        Assert.Equal(PostgresErrorCodes.InsufficientPrivilege, refused.SqlState); // new row violates row-level security policy
+    }
+
+    [Fact]
     public async Task its_adapter_lookup_answers_for_its_own_key_only()
     {
         var other = await System.CreateEmailAdapterAsync($"other-{Guid.NewGuid():N}"[..22], System.Smtp.Port);
