@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Alba;
 using Marten;
 using Microsoft.Extensions.DependencyInjection;
 using NotificationService.Core.Jobs;
@@ -12,6 +13,21 @@ public sealed class when_old_jobs_are_swept(SystemFixture system) : IntegrationC
 {
     private static readonly DateTimeOffset Now = DateTimeOffset.UtcNow;
     private static SeedJob Email(string to) => new(new { to, subject = "Your order", text = "Hello " + to });
+
+    [Fact]
+    public async Task a_core_sweeps_on_its_own_schedule()
+    {
+        var due = await System.OfferAsync(System.Tenant, Now.AddDays(-41), Now.AddDays(-40), [Email("scheduled-sweep@example.test")]);
+        // The fixture's core runs no sweep of its own (the other tests sweep as of the time they choose); this one does,
+        // every half second, as a deployed core does every Retention:SweepSeconds.
+        await using var sweepingCore = await AlbaHost.For<Program>(b => b
+            .UseSetting("Admin:ApiKeys:0", SystemFixture.AdminKey)
+            .UseSetting("Retention:SweepSeconds", "0.5"));
+
+        await Eventually.Until(() => System.GetJobAsync(System.Tenant, due.JobIds[0]), job => job.Params.GetRawText() == """{"erased":true}""",
+            what: "the scheduled sweep to erase the params");
+        Assert.Equal(["""{"erased": true}"""], await Seed.StoredParamsAsync(due.JobIds[0]));
+    }
 
     [Fact]
     public async Task params_are_erased_after_the_retention_and_old_offers_are_deleted_whole()
