@@ -87,13 +87,13 @@ public static class DeliverJobHandler
         }
     }
 
-    /// <summary>Anything PostgreSQL refused or the connection lost; a bug in the decision is not worth waiting on.</summary>
     /// <summary>A retry keeps the priority its job was queued with (fair sharing): a heavy service's retries stay behind lighter services' jobs.</summary>
     private static DeliveryOptions Retry(DateTimeOffset at, Envelope envelope) =>
         AdapterQueues.PriorityOf(envelope) is { } priority
             ? new DeliveryOptions { ScheduledTime = at }.WithHeader(AdapterQueues.PriorityHeader, priority.ToString())
             : new DeliveryOptions { ScheduledTime = at };
 
+    /// <summary>Anything PostgreSQL refused or the connection lost; a bug in the decision is not worth waiting on.</summary>
     private static bool FromTheDatabase(Exception e)
     {
         for (var inner = e; inner is not null; inner = inner.InnerException)
