@@ -159,7 +159,16 @@ public sealed class LimitCounters(NpgsqlDataSource database)
         await using var recount = database.CreateCommand($"SELECT {NotificationStore.Schema}.recount_and_reserve($1, $2, $3, $4, $5)");
         foreach (var value in new object[] { serviceId, offerId, jobs, limits.PendingJobs, (double)RecountSeconds })
             recount.Parameters.Add(new NpgsqlParameter { Value = value });
-        return (bool)(await recount.ExecuteScalarAsync(cancellation))! ? (Gate.Admitted, 0) : (Gate.OverQuota, RecountSeconds);
+        if ((bool)(await recount.ExecuteScalarAsync(cancellation))!) return (Gate.Admitted, 0);
+
+        // Refused for its quota: the token goes back, so a service held at its quota is not also charged for the refusals
+        // (which would turn its next 429 into a rate refusal, with a Retry-After that says nothing about the jobs).
+        await using var refund = database.CreateCommand(
+            $"UPDATE {NotificationStore.Schema}.offer_rate_buckets SET tokens = least($2, tokens + 1) WHERE service_id = $1");
+        refund.Parameters.Add(new NpgsqlParameter { Value = serviceId });
+        refund.Parameters.Add(new NpgsqlParameter { Value = (double)limits.Burst });
+        await refund.ExecuteNonQueryAsync(cancellation);
+        return (Gate.OverQuota, RecountSeconds);
     }
 
     /// <summary>The offer was not stored: its reservation gives its places back (a no-op if its transaction did commit).</summary>

@@ -204,6 +204,21 @@ public sealed class when_a_service_reaches_its_limits(SystemFixture system) : In
     /// idempotency record, after the offer and its jobs were written), the places come back at once.
     /// </summary>
     [Fact]
+    public async Task an_offer_refused_for_the_quota_takes_no_token()
+    {
+        var adapter = await IdleAdapterAsync();
+        // Two tokens, refilled once in 100 s: the first offer takes one; refusals for the quota must leave the other.
+        var tenant = await TenantWithLimitsAsync("quota-token", new { offersPerSecond = 0.01, burst = 2, pendingJobs = 1 });
+        Assert.Equal(202, (await PostOfferAsync(System.Http, tenant.ApiKey, OneEmail(adapter.Name, "first@example.test"))).Status);
+
+        foreach (var i in Enumerable.Range(0, 3))
+        {
+            var refused = await PostOfferAsync(System.Http, tenant.ApiKey, OneEmail(adapter.Name, $"over{i}@example.test"));
+            Assert.Equal((429, "pendingJobs"), (refused.Status, refused.Body.GetProperty("limit").GetString()));
+        }
+    }
+
+    [Fact]
     public async Task an_offer_that_fails_to_commit_gives_its_places_back()
     {
         var adapter = await IdleAdapterAsync();
