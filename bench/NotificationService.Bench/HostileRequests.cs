@@ -26,6 +26,7 @@ public sealed class HostileRequests(HostileTargets targets, int seed)
         ("GET", "/admin/services/{id}", null), ("GET", "/admin/services/{id}/history", null), ("PATCH", "/admin/services/{id}", """{"name":"renamed"}"""),
         ("POST", "/admin/services/{id}/block", null), ("POST", "/admin/services/{id}/unblock", null), ("POST", "/admin/services/{id}/keys", null),
         ("DELETE", "/admin/services/{id}/keys/{id}", null), ("GET", "/admin/services/{id}/limits", null), ("PATCH", "/admin/services/{id}/limits", """{"burst":5}"""),
+        ("PATCH", "/admin/services/{id}/retention", """{"paramsDays":5}"""), ("POST", "/v1/offers/{id}/erase", null),
         ("GET", "/admin/adapters/{id}", null), ("GET", "/admin/adapters/{id}/history", null), ("PATCH", "/admin/adapters/{id}", """{"policy":{}}"""),
         ("GET", "/admin/invites/{id}", null), ("DELETE", "/admin/invites/{id}", null),
         ("POST", "/admin/adapters/{id}/block", null), ("POST", "/admin/adapters/{id}/unblock", null), ("DELETE", "/admin/adapters/{id}", null),
@@ -192,12 +193,13 @@ public sealed class HostileRequests(HostileTargets targets, int seed)
     private RawRequest AdminBody(Random random)
     {
         object Str() => PoisonString(random);
-        var (path, body) = random.Next(5) switch
+        var (path, body) = random.Next(6) switch
         {
             0 => ("/admin/services", Concat("""{"name":""", Str(), "}")),
             1 => ("/admin/adapters", Concat("""{"name":""", Str(), ""","type":"webhook","config":{"url":"http://127.0.0.1:9/x","secret":"0123456789abcdef0"}}""")),
             2 => ("/admin/adapters", Concat("""{"name":"hostile-adapter","type":""", Str(), ""","config":{"url":""", Str(), ""","secret":""", Str(), "}}")),
             3 => ("/admin/invites", Concat("""{"note":""", Str(), ""","expiresInHours":""", PoisonNumber(random), "}")),
+            4 => ("/admin/erasures", Concat("""{"recipient":""", Str(), "}")),
             _ => ("/v1/register", Concat("""{"name":""", Str(), ""","inviteCode":""", Str(), "}")),
         };
         return Request("admin-body", "POST", path, path.StartsWith("/admin", StringComparison.Ordinal) ? targets.AdminKey : null, body, "application/json");

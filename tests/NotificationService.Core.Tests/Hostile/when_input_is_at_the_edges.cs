@@ -180,6 +180,7 @@ public sealed class when_input_is_at_the_edges(SystemFixture system) : Integrati
         { "POST", "/v1/jobs/{0}/cancel", false },
         { "PATCH", "/v1/offers/{0}", false },
         { "DELETE", "/v1/offers/{0}", false },
+        { "POST", "/v1/offers/{0}/erase", false },
         { "POST", "/admin/jobs/{0}/retry", true },
         { "PATCH", "/admin/services/{0}", true },
         { "POST", "/admin/services/{0}/block", true },
