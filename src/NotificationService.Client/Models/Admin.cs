@@ -1,0 +1,174 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace NotificationService.Client;
+
+// Services
+
+public enum ServiceStatus { Active, Blocked }
+
+/// <summary>201: the service and its first key, shown only here.</summary>
+public sealed record ServiceCreated(Guid Id, string Name, Guid KeyId, string ApiKey);
+
+/// <param name="Limits">the limits the admin set (a null field: the configured default)</param>
+/// <param name="Retention">only from <see cref="NotificationAdminClient.GetServiceAsync"/>: the retention set and in force</param>
+public sealed record ServiceView(
+    Guid Id, string Name, ServiceStatus Status, DateTimeOffset CreatedAt, IReadOnlyList<ServiceKeyView> Keys, ServiceLimits Limits,
+    RetentionView? Retention = null);
+
+public sealed record ServiceKeyView(Guid KeyId, string Prefix, DateTimeOffset CreatedAt, DateTimeOffset? LastUsedAt, DateTimeOffset? RevokedAt);
+
+public sealed record ServiceSummary(Guid Id, string Name, ServiceStatus Status);
+
+/// <summary>201: another key for the service, shown only here.</summary>
+public sealed record KeyIssued(Guid ServiceId, Guid KeyId, string ApiKey);
+
+public sealed record KeyRevoked(Guid ServiceId, Guid KeyId, DateTimeOffset RevokedAt);
+
+// Limits
+
+/// <summary>The limits the admin set for a service; a null field means the configured default.</summary>
+public sealed record ServiceLimits(
+    double? OffersPerSecond = null, int? Burst = null, int? JobsPerOffer = null, int? PendingJobs = null, int? MaxBodyBytes = null, int? MaxParamsBytes = null);
+
+/// <summary>The limits that apply to a service.</summary>
+public sealed record EffectiveLimits(double OffersPerSecond, int Burst, int JobsPerOffer, int PendingJobs, int MaxBodyBytes, int MaxParamsBytes);
+
+/// <param name="OfferTokens">offers the service may post at once now</param>
+/// <param name="PendingJobs">its jobs not yet ended (counted up to the quota plus one)</param>
+public sealed record LimitsUse(double OfferTokens, int PendingJobs);
+
+/// <summary>What a service may do and how much of it it uses now.</summary>
+public sealed record LimitsView(EffectiveLimits Limits, LimitsUse Use);
+
+/// <summary>The limits set for a service and those that apply.</summary>
+public sealed record ServiceLimitsView(Guid ServiceId, ServiceLimits Own, EffectiveLimits Effective);
+
+/// <summary>A merge patch of a service's limits: a field left out stays, a value sets it, null puts it back to the default.</summary>
+public sealed record ServiceLimitsPatch
+{
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public Optional<double?> OffersPerSecond { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public Optional<int?> Burst { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public Optional<int?> JobsPerOffer { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public Optional<int?> PendingJobs { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public Optional<int?> MaxBodyBytes { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public Optional<int?> MaxParamsBytes { get; init; }
+}
+
+// Retention
+
+public sealed record ServiceRetention(int? ParamsDays = null, int? JobsDays = null, int? IdempotencyDays = null);
+
+public sealed record EffectiveRetention(int ParamsDays, int JobsDays, int IdempotencyDays);
+
+/// <summary>The retention set for a service (null: default) and the one in force, in days.</summary>
+public sealed record RetentionView(ServiceRetention Set, EffectiveRetention Effective);
+
+/// <summary>A merge patch of a service's retention, in days: left out stays, null goes back to the configured default.</summary>
+public sealed record RetentionPatch
+{
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public Optional<int?> ParamsDays { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public Optional<int?> JobsDays { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public Optional<int?> IdempotencyDays { get; init; }
+}
+
+// Adapters
+
+public enum AdapterStatus { Active, Blocked }
+
+/// <summary>How an adapter retries, throttles and expires its jobs.</summary>
+public sealed record DeliveryPolicy
+{
+    public int MaxAttempts { get; init; } = 5;
+    public double InitialBackoffSeconds { get; init; } = 2;
+    public double MaxBackoffSeconds { get; init; } = 300;
+    /// <summary>Sends per second across all of the adapter's workers; null: unlimited.</summary>
+    public double? RateLimitPerSecond { get; init; }
+    /// <summary>Time-to-live of jobs whose offer sets no expiry; null: they never expire.</summary>
+    public double? DefaultTtlSeconds { get; init; }
+}
+
+/// <summary>A new adapter.</summary>
+/// <param name="Name">1 to 63 of a-z 0-9 . _ - (it names the queue)</param>
+/// <param name="Type">an adapter type (<see cref="NotificationAdminClient.ListAdapterTypesAsync"/>): email, telegram, sms, webhook</param>
+/// <param name="Config">matching the type's config schema (an anonymous object, a dictionary or JSON)</param>
+public sealed record CreateAdapterRequest(string Name, string Type, object Config)
+{
+    /// <summary>A JSON Schema (draft-07) for the params of its jobs; default: the type's.</summary>
+    public object? ParamsSchema { get; init; }
+    /// <summary>The services that may use it; empty or null: every service.</summary>
+    public IReadOnlyList<Guid>? Services { get; init; }
+    public DeliveryPolicy? Policy { get; init; }
+}
+
+/// <summary>201: the adapter and its worker key, shown only here.</summary>
+public sealed record AdapterCreated(Guid Id, string Name, string Type, string Queue, string ApiKey);
+
+/// <summary>An adapter as the admin sees it: config without secrets, and which secrets are set.</summary>
+public sealed record AdapterView(
+    Guid Id, string Name, string Type, AdapterStatus Status, string Queue, JsonElement Config, IReadOnlyList<string> SecretsSet,
+    JsonElement ParamsSchema, IReadOnlyList<Guid> Services, DeliveryPolicy Policy, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt);
+
+/// <summary>
+/// A change to an adapter; null fields stay. <see cref="Config"/> and <see cref="Policy"/> are merge patches (a field set
+/// to null is removed: pass a <c>JsonObject</c> or a dictionary for that, since null properties of a .NET object are left
+/// out); <see cref="ParamsSchema"/> and <see cref="Services"/> replace.
+/// </summary>
+public sealed record UpdateAdapterRequest
+{
+    public object? Config { get; init; }
+    public object? ParamsSchema { get; init; }
+    public IReadOnlyList<Guid>? Services { get; init; }
+    public object? Policy { get; init; }
+}
+
+public sealed record AdapterRemoved(Guid Id, string Name);
+
+public sealed record AdapterTypeView(string Name, string Description, JsonElement ConfigSchema, JsonElement ParamsSchema, IReadOnlyList<string> SecretFields);
+
+/// <summary>An adapter a service may use, with the JSON Schema its params must follow.</summary>
+public sealed record ClientAdapterView(string Name, string Type, JsonElement ParamsSchema);
+
+// Invites
+
+/// <param name="ExpiresInHours">default 72, at most 720</param>
+public sealed record CreateInviteRequest(string? Note = null, double? ExpiresInHours = null);
+
+/// <summary>201: the invite and its code, shown only here.</summary>
+public sealed record InviteCreated(Guid Id, string Code, DateTimeOffset ExpiresAt);
+
+public sealed record InviteView(
+    Guid Id, string? Note, string CreatedBy, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt, DateTimeOffset? UsedAt, Guid? ServiceId, DateTimeOffset? RevokedAt);
+
+// Jobs (admin)
+
+/// <summary>What <see cref="NotificationAdminClient.SearchJobsAsync"/> looks for, across every service; null filters are not applied.</summary>
+public sealed record AdminJobSearch
+{
+    public JobState? State { get; init; }
+    public string? Adapter { get; init; }
+    public Guid? Service { get; init; }
+    /// <summary>Created at or after.</summary>
+    public DateTimeOffset? From { get; init; }
+    /// <summary>Created before.</summary>
+    public DateTimeOffset? To { get; init; }
+    public int? Page { get; init; }
+    public int? PageSize { get; init; }
+}
+
+/// <summary>A job as an operator sees it: whose it is and what the provider answered to the last failed attempt.</summary>
+public sealed record AdminJobView(Guid ServiceId, Guid AdapterId, JobView Job, string? LastErrorDetail);
+
+public sealed record JobCount(string Adapter, JobState State, int Count);
+
+public sealed record RetryRequested(Guid Id);
+
+public sealed record ProjectionsRebuilt(IReadOnlyList<string> Projections, double Seconds);
+
+// Erasures
+
+public sealed record RecipientErased(Guid Id, int Erased, IReadOnlyList<Guid> NotEnded);
+
+/// <summary>The audit record of an erasure: by recipient (kind <c>email</c>/<c>phone</c>, only its SHA-256 kept) or by offer.</summary>
+public sealed record ErasureRecord(
+    Guid Id, string Kind, string? RecipientSha256, Guid? OfferId, Guid? ServiceId, string By, DateTimeOffset At, int Erased, IReadOnlyList<Guid> NotEnded);

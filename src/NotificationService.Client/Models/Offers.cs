@@ -1,0 +1,63 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace NotificationService.Client;
+
+/// <summary>The states of a job; <c>Finished</c>, <c>Failed</c>, <c>Expired</c> and <c>Canceled</c> are final.</summary>
+public enum JobState { Scheduled, Queued, Started, Finished, Failed, Expired, Canceled }
+
+/// <summary>A notification to send: one job per target.</summary>
+/// <param name="Targets">where to send it; each target's params must match its adapter's params schema (see <see cref="NotificationClient.ListAdaptersAsync"/>)</param>
+public sealed record CreateOfferRequest(IReadOnlyList<OfferTarget> Targets)
+{
+    /// <summary>A job not started by then ends <c>Expired</c> and is never sent (default: the adapter's policy).</summary>
+    public DateTimeOffset? ExpireAt { get; init; }
+    /// <summary>In the future: the jobs wait <c>Scheduled</c> until then.</summary>
+    public DateTimeOffset? SendAt { get; init; }
+    /// <summary>Free key/value pairs kept with the offer, shown in callbacks and searchable (<c>metadata.&lt;key&gt;</c>).</summary>
+    public IReadOnlyDictionary<string, string>? Metadata { get; init; }
+    /// <summary>This offer's job events go to this URL instead of the service's callback URLs (with their event sets and secrets); the service
+    /// needs a callback registered.</summary>
+    public string? CallbackUrl { get; init; }
+}
+
+/// <summary>One target of an offer.</summary>
+/// <param name="Adapter">the adapter's name</param>
+/// <param name="Params">an object matching the adapter's params schema: an anonymous object, a dictionary, a JsonElement or JsonNode.
+/// Property names of a .NET object are written in camelCase; use a dictionary or JSON for exact keys.</param>
+public sealed record OfferTarget(string Adapter, object Params);
+
+public sealed record AcceptedJob(Guid Id, string Adapter, JobState State);
+
+/// <summary>202: the offer and its jobs are stored and on their way.</summary>
+public sealed record OfferAccepted(Guid Id, IReadOnlyList<AcceptedJob> Jobs);
+
+public sealed record OfferView(
+    Guid Id, DateTimeOffset CreatedAt, DateTimeOffset? ExpireAt, DateTimeOffset? SendAt, IReadOnlyDictionary<string, string>? Metadata,
+    DateTimeOffset? DeletedAt, IReadOnlyList<JobView> Jobs);
+
+public sealed record OfferSummary(Guid Id, DateTimeOffset CreatedAt, DateTimeOffset? SendAt, DateTimeOffset? DeletedAt, int Jobs);
+
+/// <summary>A page of a list that is paged by number (<c>page</c>, <c>pageSize</c>).</summary>
+public sealed record PagedResult<T>(IReadOnlyList<T> Items, int Page, int PageSize, long Total);
+
+/// <summary>
+/// A change to an offer; what is left null stays as it is. Params, expiry and send time change only before a job starts
+/// (409 after). <see cref="Metadata"/> is a merge patch: a key with a null value is removed, keys left out stay.
+/// </summary>
+public sealed record UpdateOfferRequest
+{
+    public DateTimeOffset? ExpireAt { get; init; }
+    public DateTimeOffset? SendAt { get; init; }
+    public IReadOnlyDictionary<string, string?>? Metadata { get; init; }
+    public IReadOnlyList<JobParamsChange>? Jobs { get; init; }
+}
+
+/// <summary>New params for one job of the offer.</summary>
+public sealed record JobParamsChange(Guid Id, object Params);
+
+/// <summary>202: every unfinished job is canceled (or, being sent, asked to stop) and the offer marked deleted.</summary>
+public sealed record OfferDeleted(Guid Id, IReadOnlyList<AcceptedJob> Jobs);
+
+/// <summary>The offer's metadata and its jobs' params were erased; jobs still being sent are in <see cref="NotEnded"/> (erase again later).</summary>
+public sealed record OfferErased(Guid Id, int Erased, int AlreadyErased, IReadOnlyList<Guid> NotEnded);

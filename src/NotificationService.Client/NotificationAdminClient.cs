@@ -1,0 +1,225 @@
+using static NotificationService.Client.ApiConnection;
+
+namespace NotificationService.Client;
+
+/// <summary>
+/// The admin (<c>/admin</c>) API with an admin key: services and their keys, limits and retention, adapters, invites,
+/// jobs of every service, erasures, callbacks on a service's behalf. Register it with
+/// <see cref="NotificationClientRegistration.AddNotificationAdminClient"/>. Every error answer throws <see cref="NotificationApiException"/>.
+/// </summary>
+public sealed class NotificationAdminClient
+{
+    private readonly ApiConnection _api;
+
+    /// <param name="http">its BaseAddress is the service's root (with a trailing slash if it has a path)</param>
+    /// <param name="apiKey">an admin key</param>
+    public NotificationAdminClient(HttpClient http, string apiKey)
+    {
+        ArgumentNullException.ThrowIfNull(http);
+        ArgumentException.ThrowIfNullOrWhiteSpace(apiKey);
+        _api = new ApiConnection(http, apiKey);
+    }
+
+    // Services
+
+    /// <summary>Creates a service (tenant); keep the returned key: it is shown only here. A taken name is a 409.</summary>
+    [ApiOperation("POST", "/admin/services")]
+    public Task<ServiceCreated> CreateServiceAsync(string name, CancellationToken ct = default) =>
+        _api.SendAsync<ServiceCreated>(HttpMethod.Post, "admin/services", new { name }, ct);
+
+    [ApiOperation("GET", "/admin/services")]
+    public Task<IReadOnlyList<ServiceView>> ListServicesAsync(CancellationToken ct = default) =>
+        _api.SendAsync<IReadOnlyList<ServiceView>>(HttpMethod.Get, "admin/services", null, ct);
+
+    /// <summary>The service with its keys, the limits set for it and its retention.</summary>
+    [ApiOperation("GET", "/admin/services/{id}")]
+    public Task<ServiceView> GetServiceAsync(Guid id, CancellationToken ct = default) =>
+        _api.SendAsync<ServiceView>(HttpMethod.Get, $"admin/services/{Id(id)}", null, ct);
+
+    [ApiOperation("PATCH", "/admin/services/{id}")]
+    public Task<ServiceSummary> RenameServiceAsync(Guid id, string name, CancellationToken ct = default) =>
+        _api.SendAsync<ServiceSummary>(HttpMethod.Patch, $"admin/services/{Id(id)}", new { name }, ct);
+
+    /// <summary>A blocked service's keys get 403 until it is unblocked.</summary>
+    [ApiOperation("POST", "/admin/services/{id}/block")]
+    public Task<ServiceSummary> BlockServiceAsync(Guid id, CancellationToken ct = default) =>
+        _api.SendAsync<ServiceSummary>(HttpMethod.Post, $"admin/services/{Id(id)}/block", null, ct);
+
+    [ApiOperation("POST", "/admin/services/{id}/unblock")]
+    public Task<ServiceSummary> UnblockServiceAsync(Guid id, CancellationToken ct = default) =>
+        _api.SendAsync<ServiceSummary>(HttpMethod.Post, $"admin/services/{Id(id)}/unblock", null, ct);
+
+    /// <summary>Every admin change to the service: event type, who, when.</summary>
+    [ApiOperation("GET", "/admin/services/{id}/history")]
+    public Task<IReadOnlyList<HistoryEntry>> GetServiceHistoryAsync(Guid id, CancellationToken ct = default) =>
+        _api.SendAsync<IReadOnlyList<HistoryEntry>>(HttpMethod.Get, $"admin/services/{Id(id)}/history", null, ct);
+
+    /// <summary>Issues another key (rotation: issue, switch, revoke the old); shown only here.</summary>
+    [ApiOperation("POST", "/admin/services/{id}/keys")]
+    public Task<KeyIssued> IssueServiceKeyAsync(Guid id, CancellationToken ct = default) =>
+        _api.SendAsync<KeyIssued>(HttpMethod.Post, $"admin/services/{Id(id)}/keys", null, ct);
+
+    /// <summary>Revokes a key: its next request gets 401.</summary>
+    [ApiOperation("DELETE", "/admin/services/{id}/keys/{keyId}")]
+    public Task<KeyRevoked> RevokeServiceKeyAsync(Guid id, Guid keyId, CancellationToken ct = default) =>
+        _api.SendAsync<KeyRevoked>(HttpMethod.Delete, $"admin/services/{Id(id)}/keys/{Id(keyId)}", null, ct);
+
+    [ApiOperation("GET", "/admin/services/{id}/limits")]
+    public Task<ServiceLimitsView> GetServiceLimitsAsync(Guid id, CancellationToken ct = default) =>
+        _api.SendAsync<ServiceLimitsView>(HttpMethod.Get, $"admin/services/{Id(id)}/limits", null, ct);
+
+    /// <summary>Sets a service's limits (a merge patch: see <see cref="ServiceLimitsPatch"/>).</summary>
+    [ApiOperation("PATCH", "/admin/services/{id}/limits")]
+    public Task<ServiceLimitsView> SetServiceLimitsAsync(Guid id, ServiceLimitsPatch patch, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(patch);
+        return _api.SendAsync<ServiceLimitsView>(HttpMethod.Patch, $"admin/services/{Id(id)}/limits", patch, ct);
+    }
+
+    /// <summary>Sets a service's retention (a merge patch: see <see cref="RetentionPatch"/>).</summary>
+    [ApiOperation("PATCH", "/admin/services/{id}/retention")]
+    public Task<RetentionView> SetServiceRetentionAsync(Guid id, RetentionPatch patch, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(patch);
+        return _api.SendAsync<RetentionView>(HttpMethod.Patch, $"admin/services/{Id(id)}/retention", patch, ct);
+    }
+
+    // Callbacks on a service's behalf
+
+    /// <summary>Registers a callback endpoint for the service; keep the returned secret: it is shown only here.</summary>
+    [ApiOperation("POST", "/admin/services/{id}/callbacks")]
+    public Task<CallbackCreated> CreateServiceCallbackAsync(Guid serviceId, CreateCallbackRequest callback, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(callback);
+        return _api.SendAsync<CallbackCreated>(HttpMethod.Post, $"admin/services/{Id(serviceId)}/callbacks", callback, ct);
+    }
+
+    [ApiOperation("GET", "/admin/services/{id}/callbacks")]
+    public Task<IReadOnlyList<CallbackView>> ListServiceCallbacksAsync(Guid serviceId, CancellationToken ct = default) =>
+        _api.SendAsync<IReadOnlyList<CallbackView>>(HttpMethod.Get, $"admin/services/{Id(serviceId)}/callbacks", null, ct);
+
+    [ApiOperation("DELETE", "/admin/services/{id}/callbacks/{callbackId}")]
+    public Task DeleteServiceCallbackAsync(Guid serviceId, Guid callbackId, CancellationToken ct = default) =>
+        _api.SendAsync(HttpMethod.Delete, $"admin/services/{Id(serviceId)}/callbacks/{Id(callbackId)}", null, ct);
+
+    [ApiOperation("POST", "/admin/services/{id}/callbacks/{callbackId}/enable")]
+    public Task<CallbackView> EnableServiceCallbackAsync(Guid serviceId, Guid callbackId, CancellationToken ct = default) =>
+        _api.SendAsync<CallbackView>(HttpMethod.Post, $"admin/services/{Id(serviceId)}/callbacks/{Id(callbackId)}/enable", null, ct);
+
+    // Adapters
+
+    /// <summary>Every adapter type this build knows, with its config schema, default params schema and secret fields.</summary>
+    [ApiOperation("GET", "/admin/adapter-types")]
+    public Task<IReadOnlyList<AdapterTypeView>> ListAdapterTypesAsync(CancellationToken ct = default) =>
+        _api.SendAsync<IReadOnlyList<AdapterTypeView>>(HttpMethod.Get, "admin/adapter-types", null, ct);
+
+    /// <summary>Creates an adapter; the returned worker key (<c>nsa_...</c>) is shown only here.</summary>
+    [ApiOperation("POST", "/admin/adapters")]
+    public Task<AdapterCreated> CreateAdapterAsync(CreateAdapterRequest adapter, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(adapter);
+        return _api.SendAsync<AdapterCreated>(HttpMethod.Post, "admin/adapters", adapter, ct);
+    }
+
+    [ApiOperation("GET", "/admin/adapters")]
+    public Task<IReadOnlyList<AdapterView>> ListAdaptersAsync(CancellationToken ct = default) =>
+        _api.SendAsync<IReadOnlyList<AdapterView>>(HttpMethod.Get, "admin/adapters", null, ct);
+
+    [ApiOperation("GET", "/admin/adapters/{id}")]
+    public Task<AdapterView> GetAdapterAsync(Guid id, CancellationToken ct = default) =>
+        _api.SendAsync<AdapterView>(HttpMethod.Get, $"admin/adapters/{Id(id)}", null, ct);
+
+    /// <summary>Reconfigures an adapter (see <see cref="UpdateAdapterRequest"/>); running workers take a new config or policy when restarted.</summary>
+    [ApiOperation("PATCH", "/admin/adapters/{id}")]
+    public Task<AdapterView> UpdateAdapterAsync(Guid id, UpdateAdapterRequest change, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(change);
+        return _api.SendAsync<AdapterView>(HttpMethod.Patch, $"admin/adapters/{Id(id)}", change, ct);
+    }
+
+    /// <summary>A blocked adapter refuses new offers at once; its workers stop taking jobs within seconds.</summary>
+    [ApiOperation("POST", "/admin/adapters/{id}/block")]
+    public Task<AdapterView> BlockAdapterAsync(Guid id, CancellationToken ct = default) =>
+        _api.SendAsync<AdapterView>(HttpMethod.Post, $"admin/adapters/{Id(id)}/block", null, ct);
+
+    [ApiOperation("POST", "/admin/adapters/{id}/unblock")]
+    public Task<AdapterView> UnblockAdapterAsync(Guid id, CancellationToken ct = default) =>
+        _api.SendAsync<AdapterView>(HttpMethod.Post, $"admin/adapters/{Id(id)}/unblock", null, ct);
+
+    /// <summary>Deletes an adapter with no unfinished jobs (409 otherwise); its history stays.</summary>
+    [ApiOperation("DELETE", "/admin/adapters/{id}")]
+    public Task<AdapterRemoved> DeleteAdapterAsync(Guid id, CancellationToken ct = default) =>
+        _api.SendAsync<AdapterRemoved>(HttpMethod.Delete, $"admin/adapters/{Id(id)}", null, ct);
+
+    [ApiOperation("GET", "/admin/adapters/{id}/history")]
+    public Task<IReadOnlyList<HistoryEntry>> GetAdapterHistoryAsync(Guid id, CancellationToken ct = default) =>
+        _api.SendAsync<IReadOnlyList<HistoryEntry>>(HttpMethod.Get, $"admin/adapters/{Id(id)}/history", null, ct);
+
+    // Invites
+
+    /// <summary>Creates a one-time registration code (for <see cref="NotificationClient.RegisterAsync"/>); shown only here.</summary>
+    [ApiOperation("POST", "/admin/invites")]
+    public Task<InviteCreated> CreateInviteAsync(CreateInviteRequest? invite = null, CancellationToken ct = default) =>
+        _api.SendAsync<InviteCreated>(HttpMethod.Post, "admin/invites", invite ?? new CreateInviteRequest(), ct);
+
+    [ApiOperation("GET", "/admin/invites")]
+    public Task<IReadOnlyList<InviteView>> ListInvitesAsync(CancellationToken ct = default) =>
+        _api.SendAsync<IReadOnlyList<InviteView>>(HttpMethod.Get, "admin/invites", null, ct);
+
+    [ApiOperation("GET", "/admin/invites/{id}")]
+    public Task<InviteView> GetInviteAsync(Guid id, CancellationToken ct = default) =>
+        _api.SendAsync<InviteView>(HttpMethod.Get, $"admin/invites/{Id(id)}", null, ct);
+
+    /// <summary>Revokes an unused invite (409 once used).</summary>
+    [ApiOperation("DELETE", "/admin/invites/{id}")]
+    public Task<InviteView> RevokeInviteAsync(Guid id, CancellationToken ct = default) =>
+        _api.SendAsync<InviteView>(HttpMethod.Delete, $"admin/invites/{Id(id)}", null, ct);
+
+    // Jobs
+
+    /// <summary>Jobs of every service, newest first, paged by number.</summary>
+    [ApiOperation("GET", "/admin/jobs")]
+    public Task<PagedResult<AdminJobView>> SearchJobsAsync(AdminJobSearch? search = null, CancellationToken ct = default)
+    {
+        search ??= new AdminJobSearch();
+        return _api.SendAsync<PagedResult<AdminJobView>>(HttpMethod.Get, Query("admin/jobs",
+            ("state", search.State), ("adapter", search.Adapter), ("service", search.Service), ("from", search.From), ("to", search.To),
+            ("page", search.Page), ("pageSize", search.PageSize)), null, ct);
+    }
+
+    /// <summary>How many jobs each adapter has in each state.</summary>
+    [ApiOperation("GET", "/admin/jobs/counts")]
+    public Task<IReadOnlyList<JobCount>> CountJobsAsync(CancellationToken ct = default) =>
+        _api.SendAsync<IReadOnlyList<JobCount>>(HttpMethod.Get, "admin/jobs/counts", null, ct);
+
+    [ApiOperation("GET", "/admin/jobs/{id}")]
+    public Task<AdminJobView> GetJobAsync(Guid id, CancellationToken ct = default) =>
+        _api.SendAsync<AdminJobView>(HttpMethod.Get, $"admin/jobs/{Id(id)}", null, ct);
+
+    /// <summary>The job's events, with each failure's provider detail.</summary>
+    [ApiOperation("GET", "/admin/jobs/{id}/events")]
+    public Task<IReadOnlyList<HistoryEntry>> GetJobEventsAsync(Guid id, CancellationToken ct = default) =>
+        _api.SendAsync<IReadOnlyList<HistoryEntry>>(HttpMethod.Get, $"admin/jobs/{Id(id)}/events", null, ct);
+
+    /// <summary>Re-drives a Failed job as a new attempt (409 for any other state).</summary>
+    [ApiOperation("POST", "/admin/jobs/{id}/retry")]
+    public Task<RetryRequested> RetryJobAsync(Guid id, CancellationToken ct = default) =>
+        _api.SendAsync<RetryRequested>(HttpMethod.Post, $"admin/jobs/{Id(id)}/retry", null, ct);
+
+    /// <summary>Rebuilds the Job, Adapter and ServiceAccount documents from the event streams; run it in a quiet moment.</summary>
+    [ApiOperation("POST", "/admin/projections/rebuild")]
+    public Task<ProjectionsRebuilt> RebuildProjectionsAsync(CancellationToken ct = default) =>
+        _api.SendAsync<ProjectionsRebuilt>(HttpMethod.Post, "admin/projections/rebuild", null, ct);
+
+    // Erasures
+
+    /// <summary>Erases the params of every job, of any service, that holds this email address or phone number.</summary>
+    [ApiOperation("POST", "/admin/erasures")]
+    public Task<RecipientErased> EraseRecipientAsync(string recipient, CancellationToken ct = default) =>
+        _api.SendAsync<RecipientErased>(HttpMethod.Post, "admin/erasures", new { recipient }, ct);
+
+    /// <summary>The audit list of erasures, newest first.</summary>
+    [ApiOperation("GET", "/admin/erasures")]
+    public Task<PagedResult<ErasureRecord>> ListErasuresAsync(int? page = null, int? pageSize = null, CancellationToken ct = default) =>
+        _api.SendAsync<PagedResult<ErasureRecord>>(HttpMethod.Get, Query("admin/erasures", ("page", page), ("pageSize", pageSize)), null, ct);
+}
