@@ -1,0 +1,215 @@
+using Microsoft.Extensions.DependencyInjection;
+using NotificationService.Client;
+using NotificationService.Testing;
+
+namespace NotificationService.Core.Tests.Client;
+
+/// <summary>
+/// The .NET client library against the real core (its handler is the Alba host's, everything behind it real: PostgreSQL,
+/// RabbitMQ, the email worker, the SMTP sink), registered as a client service would register it.
+/// </summary>
+public sealed class when_a_service_uses_the_client_library(SystemFixture system) : IntegrationContext(system), IDisposable
+{
+    private readonly List<ServiceProvider> _providers = [];
+
+    /// <summary>The clients as AddNotificationClient/AddNotificationAdminClient build them, sending to the test server.</summary>
+    private (NotificationClient Client, NotificationAdminClient Admin) Clients(string? serviceKey)
+    {
+        var services = new ServiceCollection();
+        services.AddNotificationClient(o => (o.BaseAddress, o.ApiKey) = (System.Core.Server.BaseAddress, serviceKey))
+            .ConfigurePrimaryHttpMessageHandler(() => System.Core.Server.CreateHandler());
+        services.AddNotificationAdminClient(o => (o.BaseAddress, o.ApiKey) = (System.Core.Server.BaseAddress, SystemFixture.AdminKey))
+            .ConfigurePrimaryHttpMessageHandler(() => System.Core.Server.CreateHandler());
+        var provider = services.BuildServiceProvider();
+        _providers.Add(provider);
+        return (provider.GetRequiredService<NotificationClient>(), provider.GetRequiredService<NotificationAdminClient>());
+    }
+
+    private NotificationClient Client => Clients(System.Tenant.ApiKey).Client;
+
+    private CreateOfferRequest Offer(string to) =>
+        new([new OfferTarget(System.Email.Name, new { to, subject = "Hello", text = "Sent with the client library" })]);
+
+    private static Task<JobView> WaitForFinalAsync(NotificationClient client, Guid jobId) =>
+        Eventually.Until(() => client.GetJobAsync(jobId), job => job.IsFinal, what: $"job {jobId} to end");
+
+    [Fact]
+    public async Task an_offer_is_sent_followed_changed_and_deleted()
+    {
+        var client = Client;
+        var accepted = await client.CreateOfferAsync(Offer("client@example.test") with
+        {
+            Metadata = new Dictionary<string, string> { ["order"] = "42", ["region"] = "eu" },
+        });
+        var jobId = Assert.Single(accepted.Jobs).Id;
+        Assert.Equal(JobState.Queued, accepted.Jobs[0].State);
+
+        var job = await WaitForFinalAsync(client, jobId);
+        Assert.Equal(JobState.Finished, job.State);
+        Assert.Equal(accepted.Id, job.OfferId);
+        Assert.Equal("client@example.test", job.Params.GetProperty("to").GetString());
+        Assert.Single(System.Smtp.To("client@example.test"));
+        Assert.Equal(["JobQueued", "JobStarted", "JobFinished"], (await client.GetJobEventsAsync(jobId)).Select(e => e.Type));
+
+        var listed = await client.ListOffersAsync(page: 1, pageSize: 10);
+        Assert.Equal(accepted.Id, Assert.Single(listed.Items).Id);
+        Assert.Equal(1, listed.Total);
+
+        // Metadata is a merge patch: a key set to null goes, one left out stays.
+        var changed = await client.UpdateOfferAsync(accepted.Id, new UpdateOfferRequest
+        {
+            Metadata = new Dictionary<string, string?> { ["region"] = null, ["customer"] = "c-7" },
+        });
+        Assert.Equal(new Dictionary<string, string> { ["order"] = "42", ["customer"] = "c-7" }, changed.Metadata);
+        Assert.Equal(JobState.Finished, Assert.Single(changed.Jobs).State);
+
+        var conflict = await Assert.ThrowsAsync<NotificationApiException>(() => client.CancelJobAsync(jobId));
+        Assert.Equal(409, conflict.Status);
+
+        var deleted = await client.DeleteOfferAsync(accepted.Id);
+        Assert.Equal(JobState.Finished, Assert.Single(deleted.Jobs).State);
+        Assert.NotNull((await client.GetOfferAsync(accepted.Id)).DeletedAt);
+    }
+
+    [Fact]
+    public async Task a_scheduled_offer_gets_new_params_and_times_and_is_canceled_by_deleting_it()
+    {
+        var client = Client;
+        var sendAt = DateTimeOffset.UtcNow.AddHours(1);
+        var accepted = await client.CreateOfferAsync(Offer("later@example.test") with { SendAt = sendAt });
+        var jobId = Assert.Single(accepted.Jobs).Id;
+        Assert.Equal(JobState.Scheduled, accepted.Jobs[0].State);
+
+        var changed = await client.UpdateOfferAsync(accepted.Id, new UpdateOfferRequest
+        {
+            SendAt = sendAt.AddHours(1), ExpireAt = sendAt.AddDays(1),
+            Jobs = [new JobParamsChange(jobId, new { to = "moved@example.test", subject = "Moved", text = "New params" })],
+        });
+        var changedJob = Assert.Single(changed.Jobs);
+        Assert.Equal("moved@example.test", changedJob.Params.GetProperty("to").GetString());
+        Assert.Equal(sendAt.AddHours(1), changedJob.SendAt!.Value, TimeSpan.FromMilliseconds(1));
+
+        var deleted = await client.DeleteOfferAsync(accepted.Id);
+        Assert.Equal(JobState.Canceled, Assert.Single(deleted.Jobs).State);
+        Assert.Equal(JobState.Canceled, (await client.GetJobAsync(jobId)).State);
+        Assert.Empty(System.Smtp.To("moved@example.test"));
+    }
+
+    [Fact]
+    public async Task a_bad_offer_throws_a_typed_problem_naming_each_field()
+    {
+        var bad = new CreateOfferRequest(
+        [
+            new OfferTarget(System.Email.Name, new { to = "not-an-address", subject = "Hi", text = "x" }),
+            new OfferTarget("no-such-adapter", new { }),
+        ]);
+
+        var error = await Assert.ThrowsAsync<NotificationApiException>(() => Client.CreateOfferAsync(bad));
+
+        Assert.Equal(422, error.Status);
+        Assert.Contains("targets[0].params.to", error.Errors.Keys);
+        Assert.Contains("targets[1].adapter", error.Errors.Keys);
+        Assert.NotEmpty(error.Errors["targets[1].adapter"]);
+        Assert.Equal("The request is not valid.", error.Title);
+        Assert.False(string.IsNullOrEmpty(error.TraceId));
+        Assert.False(string.IsNullOrEmpty(error.Type));
+        Assert.Contains("targets[0].params.to", error.Message);
+    }
+
+    [Fact]
+    public async Task a_missing_offer_or_job_is_a_404()
+    {
+        var client = Client;
+        var offer = await Assert.ThrowsAsync<NotificationApiException>(() => client.GetOfferAsync(Guid.NewGuid()));
+        var job = await Assert.ThrowsAsync<NotificationApiException>(() => client.GetJobAsync(Guid.NewGuid()));
+
+        Assert.Equal(404, offer.Status);
+        Assert.Equal(404, job.Status);
+        Assert.Equal("Job was not found.", job.Title);
+    }
+
+    [Fact]
+    public async Task a_wrong_key_is_a_401()
+    {
+        var (client, _) = Clients("nss_not-a-key");
+
+        var error = await Assert.ThrowsAsync<NotificationApiException>(() => client.ListAdaptersAsync());
+
+        Assert.Equal(401, error.Status);
+    }
+
+    [Fact]
+    public async Task a_retry_with_the_callers_idempotency_key_gets_the_first_answer()
+    {
+        var client = Client;
+        var first = await client.CreateOfferAsync(Offer("once@example.test"), idempotencyKey: "client-order-7");
+        var retry = await client.CreateOfferAsync(Offer("once@example.test"), idempotencyKey: "client-order-7");
+        var other = await client.CreateOfferAsync(Offer("once@example.test"));
+
+        Assert.Equal(first.Id, retry.Id);
+        Assert.Equal(first.Jobs, retry.Jobs);
+        Assert.NotEqual(first.Id, other.Id);
+        await WaitForFinalAsync(client, first.Jobs[0].Id);
+        await WaitForFinalAsync(client, other.Jobs[0].Id);
+        Assert.Equal(2, System.Smtp.To("once@example.test").Count());
+
+        var reused = await Assert.ThrowsAsync<NotificationApiException>(() =>
+            client.CreateOfferAsync(Offer("someone-else@example.test"), idempotencyKey: "client-order-7"));
+        Assert.Equal(422, reused.Status);
+        Assert.Contains("Idempotency-Key", reused.Errors.Keys);
+    }
+
+    [Fact]
+    public async Task the_admin_client_sets_up_a_tenant_and_an_adapter_the_tenant_can_use()
+    {
+        var admin = Clients(null).Admin;
+        var suffix = Guid.NewGuid().ToString("N")[..8];
+
+        var service = await admin.CreateServiceAsync($"client-lib-{suffix}");
+        Assert.StartsWith("nss_", service.ApiKey);
+        Assert.Contains("email", (await admin.ListAdapterTypesAsync()).Select(t => t.Name));
+        var adapter = await admin.CreateAdapterAsync(new CreateAdapterRequest($"client-{suffix}", "email",
+            new { host = "127.0.0.1", port = System.Smtp.Port, security = "none", from = "ns@example.test" })
+        {
+            Services = [service.Id], Policy = new DeliveryPolicy { MaxAttempts = 3 },
+        });
+        Assert.Equal($"ns.adapter.client-{suffix}", adapter.Queue);
+        var view = await admin.GetAdapterAsync(adapter.Id);
+        Assert.Equal(AdapterStatus.Active, view.Status);
+        Assert.Equal([service.Id], view.Services);
+        Assert.Equal(3, view.Policy.MaxAttempts);
+
+        var limits = await admin.SetServiceLimitsAsync(service.Id, new ServiceLimitsPatch { Burst = 20 });
+        Assert.Equal(20, limits.Own.Burst);
+        Assert.Null(limits.Own.OffersPerSecond);
+        limits = await admin.SetServiceLimitsAsync(service.Id, new ServiceLimitsPatch { Burst = null });
+        Assert.Null(limits.Own.Burst);
+
+        var tenant = Clients(service.ApiKey).Client;
+        Assert.Contains($"client-{suffix}", (await tenant.ListAdaptersAsync()).Select(a => a.Name));
+        Assert.Equal(limits.Effective, (await tenant.GetLimitsAsync()).Limits);
+        Assert.Equal(service.Name, (await admin.GetServiceAsync(service.Id)).Name);
+
+        // No worker runs for it and it has no jobs, so it can go again.
+        Assert.Equal(adapter.Id, (await admin.DeleteAdapterAsync(adapter.Id)).Id);
+    }
+
+    [Fact]
+    public async Task a_person_registers_with_an_invite_through_the_client()
+    {
+        var (anonymous, admin) = Clients(null);
+        var invite = await admin.CreateInviteAsync(new CreateInviteRequest("for the client test", 1));
+
+        var registered = await anonymous.RegisterAsync($"client-reg-{Guid.NewGuid():N}"[..24], invite.Code);
+
+        Assert.StartsWith("nss_", registered.ApiKey);
+        Assert.Equal(registered.Id, (await admin.GetInviteAsync(invite.Id)).ServiceId);
+        var again = await Assert.ThrowsAsync<NotificationApiException>(() => anonymous.RegisterAsync("another-name", invite.Code));
+        Assert.Contains("inviteCode", again.Errors.Keys);
+    }
+
+    public void Dispose()
+    {
+        foreach (var provider in _providers) provider.Dispose();
+    }
+}
