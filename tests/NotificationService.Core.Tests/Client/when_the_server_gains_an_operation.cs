@@ -52,4 +52,13 @@ public sealed class when_the_server_gains_an_operation(SystemFixture system) : I
             .Where(m => m.GetCustomAttribute<ApiOperationAttribute>() is null).Select(m => m.Name).ToList();
         Assert.Empty(unmarked);
     }
+
+    [Fact]
+    public void every_client_method_takes_a_cancellation_token()
+    {
+        var without = typeof(NotificationClient).GetMethods().Concat(typeof(NotificationAdminClient).GetMethods())
+            .Where(m => m.DeclaringType != typeof(object) && m.Name.EndsWith("Async"))
+            .Where(m => m.GetParameters().LastOrDefault()?.ParameterType != typeof(CancellationToken)).Select(m => m.Name).ToList();
+        Assert.Empty(without);
+    }
 }
