@@ -64,7 +64,7 @@ public sealed class NotificationApiException : Exception
     {
         var status = (int)response.StatusCode;
         var retryAfter = RetryAfterOf(response.Headers.RetryAfter);
-        var text = await response.Content.ReadAsStringAsync(ct);
+        var text = await ReadBoundedAsync(response.Content, ct);
         if (TryParseObject(text) is { } problem)
         {
             return new NotificationApiException(method, path, status,
@@ -74,6 +74,18 @@ public sealed class NotificationApiException : Exception
         var body = text.Length > MaxBodyChars ? text[..MaxBodyChars] : text;
         return new NotificationApiException(method, path, status, response.ReasonPhrase, body.Length == 0 ? null : body,
             retryAfter: retryAfter, body: body);
+    }
+
+    /// <summary>At most this many bytes of an error body are read: a problem is far smaller; a proxy's page may not be.</summary>
+    public const int MaxBodyBytes = 64 * 1024;
+
+    private static async Task<string> ReadBoundedAsync(HttpContent content, CancellationToken ct)
+    {
+        await using var stream = await content.ReadAsStreamAsync(ct);
+        var buffer = new byte[MaxBodyBytes];
+        var read = 0;
+        while (read < buffer.Length && await stream.ReadAsync(buffer.AsMemory(read), ct) is var n && n > 0) read += n;
+        return System.Text.Encoding.UTF8.GetString(buffer, 0, read);
     }
 
     private static JsonElement? TryParseObject(string text)

@@ -106,6 +106,18 @@ public sealed class ClientTransportTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task a_huge_error_page_is_cut_not_read_whole()
+    {
+        _peer.Reply = _ => new PeerReply(503, "<html>" + new string('x', 1024 * 1024) + "</html>");
+
+        var error = await Assert.ThrowsAsync<NotificationApiException>(() => Client<NotificationClient>().GetLimitsAsync());
+
+        Assert.Equal(503, error.Status);
+        Assert.Equal(NotificationApiException.MaxBodyChars, error.Body!.Length);
+        Assert.StartsWith("<html>xxx", error.Body);
+    }
+
+    [Fact]
     public async Task a_rate_limit_answer_gives_the_limit_and_when_to_retry()
     {
         _peer.Reply = _ => new PeerReply(429,
