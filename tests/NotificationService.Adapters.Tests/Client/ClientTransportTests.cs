@@ -106,7 +106,7 @@ public sealed class ClientTransportTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task a_huge_error_page_is_cut_not_read_whole()
+    public async Task a_huge_error_page_is_kept_only_in_part()
     {
         _peer.Reply = _ => new PeerReply(503, "<html>" + new string('x', 1024 * 1024) + "</html>");
 
