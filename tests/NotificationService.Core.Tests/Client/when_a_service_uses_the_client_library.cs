@@ -195,6 +195,69 @@ public sealed class when_a_service_uses_the_client_library(SystemFixture system)
     }
 
     [Fact]
+    public async Task the_admin_client_rotates_keys_blocks_a_service_and_patches_an_adapter()
+    {
+        var admin = Clients(null).Admin;
+        var suffix = Guid.NewGuid().ToString("N")[..8];
+        var service = await admin.CreateServiceAsync($"client-keys-{suffix}");
+
+        var second = await admin.IssueServiceKeyAsync(service.Id);
+        Assert.Equal(2, (await admin.GetServiceAsync(service.Id)).Keys.Count);
+        await admin.RevokeServiceKeyAsync(service.Id, service.KeyId);
+        Assert.Equal(401, (await Assert.ThrowsAsync<NotificationApiException>(() => Clients(service.ApiKey).Client.GetLimitsAsync())).Status);
+        var tenant = Clients(second.ApiKey).Client;
+        await tenant.GetLimitsAsync();
+
+        Assert.Equal(ServiceStatus.Blocked, (await admin.BlockServiceAsync(service.Id)).Status);
+        Assert.Equal(403, (await Assert.ThrowsAsync<NotificationApiException>(() => tenant.GetLimitsAsync())).Status);
+        await admin.UnblockServiceAsync(service.Id);
+        await tenant.GetLimitsAsync();
+
+        var retention = await admin.SetServiceRetentionAsync(service.Id, new RetentionPatch { ParamsDays = 3 });
+        Assert.Equal(3, retention.Effective.ParamsDays);
+        Assert.Null(retention.Set.JobsDays);
+        Assert.Contains("ServiceBlocked", (await admin.GetServiceHistoryAsync(service.Id)).Select(e => e.Type));
+
+        var adapter = await admin.CreateAdapterAsync(new CreateAdapterRequest($"client-patch-{suffix}", "email",
+            new { host = "127.0.0.1", port = System.Smtp.Port, security = "none", from = "ns@example.test" })
+        {
+            Policy = new DeliveryPolicy { MaxAttempts = 2, RateLimitPerSecond = 5 },
+        });
+        // A merge patch with a null field (a JsonObject keeps it; a .NET object would leave it out): the rate limit goes, the rest stays.
+        var patched = await admin.UpdateAdapterAsync(adapter.Id, new UpdateAdapterRequest
+        {
+            Policy = new System.Text.Json.Nodes.JsonObject { ["rateLimitPerSecond"] = null },
+            Config = new { from = "changed@example.test" },
+        });
+        Assert.Null(patched.Policy.RateLimitPerSecond);
+        Assert.Equal(2, patched.Policy.MaxAttempts);
+        Assert.Equal("changed@example.test", patched.Config.GetProperty("from").GetString());
+        Assert.Equal(AdapterStatus.Blocked, (await admin.BlockAdapterAsync(adapter.Id)).Status);
+        Assert.Equal(AdapterStatus.Active, (await admin.UnblockAdapterAsync(adapter.Id)).Status);
+        Assert.Equal(["AdapterRegistered", "AdapterReconfigured", "AdapterBlocked", "AdapterUnblocked"],
+            (await admin.GetAdapterHistoryAsync(adapter.Id)).Select(e => e.Type));
+        await admin.DeleteAdapterAsync(adapter.Id);
+    }
+
+    [Fact]
+    public async Task the_admin_client_finds_a_tenants_job()
+    {
+        var (client, admin) = Clients(System.Tenant.ApiKey);
+        var accepted = await client.CreateOfferAsync(Offer("admin-finds@example.test"));
+        var jobId = accepted.Jobs[0].Id;
+        await WaitForFinalAsync(client, jobId);
+
+        var found = await admin.SearchJobsAsync(new AdminJobSearch { Service = System.Tenant.Id, State = JobState.Finished, PageSize = 10 });
+        var job = Assert.Single(found.Items);
+        Assert.Equal(jobId, job.Job.Id);
+        Assert.Equal(System.Tenant.Id, job.ServiceId);
+        Assert.Equal(jobId, (await admin.GetJobAsync(jobId)).Job.Id);
+        Assert.Equal("JobFinished", (await admin.GetJobEventsAsync(jobId))[^1].Type);
+        Assert.Contains(await admin.CountJobsAsync(), c => c.Adapter == System.Email.Name && c.State == JobState.Finished && c.Count == 1);
+        Assert.Equal(409, (await Assert.ThrowsAsync<NotificationApiException>(() => admin.RetryJobAsync(jobId))).Status);
+    }
+
+    [Fact]
     public async Task a_person_registers_with_an_invite_through_the_client()
     {
         var (anonymous, admin) = Clients(null);
