@@ -258,6 +258,46 @@ public sealed class when_a_service_uses_the_client_library(SystemFixture system)
     }
 
     [Fact]
+    public async Task offers_and_recipients_are_erased_and_the_erasures_listed()
+    {
+        var (client, admin) = Clients(System.Tenant.ApiKey);
+        var first = await client.CreateOfferAsync(Offer("erase-me@example.test") with { Metadata = new Dictionary<string, string> { ["k"] = "v" } });
+        var second = await client.CreateOfferAsync(Offer("erase-me-too@example.test"));
+        await WaitForFinalAsync(client, first.Jobs[0].Id);
+        await WaitForFinalAsync(client, second.Jobs[0].Id);
+
+        var erased = await client.EraseOfferAsync(first.Id);
+        Assert.Equal(1, erased.Erased);
+        Assert.Empty(erased.NotEnded);
+        Assert.Null((await client.GetOfferAsync(first.Id)).Metadata);
+
+        var byRecipient = await admin.EraseRecipientAsync("Erase-Me-Too@example.test");
+        Assert.Equal(1, byRecipient.Erased);
+        var audit = await admin.ListErasuresAsync(page: 1, pageSize: 50);
+        Assert.Contains(audit.Items, e => e.Id == byRecipient.Id && e.Kind == "email" && e.RecipientSha256 is { Length: 64 });
+        Assert.Contains(audit.Items, e => e.Kind == "offer" && e.OfferId == first.Id);
+    }
+
+    [Fact]
+    public async Task the_admin_client_lists_renames_and_revokes()
+    {
+        var admin = Clients(null).Admin;
+        var suffix = Guid.NewGuid().ToString("N")[..8];
+        var service = await admin.CreateServiceAsync($"client-list-{suffix}");
+
+        Assert.Equal($"client-renamed-{suffix}", (await admin.RenameServiceAsync(service.Id, $"client-renamed-{suffix}")).Name);
+        Assert.Contains(await admin.ListServicesAsync(), s => s.Id == service.Id && s.Name == $"client-renamed-{suffix}");
+        Assert.Equal(service.Id, (await admin.GetServiceLimitsAsync(service.Id)).ServiceId);
+        Assert.Contains(await admin.ListAdaptersAsync(), a => a.Id == System.Email.Id);
+
+        var invite = await admin.CreateInviteAsync();
+        Assert.Contains(await admin.ListInvitesAsync(), i => i.Id == invite.Id);
+        Assert.NotNull((await admin.RevokeInviteAsync(invite.Id)).RevokedAt);
+        var taken = await Assert.ThrowsAsync<NotificationApiException>(() => admin.CreateServiceAsync($"client-renamed-{suffix}"));
+        Assert.Equal(409, taken.Status);
+    }
+
+    [Fact]
     public async Task a_person_registers_with_an_invite_through_the_client()
     {
         var (anonymous, admin) = Clients(null);
