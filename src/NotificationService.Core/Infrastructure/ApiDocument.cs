@@ -53,6 +53,7 @@ public static class ApiDocument
             .DisableTelemetry()
             .DisableAgent()
             .DisableMcp()
+            .HideDeveloperTools() // its Deploy, Share and Generate SDK go to Scalar's hosted services
             .AddPreferredSecuritySchemes(ServiceKey)
             .WithDefaultHttpClient(ScalarTarget.Shell, ScalarClient.Curl));
 

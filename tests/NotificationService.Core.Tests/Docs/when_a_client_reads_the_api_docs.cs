@@ -161,10 +161,14 @@ public sealed partial class when_a_client_reads_the_api_docs(SystemFixture syste
             Assert.True(js.IsSuccessStatusCode, $"{script}: {(int)js.StatusCode}");
             Assert.True((await js.Content.ReadAsByteArrayAsync()).Length > 1000, $"{script} is empty");
         }
-        // Nothing that calls out: no AI agent, no telemetry, no CDN fonts.
+        // Nothing that calls out: no AI agent or MCP, no telemetry, no CDN fonts, no developer tools (Deploy, Generate SDK).
         Assert.Matches(@"""telemetry"":\s*false", html);
         Assert.Matches(@"""withDefaultFonts"":\s*false", html);
         Assert.Matches(@"""agent"":\s*\{\s*""disabled"":\s*true", html);
+        Assert.Matches(@"""mcp"":\s*\{\s*""disabled"":\s*true", html);
+        Assert.Matches(@"""showDeveloperTools"":\s*""never""", html);
+        // A person sends requests with their key: the service key's scheme is the one offered first.
+        Assert.Matches(@"""preferredSecurityScheme"":\s*\[""serviceKey""\]", html);
     }
 
     [GeneratedRegex("^[a-z][a-zA-Z0-9]+$")]
