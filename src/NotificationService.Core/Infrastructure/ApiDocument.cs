@@ -1,6 +1,7 @@
 using System.ComponentModel.DataAnnotations;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization.Metadata;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.OpenApi;
@@ -69,7 +70,8 @@ public static class ApiDocument
         }
         // Problem bodies carry extensions (traceId, and whatever a problem adds).
         if (typeof(ProblemDetails).IsAssignableFrom(type)) schema.AdditionalPropertiesAllowed = true;
-        if (context.JsonPropertyInfo is null && schema.Required is { Count: > 0 } required)
+        // (Also when the type is first met as another type's property: that schema becomes its component.)
+        if (context.JsonTypeInfo.Kind == JsonTypeInfoKind.Object && schema.Required is { Count: > 0 } required)
             // A nullable field may be left out (the endpoint decides what is missing and says so in a 422), and so may a
             // JsonElement (a patch field, where absent and null differ): only the others, or one marked [Required], are required.
             foreach (var property in context.JsonTypeInfo.Properties)
