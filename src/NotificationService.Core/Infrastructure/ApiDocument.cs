@@ -96,7 +96,6 @@ public static class ApiDocument
                 service key, `/admin` operations an admin key, both as `Authorization: Bearer <key>`. Errors are RFC 7807
                 problem documents (`application/problem+json`); a validation problem (422) names each bad field in `errors`.
                 """,
-            License = new OpenApiLicense { Name = "Proprietary", Identifier = "LicenseRef-Proprietary" },
         };
         // Relative: the document describes the server it is served from, never a machine-specific address.
         document.Servers = [new OpenApiServer { Url = "/", Description = "This Notification Service" }];
@@ -120,6 +119,8 @@ public static class ApiDocument
                 document.Components.Schemas[problemType.Name] = await context.GetOrCreateSchemaAsync(problemType, null, ct);
 
         foreach (var schema in document.Components.Schemas.Values.OfType<OpenApiSchema>()) ObjectFields(schema);
+        if (document.Components.Schemas.TryGetValue("JsonElement", out var any) && any is OpenApiSchema anyJson)
+            anyJson.Description = "Any JSON value.";
         foreach (var (path, item) in document.Paths)
         foreach (var (method, operation) in item.Operations ?? [])
             Complete(document, path, method, operation);
@@ -143,11 +144,18 @@ public static class ApiDocument
     private static void ObjectFields(OpenApiSchema schema)
     {
         foreach (var (name, property) in (schema.Properties ?? new Dictionary<string, IOpenApiSchema>()).ToList())
-            if (JsonObjectFields.Contains(name) && property is OpenApiSchemaReference { Reference.Id: "JsonElement" } reference)
-                schema.Properties![name] = new OpenApiSchema
-                {
-                    Type = JsonSchemaType.Object, AdditionalPropertiesAllowed = true, Description = reference.Description,
-                };
+        {
+            if (!JsonObjectFields.Contains(name)) continue;
+            // A JsonElement is a $ref to the JsonElement schema; a JsonElement? is oneOf [null, that $ref].
+            var nullable = property.OneOf is { Count: 2 } one && one.Any(o => o.Type == JsonSchemaType.Null);
+            var element = nullable ? property.OneOf!.FirstOrDefault(o => o.Type != JsonSchemaType.Null) : property;
+            if (element is not OpenApiSchemaReference { Reference.Id: "JsonElement" }) continue;
+            schema.Properties![name] = new OpenApiSchema
+            {
+                Type = nullable ? JsonSchemaType.Object | JsonSchemaType.Null : JsonSchemaType.Object,
+                AdditionalPropertiesAllowed = true, Description = property.Description,
+            };
+        }
     }
 
     /// <summary>The answers that follow from the route and the request's shape, and the problem schema on every error.</summary>
