@@ -138,6 +138,16 @@ public static class ApiDocument
             .Select(t => new OpenApiTag { Name = t, Description = Areas.FirstOrDefault(a => a.Name == t).Description }));
     }
 
+    /// <summary>What the parameters shared by many operations mean (an endpoint's own parameters can say it themselves).</summary>
+    private static readonly Dictionary<string, string> Parameters = new()
+    {
+        ["id"] = "The id (a GUID) of the resource the path names.",
+        ["keyId"] = "The id (a GUID) of one of the service's keys.",
+        ["page"] = "The page, from 1 (default 1).",
+        ["pageSize"] = "Items per page, 1 to 200 (default 50).",
+        ["Idempotency-Key"] = "Any string up to 200 characters that makes a retry safe: the same key with the same body returns the first answer and stores nothing; with another body, 422.",
+    };
+
     /// <summary>Fields that hold free-form JSON (a JsonElement, any JSON to .NET) but are always a JSON object here.</summary>
     private static readonly string[] JsonObjectFields = ["params", "config", "configSchema", "paramsSchema", "policy"];
 
@@ -161,6 +171,9 @@ public static class ApiDocument
     /// <summary>The answers that follow from the route and the request's shape, and the problem schema on every error.</summary>
     private static void Complete(OpenApiDocument document, string path, HttpMethod method, OpenApiOperation operation)
     {
+        foreach (var parameter in (operation.Parameters ?? []).OfType<OpenApiParameter>())
+            if (string.IsNullOrEmpty(parameter.Description) && Parameters.TryGetValue(parameter.Name ?? "", out var about))
+                parameter.Description = about;
         var responses = operation.Responses ??= new OpenApiResponses();
         var hasBody = operation.RequestBody is not null;
         var hasQuery = operation.Parameters?.Any(p => p.In == ParameterLocation.Query) == true;
