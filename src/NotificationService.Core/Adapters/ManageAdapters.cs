@@ -125,6 +125,7 @@ public static class BlockAdapterEndpoint
     [Tags("Adapters")]
     [EndpointSummary("Block an adapter")]
     [EndpointDescription("New offers to a blocked adapter are refused and its workers stop taking jobs; jobs already in its queue wait there (and expire when their time runs out).")]
+    [ProducesResponseType<ProblemDetails>(409, "application/problem+json")]
     public static (AdapterView, Events) Block([WriteAggregate] Adapter adapter, ClaimsPrincipal user, TimeProvider clock)
     {
         if (adapter.Status == AdapterStatus.Blocked) return (AdapterView.From(adapter), []);
@@ -137,6 +138,7 @@ public static class BlockAdapterEndpoint
     [Tags("Adapters")]
     [EndpointSummary("Unblock an adapter")]
     [EndpointDescription("The adapter takes offers again and its workers resume.")]
+    [ProducesResponseType<ProblemDetails>(409, "application/problem+json")]
     public static (AdapterView, Events) Unblock([WriteAggregate] Adapter adapter, ClaimsPrincipal user, TimeProvider clock)
     {
         if (adapter.Status == AdapterStatus.Active) return (AdapterView.From(adapter), []);

@@ -139,6 +139,7 @@ public static class CreateOfferEndpoint
     [EndpointDescription("Stores the offer and one job per target in one transaction and hands the jobs to their adapters' queues (or schedules them for `sendAt`). Each target's `params` are checked against its adapter's params schema (see `GET /v1/adapters`). Send an `Idempotency-Key` header to make a retry safe: the same key and body return the first answer and store nothing.")]
     [ProducesResponseType<ValidationProblemDetails>(422, "application/problem+json")]
     [ProducesResponseType<ProblemDetails>(429, "application/problem+json")]
+    [ProducesResponseType<ProblemDetails>(409, "application/problem+json")]
     public static (OfferAccepted, IEnumerable<IMartenOp>, OutgoingMessages) Post(
         CreateOffer command, OfferContext context, ClaimsPrincipal user, TimeProvider clock, FairShare fairShare)
     {

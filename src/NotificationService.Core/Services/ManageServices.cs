@@ -102,6 +102,7 @@ public static class BlockServiceEndpoint
     [Tags("Services")]
     [EndpointSummary("Block a service")]
     [EndpointDescription("A blocked service's keys get 403 on every request until it is unblocked; nothing of it is deleted.")]
+    [ProducesResponseType<ProblemDetails>(409, "application/problem+json")]
     public static (ServiceSummary, Events) Block([WriteAggregate] ServiceAccount service, ClaimsPrincipal user, TimeProvider clock) =>
         (new ServiceSummary(service.Id, service.Name, ServiceStatus.Blocked),
             service.Status == ServiceStatus.Blocked ? [] : [new ServiceBlocked(service.Id, user.Actor(), clock.GetUtcNow())]);
@@ -110,6 +111,7 @@ public static class BlockServiceEndpoint
     [Tags("Services")]
     [EndpointSummary("Unblock a service")]
     [EndpointDescription("The service's keys work again.")]
+    [ProducesResponseType<ProblemDetails>(409, "application/problem+json")]
     public static (ServiceSummary, Events) Unblock([WriteAggregate] ServiceAccount service, ClaimsPrincipal user, TimeProvider clock) =>
         (new ServiceSummary(service.Id, service.Name, ServiceStatus.Active),
             service.Status == ServiceStatus.Active ? [] : [new ServiceUnblocked(service.Id, user.Actor(), clock.GetUtcNow())]);
@@ -122,6 +124,7 @@ public static class IssueServiceKeyEndpoint
     [Tags("Services")]
     [EndpointSummary("Issue a service key")]
     [EndpointDescription("A new key for the service, shown only in this answer. Several keys may be live at once, so a key is rotated by issuing the new one before revoking the old.")]
+    [ProducesResponseType<ProblemDetails>(409, "application/problem+json")]
     public static (KeyIssued, Events, IMartenOp) Post([WriteAggregate] ServiceAccount service, ClaimsPrincipal user, TimeProvider clock)
     {
         var (key, issued, apiKey) = ServiceKey.Issue(service.Id, user.Actor(), clock.GetUtcNow());

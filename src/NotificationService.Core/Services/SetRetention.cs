@@ -41,6 +41,7 @@ public static class SetRetentionEndpoint
     [EndpointSummary("Set a service's retention")]
     [EndpointDescription("How long this service's job params, jobs and idempotency keys are kept, in days, as a JSON merge patch (see the README's Retention section).")]
     [ProducesResponseType<ValidationProblemDetails>(422, "application/problem+json")]
+    [ProducesResponseType<ProblemDetails>(409, "application/problem+json")]
     public static (RetentionView, Events) Patch(
         SetRetention command, [WriteAggregate] ServiceAccount service, RetentionSettings settings, ClaimsPrincipal user, TimeProvider clock)
     {
