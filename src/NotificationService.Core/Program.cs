@@ -13,7 +13,6 @@ using NotificationService.Core.Offers;
 using NotificationService.Core.Retention;
 using NotificationService.Core.Services;
 using NotificationService.Storage.Adapters;
-using Scalar.AspNetCore;
 using Wolverine;
 using Wolverine.Http;
 using Wolverine.Persistence;
@@ -77,7 +76,7 @@ builder.Services.AddSingleton(FairShare.Settings.From(builder.Configuration)).Ad
 builder.Services.AddHostedService(sp => sp.GetRequiredService<JobReconciler>());
 builder.Services.AddRetention(builder.Configuration);
 builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = RequestLimits.MaxBodyBytes);
-builder.Services.AddOpenApi();
+builder.Services.AddNotificationOpenApi();
 builder.Services.AddNotificationHealthChecks(postgres, rabbitMq);
 
 var app = builder.Build();
@@ -92,7 +91,7 @@ app.UsePendingJobsReservations();
 app.UseRequestValueChecks();
 app.UseJsonBodyChecks();
 app.MapOpenApi();
-app.MapScalarApiReference("/docs");
+app.MapNotificationDocs();
 app.MapHealthChecks("/health", new HealthCheckOptions { ResponseWriter = Health.WriteReport });
 app.MapWolverineEndpoints(opts =>
 {

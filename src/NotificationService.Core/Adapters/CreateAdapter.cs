@@ -42,7 +42,12 @@ public static partial class CreateAdapterEndpoint
         return WolverineContinue.NoProblems;
     }
 
-    [WolverinePost("/admin/adapters")]
+    [WolverinePost("/admin/adapters", OperationId = "createAdapter")]
+    [Tags("Adapters")]
+    [EndpointSummary("Create an adapter")]
+    [EndpointDescription("Registers a delivery channel of a known type with its config (secrets are stored encrypted and never shown again). The answer carries the adapter's key, shown only here: its workers use it.")]
+    [ProducesResponseType<ValidationProblemDetails>(422, "application/problem+json")]
+    [ProducesResponseType<ProblemDetails>(409, "application/problem+json")]
     public static (AdapterCreated, IStartStream) Post(CreateAdapter command, AdapterSecrets secrets, ClaimsPrincipal user, TimeProvider clock)
     {
         var type = KnownAdapterTypes.Find(command.Type!)!;

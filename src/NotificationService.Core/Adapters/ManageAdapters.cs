@@ -19,7 +19,10 @@ public sealed record AdapterTypeView(string Name, string Description, JsonElemen
 public static class AdapterTypesEndpoint
 {
     /// <summary>The adapter types this build knows, with the schema of their config and the default schema of their params.</summary>
-    [WolverineGet("/admin/adapter-types")]
+    [WolverineGet("/admin/adapter-types", OperationId = "listAdapterTypes")]
+    [Tags("Adapters")]
+    [EndpointSummary("List the adapter types")]
+    [EndpointDescription("The adapter types this build knows, with the JSON Schema of their config and the default schema of their params.")]
     public static IReadOnlyList<AdapterTypeView> Get() => KnownAdapterTypes.All
         .Select(t => new AdapterTypeView(t.Name, t.Description, JsonDocument.Parse(t.ConfigSchema).RootElement,
             JsonDocument.Parse(t.ParamsSchema).RootElement, t.SecretFields)).ToList();
@@ -28,11 +31,17 @@ public static class AdapterTypesEndpoint
 public static class GetAdaptersEndpoint
 {
     /// <summary>Every adapter in the system, blocked ones included.</summary>
-    [WolverineGet("/admin/adapters")]
+    [WolverineGet("/admin/adapters", OperationId = "listAllAdapters")]
+    [Tags("Adapters")]
+    [EndpointSummary("List all adapters")]
+    [EndpointDescription("Every adapter in the system, blocked ones included, by name.")]
     public static async Task<IReadOnlyList<AdapterView>> List(IQuerySession session) =>
         (await session.Query<Adapter>().OrderBy(a => a.Name).ToListAsync()).Select(AdapterView.From).ToList();
 
-    [WolverineGet("/admin/adapters/{id}")]
+    [WolverineGet("/admin/adapters/{id}", OperationId = "getAdapter")]
+    [Tags("Adapters")]
+    [EndpointSummary("Get an adapter")]
+    [EndpointDescription("One adapter: its config without secrets, params schema, policy, status and the services allowed to use it.")]
     public static AdapterView Get(Guid id, [Entity] Adapter adapter) => AdapterView.From(adapter);
 }
 
@@ -42,7 +51,10 @@ public static class AdapterHistoryEndpoint
         await session.Events.FetchStreamStateAsync(id) is null ? Problems.NotFound("Adapter") : WolverineContinue.NoProblems;
 
     /// <summary>Who changed what and when, also after the adapter was deleted; config shown without secrets, key hash never.</summary>
-    [WolverineGet("/admin/adapters/{id}/history")]
+    [WolverineGet("/admin/adapters/{id}/history", OperationId = "getAdapterHistory")]
+    [Tags("Adapters")]
+    [EndpointSummary("Read an adapter's history")]
+    [EndpointDescription("Who changed what and when, also after the adapter was deleted; config shown without secrets, the key hash never.")]
     public static Task<IReadOnlyList<HistoryEntry>> Get(Guid id, IQuerySession session) => HistoryEntry.ReadAsync(id, session, Redact);
 
     private static object Redact(object data) => data switch
@@ -82,7 +94,12 @@ public static class UpdateAdapterEndpoint
         return errors.Count > 0 ? Problems.Invalid(errors.ToArray()) : WolverineContinue.NoProblems;
     }
 
-    [WolverinePatch("/admin/adapters/{id}")]
+    [WolverinePatch("/admin/adapters/{id}", OperationId = "updateAdapter")]
+    [Tags("Adapters")]
+    [EndpointSummary("Change an adapter")]
+    [EndpointDescription("Config and policy are JSON merge patches (RFC 7396) of the stored ones; paramsSchema and services replace theirs.")]
+    [ProducesResponseType<ValidationProblemDetails>(422, "application/problem+json")]
+    [ProducesResponseType<ProblemDetails>(409, "application/problem+json")]
     public static (AdapterView, Events) Patch(
         UpdateAdapter command, [WriteAggregate] Adapter adapter, AdapterSecrets secrets, ClaimsPrincipal user, TimeProvider clock)
     {
@@ -104,7 +121,11 @@ public static class UpdateAdapterEndpoint
 /// </summary>
 public static class BlockAdapterEndpoint
 {
-    [WolverinePost("/admin/adapters/{id}/block")]
+    [WolverinePost("/admin/adapters/{id}/block", OperationId = "blockAdapter")]
+    [Tags("Adapters")]
+    [EndpointSummary("Block an adapter")]
+    [EndpointDescription("New offers to a blocked adapter are refused and its workers stop taking jobs; jobs already in its queue wait there (and expire when their time runs out).")]
+    [ProducesResponseType<ProblemDetails>(409, "application/problem+json")]
     public static (AdapterView, Events) Block([WriteAggregate] Adapter adapter, ClaimsPrincipal user, TimeProvider clock)
     {
         if (adapter.Status == AdapterStatus.Blocked) return (AdapterView.From(adapter), []);
@@ -113,7 +134,11 @@ public static class BlockAdapterEndpoint
         return (AdapterView.From(adapter), [blocked]);
     }
 
-    [WolverinePost("/admin/adapters/{id}/unblock")]
+    [WolverinePost("/admin/adapters/{id}/unblock", OperationId = "unblockAdapter")]
+    [Tags("Adapters")]
+    [EndpointSummary("Unblock an adapter")]
+    [EndpointDescription("The adapter takes offers again and its workers resume.")]
+    [ProducesResponseType<ProblemDetails>(409, "application/problem+json")]
     public static (AdapterView, Events) Unblock([WriteAggregate] Adapter adapter, ClaimsPrincipal user, TimeProvider clock)
     {
         if (adapter.Status == AdapterStatus.Active) return (AdapterView.From(adapter), []);
@@ -137,7 +162,11 @@ public static class DeleteAdapterEndpoint
             : WolverineContinue.NoProblems;
     }
 
-    [WolverineDelete("/admin/adapters/{id}")]
+    [WolverineDelete("/admin/adapters/{id}", OperationId = "deleteAdapter")]
+    [Tags("Adapters")]
+    [EndpointSummary("Delete an adapter")]
+    [EndpointDescription("Only an adapter with no unfinished jobs can be deleted (409 otherwise); its history stays readable.")]
+    [ProducesResponseType<ProblemDetails>(409, "application/problem+json")]
     public static (AdapterRemoved, Events) Delete([WriteAggregate] Adapter adapter, ClaimsPrincipal user, TimeProvider clock) =>
         (new AdapterRemoved(adapter.Id, adapter.Name), [new AdapterDeleted(adapter.Id, user.Actor(), clock.GetUtcNow())]);
 }
@@ -147,7 +176,10 @@ public sealed record ClientAdapterView(string Name, string Type, JsonElement Par
 public static class ClientAdaptersEndpoint
 {
     /// <summary>The active adapters this service may use, with the schema its params must follow.</summary>
-    [WolverineGet("/v1/adapters")]
+    [WolverineGet("/v1/adapters", OperationId = "listAdapters")]
+    [Tags("Adapters")]
+    [EndpointSummary("List the adapters you may use")]
+    [EndpointDescription("The active adapters this service may use, each with the JSON Schema its `params` must follow in `POST /v1/offers`.")]
     public static async Task<IReadOnlyList<ClientAdapterView>> Get(ClaimsPrincipal user, IQuerySession session)
     {
         var serviceId = user.ServiceId();

@@ -9,7 +9,19 @@ namespace NotificationService.Core.Infrastructure;
 public abstract record CreatedResource([property: JsonIgnore] string Location) : IHttpAware
 {
     public static void PopulateMetadata(MethodInfo method, EndpointBuilder builder) =>
-        builder.Metadata.Add(new ProducesResponseTypeMetadata(StatusCodes.Status201Created, method.ReturnType, ["application/json"]));
+        builder.Metadata.Add(new ProducesResponseTypeMetadata(StatusCodes.Status201Created, BodyType(method), ["application/json"]));
+
+    /// <summary>
+    /// The type Wolverine writes as the body: an endpoint returning a tuple (response, events, messages) answers with its
+    /// first item, so that, not the tuple, is what the OpenAPI document must describe (a tuple shows as an empty object).
+    /// </summary>
+    internal static Type BodyType(MethodInfo method)
+    {
+        var type = method.ReturnType;
+        if (type.IsGenericType && (type.GetGenericTypeDefinition() == typeof(Task<>) || type.GetGenericTypeDefinition() == typeof(ValueTask<>)))
+            type = type.GetGenericArguments()[0];
+        return type.IsGenericType && type.FullName!.StartsWith("System.ValueTuple`", StringComparison.Ordinal) ? type.GetGenericArguments()[0] : type;
+    }
 
     void IHttpAware.Apply(HttpContext context)
     {
@@ -22,7 +34,7 @@ public abstract record CreatedResource([property: JsonIgnore] string Location) :
 public abstract record AcceptedResource([property: JsonIgnore] string Location) : IHttpAware
 {
     public static void PopulateMetadata(MethodInfo method, EndpointBuilder builder) =>
-        builder.Metadata.Add(new ProducesResponseTypeMetadata(StatusCodes.Status202Accepted, method.ReturnType, ["application/json"]));
+        builder.Metadata.Add(new ProducesResponseTypeMetadata(StatusCodes.Status202Accepted, CreatedResource.BodyType(method), ["application/json"]));
 
     void IHttpAware.Apply(HttpContext context)
     {

@@ -30,7 +30,11 @@ public static class CreateInviteEndpoint
         : command.Note is { Length: > 500 } ? Problems.Invalid(("note", "At most 500 characters."))
         : WolverineContinue.NoProblems;
 
-    [WolverinePost("/admin/invites")]
+    [WolverinePost("/admin/invites", OperationId = "createInvite")]
+    [Tags("Invites")]
+    [EndpointSummary("Create an invite")]
+    [EndpointDescription("An invite code (shown only in this answer) that lets one person register one service through `POST /v1/register` before it expires.")]
+    [ProducesResponseType<ValidationProblemDetails>(422, "application/problem+json")]
     public static (InviteCreated, IMartenOp) Post(CreateInvite command, ClaimsPrincipal user, TimeProvider clock)
     {
         var now = clock.GetUtcNow();
@@ -46,7 +50,10 @@ public static class CreateInviteEndpoint
 
 public static class ListInvitesEndpoint
 {
-    [WolverineGet("/admin/invites")]
+    [WolverineGet("/admin/invites", OperationId = "listInvites")]
+    [Tags("Invites")]
+    [EndpointSummary("List the invites")]
+    [EndpointDescription("Every invite, newest first, without the codes.")]
     public static async Task<IReadOnlyList<InviteView>> List(IQuerySession session) =>
         (await session.Query<Invite>().OrderByDescending(i => i.CreatedAt).ToListAsync())
         .Select(InviteView.From).ToList();

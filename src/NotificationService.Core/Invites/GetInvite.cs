@@ -13,6 +13,9 @@ public static class GetInviteEndpoint
 
     public static ProblemDetails Validate(Invite? invite) => invite is null ? Problems.NotFound("Invite") : WolverineContinue.NoProblems;
 
-    [WolverineGet("/admin/invites/{id}")]
+    [WolverineGet("/admin/invites/{id}", OperationId = "getInvite")]
+    [Tags("Invites")]
+    [EndpointSummary("Get an invite")]
+    [EndpointDescription("One invite: note, expiry, and whether and by which service it was used or revoked (never the code).")]
     public static InviteView Get(Guid id, [NotBody] Invite invite) => InviteView.From(invite);
 }

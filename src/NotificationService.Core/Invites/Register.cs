@@ -31,7 +31,12 @@ public static class RegisterEndpoint
     }
 
     [AllowAnonymous]
-    [WolverinePost("/v1/register")]
+    [WolverinePost("/v1/register", OperationId = "register")]
+    [Tags("Registration")]
+    [EndpointSummary("Register a service with an invite")]
+    [EndpointDescription("A person with an invite code creates their service and gets its first API key (shown only here). Needs no API key: the invite code is the credential, and it works once.")]
+    [ProducesResponseType<ValidationProblemDetails>(422, "application/problem+json")]
+    [ProducesResponseType<ProblemDetails>(409, "application/problem+json")]
     public static (ServiceCreated, IStartStream, IMartenOp, IMartenOp) Post(Register command, [NotBody] Invite invite, TimeProvider clock)
     {
         var now = clock.GetUtcNow();

@@ -19,7 +19,11 @@ public static class RevokeInviteEndpoint
         : invite.UsedAt is not null ? Problems.Conflict("The invite was already used; block or rename the service it created instead.")
         : WolverineContinue.NoProblems;
 
-    [WolverineDelete("/admin/invites/{id}")]
+    [WolverineDelete("/admin/invites/{id}", OperationId = "revokeInvite")]
+    [Tags("Invites")]
+    [EndpointSummary("Revoke an invite")]
+    [EndpointDescription("The code stops working; an invite already used gives 409.")]
+    [ProducesResponseType<ProblemDetails>(409, "application/problem+json")]
     public static (InviteView, IMartenOp) Delete(Guid id, [NotBody] Invite invite, TimeProvider clock)
     {
         invite.RevokedAt ??= clock.GetUtcNow();

@@ -31,7 +31,11 @@ public static class AdminJobsEndpoint
         : WolverineContinue.NoProblems;
 
     /// <summary>Search by state, adapter (name), service and creation time; newest first.</summary>
-    [WolverineGet("/admin/jobs")]
+    [WolverineGet("/admin/jobs", OperationId = "searchJobs")]
+    [Tags("Jobs")]
+    [EndpointSummary("Search all jobs")]
+    [EndpointDescription("Any service's jobs by state, adapter (name), service and creation time; newest first, paged.")]
+    [ProducesResponseType<ValidationProblemDetails>(422, "application/problem+json")]
     public static async Task<PagedResult<AdminJobView>> Search(
         JobState? state, string? adapter, Guid? service, DateTimeOffset? from, DateTimeOffset? to, int? page, int? pageSize, IQuerySession session)
     {
@@ -47,7 +51,10 @@ public static class AdminJobsEndpoint
     }
 
     /// <summary>How many jobs each adapter has in each state (from the Job projection).</summary>
-    [WolverineGet("/admin/jobs/counts")]
+    [WolverineGet("/admin/jobs/counts", OperationId = "countJobs")]
+    [Tags("Jobs")]
+    [EndpointSummary("Count jobs by adapter and state")]
+    [EndpointDescription("How many jobs each adapter has in each state (from the Job projection).")]
     public static async Task<IReadOnlyList<JobCount>> Counts(IQuerySession session) =>
         (await session.Query<Job>().Select(j => new { j.AdapterName, j.State }).ToListAsync())
         .GroupBy(j => (j.AdapterName, j.State)).Select(g => new JobCount(g.Key.AdapterName, g.Key.State, g.Count()))
@@ -60,10 +67,16 @@ public static class AdminJobEndpoint
 
     public static ProblemDetails Validate(Job? job) => job is null ? Problems.NotFound("Job") : WolverineContinue.NoProblems;
 
-    [WolverineGet("/admin/jobs/{id}")]
+    [WolverineGet("/admin/jobs/{id}", OperationId = "getAnyJob")]
+    [Tags("Jobs")]
+    [EndpointSummary("Get any job")]
+    [EndpointDescription("One job of any service, with its params (unless erased), attempts and times.")]
     public static AdminJobView Get(Guid id, Job job) => AdminJobView.From(job);
 
-    [WolverineGet("/admin/jobs/{id}/events")]
+    [WolverineGet("/admin/jobs/{id}/events", OperationId = "listAnyJobEvents")]
+    [Tags("Jobs")]
+    [EndpointSummary("Read any job's events")]
+    [EndpointDescription("The full event stream of one job of any service, with each event's data.")]
     public static Task<IReadOnlyList<HistoryEntry>> GetEvents(Guid id, Job job, IQuerySession session) => HistoryEntry.ReadAsync(id, session);
 }
 
@@ -82,7 +95,11 @@ public static class RetryJobEndpoint
         : adapter is null ? Problems.Conflict("The job's adapter was deleted.")
         : WolverineContinue.NoProblems;
 
-    [WolverinePost("/admin/jobs/{id}/retry")]
+    [WolverinePost("/admin/jobs/{id}/retry", OperationId = "retryJob")]
+    [Tags("Jobs")]
+    [EndpointSummary("Retry a failed job")]
+    [EndpointDescription("Queues a Failed job again, on its adapter, as a new attempt. Only a failed job whose params were not erased and whose adapter still exists can be retried (409 otherwise).")]
+    [ProducesResponseType<ProblemDetails>(409, "application/problem+json")]
     public static (RetryRequested, OutgoingMessages) Post(
         Guid id, [WriteAggregate(LoadStyle = ConcurrencyStyle.Exclusive)] IEventStream<Job> stream, [NotBody] Adapter adapter, TimeProvider clock, FairShare fairShare)
     {

@@ -38,7 +38,11 @@ public static class CancelJobEndpoint
         : WolverineContinue.NoProblems;
 
     /// <summary>202: a job that had not started is canceled now; one being sent is aborted by its worker, or ends Finished if the send won.</summary>
-    [WolverinePost("/v1/jobs/{id}/cancel")]
+    [WolverinePost("/v1/jobs/{id}/cancel", OperationId = "cancelJob")]
+    [Tags("Jobs")]
+    [EndpointSummary("Cancel a job")]
+    [EndpointDescription("A job that has not started is canceled at once; one being sent is aborted by its worker, or ends Finished if the send won. A job that already ended gives 409.")]
+    [ProducesResponseType<ProblemDetails>(409, "application/problem+json")]
     public static (CancelRequested, OutgoingMessages) Post(
         Guid id, [WriteAggregate(LoadStyle = ConcurrencyStyle.Exclusive)] IEventStream<Job> stream, ClaimsPrincipal user, TimeProvider clock)
     {

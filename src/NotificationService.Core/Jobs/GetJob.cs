@@ -31,10 +31,16 @@ public static class GetJobEndpoint
     public static ProblemDetails Validate(Job? job, ClaimsPrincipal user) =>
         job is null || job.ServiceId != user.ServiceId() ? Problems.NotFound("Job") : WolverineContinue.NoProblems;
 
-    [WolverineGet("/v1/jobs/{id}")]
+    [WolverineGet("/v1/jobs/{id}", OperationId = "getJob")]
+    [Tags("Jobs")]
+    [EndpointSummary("Get a job")]
+    [EndpointDescription("One of this service's jobs: its state, adapter, attempts, times and last error.")]
     public static JobView Get(Guid id, Job job) => JobView.From(job);
 
-    [WolverineGet("/v1/jobs/{id}/events")]
+    [WolverineGet("/v1/jobs/{id}/events", OperationId = "listJobEvents")]
+    [Tags("Jobs")]
+    [EndpointSummary("Read a job's events")]
+    [EndpointDescription("What happened to one of this service's jobs, in order (JobQueued, JobStarted, JobAttemptFailed, JobFinished, ...), without the params.")]
     public static Task<IReadOnlyList<HistoryEntry>> GetEvents(Guid id, Job job, IQuerySession session) => HistoryEntry.ReadAsync(id, session, WithoutDetail);
 
     /// <summary>What a provider answered is for operators (the admin job events); the tenant gets the classified error.</summary>

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Mvc;
 using System.Diagnostics;
 using JasperFx.Events.Daemon;
 using Marten;
@@ -18,7 +19,10 @@ public sealed record ProjectionsRebuilt(IReadOnlyList<string> Projections, doubl
 /// </summary>
 public static class RebuildProjectionsEndpoint
 {
-    [WolverinePost("/admin/projections/rebuild")]
+    [WolverinePost("/admin/projections/rebuild", OperationId = "rebuildProjections")]
+    [Tags("Operations")]
+    [EndpointSummary("Rebuild the projections")]
+    [EndpointDescription("Replays the event store into the Job and service documents (as `dotnet run -- projections rebuild` would). Run it in a quiet moment: writes during the rebuild may be overwritten by the replay.")]
     public static async Task<ProjectionsRebuilt> Post(IDocumentStore store, CancellationToken ct)
     {
         var watch = Stopwatch.StartNew();

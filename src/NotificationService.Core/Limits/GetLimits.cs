@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Mvc;
 using System.Security.Claims;
 using NotificationService.Core.Auth;
 using Wolverine.Http;
@@ -15,7 +16,10 @@ public sealed record LimitsUse(double OfferTokens, int PendingJobs);
 
 public static class GetLimitsEndpoint
 {
-    [WolverineGet("/v1/limits")]
+    [WolverineGet("/v1/limits", OperationId = "getLimits")]
+    [Tags("Limits")]
+    [EndpointSummary("Get your limits")]
+    [EndpointDescription("The limits that apply to this service and how much of them it uses now (offer tokens, pending jobs).")]
     public static async Task<LimitsView> Get(ClaimsPrincipal user, HttpContext context, LimitDefaults defaults, LimitCounters counters)
     {
         var limits = context.LimitsOf(defaults);

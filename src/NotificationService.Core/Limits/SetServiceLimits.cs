@@ -33,7 +33,12 @@ public static class SetServiceLimitsEndpoint
         return LimitDefaults.Check(limits) is { Count: > 0 } errors ? Problems.Invalid(errors.ToArray()) : WolverineContinue.NoProblems;
     }
 
-    [WolverinePatch("/admin/services/{id}/limits")]
+    [WolverinePatch("/admin/services/{id}/limits", OperationId = "setServiceLimits")]
+    [Tags("Limits")]
+    [EndpointSummary("Set a service's limits")]
+    [EndpointDescription("Sets the service's own limits (offers per second, burst, pending jobs, jobs per offer, body and params sizes); a null field falls back to the default.")]
+    [ProducesResponseType<ValidationProblemDetails>(422, "application/problem+json")]
+    [ProducesResponseType<ProblemDetails>(409, "application/problem+json")]
     public static (ServiceLimitsView, Events) Patch(
         UpdateServiceLimits command, [WriteAggregate] ServiceAccount service, LimitDefaults defaults, ClaimsPrincipal user, TimeProvider clock)
     {

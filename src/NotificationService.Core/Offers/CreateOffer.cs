@@ -1,3 +1,5 @@
+using System.ComponentModel;
+using System.ComponentModel.DataAnnotations;
 using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text.Json;
@@ -16,10 +18,16 @@ using Wolverine.Marten;
 
 namespace NotificationService.Core.Offers;
 
+// Nullable so that a missing field is a 422 naming it, not a 400; [Required] keeps it required in the OpenAPI document.
 public sealed record CreateOffer(
-    List<OfferTarget>? Targets, DateTimeOffset? ExpireAt, DateTimeOffset? SendAt, Dictionary<string, string>? Metadata);
+    [property: Required, Description("One job per target, at most the service's jobsPerOffer limit.")] List<OfferTarget>? Targets,
+    [property: Description("When the jobs expire if not delivered by then (default: the adapter's policy).")] DateTimeOffset? ExpireAt,
+    [property: Description("Send later: the jobs wait as Scheduled until this time.")] DateTimeOffset? SendAt,
+    [property: Description("Free-form string pairs kept with the offer (at most 50), e.g. your own ids.")] Dictionary<string, string>? Metadata);
 
-public sealed record OfferTarget(string? Adapter, JsonElement Params);
+public sealed record OfferTarget(
+    [property: Required, Description("The adapter's name (see `GET /v1/adapters`).")] string? Adapter,
+    [property: Required, Description("An object that must match the adapter's params schema (see `GET /v1/adapters`).")] JsonElement Params);
 
 public sealed record AcceptedJob(Guid Id, string Adapter, JobState State);
 
@@ -125,7 +133,13 @@ public static class CreateOfferEndpoint
     /// through the durable outbox to its adapter's queue; a scheduled one waits as a durable scheduled message.
     /// A retried request with the same Idempotency-Key returns the first response and writes nothing.
     /// </summary>
-    [WolverinePost("/v1/offers")]
+    [WolverinePost("/v1/offers", OperationId = "createOffer")]
+    [Tags("Offers")]
+    [EndpointSummary("Send a notification")]
+    [EndpointDescription("Stores the offer and one job per target in one transaction and hands the jobs to their adapters' queues (or schedules them for `sendAt`). Each target's `params` are checked against its adapter's params schema (see `GET /v1/adapters`). Send an `Idempotency-Key` header to make a retry safe: the same key and body return the first answer and store nothing.")]
+    [ProducesResponseType<ValidationProblemDetails>(422, "application/problem+json")]
+    [ProducesResponseType<ProblemDetails>(429, "application/problem+json")]
+    [ProducesResponseType<ProblemDetails>(409, "application/problem+json")]
     public static (OfferAccepted, IEnumerable<IMartenOp>, OutgoingMessages) Post(
         CreateOffer command, OfferContext context, ClaimsPrincipal user, TimeProvider clock, FairShare fairShare)
     {

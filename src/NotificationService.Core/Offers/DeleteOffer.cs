@@ -21,7 +21,11 @@ public static class DeleteOfferEndpoint
     public static ProblemDetails Validate(OfferStreams offer, ClaimsPrincipal user) =>
         offer.Offer is null || offer.Offer.ServiceId != user.ServiceId() ? Problems.NotFound("Offer") : WolverineContinue.NoProblems;
 
-    [WolverineDelete("/v1/offers/{id}")]
+    [WolverineDelete("/v1/offers/{id}", OperationId = "deleteOffer")]
+    [Tags("Offers")]
+    [EndpointSummary("Delete an offer")]
+    [EndpointDescription("Cancels every unfinished job of the offer and marks it deleted; its history stays readable.")]
+    [ProducesResponseType<ProblemDetails>(409, "application/problem+json")]
     public static (OfferDeleted, IMartenOp, OutgoingMessages) Delete(Guid id, [NotBody] OfferStreams offer, ClaimsPrincipal user, TimeProvider clock)
     {
         var now = clock.GetUtcNow();

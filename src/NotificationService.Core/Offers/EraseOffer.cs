@@ -24,7 +24,11 @@ public static class EraseOfferEndpoint
     public static ProblemDetails Validate(OfferStreams offer, ClaimsPrincipal user) =>
         offer.Offer is null || offer.Offer.ServiceId != user.ServiceId() ? Problems.NotFound("Offer") : WolverineContinue.NoProblems;
 
-    [WolverinePost("/v1/offers/{id}/erase")]
+    [WolverinePost("/v1/offers/{id}/erase", OperationId = "eraseOffer")]
+    [Tags("Offers")]
+    [EndpointSummary("Erase an offer's personal data")]
+    [EndpointDescription("Erases the offer's metadata and the params of every job now. A job not started yet is canceled in the same commit; a job being sent is left alone and listed in `notEnded` (call again once it ended). States, times and attempts stay.")]
+    [ProducesResponseType<ProblemDetails>(409, "application/problem+json")]
     public static (OfferErased, MaskStoredParams, IMartenOp, IMartenOp) Post(Guid id, [NotBody] OfferStreams offer, ClaimsPrincipal user, TimeProvider clock)
     {
         var now = clock.GetUtcNow();

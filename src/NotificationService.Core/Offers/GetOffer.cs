@@ -34,7 +34,10 @@ public static class GetOfferEndpoint
         offer is null || offer.ServiceId != user.ServiceId() ? Problems.NotFound("Offer") : WolverineContinue.NoProblems;
 
     /// <summary>The offer with each of its jobs' current state.</summary>
-    [WolverineGet("/v1/offers/{id}")]
+    [WolverineGet("/v1/offers/{id}", OperationId = "getOffer")]
+    [Tags("Offers")]
+    [EndpointSummary("Get an offer")]
+    [EndpointDescription("The offer with each of its jobs' current state.")]
     public static async Task<OfferView> Get(Guid id, Offer offer, IQuerySession session) =>
         OfferView.From(offer, await session.LoadManyAsync<Job>(offer.Jobs.Select(j => j.JobId)));
 }
@@ -54,7 +57,11 @@ public static class ListOffersEndpoint
         : null;
 
     /// <summary>This service's offers, newest first.</summary>
-    [WolverineGet("/v1/offers")]
+    [WolverineGet("/v1/offers", OperationId = "listOffers")]
+    [Tags("Offers")]
+    [EndpointSummary("List your offers")]
+    [EndpointDescription("This service's offers, newest first, paged.")]
+    [ProducesResponseType<ValidationProblemDetails>(422, "application/problem+json")]
     public static async Task<PagedResult<OfferSummary>> Get(int? page, int? pageSize, ClaimsPrincipal user, IQuerySession session)
     {
         var serviceId = user.ServiceId();

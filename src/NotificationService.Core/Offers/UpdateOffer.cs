@@ -62,7 +62,12 @@ public static class UpdateOfferEndpoint
         return WolverineContinue.NoProblems;
     }
 
-    [WolverinePatch("/v1/offers/{id}")]
+    [WolverinePatch("/v1/offers/{id}", OperationId = "updateOffer")]
+    [Tags("Offers")]
+    [EndpointSummary("Change an offer")]
+    [EndpointDescription("Changes the metadata, the times or a pending job's params. Times and params can change only while no job has started (409 otherwise).")]
+    [ProducesResponseType<ValidationProblemDetails>(422, "application/problem+json")]
+    [ProducesResponseType<ProblemDetails>(409, "application/problem+json")]
     public static (OfferView, IMartenOp, OutgoingMessages) Patch(Guid id, UpdateOffer command, [NotBody] OfferStreams offer, TimeProvider clock)
     {
         var now = clock.GetUtcNow();

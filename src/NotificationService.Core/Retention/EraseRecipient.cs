@@ -83,7 +83,11 @@ public static class EraseRecipientEndpoint
         : RecipientMatch.Parse(recipient) is null ? Problems.Invalid(("recipient", $"Must be an email address (local@domain) or a phone number (at least {RecipientMatch.MinPhoneDigits} digits; + ( ) . - / and spaces allowed)."))
         : WolverineContinue.NoProblems;
 
-    [WolverinePost("/admin/erasures")]
+    [WolverinePost("/admin/erasures", OperationId = "eraseRecipient")]
+    [Tags("Retention")]
+    [EndpointSummary("Erase a recipient")]
+    [EndpointDescription("A data subject's erasure request: the params of every job sent to this email address or phone number are masked, in all services, and the erasure is recorded (without the recipient in clear).")]
+    [ProducesResponseType<ValidationProblemDetails>(422, "application/problem+json")]
     public static async Task<RecipientErased> Post(
         EraseRecipient command, IDocumentStore store, RetentionSettings settings, ClaimsPrincipal user, TimeProvider clock, CancellationToken ct)
     {
@@ -162,7 +166,11 @@ public static class ListErasuresEndpoint
     public static ProblemDetails Validate(int? page, int? pageSize) => ListOffersEndpoint.CheckPaging(page, pageSize) ?? WolverineContinue.NoProblems;
 
     /// <summary>The audit trail of data-subject erasures, newest first.</summary>
-    [WolverineGet("/admin/erasures")]
+    [WolverineGet("/admin/erasures", OperationId = "listErasures")]
+    [Tags("Retention")]
+    [EndpointSummary("List the erasures")]
+    [EndpointDescription("The audit trail of data-subject erasures, newest first, paged.")]
+    [ProducesResponseType<ValidationProblemDetails>(422, "application/problem+json")]
     public static async Task<PagedResult<Erasure>> Get(int? page, int? pageSize, IQuerySession session)
     {
         var erasures = await session.Query<Erasure>().OrderByDescending(e => e.At).ToPagedListAsync(page ?? 1, pageSize ?? 50);

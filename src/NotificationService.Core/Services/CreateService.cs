@@ -19,7 +19,12 @@ public static class CreateServiceEndpoint
         ServiceNames.Check(command.Name) is var problem && problem != WolverineContinue.NoProblems ? problem
         : await ServiceNames.CheckFreeAsync(command.Name!, session);
 
-    [WolverinePost("/admin/services")]
+    [WolverinePost("/admin/services", OperationId = "createService")]
+    [Tags("Services")]
+    [EndpointSummary("Create a service")]
+    [EndpointDescription("A client service and its first API key, shown only in this answer.")]
+    [ProducesResponseType<ValidationProblemDetails>(422, "application/problem+json")]
+    [ProducesResponseType<ProblemDetails>(409, "application/problem+json")]
     public static (ServiceCreated, IStartStream, IMartenOp) Post(CreateService command, ClaimsPrincipal user, TimeProvider clock)
     {
         var now = clock.GetUtcNow();

@@ -43,7 +43,10 @@ public static class ServiceViews
 
 public static class ListServicesEndpoint
 {
-    [WolverineGet("/admin/services")]
+    [WolverineGet("/admin/services", OperationId = "listServices")]
+    [Tags("Services")]
+    [EndpointSummary("List the services")]
+    [EndpointDescription("Every client service, with its status and keys (never the keys themselves).")]
     public static async Task<IReadOnlyList<ServiceView>> Get(IQuerySession session)
     {
         var services = await session.Query<ServiceAccount>().OrderBy(s => s.Name).ToListAsync();
@@ -54,11 +57,17 @@ public static class ListServicesEndpoint
 
 public static class GetServiceEndpoint
 {
-    [WolverineGet("/admin/services/{id}")]
+    [WolverineGet("/admin/services/{id}", OperationId = "getService")]
+    [Tags("Services")]
+    [EndpointSummary("Get a service")]
+    [EndpointDescription("One service: status, keys (ids and times), limits and retention.")]
     public static async Task<ServiceView> Get(Guid id, [Entity] ServiceAccount service, IQuerySession session, Retention.RetentionSettings retention) =>
         await ServiceViews.ForAsync(service, session) with { Retention = Retention.RetentionView.For(service.Retention, retention) };
 
-    [WolverineGet("/admin/services/{id}/history")]
+    [WolverineGet("/admin/services/{id}/history", OperationId = "getServiceHistory")]
+    [Tags("Services")]
+    [EndpointSummary("Read a service's history")]
+    [EndpointDescription("Who created, renamed, blocked the service or issued and revoked its keys, and when.")]
     public static Task<IReadOnlyList<HistoryEntry>> History(Guid id, [Entity] ServiceAccount service, IQuerySession session) =>
         HistoryEntry.ReadAsync(id, session);
 }
@@ -71,7 +80,12 @@ public static class UpdateServiceEndpoint
         ServiceNames.Check(command.Name) is var problem && problem != WolverineContinue.NoProblems ? problem
         : await ServiceNames.CheckFreeAsync(command.Name!, session, renamed: service.Id);
 
-    [WolverinePatch("/admin/services/{id}")]
+    [WolverinePatch("/admin/services/{id}", OperationId = "updateService")]
+    [Tags("Services")]
+    [EndpointSummary("Rename a service")]
+    [EndpointDescription("Changes the service's name (unique).")]
+    [ProducesResponseType<ValidationProblemDetails>(422, "application/problem+json")]
+    [ProducesResponseType<ProblemDetails>(409, "application/problem+json")]
     public static (ServiceSummary, Events) Patch(UpdateService command, [WriteAggregate] ServiceAccount service, ClaimsPrincipal user, TimeProvider clock)
     {
         var name = command.Name!.Trim();
@@ -84,12 +98,20 @@ public static class UpdateServiceEndpoint
 /// <summary>A blocked service's keys get 403 on every request until it is unblocked; nothing of it is deleted.</summary>
 public static class BlockServiceEndpoint
 {
-    [WolverinePost("/admin/services/{id}/block")]
+    [WolverinePost("/admin/services/{id}/block", OperationId = "blockService")]
+    [Tags("Services")]
+    [EndpointSummary("Block a service")]
+    [EndpointDescription("A blocked service's keys get 403 on every request until it is unblocked; nothing of it is deleted.")]
+    [ProducesResponseType<ProblemDetails>(409, "application/problem+json")]
     public static (ServiceSummary, Events) Block([WriteAggregate] ServiceAccount service, ClaimsPrincipal user, TimeProvider clock) =>
         (new ServiceSummary(service.Id, service.Name, ServiceStatus.Blocked),
             service.Status == ServiceStatus.Blocked ? [] : [new ServiceBlocked(service.Id, user.Actor(), clock.GetUtcNow())]);
 
-    [WolverinePost("/admin/services/{id}/unblock")]
+    [WolverinePost("/admin/services/{id}/unblock", OperationId = "unblockService")]
+    [Tags("Services")]
+    [EndpointSummary("Unblock a service")]
+    [EndpointDescription("The service's keys work again.")]
+    [ProducesResponseType<ProblemDetails>(409, "application/problem+json")]
     public static (ServiceSummary, Events) Unblock([WriteAggregate] ServiceAccount service, ClaimsPrincipal user, TimeProvider clock) =>
         (new ServiceSummary(service.Id, service.Name, ServiceStatus.Active),
             service.Status == ServiceStatus.Active ? [] : [new ServiceUnblocked(service.Id, user.Actor(), clock.GetUtcNow())]);
@@ -98,7 +120,11 @@ public static class BlockServiceEndpoint
 /// <summary>Several keys may be live at once, so a key is rotated by issuing the new one before revoking the old.</summary>
 public static class IssueServiceKeyEndpoint
 {
-    [WolverinePost("/admin/services/{id}/keys")]
+    [WolverinePost("/admin/services/{id}/keys", OperationId = "issueServiceKey")]
+    [Tags("Services")]
+    [EndpointSummary("Issue a service key")]
+    [EndpointDescription("A new key for the service, shown only in this answer. Several keys may be live at once, so a key is rotated by issuing the new one before revoking the old.")]
+    [ProducesResponseType<ProblemDetails>(409, "application/problem+json")]
     public static (KeyIssued, Events, IMartenOp) Post([WriteAggregate] ServiceAccount service, ClaimsPrincipal user, TimeProvider clock)
     {
         var (key, issued, apiKey) = ServiceKey.Issue(service.Id, user.Actor(), clock.GetUtcNow());
@@ -116,7 +142,11 @@ public static class RevokeServiceKeyEndpoint
         : key.RevokedAt is not null ? Problems.Conflict("The key is already revoked.")
         : WolverineContinue.NoProblems;
 
-    [WolverineDelete("/admin/services/{id}/keys/{keyId}")]
+    [WolverineDelete("/admin/services/{id}/keys/{keyId}", OperationId = "revokeServiceKey")]
+    [Tags("Services")]
+    [EndpointSummary("Revoke a service key")]
+    [EndpointDescription("The key stops working at once; revoking it twice gives 409.")]
+    [ProducesResponseType<ProblemDetails>(409, "application/problem+json")]
     public static (KeyRevoked, Events, IMartenOp) Delete(Guid keyId, [WriteAggregate] ServiceAccount service, ClaimsPrincipal user, TimeProvider clock)
     {
         var now = clock.GetUtcNow();

@@ -36,7 +36,12 @@ public static class SetRetentionEndpoint
         return errors.Count > 0 ? Problems.Invalid(errors.ToArray()) : WolverineContinue.NoProblems;
     }
 
-    [WolverinePatch("/admin/services/{id}/retention")]
+    [WolverinePatch("/admin/services/{id}/retention", OperationId = "setServiceRetention")]
+    [Tags("Retention")]
+    [EndpointSummary("Set a service's retention")]
+    [EndpointDescription("How long this service's job params, jobs and idempotency keys are kept, in days, as a JSON merge patch (see the README's Retention section).")]
+    [ProducesResponseType<ValidationProblemDetails>(422, "application/problem+json")]
+    [ProducesResponseType<ProblemDetails>(409, "application/problem+json")]
     public static (RetentionView, Events) Patch(
         SetRetention command, [WriteAggregate] ServiceAccount service, RetentionSettings settings, ClaimsPrincipal user, TimeProvider clock)
     {

@@ -1,0 +1,188 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+
+namespace NotificationService.Core.Tests.Docs;
+
+/// <summary>
+/// The OpenAPI document is the contract a client is written from, and /docs shows it without the internet: checked on
+/// the document the core serves (the same one ./ns openapi writes to docs/openapi.json).
+/// </summary>
+public sealed partial class when_a_client_reads_the_api_docs(SystemFixture system) : IntegrationContext(system)
+{
+    private static readonly string[] Tags =
+        ["Offers", "Jobs", "Adapters", "Services", "Invites", "Registration", "Callbacks", "Limits", "Retention", "Operations"];
+    private static readonly string[] Methods = ["get", "put", "post", "delete", "patch"];
+
+    private async Task<JsonElement> DocumentAsync()
+    {
+        using var response = await System.Http.GetAsync("/openapi/v1.json");
+        Assert.Equal(200, (int)response.StatusCode);
+        return JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone();
+    }
+
+    private static IEnumerable<(string Path, string Method, JsonElement Operation)> Operations(JsonElement document) =>
+        document.GetProperty("paths").EnumerateObject().SelectMany(path => path.Value.EnumerateObject()
+            .Where(m => Methods.Contains(m.Name)).Select(m => (path.Name, m.Name, m.Value)));
+
+    private static JsonElement Operation(JsonElement document, string path, string method) =>
+        document.GetProperty("paths").GetProperty(path).GetProperty(method);
+
+    private static string[] Statuses(JsonElement operation) =>
+        operation.GetProperty("responses").EnumerateObject().Select(r => r.Name).ToArray();
+
+    private static string? SchemaRef(JsonElement response, string mediaType) =>
+        response.GetProperty("content").GetProperty(mediaType).GetProperty("schema").TryGetProperty("$ref", out var r) ? r.GetString() : null;
+
+    [Fact]
+    public async Task every_operation_has_a_unique_camel_case_id_a_summary_a_description_and_one_known_tag()
+    {
+        var document = await DocumentAsync();
+        var operations = Operations(document).ToList();
+        Assert.True(operations.Count >= 45, $"only {operations.Count} operations");
+        var ids = new List<string>();
+        foreach (var (path, method, operation) in operations)
+        {
+            var name = $"{method.ToUpperInvariant()} {path}";
+            Assert.True(operation.TryGetProperty("operationId", out var id), $"{name} has no operationId");
+            Assert.Matches(CamelCase(), id.GetString()!);
+            ids.Add(id.GetString()!);
+            Assert.False(string.IsNullOrWhiteSpace(operation.GetProperty("summary").GetString()), $"{name} has no summary");
+            Assert.False(string.IsNullOrWhiteSpace(operation.GetProperty("description").GetString()), $"{name} has no description");
+            var tags = operation.GetProperty("tags").EnumerateArray().Select(t => t.GetString()).ToList();
+            Assert.True(tags.Count == 1 && Tags.Contains(tags[0]), $"{name} is tagged [{string.Join(", ", tags)}]");
+        }
+        Assert.Empty(ids.GroupBy(i => i).Where(g => g.Count() > 1).Select(g => g.Key));
+        Assert.Equal("createOffer", Operation(document, "/v1/offers", "post").GetProperty("operationId").GetString());
+        // The sidebar's groups are the areas, each described, not C# classes.
+        var declared = document.GetProperty("tags").EnumerateArray().Select(t => t.GetProperty("name").GetString()).ToList();
+        Assert.All(declared, t => Assert.Contains(t, Tags));
+    }
+
+    [Fact]
+    public async Task admin_operations_need_an_admin_key_client_operations_a_service_key_and_register_none()
+    {
+        var document = await DocumentAsync();
+        var schemes = document.GetProperty("components").GetProperty("securitySchemes");
+        foreach (var scheme in new[] { "adminKey", "serviceKey" })
+        {
+            Assert.Equal("http", schemes.GetProperty(scheme).GetProperty("type").GetString());
+            Assert.Equal("bearer", schemes.GetProperty(scheme).GetProperty("scheme").GetString());
+        }
+        foreach (var (path, method, operation) in Operations(document))
+        {
+            var name = $"{method.ToUpperInvariant()} {path}";
+            var security = operation.GetProperty("security").EnumerateArray().SelectMany(r => r.EnumerateObject().Select(p => p.Name)).ToList();
+            if (path == "/v1/register")
+            {
+                Assert.Empty(security);
+                Assert.DoesNotContain("401", Statuses(operation));
+                continue;
+            }
+            Assert.Equal([path.StartsWith("/admin/") ? "adminKey" : "serviceKey"], security);
+            Assert.Contains("401", Statuses(operation));
+            Assert.Contains("403", Statuses(operation));
+        }
+    }
+
+    [Fact]
+    public async Task every_response_has_its_real_schema_and_every_error_a_problem_schema()
+    {
+        var document = await DocumentAsync();
+        Assert.DoesNotContain("ValueTupleOf", document.GetRawText());
+
+        var accepted = Operation(document, "/v1/offers", "post").GetProperty("responses").GetProperty("202");
+        Assert.Equal("#/components/schemas/OfferAccepted", SchemaRef(accepted, "application/json"));
+        Assert.True(accepted.GetProperty("headers").TryGetProperty("Location", out _));
+        Assert.Equal("#/components/schemas/AdapterCreated",
+            SchemaRef(Operation(document, "/admin/adapters", "post").GetProperty("responses").GetProperty("201"), "application/json"));
+        Assert.Equal("#/components/schemas/CancelRequested",
+            SchemaRef(Operation(document, "/v1/jobs/{id}/cancel", "post").GetProperty("responses").GetProperty("202"), "application/json"));
+
+        foreach (var (path, method, operation) in Operations(document))
+        {
+            var name = $"{method.ToUpperInvariant()} {path}";
+            var statuses = Statuses(operation);
+            // 404 exactly where the route names something; 422 and 413 wherever there is a body.
+            Assert.True(path.Contains('{') == statuses.Contains("404"), $"{name}: 404 listed {statuses.Contains("404")}");
+            if (operation.TryGetProperty("requestBody", out _))
+            {
+                Assert.Contains("422", statuses);
+                Assert.Contains("413", statuses);
+            }
+            foreach (var status in statuses.Where(s => s.StartsWith('4')))
+            {
+                var expected = status == "422" ? "ValidationProblemDetails" : "ProblemDetails";
+                Assert.Equal($"#/components/schemas/{expected}",
+                    SchemaRef(operation.GetProperty("responses").GetProperty(status), "application/problem+json"));
+            }
+        }
+        var errors = document.GetProperty("components").GetProperty("schemas").GetProperty("ValidationProblemDetails").GetProperty("properties");
+        Assert.True(errors.TryGetProperty("errors", out _));
+
+        var createOffer = Operation(document, "/v1/offers", "post").GetProperty("responses");
+        Assert.True(createOffer.GetProperty("429").GetProperty("headers").TryGetProperty("Retry-After", out _));
+        Assert.Contains("409", Statuses(Operation(document, "/v1/jobs/{id}/cancel", "post")));
+    }
+
+    [Fact]
+    public async Task an_offer_needs_only_its_targets_and_params_is_an_object_checked_against_the_adapter()
+    {
+        var schemas = (await DocumentAsync()).GetProperty("components").GetProperty("schemas");
+        var offer = schemas.GetProperty("CreateOffer");
+        Assert.Equal(["targets"], offer.GetProperty("required").EnumerateArray().Select(r => r.GetString()));
+        var target = schemas.GetProperty("OfferTarget");
+        Assert.Equal(["adapter", "params"], target.GetProperty("required").EnumerateArray().Select(r => r.GetString()).Order());
+        var parameters = target.GetProperty("properties").GetProperty("params");
+        Assert.Equal("object", parameters.GetProperty("type").GetString());
+        Assert.Contains("GET /v1/adapters", parameters.GetProperty("description").GetString());
+        // No schema requires a field that may be null (JobView met that first as another type's property).
+        foreach (var schema in schemas.EnumerateObject())
+        {
+            if (!schema.Value.TryGetProperty("required", out var required)) continue;
+            foreach (var field in required.EnumerateArray().Select(f => f.GetString()!))
+                if (schema.Value.GetProperty("properties").GetProperty(field).TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.Array)
+                    Assert.True(schema.Name is "CreateOffer" or "OfferTarget" || !type.EnumerateArray().Any(t => t.GetString() == "null"),
+                        $"{schema.Name}.{field} is nullable and required");
+        }
+        // The example is a working offer to an email adapter.
+        var example = offer.GetProperty("examples")[0].GetProperty("targets")[0];
+        Assert.Equal("you@example.test", example.GetProperty("params").GetProperty("to").GetString());
+        // Enums are named schemas with their string values.
+        var state = schemas.GetProperty("JobState");
+        Assert.Equal("string", state.GetProperty("type").GetString());
+        Assert.Contains("Finished", state.GetProperty("enum").EnumerateArray().Select(v => v.GetString()));
+    }
+
+    [Fact]
+    public async Task the_docs_page_loads_its_script_from_the_app_and_nothing_from_the_internet()
+    {
+        using var page = await System.Http.GetAsync("/docs/");
+        Assert.Equal(200, (int)page.StatusCode);
+        var html = await page.Content.ReadAsStringAsync();
+        Assert.DoesNotContain("https://", html);
+        Assert.DoesNotContain("http://", html);
+
+        var scripts = ScriptSource().Matches(html).Select(m => m.Groups[1].Value).ToList();
+        Assert.NotEmpty(scripts);
+        foreach (var script in scripts)
+        {
+            using var js = await System.Http.GetAsync(new Uri(new Uri("http://localhost/docs/"), script));
+            Assert.True(js.IsSuccessStatusCode, $"{script}: {(int)js.StatusCode}");
+            Assert.True((await js.Content.ReadAsByteArrayAsync()).Length > 1000, $"{script} is empty");
+        }
+        // Nothing that calls out: no AI agent or MCP, no telemetry, no CDN fonts, no developer tools (Deploy, Generate SDK).
+        Assert.Matches(@"""telemetry"":\s*false", html);
+        Assert.Matches(@"""withDefaultFonts"":\s*false", html);
+        Assert.Matches(@"""agent"":\s*\{\s*""disabled"":\s*true", html);
+        Assert.Matches(@"""mcp"":\s*\{\s*""disabled"":\s*true", html);
+        Assert.Matches(@"""showDeveloperTools"":\s*""never""", html);
+        // A person sends requests with their key: the service key's scheme is the one offered first.
+        Assert.Matches(@"""preferredSecurityScheme"":\s*\[""serviceKey""\]", html);
+    }
+
+    [GeneratedRegex("^[a-z][a-zA-Z0-9]+$")]
+    private static partial Regex CamelCase();
+
+    [GeneratedRegex(@"<script[^>]*\ssrc=""([^""]+)""")]
+    private static partial Regex ScriptSource();
+}
