@@ -7,7 +7,7 @@ namespace NotificationService.Bench;
 public sealed record BenchResult(
     DateTimeOffset At, string Machine, bool Quick, double PgBenchTps, double RabbitMqRawPerSecond,
     IReadOnlyList<PhaseResult> Phases, double CorePeakRssMb, double WorkerPeakRssMb,
-    double EmailsPerSecond, double? AppriseEmailsPerSecond, double? AppriseUnthrottledEmailsPerSecond, FairnessResult? Fairness = null);
+    double EmailsPerSecond, double? AppriseEmailsPerSecond, double? AppriseUnthrottledEmailsPerSecond, FairnessResult? Fairness = null, SearchResult? Search = null);
 
 /// <summary>
 /// `./ns bench`: the webhook profile (one and ten targets per offer, at the maximum sustained rate and at half of it)
@@ -54,6 +54,7 @@ public static class Benchmark
         await Phase($"10 targets per offer, half the sustained rate ({sustainedTen / 2:0} offers/s)", 10, 0, sustainedTen / 2);
 
         var fairness = await Fairness.RunAsync(stack, receivers, postgres, quick);
+        var search = await Search.RunAsync(stack, postgres, quick);
 
         Console.WriteLine("-- email profile: NS through MailKit against Apprise, same local SMTP server");
         var emails = quick ? 100 : 1000;
@@ -69,7 +70,7 @@ public static class Benchmark
         var result = new BenchResult(DateTimeOffset.UtcNow, $"{Environment.ProcessorCount} cores, {Environment.MachineName}", quick, Math.Round(pgbench),
             Math.Round(rabbitRaw), phases, Math.Round(stack.Cores[0].PeakRssMb(), 1), Math.Round(stack.Workers[0].PeakRssMb(), 1),
             Math.Round(emailsPerSecond, 1), apprise is { } ap ? Math.Round(ap.Default, 2) : null, apprise is { } au ? Math.Round(au.Unthrottled, 1) : null,
-            fairness);
+            fairness, search);
         var markdown = Report(result);
         Console.WriteLine();
         Console.WriteLine(markdown);
@@ -115,6 +116,7 @@ public static class Benchmark
         sb.AppendLine($"| email: NS / Apprise with its throttle off | {r.EmailsPerSecond} / {r.AppriseUnthrottledEmailsPerSecond?.ToString() ?? "n/a"} emails/s = {(r.AppriseUnthrottledEmailsPerSecond is { } c ? $"{r.EmailsPerSecond / c:0.0}x" : "n/a")} | >= 10x | {(r.AppriseUnthrottledEmailsPerSecond is { } d ? Met(r.EmailsPerSecond / d >= 10) : "n/a")} |");
         if (r.Fairness is { } f)
             sb.AppendLine($"| fairness: B's queued->finished p50 / p99 while A floods {f.FloodJobs} jobs (A delivered at {f.FloodDeliveredJobsPerSecond} jobs/s; B {f.LightJobs} jobs, {f.LightFailedRequests} failed requests) | {f.LightQueuedToFinishedMs.P50} / {f.LightQueuedToFinishedMs.P99} ms | p99 < {f.BoundMs} ms | {Met(f.Met)} |");
+        if (r.Search is { } search) sb.Append(Search.Report(search));
         return sb.ToString();
 
         static string Met(bool ok) => ok ? "yes" : "**no**";

@@ -179,9 +179,11 @@ public sealed class HostileRequests(HostileTargets targets, int seed)
             0 => "", 1 => "%00", 2 => "%ff%fe", 3 => Uri.EscapeDataString(Dates[random.Next(Dates.Length)].Trim('"')),
             _ => Uri.EscapeDataString(Numbers[random.Next(Numbers.Length)]),
         };
-        var (path, auth, names) = random.Next(4) switch
+        var (path, auth, names) = random.Next(5) switch
         {
-            0 or 1 => ("/v1/offers", key, new[] { "page", "pageSize" }),
+            0 => ("/v1/offers", key, new[] { "page", "pageSize", "metadata.k", "metadata.", "metadata.%00" }),
+            1 => ("/v1/jobs", key, new[] { "state", "adapter", "offerId", "createdFrom", "createdTo", "limit", "cursor", "metadata.k", "metadata." }),
+            4 => ("/v1/offers", key, new[] { "page", "pageSize" }),
             2 => ("/admin/jobs", targets.AdminKey, new[] { "page", "pageSize", "state", "adapter", "service", "from", "to" }),
             _ => (random.Next(2) == 0 ? "/admin/services" : "/admin/adapters", targets.AdminKey, new[] { "page", "pageSize" }),
         };

@@ -48,12 +48,18 @@ public static class NotificationStore
         opts.Events.MetadataConfig.HeadersEnabled = false;
 
         opts.Projections.Snapshot<Job>(SnapshotLifecycle.Inline);
-        opts.Schema.For<Job>().Index(x => x.ServiceId).Index(x => x.AdapterId).Index(x => x.State).Index(x => x.OfferId).Index(x => x.ExpireAt).Index(x => x.CreatedAt)
+        opts.Schema.For<Job>().Index(x => x.AdapterId).Index(x => x.State).Index(x => x.OfferId).Index(x => x.ExpireAt).Index(x => x.CreatedAt)
             // The retention sweep's search for ended jobs whose params are due for erasure. Partial, so the jobs already
             // erased (most of those kept, once they are older than the params retention) are not in it.
             .Index(x => x.FinishedAt, i => (i.Name, i.Predicate) = ("mt_doc_job_idx_finished_at_unerased", "(data ->> 'paramsErasedAt') IS NULL"))
             // Each offer counts its service's unfinished jobs (the pending-jobs quota): only those are in this index.
-            .Index(x => x.ServiceId, i => { i.Name = "mt_doc_job_idx_pending_service"; i.Predicate = PendingJobsPredicate; });
+            .Index(x => x.ServiceId, i => { i.Name = "mt_doc_job_idx_pending_service"; i.Predicate = PendingJobsPredicate; })
+            // GET /v1/jobs pages a service's jobs newest first by keyset on (createdAt, id): one index range scan, read
+            // backwards, whatever the page's depth. It also serves every lookup by service alone (it replaced that index).
+            .Index([x => x.ServiceId, x => x.CreatedAt, x => x.Id], i => i.Name = "mt_doc_job_idx_service_created")
+            // The same with a state filter (?state=Failed is the common question, and a rare state would otherwise walk
+            // every job of the service); the other filters are selective (offerId) or rare enough to read through the above.
+            .Index([x => x.ServiceId, x => x.State, x => x.CreatedAt, x => x.Id], i => i.Name = "mt_doc_job_idx_service_state_created");
 
         opts.Projections.Snapshot<Adapter>(SnapshotLifecycle.Inline);
         opts.Schema.For<Adapter>().UniqueIndex(x => x.Name).UniqueIndex(x => x.KeyHash);

@@ -1,5 +1,6 @@
 using System.Security.Claims;
 using Marten;
+using Marten.Linq.MatchesSql;
 using Marten.Pagination;
 using Microsoft.AspNetCore.Mvc;
 using NotificationService.Core.Auth;
@@ -49,24 +50,33 @@ public static class ListOffersEndpoint
     /// <summary>The last page any page size may ask for: its OFFSET, (page - 1) * pageSize, stays within an int.</summary>
     public const int MaxPage = int.MaxValue / MaxPageSize;
 
-    public static ProblemDetails Validate(int? page, int? pageSize) => CheckPaging(page, pageSize) ?? WolverineContinue.NoProblems;
+    public static ProblemDetails Validate(int? page, int? pageSize, HttpContext context)
+    {
+        if (CheckPaging(page, pageSize) is { } paging) return paging;
+        var errors = new List<(string Field, string Message)>();
+        MetadataFilter.Parse(context.Request.Query, errors);
+        return errors.Count > 0 ? Problems.Invalid([.. errors]) : WolverineContinue.NoProblems;
+    }
 
     public static ProblemDetails? CheckPaging(int? page, int? pageSize) =>
         page is < 1 or > MaxPage ? Problems.Invalid(("page", $"Between 1 and {MaxPage}."))
         : pageSize is < 1 or > MaxPageSize ? Problems.Invalid(("pageSize", $"Between 1 and {MaxPageSize}."))
         : null;
 
-    /// <summary>This service's offers, newest first.</summary>
+    /// <summary>This service's offers, newest first; <c>metadata.&lt;key&gt;=&lt;value&gt;</c> keeps those whose metadata holds every pair.</summary>
     [WolverineGet("/v1/offers", OperationId = "listOffers")]
     [Tags("Offers")]
     [EndpointSummary("List your offers")]
-    [EndpointDescription("This service's offers, newest first, paged.")]
+    [EndpointDescription("This service's offers, newest first, paged. `metadata.<key>=<value>` (repeatable with other keys, ANDed) keeps the offers whose metadata holds every pair.")]
     [ProducesResponseType<ValidationProblemDetails>(422, "application/problem+json")]
-    public static async Task<PagedResult<OfferSummary>> Get(int? page, int? pageSize, ClaimsPrincipal user, IQuerySession session)
+    public static async Task<PagedResult<OfferSummary>> Get(int? page, int? pageSize, ClaimsPrincipal user, HttpContext context, IQuerySession session)
     {
         var serviceId = user.ServiceId();
-        var offers = await session.Query<Offer>().Where(o => o.ServiceId == serviceId).OrderByDescending(o => o.CreatedAt)
-            .ToPagedListAsync(page ?? 1, pageSize ?? 50);
+        var query = session.Query<Offer>().Where(o => o.ServiceId == serviceId);
+        // Containment on data -> 'metadata', the expression the GIN index holds (Validate has refused bad filters).
+        if (MetadataFilter.Parse(context.Request.Query, []) is { } metadata)
+            query = query.Where(o => o.MatchesSql("d.data -> 'metadata' @> ?::jsonb", MetadataFilter.ToContainment(metadata)));
+        var offers = await query.OrderByDescending(o => o.CreatedAt).ToPagedListAsync(page ?? 1, pageSize ?? 50);
         return new PagedResult<OfferSummary>(offers.Select(o => new OfferSummary(o.Id, o.CreatedAt, o.SendAt, o.DeletedAt, o.Jobs.Count)).ToList(),
             (int)offers.PageNumber, (int)offers.PageSize, offers.TotalItemCount);
     }

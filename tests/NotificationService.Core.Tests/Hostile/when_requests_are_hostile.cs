@@ -135,9 +135,12 @@ public sealed class when_requests_are_hostile(SystemFixture system) : Integratio
     private static (HttpMethod, string, byte[]?, string) EdgeQuery(Random random)
     {
         string Edge() => Edges[random.Next(Edges.Length)];
-        return random.Next(3) switch
+        return random.Next(5) switch
         {
             0 => (HttpMethod.Get, $"/v1/offers?page={Edge()}&pageSize={Edge()}", null, ""),
+            // The job search: each parameter and the metadata filters (the victim's offer carries metadata too).
+            3 => (HttpMethod.Get, $"/v1/jobs?state={Edge()}&adapter={Edge()}&offerId={Edge()}&createdFrom={Edge()}&createdTo={Edge()}&limit={Edge()}&cursor={Edge()}", null, ""),
+            4 => (HttpMethod.Get, $"/v1/{(random.Next(2) == 0 ? "jobs" : "offers")}?metadata.{Edge()}={Edge()}&metadata.note={Edge()}", null, ""),
             1 => (HttpMethod.Get, $"/admin/jobs?page={Edge()}&pageSize={Edge()}&from={Edge()}&to={Edge()}", null, ""),
             _ => (HttpMethod.Get, $"/admin/jobs?state={Edge()}&adapter={Edge()}&service={Edge()}", null, ""),
         };

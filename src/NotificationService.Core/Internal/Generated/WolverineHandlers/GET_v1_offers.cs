@@ -56,7 +56,7 @@ namespace Internal.Generated.WolverineHandlers
                 return;
             }
 
-            var problemDetails1 = NotificationService.Core.Offers.ListOffersEndpoint.Validate(page, pageSize);
+            var problemDetails1 = NotificationService.Core.Offers.ListOffersEndpoint.Validate(page, pageSize, httpContext);
             // Evaluate whether the processing should stop if there are any problems
             if (!(ReferenceEquals(problemDetails1, Wolverine.Http.WolverineContinue.NoProblems)))
             {
@@ -66,7 +66,7 @@ namespace Internal.Generated.WolverineHandlers
 
             
             // The actual HTTP request handler execution
-            var pagedResultOfOfferSummary_response = await NotificationService.Core.Offers.ListOffersEndpoint.Get(page, pageSize, httpContext.User, ((Marten.IQuerySession)documentSession)).ConfigureAwait(false);
+            var pagedResultOfOfferSummary_response = await NotificationService.Core.Offers.ListOffersEndpoint.Get(page, pageSize, httpContext.User, httpContext, ((Marten.IQuerySession)documentSession)).ConfigureAwait(false);
 
             // Writing the response body to JSON because this was the first 'return variable' in the method signature
             await WriteJsonAsync(httpContext, pagedResultOfOfferSummary_response, 404);

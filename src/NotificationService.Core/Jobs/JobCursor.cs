@@ -1,0 +1,46 @@
+using System.Buffers.Binary;
+using System.Buffers.Text;
+using System.Globalization;
+using System.Security.Cryptography;
+using Microsoft.AspNetCore.DataProtection;
+
+namespace NotificationService.Core.Jobs;
+
+/// <summary>
+/// Where a page of <c>GET /v1/jobs</c> ended: the last job's (createdAt, id) and whose listing it was. Encrypted and
+/// authenticated with the shared Data Protection key ring, so it is opaque to clients, works on every core instance and
+/// after a restart, and an edited or another service's cursor is refused instead of silently moving the page.
+/// </summary>
+public sealed record JobCursor(Guid ServiceId, DateTimeOffset CreatedAt, Guid JobId)
+{
+    public const string Purpose = "NotificationService.Jobs.ListCursor.v1";
+    private const int Length = 16 + 8 + 16;
+
+    /// <summary>
+    /// A time as text, for SQL to parse with the same function as the stored document's: PostgreSQL rounds
+    /// the 100 ns digits to microseconds, and a value rounded differently on each side would skip or repeat a job.
+    /// </summary>
+    public static string Text(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture);
+
+    public string Encode(IDataProtectionProvider protection)
+    {
+        var bytes = new byte[Length];
+        ServiceId.TryWriteBytes(bytes.AsSpan(0, 16));
+        BinaryPrimitives.WriteInt64BigEndian(bytes.AsSpan(16, 8), CreatedAt.UtcTicks);
+        JobId.TryWriteBytes(bytes.AsSpan(24, 16));
+        return Base64Url.EncodeToString(protection.CreateProtector(Purpose).Protect(bytes));
+    }
+
+    /// <summary>The cursor, or null when the text is not one this service was given (malformed, edited, or another's).</summary>
+    public static JobCursor? Decode(IDataProtectionProvider protection, string text, Guid serviceId)
+    {
+        byte[] bytes;
+        try { bytes = protection.CreateProtector(Purpose).Unprotect(Base64Url.DecodeFromChars(text)); }
+        catch (Exception e) when (e is FormatException or CryptographicException) { return null; }
+        if (bytes.Length != Length) return null;
+        var ticks = BinaryPrimitives.ReadInt64BigEndian(bytes.AsSpan(16, 8));
+        if (ticks < DateTime.MinValue.Ticks || ticks > DateTime.MaxValue.Ticks) return null;
+        var cursor = new JobCursor(new Guid(bytes.AsSpan(0, 16)), new DateTimeOffset(ticks, TimeSpan.Zero), new Guid(bytes.AsSpan(24, 16)));
+        return cursor.ServiceId == serviceId ? cursor : null;
+    }
+}

@@ -1,0 +1,126 @@
+using System.Globalization;
+using System.Security.Claims;
+using System.Text;
+using Marten;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.Mvc;
+using NotificationService.Core.Auth;
+using NotificationService.Core.Infrastructure;
+using NotificationService.Core.Offers;
+using NotificationService.Storage;
+using NotificationService.Storage.Jobs;
+using Wolverine.Http;
+
+namespace NotificationService.Core.Jobs;
+
+/// <summary>A page of jobs, newest first; <see cref="Next"/> is the cursor of the following page, null on the last one.</summary>
+public sealed record JobPage(IReadOnlyList<JobView> Items, string? Next);
+
+/// <summary>The parsed query of <c>GET /v1/jobs</c>, with what was wrong in it.</summary>
+public sealed record JobSearch(
+    Guid ServiceId, JobState? State, string? Adapter, Guid? OfferId, DateTimeOffset? CreatedFrom, DateTimeOffset? CreatedTo,
+    Dictionary<string, string>? Metadata, int Limit, JobCursor? Cursor, List<(string Field, string Message)> Errors);
+
+/// <summary>
+/// A service searches its own jobs. Keyset paging on (createdAt desc, id desc), never OFFSET, so a deep page costs what
+/// the first does and jobs arriving meanwhile (newer than any cursor) neither repeat nor hide others.
+/// </summary>
+public static class ListJobsEndpoint
+{
+    public const int DefaultLimit = 50;
+    public const int MaxLimit = 200;
+
+    public static JobSearch Load(
+        string? state, string? adapter, string? offerId, string? createdFrom, string? createdTo, string? limit, string? cursor,
+        HttpContext context, ClaimsPrincipal user, IDataProtectionProvider protection)
+    {
+        var serviceId = user.ServiceId();
+        var errors = new List<(string Field, string Message)>();
+        JobState? parsedState = null;
+        if (state is not null)
+        {
+            // Names only: Enum.TryParse would also take "3" or "Queued,Failed".
+            if (Enum.GetNames<JobState>().FirstOrDefault(n => n.Equals(state, StringComparison.OrdinalIgnoreCase)) is { } name) parsedState = Enum.Parse<JobState>(name);
+            else errors.Add(("state", $"One of {string.Join(", ", Enum.GetNames<JobState>())}."));
+        }
+        if (adapter is { Length: 0 }) errors.Add(("adapter", "An adapter name, or leave it out."));
+        Guid? parsedOffer = null;
+        if (offerId is not null)
+        {
+            if (Guid.TryParse(offerId, out var id)) parsedOffer = id;
+            else errors.Add(("offerId", "An offer id (a UUID)."));
+        }
+        var from = ParseTime(createdFrom, "createdFrom", errors);
+        var to = ParseTime(createdTo, "createdTo", errors);
+        if (from > to) errors.Add(("createdFrom", "Must not be after createdTo."));
+        var parsedLimit = DefaultLimit;
+        if (limit is not null && (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out parsedLimit) || parsedLimit is < 1 or > MaxLimit))
+            errors.Add(("limit", $"A whole number from 1 to {MaxLimit}."));
+        JobCursor? parsedCursor = null;
+        if (cursor is not null && (parsedCursor = JobCursor.Decode(protection, cursor, serviceId)) is null)
+            errors.Add(("cursor", "Not a cursor of this service's job listing: pass the 'next' of the previous page unchanged."));
+        var metadata = MetadataFilter.Parse(context.Request.Query, errors);
+        return new JobSearch(serviceId, parsedState, adapter, parsedOffer, from, to, metadata, parsedLimit, parsedCursor, errors);
+    }
+
+    private static DateTimeOffset? ParseTime(string? value, string field, List<(string, string)> errors)
+    {
+        if (value is null) return null;
+        if (value.Length >= 10 && char.IsAsciiDigit(value[0])
+            && DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var time))
+            return time;
+        // A '+' left unencoded in a query string arrives as a space.
+        errors.Add((field, "An ISO 8601 time, e.g. 2026-11-30T08:00:00Z (write a '+' offset as %2B)."));
+        return null;
+    }
+
+    public static ProblemDetails Validate(JobSearch search) =>
+        search.Errors.Count > 0 ? Problems.Invalid([.. search.Errors]) : WolverineContinue.NoProblems;
+
+    [WolverineGet("/v1/jobs", OperationId = "listJobs")]
+    [Tags("Jobs")]
+    [EndpointSummary("Find this service's jobs")]
+    [EndpointDescription("The calling service's jobs, newest first (createdAt, then id, descending), filtered by state, adapter "
+        + "name, offer, creation time (createdFrom inclusive, createdTo exclusive, ISO 8601) and metadata.<key>=<value> on the "
+        + "offer's metadata (several AND together, at most 10). Page with limit (1 to 200, default 50) and cursor: the next of "
+        + "the previous page, opaque; next is null on the last page.")]
+    [ProducesResponseType<JobPage>(StatusCodes.Status200OK)]
+    [ProducesResponseType<ValidationProblemDetails>(StatusCodes.Status422UnprocessableEntity)]
+    public static async Task<JobPage> Get(JobSearch search, IQuerySession session, IDataProtectionProvider protection, CancellationToken ct)
+    {
+        var (sql, args) = ToSql(search);
+        var jobs = await session.QueryAsync<Job>(sql, ct, [.. args]);
+        var page = jobs.Take(search.Limit).ToList();
+        var next = jobs.Count > search.Limit ? new JobCursor(search.ServiceId, page[^1].CreatedAt, page[^1].Id).Encode(protection) : null;
+        return new JobPage(page.Select(JobView.From).ToList(), next);
+    }
+
+    /// <summary>
+    /// The query, spelt with the indexes' exact expressions (NotificationStore: mt_doc_job_idx_service_created and
+    /// _service_state_created; the offers' GIN on data -> 'metadata') so PostgreSQL can read the page off an index in order.
+    /// One row more than the page tells whether there is a next one.
+    /// </summary>
+    public static (string Sql, List<object> Args) ToSql(JobSearch search)
+    {
+        const string createdAt = $"{NotificationStore.Schema}.mt_immutable_timestamptz(d.data ->> 'createdAt')";
+        var sql = new StringBuilder($"select d.data from {NotificationStore.Schema}.mt_doc_job d where (d.data ->> 'serviceId')::uuid = ?");
+        var args = new List<object> { search.ServiceId };
+        void And(string condition, params object[] values) { sql.Append(" and ").Append(condition); args.AddRange(values); }
+
+        if (search.State is { } state) And("d.data ->> 'state' = ?", state.ToString());
+        if (search.Adapter is { } adapter) And("d.data ->> 'adapterName' = ?", adapter);
+        if (search.OfferId is { } offerId) And("(d.data ->> 'offerId')::uuid = ?", offerId);
+        // As text through the same function as the stored value, so both round their 100 ns digits alike.
+        if (search.CreatedFrom is { } from) And($"{createdAt} >= {NotificationStore.Schema}.mt_immutable_timestamptz(?)", JobCursor.Text(from));
+        if (search.CreatedTo is { } to) And($"{createdAt} < {NotificationStore.Schema}.mt_immutable_timestamptz(?)", JobCursor.Text(to));
+        // The offer's metadata, not a copy on each job: PATCH and erasure change it in one place, and a job's writes stay as they were.
+        if (search.Metadata is { } metadata)
+            And($"(d.data ->> 'offerId')::uuid in (select o.id from {NotificationStore.Schema}.mt_doc_offer o "
+                + "where (o.data ->> 'serviceId')::uuid = ? and o.data -> 'metadata' @> ?::jsonb)", search.ServiceId, MetadataFilter.ToContainment(metadata));
+        if (search.Cursor is { } cursor)
+            And($"({createdAt}, d.id) < ({NotificationStore.Schema}.mt_immutable_timestamptz(?), ?)", JobCursor.Text(cursor.CreatedAt), cursor.JobId);
+        sql.Append($" order by {createdAt} desc, d.id desc limit ?");
+        args.Add(search.Limit + 1);
+        return (sql.ToString(), args);
+    }
+}

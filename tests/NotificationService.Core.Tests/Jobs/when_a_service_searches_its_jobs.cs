@@ -1,0 +1,168 @@
+using System.Text.Json;
+using NotificationService.Core.Jobs;
+using NotificationService.Core.Offers;
+using NotificationService.Storage.Jobs;
+
+namespace NotificationService.Core.Tests.Jobs;
+
+/// <summary>GET /v1/jobs: a service finds its own jobs by state, adapter, offer, creation time and offer metadata, page by page.</summary>
+public sealed class when_a_service_searches_its_jobs(SystemFixture system) : IntegrationContext(system)
+{
+    /// <summary>An adapter no worker serves: its jobs stay Queued, so a test decides every job's state.</summary>
+    private async Task<RegisteredAdapter> IdleAdapterAsync() => await System.CreateEmailAdapterAsync($"search-idle-{Guid.NewGuid():N}", 9);
+
+    private Task<OfferAccepted> OfferAsync(Tenant tenant, string adapter, object? metadata = null, DateTimeOffset? sendAt = null, int targets = 1) =>
+        System.CreateOfferAsync(tenant, new
+        {
+            targets = Enumerable.Range(0, targets).Select(i => ClientApi.EmailTarget(adapter, $"r{i}@example.test")).ToArray(),
+            metadata, sendAt,
+        });
+
+    private Task<JobPage> SearchAsync(string query, Tenant? tenant = null) =>
+        System.SendAsync<JobPage>(HttpMethod.Get, $"/v1/jobs{query}", (tenant ?? System.Tenant).ApiKey, expect: 200);
+
+    private static HashSet<Guid> Ids(JobPage page) => page.Items.Select(j => j.Id).ToHashSet();
+
+    [Fact]
+    public async Task pages_come_newest_first_without_duplicates_or_gaps_while_new_jobs_arrive()
+    {
+        var adapter = await IdleAdapterAsync();
+        var before = new List<Guid>();
+        // Several jobs per offer: they share the offer's creation time to the tick, so the id decides their order.
+        for (var i = 0; i < 9; i++) before.AddRange((await OfferAsync(System.Tenant, adapter.Name, targets: i % 3 + 1)).Jobs.Select(j => j.Id));
+
+        var seen = new List<JobView>();
+        string? cursor = null;
+        var pages = 0;
+        do
+        {
+            var page = await SearchAsync($"?limit=4{(cursor is null ? "" : $"&cursor={cursor}")}");
+            seen.AddRange(page.Items);
+            cursor = page.Next;
+            pages++;
+            // Jobs arriving while the client pages are newer than its cursor: they belong before the first page, not in the rest.
+            await OfferAsync(System.Tenant, adapter.Name);
+        } while (cursor is not null && pages < 20); // a cursor that does not move on must fail the test, not hang it
+
+        Assert.Equal(before.Count, seen.Count);
+        Assert.Equal(before.ToHashSet(), seen.Select(j => j.Id).ToHashSet());
+        Assert.Equal((before.Count + 3) / 4, pages);
+        var expectedOrder = seen.OrderByDescending(j => j.CreatedAt).ThenByDescending(j => j.Id).Select(j => j.Id);
+        Assert.Equal(expectedOrder, seen.Select(j => j.Id));
+        Assert.Contains(seen, j => seen.Count(o => o.CreatedAt == j.CreatedAt) > 1); // ties on createdAt were crossed
+        Assert.Equal(before.Count + pages, (await SearchAsync("?limit=200")).Items.Count);
+    }
+
+    [Fact]
+    public async Task each_filter_keeps_exactly_the_matching_jobs()
+    {
+        var (idle, other) = (await IdleAdapterAsync(), await IdleAdapterAsync());
+        var scheduled = await OfferAsync(System.Tenant, idle.Name, sendAt: DateTimeOffset.UtcNow.AddDays(1), targets: 2);
+        var queued = await OfferAsync(System.Tenant, idle.Name);
+        var elsewhere = await OfferAsync(System.Tenant, other.Name);
+        var delivered = await OfferAsync(System.Tenant, System.Email.Name);
+        await System.WaitForStateAsync(System.Tenant, delivered.Jobs[0].Id, JobState.Finished);
+        var all = (await SearchAsync("")).Items;
+        Assert.Equal(5, all.Count);
+
+        Assert.Equal(scheduled.Jobs.Select(j => j.Id).ToHashSet(), Ids(await SearchAsync("?state=Scheduled")));
+        Assert.Equal([delivered.Jobs[0].Id], Ids(await SearchAsync("?state=finished"))); // names in any case
+        Assert.Empty((await SearchAsync("?state=Failed")).Items);
+        Assert.Equal([elsewhere.Jobs[0].Id], Ids(await SearchAsync($"?adapter={other.Name}")));
+        Assert.Equal([queued.Jobs[0].Id], Ids(await SearchAsync($"?adapter={idle.Name}&state=Queued")));
+        Assert.Equal(scheduled.Jobs.Select(j => j.Id).ToHashSet(), Ids(await SearchAsync($"?offerId={scheduled.Id}")));
+        Assert.Empty((await SearchAsync($"?offerId={Guid.NewGuid()}")).Items);
+
+        // createdFrom is inclusive and createdTo exclusive, to the tick the job was given.
+        var middle = all.Single(j => j.Id == queued.Jobs[0].Id).CreatedAt;
+        var at = Uri.EscapeDataString(middle.ToString("O"));
+        Assert.Equal(all.Where(j => j.CreatedAt >= middle).Select(j => j.Id).ToHashSet(), Ids(await SearchAsync($"?createdFrom={at}")));
+        Assert.Equal(all.Where(j => j.CreatedAt < middle).Select(j => j.Id).ToHashSet(), Ids(await SearchAsync($"?createdTo={at}")));
+        Assert.Equal([queued.Jobs[0].Id], Ids(await SearchAsync($"?createdFrom={at}&createdTo={Uri.EscapeDataString(middle.AddTicks(10).ToString("O"))}")));
+        Assert.Empty((await SearchAsync($"?createdFrom={at}&createdTo={at}")).Items);
+    }
+
+    [Fact]
+    public async Task metadata_filters_read_the_offers_metadata_and_and_together()
+    {
+        var idle = await IdleAdapterAsync();
+        var acmeEu = await OfferAsync(System.Tenant, idle.Name, new { customer = "acme", region = "eu" }, targets: 2);
+        var acmeUs = await OfferAsync(System.Tenant, idle.Name, new { customer = "acme", region = "us" });
+        await OfferAsync(System.Tenant, idle.Name, new { customer = "globex", region = "eu" });
+        await OfferAsync(System.Tenant, idle.Name);
+
+        Assert.Equal(acmeEu.Jobs.Concat(acmeUs.Jobs).Select(j => j.Id).ToHashSet(), Ids(await SearchAsync("?metadata.customer=acme")));
+        Assert.Equal(acmeEu.Jobs.Select(j => j.Id).ToHashSet(), Ids(await SearchAsync("?metadata.customer=acme&metadata.region=eu")));
+        Assert.Equal(acmeEu.Jobs.Select(j => j.Id).ToHashSet(), Ids(await SearchAsync("?metadata.region=eu&state=Queued&metadata.customer=acme&limit=5")));
+        Assert.Empty((await SearchAsync("?metadata.customer=ACME")).Items); // values match exactly
+        Assert.Empty((await SearchAsync("?metadata.customer=acme&metadata.region=asia")).Items);
+
+        // A PATCH of the offer's metadata moves its jobs at once: the filter reads the offer, not a copy.
+        await System.SendAsync<JsonElement>(HttpMethod.Patch, $"/v1/offers/{acmeUs.Id}", System.Tenant.ApiKey, new { metadata = new { customer = "initech" } }, expect: 200);
+        Assert.Equal(acmeEu.Jobs.Select(j => j.Id).ToHashSet(), Ids(await SearchAsync("?metadata.customer=acme")));
+        Assert.Equal([acmeUs.Jobs[0].Id], Ids(await SearchAsync("?metadata.customer=initech&metadata.region=us")));
+    }
+
+    [Fact]
+    public async Task another_services_jobs_never_appear_and_its_cursor_is_refused()
+    {
+        var idle = await IdleAdapterAsync();
+        var other = await System.CreateTenantAsync($"other-{Guid.NewGuid():N}");
+        var theirs = new List<Guid>();
+        for (var i = 0; i < 3; i++) theirs.AddRange((await OfferAsync(other, idle.Name, new { customer = "acme" }, targets: 2)).Jobs.Select(j => j.Id));
+        var ours = await OfferAsync(System.Tenant, idle.Name, new { customer = "acme" });
+
+        Assert.Equal([ours.Jobs[0].Id], Ids(await SearchAsync("")));
+        Assert.Equal([ours.Jobs[0].Id], Ids(await SearchAsync("?metadata.customer=acme")));
+        Assert.Equal([ours.Jobs[0].Id], Ids(await SearchAsync($"?adapter={idle.Name}")));
+        Assert.Empty((await SearchAsync($"?offerId={(await System.SendAsync<JobPage>(HttpMethod.Get, "/v1/jobs", other.ApiKey, expect: 200)).Items[0].OfferId}")).Items);
+
+        var theirPage = await SearchAsync("?limit=2", other);
+        Assert.Subset(theirs.ToHashSet(), Ids(theirPage));
+        var (status, problem) = await System.SendRawAsync(HttpMethod.Get, $"/v1/jobs?cursor={theirPage.Next}", System.Tenant.ApiKey);
+        Assert.Equal(422, status);
+        Assert.True(problem.GetProperty("errors").TryGetProperty("cursor", out _));
+    }
+
+    [Theory]
+    [InlineData("?state=Lost", "state")]
+    [InlineData("?state=1", "state")]
+    [InlineData("?state=", "state")]
+    [InlineData("?adapter=", "adapter")]
+    [InlineData("?offerId=42", "offerId")]
+    [InlineData("?createdFrom=yesterday", "createdFrom")]
+    [InlineData("?createdFrom=2026-11-30T08:00:00+01:00", "createdFrom")] // the '+' arrived as a space
+    [InlineData("?createdTo=30/11/2026", "createdTo")]
+    [InlineData("?createdFrom=2026-11-30T09:00:00Z&createdTo=2026-11-30T08:00:00Z", "createdFrom")]
+    [InlineData("?limit=0", "limit")]
+    [InlineData("?limit=201", "limit")]
+    [InlineData("?limit=-5", "limit")]
+    [InlineData("?limit=ten", "limit")]
+    [InlineData("?cursor=abc", "cursor")]
+    [InlineData("?cursor=", "cursor")]
+    [InlineData("?metadata.=acme", "metadata.")]
+    [InlineData("?metadata.customer=a&metadata.customer=b", "metadata.customer")]
+    [InlineData("?metadata.a=1&metadata.b=1&metadata.c=1&metadata.d=1&metadata.e=1&metadata.f=1&metadata.g=1&metadata.h=1&metadata.i=1&metadata.j=1&metadata.k=1", "metadata")]
+    public async Task a_bad_value_is_a_422_naming_the_field(string query, string field)
+    {
+        var (status, problem) = await System.SendRawAsync(HttpMethod.Get, $"/v1/jobs{query}", System.Tenant.ApiKey);
+
+        Assert.Equal(422, status);
+        Assert.Equal([field], problem.GetProperty("errors").EnumerateObject().Select(p => p.Name));
+    }
+
+    [Fact]
+    public async Task an_edited_cursor_is_a_422_not_another_page()
+    {
+        var idle = await IdleAdapterAsync();
+        await OfferAsync(System.Tenant, idle.Name, targets: 3);
+        var next = (await SearchAsync("?limit=1")).Next!;
+        var edited = next[..10] + (next[10] == 'A' ? 'B' : 'A') + next[11..];
+
+        var (status, problem) = await System.SendRawAsync(HttpMethod.Get, $"/v1/jobs?limit=1&cursor={edited}", System.Tenant.ApiKey);
+
+        Assert.Equal(422, status);
+        Assert.True(problem.GetProperty("errors").TryGetProperty("cursor", out _));
+        Assert.Single((await SearchAsync($"?limit=1&cursor={next}")).Items);
+    }
+}
