@@ -5,6 +5,7 @@ using Marten;
 using Microsoft.AspNetCore.Mvc;
 using NotificationService.Contracts;
 using NotificationService.Core.Auth;
+using NotificationService.Core.Callbacks;
 using NotificationService.Core.Infrastructure;
 using NotificationService.Core.Jobs;
 using NotificationService.Core.Limits;
@@ -17,7 +18,8 @@ using Wolverine.Marten;
 namespace NotificationService.Core.Offers;
 
 public sealed record CreateOffer(
-    List<OfferTarget>? Targets, DateTimeOffset? ExpireAt, DateTimeOffset? SendAt, Dictionary<string, string>? Metadata);
+    List<OfferTarget>? Targets, DateTimeOffset? ExpireAt, DateTimeOffset? SendAt, Dictionary<string, string>? Metadata,
+    string? CallbackUrl = null);
 
 public sealed record OfferTarget(string? Adapter, JsonElement Params);
 
@@ -32,7 +34,7 @@ public sealed record OfferAccepted(Guid Id, IReadOnlyList<AcceptedJob> Jobs) : A
 /// </summary>
 public sealed record OfferContext(
     IReadOnlyDictionary<string, Adapter> Adapters, string? IdempotencyKey, string RequestHash, IdempotentRequest? Earlier, EffectiveLimits Limits,
-    Guid OfferId);
+    Guid OfferId, bool HasCallbacks = false);
 
 /// <summary>Delivered to the core itself at a scheduled job's send time.</summary>
 public sealed record QueueScheduledJob(Guid JobId, Guid AdapterId, DateTimeOffset SendAt);
@@ -54,12 +56,14 @@ public static class CreateOfferEndpoint
         if (missing.Length > 0)
             foreach (var adapter in await session.Query<Adapter>().Where(a => missing.Contains(a.Name)).ToListAsync())
                 cache.Adapters.Keep(adapter.Name, adapters[adapter.Name] = adapter);
-        if (string.IsNullOrEmpty(idempotencyKey)) return new OfferContext(adapters, null, "", null, limits, Guid.NewGuid());
+        // A callbackUrl override needs a registered callback (its events and secret); only then is it looked up.
+        var hasCallbacks = command.CallbackUrl is not null && await session.Query<CallbackEndpoint>().AnyAsync(c => c.ServiceId == user.ServiceId());
+        if (string.IsNullOrEmpty(idempotencyKey)) return new OfferContext(adapters, null, "", null, limits, Guid.NewGuid(), hasCallbacks);
 
         // Only a request that may be retried needs its fingerprint (a retry with another body is refused).
         var hash = Convert.ToHexStringLower(SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(command)));
         var earlier = await session.LoadAsync<IdempotentRequest>(IdempotentRequest.IdFor(user.ServiceId(), idempotencyKey));
-        return new OfferContext(adapters, idempotencyKey, hash, earlier, limits, Guid.NewGuid());
+        return new OfferContext(adapters, idempotencyKey, hash, earlier, limits, Guid.NewGuid(), hasCallbacks);
     }
 
     /// <summary>
@@ -83,6 +87,11 @@ public static class CreateOfferEndpoint
         if (command.ExpireAt is { } expireAt && expireAt <= now) errors.Add(("expireAt", "Must be in the future."));
         if (command.ExpireAt is { } until && command.SendAt is { } sendAt && until <= sendAt) errors.Add(("expireAt", "Must be after sendAt."));
         if (command.Metadata is { Count: > MaxMetadataEntries }) errors.Add(("metadata", $"At most {MaxMetadataEntries} entries."));
+        if (command.CallbackUrl is { } callbackUrl)
+        {
+            if (CallbackRules.CheckUrl(callbackUrl) is { } urlError) errors.Add(("callbackUrl", urlError));
+            else if (!context.HasCallbacks) errors.Add(("callbackUrl", "Register a callback first (POST /v1/callbacks): the override uses its events and secret."));
+        }
 
         for (var i = 0; command.Targets is { } all && all.Count <= limits.JobsPerOffer && i < all.Count; i++)
         {
@@ -136,7 +145,7 @@ public static class CreateOfferEndpoint
         var offer = new Offer
         {
             Id = context.OfferId, ServiceId = user.ServiceId(), CreatedAt = now,
-            ExpireAt = command.ExpireAt, SendAt = command.SendAt, Metadata = command.Metadata,
+            ExpireAt = command.ExpireAt, SendAt = command.SendAt, Metadata = command.Metadata, CallbackUrl = command.CallbackUrl,
         };
         var operations = new List<IMartenOp> { MartenOps.Insert(offer) };
         var messages = new OutgoingMessages();
