@@ -11,7 +11,7 @@ int? Option(string name) => Array.IndexOf(args, name) is var i and >= 0 && i + 1
 await Database.ResetAsync(postgres);
 return args.FirstOrDefault() switch
 {
-    "chaos" => await Chaos.RunAsync(root, postgres, rabbitMq, quick),
+    "chaos" => await Chaos.RunAsync(root, postgres, rabbitMq, quick, onlyProcesses: args.Contains("--only-processes")),
     "hostile" => await Hostile.RunAsync(root, postgres, rabbitMq, quick, Option("--seed") ?? 20261130, Option("--replay")),
     _ when args.Contains("--profile") => await Profile.RunAsync(root, postgres, rabbitMq),
     _ when args.Contains("--fairness") => await Fairness.RunAloneAsync(root, postgres, rabbitMq, quick, off: args.Contains("--fairness-off")),

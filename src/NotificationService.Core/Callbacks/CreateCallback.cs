@@ -85,6 +85,10 @@ public static class AdminCreateCallbackEndpoint
     [ProducesResponseType<CallbackCreated>(201)]
     [ProducesResponseType<ValidationProblemDetails>(422)]
     [ProducesResponseType<ProblemDetails>(404)]
-    public static (CallbackCreated, IMartenOp) Post(Guid id, CreateCallback command, [Entity] ServiceAccount service, CallbackSecrets secrets, TimeProvider clock) =>
-        CallbackRules.Create(command, service.Id, secrets, clock);
+    public static (CallbackCreated, IMartenOp) Post(Guid id, CreateCallback command, [Entity] ServiceAccount service, CallbackSecrets secrets, TimeProvider clock)
+    {
+        var (created, insert) = CallbackRules.Create(command, service.Id, secrets, clock);
+        // Where an admin key can read it back.
+        return (created with { Location = $"/admin/services/{service.Id}/callbacks" }, insert);
+    }
 }

@@ -65,7 +65,7 @@ public static class DeliverCallbackHandler
         session.QueueSqlCommand("""
             UPDATE ns.mt_doc_callbackendpoint SET data = data || jsonb_build_object(
                 'consecutiveFailures', coalesce((data ->> 'consecutiveFailures')::int, 0) + 1,
-                'failingSince', coalesce(data -> 'failingSince', to_jsonb(?::timestamptz)))
+                'failingSince', coalesce(nullif(data -> 'failingSince', 'null'::jsonb), to_jsonb(?::timestamptz)))
               || CASE WHEN (data ->> 'enabled')::boolean
                        AND (coalesce((data ->> 'consecutiveFailures')::int, 0) + 1 >= ? OR (data ->> 'failingSince')::timestamptz <= ?::timestamptz)
                   THEN jsonb_build_object('enabled', false, 'disabledAt', to_jsonb(?::timestamptz), 'disabledReason', ?::text)
