@@ -22,7 +22,7 @@ public static class Chaos
     {
         var rate = quick ? 20.0 : 50.0;
         var calm = TimeSpan.FromSeconds(quick ? 3 : 8); // steady load between one recovery and the next kill
-        Console.WriteLine($"== Chaos: offers at {rate}/s until a worker, a core, RabbitMQ and PostgreSQL have each been SIGKILLed and restarted; two cores, two workers");
+        Console.WriteLine($"== Chaos: offers at {rate}/s until a worker, a core{(onlyProcesses ? "" : ", RabbitMQ and PostgreSQL")} have each been SIGKILLed and restarted; two cores, two workers");
 
         await using var receivers = await Receivers.StartAsync();
         var corePorts = new[] { ServiceProcess.FreePort(), ServiceProcess.FreePort() };

@@ -27,6 +27,11 @@ public sealed class Receivers : IAsyncDisposable
     /// <summary>Status callbacks received at <c>/callbacks</c>, per event id (X-NS-Event-Id): how many times each arrived.</summary>
     public ConcurrentDictionary<Guid, int> Callbacks { get; } = new();
     public ConcurrentDictionary<Guid, long> FirstAt { get; } = new();
+    /// <summary>Every callback POST received, and the monotonic time of the last one.</summary>
+    public int CallbackTotal => Volatile.Read(ref _callbackTotal);
+    public long LastCallbackAt => Interlocked.Read(ref _lastCallbackAt);
+    private int _callbackTotal;
+    private long _lastCallbackAt;
     public int WebhookPort { get; }
     public string CallbackUrl => $"http://127.0.0.1:{WebhookPort}/callbacks";
     public int SmtpPort { get; }
@@ -48,6 +53,8 @@ public sealed class Receivers : IAsyncDisposable
             if (context.Request.Path == "/callbacks")
             {
                 if (Guid.TryParse(context.Request.Headers["X-NS-Event-Id"], out var eventId)) receivers!.Callbacks.AddOrUpdate(eventId, 1, (_, n) => n + 1);
+                Interlocked.Increment(ref receivers!._callbackTotal);
+                Interlocked.Exchange(ref receivers._lastCallbackAt, Stopwatch.GetTimestamp());
                 context.Response.StatusCode = 204;
                 return Task.CompletedTask;
             }

@@ -87,6 +87,14 @@ public sealed class Stack : IAsyncDisposable
     /// <summary>A POST with the bench service's key (CreateServiceAsync first).</summary>
     public Task<JsonElement> ServiceAsync(string path, object body) => PostAsync(path, body, ServiceKey);
 
+    public async Task ServiceDeleteAsync(string path)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Delete, new Uri(CoreUrls[0], path));
+        request.Headers.Authorization = new("Bearer", ServiceKey);
+        using var response = await Http.SendAsync(request);
+        if (!response.IsSuccessStatusCode) throw new InvalidOperationException($"DELETE {path}: {(int)response.StatusCode}");
+    }
+
     private async Task<JsonElement> PostAsync(string path, object body, string key)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(CoreUrls[0], path)) { Content = JsonContent.Create(body) };
