@@ -94,6 +94,23 @@ public static class Benchmark
         return fairness.Met ? 0 : 1;
     }
 
+    /// <summary>`--callbacks`: the status-callbacks phase alone, on a stack of its own (one core, one webhook worker).</summary>
+    public static async Task<int> RunCallbacksAloneAsync(string root, string postgres, string rabbitMq, bool quick)
+    {
+        await using var receivers = await Receivers.StartAsync();
+        await using var stack = await Stack.StartAsync(root, postgres, rabbitMq, cores: 0);
+        stack.CoreSettings["Callbacks__AllowPrivateNetwork"] = "true";
+        await stack.StartCoreAsync();
+        await stack.CreateServiceAsync();
+        var webhook = await stack.CreateAdapterAsync("bench-webhook", "webhook", new { url = $"http://127.0.0.1:{receivers.WebhookPort}/in", secret = "bench-secret-0123456789", allowPrivateNetwork = true });
+        await stack.StartWorkerAsync("Webhook", webhook.Key);
+        var load = new Load(stack, receivers, postgres);
+        object Payload(int i) => new { payload = new { i } };
+        await load.RunAsync("warm-up", webhook.Name, Payload, 1, TimeSpan.FromSeconds(quick ? 2 : 5), 8);
+        var result = await CallbacksAsync(stack, receivers, load, webhook.Name, Payload, TimeSpan.FromSeconds(quick ? 4 : 20));
+        return result.CallbacksReceived >= result.CallbacksExpected ? 0 : 1;
+    }
+
     /// <summary>
     /// What status callbacks cost: the same closed-loop load (1 target, 16 clients) without a callback, then with one
     /// registered for the default events (started, finished) to a receiver that answers at once. The callback is deleted

@@ -42,13 +42,15 @@ public sealed class CallbackSubscription : BatchSubscription
     {
         var events = page.Events.Where(e => CallbackEvents.Describe(e.Data) is not null).ToList();
         if (events.Count == 0) return;
-        // One query each for the jobs, their offers and the services' callbacks, whatever the batch's size.
-        var jobs = (await operations.LoadManyAsync<Job>(cancellationToken, events.Select(e => e.StreamId).Distinct())).ToDictionary(j => j.Id);
+        // One query each for the callbacks, the jobs and their offers, whatever the batch's size; with no callback enabled
+        // anywhere (the common case before anyone registers one) the batch costs that one query.
+        var enabled = await operations.Query<CallbackEndpoint>().Where(c => c.Enabled).ToListAsync(cancellationToken);
+        if (enabled.Count == 0) return;
+        var callbacks = enabled.ToLookup(c => c.ServiceId);
+        var jobs = (await operations.LoadManyAsync<Job>(cancellationToken, events.Select(e => e.StreamId).Distinct()))
+            .Where(j => callbacks.Contains(j.ServiceId)).ToDictionary(j => j.Id);
         var offers = (await operations.LoadManyAsync<Offer>(cancellationToken, jobs.Values.Select(j => j.OfferId).Distinct()))
             .ToDictionary(o => o.Id);
-        var serviceIds = jobs.Values.Select(j => j.ServiceId).Distinct().ToArray();
-        var callbacks = (await operations.Query<CallbackEndpoint>().Where(c => c.ServiceId.IsOneOf(serviceIds) && c.Enabled).ToListAsync(cancellationToken))
-            .ToLookup(c => c.ServiceId);
 
         foreach (var message in Dispatch(events, jobs, offers, callbacks)) await bus.PublishAsync(message);
     }

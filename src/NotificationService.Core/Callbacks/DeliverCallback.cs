@@ -37,9 +37,9 @@ public static class DeliverCallbackHandler
             session.Store(Record(message, now, null, DeliveryOutcomes.Skipped, $"The callback is disabled: {callback.DisabledReason}", 0, null));
             return messages;
         }
-        if (!inFlight.TryEnter(callback.Id, settings.MaxInFlightPerCallback))
+        if (!await inFlight.TryEnterAsync(callback.Id, settings.MaxInFlightPerCallback, cancellation))
         {
-            messages.Add(message.DelayedFor(TimeSpan.FromMilliseconds(200 + Random.Shared.Next(300))));
+            messages.Add(message.DelayedFor(TimeSpan.FromMilliseconds(500 + Random.Shared.Next(500))));
             return messages;
         }
 
@@ -88,22 +88,24 @@ public static class DeliverCallbackHandler
     public static DateTimeOffset Truncate(DateTimeOffset t) => new(t.Ticks - t.Ticks % 10, t.Offset);
 }
 
-/// <summary>Deliveries in flight per callback in this core, so one slow receiver cannot take all of the queue's threads.</summary>
+/// <summary>
+/// Deliveries in flight per callback in this core, so one slow receiver cannot take all of the queue's slots. A delivery
+/// over the cap waits briefly for a slot (a fast receiver frees one within milliseconds, so its deliveries are not
+/// bounced); past that it goes back as a scheduled message, so a hanging receiver holds at most the cap plus short waits.
+/// </summary>
 public sealed class CallbackInFlight
 {
-    private readonly ConcurrentDictionary<Guid, int> _counts = new();
+    public static readonly TimeSpan SlotWait = TimeSpan.FromMilliseconds(250);
 
-    public bool TryEnter(Guid callbackId, int cap)
+    private readonly ConcurrentDictionary<Guid, SemaphoreSlim> _slots = new();
+
+    public Task<bool> TryEnterAsync(Guid callbackId, int cap, CancellationToken cancellation) =>
+        _slots.GetOrAdd(callbackId, _ => new SemaphoreSlim(cap, cap)).WaitAsync(SlotWait, cancellation);
+
+    public void Leave(Guid callbackId)
     {
-        while (true)
-        {
-            var current = _counts.GetOrAdd(callbackId, 0);
-            if (current >= cap) return false;
-            if (_counts.TryUpdate(callbackId, current + 1, current)) return true;
-        }
+        if (_slots.TryGetValue(callbackId, out var slots)) slots.Release();
     }
-
-    public void Leave(Guid callbackId) => _counts.AddOrUpdate(callbackId, 0, (_, n) => Math.Max(0, n - 1));
 }
 
 /// <summary>
