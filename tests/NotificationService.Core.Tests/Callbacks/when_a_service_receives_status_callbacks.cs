@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using System.Text.Json;
 using NotificationService.Storage.Jobs;
 using NotificationService.Testing;
@@ -52,6 +53,44 @@ public sealed class when_a_service_receives_status_callbacks(SystemFixture syste
         Assert.DoesNotContain(callback.Secret,
             (await System.SendRawAsync(HttpMethod.Get, $"/admin/services/{System.Tenant.Id}/callbacks", SystemFixture.AdminKey)).Body.ToString());
         Assert.DoesNotContain(_log.Lines, l => l.Text.Contains(callback.Secret));
+    }
+
+    /// <summary>
+    /// The offer's transaction fails inside PostgreSQL after its job streams were written (as in when_an_offer_cannot_be_committed):
+    /// its events never committed, so no callback may report them. The next offer's callbacks prove the subscription got past.
+    /// </summary>
+    [Fact]
+    public async Task no_callback_reports_an_event_whose_transaction_rolled_back()
+    {
+        await using var peer = await HttpPeer.StartAsync();
+        var callback = await System.CreateCallbackAsync(System.Tenant, peer.BaseUrl, [.. Core.Callbacks.CallbackEvents.All]);
+        await Sql.ExecuteAsync("""
+            CREATE OR REPLACE FUNCTION ns.fail_callback_offer() RETURNS trigger AS $$
+            BEGIN RAISE EXCEPTION 'injected failure'; END $$ LANGUAGE plpgsql;
+            CREATE TRIGGER fail_callback_offer BEFORE INSERT ON ns.mt_doc_idempotentrequest
+              FOR EACH ROW WHEN (NEW.id LIKE '%:rolled-back') EXECUTE FUNCTION ns.fail_callback_offer();
+            """);
+        try
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/offers")
+            {
+                Content = JsonContent.Create(new { targets = new[] { ClientApi.EmailTarget(System.Email.Name, "rolled@example.test") } },
+                    options: SystemFixture.Json),
+            };
+            request.Headers.Authorization = new("Bearer", System.Tenant.ApiKey);
+            request.Headers.Add("Idempotency-Key", "rolled-back");
+            using var response = await System.Http.SendAsync(request);
+            Assert.Equal(500, (int)response.StatusCode);
+        }
+        finally
+        {
+            await Sql.ExecuteAsync("DROP TRIGGER fail_callback_offer ON ns.mt_doc_idempotentrequest; DROP FUNCTION ns.fail_callback_offer();");
+        }
+
+        var offer = await SendAsync("committed@example.test");
+        var received = await peer.WaitForCallbacksAsync(callback.Secret, r => r.Any(c => c.Type == "job.finished"), "the committed offer's callbacks");
+        Assert.All(received, r => Assert.Equal(offer.Jobs[0].Id, r.JobId));
+        Assert.Equal(["job.finished", "job.queued", "job.started"], received.Select(r => r.Type).Order());
     }
 
     [Fact]
