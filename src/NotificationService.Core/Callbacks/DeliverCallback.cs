@@ -68,11 +68,13 @@ public static class DeliverCallbackHandler
                 'failingSince', coalesce(nullif(data -> 'failingSince', 'null'::jsonb), to_jsonb(?::timestamptz)))
               || CASE WHEN (data ->> 'enabled')::boolean
                        AND (coalesce((data ->> 'consecutiveFailures')::int, 0) + 1 >= ? OR (data ->> 'failingSince')::timestamptz <= ?::timestamptz)
-                  THEN jsonb_build_object('enabled', false, 'disabledAt', to_jsonb(?::timestamptz), 'disabledReason', ?::text)
+                  THEN jsonb_build_object('enabled', false, 'disabledAt', to_jsonb(?::timestamptz), 'disabledReason',
+                      CASE WHEN coalesce((data ->> 'consecutiveFailures')::int, 0) + 1 >= ? THEN ?::text ELSE ?::text END)
                   ELSE '{}'::jsonb END
             WHERE id = ?
-            """, now, settings.DisableAfterFailures, now - settings.DisableAfterFailing, now,
-            $"{settings.DisableAfterFailures} consecutive failed attempts, or failing for {settings.DisableAfterFailing.TotalHours:0.###} h; the last: {result.Error}",
+            """, now, settings.DisableAfterFailures, now - settings.DisableAfterFailing, now, settings.DisableAfterFailures,
+            $"{settings.DisableAfterFailures} consecutive failed attempts; the last: {result.Error}",
+            $"Failing for more than {settings.DisableAfterFailing.TotalHours:0.###} h without a success; the last: {result.Error}",
             callback.Id);
         if (retry is { } wait) messages.Add((message with { Attempt = message.Attempt + 1 }).DelayedFor(wait));
         return messages;

@@ -162,8 +162,7 @@ public sealed class when_a_service_receives_status_callbacks(SystemFixture syste
         // Two events, four attempts each (the tests' Callbacks:RetryDelaysSeconds has three delays): the bound of 5 is crossed.
         await SendAsync("failing@example.test");
         var disabled = await Eventually.Until(() => System.GetCallbackAsync(System.Tenant, callback.Id), c => !c.Enabled, what: "the callback to be disabled");
-        Assert.Contains("5 consecutive failed attempts", disabled.DisabledReason);
-        Assert.Contains("HTTP 503", disabled.DisabledReason);
+        Assert.Equal("5 consecutive failed attempts; the last: HTTP 503", disabled.DisabledReason);
         Assert.NotNull(disabled.DisabledAt);
         var skipped = await Eventually.Until(() => System.GetDeliveriesAsync(System.Tenant, callback.Id), p => p.Items.Any(d => d.Outcome == "skipped"),
             what: "a later attempt recorded as skipped");
@@ -177,6 +176,24 @@ public sealed class when_a_service_receives_status_callbacks(SystemFixture syste
         peer.Reply = _ => new PeerReply(200, "{}");
         var offer = await SendAsync("recovered@example.test");
         await peer.WaitForCallbacksAsync(callback.Secret, r => r.Any(c => c.JobId == offer.Jobs[0].Id && c.Type == "job.finished"), "deliveries after re-enabling");
+    }
+
+    [Fact]
+    public async Task a_callback_failing_for_longer_than_the_time_bound_is_disabled_at_its_next_failure()
+    {
+        await using var peer = await HttpPeer.StartAsync();
+        peer.Reply = _ => new PeerReply(500, "{}");
+        var callback = await System.CreateCallbackAsync(System.Tenant, peer.BaseUrl, ["finished"]);
+        // One failure so far, but the run of failures began 25 hours ago (Callbacks:DisableAfterHours is 24 by default).
+        await Sql.ExecuteAsync($"""
+            UPDATE ns.mt_doc_callbackendpoint SET data = data || jsonb_build_object('consecutiveFailures', 1, 'failingSince', to_jsonb(now() - interval '25 hours'))
+            WHERE id = '{callback.Id}'
+            """);
+
+        await SendAsync("long-failing@example.test");
+        var disabled = await Eventually.Until(() => System.GetCallbackAsync(System.Tenant, callback.Id), c => !c.Enabled, what: "the callback to be disabled");
+        Assert.Equal(2, disabled.ConsecutiveFailures);
+        Assert.Equal("Failing for more than 24 h without a success; the last: HTTP 500", disabled.DisabledReason);
     }
 
     [Fact]
