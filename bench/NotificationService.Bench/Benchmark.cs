@@ -7,7 +7,11 @@ namespace NotificationService.Bench;
 public sealed record BenchResult(
     DateTimeOffset At, string Machine, bool Quick, double PgBenchTps, double RabbitMqRawPerSecond,
     IReadOnlyList<PhaseResult> Phases, double CorePeakRssMb, double WorkerPeakRssMb,
-    double EmailsPerSecond, double? AppriseEmailsPerSecond, double? AppriseUnthrottledEmailsPerSecond, FairnessResult? Fairness = null, SearchResult? Search = null);
+    double EmailsPerSecond, double? AppriseEmailsPerSecond, double? AppriseUnthrottledEmailsPerSecond, FairnessResult? Fairness = null, SearchResult? Search = null,
+    CallbacksResult? Callbacks = null);
+
+/// <summary>The same load with no status callback and with one (started + finished: two callbacks per job) to a fast receiver.</summary>
+public sealed record CallbacksResult(PhaseResult Off, PhaseResult On, int CallbacksExpected, int CallbacksReceived, double CallbacksPerSecond);
 
 /// <summary>
 /// `./ns bench`: the webhook profile (one and ten targets per offer, at the maximum sustained rate and at half of it)
@@ -28,7 +32,10 @@ public static class Benchmark
         Console.WriteLine($"   RabbitMQ.Client publish (confirms) + consume, 1 KB persistent: {rabbitRaw:0} msg/s");
 
         await using var receivers = await Receivers.StartAsync();
-        await using var stack = await Stack.StartAsync(root, postgres, rabbitMq);
+        await using var stack = await Stack.StartAsync(root, postgres, rabbitMq, cores: 0);
+        stack.CoreSettings["Callbacks__AllowPrivateNetwork"] = "true"; // the callbacks phase's receiver is on 127.0.0.1
+        await stack.StartCoreAsync();
+        await stack.CreateServiceAsync();
         var webhook = await stack.CreateAdapterAsync("bench-webhook", "webhook", new { url = $"http://127.0.0.1:{receivers.WebhookPort}/in", secret = "bench-secret-0123456789", allowPrivateNetwork = true });
         await stack.StartWorkerAsync("Webhook", webhook.Key);
         var load = new Load(stack, receivers, postgres);
@@ -54,6 +61,7 @@ public static class Benchmark
         await Phase($"10 targets per offer, half the sustained rate ({sustainedTen / 2:0} offers/s)", 10, 0, sustainedTen / 2);
 
         var fairness = await Fairness.RunAsync(stack, receivers, postgres, quick);
+        var callbacks = await CallbacksAsync(stack, receivers, load, webhook.Name, Payload, window);
         var search = await Search.RunAsync(stack, postgres, quick);
 
         Console.WriteLine("-- email profile: NS through MailKit against Apprise, same local SMTP server");
@@ -70,7 +78,7 @@ public static class Benchmark
         var result = new BenchResult(DateTimeOffset.UtcNow, $"{Environment.ProcessorCount} cores, {Environment.MachineName}", quick, Math.Round(pgbench),
             Math.Round(rabbitRaw), phases, Math.Round(stack.Cores[0].PeakRssMb(), 1), Math.Round(stack.Workers[0].PeakRssMb(), 1),
             Math.Round(emailsPerSecond, 1), apprise is { } ap ? Math.Round(ap.Default, 2) : null, apprise is { } au ? Math.Round(au.Unthrottled, 1) : null,
-            fairness, search);
+            fairness, search, callbacks);
         var markdown = Report(result);
         Console.WriteLine();
         Console.WriteLine(markdown);
@@ -85,6 +93,48 @@ public static class Benchmark
         }
         // The fairness bound is a pass/fail criterion of the bench (issue 11): a miss fails the run, --quick included.
         return fairness.Met ? 0 : 1;
+    }
+
+    /// <summary>`--callbacks`: the status-callbacks phase alone, on a stack of its own (one core, one webhook worker).</summary>
+    public static async Task<int> RunCallbacksAloneAsync(string root, string postgres, string rabbitMq, bool quick)
+    {
+        await using var receivers = await Receivers.StartAsync();
+        await using var stack = await Stack.StartAsync(root, postgres, rabbitMq, cores: 0);
+        stack.CoreSettings["Callbacks__AllowPrivateNetwork"] = "true";
+        await stack.StartCoreAsync();
+        await stack.CreateServiceAsync();
+        var webhook = await stack.CreateAdapterAsync("bench-webhook", "webhook", new { url = $"http://127.0.0.1:{receivers.WebhookPort}/in", secret = "bench-secret-0123456789", allowPrivateNetwork = true });
+        await stack.StartWorkerAsync("Webhook", webhook.Key);
+        var load = new Load(stack, receivers, postgres);
+        object Payload(int i) => new { payload = new { i } };
+        await load.RunAsync("warm-up", webhook.Name, Payload, 1, TimeSpan.FromSeconds(quick ? 2 : 5), 8);
+        var result = await CallbacksAsync(stack, receivers, load, webhook.Name, Payload, TimeSpan.FromSeconds(quick ? 4 : 20));
+        return result.CallbacksReceived >= result.CallbacksExpected ? 0 : 1;
+    }
+
+    /// <summary>
+    /// What status callbacks cost: the same closed-loop load (1 target, 16 clients) without a callback, then with one
+    /// registered for the default events (started, finished) to a receiver that answers at once. The callback is deleted
+    /// afterwards, so the phases after this one run without.
+    /// </summary>
+    private static async Task<CallbacksResult> CallbacksAsync(Stack stack, Receivers receivers, Load load, string adapter, Func<int, object> payload, TimeSpan window)
+    {
+        Console.WriteLine("-- status callbacks: the same load without and with a callback (started + finished)");
+        var off = await load.RunAsync("1 target per offer, 16 clients, no callback", adapter, payload, 1, window, 16);
+        var callback = await stack.ServiceAsync("/v1/callbacks", new { url = receivers.CallbackUrl });
+        var before = receivers.CallbackTotal;
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var on = await load.RunAsync("1 target per offer, 16 clients, one callback", adapter, payload, 1, window, 16);
+        var expected = on.Jobs * 2;
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(2);
+        while (receivers.CallbackTotal - before < expected && DateTime.UtcNow < deadline) await Task.Delay(100);
+        var received = receivers.CallbackTotal - before;
+        var perSecond = received / Math.Max(0.001, System.Diagnostics.Stopwatch.GetElapsedTime(started, receivers.LastCallbackAt).TotalSeconds);
+        await stack.ServiceDeleteAsync($"/v1/callbacks/{callback.GetProperty("id").GetGuid()}");
+        Console.WriteLine($"   delivered {off.DeliveredJobsPerSecond} jobs/s without, {on.DeliveredJobsPerSecond} jobs/s with a callback " +
+                          $"(core CPU {off.CoreCpuMsPerJob} -> {on.CoreCpuMsPerJob} ms/job, {off.CommitsPerJob} -> {on.CommitsPerJob} commits/job); " +
+                          $"{received} of {expected} callbacks received, {perSecond:0} callbacks/s");
+        return new CallbacksResult(off, on, expected, received, Math.Round(perSecond, 1));
     }
 
     public static string Report(BenchResult r)
@@ -116,6 +166,10 @@ public static class Benchmark
         sb.AppendLine($"| email: NS / Apprise with its throttle off | {r.EmailsPerSecond} / {r.AppriseUnthrottledEmailsPerSecond?.ToString() ?? "n/a"} emails/s = {(r.AppriseUnthrottledEmailsPerSecond is { } c ? $"{r.EmailsPerSecond / c:0.0}x" : "n/a")} | >= 10x | {(r.AppriseUnthrottledEmailsPerSecond is { } d ? Met(r.EmailsPerSecond / d >= 10) : "n/a")} |");
         if (r.Fairness is { } f)
             sb.AppendLine($"| fairness: B's queued->finished p50 / p99 while A floods {f.FloodJobs} jobs (A delivered at {f.FloodDeliveredJobsPerSecond} jobs/s; B {f.LightJobs} jobs, {f.LightFailedRequests} failed requests) | {f.LightQueuedToFinishedMs.P50} / {f.LightQueuedToFinishedMs.P99} ms | p99 < {f.BoundMs} ms | {Met(f.Met)} |");
+        if (r.Callbacks is { } cb)
+            sb.AppendLine($"| status callbacks: delivered jobs/s without / with one callback (1 target, 16 clients; core CPU ms/job; commits/job) | " +
+                          $"{cb.Off.DeliveredJobsPerSecond} / {cb.On.DeliveredJobsPerSecond} jobs/s; {cb.Off.CoreCpuMsPerJob} / {cb.On.CoreCpuMsPerJob} ms; " +
+                          $"{cb.Off.CommitsPerJob} / {cb.On.CommitsPerJob} | {cb.CallbacksReceived} of {cb.CallbacksExpected} callbacks, {cb.CallbacksPerSecond}/s | {Met(cb.CallbacksReceived >= cb.CallbacksExpected)} |");
         if (r.Search is { } search) sb.Append(Search.Report(search));
         return sb.ToString();
 

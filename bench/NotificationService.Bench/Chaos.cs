@@ -10,23 +10,28 @@ namespace NotificationService.Bench;
 /// `./ns chaos`: a steady workload through two core instances (Wolverine's balanced mode, one database and broker) and two
 /// workers, during which a worker, a core, RabbitMQ and PostgreSQL are each killed with SIGKILL and restarted. Then every
 /// accepted job must end, every finished job must have reached the receiver, and every extra delivery must be explained
-/// by a possible-duplicate record in the job's stream.
+/// by a possible-duplicate record in the job's stream. A status callback subscribed to every job event is registered too:
+/// every such event of every accepted job must reach its receiver at least once (duplicates are counted by event id).
 /// </summary>
 public static class Chaos
 {
     private sealed record Kill(string Target, double At, double BackAfter, double? FirstDeliveryAfter);
 
-    public static async Task<int> RunAsync(string root, string postgres, string rabbitMq, bool quick)
+    /// <param name="onlyProcesses">kill only a worker and a core, leaving PostgreSQL and RabbitMQ alone (a machine others share)</param>
+    public static async Task<int> RunAsync(string root, string postgres, string rabbitMq, bool quick, bool onlyProcesses = false)
     {
         var rate = quick ? 20.0 : 50.0;
         var calm = TimeSpan.FromSeconds(quick ? 3 : 8); // steady load between one recovery and the next kill
-        Console.WriteLine($"== Chaos: offers at {rate}/s until a worker, a core, RabbitMQ and PostgreSQL have each been SIGKILLed and restarted; two cores, two workers");
+        Console.WriteLine($"== Chaos: offers at {rate}/s until a worker, a core{(onlyProcesses ? "" : ", RabbitMQ and PostgreSQL")} have each been SIGKILLed and restarted; two cores, two workers");
 
         await using var receivers = await Receivers.StartAsync();
         var corePorts = new[] { ServiceProcess.FreePort(), ServiceProcess.FreePort() };
         await using var stack = await Stack.StartAsync(root, postgres, rabbitMq, cores: 0);
+        stack.CoreSettings["Callbacks__AllowPrivateNetwork"] = "true"; // the receiver is on 127.0.0.1
+        stack.CoreSettings["Callbacks__RetryDelaysSeconds"] = "1,2,5,10,20,30";
         foreach (var port in corePorts) await stack.StartCoreAsync(port: port);
         await stack.CreateServiceAsync();
+        await stack.ServiceAsync("/v1/callbacks", new { url = receivers.CallbackUrl, events = CallbackEventTypes.Keys.ToArray() });
         var adapter = await stack.CreateAdapterAsync("chaos-webhook", "webhook", new { url = $"http://127.0.0.1:{receivers.WebhookPort}/in", secret = "chaos-secret-0123456789", allowPrivateNetwork = true });
         await stack.StartWorkerAsync("Webhook", adapter.Key, parallelism: 8);
         await stack.StartWorkerAsync("Webhook", adapter.Key, parallelism: 8);
@@ -106,8 +111,11 @@ public static class Chaos
         var rabbitPidFile = Environment.GetEnvironmentVariable("NS_RABBIT_PID_FILE")!;
         await KillAtAsync("worker 1", () => stack.Workers[0].KillAsync(), () => stack.StartWorkerAsync("Webhook", adapter.Key, 8, replace: 0));
         await KillAtAsync("core 1", () => stack.Cores[0].KillAsync(), () => stack.StartCoreAsync(index: 0, port: corePorts[0]));
+        if (!onlyProcesses)
+        {
         await KillAtAsync("RabbitMQ", () => KillTreeAsync(int.Parse(File.ReadAllText(rabbitPidFile).Trim())), () => InfraUpAsync(root));
         await KillAtAsync("PostgreSQL", () => KillTreeAsync(int.Parse(File.ReadLines(Path.Combine(pgData, "postmaster.pid")).First())), () => InfraUpAsync(root));
+        }
         }
         catch (InvalidOperationException e)
         {
@@ -132,6 +140,14 @@ public static class Chaos
         }
         var drained = Now();
 
+        // Every subscribed event of every accepted job must reach the callback receiver at least once.
+        var subscribed = await SubscribedEventsAsync(postgres, ids);
+        var callbacksDeadline = DateTime.UtcNow + TimeSpan.FromMinutes(quick ? 2 : 4);
+        while (DateTime.UtcNow < callbacksDeadline && subscribed.Any(e => !receivers.Callbacks.ContainsKey(e))) await Task.Delay(1000);
+        var callbacksDrained = Now();
+        var missingCallbacks = subscribed.Where(e => !receivers.Callbacks.ContainsKey(e)).ToList();
+        var extraCallbacks = subscribed.Sum(e => Math.Max(0, receivers.Callbacks.GetValueOrDefault(e) - 1));
+
         var notEnded = ids.Where(id => !states.TryGetValue(id, out var s) || s.State is "Queued" or "Started" or "Scheduled").ToList();
         var finished = ids.Where(id => states.TryGetValue(id, out var s) && s.State == "Finished").ToList();
         var lost = finished.Where(id => !receivers.Count.ContainsKey(id)).ToList();
@@ -152,11 +168,36 @@ public static class Chaos
         Console.WriteLine($"| finished jobs that never reached the receiver (lost) | {lost.Count} |");
         Console.WriteLine($"| jobs delivered more than once | {duplicated.Count} ({duplicated.Sum(id => receivers.Count[id] - 1)} extra deliveries) |");
         Console.WriteLine($"| duplicates without a JobPossibleDuplicate record | {unexplained.Count} |");
+        Console.WriteLine($"| job events subscribed to by the status callback | {subscribed.Count} |");
+        Console.WriteLine($"| of those, never received by the callback receiver (lost) | {missingCallbacks.Count} (all others within {callbacksDrained:0} s) |");
+        Console.WriteLine($"| callbacks received more than once (same event id) | {subscribed.Count(e => receivers.Callbacks.GetValueOrDefault(e) > 1)} ({extraCallbacks} extra) |");
 
-        var ok = notEnded.Count == 0 && lost.Count == 0 && unexplained.Count == 0 && gaveUp == 0;
+        var ok = notEnded.Count == 0 && lost.Count == 0 && unexplained.Count == 0 && gaveUp == 0 && missingCallbacks.Count == 0;
         Console.WriteLine(ok ? "\nCHAOS PASSED: nothing accepted was lost, every duplicate is on record." : "\nCHAOS FAILED");
         foreach (var id in notEnded.Concat(lost).Concat(unexplained).Take(10)) Console.WriteLine($"   job {id}: {(states.TryGetValue(id, out var s) ? s.State : "no document")}, delivered {receivers.Count.GetValueOrDefault(id)}x");
+        foreach (var id in missingCallbacks.Take(10)) Console.WriteLine($"   event {id}: no callback received");
         return ok ? 0 : 1;
+    }
+
+    /// <summary>The callback's event names by the stored event type (Marten's alias of the event record).</summary>
+    private static readonly Dictionary<string, string> CallbackEventTypes = new()
+    {
+        ["scheduled"] = "job_scheduled", ["queued"] = "job_queued", ["started"] = "job_started", ["attemptFailed"] = "job_attempt_failed",
+        ["finished"] = "job_finished", ["failed"] = "job_failed", ["expired"] = "job_expired", ["canceled"] = "job_canceled",
+    };
+
+    /// <summary>The ids of the accepted jobs' events of the types the callback subscribed to (all of them).</summary>
+    private static async Task<List<Guid>> SubscribedEventsAsync(string postgres, Guid[] ids)
+    {
+        await using var connection = new NpgsqlConnection(postgres);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT id FROM ns.mt_events WHERE stream_id = ANY($1) AND type = ANY($2)", connection);
+        command.Parameters.Add(new NpgsqlParameter { Value = ids });
+        command.Parameters.Add(new NpgsqlParameter { Value = CallbackEventTypes.Values.ToArray() });
+        var events = new List<Guid>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync()) events.Add(reader.GetGuid(0));
+        return events;
     }
 
     private static async Task<Dictionary<Guid, (string, int)>> StatesAsync(string postgres, Guid[] ids)

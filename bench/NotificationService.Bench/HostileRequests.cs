@@ -30,6 +30,10 @@ public sealed class HostileRequests(HostileTargets targets, int seed)
         ("GET", "/admin/adapters/{id}", null), ("GET", "/admin/adapters/{id}/history", null), ("PATCH", "/admin/adapters/{id}", """{"policy":{}}"""),
         ("GET", "/admin/invites/{id}", null), ("DELETE", "/admin/invites/{id}", null),
         ("POST", "/admin/adapters/{id}/block", null), ("POST", "/admin/adapters/{id}/unblock", null), ("DELETE", "/admin/adapters/{id}", null),
+        ("GET", "/v1/callbacks/{id}", null), ("GET", "/v1/callbacks/{id}/deliveries", null), ("DELETE", "/v1/callbacks/{id}", null),
+        ("POST", "/v1/callbacks/{id}/enable", null), ("GET", "/admin/services/{id}/callbacks", null),
+        ("POST", "/admin/services/{id}/callbacks", """{"url":"https://example.test/cb","events":["finished"]}"""),
+        ("DELETE", "/admin/services/{id}/callbacks/{id}", null), ("POST", "/admin/services/{id}/callbacks/{id}/enable", null),
     ];
 
     /// <summary>Ids no stored thing has, in path form (percent-encoded where a URL needs it, raw bytes where the socket carries them).</summary>
@@ -191,7 +195,7 @@ public sealed class HostileRequests(HostileTargets targets, int seed)
         return Request("list-query", "GET", $"{path}?{query}", auth, null, null);
     }
 
-    /// <summary>Admin and registration bodies with a poisoned string in each field.</summary>
+    /// <summary>Admin, registration and callback-registration bodies with a poisoned string in each field.</summary>
     private RawRequest AdminBody(Random random)
     {
         object Str() => PoisonString(random);
@@ -202,9 +206,12 @@ public sealed class HostileRequests(HostileTargets targets, int seed)
             2 => ("/admin/adapters", Concat("""{"name":"hostile-adapter","type":""", Str(), ""","config":{"url":""", Str(), ""","secret":""", Str(), "}}")),
             3 => ("/admin/invites", Concat("""{"note":""", Str(), ""","expiresInHours":""", PoisonNumber(random), "}")),
             4 => ("/admin/erasures", Concat("""{"recipient":""", Str(), "}")),
+            5 when random.Next(2) == 0 => ("/v1/callbacks", Concat("""{"url":""", Str(), ""","events":[""", Str(), "]}")),
             _ => ("/v1/register", Concat("""{"name":""", Str(), ""","inviteCode":""", Str(), "}")),
         };
-        return Request("admin-body", "POST", path, path.StartsWith("/admin", StringComparison.Ordinal) ? targets.AdminKey : null, body, "application/json");
+        var key = path.StartsWith("/admin", StringComparison.Ordinal) ? targets.AdminKey
+            : path == "/v1/callbacks" ? targets.AttackerKeys[random.Next(targets.AttackerKeys.Count)] : null;
+        return Request("admin-body", "POST", path, key, body, "application/json");
     }
 
     /// <summary>

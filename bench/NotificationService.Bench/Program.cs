@@ -11,8 +11,9 @@ int? Option(string name) => Array.IndexOf(args, name) is var i and >= 0 && i + 1
 await Database.ResetAsync(postgres);
 return args.FirstOrDefault() switch
 {
-    "chaos" => await Chaos.RunAsync(root, postgres, rabbitMq, quick),
+    "chaos" => await Chaos.RunAsync(root, postgres, rabbitMq, quick, onlyProcesses: args.Contains("--only-processes")),
     "hostile" => await Hostile.RunAsync(root, postgres, rabbitMq, quick, Option("--seed") ?? 20261130, Option("--replay")),
+    _ when args.Contains("--callbacks") => await Benchmark.RunCallbacksAloneAsync(root, postgres, rabbitMq, quick),
     _ when args.Contains("--profile") => await Profile.RunAsync(root, postgres, rabbitMq),
     _ when args.Contains("--search") => await Search.RunAloneAsync(root, postgres, rabbitMq, quick),
     _ when args.Contains("--fairness") => await Fairness.RunAloneAsync(root, postgres, rabbitMq, quick, off: args.Contains("--fairness-off")),

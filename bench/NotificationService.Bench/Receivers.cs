@@ -24,8 +24,16 @@ public sealed class Receivers : IAsyncDisposable
     private readonly Task _smtp;
 
     public ConcurrentDictionary<Guid, int> Count { get; } = new();
+    /// <summary>Status callbacks received at <c>/callbacks</c>, per event id (X-NS-Event-Id): how many times each arrived.</summary>
+    public ConcurrentDictionary<Guid, int> Callbacks { get; } = new();
     public ConcurrentDictionary<Guid, long> FirstAt { get; } = new();
+    /// <summary>Every callback POST received, and the monotonic time of the last one.</summary>
+    public int CallbackTotal => Volatile.Read(ref _callbackTotal);
+    public long LastCallbackAt => Interlocked.Read(ref _lastCallbackAt);
+    private int _callbackTotal;
+    private long _lastCallbackAt;
     public int WebhookPort { get; }
+    public string CallbackUrl => $"http://127.0.0.1:{WebhookPort}/callbacks";
     public int SmtpPort { get; }
     public int Total => Count.Values.Sum();
 
@@ -42,6 +50,14 @@ public sealed class Receivers : IAsyncDisposable
         Receivers? receivers = null;
         app.Run(context =>
         {
+            if (context.Request.Path == "/callbacks")
+            {
+                if (Guid.TryParse(context.Request.Headers["X-NS-Event-Id"], out var eventId)) receivers!.Callbacks.AddOrUpdate(eventId, 1, (_, n) => n + 1);
+                Interlocked.Increment(ref receivers!._callbackTotal);
+                Interlocked.Exchange(ref receivers._lastCallbackAt, Stopwatch.GetTimestamp());
+                context.Response.StatusCode = 204;
+                return Task.CompletedTask;
+            }
             if (Guid.TryParse(context.Request.Headers["X-NS-Job"], out var job)) receivers!.Record(job);
             context.Response.StatusCode = 204;
             return Task.CompletedTask;

@@ -82,10 +82,23 @@ public sealed class Stack : IAsyncDisposable
         return (adapter.GetProperty("id").GetGuid(), name, adapter.GetProperty("apiKey").GetString()!);
     }
 
-    public async Task<JsonElement> AdminAsync(string path, object body)
+    public Task<JsonElement> AdminAsync(string path, object body) => PostAsync(path, body, AdminKey);
+
+    /// <summary>A POST with the bench service's key (CreateServiceAsync first).</summary>
+    public Task<JsonElement> ServiceAsync(string path, object body) => PostAsync(path, body, ServiceKey);
+
+    public async Task ServiceDeleteAsync(string path)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Delete, new Uri(CoreUrls[0], path));
+        request.Headers.Authorization = new("Bearer", ServiceKey);
+        using var response = await Http.SendAsync(request);
+        if (!response.IsSuccessStatusCode) throw new InvalidOperationException($"DELETE {path}: {(int)response.StatusCode}");
+    }
+
+    private async Task<JsonElement> PostAsync(string path, object body, string key)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(CoreUrls[0], path)) { Content = JsonContent.Create(body) };
-        request.Headers.Authorization = new("Bearer", AdminKey);
+        request.Headers.Authorization = new("Bearer", key);
         using var response = await Http.SendAsync(request);
         var text = await response.Content.ReadAsStringAsync();
         if (!response.IsSuccessStatusCode) throw new InvalidOperationException($"POST {path}: {(int)response.StatusCode} {text}");

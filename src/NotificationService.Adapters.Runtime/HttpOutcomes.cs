@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
 using Microsoft.AspNetCore.WebUtilities;
+using NotificationService.Hosting;
 
 namespace NotificationService.Adapters.Runtime;
 

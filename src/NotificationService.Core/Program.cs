@@ -5,6 +5,7 @@ using NotificationService.Hosting;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using NotificationService.Contracts;
 using NotificationService.Core.Auth;
+using NotificationService.Core.Callbacks;
 using NotificationService.Core.Infrastructure;
 using NotificationService.Core.Invites;
 using NotificationService.Core.Jobs;
@@ -22,6 +23,7 @@ var builder = WebApplication.CreateBuilder(args);
 builder.AddNotificationLogging();
 var postgres = builder.Configuration.RequiredConnectionString("Postgres");
 var rabbitMq = builder.Configuration.RequiredConnectionString("RabbitMq", ", an amqp:// URI");
+var callbacks = CallbackSettings.From(builder.Configuration);
 
 builder.Services.AddNotificationMarten(postgres, wolverineSchema: "wolverine", opts =>
 {
@@ -35,7 +37,9 @@ builder.Services.AddNotificationMarten(postgres, wolverineSchema: "wolverine", o
     opts.Schema.For<IdempotentRequest>();
     opts.Schema.For<Invite>().UseOptimisticConcurrency(true).Index(x => x.InviteId);
     opts.AddLimitsStorage();
-});
+})
+    // Status callbacks are a subscription to the job streams; HotCold: one core of several runs it, another takes over.
+    .AddAsyncDaemon(JasperFx.Events.Daemon.DaemonMode.HotCold);
 // After Marten's migration (registered after it): the workers' database role gets what a worker needs, no more.
 builder.Services.AddWorkerGrants(builder.Configuration, postgres);
 
@@ -55,6 +59,7 @@ builder.Host.UseWolverine(opts =>
     opts.PublishMessage<JobCancellationBroadcast>().ToRabbitExchange(Topology.CancellationExchange);
     // Scheduled sends wait as durable scheduled messages in PostgreSQL, so a restart does not lose them.
     opts.PublishMessage<QueueScheduledJob>().ToLocalQueue("scheduled").UseDurableInbox();
+    opts.RouteCallbacks(callbacks);
 });
 
 builder.Services.AddWolverineHttp();
@@ -77,6 +82,7 @@ builder.Services.AddSingleton(JobReconciler.Bounds(builder.Configuration)).AddSi
 builder.Services.AddSingleton(FairShare.Settings.From(builder.Configuration)).AddSingleton<FairShare>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<JobReconciler>());
 builder.Services.AddRetention(builder.Configuration);
+builder.Services.AddCallbacks(callbacks);
 builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = RequestLimits.MaxBodyBytes);
 builder.Services.AddNotificationOpenApi();
 builder.Services.AddNotificationHealthChecks(postgres, rabbitMq);

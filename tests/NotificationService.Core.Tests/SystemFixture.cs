@@ -45,7 +45,12 @@ public sealed class SystemFixture : IAsyncLifetime
             // The retention tests run the sweep themselves, as of the time they choose.
             .UseSetting("Retention:SweepSeconds", "0")
             // Fair sharing starts lowering a service's priority after 10 recent jobs, so a test's backlog can be small.
-            .UseSetting("Fairness:FreeJobs", "10"));
+            .UseSetting("Fairness:FreeJobs", "10")
+            // Callback receivers in tests are HttpPeers on 127.0.0.1; retries come quickly so a test can watch them.
+            .UseSetting("Callbacks:AllowPrivateNetwork", "true")
+            .UseSetting("Callbacks:RetryDelaysSeconds", "0.5,0.5,0.5")
+            .UseSetting("Callbacks:TimeoutSeconds", "2")
+            .UseSetting("Callbacks:DisableAfterFailures", "5"));
         Http = Core.Server.CreateClient();
         Tenant = await CreateTenantAsync("acme");
         Email = await CreateEmailAdapterAsync("email-main", Smtp.Port);
@@ -63,6 +68,7 @@ public sealed class SystemFixture : IAsyncLifetime
             DELETE FROM ns.mt_events WHERE type LIKE 'job\_%' OR stream_id IN (SELECT id FROM ns.mt_doc_job) OR type = 'tombstone';
             DELETE FROM ns.mt_streams s WHERE NOT EXISTS (SELECT 1 FROM ns.mt_events e WHERE e.stream_id = s.id);
             DELETE FROM ns.mt_doc_job; DELETE FROM ns.mt_doc_offer; DELETE FROM ns.mt_doc_idempotentrequest;
+            DELETE FROM ns.mt_doc_callbackendpoint; DELETE FROM ns.mt_doc_callbackdelivery;
             """);
         Smtp.Received.Clear();
     }

@@ -2,6 +2,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using NotificationService.Adapters.Runtime;
+using NotificationService.Hosting;
 
 namespace NotificationService.Adapters.Sms;
 

@@ -4,6 +4,7 @@ using global::Telegram.Bot.Exceptions;
 using global::Telegram.Bot.Types;
 using global::Telegram.Bot.Types.Enums;
 using NotificationService.Adapters.Runtime;
+using NotificationService.Hosting;
 
 namespace NotificationService.Adapters.Telegram;
 

@@ -2,6 +2,7 @@ using System.Net.Http.Headers;
 using System.Security.Cryptography;
 using System.Text;
 using NotificationService.Adapters.Runtime;
+using NotificationService.Hosting;
 using NotificationService.Contracts.AdapterTypes;
 
 namespace NotificationService.Adapters.Webhook;

@@ -7,6 +7,7 @@ using Marten;
 using Microsoft.AspNetCore.Mvc;
 using NotificationService.Contracts;
 using NotificationService.Core.Auth;
+using NotificationService.Core.Callbacks;
 using NotificationService.Core.Infrastructure;
 using NotificationService.Core.Jobs;
 using NotificationService.Core.Limits;
@@ -23,7 +24,8 @@ public sealed record CreateOffer(
     [property: Required, Description("One job per target, at most the service's jobsPerOffer limit.")] List<OfferTarget>? Targets,
     [property: Description("When the jobs expire if not delivered by then (default: the adapter's policy).")] DateTimeOffset? ExpireAt,
     [property: Description("Send later: the jobs wait as Scheduled until this time.")] DateTimeOffset? SendAt,
-    [property: Description("Free-form string pairs kept with the offer (at most 50), e.g. your own ids.")] Dictionary<string, string>? Metadata);
+    [property: Description("Free-form string pairs kept with the offer (at most 50), e.g. your own ids.")] Dictionary<string, string>? Metadata,
+    [property: Description("Send this offer's job status callbacks to this absolute http(s) URL instead of the service's registered callback URLs (with their event sets and secrets); needs at least one registered callback.")] string? CallbackUrl = null);
 
 public sealed record OfferTarget(
     [property: Required, Description("The adapter's name (see `GET /v1/adapters`).")] string? Adapter,
@@ -40,7 +42,7 @@ public sealed record OfferAccepted(Guid Id, IReadOnlyList<AcceptedJob> Jobs) : A
 /// </summary>
 public sealed record OfferContext(
     IReadOnlyDictionary<string, Adapter> Adapters, string? IdempotencyKey, string RequestHash, IdempotentRequest? Earlier, EffectiveLimits Limits,
-    Guid OfferId);
+    Guid OfferId, bool HasCallbacks = false);
 
 /// <summary>Delivered to the core itself at a scheduled job's send time.</summary>
 public sealed record QueueScheduledJob(Guid JobId, Guid AdapterId, DateTimeOffset SendAt);
@@ -62,12 +64,14 @@ public static class CreateOfferEndpoint
         if (missing.Length > 0)
             foreach (var adapter in await session.Query<Adapter>().Where(a => missing.Contains(a.Name)).ToListAsync())
                 cache.Adapters.Keep(adapter.Name, adapters[adapter.Name] = adapter);
-        if (string.IsNullOrEmpty(idempotencyKey)) return new OfferContext(adapters, null, "", null, limits, Guid.NewGuid());
+        // A callbackUrl override needs a registered callback (its events and secret); only then is it looked up.
+        var hasCallbacks = command.CallbackUrl is not null && await session.Query<CallbackEndpoint>().AnyAsync(c => c.ServiceId == user.ServiceId());
+        if (string.IsNullOrEmpty(idempotencyKey)) return new OfferContext(adapters, null, "", null, limits, Guid.NewGuid(), hasCallbacks);
 
         // Only a request that may be retried needs its fingerprint (a retry with another body is refused).
         var hash = Convert.ToHexStringLower(SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(command)));
         var earlier = await session.LoadAsync<IdempotentRequest>(IdempotentRequest.IdFor(user.ServiceId(), idempotencyKey));
-        return new OfferContext(adapters, idempotencyKey, hash, earlier, limits, Guid.NewGuid());
+        return new OfferContext(adapters, idempotencyKey, hash, earlier, limits, Guid.NewGuid(), hasCallbacks);
     }
 
     /// <summary>
@@ -91,6 +95,11 @@ public static class CreateOfferEndpoint
         if (command.ExpireAt is { } expireAt && expireAt <= now) errors.Add(("expireAt", "Must be in the future."));
         if (command.ExpireAt is { } until && command.SendAt is { } sendAt && until <= sendAt) errors.Add(("expireAt", "Must be after sendAt."));
         if (command.Metadata is { Count: > MaxMetadataEntries }) errors.Add(("metadata", $"At most {MaxMetadataEntries} entries."));
+        if (command.CallbackUrl is { } callbackUrl)
+        {
+            if (CallbackRules.CheckUrl(callbackUrl) is { } urlError) errors.Add(("callbackUrl", urlError));
+            else if (!context.HasCallbacks) errors.Add(("callbackUrl", "Register a callback first (POST /v1/callbacks): the override uses its events and secret."));
+        }
 
         for (var i = 0; command.Targets is { } all && all.Count <= limits.JobsPerOffer && i < all.Count; i++)
         {
@@ -150,7 +159,7 @@ public static class CreateOfferEndpoint
         var offer = new Offer
         {
             Id = context.OfferId, ServiceId = user.ServiceId(), CreatedAt = now,
-            ExpireAt = command.ExpireAt, SendAt = command.SendAt, Metadata = command.Metadata,
+            ExpireAt = command.ExpireAt, SendAt = command.SendAt, Metadata = command.Metadata, CallbackUrl = command.CallbackUrl,
         };
         var operations = new List<IMartenOp> { MartenOps.Insert(offer) };
         var messages = new OutgoingMessages();

@@ -9,6 +9,8 @@ public sealed class Offer
     public DateTimeOffset? ExpireAt { get; set; }
     public DateTimeOffset? SendAt { get; set; }
     public Dictionary<string, string>? Metadata { get; set; }
+    /// <summary>Where this offer's job events go instead of the service's callback URLs (with those callbacks' events and secrets).</summary>
+    public string? CallbackUrl { get; set; }
     public List<OfferJob> Jobs { get; set; } = [];
     /// <summary>Set by DELETE: the offer's unfinished jobs were canceled; its history stays readable.</summary>
     public DateTimeOffset? DeletedAt { get; set; }

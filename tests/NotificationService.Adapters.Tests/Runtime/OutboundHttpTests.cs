@@ -1,5 +1,6 @@
 using System.Net;
 using NotificationService.Adapters.Runtime;
+using NotificationService.Hosting;
 using NotificationService.Testing;
 
 namespace NotificationService.Adapters.Tests.Runtime;

@@ -196,6 +196,13 @@ public sealed class when_input_is_at_the_edges(SystemFixture system) : Integrati
         { "GET", "/admin/jobs/{0}", true },
         { "GET", "/admin/services/{0}/limits", true },
         { "GET", "/v1/jobs/{0}", false },
+        { "GET", "/v1/callbacks/{0}", false },
+        { "GET", "/v1/callbacks/{0}/deliveries", false },
+        { "DELETE", "/v1/callbacks/{0}", false },
+        { "POST", "/v1/callbacks/{0}/enable", false },
+        { "GET", "/admin/services/{0}/callbacks", true },
+        { "DELETE", "/admin/services/{0}/callbacks/{0}", true },
+        { "POST", "/admin/services/{0}/callbacks/{0}/enable", true },
     };
 
     [Theory]

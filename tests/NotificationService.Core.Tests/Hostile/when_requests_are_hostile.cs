@@ -157,8 +157,11 @@ public sealed class when_requests_are_hostile(SystemFixture system) : Integratio
             2 => "{\"name\":\"x\",\"name\":\"y\"}",
             _ => "{\"services\":[\"" + Guid.Empty + "\"],\"config\":{\"\\ud800\":1}}",
         });
-        return random.Next(18) switch
+        return random.Next(21) switch
         {
+            18 => (HttpMethod.Post, $"/admin/services/{id}/callbacks", body, "application/json"),
+            19 => (HttpMethod.Delete, $"/admin/services/{id}/callbacks/{id}", null, ""),
+            20 => (HttpMethod.Post, $"/admin/services/{id}/callbacks/{id}/enable", null, ""),
             0 => (HttpMethod.Post, $"/admin/jobs/{id}/retry", null, ""),
             1 => (HttpMethod.Get, $"/admin/jobs/{id}", null, ""),
             2 => (HttpMethod.Get, $"/admin/jobs/{id}/events", null, ""),

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace NotificationService.Adapters.Runtime;
+namespace NotificationService.Hosting;
 
 /// <summary>A request this worker refused to make or finish; the same request will be refused again, so it is permanent.</summary>
 public sealed class OutboundRequestRefusedException(string reason) : Exception(reason);

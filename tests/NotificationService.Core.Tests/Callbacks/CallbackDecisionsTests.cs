@@ -1,0 +1,98 @@
+using System.Text.Json;
+using JasperFx.Events;
+using Microsoft.Extensions.Configuration;
+using NotificationService.Core.Callbacks;
+using NotificationService.Core.Offers;
+using NotificationService.Storage.Jobs;
+
+namespace NotificationService.Core.Tests.Callbacks;
+
+/// <summary>The callback decisions that need no host: what is dispatched for a batch of events, the settings, the cursor.</summary>
+public sealed class CallbackDecisionsTests
+{
+    private static readonly DateTimeOffset Now = new(2026, 11, 30, 9, 0, 0, TimeSpan.Zero);
+
+    private static IEvent Event<T>(T data, Guid streamId, long version) where T : notnull =>
+        new Event<T>(data) { Id = Guid.NewGuid(), StreamId = streamId, Version = version, Timestamp = Now };
+
+    private static CallbackEndpoint Callback(Guid serviceId, string url, params string[] events) =>
+        new() { Id = Guid.NewGuid(), ServiceId = serviceId, Url = url, Events = [.. events], Enabled = true };
+
+    [Fact]
+    public void each_subscribed_event_goes_to_each_callback_of_the_jobs_service_with_the_offers_metadata_and_url()
+    {
+        var (serviceId, other) = (Guid.NewGuid(), Guid.NewGuid());
+        var job = new Job { Id = Guid.NewGuid(), OfferId = Guid.NewGuid(), ServiceId = serviceId, AdapterName = "email-main", Attempts = 1 };
+        var offer = new Offer { Id = job.OfferId, ServiceId = serviceId, Metadata = new() { ["orderId"] = "A-17" }, CallbackUrl = "https://override.test/x" };
+        var mine = Callback(serviceId, "https://a.test", "started", "failed");
+        var all = Callback(serviceId, "https://b.test", [.. CallbackEvents.All]);
+        var theirs = Callback(other, "https://c.test", [.. CallbackEvents.All]);
+        var started = Event(new JobStarted(job.Id, 1, "w", Now), job.Id, 2);
+        var failed = Event(new JobFailed(job.Id, 1, "The SMTP server refused the message.", Now), job.Id, 3);
+        var unknownJob = Event(new JobFinished(Guid.NewGuid(), 1, Now, null), Guid.NewGuid(), 2);
+
+        var messages = CallbackSubscription.Dispatch([started, failed, unknownJob], new Dictionary<Guid, Job> { [job.Id] = job },
+            new Dictionary<Guid, Offer> { [offer.Id] = offer }, new[] { mine, all, theirs }.ToLookup(c => c.ServiceId)).ToList();
+
+        Assert.Equal(4, messages.Count);
+        Assert.All(messages, m => Assert.Equal("https://override.test/x", m.Url));
+        Assert.Equal([mine.Id, all.Id, mine.Id, all.Id], messages.Select(m => m.CallbackId));
+        var body = JsonDocument.Parse(messages[2].Body).RootElement;
+        Assert.Equal(failed.Id, body.GetProperty("id").GetGuid());
+        Assert.Equal(failed.Id, messages[2].EventId);
+        Assert.Equal("job.failed", body.GetProperty("type").GetString());
+        Assert.Equal("Failed", body.GetProperty("state").GetString());
+        Assert.Equal(3, body.GetProperty("sequence").GetInt64());
+        Assert.Equal("The SMTP server refused the message.", body.GetProperty("error").GetString());
+        Assert.Equal("A-17", body.GetProperty("metadata").GetProperty("orderId").GetString());
+        Assert.Equal(job.OfferId, body.GetProperty("offerId").GetGuid());
+    }
+
+    [Fact]
+    public void without_an_override_the_callbacks_own_url_is_used_and_events_no_callback_wants_make_nothing()
+    {
+        var serviceId = Guid.NewGuid();
+        var job = new Job { Id = Guid.NewGuid(), OfferId = Guid.NewGuid(), ServiceId = serviceId, AdapterName = "sms" };
+        var callback = Callback(serviceId, "https://a.test/hook", "finished");
+        var messages = CallbackSubscription.Dispatch(
+            [Event(new JobStarted(job.Id, 1, "w", Now), job.Id, 2), Event(new JobFinished(job.Id, 1, Now, null), job.Id, 3), Event(new JobPossibleDuplicate(job.Id, 1, Now), job.Id, 4)],
+            new Dictionary<Guid, Job> { [job.Id] = job }, new Dictionary<Guid, Offer>(), new[] { callback }.ToLookup(c => c.ServiceId)).ToList();
+
+        var only = Assert.Single(messages);
+        Assert.Equal("https://a.test/hook", only.Url);
+        Assert.Equal("job.finished", only.EventType);
+        Assert.Equal(1, only.Attempt);
+        Assert.Equal(JsonValueKind.Null, JsonDocument.Parse(only.Body).RootElement.GetProperty("metadata").ValueKind);
+    }
+
+    [Fact]
+    public void the_settings_have_defaults_and_a_bad_value_stops_the_start_naming_it()
+    {
+        var defaults = CallbackSettings.From(new ConfigurationBuilder().Build());
+        Assert.Equal((10, TimeSpan.FromSeconds(10), false, 50, TimeSpan.FromHours(24)),
+            (defaults.MaxPerService, defaults.Timeout, defaults.AllowPrivateNetwork, defaults.DisableAfterFailures, defaults.DisableAfterFailing));
+        Assert.Equal([10, 60, 300, 1800, 7200, 21600], defaults.RetryDelays.Select(d => d.TotalSeconds));
+
+        foreach (var (key, value) in new[]
+                 {
+                     ("Callbacks:MaxPerService", "0"), ("Callbacks:TimeoutSeconds", "NaN"), ("Callbacks:RetryDelaysSeconds", "10,-1"),
+                     ("Callbacks:RetryDelaysSeconds", "10,abc"), ("Callbacks:DisableAfterFailures", "0"), ("Callbacks:Parallelism", "1000"),
+                     ("Callbacks:MaxInFlightPerCallback", "0"), ("Callbacks:DisableAfterHours", "0"),
+                 })
+        {
+            var configuration = new ConfigurationBuilder().AddInMemoryCollection([new(key, value)]).Build();
+            var error = Assert.Throws<InvalidOperationException>(() => CallbackSettings.From(configuration));
+            Assert.Contains(key, error.Message);
+        }
+    }
+
+    [Fact]
+    public void a_deliveries_cursor_round_trips_and_anything_else_is_refused()
+    {
+        var at = DeliverCallbackHandler.Truncate(DateTimeOffset.UtcNow);
+        var view = new CallbackDeliveryView(Guid.NewGuid(), Guid.NewGuid(), "job.finished", Guid.NewGuid(), "https://a.test", 1, at, 200, "delivered", null, 3, null);
+        Assert.Equal((at, view.Id), GetCallbackDeliveriesEndpoint.Decode(GetCallbackDeliveriesEndpoint.Encode(view)));
+        foreach (var bad in new[] { "garbage", "", "%%%", Convert.ToBase64String("1:2"u8.ToArray()), new string('a', 500) })
+            Assert.Null(GetCallbackDeliveriesEndpoint.Decode(bad));
+    }
+}

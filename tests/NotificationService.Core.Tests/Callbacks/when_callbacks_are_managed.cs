@@ -1,0 +1,108 @@
+using System.Text.Json;
+using NotificationService.Testing;
+
+namespace NotificationService.Core.Tests.Callbacks;
+
+public sealed class when_callbacks_are_managed(SystemFixture system) : IntegrationContext(system)
+{
+    private async Task AssertInvalidAsync(HttpMethod method, string url, string key, object? body, string field)
+    {
+        var (status, problem) = await System.SendRawAsync(method, url, key, body);
+        Assert.True(status == 422, $"{method} {url} {JsonSerializer.Serialize(body)}: {status} {problem}");
+        Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), $"no error for '{field}': {problem}");
+    }
+
+    [Theory]
+    [InlineData(null, "url")]
+    [InlineData("not a url", "url")]
+    [InlineData("ftp://example.test/hook", "url")]
+    [InlineData("/relative/hook", "url")]
+    [InlineData("https://user:pass@example.test/hook", "url")]
+    public async Task a_bad_url_is_a_422_naming_it(string? url, string field) =>
+        await AssertInvalidAsync(HttpMethod.Post, "/v1/callbacks", System.Tenant.ApiKey, new { url }, field);
+
+    [Fact]
+    public async Task bad_events_a_too_long_url_and_an_eleventh_callback_are_422s()
+    {
+        await AssertInvalidAsync(HttpMethod.Post, "/v1/callbacks", System.Tenant.ApiKey, new { url = "https://example.test/h", events = new[] { "started", "delivered" } }, "events");
+        await AssertInvalidAsync(HttpMethod.Post, "/v1/callbacks", System.Tenant.ApiKey, new { url = "https://example.test/h", events = Array.Empty<string>() }, "events");
+        await AssertInvalidAsync(HttpMethod.Post, "/v1/callbacks", System.Tenant.ApiKey, new { url = "https://example.test/" + new string('a', 2000) }, "url");
+        for (var i = 0; i < 10; i++) await System.CreateCallbackAsync(System.Tenant, $"https://example.test/{i}");
+        await AssertInvalidAsync(HttpMethod.Post, "/v1/callbacks", System.Tenant.ApiKey, new { url = "https://example.test/11" }, "url");
+        Assert.Equal(10, (await System.SendAsync<List<CallbackState>>(HttpMethod.Get, "/v1/callbacks", System.Tenant.ApiKey, expect: 200)).Count);
+    }
+
+    [Fact]
+    public async Task an_offers_callback_url_needs_a_registered_callback_and_a_valid_url()
+    {
+        var target = new[] { ClientApi.EmailTarget(System.Email.Name, "x@example.test") };
+        await AssertInvalidAsync(HttpMethod.Post, "/v1/offers", System.Tenant.ApiKey, new { targets = target, callbackUrl = "https://example.test/h" }, "callbackUrl");
+        await System.CreateCallbackAsync(System.Tenant, "https://example.test/registered");
+        await AssertInvalidAsync(HttpMethod.Post, "/v1/offers", System.Tenant.ApiKey, new { targets = target, callbackUrl = "mailto:x@example.test" }, "callbackUrl");
+        await System.CreateOfferAsync(System.Tenant, new { targets = target, callbackUrl = "https://example.test/this-offer" });
+    }
+
+    [Fact]
+    public async Task a_bad_deliveries_page_request_is_a_422_naming_the_parameter()
+    {
+        var callback = await System.CreateCallbackAsync(System.Tenant, "https://example.test/h");
+        await AssertInvalidAsync(HttpMethod.Get, $"/v1/callbacks/{callback.Id}/deliveries?limit=0", System.Tenant.ApiKey, null, "limit");
+        await AssertInvalidAsync(HttpMethod.Get, $"/v1/callbacks/{callback.Id}/deliveries?limit=201", System.Tenant.ApiKey, null, "limit");
+        await AssertInvalidAsync(HttpMethod.Get, $"/v1/callbacks/{callback.Id}/deliveries?cursor=garbage", System.Tenant.ApiKey, null, "cursor");
+        Assert.Empty((await System.GetDeliveriesAsync(System.Tenant, callback.Id)).Items);
+    }
+
+    [Fact]
+    public async Task another_services_callback_is_a_404_everywhere()
+    {
+        var other = await System.CreateTenantAsync($"other-{Guid.NewGuid():N}"[..20]);
+        var theirs = await System.CreateCallbackAsync(other, "https://example.test/theirs");
+        foreach (var (method, url) in new[]
+                 {
+                     (HttpMethod.Get, $"/v1/callbacks/{theirs.Id}"), (HttpMethod.Get, $"/v1/callbacks/{theirs.Id}/deliveries"),
+                     (HttpMethod.Post, $"/v1/callbacks/{theirs.Id}/enable"), (HttpMethod.Delete, $"/v1/callbacks/{theirs.Id}"),
+                     (HttpMethod.Get, $"/v1/callbacks/{Guid.NewGuid()}"),
+                 })
+            Assert.Equal(404, (await System.SendRawAsync(method, url, System.Tenant.ApiKey)).Status);
+        Assert.DoesNotContain((await System.SendAsync<List<CallbackState>>(HttpMethod.Get, "/v1/callbacks", System.Tenant.ApiKey, expect: 200)), c => c.Id == theirs.Id);
+        // The admin names the service: the wrong one is a 404 too.
+        Assert.Equal(404, (await System.SendRawAsync(HttpMethod.Delete, $"/admin/services/{System.Tenant.Id}/callbacks/{theirs.Id}", SystemFixture.AdminKey)).Status);
+        Assert.Equal(404, (await System.SendRawAsync(HttpMethod.Get, $"/admin/services/{Guid.NewGuid()}/callbacks", SystemFixture.AdminKey)).Status);
+        Assert.Equal(200, (await System.SendRawAsync(HttpMethod.Get, $"/v1/callbacks/{theirs.Id}", other.ApiKey)).Status);
+    }
+
+    [Fact]
+    public async Task an_admin_manages_a_services_callbacks()
+    {
+        var created = await System.SendAsync<CreatedCallback>(HttpMethod.Post, $"/admin/services/{System.Tenant.Id}/callbacks", SystemFixture.AdminKey,
+            new { url = "https://example.test/by-admin", events = new[] { "failed" } }, expect: 201);
+        Assert.StartsWith("nscb_", created.Secret);
+        var listed = await System.SendAsync<List<CallbackState>>(HttpMethod.Get, $"/admin/services/{System.Tenant.Id}/callbacks", SystemFixture.AdminKey, expect: 200);
+        Assert.Equal(["failed"], listed.Single().Events);
+        Assert.Equal(created.Id, (await System.GetCallbackAsync(System.Tenant, created.Id)).Id); // the service sees it as its own
+        var enabled = await System.SendAsync<CallbackState>(HttpMethod.Post, $"/admin/services/{System.Tenant.Id}/callbacks/{created.Id}/enable", SystemFixture.AdminKey, expect: 200);
+        Assert.True(enabled.Enabled);
+        Assert.Equal(204, (await System.SendRawAsync(HttpMethod.Delete, $"/admin/services/{System.Tenant.Id}/callbacks/{created.Id}", SystemFixture.AdminKey)).Status);
+        Assert.Equal(404, (await System.SendRawAsync(HttpMethod.Get, $"/v1/callbacks/{created.Id}", System.Tenant.ApiKey)).Status);
+        // A service key may not use the admin routes.
+        Assert.Equal(403, (await System.SendRawAsync(HttpMethod.Get, $"/admin/services/{System.Tenant.Id}/callbacks", System.Tenant.ApiKey)).Status);
+    }
+
+    [Fact]
+    public async Task deleting_a_callback_stops_its_pending_deliveries()
+    {
+        await using var peer = await HttpPeer.StartAsync();
+        peer.Reply = _ => new PeerReply(500, "{}");
+        var callback = await System.CreateCallbackAsync(System.Tenant, peer.BaseUrl, ["finished"]);
+        await System.CreateOfferAsync(System.Tenant, new { targets = new[] { ClientApi.EmailTarget(System.Email.Name, "deleted@example.test") } });
+        await Eventually.Until(() => peer.Requests.Count >= 1, what: "the first failed attempt");
+
+        Assert.Equal(204, (await System.SendRawAsync(HttpMethod.Delete, $"/v1/callbacks/{callback.Id}", System.Tenant.ApiKey)).Status);
+        var atDelete = peer.Requests.Count;
+        peer.Reply = _ => new PeerReply(200, "{}");
+        // Three retries 0.5 s apart would all have come by now.
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        Assert.True(peer.Requests.Count <= atDelete + 1, $"{peer.Requests.Count - atDelete} requests after the delete"); // one may have been in flight
+        Assert.Equal(404, (await System.SendRawAsync(HttpMethod.Get, $"/v1/callbacks/{callback.Id}", System.Tenant.ApiKey)).Status);
+    }
+}
