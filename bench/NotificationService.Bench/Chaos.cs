@@ -29,7 +29,13 @@ public static class Chaos
         await using var stack = await Stack.StartAsync(root, postgres, rabbitMq, cores: 0);
         stack.CoreSettings["Callbacks__AllowPrivateNetwork"] = "true"; // the receiver is on 127.0.0.1
         stack.CoreSettings["Callbacks__RetryDelaysSeconds"] = "1,2,5,10,20,30";
-        foreach (var port in corePorts) await stack.StartCoreAsync(port: port);
+        // Each core's Wolverine node number, which owns the envelopes it stored in its durable inbox.
+        var coreNodes = new List<int>();
+        foreach (var port in corePorts)
+        {
+            await stack.StartCoreAsync(port: port);
+            coreNodes.Add(await NewNodeAsync(postgres, coreNodes.DefaultIfEmpty(0).Max()));
+        }
         await stack.CreateServiceAsync();
         await stack.ServiceAsync("/v1/callbacks", new { url = receivers.CallbackUrl, events = CallbackEventTypes.Keys.ToArray() });
         var adapter = await stack.CreateAdapterAsync("chaos-webhook", "webhook", new { url = $"http://127.0.0.1:{receivers.WebhookPort}/in", secret = "chaos-secret-0123456789", allowPrivateNetwork = true });
@@ -85,9 +91,10 @@ public static class Chaos
         });
 
         var kills = new List<Kill>();
-        async Task KillAtAsync(string target, Func<Task> kill, Func<Task> restart)
+        async Task KillAtAsync(string target, Func<Task> kill, Func<Task> restart, Func<Task<string>>? prepare = null)
         {
             await Task.Delay(calm);
+            if (prepare is not null) target = await prepare();
             var killedAt = Now();
             var killedTicks = Stopwatch.GetTimestamp();
             Console.WriteLine($"   {killedAt,5:0.0} s  SIGKILL {target}");
@@ -104,13 +111,50 @@ public static class Chaos
             Console.WriteLine($"   {Now(),5:0.0} s  {target} back after {back:0.0} s, delivering again {recovered?.ToString() ?? "never (120 s)"} s after the kill");
         }
 
+        var victim = -1;
+        CoreKill? coreKill = null;
+        Task<Takeover>? takeover = null;
         var pgData = Environment.GetEnvironmentVariable("NS_PG_DATA_DIR")!;
         // A component that cannot be brought back is a failed run with a report, not a crash.
         try
         {
         var rabbitPidFile = Environment.GetEnvironmentVariable("NS_RABBIT_PID_FILE")!;
         await KillAtAsync("worker 1", () => stack.Workers[0].KillAsync(), () => stack.StartWorkerAsync("Webhook", adapter.Key, 8, replace: 0));
-        await KillAtAsync("core 1", () => stack.Cores[0].KillAsync(), () => stack.StartCoreAsync(index: 0, port: corePorts[0]));
+        // The core to kill is the one running the callbacks subscription (HotCold: one core holds the daemon's lock), at a
+        // moment when DeliverCallback messages wait in its durable inbox: what must survive is exactly that core's work. The
+        // callback receiver answers slowly for a moment before the kill, so deliveries are in flight and queued when it comes.
+        var coreName = "";
+        await KillAtAsync("core", async () =>
+        {
+            await stack.Cores[victim].KillAsync();
+            var killedTicks = Stopwatch.GetTimestamp();
+            receivers.CallbackDelay = TimeSpan.Zero;
+            // The dead process can change nothing now: what its node still owns is exactly what it left behind.
+            var pending = await PendingCallbacksAsync(postgres, coreNodes[victim]);
+            var undelivered = (await SubscribedEventsAsync(postgres, accepted.Keys.ToArray())).Count(e => !receivers.Callbacks.ContainsKey(e));
+            coreKill = new CoreKill(victim, coreNodes[victim], pending, undelivered);
+            Console.WriteLine($"   {Now(),5:0.0} s  at the kill: {pending.Incoming} DeliverCallback envelopes owned by core {victim + 1} (node {coreNodes[victim]}), " +
+                $"{pending.Scheduled} scheduled retries (any node's); {undelivered} subscribed events not yet received");
+            if (pending.Incoming == 0) throw new InvalidOperationException($"no DeliverCallback message was pending on core {victim + 1}, the daemon's, at the kill");
+            takeover = WatchTakeoverAsync(postgres, stack, coreName, victim, coreNodes[victim], killedTicks);
+        }, async () =>
+        {
+            await stack.StartCoreAsync(index: victim, port: corePorts[victim]);
+            coreNodes[victim] = await NewNodeAsync(postgres, coreNodes.Max());
+        }, prepare: async () =>
+        {
+            var holders = await DaemonHoldersAsync(postgres);
+            Console.WriteLine($"   {Now(),5:0.0} s  advisory locks held by the cores: {await DescribeLocksAsync(postgres, stack)} (cores 1, 2: nodes {string.Join(", ", coreNodes)})");
+            victim = holders.Count == 1 ? stack.CoreDbNames.IndexOf(holders[0]) : -1;
+            if (victim < 0) throw new InvalidOperationException($"cannot tell which core runs the callbacks daemon (lock holders: {string.Join(", ", holders)})");
+            coreName = holders[0];
+            receivers.CallbackDelay = TimeSpan.FromMilliseconds(300);
+            await Task.Delay(TimeSpan.FromSeconds(2));
+            return $"core {victim + 1} (holds the callbacks daemon)";
+        });
+        var took = await takeover!;
+        Console.WriteLine($"   {Now(),5:0.0} s  callbacks daemon taken over by {took.NewHolder ?? "nobody"} {took.DaemonAfter?.ToString("0.0") ?? "never (120 s)"} s after the kill; " +
+            $"the dead core's DeliverCallback envelopes all picked up {took.InboxAfter?.ToString("0.0") ?? "never (120 s)"} s after the kill");
         if (!onlyProcesses)
         {
         await KillAtAsync("RabbitMQ", () => KillTreeAsync(int.Parse(File.ReadAllText(rabbitPidFile).Trim())), () => InfraUpAsync(root));
@@ -172,11 +216,136 @@ public static class Chaos
         Console.WriteLine($"| of those, never received by the callback receiver (lost) | {missingCallbacks.Count} (all others within {callbacksDrained:0} s) |");
         Console.WriteLine($"| callbacks received more than once (same event id) | {subscribed.Count(e => receivers.Callbacks.GetValueOrDefault(e) > 1)} ({extraCallbacks} extra) |");
 
+        if (coreKill is { } ck)
+        {
+            var t = await takeover!;
+            Console.WriteLine($"| core killed: the one running the callbacks daemon | core {ck.Core + 1} (Wolverine node {ck.Node}) |");
+            Console.WriteLine($"| at the kill: DeliverCallback envelopes owned by that core / scheduled retries | {ck.Pending.Incoming} / {ck.Pending.Scheduled} |");
+            Console.WriteLine($"| at the kill: subscribed events not yet received | {ck.Undelivered} |");
+            Console.WriteLine($"| callbacks daemon taken over (by, s after the kill) | {t.NewHolder ?? "nobody"}, {t.DaemonAfter?.ToString("0.0") ?? "not within 120 s"} |");
+            Console.WriteLine($"| the dead core's DeliverCallback envelopes all picked up by another node (s after the kill) | {t.InboxAfter?.ToString("0.0") ?? "not within 120 s"} |");
+        }
+
         var ok = notEnded.Count == 0 && lost.Count == 0 && unexplained.Count == 0 && gaveUp == 0 && missingCallbacks.Count == 0;
         Console.WriteLine(ok ? "\nCHAOS PASSED: nothing accepted was lost, every duplicate is on record." : "\nCHAOS FAILED");
         foreach (var id in notEnded.Concat(lost).Concat(unexplained).Take(10)) Console.WriteLine($"   job {id}: {(states.TryGetValue(id, out var s) ? s.State : "no document")}, delivered {receivers.Count.GetValueOrDefault(id)}x");
         foreach (var id in missingCallbacks.Take(10)) Console.WriteLine($"   event {id}: no callback received");
         return ok ? 0 : 1;
+    }
+
+    private sealed record Pending(int Incoming, int Scheduled);
+    private sealed record CoreKill(int Core, int Node, Pending Pending, int Undelivered);
+    private sealed record Takeover(string? NewHolder, double? DaemonAfter, double? InboxAfter);
+
+    /// <summary>
+    /// The cores (by application_name, see Stack.CoreDbNames) holding Marten's HotCold daemon lock: a session-level
+    /// advisory lock (pg_try_advisory_lock) kept on a connection of its own for the whole leadership, the only lock a core
+    /// holds for long (Wolverine's durability passes take transaction-scoped ones for a moment; its leader is a row in
+    /// wolverine_node_assignments, printed beside the locks so a run shows the two are independent).
+    /// </summary>
+    private static async Task<List<string>> DaemonHoldersAsync(string postgres)
+    {
+        var holders = new List<string>();
+        try
+        {
+            await using var connection = new NpgsqlConnection(postgres);
+            await connection.OpenAsync();
+            await using var command = new NpgsqlCommand("""
+                SELECT DISTINCT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                WHERE l.locktype = 'advisory' AND l.granted AND a.application_name LIKE 'ns-core-%'
+                  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                  AND a.state = 'idle' AND a.query LIKE '%pg_try_advisory_lock(%'
+                """, connection);
+            await using var reader = await command.ExecuteReaderAsync();
+            while (await reader.ReadAsync()) holders.Add(reader.GetString(0));
+        }
+        catch (NpgsqlException) { }
+        return holders;
+    }
+
+    /// <summary>Every advisory lock a core holds, for the record: core, key, connection state.</summary>
+    private static async Task<string> DescribeLocksAsync(string postgres, Stack stack)
+    {
+        await using var connection = new NpgsqlConnection(postgres);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("""
+            SELECT a.application_name, (l.classid::bigint << 32) | l.objid::bigint, a.state || ' ' || left(a.query, 160) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+            WHERE l.locktype = 'advisory' AND l.granted AND a.application_name LIKE 'ns-core-%'
+              AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+            ORDER BY 1, 2
+            """, connection);
+        var locks = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync()) locks.Add($"core {stack.CoreDbNames.IndexOf(reader.GetString(0)) + 1} key {reader.GetInt64(1)} ({reader.GetString(2)})");
+        await reader.DisposeAsync();
+        await using var leader = new NpgsqlCommand("""
+            SELECT n.node_number FROM wolverine.wolverine_node_assignments a JOIN wolverine.wolverine_nodes n ON n.id = a.node_id WHERE a.id = 'wolverine://leader/'
+            """, connection);
+        return $"{(locks.Count == 0 ? "none" : string.Join("; ", locks))}; Wolverine's leader: node {await leader.ExecuteScalarAsync() ?? "none"}";
+    }
+
+    /// <summary>DeliverCallback envelopes in Wolverine's durable inbox: waiting to be handled by the node <paramref name="owner"/>, and scheduled retries (owned by no node until due).</summary>
+    private static async Task<Pending> PendingCallbacksAsync(string postgres, int owner)
+    {
+        await using var connection = new NpgsqlConnection(postgres);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("""
+            SELECT count(*) FILTER (WHERE status = 'Incoming' AND owner_id = $1), count(*) FILTER (WHERE status = 'Scheduled')
+            FROM wolverine.wolverine_incoming_envelopes WHERE message_type LIKE '%DeliverCallback'
+            """, connection);
+        command.Parameters.Add(new NpgsqlParameter { Value = owner });
+        await using var reader = await command.ExecuteReaderAsync();
+        await reader.ReadAsync();
+        return new Pending((int)reader.GetInt64(0), (int)reader.GetInt64(1));
+    }
+
+    /// <summary>The Wolverine node number of a core just started: the first above <paramref name="above"/> (nodes are numbered in start order).</summary>
+    private static async Task<int> NewNodeAsync(string postgres, int above)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (true)
+        {
+            await using (var connection = new NpgsqlConnection(postgres))
+            {
+                await connection.OpenAsync();
+                await using var command = new NpgsqlCommand("SELECT min(node_number) FROM wolverine.wolverine_nodes WHERE node_number > $1", connection);
+                command.Parameters.Add(new NpgsqlParameter { Value = above });
+                if (await command.ExecuteScalarAsync() is int node) return node;
+            }
+            if (DateTime.UtcNow > deadline) throw new InvalidOperationException("a core started but registered no Wolverine node within 30 s");
+            await Task.Delay(200);
+        }
+    }
+
+    /// <summary>
+    /// After the daemon's core is killed: when another core (the survivor, or the killed one restarted) holds the daemon
+    /// lock, and when no DeliverCallback envelope is left owned by the dead node (another node recovered them).
+    /// </summary>
+    private static async Task<Takeover> WatchTakeoverAsync(string postgres, Stack stack, string killed, int victim, int deadNode, long killedTicks)
+    {
+        string? holder = null;
+        double? daemonAfter = null, inboxAfter = null;
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(120);
+        while (DateTime.UtcNow < deadline && (daemonAfter is null || inboxAfter is null))
+        {
+            var elapsed = Stopwatch.GetElapsedTime(killedTicks).TotalSeconds;
+            try
+            {
+                if (daemonAfter is null && (await DaemonHoldersAsync(postgres)).FirstOrDefault(h => h != killed) is { } now)
+                {
+                    var index = stack.CoreDbNames.IndexOf(now);
+                    holder = index < 0 ? now : $"core {index + 1}{(index == victim ? " (restarted)" : "")}";
+                    daemonAfter = Math.Round(elapsed, 1);
+                }
+                if (inboxAfter is null)
+                {
+                    if ((await PendingCallbacksAsync(postgres, deadNode)).Incoming == 0) inboxAfter = Math.Round(elapsed, 1);
+                }
+            }
+            catch (NpgsqlException) { }
+            await Task.Delay(250);
+        }
+        return new Takeover(holder, daemonAfter, inboxAfter);
     }
 
     /// <summary>The callback's event names by the stored event type (Marten's alias of the event record).</summary>

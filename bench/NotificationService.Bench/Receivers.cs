@@ -32,6 +32,8 @@ public sealed class Receivers : IAsyncDisposable
     public long LastCallbackAt => Interlocked.Read(ref _lastCallbackAt);
     private int _callbackTotal;
     private long _lastCallbackAt;
+    /// <summary>How long <c>/callbacks</c> holds its answer (after counting the event): a slow receiver, so deliveries queue up.</summary>
+    public TimeSpan CallbackDelay { get; set; }
     public int WebhookPort { get; }
     public string CallbackUrl => $"http://127.0.0.1:{WebhookPort}/callbacks";
     public int SmtpPort { get; }
@@ -48,19 +50,19 @@ public sealed class Receivers : IAsyncDisposable
         builder.Logging.ClearProviders();
         var app = builder.Build();
         Receivers? receivers = null;
-        app.Run(context =>
+        app.Run(async context =>
         {
             if (context.Request.Path == "/callbacks")
             {
                 if (Guid.TryParse(context.Request.Headers["X-NS-Event-Id"], out var eventId)) receivers!.Callbacks.AddOrUpdate(eventId, 1, (_, n) => n + 1);
                 Interlocked.Increment(ref receivers!._callbackTotal);
                 Interlocked.Exchange(ref receivers._lastCallbackAt, Stopwatch.GetTimestamp());
+                if (receivers.CallbackDelay > TimeSpan.Zero) await Task.Delay(receivers.CallbackDelay);
                 context.Response.StatusCode = 204;
-                return Task.CompletedTask;
+                return;
             }
             if (Guid.TryParse(context.Request.Headers["X-NS-Job"], out var job)) receivers!.Record(job);
             context.Response.StatusCode = 204;
-            return Task.CompletedTask;
         });
         await app.StartAsync();
 

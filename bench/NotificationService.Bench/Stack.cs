@@ -13,6 +13,9 @@ public sealed class Stack : IAsyncDisposable
     public List<ServiceProcess> Cores { get; } = [];
     public IReadOnlyList<ServiceProcess> Workers => _workers;
     public List<Uri> CoreUrls { get; } = [];
+    /// <summary>Each core's PostgreSQL application_name (unique per start), so pg_stat_activity tells whose a backend is.</summary>
+    public List<string> CoreDbNames { get; } = [];
+    private int _coreStarts;
     public HttpClient Http { get; } = new(new SocketsHttpHandler { MaxConnectionsPerServer = 512, PooledConnectionLifetime = TimeSpan.FromMinutes(10) })
     {
         Timeout = TimeSpan.FromSeconds(30),
@@ -57,10 +60,13 @@ public sealed class Stack : IAsyncDisposable
     public async Task<ServiceProcess> StartCoreAsync(int index = -1, int? port = null)
     {
         var url = new Uri($"http://127.0.0.1:{port ?? ServiceProcess.FreePort()}");
-        var core = ServiceProcess.Start("core", Path.Combine(_root, "src/NotificationService.Core/bin/Release/net10.0/NotificationService.Core.dll"),
-            Environment("CORE", [("Admin__ApiKeys__0", AdminKey), ("ASPNETCORE_URLS", url.ToString()), .. CoreSettings.Select(kv => (kv.Key, kv.Value))]));
+        var dbName = $"ns-core-{url.Port}-{++_coreStarts}";
+        var env = Environment("CORE", [("Admin__ApiKeys__0", AdminKey), ("ASPNETCORE_URLS", url.ToString()), .. CoreSettings.Select(kv => (kv.Key, kv.Value))]);
+        env["ConnectionStrings__Postgres"] += $";Application Name={dbName}";
+        var core = ServiceProcess.Start("core", Path.Combine(_root, "src/NotificationService.Core/bin/Release/net10.0/NotificationService.Core.dll"), env);
         await WaitHealthyAsync(url, core);
-        if (index < 0) { Cores.Add(core); CoreUrls.Add(url); } else { Cores[index] = core; CoreUrls[index] = url; }
+        if (index < 0) { Cores.Add(core); CoreUrls.Add(url); CoreDbNames.Add(dbName); }
+        else { Cores[index] = core; CoreUrls[index] = url; CoreDbNames[index] = dbName; }
         return core;
     }
 
