@@ -145,7 +145,9 @@ public static class Chaos
             coreNodes[victim] = await NewNodeAsync(postgres, coreNodes.Max());
         }, prepare: async () =>
         {
+            // The lock's connection is 'idle' but for its pings: a few reads before concluding that no core (or two) holds it.
             var holders = await DaemonHoldersAsync(postgres);
+            for (var i = 0; i < 20 && holders.Count != 1; i++) { await Task.Delay(250); holders = await DaemonHoldersAsync(postgres); }
             Console.WriteLine($"   {Now(),5:0.0} s  advisory locks held by the cores: {await DescribeLocksAsync(postgres, stack)} (cores 1, 2: nodes {string.Join(", ", coreNodes)})");
             victim = holders.Count == 1 ? stack.CoreDbNames.IndexOf(holders[0]) : -1;
             if (victim < 0) throw new InvalidOperationException($"cannot tell which core runs the callbacks daemon (lock holders: {string.Join(", ", holders)})");
