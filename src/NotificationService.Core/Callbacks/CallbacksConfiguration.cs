@@ -10,9 +10,12 @@ namespace NotificationService.Core.Callbacks;
 /// <summary>The <c>Callbacks:*</c> settings, checked at start-up.</summary>
 public sealed record CallbackSettings(
     int MaxPerService, TimeSpan Timeout, bool AllowPrivateNetwork, IReadOnlyList<TimeSpan> RetryDelays, int DisableAfterFailures,
-    TimeSpan DisableAfterFailing, int Parallelism, int MaxInFlightPerCallback)
+    TimeSpan DisableAfterFailing, int Parallelism, int MaxInFlightPerCallback, int MaxInFlightPerService)
 {
     public const string Queue = "callbacks";
+
+    /// <summary>Parked deliveries of one service put back in the queue per round (a second): a few more than its slots.</summary>
+    public int ReleasePerServicePerRound => MaxInFlightPerService * 2;
 
     public static CallbackSettings From(IConfiguration configuration)
     {
@@ -29,11 +32,14 @@ public sealed record CallbackSettings(
                 : throw new InvalidOperationException("Callbacks:RetryDelaysSeconds must be a comma-separated list of seconds, each from 0 to 86400 (e.g. 10,60,300)."))
             .ToList();
         if (delays.Count > 20) throw new InvalidOperationException("Callbacks:RetryDelaysSeconds may list at most 20 delays.");
+        var parallelism = Whole("Parallelism", 16, 2, 256);
+        // Below the queue's parallelism, so one service's receivers always leave slots for the others.
+        var perService = Whole("MaxInFlightPerService", Math.Min(4, parallelism - 1), 1, parallelism - 1);
         return new CallbackSettings(
             Whole("MaxPerService", 10, 1, 100), TimeSpan.FromSeconds(Seconds("TimeoutSeconds", 10, 0.1, 60)),
             configuration.GetValue("Callbacks:AllowPrivateNetwork", false), delays,
             Whole("DisableAfterFailures", 50, 1, 100_000), TimeSpan.FromHours(Seconds("DisableAfterHours", 24, 0.001, 24 * 30)),
-            Whole("Parallelism", 16, 1, 256), Whole("MaxInFlightPerCallback", 4, 1, 256));
+            parallelism, Whole("MaxInFlightPerCallback", 4, 1, 256), perService);
     }
 }
 
@@ -61,11 +67,14 @@ public static class CallbacksConfiguration
         services.AddSingleton<CallbackSecrets>();
         services.AddSingleton<CallbackSender>();
         services.AddSingleton<CallbackInFlight>();
+        services.AddHostedService<ParkedCallbackReleaser>();
         services.ConfigureMarten(opts =>
         {
             opts.Schema.For<CallbackEndpoint>().Index(x => x.ServiceId);
             // The deliveries page is a keyset over (attemptedAt, id) within one callback.
             opts.Schema.For<CallbackDelivery>().Duplicate(x => x.CallbackId).Duplicate(x => x.AttemptedAt);
+            // Released by due time, a few per service per round (ReleaseDueCallbacksHandler).
+            opts.Schema.For<ParkedCallback>().Duplicate(x => x.ServiceId).Duplicate(x => x.DueAt);
         });
         services.SubscribeToEvents(new CallbackSubscription());
         return services;

@@ -3,6 +3,7 @@ using JasperFx.Events;
 using Microsoft.Extensions.Configuration;
 using NotificationService.Core.Callbacks;
 using NotificationService.Core.Offers;
+using NotificationService.Hosting;
 using NotificationService.Storage.Jobs;
 
 namespace NotificationService.Core.Tests.Callbacks;
@@ -77,13 +78,39 @@ public sealed class CallbackDecisionsTests
                  {
                      ("Callbacks:MaxPerService", "0"), ("Callbacks:TimeoutSeconds", "NaN"), ("Callbacks:RetryDelaysSeconds", "10,-1"),
                      ("Callbacks:RetryDelaysSeconds", "10,abc"), ("Callbacks:DisableAfterFailures", "0"), ("Callbacks:Parallelism", "1000"),
-                     ("Callbacks:MaxInFlightPerCallback", "0"), ("Callbacks:DisableAfterHours", "0"),
+                     ("Callbacks:MaxInFlightPerCallback", "0"), ("Callbacks:DisableAfterHours", "0"), ("Callbacks:Parallelism", "1"),
+                     ("Callbacks:MaxInFlightPerService", "16"), ("Callbacks:MaxInFlightPerService", "0"),
                  })
         {
             var configuration = new ConfigurationBuilder().AddInMemoryCollection([new(key, value)]).Build();
             var error = Assert.Throws<InvalidOperationException>(() => CallbackSettings.From(configuration));
             Assert.Contains(key, error.Message);
         }
+    }
+
+    [Fact]
+    public void the_error_a_tenant_sees_never_names_an_address()
+    {
+        var timeout = TimeSpan.FromSeconds(10);
+        var refused = new OutboundRequestRefusedException("The host resolves to 10.1.2.3, a private address; set the adapter's config allowPrivateNetwork.");
+        foreach (var e in new Exception[] { refused, new HttpRequestException("wrapped", refused) })
+            Assert.Equal("The URL's host is a private, loopback or link-local address, which is refused.", CallbackSender.Classify(e, timeout));
+        Assert.Equal("Connection refused or unreachable.",
+            CallbackSender.Classify(new HttpRequestException(HttpRequestError.ConnectionError, "Connection refused (10.0.0.7:443)"), timeout));
+        Assert.Equal("DNS lookup failed.", CallbackSender.Classify(new HttpRequestException(HttpRequestError.NameResolutionError, "internal.corp"), timeout));
+        Assert.Equal("TLS failed.", CallbackSender.Classify(new HttpRequestException(HttpRequestError.SecureConnectionError, "10.0.0.7"), timeout));
+        Assert.Equal("The request failed.", CallbackSender.Classify(new HttpRequestException("10.0.0.7 said no"), timeout));
+        Assert.Equal("No answer within 10 s.", CallbackSender.Classify(new TaskCanceledException(), timeout));
+    }
+
+    [Fact]
+    public async Task the_in_flight_cap_is_per_service_across_its_callbacks()
+    {
+        var inFlight = new CallbackInFlight();
+        var (service, other) = (Guid.NewGuid(), Guid.NewGuid());
+        for (var i = 0; i < 4; i++) Assert.True(await inFlight.TryEnterAsync(service, 4, Guid.NewGuid(), 4, default));
+        Assert.False(await inFlight.TryEnterAsync(service, 4, Guid.NewGuid(), 4, default));
+        Assert.True(await inFlight.TryEnterAsync(other, 4, Guid.NewGuid(), 4, default));
     }
 
     [Fact]
