@@ -30,6 +30,9 @@ public static class ListJobsEndpoint
     public const int DefaultLimit = 50;
     public const int MaxLimit = 200;
 
+    /// <summary>The query parameters besides metadata.&lt;key&gt; (any other is refused, naming it).</summary>
+    public static readonly string[] Parameters = ["state", "adapter", "offerId", "createdFrom", "createdTo", "limit", "cursor"];
+
     public static JobSearch Load(
         string? state, string? adapter, string? offerId, string? createdFrom, string? createdTo, string? limit, string? cursor,
         HttpContext context, ClaimsPrincipal user, IDataProtectionProvider protection)
@@ -59,7 +62,7 @@ public static class ListJobsEndpoint
         JobCursor? parsedCursor = null;
         if (cursor is not null && (parsedCursor = JobCursor.Decode(protection, cursor, serviceId)) is null)
             errors.Add(("cursor", "Not a cursor of this service's job listing: pass the 'next' of the previous page unchanged."));
-        var metadata = MetadataFilter.Parse(context.Request.Query, errors);
+        var metadata = MetadataFilter.Parse(context.Request.Query, errors, Parameters);
         return new JobSearch(serviceId, parsedState, adapter, parsedOffer, from, to, metadata, parsedLimit, parsedCursor, errors);
     }
 
