@@ -99,8 +99,8 @@ public static class ListJobsEndpoint
     }
 
     /// <summary>
-    /// The query, spelt with the indexes' exact expressions (NotificationStore: mt_doc_job_idx_service_created and
-    /// _service_state_created; the offers' GIN on data -> 'metadata') so PostgreSQL can read the page off an index in order.
+    /// The query, spelt with the indexes' exact expressions (NotificationStore: mt_doc_job_idx_service_created,
+    /// _service_state_created and _service_adapter_created; the offers' GIN on data -> 'metadata') so PostgreSQL can read the page off an index in order.
     /// One row more than the page tells whether there is a next one.
     /// </summary>
     public static (string Sql, List<object> Args) ToSql(JobSearch search)
