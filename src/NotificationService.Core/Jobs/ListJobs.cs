@@ -85,8 +85,9 @@ public static class ListJobsEndpoint
     [EndpointSummary("Find this service's jobs")]
     [EndpointDescription("The calling service's jobs, newest first (createdAt, then id, descending), filtered by state, adapter "
         + "name, offer, creation time (createdFrom inclusive, createdTo exclusive, ISO 8601) and metadata.<key>=<value> on the "
-        + "offer's metadata (several AND together, at most 10). Page with limit (1 to 200, default 50) and cursor: the next of "
-        + "the previous page, opaque; next is null on the last page.")]
+        + "offer's metadata (several AND together, at most 10; e.g. `?metadata.customer=acme&metadata.region=eu`, described by "
+        + "x-metadata-filters). Page with limit (1 to 200, default 50) and cursor: the next of the previous page, opaque; next is "
+        + "null on the last page. Any other query parameter is a 422 naming it.")]
     [ProducesResponseType<JobPage>(StatusCodes.Status200OK)]
     [ProducesResponseType<ValidationProblemDetails>(StatusCodes.Status422UnprocessableEntity)]
     public static async Task<JobPage> Get(JobSearch search, IQuerySession session, IDataProtectionProvider protection, CancellationToken ct)

@@ -70,7 +70,7 @@ public static class ListOffersEndpoint
     [WolverineGet("/v1/offers", OperationId = "listOffers")]
     [Tags("Offers")]
     [EndpointSummary("List your offers")]
-    [EndpointDescription("This service's offers, newest first, paged. `metadata.<key>=<value>` (repeatable with other keys, ANDed) keeps the offers whose metadata holds every pair.")]
+    [EndpointDescription("This service's offers, newest first, paged. `metadata.<key>=<value>` (repeatable with other keys, ANDed) keeps the offers whose metadata holds every pair, e.g. `?metadata.customer=acme&metadata.region=eu` (described by x-metadata-filters). Any other query parameter is a 422 naming it.")]
     [ProducesResponseType<ValidationProblemDetails>(422, "application/problem+json")]
     public static async Task<PagedResult<OfferSummary>> Get(int? page, int? pageSize, ClaimsPrincipal user, HttpContext context, IQuerySession session)
     {

@@ -245,6 +245,37 @@ public sealed partial class when_a_client_reads_the_api_docs(SystemFixture syste
     }
 
     [Fact]
+    public async Task the_job_search_parameters_are_typed_and_metadata_filters_and_callback_values_are_described()
+    {
+        var document = await DocumentAsync();
+        var schemas = document.GetProperty("components").GetProperty("schemas");
+        var parameters = Operation(document, "/v1/jobs", "get").GetProperty("parameters").EnumerateArray()
+            .ToDictionary(p => p.GetProperty("name").GetString()!, p => p.GetProperty("schema"));
+        Assert.Equal("#/components/schemas/JobState", parameters["state"].GetProperty("$ref").GetString());
+        Assert.Equal("integer", parameters["limit"].GetProperty("type").GetString());
+        Assert.Equal((1, 200, 50), (parameters["limit"].GetProperty("minimum").GetInt32(), parameters["limit"].GetProperty("maximum").GetInt32(),
+            parameters["limit"].GetProperty("default").GetInt32()));
+        Assert.Equal("uuid", parameters["offerId"].GetProperty("format").GetString());
+        Assert.Equal("date-time", parameters["createdFrom"].GetProperty("format").GetString());
+        Assert.Equal("date-time", parameters["createdTo"].GetProperty("format").GetString());
+        // metadata.<key> cannot be a declared parameter; the operation describes it for a generator's template.
+        foreach (var path in new[] { "/v1/jobs", "/v1/offers" })
+        {
+            var filters = Operation(document, path, "get").GetProperty("x-metadata-filters");
+            Assert.Equal("metadata.", filters.GetProperty("namePrefix").GetString());
+            Assert.Equal(10, filters.GetProperty("maxFilters").GetInt32());
+        }
+        var events = schemas.GetProperty("CallbackEventName").GetProperty("enum").EnumerateArray().Select(e => e.GetString());
+        Assert.Equal(["scheduled", "queued", "started", "attemptFailed", "finished", "failed", "expired", "canceled"], events);
+        foreach (var schema in new[] { "CreateCallback", "CallbackCreated", "CallbackView" })
+            Assert.Equal("#/components/schemas/CallbackEventName",
+                schemas.GetProperty(schema).GetProperty("properties").GetProperty("events").GetProperty("items").GetProperty("$ref").GetString());
+        Assert.Equal(["delivered", "failed", "gaveUp", "skipped"], schemas.GetProperty("CallbackDeliveryOutcome").GetProperty("enum").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal("#/components/schemas/CallbackDeliveryOutcome",
+            schemas.GetProperty("CallbackDeliveryView").GetProperty("properties").GetProperty("outcome").GetProperty("$ref").GetString());
+    }
+
+    [Fact]
     public async Task the_docs_page_loads_its_script_from_the_app_and_nothing_from_the_internet()
     {
         using var page = await System.Http.GetAsync("/docs/");
