@@ -58,8 +58,11 @@ public static class NotificationStore
             // backwards, whatever the page's depth. It also serves every lookup by service alone (it replaced that index).
             .Index([x => x.ServiceId, x => x.CreatedAt, x => x.Id], i => i.Name = "mt_doc_job_idx_service_created")
             // The same with a state filter (?state=Failed is the common question, and a rare state would otherwise walk
-            // every job of the service); the other filters are selective (offerId) or rare enough to read through the above.
-            .Index([x => x.ServiceId, x => x.State, x => x.CreatedAt, x => x.Id], i => i.Name = "mt_doc_job_idx_service_state_created");
+            // every job of the service); offerId is selective on its own index, createdFrom/To bound the range above.
+            .Index([x => x.ServiceId, x => x.State, x => x.CreatedAt, x => x.Id], i => i.Name = "mt_doc_job_idx_service_state_created")
+            // And with an adapter filter: through the index above, ?adapter=<a name this service never used> read every one
+            // of its jobs to find none (and a rare adapter nearly as many); here it is one range scan, empty or in order.
+            .Index([x => x.ServiceId, x => x.AdapterName, x => x.CreatedAt, x => x.Id], i => i.Name = "mt_doc_job_idx_service_adapter_created");
 
         opts.Projections.Snapshot<Adapter>(SnapshotLifecycle.Inline);
         opts.Schema.For<Adapter>().UniqueIndex(x => x.Name).UniqueIndex(x => x.KeyHash);

@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using System.Security.Claims;
 using System.Text.Json;
 using System.Text.RegularExpressions;
@@ -16,7 +17,7 @@ using Wolverine.Marten;
 namespace NotificationService.Core.Adapters;
 
 public sealed record CreateAdapter(
-    string? Name, string? Type, JsonElement Config, JsonElement? ParamsSchema, List<Guid>? Services, DeliveryPolicy? Policy);
+    [property: Required] string? Name, [property: Required] string? Type, [property: Required] JsonElement Config, JsonElement? ParamsSchema, List<Guid>? Services, DeliveryPolicy? Policy);
 
 /// <summary>The worker key is returned here once; operations start the adapter's workers with it.</summary>
 public sealed record AdapterCreated(Guid Id, string Name, string Type, string Queue, string ApiKey) : CreatedResource($"/admin/adapters/{Id}");

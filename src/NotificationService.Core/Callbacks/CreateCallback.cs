@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using System.Security.Claims;
 using Marten;
 using Microsoft.AspNetCore.Mvc;
@@ -11,7 +12,8 @@ using Wolverine.Persistence;
 namespace NotificationService.Core.Callbacks;
 
 /// <summary>A callback registration; <c>events</c> left out means started, finished, failed, expired and canceled.</summary>
-public sealed record CreateCallback(string? Url, List<string>? Events);
+// Nullable so that a missing url is a 422 naming it, not a 400; [Required] keeps it required in the OpenAPI document.
+public sealed record CreateCallback([property: Required] string? Url, List<string>? Events);
 
 /// <summary>201: the callback, with its signing secret, shown here only.</summary>
 public sealed record CallbackCreated(Guid Id, string Url, IReadOnlyList<string> Events, bool Enabled, DateTimeOffset CreatedAt, string Secret)

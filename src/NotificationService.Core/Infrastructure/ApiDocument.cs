@@ -5,6 +5,7 @@ using System.Text.Json.Serialization.Metadata;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.OpenApi;
+using NotificationService.Core.Callbacks;
 using NotificationService.Core.Offers;
 using Scalar.AspNetCore;
 
@@ -121,9 +122,13 @@ public static class ApiDocument
         foreach (var schema in document.Components.Schemas.Values.OfType<OpenApiSchema>()) ObjectFields(schema);
         if (document.Components.Schemas.TryGetValue("JsonElement", out var any) && any is OpenApiSchema anyJson)
             anyJson.Description = "Any JSON value.";
+        NamedStringEnums(document);
         foreach (var (path, item) in document.Paths)
         foreach (var (method, operation) in item.Operations ?? [])
+        {
+            QueryParameters(document, operation);
             Complete(document, path, method, operation);
+        }
 
         // Stable order, so the checked-in copy only changes when the API does.
         var paths = new OpenApiPaths();
@@ -147,6 +152,67 @@ public static class ApiDocument
         ["pageSize"] = "Items per page, 1 to 200 (default 50).",
         ["Idempotency-Key"] = "Any string up to 200 characters that makes a retry safe: the same key with the same body returns the first answer and stores nothing; with another body, 422.",
     };
+
+    /// <summary>
+    /// The values the API keeps as strings in C# but that are a closed set: named enum schemas, so a generated client gets
+    /// a type (the event names a callback subscribes to, and a delivery's outcome).
+    /// </summary>
+    private static void NamedStringEnums(OpenApiDocument document)
+    {
+        var schemas = document.Components!.Schemas!;
+        schemas["CallbackEventName"] = new OpenApiSchema
+        {
+            Type = JsonSchemaType.String, Enum = [.. CallbackEvents.All.Select(e => (JsonNode)e)],
+            Description = "A job event a callback subscribes to (the payload's type is `job.<name>`).",
+        };
+        schemas["CallbackDeliveryOutcome"] = new OpenApiSchema
+        {
+            Type = JsonSchemaType.String,
+            Enum = [.. new[] { DeliveryOutcomes.Delivered, DeliveryOutcomes.Failed, DeliveryOutcomes.GaveUp, DeliveryOutcomes.Skipped }.Select(o => (JsonNode)o)],
+            Description = "delivered: the URL answered 2xx; failed: it did not, another attempt is due at nextAttemptAt; gaveUp: it did not and that was the last attempt; skipped: not sent, the callback was disabled.",
+        };
+        foreach (var name in new[] { nameof(CreateCallback), nameof(CallbackCreated), nameof(CallbackView) })
+            if (schemas.TryGetValue(name, out var schema) && schema.Properties is { } fields && fields.TryGetValue("events", out var field) && field is OpenApiSchema events)
+                events.Items = new OpenApiSchemaReference("CallbackEventName", document);
+        if (schemas.TryGetValue(nameof(CallbackDeliveryView), out var delivery) && delivery.Properties is { } properties && properties.ContainsKey("outcome"))
+            properties["outcome"] = new OpenApiSchemaReference("CallbackDeliveryOutcome", document);
+    }
+
+    /// <summary>
+    /// The listings' query parameters as the server reads them. GET /v1/jobs binds them as strings so that a bad value is
+    /// a 422 naming the parameter (ListJobsEndpoint.Load), not a 400: the document says what they must be.
+    /// </summary>
+    private static void QueryParameters(OpenApiDocument document, OpenApiOperation operation)
+    {
+        if (operation.OperationId is "listJobs")
+            foreach (var parameter in (operation.Parameters ?? []).OfType<OpenApiParameter>())
+                parameter.Schema = parameter.Name switch
+                {
+                    "state" => new OpenApiSchemaReference(nameof(Storage.Jobs.JobState), document),
+                    "limit" => new OpenApiSchema
+                    {
+                        Type = JsonSchemaType.Integer, Format = "int32", Minimum = "1", Maximum = $"{Jobs.ListJobsEndpoint.MaxLimit}",
+                        Default = Jobs.ListJobsEndpoint.DefaultLimit,
+                    },
+                    "offerId" => new OpenApiSchema { Type = JsonSchemaType.String, Format = "uuid" },
+                    "createdFrom" or "createdTo" => new OpenApiSchema { Type = JsonSchemaType.String, Format = "date-time" },
+                    _ => parameter.Schema,
+                };
+        // metadata.<key>=<value> cannot be a declared parameter: OpenAPI has no parameter-name patterns, and the object
+        // styles send other names (deepObject metadata[key]=value, form+explode key=value), which the server refuses as
+        // unknown parameters. So the operation says it in words and in a machine-readable extension a client generator's
+        // template (or a hand-written wrapper, like NotificationService.Client's) can use to add the pairs to the query.
+        if (operation.OperationId is "listJobs" or "listOffers")
+        {
+            operation.Extensions ??= new Dictionary<string, IOpenApiExtension>();
+            operation.Extensions["x-metadata-filters"] = new JsonNodeExtension(new JsonObject
+            {
+                ["in"] = "query", ["namePrefix"] = MetadataFilter.Prefix, ["maxFilters"] = MetadataFilter.MaxFilters,
+                ["description"] = "Each metadata.<key>=<value> keeps only the offers whose metadata holds that pair (exact, case-sensitive key and value); several AND together. The prefix is case-insensitive.",
+                ["example"] = "metadata.customer=acme&metadata.region=eu",
+            });
+        }
+    }
 
     /// <summary>Fields that hold free-form JSON (a JsonElement, any JSON to .NET) but are always a JSON object here.</summary>
     private static readonly string[] JsonObjectFields = ["params", "config", "configSchema", "paramsSchema", "policy"];

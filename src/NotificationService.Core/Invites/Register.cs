@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using Marten;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Mvc;
@@ -9,7 +10,8 @@ using Wolverine.Marten;
 
 namespace NotificationService.Core.Invites;
 
-public sealed record Register(string? Name, string? InviteCode);
+// Nullable so that a missing field is a 422 naming it, not a 400; [Required] keeps it required in the OpenAPI document.
+public sealed record Register([property: Required] string? Name, [property: Required] string? InviteCode);
 
 /// <summary>Self-registration (the brief's "let a person register"): an invite code buys one service and its first key.</summary>
 public static class RegisterEndpoint

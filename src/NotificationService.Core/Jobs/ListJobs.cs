@@ -30,6 +30,9 @@ public static class ListJobsEndpoint
     public const int DefaultLimit = 50;
     public const int MaxLimit = 200;
 
+    /// <summary>The query parameters besides metadata.&lt;key&gt; (any other is refused, naming it).</summary>
+    public static readonly string[] Parameters = ["state", "adapter", "offerId", "createdFrom", "createdTo", "limit", "cursor"];
+
     public static JobSearch Load(
         string? state, string? adapter, string? offerId, string? createdFrom, string? createdTo, string? limit, string? cursor,
         HttpContext context, ClaimsPrincipal user, IDataProtectionProvider protection)
@@ -59,7 +62,7 @@ public static class ListJobsEndpoint
         JobCursor? parsedCursor = null;
         if (cursor is not null && (parsedCursor = JobCursor.Decode(protection, cursor, serviceId)) is null)
             errors.Add(("cursor", "Not a cursor of this service's job listing: pass the 'next' of the previous page unchanged."));
-        var metadata = MetadataFilter.Parse(context.Request.Query, errors);
+        var metadata = MetadataFilter.Parse(context.Request.Query, errors, Parameters);
         return new JobSearch(serviceId, parsedState, adapter, parsedOffer, from, to, metadata, parsedLimit, parsedCursor, errors);
     }
 
@@ -82,8 +85,9 @@ public static class ListJobsEndpoint
     [EndpointSummary("Find this service's jobs")]
     [EndpointDescription("The calling service's jobs, newest first (createdAt, then id, descending), filtered by state, adapter "
         + "name, offer, creation time (createdFrom inclusive, createdTo exclusive, ISO 8601) and metadata.<key>=<value> on the "
-        + "offer's metadata (several AND together, at most 10). Page with limit (1 to 200, default 50) and cursor: the next of "
-        + "the previous page, opaque; next is null on the last page.")]
+        + "offer's metadata (several AND together, at most 10; e.g. `?metadata.customer=acme&metadata.region=eu`, described by "
+        + "x-metadata-filters). Page with limit (1 to 200, default 50) and cursor: the next of the previous page, opaque; next is "
+        + "null on the last page. Any other query parameter is a 422 naming it.")]
     [ProducesResponseType<JobPage>(StatusCodes.Status200OK)]
     [ProducesResponseType<ValidationProblemDetails>(StatusCodes.Status422UnprocessableEntity)]
     public static async Task<JobPage> Get(JobSearch search, IQuerySession session, IDataProtectionProvider protection, CancellationToken ct)
@@ -96,8 +100,8 @@ public static class ListJobsEndpoint
     }
 
     /// <summary>
-    /// The query, spelt with the indexes' exact expressions (NotificationStore: mt_doc_job_idx_service_created and
-    /// _service_state_created; the offers' GIN on data -> 'metadata') so PostgreSQL can read the page off an index in order.
+    /// The query, spelt with the indexes' exact expressions (NotificationStore: mt_doc_job_idx_service_created,
+    /// _service_state_created and _service_adapter_created; the offers' GIN on data -> 'metadata') so PostgreSQL can read the page off an index in order.
     /// One row more than the page tells whether there is a next one.
     /// </summary>
     public static (string Sql, List<object> Args) ToSql(JobSearch search)

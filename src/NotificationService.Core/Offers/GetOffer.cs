@@ -47,6 +47,9 @@ public static class ListOffersEndpoint
 {
     public const int MaxPageSize = 200;
 
+    /// <summary>The query parameters besides metadata.&lt;key&gt; (any other is refused, naming it).</summary>
+    public static readonly string[] Parameters = ["page", "pageSize"];
+
     /// <summary>The last page any page size may ask for: its OFFSET, (page - 1) * pageSize, stays within an int.</summary>
     public const int MaxPage = int.MaxValue / MaxPageSize;
 
@@ -54,7 +57,7 @@ public static class ListOffersEndpoint
     {
         if (CheckPaging(page, pageSize) is { } paging) return paging;
         var errors = new List<(string Field, string Message)>();
-        MetadataFilter.Parse(context.Request.Query, errors);
+        MetadataFilter.Parse(context.Request.Query, errors, Parameters);
         return errors.Count > 0 ? Problems.Invalid([.. errors]) : WolverineContinue.NoProblems;
     }
 
@@ -67,14 +70,14 @@ public static class ListOffersEndpoint
     [WolverineGet("/v1/offers", OperationId = "listOffers")]
     [Tags("Offers")]
     [EndpointSummary("List your offers")]
-    [EndpointDescription("This service's offers, newest first, paged. `metadata.<key>=<value>` (repeatable with other keys, ANDed) keeps the offers whose metadata holds every pair.")]
+    [EndpointDescription("This service's offers, newest first, paged. `metadata.<key>=<value>` (repeatable with other keys, ANDed) keeps the offers whose metadata holds every pair, e.g. `?metadata.customer=acme&metadata.region=eu` (described by x-metadata-filters). Any other query parameter is a 422 naming it.")]
     [ProducesResponseType<ValidationProblemDetails>(422, "application/problem+json")]
     public static async Task<PagedResult<OfferSummary>> Get(int? page, int? pageSize, ClaimsPrincipal user, HttpContext context, IQuerySession session)
     {
         var serviceId = user.ServiceId();
         var query = session.Query<Offer>().Where(o => o.ServiceId == serviceId);
         // Containment on data -> 'metadata', the expression the GIN index holds (Validate has refused bad filters).
-        if (MetadataFilter.Parse(context.Request.Query, []) is { } metadata)
+        if (MetadataFilter.Parse(context.Request.Query, [], Parameters) is { } metadata)
             query = query.Where(o => o.MatchesSql("d.data -> 'metadata' @> ?::jsonb", MetadataFilter.ToContainment(metadata)));
         var offers = await query.OrderByDescending(o => o.CreatedAt).ToPagedListAsync(page ?? 1, pageSize ?? 50);
         return new PagedResult<OfferSummary>(offers.Select(o => new OfferSummary(o.Id, o.CreatedAt, o.SendAt, o.DeletedAt, o.Jobs.Count)).ToList(),

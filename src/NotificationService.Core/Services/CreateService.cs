@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using NotificationService.Core.Auth;
 using System.Security.Claims;
 using Marten;
@@ -8,7 +9,8 @@ using Wolverine.Marten;
 
 namespace NotificationService.Core.Services;
 
-public sealed record CreateService(string? Name);
+// Nullable so that a missing name is a 422 naming it, not a 400; [Required] keeps it required in the OpenAPI document.
+public sealed record CreateService([property: Required] string? Name);
 
 /// <summary>The service's first key is returned here once; only its hash is stored.</summary>
 public sealed record ServiceCreated(Guid Id, string Name, Guid KeyId, string ApiKey) : CreatedResource($"/admin/services/{Id}");

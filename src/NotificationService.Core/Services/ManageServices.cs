@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using NotificationService.Core.Auth;
 using System.Security.Claims;
 using JasperFx.Events;
@@ -28,7 +29,8 @@ public sealed record ServiceView(
 
 public sealed record ServiceKeyView(Guid KeyId, string Prefix, DateTimeOffset CreatedAt, DateTimeOffset? LastUsedAt, DateTimeOffset? RevokedAt);
 
-public sealed record UpdateService(string? Name);
+// The only field, so not optional like a patch's: missing, it is a 422 naming it.
+public sealed record UpdateService([property: Required] string? Name);
 
 public sealed record KeyIssued(Guid ServiceId, Guid KeyId, string ApiKey) : CreatedResource($"/admin/services/{ServiceId}");
 

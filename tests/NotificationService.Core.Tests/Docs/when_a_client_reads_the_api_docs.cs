@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 
 namespace NotificationService.Core.Tests.Docs;
@@ -135,13 +136,15 @@ public sealed partial class when_a_client_reads_the_api_docs(SystemFixture syste
         var parameters = target.GetProperty("properties").GetProperty("params");
         Assert.Equal("object", parameters.GetProperty("type").GetString());
         Assert.Contains("GET /v1/adapters", parameters.GetProperty("description").GetString());
-        // No schema requires a field that may be null (JobView met that first as another type's property).
+        // No response schema requires a field that may be null (JobView met that first as another type's property); a
+        // request's required field is nullable in C# only so that leaving it out is a 422 naming it rather than a 400.
+        var requests = RequestBodies(await DocumentAsync()).Select(b => b.Schema).Append("OfferTarget").ToHashSet();
         foreach (var schema in schemas.EnumerateObject())
         {
             if (!schema.Value.TryGetProperty("required", out var required)) continue;
             foreach (var field in required.EnumerateArray().Select(f => f.GetString()!))
                 if (schema.Value.GetProperty("properties").GetProperty(field).TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.Array)
-                    Assert.True(schema.Name is "CreateOffer" or "OfferTarget" || !type.EnumerateArray().Any(t => t.GetString() == "null"),
+                    Assert.True(requests.Contains(schema.Name) || !type.EnumerateArray().Any(t => t.GetString() == "null"),
                         $"{schema.Name}.{field} is nullable and required");
         }
         // The example is a working offer to an email adapter.
@@ -151,6 +154,125 @@ public sealed partial class when_a_client_reads_the_api_docs(SystemFixture syste
         var state = schemas.GetProperty("JobState");
         Assert.Equal("string", state.GetProperty("type").GetString());
         Assert.Contains("Finished", state.GetProperty("enum").EnumerateArray().Select(v => v.GetString()));
+    }
+
+    /// <summary>Each operation with a JSON body: its id and the component schema of the body.</summary>
+    private static IEnumerable<(string OperationId, string Schema)> RequestBodies(JsonElement document) =>
+        Operations(document).Where(o => o.Operation.TryGetProperty("requestBody", out _)).Select(o => (
+            o.Operation.GetProperty("operationId").GetString()!,
+            o.Operation.GetProperty("requestBody").GetProperty("content").GetProperty("application/json").GetProperty("schema")
+                .GetProperty("$ref").GetString()!.Split('/')[^1]));
+
+    [Fact]
+    public async Task a_body_field_is_required_in_the_document_exactly_when_leaving_it_out_is_a_422_naming_it()
+    {
+        var document = await DocumentAsync();
+        var schemas = document.GetProperty("components").GetProperty("schemas");
+        var tenant = await System.CreateTenantAsync($"required-{Guid.NewGuid():N}"[..30]);
+        await System.SendAsync<JsonElement>(HttpMethod.Post, "/v1/callbacks", tenant.ApiKey, new { url = "https://example.com/hooks" }, expect: 201);
+        var later = DateTimeOffset.UtcNow.AddHours(1);
+        var scheduled = await System.CreateOfferAsync(tenant, new { targets = new[] { ClientApi.EmailTarget(System.Email.Name, "a@example.test") }, sendAt = later });
+        var idle = await System.CreateEmailAdapterAsync($"required-{Guid.NewGuid():N}"[..30], 9);
+        var emailConfig = new { host = "127.0.0.1", port = 2525, security = "none", from = "ns@example.test" };
+        string Unique(string prefix) => $"{prefix}-{Guid.NewGuid():N}"[..30];
+        // A valid body with every field of its schema (a field the test does not know fails it below), and where it goes.
+        var bodies = new Dictionary<string, Func<Task<(HttpMethod Method, string Url, string? Key, object Body)>>>
+        {
+            ["createOffer"] = () => Task.FromResult((HttpMethod.Post, "/v1/offers", (string?)tenant.ApiKey, (object)new
+            {
+                targets = new[] { ClientApi.EmailTarget(System.Email.Name, "a@example.test") }, expireAt = later.AddDays(1), sendAt = later,
+                metadata = new { k = "v" }, callbackUrl = "https://example.com/offer-hooks",
+            })),
+            ["updateOffer"] = () => Task.FromResult((HttpMethod.Patch, $"/v1/offers/{scheduled.Id}", (string?)tenant.ApiKey, (object)new
+            {
+                expireAt = later.AddDays(2), sendAt = later.AddMinutes(5), metadata = new { k = "w" },
+                jobs = new[] { new { id = scheduled.Jobs[0].Id, @params = new { to = "b@example.test", subject = "Hello", text = "Hi" } } },
+            })),
+            ["createCallback"] = () => Task.FromResult((HttpMethod.Post, "/v1/callbacks", (string?)tenant.ApiKey, (object)new { url = "https://example.com/more", events = new[] { "finished" } })),
+            ["adminCreateCallback"] = () => Task.FromResult((HttpMethod.Post, $"/admin/services/{tenant.Id}/callbacks", (string?)SystemFixture.AdminKey,
+                (object)new { url = "https://example.com/admin", events = new[] { "failed" } })),
+            ["createAdapter"] = () => Task.FromResult((HttpMethod.Post, "/admin/adapters", (string?)SystemFixture.AdminKey, (object)new
+            {
+                name = Unique("required"), type = "email", config = emailConfig, paramsSchema = (object?)null, services = new[] { tenant.Id }, policy = (object?)null,
+            })),
+            ["updateAdapter"] = () => Task.FromResult((HttpMethod.Patch, $"/admin/adapters/{idle.Id}", (string?)SystemFixture.AdminKey, (object)new
+            {
+                config = new { from = "docs@example.test" }, paramsSchema = (object?)null, services = new[] { tenant.Id }, policy = (object?)null,
+            })),
+            ["createService"] = () => Task.FromResult((HttpMethod.Post, "/admin/services", (string?)SystemFixture.AdminKey, (object)new { name = Unique("required") })),
+            ["updateService"] = () => Task.FromResult((HttpMethod.Patch, $"/admin/services/{tenant.Id}", (string?)SystemFixture.AdminKey, (object)new { name = Unique("renamed") })),
+            ["setServiceRetention"] = () => Task.FromResult((HttpMethod.Patch, $"/admin/services/{tenant.Id}/retention", (string?)SystemFixture.AdminKey,
+                (object)new { paramsDays = 30, jobsDays = 90, idempotencyDays = 1 })),
+            ["setServiceLimits"] = () => Task.FromResult((HttpMethod.Patch, $"/admin/services/{tenant.Id}/limits", (string?)SystemFixture.AdminKey, (object)new
+            {
+                offersPerSecond = (int?)null, burst = (int?)null, jobsPerOffer = (int?)null, pendingJobs = (int?)null, maxBodyBytes = (int?)null, maxParamsBytes = (int?)null,
+            })),
+            ["createInvite"] = () => Task.FromResult((HttpMethod.Post, "/admin/invites", (string?)SystemFixture.AdminKey, (object)new { note = "docs", expiresInHours = 1.0 })),
+            ["register"] = async () =>
+            {
+                var invite = await System.SendAsync<JsonElement>(HttpMethod.Post, "/admin/invites", SystemFixture.AdminKey, new { }, expect: 201);
+                return (HttpMethod.Post, "/v1/register", null, new { name = Unique("registered"), inviteCode = invite.GetProperty("code").GetString() });
+            },
+            ["eraseRecipient"] = () => Task.FromResult((HttpMethod.Post, "/admin/erasures", (string?)SystemFixture.AdminKey, (object)new { recipient = "nobody@example.test" })),
+        };
+
+        var operations = RequestBodies(document).ToList();
+        Assert.Equal(bodies.Keys.Order(), operations.Select(o => o.OperationId).Order()); // a new body operation joins this test
+        var mismatches = new List<string>();
+        foreach (var (operationId, schemaName) in operations)
+        {
+            var schema = schemas.GetProperty(schemaName);
+            var declared = schema.TryGetProperty("required", out var r) ? r.EnumerateArray().Select(f => f.GetString()!).ToHashSet() : [];
+            var fields = schema.GetProperty("properties").EnumerateObject().Select(p => p.Name).ToList();
+            var (method, url, key, full) = await bodies[operationId]();
+            var body = JsonSerializer.SerializeToNode(full, SystemFixture.Json)!.AsObject();
+            Assert.Equal(fields.Order(), body.Select(p => p.Key).Order());
+            var (fullStatus, fullProblem) = await System.SendRawAsync(method, url, key, body);
+            Assert.True(fullStatus is >= 200 and < 300, $"{operationId}: the whole body gave {fullStatus} {fullProblem}");
+            foreach (var field in fields)
+            {
+                (method, url, key, full) = await bodies[operationId]();
+                var without = JsonSerializer.SerializeToNode(full, SystemFixture.Json)!.AsObject();
+                without.Remove(field);
+                var (status, problem) = await System.SendRawAsync(method, url, key, without);
+                var refused = status == 422 && problem.TryGetProperty("errors", out var errors) && errors.TryGetProperty(field, out _);
+                Assert.True(refused || status is >= 200 and < 300, $"{operationId} without {field}: {status} {problem}");
+                if (refused != declared.Contains(field))
+                    mismatches.Add($"{operationId}.{field}: {(refused ? "refused when missing, not required in the document" : "required in the document, accepted when missing")}");
+            }
+        }
+        Assert.Empty(mismatches);
+    }
+
+    [Fact]
+    public async Task the_job_search_parameters_are_typed_and_metadata_filters_and_callback_values_are_described()
+    {
+        var document = await DocumentAsync();
+        var schemas = document.GetProperty("components").GetProperty("schemas");
+        var parameters = Operation(document, "/v1/jobs", "get").GetProperty("parameters").EnumerateArray()
+            .ToDictionary(p => p.GetProperty("name").GetString()!, p => p.GetProperty("schema"));
+        Assert.Equal("#/components/schemas/JobState", parameters["state"].GetProperty("$ref").GetString());
+        Assert.Equal("integer", parameters["limit"].GetProperty("type").GetString());
+        Assert.Equal((1, 200, 50), (parameters["limit"].GetProperty("minimum").GetInt32(), parameters["limit"].GetProperty("maximum").GetInt32(),
+            parameters["limit"].GetProperty("default").GetInt32()));
+        Assert.Equal("uuid", parameters["offerId"].GetProperty("format").GetString());
+        Assert.Equal("date-time", parameters["createdFrom"].GetProperty("format").GetString());
+        Assert.Equal("date-time", parameters["createdTo"].GetProperty("format").GetString());
+        // metadata.<key> cannot be a declared parameter; the operation describes it for a generator's template.
+        foreach (var path in new[] { "/v1/jobs", "/v1/offers" })
+        {
+            var filters = Operation(document, path, "get").GetProperty("x-metadata-filters");
+            Assert.Equal("metadata.", filters.GetProperty("namePrefix").GetString());
+            Assert.Equal(10, filters.GetProperty("maxFilters").GetInt32());
+        }
+        var events = schemas.GetProperty("CallbackEventName").GetProperty("enum").EnumerateArray().Select(e => e.GetString());
+        Assert.Equal(["scheduled", "queued", "started", "attemptFailed", "finished", "failed", "expired", "canceled"], events);
+        foreach (var schema in new[] { "CreateCallback", "CallbackCreated", "CallbackView" })
+            Assert.Equal("#/components/schemas/CallbackEventName",
+                schemas.GetProperty(schema).GetProperty("properties").GetProperty("events").GetProperty("items").GetProperty("$ref").GetString());
+        Assert.Equal(["delivered", "failed", "gaveUp", "skipped"], schemas.GetProperty("CallbackDeliveryOutcome").GetProperty("enum").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal("#/components/schemas/CallbackDeliveryOutcome",
+            schemas.GetProperty("CallbackDeliveryView").GetProperty("properties").GetProperty("outcome").GetProperty("$ref").GetString());
     }
 
     [Fact]
