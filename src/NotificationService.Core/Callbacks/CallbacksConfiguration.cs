@@ -64,8 +64,16 @@ public static class CallbacksConfiguration
         services.ConfigureMarten(opts =>
         {
             opts.Schema.For<CallbackEndpoint>().Index(x => x.ServiceId);
-            // The deliveries page is a keyset over (attemptedAt, id) within one callback.
-            opts.Schema.For<CallbackDelivery>().Duplicate(x => x.CallbackId).Duplicate(x => x.AttemptedAt);
+            opts.Schema.For<DeletedCallback>();
+            // The deliveries page is a keyset over (attemptedAt, id) within one callback, newest first: one index serves it
+            // without sorting the callback's rows. attempted_at alone serves the retention sweep.
+            opts.Schema.For<CallbackDelivery>().Duplicate(x => x.CallbackId)
+                .Duplicate(x => x.AttemptedAt)
+                .Index([x => x.CallbackId, x => x.AttemptedAt, x => x.Id], i =>
+                {
+                    i.Name = "mt_doc_callbackdelivery_idx_page";
+                    i.SortOrder = Weasel.Postgresql.Tables.SortOrder.Desc;
+                });
         });
         services.SubscribeToEvents(new CallbackSubscription());
         return services;
