@@ -65,15 +65,12 @@ public static class CallbacksConfiguration
         {
             opts.Schema.For<CallbackEndpoint>().Index(x => x.ServiceId);
             opts.Schema.For<DeletedCallback>();
-            // The deliveries page is a keyset over (attemptedAt, id) within one callback, newest first: one index serves it
-            // without sorting the callback's rows. attempted_at alone serves the retention sweep.
+            // The deliveries page is a keyset over (attemptedAt, id) within one callback, newest first: one index, read
+            // backwards, serves it without sorting the callback's rows (Marten puts a sort order on the last column only, so
+            // all ascending). attempted_at alone serves the retention sweep.
             opts.Schema.For<CallbackDelivery>().Duplicate(x => x.CallbackId)
                 .Duplicate(x => x.AttemptedAt)
-                .Index([x => x.CallbackId, x => x.AttemptedAt, x => x.Id], i =>
-                {
-                    i.Name = "mt_doc_callbackdelivery_idx_page";
-                    i.SortOrder = Weasel.Postgresql.Tables.SortOrder.Desc;
-                });
+                .Index([x => x.CallbackId, x => x.AttemptedAt, x => x.Id], i => i.Name = "mt_doc_callbackdelivery_idx_page");
         });
         services.SubscribeToEvents(new CallbackSubscription());
         return services;
