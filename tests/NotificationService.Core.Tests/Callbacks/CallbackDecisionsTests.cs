@@ -26,6 +26,7 @@ public sealed class CallbackDecisionsTests
         var offer = new Offer { Id = job.OfferId, ServiceId = serviceId, Metadata = new() { ["orderId"] = "A-17" } };
         var mine = Callback(serviceId, "https://a.test", "started", "failed");
         var all = Callback(serviceId, "https://b.test", [.. CallbackEvents.All]);
+        (mine.CreatedAt, all.CreatedAt) = (Now.AddHours(-2), Now.AddHours(-1)); // the oldest first
         var theirs = Callback(other, "https://c.test", [.. CallbackEvents.All]);
         var started = Event(new JobStarted(job.Id, 1, "w", Now), job.Id, 2);
         var failed = Event(new JobFailed(job.Id, 1, "The SMTP server refused the message.", Now), job.Id, 3);
