@@ -68,7 +68,7 @@ public sealed class SystemFixture : IAsyncLifetime
             DELETE FROM ns.mt_events WHERE type LIKE 'job\_%' OR stream_id IN (SELECT id FROM ns.mt_doc_job) OR type = 'tombstone';
             DELETE FROM ns.mt_streams s WHERE NOT EXISTS (SELECT 1 FROM ns.mt_events e WHERE e.stream_id = s.id);
             DELETE FROM ns.mt_doc_job; DELETE FROM ns.mt_doc_offer; DELETE FROM ns.mt_doc_idempotentrequest;
-            DELETE FROM ns.mt_doc_callbackendpoint; DELETE FROM ns.mt_doc_callbackdelivery;
+            DELETE FROM ns.mt_doc_callbackendpoint; DELETE FROM ns.mt_doc_callbackdelivery; DELETE FROM ns.mt_doc_deletedcallback;
             DELETE FROM ns.mt_doc_parkedcallback;
             """);
         Smtp.Received.Clear();

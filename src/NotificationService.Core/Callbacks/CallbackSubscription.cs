@@ -35,6 +35,9 @@ public sealed class CallbackSubscription : BatchSubscription
         IncludeType<JobFailed>();
         IncludeType<JobExpired>();
         IncludeType<JobCanceled>();
+        // A new deployment (or a rebuilt subscription) starts at the head of the event store: history is never replayed
+        // into callbacks, and Dispatch also skips events older than the callback they would go to.
+        Options.SubscribeFromPresent();
     }
 
     public override async Task ProcessEventsAsync(
@@ -47,29 +50,45 @@ public sealed class CallbackSubscription : BatchSubscription
         var enabled = await operations.Query<CallbackEndpoint>().Where(c => c.Enabled).ToListAsync(cancellationToken);
         if (enabled.Count == 0) return;
         var callbacks = enabled.ToLookup(c => c.ServiceId);
-        var jobs = (await operations.LoadManyAsync<Job>(cancellationToken, events.Select(e => e.StreamId).Distinct()))
-            .Where(j => callbacks.Contains(j.ServiceId)).ToDictionary(j => j.Id);
+        var streamIds = events.Select(e => e.StreamId).Distinct().ToList();
+        var jobs = (await operations.LoadManyAsync<Job>(cancellationToken, streamIds)).ToDictionary(j => j.Id);
+        // A projection rebuild tears the Job documents down and writes them again: a job whose stream exists but whose
+        // document is missing right now is aggregated from its events, so the rebuild never makes this batch skip it.
+        // Only a job whose stream is gone (deleted by retention) has nothing left to report.
+        foreach (var id in streamIds.Where(id => !jobs.ContainsKey(id)))
+            if (await operations.Events.AggregateStreamAsync<Job>(id, token: cancellationToken) is { } live) jobs[id] = live;
+        foreach (var id in jobs.Where(j => !callbacks.Contains(j.Value.ServiceId)).Select(j => j.Key).ToList()) jobs.Remove(id);
         var offers = (await operations.LoadManyAsync<Offer>(cancellationToken, jobs.Values.Select(j => j.OfferId).Distinct()))
             .ToDictionary(o => o.Id);
 
         foreach (var message in Dispatch(events, jobs, offers, callbacks)) await bus.PublishAsync(message);
     }
 
-    /// <summary>One delivery per (event, subscribed callback); a job erased or deleted since is skipped (nothing left to report).</summary>
+    /// <summary>
+    /// One delivery per (event, subscribed callback); with the offer's <c>callbackUrl</c>, exactly one: to that URL, with the
+    /// service's oldest enabled callback subscribed to the event (its secret signs it). Skipped: a job erased or deleted
+    /// since (nothing left to report) and events older than the callback (a callback gets only what happened after it
+    /// was registered). The metadata in the body is the offer's at dispatch; the sender replaces it with the offer's
+    /// current metadata (<see cref="CallbackMetadata"/>), so an erasure between dispatch and a retry is respected.
+    /// </summary>
     public static IEnumerable<DeliverCallback> Dispatch(
         IEnumerable<IEvent> events, IReadOnlyDictionary<Guid, Job> jobs, IReadOnlyDictionary<Guid, Offer> offers, ILookup<Guid, CallbackEndpoint> callbacks)
     {
         foreach (var e in events)
         {
             if (CallbackEvents.Describe(e.Data) is not { } what || !jobs.TryGetValue(e.StreamId, out var job)) continue;
-            var subscribed = callbacks[job.ServiceId].Where(c => c.Events.Contains(what.Name)).ToList();
+            var subscribed = callbacks[job.ServiceId].Where(c => c.Events.Contains(what.Name) && c.CreatedAt <= e.Timestamp)
+                .OrderBy(c => c.CreatedAt).ThenBy(c => c.Id).ToList();
             if (subscribed.Count == 0) continue;
             offers.TryGetValue(job.OfferId, out var offer);
             var payload = new CallbackPayload(e.Id, "job." + what.Name, job.Id, job.OfferId, job.AdapterName, what.State.ToString(),
                 what.Attempt ?? job.Attempts, e.Version, e.Timestamp, what.Error, offer?.Metadata);
             var body = JsonSerializer.Serialize(payload, Json);
-            foreach (var callback in subscribed)
-                yield return new DeliverCallback(callback.Id, e.Id, payload.Type, job.Id, offer?.CallbackUrl ?? callback.Url, body, 1);
+            if (offer?.CallbackUrl is { } overrideUrl)
+                yield return new DeliverCallback(subscribed[0].Id, e.Id, payload.Type, job.Id, overrideUrl, body, 1);
+            else
+                foreach (var callback in subscribed)
+                    yield return new DeliverCallback(callback.Id, e.Id, payload.Type, job.Id, callback.Url, body, 1);
         }
     }
 }

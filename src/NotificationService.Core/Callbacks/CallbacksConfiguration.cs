@@ -71,8 +71,13 @@ public static class CallbacksConfiguration
         services.ConfigureMarten(opts =>
         {
             opts.Schema.For<CallbackEndpoint>().Index(x => x.ServiceId);
-            // The deliveries page is a keyset over (attemptedAt, id) within one callback.
-            opts.Schema.For<CallbackDelivery>().Duplicate(x => x.CallbackId).Duplicate(x => x.AttemptedAt);
+            opts.Schema.For<DeletedCallback>();
+            // The deliveries page is a keyset over (attemptedAt, id) within one callback, newest first: one index, read
+            // backwards, serves it without sorting the callback's rows (Marten puts a sort order on the last column only, so
+            // all ascending). attempted_at alone serves the retention sweep.
+            opts.Schema.For<CallbackDelivery>().Duplicate(x => x.CallbackId)
+                .Duplicate(x => x.AttemptedAt)
+                .Index([x => x.CallbackId, x => x.AttemptedAt, x => x.Id], i => i.Name = "mt_doc_callbackdelivery_idx_page");
             // Released by due time, a few per service per round (ReleaseDueCallbacksHandler).
             opts.Schema.For<ParkedCallback>().Duplicate(x => x.ServiceId).Duplicate(x => x.DueAt);
         });

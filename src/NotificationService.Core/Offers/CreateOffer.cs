@@ -25,7 +25,7 @@ public sealed record CreateOffer(
     [property: Description("When the jobs expire if not delivered by then (default: the adapter's policy).")] DateTimeOffset? ExpireAt,
     [property: Description("Send later: the jobs wait as Scheduled until this time.")] DateTimeOffset? SendAt,
     [property: Description("Free-form string pairs kept with the offer (at most 50), e.g. your own ids.")] Dictionary<string, string>? Metadata,
-    [property: Description("Send this offer's job status callbacks to this absolute http(s) URL instead of the service's registered callback URLs (with their event sets and secrets); needs at least one registered callback.")] string? CallbackUrl = null);
+    [property: Description("Send this offer's job status callbacks to this absolute http(s) URL instead of the service's registered callback URLs: one POST per event, sent with the service's oldest enabled callback subscribed to that event (its secret signs it; nothing is sent for an event no enabled callback subscribes to); needs at least one registered callback.")] string? CallbackUrl = null);
 
 public sealed record OfferTarget(
     [property: Required, Description("The adapter's name (see `GET /v1/adapters`).")] string? Adapter,

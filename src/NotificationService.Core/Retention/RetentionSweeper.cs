@@ -1,4 +1,5 @@
 using Marten;
+using NotificationService.Core.Callbacks;
 using NotificationService.Core.Offers;
 using NotificationService.Core.Services;
 using NotificationService.Storage;
@@ -8,20 +9,22 @@ using Npgsql;
 namespace NotificationService.Core.Retention;
 
 /// <summary>What one sweep did, over all services.</summary>
-public sealed record RetentionSwept(int ParamsErased, int OffersMetadataErased, int JobsDeleted, int OffersDeleted, int IdempotencyRecordsDeleted)
+public sealed record RetentionSwept(
+    int ParamsErased, int OffersMetadataErased, int JobsDeleted, int OffersDeleted, int IdempotencyRecordsDeleted, int CallbackDeliveriesDeleted = 0)
 {
     public static RetentionSwept operator +(RetentionSwept a, RetentionSwept b) => new(a.ParamsErased + b.ParamsErased,
         a.OffersMetadataErased + b.OffersMetadataErased, a.JobsDeleted + b.JobsDeleted, a.OffersDeleted + b.OffersDeleted,
-        a.IdempotencyRecordsDeleted + b.IdempotencyRecordsDeleted);
+        a.IdempotencyRecordsDeleted + b.IdempotencyRecordsDeleted, a.CallbackDeliveriesDeleted + b.CallbackDeliveriesDeleted);
 
-    public int Total => ParamsErased + OffersMetadataErased + JobsDeleted + OffersDeleted + IdempotencyRecordsDeleted;
+    public int Total => ParamsErased + OffersMetadataErased + JobsDeleted + OffersDeleted + IdempotencyRecordsDeleted + CallbackDeliveriesDeleted;
 }
 
 /// <summary>
 /// Applies each service's retention (<see cref="RetentionSettings"/>, or its own): erases the params of jobs that ended
 /// more than N days ago, then an offer's metadata once none of its jobs has params left; deletes the streams and Job
 /// documents of offers whose jobs all ended more than M days ago, then the Offer documents left without jobs; and the
-/// idempotency records older than K days. Every step works in batches of <c>Retention:BatchSize</c>, one transaction
+/// idempotency records older than K days; callback delivery records kept as long as the jobs (M days after the attempt),
+/// and all of a deleted callback's records (<see cref="DeletedCallback"/>). Every step works in batches of <c>Retention:BatchSize</c>, one transaction
 /// each, so a million old jobs never make one giant transaction. Every core instance runs the sweep; each batch first
 /// takes a transaction-scoped advisory lock and a core that does not get it leaves the round to the one that did.
 /// Ended jobs' streams are deleted (Marten's TombstoneStream: events, stream row), not archived: archiving only flags
@@ -69,6 +72,8 @@ public sealed class RetentionSweeper(IDocumentStore store, RetentionSettings set
                 (c, s) => DeleteJobsAsync(c, s, service.Id, jobsCutoff, ct),
                 (c, s) => DeleteOffersAsync(c, s, service.Id, jobsCutoff, ct),
                 (c, s) => DeleteIdempotencyRecordsAsync(c, s, service.Id, idempotencyCutoff, ct),
+                (c, s) => DeleteCallbackDeliveriesAsync(c, s, service.Id, jobsCutoff, ct),
+                (c, s) => DeleteDeletedCallbacksDeliveriesAsync(c, s, service.Id, now, ct),
             ];
             foreach (var step in steps)
             {
@@ -169,6 +174,50 @@ public sealed class RetentionSweeper(IDocumentStore store, RetentionSettings set
         foreach (var id in records) session.Delete<IdempotentRequest>(id);
         return (records.Count, new(0, 0, 0, 0, records.Count));
     }
+
+    private async Task<(int, RetentionSwept)> DeleteCallbackDeliveriesAsync(
+        NpgsqlConnection connection, IDocumentSession session, Guid serviceId, DateTimeOffset cutoff, CancellationToken ct)
+    {
+        // Per callback, through the (callback_id, attempted_at, id) index: only the old rows are read.
+        var rows = await ReadAsync(connection, $"""
+            SELECT d.id FROM {S}.mt_doc_callbackendpoint c JOIN {S}.mt_doc_callbackdelivery d ON d.callback_id = c.id
+            WHERE (c.data->>'serviceId')::uuid = @service AND d.attempted_at < @cutoff
+            LIMIT @limit
+            """, serviceId, cutoff, r => r.GetGuid(0), ct);
+        foreach (var id in rows) session.Delete<CallbackDelivery>(id);
+        return (rows.Count, new(0, 0, 0, 0, 0, rows.Count));
+    }
+
+    /// <summary>
+    /// A deleted callback's records, a batch at a time; its marker goes once none is left and the delete is older than any
+    /// delivery that was in flight when it happened could be (so a late record is swept too).
+    /// </summary>
+    private async Task<(int, RetentionSwept)> DeleteDeletedCallbacksDeliveriesAsync(
+        NpgsqlConnection connection, IDocumentSession session, Guid serviceId, DateTimeOffset now, CancellationToken ct)
+    {
+        var rows = await ReadAsync(connection, $"""
+            SELECT d.id FROM {S}.mt_doc_deletedcallback x JOIN {S}.mt_doc_callbackdelivery d ON d.callback_id = x.id
+            WHERE (x.data->>'serviceId')::uuid = @service
+            LIMIT @limit
+            """, serviceId, now, r => r.GetGuid(0), ct);
+        foreach (var id in rows) session.Delete<CallbackDelivery>(id);
+        if (rows.Count < settings.BatchSize)
+        {
+            var done = await ReadAsync(connection, $"""
+                SELECT x.id FROM {S}.mt_doc_deletedcallback x
+                WHERE (x.data->>'serviceId')::uuid = @service AND {S}.mt_immutable_timestamptz(x.data->>'deletedAt') < @cutoff
+                  AND NOT EXISTS (SELECT 1 FROM {S}.mt_doc_callbackdelivery d WHERE d.callback_id = x.id)
+                LIMIT @limit
+                """, serviceId, now - DeletedCallbackGrace, r => r.GetGuid(0), ct);
+            foreach (var id in done) session.Delete<DeletedCallback>(id);
+            // Counted as items so the batch commits; a full batch of markers goes round again.
+            return (rows.Count + done.Count, new(0, 0, 0, 0, 0, rows.Count));
+        }
+        return (rows.Count, new(0, 0, 0, 0, 0, rows.Count));
+    }
+
+    /// <summary>Longer than any delivery can be in flight (Callbacks:TimeoutSeconds is at most 60 s).</summary>
+    public static readonly TimeSpan DeletedCallbackGrace = TimeSpan.FromMinutes(10);
 
     private async Task<List<T>> ReadAsync<T>(
         NpgsqlConnection connection, string sql, Guid serviceId, DateTimeOffset cutoff, Func<NpgsqlDataReader, T> read, CancellationToken ct)

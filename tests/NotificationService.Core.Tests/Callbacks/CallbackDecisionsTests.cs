@@ -20,13 +20,14 @@ public sealed class CallbackDecisionsTests
         new() { Id = Guid.NewGuid(), ServiceId = serviceId, Url = url, Events = [.. events], Enabled = true };
 
     [Fact]
-    public void each_subscribed_event_goes_to_each_callback_of_the_jobs_service_with_the_offers_metadata_and_url()
+    public void each_subscribed_event_goes_to_each_callback_of_the_jobs_service_with_the_offers_metadata()
     {
         var (serviceId, other) = (Guid.NewGuid(), Guid.NewGuid());
         var job = new Job { Id = Guid.NewGuid(), OfferId = Guid.NewGuid(), ServiceId = serviceId, AdapterName = "email-main", Attempts = 1 };
-        var offer = new Offer { Id = job.OfferId, ServiceId = serviceId, Metadata = new() { ["orderId"] = "A-17" }, CallbackUrl = "https://override.test/x" };
+        var offer = new Offer { Id = job.OfferId, ServiceId = serviceId, Metadata = new() { ["orderId"] = "A-17" } };
         var mine = Callback(serviceId, "https://a.test", "started", "failed");
         var all = Callback(serviceId, "https://b.test", [.. CallbackEvents.All]);
+        (mine.CreatedAt, all.CreatedAt) = (Now.AddHours(-2), Now.AddHours(-1)); // the oldest first
         var theirs = Callback(other, "https://c.test", [.. CallbackEvents.All]);
         var started = Event(new JobStarted(job.Id, 1, "w", Now), job.Id, 2);
         var failed = Event(new JobFailed(job.Id, 1, "The SMTP server refused the message.", Now), job.Id, 3);
@@ -36,8 +37,7 @@ public sealed class CallbackDecisionsTests
             new Dictionary<Guid, Offer> { [offer.Id] = offer }, new[] { mine, all, theirs }.ToLookup(c => c.ServiceId)).ToList();
 
         Assert.Equal(4, messages.Count);
-        Assert.All(messages, m => Assert.Equal("https://override.test/x", m.Url));
-        Assert.Equal([mine.Id, all.Id, mine.Id, all.Id], messages.Select(m => m.CallbackId));
+        Assert.Equal([(mine.Id, mine.Url), (all.Id, all.Url), (mine.Id, mine.Url), (all.Id, all.Url)], messages.Select(m => (m.CallbackId, m.Url)));
         var body = JsonDocument.Parse(messages[2].Body).RootElement;
         Assert.Equal(failed.Id, body.GetProperty("id").GetGuid());
         Assert.Equal(failed.Id, messages[2].EventId);
@@ -47,6 +47,61 @@ public sealed class CallbackDecisionsTests
         Assert.Equal("The SMTP server refused the message.", body.GetProperty("error").GetString());
         Assert.Equal("A-17", body.GetProperty("metadata").GetProperty("orderId").GetString());
         Assert.Equal(job.OfferId, body.GetProperty("offerId").GetGuid());
+    }
+
+    /// <summary>H3: the override gets one POST per event, with the oldest enabled callback subscribed to that event.</summary>
+    [Fact]
+    public void an_offers_callback_url_gets_one_delivery_per_event_with_the_oldest_callback_subscribed_to_it()
+    {
+        var serviceId = Guid.NewGuid();
+        var job = new Job { Id = Guid.NewGuid(), OfferId = Guid.NewGuid(), ServiceId = serviceId, AdapterName = "email-main", Attempts = 1 };
+        var offer = new Offer { Id = job.OfferId, ServiceId = serviceId, CallbackUrl = "https://override.test/x" };
+        var oldestFailedOnly = Callback(serviceId, "https://a.test", "failed");
+        oldestFailedOnly.CreatedAt = Now.AddHours(-3);
+        var newerAll = Callback(serviceId, "https://b.test", [.. CallbackEvents.All]);
+        newerAll.CreatedAt = Now.AddHours(-2);
+        var newestAll = Callback(serviceId, "https://c.test", [.. CallbackEvents.All]);
+        newestAll.CreatedAt = Now.AddHours(-1);
+        var started = Event(new JobStarted(job.Id, 1, "w", Now), job.Id, 2);
+        var failed = Event(new JobFailed(job.Id, 1, "refused", Now), job.Id, 3);
+
+        var messages = CallbackSubscription.Dispatch([started, failed], new Dictionary<Guid, Job> { [job.Id] = job },
+            new Dictionary<Guid, Offer> { [offer.Id] = offer }, new[] { newestAll, oldestFailedOnly, newerAll }.ToLookup(c => c.ServiceId)).ToList();
+
+        Assert.Equal([(started.Id, newerAll.Id), (failed.Id, oldestFailedOnly.Id)], messages.Select(m => (m.EventId, m.CallbackId)));
+        Assert.All(messages, m => Assert.Equal("https://override.test/x", m.Url));
+    }
+
+    /// <summary>M3: a callback gets nothing that happened before it was registered (a catch-up after deployment, say).</summary>
+    [Fact]
+    public void events_older_than_the_callback_are_not_dispatched_to_it()
+    {
+        var serviceId = Guid.NewGuid();
+        var job = new Job { Id = Guid.NewGuid(), OfferId = Guid.NewGuid(), ServiceId = serviceId, AdapterName = "sms" };
+        var old = Callback(serviceId, "https://old.test", "finished");
+        old.CreatedAt = Now.AddDays(-1);
+        var registeredAfter = Callback(serviceId, "https://new.test", "finished");
+        registeredAfter.CreatedAt = Now.AddSeconds(1);
+        var finished = Event(new JobFinished(job.Id, 1, Now, null), job.Id, 3);
+
+        var messages = CallbackSubscription.Dispatch([finished], new Dictionary<Guid, Job> { [job.Id] = job }, new Dictionary<Guid, Offer>(),
+            new[] { old, registeredAfter }.ToLookup(c => c.ServiceId)).ToList();
+
+        Assert.Equal([old.Id], messages.Select(m => m.CallbackId));
+    }
+
+    /// <summary>M5: the metadata sent is the offer's at send time; an erased offer's is null.</summary>
+    [Fact]
+    public void the_metadata_is_replaced_by_the_offers_current_metadata_when_sent()
+    {
+        var body = JsonSerializer.Serialize(new CallbackPayload(Guid.NewGuid(), "job.finished", Guid.NewGuid(), Guid.NewGuid(), "sms", "Finished", 1, 3, Now,
+            null, new() { ["orderId"] = "A-17" }), CallbackSubscription.Json);
+        var erased = JsonDocument.Parse(CallbackMetadata.With(System.Text.Json.Nodes.JsonNode.Parse(body)!.AsObject(), null)).RootElement;
+        Assert.Equal(JsonValueKind.Null, erased.GetProperty("metadata").ValueKind);
+        Assert.Equal(JsonDocument.Parse(body).RootElement.GetProperty("id").GetGuid(), erased.GetProperty("id").GetGuid());
+        var changed = JsonDocument.Parse(CallbackMetadata.With(System.Text.Json.Nodes.JsonNode.Parse(body)!.AsObject(), new() { ["k"] = "v" })).RootElement;
+        Assert.Equal("v", changed.GetProperty("metadata").GetProperty("k").GetString());
+        Assert.False(changed.GetProperty("metadata").TryGetProperty("orderId", out _));
     }
 
     [Fact]

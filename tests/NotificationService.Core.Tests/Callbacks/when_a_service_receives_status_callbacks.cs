@@ -114,15 +114,24 @@ public sealed class when_a_service_receives_status_callbacks(SystemFixture syste
         await using var registered = await HttpPeer.StartAsync();
         await using var overriding = await HttpPeer.StartAsync();
         var callback = await System.CreateCallbackAsync(System.Tenant, registered.BaseUrl, ["finished"]);
+        // A newer callback subscribed to the same event: the override still gets one POST, with the oldest's secret.
+        var newer = await System.CreateCallbackAsync(System.Tenant, registered.BaseUrl + "/newer", ["started", "finished"]);
 
         await SendAsync("override@example.test", callbackUrl: overriding.BaseUrl + "/this-offer");
-        var received = await overriding.WaitForCallbacksAsync(callback.Secret, r => r.Count >= 1, "the override to get job.finished");
+        var received = await overriding.WaitForCallbacksAsync(callback.Secret, r => r.Count(c => c.Type == "job.finished") >= 1, "the override to get job.finished");
+        await Eventually.Until(() => System.GetDeliveriesAsync(System.Tenant, callback.Id), p => p.Items.Count == 1);
+        await Task.Delay(TimeSpan.FromSeconds(1)); // room for a second POST of the same event, which must not come
 
-        Assert.True(received.Single().SignatureValid);
-        Assert.Equal("/this-offer", overriding.Requests.Single().Path);
+        var finished = Assert.Single(overriding.Received(callback.Secret), r => r.Type == "job.finished");
+        Assert.True(finished.SignatureValid);
+        var started = Assert.Single(overriding.Received(newer.Secret), r => r.Type == "job.started"); // only the newer one wants it
+        Assert.True(started.SignatureValid);
+        Assert.Equal(2, overriding.Requests.Count);
+        Assert.All(overriding.Requests, r => Assert.Equal("/this-offer", r.Path));
         Assert.Empty(registered.Requests);
-        var delivery = (await Eventually.Until(() => System.GetDeliveriesAsync(System.Tenant, callback.Id), p => p.Items.Count == 1)).Items.Single();
+        var delivery = (await System.GetDeliveriesAsync(System.Tenant, callback.Id)).Items.Single();
         Assert.Equal(overriding.BaseUrl + "/this-offer", delivery.Url);
+        Assert.Equal(["job.started"], (await System.GetDeliveriesAsync(System.Tenant, newer.Id)).Items.Select(d => d.EventType));
     }
 
     [Fact]
