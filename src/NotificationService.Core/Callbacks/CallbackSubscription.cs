@@ -68,8 +68,9 @@ public sealed class CallbackSubscription : BatchSubscription
     /// One delivery per (event, subscribed callback); with the offer's <c>callbackUrl</c>, exactly one: to that URL, with the
     /// service's oldest enabled callback subscribed to the event (its secret signs it). Skipped: a job erased or deleted
     /// since (nothing left to report) and events older than the callback (a callback gets only what happened after it
-    /// was registered). The metadata in the body is the offer's at dispatch; the sender replaces it with the offer's
-    /// current metadata (<see cref="CallbackMetadata"/>), so an erasure between dispatch and a retry is respected.
+    /// was registered). The stored body has no metadata: the sender puts in the offer's metadata as it is when each attempt
+    /// is made (<see cref="CallbackMetadata"/>), so an erasure between dispatch and a retry is respected and the queue
+    /// never holds a copy of it.
     /// </summary>
     public static IEnumerable<DeliverCallback> Dispatch(
         IEnumerable<IEvent> events, IReadOnlyDictionary<Guid, Job> jobs, IReadOnlyDictionary<Guid, Offer> offers, ILookup<Guid, CallbackEndpoint> callbacks)
@@ -82,7 +83,7 @@ public sealed class CallbackSubscription : BatchSubscription
             if (subscribed.Count == 0) continue;
             offers.TryGetValue(job.OfferId, out var offer);
             var payload = new CallbackPayload(e.Id, "job." + what.Name, job.Id, job.OfferId, job.AdapterName, what.State.ToString(),
-                what.Attempt ?? job.Attempts, e.Version, e.Timestamp, what.Error, offer?.Metadata);
+                what.Attempt ?? job.Attempts, e.Version, e.Timestamp, what.Error, Metadata: null);
             var body = JsonSerializer.Serialize(payload, Json);
             if (offer?.CallbackUrl is { } overrideUrl)
                 yield return new DeliverCallback(subscribed[0].Id, e.Id, payload.Type, job.Id, overrideUrl, body, 1);

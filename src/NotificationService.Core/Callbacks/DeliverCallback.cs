@@ -58,6 +58,9 @@ public static class DeliverCallbackHandler
             session.Store(Record(message, now, null, DeliveryOutcomes.GaveUp, "The callback's secret cannot be read; delete the callback and register it again.", 0, null));
             return;
         }
+        // The offer's metadata as it is now, not as dispatched: an offer erased since must not have it sent on a later retry.
+        // Rendered before a delivery slot is taken, and signed as sent.
+        var toSend = message with { Body = await CallbackMetadata.RenderAsync(message.Body, session, cancellation) };
         if (!await inFlight.TryEnterAsync(callback.ServiceId, settings.MaxInFlightPerService, callback.Id, settings.MaxInFlightPerCallback, cancellation))
         {
             session.Store(ParkedCallback.For(message, callback.ServiceId, now + TimeSpan.FromMilliseconds(1000 + Random.Shared.Next(500))));
@@ -65,7 +68,7 @@ public static class DeliverCallbackHandler
         }
 
         CallbackSender.Result result;
-        try { result = await sender.SendAsync(message, secret, cancellation); }
+        try { result = await sender.SendAsync(toSend, secret, cancellation); }
         finally { inFlight.Leave(callback.ServiceId, callback.Id); }
 
         // An offer's own callbackUrl says nothing about the callback's URL: it neither counts toward nor resets its failures.
