@@ -1,9 +1,8 @@
 using System.Text.Json;
-using NotificationService.Adapters.Runtime;
 using NotificationService.Storage.Adapters;
 using NotificationService.Storage.Jobs;
 
-namespace NotificationService.Adapters.Tests.Runtime;
+namespace NotificationService.Core.Tests.Jobs;
 
 /// <summary>What a job says about its failed attempts, from the decisions and the projection alone.</summary>
 public sealed class LastErrorTests

@@ -1,10 +1,14 @@
 using System.Text.Json;
+using NotificationService.Storage.Adapters;
 using NotificationService.Storage.Jobs;
 
-namespace NotificationService.Adapters.Tests.Runtime;
+namespace NotificationService.Core.Tests.Jobs;
 
-/// <summary>The core's decisions on a job's stream: cancel and expiry sweep.</summary>
-public sealed class JobLifecycleTests
+/// <summary>
+/// The core's commands on a job's stream, beyond the table in <see cref="JobLifecycleTests"/>: what the events carry, and
+/// the inputs the table holds fixed (the reconciler's view, the adapter, the send time given).
+/// </summary>
+public sealed class JobLifecycleCoreCommandsTests
 {
     private static readonly DateTimeOffset Now = new(2026, 11, 28, 12, 0, 0, TimeSpan.Zero);
 
@@ -105,5 +109,67 @@ public sealed class JobLifecycleTests
     {
         var failed = Assert.IsType<JobFailed>(Assert.Single(JobLifecycle.OnStuck(Queued(), 0, Now, Bounds, adapterExists: false, Now.AddHours(1))));
         Assert.Contains("adapter was deleted", failed.Error);
+    }
+
+    private static Job Scheduled(DateTimeOffset sendAt)
+    {
+        var job = new Job();
+        job.Apply(new JobScheduled(Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid(), "email", JsonDocument.Parse("{}").RootElement, Now.AddHours(-1), sendAt, Now.AddDays(1)));
+        return job;
+    }
+
+    [Fact]
+    public void at_its_send_time_a_scheduled_job_is_queued_on_its_adapter_with_its_params_and_expiry()
+    {
+        var job = Scheduled(sendAt: Now);
+        var adapter = new Adapter { Id = job.AdapterId, Name = "email-2" };
+        var queued = Assert.IsType<JobQueued>(Assert.Single(JobLifecycle.OnSendTime(job, Now, adapter, Now)));
+        Assert.Equal((job.Id, job.OfferId, job.ServiceId, adapter.Id, "email-2", Now, job.ExpireAt),
+            (queued.JobId, queued.OfferId, queued.ServiceId, queued.AdapterId, queued.AdapterName, queued.QueuedAt, queued.ExpireAt));
+    }
+
+    [Fact]
+    public void a_send_time_message_for_a_time_the_job_was_moved_from_does_nothing() =>
+        Assert.Empty(JobLifecycle.OnSendTime(Scheduled(sendAt: Now.AddHours(1)), Now, new Adapter(), Now));
+
+    [Fact]
+    public void a_scheduled_job_whose_adapter_was_deleted_fails_at_its_send_time_as_attempt_zero()
+    {
+        var failed = Assert.IsType<JobFailed>(Assert.Single(JobLifecycle.OnSendTime(Scheduled(sendAt: Now), Now, adapter: null, Now)));
+        Assert.Equal((0, "The adapter was deleted before the send time."), (failed.Attempt, failed.Error));
+    }
+
+    [Fact]
+    public void a_change_of_a_pending_job_records_expiry_send_time_and_params_in_that_order()
+    {
+        var job = Scheduled(sendAt: Now.AddHours(1));
+        var newParams = JsonDocument.Parse("""{"to":"bob@example.test"}""").RootElement;
+        Assert.Collection(JobLifecycle.OnChange(job, Now.AddDays(2), Now.AddHours(2), newParams, Now),
+            e => Assert.Equal(Now.AddDays(2), Assert.IsType<JobExpiryChanged>(e).ExpireAt),
+            e => Assert.Equal(Now.AddHours(2), Assert.IsType<JobRescheduled>(e).SendAt),
+            e => Assert.Equal("bob@example.test", Assert.IsType<JobParamsUpdated>(e).Params.GetProperty("to").GetString()));
+        Assert.IsType<JobRescheduled>(Assert.Single(JobLifecycle.OnChange(job, null, Now.AddHours(2), null, Now)));
+        Assert.Empty(JobLifecycle.OnChange(job, null, null, null, Now));
+    }
+
+    [Fact]
+    public void a_retry_is_requested_by_whom_and_when()
+    {
+        var job = Queued();
+        job.Apply(new JobFailed(job.Id, 0, "The adapter was deleted while the job waited.", Now));
+        Assert.Equal(new JobRetryRequested(job.Id, "admin", Now), Assert.Single(JobLifecycle.OnRetry(job, "admin", Now)));
+    }
+
+    [Fact]
+    public void an_erasure_records_its_reason_and_who_asked() =>
+        Assert.Equal(new JobParamsErased(Guid.Empty, "recipient", "admin", Now), Assert.Single(JobLifecycle.OnParamsErased(new Job(), "recipient", "admin", Now)));
+
+    [Fact]
+    public void a_poison_message_fails_the_job_at_its_current_attempt_with_the_reason()
+    {
+        var job = Queued();
+        job.Apply(new JobStarted(job.Id, 2, "w1", Now));
+        var failed = Assert.IsType<JobFailed>(Assert.Single(JobLifecycle.OnPoisonMessage(job, "JsonException: bad params", Now)));
+        Assert.Equal((2, "Poison message, dead-lettered: JsonException: bad params"), (failed.Attempt, failed.Error));
     }
 }

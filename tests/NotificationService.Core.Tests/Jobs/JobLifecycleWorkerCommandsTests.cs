@@ -1,12 +1,11 @@
 using System.Text.Json;
-using NotificationService.Adapters.Runtime;
 using NotificationService.Storage.Adapters;
 using NotificationService.Storage.Jobs;
 
-namespace NotificationService.Adapters.Tests.Runtime;
+namespace NotificationService.Core.Tests.Jobs;
 
 /// <summary>The worker's lifecycle decisions, called directly: no host, no database.</summary>
-public sealed class JobDecisionsTests
+public sealed class JobLifecycleWorkerCommandsTests
 {
     private static readonly DateTimeOffset Now = new(2026, 11, 28, 12, 0, 0, TimeSpan.Zero);
     private static readonly DeliveryPolicy Policy = new() { MaxAttempts = 3, InitialBackoffSeconds = 2, MaxBackoffSeconds = 60 };
