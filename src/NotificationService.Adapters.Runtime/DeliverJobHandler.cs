@@ -4,6 +4,7 @@ using NotificationService.Hosting;
 using NotificationService.Storage.Jobs;
 using Npgsql;
 using Wolverine;
+using Wolverine.Attributes;
 
 namespace NotificationService.Adapters.Runtime;
 
@@ -13,6 +14,13 @@ namespace NotificationService.Adapters.Runtime;
 /// </summary>
 public static class DeliverJobHandler
 {
+    // The worker writes job events through JobJournal only, never in Wolverine's transaction: JobStarted must be committed
+    // in the middle of the handler, before the send (Wolverine commits when the handler returns); the outcome's commit is
+    // retried on its own for a window (a failed Wolverine commit goes to the error policies, which would run the handler,
+    // and the send, again); and concurrent sends share commits (group commit). Wolverine writes only its own envelopes:
+    // the retry message returned below, stored by the durable sending endpoint after the outcome is committed.
+    // [NonTransactional]: AutoApplyTransactions (on in every process) never wraps this handler, even if it takes a session.
+    [NonTransactional]
     public static async Task<OutgoingMessages> Handle(
         DeliverJob message, JobJournal journal, WorkerContext worker, IChannelSender channel, InFlightJobs inFlight,
         SendRateLimiter rateLimit, TimeProvider clock, Envelope envelope, ILogger<DeliverJob> logger, CancellationToken shutdown)

@@ -5,7 +5,8 @@ using NotificationService.Storage.Jobs;
 namespace NotificationService.Adapters.Runtime;
 
 /// <summary>
-/// Group commit for the worker's job records. Every send writes its job's stream twice (started, then the outcome), and
+/// The worker's one write path for job events (why not Wolverine's transaction: <see cref="DeliverJobHandler"/>): the
+/// start and outcome of each send, and a poison message's failure. Group commit for the worker's job records. Every send writes its job's stream twice (started, then the outcome), and
 /// with many sends in flight those writes were one transaction each. Here one commit is in flight at a time and every
 /// write that arrives meanwhile joins the next one, so a lone write still commits at once and batches form from
 /// concurrency alone (the shape of Wolverine's own envelope coalescers). Each caller's task completes only when its own

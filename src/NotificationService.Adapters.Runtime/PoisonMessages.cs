@@ -1,4 +1,3 @@
-using Marten;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using NotificationService.Contracts;
@@ -26,21 +25,18 @@ public static class PoisonMessages
     {
         if (lifecycle.Envelope?.Message is DeliverJob message)
         {
-            var logger = runtime.LoggerFactory.CreateLogger(typeof(PoisonMessages));
+            var clock = runtime.Services.GetRequiredService<TimeProvider>();
+            var reason = $"{exception.GetType().Name}: {exception.Message}";
             try
             {
-                await using var session = runtime.Services.GetRequiredService<IDocumentStore>().LightweightSession();
-                var stream = await session.Events.FetchForExclusiveWriting<Job>(message.JobId);
-                if (stream.Aggregate is { } job && JobLifecycle.OnPoisonMessage(job, $"{exception.GetType().Name}: {exception.Message}",
-                        runtime.Services.GetRequiredService<TimeProvider>().GetUtcNow()) is { Count: > 0 } events)
-                {
-                    stream.AppendMany(events);
-                    await session.SaveChangesAsync();
-                }
+                // Through the journal: the worker's one write path for job events (why: DeliverJobHandler).
+                await runtime.Services.GetRequiredService<JobJournal>().AppendAsync(message.JobId,
+                    job => job is null ? [] : JobLifecycle.OnPoisonMessage(job, reason, clock.GetUtcNow()));
             }
             catch (Exception e)
             {
-                logger.LogError(e, "Could not record job {JobId} as failed; its message still goes to the dead-letter queue", message.JobId);
+                runtime.LoggerFactory.CreateLogger(typeof(PoisonMessages))
+                    .LogError(e, "Could not record job {JobId} as failed; its message still goes to the dead-letter queue", message.JobId);
             }
         }
         await lifecycle.MoveToDeadLetterQueueAsync(exception);
