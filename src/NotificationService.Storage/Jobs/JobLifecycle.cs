@@ -16,8 +16,8 @@ namespace NotificationService.Storage.Jobs;
 //   not terminal --OnPickUp--> Started (a redelivered Started one: a possible duplicate too) | Canceled | Expired
 //   Started --OnAttemptEnded--> Finished | Queued (retry) | Failed | Canceled
 //   any not terminal --OnPoisonMessage--> Failed
-// Finished, Failed, Expired and Canceled are terminal: only OnRetry (Failed) and OnParamsErased move on from them.
-// Job.cs applies the events to the state, one line each.
+// Finished, Failed, Expired and Canceled are terminal: only OnRetry moves a Failed one on; OnParamsErased still records.
+// Job.cs applies the events to the state, one line each. The whole table is tested in Core.Tests/Jobs/JobLifecycleTests.cs.
 
 /// <summary>What a cancel request does to a job, decided from its state alone.</summary>
 public abstract record CancelDecision
