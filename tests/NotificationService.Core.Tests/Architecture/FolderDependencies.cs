@@ -108,21 +108,23 @@ public sealed class FolderDependencies
         foreach (var p in type.GetProperties())
         {
             var property = reader.GetPropertyDefinition(p);
-            var signature = property.DecodeSignature(types, null);
-            used.UnionWith(signature.ReturnType);
-            foreach (var parameter in signature.ParameterTypes) used.UnionWith(parameter);
+            AddSignature(property.DecodeSignature(types, null), used);
             Attributes(reader, types, property.GetCustomAttributes(), used);
         }
         foreach (var m in type.GetMethods())
         {
             var method = reader.GetMethodDefinition(m);
-            var signature = method.DecodeSignature(types, null);
-            used.UnionWith(signature.ReturnType);
-            foreach (var parameter in signature.ParameterTypes) used.UnionWith(parameter);
+            AddSignature(method.DecodeSignature(types, null), used);
             Attributes(reader, types, method.GetCustomAttributes(), used);
             foreach (var p in method.GetParameters()) Attributes(reader, types, reader.GetParameter(p).GetCustomAttributes(), used);
             if (method.RelativeVirtualAddress != 0) Body(reader, types, pe.GetMethodBody(method.RelativeVirtualAddress), used);
         }
+    }
+
+    private static void AddSignature(MethodSignature<IReadOnlyList<string>> signature, HashSet<string> used)
+    {
+        used.UnionWith(signature.ReturnType);
+        foreach (var parameter in signature.ParameterTypes) used.UnionWith(parameter);
     }
 
     private static void Attributes(MetadataReader reader, TypeNames types, CustomAttributeHandleCollection attributes, HashSet<string> used)
@@ -207,12 +209,7 @@ public sealed class FolderDependencies
                     var member = reader.GetMemberReference((MemberReferenceHandle)handle);
                     if (member.Parent.Kind == HandleKind.MethodDefinition) AddMember(member.Parent, used);
                     else Add(member.Parent, used);
-                    if (member.GetKind() == MemberReferenceKind.Method)
-                    {
-                        var signature = member.DecodeMethodSignature(this, null);
-                        used.UnionWith(signature.ReturnType);
-                        foreach (var p in signature.ParameterTypes) used.UnionWith(p);
-                    }
+                    if (member.GetKind() == MemberReferenceKind.Method) AddSignature(member.DecodeMethodSignature(this, null), used);
                     else used.UnionWith(member.DecodeFieldSignature(this, null));
                     break;
                 case HandleKind.MethodSpecification:
