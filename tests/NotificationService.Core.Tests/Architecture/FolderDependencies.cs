@@ -22,6 +22,11 @@ public sealed class FolderDependencies
 
     private FolderDependencies(IReadOnlyDictionary<string, SortedDictionary<string, string>> uses) => Uses = uses;
 
+    /// <summary>A made-up graph, to test the search for cycles on its own.</summary>
+    public static FolderDependencies From(params (string From, string To)[] edges) => new(edges
+        .GroupBy(e => e.From)
+        .ToDictionary(g => g.Key, g => new SortedDictionary<string, string>(g.ToDictionary(e => e.To, e => $"{e.From}.x -> {e.To}.x"))));
+
     public static FolderDependencies Of(string assemblyPath)
     {
         using var stream = File.OpenRead(assemblyPath);

@@ -26,14 +26,23 @@ public class when_core_folders_use_each_other
     }
 
     [Fact]
-    public void the_reading_sees_the_uses_a_source_grep_misses()
+    public void the_reading_sees_calls_and_ignores_what_is_no_folder()
     {
-        // Offers' endpoints name Auth only through an extension method (user.ServiceId()) and a `using`; the IL keeps the call.
-        Assert.Contains("Auth", Core.Uses["Offers"].Keys);
+        // Limits' endpoints name nothing of Auth in a signature or attribute; they only call its extension methods
+        // (user.ServiceId(), user.Actor()), which the IL of their bodies shows.
+        Assert.Contains("Auth", Core.Uses["Limits"].Keys);
         // A folder's own types are no dependency, nor is the root namespace (Program) or the generated code.
         Assert.DoesNotContain(Core.Uses, kv => kv.Value.ContainsKey(kv.Key));
         Assert.Null(FolderDependencies.Folder("NotificationService.Core.Program"));
         Assert.Null(FolderDependencies.Folder("NotificationService.Core.Internal.Generated.WolverineHandlers.X"));
         Assert.Equal("Jobs", FolderDependencies.Folder("NotificationService.Core.Jobs.JobView.<>c"));
+    }
+
+    [Fact]
+    public void a_cycle_through_three_folders_is_found_and_named()
+    {
+        var uses = FolderDependencies.From(("A", "B"), ("B", "C"), ("C", "A"), ("D", "A"));
+        var cycle = Assert.Single(uses.Cycles());
+        Assert.Equal(["A -> B (A.x -> B.x)", "B -> C (B.x -> C.x)", "C -> A (C.x -> A.x)"], cycle);
     }
 }
