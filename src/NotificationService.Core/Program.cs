@@ -11,6 +11,7 @@ using NotificationService.Core.Invites;
 using NotificationService.Core.Jobs;
 using NotificationService.Core.Limits;
 using NotificationService.Core.Offers;
+using NotificationService.Core.OpenApi;
 using NotificationService.Core.Retention;
 using NotificationService.Core.Services;
 using NotificationService.Storage.Adapters;

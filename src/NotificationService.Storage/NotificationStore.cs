@@ -13,6 +13,13 @@ public static class NotificationStore
     public const string Schema = "ns";
 
     /// <summary>
+    /// The adapters' send-rate slots (Adapters.Runtime SendRateLimiter), one row per adapter. A Weasel table in Marten's
+    /// extended schema objects, so the core's migration creates it and Marten's db-apply/db-assert/db-patch know it; a
+    /// worker's database role may not create tables, only use this one (WorkerRole).
+    /// </summary>
+    public const string SendSlotsTable = Schema + ".adapter_send_slots";
+
+    /// <summary>
     /// A job not yet ended, in SQL on <c>mt_doc_job</c>: what the core's pending-jobs quota counts (through a partial index).
     /// Spelt as PostgreSQL prints it back, so Marten's schema check sees the index unchanged instead of rebuilding it.
     /// </summary>
@@ -67,9 +74,7 @@ public static class NotificationStore
         opts.Projections.Snapshot<Adapter>(SnapshotLifecycle.Inline);
         opts.Schema.For<Adapter>().UniqueIndex(x => x.Name).UniqueIndex(x => x.KeyHash);
 
-        // The adapters' send-rate slots (Adapters.Runtime SendRateLimiter): part of the core's migration, since a worker's
-        // database role may not create tables.
-        var sendSlots = new Table($"{Schema}.adapter_send_slots");
+        var sendSlots = new Table(SendSlotsTable);
         sendSlots.AddColumn<Guid>("adapter_id").AsPrimaryKey();
         sendSlots.AddColumn("next_slot", "timestamptz").NotNull();
         opts.Storage.ExtendedSchemaObjects.Add(sendSlots);

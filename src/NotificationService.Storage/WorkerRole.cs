@@ -36,7 +36,7 @@ public static partial class WorkerRole
         -- Appending job events locks and updates the stream row (its version), inserts the events and upserts the inline
         -- Job projection; the send-rate slots are one upserted row per adapter.
         GRANT SELECT, INSERT, UPDATE ON {{NotificationStore.Schema}}.mt_streams, {{NotificationStore.Schema}}.mt_doc_job,
-          {{NotificationStore.Schema}}.adapter_send_slots TO {{role}};
+          {{NotificationStore.SendSlotsTable}} TO {{role}};
         GRANT SELECT, INSERT ON {{NotificationStore.Schema}}.mt_events TO {{role}};
         GRANT USAGE ON SEQUENCE {{NotificationStore.Schema}}.mt_events_sequence TO {{role}};
         -- The event table also holds the adapters' and services' streams (encrypted adapter configs, key hashes): the worker

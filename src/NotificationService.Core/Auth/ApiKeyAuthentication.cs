@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Encodings.Web;
 using Marten;
+using Marten.Patching;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
@@ -86,11 +87,10 @@ public sealed class ApiKeyAuthenticationHandler(
         var now = clock.GetUtcNow();
         if (key.LastUsedAt is { } last && now - last < TimeSpan.FromMinutes(1)) return;
         await using var session = store.LightweightSession();
-        // An UPDATE, not a store: a key revoked (deleted) meanwhile must not come back.
-        session.QueueSqlCommand("update ns.mt_doc_servicekey set data = jsonb_set(data, '{lastUsedAt}', to_jsonb(?::timestamptz)) where id = ?", now, key.Id);
+        // A patch (an UPDATE), not a store: a key revoked (deleted) meanwhile must not come back.
+        session.Patch<ServiceKey>(key.Id).Set(k => k.LastUsedAt, now);
         await session.SaveChangesAsync(Context.RequestAborted);
         key.LastUsedAt = now; // the cached copy too, so the next minute's requests do not write again
-
     }
 
     private AuthenticateResult Success(params Claim[] claims) =>
@@ -126,10 +126,10 @@ public sealed class ApiKeyAuthenticationHandler(
 
 public static class CallerExtensions
 {
-    /// <summary>The authenticated service's id; only called on endpoints that require the service role.</summary>
     /// <summary>Who did it, for admin history: "admin:&lt;key fingerprint&gt;" or "service:&lt;name&gt;".</summary>
     public static string Actor(this ClaimsPrincipal user) => user.Identity?.Name ?? "anonymous";
 
+    /// <summary>The authenticated service's id; only called on endpoints that require the service role.</summary>
     public static Guid ServiceId(this ClaimsPrincipal user) =>
         Guid.Parse(user.FindFirstValue(ApiKeyAuthenticationHandler.ServiceIdClaim)
                    ?? throw new InvalidOperationException("The caller is not a service."));

@@ -3,6 +3,7 @@ using Marten;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Mvc;
 using NotificationService.Core.Infrastructure;
+using NotificationService.Core.ServiceAdmin;
 using NotificationService.Core.Services;
 using NotificationService.Storage;
 using Wolverine.Http;

@@ -3,17 +3,6 @@ using NotificationService.Core.Services;
 
 namespace NotificationService.Core.Limits;
 
-/// <summary>
-/// What the admin set for one service; a null field means "the configured default" (<see cref="LimitDefaults"/>).
-/// Kept on the service's stream (<see cref="ServiceLimitsChanged"/>), so the admin history shows every change.
-/// </summary>
-public sealed record ServiceLimits(
-    double? OffersPerSecond = null, int? Burst = null, int? JobsPerOffer = null, int? PendingJobs = null, int? MaxBodyBytes = null,
-    int? MaxParamsBytes = null);
-
-/// <summary>The limits the admin set for the service after the change (the whole set, so replaying needs no merging).</summary>
-public sealed record ServiceLimitsChanged(Guid ServiceId, ServiceLimits Limits, string By, DateTimeOffset At);
-
 /// <summary>The limits that apply to a service: its own where the admin set one, else the default.</summary>
 public sealed record EffectiveLimits(double OffersPerSecond, int Burst, int JobsPerOffer, int PendingJobs, int MaxBodyBytes, int MaxParamsBytes);
 

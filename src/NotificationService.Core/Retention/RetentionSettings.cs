@@ -1,10 +1,6 @@
-namespace NotificationService.Core.Retention;
+using NotificationService.Core.Services;
 
-/// <summary>
-/// How long a service's data is kept, in days: job params after the job ended, ended jobs (streams and documents), and
-/// idempotency records after their request. Null: the configured default.
-/// </summary>
-public sealed record ServiceRetention(int? ParamsDays = null, int? JobsDays = null, int? IdempotencyDays = null);
+namespace NotificationService.Core.Retention;
 
 /// <summary>The retention in force for a service: its own values where the admin set them, else the defaults.</summary>
 public sealed record EffectiveRetention(int ParamsDays, int JobsDays, int IdempotencyDays);

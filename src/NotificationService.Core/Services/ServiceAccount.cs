@@ -1,10 +1,10 @@
-using NotificationService.Core.Limits;
-
 namespace NotificationService.Core.Services;
 
 public enum ServiceStatus { Active, Blocked }
 
-// A service's stream is its admin history; the ServiceAccount document is its inline projection.
+// A service's stream is its admin history; the ServiceAccount document is its inline projection. The features that set
+// per-service things (limits, retention) keep their events and values beside it (ServiceLimits.cs, ServiceRetention.cs),
+// so this folder uses none of theirs and they, and authentication, build on it.
 public sealed record ServiceRegistered(Guid ServiceId, string Name, string By, DateTimeOffset At);
 public sealed record ServiceRenamed(Guid ServiceId, string Name, string By, DateTimeOffset At);
 public sealed record ServiceBlocked(Guid ServiceId, string By, DateTimeOffset At);
@@ -21,7 +21,7 @@ public sealed class ServiceAccount
     public DateTimeOffset CreatedAt { get; set; }
     public List<ServiceKeyInfo> Keys { get; set; } = [];
     /// <summary>The retention the admin set for this service (null fields: the configured defaults).</summary>
-    public Retention.ServiceRetention Retention { get; set; } = new();
+    public ServiceRetention Retention { get; set; } = new();
     /// <summary>The limits the admin set for this service; a null field means the configured default.</summary>
     public ServiceLimits Limits { get; set; } = new();
     [Marten.Schema.Version] public long Version { get; set; }

@@ -46,6 +46,23 @@ public sealed class Adapter
     public void Apply(AdapterBlocked e) => (Status, UpdatedAt) = (AdapterStatus.Blocked, e.At);
     public void Apply(AdapterUnblocked e) => (Status, UpdatedAt) = (AdapterStatus.Active, e.At);
     public bool ShouldDelete(AdapterDeleted e) => true;
+
+    /// <summary>
+    /// The adapter as it is once <paramref name="change"/> is stored, this loaded copy left as it is: what an admin
+    /// endpoint answers with while it returns the event for Wolverine to append (the same Apply as Marten's projection).
+    /// </summary>
+    public Adapter After(object change)
+    {
+        var next = (Adapter)MemberwiseClone();
+        switch (change)
+        {
+            case AdapterReconfigured e: next.Apply(e); break;
+            case AdapterBlocked e: next.Apply(e); break;
+            case AdapterUnblocked e: next.Apply(e); break;
+            default: throw new ArgumentException($"{change.GetType().Name} does not change an adapter in place.", nameof(change));
+        }
+        return next;
+    }
 }
 
 /// <summary>How the adapter's workers deliver: retries with exponential backoff and jitter, and an optional rate limit.</summary>

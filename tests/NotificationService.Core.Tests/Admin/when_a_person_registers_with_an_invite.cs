@@ -30,7 +30,7 @@ public sealed class when_a_person_registers_with_an_invite(SystemFixture system)
     {
         var invite = await InviteAsync(hours: 0.0003); // about one second
         await Task.Delay(TimeSpan.FromSeconds(2));
-        var before = (await System.SendAsync<List<NotificationService.Core.Services.ServiceView>>(HttpMethod.Get, "/admin/services", SystemFixture.AdminKey, expect: 200)).Count;
+        var before = (await System.SendAsync<List<NotificationService.Core.ServiceAdmin.ServiceView>>(HttpMethod.Get, "/admin/services", SystemFixture.AdminKey, expect: 200)).Count;
 
         var (expired, problem) = await System.SendRawAsync(HttpMethod.Post, "/v1/register", key: null, new { name = "Late", inviteCode = invite.Code });
         Assert.Equal(422, expired);
@@ -38,7 +38,7 @@ public sealed class when_a_person_registers_with_an_invite(SystemFixture system)
         Assert.Equal(422, (await System.SendRawAsync(HttpMethod.Post, "/v1/register", key: null, new { name = "X", inviteCode = "nsi_made-up" })).Status);
         Assert.Equal(422, (await System.SendRawAsync(HttpMethod.Post, "/v1/register", key: null, new { name = "", inviteCode = invite.Code })).Status);
 
-        var after = (await System.SendAsync<List<NotificationService.Core.Services.ServiceView>>(HttpMethod.Get, "/admin/services", SystemFixture.AdminKey, expect: 200)).Count;
+        var after = (await System.SendAsync<List<NotificationService.Core.ServiceAdmin.ServiceView>>(HttpMethod.Get, "/admin/services", SystemFixture.AdminKey, expect: 200)).Count;
         Assert.Equal(before, after);
     }
 

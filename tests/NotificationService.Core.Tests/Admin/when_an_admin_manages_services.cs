@@ -1,5 +1,7 @@
 using System.Text.Json;
+using NotificationService.Core.Auth;
 using NotificationService.Core.Infrastructure;
+using NotificationService.Core.ServiceAdmin;
 using NotificationService.Core.Services;
 using NotificationService.Testing;
 

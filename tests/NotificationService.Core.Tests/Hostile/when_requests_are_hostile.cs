@@ -23,7 +23,7 @@ public sealed class when_requests_are_hostile(SystemFixture system) : Integratio
             targets = new[] { ClientApi.EmailTarget(System.Email.Name, "victim@example.test", secretMarker) }, metadata = new { note = secretMarker },
         });
         var revoked = await System.CreateTenantAsync($"revoked-{Guid.NewGuid():N}");
-        var keyId = (await System.SendAsync<NotificationService.Core.Services.ServiceView>(HttpMethod.Get, $"/admin/services/{revoked.Id}", SystemFixture.AdminKey, expect: 200)).Keys[0].KeyId;
+        var keyId = (await System.SendAsync<NotificationService.Core.ServiceAdmin.ServiceView>(HttpMethod.Get, $"/admin/services/{revoked.Id}", SystemFixture.AdminKey, expect: 200)).Keys[0].KeyId;
         await System.SendRawAsync(HttpMethod.Delete, $"/admin/services/{revoked.Id}/keys/{keyId}", SystemFixture.AdminKey);
         var offersBefore = await Sql.ScalarAsync<long>("SELECT count(*) FROM ns.mt_doc_offer");
         var jobsBefore = await Sql.ScalarAsync<long>("SELECT count(*) FROM ns.mt_doc_job");

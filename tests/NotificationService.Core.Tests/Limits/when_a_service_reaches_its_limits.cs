@@ -5,6 +5,7 @@ using System.Text.Json;
 using Alba;
 using NotificationService.Core.Infrastructure;
 using NotificationService.Core.Limits;
+using NotificationService.Core.ServiceAdmin;
 using NotificationService.Core.Services;
 using NotificationService.Testing;
 

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Configuration;
 using NotificationService.Core.Limits;
+using NotificationService.Core.Services;
 
 namespace NotificationService.Core.Tests.Limits;
 

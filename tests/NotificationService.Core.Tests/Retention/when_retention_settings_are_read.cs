@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Configuration;
 using NotificationService.Core.Retention;
+using NotificationService.Core.Services;
 
 namespace NotificationService.Core.Tests.Retention;
 

@@ -43,7 +43,7 @@ namespace Internal.Generated.WolverineHandlers
             var messageContext = new Wolverine.Runtime.MessageContext(_wolverineRuntime);
             // Building the Marten session
             await using var documentSession = _outboxedSessionFactory.OpenSession(messageContext);
-            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "NotificationService.Core.Services.RevokeServiceKeyEndpoint").SetTag("http.route", "/admin/services/{id}/keys/{keyId}").SetTag("http.request.method", "DELETE");
+            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "NotificationService.Core.ServiceAdmin.RevokeServiceKeyEndpoint").SetTag("http.route", "/admin/services/{id}/keys/{keyId}").SetTag("http.request.method", "DELETE");
             string keyId_rawValue = (string?)httpContext.GetRouteValue("keyId");
             System.Guid keyId = default;
 
@@ -74,7 +74,7 @@ namespace Internal.Generated.WolverineHandlers
                 return;
             }
 
-            var problemDetails1 = NotificationService.Core.Services.RevokeServiceKeyEndpoint.Validate(keyId, stream_service.Aggregate);
+            var problemDetails1 = NotificationService.Core.ServiceAdmin.RevokeServiceKeyEndpoint.Validate(keyId, stream_service.Aggregate);
             // Evaluate whether the processing should stop if there are any problems
             if (!(ReferenceEquals(problemDetails1, Wolverine.Http.WolverineContinue.NoProblems)))
             {
@@ -84,7 +84,7 @@ namespace Internal.Generated.WolverineHandlers
 
             
             // The actual HTTP request handler execution
-            (var keyRevoked_response, var events, var martenOp) = NotificationService.Core.Services.RevokeServiceKeyEndpoint.Delete(keyId, stream_service.Aggregate, httpContext.User, _timeProvider);
+            (var keyRevoked_response, var events, var martenOp) = NotificationService.Core.ServiceAdmin.RevokeServiceKeyEndpoint.Delete(keyId, stream_service.Aggregate, httpContext.User, _timeProvider);
 
             if (events != null)
             {

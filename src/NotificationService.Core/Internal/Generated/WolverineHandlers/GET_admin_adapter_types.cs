@@ -20,10 +20,10 @@ namespace Internal.Generated.WolverineHandlers
 
         public override async System.Threading.Tasks.Task Handle(Microsoft.AspNetCore.Http.HttpContext httpContext)
         {
-            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "NotificationService.Core.Adapters.AdapterTypesEndpoint").SetTag("http.route", "/admin/adapter-types").SetTag("http.request.method", "GET");
+            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "NotificationService.Core.Adapters.ListAdapterTypesEndpoint").SetTag("http.route", "/admin/adapter-types").SetTag("http.request.method", "GET");
             
             // The actual HTTP request handler execution
-            var adapterTypeViewIReadOnlyList_response = NotificationService.Core.Adapters.AdapterTypesEndpoint.Get();
+            var adapterTypeViewIReadOnlyList_response = NotificationService.Core.Adapters.ListAdapterTypesEndpoint.Get();
 
             // Writing the response body to JSON because this was the first 'return variable' in the method signature
             await WriteJsonAsync(httpContext, adapterTypeViewIReadOnlyList_response, 404);

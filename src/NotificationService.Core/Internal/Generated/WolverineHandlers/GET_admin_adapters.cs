@@ -29,10 +29,10 @@ namespace Internal.Generated.WolverineHandlers
             var messageContext = new Wolverine.Runtime.MessageContext(_wolverineRuntime);
             // Building the Marten session
             await using var documentSession = _outboxedSessionFactory.OpenSession(messageContext);
-            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "NotificationService.Core.Adapters.GetAdaptersEndpoint").SetTag("http.route", "/admin/adapters").SetTag("http.request.method", "GET");
+            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "NotificationService.Core.Adapters.ListAdaptersEndpoint").SetTag("http.route", "/admin/adapters").SetTag("http.request.method", "GET");
             
             // The actual HTTP request handler execution
-            var adapterViewIReadOnlyList_response = await NotificationService.Core.Adapters.GetAdaptersEndpoint.List(((Marten.IQuerySession)documentSession)).ConfigureAwait(false);
+            var adapterViewIReadOnlyList_response = await NotificationService.Core.Adapters.ListAdaptersEndpoint.List(((Marten.IQuerySession)documentSession)).ConfigureAwait(false);
 
             // Writing the response body to JSON because this was the first 'return variable' in the method signature
             await WriteJsonAsync(httpContext, adapterViewIReadOnlyList_response, 404);

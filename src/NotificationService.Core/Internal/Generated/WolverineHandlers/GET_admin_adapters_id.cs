@@ -29,7 +29,7 @@ namespace Internal.Generated.WolverineHandlers
             var messageContext = new Wolverine.Runtime.MessageContext(_wolverineRuntime);
             // Building the Marten session
             await using var documentSession = _outboxedSessionFactory.OpenSession(messageContext);
-            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "NotificationService.Core.Adapters.GetAdaptersEndpoint").SetTag("http.route", "/admin/adapters/{id}").SetTag("http.request.method", "GET");
+            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "NotificationService.Core.Adapters.GetAdapterEndpoint").SetTag("http.route", "/admin/adapters/{id}").SetTag("http.request.method", "GET");
             string id_rawValue = (string?)httpContext.GetRouteValue("id");
             System.Guid id = default;
 
@@ -54,7 +54,7 @@ namespace Internal.Generated.WolverineHandlers
 
             
             // The actual HTTP request handler execution
-            var adapterView_response = NotificationService.Core.Adapters.GetAdaptersEndpoint.Get(id, adapter);
+            var adapterView_response = NotificationService.Core.Adapters.GetAdapterEndpoint.Get(id, adapter);
 
             
             // Save all pending changes to this Marten session

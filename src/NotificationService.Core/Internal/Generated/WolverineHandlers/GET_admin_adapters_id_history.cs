@@ -29,7 +29,7 @@ namespace Internal.Generated.WolverineHandlers
             var messageContext = new Wolverine.Runtime.MessageContext(_wolverineRuntime);
             // Building the Marten session
             await using var documentSession = _outboxedSessionFactory.OpenSession(messageContext);
-            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "NotificationService.Core.Adapters.AdapterHistoryEndpoint").SetTag("http.route", "/admin/adapters/{id}/history").SetTag("http.request.method", "GET");
+            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "NotificationService.Core.Adapters.GetAdapterHistoryEndpoint").SetTag("http.route", "/admin/adapters/{id}/history").SetTag("http.request.method", "GET");
             string id_rawValue = (string?)httpContext.GetRouteValue("id");
             System.Guid id = default;
 
@@ -42,7 +42,7 @@ namespace Internal.Generated.WolverineHandlers
                 return;
             }
 
-            var problemDetails1 = await NotificationService.Core.Adapters.AdapterHistoryEndpoint.ValidateAsync(id, ((Marten.IQuerySession)documentSession)).ConfigureAwait(false);
+            var problemDetails1 = await NotificationService.Core.Adapters.GetAdapterHistoryEndpoint.ValidateAsync(id, ((Marten.IQuerySession)documentSession)).ConfigureAwait(false);
             // Evaluate whether the processing should stop if there are any problems
             if (!(ReferenceEquals(problemDetails1, Wolverine.Http.WolverineContinue.NoProblems)))
             {
@@ -52,7 +52,7 @@ namespace Internal.Generated.WolverineHandlers
 
             
             // The actual HTTP request handler execution
-            var historyEntryIReadOnlyList_response = await NotificationService.Core.Adapters.AdapterHistoryEndpoint.Get(id, ((Marten.IQuerySession)documentSession)).ConfigureAwait(false);
+            var historyEntryIReadOnlyList_response = await NotificationService.Core.Adapters.GetAdapterHistoryEndpoint.Get(id, ((Marten.IQuerySession)documentSession)).ConfigureAwait(false);
 
             // Writing the response body to JSON because this was the first 'return variable' in the method signature
             await WriteJsonAsync(httpContext, historyEntryIReadOnlyList_response, 404);

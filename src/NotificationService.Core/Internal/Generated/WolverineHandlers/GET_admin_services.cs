@@ -29,10 +29,10 @@ namespace Internal.Generated.WolverineHandlers
             var messageContext = new Wolverine.Runtime.MessageContext(_wolverineRuntime);
             // Building the Marten session
             await using var documentSession = _outboxedSessionFactory.OpenSession(messageContext);
-            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "NotificationService.Core.Services.ListServicesEndpoint").SetTag("http.route", "/admin/services").SetTag("http.request.method", "GET");
+            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "NotificationService.Core.ServiceAdmin.ListServicesEndpoint").SetTag("http.route", "/admin/services").SetTag("http.request.method", "GET");
             
             // The actual HTTP request handler execution
-            var serviceViewIReadOnlyList_response = await NotificationService.Core.Services.ListServicesEndpoint.Get(((Marten.IQuerySession)documentSession)).ConfigureAwait(false);
+            var serviceViewIReadOnlyList_response = await NotificationService.Core.ServiceAdmin.ListServicesEndpoint.Get(((Marten.IQuerySession)documentSession)).ConfigureAwait(false);
 
             // Writing the response body to JSON because this was the first 'return variable' in the method signature
             await WriteJsonAsync(httpContext, serviceViewIReadOnlyList_response, 404);

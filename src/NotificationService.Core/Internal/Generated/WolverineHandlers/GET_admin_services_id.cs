@@ -32,7 +32,7 @@ namespace Internal.Generated.WolverineHandlers
             var messageContext = new Wolverine.Runtime.MessageContext(_wolverineRuntime);
             // Building the Marten session
             await using var documentSession = _outboxedSessionFactory.OpenSession(messageContext);
-            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "NotificationService.Core.Services.GetServiceEndpoint").SetTag("http.route", "/admin/services/{id}").SetTag("http.request.method", "GET");
+            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "NotificationService.Core.ServiceAdmin.GetServiceEndpoint").SetTag("http.route", "/admin/services/{id}").SetTag("http.request.method", "GET");
             string id_rawValue = (string?)httpContext.GetRouteValue("id");
             System.Guid id = default;
 
@@ -57,7 +57,7 @@ namespace Internal.Generated.WolverineHandlers
 
             
             // The actual HTTP request handler execution
-            var serviceView_response = await NotificationService.Core.Services.GetServiceEndpoint.Get(id, service, ((Marten.IQuerySession)documentSession), _retentionSettings).ConfigureAwait(false);
+            var serviceView_response = await NotificationService.Core.ServiceAdmin.GetServiceEndpoint.Get(id, service, ((Marten.IQuerySession)documentSession), _retentionSettings).ConfigureAwait(false);
 
             
             // Save all pending changes to this Marten session

@@ -29,7 +29,7 @@ namespace Internal.Generated.WolverineHandlers
             var messageContext = new Wolverine.Runtime.MessageContext(_wolverineRuntime);
             // Building the Marten session
             await using var documentSession = _outboxedSessionFactory.OpenSession(messageContext);
-            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "NotificationService.Core.Services.GetServiceEndpoint").SetTag("http.route", "/admin/services/{id}/history").SetTag("http.request.method", "GET");
+            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "NotificationService.Core.ServiceAdmin.GetServiceHistoryEndpoint").SetTag("http.route", "/admin/services/{id}/history").SetTag("http.request.method", "GET");
             string id_rawValue = (string?)httpContext.GetRouteValue("id");
             System.Guid id = default;
 
@@ -54,7 +54,7 @@ namespace Internal.Generated.WolverineHandlers
 
             
             // The actual HTTP request handler execution
-            var historyEntryIReadOnlyList_response = await NotificationService.Core.Services.GetServiceEndpoint.History(id, service, ((Marten.IQuerySession)documentSession)).ConfigureAwait(false);
+            var historyEntryIReadOnlyList_response = await NotificationService.Core.ServiceAdmin.GetServiceHistoryEndpoint.History(id, service, ((Marten.IQuerySession)documentSession)).ConfigureAwait(false);
 
             
             // Save all pending changes to this Marten session

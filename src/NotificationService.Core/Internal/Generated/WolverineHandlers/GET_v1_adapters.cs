@@ -29,10 +29,10 @@ namespace Internal.Generated.WolverineHandlers
             var messageContext = new Wolverine.Runtime.MessageContext(_wolverineRuntime);
             // Building the Marten session
             await using var documentSession = _outboxedSessionFactory.OpenSession(messageContext);
-            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "NotificationService.Core.Adapters.ClientAdaptersEndpoint").SetTag("http.route", "/v1/adapters").SetTag("http.request.method", "GET");
+            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "NotificationService.Core.Adapters.ListClientAdaptersEndpoint").SetTag("http.route", "/v1/adapters").SetTag("http.request.method", "GET");
             
             // The actual HTTP request handler execution
-            var clientAdapterViewIReadOnlyList_response = await NotificationService.Core.Adapters.ClientAdaptersEndpoint.Get(httpContext.User, ((Marten.IQuerySession)documentSession)).ConfigureAwait(false);
+            var clientAdapterViewIReadOnlyList_response = await NotificationService.Core.Adapters.ListClientAdaptersEndpoint.Get(httpContext.User, ((Marten.IQuerySession)documentSession)).ConfigureAwait(false);
 
             // Writing the response body to JSON because this was the first 'return variable' in the method signature
             await WriteJsonAsync(httpContext, clientAdapterViewIReadOnlyList_response, 404);

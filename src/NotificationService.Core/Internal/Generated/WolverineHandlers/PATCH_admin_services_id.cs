@@ -43,9 +43,9 @@ namespace Internal.Generated.WolverineHandlers
                 return;
             }
 
-            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "NotificationService.Core.Services.UpdateServiceEndpoint").SetTag("http.route", "/admin/services/{id}").SetTag("http.request.method", "PATCH");
+            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "NotificationService.Core.ServiceAdmin.UpdateServiceEndpoint").SetTag("http.route", "/admin/services/{id}").SetTag("http.request.method", "PATCH");
             // Reading the request body via JSON deserialization
-            var (command, jsonContinue) = await ReadJsonAsync<NotificationService.Core.Services.UpdateService>(httpContext);
+            var (command, jsonContinue) = await ReadJsonAsync<NotificationService.Core.ServiceAdmin.UpdateService>(httpContext);
             if (jsonContinue == Wolverine.HandlerContinuation.Stop) return;
             var problemDetails1 = NotificationService.Core.Infrastructure.RequireBody.Before(command);
             // Evaluate whether the processing should stop if there are any problems
@@ -73,7 +73,7 @@ namespace Internal.Generated.WolverineHandlers
                 return;
             }
 
-            var problemDetails2 = await NotificationService.Core.Services.UpdateServiceEndpoint.ValidateAsync(command, stream_service.Aggregate, ((Marten.IQuerySession)documentSession)).ConfigureAwait(false);
+            var problemDetails2 = await NotificationService.Core.ServiceAdmin.UpdateServiceEndpoint.ValidateAsync(command, stream_service.Aggregate, ((Marten.IQuerySession)documentSession)).ConfigureAwait(false);
             // Evaluate whether the processing should stop if there are any problems
             if (!(ReferenceEquals(problemDetails2, Wolverine.Http.WolverineContinue.NoProblems)))
             {
@@ -83,7 +83,7 @@ namespace Internal.Generated.WolverineHandlers
 
             
             // The actual HTTP request handler execution
-            (var serviceSummary_response, var events) = NotificationService.Core.Services.UpdateServiceEndpoint.Patch(command, stream_service.Aggregate, httpContext.User, _timeProvider);
+            (var serviceSummary_response, var events) = NotificationService.Core.ServiceAdmin.UpdateServiceEndpoint.Patch(command, stream_service.Aggregate, httpContext.User, _timeProvider);
 
             if (events != null)
             {

@@ -46,9 +46,9 @@ namespace Internal.Generated.WolverineHandlers
             var messageContext = new Wolverine.Runtime.MessageContext(_wolverineRuntime);
             // Building the Marten session
             await using var documentSession = _outboxedSessionFactory.OpenSession(messageContext);
-            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "NotificationService.Core.Services.SetRetentionEndpoint").SetTag("http.route", "/admin/services/{id}/retention").SetTag("http.request.method", "PATCH");
+            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "NotificationService.Core.Retention.SetRetentionEndpoint").SetTag("http.route", "/admin/services/{id}/retention").SetTag("http.request.method", "PATCH");
             // Reading the request body via JSON deserialization
-            var (command, jsonContinue) = await ReadJsonAsync<NotificationService.Core.Services.SetRetention>(httpContext);
+            var (command, jsonContinue) = await ReadJsonAsync<NotificationService.Core.Retention.SetRetention>(httpContext);
             if (jsonContinue == Wolverine.HandlerContinuation.Stop) return;
             var problemDetails1 = NotificationService.Core.Infrastructure.RequireBody.Before(command);
             // Evaluate whether the processing should stop if there are any problems
@@ -76,7 +76,7 @@ namespace Internal.Generated.WolverineHandlers
                 return;
             }
 
-            var problemDetails2 = NotificationService.Core.Services.SetRetentionEndpoint.Validate(command);
+            var problemDetails2 = NotificationService.Core.Retention.SetRetentionEndpoint.Validate(command);
             // Evaluate whether the processing should stop if there are any problems
             if (!(ReferenceEquals(problemDetails2, Wolverine.Http.WolverineContinue.NoProblems)))
             {
@@ -86,7 +86,7 @@ namespace Internal.Generated.WolverineHandlers
 
             
             // The actual HTTP request handler execution
-            (var retentionView_response, var events) = NotificationService.Core.Services.SetRetentionEndpoint.Patch(command, stream_service.Aggregate, _retentionSettings, httpContext.User, _timeProvider);
+            (var retentionView_response, var events) = NotificationService.Core.Retention.SetRetentionEndpoint.Patch(command, stream_service.Aggregate, _retentionSettings, httpContext.User, _timeProvider);
 
             if (events != null)
             {

@@ -43,7 +43,7 @@ namespace Internal.Generated.WolverineHandlers
             var messageContext = new Wolverine.Runtime.MessageContext(_wolverineRuntime);
             // Building the Marten session
             await using var documentSession = _outboxedSessionFactory.OpenSession(messageContext);
-            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "NotificationService.Core.Adapters.BlockAdapterEndpoint").SetTag("http.route", "/admin/adapters/{id}/unblock").SetTag("http.request.method", "POST");
+            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "NotificationService.Core.Adapters.UnblockAdapterEndpoint").SetTag("http.route", "/admin/adapters/{id}/unblock").SetTag("http.request.method", "POST");
             var batchedQuery = documentSession.CreateBatchQuery();
 
             var stream_adapter_BatchItem = batchedQuery.Events.FetchForWriting<NotificationService.Storage.Adapters.Adapter>(id);
@@ -64,7 +64,7 @@ namespace Internal.Generated.WolverineHandlers
 
             
             // The actual HTTP request handler execution
-            (var adapterView_response, var events) = NotificationService.Core.Adapters.BlockAdapterEndpoint.Unblock(stream_adapter.Aggregate, httpContext.User, _timeProvider);
+            (var adapterView_response, var events) = NotificationService.Core.Adapters.UnblockAdapterEndpoint.Unblock(stream_adapter.Aggregate, httpContext.User, _timeProvider);
 
             if (events != null)
             {

@@ -31,9 +31,9 @@ namespace Internal.Generated.WolverineHandlers
             var messageContext = new Wolverine.Runtime.MessageContext(_wolverineRuntime);
             // Building the Marten session
             await using var documentSession = _outboxedSessionFactory.OpenSession(messageContext);
-            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "NotificationService.Core.Services.CreateServiceEndpoint").SetTag("http.route", "/admin/services").SetTag("http.request.method", "POST");
+            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "NotificationService.Core.ServiceAdmin.CreateServiceEndpoint").SetTag("http.route", "/admin/services").SetTag("http.request.method", "POST");
             // Reading the request body via JSON deserialization
-            var (command, jsonContinue) = await ReadJsonAsync<NotificationService.Core.Services.CreateService>(httpContext);
+            var (command, jsonContinue) = await ReadJsonAsync<NotificationService.Core.ServiceAdmin.CreateService>(httpContext);
             if (jsonContinue == Wolverine.HandlerContinuation.Stop) return;
             var problemDetails1 = NotificationService.Core.Infrastructure.RequireBody.Before(command);
             // Evaluate whether the processing should stop if there are any problems
@@ -43,7 +43,7 @@ namespace Internal.Generated.WolverineHandlers
                 return;
             }
 
-            var problemDetails2 = await NotificationService.Core.Services.CreateServiceEndpoint.ValidateAsync(command, ((Marten.IQuerySession)documentSession)).ConfigureAwait(false);
+            var problemDetails2 = await NotificationService.Core.ServiceAdmin.CreateServiceEndpoint.ValidateAsync(command, ((Marten.IQuerySession)documentSession)).ConfigureAwait(false);
             // Evaluate whether the processing should stop if there are any problems
             if (!(ReferenceEquals(problemDetails2, Wolverine.Http.WolverineContinue.NoProblems)))
             {
@@ -53,7 +53,7 @@ namespace Internal.Generated.WolverineHandlers
 
             
             // The actual HTTP request handler execution
-            (var serviceCreated_response, var startStream, var martenOp) = NotificationService.Core.Services.CreateServiceEndpoint.Post(command, httpContext.User, _timeProvider);
+            (var serviceCreated_response, var startStream, var martenOp) = NotificationService.Core.ServiceAdmin.CreateServiceEndpoint.Post(command, httpContext.User, _timeProvider);
 
             if (startStream != null)
             {

@@ -43,7 +43,7 @@ namespace Internal.Generated.WolverineHandlers
             var messageContext = new Wolverine.Runtime.MessageContext(_wolverineRuntime);
             // Building the Marten session
             await using var documentSession = _outboxedSessionFactory.OpenSession(messageContext);
-            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "NotificationService.Core.Services.BlockServiceEndpoint").SetTag("http.route", "/admin/services/{id}/unblock").SetTag("http.request.method", "POST");
+            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "NotificationService.Core.ServiceAdmin.UnblockServiceEndpoint").SetTag("http.route", "/admin/services/{id}/unblock").SetTag("http.request.method", "POST");
             var batchedQuery = documentSession.CreateBatchQuery();
 
             var stream_service_BatchItem = batchedQuery.Events.FetchForWriting<NotificationService.Core.Services.ServiceAccount>(id);
@@ -64,7 +64,7 @@ namespace Internal.Generated.WolverineHandlers
 
             
             // The actual HTTP request handler execution
-            (var serviceSummary_response, var events) = NotificationService.Core.Services.BlockServiceEndpoint.Unblock(stream_service.Aggregate, httpContext.User, _timeProvider);
+            (var serviceSummary_response, var events) = NotificationService.Core.ServiceAdmin.UnblockServiceEndpoint.Unblock(stream_service.Aggregate, httpContext.User, _timeProvider);
 
             if (events != null)
             {

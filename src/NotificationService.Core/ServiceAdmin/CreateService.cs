@@ -1,13 +1,14 @@
 using System.ComponentModel.DataAnnotations;
-using NotificationService.Core.Auth;
 using System.Security.Claims;
 using Marten;
 using Microsoft.AspNetCore.Mvc;
+using NotificationService.Core.Auth;
 using NotificationService.Core.Infrastructure;
+using NotificationService.Core.Services;
 using Wolverine.Http;
 using Wolverine.Marten;
 
-namespace NotificationService.Core.Services;
+namespace NotificationService.Core.ServiceAdmin;
 
 // Nullable so that a missing name is a 422 naming it, not a 400; [Required] keeps it required in the OpenAPI document.
 public sealed record CreateService([property: Required] string? Name);
@@ -36,25 +37,4 @@ public static class CreateServiceEndpoint
         var stream = MartenOps.StartStream<ServiceAccount>(serviceId, new ServiceRegistered(serviceId, name, user.Actor(), now), issued);
         return (new ServiceCreated(serviceId, name, key.KeyId, apiKey), stream, MartenOps.Insert(key));
     }
-}
-
-/// <summary>
-/// A service's name is how people tell tenants apart, so it is unique (after trimming). The check here gives the clear
-/// answer; the unique index on the ServiceAccount document decides a race, whose loser gets 409 from its commit.
-/// </summary>
-public static class ServiceNames
-{
-    public static async Task<ProblemDetails> CheckFreeAsync(string name, IQuerySession session, Guid? renamed = null)
-    {
-        var trimmed = name.Trim();
-        return await session.Query<ServiceAccount>().AnyAsync(s => s.Name == trimmed && s.Id != renamed)
-            ? Problems.Conflict($"A service named '{trimmed}' already exists.")
-            : WolverineContinue.NoProblems;
-    }
-
-
-    public static ProblemDetails Check(string? name) =>
-        string.IsNullOrWhiteSpace(name) || name.Trim().Length > 100
-            ? Problems.Invalid(("name", "A name of 1 to 100 characters is required."))
-            : WolverineContinue.NoProblems;
 }

@@ -3,14 +3,11 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Mvc;
 using NotificationService.Core.Auth;
 using NotificationService.Core.Infrastructure;
-using NotificationService.Core.Retention;
+using NotificationService.Core.Services;
 using Wolverine.Http;
 using Wolverine.Marten;
 
-namespace NotificationService.Core.Services;
-
-/// <summary>The admin set the service's retention; <paramref name="Retention"/> is the whole result (null fields: defaults).</summary>
-public sealed record ServiceRetentionSet(Guid ServiceId, ServiceRetention Retention, string By, DateTimeOffset At);
+namespace NotificationService.Core.Retention;
 
 /// <summary>
 /// A JSON merge patch of the service's retention, in days: a field left out keeps its value, <c>null</c> goes back to the

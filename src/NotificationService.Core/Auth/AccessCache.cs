@@ -4,7 +4,7 @@ using Marten.Services;
 using NotificationService.Core.Services;
 using NotificationService.Storage.Adapters;
 
-namespace NotificationService.Core.Infrastructure;
+namespace NotificationService.Core.Auth;
 
 /// <summary>
 /// Short-lived copies of what every client request reads before it writes: its key with the key's service, and the
@@ -44,7 +44,7 @@ public sealed class AccessCacheInvalidation(AccessCache cache) : DocumentSession
     {
         foreach (var e in commit.GetEvents())
         {
-            if (e.Data is ServiceRenamed or ServiceBlocked or ServiceUnblocked or ServiceKeyRevoked or Limits.ServiceLimitsChanged) cache.ServiceKeys.Clear();
+            if (e.Data is ServiceRenamed or ServiceBlocked or ServiceUnblocked or ServiceKeyRevoked or ServiceLimitsChanged) cache.ServiceKeys.Clear();
             if (e.Data is AdapterReconfigured or AdapterBlocked or AdapterUnblocked or AdapterDeleted) cache.Adapters.Clear();
         }
         return Task.CompletedTask;

@@ -9,7 +9,7 @@ using NotificationService.Core.Callbacks;
 using NotificationService.Core.Offers;
 using Scalar.AspNetCore;
 
-namespace NotificationService.Core.Infrastructure;
+namespace NotificationService.Core.OpenApi;
 
 /// <summary>
 /// The OpenAPI document is the API's contract (checked in as docs/openapi.json, compared and linted by ./ns test), and
