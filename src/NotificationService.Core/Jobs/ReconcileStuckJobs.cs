@@ -38,7 +38,7 @@ public static class ReconcileStuckJobHandler
         var events = JobLifecycle.OnStuck(job, message.Version, message.LastChangeAt, bounds, adapter is not null, message.DetectedAt);
         stream.AppendMany(events);
         foreach (var requeued in events.OfType<JobRequeued>())
-            messages.Add(new DeliverJob(job.Id, adapter!.Id, requeued.Generation).ToDestination(Topology.QueueUri(adapter.Queue), fairShare.Next(job.ServiceId, adapter.Id)));
+            messages.Add(fairShare.Deliver(job.Id, job.ServiceId, adapter!, requeued.Generation));
         return (new StuckJobReconciled(events.Count > 0), messages);
     }
 }

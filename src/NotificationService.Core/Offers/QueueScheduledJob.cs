@@ -10,6 +10,9 @@ using Wolverine.Marten;
 
 namespace NotificationService.Core.Offers;
 
+/// <summary>Delivered to the core itself at a scheduled job's send time.</summary>
+public sealed record QueueScheduledJob(Guid JobId, Guid AdapterId, DateTimeOffset SendAt);
+
 /// <summary>At a scheduled job's send time: queue it to its adapter, unless it ended or was moved meanwhile.</summary>
 public static class QueueScheduledJobHandler
 {
@@ -27,6 +30,6 @@ public static class QueueScheduledJobHandler
         if (adapter is null) { stream.AppendOne(new JobFailed(job.Id, 0, "The adapter was deleted before the send time.", now)); return []; }
 
         stream.AppendOne(new JobQueued(job.Id, job.OfferId, job.ServiceId, adapter.Id, adapter.Name, job.Params, now, job.ExpireAt));
-        return [new DeliverJob(job.Id, adapter.Id, job.Generation).ToDestination(Topology.QueueUri(adapter.Queue), fairShare.Next(job.ServiceId, adapter.Id))];
+        return [fairShare.Deliver(job.Id, job.ServiceId, adapter, job.Generation)];
     }
 }

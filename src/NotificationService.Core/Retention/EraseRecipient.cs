@@ -165,7 +165,7 @@ public static class EraseRecipientEndpoint
 
 public static class ListErasuresEndpoint
 {
-    public static ProblemDetails Validate(int? page, int? pageSize) => ListOffersEndpoint.CheckPaging(page, pageSize) ?? WolverineContinue.NoProblems;
+    public static ProblemDetails Validate(int? page, int? pageSize) => Paging.Check(page, pageSize) ?? WolverineContinue.NoProblems;
 
     /// <summary>The audit trail of data-subject erasures, newest first.</summary>
     [WolverineGet("/admin/erasures", OperationId = "listErasures")]

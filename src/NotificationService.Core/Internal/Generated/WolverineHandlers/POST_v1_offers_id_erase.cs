@@ -31,7 +31,7 @@ namespace Internal.Generated.WolverineHandlers
             var messageContext = new Wolverine.Runtime.MessageContext(_wolverineRuntime);
             // Building the Marten session
             await using var documentSession = _outboxedSessionFactory.OpenSession(messageContext);
-            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "NotificationService.Core.Offers.EraseOfferEndpoint").SetTag("http.route", "/v1/offers/{id}/erase").SetTag("http.request.method", "POST");
+            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "NotificationService.Core.Retention.EraseOfferEndpoint").SetTag("http.route", "/v1/offers/{id}/erase").SetTag("http.request.method", "POST");
             string id_rawValue = (string?)httpContext.GetRouteValue("id");
             System.Guid id = default;
 
@@ -44,8 +44,8 @@ namespace Internal.Generated.WolverineHandlers
                 return;
             }
 
-            var offerStreams = await NotificationService.Core.Offers.EraseOfferEndpoint.LoadAsync(id, documentSession).ConfigureAwait(false);
-            var problemDetails1 = NotificationService.Core.Offers.EraseOfferEndpoint.Validate(offerStreams, httpContext.User);
+            var offerStreams = await NotificationService.Core.Retention.EraseOfferEndpoint.LoadAsync(id, documentSession).ConfigureAwait(false);
+            var problemDetails1 = NotificationService.Core.Retention.EraseOfferEndpoint.Validate(offerStreams, httpContext.User);
             // Evaluate whether the processing should stop if there are any problems
             if (!(ReferenceEquals(problemDetails1, Wolverine.Http.WolverineContinue.NoProblems)))
             {
@@ -55,7 +55,7 @@ namespace Internal.Generated.WolverineHandlers
 
             
             // The actual HTTP request handler execution
-            (var offerErased_response, var maskStoredParams, var martenOp, var martenOp2) = NotificationService.Core.Offers.EraseOfferEndpoint.Post(id, offerStreams, httpContext.User, _timeProvider);
+            (var offerErased_response, var maskStoredParams, var martenOp, var martenOp2) = NotificationService.Core.Retention.EraseOfferEndpoint.Post(id, offerStreams, httpContext.User, _timeProvider);
 
             if (maskStoredParams != null)
             {

@@ -3,11 +3,11 @@ using Marten;
 using Microsoft.AspNetCore.Mvc;
 using NotificationService.Core.Auth;
 using NotificationService.Core.Infrastructure;
-using NotificationService.Core.Retention;
+using NotificationService.Core.Offers;
 using Wolverine.Http;
 using Wolverine.Marten;
 
-namespace NotificationService.Core.Offers;
+namespace NotificationService.Core.Retention;
 
 /// <summary>How many of the offer's jobs had their params erased now, and which ones are still being sent (not erased).</summary>
 public sealed record OfferErased(Guid Id, int Erased, int AlreadyErased, IReadOnlyList<Guid> NotEnded);
