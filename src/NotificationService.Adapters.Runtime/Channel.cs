@@ -1,4 +1,5 @@
 using System.Text.Json;
+using NotificationService.Storage.Jobs;
 
 namespace NotificationService.Adapters.Runtime;
 
@@ -7,18 +8,6 @@ public sealed record ChannelDelivery(Guid JobId, int Attempt, JsonElement Params
 {
     /// <summary>Where the send got: lets the runtime tell a truly aborted attempt from one the provider may have accepted.</summary>
     public SendProgress Progress { get; init; } = new();
-}
-
-/// <summary>
-/// The outcome of one attempt. Separates what may succeed later (<see cref="Transient"/>) from what never will
-/// (<see cref="Permanent"/>), so retries are spent only where they can help. <c>Error</c> is the classified reason the
-/// tenant sees; <c>Detail</c> is what the provider said (a bounded excerpt of its answer), kept for operators only.
-/// </summary>
-public abstract record DeliveryResult
-{
-    public sealed record Delivered(string? ProviderMessageId = null) : DeliveryResult;
-    public sealed record Transient(string Error, TimeSpan? RetryAfter = null, string? Detail = null) : DeliveryResult;
-    public sealed record Permanent(string Error, string? Detail = null) : DeliveryResult;
 }
 
 /// <summary>

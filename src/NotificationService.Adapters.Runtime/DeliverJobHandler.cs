@@ -28,7 +28,7 @@ public static class DeliverJobHandler
         Job? job = null;
         await journal.AppendAsync(message.JobId, loaded =>
         {
-            (job, pickUp) = (loaded, JobDecisions.OnPickUp(loaded, worker.Node, clock.GetUtcNow(), message.Generation, worker.AdapterId));
+            (job, pickUp) = (loaded, JobLifecycle.OnPickUp(loaded, worker.Node, clock.GetUtcNow(), message.Generation, worker.AdapterId));
             return pickUp switch
             {
                 PickUp.End end => [end.Event],
@@ -48,7 +48,7 @@ public static class DeliverJobHandler
         var committed = await CommitOutcomeAsync(message.JobId, journal, worker.OutcomeCommitWindow, logger, latest =>
         {
             if (latest is null) return []; // the job's stream is gone (deleted data): nothing left to record
-            var outcome = JobDecisions.OnAttemptEnded(latest!, attempt, result, canceled, worker.Policy, clock.GetUtcNow(),
+            var outcome = JobLifecycle.OnAttemptEnded(latest!, attempt, result, canceled, worker.Policy, clock.GetUtcNow(),
                 Random.Shared.NextDouble(), delivery.Progress.PossiblyDelivered, message.Generation);
             retryAt = outcome.RetryAt;
             return outcome.Events;

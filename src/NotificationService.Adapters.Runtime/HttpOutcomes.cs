@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using Microsoft.AspNetCore.WebUtilities;
 using NotificationService.Hosting;
+using NotificationService.Storage.Jobs;
 
 namespace NotificationService.Adapters.Runtime;
 

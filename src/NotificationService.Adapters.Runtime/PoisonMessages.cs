@@ -31,10 +31,10 @@ public static class PoisonMessages
             {
                 await using var session = runtime.Services.GetRequiredService<IDocumentStore>().LightweightSession();
                 var stream = await session.Events.FetchForExclusiveWriting<Job>(message.JobId);
-                if (stream.Aggregate is { IsTerminal: false } job)
+                if (stream.Aggregate is { } job && JobLifecycle.OnPoisonMessage(job, $"{exception.GetType().Name}: {exception.Message}",
+                        runtime.Services.GetRequiredService<TimeProvider>().GetUtcNow()) is { Count: > 0 } events)
                 {
-                    stream.AppendOne(new JobFailed(job.Id, job.Attempts, $"Poison message, dead-lettered: {exception.GetType().Name}: {exception.Message}",
-                        runtime.Services.GetRequiredService<TimeProvider>().GetUtcNow()));
+                    stream.AppendMany(events);
                     await session.SaveChangesAsync();
                 }
             }

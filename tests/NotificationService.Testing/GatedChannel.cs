@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using NotificationService.Adapters.Runtime;
+using NotificationService.Storage.Jobs;
 
 namespace NotificationService.Testing;
 

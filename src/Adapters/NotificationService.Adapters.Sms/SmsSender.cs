@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using NotificationService.Adapters.Runtime;
 using NotificationService.Hosting;
+using NotificationService.Storage.Jobs;
 
 namespace NotificationService.Adapters.Sms;
 

@@ -5,6 +5,7 @@ using global::Telegram.Bot.Types;
 using global::Telegram.Bot.Types.Enums;
 using NotificationService.Adapters.Runtime;
 using NotificationService.Hosting;
+using NotificationService.Storage.Jobs;
 
 namespace NotificationService.Adapters.Telegram;
 

@@ -4,6 +4,7 @@ using System.Text;
 using NotificationService.Adapters.Runtime;
 using NotificationService.Hosting;
 using NotificationService.Contracts.AdapterTypes;
+using NotificationService.Storage.Jobs;
 
 namespace NotificationService.Adapters.Webhook;
 

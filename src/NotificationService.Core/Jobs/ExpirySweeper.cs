@@ -37,8 +37,8 @@ public sealed class ExpirySweeper(IDocumentStore store, TimeProvider clock, ICon
         {
             await using var session = store.LightweightSession();
             var stream = await session.Events.FetchForExclusiveWriting<Job>(jobId, ct);
-            if (JobLifecycle.OnSweep(stream.Aggregate!, clock.GetUtcNow()) is not { } @event) continue;
-            stream.AppendOne(@event);
+            if (JobLifecycle.OnExpiryDue(stream.Aggregate!, clock.GetUtcNow()) is not { Count: > 0 } events) continue;
+            stream.AppendMany(events);
             await session.SaveChangesAsync(ct);
             expired++;
         }

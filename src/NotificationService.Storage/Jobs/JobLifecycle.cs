@@ -1,4 +1,23 @@
+using System.Text.Json;
+using NotificationService.Storage.Adapters;
+
 namespace NotificationService.Storage.Jobs;
+
+// The job state machine: every transition of a job, as a pure function of the loaded Job, the command's inputs and the
+// time, returning the events to append (none = nothing to do). No I/O and no clock here; callers load, commit and route.
+//
+//   Scheduled --OnSendTime--> Queued | Expired | Failed (adapter gone)
+//   Scheduled, Queued --OnChange--> same state (expiry, send time, params) while pending
+//   Scheduled, Queued --OnCancel--> Canceled;  Started --OnCancel--> cancellation requested (the worker ends it)
+//   Scheduled, Queued --OnExpiryDue--> Expired
+//   Queued, Started --OnStuck--> Queued (next generation) | Failed | Canceled | Expired
+//   Failed --OnRetry--> Queued (a new attempt in the same stream)
+//   any --OnParamsErased--> same state, params erased
+//   not terminal --OnPickUp--> Started (a redelivered Started one: a possible duplicate too) | Canceled | Expired
+//   Started --OnAttemptEnded--> Finished | Queued (retry) | Failed | Canceled
+//   any not terminal --OnPoisonMessage--> Failed
+// Finished, Failed, Expired and Canceled are terminal: only OnRetry (Failed) and OnParamsErased move on from them.
+// Job.cs applies the events to the state, one line each.
 
 /// <summary>What a cancel request does to a job, decided from its state alone.</summary>
 public abstract record CancelDecision
@@ -14,9 +33,55 @@ public abstract record CancelDecision
 /// <param name="QueuedBound">a queued job unchanged for this long, with no message for it in flight, lost its message</param>
 public sealed record StuckJobBounds(TimeSpan StartedLease, TimeSpan QueuedBound);
 
-/// <summary>Decisions the core takes on a job's stream, as pure functions of its state and the time.</summary>
+/// <summary>What to do with a job the worker just took from its queue.</summary>
+public abstract record PickUp
+{
+    /// <summary>
+    /// Nothing to do: the job is unknown, already terminal (a redelivery after it finished never sends twice) or another
+    /// adapter's.
+    /// </summary>
+    public sealed record Skip : PickUp;
+    /// <summary>End the job without sending (canceled or expired).</summary>
+    public sealed record End(object Event) : PickUp;
+    /// <summary>Send now as attempt <paramref name="Attempt"/>, after recording <paramref name="Events"/>.</summary>
+    public sealed record Send(int Attempt, IReadOnlyList<object> Events) : PickUp;
+}
+
+/// <summary>The events that end an attempt, and when to try again if at all.</summary>
+public sealed record AttemptOutcome(IReadOnlyList<object> Events, DateTimeOffset? RetryAt);
+
+/// <summary>Every transition of a job: pure functions of its state, the command and the time, returning events.</summary>
 public static class JobLifecycle
 {
+    // ---- Core side: the client's, the operator's and the core's timers' commands ----
+
+    /// <summary>
+    /// The scheduled message for <paramref name="sendAt"/> fired. Rescheduled (a later message carries the new time),
+    /// canceled or expired meanwhile: this message has nothing to do.
+    /// </summary>
+    public static IReadOnlyList<object> OnSendTime(Job job, DateTimeOffset sendAt, Adapter? adapter, DateTimeOffset now)
+    {
+        if (job.State != JobState.Scheduled || job.SendAt != sendAt) return [];
+        if (job.IsExpiredAt(now)) return [new JobExpired(job.Id, now)];
+        if (adapter is null) return [new JobFailed(job.Id, 0, "The adapter was deleted before the send time.", now)];
+        return [new JobQueued(job.Id, job.OfferId, job.ServiceId, adapter.Id, adapter.Name, job.Params, now, job.ExpireAt)];
+    }
+
+    /// <summary>
+    /// A client's update of a pending job (its validation already passed): the fields given change, in this order. A job
+    /// that has started keeps its expiry, send time and params.
+    /// </summary>
+    public static IReadOnlyList<object> OnChange(
+        Job job, DateTimeOffset? expireAt, DateTimeOffset? sendAt, JsonElement? newParams, DateTimeOffset now)
+    {
+        if (!job.IsPending) return [];
+        var events = new List<object>(3);
+        if (expireAt is { } expiry) events.Add(new JobExpiryChanged(job.Id, expiry, now));
+        if (sendAt is { } time) events.Add(new JobRescheduled(job.Id, time, now));
+        if (newParams is { } changed) events.Add(new JobParamsUpdated(job.Id, changed, now));
+        return events;
+    }
+
     public static CancelDecision OnCancel(Job job, string requestedBy, DateTimeOffset now)
     {
         if (job.IsTerminal) return new CancelDecision.AlreadyEnded(job.State);
@@ -29,9 +94,9 @@ public static class JobLifecycle
             : new CancelDecision.Cancel([requested, new JobCanceled(job.Id, now)], Broadcast: false);
     }
 
-    /// <summary>The sweeper's decision: a job still waiting when its expiry passes ends Expired and is never sent.</summary>
-    public static JobExpired? OnSweep(Job job, DateTimeOffset now) =>
-        job.State is JobState.Scheduled or JobState.Queued && job.IsExpiredAt(now) ? new JobExpired(job.Id, now) : null;
+    /// <summary>A job still waiting when its expiry passes ends Expired and is never sent.</summary>
+    public static IReadOnlyList<object> OnExpiryDue(Job job, DateTimeOffset now) =>
+        job.State is JobState.Scheduled or JobState.Queued && job.IsExpiredAt(now) ? [new JobExpired(job.Id, now)] : [];
 
     /// <summary>
     /// The reconciler's decision on a job that looked stuck when it read it at <paramref name="seenVersion"/>, unchanged
@@ -62,4 +127,73 @@ public static class JobLifecycle
                 return [];
         }
     }
+
+    /// <summary>An operator re-drives a failed job as a new attempt; a job whose params were erased is never sent again.</summary>
+    public static IReadOnlyList<object> OnRetry(Job job, string requestedBy, DateTimeOffset now) =>
+        job.State == JobState.Failed && job.ParamsErasedAt is null ? [new JobRetryRequested(job.Id, requestedBy, now)] : [];
+
+    /// <summary>Retention or a data-subject request erases the job's params, once.</summary>
+    public static IReadOnlyList<object> OnParamsErased(Job job, string reason, string by, DateTimeOffset now) =>
+        job.ParamsErasedAt is null ? [new JobParamsErased(job.Id, reason, by, now)] : [];
+
+    // ---- Worker side: a job's message taken from its adapter's queue, its attempt's end, a message that keeps failing ----
+
+    /// <param name="generation">the message's generation: one older than the job's was superseded by a re-queue</param>
+    /// <param name="adapterId">the worker's adapter: a job of another adapter is never sent through this one's channel.
+    /// Workers may publish retries to <c>ns.retries</c> with any routing key (RabbitMQ cannot restrict a direct exchange's
+    /// routing keys per user), so a compromised worker could route a job's id into another adapter's queue.</param>
+    public static PickUp OnPickUp(Job? job, string worker, DateTimeOffset now, int generation = 0, Guid? adapterId = null)
+    {
+        if (job is null || job.IsTerminal || generation < job.Generation) return new PickUp.Skip();
+        if (adapterId is { } adapter && job.AdapterId != adapter) return new PickUp.Skip();
+        if (job.CancellationRequested) return new PickUp.End(new JobCanceled(job.Id, now));
+        if (job.IsExpiredAt(now)) return new PickUp.End(new JobExpired(job.Id, now));
+
+        var attempt = job.Attempts + 1;
+        var started = new JobStarted(job.Id, attempt, worker, now);
+        // Started but never ended: the worker that held it died mid-send, so the recipient may already have it.
+        return job.IsInFlight
+            ? new PickUp.Send(attempt, [new JobPossibleDuplicate(job.Id, job.Attempts, now), started])
+            : new PickUp.Send(attempt, [started]);
+    }
+
+    /// <param name="canceled">the send was aborted by a cancellation of this job (not by shutdown)</param>
+    /// <param name="jitter01">a random number in [0, 1) that spreads retries of many jobs apart</param>
+    /// <param name="possiblyDelivered">the abort came after the provider may have had the whole request</param>
+    /// <param name="generation">the generation of the message this attempt was sent for</param>
+    public static AttemptOutcome OnAttemptEnded(
+        Job job, int attempt, DeliveryResult result, bool canceled, DeliveryPolicy policy, DateTimeOffset now, double jitter01,
+        bool possiblyDelivered = false, int generation = 0)
+    {
+        if (job.IsTerminal) return new AttemptOutcome([], null);
+        // A send that completed is reported as delivered even if a cancel arrived meanwhile: the truth wins.
+        if (result is DeliveryResult.Delivered delivered) return End(new JobFinished(job.Id, attempt, now, delivered.ProviderMessageId));
+        // The reconciler re-queued the job while this attempt hung: the new generation owns the job's next step.
+        if (generation < job.Generation) return new AttemptOutcome([], null);
+        // Aborted by the cancel: truly canceled if the provider never had the whole request, otherwise say it may have it.
+        if (canceled) return End(new JobCanceled(job.Id, now, possiblyDelivered));
+        if (job.CancellationRequested) return End(new JobCanceled(job.Id, now));
+
+        switch (result)
+        {
+            case DeliveryResult.Permanent permanent:
+                return End(new JobFailed(job.Id, attempt, permanent.Error, now, permanent.Detail));
+            case DeliveryResult.Transient transient when attempt >= policy.MaxAttempts:
+                return End(new JobFailed(job.Id, attempt, $"{transient.Error} (gave up after {attempt} attempts)", now, transient.Detail));
+            case DeliveryResult.Transient transient:
+                var retryAt = now + (transient.RetryAfter ?? policy.BackoffAfter(attempt, jitter01));
+                return new AttemptOutcome([new JobAttemptFailed(job.Id, attempt, transient.Error, now, retryAt, transient.Detail)], retryAt);
+            default:
+                throw new ArgumentOutOfRangeException(nameof(result), result, "Unknown delivery result.");
+        }
+
+        static AttemptOutcome End(object @event) => new([@event], null);
+    }
+
+    /// <summary>
+    /// The job's message kept failing for a reason that is not a dependency being away: the job ends Failed with the
+    /// reason (the message goes to the dead-letter queue), so the queue keeps flowing.
+    /// </summary>
+    public static IReadOnlyList<object> OnPoisonMessage(Job job, string reason, DateTimeOffset now) =>
+        job.IsTerminal ? [] : [new JobFailed(job.Id, job.Attempts, $"Poison message, dead-lettered: {reason}", now)];
 }

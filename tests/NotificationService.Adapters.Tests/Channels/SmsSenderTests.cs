@@ -1,6 +1,7 @@
 using System.Text;
 using NotificationService.Adapters.Runtime;
 using NotificationService.Adapters.Sms;
+using NotificationService.Storage.Jobs;
 using NotificationService.Testing;
 
 namespace NotificationService.Adapters.Tests.Channels;

@@ -21,7 +21,7 @@ public sealed class JobDecisionsTests
     [Fact]
     public void a_queued_job_starts_as_attempt_one()
     {
-        var send = Assert.IsType<PickUp.Send>(JobDecisions.OnPickUp(Queued(), "w1", Now));
+        var send = Assert.IsType<PickUp.Send>(JobLifecycle.OnPickUp(Queued(), "w1", Now));
         Assert.Equal(1, send.Attempt);
         Assert.IsType<JobStarted>(Assert.Single(send.Events));
     }
@@ -32,7 +32,7 @@ public sealed class JobDecisionsTests
         var job = Queued();
         job.Apply(new JobStarted(job.Id, 1, "w1", Now));
         job.Apply(new JobFinished(job.Id, 1, Now, null));
-        Assert.IsType<PickUp.Skip>(JobDecisions.OnPickUp(job, "w2", Now));
+        Assert.IsType<PickUp.Skip>(JobLifecycle.OnPickUp(job, "w2", Now));
     }
 
     [Fact]
@@ -40,7 +40,7 @@ public sealed class JobDecisionsTests
     {
         var job = Queued();
         job.Apply(new JobStarted(job.Id, 1, "w1", Now));
-        var send = Assert.IsType<PickUp.Send>(JobDecisions.OnPickUp(job, "w2", Now));
+        var send = Assert.IsType<PickUp.Send>(JobLifecycle.OnPickUp(job, "w2", Now));
         Assert.Equal(2, send.Attempt);
         Assert.IsType<JobPossibleDuplicate>(send.Events[0]);
         Assert.IsType<JobStarted>(send.Events[1]);
@@ -50,14 +50,14 @@ public sealed class JobDecisionsTests
     public void a_job_of_another_adapter_is_never_sent_through_this_one()
     {
         var job = Queued();
-        Assert.IsType<PickUp.Skip>(JobDecisions.OnPickUp(job, "w1", Now, adapterId: Guid.NewGuid()));
-        Assert.IsType<PickUp.Send>(JobDecisions.OnPickUp(job, "w1", Now, adapterId: job.AdapterId));
+        Assert.IsType<PickUp.Skip>(JobLifecycle.OnPickUp(job, "w1", Now, adapterId: Guid.NewGuid()));
+        Assert.IsType<PickUp.Send>(JobLifecycle.OnPickUp(job, "w1", Now, adapterId: job.AdapterId));
     }
 
     [Fact]
     public void an_expired_job_is_expired_not_sent()
     {
-        var end = Assert.IsType<PickUp.End>(JobDecisions.OnPickUp(Queued(expireAt: Now.AddSeconds(-1)), "w1", Now));
+        var end = Assert.IsType<PickUp.End>(JobLifecycle.OnPickUp(Queued(expireAt: Now.AddSeconds(-1)), "w1", Now));
         Assert.IsType<JobExpired>(end.Event);
     }
 
@@ -66,21 +66,21 @@ public sealed class JobDecisionsTests
     {
         var job = Queued();
         job.Apply(new JobCancellationRequested(job.Id, "svc", Now));
-        Assert.IsType<JobCanceled>(Assert.IsType<PickUp.End>(JobDecisions.OnPickUp(job, "w1", Now)).Event);
+        Assert.IsType<JobCanceled>(Assert.IsType<PickUp.End>(JobLifecycle.OnPickUp(job, "w1", Now)).Event);
     }
 
     [Fact]
     public void a_transient_failure_is_retried_after_an_exponential_backoff_and_gives_up_after_max_attempts()
     {
         var job = Queued();
-        var first = JobDecisions.OnAttemptEnded(job, 1, new DeliveryResult.Transient("timeout"), false, Policy, Now, jitter01: 0.5);
+        var first = JobLifecycle.OnAttemptEnded(job, 1, new DeliveryResult.Transient("timeout"), false, Policy, Now, jitter01: 0.5);
         Assert.IsType<JobAttemptFailed>(Assert.Single(first.Events));
         Assert.Equal(Now.AddSeconds(2), first.RetryAt);
 
-        var second = JobDecisions.OnAttemptEnded(job, 2, new DeliveryResult.Transient("timeout"), false, Policy, Now, jitter01: 0.5);
+        var second = JobLifecycle.OnAttemptEnded(job, 2, new DeliveryResult.Transient("timeout"), false, Policy, Now, jitter01: 0.5);
         Assert.Equal(Now.AddSeconds(4), second.RetryAt);
 
-        var last = JobDecisions.OnAttemptEnded(job, 3, new DeliveryResult.Transient("timeout"), false, Policy, Now, jitter01: 0.5);
+        var last = JobLifecycle.OnAttemptEnded(job, 3, new DeliveryResult.Transient("timeout"), false, Policy, Now, jitter01: 0.5);
         Assert.Null(last.RetryAt);
         Assert.Contains("gave up after 3 attempts", Assert.IsType<JobFailed>(Assert.Single(last.Events)).Error);
     }
@@ -88,14 +88,14 @@ public sealed class JobDecisionsTests
     [Fact]
     public void a_provider_retry_after_wins_over_the_backoff()
     {
-        var outcome = JobDecisions.OnAttemptEnded(Queued(), 1, new DeliveryResult.Transient("429", TimeSpan.FromSeconds(30)), false, Policy, Now, 0.5);
+        var outcome = JobLifecycle.OnAttemptEnded(Queued(), 1, new DeliveryResult.Transient("429", TimeSpan.FromSeconds(30)), false, Policy, Now, 0.5);
         Assert.Equal(Now.AddSeconds(30), outcome.RetryAt);
     }
 
     [Fact]
     public void a_permanent_failure_fails_at_once()
     {
-        var outcome = JobDecisions.OnAttemptEnded(Queued(), 1, new DeliveryResult.Permanent("550"), false, Policy, Now, 0.5);
+        var outcome = JobLifecycle.OnAttemptEnded(Queued(), 1, new DeliveryResult.Permanent("550"), false, Policy, Now, 0.5);
         Assert.Null(outcome.RetryAt);
         Assert.Equal("550", Assert.IsType<JobFailed>(Assert.Single(outcome.Events)).Error);
     }
@@ -105,14 +105,14 @@ public sealed class JobDecisionsTests
     {
         var job = Queued();
         job.Apply(new JobCancellationRequested(job.Id, "svc", Now));
-        var outcome = JobDecisions.OnAttemptEnded(job, 1, new DeliveryResult.Delivered("id-1"), canceled: true, Policy, Now, 0.5);
+        var outcome = JobLifecycle.OnAttemptEnded(job, 1, new DeliveryResult.Delivered("id-1"), canceled: true, Policy, Now, 0.5);
         Assert.IsType<JobFinished>(Assert.Single(outcome.Events));
     }
 
     [Fact]
     public void an_aborted_send_ends_canceled_without_retry()
     {
-        var outcome = JobDecisions.OnAttemptEnded(Queued(), 1, new DeliveryResult.Transient("aborted"), canceled: true, Policy, Now, 0.5);
+        var outcome = JobLifecycle.OnAttemptEnded(Queued(), 1, new DeliveryResult.Transient("aborted"), canceled: true, Policy, Now, 0.5);
         Assert.IsType<JobCanceled>(Assert.Single(outcome.Events));
         Assert.Null(outcome.RetryAt);
     }
@@ -120,7 +120,7 @@ public sealed class JobDecisionsTests
     [Fact]
     public void a_send_aborted_before_its_request_was_complete_is_truly_canceled()
     {
-        var outcome = JobDecisions.OnAttemptEnded(Queued(), 1, new DeliveryResult.Transient("aborted"), canceled: true, Policy, Now, 0.5,
+        var outcome = JobLifecycle.OnAttemptEnded(Queued(), 1, new DeliveryResult.Transient("aborted"), canceled: true, Policy, Now, 0.5,
             possiblyDelivered: false);
         Assert.False(Assert.IsType<JobCanceled>(Assert.Single(outcome.Events)).PossiblyDelivered);
     }
@@ -128,7 +128,7 @@ public sealed class JobDecisionsTests
     [Fact]
     public void a_send_aborted_after_its_request_was_complete_is_canceled_as_possibly_delivered()
     {
-        var outcome = JobDecisions.OnAttemptEnded(Queued(), 1, new DeliveryResult.Transient("aborted"), canceled: true, Policy, Now, 0.5,
+        var outcome = JobLifecycle.OnAttemptEnded(Queued(), 1, new DeliveryResult.Transient("aborted"), canceled: true, Policy, Now, 0.5,
             possiblyDelivered: true);
         Assert.True(Assert.IsType<JobCanceled>(Assert.Single(outcome.Events)).PossiblyDelivered);
         var job = Queued();
@@ -141,8 +141,8 @@ public sealed class JobDecisionsTests
     {
         var job = Queued();
         job.Apply(new JobRequeued(job.Id, 1, "stuck", Now));
-        Assert.IsType<PickUp.Skip>(JobDecisions.OnPickUp(job, "w1", Now, generation: 0));
-        Assert.IsType<PickUp.Send>(JobDecisions.OnPickUp(job, "w1", Now, generation: 1));
+        Assert.IsType<PickUp.Skip>(JobLifecycle.OnPickUp(job, "w1", Now, generation: 0));
+        Assert.IsType<PickUp.Send>(JobLifecycle.OnPickUp(job, "w1", Now, generation: 1));
     }
 
     [Fact]
@@ -151,8 +151,8 @@ public sealed class JobDecisionsTests
         var job = Queued();
         job.Apply(new JobStarted(job.Id, 1, "w1", Now));
         job.Apply(new JobRequeued(job.Id, 1, "stuck", Now));
-        Assert.Empty(JobDecisions.OnAttemptEnded(job, 1, new DeliveryResult.Transient("timeout"), false, Policy, Now, 0.5, generation: 0).Events);
-        Assert.IsType<JobFinished>(Assert.Single(JobDecisions.OnAttemptEnded(job, 1, new DeliveryResult.Delivered(), false, Policy, Now, 0.5, generation: 0).Events));
+        Assert.Empty(JobLifecycle.OnAttemptEnded(job, 1, new DeliveryResult.Transient("timeout"), false, Policy, Now, 0.5, generation: 0).Events);
+        Assert.IsType<JobFinished>(Assert.Single(JobLifecycle.OnAttemptEnded(job, 1, new DeliveryResult.Delivered(), false, Policy, Now, 0.5, generation: 0).Events));
     }
 
     [Theory]

@@ -44,12 +44,12 @@ public sealed class JobLifecycleTests
     [Fact]
     public void the_sweeper_expires_only_waiting_jobs_past_their_expiry()
     {
-        Assert.NotNull(JobLifecycle.OnSweep(Queued(expireAt: Now.AddSeconds(-1)), Now));
-        Assert.Null(JobLifecycle.OnSweep(Queued(expireAt: Now.AddSeconds(1)), Now));
-        Assert.Null(JobLifecycle.OnSweep(Queued(), Now));
+        Assert.IsType<JobExpired>(Assert.Single(JobLifecycle.OnExpiryDue(Queued(expireAt: Now.AddSeconds(-1)), Now)));
+        Assert.Empty(JobLifecycle.OnExpiryDue(Queued(expireAt: Now.AddSeconds(1)), Now));
+        Assert.Empty(JobLifecycle.OnExpiryDue(Queued(), Now));
         var started = Queued(expireAt: Now.AddSeconds(-1));
         started.Apply(new JobStarted(started.Id, 1, "w1", Now));
-        Assert.Null(JobLifecycle.OnSweep(started, Now));
+        Assert.Empty(JobLifecycle.OnExpiryDue(started, Now));
     }
 
     private static readonly StuckJobBounds Bounds = new(StartedLease: TimeSpan.FromMinutes(5), QueuedBound: TimeSpan.FromMinutes(10));

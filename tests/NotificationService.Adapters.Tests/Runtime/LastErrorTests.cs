@@ -37,10 +37,10 @@ public sealed class LastErrorTests
     public void a_job_delivered_on_attempt_2_keeps_attempt_1s_error_labelled_with_its_attempt()
     {
         var job = Started(1);
-        Apply(job, JobDecisions.OnAttemptEnded(job, 1, new DeliveryResult.Transient("The provider answered HTTP 503 Service Unavailable.", Detail: "maintenance"),
+        Apply(job, JobLifecycle.OnAttemptEnded(job, 1, new DeliveryResult.Transient("The provider answered HTTP 503 Service Unavailable.", Detail: "maintenance"),
             false, Policy, Now, 0.5).Events);
         job.Apply(new JobStarted(job.Id, 2, "w1", Now));
-        Apply(job, JobDecisions.OnAttemptEnded(job, 2, new DeliveryResult.Delivered("id-2"), false, Policy, Now, 0.5).Events);
+        Apply(job, JobLifecycle.OnAttemptEnded(job, 2, new DeliveryResult.Delivered("id-2"), false, Policy, Now, 0.5).Events);
 
         Assert.Equal(JobState.Finished, job.State);
         Assert.Equal("The provider answered HTTP 503 Service Unavailable.", job.LastError);
@@ -52,7 +52,7 @@ public sealed class LastErrorTests
     public void a_permanent_failure_records_its_attempt_and_the_providers_detail_apart_from_the_error()
     {
         var job = Started(2);
-        var failed = Assert.IsType<JobFailed>(Assert.Single(JobDecisions.OnAttemptEnded(job, 2,
+        var failed = Assert.IsType<JobFailed>(Assert.Single(JobLifecycle.OnAttemptEnded(job, 2,
             new DeliveryResult.Permanent("The provider answered HTTP 404 Not Found.", "no route /in"), false, Policy, Now, 0.5).Events));
         job.Apply(failed);
 

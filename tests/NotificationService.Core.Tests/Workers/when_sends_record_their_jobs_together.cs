@@ -23,7 +23,7 @@ public sealed class when_sends_record_their_jobs_together(SystemFixture system) 
         return ids;
     }
 
-    private static JobJournal.Decide Start(string worker) => job => JobDecisions.OnPickUp(job, worker, DateTimeOffset.UtcNow) is PickUp.Send send ? send.Events : [];
+    private static JobJournal.Decide Start(string worker) => job => JobLifecycle.OnPickUp(job, worker, DateTimeOffset.UtcNow) is PickUp.Send send ? send.Events : [];
 
     [Fact]
     public async Task concurrent_writes_share_commits_and_each_caller_waits_for_its_own()
