@@ -27,10 +27,10 @@ public static class CancelJobEndpoint
     [EndpointSummary("Cancel a job")]
     [EndpointDescription("A job that has not started is canceled at once; one being sent is aborted by its worker, or ends Finished if the send won. A job that already ended gives 409.")]
     [ProducesResponseType<ProblemDetails>(409, "application/problem+json")]
-    public static (CancelRequested, OutgoingMessages) Post(
-        Guid id, [WriteAggregate(LoadStyle = ConcurrencyStyle.Exclusive)] IEventStream<Job> stream, ClaimsPrincipal user, TimeProvider clock)
+    public static (CancelRequested, Events, OutgoingMessages) Post(
+        Guid id, [WriteAggregate(LoadStyle = ConcurrencyStyle.Exclusive)] Job job, ClaimsPrincipal user, TimeProvider clock)
     {
-        var (state, broadcast) = Cancellation.Apply(stream, user.Actor(), clock.GetUtcNow());
-        return (new CancelRequested(id, state, true), broadcast is null ? [] : [broadcast]);
+        var cancel = Cancellation.Of(job, user.Actor(), clock.GetUtcNow());
+        return (new CancelRequested(id, cancel.State, true), [.. cancel.Events], cancel.Broadcast is null ? [] : [cancel.Broadcast]);
     }
 }

@@ -32,11 +32,10 @@ public static class RetryJobEndpoint
     [EndpointSummary("Retry a failed job")]
     [EndpointDescription("Queues a Failed job again, on its adapter, as a new attempt. Only a failed job whose params were not erased and whose adapter still exists can be retried (409 otherwise).")]
     [ProducesResponseType<ProblemDetails>(409, "application/problem+json")]
-    public static (RetryRequested, OutgoingMessages) Post(
-        Guid id, [WriteAggregate(LoadStyle = ConcurrencyStyle.Exclusive)] IEventStream<Job> stream, [NotBody] Adapter adapter, TimeProvider clock, FairShare fairShare)
+    public static (RetryRequested, Events, OutgoingMessages) Post(
+        Guid id, [WriteAggregate(LoadStyle = ConcurrencyStyle.Exclusive)] Job job, [NotBody] Adapter adapter, TimeProvider clock, FairShare fairShare)
     {
-        stream.AppendOne(new JobRetryRequested(id, "admin", clock.GetUtcNow()));
-        var job = stream.Aggregate!;
-        return (new RetryRequested(id), [fairShare.Deliver(id, job.ServiceId, adapter, job.Generation)]);
+        var events = JobLifecycle.OnRetry(job, "admin", clock.GetUtcNow());
+        return (new RetryRequested(id), [.. events], events.Count > 0 ? [fairShare.Deliver(id, job.ServiceId, adapter, job.Generation)] : []);
     }
 }

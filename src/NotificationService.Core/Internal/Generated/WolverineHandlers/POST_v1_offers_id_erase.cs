@@ -44,8 +44,8 @@ namespace Internal.Generated.WolverineHandlers
                 return;
             }
 
-            var offerStreams = await NotificationService.Core.Retention.EraseOfferEndpoint.LoadAsync(id, documentSession).ConfigureAwait(false);
-            var problemDetails1 = NotificationService.Core.Retention.EraseOfferEndpoint.Validate(offerStreams, httpContext.User);
+            var lockedOffer = await NotificationService.Core.Retention.EraseOfferEndpoint.LoadAsync(id, documentSession).ConfigureAwait(false);
+            var problemDetails1 = NotificationService.Core.Retention.EraseOfferEndpoint.Validate(lockedOffer, httpContext.User);
             // Evaluate whether the processing should stop if there are any problems
             if (!(ReferenceEquals(problemDetails1, Wolverine.Http.WolverineContinue.NoProblems)))
             {
@@ -55,29 +55,10 @@ namespace Internal.Generated.WolverineHandlers
 
             
             // The actual HTTP request handler execution
-            (var offerErased_response, var maskStoredParams, var martenOp, var martenOp2) = NotificationService.Core.Retention.EraseOfferEndpoint.Post(id, offerStreams, httpContext.User, _timeProvider);
+            (var offerErased_response, var martenOpIEnumerable) = NotificationService.Core.Retention.EraseOfferEndpoint.Post(id, lockedOffer, httpContext.User, _timeProvider);
 
-            if (maskStoredParams != null)
-            {
-                
-                // Placed by Wolverine's ISideEffect policy
-                maskStoredParams.Execute(documentSession);
-            }
-
-            if (martenOp != null)
-            {
-                
-                // Placed by Wolverine's ISideEffect policy
-                martenOp.Execute(documentSession);
-            }
-
-            if (martenOp2 != null)
-            {
-                
-                // Placed by Wolverine's ISideEffect policy
-                martenOp2.Execute(documentSession);
-            }
-
+            // Apply each Marten op to the current document session
+            foreach (var item_of_martenOpIEnumerable in martenOpIEnumerable) item_of_martenOpIEnumerable.Execute(documentSession);
             
             // Save all pending changes to this Marten session
             await documentSession.SaveChangesAsync(httpContext.RequestAborted).ConfigureAwait(false);
