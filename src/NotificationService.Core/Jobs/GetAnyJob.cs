@@ -17,4 +17,11 @@ public static class GetAnyJobEndpoint
     [EndpointSummary("Get any job")]
     [EndpointDescription("One job of any service, with its params (unless erased), attempts and times.")]
     public static AdminJobView Get(Guid id, Job job) => AdminJobView.From(job);
+
+    // Its events, in the same class: the same load and 404 serve both routes.
+    [WolverineGet("/admin/jobs/{id}/events", OperationId = "listAnyJobEvents")]
+    [Tags("Jobs")]
+    [EndpointSummary("Read any job's events")]
+    [EndpointDescription("The full event stream of one job of any service, with each event's data.")]
+    public static Task<IReadOnlyList<HistoryEntry>> GetEvents(Guid id, Job job, IQuerySession session) => HistoryEntry.ReadAsync(id, session);
 }

@@ -15,11 +15,6 @@ namespace NotificationService.Core.Tests.Offers;
 /// <summary><see cref="CreateOfferEndpoint.Post"/> called directly: what one offer stores and sends, without a host.</summary>
 public sealed class CreateOfferEndpointTests
 {
-    private sealed class FixedClock(DateTimeOffset now) : TimeProvider
-    {
-        public override DateTimeOffset GetUtcNow() => now;
-    }
-
     private static readonly DateTimeOffset Now = new(2026, 11, 30, 12, 0, 0, TimeSpan.Zero);
     private static readonly Guid ServiceId = Guid.NewGuid();
     private static readonly TimeProvider Clock = new FixedClock(Now);

@@ -10,14 +10,10 @@ namespace NotificationService.Core.Tests.Offers;
 /// <summary><see cref="UpdateOfferEndpoint.Patch"/> called directly on a loaded offer and its jobs, without a host.</summary>
 public sealed class UpdateOfferEndpointTests
 {
-    private sealed class FixedClock(DateTimeOffset now) : TimeProvider
-    {
-        public override DateTimeOffset GetUtcNow() => now;
-    }
-
     private static readonly DateTimeOffset Now = new(2026, 11, 30, 12, 0, 0, TimeSpan.Zero);
     private static readonly DateTimeOffset SendAt = Now.AddHours(1);
     private static readonly TimeProvider Clock = new FixedClock(Now);
+    private static readonly (DateTimeOffset ExpireAt, DateTimeOffset SendAt) Later = (Now.AddDays(2), Now.AddHours(3));
 
     private static JsonElement Json(string json) => JsonDocument.Parse(json).RootElement.Clone();
 
@@ -36,6 +32,10 @@ public sealed class UpdateOfferEndpointTests
         return new LockedOffer(offer, jobs);
     }
 
+    /// <summary>New times for the offer, and new params for its first job.</summary>
+    private static UpdateOffer TimesAndParams(LockedOffer offer) =>
+        new(Later.ExpireAt, Later.SendAt, null, [new JobParamsChange(offer.Jobs[0].Id, Json("""{"to":"bob"}"""))]);
+
     private static Dictionary<Guid, IReadOnlyList<object>> EventsByJob(IEnumerable<IMartenOp> operations) =>
         operations.OfType<AppendJobEvents>().ToDictionary(a => a.JobId, a => a.Events);
 
@@ -43,11 +43,10 @@ public sealed class UpdateOfferEndpointTests
     public void new_times_and_params_become_events_per_job_in_order()
     {
         var offer = ScheduledOffer();
-        var (expireAt, sendAt) = (Now.AddDays(2), Now.AddHours(3));
+        var (expireAt, sendAt) = Later;
         var first = offer.Jobs[0];
-        var command = new UpdateOffer(expireAt, sendAt, null, [new JobParamsChange(first.Id, Json("""{"to":"bob"}"""))]);
 
-        var (_, operations, _) = UpdateOfferEndpoint.Patch(offer.Offer!.Id, command, offer, Clock);
+        var (_, operations, _) = UpdateOfferEndpoint.Patch(offer.Offer!.Id, TimesAndParams(offer), offer, Clock);
 
         var events = EventsByJob(operations);
         Assert.Collection(events[first.Id],
@@ -98,11 +97,9 @@ public sealed class UpdateOfferEndpointTests
     public void the_response_shows_the_offer_and_jobs_as_the_commit_leaves_them()
     {
         var offer = ScheduledOffer();
-        var (expireAt, sendAt) = (Now.AddDays(2), Now.AddHours(3));
-        var first = offer.Jobs[0];
-        var command = new UpdateOffer(expireAt, sendAt, null, [new JobParamsChange(first.Id, Json("""{"to":"bob"}"""))]);
+        var (expireAt, sendAt) = Later;
 
-        var (view, _, _) = UpdateOfferEndpoint.Patch(offer.Offer!.Id, command, offer, Clock);
+        var (view, _, _) = UpdateOfferEndpoint.Patch(offer.Offer!.Id, TimesAndParams(offer), offer, Clock);
 
         Assert.Equal((expireAt, sendAt), (view.ExpireAt, view.SendAt));
         Assert.All(view.Jobs, j => Assert.Equal((expireAt, sendAt, JobState.Scheduled), (j.ExpireAt, j.SendAt, j.State)));
