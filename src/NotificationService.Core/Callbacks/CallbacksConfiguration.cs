@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Security.Cryptography;
+using NotificationService.Core.Offers;
 using Marten;
 using Microsoft.AspNetCore.DataProtection;
 using Wolverine;
@@ -67,6 +68,7 @@ public static class CallbacksConfiguration
         services.AddSingleton<CallbackSecrets>();
         services.AddSingleton<CallbackSender>();
         services.AddSingleton<CallbackInFlight>();
+        services.AddSingleton<IRegisteredCallbacks, RegisteredCallbacks>();
         services.AddHostedService<ParkedCallbackReleaser>();
         services.ConfigureMarten(opts =>
         {

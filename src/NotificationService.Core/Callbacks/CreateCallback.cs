@@ -21,20 +21,10 @@ public sealed record CallbackCreated(Guid Id, string Url, IReadOnlyList<string> 
 
 public static class CallbackRules
 {
-    public const int MaxUrlLength = 2000;
-
-    /// <summary>An absolute http or https URL without user info, or the reason it is not.</summary>
-    public static string? CheckUrl(string? url) =>
-        string.IsNullOrWhiteSpace(url) ? "An absolute http or https URL is required."
-        : url.Length > MaxUrlLength ? $"At most {MaxUrlLength} characters."
-        : !Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") ? "Must be an absolute http or https URL."
-        : uri.UserInfo.Length > 0 ? "Must not carry a user name or password; the signature authenticates the call."
-        : null;
-
     public static async Task<ProblemDetails> CheckAsync(CreateCallback command, Guid serviceId, IQuerySession session, CallbackSettings settings)
     {
         var errors = new List<(string, string)>();
-        if (CheckUrl(command.Url) is { } urlError) errors.Add(("url", urlError));
+        if (CallbackUrls.Check(command.Url) is { } urlError) errors.Add(("url", urlError));
         if (command.Events is { } events)
         {
             if (events.Count == 0) errors.Add(("events", "At least one event, or leave the field out for the default set."));

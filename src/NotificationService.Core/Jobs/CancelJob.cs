@@ -14,22 +14,6 @@ namespace NotificationService.Core.Jobs;
 
 public sealed record CancelRequested(Guid Id, JobState State, bool CancellationRequested) : AcceptedResource($"/v1/jobs/{Id}");
 
-/// <summary>
-/// Applies a cancel decision to a job stream fetched for exclusive writing; used by job and offer cancels. Returns the
-/// job's state once the commit lands, and the broadcast to send when a worker may be sending it now.
-/// </summary>
-public static class Cancellation
-{
-    public static (JobState State, JobCancellationBroadcast? Broadcast) Apply(IEventStream<Job> stream, string requestedBy, DateTimeOffset now)
-    {
-        var job = stream.Aggregate!;
-        if (JobLifecycle.OnCancel(job, requestedBy, now) is not CancelDecision.Cancel cancel) return (job.State, null);
-        stream.AppendMany(cancel.Events);
-        var state = cancel.Events.Any(e => e is JobCanceled) ? JobState.Canceled : job.State;
-        return (state, cancel.Broadcast ? new JobCancellationBroadcast(stream.Id, job.AdapterId) : null);
-    }
-}
-
 public static class CancelJobEndpoint
 {
     public static ProblemDetails Validate(IEventStream<Job> stream, ClaimsPrincipal user) =>
@@ -43,10 +27,10 @@ public static class CancelJobEndpoint
     [EndpointSummary("Cancel a job")]
     [EndpointDescription("A job that has not started is canceled at once; one being sent is aborted by its worker, or ends Finished if the send won. A job that already ended gives 409.")]
     [ProducesResponseType<ProblemDetails>(409, "application/problem+json")]
-    public static (CancelRequested, OutgoingMessages) Post(
-        Guid id, [WriteAggregate(LoadStyle = ConcurrencyStyle.Exclusive)] IEventStream<Job> stream, ClaimsPrincipal user, TimeProvider clock)
+    public static (CancelRequested, Events, OutgoingMessages) Post(
+        Guid id, [WriteAggregate(LoadStyle = ConcurrencyStyle.Exclusive)] Job job, ClaimsPrincipal user, TimeProvider clock)
     {
-        var (state, broadcast) = Cancellation.Apply(stream, user.Actor(), clock.GetUtcNow());
-        return (new CancelRequested(id, state, true), broadcast is null ? [] : [broadcast]);
+        var cancel = Cancellation.Of(job, user.Actor(), clock.GetUtcNow());
+        return (new CancelRequested(id, cancel.State, true), [.. cancel.Events], cancel.Broadcast is null ? [] : [cancel.Broadcast]);
     }
 }

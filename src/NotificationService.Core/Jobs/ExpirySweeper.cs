@@ -1,14 +1,21 @@
 using Marten;
 using NotificationService.Storage.Jobs;
+using Wolverine;
 
 namespace NotificationService.Core.Jobs;
 
 /// <summary>
-/// Expires jobs still waiting when their time runs out, so a job queued behind a blocked or stopped adapter ends
-/// Expired on time instead of when a worker finally reaches it. Every core instance sweeps; the exclusive stream
-/// lock and the re-check of the state make a second sweep of the same job a no-op.
+/// Finds the jobs still waiting when their time ran out, so a job queued behind a blocked or stopped adapter ends
+/// Expired on time instead of when a worker finally reaches it; each is ended by <see cref="ExpireJobHandler"/>, whose
+/// transaction Wolverine commits. A finder rather than one <see cref="ExpireJob"/> scheduled per job at its expiry: that
+/// would add two statements per job to the offer's write path (the scheduled envelope, and its deletion when the job ends
+/// first, as most do long before their expiry), and a lost or purged message would leave a job waiting forever, so a
+/// sweep would be needed as a backstop anyway. The messages are invoked one at a time, as the reconciler's are: a sweep
+/// ends what it found before the next one looks, so a backlog is never published twice. Every core instance sweeps; the
+/// exclusive stream lock and the handler's re-check make a second sweep of the same job a no-op.
 /// </summary>
-public sealed class ExpirySweeper(IDocumentStore store, TimeProvider clock, IConfiguration configuration, ILogger<ExpirySweeper> logger)
+public sealed class ExpirySweeper(
+    IDocumentStore store, IServiceScopeFactory scopes, TimeProvider clock, IConfiguration configuration, ILogger<ExpirySweeper> logger)
     : BackgroundService
 {
     private readonly TimeSpan _interval = TimeSpan.FromSeconds(configuration.GetValue("Jobs:ExpirySweepSeconds", 5.0));
@@ -23,6 +30,7 @@ public sealed class ExpirySweeper(IDocumentStore store, TimeProvider clock, ICon
         }
     }
 
+    /// <summary>One sweep; returns how many jobs it ended Expired.</summary>
     public async Task<int> SweepAsync(CancellationToken ct)
     {
         var now = clock.GetUtcNow();
@@ -31,17 +39,14 @@ public sealed class ExpirySweeper(IDocumentStore store, TimeProvider clock, ICon
             due = await query.Query<Job>()
                 .Where(j => (j.State == JobState.Queued || j.State == JobState.Scheduled) && j.ExpireAt != null && j.ExpireAt <= now)
                 .Select(j => j.Id).Take(500).ToListAsync(ct);
+        if (due.Count == 0) return 0;
 
         var expired = 0;
+        await using var scope = scopes.CreateAsyncScope();
+        var bus = scope.ServiceProvider.GetRequiredService<IMessageBus>();
         foreach (var jobId in due)
-        {
-            await using var session = store.LightweightSession();
-            var stream = await session.Events.FetchForExclusiveWriting<Job>(jobId, ct);
-            if (JobLifecycle.OnExpiryDue(stream.Aggregate!, clock.GetUtcNow()) is not { Count: > 0 } events) continue;
-            stream.AppendMany(events);
-            await session.SaveChangesAsync(ct);
-            expired++;
-        }
+            // No answer when the job is gone (deleted by the retention sweep meanwhile).
+            if (await bus.InvokeAsync<ExpiryChecked?>(new ExpireJob(jobId), ct) is { Expired: true }) expired++;
         if (expired > 0) logger.LogInformation("Expired {Count} jobs that were still waiting", expired);
         return expired;
     }

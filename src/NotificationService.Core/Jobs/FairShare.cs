@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
+using NotificationService.Contracts;
 using NotificationService.Hosting;
+using NotificationService.Storage.Adapters;
 using Wolverine;
 
 namespace NotificationService.Core.Jobs;
@@ -29,6 +31,13 @@ public sealed class FairShare(FairShare.Settings settings, TimeProvider clock)
     private sealed class Volume { public double Jobs; public long At; }
 
     private readonly ConcurrentDictionary<(Guid Service, Guid Adapter), Volume> _volumes = new();
+
+    /// <summary>
+    /// The one route from the core to a worker: the job's <see cref="DeliverJob"/> (of this <paramref name="generation"/>)
+    /// to its adapter's queue, at the service's fair-share priority there. Counts the job towards that share.
+    /// </summary>
+    public RoutedToEndpointMessage<DeliverJob> Deliver(Guid jobId, Guid serviceId, Adapter adapter, int generation = 0) =>
+        new DeliverJob(jobId, adapter.Id, generation).ToDestination(Topology.QueueUri(adapter.Queue), Next(serviceId, adapter.Id));
 
     /// <summary>Counts one job of the service on the adapter and returns the delivery options carrying its priority.</summary>
     public DeliveryOptions Next(Guid serviceId, Guid adapterId)

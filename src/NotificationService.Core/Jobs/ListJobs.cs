@@ -6,7 +6,6 @@ using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Mvc;
 using NotificationService.Core.Auth;
 using NotificationService.Core.Infrastructure;
-using NotificationService.Core.Offers;
 using NotificationService.Storage;
 using NotificationService.Storage.Jobs;
 using Wolverine.Http;

@@ -30,16 +30,14 @@ public static class ReconcileStuckJobHandler
     public static async Task<Adapter?> LoadAsync(ReconcileStuckJob message, IQuerySession session) =>
         await session.LoadAsync<Job>(message.JobId) is { } job ? await session.LoadAsync<Adapter>(job.AdapterId) : null;
 
-    public static (StuckJobReconciled, OutgoingMessages) Handle(
-        ReconcileStuckJob message, [WriteAggregate(LoadStyle = ConcurrencyStyle.Exclusive)] IEventStream<Job> stream, Adapter? adapter, StuckJobBounds bounds, FairShare fairShare)
+    public static (StuckJobReconciled, Events, OutgoingMessages) Handle(
+        ReconcileStuckJob message, [WriteAggregate(LoadStyle = ConcurrencyStyle.Exclusive)] Job job, Adapter? adapter, StuckJobBounds bounds, FairShare fairShare)
     {
         var messages = new OutgoingMessages();
-        if (stream.Aggregate is not { } job) return (new StuckJobReconciled(false), messages);
         var events = JobLifecycle.OnStuck(job, message.Version, message.LastChangeAt, bounds, adapter is not null, message.DetectedAt);
-        stream.AppendMany(events);
         foreach (var requeued in events.OfType<JobRequeued>())
-            messages.Add(new DeliverJob(job.Id, adapter!.Id, requeued.Generation).ToDestination(Topology.QueueUri(adapter.Queue), fairShare.Next(job.ServiceId, adapter.Id)));
-        return (new StuckJobReconciled(events.Count > 0), messages);
+            messages.Add(fairShare.Deliver(job.Id, job.ServiceId, adapter!, requeued.Generation));
+        return (new StuckJobReconciled(events.Count > 0), [.. events], messages);
     }
 }
 

@@ -1,13 +1,11 @@
 using System.ComponentModel;
 using System.ComponentModel.DataAnnotations;
 using System.Security.Claims;
-using System.Security.Cryptography;
 using System.Text.Json;
 using Marten;
 using Microsoft.AspNetCore.Mvc;
 using NotificationService.Contracts;
 using NotificationService.Core.Auth;
-using NotificationService.Core.Callbacks;
 using NotificationService.Core.Infrastructure;
 using NotificationService.Core.Jobs;
 using NotificationService.Core.Limits;
@@ -44,16 +42,13 @@ public sealed record OfferContext(
     IReadOnlyDictionary<string, Adapter> Adapters, string? IdempotencyKey, string RequestHash, IdempotentRequest? Earlier, EffectiveLimits Limits,
     Guid OfferId, bool HasCallbacks = false);
 
-/// <summary>Delivered to the core itself at a scheduled job's send time.</summary>
-public sealed record QueueScheduledJob(Guid JobId, Guid AdapterId, DateTimeOffset SendAt);
-
 public static class CreateOfferEndpoint
 {
     public const int MaxMetadataEntries = 50;
 
     public static async Task<OfferContext> LoadAsync(
         CreateOffer command, [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey, ClaimsPrincipal user, IQuerySession session, AccessCache cache,
-        HttpContext httpContext, LimitDefaults defaults)
+        HttpContext httpContext, LimitDefaults defaults, IRegisteredCallbacks registeredCallbacks)
     {
         var limits = httpContext.LimitsOf(defaults);
         var names = (command.Targets ?? []).Select(t => t?.Adapter).OfType<string>().Distinct().ToArray();
@@ -65,12 +60,12 @@ public static class CreateOfferEndpoint
             foreach (var adapter in await session.Query<Adapter>().Where(a => missing.Contains(a.Name)).ToListAsync())
                 cache.Adapters.Keep(adapter.Name, adapters[adapter.Name] = adapter);
         // A callbackUrl override needs a registered callback (its events and secret); only then is it looked up.
-        var hasCallbacks = command.CallbackUrl is not null && await session.Query<CallbackEndpoint>().AnyAsync(c => c.ServiceId == user.ServiceId());
+        var hasCallbacks = command.CallbackUrl is not null && await registeredCallbacks.AnyAsync(session, user.ServiceId());
         if (string.IsNullOrEmpty(idempotencyKey)) return new OfferContext(adapters, null, "", null, limits, Guid.NewGuid(), hasCallbacks);
 
         // Only a request that may be retried needs its fingerprint (a retry with another body is refused).
-        var hash = Convert.ToHexStringLower(SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(command)));
-        var earlier = await session.LoadAsync<IdempotentRequest>(IdempotentRequest.IdFor(user.ServiceId(), idempotencyKey));
+        var hash = IdempotentRequest.HashOf(command);
+        var earlier = await IdempotentRequest.FindAsync(session, user.ServiceId(), idempotencyKey);
         return new OfferContext(adapters, idempotencyKey, hash, earlier, limits, Guid.NewGuid(), hasCallbacks);
     }
 
@@ -97,7 +92,7 @@ public static class CreateOfferEndpoint
         if (command.Metadata is { Count: > MaxMetadataEntries }) errors.Add(("metadata", $"At most {MaxMetadataEntries} entries."));
         if (command.CallbackUrl is { } callbackUrl)
         {
-            if (CallbackRules.CheckUrl(callbackUrl) is { } urlError) errors.Add(("callbackUrl", urlError));
+            if (CallbackUrls.Check(callbackUrl) is { } urlError) errors.Add(("callbackUrl", urlError));
             else if (!context.HasCallbacks) errors.Add(("callbackUrl", "Register a callback first (POST /v1/callbacks): the override uses its events and secret."));
         }
 
@@ -180,7 +175,7 @@ public static class CreateOfferEndpoint
             {
                 operations.Add(MartenOps.StartStream<Job>(jobId,
                     new JobQueued(jobId, offer.Id, offer.ServiceId, adapter.Id, adapter.Name, target.Params, now, expireAt)));
-                messages.Add(new DeliverJob(jobId, adapter.Id).ToDestination(Topology.QueueUri(adapter.Queue), fairShare.Next(offer.ServiceId, adapter.Id)));
+                messages.Add(fairShare.Deliver(jobId, offer.ServiceId, adapter));
             }
         }
 

@@ -16,9 +16,9 @@ public sealed record OfferDeleted(Guid Id, IReadOnlyList<AcceptedJob> Jobs) : Ac
 /// <summary>delete_one: cancels every unfinished job and marks the offer deleted; its history stays readable.</summary>
 public static class DeleteOfferEndpoint
 {
-    public static Task<OfferStreams> LoadAsync(Guid id, IDocumentSession session) => OfferStreams.FetchAsync(id, session);
+    public static Task<LockedOffer> LoadAsync(Guid id, IDocumentSession session) => LockedOffer.FetchAsync(id, session);
 
-    public static ProblemDetails Validate(OfferStreams offer, ClaimsPrincipal user) =>
+    public static ProblemDetails Validate(LockedOffer offer, ClaimsPrincipal user) =>
         offer.Offer is null || offer.Offer.ServiceId != user.ServiceId() ? Problems.NotFound("Offer") : WolverineContinue.NoProblems;
 
     [WolverineDelete("/v1/offers/{id}", OperationId = "deleteOffer")]
@@ -26,19 +26,22 @@ public static class DeleteOfferEndpoint
     [EndpointSummary("Delete an offer")]
     [EndpointDescription("Cancels every unfinished job of the offer and marks it deleted; its history stays readable.")]
     [ProducesResponseType<ProblemDetails>(409, "application/problem+json")]
-    public static (OfferDeleted, IMartenOp, OutgoingMessages) Delete(Guid id, [NotBody] OfferStreams offer, ClaimsPrincipal user, TimeProvider clock)
+    public static (OfferDeleted, IEnumerable<IMartenOp>, OutgoingMessages) Delete(Guid id, [NotBody] LockedOffer offer, ClaimsPrincipal user, TimeProvider clock)
     {
         var now = clock.GetUtcNow();
+        var operations = new List<IMartenOp>();
         var messages = new OutgoingMessages();
         var jobs = new List<AcceptedJob>();
-        foreach (var stream in offer.Jobs)
+        foreach (var job in offer.Jobs)
         {
-            var (state, broadcast) = Cancellation.Apply(stream, user.Actor(), now);
-            if (broadcast is not null) messages.Add(broadcast);
-            jobs.Add(new AcceptedJob(stream.Id, stream.Aggregate!.AdapterName, state));
+            var cancel = Cancellation.Of(job, user.Actor(), now);
+            operations.Add(new AppendJobEvents(job.Id, cancel.Events));
+            if (cancel.Broadcast is not null) messages.Add(cancel.Broadcast);
+            jobs.Add(new AcceptedJob(job.Id, job.AdapterName, cancel.State));
         }
 
         offer.Offer!.DeletedAt ??= now;
-        return (new OfferDeleted(id, jobs), MartenOps.Store(offer.Offer), messages);
+        operations.Add(MartenOps.Store(offer.Offer));
+        return (new OfferDeleted(id, jobs), operations, messages);
     }
 }

@@ -19,18 +19,3 @@ public sealed class Offer
 }
 
 public sealed record OfferJob(Guid JobId, Guid AdapterId, string Adapter);
-
-/// <summary>
-/// The first response to a POST that carried an <c>Idempotency-Key</c>, stored in the offer's own transaction so a retry
-/// finds either nothing (and creates) or exactly what the first request created. Id: "{serviceId}:{key}".
-/// </summary>
-public sealed class IdempotentRequest
-{
-    public string Id { get; set; } = "";
-    public string RequestHash { get; set; } = "";
-    public Guid OfferId { get; set; }
-    public List<AcceptedJob> Jobs { get; set; } = [];
-    public DateTimeOffset CreatedAt { get; set; }
-
-    public static string IdFor(Guid serviceId, string key) => $"{serviceId}:{key}";
-}

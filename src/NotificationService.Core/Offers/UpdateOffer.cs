@@ -4,6 +4,7 @@ using Marten;
 using Microsoft.AspNetCore.Mvc;
 using NotificationService.Core.Auth;
 using NotificationService.Core.Infrastructure;
+using NotificationService.Core.Jobs;
 using NotificationService.Core.Limits;
 using NotificationService.Storage.Adapters;
 using NotificationService.Storage.Jobs;
@@ -23,10 +24,10 @@ public sealed record JobParamsChange(Guid Id, JsonElement Params);
 
 public static class UpdateOfferEndpoint
 {
-    public static Task<OfferStreams> LoadAsync(Guid id, IDocumentSession session) => OfferStreams.FetchAsync(id, session);
+    public static Task<LockedOffer> LoadAsync(Guid id, IDocumentSession session) => LockedOffer.FetchAsync(id, session);
 
     public static async Task<ProblemDetails> ValidateAsync(
-        UpdateOffer command, OfferStreams offer, ClaimsPrincipal user, IQuerySession session, JsonSchemas schemas, TimeProvider clock,
+        UpdateOffer command, LockedOffer offer, ClaimsPrincipal user, IQuerySession session, JsonSchemas schemas, TimeProvider clock,
         HttpContext httpContext, LimitDefaults defaults)
     {
         if (offer.Offer is null || offer.Offer.ServiceId != user.ServiceId()) return Problems.NotFound("Offer");
@@ -34,7 +35,7 @@ public static class UpdateOfferEndpoint
         if (offer.Offer.ErasedAt is not null) return Problems.Conflict("The offer was erased.");
 
         var now = clock.GetUtcNow();
-        var jobs = offer.Jobs.Select(s => s.Aggregate!).ToList();
+        var jobs = offer.Jobs;
         var errors = new List<(string, string)>();
         if (command.ExpireAt is { } expireAt && expireAt <= now) errors.Add(("expireAt", "Must be in the future."));
         if (command.SendAt is { } sendAt && sendAt <= now) errors.Add(("sendAt", "Must be in the future."));
@@ -68,41 +69,29 @@ public static class UpdateOfferEndpoint
     [EndpointDescription("Changes the metadata, the times or a pending job's params. Times and params can change only while no job has started (409 otherwise).")]
     [ProducesResponseType<ValidationProblemDetails>(422, "application/problem+json")]
     [ProducesResponseType<ProblemDetails>(409, "application/problem+json")]
-    public static (OfferView, IMartenOp, OutgoingMessages) Patch(Guid id, UpdateOffer command, [NotBody] OfferStreams offer, TimeProvider clock)
+    public static (OfferView, IEnumerable<IMartenOp>, OutgoingMessages) Patch(Guid id, UpdateOffer command, [NotBody] LockedOffer offer, TimeProvider clock)
     {
         var now = clock.GetUtcNow();
+        var operations = new List<IMartenOp>();
         var messages = new OutgoingMessages();
-        foreach (var stream in offer.Jobs)
+        var jobs = new List<Job>();
+        foreach (var job in offer.Jobs)
         {
-            var job = stream.Aggregate!;
-            // Each event is applied to the loaded job as well, so the response shows the jobs as the commit will leave them.
-            if (command.ExpireAt is { } expireAt)
-            {
-                var changed = new JobExpiryChanged(job.Id, expireAt, now);
-                stream.AppendOne(changed);
-                job.Apply(changed);
-            }
-            if (command.SendAt is { } sendAt)
-            {
-                var rescheduled = new JobRescheduled(job.Id, sendAt, now);
-                stream.AppendOne(rescheduled);
-                job.Apply(rescheduled);
-                // The message for the old time finds the send time moved and does nothing.
-                messages.Add(new QueueScheduledJob(job.Id, job.AdapterId, sendAt).ScheduledAt(sendAt));
-            }
-            if (command.Jobs?.FirstOrDefault(c => c.Id == job.Id) is { } change)
-            {
-                var updatedParams = new JobParamsUpdated(job.Id, change.Params, now);
-                stream.AppendOne(updatedParams);
-                job.Apply(updatedParams);
-            }
+            var events = JobLifecycle.OnChange(job, command.ExpireAt, command.SendAt, command.Jobs?.FirstOrDefault(c => c.Id == job.Id)?.Params, now);
+            operations.Add(new AppendJobEvents(job.Id, events));
+            // The message for the old time finds the send time moved and does nothing.
+            foreach (var rescheduled in events.OfType<JobRescheduled>())
+                messages.Add(new QueueScheduledJob(job.Id, job.AdapterId, rescheduled.SendAt).ScheduledAt(rescheduled.SendAt));
+            // The response shows the jobs as the commit will leave them.
+            jobs.Add(job.With(events));
         }
 
         var updated = offer.Offer!;
         updated.ExpireAt = command.ExpireAt ?? updated.ExpireAt;
         updated.SendAt = command.SendAt ?? updated.SendAt;
         updated.Metadata = MergeMetadata(updated.Metadata, command.Metadata);
-        return (OfferView.From(updated, offer.Jobs.Select(s => s.Aggregate!)), MartenOps.Store(updated), messages);
+        operations.Add(MartenOps.Store(updated));
+        return (OfferView.From(updated, jobs), operations, messages);
     }
 
     public static Dictionary<string, string>? MergeMetadata(Dictionary<string, string>? stored, Dictionary<string, string?>? patch)

@@ -5,6 +5,7 @@ using System.Text.Json.Serialization.Metadata;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.OpenApi;
+using NotificationService.Core.Infrastructure;
 using NotificationService.Core.Callbacks;
 using NotificationService.Core.Offers;
 using Scalar.AspNetCore;

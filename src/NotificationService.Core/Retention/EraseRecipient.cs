@@ -8,6 +8,7 @@ using Marten.Pagination;
 using Microsoft.AspNetCore.Mvc;
 using NotificationService.Core.Auth;
 using NotificationService.Core.Infrastructure;
+using NotificationService.Core.Jobs;
 using NotificationService.Core.Offers;
 using NotificationService.Storage;
 using NotificationService.Storage.Jobs;
@@ -110,7 +111,9 @@ public static class EraseRecipientEndpoint
             {
                 var stream = await session.Events.FetchForExclusiveWriting<Job>(jobId, ct);
                 if (stream.Aggregate is not { } job) { skip.Add(jobId); continue; }
-                switch (JobErasure.Decide(stream, "recipient", user.Actor(), now))
+                var (outcome, events) = JobErasure.Decide(job, "recipient", user.Actor(), now);
+                new AppendJobEvents(jobId, events).Execute(session);
+                switch (outcome)
                 {
                     case ErasureOutcome.Erased: done.Add(job); break;
                     case ErasureOutcome.NotEnded: notEnded.Add(jobId); skip.Add(jobId); break;
@@ -165,7 +168,7 @@ public static class EraseRecipientEndpoint
 
 public static class ListErasuresEndpoint
 {
-    public static ProblemDetails Validate(int? page, int? pageSize) => ListOffersEndpoint.CheckPaging(page, pageSize) ?? WolverineContinue.NoProblems;
+    public static ProblemDetails Validate(int? page, int? pageSize) => Paging.Check(page, pageSize) ?? WolverineContinue.NoProblems;
 
     /// <summary>The audit trail of data-subject erasures, newest first.</summary>
     [WolverineGet("/admin/erasures", OperationId = "listErasures")]

@@ -29,22 +29,21 @@ public static class JobErasure
     /// <summary>
     /// A request's decision for one job fetched for exclusive writing: a job not started is canceled first, so it is never
     /// sent with erased params; an ended one is erased; one being sent (Started) is left alone and reported as not ended.
-    /// Returns whether the job's params are erased once the commit lands.
+    /// Returns whether the job's params are erased once the commit lands, and the events to append for it.
     /// </summary>
-    public static ErasureOutcome Decide(IEventStream<Job> stream, string reason, string by, DateTimeOffset now)
+    public static (ErasureOutcome Outcome, IReadOnlyList<object> Events) Decide(Job job, string reason, string by, DateTimeOffset now)
     {
-        var job = stream.Aggregate!;
-        if (job.ParamsErasedAt is not null) return ErasureOutcome.AlreadyErased;
-        if (job.IsInFlight) return ErasureOutcome.NotEnded;
+        if (job.ParamsErasedAt is not null) return (ErasureOutcome.AlreadyErased, []);
+        if (job.IsInFlight) return (ErasureOutcome.NotEnded, []);
+        IReadOnlyList<object> canceled = [];
         if (!job.IsTerminal)
         {
             // Not started: the cancel wins at once (JobCanceled in the same commit), as DELETE /v1/offers/{id} does.
             if (JobLifecycle.OnCancel(job, by, now) is not CancelDecision.Cancel { Events: var events } || !events.OfType<JobCanceled>().Any())
-                return ErasureOutcome.NotEnded;
-            stream.AppendMany(events);
+                return (ErasureOutcome.NotEnded, []);
+            canceled = events;
         }
-        stream.AppendOne(new JobParamsErased(job.Id, reason, by, now));
-        return ErasureOutcome.Erased;
+        return (ErasureOutcome.Erased, [.. canceled, .. JobLifecycle.OnParamsErased(job, reason, by, now)]);
     }
 }
 

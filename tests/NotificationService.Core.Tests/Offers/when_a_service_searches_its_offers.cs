@@ -1,3 +1,4 @@
+using NotificationService.Core.Infrastructure;
 using NotificationService.Core.Offers;
 
 namespace NotificationService.Core.Tests.Offers;

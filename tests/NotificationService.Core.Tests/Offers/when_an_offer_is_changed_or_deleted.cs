@@ -120,10 +120,10 @@ public sealed class when_an_offer_is_changed_or_deleted(SystemFixture system) : 
         Assert.Equal(404, (await System.SendRawAsync(HttpMethod.Get, $"/v1/offers/{offerId}", other.ApiKey)).Status);
         Assert.Equal(404, (await System.SendRawAsync(HttpMethod.Patch, $"/v1/offers/{offerId}", other.ApiKey, new { metadata = new { a = "b" } })).Status);
         Assert.Equal(404, (await System.SendRawAsync(HttpMethod.Delete, $"/v1/offers/{offerId}", other.ApiKey)).Status);
-        var list = await System.SendAsync<NotificationService.Core.Offers.PagedResult<NotificationService.Core.Offers.OfferSummary>>(HttpMethod.Get, "/v1/offers", other.ApiKey, expect: 200);
+        var list = await System.SendAsync<NotificationService.Core.Infrastructure.PagedResult<NotificationService.Core.Offers.OfferSummary>>(HttpMethod.Get, "/v1/offers", other.ApiKey, expect: 200);
         Assert.Empty(list.Items);
 
-        var mine = await System.SendAsync<NotificationService.Core.Offers.PagedResult<NotificationService.Core.Offers.OfferSummary>>(HttpMethod.Get, "/v1/offers?pageSize=10", System.Tenant.ApiKey, expect: 200);
+        var mine = await System.SendAsync<NotificationService.Core.Infrastructure.PagedResult<NotificationService.Core.Offers.OfferSummary>>(HttpMethod.Get, "/v1/offers?pageSize=10", System.Tenant.ApiKey, expect: 200);
         Assert.Equal(offerId, Assert.Single(mine.Items).Id);
     }
 }

@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Primitives;
+using NotificationService.Core.Infrastructure;
 using NotificationService.Core.Offers;
 
 namespace NotificationService.Core.Tests.Offers;

@@ -44,8 +44,8 @@ namespace Internal.Generated.WolverineHandlers
                 return;
             }
 
-            var offerStreams = await NotificationService.Core.Offers.DeleteOfferEndpoint.LoadAsync(id, documentSession).ConfigureAwait(false);
-            var problemDetails1 = NotificationService.Core.Offers.DeleteOfferEndpoint.Validate(offerStreams, httpContext.User);
+            var lockedOffer = await NotificationService.Core.Offers.DeleteOfferEndpoint.LoadAsync(id, documentSession).ConfigureAwait(false);
+            var problemDetails1 = NotificationService.Core.Offers.DeleteOfferEndpoint.Validate(lockedOffer, httpContext.User);
             // Evaluate whether the processing should stop if there are any problems
             if (!(ReferenceEquals(problemDetails1, Wolverine.Http.WolverineContinue.NoProblems)))
             {
@@ -55,15 +55,10 @@ namespace Internal.Generated.WolverineHandlers
 
             
             // The actual HTTP request handler execution
-            (var offerDeleted_response, var martenOp, var outgoingMessages) = NotificationService.Core.Offers.DeleteOfferEndpoint.Delete(id, offerStreams, httpContext.User, _timeProvider);
+            (var offerDeleted_response, var martenOpIEnumerable, var outgoingMessages) = NotificationService.Core.Offers.DeleteOfferEndpoint.Delete(id, lockedOffer, httpContext.User, _timeProvider);
 
-            if (martenOp != null)
-            {
-                
-                // Placed by Wolverine's ISideEffect policy
-                martenOp.Execute(documentSession);
-            }
-
+            // Apply each Marten op to the current document session
+            foreach (var item_of_martenOpIEnumerable in martenOpIEnumerable) item_of_martenOpIEnumerable.Execute(documentSession);
             
             // Outgoing, cascaded message
             await messageContext.EnqueueCascadingAsync(outgoingMessages).ConfigureAwait(false);

@@ -29,7 +29,7 @@ namespace Internal.Generated.WolverineHandlers
             var messageContext = new Wolverine.Runtime.MessageContext(_wolverineRuntime);
             // Building the Marten session
             await using var documentSession = _outboxedSessionFactory.OpenSession(messageContext);
-            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "NotificationService.Core.Jobs.AdminJobsEndpoint").SetTag("http.route", "/admin/jobs").SetTag("http.request.method", "GET");
+            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "NotificationService.Core.Jobs.SearchJobsEndpoint").SetTag("http.route", "/admin/jobs").SetTag("http.request.method", "GET");
             string state_rawValue = httpContext.Request.Query["state"];
             System.Nullable<NotificationService.Storage.Jobs.JobState> state = default;
 
@@ -109,7 +109,7 @@ namespace Internal.Generated.WolverineHandlers
                 return;
             }
 
-            var problemDetails1 = NotificationService.Core.Jobs.AdminJobsEndpoint.Validate(page, pageSize, from, to);
+            var problemDetails1 = NotificationService.Core.Jobs.SearchJobsEndpoint.Validate(page, pageSize, from, to);
             // Evaluate whether the processing should stop if there are any problems
             if (!(ReferenceEquals(problemDetails1, Wolverine.Http.WolverineContinue.NoProblems)))
             {
@@ -119,7 +119,7 @@ namespace Internal.Generated.WolverineHandlers
 
             
             // The actual HTTP request handler execution
-            var pagedResultOfAdminJobView_response = await NotificationService.Core.Jobs.AdminJobsEndpoint.Search(state, adapter, service, from, to, page, pageSize, ((Marten.IQuerySession)documentSession)).ConfigureAwait(false);
+            var pagedResultOfAdminJobView_response = await NotificationService.Core.Jobs.SearchJobsEndpoint.Search(state, adapter, service, from, to, page, pageSize, ((Marten.IQuerySession)documentSession)).ConfigureAwait(false);
 
             // Writing the response body to JSON because this was the first 'return variable' in the method signature
             await WriteJsonAsync(httpContext, pagedResultOfAdminJobView_response, 404);

@@ -29,7 +29,7 @@ namespace Internal.Generated.WolverineHandlers
             var messageContext = new Wolverine.Runtime.MessageContext(_wolverineRuntime);
             // Building the Marten session
             await using var documentSession = _outboxedSessionFactory.OpenSession(messageContext);
-            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "NotificationService.Core.Jobs.AdminJobsEndpoint").SetTag("http.route", "/admin/jobs/counts").SetTag("http.request.method", "GET");
+            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "NotificationService.Core.Jobs.CountJobsEndpoint").SetTag("http.route", "/admin/jobs/counts").SetTag("http.request.method", "GET");
             string page_rawValue = httpContext.Request.Query["page"];
             System.Nullable<int> page = default;
 
@@ -82,7 +82,7 @@ namespace Internal.Generated.WolverineHandlers
                 return;
             }
 
-            var problemDetails1 = NotificationService.Core.Jobs.AdminJobsEndpoint.Validate(page, pageSize, from, to);
+            var problemDetails1 = NotificationService.Core.Jobs.CountJobsEndpoint.Validate(page, pageSize, from, to);
             // Evaluate whether the processing should stop if there are any problems
             if (!(ReferenceEquals(problemDetails1, Wolverine.Http.WolverineContinue.NoProblems)))
             {
@@ -92,7 +92,7 @@ namespace Internal.Generated.WolverineHandlers
 
             
             // The actual HTTP request handler execution
-            var jobCountIReadOnlyList_response = await NotificationService.Core.Jobs.AdminJobsEndpoint.Counts(((Marten.IQuerySession)documentSession)).ConfigureAwait(false);
+            var jobCountIReadOnlyList_response = await NotificationService.Core.Jobs.CountJobsEndpoint.Counts(((Marten.IQuerySession)documentSession)).ConfigureAwait(false);
 
             // Writing the response body to JSON because this was the first 'return variable' in the method signature
             await WriteJsonAsync(httpContext, jobCountIReadOnlyList_response, 404);

@@ -29,7 +29,7 @@ namespace Internal.Generated.WolverineHandlers
             var messageContext = new Wolverine.Runtime.MessageContext(_wolverineRuntime);
             // Building the Marten session
             await using var documentSession = _outboxedSessionFactory.OpenSession(messageContext);
-            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "NotificationService.Core.Jobs.AdminJobEndpoint").SetTag("http.route", "/admin/jobs/{id}/events").SetTag("http.request.method", "GET");
+            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "NotificationService.Core.Jobs.GetAnyJobEndpoint").SetTag("http.route", "/admin/jobs/{id}/events").SetTag("http.request.method", "GET");
             string id_rawValue = (string?)httpContext.GetRouteValue("id");
             System.Guid id = default;
 
@@ -42,8 +42,8 @@ namespace Internal.Generated.WolverineHandlers
                 return;
             }
 
-            var job = await NotificationService.Core.Jobs.AdminJobEndpoint.LoadAsync(id, ((Marten.IQuerySession)documentSession)).ConfigureAwait(false);
-            var problemDetails1 = NotificationService.Core.Jobs.AdminJobEndpoint.Validate(job);
+            var job = await NotificationService.Core.Jobs.GetAnyJobEndpoint.LoadAsync(id, ((Marten.IQuerySession)documentSession)).ConfigureAwait(false);
+            var problemDetails1 = NotificationService.Core.Jobs.GetAnyJobEndpoint.Validate(job);
             // Evaluate whether the processing should stop if there are any problems
             if (!(ReferenceEquals(problemDetails1, Wolverine.Http.WolverineContinue.NoProblems)))
             {
@@ -53,7 +53,7 @@ namespace Internal.Generated.WolverineHandlers
 
             
             // The actual HTTP request handler execution
-            var historyEntryIReadOnlyList_response = await NotificationService.Core.Jobs.AdminJobEndpoint.GetEvents(id, job, ((Marten.IQuerySession)documentSession)).ConfigureAwait(false);
+            var historyEntryIReadOnlyList_response = await NotificationService.Core.Jobs.GetAnyJobEndpoint.GetEvents(id, job, ((Marten.IQuerySession)documentSession)).ConfigureAwait(false);
 
             // Writing the response body to JSON because this was the first 'return variable' in the method signature
             await WriteJsonAsync(httpContext, historyEntryIReadOnlyList_response, 404);

@@ -61,8 +61,8 @@ namespace Internal.Generated.WolverineHandlers
                 return;
             }
 
-            var offerStreams = await NotificationService.Core.Offers.UpdateOfferEndpoint.LoadAsync(id, documentSession).ConfigureAwait(false);
-            var problemDetails2 = await NotificationService.Core.Offers.UpdateOfferEndpoint.ValidateAsync(command, offerStreams, httpContext.User, ((Marten.IQuerySession)documentSession), _jsonSchemas, _timeProvider, httpContext, _limitDefaults).ConfigureAwait(false);
+            var lockedOffer = await NotificationService.Core.Offers.UpdateOfferEndpoint.LoadAsync(id, documentSession).ConfigureAwait(false);
+            var problemDetails2 = await NotificationService.Core.Offers.UpdateOfferEndpoint.ValidateAsync(command, lockedOffer, httpContext.User, ((Marten.IQuerySession)documentSession), _jsonSchemas, _timeProvider, httpContext, _limitDefaults).ConfigureAwait(false);
             // Evaluate whether the processing should stop if there are any problems
             if (!(ReferenceEquals(problemDetails2, Wolverine.Http.WolverineContinue.NoProblems)))
             {
@@ -72,15 +72,10 @@ namespace Internal.Generated.WolverineHandlers
 
             
             // The actual HTTP request handler execution
-            (var offerView_response, var martenOp, var outgoingMessages) = NotificationService.Core.Offers.UpdateOfferEndpoint.Patch(id, command, offerStreams, _timeProvider);
+            (var offerView_response, var martenOpIEnumerable, var outgoingMessages) = NotificationService.Core.Offers.UpdateOfferEndpoint.Patch(id, command, lockedOffer, _timeProvider);
 
-            if (martenOp != null)
-            {
-                
-                // Placed by Wolverine's ISideEffect policy
-                martenOp.Execute(documentSession);
-            }
-
+            // Apply each Marten op to the current document session
+            foreach (var item_of_martenOpIEnumerable in martenOpIEnumerable) item_of_martenOpIEnumerable.Execute(documentSession);
             
             // Outgoing, cascaded message
             await messageContext.EnqueueCascadingAsync(outgoingMessages).ConfigureAwait(false);

@@ -49,24 +49,24 @@ namespace Internal.Generated.WolverineHandlers
 
             var batchedQuery = documentSession.CreateBatchQuery();
 
-            var stream_stream_BatchItem = batchedQuery.Events.FetchForExclusiveWriting<NotificationService.Storage.Jobs.Job>(id);
+            var stream_job_BatchItem = batchedQuery.Events.FetchForExclusiveWriting<NotificationService.Storage.Jobs.Job>(id);
 
             await batchedQuery.Execute(httpContext.RequestAborted);
 
             // Loading Marten aggregate as part of the aggregate handler workflow
-            var stream_stream = await stream_stream_BatchItem.ConfigureAwait(false);
+            var stream_job = await stream_job_BatchItem.ConfigureAwait(false);
 
             Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("wolverine.stream.id", id);
             Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("wolverine.stream.type", "NotificationService.Storage.Jobs.Job");
             // Write ProblemDetails if this required object is null
-            if (stream_stream.Aggregate == null)
+            if (stream_job.Aggregate == null)
             {
                 await WriteProblems(404, "Unknown Job with identity {Id}", httpContext, id);
                 return;
             }
 
             var adapter = await NotificationService.Core.Jobs.RetryJobEndpoint.LoadAsync(id, ((Marten.IQuerySession)documentSession)).ConfigureAwait(false);
-            var problemDetails1 = NotificationService.Core.Jobs.RetryJobEndpoint.Validate(stream_stream, adapter);
+            var problemDetails1 = NotificationService.Core.Jobs.RetryJobEndpoint.Validate(stream_job, adapter);
             // Evaluate whether the processing should stop if there are any problems
             if (!(ReferenceEquals(problemDetails1, Wolverine.Http.WolverineContinue.NoProblems)))
             {
@@ -76,7 +76,14 @@ namespace Internal.Generated.WolverineHandlers
 
             
             // The actual HTTP request handler execution
-            (var retryRequested_response, var outgoingMessages) = NotificationService.Core.Jobs.RetryJobEndpoint.Post(id, stream_stream, adapter, _timeProvider, _fairShare);
+            (var retryRequested_response, var events, var outgoingMessages) = NotificationService.Core.Jobs.RetryJobEndpoint.Post(id, stream_job.Aggregate, adapter, _timeProvider, _fairShare);
+
+            if (events != null)
+            {
+                
+                // Capturing any possible events returned from the command handlers
+                stream_job.AppendMany(events);
+            }
 
             
             // Outgoing, cascaded message

@@ -46,23 +46,23 @@ namespace Internal.Generated.WolverineHandlers
 
             var batchedQuery = documentSession.CreateBatchQuery();
 
-            var stream_stream_BatchItem = batchedQuery.Events.FetchForExclusiveWriting<NotificationService.Storage.Jobs.Job>(id);
+            var stream_job_BatchItem = batchedQuery.Events.FetchForExclusiveWriting<NotificationService.Storage.Jobs.Job>(id);
 
             await batchedQuery.Execute(httpContext.RequestAborted);
 
             // Loading Marten aggregate as part of the aggregate handler workflow
-            var stream_stream = await stream_stream_BatchItem.ConfigureAwait(false);
+            var stream_job = await stream_job_BatchItem.ConfigureAwait(false);
 
             Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("wolverine.stream.id", id);
             Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("wolverine.stream.type", "NotificationService.Storage.Jobs.Job");
             // Write ProblemDetails if this required object is null
-            if (stream_stream.Aggregate == null)
+            if (stream_job.Aggregate == null)
             {
                 await WriteProblems(404, "Unknown Job with identity {Id}", httpContext, id);
                 return;
             }
 
-            var problemDetails1 = NotificationService.Core.Jobs.CancelJobEndpoint.Validate(stream_stream, httpContext.User);
+            var problemDetails1 = NotificationService.Core.Jobs.CancelJobEndpoint.Validate(stream_job, httpContext.User);
             // Evaluate whether the processing should stop if there are any problems
             if (!(ReferenceEquals(problemDetails1, Wolverine.Http.WolverineContinue.NoProblems)))
             {
@@ -72,7 +72,14 @@ namespace Internal.Generated.WolverineHandlers
 
             
             // The actual HTTP request handler execution
-            (var cancelRequested_response, var outgoingMessages) = NotificationService.Core.Jobs.CancelJobEndpoint.Post(id, stream_stream, httpContext.User, _timeProvider);
+            (var cancelRequested_response, var events, var outgoingMessages) = NotificationService.Core.Jobs.CancelJobEndpoint.Post(id, stream_job.Aggregate, httpContext.User, _timeProvider);
+
+            if (events != null)
+            {
+                
+                // Capturing any possible events returned from the command handlers
+                stream_job.AppendMany(events);
+            }
 
             
             // Outgoing, cascaded message

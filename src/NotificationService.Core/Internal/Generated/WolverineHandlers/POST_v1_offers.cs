@@ -5,6 +5,7 @@ using NotificationService.Core.Auth;
 using NotificationService.Core.Infrastructure;
 using NotificationService.Core.Jobs;
 using NotificationService.Core.Limits;
+using NotificationService.Core.Offers;
 using System;
 using System.Linq;
 using Wolverine.Http;
@@ -23,11 +24,12 @@ namespace Internal.Generated.WolverineHandlers
         private readonly NotificationService.Core.Jobs.FairShare _fairShare;
         private readonly NotificationService.Core.Limits.LimitCounters _limitCounters;
         private readonly NotificationService.Core.Limits.LimitDefaults _limitDefaults;
+        private readonly NotificationService.Core.Offers.IRegisteredCallbacks _registeredCallbacks;
         private readonly System.TimeProvider _timeProvider;
         private readonly Wolverine.Marten.Publishing.OutboxedSessionFactory _outboxedSessionFactory;
         private readonly Wolverine.Runtime.IWolverineRuntime _wolverineRuntime;
 
-        public POST_v1_offers(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, NotificationService.Core.Auth.AccessCache accessCache, NotificationService.Core.Infrastructure.JsonSchemas jsonSchemas, NotificationService.Core.Jobs.FairShare fairShare, NotificationService.Core.Limits.LimitCounters limitCounters, NotificationService.Core.Limits.LimitDefaults limitDefaults, System.TimeProvider timeProvider, Wolverine.Marten.Publishing.OutboxedSessionFactory outboxedSessionFactory, Wolverine.Runtime.IWolverineRuntime wolverineRuntime) : base(wolverineHttpOptions)
+        public POST_v1_offers(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, NotificationService.Core.Auth.AccessCache accessCache, NotificationService.Core.Infrastructure.JsonSchemas jsonSchemas, NotificationService.Core.Jobs.FairShare fairShare, NotificationService.Core.Limits.LimitCounters limitCounters, NotificationService.Core.Limits.LimitDefaults limitDefaults, NotificationService.Core.Offers.IRegisteredCallbacks registeredCallbacks, System.TimeProvider timeProvider, Wolverine.Marten.Publishing.OutboxedSessionFactory outboxedSessionFactory, Wolverine.Runtime.IWolverineRuntime wolverineRuntime) : base(wolverineHttpOptions)
         {
             _wolverineHttpOptions = wolverineHttpOptions;
             _accessCache = accessCache;
@@ -35,6 +37,7 @@ namespace Internal.Generated.WolverineHandlers
             _fairShare = fairShare;
             _limitCounters = limitCounters;
             _limitDefaults = limitDefaults;
+            _registeredCallbacks = registeredCallbacks;
             _timeProvider = timeProvider;
             _outboxedSessionFactory = outboxedSessionFactory;
             _wolverineRuntime = wolverineRuntime;
@@ -58,7 +61,7 @@ namespace Internal.Generated.WolverineHandlers
             }
 
             var idempotencyKey = ReadSingleHeaderValue(httpContext, "Idempotency-Key");
-            var offerContext = await NotificationService.Core.Offers.CreateOfferEndpoint.LoadAsync(command, idempotencyKey, httpContext.User, ((Marten.IQuerySession)documentSession), _accessCache, httpContext, _limitDefaults).ConfigureAwait(false);
+            var offerContext = await NotificationService.Core.Offers.CreateOfferEndpoint.LoadAsync(command, idempotencyKey, httpContext.User, ((Marten.IQuerySession)documentSession), _accessCache, httpContext, _limitDefaults, _registeredCallbacks).ConfigureAwait(false);
             var problemDetails2 = await NotificationService.Core.Offers.CreateOfferEndpoint.ValidateAsync(command, offerContext, httpContext.User, _jsonSchemas, _timeProvider, httpContext, _limitCounters).ConfigureAwait(false);
             // Evaluate whether the processing should stop if there are any problems
             if (!(ReferenceEquals(problemDetails2, Wolverine.Http.WolverineContinue.NoProblems)))

@@ -31,7 +31,7 @@ namespace Internal.Generated.WolverineHandlers
             var messageContext = new Wolverine.Runtime.MessageContext(_wolverineRuntime);
             // Building the Marten session
             await using var documentSession = _outboxedSessionFactory.OpenSession(messageContext);
-            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "NotificationService.Core.Offers.EraseOfferEndpoint").SetTag("http.route", "/v1/offers/{id}/erase").SetTag("http.request.method", "POST");
+            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "NotificationService.Core.Retention.EraseOfferEndpoint").SetTag("http.route", "/v1/offers/{id}/erase").SetTag("http.request.method", "POST");
             string id_rawValue = (string?)httpContext.GetRouteValue("id");
             System.Guid id = default;
 
@@ -44,8 +44,8 @@ namespace Internal.Generated.WolverineHandlers
                 return;
             }
 
-            var offerStreams = await NotificationService.Core.Offers.EraseOfferEndpoint.LoadAsync(id, documentSession).ConfigureAwait(false);
-            var problemDetails1 = NotificationService.Core.Offers.EraseOfferEndpoint.Validate(offerStreams, httpContext.User);
+            var lockedOffer = await NotificationService.Core.Retention.EraseOfferEndpoint.LoadAsync(id, documentSession).ConfigureAwait(false);
+            var problemDetails1 = NotificationService.Core.Retention.EraseOfferEndpoint.Validate(lockedOffer, httpContext.User);
             // Evaluate whether the processing should stop if there are any problems
             if (!(ReferenceEquals(problemDetails1, Wolverine.Http.WolverineContinue.NoProblems)))
             {
@@ -55,29 +55,10 @@ namespace Internal.Generated.WolverineHandlers
 
             
             // The actual HTTP request handler execution
-            (var offerErased_response, var maskStoredParams, var martenOp, var martenOp2) = NotificationService.Core.Offers.EraseOfferEndpoint.Post(id, offerStreams, httpContext.User, _timeProvider);
+            (var offerErased_response, var martenOpIEnumerable) = NotificationService.Core.Retention.EraseOfferEndpoint.Post(id, lockedOffer, httpContext.User, _timeProvider);
 
-            if (maskStoredParams != null)
-            {
-                
-                // Placed by Wolverine's ISideEffect policy
-                maskStoredParams.Execute(documentSession);
-            }
-
-            if (martenOp != null)
-            {
-                
-                // Placed by Wolverine's ISideEffect policy
-                martenOp.Execute(documentSession);
-            }
-
-            if (martenOp2 != null)
-            {
-                
-                // Placed by Wolverine's ISideEffect policy
-                martenOp2.Execute(documentSession);
-            }
-
+            // Apply each Marten op to the current document session
+            foreach (var item_of_martenOpIEnumerable in martenOpIEnumerable) item_of_martenOpIEnumerable.Execute(documentSession);
             
             // Save all pending changes to this Marten session
             await documentSession.SaveChangesAsync(httpContext.RequestAborted).ConfigureAwait(false);

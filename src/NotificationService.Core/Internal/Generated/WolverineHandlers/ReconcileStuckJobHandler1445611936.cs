@@ -36,29 +36,36 @@ namespace Internal.Generated.WolverineHandlers
             Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("handler.type", "NotificationService.Core.Jobs.ReconcileStuckJobHandler");
             var batchedQuery = documentSession.CreateBatchQuery();
 
-            var stream_stream_BatchItem = batchedQuery.Events.FetchForExclusiveWriting<NotificationService.Storage.Jobs.Job>(((NotificationService.Core.Jobs.ReconcileStuckJob)context.Envelope.Message).JobId);
+            var stream_job_BatchItem = batchedQuery.Events.FetchForExclusiveWriting<NotificationService.Storage.Jobs.Job>(((NotificationService.Core.Jobs.ReconcileStuckJob)context.Envelope.Message).JobId);
 
             await batchedQuery.Execute(cancellation);
 
             // Loading Marten aggregate as part of the aggregate handler workflow
-            var stream_stream = await stream_stream_BatchItem.ConfigureAwait(false);
+            var stream_job = await stream_job_BatchItem.ConfigureAwait(false);
 
             Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("wolverine.stream.id", ((NotificationService.Core.Jobs.ReconcileStuckJob)context.Envelope.Message).JobId);
             Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("wolverine.stream.type", "NotificationService.Storage.Jobs.Job");
-            var result_of_Assert = Wolverine.Runtime.Handlers.EntityIsNotNullGuard<NotificationService.Storage.Jobs.Job>.Assert(stream_stream.Aggregate, ((Microsoft.Extensions.Logging.ILogger)_loggerForMessage), "stream_stream.Aggregate", context.Envelope);
+            var result_of_Assert = Wolverine.Runtime.Handlers.EntityIsNotNullGuard<NotificationService.Storage.Jobs.Job>.Assert(stream_job.Aggregate, ((Microsoft.Extensions.Logging.ILogger)_loggerForMessage), "stream_job.Aggregate", context.Envelope);
             // Evaluate whether or not the execution should stop based on the HandlerContinuation value
             if (result_of_Assert == Wolverine.HandlerContinuation.Stop) return;
             
             // The actual message execution
-            (var outgoing1, var outgoing2) = NotificationService.Core.Jobs.ReconcileStuckJobHandler.Handle(reconcileStuckJob, stream_stream, adapter, _stuckJobBounds, _fairShare);
+            (var outgoing1, var outgoing2, var outgoing3) = NotificationService.Core.Jobs.ReconcileStuckJobHandler.Handle(reconcileStuckJob, stream_job.Aggregate, adapter, _stuckJobBounds, _fairShare);
 
             
             // Outgoing, cascaded message
             await context.EnqueueCascadingAsync(outgoing1).ConfigureAwait(false);
 
+            if (outgoing2 != null)
+            {
+                
+                // Capturing any possible events returned from the command handlers
+                stream_job.AppendMany(outgoing2);
+            }
+
             
             // Outgoing, cascaded message
-            await context.EnqueueCascadingAsync(outgoing2).ConfigureAwait(false);
+            await context.EnqueueCascadingAsync(outgoing3).ConfigureAwait(false);
 
             
             // Save all pending changes to this Marten session

@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace NotificationService.Core.Offers;
+namespace NotificationService.Core.Infrastructure;
 
 /// <summary>
 /// <c>?metadata.&lt;key&gt;=&lt;value&gt;</c> on the offer and job listings: the offer's metadata must hold every pair given.

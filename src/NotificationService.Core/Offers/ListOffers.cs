@@ -1,0 +1,44 @@
+using System.Security.Claims;
+using Marten;
+using Marten.Linq.MatchesSql;
+using Marten.Pagination;
+using Microsoft.AspNetCore.Mvc;
+using NotificationService.Core.Auth;
+using NotificationService.Core.Infrastructure;
+using Wolverine.Http;
+
+namespace NotificationService.Core.Offers;
+
+public sealed record OfferSummary(Guid Id, DateTimeOffset CreatedAt, DateTimeOffset? SendAt, DateTimeOffset? DeletedAt, int Jobs);
+
+public static class ListOffersEndpoint
+{
+    /// <summary>The query parameters besides metadata.&lt;key&gt; (any other is refused, naming it).</summary>
+    public static readonly string[] Parameters = ["page", "pageSize"];
+
+    public static ProblemDetails Validate(int? page, int? pageSize, HttpContext context)
+    {
+        if (Paging.Check(page, pageSize) is { } paging) return paging;
+        var errors = new List<(string Field, string Message)>();
+        MetadataFilter.Parse(context.Request.Query, errors, Parameters);
+        return errors.Count > 0 ? Problems.Invalid([.. errors]) : WolverineContinue.NoProblems;
+    }
+
+    /// <summary>This service's offers, newest first; <c>metadata.&lt;key&gt;=&lt;value&gt;</c> keeps those whose metadata holds every pair.</summary>
+    [WolverineGet("/v1/offers", OperationId = "listOffers")]
+    [Tags("Offers")]
+    [EndpointSummary("List your offers")]
+    [EndpointDescription("This service's offers, newest first, paged. `metadata.<key>=<value>` (repeatable with other keys, ANDed) keeps the offers whose metadata holds every pair, e.g. `?metadata.customer=acme&metadata.region=eu` (described by x-metadata-filters). Any other query parameter is a 422 naming it.")]
+    [ProducesResponseType<ValidationProblemDetails>(422, "application/problem+json")]
+    public static async Task<PagedResult<OfferSummary>> Get(int? page, int? pageSize, ClaimsPrincipal user, HttpContext context, IQuerySession session)
+    {
+        var serviceId = user.ServiceId();
+        var query = session.Query<Offer>().Where(o => o.ServiceId == serviceId);
+        // Containment on data -> 'metadata', the expression the GIN index holds (Validate has refused bad filters).
+        if (MetadataFilter.Parse(context.Request.Query, [], Parameters) is { } metadata)
+            query = query.Where(o => o.MatchesSql("d.data -> 'metadata' @> ?::jsonb", MetadataFilter.ToContainment(metadata)));
+        var offers = await query.OrderByDescending(o => o.CreatedAt).ToPagedListAsync(page ?? 1, pageSize ?? 50);
+        return new PagedResult<OfferSummary>(offers.Select(o => new OfferSummary(o.Id, o.CreatedAt, o.SendAt, o.DeletedAt, o.Jobs.Count)).ToList(),
+            (int)offers.PageNumber, (int)offers.PageSize, offers.TotalItemCount);
+    }
+}

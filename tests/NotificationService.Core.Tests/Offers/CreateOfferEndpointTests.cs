@@ -1,0 +1,125 @@
+using System.Security.Claims;
+using System.Text.Json;
+using NotificationService.Contracts;
+using NotificationService.Core.Auth;
+using NotificationService.Core.Jobs;
+using NotificationService.Core.Limits;
+using NotificationService.Core.Offers;
+using NotificationService.Storage.Adapters;
+using NotificationService.Storage.Jobs;
+using Wolverine;
+using Wolverine.Marten;
+
+namespace NotificationService.Core.Tests.Offers;
+
+/// <summary><see cref="CreateOfferEndpoint.Post"/> called directly: what one offer stores and sends, without a host.</summary>
+public sealed class CreateOfferEndpointTests
+{
+    private static readonly DateTimeOffset Now = new(2026, 11, 30, 12, 0, 0, TimeSpan.Zero);
+    private static readonly Guid ServiceId = Guid.NewGuid();
+    private static readonly TimeProvider Clock = new FixedClock(Now);
+    private static readonly ClaimsPrincipal User = new(new ClaimsIdentity([new Claim(ApiKeyAuthenticationHandler.ServiceIdClaim, ServiceId.ToString())], "test"));
+    private static readonly EffectiveLimits Limits = new(100, 100, 100, 1000, 1_048_576, 65_536);
+
+    private static readonly Adapter Email = new()
+    {
+        Id = Guid.NewGuid(), Name = "email", Queue = "adapter.email", Status = AdapterStatus.Active,
+        Policy = new DeliveryPolicy { DefaultTtlSeconds = 3600 },
+    };
+
+    private static readonly Adapter Sms = new() { Id = Guid.NewGuid(), Name = "sms", Queue = "adapter.sms", Status = AdapterStatus.Active };
+
+    private static FairShare NewFairShare() => new(new FairShare.Settings(TimeSpan.FromSeconds(10), 50), Clock);
+
+    private static OfferContext Context(string? key = null, IdempotentRequest? earlier = null) =>
+        new(new Dictionary<string, Adapter> { ["email"] = Email, ["sms"] = Sms }, key, key is null ? "" : "hash-1", earlier, Limits, Guid.NewGuid());
+
+    private static CreateOffer Offer(DateTimeOffset? sendAt = null, DateTimeOffset? expireAt = null) => new(
+        [new OfferTarget("email", JsonDocument.Parse("""{"to":"ann@example.test"}""").RootElement), new OfferTarget("sms", JsonDocument.Parse("""{"to":"+4912345678"}""").RootElement)],
+        expireAt, sendAt, new Dictionary<string, string> { ["customer"] = "acme" });
+
+    private static List<StartStream<Job>> Streams(IEnumerable<IMartenOp> operations) => operations.OfType<StartStream<Job>>().ToList();
+
+    [Fact]
+    public void an_immediate_offer_queues_each_job_and_sends_it_to_its_adapters_queue()
+    {
+        var context = Context();
+        var (accepted, operations, messages) = CreateOfferEndpoint.Post(Offer(), context, User, Clock, NewFairShare());
+
+        Assert.Equal(context.OfferId, accepted.Id);
+        Assert.All(accepted.Jobs, j => Assert.Equal(JobState.Queued, j.State));
+        var offer = (Offer)operations.OfType<InsertDoc<Offer>>().Single().Document;
+        Assert.Equal((ServiceId, Now, "acme"), (offer.ServiceId, offer.CreatedAt, offer.Metadata!["customer"]));
+
+        var streams = Streams(operations);
+        Assert.Equal(accepted.Jobs.Select(j => j.Id), streams.Select(s => s.StreamId));
+        var queued = streams.Select(s => Assert.IsType<JobQueued>(Assert.Single(s.Events))).ToList();
+        Assert.Equal([Email.Id, Sms.Id], queued.Select(q => q.AdapterId));
+        Assert.All(queued, q => Assert.Equal((offer.Id, ServiceId, Now), (q.OfferId, q.ServiceId, q.QueuedAt)));
+
+        var deliveries = messages.OfType<RoutedToEndpointMessage<DeliverJob>>().ToList();
+        Assert.Equal(messages.Count, deliveries.Count);
+        Assert.Equal(accepted.Jobs.Select(j => j.Id), deliveries.Select(d => d.Message.JobId));
+        Assert.Equal([Topology.QueueUri(Email.Queue), Topology.QueueUri(Sms.Queue)], deliveries.Select(d => d.Destination));
+        Assert.All(deliveries, d => Assert.Equal(0, d.Message.Generation));
+        Assert.Equal(new LimitsStorage.ClaimReservation(offer.Id), operations.OfType<LimitsStorage.ClaimReservation>().Single());
+    }
+
+    [Fact]
+    public void a_scheduled_offer_waits_as_a_scheduled_message_at_its_send_time()
+    {
+        var sendAt = Now.AddHours(2);
+        var (accepted, operations, messages) = CreateOfferEndpoint.Post(Offer(sendAt), Context(), User, Clock, NewFairShare());
+
+        Assert.All(accepted.Jobs, j => Assert.Equal(JobState.Scheduled, j.State));
+        var scheduled = Streams(operations).Select(s => Assert.IsType<JobScheduled>(Assert.Single(s.Events))).ToList();
+        Assert.All(scheduled, s => Assert.Equal((sendAt, Now), (s.SendAt, s.CreatedAt)));
+        var timers = messages.OfType<ScheduledMessage<QueueScheduledJob>>().ToList();
+        Assert.Equal(messages.Count, timers.Count);
+        Assert.Equal(accepted.Jobs.Select(j => j.Id), timers.Select(t => t.Message.JobId));
+        Assert.All(timers, t => Assert.Equal((sendAt, sendAt), (t.Message.SendAt, t.Options.ScheduledTime!.Value)));
+        Assert.Equal([Email.Id, Sms.Id], timers.Select(t => t.Message.AdapterId));
+    }
+
+    [Fact]
+    public void the_expiry_defaults_to_the_adapters_policy_counted_from_the_send_time()
+    {
+        var (_, immediate, _) = CreateOfferEndpoint.Post(Offer(), Context(), User, Clock, NewFairShare());
+        var queued = Streams(immediate).Select(s => (JobQueued)s.Events.Single()).ToList();
+        Assert.Equal([Now.AddHours(1), null], queued.Select(q => q.ExpireAt)); // email's policy: an hour; sms has none
+
+        var sendAt = Now.AddDays(1);
+        var (_, later, _) = CreateOfferEndpoint.Post(Offer(sendAt), Context(), User, Clock, NewFairShare());
+        Assert.Equal(sendAt.AddHours(1), ((JobScheduled)Streams(later)[0].Events.Single()).ExpireAt);
+
+        var until = Now.AddMinutes(5);
+        var (_, given, _) = CreateOfferEndpoint.Post(Offer(expireAt: until), Context(), User, Clock, NewFairShare());
+        Assert.All(Streams(given), s => Assert.Equal(until, ((JobQueued)s.Events.Single()).ExpireAt));
+    }
+
+    [Fact]
+    public void a_request_with_an_idempotency_key_stores_its_answer_with_the_offer()
+    {
+        var (accepted, operations, _) = CreateOfferEndpoint.Post(Offer(), Context("key-1"), User, Clock, NewFairShare());
+
+        var record = (IdempotentRequest)operations.OfType<InsertDoc<IdempotentRequest>>().Single().Document;
+        Assert.Equal((IdempotentRequest.IdFor(ServiceId, "key-1"), "hash-1", accepted.Id, Now), (record.Id, record.RequestHash, record.OfferId, record.CreatedAt));
+        Assert.Equal(accepted.Jobs, record.Jobs);
+    }
+
+    [Fact]
+    public void a_retry_with_the_same_key_returns_the_first_answer_and_stores_and_sends_nothing()
+    {
+        var earlier = new IdempotentRequest
+        {
+            Id = IdempotentRequest.IdFor(ServiceId, "key-1"), RequestHash = "hash-1", OfferId = Guid.NewGuid(),
+            Jobs = [new AcceptedJob(Guid.NewGuid(), "email", JobState.Queued)], CreatedAt = Now.AddMinutes(-1),
+        };
+        var (accepted, operations, messages) = CreateOfferEndpoint.Post(Offer(), Context("key-1", earlier), User, Clock, NewFairShare());
+
+        Assert.Equal(earlier.OfferId, accepted.Id);
+        Assert.Equal(earlier.Jobs, accepted.Jobs);
+        Assert.Empty(operations);
+        Assert.Empty(messages);
+    }
+}
