@@ -83,7 +83,7 @@ public static class UpdateOfferEndpoint
             foreach (var rescheduled in events.OfType<JobRescheduled>())
                 messages.Add(new QueueScheduledJob(job.Id, job.AdapterId, rescheduled.SendAt).ScheduledAt(rescheduled.SendAt));
             // The response shows the jobs as the commit will leave them.
-            jobs.Add(job.With(events));
+            jobs.Add(job.After(events));
         }
 
         var updated = offer.Offer!;

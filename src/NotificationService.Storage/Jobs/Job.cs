@@ -52,6 +52,25 @@ public sealed class Job
 
     public bool IsExpiredAt(DateTimeOffset now) => ExpireAt is { } expireAt && expireAt <= now;
 
+    /// <summary>
+    /// The job as it is once <paramref name="changes"/> (a pending job's changes, see JobLifecycle.OnChange) are stored,
+    /// this loaded copy left as it is: what PATCH /v1/offers answers with while Wolverine appends the events (the same
+    /// Apply as Marten's projection).
+    /// </summary>
+    public Job After(IEnumerable<object> changes)
+    {
+        var next = (Job)MemberwiseClone();
+        foreach (var change in changes)
+            switch (change)
+            {
+                case JobExpiryChanged e: next.Apply(e); break;
+                case JobRescheduled e: next.Apply(e); break;
+                case JobParamsUpdated e: next.Apply(e); break;
+                default: throw new ArgumentException($"{change.GetType().Name} does not change a pending job in place.", nameof(changes));
+            }
+        return next;
+    }
+
     public void Apply(JobScheduled e)
     {
         (Id, OfferId, ServiceId, AdapterId, AdapterName, Params) = (e.JobId, e.OfferId, e.ServiceId, e.AdapterId, e.AdapterName, e.Params);
