@@ -5,6 +5,7 @@ using MailKit.Net.Smtp;
 using MailKit.Security;
 using MimeKit;
 using NotificationService.Adapters.Runtime;
+using NotificationService.Storage.Jobs;
 
 namespace NotificationService.Adapters.Email;
 
