@@ -8,9 +8,10 @@ namespace NotificationService.Core.Jobs;
 /// Finds the jobs still waiting when their time ran out, so a job queued behind a blocked or stopped adapter ends
 /// Expired on time instead of when a worker finally reaches it; each is ended by <see cref="ExpireJobHandler"/>, whose
 /// transaction Wolverine commits. A finder rather than one <see cref="ExpireJob"/> scheduled per job at its expiry: that
-/// would add two statements per job to the offer's write path (the scheduled envelope, and its deletion when the job ends
-/// first, as most do long before their expiry), and a lost or purged message would leave a job waiting forever, so a
-/// sweep would be needed as a backstop anyway. The messages are invoked one at a time, as the reconciler's are: a sweep
+/// would add to every job the scheduled envelope's insert in the offer's transaction and, at the expiry, a transaction
+/// that loads the job and deletes the envelope, although most jobs end long before their expiry (the write path
+/// issue 14 must halve); and a lost or purged message would leave a job waiting forever, so a sweep would be needed as a
+/// backstop anyway. The messages are invoked one at a time, as the reconciler's are: a sweep
 /// ends what it found before the next one looks, so a backlog is never published twice. Every core instance sweeps; the
 /// exclusive stream lock and the handler's re-check make a second sweep of the same job a no-op.
 /// </summary>
