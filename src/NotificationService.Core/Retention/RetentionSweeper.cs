@@ -120,9 +120,9 @@ public sealed class RetentionSweeper(IDocumentStore store, RetentionSettings set
             """, serviceId, cutoff, r => (Id: r.GetGuid(0), Version: r.GetInt64(1), OfferId: r.GetGuid(2)), ct);
         if (jobs.Count == 0) return (0, new(0, 0, 0, 0, 0));
         var offers = await EraseOfferMetadata.LeftWithoutParamsAsync(connection, jobs.Select(j => j.OfferId), jobs.Select(j => j.Id), ct);
-        // The event JobLifecycle.OnParamsErased decides, written without loading the jobs: the query's conditions (ended,
-        // not erased yet) are that function's guard. Appended at the version each job was read at: if anything was
-        // appended since (an operator's retry), the commit fails and the next sweep decides again.
+        // The event JobLifecycle.OnParamsErased decides, written without loading the jobs: the query has its guard (not
+        // erased yet) besides retention's own rule (ended before the cutoff). Appended at the version each job was read
+        // at: if anything was appended since (an operator's retry), the commit fails and the next sweep decides again.
         foreach (var (id, version, _) in jobs) session.Events.Append(id, version + 1, new JobParamsErased(id, "retention", "retention", now));
         new MaskStoredParams(jobs.Select(j => j.Id).ToList()).Execute(session);
         new EraseOfferMetadata(offers, now).Execute(session);
