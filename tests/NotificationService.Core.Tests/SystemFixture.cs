@@ -147,9 +147,10 @@ public sealed class SystemFixture : IAsyncLifetime
 
     /// <summary>
     /// One request as a client sends it (a bearer key, a JSON body), through Alba's scenario: with <paramref name="expect"/>
-    /// Alba asserts the status (its failure shows the body), without it any status comes back to the test to check.
+    /// Alba asserts the status (its failure shows the body), without it any status comes back to the test to check;
+    /// <paramref name="also"/> adds to the scenario (a header, an expectation).
     /// </summary>
-    public Task<IScenarioResult> ScenarioAsync(HttpMethod method, string url, string? key, object? body = null, int? expect = null) =>
+    public Task<IScenarioResult> ScenarioAsync(HttpMethod method, string url, string? key, object? body = null, int? expect = null, Action<Scenario>? also = null) =>
         Core.Scenario(s =>
         {
             var request = method.Method switch
@@ -162,6 +163,7 @@ public sealed class SystemFixture : IAsyncLifetime
             if (key is not null) s.WithRequestHeader("Authorization", $"Bearer {key}");
             if (expect is { } status) s.StatusCodeShouldBe(status);
             else s.IgnoreStatusCode();
+            also?.Invoke(s);
         });
 
     public async Task<T> SendAsync<T>(HttpMethod method, string url, string? key, object? body = null, int? expect = null) =>

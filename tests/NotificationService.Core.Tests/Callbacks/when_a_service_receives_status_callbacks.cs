@@ -1,4 +1,3 @@
-using System.Net.Http.Json;
 using System.Text.Json;
 using NotificationService.Core.Callbacks;
 using NotificationService.Storage.Jobs;
@@ -73,15 +72,9 @@ public sealed class when_a_service_receives_status_callbacks(SystemFixture syste
             """);
         try
         {
-            using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/offers")
-            {
-                Content = JsonContent.Create(new { targets = new[] { ClientApi.EmailTarget(System.Email.Name, "rolled@example.test") } },
-                    options: SystemFixture.Json),
-            };
-            request.Headers.Authorization = new("Bearer", System.Tenant.ApiKey);
-            request.Headers.Add("Idempotency-Key", "rolled-back");
-            using var response = await System.Http.SendAsync(request);
-            Assert.Equal(500, (int)response.StatusCode);
+            await System.ScenarioAsync(HttpMethod.Post, "/v1/offers", System.Tenant.ApiKey,
+                new { targets = new[] { ClientApi.EmailTarget(System.Email.Name, "rolled@example.test") } }, expect: 500,
+                also: s => s.WithRequestHeader("Idempotency-Key", "rolled-back"));
         }
         finally
         {
