@@ -1,10 +1,10 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Alba;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
 using Marten;
 using Marten.Events;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using NotificationService.Adapters.Email;
@@ -150,21 +150,30 @@ public sealed class SystemFixture : IAsyncLifetime
     /// Alba asserts the status (its failure shows the body), without it any status comes back to the test to check;
     /// <paramref name="also"/> adds to the scenario (a header, an expectation).
     /// </summary>
-    public Task<IScenarioResult> ScenarioAsync(HttpMethod method, string url, string? key, object? body = null, int? expect = null, Action<Scenario>? also = null) =>
-        Core.Scenario(s =>
+    public async Task<IScenarioResult> ScenarioAsync(HttpMethod method, string url, string? key, object? body = null, int? expect = null, Action<Scenario>? also = null)
+    {
+        try
         {
-            var request = method.Method switch
+            return await Core.Scenario(s =>
             {
-                "GET" => s.Get, "POST" => s.Post, "PUT" => s.Put, "PATCH" => s.Patch, "DELETE" => s.Delete,
-                _ => throw new ArgumentOutOfRangeException(nameof(method), method, "no such scenario verb"),
-            };
-            if (body is null) request.Url(url);
-            else request.Json(body).ToUrl(url); // the core's own JSON options, as its clients' bodies read
-            if (key is not null) s.WithRequestHeader("Authorization", $"Bearer {key}");
-            if (expect is { } status) s.StatusCodeShouldBe(status);
-            else s.IgnoreStatusCode();
-            also?.Invoke(s);
-        });
+                var request = method.Method switch
+                {
+                    "GET" => s.Get, "POST" => s.Post, "PUT" => s.Put, "PATCH" => s.Patch, "DELETE" => s.Delete,
+                    _ => throw new ArgumentOutOfRangeException(nameof(method), method, "no such scenario verb"),
+                };
+                if (body is null) request.Url(url);
+                else request.Json(body).ToUrl(url); // the core's own JSON options, as its clients' bodies read
+                if (key is not null) s.WithRequestHeader("Authorization", $"Bearer {key}");
+                if (expect is { } status) s.StatusCodeShouldBe(status);
+                else s.IgnoreStatusCode();
+                also?.Invoke(s);
+            });
+        }
+        catch (ScenarioAssertionException e)
+        {
+            throw new Xunit.Sdk.XunitException($"{method} {url}: {e.Message}"); // which request, when a helper's status check fails
+        }
+    }
 
     public async Task<T> SendAsync<T>(HttpMethod method, string url, string? key, object? body = null, int? expect = null) =>
         (await BodyOf(await ScenarioAsync(method, url, key, body, expect))).Deserialize<T>(Json)!;
