@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Hosting;
+using NotificationService.Contracts;
 using NotificationService.Core.Infrastructure;
 using NotificationService.Core.Jobs;
 using NotificationService.Core.Offers;
@@ -14,6 +16,19 @@ public static class ClientApi
 
     public static Task<OfferAccepted> CreateOfferAsync(this SystemFixture system, Tenant tenant, object offer) =>
         system.SendAsync<OfferAccepted>(HttpMethod.Post, "/v1/offers", tenant.ApiKey, offer, expect: 202);
+
+    /// <summary>
+    /// Posts an offer and returns once <paramref name="worker"/> (the shared email worker by default) has handled
+    /// <paramref name="deliveries"/> deliveries of its jobs, its retries included, and none of them still runs (a
+    /// Wolverine tracked session over the core and that worker): the outcome is committed, nothing to poll for.
+    /// </summary>
+    public static async Task<OfferAccepted> DeliverOfferAsync(this SystemFixture system, Tenant tenant, object offer, int deliveries = 1, IHost? worker = null)
+    {
+        OfferAccepted? accepted = null;
+        await system.TrackAsync(async () => accepted = await system.CreateOfferAsync(tenant, offer),
+            new Handled<DeliverJob>(m => accepted?.Jobs.Any(j => j.Id == m.JobId) == true, count: deliveries), workers: worker is null ? [] : [worker]);
+        return accepted!;
+    }
 
     public static Task<JobView> GetJobAsync(this SystemFixture system, Tenant tenant, Guid jobId) =>
         system.SendAsync<JobView>(HttpMethod.Get, $"/v1/jobs/{jobId}", tenant.ApiKey, expect: 200);

@@ -1,17 +1,21 @@
-using System.Net.Http.Headers;
-using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Alba;
+using Marten;
+using Marten.Events;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using NotificationService.Adapters.Email;
 using NotificationService.Adapters.Runtime;
 using NotificationService.Contracts.AdapterTypes;
+using NotificationService.Core.Callbacks;
 using NotificationService.Core.Offers;
 using NotificationService.Storage.Jobs;
 using NotificationService.Testing;
+using Wolverine;
+using Wolverine.Tracking;
 
 namespace NotificationService.Core.Tests;
 
@@ -28,12 +32,16 @@ public sealed class SystemFixture : IAsyncLifetime
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { Converters = { new JsonStringEnumConverter() } };
 
     private readonly List<WebApplication> _workers = [];
+    private string? _resetSql; // made once from Marten's mappings
 
     public IAlbaHost Core { get; private set; } = null!;
     public SmtpSink Smtp { get; } = new();
     public Tenant Tenant { get; private set; } = null!;
     public RegisteredAdapter Email { get; private set; } = null!;
+    /// <summary>For the tests that must send what Alba cannot express (raw bytes, chunked bodies, exact headers); the rest use <see cref="ScenarioAsync"/>.</summary>
     public HttpClient Http { get; private set; } = null!;
+    /// <summary>The shared email worker host, delivering <see cref="Email"/>'s jobs: tracked sessions follow its messages too.</summary>
+    public WebApplication EmailWorker { get; private set; } = null!;
 
     public async Task InitializeAsync()
     {
@@ -50,29 +58,55 @@ public sealed class SystemFixture : IAsyncLifetime
             .UseSetting("Callbacks:AllowPrivateNetwork", "true")
             .UseSetting("Callbacks:RetryDelaysSeconds", "0.5,0.5,0.5")
             .UseSetting("Callbacks:TimeoutSeconds", "2")
-            .UseSetting("Callbacks:DisableAfterFailures", "5"));
+            .UseSetting("Callbacks:DisableAfterFailures", "5")
+            .ConfigureServices(services => services.ConfigureWolverine(QuickScheduledMessages)));
         Http = Core.Server.CreateClient();
         Tenant = await CreateTenantAsync("acme");
         Email = await CreateEmailAdapterAsync("email-main", Smtp.Port);
-        await StartEmailWorkerAsync(Email.ApiKey);
+        EmailWorker = await StartEmailWorkerAsync(Email.ApiKey);
     }
+
+    /// <summary>
+    /// Scheduled messages (a job's send time, a delivery's retry) are due at their time but run when the durability agent
+    /// next polls for them: every 5 s by default, every 250 ms in tests (as in Wolverine's own tests), so that a test
+    /// waits for the time it set rather than for the poll.
+    /// </summary>
+    private static void QuickScheduledMessages(WolverineOptions options) => options.Durability.ScheduledJobPollingTime = TimeSpan.FromMilliseconds(250);
 
     /// <summary>Before each test: no jobs, offers or mail from earlier tests; tenants, adapters and workers stay.</summary>
     public async Task ResetAsync()
     {
-        // Job streams only: the adapters' and services' streams are what their documents are projected from. By event
-        // type, not by the job documents: an outcome an earlier test's worker committed between these statements would
-        // otherwise outlive its job's first events and document, and a later projection rebuild would replay a job
-        // with no JobQueued.
-        await Sql.ExecuteAsync("""
-            DELETE FROM ns.mt_events WHERE type LIKE 'job\_%' OR stream_id IN (SELECT id FROM ns.mt_doc_job) OR type = 'tombstone';
-            DELETE FROM ns.mt_streams s WHERE NOT EXISTS (SELECT 1 FROM ns.mt_events e WHERE e.stream_id = s.id);
-            DELETE FROM ns.mt_doc_job; DELETE FROM ns.mt_doc_offer; DELETE FROM ns.mt_doc_idempotentrequest;
-            DELETE FROM ns.mt_doc_callbackendpoint; DELETE FROM ns.mt_doc_callbackdelivery; DELETE FROM ns.mt_doc_deletedcallback;
-            DELETE FROM ns.mt_doc_parkedcallback;
-            """);
+        // Table and event names come from Marten's mappings, so renaming a document or event type cannot leave its rows
+        // behind. Job streams only: the adapters' and services' streams are what their documents are projected from. By
+        // event type, not by the job documents: an outcome an earlier test's worker committed between these statements
+        // would otherwise outlive its job's first events and document, and a later projection rebuild would replay a job
+        // with no JobQueued. So the events go first, then the streams left empty, then the documents. DELETE rather than
+        // Marten's Clean (TRUNCATE): one round trip, and no exclusive lock to wait for while earlier tests' workers write.
+        await Sql.ExecuteAsync(_resetSql ??= ResetSql(Core.Services.GetRequiredService<IDocumentStore>()));
         Smtp.Received.Clear();
     }
+
+    private static string ResetSql(IDocumentStore store)
+    {
+        var events = store.Options.Events.DatabaseSchemaName; // Marten names its event tables mt_events and mt_streams in it
+        var jobEventTypes = string.Join(", ", JobEventTypeNames(store).Select(name => $"'{name.Replace("'", "''")}'"));
+        return $"""
+            DELETE FROM {events}.mt_events WHERE type IN ({jobEventTypes}) OR stream_id IN (SELECT id FROM {TableOf(store, typeof(Job))}) OR type = 'tombstone'; -- tombstone: Marten's filler for a failed append
+            DELETE FROM {events}.mt_streams s WHERE NOT EXISTS (SELECT 1 FROM {events}.mt_events e WHERE e.stream_id = s.id);
+            {string.Concat(PerTestDocuments.Select(type => $"DELETE FROM {TableOf(store, type)}; "))}
+            """;
+    }
+
+    /// <summary>What tests create and the next test must not see; tenants, adapters and their keys stay.</summary>
+    private static readonly Type[] PerTestDocuments =
+        [typeof(Job), typeof(Offer), typeof(IdempotentRequest), typeof(CallbackEndpoint), typeof(CallbackDelivery), typeof(DeletedCallback), typeof(ParkedCallback)];
+
+    private static string TableOf(IDocumentStore store, Type document) => store.Options.FindOrResolveDocumentType(document).TableName.QualifiedName;
+
+    /// <summary>The stored names of every event a job stream holds: those the job projection applies.</summary>
+    private static string[] JobEventTypeNames(IDocumentStore store) =>
+        typeof(Job).GetMethods().Where(m => m.Name == nameof(Job.Apply)).Select(m => m.GetParameters().Single().ParameterType)
+            .Select(type => ((EventGraph)store.Options.Events).EventMappingFor(type).EventTypeName).ToArray();
 
     public async Task<Tenant> CreateTenantAsync(string name)
     {
@@ -114,6 +148,7 @@ public sealed class SystemFixture : IAsyncLifetime
             foreach (var (key, value) in settings ?? new Dictionary<string, string?>()) b.Configuration[key] = value;
             b.WebHost.UseUrls("http://127.0.0.1:0");
             if (channel is not null) b.Services.AddSingleton(channel);
+            b.Services.ConfigureWolverine(QuickScheduledMessages);
         });
         await worker.StartAsync();
         _workers.Add(worker);
@@ -127,23 +162,60 @@ public sealed class SystemFixture : IAsyncLifetime
         await worker.DisposeAsync();
     }
 
-    public async Task<T> SendAsync<T>(HttpMethod method, string url, string? key, object? body = null, int? expect = null)
+    /// <summary>
+    /// One request as a client sends it (a bearer key, a JSON body), through Alba's scenario: with <paramref name="expect"/>
+    /// Alba asserts the status (its failure shows the body), without it any status comes back to the test to check;
+    /// <paramref name="also"/> adds to the scenario (a header, an expectation).
+    /// </summary>
+    public async Task<IScenarioResult> ScenarioAsync(HttpMethod method, string url, string? key, object? body = null, int? expect = null, Action<Scenario>? also = null)
     {
-        var (status, json) = await SendRawAsync(method, url, key, body);
-        if (expect is { } expected && status != expected)
-            throw new Xunit.Sdk.XunitException($"{method} {url}: expected {expected}, got {status}: {json}");
-        return json.Deserialize<T>(Json)!;
+        try
+        {
+            return await Core.Scenario(s =>
+            {
+                var request = method.Method switch
+                {
+                    "GET" => s.Get, "POST" => s.Post, "PUT" => s.Put, "PATCH" => s.Patch, "DELETE" => s.Delete,
+                    _ => throw new ArgumentOutOfRangeException(nameof(method), method, "no such scenario verb"),
+                };
+                if (body is null) request.Url(url);
+                else request.Json(body).ToUrl(url); // the core's own JSON options, as its clients' bodies read
+                if (key is not null) s.WithRequestHeader("Authorization", $"Bearer {key}");
+                if (expect is { } status) s.StatusCodeShouldBe(status);
+                else s.IgnoreStatusCode();
+                also?.Invoke(s);
+            });
+        }
+        catch (ScenarioAssertionException e)
+        {
+            throw new Xunit.Sdk.XunitException($"{method} {url}: {e.Message}"); // which request, when a helper's status check fails
+        }
     }
+
+    public async Task<T> SendAsync<T>(HttpMethod method, string url, string? key, object? body = null, int? expect = null) =>
+        (await BodyOf(await ScenarioAsync(method, url, key, body, expect))).Deserialize<T>(Json)!;
 
     public async Task<(int Status, JsonElement Body)> SendRawAsync(HttpMethod method, string url, string? key, object? body = null)
     {
-        using var request = new HttpRequestMessage(method, url);
-        if (key is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
-        if (body is not null) request.Content = JsonContent.Create(body, options: Json);
-        using var response = await Http.SendAsync(request);
-        var text = await response.Content.ReadAsStringAsync();
-        return ((int)response.StatusCode, text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone());
+        var result = await ScenarioAsync(method, url, key, body);
+        return (result.Context.Response.StatusCode, await BodyOf(result));
     }
+
+    /// <summary>The response's JSON (default when empty), read with the tests' lenient options: the test records name only what they check.</summary>
+    public static async Task<JsonElement> BodyOf(IScenarioResult result)
+    {
+        var text = await result.ReadAsTextAsync();
+        return text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone();
+    }
+
+    /// <summary>
+    /// Runs <paramref name="act"/> in a Wolverine tracked session on the core and <paramref name="workers"/> (the shared
+    /// email worker when none are given) and returns once <paramref name="until"/> is met; past <paramref name="timeout"/>
+    /// (30 s by default) the session fails the test with everything it saw. An exception in a tracked handler fails it too.
+    /// </summary>
+    public Task<ITrackedSession> TrackAsync(Func<Task> act, ITrackedCondition until, TimeSpan? timeout = null, params IHost[] workers) =>
+        Core.TrackActivity().AlsoTrack(workers.Length == 0 ? [EmailWorker] : workers).Timeout(timeout ?? TimeSpan.FromSeconds(30))
+            .WaitForCondition(until).ExecuteAndWaitAsync(_ => act());
 
     private static Task DropSchemasAsync() => Sql.ExecuteAsync("DROP SCHEMA IF EXISTS ns, wolverine, wolverine_adapters CASCADE");
 

@@ -1,6 +1,5 @@
-using System.Net.Http.Headers;
-using System.Net.Http.Json;
 using System.Text.Json;
+using Alba;
 using NotificationService.Core.Invites;
 
 namespace NotificationService.Core.Tests.Admin;
@@ -10,13 +9,14 @@ public sealed class when_a_resource_is_created(SystemFixture system) : Integrati
 {
     private async Task<(string Location, JsonElement Body)> CreateAsync(string url, string? key, object body)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = JsonContent.Create(body, options: SystemFixture.Json) };
-        if (key is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
-        using var response = await System.Http.SendAsync(request);
-        var text = await response.Content.ReadAsStringAsync();
-        Assert.True(201 == (int)response.StatusCode, $"POST {url}: {(int)response.StatusCode} {text}");
-        Assert.NotNull(response.Headers.Location);
-        return (response.Headers.Location!.ToString(), JsonDocument.Parse(text).RootElement.Clone());
+        var created = await System.Core.Scenario(s =>
+        {
+            s.Post.Json(body).ToUrl(url);
+            if (key is not null) s.WithRequestHeader("Authorization", $"Bearer {key}");
+            s.StatusCodeShouldBe(201);
+            s.Header("Location").ShouldHaveOneNonNullValue();
+        });
+        return (created.Context.Response.Headers.Location.ToString(), await SystemFixture.BodyOf(created));
     }
 
     private async Task<JsonElement> FollowAsync(string location)

@@ -1,5 +1,9 @@
+using Microsoft.Extensions.DependencyInjection;
+using NotificationService.Contracts;
 using NotificationService.Storage.Jobs;
 using NotificationService.Testing;
+using Wolverine.Runtime;
+using Wolverine.Transports;
 
 namespace NotificationService.Core.Tests.Admin;
 
@@ -9,7 +13,7 @@ public sealed class when_an_adapter_is_blocked(SystemFixture system) : Integrati
     public async Task new_offers_are_refused_its_worker_pauses_and_resumes_and_the_waiting_job_is_not_lost()
     {
         var adapter = await System.CreateEmailAdapterAsync($"blockable-{Guid.NewGuid():N}"[..22], System.Smtp.Port);
-        await System.StartEmailWorkerAsync(adapter.ApiKey);
+        var worker = await System.StartEmailWorkerAsync(adapter.ApiKey);
         // Scheduled before the block, queued during it: it must wait in the queue, not be taken or lost.
         var offer = await System.CreateOfferAsync(System.Tenant, new
         {
@@ -25,10 +29,15 @@ public sealed class when_an_adapter_is_blocked(SystemFixture system) : Integrati
         var visible = await System.SendAsync<List<NotificationService.Core.Adapters.ClientAdapterView>>(HttpMethod.Get, "/v1/adapters", System.Tenant.ApiKey, expect: 200);
         Assert.DoesNotContain(visible, a => a.Name == adapter.Name);
 
+        // The worker's status poll (no message marks it) stops its listener: seen on the worker itself, not guessed by a sleep.
+        var listener = worker.Services.GetRequiredService<IWolverineRuntime>().Endpoints.FindListeningAgent(Topology.QueueUri(adapter.Queue))!;
+        await Eventually.Until(() => listener.Status != ListeningStatus.Accepting, what: "the worker to stop taking jobs");
         await System.WaitForStateAsync(System.Tenant, jobId, JobState.Queued, TimeSpan.FromSeconds(20));
         await Eventually.Until(() => Broker.QueueDepthAsync(adapter.Queue), depth => depth == 1, what: "the job to wait in the queue");
-        await Task.Delay(TimeSpan.FromSeconds(2)); // several status polls: the paused worker must leave it there
+        // Two more status polls (0.5 s apart in tests): the paused worker must leave it there and stay paused.
+        await Task.Delay(TimeSpan.FromSeconds(1));
         Assert.Equal(1u, await Broker.QueueDepthAsync(adapter.Queue));
+        Assert.NotEqual(ListeningStatus.Accepting, listener.Status);
         Assert.Equal(JobState.Queued, (await System.GetJobAsync(System.Tenant, jobId)).State);
 
         Assert.Equal(200, (await System.SendRawAsync(HttpMethod.Post, $"/admin/adapters/{adapter.Id}/unblock", SystemFixture.AdminKey)).Status);

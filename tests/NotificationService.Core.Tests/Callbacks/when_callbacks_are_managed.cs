@@ -1,4 +1,5 @@
 using System.Text.Json;
+using NotificationService.Core.Callbacks;
 using NotificationService.Testing;
 
 namespace NotificationService.Core.Tests.Callbacks;
@@ -97,11 +98,16 @@ public sealed class when_callbacks_are_managed(SystemFixture system) : Integrati
         await System.CreateOfferAsync(System.Tenant, new { targets = new[] { ClientApi.EmailTarget(System.Email.Name, "deleted@example.test") } });
         await Eventually.Until(() => peer.Requests.Count >= 1, what: "the first failed attempt");
 
-        Assert.Equal(204, (await System.SendRawAsync(HttpMethod.Delete, $"/v1/callbacks/{callback.Id}", System.Tenant.ApiKey)).Status);
-        var atDelete = peer.Requests.Count;
-        peer.Reply = _ => new PeerReply(200, "{}");
-        // Three retries 0.5 s apart would all have come by now.
-        await Task.Delay(TimeSpan.FromSeconds(3));
+        // The next retry starts after the delete and must find the callback gone: tracked until it has been handled.
+        var retried = new Handled<DeliverCallback>(m => m.CallbackId == callback.Id, armed: false);
+        var atDelete = 0;
+        await System.TrackAsync(async () =>
+        {
+            Assert.Equal(204, (await System.SendRawAsync(HttpMethod.Delete, $"/v1/callbacks/{callback.Id}", System.Tenant.ApiKey)).Status);
+            atDelete = peer.Requests.Count;
+            peer.Reply = _ => new PeerReply(200, "{}");
+            retried.Arm();
+        }, retried);
         Assert.True(peer.Requests.Count <= atDelete + 1, $"{peer.Requests.Count - atDelete} requests after the delete"); // one may have been in flight
         Assert.Equal(404, (await System.SendRawAsync(HttpMethod.Get, $"/v1/callbacks/{callback.Id}", System.Tenant.ApiKey)).Status);
     }

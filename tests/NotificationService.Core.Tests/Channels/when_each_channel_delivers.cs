@@ -18,11 +18,11 @@ public sealed class when_each_channel_delivers(SystemFixture system) : Integrati
         await using var botApi = await HttpPeer.StartAsync();
         botApi.Reply = _ => new PeerReply(200, """{"ok":true,"result":{"message_id":9,"date":0,"chat":{"id":77,"type":"private"}}}""");
         var adapter = await System.CreateAdapterAsync(UniqueName("tg"), "telegram", new { botToken = "4242:secret-bot-token", apiBaseUrl = botApi.BaseUrl, allowPrivateNetwork = true });
-        await System.StartWorkerAsync<TelegramSender, TelegramConfig>("telegram", adapter.ApiKey);
+        var worker = await System.StartWorkerAsync<TelegramSender, TelegramConfig>("telegram", adapter.ApiKey);
 
-        var offer = await System.CreateOfferAsync(System.Tenant, new { targets = new[] { new { adapter = adapter.Name, @params = new { chatId = 77, text = "Build failed" } } } });
+        var offer = await System.DeliverOfferAsync(System.Tenant, new { targets = new[] { new { adapter = adapter.Name, @params = new { chatId = 77, text = "Build failed" } } } }, worker: worker);
 
-        Assert.Equal(JobState.Finished, (await System.WaitForTerminalAsync(System.Tenant, offer.Jobs[0].Id)).State);
+        Assert.Equal(JobState.Finished, (await System.GetJobAsync(System.Tenant, offer.Jobs[0].Id)).State);
         var request = Assert.Single(botApi.Requests);
         Assert.Equal("/bot4242:secret-bot-token/sendMessage", request.Path);
         Assert.Equal("Build failed", JsonDocument.Parse(request.Body).RootElement.GetProperty("text").GetString());
@@ -34,11 +34,11 @@ public sealed class when_each_channel_delivers(SystemFixture system) : Integrati
         await using var botApi = await HttpPeer.StartAsync();
         botApi.Reply = _ => new PeerReply(400, """{"ok":false,"error_code":400,"description":"Bad Request: chat not found"}""");
         var adapter = await System.CreateAdapterAsync(UniqueName("tg"), "telegram", new { botToken = "4242:secret-bot-token", apiBaseUrl = botApi.BaseUrl, allowPrivateNetwork = true });
-        await System.StartWorkerAsync<TelegramSender, TelegramConfig>("telegram", adapter.ApiKey);
+        var worker = await System.StartWorkerAsync<TelegramSender, TelegramConfig>("telegram", adapter.ApiKey);
 
-        var offer = await System.CreateOfferAsync(System.Tenant, new { targets = new[] { new { adapter = adapter.Name, @params = new { chatId = 1, text = "x" } } } });
+        var offer = await System.DeliverOfferAsync(System.Tenant, new { targets = new[] { new { adapter = adapter.Name, @params = new { chatId = 1, text = "x" } } } }, worker: worker);
 
-        var job = await System.WaitForTerminalAsync(System.Tenant, offer.Jobs[0].Id);
+        var job = await System.GetJobAsync(System.Tenant, offer.Jobs[0].Id);
         Assert.Equal(JobState.Failed, job.State);
         Assert.Equal("Telegram answered 400 Bad Request.", job.LastError);
         Assert.Single(botApi.Requests);
@@ -51,11 +51,12 @@ public sealed class when_each_channel_delivers(SystemFixture system) : Integrati
         gateway.ReplyNextWith(new PeerReply(429, "{}", new Dictionary<string, string> { ["Retry-After"] = "1" }));
         gateway.Reply = _ => new PeerReply(201, """{"sid":"SM1"}""");
         var adapter = await System.CreateAdapterAsync(UniqueName("sms"), "sms", new { baseUrl = gateway.BaseUrl, accountSid = "AC1", authToken = "tok", from = "+15550001111", allowPrivateNetwork = true });
-        await System.StartWorkerAsync<SmsSender, SmsConfig>("sms", adapter.ApiKey);
+        var worker = await System.StartWorkerAsync<SmsSender, SmsConfig>("sms", adapter.ApiKey);
 
-        var offer = await System.CreateOfferAsync(System.Tenant, new { targets = new[] { new { adapter = adapter.Name, @params = new { to = "+4915112345678", text = "Code 1234" } } } });
+        var offer = await System.DeliverOfferAsync(System.Tenant, new { targets = new[] { new { adapter = adapter.Name, @params = new { to = "+4915112345678", text = "Code 1234" } } } },
+            deliveries: 2, worker: worker); // throttled, then its retry
 
-        var job = await System.WaitForTerminalAsync(System.Tenant, offer.Jobs[0].Id);
+        var job = await System.GetJobAsync(System.Tenant, offer.Jobs[0].Id);
         Assert.Equal(JobState.Finished, job.State);
         Assert.Equal(2, job.Attempts);
         Assert.Equal(2, gateway.Requests.Count);
@@ -69,11 +70,11 @@ public sealed class when_each_channel_delivers(SystemFixture system) : Integrati
         await using var receiver = await HttpPeer.StartAsync();
         const string secret = "webhook-secret-0123456789";
         var adapter = await System.CreateAdapterAsync(UniqueName("hook"), "webhook", new { url = receiver.BaseUrl + "/in", secret, allowPrivateNetwork = true });
-        await System.StartWorkerAsync<WebhookSender, WebhookConfig>("webhook", adapter.ApiKey);
+        var worker = await System.StartWorkerAsync<WebhookSender, WebhookConfig>("webhook", adapter.ApiKey);
 
-        var offer = await System.CreateOfferAsync(System.Tenant, new { targets = new[] { new { adapter = adapter.Name, @params = new { payload = new { orderId = 7 } } } } });
+        var offer = await System.DeliverOfferAsync(System.Tenant, new { targets = new[] { new { adapter = adapter.Name, @params = new { payload = new { orderId = 7 } } } } }, worker: worker);
 
-        Assert.Equal(JobState.Finished, (await System.WaitForTerminalAsync(System.Tenant, offer.Jobs[0].Id)).State);
+        Assert.Equal(JobState.Finished, (await System.GetJobAsync(System.Tenant, offer.Jobs[0].Id)).State);
         var request = Assert.Single(receiver.Requests);
         Assert.Equal(7, JsonDocument.Parse(request.Body).RootElement.GetProperty("orderId").GetInt32());
         var signature = request.Headers["X-NS-Signature"].Split(',').Select(p => p.Split('=', 2)).ToDictionary(p => p[0], p => p[1]);

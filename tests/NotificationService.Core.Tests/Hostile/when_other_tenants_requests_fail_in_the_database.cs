@@ -88,6 +88,7 @@ public sealed class when_other_tenants_requests_fail_in_the_database(SystemFixtu
     private string Offer(string subject, string metadata = "") =>
         $$$"""{"targets":[{"adapter":"{{{System.Email.Name}}}","params":{"to":"x@example.test","subject":"{{{subject}}}","text":"t"}}],"metadata":{{{{metadata}}}}}""";
 
+    /// <summary>Raw HTTP on purpose: the exact JSON text, with characters PostgreSQL refuses (Alba's RawJson sets Content-Length to the text's length in characters, not bytes).</summary>
     private async Task<(int, string)> SendAsync(Tenant tenant, string json, string? idempotencyKey)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/offers") { Content = new StringContent(json, Encoding.UTF8, "application/json") };

@@ -53,6 +53,7 @@ public sealed class when_requests_are_hostile(SystemFixture system) : Integratio
         {
             var key = attackerKeys[random.Next(attackerKeys.Length)];
             var (method, url, body, contentType) = Generate(random, victimIds);
+            // Raw HTTP on purpose: random bytes, malformed Authorization headers and oversized headers, sent as a hostile client would.
             using var request = new HttpRequestMessage(method, url);
             if (body is not null) request.Content = new ByteArrayContent(body) { Headers = { ContentType = MediaTypeHeaderValue.Parse(contentType) } };
             var asAdmin = false;

@@ -1,3 +1,4 @@
+using NotificationService.Contracts;
 using NotificationService.Storage.Jobs;
 using NotificationService.Testing;
 using SmtpServer.Protocol;
@@ -10,9 +11,9 @@ public sealed class when_a_job_runs_its_course(SystemFixture system) : Integrati
     public async Task a_permanent_smtp_rejection_fails_the_job_at_once_with_the_servers_reply()
     {
         System.Smtp.ReplyNextWith(SmtpReplyCode.MailboxUnavailable, "no such mailbox");
-        var offer = await System.CreateOfferAsync(System.Tenant, new { targets = new[] { ClientApi.EmailTarget(System.Email.Name, "ghost@example.test") } });
+        var offer = await System.DeliverOfferAsync(System.Tenant, new { targets = new[] { ClientApi.EmailTarget(System.Email.Name, "ghost@example.test") } });
 
-        var job = await System.WaitForTerminalAsync(System.Tenant, offer.Jobs[0].Id);
+        var job = await System.GetJobAsync(System.Tenant, offer.Jobs[0].Id);
         Assert.Equal(JobState.Failed, job.State);
         Assert.Equal(1, job.Attempts);
         Assert.Equal("The SMTP server refused the message: 550 MailboxUnavailable.", job.LastError);
@@ -27,9 +28,10 @@ public sealed class when_a_job_runs_its_course(SystemFixture system) : Integrati
     public async Task a_transient_smtp_reply_is_retried_and_the_job_then_finishes()
     {
         System.Smtp.ReplyNextWith((SmtpReplyCode)451, "try again later");
-        var offer = await System.CreateOfferAsync(System.Tenant, new { targets = new[] { ClientApi.EmailTarget(System.Email.Name, "busy@example.test") } });
+        // Two deliveries: the first attempt, then its retry.
+        var offer = await System.DeliverOfferAsync(System.Tenant, new { targets = new[] { ClientApi.EmailTarget(System.Email.Name, "busy@example.test") } }, deliveries: 2);
 
-        var job = await System.WaitForTerminalAsync(System.Tenant, offer.Jobs[0].Id);
+        var job = await System.GetJobAsync(System.Tenant, offer.Jobs[0].Id);
         Assert.Equal(JobState.Finished, job.State);
         Assert.Equal(2, job.Attempts);
         Assert.Single(System.Smtp.To("busy@example.test"));
@@ -71,7 +73,9 @@ public sealed class when_a_job_runs_its_course(SystemFixture system) : Integrati
         Assert.Equal(JobState.Scheduled, offer.Jobs[0].State);
         Assert.Equal(JobState.Scheduled, (await System.GetJobAsync(System.Tenant, jobId)).State);
 
-        var job = await System.WaitForTerminalAsync(System.Tenant, jobId, TimeSpan.FromSeconds(60));
+        // Tracked: the scheduled message fires at the send time, then the worker handles the delivery it queued.
+        await System.TrackAsync(() => Task.CompletedTask, new Handled<DeliverJob>(m => m.JobId == jobId), TimeSpan.FromSeconds(60));
+        var job = await System.GetJobAsync(System.Tenant, jobId);
         Assert.Equal(JobState.Finished, job.State);
         Assert.True(job.StartedAt >= sendAt, $"started {job.StartedAt:O}, scheduled for {sendAt:O}");
         Assert.Single(System.Smtp.To("later@example.test"));

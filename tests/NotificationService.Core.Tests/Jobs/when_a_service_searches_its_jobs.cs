@@ -12,11 +12,13 @@ public sealed class when_a_service_searches_its_jobs(SystemFixture system) : Int
     private async Task<RegisteredAdapter> IdleAdapterAsync() => await System.CreateEmailAdapterAsync($"search-idle-{Guid.NewGuid():N}", 9);
 
     private Task<OfferAccepted> OfferAsync(Tenant tenant, string adapter, object? metadata = null, DateTimeOffset? sendAt = null, int targets = 1) =>
-        System.CreateOfferAsync(tenant, new
-        {
-            targets = Enumerable.Range(0, targets).Select(i => ClientApi.EmailTarget(adapter, $"r{i}@example.test")).ToArray(),
-            metadata, sendAt,
-        });
+        System.CreateOfferAsync(tenant, Offer(adapter, metadata, sendAt, targets));
+
+    private static object Offer(string adapter, object? metadata = null, DateTimeOffset? sendAt = null, int targets = 1) => new
+    {
+        targets = Enumerable.Range(0, targets).Select(i => ClientApi.EmailTarget(adapter, $"r{i}@example.test")).ToArray(),
+        metadata, sendAt,
+    };
 
     private Task<JobPage> SearchAsync(string query, Tenant? tenant = null) =>
         System.SendAsync<JobPage>(HttpMethod.Get, $"/v1/jobs{query}", (tenant ?? System.Tenant).ApiKey, expect: 200);
@@ -60,8 +62,8 @@ public sealed class when_a_service_searches_its_jobs(SystemFixture system) : Int
         var scheduled = await OfferAsync(System.Tenant, idle.Name, sendAt: DateTimeOffset.UtcNow.AddDays(1), targets: 2);
         var queued = await OfferAsync(System.Tenant, idle.Name);
         var elsewhere = await OfferAsync(System.Tenant, other.Name);
-        var delivered = await OfferAsync(System.Tenant, System.Email.Name);
-        await System.WaitForStateAsync(System.Tenant, delivered.Jobs[0].Id, JobState.Finished);
+        var delivered = await System.DeliverOfferAsync(System.Tenant, Offer(System.Email.Name));
+        Assert.Equal(JobState.Finished, (await System.GetJobAsync(System.Tenant, delivered.Jobs[0].Id)).State);
         var all = (await SearchAsync("")).Items;
         Assert.Equal(5, all.Count);
 

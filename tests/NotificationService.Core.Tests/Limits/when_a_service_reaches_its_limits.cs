@@ -1,6 +1,4 @@
 using System.Net.Http.Headers;
-using System.Net.Http.Json;
-using System.Text;
 using System.Text.Json;
 using Alba;
 using NotificationService.Core.Infrastructure;
@@ -25,14 +23,17 @@ public sealed class when_a_service_reaches_its_limits(SystemFixture system) : In
     /// <summary>An adapter no worker listens to: its jobs stay Queued, so they count as pending for as long as a test needs.</summary>
     private Task<RegisteredAdapter> IdleAdapterAsync() => System.CreateEmailAdapterAsync($"idle-{Guid.NewGuid():N}", 25);
 
-    private static async Task<Answer> PostOfferAsync(HttpClient http, string key, object offer)
+    private static async Task<Answer> PostOfferAsync(IAlbaHost core, string key, object offer, string? idempotencyKey = null)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/offers") { Content = JsonContent.Create(offer, options: SystemFixture.Json) };
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
-        using var response = await http.SendAsync(request);
-        var text = await response.Content.ReadAsStringAsync();
-        return new Answer((int)response.StatusCode, text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone(),
-            response.Headers.RetryAfter?.Delta is { } delta ? (int)delta.TotalSeconds : null);
+        var response = await core.Scenario(s =>
+        {
+            s.Post.Json(offer).ToUrl("/v1/offers");
+            s.WithRequestHeader("Authorization", $"Bearer {key}");
+            if (idempotencyKey is not null) s.WithRequestHeader("Idempotency-Key", idempotencyKey);
+            s.IgnoreStatusCode();
+        });
+        return new Answer(response.Context.Response.StatusCode, await SystemFixture.BodyOf(response),
+            RetryConditionHeaderValue.TryParse(response.Context.Response.Headers.RetryAfter, out var retry) && retry.Delta is { } delta ? (int)delta.TotalSeconds : null);
     }
 
     private static object OneEmail(string adapter, string to) => new { targets = new[] { ClientApi.EmailTarget(adapter, to) } };
@@ -48,30 +49,24 @@ public sealed class when_a_service_reaches_its_limits(SystemFixture system) : In
     {
         // One offer per 100 s, bursts of 2: the third offer in a row is over the rate.
         var tenant = await TenantWithLimitsAsync("rate", new { offersPerSecond = 0.01, burst = 2 });
-        Assert.Equal(202, (await PostOfferAsync(System.Http, tenant.ApiKey, OneEmail(System.Email.Name, "r1@example.test"))).Status);
-        Assert.Equal(202, (await PostOfferAsync(System.Http, tenant.ApiKey, OneEmail(System.Email.Name, "r2@example.test"))).Status);
+        Assert.Equal(202, (await PostOfferAsync(System.Core, tenant.ApiKey, OneEmail(System.Email.Name, "r1@example.test"))).Status);
+        Assert.Equal(202, (await PostOfferAsync(System.Core, tenant.ApiKey, OneEmail(System.Email.Name, "r2@example.test"))).Status);
         var storedBefore = await StoredAsync(tenant.Id);
         var outboxBefore = await Sql.ScalarAsync<long>("SELECT count(*) FROM wolverine.wolverine_outgoing_envelopes");
 
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/offers")
-        {
-            Content = JsonContent.Create(OneEmail(System.Email.Name, "r3@example.test"), options: SystemFixture.Json),
-        };
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", tenant.ApiKey);
-        request.Headers.Add("Idempotency-Key", "over-the-rate");
-        using var response = await System.Http.SendAsync(request);
-        var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        var response = await System.ScenarioAsync(HttpMethod.Post, "/v1/offers", tenant.ApiKey, OneEmail(System.Email.Name, "r3@example.test"), expect: 429,
+            s => s.WithRequestHeader("Idempotency-Key", "over-the-rate"));
+        var problem = await SystemFixture.BodyOf(response);
 
-        Assert.Equal(429, (int)response.StatusCode);
-        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("application/problem+json", MediaTypeHeaderValue.Parse(response.Context.Response.ContentType!).MediaType);
         Assert.Equal("offersPerSecond", problem.GetProperty("limit").GetString());
         // Nearly a whole token is missing at 0.01 per second: about 100 s.
-        Assert.InRange(response.Headers.RetryAfter?.Delta?.TotalSeconds ?? 0, 90, 100);
+        Assert.InRange(RetryConditionHeaderValue.Parse(response.Context.Response.Headers.RetryAfter!).Delta?.TotalSeconds ?? 0, 90, 100);
         Assert.Equal(storedBefore, await StoredAsync(tenant.Id));
         Assert.True(await Sql.ScalarAsync<long>("SELECT count(*) FROM wolverine.wolverine_outgoing_envelopes") <= outboxBefore, "no outbox row was added");
 
         // Another service, at the same moment, is not held back by this one's bucket.
-        var other = await PostOfferAsync(System.Http, System.Tenant.ApiKey, OneEmail(System.Email.Name, "other@example.test"));
+        var other = await PostOfferAsync(System.Core, System.Tenant.ApiKey, OneEmail(System.Email.Name, "other@example.test"));
         Assert.Equal(202, other.Status);
     }
 
@@ -79,34 +74,27 @@ public sealed class when_a_service_reaches_its_limits(SystemFixture system) : In
     public async Task an_invalid_offer_or_an_idempotent_retry_takes_no_token()
     {
         var tenant = await TenantWithLimitsAsync("tokens", new { offersPerSecond = 0.01, burst = 1 });
-        var invalid = await PostOfferAsync(System.Http, tenant.ApiKey, new { targets = Array.Empty<object>() });
+        var invalid = await PostOfferAsync(System.Core, tenant.ApiKey, new { targets = Array.Empty<object>() });
         Assert.Equal(422, invalid.Status);
 
-        using var first = new HttpRequestMessage(HttpMethod.Post, "/v1/offers") { Content = JsonContent.Create(OneEmail(System.Email.Name, "t@example.test")) };
-        first.Headers.Authorization = new AuthenticationHeaderValue("Bearer", tenant.ApiKey);
-        first.Headers.Add("Idempotency-Key", "once");
-        Assert.Equal(202, (int)(await System.Http.SendAsync(first)).StatusCode);
+        Assert.Equal(202, (await PostOfferAsync(System.Core, tenant.ApiKey, OneEmail(System.Email.Name, "t@example.test"), idempotencyKey: "once")).Status);
+        Assert.Equal(202, (await PostOfferAsync(System.Core, tenant.ApiKey, OneEmail(System.Email.Name, "t@example.test"), idempotencyKey: "once")).Status);
 
-        using var retry = new HttpRequestMessage(HttpMethod.Post, "/v1/offers") { Content = JsonContent.Create(OneEmail(System.Email.Name, "t@example.test")) };
-        retry.Headers.Authorization = new AuthenticationHeaderValue("Bearer", tenant.ApiKey);
-        retry.Headers.Add("Idempotency-Key", "once");
-        Assert.Equal(202, (int)(await System.Http.SendAsync(retry)).StatusCode);
-
-        Assert.Equal(429, (await PostOfferAsync(System.Http, tenant.ApiKey, OneEmail(System.Email.Name, "t2@example.test"))).Status);
+        Assert.Equal(429, (await PostOfferAsync(System.Core, tenant.ApiKey, OneEmail(System.Email.Name, "t2@example.test"))).Status);
     }
 
     [Fact]
     public async Task jobs_per_offer_and_params_size_are_422_naming_the_field_and_nothing_is_stored()
     {
         var tenant = await TenantWithLimitsAsync("sizes", new { jobsPerOffer = 2, maxParamsBytes = 120 });
-        var three = await PostOfferAsync(System.Http, tenant.ApiKey, new
+        var three = await PostOfferAsync(System.Core, tenant.ApiKey, new
         {
             targets = new[] { "a", "b", "c" }.Select(n => ClientApi.EmailTarget(System.Email.Name, $"{n}@example.test")).ToArray(),
         });
         Assert.Equal(422, three.Status);
         Assert.Contains("jobsPerOffer", three.Body.GetProperty("errors").GetProperty("targets")[0].GetString());
 
-        var big = await PostOfferAsync(System.Http, tenant.ApiKey, new
+        var big = await PostOfferAsync(System.Core, tenant.ApiKey, new
         {
             targets = new[]
             {
@@ -121,7 +109,7 @@ public sealed class when_a_service_reaches_its_limits(SystemFixture system) : In
         Assert.Equal(0, await StoredAsync(tenant.Id));
 
         // Two small targets fit; changing a job's params later is held to the same size.
-        var two = await PostOfferAsync(System.Http, tenant.ApiKey, new
+        var two = await PostOfferAsync(System.Core, tenant.ApiKey, new
         {
             targets = new[] { ClientApi.EmailTarget(System.Email.Name, "a@example.test"), ClientApi.EmailTarget(System.Email.Name, "b@example.test") },
             sendAt = DateTimeOffset.UtcNow.AddHours(1),
@@ -139,15 +127,15 @@ public sealed class when_a_service_reaches_its_limits(SystemFixture system) : In
     {
         var tenant = await TenantWithLimitsAsync("body", new { maxBodyBytes = 1024 });
         var offer = OneEmail(System.Email.Name, "long@example.test");
-        var fits = await PostOfferAsync(System.Http, tenant.ApiKey, offer);
+        var fits = await PostOfferAsync(System.Core, tenant.ApiKey, offer);
         Assert.Equal(202, fits.Status);
 
-        var tooLong = await PostOfferAsync(System.Http, tenant.ApiKey, new { targets = new[] { ClientApi.EmailTarget(System.Email.Name, "long@example.test", text: new string('x', 1100)) } });
+        var tooLong = await PostOfferAsync(System.Core, tenant.ApiKey, new { targets = new[] { ClientApi.EmailTarget(System.Email.Name, "long@example.test", text: new string('x', 1100)) } });
         Assert.Equal(413, tooLong.Status);
         Assert.Equal("maxBodyBytes", tooLong.Body.GetProperty("limit").GetString());
 
         // The same body from a service with the default cap is fine.
-        Assert.Equal(202, (await PostOfferAsync(System.Http, System.Tenant.ApiKey,
+        Assert.Equal(202, (await PostOfferAsync(System.Core, System.Tenant.ApiKey,
             new { targets = new[] { ClientApi.EmailTarget(System.Email.Name, "long@example.test", text: new string('x', 1100)) } })).Status);
     }
 
@@ -161,13 +149,12 @@ public sealed class when_a_service_reaches_its_limits(SystemFixture system) : In
         var adapter = await IdleAdapterAsync();
         var tenant = await TenantWithLimitsAsync("quota", new { pendingJobs = 10 });
         await using var secondCore = await AlbaHost.For<Program>(b => b.UseSetting("Admin:ApiKeys:0", SystemFixture.AdminKey));
-        var clients = new[] { System.Http, secondCore.Server.CreateClient() };
+        var clients = new[] { System.Core, secondCore };
         // Both cores have read the tenant's key (and limits) before the race starts.
-        foreach (var http in clients) Assert.Equal(200, (int)(await http.SendAsync(new HttpRequestMessage(HttpMethod.Get, "/v1/limits")
-                     { Headers = { Authorization = new AuthenticationHeaderValue("Bearer", tenant.ApiKey) } })).StatusCode);
+        foreach (var core in clients) await core.Scenario(s => { s.Get.Url("/v1/limits"); s.WithRequestHeader("Authorization", $"Bearer {tenant.ApiKey}"); });
 
         // One offer first, so the service has been counted and the race runs through the reservation's fast path.
-        Assert.Equal(202, (await PostOfferAsync(System.Http, tenant.ApiKey, OneEmail(adapter.Name, "first@example.test"))).Status);
+        Assert.Equal(202, (await PostOfferAsync(System.Core, tenant.ApiKey, OneEmail(adapter.Name, "first@example.test"))).Status);
 
         var answers = await Task.WhenAll(Enumerable.Range(0, 40).Select(i =>
             PostOfferAsync(clients[i % 2], tenant.ApiKey, OneEmail(adapter.Name, $"q{i}@example.test"))));
@@ -186,12 +173,12 @@ public sealed class when_a_service_reaches_its_limits(SystemFixture system) : In
         // client retrying after Retry-After gets. An offer of three is still refused whole, though two of its jobs would fit.
         await Sql.ExecuteAsync($"UPDATE ns.mt_doc_job SET data = jsonb_set(data, '{{state}}', '\"Finished\"') WHERE id IN " +
                                $"(SELECT id FROM ns.mt_doc_job WHERE data->>'serviceId' = '{tenant.Id}' LIMIT 2)");
-        var three = await PostOfferAsync(System.Http, tenant.ApiKey, new
+        var three = await PostOfferAsync(System.Core, tenant.ApiKey, new
         {
             targets = Enumerable.Range(0, 3).Select(i => ClientApi.EmailTarget(adapter.Name, $"m{i}@example.test")).ToArray(),
         });
         Assert.Equal(429, three.Status);
-        var two = await Eventually.Until(() => PostOfferAsync(System.Http, tenant.ApiKey, new
+        var two = await Eventually.Until(() => PostOfferAsync(System.Core, tenant.ApiKey, new
         {
             targets = Enumerable.Range(0, 2).Select(i => ClientApi.EmailTarget(adapter.Name, $"m{i}@example.test")).ToArray(),
         }), a => a.Status != 429, TimeSpan.FromSeconds(5), "the freed places to be counted");
@@ -210,11 +197,11 @@ public sealed class when_a_service_reaches_its_limits(SystemFixture system) : In
         var adapter = await IdleAdapterAsync();
         // Two tokens, refilled once in 100 s: the first offer takes one; refusals for the quota must leave the other.
         var tenant = await TenantWithLimitsAsync("quota-token", new { offersPerSecond = 0.01, burst = 2, pendingJobs = 1 });
-        Assert.Equal(202, (await PostOfferAsync(System.Http, tenant.ApiKey, OneEmail(adapter.Name, "first@example.test"))).Status);
+        Assert.Equal(202, (await PostOfferAsync(System.Core, tenant.ApiKey, OneEmail(adapter.Name, "first@example.test"))).Status);
 
         foreach (var i in Enumerable.Range(0, 3))
         {
-            var refused = await PostOfferAsync(System.Http, tenant.ApiKey, OneEmail(adapter.Name, $"over{i}@example.test"));
+            var refused = await PostOfferAsync(System.Core, tenant.ApiKey, OneEmail(adapter.Name, $"over{i}@example.test"));
             Assert.Equal((429, "pendingJobs"), (refused.Status, refused.Body.GetProperty("limit").GetString()));
         }
     }
@@ -232,13 +219,7 @@ public sealed class when_a_service_reaches_its_limits(SystemFixture system) : In
             """);
         try
         {
-            using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/offers")
-            {
-                Content = JsonContent.Create(OneEmail(adapter.Name, "doomed@example.test"), options: SystemFixture.Json),
-            };
-            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", tenant.ApiKey);
-            request.Headers.Add("Idempotency-Key", "doomed-limits");
-            Assert.Equal(500, (int)(await System.Http.SendAsync(request)).StatusCode);
+            Assert.Equal(500, (await PostOfferAsync(System.Core, tenant.ApiKey, OneEmail(adapter.Name, "doomed@example.test"), idempotencyKey: "doomed-limits")).Status);
         }
         finally
         {
@@ -246,8 +227,8 @@ public sealed class when_a_service_reaches_its_limits(SystemFixture system) : In
         }
         Assert.Equal(0, await StoredAsync(tenant.Id));
 
-        Assert.Equal(202, (await PostOfferAsync(System.Http, tenant.ApiKey, OneEmail(adapter.Name, "fine@example.test"))).Status);
-        Assert.Equal(429, (await PostOfferAsync(System.Http, tenant.ApiKey, OneEmail(adapter.Name, "full@example.test"))).Status);
+        Assert.Equal(202, (await PostOfferAsync(System.Core, tenant.ApiKey, OneEmail(adapter.Name, "fine@example.test"))).Status);
+        Assert.Equal(429, (await PostOfferAsync(System.Core, tenant.ApiKey, OneEmail(adapter.Name, "full@example.test"))).Status);
     }
 
     [Fact]
@@ -307,7 +288,7 @@ public sealed class when_a_service_reaches_its_limits(SystemFixture system) : In
         var adapter = await IdleAdapterAsync();
         var tenant = await TenantWithLimitsAsync("use", new { offersPerSecond = 0.01, burst = 5, pendingJobs = 20 });
         for (var i = 0; i < 2; i++)
-            Assert.Equal(202, (await PostOfferAsync(System.Http, tenant.ApiKey, new
+            Assert.Equal(202, (await PostOfferAsync(System.Core, tenant.ApiKey, new
             {
                 targets = new[] { ClientApi.EmailTarget(adapter.Name, $"u{i}a@example.test"), ClientApi.EmailTarget(adapter.Name, $"u{i}b@example.test") },
             })).Status);

@@ -102,6 +102,7 @@ public sealed class when_an_operator_reads_the_log(SystemFixture system) : Integ
         bool chunked = false, bool raw = false)
     {
         using var request = new HttpRequestMessage(method, url);
+        // Raw HTTP on purpose: an Authorization header without its scheme and a chunked body, which the log must survive.
         if (raw) request.Headers.TryAddWithoutValidation("Authorization", key);
         else request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
         if (body is not null)

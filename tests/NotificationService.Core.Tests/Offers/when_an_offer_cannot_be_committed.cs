@@ -1,10 +1,11 @@
-using System.Net.Http.Headers;
-using System.Net.Http.Json;
+using Alba;
 using Marten;
 using Microsoft.Extensions.DependencyInjection;
+using NotificationService.Contracts;
 using NotificationService.Core.Offers;
 using NotificationService.Storage.Jobs;
 using NotificationService.Testing;
+using Wolverine.Tracking;
 
 namespace NotificationService.Core.Tests.Offers;
 
@@ -23,25 +24,28 @@ public sealed class when_an_offer_cannot_be_committed(SystemFixture system) : In
             CREATE TRIGGER fail_offer_commit BEFORE INSERT ON ns.mt_doc_idempotentrequest
               FOR EACH ROW WHEN (NEW.id LIKE '%:doomed') EXECUTE FUNCTION ns.fail_offer_commit();
             """);
+        ITrackedSession tracked;
         try
         {
-            using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/offers")
-            {
-                Content = JsonContent.Create(new { targets = new[]
+            // Tracked: once the request's activity has all ended, the session shows that nothing was sent to a worker.
+            tracked = await System.Core.TrackActivity().AlsoTrack(System.EmailWorker).Timeout(TimeSpan.FromSeconds(30)).ExecuteAndWaitAsync(_ =>
+                System.Core.Scenario(s =>
                 {
-                    ClientApi.EmailTarget(System.Email.Name, "doomed1@example.test"),
-                    ClientApi.EmailTarget(System.Email.Name, "doomed2@example.test"),
-                } }, options: SystemFixture.Json),
-            };
-            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", System.Tenant.ApiKey);
-            request.Headers.Add("Idempotency-Key", "doomed");
-            using var response = await System.Http.SendAsync(request);
-            Assert.Equal(500, (int)response.StatusCode);
+                    s.Post.Json(new { targets = new[]
+                    {
+                        ClientApi.EmailTarget(System.Email.Name, "doomed1@example.test"),
+                        ClientApi.EmailTarget(System.Email.Name, "doomed2@example.test"),
+                    } }).ToUrl("/v1/offers");
+                    s.WithRequestHeader("Authorization", $"Bearer {System.Tenant.ApiKey}");
+                    s.WithRequestHeader("Idempotency-Key", "doomed");
+                    s.StatusCodeShouldBe(500);
+                }));
         }
         finally
         {
             await Sql.ExecuteAsync("DROP TRIGGER fail_offer_commit ON ns.mt_doc_idempotentrequest; DROP FUNCTION ns.fail_offer_commit();");
         }
+        Assert.Empty(tracked.Sent.MessagesOf<DeliverJob>());
 
         await using var session = System.Core.Services.GetRequiredService<IDocumentStore>().QuerySession();
         Assert.Equal(0, await session.Query<Offer>().CountAsync());
@@ -49,7 +53,6 @@ public sealed class when_an_offer_cannot_be_committed(SystemFixture system) : In
         // Job events only (Marten also writes "tombstone" events into the sequence numbers a failed transaction used).
         Assert.Equal(0L, await Sql.ScalarAsync<long>("SELECT count(*) FROM ns.mt_events WHERE type LIKE 'job_%'"));
         Assert.Equal(0L, await Sql.ScalarAsync<long>("SELECT count(*) FROM wolverine.wolverine_outgoing_envelopes"));
-        await Task.Delay(TimeSpan.FromSeconds(1));
         Assert.Empty(System.Smtp.Received);
     }
 }

@@ -1,5 +1,8 @@
 using System.Text.Json;
+using NotificationService.Contracts;
+using NotificationService.Core.Offers;
 using NotificationService.Storage.Jobs;
+using NotificationService.Testing;
 
 namespace NotificationService.Core.Tests.Offers;
 
@@ -105,7 +108,9 @@ public sealed class when_an_offer_is_changed_or_deleted(SystemFixture system) : 
         Assert.NotNull(offer.DeletedAt);
         Assert.Equal(JobState.Canceled, offer.Jobs[0].State);
 
-        await Task.Delay(TimeSpan.FromSeconds(4)); // past the original send time
+        // The job's scheduled message fires at the original send time and must find the job canceled: nothing goes to the worker.
+        var fired = await System.TrackAsync(() => Task.CompletedTask, new Handled<QueueScheduledJob>(m => m.JobId == jobId));
+        Assert.Empty(fired.Sent.MessagesOf<DeliverJob>());
         Assert.Empty(System.Smtp.To("deleted@example.test"));
         Assert.Equal(["JobScheduled", "JobCancellationRequested", "JobCanceled"], await System.EventTypesAsync(System.Tenant, jobId));
         Assert.Equal(409, (await System.SendRawAsync(HttpMethod.Patch, $"/v1/offers/{offerId}", System.Tenant.ApiKey, new { metadata = new { a = "b" } })).Status);

@@ -1,4 +1,4 @@
-using System.Text;
+using System.Net.Http.Headers;
 using Marten;
 using Microsoft.Extensions.DependencyInjection;
 using NotificationService.Core.Offers;
@@ -56,15 +56,13 @@ public sealed class when_an_offer_is_invalid(SystemFixture system) : Integration
     [Fact]
     public async Task broken_json_gets_a_400_problem_not_a_500()
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/offers")
+        var response = await System.Core.Scenario(s =>
         {
-            Content = new StringContent("{\"targets\":[{\"adapter\":", Encoding.UTF8, "application/json"),
-        };
-        request.Headers.Authorization = new("Bearer", System.Tenant.ApiKey);
-        using var response = await System.Http.SendAsync(request);
-
-        Assert.Equal(400, (int)response.StatusCode);
-        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+            s.Post.RawJson("{\"targets\":[{\"adapter\":").ToUrl("/v1/offers");
+            s.WithRequestHeader("Authorization", $"Bearer {System.Tenant.ApiKey}");
+            s.StatusCodeShouldBe(400);
+        });
+        Assert.Equal("application/problem+json", MediaTypeHeaderValue.Parse(response.Context.Response.ContentType!).MediaType);
         await AssertNothingStoredAsync();
     }
 
@@ -108,10 +106,13 @@ public sealed class when_an_offer_is_invalid(SystemFixture system) : Integration
     [InlineData("POST", "/admin/invites", true)]
     public async Task a_null_body_gets_400_on_every_endpoint_that_takes_one(string method, string url, bool admin)
     {
-        using var request = new HttpRequestMessage(new HttpMethod(method), url) { Content = new StringContent("null", Encoding.UTF8, "application/json") };
-        request.Headers.Authorization = new("Bearer", admin ? SystemFixture.AdminKey : System.Tenant.ApiKey);
-        using var response = await System.Http.SendAsync(request);
-        Assert.Equal(400, (int)response.StatusCode);
+        await System.Core.Scenario(s =>
+        {
+            s.Post.RawJson("null").ToUrl(url);
+            s.ConfigureHttpContext(c => c.Request.Method = method);
+            s.WithRequestHeader("Authorization", $"Bearer {(admin ? SystemFixture.AdminKey : System.Tenant.ApiKey)}");
+            s.StatusCodeShouldBe(400);
+        });
     }
 
     private async Task AssertNothingStoredAsync()

@@ -1,10 +1,10 @@
-using System.Net.Http.Headers;
-using System.Net.Http.Json;
 using System.Text.Json;
 using Marten;
 using Microsoft.Extensions.DependencyInjection;
+using NotificationService.Contracts;
 using NotificationService.Core.Offers;
 using NotificationService.Storage.Jobs;
+using NotificationService.Testing;
 
 namespace NotificationService.Core.Tests.Offers;
 
@@ -12,11 +12,8 @@ public sealed class when_an_offer_is_sent_with_an_idempotency_key(SystemFixture 
 {
     private async Task<(int Status, JsonElement Body)> PostAsync(object offer, string key)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/offers") { Content = JsonContent.Create(offer, options: SystemFixture.Json) };
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", System.Tenant.ApiKey);
-        request.Headers.Add("Idempotency-Key", key);
-        using var response = await System.Http.SendAsync(request);
-        return ((int)response.StatusCode, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone());
+        var response = await System.ScenarioAsync(HttpMethod.Post, "/v1/offers", System.Tenant.ApiKey, offer, also: s => s.WithRequestHeader("Idempotency-Key", key));
+        return (response.Context.Response.StatusCode, await SystemFixture.BodyOf(response));
     }
 
     private object Offer(string to) => new { targets = new[] { ClientApi.EmailTarget(System.Email.Name, to) } };
@@ -24,15 +21,23 @@ public sealed class when_an_offer_is_sent_with_an_idempotency_key(SystemFixture 
     [Fact]
     public async Task a_retried_post_returns_the_first_response_and_creates_nothing_new()
     {
-        var first = await PostAsync(Offer("once@example.test"), "order-42");
-        var retry = await PostAsync(Offer("once@example.test"), "order-42");
+        (int Status, JsonElement Body) first = default, retry = default;
+        var jobId = Guid.Empty;
+        // Tracked until the worker has handled the one delivery: the retried POST must not have sent another.
+        var tracked = await System.TrackAsync(async () =>
+        {
+            first = await PostAsync(Offer("once@example.test"), "order-42");
+            retry = await PostAsync(Offer("once@example.test"), "order-42");
+            jobId = first.Body.GetProperty("jobs")[0].GetProperty("id").GetGuid();
+        }, new Handled<DeliverJob>(m => m.JobId == jobId));
+        Assert.Single(tracked.Sent.MessagesOf<DeliverJob>());
 
         Assert.Equal(202, first.Status);
         Assert.Equal(202, retry.Status);
         Assert.Equal(first.Body.GetProperty("id").GetGuid(), retry.Body.GetProperty("id").GetGuid());
         Assert.Equal(first.Body.GetProperty("jobs")[0].GetProperty("id").GetGuid(), retry.Body.GetProperty("jobs")[0].GetProperty("id").GetGuid());
 
-        await System.WaitForTerminalAsync(System.Tenant, first.Body.GetProperty("jobs")[0].GetProperty("id").GetGuid());
+        Assert.Equal(JobState.Finished, (await System.GetJobAsync(System.Tenant, jobId)).State);
         await using var session = System.Core.Services.GetRequiredService<IDocumentStore>().QuerySession();
         Assert.Equal(1, await session.Query<Offer>().CountAsync());
         Assert.Equal(1, await session.Query<Job>().CountAsync());

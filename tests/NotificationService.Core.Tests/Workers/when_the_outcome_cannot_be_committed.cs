@@ -19,7 +19,8 @@ public sealed class when_the_outcome_cannot_be_committed(SystemFixture system) :
         try
         {
             await Eventually.Until(() => System.Smtp.To("once@example.test").Count() == 1, what: "the mail to arrive");
-            await Task.Delay(TimeSpan.FromSeconds(3)); // several failed commits: each one would have been a resend before
+            // Several refused commits, counted by the trigger itself: each one would have been a resend before.
+            await Eventually.Until(() => Sql.ScalarAsync<long>(RefusedCommits), refused => refused >= 3, what: "three refused commits");
         }
         finally
         {
@@ -75,11 +76,17 @@ public sealed class when_the_outcome_cannot_be_committed(SystemFixture system) :
         return offer.Jobs[0].Id;
     }
 
+    /// <summary>The trigger counts what it refuses in a sequence, which a rolled-back transaction does not undo.</summary>
+    private const string RefusedCommits = "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM ns.refused_outcomes";
+
+    // SECURITY DEFINER: the worker's role, which inserts the events, may not use the counter's sequence.
     private static Task BreakOutcomeCommitAsync(Guid jobId) => Sql.ExecuteAsync($"""
-        CREATE OR REPLACE FUNCTION ns.refuse_outcome() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'injected outage'; END $$ LANGUAGE plpgsql;
+        DROP SEQUENCE IF EXISTS ns.refused_outcomes; CREATE SEQUENCE ns.refused_outcomes;
+        CREATE OR REPLACE FUNCTION ns.refuse_outcome() RETURNS trigger AS $$
+        BEGIN PERFORM nextval('ns.refused_outcomes'); RAISE EXCEPTION 'injected outage'; END $$ LANGUAGE plpgsql SECURITY DEFINER;
         CREATE TRIGGER refuse_outcome BEFORE INSERT ON ns.mt_events FOR EACH ROW
           WHEN (NEW.type = 'job_finished' AND NEW.stream_id = '{jobId}') EXECUTE FUNCTION ns.refuse_outcome();
         """);
 
-    private static Task RepairAsync() => Sql.ExecuteAsync("DROP TRIGGER IF EXISTS refuse_outcome ON ns.mt_events; DROP FUNCTION IF EXISTS ns.refuse_outcome();");
+    private static Task RepairAsync() => Sql.ExecuteAsync("DROP TRIGGER IF EXISTS refuse_outcome ON ns.mt_events; DROP FUNCTION IF EXISTS ns.refuse_outcome(); DROP SEQUENCE IF EXISTS ns.refused_outcomes;");
 }
