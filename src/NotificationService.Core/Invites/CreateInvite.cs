@@ -1,5 +1,4 @@
 using System.Security.Claims;
-using Marten;
 using Microsoft.AspNetCore.Mvc;
 using NotificationService.Core.Auth;
 using NotificationService.Core.Infrastructure;
@@ -13,12 +12,6 @@ public sealed record CreateInvite(string? Note, double? ExpiresInHours);
 
 /// <summary>The code is returned here once; hand it to the person who will register their service.</summary>
 public sealed record InviteCreated(Guid Id, string Code, DateTimeOffset ExpiresAt) : CreatedResource($"/admin/invites/{Id}");
-
-public sealed record InviteView(
-    Guid Id, string? Note, string CreatedBy, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt, DateTimeOffset? UsedAt, Guid? ServiceId, DateTimeOffset? RevokedAt)
-{
-    public static InviteView From(Invite i) => new(i.InviteId, i.Note, i.CreatedBy, i.CreatedAt, i.ExpiresAt, i.UsedAt, i.ServiceId, i.RevokedAt);
-}
 
 public static class CreateInviteEndpoint
 {
@@ -46,15 +39,4 @@ public static class CreateInviteEndpoint
         };
         return (new InviteCreated(invite.InviteId, code, invite.ExpiresAt), MartenOps.Insert(invite));
     }
-}
-
-public static class ListInvitesEndpoint
-{
-    [WolverineGet("/admin/invites", OperationId = "listInvites")]
-    [Tags("Invites")]
-    [EndpointSummary("List the invites")]
-    [EndpointDescription("Every invite, newest first, without the codes.")]
-    public static async Task<IReadOnlyList<InviteView>> List(IQuerySession session) =>
-        (await session.Query<Invite>().OrderByDescending(i => i.CreatedAt).ToListAsync())
-        .Select(InviteView.From).ToList();
 }
