@@ -1,4 +1,3 @@
-using Microsoft.AspNetCore.Mvc;
 using NotificationService.Core.Services;
 
 namespace NotificationService.Core.Limits;
@@ -52,27 +51,4 @@ public sealed class LimitDefaults
         if (limits.MaxParamsBytes is < 2 or > GlobalMaxBodyBytes) errors.Add(("maxParamsBytes", $"must be an integer from 2 to {GlobalMaxBodyBytes}"));
         return errors;
     }
-}
-
-/// <summary>429 answers: which limit, its value, and when to try again.</summary>
-public static class LimitProblems
-{
-    public static ProblemDetails TooMany(HttpContext context, string limit, double value, int retryAfterSeconds, string detail)
-    {
-        context.Response.Headers.RetryAfter = retryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        return new ProblemDetails
-        {
-            Status = StatusCodes.Status429TooManyRequests, Type = "https://tools.ietf.org/html/rfc6585#section-4",
-            Title = "A limit of this service was reached.", Detail = detail,
-            Extensions = { ["limit"] = limit, ["value"] = value, ["retryAfterSeconds"] = retryAfterSeconds },
-        };
-    }
-}
-
-public static class CallerLimits
-{
-    /// <summary>The calling service's account, as authentication found it (cached for at most AccessCache.Lifetime).</summary>
-    public static ServiceAccount? CallerAccount(this HttpContext context) => context.Features.Get<ServiceAccount>();
-
-    public static EffectiveLimits LimitsOf(this HttpContext context, LimitDefaults defaults) => defaults.For(context.CallerAccount()?.Limits);
 }
