@@ -1,4 +1,5 @@
 using System.Reflection;
+using NotificationService.Testing;
 
 namespace NotificationService.Core.Tests.Architecture;
 
@@ -8,7 +9,8 @@ namespace NotificationService.Core.Tests.Architecture;
 /// </summary>
 public class when_core_folders_use_each_other
 {
-    private static readonly FolderDependencies Core = FolderDependencies.Of(Assembly.Load("NotificationService.Core").Location);
+    private static readonly FolderDependencies Core = FolderDependencies.Of(
+        Assembly.Load("NotificationService.Core").Location, Path.Combine(WorkerProcess.RepositoryRoot(), "src", "NotificationService.Core"));
 
     [Fact]
     public void no_folder_uses_a_folder_that_uses_it_back()
@@ -36,6 +38,22 @@ public class when_core_folders_use_each_other
         Assert.Null(FolderDependencies.Folder("NotificationService.Core.Program"));
         Assert.Null(FolderDependencies.Folder("NotificationService.Core.Internal.Generated.WolverineHandlers.X"));
         Assert.Equal("Jobs", FolderDependencies.Folder("NotificationService.Core.Jobs.JobView.<>c"));
+    }
+
+    [Fact]
+    public void the_reading_sees_a_constant_only_the_source_names()
+    {
+        // A const is compiled into its user as a value, so the IL names nothing of Retention here; the text does.
+        var sources = Directory.CreateTempSubdirectory();
+        try
+        {
+            Directory.CreateDirectory(Path.Combine(sources.FullName, "Infrastructure"));
+            File.WriteAllText(Path.Combine(sources.FullName, "Infrastructure", "Days.cs"), "var max = Retention.RetentionSettings.MaxDays;");
+            var uses = FolderDependencies.Of(Assembly.Load("NotificationService.Core").Location, sources.FullName);
+            Assert.Contains("(a constant", uses.Uses["Infrastructure"]["Retention"]);
+            Assert.False(FolderDependencies.Of(Assembly.Load("NotificationService.Core").Location).Uses.ContainsKey("Infrastructure"));
+        }
+        finally { sources.Delete(recursive: true); }
     }
 
     [Fact]
