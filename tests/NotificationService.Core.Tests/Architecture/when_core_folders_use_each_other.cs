@@ -1,4 +1,5 @@
 using System.Reflection;
+using System.Reflection.Emit;
 using NotificationService.Testing;
 
 namespace NotificationService.Core.Tests.Architecture;
@@ -54,6 +55,26 @@ public class when_core_folders_use_each_other
             Assert.False(FolderDependencies.Of(Assembly.Load("NotificationService.Core").Location).Uses.ContainsKey("Infrastructure"));
         }
         finally { sources.Delete(recursive: true); }
+    }
+
+    [Fact]
+    public void the_reading_sees_a_type_named_only_in_a_generic_constraint()
+    {
+        // An assembly made for the test: B.Box<T> where T : A.Thing, and nothing else of A in B.
+        var builder = new PersistedAssemblyBuilder(new AssemblyName("Constraints"), typeof(object).Assembly);
+        var module = builder.DefineDynamicModule("Constraints");
+        var thing = module.DefineType("NotificationService.Core.A.Thing", TypeAttributes.Public | TypeAttributes.Class);
+        thing.CreateType();
+        var box = module.DefineType("NotificationService.Core.B.Box", TypeAttributes.Public | TypeAttributes.Class);
+        box.DefineGenericParameters("T")[0].SetBaseTypeConstraint(thing);
+        box.CreateType();
+        var path = Path.Combine(Path.GetTempPath(), $"constraints-{Guid.NewGuid():N}.dll");
+        try
+        {
+            builder.Save(path);
+            Assert.Equal("NotificationService.Core.B.Box -> NotificationService.Core.A.Thing", FolderDependencies.Of(path).Uses["B"]["A"]);
+        }
+        finally { File.Delete(path); }
     }
 
     [Fact]
