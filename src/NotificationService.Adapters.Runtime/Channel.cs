@@ -1,5 +1,5 @@
 using System.Text.Json;
-using NotificationService.Storage.Jobs;
+using NotificationService.Contracts;
 
 namespace NotificationService.Adapters.Runtime;
 

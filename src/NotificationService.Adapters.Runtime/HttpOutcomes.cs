@@ -1,8 +1,8 @@
 using System.Net;
 using System.Net.Http.Headers;
 using Microsoft.AspNetCore.WebUtilities;
+using NotificationService.Contracts;
 using NotificationService.Hosting;
-using NotificationService.Storage.Jobs;
 
 namespace NotificationService.Adapters.Runtime;
 

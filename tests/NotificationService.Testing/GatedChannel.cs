@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using NotificationService.Adapters.Runtime;
-using NotificationService.Storage.Jobs;
+using NotificationService.Contracts;
 
 namespace NotificationService.Testing;
 

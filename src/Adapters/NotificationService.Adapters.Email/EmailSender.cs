@@ -5,7 +5,7 @@ using MailKit.Net.Smtp;
 using MailKit.Security;
 using MimeKit;
 using NotificationService.Adapters.Runtime;
-using NotificationService.Storage.Jobs;
+using NotificationService.Contracts;
 
 namespace NotificationService.Adapters.Email;
 

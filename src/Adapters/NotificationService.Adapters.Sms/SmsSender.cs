@@ -2,8 +2,8 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using NotificationService.Adapters.Runtime;
+using NotificationService.Contracts;
 using NotificationService.Hosting;
-using NotificationService.Storage.Jobs;
 
 namespace NotificationService.Adapters.Sms;
 

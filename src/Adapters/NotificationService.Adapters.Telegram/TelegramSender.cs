@@ -4,8 +4,8 @@ using global::Telegram.Bot.Exceptions;
 using global::Telegram.Bot.Types;
 using global::Telegram.Bot.Types.Enums;
 using NotificationService.Adapters.Runtime;
+using NotificationService.Contracts;
 using NotificationService.Hosting;
-using NotificationService.Storage.Jobs;
 
 namespace NotificationService.Adapters.Telegram;
 

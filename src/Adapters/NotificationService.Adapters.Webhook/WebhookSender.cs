@@ -2,9 +2,9 @@ using System.Net.Http.Headers;
 using System.Security.Cryptography;
 using System.Text;
 using NotificationService.Adapters.Runtime;
-using NotificationService.Hosting;
+using NotificationService.Contracts;
 using NotificationService.Contracts.AdapterTypes;
-using NotificationService.Storage.Jobs;
+using NotificationService.Hosting;
 
 namespace NotificationService.Adapters.Webhook;
 

@@ -18,7 +18,6 @@ public static class ExpireJobHandler
 {
     public static (ExpiryChecked, Events) Handle(ExpireJob message, [WriteAggregate(LoadStyle = ConcurrencyStyle.Exclusive)] Job job, TimeProvider clock)
     {
-        if (job.IsTerminal) return (new ExpiryChecked(false), []);
         var events = JobLifecycle.OnExpiryDue(job, clock.GetUtcNow());
         return (new ExpiryChecked(events.Count > 0), [.. events]);
     }

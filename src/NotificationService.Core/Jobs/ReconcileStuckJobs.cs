@@ -86,8 +86,10 @@ public sealed class JobReconciler(
             if (candidate.State == JobState.Queued && (busyQueues.Contains(candidate.AdapterId) || await HasMessageInFlightAsync(candidate.JobId, ct))) continue;
             await using var scope = scopes.CreateAsyncScope();
             var bus = scope.ServiceProvider.GetRequiredService<IMessageBus>();
-            var result = await bus.InvokeAsync<StuckJobReconciled>(new ReconcileStuckJob(candidate.JobId, candidate.Version, candidate.LastChangeAt, now), ct);
-            if (result.Acted) acted++;
+            // No answer when the job's stream or document is gone (deleted by the retention sweep, or a projection rebuild
+            // emptied mt_doc_job meanwhile): Wolverine's null guard stops the handler, and the round goes on.
+            if (await bus.InvokeAsync<StuckJobReconciled?>(new ReconcileStuckJob(candidate.JobId, candidate.Version, candidate.LastChangeAt, now), ct) is { Acted: true })
+                acted++;
         }
         if (acted > 0) logger.LogWarning("Reconciled {Count} stuck jobs (re-queued or ended)", acted);
         return acted;

@@ -20,6 +20,11 @@ public static class RetryJobEndpoint
     public static async Task<Adapter?> LoadAsync(Guid id, IQuerySession session) =>
         await session.LoadAsync<Job>(id) is { } job ? await session.LoadAsync<Adapter>(job.AdapterId) : null;
 
+    /// <summary>
+    /// Words JobLifecycle.OnRetry's rule (only a Failed job whose params were not erased) as 409 messages; the lifecycle
+    /// table test (Core.Tests/Jobs/JobLifecycleTests.cs, Retry column) records that rule. The adapter's existence is I/O,
+    /// checked only here.
+    /// </summary>
     public static ProblemDetails Validate(IEventStream<Job> stream, Adapter? adapter) =>
         stream.Aggregate is not { } job ? Problems.NotFound("Job")
         : job.State != JobState.Failed ? Problems.Conflict($"Only a failed job can be retried; this one is {job.State}.")

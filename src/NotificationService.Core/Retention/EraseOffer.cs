@@ -5,6 +5,7 @@ using NotificationService.Core.Auth;
 using NotificationService.Core.Infrastructure;
 using NotificationService.Core.Jobs;
 using NotificationService.Core.Offers;
+using NotificationService.Storage.Jobs;
 using Wolverine.Http;
 using Wolverine.Marten;
 
@@ -33,7 +34,7 @@ public static class EraseOfferEndpoint
     public static (OfferErased, IEnumerable<IMartenOp>) Post(Guid id, [NotBody] LockedOffer offer, ClaimsPrincipal user, TimeProvider clock)
     {
         var now = clock.GetUtcNow();
-        var decisions = offer.Jobs.Select(job => (job.Id, Decision: JobErasure.Decide(job, "offer", user.Actor(), now))).ToList();
+        var decisions = offer.Jobs.Select(job => (job.Id, Decision: JobLifecycle.OnErasure(job, "offer", user.Actor(), now))).ToList();
         var outcomes = decisions.Select(d => (d.Id, d.Decision.Outcome)).ToList();
         var erased = outcomes.Where(o => o.Outcome == ErasureOutcome.Erased).Select(o => o.Id).ToList();
         offer.Offer!.Metadata = null;

@@ -110,7 +110,7 @@ public static class EraseRecipientEndpoint
             {
                 var stream = await session.Events.FetchForExclusiveWriting<Job>(jobId, ct);
                 if (stream.Aggregate is not { } job) { skip.Add(jobId); continue; }
-                var (outcome, events) = JobErasure.Decide(job, "recipient", user.Actor(), now);
+                var (outcome, events) = JobLifecycle.OnErasure(job, "recipient", user.Actor(), now);
                 new AppendJobEvents(jobId, events).Execute(session);
                 switch (outcome)
                 {

@@ -25,29 +25,7 @@ public static class JobErasure
     /// user") may quote the recipient; erased with the params. The classified <c>error</c> names no recipient and stays.
     /// </summary>
     public static readonly string[] EventTypesWithDetail = ["job_attempt_failed", "job_failed"];
-
-    /// <summary>
-    /// A request's decision for one job fetched for exclusive writing: a job not started is canceled first, so it is never
-    /// sent with erased params; an ended one is erased; one being sent (Started) is left alone and reported as not ended.
-    /// Returns whether the job's params are erased once the commit lands, and the events to append for it.
-    /// </summary>
-    public static (ErasureOutcome Outcome, IReadOnlyList<object> Events) Decide(Job job, string reason, string by, DateTimeOffset now)
-    {
-        if (job.ParamsErasedAt is not null) return (ErasureOutcome.AlreadyErased, []);
-        if (job.IsInFlight) return (ErasureOutcome.NotEnded, []);
-        IReadOnlyList<object> canceled = [];
-        if (!job.IsTerminal)
-        {
-            // Not started: the cancel wins at once (JobCanceled in the same commit), as DELETE /v1/offers/{id} does.
-            if (JobLifecycle.OnCancel(job, by, now) is not CancelDecision.Cancel { Events: var events } || !events.OfType<JobCanceled>().Any())
-                return (ErasureOutcome.NotEnded, []);
-            canceled = events;
-        }
-        return (ErasureOutcome.Erased, [.. canceled, .. JobLifecycle.OnParamsErased(job, reason, by, now)]);
-    }
 }
-
-public enum ErasureOutcome { Erased, AlreadyErased, NotEnded }
 
 /// <summary>
 /// Rewrites <c>params</c> to <c>{"erased": true}</c> and a failure's <c>detail</c> to null in the stored events of these

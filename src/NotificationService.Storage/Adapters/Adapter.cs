@@ -50,6 +50,9 @@ public sealed class Adapter
     /// <summary>
     /// The adapter as it is once <paramref name="change"/> is stored, this loaded copy left as it is: what an admin
     /// endpoint answers with while it returns the event for Wolverine to append (the same Apply as Marten's projection).
+    /// Not Wolverine's <c>UpdatedAggregate</c>: that answers with the aggregate itself, i.e. the encrypted config and the
+    /// key hash, where the endpoints answer with the redacted AdapterView. Every event with an Apply here other than
+    /// the creation must be handled (tested in Core.Tests/Architecture/when_an_endpoint_answers_with_the_state_after_its_events.cs).
     /// </summary>
     public Adapter After(object change)
     {

@@ -55,7 +55,8 @@ public sealed class Job
     /// <summary>
     /// The job as it is once <paramref name="changes"/> (a pending job's changes, see JobLifecycle.OnChange) are stored,
     /// this loaded copy left as it is: what PATCH /v1/offers answers with while Wolverine appends the events (the same
-    /// Apply as Marten's projection).
+    /// Apply as Marten's projection). Every event OnChange returns must be handled (tested in
+    /// Core.Tests/Architecture/when_an_endpoint_answers_with_the_state_after_its_events.cs).
     /// </summary>
     public Job After(IEnumerable<object> changes)
     {

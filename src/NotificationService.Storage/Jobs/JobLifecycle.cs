@@ -1,4 +1,5 @@
 using System.Text.Json;
+using NotificationService.Contracts;
 using NotificationService.Storage.Adapters;
 
 namespace NotificationService.Storage.Jobs;
@@ -7,12 +8,13 @@ namespace NotificationService.Storage.Jobs;
 // time, returning the events to append (none = nothing to do). No I/O and no clock here; callers load, commit and route.
 //
 //   Scheduled --OnSendTime--> Queued | Expired | Failed (adapter gone)
-//   Scheduled, Queued --OnChange--> same state (expiry, send time, params) while pending
+//   Scheduled, Queued --OnChange--> same state (expiry, params) while pending; the send time moves only while Scheduled
 //   Scheduled, Queued --OnCancel--> Canceled;  Started --OnCancel--> cancellation requested (the worker ends it)
 //   Scheduled, Queued --OnExpiryDue--> Expired
 //   Queued, Started --OnStuck--> Queued (next generation) | Failed | Canceled | Expired
 //   Failed --OnRetry--> Queued (a new attempt in the same stream)
 //   any --OnParamsErased--> same state, params erased
+//   Scheduled, Queued --OnErasure--> Canceled, params erased;  ended --OnErasure--> params erased;  Started: left alone
 //   not terminal --OnPickUp--> Started (a redelivered Started one: a possible duplicate too) | Canceled | Expired
 //   Started --OnAttemptEnded--> Finished | Queued (retry) | Failed | Canceled
 //   any not terminal --OnPoisonMessage--> Failed
@@ -32,6 +34,12 @@ public abstract record CancelDecision
 /// <param name="StartedLease">a started attempt with no outcome for this long was lost (its worker died, or its outcome commit failed for good)</param>
 /// <param name="QueuedBound">a queued job unchanged for this long, with no message for it in flight, lost its message</param>
 public sealed record StuckJobBounds(TimeSpan StartedLease, TimeSpan QueuedBound);
+
+/// <summary>What an erasure request (of an offer, or of a recipient's data) found a job to be.</summary>
+public enum ErasureOutcome { Erased, AlreadyErased, NotEnded }
+
+/// <summary>An erasure request's decision for one job: the outcome to report and the events to append.</summary>
+public sealed record ErasureDecision(ErasureOutcome Outcome, IReadOnlyList<object> Events);
 
 /// <summary>What to do with a job the worker just took from its queue.</summary>
 public abstract record PickUp
@@ -69,7 +77,8 @@ public static class JobLifecycle
 
     /// <summary>
     /// A client's update of a pending job (its validation already passed): the fields given change, in this order. A job
-    /// that has started keeps its expiry, send time and params.
+    /// that has started keeps its expiry, send time and params; only a Scheduled job's send time moves (a queued one is
+    /// already on its adapter's queue; the API answers 409 before it gets here).
     /// </summary>
     public static IReadOnlyList<object> OnChange(
         Job job, DateTimeOffset? expireAt, DateTimeOffset? sendAt, JsonElement? newParams, DateTimeOffset now)
@@ -77,7 +86,7 @@ public static class JobLifecycle
         if (!job.IsPending) return [];
         var events = new List<object>(3);
         if (expireAt is { } expiry) events.Add(new JobExpiryChanged(job.Id, expiry, now));
-        if (sendAt is { } time) events.Add(new JobRescheduled(job.Id, time, now));
+        if (sendAt is { } time && job.State == JobState.Scheduled) events.Add(new JobRescheduled(job.Id, time, now));
         if (newParams is { } changed) events.Add(new JobParamsUpdated(job.Id, changed, now));
         return events;
     }
@@ -135,6 +144,26 @@ public static class JobLifecycle
     /// <summary>Retention or a data-subject request erases the job's params, once.</summary>
     public static IReadOnlyList<object> OnParamsErased(Job job, string reason, string by, DateTimeOffset now) =>
         job.ParamsErasedAt is null ? [new JobParamsErased(job.Id, reason, by, now)] : [];
+
+    /// <summary>
+    /// An erasure request (DELETE of an offer's data, a recipient's erasure) on a job fetched for exclusive writing: a job
+    /// not started is canceled first, so it is never sent with erased params; an ended one is erased; one being sent
+    /// (Started) is left alone and reported as not ended.
+    /// </summary>
+    public static ErasureDecision OnErasure(Job job, string reason, string by, DateTimeOffset now)
+    {
+        if (job.ParamsErasedAt is not null) return new(ErasureOutcome.AlreadyErased, []);
+        if (job.IsInFlight) return new(ErasureOutcome.NotEnded, []);
+        IReadOnlyList<object> canceled = [];
+        if (!job.IsTerminal)
+        {
+            // Not started: the cancel wins at once (JobCanceled in the same commit), as DELETE /v1/offers/{id} does.
+            if (OnCancel(job, by, now) is not CancelDecision.Cancel { Events: var events } || !events.OfType<JobCanceled>().Any())
+                return new(ErasureOutcome.NotEnded, []);
+            canceled = events;
+        }
+        return new(ErasureOutcome.Erased, [.. canceled, .. OnParamsErased(job, reason, by, now)]);
+    }
 
     // ---- Worker side: a job's message taken from its adapter's queue, its attempt's end, a message that keeps failing ----
 

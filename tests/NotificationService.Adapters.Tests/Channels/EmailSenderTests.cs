@@ -1,6 +1,6 @@
 using NotificationService.Adapters.Email;
 using NotificationService.Adapters.Runtime;
-using NotificationService.Storage.Jobs;
+using NotificationService.Contracts;
 using NotificationService.Testing;
 using SmtpServer.Protocol;
 

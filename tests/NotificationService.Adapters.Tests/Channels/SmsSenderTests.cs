@@ -1,7 +1,7 @@
 using System.Text;
 using NotificationService.Adapters.Runtime;
 using NotificationService.Adapters.Sms;
-using NotificationService.Storage.Jobs;
+using NotificationService.Contracts;
 using NotificationService.Testing;
 
 namespace NotificationService.Adapters.Tests.Channels;

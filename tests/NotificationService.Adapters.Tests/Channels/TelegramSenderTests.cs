@@ -1,7 +1,7 @@
 using System.Text.Json;
 using NotificationService.Adapters.Runtime;
 using NotificationService.Adapters.Telegram;
-using NotificationService.Storage.Jobs;
+using NotificationService.Contracts;
 using NotificationService.Testing;
 
 namespace NotificationService.Adapters.Tests.Channels;

@@ -1,7 +1,7 @@
 using NotificationService.Adapters.Runtime;
 using NotificationService.Adapters.Webhook;
+using NotificationService.Contracts;
 using NotificationService.Contracts.AdapterTypes;
-using NotificationService.Storage.Jobs;
 using NotificationService.Testing;
 
 namespace NotificationService.Adapters.Tests.Channels;

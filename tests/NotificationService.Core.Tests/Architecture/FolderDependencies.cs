@@ -4,16 +4,23 @@ using System.Reflection.Emit;
 using System.Reflection.Metadata;
 using System.Reflection.Metadata.Ecma335;
 using System.Reflection.PortableExecutable;
+using System.Text.RegularExpressions;
 
 namespace NotificationService.Core.Tests.Architecture;
 
 /// <summary>
 /// Which folder of the core (namespace <c>NotificationService.Core.&lt;Folder&gt;</c>) uses which, read from the compiled
-/// assembly: base types and interfaces, the signatures of fields, methods and properties, attributes (their type and
-/// the types they name), and every type, method and field that method bodies (lambdas and async state machines
-/// included) touch. Reading the IL rather than the source also sees what a `using` or a partial qualification hides.
+/// assembly: base types and interfaces, generic parameter constraints (of types and methods), the signatures of fields,
+/// methods and properties, attributes (their type and the types they name), and every type, method and field that
+/// method bodies (lambdas and async state machines included) touch. Reading the IL rather than the source also sees
+/// what a `using` or a partial qualification hides.
+/// Blind spot: what the compiler copies into the caller leaves no reference behind, so a folder using only another
+/// folder's <c>const</c> values, enum constants (as values, not as types in a signature), default parameter values or
+/// <c>nameof</c> is not seen. <see cref="Of"/> given the sources adds the qualified uses of the core's constants (const
+/// fields and enum members written <c>Type.Name</c>, also inside <c>nameof(...)</c> or a default value) found in the
+/// text; an unqualified use (<c>using static</c>) or a bare <c>nameof(Type)</c> is still not seen.
 /// </summary>
-public sealed class FolderDependencies
+public sealed partial class FolderDependencies
 {
     private const string Root = "NotificationService.Core";
 
@@ -27,14 +34,22 @@ public sealed class FolderDependencies
         .GroupBy(e => e.From)
         .ToDictionary(g => g.Key, g => new SortedDictionary<string, string>(g.ToDictionary(e => e.To, e => $"{e.From}.x -> {e.To}.x"))));
 
-    public static FolderDependencies Of(string assemblyPath)
+    /// <param name="sourceRoot">the core's source folder, to find qualified uses of constants in the text as well</param>
+    public static FolderDependencies Of(string assemblyPath, string? sourceRoot = null)
     {
         using var stream = File.OpenRead(assemblyPath);
         using var pe = new PEReader(stream);
         var reader = pe.GetMetadataReader();
         var uses = new SortedDictionary<string, SortedDictionary<string, string>>();
         var types = new TypeNames(reader);
+        void Use(string from, string to, string example)
+        {
+            var edges = uses.TryGetValue(from, out var e) ? e : uses[from] = new SortedDictionary<string, string>();
+            edges.TryAdd(to, example);
+        }
 
+        // "Type.Name" of every constant (const field, enum member) of a folder's type -> its type's full name
+        var constants = new Dictionary<string, string>();
         foreach (var handle in reader.TypeDefinitions)
         {
             var owner = types.Of(handle);
@@ -42,14 +57,33 @@ public sealed class FolderDependencies
             var used = new HashSet<string>();
             Collect(reader, pe, types, handle, used);
             foreach (var name in used)
+                if (Folder(name) is { } to && to != from) Use(from, to, $"{owner} -> {name}");
+            var type = reader.GetTypeDefinition(handle);
+            foreach (var f in type.GetFields())
             {
-                if (Folder(name) is not { } to || to == from) continue;
-                var edges = uses.TryGetValue(from, out var e) ? e : uses[from] = new SortedDictionary<string, string>();
-                edges.TryAdd(to, $"{owner} -> {name}");
+                var field = reader.GetFieldDefinition(f);
+                if ((field.Attributes & FieldAttributes.Literal) != 0)
+                    constants.TryAdd($"{reader.GetString(type.Name)}.{reader.GetString(field.Name)}", owner);
             }
         }
+
+        if (sourceRoot is not null)
+            foreach (var file in Directory.EnumerateFiles(sourceRoot, "*.cs", SearchOption.AllDirectories))
+            {
+                var path = Path.GetRelativePath(sourceRoot, file).Replace('\\', '/');
+                var dir = path.IndexOf('/');
+                if (dir < 0 || path[..dir] is "Internal" or "bin" or "obj") continue;
+                var from = path[..dir];
+                // Every "A.B" in the text, overlapping ones too (Infrastructure.RequestLimits.MaxBodyBytes holds two).
+                foreach (Match m in QualifiedName().Matches(File.ReadAllText(file)))
+                    if (constants.TryGetValue($"{m.Groups[1].Value}.{m.Groups[2].Value}", out var owner) && Folder(owner) is { } to && to != from)
+                        Use(from, to, $"{path} -> {owner}.{m.Groups[2].Value} (a constant, compiled into the caller)");
+            }
         return new FolderDependencies(uses);
     }
+
+    [GeneratedRegex(@"(?<!\w)(?=([A-Z]\w*)\.([A-Z]\w*)\b)")]
+    private static partial Regex QualifiedName();
 
     /// <summary>The folder of a type's full name; null for the root namespace, generated code and other assemblies.</summary>
     public static string? Folder(string fullName)
@@ -103,6 +137,7 @@ public sealed class FolderDependencies
         if (!type.BaseType.IsNil) types.Add(type.BaseType, used);
         foreach (var i in type.GetInterfaceImplementations()) types.Add(reader.GetInterfaceImplementation(i).Interface, used);
         Attributes(reader, types, type.GetCustomAttributes(), used);
+        Constraints(reader, types, type.GetGenericParameters(), used);
 
         foreach (var f in type.GetFields())
         {
@@ -121,9 +156,18 @@ public sealed class FolderDependencies
             var method = reader.GetMethodDefinition(m);
             AddSignature(method.DecodeSignature(types, null), used);
             Attributes(reader, types, method.GetCustomAttributes(), used);
+            Constraints(reader, types, method.GetGenericParameters(), used);
             foreach (var p in method.GetParameters()) Attributes(reader, types, reader.GetParameter(p).GetCustomAttributes(), used);
             if (method.RelativeVirtualAddress != 0) Body(reader, types, pe.GetMethodBody(method.RelativeVirtualAddress), used);
         }
+    }
+
+    /// <summary>The types a generic parameter is constrained to (<c>where T : SomeType</c>).</summary>
+    private static void Constraints(MetadataReader reader, TypeNames types, GenericParameterHandleCollection parameters, HashSet<string> used)
+    {
+        foreach (var p in parameters)
+            foreach (var c in reader.GetGenericParameter(p).GetConstraints())
+                types.Add(reader.GetGenericParameterConstraint(c).Type, used);
     }
 
     private static void AddSignature(MethodSignature<IReadOnlyList<string>> signature, HashSet<string> used)

@@ -1,4 +1,6 @@
 using System.Reflection;
+using System.Reflection.Emit;
+using NotificationService.Testing;
 
 namespace NotificationService.Core.Tests.Architecture;
 
@@ -8,7 +10,8 @@ namespace NotificationService.Core.Tests.Architecture;
 /// </summary>
 public class when_core_folders_use_each_other
 {
-    private static readonly FolderDependencies Core = FolderDependencies.Of(Assembly.Load("NotificationService.Core").Location);
+    private static readonly FolderDependencies Core = FolderDependencies.Of(
+        Assembly.Load("NotificationService.Core").Location, Path.Combine(WorkerProcess.RepositoryRoot(), "src", "NotificationService.Core"));
 
     [Fact]
     public void no_folder_uses_a_folder_that_uses_it_back()
@@ -36,6 +39,42 @@ public class when_core_folders_use_each_other
         Assert.Null(FolderDependencies.Folder("NotificationService.Core.Program"));
         Assert.Null(FolderDependencies.Folder("NotificationService.Core.Internal.Generated.WolverineHandlers.X"));
         Assert.Equal("Jobs", FolderDependencies.Folder("NotificationService.Core.Jobs.JobView.<>c"));
+    }
+
+    [Fact]
+    public void the_reading_sees_a_constant_only_the_source_names()
+    {
+        // A const is compiled into its user as a value, so the IL names nothing of Retention here; the text does.
+        var sources = Directory.CreateTempSubdirectory();
+        try
+        {
+            Directory.CreateDirectory(Path.Combine(sources.FullName, "Infrastructure"));
+            File.WriteAllText(Path.Combine(sources.FullName, "Infrastructure", "Days.cs"), "var max = Retention.RetentionSettings.MaxDays;");
+            var uses = FolderDependencies.Of(Assembly.Load("NotificationService.Core").Location, sources.FullName);
+            Assert.Contains("(a constant", uses.Uses["Infrastructure"]["Retention"]);
+            Assert.False(FolderDependencies.Of(Assembly.Load("NotificationService.Core").Location).Uses.ContainsKey("Infrastructure"));
+        }
+        finally { sources.Delete(recursive: true); }
+    }
+
+    [Fact]
+    public void the_reading_sees_a_type_named_only_in_a_generic_constraint()
+    {
+        // An assembly made for the test: B.Box<T> where T : A.Thing, and nothing else of A in B.
+        var builder = new PersistedAssemblyBuilder(new AssemblyName("Constraints"), typeof(object).Assembly);
+        var module = builder.DefineDynamicModule("Constraints");
+        var thing = module.DefineType("NotificationService.Core.A.Thing", TypeAttributes.Public | TypeAttributes.Class);
+        thing.CreateType();
+        var box = module.DefineType("NotificationService.Core.B.Box", TypeAttributes.Public | TypeAttributes.Class);
+        box.DefineGenericParameters("T")[0].SetBaseTypeConstraint(thing);
+        box.CreateType();
+        var path = Path.Combine(Path.GetTempPath(), $"constraints-{Guid.NewGuid():N}.dll");
+        try
+        {
+            builder.Save(path);
+            Assert.Equal("NotificationService.Core.B.Box -> NotificationService.Core.A.Thing", FolderDependencies.Of(path).Uses["B"]["A"]);
+        }
+        finally { File.Delete(path); }
     }
 
     [Fact]

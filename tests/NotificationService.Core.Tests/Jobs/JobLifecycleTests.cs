@@ -1,4 +1,5 @@
 using System.Text.Json;
+using NotificationService.Contracts;
 using NotificationService.Storage.Adapters;
 using NotificationService.Storage.Jobs;
 
@@ -8,9 +9,10 @@ namespace NotificationService.Core.Tests.Jobs;
 /// The job state machine as a table: every state (and the flags that change a decision) by every command, with the
 /// events <see cref="JobLifecycle"/> returns ("-" for none). Pure: no host, no database. The table records today's
 /// behaviour. A terminal job moves on only by an operator's Retry of a Failed one; erasing its params is recorded in any
-/// state, once. Callers validate before they decide (e.g. the API refuses to reschedule a queued job, the worker never
-/// reports an attempt it did not start), so rows for commands a caller never sends in that state still show what the
-/// function returns.
+/// state, once. Callers validate before they decide (e.g. the worker never reports an attempt it did not start), so rows
+/// for commands a caller never sends in that state still show what the function returns. Where an endpoint's validation
+/// answers 409 with its own message, these rows are the rule it words: Retry (RetryJobEndpoint.Validate: only Failed,
+/// params not erased), Change the send time (UpdateOfferEndpoint.Validate: only while Scheduled), Cancel (a terminal job).
 /// </summary>
 public sealed class JobLifecycleTests
 {
@@ -53,8 +55,10 @@ public sealed class JobLifecycleTests
         ["Stuck"] = job => JobLifecycle.OnStuck(job, job.Version, Now.AddHours(-1), Bounds, adapterExists: true, Now),
         ["SendTime"] = job => JobLifecycle.OnSendTime(job, job.SendAt ?? Now, TheAdapter, Now),
         ["Change"] = job => JobLifecycle.OnChange(job, expireAt: Now.AddDays(1), sendAt: null, newParams: Params, Now),
+        ["Change the send time"] = job => JobLifecycle.OnChange(job, expireAt: null, sendAt: Now.AddDays(1), newParams: null, Now),
         ["Retry"] = job => JobLifecycle.OnRetry(job, "admin", Now),
         ["ParamsErased"] = job => JobLifecycle.OnParamsErased(job, "retention", "retention", Now),
+        ["Erasure"] = job => JobLifecycle.OnErasure(job, "offer", "svc", Now).Events,
         ["PickUp"] = job => JobLifecycle.OnPickUp(job, "w2", Now, generation: 0, adapterId: TheAdapter.Id) switch
         {
             PickUp.Send send => send.Events,
@@ -77,8 +81,10 @@ public sealed class JobLifecycleTests
         { "Scheduled",                               "Stuck",                   "-" },
         { "Scheduled",                               "SendTime",                "JobQueued" },
         { "Scheduled",                               "Change",                  "JobExpiryChanged, JobParamsUpdated" },
+        { "Scheduled",                               "Change the send time",    "JobRescheduled" },
         { "Scheduled",                               "Retry",                   "-" },
         { "Scheduled",                               "ParamsErased",            "JobParamsErased" },
+        { "Scheduled",                               "Erasure",                 "JobCancellationRequested, JobCanceled, JobParamsErased" },
         { "Scheduled",                               "PickUp",                  "JobStarted" },
         { "Scheduled",                               "Delivered",               "JobFinished" },
         { "Scheduled",                               "Transient",               "JobAttemptFailed" },
@@ -92,8 +98,10 @@ public sealed class JobLifecycleTests
         { "Scheduled, expiry passed",                "Stuck",                   "-" },
         { "Scheduled, expiry passed",                "SendTime",                "JobExpired" },
         { "Scheduled, expiry passed",                "Change",                  "JobExpiryChanged, JobParamsUpdated" },
+        { "Scheduled, expiry passed",                "Change the send time",    "JobRescheduled" },
         { "Scheduled, expiry passed",                "Retry",                   "-" },
         { "Scheduled, expiry passed",                "ParamsErased",            "JobParamsErased" },
+        { "Scheduled, expiry passed",                "Erasure",                 "JobCancellationRequested, JobCanceled, JobParamsErased" },
         { "Scheduled, expiry passed",                "PickUp",                  "JobExpired" },
         { "Scheduled, expiry passed",                "Delivered",               "JobFinished" },
         { "Scheduled, expiry passed",                "Transient",               "JobAttemptFailed" },
@@ -107,8 +115,10 @@ public sealed class JobLifecycleTests
         { "Queued",                                  "Stuck",                   "JobRequeued" },
         { "Queued",                                  "SendTime",                "-" },
         { "Queued",                                  "Change",                  "JobExpiryChanged, JobParamsUpdated" },
+        { "Queued",                                  "Change the send time",    "-" },
         { "Queued",                                  "Retry",                   "-" },
         { "Queued",                                  "ParamsErased",            "JobParamsErased" },
+        { "Queued",                                  "Erasure",                 "JobCancellationRequested, JobCanceled, JobParamsErased" },
         { "Queued",                                  "PickUp",                  "JobStarted" },
         { "Queued",                                  "Delivered",               "JobFinished" },
         { "Queued",                                  "Transient",               "JobAttemptFailed" },
@@ -122,8 +132,10 @@ public sealed class JobLifecycleTests
         { "Queued, expiry passed",                   "Stuck",                   "JobExpired" },
         { "Queued, expiry passed",                   "SendTime",                "-" },
         { "Queued, expiry passed",                   "Change",                  "JobExpiryChanged, JobParamsUpdated" },
+        { "Queued, expiry passed",                   "Change the send time",    "-" },
         { "Queued, expiry passed",                   "Retry",                   "-" },
         { "Queued, expiry passed",                   "ParamsErased",            "JobParamsErased" },
+        { "Queued, expiry passed",                   "Erasure",                 "JobCancellationRequested, JobCanceled, JobParamsErased" },
         { "Queued, expiry passed",                   "PickUp",                  "JobExpired" },
         { "Queued, expiry passed",                   "Delivered",               "JobFinished" },
         { "Queued, expiry passed",                   "Transient",               "JobAttemptFailed" },
@@ -137,8 +149,10 @@ public sealed class JobLifecycleTests
         { "Queued, cancellation requested",          "Stuck",                   "JobCanceled" },
         { "Queued, cancellation requested",          "SendTime",                "-" },
         { "Queued, cancellation requested",          "Change",                  "JobExpiryChanged, JobParamsUpdated" },
+        { "Queued, cancellation requested",          "Change the send time",    "-" },
         { "Queued, cancellation requested",          "Retry",                   "-" },
         { "Queued, cancellation requested",          "ParamsErased",            "JobParamsErased" },
+        { "Queued, cancellation requested",          "Erasure",                 "-" },
         { "Queued, cancellation requested",          "PickUp",                  "JobCanceled" },
         { "Queued, cancellation requested",          "Delivered",               "JobFinished" },
         { "Queued, cancellation requested",          "Transient",               "JobCanceled" },
@@ -153,8 +167,10 @@ public sealed class JobLifecycleTests
         { "Queued for attempt 2",                    "Stuck",                   "JobRequeued" },
         { "Queued for attempt 2",                    "SendTime",                "-" },
         { "Queued for attempt 2",                    "Change",                  "-" },
+        { "Queued for attempt 2",                    "Change the send time",    "-" },
         { "Queued for attempt 2",                    "Retry",                   "-" },
         { "Queued for attempt 2",                    "ParamsErased",            "JobParamsErased" },
+        { "Queued for attempt 2",                    "Erasure",                 "JobCancellationRequested, JobCanceled, JobParamsErased" },
         { "Queued for attempt 2",                    "PickUp",                  "JobStarted" },
         { "Queued for attempt 2",                    "Delivered",               "JobFinished" },
         { "Queued for attempt 2",                    "Transient",               "JobAttemptFailed" },
@@ -170,8 +186,10 @@ public sealed class JobLifecycleTests
         { "Queued, message of an older generation",  "Stuck",                   "JobRequeued" },
         { "Queued, message of an older generation",  "SendTime",                "-" },
         { "Queued, message of an older generation",  "Change",                  "-" },
+        { "Queued, message of an older generation",  "Change the send time",    "-" },
         { "Queued, message of an older generation",  "Retry",                   "-" },
         { "Queued, message of an older generation",  "ParamsErased",            "JobParamsErased" },
+        { "Queued, message of an older generation",  "Erasure",                 "JobCancellationRequested, JobCanceled, JobParamsErased" },
         { "Queued, message of an older generation",  "PickUp",                  "-" },
         { "Queued, message of an older generation",  "Delivered",               "JobFinished" },
         { "Queued, message of an older generation",  "Transient",               "-" },
@@ -185,8 +203,10 @@ public sealed class JobLifecycleTests
         { "Queued, another adapter's",               "Stuck",                   "JobRequeued" },
         { "Queued, another adapter's",               "SendTime",                "-" },
         { "Queued, another adapter's",               "Change",                  "JobExpiryChanged, JobParamsUpdated" },
+        { "Queued, another adapter's",               "Change the send time",    "-" },
         { "Queued, another adapter's",               "Retry",                   "-" },
         { "Queued, another adapter's",               "ParamsErased",            "JobParamsErased" },
+        { "Queued, another adapter's",               "Erasure",                 "JobCancellationRequested, JobCanceled, JobParamsErased" },
         { "Queued, another adapter's",               "PickUp",                  "-" },
         { "Queued, another adapter's",               "Delivered",               "JobFinished" },
         { "Queued, another adapter's",               "Transient",               "JobAttemptFailed" },
@@ -200,8 +220,10 @@ public sealed class JobLifecycleTests
         { "Started",                                 "Stuck",                   "JobPossibleDuplicate, JobRequeued" },
         { "Started",                                 "SendTime",                "-" },
         { "Started",                                 "Change",                  "-" },
+        { "Started",                                 "Change the send time",    "-" },
         { "Started",                                 "Retry",                   "-" },
         { "Started",                                 "ParamsErased",            "JobParamsErased" },
+        { "Started",                                 "Erasure",                 "-" },
         { "Started",                                 "PickUp",                  "JobPossibleDuplicate, JobStarted" },
         { "Started",                                 "Delivered",               "JobFinished" },
         { "Started",                                 "Transient",               "JobAttemptFailed" },
@@ -216,8 +238,10 @@ public sealed class JobLifecycleTests
         { "Started, cancellation requested",         "Stuck",                   "JobCanceled" },
         { "Started, cancellation requested",         "SendTime",                "-" },
         { "Started, cancellation requested",         "Change",                  "-" },
+        { "Started, cancellation requested",         "Change the send time",    "-" },
         { "Started, cancellation requested",         "Retry",                   "-" },
         { "Started, cancellation requested",         "ParamsErased",            "JobParamsErased" },
+        { "Started, cancellation requested",         "Erasure",                 "-" },
         { "Started, cancellation requested",         "PickUp",                  "JobCanceled" },
         { "Started, cancellation requested",         "Delivered",               "JobFinished" },
         { "Started, cancellation requested",         "Transient",               "JobCanceled" },
@@ -232,8 +256,10 @@ public sealed class JobLifecycleTests
         { "Started, expiry passed",                  "Stuck",                   "JobPossibleDuplicate, JobRequeued" },
         { "Started, expiry passed",                  "SendTime",                "-" },
         { "Started, expiry passed",                  "Change",                  "-" },
+        { "Started, expiry passed",                  "Change the send time",    "-" },
         { "Started, expiry passed",                  "Retry",                   "-" },
         { "Started, expiry passed",                  "ParamsErased",            "JobParamsErased" },
+        { "Started, expiry passed",                  "Erasure",                 "-" },
         { "Started, expiry passed",                  "PickUp",                  "JobExpired" },
         { "Started, expiry passed",                  "Delivered",               "JobFinished" },
         { "Started, expiry passed",                  "Transient",               "JobAttemptFailed" },
@@ -248,8 +274,10 @@ public sealed class JobLifecycleTests
         { "Finished",                                "Stuck",                   "-" },
         { "Finished",                                "SendTime",                "-" },
         { "Finished",                                "Change",                  "-" },
+        { "Finished",                                "Change the send time",    "-" },
         { "Finished",                                "Retry",                   "-" },
         { "Finished",                                "ParamsErased",            "JobParamsErased" },
+        { "Finished",                                "Erasure",                 "JobParamsErased" },
         { "Finished",                                "PickUp",                  "-" },
         { "Finished",                                "Delivered",               "-" },
         { "Finished",                                "Transient",               "-" },
@@ -263,8 +291,10 @@ public sealed class JobLifecycleTests
         { "Failed",                                  "Stuck",                   "-" },
         { "Failed",                                  "SendTime",                "-" },
         { "Failed",                                  "Change",                  "-" },
+        { "Failed",                                  "Change the send time",    "-" },
         { "Failed",                                  "Retry",                   "JobRetryRequested" },
         { "Failed",                                  "ParamsErased",            "JobParamsErased" },
+        { "Failed",                                  "Erasure",                 "JobParamsErased" },
         { "Failed",                                  "PickUp",                  "-" },
         { "Failed",                                  "Delivered",               "-" },
         { "Failed",                                  "Transient",               "-" },
@@ -278,8 +308,10 @@ public sealed class JobLifecycleTests
         { "Failed, params erased",                   "Stuck",                   "-" },
         { "Failed, params erased",                   "SendTime",                "-" },
         { "Failed, params erased",                   "Change",                  "-" },
+        { "Failed, params erased",                   "Change the send time",    "-" },
         { "Failed, params erased",                   "Retry",                   "-" },
         { "Failed, params erased",                   "ParamsErased",            "-" },
+        { "Failed, params erased",                   "Erasure",                 "-" },
         { "Failed, params erased",                   "PickUp",                  "-" },
         { "Failed, params erased",                   "Delivered",               "-" },
         { "Failed, params erased",                   "Transient",               "-" },
@@ -293,8 +325,10 @@ public sealed class JobLifecycleTests
         { "Expired",                                 "Stuck",                   "-" },
         { "Expired",                                 "SendTime",                "-" },
         { "Expired",                                 "Change",                  "-" },
+        { "Expired",                                 "Change the send time",    "-" },
         { "Expired",                                 "Retry",                   "-" },
         { "Expired",                                 "ParamsErased",            "JobParamsErased" },
+        { "Expired",                                 "Erasure",                 "JobParamsErased" },
         { "Expired",                                 "PickUp",                  "-" },
         { "Expired",                                 "Delivered",               "-" },
         { "Expired",                                 "Transient",               "-" },
@@ -308,8 +342,10 @@ public sealed class JobLifecycleTests
         { "Canceled",                                "Stuck",                   "-" },
         { "Canceled",                                "SendTime",                "-" },
         { "Canceled",                                "Change",                  "-" },
+        { "Canceled",                                "Change the send time",    "-" },
         { "Canceled",                                "Retry",                   "-" },
         { "Canceled",                                "ParamsErased",            "JobParamsErased" },
+        { "Canceled",                                "Erasure",                 "JobParamsErased" },
         { "Canceled",                                "PickUp",                  "-" },
         { "Canceled",                                "Delivered",               "-" },
         { "Canceled",                                "Transient",               "-" },
@@ -335,6 +371,34 @@ public sealed class JobLifecycleTests
         var missing = Situations.Keys.SelectMany(s => Commands.Keys.Select(c => (s, c))).Except(rows).ToList();
         Assert.True(missing.Count == 0, $"No row for: {string.Join("; ", missing)}");
         Assert.Equal(Situations.Count * Commands.Count, rows.Count);
+    }
+
+    /// <summary>What an erasure request reports for a job in each situation (its events are the table's Erasure column).</summary>
+    private static readonly Dictionary<string, ErasureOutcome> ErasureOutcomes = new()
+    {
+        ["Scheduled"] = ErasureOutcome.Erased,
+        ["Scheduled, expiry passed"] = ErasureOutcome.Erased,
+        ["Queued"] = ErasureOutcome.Erased,
+        ["Queued, expiry passed"] = ErasureOutcome.Erased,
+        ["Queued, cancellation requested"] = ErasureOutcome.NotEnded,
+        ["Queued for attempt 2"] = ErasureOutcome.Erased,
+        ["Queued, message of an older generation"] = ErasureOutcome.Erased,
+        ["Queued, another adapter's"] = ErasureOutcome.Erased,
+        ["Started"] = ErasureOutcome.NotEnded,
+        ["Started, cancellation requested"] = ErasureOutcome.NotEnded,
+        ["Started, expiry passed"] = ErasureOutcome.NotEnded,
+        ["Finished"] = ErasureOutcome.Erased,
+        ["Failed"] = ErasureOutcome.Erased,
+        ["Failed, params erased"] = ErasureOutcome.AlreadyErased,
+        ["Expired"] = ErasureOutcome.Erased,
+        ["Canceled"] = ErasureOutcome.Erased,
+    };
+
+    [Fact]
+    public void an_erasure_reports_this_outcome_in_every_situation()
+    {
+        var decided = Situations.ToDictionary(s => s.Key, s => JobLifecycle.OnErasure(s.Value(), "offer", "svc", Now).Outcome);
+        Assert.Equal(ErasureOutcomes.OrderBy(o => o.Key), decided.OrderBy(o => o.Key));
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using NotificationService.Contracts;
 using NotificationService.Storage.Adapters;
 using NotificationService.Storage.Jobs;
 
