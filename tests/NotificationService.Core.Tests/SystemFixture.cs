@@ -195,7 +195,8 @@ public sealed class SystemFixture : IAsyncLifetime
     public async Task<T> SendAsync<T>(HttpMethod method, string url, string? key, object? body = null, int? expect = null) =>
         (await BodyOf(await ScenarioAsync(method, url, key, body, expect))).Deserialize<T>(Json)!;
 
-    public async Task<(int Status, JsonElement Body)> SendRawAsync(HttpMethod method, string url, string? key, object? body = null)
+    /// <summary>One request through <see cref="ScenarioAsync"/> whose status is the test's to check: the status and the JSON body.</summary>
+    public async Task<(int Status, JsonElement Body)> SendForStatusAsync(HttpMethod method, string url, string? key, object? body = null)
     {
         var result = await ScenarioAsync(method, url, key, body);
         return (result.Context.Response.StatusCode, await BodyOf(result));

@@ -82,7 +82,7 @@ public sealed class when_callback_data_ages_and_projections_rebuild(SystemFixtur
         Assert.Equal([page.Items[0].Id], (await System.GetDeliveriesAsync(System.Tenant, callback.Id)).Items.Select(d => d.Id));
 
         // The delete leaves the records to the sweep; the marker outlives them until no in-flight delivery can add one.
-        Assert.Equal(204, (await System.SendRawAsync(HttpMethod.Delete, $"/v1/callbacks/{callback.Id}", System.Tenant.ApiKey)).Status);
+        Assert.Equal(204, (await System.SendForStatusAsync(HttpMethod.Delete, $"/v1/callbacks/{callback.Id}", System.Tenant.ApiKey)).Status);
         Assert.Equal(1, await DeliveryRowsAsync(callback.Id));
         Assert.Equal(1, (await System.SweepAsync(DateTimeOffset.UtcNow))!.CallbackDeliveriesDeleted);
         Assert.Equal(0, await DeliveryRowsAsync(callback.Id));

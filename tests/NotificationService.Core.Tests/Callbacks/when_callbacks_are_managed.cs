@@ -8,7 +8,7 @@ public sealed class when_callbacks_are_managed(SystemFixture system) : Integrati
 {
     private async Task AssertInvalidAsync(HttpMethod method, string url, string key, object? body, string field)
     {
-        var (status, problem) = await System.SendRawAsync(method, url, key, body);
+        var (status, problem) = await System.SendForStatusAsync(method, url, key, body);
         Assert.True(status == 422, $"{method} {url} {JsonSerializer.Serialize(body)}: {status} {problem}");
         Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), $"no error for '{field}': {problem}");
     }
@@ -64,12 +64,12 @@ public sealed class when_callbacks_are_managed(SystemFixture system) : Integrati
                      (HttpMethod.Post, $"/v1/callbacks/{theirs.Id}/enable"), (HttpMethod.Delete, $"/v1/callbacks/{theirs.Id}"),
                      (HttpMethod.Get, $"/v1/callbacks/{Guid.NewGuid()}"),
                  })
-            Assert.Equal(404, (await System.SendRawAsync(method, url, System.Tenant.ApiKey)).Status);
+            Assert.Equal(404, (await System.SendForStatusAsync(method, url, System.Tenant.ApiKey)).Status);
         Assert.DoesNotContain((await System.SendAsync<List<CallbackState>>(HttpMethod.Get, "/v1/callbacks", System.Tenant.ApiKey, expect: 200)), c => c.Id == theirs.Id);
         // The admin names the service: the wrong one is a 404 too.
-        Assert.Equal(404, (await System.SendRawAsync(HttpMethod.Delete, $"/admin/services/{System.Tenant.Id}/callbacks/{theirs.Id}", SystemFixture.AdminKey)).Status);
-        Assert.Equal(404, (await System.SendRawAsync(HttpMethod.Get, $"/admin/services/{Guid.NewGuid()}/callbacks", SystemFixture.AdminKey)).Status);
-        Assert.Equal(200, (await System.SendRawAsync(HttpMethod.Get, $"/v1/callbacks/{theirs.Id}", other.ApiKey)).Status);
+        Assert.Equal(404, (await System.SendForStatusAsync(HttpMethod.Delete, $"/admin/services/{System.Tenant.Id}/callbacks/{theirs.Id}", SystemFixture.AdminKey)).Status);
+        Assert.Equal(404, (await System.SendForStatusAsync(HttpMethod.Get, $"/admin/services/{Guid.NewGuid()}/callbacks", SystemFixture.AdminKey)).Status);
+        Assert.Equal(200, (await System.SendForStatusAsync(HttpMethod.Get, $"/v1/callbacks/{theirs.Id}", other.ApiKey)).Status);
     }
 
     [Fact]
@@ -83,10 +83,10 @@ public sealed class when_callbacks_are_managed(SystemFixture system) : Integrati
         Assert.Equal(created.Id, (await System.GetCallbackAsync(System.Tenant, created.Id)).Id); // the service sees it as its own
         var enabled = await System.SendAsync<CallbackState>(HttpMethod.Post, $"/admin/services/{System.Tenant.Id}/callbacks/{created.Id}/enable", SystemFixture.AdminKey, expect: 200);
         Assert.True(enabled.Enabled);
-        Assert.Equal(204, (await System.SendRawAsync(HttpMethod.Delete, $"/admin/services/{System.Tenant.Id}/callbacks/{created.Id}", SystemFixture.AdminKey)).Status);
-        Assert.Equal(404, (await System.SendRawAsync(HttpMethod.Get, $"/v1/callbacks/{created.Id}", System.Tenant.ApiKey)).Status);
+        Assert.Equal(204, (await System.SendForStatusAsync(HttpMethod.Delete, $"/admin/services/{System.Tenant.Id}/callbacks/{created.Id}", SystemFixture.AdminKey)).Status);
+        Assert.Equal(404, (await System.SendForStatusAsync(HttpMethod.Get, $"/v1/callbacks/{created.Id}", System.Tenant.ApiKey)).Status);
         // A service key may not use the admin routes.
-        Assert.Equal(403, (await System.SendRawAsync(HttpMethod.Get, $"/admin/services/{System.Tenant.Id}/callbacks", System.Tenant.ApiKey)).Status);
+        Assert.Equal(403, (await System.SendForStatusAsync(HttpMethod.Get, $"/admin/services/{System.Tenant.Id}/callbacks", System.Tenant.ApiKey)).Status);
     }
 
     [Fact]
@@ -103,12 +103,12 @@ public sealed class when_callbacks_are_managed(SystemFixture system) : Integrati
         var atDelete = 0;
         await System.TrackAsync(async () =>
         {
-            Assert.Equal(204, (await System.SendRawAsync(HttpMethod.Delete, $"/v1/callbacks/{callback.Id}", System.Tenant.ApiKey)).Status);
+            Assert.Equal(204, (await System.SendForStatusAsync(HttpMethod.Delete, $"/v1/callbacks/{callback.Id}", System.Tenant.ApiKey)).Status);
             atDelete = peer.Requests.Count;
             peer.Reply = _ => new PeerReply(200, "{}");
             retried.Arm();
         }, retried);
         Assert.True(peer.Requests.Count <= atDelete + 1, $"{peer.Requests.Count - atDelete} requests after the delete"); // one may have been in flight
-        Assert.Equal(404, (await System.SendRawAsync(HttpMethod.Get, $"/v1/callbacks/{callback.Id}", System.Tenant.ApiKey)).Status);
+        Assert.Equal(404, (await System.SendForStatusAsync(HttpMethod.Get, $"/v1/callbacks/{callback.Id}", System.Tenant.ApiKey)).Status);
     }
 }

@@ -19,7 +19,7 @@ public sealed class when_a_job_runs_its_course(SystemFixture system) : Integrati
         Assert.Equal("The SMTP server refused the message: 550 MailboxUnavailable.", job.LastError);
         Assert.Equal(["JobQueued", "JobStarted", "JobFailed"], await System.EventTypesAsync(System.Tenant, job.Id));
         // The server's own words are for the operator only.
-        Assert.DoesNotContain("no such mailbox", (await System.SendRawAsync(HttpMethod.Get, $"/v1/jobs/{job.Id}/events", System.Tenant.ApiKey)).Body.ToString());
+        Assert.DoesNotContain("no such mailbox", (await System.SendForStatusAsync(HttpMethod.Get, $"/v1/jobs/{job.Id}/events", System.Tenant.ApiKey)).Body.ToString());
         var admin = await System.SendAsync<System.Text.Json.JsonElement>(HttpMethod.Get, $"/admin/jobs/{job.Id}", SystemFixture.AdminKey, expect: 200);
         Assert.Contains("no such mailbox", admin.GetProperty("lastErrorDetail").GetString());
     }

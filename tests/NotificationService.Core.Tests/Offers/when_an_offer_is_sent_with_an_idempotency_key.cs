@@ -72,7 +72,7 @@ public sealed class when_an_offer_is_sent_with_an_idempotency_key(SystemFixture 
     {
         var other = await System.CreateTenantAsync($"other-{Guid.NewGuid():N}");
         var mine = await PostAsync(Offer("mine@example.test"), "shared-key");
-        var (status, theirs) = await System.SendRawAsync(HttpMethod.Post, "/v1/offers", other.ApiKey, Offer("mine@example.test"));
+        var (status, theirs) = await System.SendForStatusAsync(HttpMethod.Post, "/v1/offers", other.ApiKey, Offer("mine@example.test"));
 
         Assert.Equal(202, mine.Status);
         Assert.Equal(202, status);
