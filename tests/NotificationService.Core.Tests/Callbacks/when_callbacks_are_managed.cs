@@ -93,22 +93,30 @@ public sealed class when_callbacks_are_managed(SystemFixture system) : Integrati
     public async Task deleting_a_callback_stops_its_pending_deliveries()
     {
         await using var peer = await HttpPeer.StartAsync();
-        peer.Reply = _ => new PeerReply(500, "{}");
+        peer.Reply = _ => new PeerReply(500, "{}"); // failing throughout: every attempt leaves a retry behind
+        // The first attempt is held at the peer until the callback is deleted: it is the one in flight at the delete, and
+        // every later attempt (each parked by the one before it ended) starts after the delete.
+        var firstArrived = new TaskCompletionSource();
+        var deleted = new TaskCompletionSource();
+        peer.BeforeReply = (_, cancellation) =>
+        {
+            firstArrived.TrySetResult();
+            return deleted.Task.WaitAsync(cancellation);
+        };
         var callback = await System.CreateCallbackAsync(System.Tenant, peer.BaseUrl, ["finished"]);
         await System.CreateOfferAsync(System.Tenant, new { targets = new[] { ClientApi.EmailTarget(System.Email.Name, "deleted@example.test") } });
-        await Eventually.Until(() => peer.Requests.Count >= 1, what: "the first failed attempt");
+        await firstArrived.Task.WaitAsync(TimeSpan.FromSeconds(30));
 
-        // The next retry starts after the delete and must find the callback gone: tracked until it has been handled.
+        // Tracked until the retry the first attempt parked has been handled: it started after the delete and must find the callback gone.
         var retried = new Handled<DeliverCallback>(m => m.CallbackId == callback.Id, armed: false);
-        var atDelete = 0;
         await System.TrackAsync(async () =>
         {
             Assert.Equal(204, (await System.SendForStatusAsync(HttpMethod.Delete, $"/v1/callbacks/{callback.Id}", System.Tenant.ApiKey)).Status);
-            atDelete = peer.Requests.Count;
-            peer.Reply = _ => new PeerReply(200, "{}");
             retried.Arm();
+            deleted.SetResult(); // the first attempt fails now and parks the retry
         }, retried);
-        Assert.True(peer.Requests.Count <= atDelete + 1, $"{peer.Requests.Count - atDelete} requests after the delete"); // one may have been in flight
+        var sentAfterDelete = peer.Requests.Count - 1; // all but the held first attempt
+        Assert.True(sentAfterDelete == 0, $"{sentAfterDelete} requests sent to the deleted callback");
         Assert.Equal(404, (await System.SendForStatusAsync(HttpMethod.Get, $"/v1/callbacks/{callback.Id}", System.Tenant.ApiKey)).Status);
     }
 }
