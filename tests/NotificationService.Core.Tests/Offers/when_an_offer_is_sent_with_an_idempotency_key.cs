@@ -30,7 +30,8 @@ public sealed class when_an_offer_is_sent_with_an_idempotency_key(SystemFixture 
             retry = await PostAsync(Offer("once@example.test"), "order-42");
             jobId = first.Body.GetProperty("jobs")[0].GetProperty("id").GetGuid();
         }, new Handled<DeliverJob>(m => m.JobId == jobId));
-        Assert.Single(tracked.Sent.MessagesOf<DeliverJob>());
+        // The core's only: a worker's retry an earlier test left scheduled may be sent during the session.
+        Assert.Single(System.SentByCore<DeliverJob>(tracked));
 
         Assert.Equal(202, first.Status);
         Assert.Equal(202, retry.Status);
