@@ -37,7 +37,7 @@ public static class ClientApi
         system.SendAsync<List<HistoryEntry>>(HttpMethod.Get, $"/v1/jobs/{jobId}/events", tenant.ApiKey, expect: 200);
 
     public static Task<(int Status, System.Text.Json.JsonElement Body)> CancelJobAsync(this SystemFixture system, Tenant tenant, Guid jobId) =>
-        system.SendRawAsync(HttpMethod.Post, $"/v1/jobs/{jobId}/cancel", tenant.ApiKey);
+        system.SendForStatusAsync(HttpMethod.Post, $"/v1/jobs/{jobId}/cancel", tenant.ApiKey);
 
     public static Task<JobView> WaitForStateAsync(this SystemFixture system, Tenant tenant, Guid jobId, JobState state, TimeSpan? timeout = null) =>
         Eventually.Until(() => system.GetJobAsync(tenant, jobId), job => job.State == state, timeout, $"job {jobId} to be {state}");

@@ -15,6 +15,7 @@ using NotificationService.Core.Offers;
 using NotificationService.Storage.Jobs;
 using NotificationService.Testing;
 using Wolverine;
+using Wolverine.Runtime;
 using Wolverine.Tracking;
 
 namespace NotificationService.Core.Tests;
@@ -195,7 +196,8 @@ public sealed class SystemFixture : IAsyncLifetime
     public async Task<T> SendAsync<T>(HttpMethod method, string url, string? key, object? body = null, int? expect = null) =>
         (await BodyOf(await ScenarioAsync(method, url, key, body, expect))).Deserialize<T>(Json)!;
 
-    public async Task<(int Status, JsonElement Body)> SendRawAsync(HttpMethod method, string url, string? key, object? body = null)
+    /// <summary>One request through <see cref="ScenarioAsync"/> whose status is the test's to check: the status and the JSON body.</summary>
+    public async Task<(int Status, JsonElement Body)> SendForStatusAsync(HttpMethod method, string url, string? key, object? body = null)
     {
         var result = await ScenarioAsync(method, url, key, body);
         return (result.Context.Response.StatusCode, await BodyOf(result));
@@ -216,6 +218,17 @@ public sealed class SystemFixture : IAsyncLifetime
     public Task<ITrackedSession> TrackAsync(Func<Task> act, ITrackedCondition until, TimeSpan? timeout = null, params IHost[] workers) =>
         Core.TrackActivity().AlsoTrack(workers.Length == 0 ? [EmailWorker] : workers).Timeout(timeout ?? TimeSpan.FromSeconds(30))
             .WaitForCondition(until).ExecuteAndWaitAsync(_ => act());
+
+    /// <summary>
+    /// The <typeparamref name="T"/> messages the core sent in <paramref name="session"/>, not its workers: the core sends a
+    /// job's delivery only for a job that exists (this test's, after the reset), while a worker's retry an earlier test left
+    /// scheduled (Wolverine keeps those across the reset) may be sent by the shared worker at any time.
+    /// </summary>
+    public IEnumerable<T> SentByCore<T>(ITrackedSession session)
+    {
+        var core = Core.Services.GetRequiredService<IWolverineRuntime>().Options.ServiceName;
+        return session.FindEnvelopesWithMessageType<T>(MessageEventType.Sent).Where(r => r.ServiceName == core).Select(r => (T)r.Message!);
+    }
 
     private static Task DropSchemasAsync() => Sql.ExecuteAsync("DROP SCHEMA IF EXISTS ns, wolverine, wolverine_adapters CASCADE");
 

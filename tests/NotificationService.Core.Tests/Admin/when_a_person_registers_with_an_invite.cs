@@ -12,12 +12,12 @@ public sealed class when_a_person_registers_with_an_invite(SystemFixture system)
     public async Task the_code_buys_one_service_with_a_working_key_and_only_once()
     {
         var invite = await InviteAsync();
-        var (status, created) = await System.SendRawAsync(HttpMethod.Post, "/v1/register", key: null, new { name = "Ada's shop", inviteCode = invite.Code });
+        var (status, created) = await System.SendForStatusAsync(HttpMethod.Post, "/v1/register", key: null, new { name = "Ada's shop", inviteCode = invite.Code });
         Assert.Equal(201, status);
         var key = created.GetProperty("apiKey").GetString()!;
-        Assert.Equal(200, (await System.SendRawAsync(HttpMethod.Get, "/v1/adapters", key)).Status);
+        Assert.Equal(200, (await System.SendForStatusAsync(HttpMethod.Get, "/v1/adapters", key)).Status);
 
-        var (again, problem) = await System.SendRawAsync(HttpMethod.Post, "/v1/register", key: null, new { name = "Second", inviteCode = invite.Code });
+        var (again, problem) = await System.SendForStatusAsync(HttpMethod.Post, "/v1/register", key: null, new { name = "Second", inviteCode = invite.Code });
         Assert.Equal(422, again);
         Assert.Contains("already used", problem.GetProperty("errors").GetProperty("inviteCode")[0].GetString());
 
@@ -34,11 +34,11 @@ public sealed class when_a_person_registers_with_an_invite(SystemFixture system)
         await Eventually.Until(() => DateTimeOffset.UtcNow > invite.ExpiresAt, what: "the invite to expire");
         var before = (await System.SendAsync<List<NotificationService.Core.ServiceAdmin.ServiceView>>(HttpMethod.Get, "/admin/services", SystemFixture.AdminKey, expect: 200)).Count;
 
-        var (expired, problem) = await System.SendRawAsync(HttpMethod.Post, "/v1/register", key: null, new { name = "Late", inviteCode = invite.Code });
+        var (expired, problem) = await System.SendForStatusAsync(HttpMethod.Post, "/v1/register", key: null, new { name = "Late", inviteCode = invite.Code });
         Assert.Equal(422, expired);
         Assert.Contains("expired", problem.GetProperty("errors").GetProperty("inviteCode")[0].GetString());
-        Assert.Equal(422, (await System.SendRawAsync(HttpMethod.Post, "/v1/register", key: null, new { name = "X", inviteCode = "nsi_made-up" })).Status);
-        Assert.Equal(422, (await System.SendRawAsync(HttpMethod.Post, "/v1/register", key: null, new { name = "", inviteCode = invite.Code })).Status);
+        Assert.Equal(422, (await System.SendForStatusAsync(HttpMethod.Post, "/v1/register", key: null, new { name = "X", inviteCode = "nsi_made-up" })).Status);
+        Assert.Equal(422, (await System.SendForStatusAsync(HttpMethod.Post, "/v1/register", key: null, new { name = "", inviteCode = invite.Code })).Status);
 
         var after = (await System.SendAsync<List<NotificationService.Core.ServiceAdmin.ServiceView>>(HttpMethod.Get, "/admin/services", SystemFixture.AdminKey, expect: 200)).Count;
         Assert.Equal(before, after);
@@ -49,7 +49,7 @@ public sealed class when_a_person_registers_with_an_invite(SystemFixture system)
     {
         var invite = await InviteAsync();
         var results = await Task.WhenAll(Enumerable.Range(0, 6).Select(i =>
-            System.SendRawAsync(HttpMethod.Post, "/v1/register", key: null, new { name = $"racer {i}", inviteCode = invite.Code })));
+            System.SendForStatusAsync(HttpMethod.Post, "/v1/register", key: null, new { name = $"racer {i}", inviteCode = invite.Code })));
 
         Assert.Single(results, r => r.Status == 201);
         Assert.All(results.Where(r => r.Status != 201), r => Assert.Contains(r.Status, new[] { 409, 422 }));
@@ -61,15 +61,15 @@ public sealed class when_a_person_registers_with_an_invite(SystemFixture system)
         var invite = await InviteAsync();
         var revoked = await System.SendAsync<InviteView>(HttpMethod.Delete, $"/admin/invites/{invite.Id}", SystemFixture.AdminKey, expect: 200);
         Assert.NotNull(revoked.RevokedAt);
-        var (status, problem) = await System.SendRawAsync(HttpMethod.Post, "/v1/register", key: null, new { name = $"late {Guid.NewGuid():N}", inviteCode = invite.Code });
+        var (status, problem) = await System.SendForStatusAsync(HttpMethod.Post, "/v1/register", key: null, new { name = $"late {Guid.NewGuid():N}", inviteCode = invite.Code });
         Assert.Equal(422, status);
         Assert.Contains("revoked", problem.GetProperty("errors").GetProperty("inviteCode")[0].GetString());
         Assert.Equal(revoked.RevokedAt, (await System.SendAsync<InviteView>(HttpMethod.Get, $"/admin/invites/{invite.Id}", SystemFixture.AdminKey, expect: 200)).RevokedAt);
 
         var used = await InviteAsync();
-        Assert.Equal(201, (await System.SendRawAsync(HttpMethod.Post, "/v1/register", key: null, new { name = $"early {Guid.NewGuid():N}", inviteCode = used.Code })).Status);
-        Assert.Equal(409, (await System.SendRawAsync(HttpMethod.Delete, $"/admin/invites/{used.Id}", SystemFixture.AdminKey)).Status);
-        Assert.Equal(404, (await System.SendRawAsync(HttpMethod.Delete, $"/admin/invites/{Guid.NewGuid()}", SystemFixture.AdminKey)).Status);
+        Assert.Equal(201, (await System.SendForStatusAsync(HttpMethod.Post, "/v1/register", key: null, new { name = $"early {Guid.NewGuid():N}", inviteCode = used.Code })).Status);
+        Assert.Equal(409, (await System.SendForStatusAsync(HttpMethod.Delete, $"/admin/invites/{used.Id}", SystemFixture.AdminKey)).Status);
+        Assert.Equal(404, (await System.SendForStatusAsync(HttpMethod.Delete, $"/admin/invites/{Guid.NewGuid()}", SystemFixture.AdminKey)).Status);
     }
 
     [Fact]
@@ -78,8 +78,8 @@ public sealed class when_a_person_registers_with_an_invite(SystemFixture system)
         for (var round = 0; round < 5; round++)
         {
             var invite = await InviteAsync();
-            var register = System.SendRawAsync(HttpMethod.Post, "/v1/register", key: null, new { name = $"racer {Guid.NewGuid():N}", inviteCode = invite.Code });
-            var revoke = System.SendRawAsync(HttpMethod.Delete, $"/admin/invites/{invite.Id}", SystemFixture.AdminKey);
+            var register = System.SendForStatusAsync(HttpMethod.Post, "/v1/register", key: null, new { name = $"racer {Guid.NewGuid():N}", inviteCode = invite.Code });
+            var revoke = System.SendForStatusAsync(HttpMethod.Delete, $"/admin/invites/{invite.Id}", SystemFixture.AdminKey);
             var (registered, revokedStatus) = ((await register).Status, (await revoke).Status);
 
             var after = await System.SendAsync<InviteView>(HttpMethod.Get, $"/admin/invites/{invite.Id}", SystemFixture.AdminKey, expect: 200);
@@ -90,5 +90,5 @@ public sealed class when_a_person_registers_with_an_invite(SystemFixture system)
 
     [Fact]
     public async Task only_admins_create_invites() =>
-        Assert.Equal(403, (await System.SendRawAsync(HttpMethod.Post, "/admin/invites", System.Tenant.ApiKey, new { })).Status);
+        Assert.Equal(403, (await System.SendForStatusAsync(HttpMethod.Post, "/admin/invites", System.Tenant.ApiKey, new { })).Status);
 }

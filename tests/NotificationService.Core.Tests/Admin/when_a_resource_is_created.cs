@@ -21,7 +21,7 @@ public sealed class when_a_resource_is_created(SystemFixture system) : Integrati
 
     private async Task<JsonElement> FollowAsync(string location)
     {
-        var (status, body) = await System.SendRawAsync(HttpMethod.Get, location, SystemFixture.AdminKey);
+        var (status, body) = await System.SendForStatusAsync(HttpMethod.Get, location, SystemFixture.AdminKey);
         Assert.True(status == 200, $"GET {location}: {status} {body}");
         return body;
     }
@@ -53,7 +53,7 @@ public sealed class when_a_resource_is_created(SystemFixture system) : Integrati
         });
         Assert.Equal(adapter.GetProperty("id").GetGuid(), (await FollowAsync(adapterAt)).GetProperty("id").GetGuid());
 
-        Assert.Equal(404, (await System.SendRawAsync(HttpMethod.Get, $"/admin/invites/{Guid.NewGuid()}", SystemFixture.AdminKey)).Status);
-        Assert.Equal(403, (await System.SendRawAsync(HttpMethod.Get, inviteAt, System.Tenant.ApiKey)).Status);
+        Assert.Equal(404, (await System.SendForStatusAsync(HttpMethod.Get, $"/admin/invites/{Guid.NewGuid()}", SystemFixture.AdminKey)).Status);
+        Assert.Equal(403, (await System.SendForStatusAsync(HttpMethod.Get, inviteAt, System.Tenant.ApiKey)).Status);
     }
 }

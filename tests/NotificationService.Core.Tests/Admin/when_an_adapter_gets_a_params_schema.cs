@@ -17,7 +17,7 @@ public sealed class when_an_adapter_gets_a_params_schema(SystemFixture system) :
     public async Task a_params_schema_that_is_not_a_valid_json_schema_is_refused_on_create_and_on_patch(string schema, string field)
     {
         var paramsSchema = JsonDocument.Parse(schema).RootElement;
-        var (created, problem) = await System.SendRawAsync(HttpMethod.Post, "/admin/adapters", SystemFixture.AdminKey, new
+        var (created, problem) = await System.SendForStatusAsync(HttpMethod.Post, "/admin/adapters", SystemFixture.AdminKey, new
         {
             name = UniqueName("schema"), type = "webhook", config = new { url = "http://127.0.0.1:9/in", secret = Secret }, paramsSchema,
         });
@@ -25,7 +25,7 @@ public sealed class when_an_adapter_gets_a_params_schema(SystemFixture system) :
         Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), problem.ToString());
 
         var adapter = await System.CreateAdapterAsync(UniqueName("schema"), "webhook", new { url = "http://127.0.0.1:9/in", secret = Secret });
-        var (patched, patchProblem) = await System.SendRawAsync(HttpMethod.Patch, $"/admin/adapters/{adapter.Id}", SystemFixture.AdminKey, new { paramsSchema });
+        var (patched, patchProblem) = await System.SendForStatusAsync(HttpMethod.Patch, $"/admin/adapters/{adapter.Id}", SystemFixture.AdminKey, new { paramsSchema });
         Assert.Equal(422, patched);
         Assert.True(patchProblem.GetProperty("errors").TryGetProperty(field, out _), patchProblem.ToString());
 
@@ -34,7 +34,7 @@ public sealed class when_an_adapter_gets_a_params_schema(SystemFixture system) :
                 patchProblem.GetProperty("errors").GetProperty(field)[0].GetString());
 
         // Offers are still validated against the adapter's schema.
-        var (offer, _) = await System.SendRawAsync(HttpMethod.Post, "/v1/offers", System.Tenant.ApiKey,
+        var (offer, _) = await System.SendForStatusAsync(HttpMethod.Post, "/v1/offers", System.Tenant.ApiKey,
             new { targets = new[] { new { adapter = adapter.Name, @params = new { nonsense = 1 } } } });
         Assert.Equal(422, offer);
     }
@@ -47,19 +47,19 @@ public sealed class when_an_adapter_gets_a_params_schema(SystemFixture system) :
              "definitions":{"count":{"type":"integer","exclusiveMinimum":0}},
              "properties":{"payload":{"type":"object","properties":{"n":{"$ref":"#/definitions/count"}},"patternProperties":{"^x-":{"type":"string"}}}}}
             """).RootElement;
-        var (status, created) = await System.SendRawAsync(HttpMethod.Post, "/admin/adapters", SystemFixture.AdminKey, new
+        var (status, created) = await System.SendForStatusAsync(HttpMethod.Post, "/admin/adapters", SystemFixture.AdminKey, new
         {
             name = UniqueName("schema"), type = "webhook", config = new { url = "http://127.0.0.1:9/in", secret = Secret }, paramsSchema,
         });
         Assert.True(status == 201, created.ToString());
         var name = created.GetProperty("name").GetString();
 
-        var (refused, problem) = await System.SendRawAsync(HttpMethod.Post, "/v1/offers", System.Tenant.ApiKey,
+        var (refused, problem) = await System.SendForStatusAsync(HttpMethod.Post, "/v1/offers", System.Tenant.ApiKey,
             new { targets = new[] { new { adapter = name, @params = new { payload = new { n = 0 } } } } });
         Assert.Equal(422, refused);
         Assert.True(problem.GetProperty("errors").TryGetProperty("targets[0].params.payload.n", out _), problem.ToString());
 
-        var (external, externalProblem) = await System.SendRawAsync(HttpMethod.Patch, $"/admin/adapters/{created.GetProperty("id").GetGuid()}",
+        var (external, externalProblem) = await System.SendForStatusAsync(HttpMethod.Patch, $"/admin/adapters/{created.GetProperty("id").GetGuid()}",
             SystemFixture.AdminKey, new { paramsSchema = new Dictionary<string, object> { ["$ref"] = "http://127.0.0.1:9/schema.json" } });
         Assert.Equal(422, external);
         Assert.True(externalProblem.GetProperty("errors").TryGetProperty("paramsSchema.$ref", out _), externalProblem.ToString());

@@ -14,7 +14,7 @@ public sealed class when_an_adapter_has_secrets(SystemFixture system) : Integrat
         var name = $"auth-{Guid.NewGuid():N}"[..20];
         var responses = new List<string>();
 
-        var (status, created) = await System.SendRawAsync(HttpMethod.Post, "/admin/adapters", SystemFixture.AdminKey, new
+        var (status, created) = await System.SendForStatusAsync(HttpMethod.Post, "/admin/adapters", SystemFixture.AdminKey, new
         {
             name, type = "email",
             config = new { host = "127.0.0.1", port = smtp.Port, security = "none", from = "ns@example.test", username = "mailer", password = secret },
@@ -24,13 +24,13 @@ public sealed class when_an_adapter_has_secrets(SystemFixture system) : Integrat
         var id = created.GetProperty("id").GetGuid();
 
         // A config update that leaves the password out keeps it.
-        responses.Add((await System.SendRawAsync(HttpMethod.Patch, $"/admin/adapters/{id}", SystemFixture.AdminKey,
+        responses.Add((await System.SendForStatusAsync(HttpMethod.Patch, $"/admin/adapters/{id}", SystemFixture.AdminKey,
             new { config = new { host = "127.0.0.1", port = smtp.Port, security = "none", from = "alerts@example.test", username = "mailer" } })).Body.ToString());
         foreach (var url in new[] { $"/admin/adapters/{id}", "/admin/adapters", $"/admin/adapters/{id}/history", "/admin/adapter-types" })
-            responses.Add((await System.SendRawAsync(HttpMethod.Get, url, SystemFixture.AdminKey)).Body.ToString());
-        responses.Add((await System.SendRawAsync(HttpMethod.Get, "/v1/adapters", System.Tenant.ApiKey)).Body.ToString());
+            responses.Add((await System.SendForStatusAsync(HttpMethod.Get, url, SystemFixture.AdminKey)).Body.ToString());
+        responses.Add((await System.SendForStatusAsync(HttpMethod.Get, "/v1/adapters", System.Tenant.ApiKey)).Body.ToString());
 
-        var adapter = (await System.SendRawAsync(HttpMethod.Get, $"/admin/adapters/{id}", SystemFixture.AdminKey)).Body;
+        var adapter = (await System.SendForStatusAsync(HttpMethod.Get, $"/admin/adapters/{id}", SystemFixture.AdminKey)).Body;
         Assert.Equal("password", adapter.GetProperty("secretsSet")[0].GetString());
         Assert.All(responses, r => Assert.DoesNotContain(secret, r));
 

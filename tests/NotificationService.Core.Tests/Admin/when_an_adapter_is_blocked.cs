@@ -21,8 +21,8 @@ public sealed class when_an_adapter_is_blocked(SystemFixture system) : Integrati
         });
         var jobId = offer.Jobs[0].Id;
 
-        Assert.Equal(200, (await System.SendRawAsync(HttpMethod.Post, $"/admin/adapters/{adapter.Id}/block", SystemFixture.AdminKey)).Status);
-        var (refused, problem) = await System.SendRawAsync(HttpMethod.Post, "/v1/offers", System.Tenant.ApiKey,
+        Assert.Equal(200, (await System.SendForStatusAsync(HttpMethod.Post, $"/admin/adapters/{adapter.Id}/block", SystemFixture.AdminKey)).Status);
+        var (refused, problem) = await System.SendForStatusAsync(HttpMethod.Post, "/v1/offers", System.Tenant.ApiKey,
             new { targets = new[] { ClientApi.EmailTarget(adapter.Name, "new@example.test") } });
         Assert.Equal(422, refused);
         Assert.Contains("blocked", problem.GetProperty("errors").GetProperty("targets[0].adapter")[0].GetString());
@@ -40,7 +40,7 @@ public sealed class when_an_adapter_is_blocked(SystemFixture system) : Integrati
         Assert.NotEqual(ListeningStatus.Accepting, listener.Status);
         Assert.Equal(JobState.Queued, (await System.GetJobAsync(System.Tenant, jobId)).State);
 
-        Assert.Equal(200, (await System.SendRawAsync(HttpMethod.Post, $"/admin/adapters/{adapter.Id}/unblock", SystemFixture.AdminKey)).Status);
+        Assert.Equal(200, (await System.SendForStatusAsync(HttpMethod.Post, $"/admin/adapters/{adapter.Id}/unblock", SystemFixture.AdminKey)).Status);
         Assert.Equal(JobState.Finished, (await System.WaitForTerminalAsync(System.Tenant, jobId)).State);
         Assert.Single(System.Smtp.To("waiting@example.test"));
     }

@@ -28,7 +28,7 @@ public sealed class when_an_admin_manages_adapters(SystemFixture system) : Integ
     [Fact]
     public async Task invalid_adapters_are_refused_naming_each_field()
     {
-        var (status, problem) = await System.SendRawAsync(HttpMethod.Post, "/admin/adapters", SystemFixture.AdminKey, new
+        var (status, problem) = await System.SendForStatusAsync(HttpMethod.Post, "/admin/adapters", SystemFixture.AdminKey, new
         {
             name = UniqueName("bad"), type = "email",
             config = new { host = "h", port = 70000, from = "x@example.test", colour = 1 },
@@ -41,11 +41,11 @@ public sealed class when_an_admin_manages_adapters(SystemFixture system) : Integ
         foreach (var field in new[] { "config.port", "config.colour", "paramsSchema", "services[0]", "policy.maxAttempts" })
             Assert.True(errors.TryGetProperty(field, out _), $"{field} missing in {problem}");
 
-        Assert.Equal(422, (await System.SendRawAsync(HttpMethod.Post, "/admin/adapters", SystemFixture.AdminKey,
+        Assert.Equal(422, (await System.SendForStatusAsync(HttpMethod.Post, "/admin/adapters", SystemFixture.AdminKey,
             new { name = "x", type = "carrier-pigeon", config = new { } })).Status);
-        Assert.Equal(409, (await System.SendRawAsync(HttpMethod.Post, "/admin/adapters", SystemFixture.AdminKey,
+        Assert.Equal(409, (await System.SendForStatusAsync(HttpMethod.Post, "/admin/adapters", SystemFixture.AdminKey,
             new { name = System.Email.Name, type = "email", config = new { host = "h", port = 25, from = "a@b.test" } })).Status);
-        Assert.Equal(404, (await System.SendRawAsync(HttpMethod.Get, $"/admin/adapters/{Guid.NewGuid()}", SystemFixture.AdminKey)).Status);
+        Assert.Equal(404, (await System.SendForStatusAsync(HttpMethod.Get, $"/admin/adapters/{Guid.NewGuid()}", SystemFixture.AdminKey)).Status);
     }
 
     [Theory]
@@ -62,14 +62,14 @@ public sealed class when_an_admin_manages_adapters(SystemFixture system) : Integ
         };
         foreach (var url in new[] { "ftp://files.example.test/in", "file:///etc/passwd", "gopher://example.test/" })
         {
-            var (status, problem) = await System.SendRawAsync(HttpMethod.Post, "/admin/adapters", SystemFixture.AdminKey,
+            var (status, problem) = await System.SendForStatusAsync(HttpMethod.Post, "/admin/adapters", SystemFixture.AdminKey,
                 new { name = UniqueName(type), type, config = Config(url) });
             Assert.True(status == 422, $"{url}: {status} {problem}");
             Assert.Contains("http", problem.GetProperty("errors").GetProperty($"config.{field}")[0].GetString());
         }
 
         var adapter = await System.CreateAdapterAsync(UniqueName(type), type, Config("https://provider.example.test/api"));
-        var (patched, patchProblem) = await System.SendRawAsync(HttpMethod.Patch, $"/admin/adapters/{adapter.Id}", SystemFixture.AdminKey,
+        var (patched, patchProblem) = await System.SendForStatusAsync(HttpMethod.Patch, $"/admin/adapters/{adapter.Id}", SystemFixture.AdminKey,
             new { config = Config("ftp://files.example.test/in") });
         Assert.True(patched == 422, $"{patched} {patchProblem}");
         Assert.True(patchProblem.GetProperty("errors").TryGetProperty($"config.{field}", out _), patchProblem.ToString());
@@ -93,10 +93,10 @@ public sealed class when_an_admin_manages_adapters(SystemFixture system) : Integ
         Assert.Contains(mine, a => a.Name == name && a.ParamsSchema.GetProperty("required").GetArrayLength() == 3);
         Assert.DoesNotContain(theirs, a => a.Name == name);
 
-        var (refused, _) = await System.SendRawAsync(HttpMethod.Post, "/v1/offers", other.ApiKey, new { targets = new[] { ClientApi.EmailTarget(name, "a@example.test") } });
+        var (refused, _) = await System.SendForStatusAsync(HttpMethod.Post, "/v1/offers", other.ApiKey, new { targets = new[] { ClientApi.EmailTarget(name, "a@example.test") } });
         Assert.Equal(422, refused);
         // The admin narrowed the params schema: only @example.test addresses pass.
-        var (narrowed, problem) = await System.SendRawAsync(HttpMethod.Post, "/v1/offers", System.Tenant.ApiKey, new { targets = new[] { ClientApi.EmailTarget(name, "a@elsewhere.test") } });
+        var (narrowed, problem) = await System.SendForStatusAsync(HttpMethod.Post, "/v1/offers", System.Tenant.ApiKey, new { targets = new[] { ClientApi.EmailTarget(name, "a@elsewhere.test") } });
         Assert.Equal(422, narrowed);
         Assert.True(problem.GetProperty("errors").TryGetProperty("targets[0].params.to", out _), problem.ToString());
     }
@@ -107,7 +107,7 @@ public sealed class when_an_admin_manages_adapters(SystemFixture system) : Integ
         var idle = await System.CreateEmailAdapterAsync(UniqueName("doomed"), System.Smtp.Port);
         var offer = await System.CreateOfferAsync(System.Tenant, new { targets = new[] { ClientApi.EmailTarget(idle.Name, "q@example.test") } });
 
-        var (conflict, problem) = await System.SendRawAsync(HttpMethod.Delete, $"/admin/adapters/{idle.Id}", SystemFixture.AdminKey);
+        var (conflict, problem) = await System.SendForStatusAsync(HttpMethod.Delete, $"/admin/adapters/{idle.Id}", SystemFixture.AdminKey);
         Assert.Equal(409, conflict);
         Assert.Contains("1 unfinished", problem.GetProperty("detail").GetString());
 
@@ -115,9 +115,9 @@ public sealed class when_an_admin_manages_adapters(SystemFixture system) : Integ
         var updated = await System.SendAsync<AdapterView>(HttpMethod.Patch, $"/admin/adapters/{idle.Id}", SystemFixture.AdminKey,
             new { policy = new { maxAttempts = 2, initialBackoffSeconds = 1, maxBackoffSeconds = 5 } }, expect: 200);
         Assert.Equal(2, updated.Policy.MaxAttempts);
-        Assert.Equal(200, (await System.SendRawAsync(HttpMethod.Delete, $"/admin/adapters/{idle.Id}", SystemFixture.AdminKey)).Status);
+        Assert.Equal(200, (await System.SendForStatusAsync(HttpMethod.Delete, $"/admin/adapters/{idle.Id}", SystemFixture.AdminKey)).Status);
 
-        Assert.Equal(404, (await System.SendRawAsync(HttpMethod.Get, $"/admin/adapters/{idle.Id}", SystemFixture.AdminKey)).Status);
+        Assert.Equal(404, (await System.SendForStatusAsync(HttpMethod.Get, $"/admin/adapters/{idle.Id}", SystemFixture.AdminKey)).Status);
         var history = await System.SendAsync<List<HistoryEntry>>(HttpMethod.Get, $"/admin/adapters/{idle.Id}/history", SystemFixture.AdminKey, expect: 200);
         Assert.Equal(["AdapterRegistered", "AdapterReconfigured", "AdapterDeleted"], history.Select(h => h.Type));
         Assert.DoesNotContain("keyHash", JsonSerializer.Serialize(history), StringComparison.OrdinalIgnoreCase);

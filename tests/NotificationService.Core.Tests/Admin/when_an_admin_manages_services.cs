@@ -11,7 +11,7 @@ public sealed class when_an_admin_manages_services(SystemFixture system) : Integ
 {
     private Task<ServiceView> GetAsync(Guid id) => System.SendAsync<ServiceView>(HttpMethod.Get, $"/admin/services/{id}", SystemFixture.AdminKey, expect: 200);
 
-    private Task<(int Status, JsonElement Body)> ClientCallAsync(string key) => System.SendRawAsync(HttpMethod.Get, "/v1/adapters", key);
+    private Task<(int Status, JsonElement Body)> ClientCallAsync(string key) => System.SendForStatusAsync(HttpMethod.Get, "/v1/adapters", key);
 
     [Fact]
     public async Task a_key_is_rotated_by_issuing_a_new_one_and_revoking_the_old()
@@ -29,13 +29,13 @@ public sealed class when_an_admin_manages_services(SystemFixture system) : Integ
         Assert.DoesNotContain(tenant.ApiKey, JsonSerializer.Serialize(service));
 
         var oldKeyId = service.Keys.Single(k => k.KeyId != issued.KeyId).KeyId;
-        Assert.Equal(200, (await System.SendRawAsync(HttpMethod.Delete, $"/admin/services/{tenant.Id}/keys/{oldKeyId}", SystemFixture.AdminKey)).Status);
+        Assert.Equal(200, (await System.SendForStatusAsync(HttpMethod.Delete, $"/admin/services/{tenant.Id}/keys/{oldKeyId}", SystemFixture.AdminKey)).Status);
 
         Assert.Equal(401, (await ClientCallAsync(tenant.ApiKey)).Status);
         Assert.Equal(200, (await ClientCallAsync(issued.ApiKey)).Status);
         Assert.NotNull((await GetAsync(tenant.Id)).Keys.Single(k => k.KeyId == oldKeyId).RevokedAt);
-        Assert.Equal(409, (await System.SendRawAsync(HttpMethod.Delete, $"/admin/services/{tenant.Id}/keys/{oldKeyId}", SystemFixture.AdminKey)).Status);
-        Assert.Equal(404, (await System.SendRawAsync(HttpMethod.Delete, $"/admin/services/{tenant.Id}/keys/{Guid.NewGuid()}", SystemFixture.AdminKey)).Status);
+        Assert.Equal(409, (await System.SendForStatusAsync(HttpMethod.Delete, $"/admin/services/{tenant.Id}/keys/{oldKeyId}", SystemFixture.AdminKey)).Status);
+        Assert.Equal(404, (await System.SendForStatusAsync(HttpMethod.Delete, $"/admin/services/{tenant.Id}/keys/{Guid.NewGuid()}", SystemFixture.AdminKey)).Status);
     }
 
     [Fact]
@@ -43,14 +43,14 @@ public sealed class when_an_admin_manages_services(SystemFixture system) : Integ
     {
         var tenant = await System.CreateTenantAsync($"blocked-{Guid.NewGuid():N}");
         Assert.Equal(200, (await ClientCallAsync(tenant.ApiKey)).Status); // the key is now in the core's access cache
-        Assert.Equal(200, (await System.SendRawAsync(HttpMethod.Post, $"/admin/services/{tenant.Id}/block", SystemFixture.AdminKey)).Status);
+        Assert.Equal(200, (await System.SendForStatusAsync(HttpMethod.Post, $"/admin/services/{tenant.Id}/block", SystemFixture.AdminKey)).Status);
 
         var (status, problem) = await ClientCallAsync(tenant.ApiKey);
         Assert.Equal(403, status);
         Assert.Contains("blocked", problem.GetProperty("detail").GetString());
         Assert.Equal(ServiceStatus.Blocked, (await GetAsync(tenant.Id)).Status);
 
-        Assert.Equal(200, (await System.SendRawAsync(HttpMethod.Post, $"/admin/services/{tenant.Id}/unblock", SystemFixture.AdminKey)).Status);
+        Assert.Equal(200, (await System.SendForStatusAsync(HttpMethod.Post, $"/admin/services/{tenant.Id}/unblock", SystemFixture.AdminKey)).Status);
         Assert.Equal(200, (await ClientCallAsync(tenant.ApiKey)).Status);
     }
 
@@ -74,7 +74,7 @@ public sealed class when_an_admin_manages_services(SystemFixture system) : Integ
         var tenant = await System.CreateTenantAsync($"history-{Guid.NewGuid():N}");
         var renamed = await System.SendAsync<ServiceSummary>(HttpMethod.Patch, $"/admin/services/{tenant.Id}", SystemFixture.AdminKey, new { name = "Renamed" }, expect: 200);
         Assert.Equal("Renamed", renamed.Name);
-        await System.SendRawAsync(HttpMethod.Post, $"/admin/services/{tenant.Id}/block", SystemFixture.AdminKey);
+        await System.SendForStatusAsync(HttpMethod.Post, $"/admin/services/{tenant.Id}/block", SystemFixture.AdminKey);
 
         var all = await System.SendAsync<List<ServiceView>>(HttpMethod.Get, "/admin/services", SystemFixture.AdminKey, expect: 200);
         Assert.Contains(all, s => s.Id == tenant.Id && s.Name == "Renamed" && s.Status == ServiceStatus.Blocked);
@@ -89,7 +89,7 @@ public sealed class when_an_admin_manages_services(SystemFixture system) : Integ
     [Fact]
     public async Task bad_requests_get_problems_that_name_the_field_and_unknown_services_404()
     {
-        var (status, problem) = await System.SendRawAsync(HttpMethod.Post, "/admin/services", SystemFixture.AdminKey, new { name = "" });
+        var (status, problem) = await System.SendForStatusAsync(HttpMethod.Post, "/admin/services", SystemFixture.AdminKey, new { name = "" });
         Assert.Equal(422, status);
         Assert.True(problem.GetProperty("errors").TryGetProperty("name", out _));
 
@@ -99,7 +99,7 @@ public sealed class when_an_admin_manages_services(SystemFixture system) : Integ
                      (HttpMethod.Post, $"/admin/services/{Guid.NewGuid()}/keys"), (HttpMethod.Get, $"/admin/services/{Guid.NewGuid()}/history"),
                  })
         {
-            var (s, p) = await System.SendRawAsync(method, url, SystemFixture.AdminKey);
+            var (s, p) = await System.SendForStatusAsync(method, url, SystemFixture.AdminKey);
             Assert.True(s == 404, $"{method} {url}: {s}");
             Assert.Equal(404, p.GetProperty("status").GetInt32());
         }

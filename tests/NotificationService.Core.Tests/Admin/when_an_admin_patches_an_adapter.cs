@@ -13,7 +13,7 @@ public sealed class when_an_admin_patches_an_adapter(SystemFixture system) : Int
     private static string UniqueName(string prefix) => $"{prefix}-{Guid.NewGuid():N}"[..20];
 
     private Task<(int Status, JsonElement Body)> PatchAsync(Guid id, object body) =>
-        System.SendRawAsync(HttpMethod.Patch, $"/admin/adapters/{id}", SystemFixture.AdminKey, body);
+        System.SendForStatusAsync(HttpMethod.Patch, $"/admin/adapters/{id}", SystemFixture.AdminKey, body);
 
     [Fact]
     public async Task a_config_patch_without_the_secret_keeps_the_stored_one_and_the_fields_not_sent()

@@ -49,9 +49,9 @@ public sealed class when_a_service_receives_status_callbacks(SystemFixture syste
         Assert.Null(deliveries.Next);
 
         foreach (var url in new[] { "/v1/callbacks", $"/v1/callbacks/{callback.Id}", $"/v1/callbacks/{callback.Id}/deliveries" })
-            Assert.DoesNotContain(callback.Secret, (await System.SendRawAsync(HttpMethod.Get, url, System.Tenant.ApiKey)).Body.ToString());
+            Assert.DoesNotContain(callback.Secret, (await System.SendForStatusAsync(HttpMethod.Get, url, System.Tenant.ApiKey)).Body.ToString());
         Assert.DoesNotContain(callback.Secret,
-            (await System.SendRawAsync(HttpMethod.Get, $"/admin/services/{System.Tenant.Id}/callbacks", SystemFixture.AdminKey)).Body.ToString());
+            (await System.SendForStatusAsync(HttpMethod.Get, $"/admin/services/{System.Tenant.Id}/callbacks", SystemFixture.AdminKey)).Body.ToString());
         Assert.DoesNotContain(_log.Lines, l => l.Text.Contains(callback.Secret));
     }
 

@@ -8,7 +8,7 @@ public sealed class when_callbacks_are_managed(SystemFixture system) : Integrati
 {
     private async Task AssertInvalidAsync(HttpMethod method, string url, string key, object? body, string field)
     {
-        var (status, problem) = await System.SendRawAsync(method, url, key, body);
+        var (status, problem) = await System.SendForStatusAsync(method, url, key, body);
         Assert.True(status == 422, $"{method} {url} {JsonSerializer.Serialize(body)}: {status} {problem}");
         Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), $"no error for '{field}': {problem}");
     }
@@ -64,12 +64,12 @@ public sealed class when_callbacks_are_managed(SystemFixture system) : Integrati
                      (HttpMethod.Post, $"/v1/callbacks/{theirs.Id}/enable"), (HttpMethod.Delete, $"/v1/callbacks/{theirs.Id}"),
                      (HttpMethod.Get, $"/v1/callbacks/{Guid.NewGuid()}"),
                  })
-            Assert.Equal(404, (await System.SendRawAsync(method, url, System.Tenant.ApiKey)).Status);
+            Assert.Equal(404, (await System.SendForStatusAsync(method, url, System.Tenant.ApiKey)).Status);
         Assert.DoesNotContain((await System.SendAsync<List<CallbackState>>(HttpMethod.Get, "/v1/callbacks", System.Tenant.ApiKey, expect: 200)), c => c.Id == theirs.Id);
         // The admin names the service: the wrong one is a 404 too.
-        Assert.Equal(404, (await System.SendRawAsync(HttpMethod.Delete, $"/admin/services/{System.Tenant.Id}/callbacks/{theirs.Id}", SystemFixture.AdminKey)).Status);
-        Assert.Equal(404, (await System.SendRawAsync(HttpMethod.Get, $"/admin/services/{Guid.NewGuid()}/callbacks", SystemFixture.AdminKey)).Status);
-        Assert.Equal(200, (await System.SendRawAsync(HttpMethod.Get, $"/v1/callbacks/{theirs.Id}", other.ApiKey)).Status);
+        Assert.Equal(404, (await System.SendForStatusAsync(HttpMethod.Delete, $"/admin/services/{System.Tenant.Id}/callbacks/{theirs.Id}", SystemFixture.AdminKey)).Status);
+        Assert.Equal(404, (await System.SendForStatusAsync(HttpMethod.Get, $"/admin/services/{Guid.NewGuid()}/callbacks", SystemFixture.AdminKey)).Status);
+        Assert.Equal(200, (await System.SendForStatusAsync(HttpMethod.Get, $"/v1/callbacks/{theirs.Id}", other.ApiKey)).Status);
     }
 
     [Fact]
@@ -83,32 +83,40 @@ public sealed class when_callbacks_are_managed(SystemFixture system) : Integrati
         Assert.Equal(created.Id, (await System.GetCallbackAsync(System.Tenant, created.Id)).Id); // the service sees it as its own
         var enabled = await System.SendAsync<CallbackState>(HttpMethod.Post, $"/admin/services/{System.Tenant.Id}/callbacks/{created.Id}/enable", SystemFixture.AdminKey, expect: 200);
         Assert.True(enabled.Enabled);
-        Assert.Equal(204, (await System.SendRawAsync(HttpMethod.Delete, $"/admin/services/{System.Tenant.Id}/callbacks/{created.Id}", SystemFixture.AdminKey)).Status);
-        Assert.Equal(404, (await System.SendRawAsync(HttpMethod.Get, $"/v1/callbacks/{created.Id}", System.Tenant.ApiKey)).Status);
+        Assert.Equal(204, (await System.SendForStatusAsync(HttpMethod.Delete, $"/admin/services/{System.Tenant.Id}/callbacks/{created.Id}", SystemFixture.AdminKey)).Status);
+        Assert.Equal(404, (await System.SendForStatusAsync(HttpMethod.Get, $"/v1/callbacks/{created.Id}", System.Tenant.ApiKey)).Status);
         // A service key may not use the admin routes.
-        Assert.Equal(403, (await System.SendRawAsync(HttpMethod.Get, $"/admin/services/{System.Tenant.Id}/callbacks", System.Tenant.ApiKey)).Status);
+        Assert.Equal(403, (await System.SendForStatusAsync(HttpMethod.Get, $"/admin/services/{System.Tenant.Id}/callbacks", System.Tenant.ApiKey)).Status);
     }
 
     [Fact]
     public async Task deleting_a_callback_stops_its_pending_deliveries()
     {
         await using var peer = await HttpPeer.StartAsync();
-        peer.Reply = _ => new PeerReply(500, "{}");
+        peer.Reply = _ => new PeerReply(500, "{}"); // failing throughout: every attempt leaves a retry behind
+        // The first attempt is held at the peer until the callback is deleted: it is the one in flight at the delete, and
+        // every later attempt (each parked by the one before it ended) starts after the delete.
+        var firstArrived = new TaskCompletionSource();
+        var deleted = new TaskCompletionSource();
+        peer.BeforeReply = (_, cancellation) =>
+        {
+            firstArrived.TrySetResult();
+            return deleted.Task.WaitAsync(cancellation);
+        };
         var callback = await System.CreateCallbackAsync(System.Tenant, peer.BaseUrl, ["finished"]);
         await System.CreateOfferAsync(System.Tenant, new { targets = new[] { ClientApi.EmailTarget(System.Email.Name, "deleted@example.test") } });
-        await Eventually.Until(() => peer.Requests.Count >= 1, what: "the first failed attempt");
+        await firstArrived.Task.WaitAsync(TimeSpan.FromSeconds(30));
 
-        // The next retry starts after the delete and must find the callback gone: tracked until it has been handled.
+        // Tracked until the retry the first attempt parked has been handled: it started after the delete and must find the callback gone.
         var retried = new Handled<DeliverCallback>(m => m.CallbackId == callback.Id, armed: false);
-        var atDelete = 0;
         await System.TrackAsync(async () =>
         {
-            Assert.Equal(204, (await System.SendRawAsync(HttpMethod.Delete, $"/v1/callbacks/{callback.Id}", System.Tenant.ApiKey)).Status);
-            atDelete = peer.Requests.Count;
-            peer.Reply = _ => new PeerReply(200, "{}");
+            Assert.Equal(204, (await System.SendForStatusAsync(HttpMethod.Delete, $"/v1/callbacks/{callback.Id}", System.Tenant.ApiKey)).Status);
             retried.Arm();
+            deleted.SetResult(); // the first attempt fails now and parks the retry
         }, retried);
-        Assert.True(peer.Requests.Count <= atDelete + 1, $"{peer.Requests.Count - atDelete} requests after the delete"); // one may have been in flight
-        Assert.Equal(404, (await System.SendRawAsync(HttpMethod.Get, $"/v1/callbacks/{callback.Id}", System.Tenant.ApiKey)).Status);
+        var sentAfterDelete = peer.Requests.Count - 1; // all but the held first attempt
+        Assert.True(sentAfterDelete == 0, $"{sentAfterDelete} requests sent to the deleted callback");
+        Assert.Equal(404, (await System.SendForStatusAsync(HttpMethod.Get, $"/v1/callbacks/{callback.Id}", System.Tenant.ApiKey)).Status);
     }
 }

@@ -39,8 +39,8 @@ public sealed class when_an_http_provider_misbehaves(SystemFixture system) : Int
         Assert.Equal("The provider answered HTTP 500 Internal Server Error.", job.LastError);
         Assert.Equal(1, job.LastErrorAttempt);
 
-        var (_, tenantJob) = await System.SendRawAsync(HttpMethod.Get, $"/v1/jobs/{jobId}", System.Tenant.ApiKey);
-        var (_, tenantEvents) = await System.SendRawAsync(HttpMethod.Get, $"/v1/jobs/{jobId}/events", System.Tenant.ApiKey);
+        var (_, tenantJob) = await System.SendForStatusAsync(HttpMethod.Get, $"/v1/jobs/{jobId}", System.Tenant.ApiKey);
+        var (_, tenantEvents) = await System.SendForStatusAsync(HttpMethod.Get, $"/v1/jobs/{jobId}/events", System.Tenant.ApiKey);
         Assert.DoesNotContain("hunter2", tenantJob.GetRawText());
         Assert.DoesNotContain("hunter2", tenantEvents.GetRawText());
         Assert.DoesNotContain("\"detail\"", tenantEvents.GetRawText());
@@ -51,7 +51,7 @@ public sealed class when_an_http_provider_misbehaves(SystemFixture system) : Int
         var admin = await System.SendAsync<AdminJobView>(HttpMethod.Get, $"/admin/jobs/{jobId}", SystemFixture.AdminKey, expect: 200);
         Assert.Equal("upstream db-password=hunter2 timed out", admin.LastErrorDetail);
         Assert.Equal(1, admin.Job.LastErrorAttempt);
-        var (_, adminEvents) = await System.SendRawAsync(HttpMethod.Get, $"/admin/jobs/{jobId}/events", SystemFixture.AdminKey);
+        var (_, adminEvents) = await System.SendForStatusAsync(HttpMethod.Get, $"/admin/jobs/{jobId}/events", SystemFixture.AdminKey);
         Assert.Equal("upstream db-password=hunter2 timed out", adminEvents.EnumerateArray()
             .Single(e => e.GetProperty("type").GetString() == nameof(JobAttemptFailed)).GetProperty("data").GetProperty("detail").GetString());
     }

@@ -148,7 +148,7 @@ public sealed class when_input_is_at_the_edges(SystemFixture system) : Integrati
     public async Task paging_beyond_its_bounds_is_a_4xx_naming_the_parameter(string url, string parameter)
     {
         var key = url.StartsWith("/admin") ? SystemFixture.AdminKey : System.Tenant.ApiKey;
-        var (status, problem) = await System.SendRawAsync(HttpMethod.Get, url, key);
+        var (status, problem) = await System.SendForStatusAsync(HttpMethod.Get, url, key);
         Assert.InRange(status, 400, 422);
         Assert.Contains(parameter, problem.ToString());
     }
@@ -160,7 +160,7 @@ public sealed class when_input_is_at_the_edges(SystemFixture system) : Integrati
     [InlineData("/admin/jobs?service=xyz", "service", "a UUID")]
     public async Task an_unparseable_query_value_is_named_in_json_terms_not_dotnet_types(string url, string parameter, string expected)
     {
-        var (status, problem) = await System.SendRawAsync(HttpMethod.Get, url, url.StartsWith("/admin") ? SystemFixture.AdminKey : System.Tenant.ApiKey);
+        var (status, problem) = await System.SendForStatusAsync(HttpMethod.Get, url, url.StartsWith("/admin") ? SystemFixture.AdminKey : System.Tenant.ApiKey);
         Assert.Equal(400, status);
         Assert.Contains($"{parameter}: expected {expected}", problem.GetProperty("detail").GetString());
         Assert.DoesNotContain("System.", problem.ToString());
@@ -172,7 +172,7 @@ public sealed class when_input_is_at_the_edges(SystemFixture system) : Integrati
     [InlineData("/admin/jobs?page=10737418&pageSize=200")]
     public async Task paging_and_dates_within_bounds_are_answered(string url)
     {
-        var (status, problem) = await System.SendRawAsync(HttpMethod.Get, url, SystemFixture.AdminKey);
+        var (status, problem) = await System.SendForStatusAsync(HttpMethod.Get, url, SystemFixture.AdminKey);
         Assert.True(status == 200, $"{status}: {problem}");
     }
 
@@ -213,7 +213,7 @@ public sealed class when_input_is_at_the_edges(SystemFixture system) : Integrati
         foreach (var id in new[] { Guid.Empty.ToString(), Guid.Empty.ToString("N"), Guid.Empty.ToString("B") })
         {
             var body = method == "PATCH" ? new { name = "x-renamed" } : null;
-            var (status, problem) = await System.SendRawAsync(new HttpMethod(method), string.Format(route, id), admin ? SystemFixture.AdminKey : System.Tenant.ApiKey, body);
+            var (status, problem) = await System.SendForStatusAsync(new HttpMethod(method), string.Format(route, id), admin ? SystemFixture.AdminKey : System.Tenant.ApiKey, body);
             Assert.True(404 == status, $"{method} {string.Format(route, id)}: {status} {problem}");
         }
     }
@@ -225,7 +225,7 @@ public sealed class when_input_is_at_the_edges(SystemFixture system) : Integrati
     [InlineData("/admin/adapters/1", true)]
     public async Task an_id_that_is_not_a_guid_is_a_404(string url, bool admin)
     {
-        var (status, _) = await System.SendRawAsync(HttpMethod.Get, url, admin ? SystemFixture.AdminKey : System.Tenant.ApiKey);
+        var (status, _) = await System.SendForStatusAsync(HttpMethod.Get, url, admin ? SystemFixture.AdminKey : System.Tenant.ApiKey);
         Assert.Equal(404, status);
     }
 

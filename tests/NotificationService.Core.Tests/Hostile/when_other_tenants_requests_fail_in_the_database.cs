@@ -66,7 +66,7 @@ public sealed class when_other_tenants_requests_fail_in_the_database(SystemFixtu
             var (status, body) = await SendAsync(victim, Offer($"valid {i}"), idempotencyKey: null);
             if (status != 202) { failures.Enqueue($"POST /v1/offers {status}: {body}"); continue; }
             var jobId = JsonDocument.Parse(body).RootElement.GetProperty("jobs")[0].GetProperty("id").GetGuid();
-            var (getStatus, job) = await System.SendRawAsync(HttpMethod.Get, $"/v1/jobs/{jobId}", victim.ApiKey);
+            var (getStatus, job) = await System.SendForStatusAsync(HttpMethod.Get, $"/v1/jobs/{jobId}", victim.ApiKey);
             if (getStatus != 200) failures.Enqueue($"GET /v1/jobs/{jobId} {getStatus}: {job}");
         }
     }

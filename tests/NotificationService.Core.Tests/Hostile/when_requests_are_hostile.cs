@@ -24,7 +24,7 @@ public sealed class when_requests_are_hostile(SystemFixture system) : Integratio
         });
         var revoked = await System.CreateTenantAsync($"revoked-{Guid.NewGuid():N}");
         var keyId = (await System.SendAsync<NotificationService.Core.ServiceAdmin.ServiceView>(HttpMethod.Get, $"/admin/services/{revoked.Id}", SystemFixture.AdminKey, expect: 200)).Keys[0].KeyId;
-        await System.SendRawAsync(HttpMethod.Delete, $"/admin/services/{revoked.Id}/keys/{keyId}", SystemFixture.AdminKey);
+        await System.SendForStatusAsync(HttpMethod.Delete, $"/admin/services/{revoked.Id}/keys/{keyId}", SystemFixture.AdminKey);
         var offersBefore = await Sql.ScalarAsync<long>("SELECT count(*) FROM ns.mt_doc_offer");
         var jobsBefore = await Sql.ScalarAsync<long>("SELECT count(*) FROM ns.mt_doc_job");
 
@@ -40,10 +40,10 @@ public sealed class when_requests_are_hostile(SystemFixture system) : Integratio
             var (accepted, failures) = (0, new List<string>());
             while (!stop.IsCancellationRequested)
             {
-                var (status, body) = await System.SendRawAsync(HttpMethod.Post, "/v1/offers", victim.ApiKey,
+                var (status, body) = await System.SendForStatusAsync(HttpMethod.Post, "/v1/offers", victim.ApiKey,
                     new { targets = new[] { ClientApi.EmailTarget(System.Email.Name, "valid@example.test") }, metadata = new { n = $"{accepted}" } });
                 if (status == 202) accepted++; else failures.Add($"POST {status}: {body}");
-                var (read, _) = await System.SendRawAsync(HttpMethod.Get, $"/v1/offers/{victimOffer.Id}", victim.ApiKey);
+                var (read, _) = await System.SendForStatusAsync(HttpMethod.Get, $"/v1/offers/{victimOffer.Id}", victim.ApiKey);
                 if (read != 200) failures.Add($"GET {read}");
             }
             return (accepted, failures);

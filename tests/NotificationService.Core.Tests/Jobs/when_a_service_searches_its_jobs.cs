@@ -123,7 +123,7 @@ public sealed class when_a_service_searches_its_jobs(SystemFixture system) : Int
 
         var theirPage = await SearchAsync("?limit=2", other);
         Assert.Subset(theirs.ToHashSet(), Ids(theirPage));
-        var (status, problem) = await System.SendRawAsync(HttpMethod.Get, $"/v1/jobs?cursor={theirPage.Next}", System.Tenant.ApiKey);
+        var (status, problem) = await System.SendForStatusAsync(HttpMethod.Get, $"/v1/jobs?cursor={theirPage.Next}", System.Tenant.ApiKey);
         Assert.Equal(422, status);
         Assert.True(problem.GetProperty("errors").TryGetProperty("cursor", out _));
     }
@@ -156,7 +156,7 @@ public sealed class when_a_service_searches_its_jobs(SystemFixture system) : Int
     [InlineData("?state=Queued&metadata_customer=acme", "metadata_customer")]
     public async Task a_bad_value_is_a_422_naming_the_field(string query, string field)
     {
-        var (status, problem) = await System.SendRawAsync(HttpMethod.Get, $"/v1/jobs{query}", System.Tenant.ApiKey);
+        var (status, problem) = await System.SendForStatusAsync(HttpMethod.Get, $"/v1/jobs{query}", System.Tenant.ApiKey);
 
         Assert.Equal(422, status);
         Assert.Equal([field], problem.GetProperty("errors").EnumerateObject().Select(p => p.Name));
@@ -170,7 +170,7 @@ public sealed class when_a_service_searches_its_jobs(SystemFixture system) : Int
         var next = (await SearchAsync("?limit=1")).Next!;
         var edited = next[..10] + (next[10] == 'A' ? 'B' : 'A') + next[11..];
 
-        var (status, problem) = await System.SendRawAsync(HttpMethod.Get, $"/v1/jobs?limit=1&cursor={edited}", System.Tenant.ApiKey);
+        var (status, problem) = await System.SendForStatusAsync(HttpMethod.Get, $"/v1/jobs?limit=1&cursor={edited}", System.Tenant.ApiKey);
 
         Assert.Equal(422, status);
         Assert.True(problem.GetProperty("errors").TryGetProperty("cursor", out _));

@@ -39,8 +39,8 @@ public sealed class when_an_operator_reads_job_history(SystemFixture system) : I
         var events = await System.SendAsync<List<HistoryEntry>>(HttpMethod.Get, $"/admin/jobs/{failedJob.Id}/events", SystemFixture.AdminKey, expect: 200);
         Assert.Equal(["JobQueued", "JobStarted", "JobFailed", "JobRetryRequested", "JobStarted", "JobFinished"], events.Select(e => e.Type));
 
-        Assert.Equal(409, (await System.SendRawAsync(HttpMethod.Post, $"/admin/jobs/{failedJob.Id}/retry", SystemFixture.AdminKey)).Status);
-        Assert.Equal(404, (await System.SendRawAsync(HttpMethod.Get, $"/admin/jobs/{Guid.NewGuid()}", SystemFixture.AdminKey)).Status);
-        Assert.Equal(422, (await System.SendRawAsync(HttpMethod.Get, "/admin/jobs?pageSize=100000", SystemFixture.AdminKey)).Status);
+        Assert.Equal(409, (await System.SendForStatusAsync(HttpMethod.Post, $"/admin/jobs/{failedJob.Id}/retry", SystemFixture.AdminKey)).Status);
+        Assert.Equal(404, (await System.SendForStatusAsync(HttpMethod.Get, $"/admin/jobs/{Guid.NewGuid()}", SystemFixture.AdminKey)).Status);
+        Assert.Equal(422, (await System.SendForStatusAsync(HttpMethod.Get, "/admin/jobs?pageSize=100000", SystemFixture.AdminKey)).Status);
     }
 }

@@ -116,7 +116,7 @@ public sealed class when_a_service_reaches_its_limits(SystemFixture system) : In
         });
         Assert.Equal(202, two.Status);
         var jobId = two.Body.GetProperty("jobs")[0].GetProperty("id").GetGuid();
-        var (status, problem) = await System.SendRawAsync(HttpMethod.Patch, $"/v1/offers/{two.Body.GetProperty("id").GetGuid()}", tenant.ApiKey,
+        var (status, problem) = await System.SendForStatusAsync(HttpMethod.Patch, $"/v1/offers/{two.Body.GetProperty("id").GetGuid()}", tenant.ApiKey,
             new { jobs = new[] { new { id = jobId, @params = new { to = "a@example.test", subject = "s", text = new string('y', 200) } } } });
         Assert.Equal(422, status);
         Assert.True(problem.GetProperty("errors").TryGetProperty("jobs[0].params", out _), problem.ToString());
@@ -262,23 +262,23 @@ public sealed class when_a_service_reaches_its_limits(SystemFixture system) : In
     {
         var tenant = await System.CreateTenantAsync($"bad-limits-{Guid.NewGuid():N}");
         var url = $"/admin/services/{tenant.Id}/limits";
-        var (status, problem) = await System.SendRawAsync(HttpMethod.Patch, url, SystemFixture.AdminKey, new { burst = "many" });
+        var (status, problem) = await System.SendForStatusAsync(HttpMethod.Patch, url, SystemFixture.AdminKey, new { burst = "many" });
         Assert.Equal(400, status);
         Assert.StartsWith("burst:", problem.GetProperty("detail").GetString());
 
-        (status, problem) = await System.SendRawAsync(HttpMethod.Patch, url, SystemFixture.AdminKey, new { burst = 0, maxBodyBytes = 2 * 1024 * 1024, offersPerSecond = -1 });
+        (status, problem) = await System.SendForStatusAsync(HttpMethod.Patch, url, SystemFixture.AdminKey, new { burst = 0, maxBodyBytes = 2 * 1024 * 1024, offersPerSecond = -1 });
         Assert.Equal(422, status);
         var errors = problem.GetProperty("errors");
         foreach (var field in new[] { "burst", "maxBodyBytes", "offersPerSecond" }) Assert.True(errors.TryGetProperty(field, out _), problem.ToString());
 
-        (status, problem) = await System.SendRawAsync(HttpMethod.Patch, url, SystemFixture.AdminKey, new { offers_per_second = 1 });
+        (status, problem) = await System.SendForStatusAsync(HttpMethod.Patch, url, SystemFixture.AdminKey, new { offers_per_second = 1 });
         Assert.Equal(400, status);
         Assert.Contains("offers_per_second", problem.GetProperty("detail").GetString());
 
         foreach (var missing in new[] { Guid.NewGuid(), Guid.Empty })
-            Assert.Equal(404, (await System.SendRawAsync(HttpMethod.Patch, $"/admin/services/{missing}/limits", SystemFixture.AdminKey, new { burst = 5 })).Status);
-        Assert.Equal(403, (await System.SendRawAsync(HttpMethod.Patch, url, tenant.ApiKey, new { burst = 5 })).Status);
-        Assert.Equal(403, (await System.SendRawAsync(HttpMethod.Get, "/v1/limits", SystemFixture.AdminKey)).Status);
+            Assert.Equal(404, (await System.SendForStatusAsync(HttpMethod.Patch, $"/admin/services/{missing}/limits", SystemFixture.AdminKey, new { burst = 5 })).Status);
+        Assert.Equal(403, (await System.SendForStatusAsync(HttpMethod.Patch, url, tenant.ApiKey, new { burst = 5 })).Status);
+        Assert.Equal(403, (await System.SendForStatusAsync(HttpMethod.Get, "/v1/limits", SystemFixture.AdminKey)).Status);
         Assert.Null((await System.SendAsync<ServiceView>(HttpMethod.Get, $"/admin/services/{tenant.Id}", SystemFixture.AdminKey, expect: 200)).Limits.Burst);
     }
 

@@ -26,7 +26,7 @@ public sealed class when_an_operator_reads_the_log(SystemFixture system) : Integ
 
         await Parallel.ForAsync(0, 1000, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (i, _) =>
         {
-            var (status, _) = await System.SendRawAsync(HttpMethod.Get, $"/v1/jobs/{Guid.NewGuid()}", keys[i % keys.Length]);
+            var (status, _) = await System.SendForStatusAsync(HttpMethod.Get, $"/v1/jobs/{Guid.NewGuid()}", keys[i % keys.Length]);
             Assert.Equal(401, status);
         });
         var duringFlood = _log.Lines;
@@ -79,7 +79,7 @@ public sealed class when_an_operator_reads_the_log(SystemFixture system) : Integ
             """);
         try
         {
-            var (status, body) = await System.SendRawAsync(HttpMethod.Post, "/v1/offers", System.Tenant.ApiKey,
+            var (status, body) = await System.SendForStatusAsync(HttpMethod.Post, "/v1/offers", System.Tenant.ApiKey,
                 new { targets = new[] { ClientApi.EmailTarget(System.Email.Name, "to@example.test", marker) }, metadata = new { note = marker } });
 
             Assert.Equal(500, status);

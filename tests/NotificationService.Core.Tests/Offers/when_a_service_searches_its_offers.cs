@@ -47,7 +47,7 @@ public sealed class when_a_service_searches_its_offers(SystemFixture system) : I
     [InlineData("?page=1&limit=5", "limit")]
     public async Task a_bad_metadata_filter_is_a_422_naming_the_field(string query, string field)
     {
-        var (status, problem) = await System.SendRawAsync(HttpMethod.Get, $"/v1/offers{query}", System.Tenant.ApiKey);
+        var (status, problem) = await System.SendForStatusAsync(HttpMethod.Get, $"/v1/offers{query}", System.Tenant.ApiKey);
 
         Assert.Equal(422, status);
         Assert.Equal([field], problem.GetProperty("errors").EnumerateObject().Select(p => p.Name));

@@ -45,7 +45,8 @@ public sealed class when_an_offer_cannot_be_committed(SystemFixture system) : In
         {
             await Sql.ExecuteAsync("DROP TRIGGER fail_offer_commit ON ns.mt_doc_idempotentrequest; DROP FUNCTION ns.fail_offer_commit();");
         }
-        Assert.Empty(tracked.Sent.MessagesOf<DeliverJob>());
+        // The core's only: a worker's retry an earlier test left scheduled may be sent during the session.
+        Assert.Empty(System.SentByCore<DeliverJob>(tracked));
 
         await using var session = System.Core.Services.GetRequiredService<IDocumentStore>().QuerySession();
         Assert.Equal(0, await session.Query<Offer>().CountAsync());

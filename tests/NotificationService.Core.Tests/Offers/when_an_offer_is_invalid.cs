@@ -11,7 +11,7 @@ public sealed class when_an_offer_is_invalid(SystemFixture system) : Integration
     [Fact]
     public async Task every_schema_violation_is_reported_with_its_path_and_nothing_is_stored()
     {
-        var (status, problem) = await System.SendRawAsync(HttpMethod.Post, "/v1/offers", System.Tenant.ApiKey, new
+        var (status, problem) = await System.SendForStatusAsync(HttpMethod.Post, "/v1/offers", System.Tenant.ApiKey, new
         {
             targets = new object[]
             {
@@ -35,7 +35,7 @@ public sealed class when_an_offer_is_invalid(SystemFixture system) : Integration
     [Fact]
     public async Task an_offer_without_targets_names_the_field()
     {
-        var (status, problem) = await System.SendRawAsync(HttpMethod.Post, "/v1/offers", System.Tenant.ApiKey, new { metadata = new { a = "b" } });
+        var (status, problem) = await System.SendForStatusAsync(HttpMethod.Post, "/v1/offers", System.Tenant.ApiKey, new { metadata = new { a = "b" } });
         Assert.Equal(422, status);
         Assert.True(problem.GetProperty("errors").TryGetProperty("targets", out _));
     }
@@ -43,7 +43,7 @@ public sealed class when_an_offer_is_invalid(SystemFixture system) : Integration
     [Fact]
     public async Task an_expiry_in_the_past_is_refused()
     {
-        var (status, problem) = await System.SendRawAsync(HttpMethod.Post, "/v1/offers", System.Tenant.ApiKey, new
+        var (status, problem) = await System.SendForStatusAsync(HttpMethod.Post, "/v1/offers", System.Tenant.ApiKey, new
         {
             targets = new[] { ClientApi.EmailTarget(System.Email.Name, "late@example.test") },
             expireAt = DateTimeOffset.UtcNow.AddMinutes(-1),
@@ -70,7 +70,7 @@ public sealed class when_an_offer_is_invalid(SystemFixture system) : Integration
     public async Task a_body_over_one_megabyte_gets_413_and_is_not_read()
     {
         var huge = new string('x', 1_100_000);
-        var (status, problem) = await System.SendRawAsync(HttpMethod.Post, "/v1/offers", System.Tenant.ApiKey,
+        var (status, problem) = await System.SendForStatusAsync(HttpMethod.Post, "/v1/offers", System.Tenant.ApiKey,
             new { targets = new[] { ClientApi.EmailTarget(System.Email.Name, "big@example.test", text: huge) } });
         Assert.Equal(413, status);
         Assert.Equal(413, problem.GetProperty("status").GetInt32());
@@ -80,7 +80,7 @@ public sealed class when_an_offer_is_invalid(SystemFixture system) : Integration
     [Fact]
     public async Task a_wrongly_typed_field_gets_a_400_problem_naming_it()
     {
-        var (status, problem) = await System.SendRawAsync(HttpMethod.Post, "/v1/offers", System.Tenant.ApiKey,
+        var (status, problem) = await System.SendForStatusAsync(HttpMethod.Post, "/v1/offers", System.Tenant.ApiKey,
             new { targets = "not-a-list" });
         Assert.Equal(400, status);
         Assert.Contains("targets", problem.GetProperty("detail").GetString());
@@ -93,7 +93,7 @@ public sealed class when_an_offer_is_invalid(SystemFixture system) : Integration
     [InlineData("/v1/jobs/not-a-guid")]
     public async Task malformed_query_values_and_ids_get_a_4xx_problem(string url)
     {
-        var (status, _) = await System.SendRawAsync(HttpMethod.Get, url, System.Tenant.ApiKey);
+        var (status, _) = await System.SendForStatusAsync(HttpMethod.Get, url, System.Tenant.ApiKey);
         Assert.InRange(status, 400, 422);
     }
 

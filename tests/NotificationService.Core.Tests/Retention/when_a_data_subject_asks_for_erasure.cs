@@ -108,11 +108,11 @@ public sealed class when_a_data_subject_asks_for_erasure(SystemFixture system) :
     [InlineData("""{"recipient":"a@b.test","extra":1}""", 400, "extra")]
     public async Task bad_input_is_a_problem_naming_the_field(string body, int status, string field)
     {
-        var (actual, problem) = await System.SendRawAsync(HttpMethod.Post, "/admin/erasures", SystemFixture.AdminKey, JsonDocument.Parse(body).RootElement);
+        var (actual, problem) = await System.SendForStatusAsync(HttpMethod.Post, "/admin/erasures", SystemFixture.AdminKey, JsonDocument.Parse(body).RootElement);
         Assert.Equal(status, actual);
         Assert.Contains(field, problem.GetProperty("detail").GetString());
-        Assert.Equal(403, (await System.SendRawAsync(HttpMethod.Post, "/admin/erasures", System.Tenant.ApiKey, new { recipient = "a@b.test" })).Status);
-        Assert.Equal(422, (await System.SendRawAsync(HttpMethod.Get, "/admin/erasures?pageSize=0", SystemFixture.AdminKey)).Status);
+        Assert.Equal(403, (await System.SendForStatusAsync(HttpMethod.Post, "/admin/erasures", System.Tenant.ApiKey, new { recipient = "a@b.test" })).Status);
+        Assert.Equal(422, (await System.SendForStatusAsync(HttpMethod.Get, "/admin/erasures?pageSize=0", SystemFixture.AdminKey)).Status);
     }
 
     [Fact]
@@ -150,15 +150,15 @@ public sealed class when_a_data_subject_asks_for_erasure(SystemFixture system) :
         Assert.Equal((JobState.Canceled, """{"erased":true}"""), (canceled.State, canceled.Params.GetRawText()));
 
         // An erased offer takes no new metadata (it would never be erased again): 409.
-        Assert.Equal(409, (await System.SendRawAsync(HttpMethod.Patch, $"/v1/offers/{delivered.Id}", System.Tenant.ApiKey,
+        Assert.Equal(409, (await System.SendForStatusAsync(HttpMethod.Patch, $"/v1/offers/{delivered.Id}", System.Tenant.ApiKey,
             new { metadata = new Dictionary<string, string> { ["customer"] = "Ann again" } })).Status);
 
         // Again: already erased. Another service's offer: 404.
         var again = await System.SendAsync<JsonElement>(HttpMethod.Post, $"/v1/offers/{delivered.Id}/erase", System.Tenant.ApiKey, expect: 200);
         Assert.Equal((0, 1), (again.GetProperty("erased").GetInt32(), again.GetProperty("alreadyErased").GetInt32()));
         var other = await System.CreateTenantAsync($"erasure-{Guid.NewGuid():N}");
-        Assert.Equal(404, (await System.SendRawAsync(HttpMethod.Post, $"/v1/offers/{delivered.Id}/erase", other.ApiKey)).Status);
-        Assert.Equal(404, (await System.SendRawAsync(HttpMethod.Post, $"/v1/offers/{Guid.NewGuid()}/erase", System.Tenant.ApiKey)).Status);
+        Assert.Equal(404, (await System.SendForStatusAsync(HttpMethod.Post, $"/v1/offers/{delivered.Id}/erase", other.ApiKey)).Status);
+        Assert.Equal(404, (await System.SendForStatusAsync(HttpMethod.Post, $"/v1/offers/{Guid.NewGuid()}/erase", System.Tenant.ApiKey)).Status);
     }
 
     private async Task<Guid> JobAsync(Tenant tenant, object @params, JobState state = JobState.Finished, Dictionary<string, string>? metadata = null) =>

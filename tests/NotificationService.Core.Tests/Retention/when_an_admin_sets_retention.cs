@@ -33,7 +33,7 @@ public sealed class when_an_admin_sets_retention(SystemFixture system) : Integra
     [InlineData("""{"params_days":30}""", 400, "params_days")]
     public async Task bad_input_is_a_problem_naming_the_field_and_changes_nothing(string body, int status, string field)
     {
-        var (actual, problem) = await System.SendRawAsync(HttpMethod.Patch, $"/admin/services/{System.Tenant.Id}/retention", SystemFixture.AdminKey,
+        var (actual, problem) = await System.SendForStatusAsync(HttpMethod.Patch, $"/admin/services/{System.Tenant.Id}/retention", SystemFixture.AdminKey,
             JsonDocument.Parse(body).RootElement);
 
         Assert.Equal(status, actual);
@@ -45,7 +45,7 @@ public sealed class when_an_admin_sets_retention(SystemFixture system) : Integra
     [Fact]
     public async Task only_an_admin_may_and_an_unknown_service_is_404()
     {
-        Assert.Equal(403, (await System.SendRawAsync(HttpMethod.Patch, $"/admin/services/{System.Tenant.Id}/retention", System.Tenant.ApiKey, new { paramsDays = 1 })).Status);
-        Assert.Equal(404, (await System.SendRawAsync(HttpMethod.Patch, $"/admin/services/{Guid.NewGuid()}/retention", SystemFixture.AdminKey, new { paramsDays = 1 })).Status);
+        Assert.Equal(403, (await System.SendForStatusAsync(HttpMethod.Patch, $"/admin/services/{System.Tenant.Id}/retention", System.Tenant.ApiKey, new { paramsDays = 1 })).Status);
+        Assert.Equal(404, (await System.SendForStatusAsync(HttpMethod.Patch, $"/admin/services/{Guid.NewGuid()}/retention", SystemFixture.AdminKey, new { paramsDays = 1 })).Status);
     }
 }

@@ -71,9 +71,9 @@ public sealed class when_old_jobs_are_swept(SystemFixture system) : IntegrationC
         {
             Assert.Equal(0, await Seed.CountAsync($"SELECT count(*) FROM ns.mt_events WHERE stream_id = '{jobId}'"));
             Assert.Equal(0, await Seed.CountAsync($"SELECT count(*) FROM ns.mt_streams WHERE id = '{jobId}'"));
-            Assert.Equal(404, (await System.SendRawAsync(HttpMethod.Get, $"/v1/jobs/{jobId}", System.Tenant.ApiKey)).Status);
+            Assert.Equal(404, (await System.SendForStatusAsync(HttpMethod.Get, $"/v1/jobs/{jobId}", System.Tenant.ApiKey)).Status);
         }
-        Assert.Equal(404, (await System.SendRawAsync(HttpMethod.Get, $"/v1/offers/{old.OfferId}", System.Tenant.ApiKey)).Status);
+        Assert.Equal(404, (await System.SendForStatusAsync(HttpMethod.Get, $"/v1/offers/{old.OfferId}", System.Tenant.ApiKey)).Status);
 
         // Old but one job unended: all kept; the ended job's params erased, the waiting one's not, the offer's metadata kept.
         Assert.Equal(JobState.Finished, (await System.GetJobAsync(System.Tenant, mixed.JobIds[0])).State);
@@ -106,7 +106,7 @@ public sealed class when_old_jobs_are_swept(SystemFixture system) : IntegrationC
         // Params: the 10-day-old job's, and the 21-day-old one's before it is deleted.
         Assert.Equal((2, 1, 1), (swept!.ParamsErased, swept.JobsDeleted, swept.OffersDeleted));
         Assert.Equal("""{"erased":true}""", (await System.GetJobAsync(tenant, erased.JobIds[0])).Params.GetRawText());
-        Assert.Equal(404, (await System.SendRawAsync(HttpMethod.Get, $"/v1/jobs/{deleted.JobIds[0]}", tenant.ApiKey)).Status);
+        Assert.Equal(404, (await System.SendForStatusAsync(HttpMethod.Get, $"/v1/jobs/{deleted.JobIds[0]}", tenant.ApiKey)).Status);
         Assert.Equal("kept@example.test", (await System.GetJobAsync(tenant, kept.JobIds[0])).Params.GetProperty("to").GetString());
         Assert.Equal("other@example.test", (await System.GetJobAsync(System.Tenant, other.JobIds[0])).Params.GetProperty("to").GetString());
     }
@@ -156,7 +156,7 @@ public sealed class when_old_jobs_are_swept(SystemFixture system) : IntegrationC
             session.Events.Append(seeded.JobIds[0], new JobFailed(seeded.JobIds[0], 1, "refused", Now.AddDays(-40), "550 <failed@example.test>: no such user"));
             await session.SaveChangesAsync();
         }
-        Assert.Contains("failed@example.test", (await System.SendRawAsync(HttpMethod.Get, $"/admin/jobs/{seeded.JobIds[0]}", SystemFixture.AdminKey)).Body.GetRawText());
+        Assert.Contains("failed@example.test", (await System.SendForStatusAsync(HttpMethod.Get, $"/admin/jobs/{seeded.JobIds[0]}", SystemFixture.AdminKey)).Body.GetRawText());
         await System.SweepAsync(Now);
 
         // The provider's answer quoted the recipient: gone from the admin view and from the stored events.
@@ -167,7 +167,7 @@ public sealed class when_old_jobs_are_swept(SystemFixture system) : IntegrationC
         Assert.DoesNotContain("failed@example.test", events.GetRawText());
         Assert.Equal(0, await Seed.CountAsync($"SELECT count(*) FROM ns.mt_events WHERE stream_id = '{seeded.JobIds[0]}' AND data::text LIKE '%failed@example.test%'"));
 
-        var (status, problem) = await System.SendRawAsync(HttpMethod.Post, $"/admin/jobs/{seeded.JobIds[0]}/retry", SystemFixture.AdminKey);
+        var (status, problem) = await System.SendForStatusAsync(HttpMethod.Post, $"/admin/jobs/{seeded.JobIds[0]}/retry", SystemFixture.AdminKey);
 
         Assert.Equal(409, status);
         Assert.Contains("erased", problem.GetProperty("detail").GetString());

@@ -58,7 +58,7 @@ public sealed class when_one_service_floods_a_shared_adapter(SystemFixture syste
         var first = 0;
         receiver.BeforeReply = async (_, _) =>
         {
-            if (Interlocked.Exchange(ref first, 1) == 0) await System.SendRawAsync(HttpMethod.Post, $"/admin/adapters/{adapter.Id}/block", SystemFixture.AdminKey);
+            if (Interlocked.Exchange(ref first, 1) == 0) await System.SendForStatusAsync(HttpMethod.Post, $"/admin/adapters/{adapter.Id}/block", SystemFixture.AdminKey);
         };
         await System.StartWorkerAsync<WebhookSender, WebhookConfig>("webhook", adapter.ApiKey);
         var job = (await System.CreateOfferAsync(light, new { targets = new[] { new { adapter = adapter.Name, @params = new { payload = new { } } } } })).Jobs[0].Id;
@@ -73,7 +73,7 @@ public sealed class when_one_service_floods_a_shared_adapter(SystemFixture syste
             await channel.BasicNackAsync(retry.DeliveryTag, multiple: false, requeue: true);
         }
 
-        Assert.Equal(200, (await System.SendRawAsync(HttpMethod.Post, $"/admin/adapters/{adapter.Id}/unblock", SystemFixture.AdminKey)).Status);
+        Assert.Equal(200, (await System.SendForStatusAsync(HttpMethod.Post, $"/admin/adapters/{adapter.Id}/unblock", SystemFixture.AdminKey)).Status);
         Assert.Equal(JobState.Finished, (await System.WaitForTerminalAsync(light, job)).State);
     }
 

@@ -80,7 +80,7 @@ public sealed class when_workers_run_as_processes(SystemFixture system) : Integr
 
         await using var receiver = await HttpPeer.StartAsync();
         var adapter = await WebhookAdapterAsync(receiver);
-        Assert.Equal(200, (await System.SendRawAsync(HttpMethod.Delete, $"/admin/adapters/{adapter.Id}", SystemFixture.AdminKey)).Status);
+        Assert.Equal(200, (await System.SendForStatusAsync(HttpMethod.Delete, $"/admin/adapters/{adapter.Id}", SystemFixture.AdminKey)).Status);
         var (deleted, _) = await WorkerProcess.RunToExitAsync(Webhook, adapter.ApiKey, TimeSpan.FromSeconds(60));
         Assert.Equal(2, deleted);
 
