@@ -146,7 +146,7 @@ public static class JobLifecycle
         job.ParamsErasedAt is null ? [new JobParamsErased(job.Id, reason, by, now)] : [];
 
     /// <summary>
-    /// An erasure request (DELETE of an offer's data, a recipient's erasure) on a job fetched for exclusive writing: a job
+    /// An erasure request (an offer's erasure, a recipient's erasure) on a job fetched for exclusive writing: a job
     /// not started is canceled first, so it is never sent with erased params; an ended one is erased; one being sent
     /// (Started) is left alone and reported as not ended.
     /// </summary>
