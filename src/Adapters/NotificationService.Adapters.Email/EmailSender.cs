@@ -70,6 +70,9 @@ public sealed class EmailSender(EmailConfig config) : IChannelSender, IAsyncDisp
         message.Subject = p.GetProperty("subject").GetString() ?? "";
         // The job id lets a recipient's mail system and an operator tie a message back to its job.
         message.Headers.Add("X-Notification-Job", delivery.JobId.ToString());
+        // One Message-ID per job, whatever the attempt: a resend after a crash mid-send carries the same id, so mail
+        // clients, archives and list servers that fold duplicates by Message-ID show it once (SMTP itself has no idempotency).
+        message.MessageId = MessageId(delivery.JobId, config.From);
         var body = new BodyBuilder
         {
             TextBody = p.TryGetProperty("text", out var text) ? text.GetString() : null,
@@ -78,6 +81,9 @@ public sealed class EmailSender(EmailConfig config) : IChannelSender, IAsyncDisp
         message.Body = body.ToMessageBody();
         return message;
     }
+
+    /// <summary>RFC 5322 id-left "ns.&lt;job id&gt;" at the sender's domain, which is where the id is meant to be unique.</summary>
+    public static string MessageId(Guid jobId, string from) => $"ns.{jobId:N}@{MailboxAddress.Parse(from).Domain}";
 
     private static IEnumerable<InternetAddress> Addresses(JsonElement value) =>
         value.ValueKind == JsonValueKind.Array

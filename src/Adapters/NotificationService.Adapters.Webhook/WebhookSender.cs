@@ -26,6 +26,7 @@ public sealed class WebhookSender(WebhookConfig config, TimeProvider clock) : IC
         };
         request.Headers.Add(WebhookAdapterType.SignatureHeader, $"t={timestamp},v1={Sign(config.Secret, timestamp, body)}");
         request.Headers.Add(WebhookAdapterType.JobHeader, delivery.JobId.ToString());
+        request.Headers.Add(WebhookAdapterType.DeliveryHeader, $"{delivery.JobId}.{delivery.Attempt}");
         request.Headers.UserAgent.Add(new ProductInfoHeaderValue("NotificationService", "1.0"));
 
         // A cancel aborts the request only until it is fully sent; after that the provider's answer decides the outcome.

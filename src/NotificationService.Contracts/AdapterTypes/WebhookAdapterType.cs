@@ -8,7 +8,10 @@ public static class WebhookAdapterType
 {
     public const string Name = "webhook";
     public const string SignatureHeader = "X-NS-Signature";
+    /// <summary>The job: the same on every attempt and redelivery of one notification, so a receiver de-duplicates by it.</summary>
     public const string JobHeader = "X-NS-Job";
+    /// <summary>One attempt: "&lt;job id&gt;.&lt;attempt&gt;", new for each attempt (a redelivery after a crash is a new attempt).</summary>
+    public const string DeliveryHeader = "X-NS-Delivery";
 
     public static readonly AdapterType Descriptor = new(Name, "Signed JSON POSTed to an HTTP endpoint.",
         ConfigSchema: """

@@ -33,6 +33,21 @@ public sealed class EmailSenderTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task every_attempt_of_a_job_carries_the_same_message_id_and_another_job_another()
+    {
+        await using var sender = Sender("right-password");
+        var job = Guid.NewGuid();
+        var parameters = System.Text.Json.JsonSerializer.SerializeToElement(new { to = "a@example.test", subject = "Resent", text = "x" });
+        await sender.SendAsync(new ChannelDelivery(job, 1, parameters), default);
+        await sender.SendAsync(new ChannelDelivery(job, 2, parameters), default); // e.g. the redelivery after a crash mid-send
+        await sender.SendAsync(Deliveries.Of(new { to = "a@example.test", subject = "Other", text = "y" }), default);
+
+        var resent = _smtp.Received.Where(m => m.Subject == "Resent").Select(m => m.MessageId).ToList();
+        Assert.Equal([$"ns.{job:N}@example.test", $"ns.{job:N}@example.test"], resent);
+        Assert.NotEqual(resent[0], Assert.Single(_smtp.Received, m => m.Subject == "Other").MessageId);
+    }
+
+    [Fact]
     public async Task a_cancel_after_the_whole_message_was_written_no_longer_aborts_it_and_the_reply_decides()
     {
         var received = new TaskCompletionSource();

@@ -30,6 +30,7 @@ public sealed class WebhookSenderTests : IAsyncLifetime
         Assert.Equal("/hooks/ns", request.Path);
         Assert.Equal("""{"event":"order.paid","amount":42}""", request.Body);
         Assert.Equal(delivery.JobId.ToString(), request.Headers[WebhookAdapterType.JobHeader]);
+        Assert.Equal($"{delivery.JobId}.1", request.Headers[WebhookAdapterType.DeliveryHeader]);
 
         var parts = request.Headers[WebhookAdapterType.SignatureHeader].Split(',').Select(p => p.Split('=', 2)).ToDictionary(p => p[0], p => p[1]);
         var timestamp = long.Parse(parts["t"]);
@@ -48,6 +49,19 @@ public sealed class WebhookSenderTests : IAsyncLifetime
         using var sender = Sender();
         _receiver.ReplyNextWith(new PeerReply(status, "{}"));
         Assert.IsType(expected, await sender.SendAsync(Deliveries.Of(new { payload = new { } }), default));
+    }
+
+    [Fact]
+    public async Task a_second_attempt_of_a_job_keeps_its_job_header_and_gets_a_new_delivery_id()
+    {
+        using var sender = Sender();
+        var first = Deliveries.Of(new { payload = new { n = 1 } });
+        await sender.SendAsync(first, default);
+        await sender.SendAsync(new ChannelDelivery(first.JobId, 2, first.Params), default);
+
+        var requests = _receiver.Requests.ToArray();
+        Assert.Equal([first.JobId.ToString(), first.JobId.ToString()], requests.Select(r => r.Headers[WebhookAdapterType.JobHeader]));
+        Assert.Equal([$"{first.JobId}.1", $"{first.JobId}.2"], requests.Select(r => r.Headers[WebhookAdapterType.DeliveryHeader]));
     }
 
     [Fact]
