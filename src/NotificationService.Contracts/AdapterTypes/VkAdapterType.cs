@@ -29,7 +29,7 @@ public static class VkAdapterType
           "additionalProperties": false,
           "required": ["message"],
           "oneOf": [ { "required": ["peerId"] }, { "required": ["domain"] } ],
-          "description": "exactly one of peerId and domain",
+          "description": "peerId or domain, not both",
           "properties": {
             "peerId": { "type": "integer", "description": "A user id, 2000000000 + a chat id, or -a community id" },
             "domain": { "type": "string", "pattern": "^[A-Za-z0-9_.]{1,32}$", "description": "A user's screen name, e.g. durov" },
