@@ -139,11 +139,15 @@ public sealed class JsonSchemas
         ValidationErrorKind.NumberTooBig => "is too big",
         ValidationErrorKind.TooFewItems => "has too few items",
         ValidationErrorKind.TooManyItems => "has too many items",
-        ValidationErrorKind.NotAnyOf => "does not match any allowed shape",
-        ValidationErrorKind.NotOneOf => "does not match exactly one allowed shape",
+        // A schema's description says in words which shapes it allows (vk: "peerId or domain, not both").
+        ValidationErrorKind.NotAnyOf or ValidationErrorKind.NotOneOf when error.Schema?.Description is { Length: > 0 } wanted => $"{Describe(error.Kind)}: {wanted}",
+        ValidationErrorKind.NotAnyOf or ValidationErrorKind.NotOneOf => Describe(error.Kind),
         // A pattern's description says in words what the regular expression wants.
         ValidationErrorKind.PatternMismatch when error.Schema?.Description is { Length: > 0 } wanted => $"does not match the required pattern: {wanted}",
         ValidationErrorKind.PatternMismatch => "does not match the required pattern",
         _ => $"is invalid ({error.Kind})",
     };
+
+    private static string Describe(ValidationErrorKind kind) =>
+        kind == ValidationErrorKind.NotAnyOf ? "does not match any allowed shape" : "does not match exactly one allowed shape";
 }
