@@ -18,7 +18,8 @@ public sealed record AdapterType(string Name, string Description, string ConfigS
 public static class KnownAdapterTypes
 {
     public static IReadOnlyList<AdapterType> All { get; } =
-        [EmailAdapterType.Descriptor, TelegramAdapterType.Descriptor, SmsAdapterType.Descriptor, WebhookAdapterType.Descriptor];
+        [EmailAdapterType.Descriptor, TelegramAdapterType.Descriptor, SmsAdapterType.Descriptor, WebhookAdapterType.Descriptor,
+         AvitoAdapterType.Descriptor];
 
     public static AdapterType? Find(string name) =>
         All.FirstOrDefault(t => string.Equals(t.Name, name, StringComparison.OrdinalIgnoreCase));
