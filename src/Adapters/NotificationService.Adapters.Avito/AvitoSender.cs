@@ -60,9 +60,12 @@ public sealed class AvitoSender(AvitoConfig config, TimeProvider clock) : IChann
         }), cancellation);
         // 400/401 mean bad client credentials: permanent. 408, 429 and 5xx stay transient, Retry-After included.
         if (!response.IsSuccessStatusCode)
-            throw new TokenRefused(await HttpOutcomes.ClassifyAsync(response) is var outcome && outcome is DeliveryResult.Permanent p && (int)response.StatusCode is 400 or 401
+        {
+            var outcome = await HttpOutcomes.ClassifyAsync(response);
+            throw new TokenRefused(outcome is DeliveryResult.Permanent p && (int)response.StatusCode is 400 or 401
                 ? p with { Error = $"Avito refused the client credentials: its token endpoint answered HTTP {(int)response.StatusCode}." }
                 : outcome);
+        }
         var answer = await response.Content.ReadAsStringAsync(cancellation);
         if (Property(answer, "access_token") is not { ValueKind: JsonValueKind.String } token)
             throw new TokenRefused(new DeliveryResult.Permanent("Avito's token endpoint answered without an access token.", HttpOutcomes.Excerpt(answer)));
