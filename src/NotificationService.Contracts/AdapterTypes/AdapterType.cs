@@ -19,7 +19,7 @@ public static class KnownAdapterTypes
 {
     public static IReadOnlyList<AdapterType> All { get; } =
         [EmailAdapterType.Descriptor, TelegramAdapterType.Descriptor, SmsAdapterType.Descriptor, WebhookAdapterType.Descriptor,
-         VkAdapterType.Descriptor];
+         VkAdapterType.Descriptor, AvitoAdapterType.Descriptor];
 
     public static AdapterType? Find(string name) =>
         All.FirstOrDefault(t => string.Equals(t.Name, name, StringComparison.OrdinalIgnoreCase));

@@ -30,7 +30,7 @@ public static class ApiDocument
         ("Offers", "Send notifications: an offer holds one job per target (adapter and params)."),
         ("Jobs", "Follow and cancel the jobs of your offers; an operator reads and retries any job."),
         ("Callbacks", "Delivery-status callbacks: job events POSTed, signed, to your URL."),
-        ("Adapters", "The delivery channels (email, Telegram, SMS, webhook) and the params each one takes."),
+        ("Adapters", "The delivery channels (email, Telegram, SMS, webhook, VK, Avito) and the params each one takes."),
         ("Limits", "Rate, quota and size limits per service."),
         ("Registration", "A person registers their service with an invite."),
         ("Services", "The client services and their API keys (operators)."),
@@ -94,8 +94,8 @@ public static class ApiDocument
             Title = "Notification Service API",
             Version = "v1",
             Description = """
-                Send notifications through email, Telegram, SMS or webhooks, and follow every job. `/v1` operations take a
-                service key, `/admin` operations an admin key, both as `Authorization: Bearer <key>`. Errors are RFC 7807
+                Send notifications through email, Telegram, SMS, VK, Avito or webhooks, and follow every job. `/v1` operations
+                take a service key, `/admin` operations an admin key, both as `Authorization: Bearer <key>`. Errors are RFC 7807
                 problem documents (`application/problem+json`); a validation problem (422) names each bad field in `errors`.
                 """,
         };

@@ -1,0 +1,36 @@
+namespace NotificationService.Contracts.AdapterTypes;
+
+/// <summary>Avito Messenger text messages, sent as the adapter's business account with a client-credentials token.</summary>
+public static class AvitoAdapterType
+{
+    public const string Name = "avito";
+
+    public static readonly AdapterType Descriptor = new(Name, "Avito Messenger messages sent with a client-credentials token.",
+        ConfigSchema: """
+        {
+          "type": "object",
+          "additionalProperties": false,
+          "required": ["clientId", "clientSecret", "userId"],
+          "properties": {
+            "clientId": { "type": "string", "minLength": 1 },
+            "clientSecret": { "type": "string", "minLength": 1, "writeOnly": true },
+            "userId": { "type": "integer", "minimum": 1, "description": "The account's numeric user_id that the chats belong to" },
+            "apiBaseUrl": { "type": "string", "format": "uri", "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^/?#]+",
+                            "description": "An http:// or https:// URL; default https://api.avito.ru" },
+            "allowPrivateNetwork": { "type": "boolean", "default": false,
+                                     "description": "Allow loopback, link-local and private addresses (checked on every connect)" }
+          }
+        }
+        """,
+        ParamsSchema: """
+        {
+          "type": "object",
+          "additionalProperties": false,
+          "required": ["chatId", "text"],
+          "properties": {
+            "chatId": { "type": "string", "minLength": 1, "description": "An Avito chat id, e.g. u2i-..." },
+            "text": { "type": "string", "minLength": 1, "maxLength": 1000, "description": "Avito's own limit for a text message" }
+          }
+        }
+        """);
+}
