@@ -22,19 +22,21 @@ public sealed class AvitoSender(AvitoConfig config, TimeProvider clock) : IChann
 
     public async Task<DeliveryResult> SendAsync(ChannelDelivery delivery, CancellationToken cancellation)
     {
+        // A cancel aborts the send only until the message is fully sent, the wait for a token included (nothing has gone
+        // out then); after that Avito's answer decides the outcome.
+        using var abort = delivery.Progress.AbortUntilSent(cancellation);
         try
         {
-            var token = await _token.GetAsync(FetchTokenAsync, cancellation);
-            // A cancel aborts the request only until it is fully sent; after that the provider's answer decides the outcome.
-            using var abort = delivery.Progress.AbortUntilSent(cancellation);
+            var token = await _token.GetAsync(FetchTokenAsync, abort.Token);
             var response = await PostMessageAsync(delivery, token, abort.Token);
             if (response.StatusCode == HttpStatusCode.Unauthorized)
             {
                 // The token died before its time: one fresh token, one more try (Avito took nothing); a second 401 is final.
                 response.Dispose();
-                response = await PostMessageAsync(delivery, await _token.GetAsync(FetchTokenAsync, cancellation, refused: token), abort.Token);
+                var fresh = await _token.GetAsync(FetchTokenAsync, abort.Token, refused: token);
+                response = await PostMessageAsync(delivery, fresh, abort.Token);
             }
-            using (response) return await HttpOutcomes.ClassifyAsync(response, body => Property(body, "id") is { ValueKind: JsonValueKind.String } id ? id.GetString() : null);
+            using (response) return await HttpOutcomes.ClassifyAsync(response, MessageId);
         }
         catch (TokenRefused refused) { return refused.Outcome; }
         catch (Exception e) when (HttpOutcomes.Classify(e, cancellation) is { } result) { return result; }
@@ -67,14 +69,31 @@ public sealed class AvitoSender(AvitoConfig config, TimeProvider clock) : IChann
                 : outcome);
         }
         var answer = await response.Content.ReadAsStringAsync(cancellation);
-        if (Property(answer, "access_token") is not { ValueKind: JsonValueKind.String } token)
+        // Not JSON at all (a proxy's page): Avito's answer never arrived, so try again later. JSON without a token: refused.
+        if (Json(answer) is not { } json)
+            throw new TokenRefused(new DeliveryResult.Transient("Avito's token endpoint answered HTTP 200 without JSON.", null, HttpOutcomes.Excerpt(answer)));
+        if (!json.TryGetProperty("access_token", out var token) || token.ValueKind != JsonValueKind.String)
             throw new TokenRefused(new DeliveryResult.Permanent("Avito's token endpoint answered without an access token.", HttpOutcomes.Excerpt(answer)));
-        return (token.GetString()!, TimeSpan.FromSeconds(Property(answer, "expires_in") is { ValueKind: JsonValueKind.Number } s ? s.GetDouble() : 0));
+        return (token.GetString()!, Lifetime(json));
     }
 
-    private static JsonElement? Property(string json, string name)
+    // Avito's tokens live a day (expires_in 86400). An answer without a usable expires_in keeps the token an hour: a 401
+    // still replaces it sooner, and a lifetime of 0 would fetch a token for every send.
+    private static TimeSpan Lifetime(JsonElement answer) =>
+        answer.TryGetProperty("expires_in", out var s) && s.TryGetDouble(out var seconds) && seconds is > 0 and <= 30 * 86400
+            ? TimeSpan.FromSeconds(seconds)
+            : TimeSpan.FromHours(1);
+
+    private static string? MessageId(string body) =>
+        Json(body) is { } json && json.TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String ? id.GetString() : null;
+
+    private static JsonElement? Json(string text)
     {
-        try { return JsonDocument.Parse(json).RootElement is { ValueKind: JsonValueKind.Object } o && o.TryGetProperty(name, out var p) ? p : null; }
+        try
+        {
+            using var document = JsonDocument.Parse(text);
+            return document.RootElement.ValueKind == JsonValueKind.Object ? document.RootElement.Clone() : null;
+        }
         catch (JsonException) { return null; }
     }
 

@@ -16,26 +16,33 @@ public sealed class VkSender(VkConfig config) : IChannelSender, IDisposable
     private readonly HttpClient _http = OutboundHttp.CreateClient(config.AllowPrivateNetwork, TimeSpan.FromSeconds(30));
     private readonly string _url = $"{(config.ApiBaseUrl ?? VkAdapterType.DefaultApiBaseUrl).TrimEnd('/')}/method/messages.send";
 
-    // VK's error codes: (meaning, may a later attempt succeed). Retries are safe: they carry the same random_id. 6 is a
-    // per-second limit (retry in 1 s); 9, 10 and 1 ("try again later") say nothing of how long, so the adapter's growing
-    // backoff waits. Other codes concern the token, its rights or the request: permanent, with VK's error_msg as detail.
+    // VK's error codes: what they mean, and whether a later attempt may succeed (retries are safe: they carry the same
+    // random_id). None says how long to wait, so the transient ones take the adapter's jittered, growing backoff: a
+    // burst over the per-second limit (6) retried all after one fixed second would hit the limit again together. The
+    // other codes concern the token, its rights or the request: permanent, with VK's error_msg as the detail.
     private static readonly Dictionary<int, (string Meaning, bool Transient)> Codes = new()
     {
         [1] = ("unknown error", true), [6] = ("too many requests per second", true), [9] = ("flood control", true),
-        [10] = ("internal server error", true), [5] = ("authorization failed", false), [7] = ("permission denied", false),
-        [15] = ("access denied", false), [100] = ("a parameter is missing or invalid", false), [914] = ("the message is too long", false),
-        [901] = ("the user has not allowed messages from the community", false), [902] = ("the user's privacy settings forbid the message", false),
+        [10] = ("internal server error", true), [29] = ("rate limit reached", true),
+        [5] = ("authorization failed", false), [7] = ("permission denied", false), [15] = ("access denied", false),
+        [100] = ("a parameter is missing or invalid", false), [914] = ("the message is too long", false),
+        [901] = ("the user has not allowed messages from the community", false),
+        [902] = ("the user's privacy settings forbid the message", false),
     };
 
     public async Task<DeliveryResult> SendAsync(ChannelDelivery delivery, CancellationToken cancellation)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, _url) { Content = delivery.Progress.Track(new FormUrlEncodedContent(Form(delivery))) };
+        using var request = new HttpRequestMessage(HttpMethod.Post, _url)
+        {
+            Content = delivery.Progress.Track(new FormUrlEncodedContent(Form(delivery))),
+        };
         try
         {
             // A cancel aborts the request only until it is fully sent; after that VK's answer decides the outcome.
             using var abort = delivery.Progress.AbortUntilSent(cancellation);
             using var response = await _http.SendAsync(request, abort.Token);
-            return response.IsSuccessStatusCode ? Classify(await response.Content.ReadAsStringAsync(CancellationToken.None)) : await HttpOutcomes.ClassifyAsync(response);
+            if (!response.IsSuccessStatusCode) return await HttpOutcomes.ClassifyAsync(response);
+            return Classify(await response.Content.ReadAsStringAsync(CancellationToken.None));
         }
         catch (Exception e) when (HttpOutcomes.Classify(e, cancellation) is { } result)
         {
@@ -70,15 +77,25 @@ public sealed class VkSender(VkConfig config) : IChannelSender, IDisposable
     /// <summary>VK's HTTP 200 answer: <c>{"response": &lt;message id&gt;}</c> (an array for peer_ids: kept whole) or <c>{"error": {"error_code": N, ...}}</c>.</summary>
     public static DeliveryResult Classify(string body)
     {
-        JsonElement root = default;
-        try { root = JsonDocument.Parse(body).RootElement; } catch (JsonException) { }
-        if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty("response", out var id)) return new DeliveryResult.Delivered(id.GetRawText());
+        using var document = Parse(body);
+        var root = document?.RootElement ?? default;
+        if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty("response", out var id))
+            return new DeliveryResult.Delivered(id.GetRawText());
         // Not VK's shape (a proxy's page, a cut-off body): VK may or may not have sent it, and a retry is safe either way.
-        if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("error", out var error) || !error.TryGetProperty("error_code", out var c) || !c.TryGetInt32(out var code))
+        if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("error", out var error)
+            || !error.TryGetProperty("error_code", out var c) || !c.TryGetInt32(out var code))
             return new DeliveryResult.Transient("VK answered HTTP 200 without a response or an error code.", null, HttpOutcomes.Excerpt(body));
+
         var detail = HttpOutcomes.Excerpt(error.TryGetProperty("error_msg", out var message) ? message.GetString() : body);
-        var reason = Codes.TryGetValue(code, out var known) ? $"VK answered error {code}: {known.Meaning}." : $"VK answered error {code}.";
-        return known.Transient ? new DeliveryResult.Transient(reason, code == 6 ? TimeSpan.FromSeconds(1) : null, detail) : new DeliveryResult.Permanent(reason, detail);
+        if (!Codes.TryGetValue(code, out var known)) return new DeliveryResult.Permanent($"VK answered error {code}.", detail);
+        var reason = $"VK answered error {code}: {known.Meaning}.";
+        return known.Transient ? new DeliveryResult.Transient(reason, null, detail) : new DeliveryResult.Permanent(reason, detail);
+    }
+
+    private static JsonDocument? Parse(string body)
+    {
+        try { return JsonDocument.Parse(body); }
+        catch (JsonException) { return null; }
     }
 
     public void Dispose() => _http.Dispose();

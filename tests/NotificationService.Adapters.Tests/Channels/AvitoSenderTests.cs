@@ -162,4 +162,47 @@ public sealed class AvitoSenderTests : IAsyncLifetime
         public override DateTimeOffset GetUtcNow() => _now;
         public void Advance(TimeSpan by) => _now += by;
     }
+    [Fact]
+    public async Task a_cancel_while_the_token_is_fetched_ends_the_attempt_as_not_delivered()
+    {
+        var tokenAsked = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _avito.Peer.BeforeReply = async (request, cancellation) =>
+        {
+            if (request.Path != "/token") return;
+            tokenAsked.TrySetResult();
+            await Task.Delay(Timeout.Infinite, cancellation);
+        };
+        var delivery = Deliveries.Of(new { chatId = "u2i-abc", text = "x" });
+        using var cancel = new CancellationTokenSource();
+        var send = _sender.SendAsync(delivery, cancel.Token);
+        await tokenAsked.Task.WaitAsync(TimeSpan.FromSeconds(10));
+
+        cancel.Cancel();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => send.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.False(delivery.Progress.PossiblyDelivered); // nothing reached Avito: the job's cancel must not say it may have
+        Assert.Empty(_avito.Sends);
+    }
+
+    [Fact]
+    public async Task a_token_answer_without_expires_in_is_kept_rather_than_fetched_for_every_send()
+    {
+        _avito.Peer.Reply = request => request.Path == "/token"
+            ? new PeerReply(200, """{"access_token":"token-1","token_type":"Bearer"}""")
+            : new PeerReply(200, """{"id":"m"}""");
+
+        for (var i = 0; i < 3; i++) Assert.IsType<DeliveryResult.Delivered>(await SendAsync(text: $"n{i}"));
+
+        Assert.Single(_avito.TokenRequests);
+    }
+
+    [Fact]
+    public async Task a_token_endpoint_answering_200_without_json_is_transient()
+    {
+        _avito.TokenReply = new PeerReply(200, "<html>maintenance</html>");
+
+        var result = Assert.IsType<DeliveryResult.Transient>(await SendAsync());
+
+        Assert.Equal("Avito's token endpoint answered HTTP 200 without JSON.", result.Error);
+    }
 }
