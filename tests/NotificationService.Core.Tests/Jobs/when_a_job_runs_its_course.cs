@@ -35,7 +35,8 @@ public sealed class when_a_job_runs_its_course(SystemFixture system) : Integrati
         var job = await System.GetJobAsync(System.Tenant, offer.Jobs[0].Id);
         Assert.Equal(JobState.Finished, job.State);
         Assert.Equal(2, job.Attempts);
-        Assert.Single(System.Smtp.To("busy@example.test"));
+        var mail = Assert.Single(System.Smtp.To("busy@example.test"));
+        Assert.Equal($"ns.{job.Id:N}@example.test", mail.MessageId); // the job's own Message-ID, as on every attempt
         Assert.Equal(["JobQueued", "JobStarted", "JobAttemptFailed", "JobStarted", "JobFinished"], await System.EventTypesAsync(System.Tenant, job.Id));
     }
 
