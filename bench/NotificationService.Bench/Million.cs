@@ -173,7 +173,7 @@ public static class Million
     /// of 3) round-robin over the tenants and 30 days, oldest first; each job's stream (version 3), its JobQueued,
     /// JobStarted and JobFinished with the JSON, type names and .NET types Marten writes, on seq_ids reserved from
     /// mt_events_sequence; the Job document as the inline projection leaves it (Finished, version 3). Adapters: 60 %, 30 %,
-    /// 10 %. The daemon's progress (high-water mark and the callbacks subscription) moves past the seed where it had read
+    /// 10 % by blocks of ten jobs, so every tenant has jobs on each (by j % 10 a tenant had only two). The daemon's progress (high-water mark and the callbacks subscription) moves past the seed where it had read
     /// everything before it. Returns how many of those two progress rows moved.
     /// </summary>
     private static async Task<int> SeedAsync(string postgres, int jobs, long head, List<Guid> tenants, List<(Guid Id, string Name)> adapters)
@@ -212,7 +212,7 @@ public static class Million
     private const string JobRows = """
         (SELECT j, md5('million-job-' || j)::uuid AS id, md5('million-offer-' || o)::uuid AS offer_id,
                 @tenants[o % cardinality(@tenants) + 1] AS service_id,
-                CASE WHEN j % 10 < 6 THEN 1 WHEN j % 10 < 9 THEN 2 ELSE 3 END AS a,
+                CASE WHEN (j / 10) % 10 < 6 THEN 1 WHEN (j / 10) % 10 < 9 THEN 2 ELSE 3 END AS a,
                 created, created + make_interval(secs => (2 + j % 7) / 1000.0) AS started,
                 created + make_interval(secs => (2 + j % 7 + 3 + j % 40) / 1000.0) AS finished
          FROM generate_series(1, @n) j,
@@ -226,7 +226,7 @@ public static class Million
           jsonb_build_object('id', md5('million-offer-' || o)::uuid,
             'jobs', (SELECT jsonb_agg(jsonb_build_object('jobId', md5('million-job-' || j)::uuid, 'adapter', @adapter_names[a], 'adapterId', @adapter_ids[a]) ORDER BY j)
                      FROM generate_series((o - 1) * @per_offer + 1, o * @per_offer) j,
-                          LATERAL (SELECT CASE WHEN j % 10 < 6 THEN 1 WHEN j % 10 < 9 THEN 2 ELSE 3 END AS a) aa),
+                          LATERAL (SELECT CASE WHEN (j / 10) % 10 < 6 THEN 1 WHEN (j / 10) % 10 < 9 THEN 2 ELSE 3 END AS a) aa),
             'sendAt', null, 'erasedAt', null, 'expireAt', null,
             'metadata', jsonb_build_object('customer', 'c' || (o % 10000), 'kind', (ARRAY['welcome', 'receipt', 'reset'])[o % 3 + 1]),
             'createdAt', {{Iso("created")}}, 'deletedAt', null, 'serviceId', @tenants[o % cardinality(@tenants) + 1], 'callbackUrl', null),
