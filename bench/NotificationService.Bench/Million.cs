@@ -120,7 +120,7 @@ public static class Million
 
         await load.RunAsync("warm-up", webhook.Name, Payload, 1, TimeSpan.FromSeconds(quick ? 2 : 5), 8);
         var (max, half) = await OneTargetAsync(load, webhook.Name, window, $", {jobs} finished jobs", HalfRate(emptyMax));
-        // The daemon has read the phases' own events too, so it neither stalled on the seed nor fell behind.
+        // Whether the daemon kept up with the phases' own events after the seed (it trails only by what is in flight).
         Console.WriteLine($"   after the phases: {await DaemonStateAsync(postgres)}");
 
         var reads = await ReadsAsync(stack, postgres, jobs, repeats, TimeSpan.FromSeconds(quick ? 3 : 20), tenants[0], adapters);
