@@ -8,14 +8,15 @@ public sealed record BenchResult(
     DateTimeOffset At, string Machine, bool Quick, double PgBenchTps, double RabbitMqRawPerSecond,
     IReadOnlyList<PhaseResult> Phases, double CorePeakRssMb, double WorkerPeakRssMb,
     double EmailsPerSecond, double? AppriseEmailsPerSecond, double? AppriseUnthrottledEmailsPerSecond, FairnessResult? Fairness = null, SearchResult? Search = null,
-    CallbacksResult? Callbacks = null);
+    CallbacksResult? Callbacks = null, MillionResult? Million = null);
 
 /// <summary>The same load with no status callback and with one (started + finished: two callbacks per job) to a fast receiver.</summary>
 public sealed record CallbacksResult(PhaseResult Off, PhaseResult On, int CallbacksExpected, int CallbacksReceived, double CallbacksPerSecond);
 
 /// <summary>
 /// `./ns bench`: the webhook profile (one and ten targets per offer, at the maximum sustained rate and at half of it)
-/// and the email profile beside Apprise, with this machine's PostgreSQL and RabbitMQ limits measured in the same run.
+/// and the email profile beside Apprise, with this machine's PostgreSQL and RabbitMQ limits measured in the same run;
+/// last, the one-target phase again over a million seeded finished jobs (Million.cs).
 /// </summary>
 public static class Benchmark
 {
@@ -75,10 +76,14 @@ public static class Benchmark
         Console.WriteLine($"   NS {emailsPerSecond:0.0} emails/s ({emailPhase.Jobs} emails); Apprise " +
                           (apprise is { } a ? $"{a.Default:0.00} emails/s as shipped, {a.Unthrottled:0.0} emails/s with its throttle off ({emails} emails)" : "not installed"));
 
+        // Read before the million-job phase, which restarts the core.
+        var (corePeakRss, workerPeakRss) = (stack.Cores[0].PeakRssMb(), stack.Workers[0].PeakRssMb());
+        var million = await Million.RunAsync(stack, receivers, load, (webhook.Id, webhook.Name), postgres, quick, window, phases[0], phases[1]);
+
         var result = new BenchResult(DateTimeOffset.UtcNow, $"{Environment.ProcessorCount} cores, {Environment.MachineName}", quick, Math.Round(pgbench),
-            Math.Round(rabbitRaw), phases, Math.Round(stack.Cores[0].PeakRssMb(), 1), Math.Round(stack.Workers[0].PeakRssMb(), 1),
+            Math.Round(rabbitRaw), phases, Math.Round(corePeakRss, 1), Math.Round(workerPeakRss, 1),
             Math.Round(emailsPerSecond, 1), apprise is { } ap ? Math.Round(ap.Default, 2) : null, apprise is { } au ? Math.Round(au.Unthrottled, 1) : null,
-            fairness, search, callbacks);
+            fairness, search, callbacks, million);
         var markdown = Report(result);
         Console.WriteLine();
         Console.WriteLine(markdown);
@@ -171,6 +176,7 @@ public static class Benchmark
                           $"{cb.Off.DeliveredJobsPerSecond} / {cb.On.DeliveredJobsPerSecond} jobs/s; {cb.Off.CoreCpuMsPerJob} / {cb.On.CoreCpuMsPerJob} ms; " +
                           $"{cb.Off.CommitsPerJob} / {cb.On.CommitsPerJob} | {cb.CallbacksReceived} of {cb.CallbacksExpected} callbacks, {cb.CallbacksPerSecond}/s | {Met(cb.CallbacksReceived >= cb.CallbacksExpected)} |");
         if (r.Search is { } search) sb.Append(Search.Report(search));
+        if (r.Million is { } m) sb.Append(Million.Report(m));
         return sb.ToString();
 
         static string Met(bool ok) => ok ? "yes" : "**no**";

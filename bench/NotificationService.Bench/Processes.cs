@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using System.Text;
 
 namespace NotificationService.Bench;
@@ -48,6 +49,22 @@ public sealed class ServiceProcess : IAsyncDisposable
         _process.Kill(entireProcessTree: true);
         await _process.WaitForExitAsync();
     }
+
+    /// <summary>
+    /// SIGTERM, and wait for the host to shut down cleanly (Wolverine releases its node, the async daemon its progress and
+    /// lock), so a restart starts from a stored state; SIGKILL if it has not exited after 30 s.
+    /// </summary>
+    public async Task StopAsync()
+    {
+        if (_process.HasExited) return;
+        SendSignal(_process.Id, 15);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        try { await _process.WaitForExitAsync(timeout.Token); }
+        catch (OperationCanceledException) { await KillAsync(); }
+    }
+
+    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int SendSignal(int pid, int signal);
 
     public async ValueTask DisposeAsync()
     {

@@ -15,6 +15,7 @@ return args.FirstOrDefault() switch
     "hostile" => await Hostile.RunAsync(root, postgres, rabbitMq, quick, Option("--seed") ?? 20261130, Option("--replay")),
     _ when args.Contains("--callbacks") => await Benchmark.RunCallbacksAloneAsync(root, postgres, rabbitMq, quick),
     _ when args.Contains("--profile") => await Profile.RunAsync(root, postgres, rabbitMq),
+    _ when args.Contains("--million") => await Million.RunAloneAsync(root, postgres, rabbitMq, quick),
     _ when args.Contains("--search") => await Search.RunAloneAsync(root, postgres, rabbitMq, quick),
     _ when args.Contains("--fairness") => await Fairness.RunAloneAsync(root, postgres, rabbitMq, quick, off: args.Contains("--fairness-off")),
     _ => await Benchmark.RunAsync(root, postgres, rabbitMq, quick),

@@ -21,6 +21,7 @@ public sealed class Stack : IAsyncDisposable
         Timeout = TimeSpan.FromSeconds(30),
     };
     public string ServiceKey { get; private set; } = "";
+    public Guid ServiceId { get; private set; }
     /// <summary>Settings every core started from now on gets (environment variables, e.g. <c>Fairness__FreeJobs</c>).</summary>
     public Dictionary<string, string> CoreSettings { get; } = [];
 
@@ -37,8 +38,11 @@ public sealed class Stack : IAsyncDisposable
         return stack;
     }
 
-    public async Task CreateServiceAsync() =>
-        ServiceKey = (await AdminAsync("/admin/services", new { name = "bench" })).GetProperty("apiKey").GetString()!;
+    public async Task CreateServiceAsync()
+    {
+        var service = await AdminAsync("/admin/services", new { name = "bench" });
+        (ServiceId, ServiceKey) = (service.GetProperty("id").GetGuid(), service.GetProperty("apiKey").GetString()!);
+    }
 
     /// <summary>The core's and the workers' own database roles (`./ns bench` sets both), else the bench's connection.</summary>
     private string PostgresOf(string role) =>

@@ -1,5 +1,4 @@
 using Marten;
-using Marten.Pagination;
 using Microsoft.AspNetCore.Mvc;
 using NotificationService.Core.Infrastructure;
 using NotificationService.Storage.Jobs;
@@ -30,8 +29,6 @@ public static class SearchJobsEndpoint
         if (service is { } serviceId) query = query.Where(j => j.ServiceId == serviceId);
         if (from is { } f) query = query.Where(j => j.CreatedAt >= f);
         if (to is { } t) query = query.Where(j => j.CreatedAt < t);
-        var jobs = await query.OrderByDescending(j => j.CreatedAt).ToPagedListAsync(page ?? 1, pageSize ?? 50);
-        return new PagedResult<AdminJobView>(jobs.Select(AdminJobView.From).ToList(),
-            (int)jobs.PageNumber, (int)jobs.PageSize, jobs.TotalItemCount);
+        return await query.PageAsync(q => q.OrderByDescending(j => j.CreatedAt), page, pageSize, AdminJobView.From);
     }
 }

@@ -1,7 +1,6 @@
 using System.Security.Claims;
 using Marten;
 using Marten.Linq.MatchesSql;
-using Marten.Pagination;
 using Microsoft.AspNetCore.Mvc;
 using NotificationService.Core.Auth;
 using NotificationService.Core.Infrastructure;
@@ -37,8 +36,7 @@ public static class ListOffersEndpoint
         // Containment on data -> 'metadata', the expression the GIN index holds (Validate has refused bad filters).
         if (MetadataFilter.Parse(context.Request.Query, [], Parameters) is { } metadata)
             query = query.Where(o => o.MatchesSql("d.data -> 'metadata' @> ?::jsonb", MetadataFilter.ToContainment(metadata)));
-        var offers = await query.OrderByDescending(o => o.CreatedAt).ToPagedListAsync(page ?? 1, pageSize ?? 50);
-        return new PagedResult<OfferSummary>(offers.Select(o => new OfferSummary(o.Id, o.CreatedAt, o.SendAt, o.DeletedAt, o.Jobs.Count)).ToList(),
-            (int)offers.PageNumber, (int)offers.PageSize, offers.TotalItemCount);
+        return await query.PageAsync(q => q.OrderByDescending(o => o.CreatedAt), page, pageSize,
+            o => new OfferSummary(o.Id, o.CreatedAt, o.SendAt, o.DeletedAt, o.Jobs.Count));
     }
 }

@@ -43,4 +43,29 @@ public sealed class when_an_operator_reads_job_history(SystemFixture system) : I
         Assert.Equal(404, (await System.SendForStatusAsync(HttpMethod.Get, $"/admin/jobs/{Guid.NewGuid()}", SystemFixture.AdminKey)).Status);
         Assert.Equal(422, (await System.SendForStatusAsync(HttpMethod.Get, "/admin/jobs?pageSize=100000", SystemFixture.AdminKey)).Status);
     }
+
+    [Fact]
+    public async Task the_search_pages_newest_first_with_the_total_of_its_matches()
+    {
+        var tenant = await System.CreateTenantAsync($"paged-{Guid.NewGuid():N}");
+        var jobs = new List<Guid>();
+        for (var i = 0; i < 3; i++) // scheduled for tomorrow, so they stay as they are
+            jobs.Add((await System.CreateOfferAsync(tenant, new
+            {
+                targets = new[] { ClientApi.EmailTarget(System.Email.Name, $"paged{i}@example.test") }, sendAt = DateTimeOffset.UtcNow.AddDays(1),
+            })).Jobs[0].Id);
+
+        async Task<PagedResult<AdminJobView>> PageAsync(int page) =>
+            await System.SendAsync<PagedResult<AdminJobView>>(HttpMethod.Get, $"/admin/jobs?service={tenant.Id}&pageSize=2&page={page}", SystemFixture.AdminKey, expect: 200);
+
+        var first = await PageAsync(1);
+        Assert.Equal((3, 1, 2), (first.Total, first.Page, first.PageSize));
+        Assert.Equal([jobs[2], jobs[1]], first.Items.Select(j => j.Job.Id));
+        var second = await PageAsync(2);
+        Assert.Equal(3, second.Total);
+        Assert.Equal([jobs[0]], second.Items.Select(j => j.Job.Id));
+        var past = await PageAsync(3);
+        Assert.Equal(3, past.Total);
+        Assert.Empty(past.Items);
+    }
 }
