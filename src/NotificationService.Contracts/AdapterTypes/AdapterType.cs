@@ -24,3 +24,17 @@ public static class KnownAdapterTypes
     public static AdapterType? Find(string name) =>
         All.FirstOrDefault(t => string.Equals(t.Name, name, StringComparison.OrdinalIgnoreCase));
 }
+
+/// <summary>
+/// Config schema properties every HTTP channel shares, so the URL rule and the private-network switch are written once
+/// (OutboundHttp enforces both again when it connects).
+/// </summary>
+public static class HttpConfigSchema
+{
+    /// <summary>An http:// or https:// URL with a host.</summary>
+    public static string Url(string description) =>
+        $$"""{ "type": "string", "format": "uri", "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^/?#]+", "description": "{{description}}" }""";
+
+    public const string AllowPrivateNetwork =
+        """{ "type": "boolean", "default": false, "description": "Allow loopback, link-local and private addresses (checked on every connect)" }""";
+}

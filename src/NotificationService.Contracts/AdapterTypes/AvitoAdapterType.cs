@@ -6,7 +6,7 @@ public static class AvitoAdapterType
     public const string Name = "avito";
 
     public static readonly AdapterType Descriptor = new(Name, "Avito Messenger messages sent with a client-credentials token.",
-        ConfigSchema: """
+        ConfigSchema: $$"""
         {
           "type": "object",
           "additionalProperties": false,
@@ -15,10 +15,8 @@ public static class AvitoAdapterType
             "clientId": { "type": "string", "minLength": 1 },
             "clientSecret": { "type": "string", "minLength": 1, "writeOnly": true },
             "userId": { "type": "integer", "minimum": 1, "description": "The account's numeric user_id that the chats belong to" },
-            "apiBaseUrl": { "type": "string", "format": "uri", "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^/?#]+",
-                            "description": "An http:// or https:// URL; default https://api.avito.ru" },
-            "allowPrivateNetwork": { "type": "boolean", "default": false,
-                                     "description": "Allow loopback, link-local and private addresses (checked on every connect)" }
+            "apiBaseUrl": {{HttpConfigSchema.Url("An http:// or https:// URL; default https://api.avito.ru")}},
+            "allowPrivateNetwork": {{HttpConfigSchema.AllowPrivateNetwork}}
           }
         }
         """,

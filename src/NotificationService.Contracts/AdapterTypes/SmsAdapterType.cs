@@ -6,18 +6,17 @@ public static class SmsAdapterType
     public const string Name = "sms";
 
     public static readonly AdapterType Descriptor = new(Name, "SMS through a Twilio-compatible Messages API.",
-        ConfigSchema: """
+        ConfigSchema: $$"""
         {
           "type": "object",
           "additionalProperties": false,
           "required": ["baseUrl", "accountSid", "authToken", "from"],
           "properties": {
-            "baseUrl": { "type": "string", "format": "uri", "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^/?#]+", "description": "An http:// or https:// URL, e.g. https://api.twilio.com" },
+            "baseUrl": {{HttpConfigSchema.Url("An http:// or https:// URL, e.g. https://api.twilio.com")}},
             "accountSid": { "type": "string", "minLength": 1 },
             "authToken": { "type": "string", "minLength": 1, "writeOnly": true },
             "from": { "type": "string", "pattern": "^\\+[1-9][0-9]{6,14}$", "description": "Sender number in E.164" },
-            "allowPrivateNetwork": { "type": "boolean", "default": false,
-                                     "description": "Allow loopback, link-local and private addresses (checked on every connect)" }
+            "allowPrivateNetwork": {{HttpConfigSchema.AllowPrivateNetwork}}
           }
         }
         """,

@@ -6,17 +6,15 @@ public static class TelegramAdapterType
     public const string Name = "telegram";
 
     public static readonly AdapterType Descriptor = new(Name, "Telegram messages sent by a bot (Telegram.Bot).",
-        ConfigSchema: """
+        ConfigSchema: $$"""
         {
           "type": "object",
           "additionalProperties": false,
           "required": ["botToken"],
           "properties": {
             "botToken": { "type": "string", "minLength": 10, "writeOnly": true, "description": "The token @BotFather gave the bot" },
-            "apiBaseUrl": { "type": "string", "format": "uri", "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^/?#]+",
-                            "description": "A self-hosted Bot API server (http:// or https://); default https://api.telegram.org" },
-            "allowPrivateNetwork": { "type": "boolean", "default": false,
-                                     "description": "Allow loopback, link-local and private addresses (checked on every connect)" }
+            "apiBaseUrl": {{HttpConfigSchema.Url("A self-hosted Bot API server (http:// or https://); default https://api.telegram.org")}},
+            "allowPrivateNetwork": {{HttpConfigSchema.AllowPrivateNetwork}}
           }
         }
         """,

@@ -15,9 +15,9 @@ public static class VkAdapterType
           "required": ["accessToken"],
           "properties": {
             "accessToken": { "type": "string", "minLength": 1, "writeOnly": true, "description": "A community access token with the messages permission" },
-            "apiBaseUrl": { "type": "string", "format": "uri", "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^/?#]+", "description": "An http(s) URL; default {{DefaultApiBaseUrl}}" },
+            "apiBaseUrl": {{HttpConfigSchema.Url($"An http:// or https:// URL; default {DefaultApiBaseUrl}")}},
             "apiVersion": { "type": "string", "pattern": "^[0-9]+\\.[0-9]+$", "default": "{{DefaultApiVersion}}", "description": "The VK API version sent as v" },
-            "allowPrivateNetwork": { "type": "boolean", "default": false, "description": "Allow loopback, link-local and private addresses" }
+            "allowPrivateNetwork": {{HttpConfigSchema.AllowPrivateNetwork}}
           }
         }
         """,

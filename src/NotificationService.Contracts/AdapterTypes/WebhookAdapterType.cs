@@ -14,17 +14,16 @@ public static class WebhookAdapterType
     public const string DeliveryHeader = "X-NS-Delivery";
 
     public static readonly AdapterType Descriptor = new(Name, "Signed JSON POSTed to an HTTP endpoint.",
-        ConfigSchema: """
+        ConfigSchema: $$"""
         {
           "type": "object",
           "additionalProperties": false,
           "required": ["url", "secret"],
           "properties": {
-            "url": { "type": "string", "format": "uri", "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^/?#]+", "description": "An http:// or https:// URL" },
+            "url": {{HttpConfigSchema.Url("An http:// or https:// URL")}},
             "secret": { "type": "string", "minLength": 16, "writeOnly": true, "description": "HMAC-SHA256 key for the signature header" },
             "timeoutSeconds": { "type": "number", "exclusiveMinimum": 0, "maximum": 300, "default": 10 },
-            "allowPrivateNetwork": { "type": "boolean", "default": false,
-                                     "description": "Allow loopback, link-local and private addresses (checked on every connect)" }
+            "allowPrivateNetwork": {{HttpConfigSchema.AllowPrivateNetwork}}
           }
         }
         """,
