@@ -38,8 +38,11 @@ public sealed record OfferView(
 
 public sealed record OfferSummary(Guid Id, DateTimeOffset CreatedAt, DateTimeOffset? SendAt, DateTimeOffset? DeletedAt, int Jobs);
 
-/// <summary>A page of a list that is paged by number (<c>page</c>, <c>pageSize</c>).</summary>
-public sealed record PagedResult<T>(IReadOnlyList<T> Items, int Page, int PageSize, long Total);
+/// <summary>
+/// A page of a list that is paged by number (<c>page</c>, <c>pageSize</c>). <see cref="Total"/> counts the matches up to
+/// 10,000; with more, it is 10,000 and <see cref="TotalIsExact"/> is false.
+/// </summary>
+public sealed record PagedResult<T>(IReadOnlyList<T> Items, int Page, int PageSize, long Total, bool TotalIsExact = true);
 
 /// <summary>
 /// A change to an offer; what is left null stays as it is. Params, expiry and send time change only before a job starts

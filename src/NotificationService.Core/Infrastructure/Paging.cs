@@ -1,10 +1,15 @@
 using Marten;
+using Marten.Linq;
 using Microsoft.AspNetCore.Mvc;
 
 namespace NotificationService.Core.Infrastructure;
 
-/// <summary>One page of an OFFSET-paged listing (offers, admin job search, erasures) and its total.</summary>
-public sealed record PagedResult<T>(IReadOnlyList<T> Items, int Page, int PageSize, long Total);
+/// <summary>
+/// One page of an OFFSET-paged listing (offers, admin job search, erasures) and its total. <see cref="Total"/> counts the
+/// matches up to <see cref="Paging.MaxCountedTotal"/>; beyond that it is that number and <see cref="TotalIsExact"/> is
+/// false ("10,000 or more"), since counting a million matches exactly takes PostgreSQL a second on every page.
+/// </summary>
+public sealed record PagedResult<T>(IReadOnlyList<T> Items, int Page, int PageSize, long Total, bool TotalIsExact = true);
 
 /// <summary>The page and pageSize checks every OFFSET-paged listing shares.</summary>
 public static class Paging
@@ -19,19 +24,38 @@ public static class Paging
         : pageSize is < 1 or > MaxPageSize ? Problems.Invalid(("pageSize", $"Between 1 and {MaxPageSize}."))
         : null;
 
+    /// <summary>How many matches a listing counts at most (<see cref="PagedResult{T}.TotalIsExact"/>).</summary>
+    public const int MaxCountedTotal = 10_000;
+
     /// <summary>
     /// One page and the total as two statements: the page, read off an index in order and stopping at its last row, and
-    /// the count, which reads no document. Marten's ToPagedListAsync puts count(*) OVER() on the page's own query instead,
-    /// so PostgreSQL reads and sorts every matching document before it returns the first one (bench/README.md, "Cost as
-    /// the data grows": seconds for the admin job search over a million jobs).
+    /// the count of at most <see cref="MaxCountedTotal"/> + 1 matches, which stops there too. Marten's ToPagedListAsync
+    /// puts count(*) OVER() on the page's own query instead, so PostgreSQL reads and sorts every matching document before
+    /// it returns the first one (bench/README.md, "Cost as the data grows": seconds for the admin job search over a
+    /// million jobs), and an exact count alone still reads every match (hundreds of ms).
     /// </summary>
-    public static async Task<PagedResult<TView>> PageAsync<T, TView>(
-        this IQueryable<T> matches, Func<IQueryable<T>, IQueryable<T>> order, int? page, int? pageSize, Func<T, TView> view) where T : notnull
+    public static async Task<PagedResult<TView>> PageAsync<T, TView>(this IQueryable<T> matches, IQuerySession session,
+        Func<IQueryable<T>, IQueryable<T>> order, int? page, int? pageSize, Func<T, TView> view, CancellationToken cancellation) where T : notnull
     {
         var (number, size) = (page ?? 1, pageSize ?? 50);
-        var total = await matches.LongCountAsync();
+        var counted = await CountUpToAsync(matches, session, MaxCountedTotal + 1, cancellation);
+        var exact = counted <= MaxCountedTotal;
         // Past the last match there is nothing to read (Check bounds the offset within an int).
-        var items = total > (long)(number - 1) * size ? await order(matches).Skip((number - 1) * size).Take(size).ToListAsync() : [];
-        return new PagedResult<TView>(items.Select(view).ToList(), number, size, total);
+        var items = !exact || counted > (long)(number - 1) * size
+            ? await order(matches).Skip((number - 1) * size).Take(size).ToListAsync(cancellation)
+            : [];
+        return new PagedResult<TView>(items.Select(view).ToList(), number, size, exact ? counted : MaxCountedTotal, exact);
+    }
+
+    // Marten puts a Take on a count query as a LIMIT of the count's own single row, so the bounded count wraps the
+    // limited query Marten builds (its filters and parameters as they are) in a count of its own.
+    private static async Task<long> CountUpToAsync<T>(IQueryable<T> matches, IQuerySession session, int limit, CancellationToken cancellation) where T : notnull
+    {
+        await using var command = matches.Take(limit).ToCommand(FetchType.FetchMany);
+        command.CommandText = $"SELECT count(*) FROM ({command.CommandText.TrimEnd().TrimEnd(';')}) AS limited";
+        await using var connection = session.Database.CreateConnection();
+        await connection.OpenAsync(cancellation);
+        command.Connection = connection;
+        return (long)(await command.ExecuteScalarAsync(cancellation))!;
     }
 }

@@ -21,7 +21,8 @@ public static class SearchJobsEndpoint
     [EndpointDescription("Any service's jobs by state, adapter (name), service and creation time; newest first, paged.")]
     [ProducesResponseType<ValidationProblemDetails>(422, "application/problem+json")]
     public static async Task<PagedResult<AdminJobView>> Search(
-        JobState? state, string? adapter, Guid? service, DateTimeOffset? from, DateTimeOffset? to, int? page, int? pageSize, IQuerySession session)
+        JobState? state, string? adapter, Guid? service, DateTimeOffset? from, DateTimeOffset? to, int? page, int? pageSize, IQuerySession session,
+        CancellationToken cancellation)
     {
         var query = session.Query<Job>().AsQueryable();
         if (state is { } s) query = query.Where(j => j.State == s);
@@ -29,6 +30,6 @@ public static class SearchJobsEndpoint
         if (service is { } serviceId) query = query.Where(j => j.ServiceId == serviceId);
         if (from is { } f) query = query.Where(j => j.CreatedAt >= f);
         if (to is { } t) query = query.Where(j => j.CreatedAt < t);
-        return await query.PageAsync(q => q.OrderByDescending(j => j.CreatedAt), page, pageSize, AdminJobView.From);
+        return await query.PageAsync(session, q => q.OrderByDescending(j => j.CreatedAt), page, pageSize, AdminJobView.From, cancellation);
     }
 }

@@ -36,7 +36,7 @@ public static class ListOffersEndpoint
         // Containment on data -> 'metadata', the expression the GIN index holds (Validate has refused bad filters).
         if (MetadataFilter.Parse(context.Request.Query, [], Parameters) is { } metadata)
             query = query.Where(o => o.MatchesSql("d.data -> 'metadata' @> ?::jsonb", MetadataFilter.ToContainment(metadata)));
-        return await query.PageAsync(q => q.OrderByDescending(o => o.CreatedAt), page, pageSize,
-            o => new OfferSummary(o.Id, o.CreatedAt, o.SendAt, o.DeletedAt, o.Jobs.Count));
+        return await query.PageAsync(session, q => q.OrderByDescending(o => o.CreatedAt), page, pageSize,
+            o => new OfferSummary(o.Id, o.CreatedAt, o.SendAt, o.DeletedAt, o.Jobs.Count), context.RequestAborted);
     }
 }

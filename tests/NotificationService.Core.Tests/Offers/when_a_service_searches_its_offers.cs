@@ -1,3 +1,4 @@
+using NotificationService.Testing;
 using NotificationService.Core.Infrastructure;
 using NotificationService.Core.Offers;
 
@@ -35,6 +36,30 @@ public sealed class when_a_service_searches_its_offers(SystemFixture system) : I
         var page = await System.SendAsync<PagedResult<OfferSummary>>(HttpMethod.Get, "/v1/offers?metadata.customer=acme&pageSize=1&page=2", System.Tenant.ApiKey, expect: 200);
         Assert.Equal(2, page.Total); // the total counts the filtered offers
         Assert.Equal([acmeEu.Id], page.Items.Select(o => o.Id));
+    }
+
+    [Fact]
+    public async Task past_ten_thousand_offers_the_total_stops_counting_and_says_so_while_every_page_is_still_served()
+    {
+        var tenant = await System.CreateTenantAsync($"many-{Guid.NewGuid():N}");
+        // 10,001 offers straight into the table (oldest first), as an API client would have made them over months.
+        await Sql.ExecuteAsync($$"""
+            INSERT INTO ns.mt_doc_offer (id, data, mt_last_modified, mt_dotnet_type)
+            SELECT gen_random_uuid(), jsonb_build_object('id', gen_random_uuid(), 'serviceId', '{{tenant.Id}}', 'jobs', '[]'::jsonb,
+                     'createdAt', to_char((now() - make_interval(secs => o)) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')),
+                   now(), 'NotificationService.Core.Offers.Offer'
+            FROM generate_series(1, {{Paging.MaxCountedTotal + 1}}) o
+            """);
+        var few = await System.CreateTenantAsync($"few-{Guid.NewGuid():N}");
+        await OfferAsync(few, null);
+
+        var first = await System.SendAsync<PagedResult<OfferSummary>>(HttpMethod.Get, "/v1/offers?pageSize=10", tenant.ApiKey, expect: 200);
+        var last = await System.SendAsync<PagedResult<OfferSummary>>(HttpMethod.Get, $"/v1/offers?pageSize=10&page={Paging.MaxCountedTotal / 10 + 1}", tenant.ApiKey, expect: 200);
+        var exact = await System.SendAsync<PagedResult<OfferSummary>>(HttpMethod.Get, "/v1/offers", few.ApiKey, expect: 200);
+
+        Assert.Equal((Paging.MaxCountedTotal, false, 10), (first.Total, first.TotalIsExact, first.Items.Count));
+        Assert.Single(last.Items); // the 10,001st offer: a page beyond the counted total is read, not assumed empty
+        Assert.Equal((1L, true), (exact.Total, exact.TotalIsExact));
     }
 
     [Theory]

@@ -119,7 +119,7 @@ namespace Internal.Generated.WolverineHandlers
 
             
             // The actual HTTP request handler execution
-            var pagedResultOfAdminJobView_response = await NotificationService.Core.Jobs.SearchJobsEndpoint.Search(state, adapter, service, from, to, page, pageSize, ((Marten.IQuerySession)documentSession)).ConfigureAwait(false);
+            var pagedResultOfAdminJobView_response = await NotificationService.Core.Jobs.SearchJobsEndpoint.Search(state, adapter, service, from, to, page, pageSize, ((Marten.IQuerySession)documentSession), httpContext.RequestAborted).ConfigureAwait(false);
 
             // Writing the response body to JSON because this was the first 'return variable' in the method signature
             await WriteJsonAsync(httpContext, pagedResultOfAdminJobView_response, 404);
