@@ -40,7 +40,7 @@ public sealed record OfferSummary(Guid Id, DateTimeOffset CreatedAt, DateTimeOff
 
 /// <summary>
 /// A page of a list that is paged by number (<c>page</c>, <c>pageSize</c>). <see cref="Total"/> counts the matches up to
-/// 10,000; with more, it is 10,000 and <see cref="TotalIsExact"/> is false.
+/// 1,000; with more, it is 1,000 and <see cref="TotalIsExact"/> is false.
 /// </summary>
 public sealed record PagedResult<T>(IReadOnlyList<T> Items, int Page, int PageSize, long Total, bool TotalIsExact = true);
 

@@ -7,7 +7,7 @@ namespace NotificationService.Core.Infrastructure;
 /// <summary>
 /// One page of an OFFSET-paged listing (offers, admin job search, erasures) and its total. <see cref="Total"/> counts the
 /// matches up to <see cref="Paging.MaxCountedTotal"/>; beyond that it is that number and <see cref="TotalIsExact"/> is
-/// false ("10,000 or more"), since counting a million matches exactly takes PostgreSQL a second on every page.
+/// false ("1,000 or more"), since counting a million matches exactly costs PostgreSQL hundreds of milliseconds on every page.
 /// </summary>
 public sealed record PagedResult<T>(IReadOnlyList<T> Items, int Page, int PageSize, long Total, bool TotalIsExact = true);
 
@@ -25,7 +25,7 @@ public static class Paging
         : null;
 
     /// <summary>How many matches a listing counts at most (<see cref="PagedResult{T}.TotalIsExact"/>).</summary>
-    public const int MaxCountedTotal = 10_000;
+    public const int MaxCountedTotal = 1_000;
 
     /// <summary>
     /// One page and the total as two statements: the page, read off an index in order and stopping at its last row, and

@@ -39,10 +39,10 @@ public sealed class when_a_service_searches_its_offers(SystemFixture system) : I
     }
 
     [Fact]
-    public async Task past_ten_thousand_offers_the_total_stops_counting_and_says_so_while_every_page_is_still_served()
+    public async Task past_a_thousand_offers_the_total_stops_counting_and_says_so_while_every_page_is_still_served()
     {
         var tenant = await System.CreateTenantAsync($"many-{Guid.NewGuid():N}");
-        // 10,001 offers straight into the table (oldest first), as an API client would have made them over months.
+        // 1,001 offers straight into the table (oldest first), as an API client would have made them over months.
         await Sql.ExecuteAsync($$"""
             INSERT INTO ns.mt_doc_offer (id, data, mt_last_modified, mt_dotnet_type)
             SELECT gen_random_uuid(), jsonb_build_object('id', gen_random_uuid(), 'serviceId', '{{tenant.Id}}', 'jobs', '[]'::jsonb,
@@ -58,7 +58,7 @@ public sealed class when_a_service_searches_its_offers(SystemFixture system) : I
         var exact = await System.SendAsync<PagedResult<OfferSummary>>(HttpMethod.Get, "/v1/offers", few.ApiKey, expect: 200);
 
         Assert.Equal((Paging.MaxCountedTotal, false, 10), (first.Total, first.TotalIsExact, first.Items.Count));
-        Assert.Single(last.Items); // the 10,001st offer: a page beyond the counted total is read, not assumed empty
+        Assert.Single(last.Items); // the 1,001st offer: a page beyond the counted total is read, not assumed empty
         Assert.Equal((1L, true), (exact.Total, exact.TotalIsExact));
     }
 
