@@ -16,10 +16,9 @@ public sealed record OfferDeleted(Guid Id, IReadOnlyList<AcceptedJob> Jobs) : Ac
 /// <summary>delete_one: cancels every unfinished job and marks the offer deleted; its history stays readable.</summary>
 public static class DeleteOfferEndpoint
 {
-    public static Task<LockedOffer> LoadAsync(Guid id, IDocumentSession session) => LockedOffer.FetchAsync(id, session);
+    public static Task<LockedOffer> LoadAsync(Guid id, ClaimsPrincipal user, IDocumentSession session) => LockedOffer.FetchAsync(id, user, session);
 
-    public static ProblemDetails Validate(LockedOffer offer, ClaimsPrincipal user) =>
-        offer.Offer is null || offer.Offer.ServiceId != user.ServiceId() ? Problems.NotFound("Offer") : WolverineContinue.NoProblems;
+    public static ProblemDetails Validate(LockedOffer offer) => offer.Offer is null ? Problems.NotFound("Offer") : WolverineContinue.NoProblems;
 
     [WolverineDelete("/v1/offers/{id}", OperationId = "deleteOffer")]
     [Tags("Offers")]

@@ -24,13 +24,13 @@ public sealed record JobParamsChange(Guid Id, JsonElement Params);
 
 public static class UpdateOfferEndpoint
 {
-    public static Task<LockedOffer> LoadAsync(Guid id, IDocumentSession session) => LockedOffer.FetchAsync(id, session);
+    public static Task<LockedOffer> LoadAsync(Guid id, ClaimsPrincipal user, IDocumentSession session) => LockedOffer.FetchAsync(id, user, session);
 
     public static async Task<ProblemDetails> ValidateAsync(
         UpdateOffer command, LockedOffer offer, ClaimsPrincipal user, IQuerySession session, JsonSchemas schemas, TimeProvider clock,
         HttpContext httpContext, LimitDefaults defaults)
     {
-        if (offer.Offer is null || offer.Offer.ServiceId != user.ServiceId()) return Problems.NotFound("Offer");
+        if (offer.Offer is null) return Problems.NotFound("Offer");
         if (offer.Offer.DeletedAt is not null) return Problems.Conflict("The offer was deleted.");
         if (offer.Offer.ErasedAt is not null) return Problems.Conflict("The offer was erased.");
 

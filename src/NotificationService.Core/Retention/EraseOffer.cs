@@ -21,10 +21,9 @@ public sealed record OfferErased(Guid Id, int Erased, int AlreadyErased, IReadOn
 /// </summary>
 public static class EraseOfferEndpoint
 {
-    public static Task<LockedOffer> LoadAsync(Guid id, IDocumentSession session) => LockedOffer.FetchAsync(id, session);
+    public static Task<LockedOffer> LoadAsync(Guid id, ClaimsPrincipal user, IDocumentSession session) => LockedOffer.FetchAsync(id, user, session);
 
-    public static ProblemDetails Validate(LockedOffer offer, ClaimsPrincipal user) =>
-        offer.Offer is null || offer.Offer.ServiceId != user.ServiceId() ? Problems.NotFound("Offer") : WolverineContinue.NoProblems;
+    public static ProblemDetails Validate(LockedOffer offer) => offer.Offer is null ? Problems.NotFound("Offer") : WolverineContinue.NoProblems;
 
     [WolverinePost("/v1/offers/{id}/erase", OperationId = "eraseOffer")]
     [Tags("Offers")]

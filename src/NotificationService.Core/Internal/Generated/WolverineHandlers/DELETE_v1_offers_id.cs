@@ -44,8 +44,8 @@ namespace Internal.Generated.WolverineHandlers
                 return;
             }
 
-            var lockedOffer = await NotificationService.Core.Offers.DeleteOfferEndpoint.LoadAsync(id, documentSession).ConfigureAwait(false);
-            var problemDetails1 = NotificationService.Core.Offers.DeleteOfferEndpoint.Validate(lockedOffer, httpContext.User);
+            var lockedOffer = await NotificationService.Core.Offers.DeleteOfferEndpoint.LoadAsync(id, httpContext.User, documentSession).ConfigureAwait(false);
+            var problemDetails1 = NotificationService.Core.Offers.DeleteOfferEndpoint.Validate(lockedOffer);
             // Evaluate whether the processing should stop if there are any problems
             if (!(ReferenceEquals(problemDetails1, Wolverine.Http.WolverineContinue.NoProblems)))
             {

@@ -61,7 +61,7 @@ namespace Internal.Generated.WolverineHandlers
                 return;
             }
 
-            var lockedOffer = await NotificationService.Core.Offers.UpdateOfferEndpoint.LoadAsync(id, documentSession).ConfigureAwait(false);
+            var lockedOffer = await NotificationService.Core.Offers.UpdateOfferEndpoint.LoadAsync(id, httpContext.User, documentSession).ConfigureAwait(false);
             var problemDetails2 = await NotificationService.Core.Offers.UpdateOfferEndpoint.ValidateAsync(command, lockedOffer, httpContext.User, ((Marten.IQuerySession)documentSession), _jsonSchemas, _timeProvider, httpContext, _limitDefaults).ConfigureAwait(false);
             // Evaluate whether the processing should stop if there are any problems
             if (!(ReferenceEquals(problemDetails2, Wolverine.Http.WolverineContinue.NoProblems)))

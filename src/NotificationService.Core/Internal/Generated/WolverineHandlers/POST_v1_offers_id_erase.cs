@@ -44,8 +44,8 @@ namespace Internal.Generated.WolverineHandlers
                 return;
             }
 
-            var lockedOffer = await NotificationService.Core.Retention.EraseOfferEndpoint.LoadAsync(id, documentSession).ConfigureAwait(false);
-            var problemDetails1 = NotificationService.Core.Retention.EraseOfferEndpoint.Validate(lockedOffer, httpContext.User);
+            var lockedOffer = await NotificationService.Core.Retention.EraseOfferEndpoint.LoadAsync(id, httpContext.User, documentSession).ConfigureAwait(false);
+            var problemDetails1 = NotificationService.Core.Retention.EraseOfferEndpoint.Validate(lockedOffer);
             // Evaluate whether the processing should stop if there are any problems
             if (!(ReferenceEquals(problemDetails1, Wolverine.Http.WolverineContinue.NoProblems)))
             {
