@@ -118,8 +118,17 @@ public sealed record AdapterView(
 /// <param name="QueueDepth">messages ready in the adapter's queue at the last sample; null before the first one</param>
 /// <param name="OldestWaitingSince">creation time of its oldest Queued job; null when none waits</param>
 public sealed record AdapterLive(
-    string Status, IReadOnlyList<LiveWorker> Workers, long? QueueDepth, DateTimeOffset? QueueDepthAt,
+    LiveStatus Status, IReadOnlyList<LiveWorker> Workers, long? QueueDepth, DateTimeOffset? QueueDepthAt,
     DateTimeOffset? OldestWaitingSince, double? OldestWaitingSeconds);
+
+/// <summary>An adapter's live status; README "Live worker status" defines each.</summary>
+public enum LiveStatus
+{
+    [JsonStringEnumMemberName("ok")] Ok,
+    [JsonStringEnumMemberName("no live worker")] NoLiveWorker,
+    [JsonStringEnumMemberName("backlog growing")] BacklogGrowing,
+    [JsonStringEnumMemberName("blocked")] Blocked,
+}
 
 /// <summary>One running worker node, from its last heartbeat.</summary>
 /// <param name="InFlight">sends it had in hand at that heartbeat</param>

@@ -14,7 +14,7 @@ namespace NotificationService.Core.Adapters;
 /// <param name="OldestWaitingSince">creation time of the oldest Queued job of the adapter; null when none waits</param>
 /// <param name="OldestWaitingSeconds">how long ago that was, by the database's clock</param>
 public sealed record AdapterLive(
-    string Status, IReadOnlyList<LiveWorker> Workers, long? QueueDepth, DateTimeOffset? QueueDepthAt,
+    LiveStatus Status, IReadOnlyList<LiveWorker> Workers, long? QueueDepth, DateTimeOffset? QueueDepthAt,
     DateTimeOffset? OldestWaitingSince, double? OldestWaitingSeconds);
 
 /// <summary>One running worker node, from its last heartbeat.</summary>
@@ -22,26 +22,30 @@ public sealed record AdapterLive(
 public sealed record LiveWorker(
     string Node, string Host, string Version, int Parallelism, int InFlight, DateTimeOffset StartedAt, DateTimeOffset LastSeen);
 
-/// <summary>The status rule, one place, a pure function of what was read (unit-tested in Core.Tests/Adapters).</summary>
+/// <summary>An adapter's live status, spelt in JSON as README "Live worker status" defines it.</summary>
+public enum LiveStatus
+{
+    [JsonStringEnumMemberName("ok")] Ok,
+    [JsonStringEnumMemberName("no live worker")] NoLiveWorker,
+    [JsonStringEnumMemberName("backlog growing")] BacklogGrowing,
+    [JsonStringEnumMemberName("blocked")] Blocked,
+}
+
+/// <summary>The status rule, one place, a pure function of what was read (unit-tested in Core.Tests/Admin).</summary>
 public static class AdapterLiveStatus
 {
-    public const string Ok = "ok";
-    public const string NoLiveWorker = "no live worker";
-    public const string BacklogGrowing = "backlog growing";
-    public const string Blocked = "blocked";
-
     /// <param name="oldestWaitingSeconds">age of the oldest Queued job, null when none waits</param>
     /// <param name="recentDepths">the queue's depth at the last samples, oldest first</param>
     /// <param name="backlogSamples">K: the depth rose at each of the last K samples</param>
-    public static string Decide(AdapterStatus status, int liveWorkers, double? oldestWaitingSeconds, IReadOnlyList<long> recentDepths,
+    public static LiveStatus Decide(AdapterStatus status, int liveWorkers, double? oldestWaitingSeconds, IReadOnlyList<long> recentDepths,
         TimeSpan liveBound, int backlogSamples)
     {
-        if (status == AdapterStatus.Blocked) return Blocked;
+        if (status == AdapterStatus.Blocked) return LiveStatus.Blocked;
         // A job that has waited longer than the bound, and no heartbeat within it: a worker that just died, or one starting
         // together with its first job, is not reported before the bound has passed.
-        if (liveWorkers == 0 && oldestWaitingSeconds > liveBound.TotalSeconds) return NoLiveWorker;
-        if (Rising(recentDepths, backlogSamples)) return BacklogGrowing;
-        return Ok;
+        if (liveWorkers == 0 && oldestWaitingSeconds > liveBound.TotalSeconds) return LiveStatus.NoLiveWorker;
+        if (Rising(recentDepths, backlogSamples)) return LiveStatus.BacklogGrowing;
+        return LiveStatus.Ok;
     }
 
     /// <summary>Each of the last <paramref name="samples"/> depths higher than the one before it.</summary>

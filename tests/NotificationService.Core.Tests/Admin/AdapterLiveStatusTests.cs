@@ -8,31 +8,31 @@ public class AdapterLiveStatusTests
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
 
-    private static string Decide(AdapterStatus status = AdapterStatus.Active, int workers = 1, double? oldest = null, long[]? depths = null) =>
+    private static LiveStatus Decide(AdapterStatus status = AdapterStatus.Active, int workers = 1, double? oldest = null, long[]? depths = null) =>
         AdapterLiveStatus.Decide(status, workers, oldest, depths ?? [], Bound, backlogSamples: 3);
 
     [Fact]
     public void a_blocked_adapter_is_blocked_whatever_else_holds() =>
-        Assert.Equal("blocked", Decide(AdapterStatus.Blocked, workers: 0, oldest: 600, depths: [1, 2, 3, 4]));
+        Assert.Equal(LiveStatus.Blocked, Decide(AdapterStatus.Blocked, workers: 0, oldest: 600, depths: [1, 2, 3, 4]));
 
     [Fact]
     public void no_live_worker_needs_a_job_waiting_longer_than_the_bound()
     {
-        Assert.Equal("no live worker", Decide(workers: 0, oldest: 31));
-        Assert.Equal("ok", Decide(workers: 0, oldest: 29)); // a worker may be starting with the first job
-        Assert.Equal("ok", Decide(workers: 0, oldest: null)); // idle with no worker: nothing is stranded
-        Assert.Equal("ok", Decide(workers: 1, oldest: 600, depths: [5, 5, 5, 5]));
+        Assert.Equal(LiveStatus.NoLiveWorker, Decide(workers: 0, oldest: 31));
+        Assert.Equal(LiveStatus.Ok, Decide(workers: 0, oldest: 29)); // a worker may be starting with the first job
+        Assert.Equal(LiveStatus.Ok, Decide(workers: 0, oldest: null)); // idle with no worker: nothing is stranded
+        Assert.Equal(LiveStatus.Ok, Decide(workers: 1, oldest: 600, depths: [5, 5, 5, 5]));
     }
 
     [Fact]
     public void a_backlog_grows_when_the_depth_rose_at_each_of_the_last_k_samples()
     {
-        Assert.Equal("backlog growing", Decide(depths: [1, 2, 3, 4]));
-        Assert.Equal("backlog growing", Decide(depths: [9, 0, 2, 3, 4]));
-        Assert.Equal("ok", Decide(depths: [2, 3, 4])); // K rises need K + 1 samples
-        Assert.Equal("ok", Decide(depths: [1, 2, 2, 4])); // a flat sample breaks the run
-        Assert.Equal("ok", Decide(depths: [4, 3, 2, 1]));
-        Assert.Equal("no live worker", Decide(workers: 0, oldest: 31, depths: [1, 2, 3, 4])); // stranded is the bigger news
+        Assert.Equal(LiveStatus.BacklogGrowing, Decide(depths: [1, 2, 3, 4]));
+        Assert.Equal(LiveStatus.BacklogGrowing, Decide(depths: [9, 0, 2, 3, 4]));
+        Assert.Equal(LiveStatus.Ok, Decide(depths: [2, 3, 4])); // K rises need K + 1 samples
+        Assert.Equal(LiveStatus.Ok, Decide(depths: [1, 2, 2, 4])); // a flat sample breaks the run
+        Assert.Equal(LiveStatus.Ok, Decide(depths: [4, 3, 2, 1]));
+        Assert.Equal(LiveStatus.NoLiveWorker, Decide(workers: 0, oldest: 31, depths: [1, 2, 3, 4])); // stranded is the bigger news
     }
 
     [Fact]

@@ -179,10 +179,10 @@ public sealed class when_a_service_uses_the_client_library(SystemFixture system)
         Assert.Equal([service.Id], view.Services);
         Assert.Equal(3, view.Policy.MaxAttempts);
         // Live status: no worker and no job yet is ok; the list carries it too.
-        Assert.Equal("ok", view.Live!.Status);
+        Assert.Equal(LiveStatus.Ok, view.Live!.Status);
         Assert.Empty(view.Live.Workers);
         Assert.Null(view.Live.OldestWaitingSince);
-        Assert.Equal("ok", (await admin.ListAdaptersAsync()).Single(a => a.Id == adapter.Id).Live!.Status);
+        Assert.Equal(LiveStatus.Ok, (await admin.ListAdaptersAsync()).Single(a => a.Id == adapter.Id).Live!.Status);
 
         var limits = await admin.SetServiceLimitsAsync(service.Id, new ServiceLimitsPatch { Burst = 20 });
         Assert.Equal(20, limits.Own.Burst);
