@@ -50,6 +50,8 @@ public static class WorkerHeartbeatConfiguration
 {
     /// <summary>Registered after Wolverine: started once the listeners run, stopped (row removed) before they drain.</summary>
     public static IServiceCollection AddWorkerHeartbeat(this IServiceCollection services, IConfiguration configuration, int parallelism) =>
-        services.AddHostedService(sp => new WorkerHeartbeat(sp.GetRequiredService<NpgsqlDataSource>(), sp.GetRequiredService<WorkerContext>(),
+        !(configuration.GetValue("Adapter:HeartbeatSeconds", 10.0) is > 0 and <= 3600)
+            ? throw new InvalidOperationException("Set Adapter:HeartbeatSeconds to a number of seconds above 0 and at most 3600 (default 10), below the core's Workers:LiveSeconds.")
+            : services.AddHostedService(sp => new WorkerHeartbeat(sp.GetRequiredService<NpgsqlDataSource>(), sp.GetRequiredService<WorkerContext>(),
             sp.GetRequiredService<InFlightJobs>(), configuration, parallelism, sp.GetRequiredService<ILogger<WorkerHeartbeat>>()));
 }

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using NotificationService.Core.Adapters;
 using NotificationService.Storage.Adapters;
 
@@ -49,4 +50,19 @@ public class AdapterLiveStatusTests
         depths.Record(new Dictionary<Guid, long?>(), at, keep: 4); // a deleted adapter is dropped
         Assert.Null(depths.For(id));
     }
+
+    [Theory]
+    [InlineData("Workers:LiveSeconds", "0")]
+    [InlineData("Workers:SampleSeconds", "-1")]
+    [InlineData("Workers:BacklogSamples", "0")]
+    public void settings_out_of_range_stop_the_start(string key, string value)
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { [key] = value }).Build();
+        Assert.StartsWith("Set Workers:LiveSeconds", Assert.Throws<InvalidOperationException>(() => LiveStatusSettings.From(configuration)).Message);
+    }
+
+    [Fact]
+    public void the_defaults_are_thirty_seconds_five_seconds_and_three_samples() =>
+        Assert.Equal(new LiveStatusSettings(TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(5), 3),
+            LiveStatusSettings.From(new ConfigurationBuilder().Build()));
 }
