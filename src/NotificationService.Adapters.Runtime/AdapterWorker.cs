@@ -114,6 +114,7 @@ public static class AdapterWorker
         });
 
         builder.Services.AddHostedService<AdapterStatusWatcher>(); // after Wolverine's, so its listener exists by then
+        builder.Services.AddWorkerHeartbeat(configuration, parallelism);
 
         var app = builder.Build();
         // Decrypt and bind the config now: a problem with it stops the start, not the first job.

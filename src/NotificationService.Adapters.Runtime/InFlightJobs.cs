@@ -7,6 +7,9 @@ public sealed class InFlightJobs
 {
     private readonly ConcurrentDictionary<Guid, CancellationTokenSource> _sending = new();
 
+    /// <summary>How many sends are in hand now (reported in the worker's heartbeat).</summary>
+    public int Count => _sending.Count;
+
     public Tracked Track(Guid jobId, CancellationToken shutdown)
     {
         var source = CancellationTokenSource.CreateLinkedTokenSource(shutdown);

@@ -4,6 +4,7 @@ using Marten;
 using NotificationService.Hosting;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using NotificationService.Contracts;
+using NotificationService.Core.Adapters;
 using NotificationService.Core.Auth;
 using NotificationService.Core.Callbacks;
 using NotificationService.Core.Infrastructure;
@@ -87,6 +88,7 @@ builder.Services.AddCallbacks(callbacks);
 builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = RequestLimits.MaxBodyBytes);
 builder.Services.AddNotificationOpenApi();
 builder.Services.AddNotificationHealthChecks(postgres, rabbitMq);
+builder.Services.AddLiveWorkerStatus(builder.Configuration, rabbitMq);
 
 var app = builder.Build();
 

@@ -25,6 +25,9 @@ public static class NotificationStore
     /// </summary>
     public const string PendingJobsPredicate = "((data ->> 'state'::text) = ANY (ARRAY['Scheduled'::text, 'Queued'::text, 'Started'::text]))";
 
+    /// <summary>A job waiting for a worker (Queued), in SQL on <c>mt_doc_job</c>, spelt as PostgreSQL prints it back (as above).</summary>
+    public const string WaitingJobsPredicate = "((data ->> 'state'::text) = 'Queued'::text)";
+
     /// <summary>
     /// How every process talks to PostgreSQL, measured by `./ns bench --profile`:
     /// <list type="bullet">
@@ -69,7 +72,9 @@ public static class NotificationStore
             .Index([x => x.ServiceId, x => x.State, x => x.CreatedAt, x => x.Id], i => i.Name = "mt_doc_job_idx_service_state_created")
             // And with an adapter filter: through the index above, ?adapter=<a name this service never used> read every one
             // of its jobs to find none (and a rare adapter nearly as many); here it is one range scan, empty or in order.
-            .Index([x => x.ServiceId, x => x.AdapterName, x => x.CreatedAt, x => x.Id], i => i.Name = "mt_doc_job_idx_service_adapter_created");
+            .Index([x => x.ServiceId, x => x.AdapterName, x => x.CreatedAt, x => x.Id], i => i.Name = "mt_doc_job_idx_service_adapter_created")
+            // The admin API's oldest waiting job of each adapter: the first entry of this range, only Queued jobs in it.
+            .Index([x => x.AdapterId, x => x.CreatedAt], i => (i.Name, i.Predicate) = ("mt_doc_job_idx_adapter_waiting", WaitingJobsPredicate));
 
         opts.Projections.Snapshot<Adapter>(SnapshotLifecycle.Inline);
         opts.Schema.For<Adapter>().UniqueIndex(x => x.Name).UniqueIndex(x => x.KeyHash);
@@ -78,6 +83,7 @@ public static class NotificationStore
         sendSlots.AddColumn<Guid>("adapter_id").AsPrimaryKey();
         sendSlots.AddColumn("next_slot", "timestamptz").NotNull();
         opts.Storage.ExtendedSchemaObjects.Add(sendSlots);
+        opts.Storage.ExtendedSchemaObjects.Add(WorkerHeartbeats.Definition());
         return opts;
     }
 }

@@ -73,6 +73,8 @@ public static partial class WorkerRole
           AS $fn$ SELECT d.data FROM {{NotificationStore.Schema}}.mt_doc_adapter d WHERE d.data ->> 'keyHash' = key_hash $fn$;
         REVOKE ALL ON FUNCTION {{NotificationStore.Schema}}.adapter_for_key(text) FROM PUBLIC;
         GRANT EXECUTE ON FUNCTION {{NotificationStore.Schema}}.adapter_for_key(text) TO {{role}};
+        -- Heartbeats: only through the two functions, each for the adapter of the key hash given (WorkerHeartbeats).
+        {{WorkerHeartbeats.FunctionsSql(role)}}
         """;
 
     /// <summary>The adapter whose key has this hash, as its worker may see it; null for an unknown (or deleted) one.</summary>

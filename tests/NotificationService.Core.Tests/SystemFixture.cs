@@ -60,6 +60,9 @@ public sealed class SystemFixture : IAsyncLifetime
             .UseSetting("Callbacks:RetryDelaysSeconds", "0.5,0.5,0.5")
             .UseSetting("Callbacks:TimeoutSeconds", "2")
             .UseSetting("Callbacks:DisableAfterFailures", "5")
+            // Live worker status: workers beat every 0.5 s (StartWorkerAsync), so a 3 s bound is six missed beats.
+            .UseSetting("Workers:LiveSeconds", "3")
+            .UseSetting("Workers:SampleSeconds", "0.5")
             .ConfigureServices(services => services.ConfigureWolverine(QuickScheduledMessages)));
         Http = Core.Server.CreateClient();
         Tenant = await CreateTenantAsync("acme");
@@ -146,6 +149,7 @@ public sealed class SystemFixture : IAsyncLifetime
             b.Configuration["ConnectionStrings:Postgres"] = TestEnvironment.WorkerPostgres; // the worker role, as deployed
             b.Configuration["ConnectionStrings:RabbitMq"] = TestEnvironment.WorkerRabbitMq;
             b.Configuration["Adapter:StatusPollSeconds"] = "0.5";
+            b.Configuration["Adapter:HeartbeatSeconds"] = "0.5";
             foreach (var (key, value) in settings ?? new Dictionary<string, string?>()) b.Configuration[key] = value;
             b.WebHost.UseUrls("http://127.0.0.1:0");
             if (channel is not null) b.Services.AddSingleton(channel);

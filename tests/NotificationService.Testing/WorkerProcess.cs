@@ -30,6 +30,7 @@ public sealed class WorkerProcess : IAsyncDisposable
             Environment =
             {
                 ["Adapter__Key"] = adapterKey, ["Adapter__Parallelism"] = parallelism.ToString(), ["Adapter__StatusPollSeconds"] = "0.5",
+                ["Adapter__HeartbeatSeconds"] = "0.5",
                 ["ConnectionStrings__RabbitMq"] = TestEnvironment.WorkerRabbitMq,
                 ["ASPNETCORE_URLS"] = "http://127.0.0.1:0", ["Logging__LogLevel__Default"] = "Information",
                 ["ConnectionStrings__Postgres"] = TestEnvironment.WorkerPostgres,

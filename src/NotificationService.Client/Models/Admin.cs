@@ -105,9 +105,35 @@ public sealed record CreateAdapterRequest(string Name, string Type, object Confi
 public sealed record AdapterCreated(Guid Id, string Name, string Type, string Queue, string ApiKey);
 
 /// <summary>An adapter as the admin sees it: config without secrets, and which secrets are set.</summary>
+/// <param name="Live">its workers, queue and status now: from <see cref="NotificationAdminClient.GetAdapterAsync"/> and
+/// <see cref="NotificationAdminClient.ListAdaptersAsync"/>; null in the answers to changes</param>
 public sealed record AdapterView(
     Guid Id, string Name, string Type, AdapterStatus Status, string Queue, JsonElement Config, IReadOnlyList<string> SecretsSet,
-    JsonElement ParamsSchema, IReadOnlyList<Guid> Services, DeliveryPolicy Policy, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt);
+    JsonElement ParamsSchema, IReadOnlyList<Guid> Services, DeliveryPolicy Policy, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt,
+    AdapterLive? Live = null);
+
+/// <summary>What an adapter is doing now (README "Live worker status" defines the statuses).</summary>
+/// <param name="Status"><c>ok</c>, <c>no live worker</c>, <c>backlog growing</c> or <c>blocked</c></param>
+/// <param name="Workers">the worker nodes whose last heartbeat is within the core's liveness bound</param>
+/// <param name="QueueDepth">messages ready in the adapter's queue at the last sample; null before the first one</param>
+/// <param name="OldestWaitingSince">creation time of its oldest Queued job; null when none waits</param>
+public sealed record AdapterLive(
+    LiveStatus Status, IReadOnlyList<LiveWorker> Workers, long? QueueDepth, DateTimeOffset? QueueDepthAt,
+    DateTimeOffset? OldestWaitingSince, double? OldestWaitingSeconds);
+
+/// <summary>An adapter's live status; README "Live worker status" defines each.</summary>
+public enum LiveStatus
+{
+    [JsonStringEnumMemberName("ok")] Ok,
+    [JsonStringEnumMemberName("no live worker")] NoLiveWorker,
+    [JsonStringEnumMemberName("backlog growing")] BacklogGrowing,
+    [JsonStringEnumMemberName("blocked")] Blocked,
+}
+
+/// <summary>One running worker node, from its last heartbeat.</summary>
+/// <param name="InFlight">sends it had in hand at that heartbeat</param>
+public sealed record LiveWorker(
+    string Node, string Host, string Version, int Parallelism, int InFlight, DateTimeOffset StartedAt, DateTimeOffset LastSeen);
 
 /// <summary>
 /// A change to an adapter; null fields stay. <see cref="Config"/> and <see cref="Policy"/> are merge patches (a field set

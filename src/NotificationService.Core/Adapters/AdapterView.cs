@@ -6,9 +6,11 @@ using NotificationService.Storage.Adapters;
 namespace NotificationService.Core.Adapters;
 
 /// <summary>An adapter as the admin API shows it: config without its secrets, and which secrets are set.</summary>
+/// <param name="Live">its workers, queue and status now: in GET /admin/adapters and /admin/adapters/{id}, null in the answers to changes</param>
 public sealed record AdapterView(
     Guid Id, string Name, string Type, AdapterStatus Status, string Queue, JsonElement Config, IReadOnlyList<string> SecretsSet,
-    JsonElement ParamsSchema, IReadOnlyList<Guid> Services, DeliveryPolicy Policy, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt)
+    JsonElement ParamsSchema, IReadOnlyList<Guid> Services, DeliveryPolicy Policy, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt,
+    AdapterLive? Live = null)
 {
     public static AdapterView From(Adapter a)
     {

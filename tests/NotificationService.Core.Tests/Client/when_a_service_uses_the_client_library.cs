@@ -178,6 +178,11 @@ public sealed class when_a_service_uses_the_client_library(SystemFixture system)
         Assert.Equal(AdapterStatus.Active, view.Status);
         Assert.Equal([service.Id], view.Services);
         Assert.Equal(3, view.Policy.MaxAttempts);
+        // Live status: no worker and no job yet is ok; the list carries it too.
+        Assert.Equal(LiveStatus.Ok, view.Live!.Status);
+        Assert.Empty(view.Live.Workers);
+        Assert.Null(view.Live.OldestWaitingSince);
+        Assert.Equal(LiveStatus.Ok, (await admin.ListAdaptersAsync()).Single(a => a.Id == adapter.Id).Live!.Status);
 
         var limits = await admin.SetServiceLimitsAsync(service.Id, new ServiceLimitsPatch { Burst = 20 });
         Assert.Equal(20, limits.Own.Burst);

@@ -85,6 +85,46 @@ public sealed class when_a_worker_connects_with_its_role(SystemFixture system) :
     }
 
     [Fact]
+    public async Task it_writes_and_removes_heartbeats_only_of_the_adapter_whose_key_it_holds()
+    {
+        var other = await System.CreateEmailAdapterAsync($"other-{Guid.NewGuid():N}"[..22], System.Smtp.Port);
+        var (own, others) = (ApiKeys.Hash(System.Email.ApiKey), ApiKeys.Hash(other.ApiKey));
+        var node = $"node-{Guid.NewGuid():N}"[..16];
+        string Beat(string keyHash, string host) => $"SELECT ns.worker_heartbeat('{keyHash}', '{node}', '{host}', 'v1', 2, 0) IS TRUE";
+        string HostOf(Guid adapter) => $"SELECT host FROM ns.worker_heartbeats WHERE adapter_id = '{adapter}' AND node = '{node}'";
+        try
+        {
+            Assert.True(await AsWorkerAsync<bool>(Beat(others, "theirs")));
+            // The same node name under its own key: a row of its own adapter; the other adapter's row is not touched.
+            Assert.True(await AsWorkerAsync<bool>(Beat(own, "mine")));
+            Assert.Equal("theirs", await Sql.ScalarAsync<string>(HostOf(other.Id)));
+            Assert.Equal("mine", await Sql.ScalarAsync<string>(HostOf(System.Email.Id)));
+            // A key it does not hold (a guessed hash, an adapter id) writes nothing.
+            Assert.False(await AsWorkerAsync<bool>(Beat(ApiKeys.Hash(ApiKeys.New(ApiKeys.AdapterPrefix)), "guess")));
+            Assert.False(await AsWorkerAsync<bool>(Beat(other.Id.ToString(), "guess")));
+
+            // Removing: its own row goes, the other adapter's stays.
+            Assert.True(await AsWorkerAsync<bool>($"SELECT ns.worker_gone('{own}', '{node}') IS TRUE"));
+            Assert.Equal(0L, await Sql.ScalarAsync<long>($"SELECT count(*) FROM ns.worker_heartbeats WHERE adapter_id = '{System.Email.Id}' AND node = '{node}'"));
+            Assert.Equal("theirs", await Sql.ScalarAsync<string>(HostOf(other.Id)));
+
+            // The table itself is not the worker's at all: every row goes through the functions.
+            foreach (var sql in new[]
+            {
+                "SELECT count(*) FROM ns.worker_heartbeats",
+                $"UPDATE ns.worker_heartbeats SET host = 'x' WHERE node = '{node}'",
+                $"DELETE FROM ns.worker_heartbeats WHERE node = '{node}'",
+                $"INSERT INTO ns.worker_heartbeats VALUES ('{other.Id}', 'planted', 'h', 'v', 1, 0, now(), now())",
+            })
+            {
+                var refused = await Assert.ThrowsAsync<PostgresException>(() => AsWorkerAsync<object>(sql));
+                Assert.True(refused.SqlState is PostgresErrorCodes.InsufficientPrivilege, $"{sql}: {refused.SqlState}");
+            }
+        }
+        finally { await Sql.ExecuteAsync($"DELETE FROM ns.worker_heartbeats WHERE node = '{node}'"); }
+    }
+
+    [Fact]
     public async Task a_worker_that_starts_before_the_core_has_made_the_store_stops_with_a_reason()
     {
         // A database the core has never migrated (PostgreSQL's own maintenance database): no schema, no lookup function.
