@@ -104,6 +104,22 @@ public sealed partial class when_an_operator_watches_a_job(SystemFixture system)
     }
 
     [Fact]
+    public async Task the_core_counts_the_cancels_it_commits()
+    {
+        // No worker: the job waits queued, so the cancel is decided and committed by the core alone.
+        var idle = await System.CreateEmailAdapterAsync(UniqueName("idle"), System.Smtp.Port);
+        string[] series = [$"adapter=\"{idle.Name}\"", $"service=\"{System.Tenant.Id}\""];
+        var offer = await System.CreateOfferAsync(System.Tenant, new { targets = new[] { ClientApi.EmailTarget(idle.Name, "never@example.test") } });
+        Assert.Null(Value(await ScrapeCoreAsync(), "ns_jobs_canceled_total", series));
+
+        Assert.Equal(202, (await System.CancelJobAsync(System.Tenant, offer.Jobs[0].Id)).Status);
+
+        var core = await Eventually.Until(ScrapeCoreAsync, text => Value(text, "ns_jobs_canceled_total", series) == 1, what: "the core's canceled count");
+        Assert.Equal(1, Value(core, "ns_jobs_accepted_total", series));
+        Assert.Null(Value(core, "ns_jobs_started_total", series));
+    }
+
+    [Fact]
     public async Task the_worker_logs_one_line_per_outcome_with_the_job_and_no_params()
     {
         await using var receiver = await HttpPeer.StartAsync();
