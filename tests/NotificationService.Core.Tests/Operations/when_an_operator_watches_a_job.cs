@@ -156,15 +156,24 @@ public sealed partial class when_an_operator_watches_a_job(SystemFixture system)
     }
 
     [Fact]
-    public async Task tracing_is_off_unless_an_exporter_is_configured()
+    public async Task tracing_is_off_unless_an_exporter_is_configured_and_then_traces_and_metrics_go_over_otlp()
     {
         Assert.Null(System.Core.Services.GetService<TracerProvider>());
+
         await using var receiver = await HttpPeer.StartAsync();
+        await using var collector = await HttpPeer.StartAsync(); // answers 200 to any POST, as an OTLP/HTTP collector does
         var adapter = await System.CreateAdapterAsync(UniqueName("otlp"), "webhook",
-            new { url = receiver.BaseUrl, secret = "webhook-secret-0123456789", allowPrivateNetwork = true });
-        var worker = await System.StartWorkerAsync<WebhookSender, WebhookConfig>("webhook", adapter.ApiKey,
-            settings: new Dictionary<string, string?> { ["OTEL_EXPORTER_OTLP_ENDPOINT"] = "http://127.0.0.1:9" });
+            new { url = receiver.BaseUrl + "/in", secret = "webhook-secret-0123456789", allowPrivateNetwork = true });
+        var worker = await System.StartWorkerAsync<WebhookSender, WebhookConfig>("webhook", adapter.ApiKey, settings: new Dictionary<string, string?>
+        {
+            ["OTEL_EXPORTER_OTLP_ENDPOINT"] = collector.BaseUrl, ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
+            ["OTEL_METRIC_EXPORT_INTERVAL"] = "200", ["OTEL_BSP_SCHEDULE_DELAY"] = "200",
+        });
         Assert.NotNull(worker.Services.GetService<TracerProvider>());
+
+        Assert.Equal(JobState.Finished, (await System.WaitForTerminalAsync(System.Tenant, await OfferAsync(adapter))).State);
+        await Eventually.Until(() => collector.Requests.Any(r => r.Path == "/v1/traces") && collector.Requests.Any(r => r.Path == "/v1/metrics"),
+            what: "OTLP traces and metrics at the collector");
         await System.StopWorkerAsync(worker);
     }
 
