@@ -59,7 +59,10 @@ public static class Telemetry
     public static IHostApplicationBuilder AddNotificationTelemetry(this IHostApplicationBuilder builder, string serviceName)
     {
         var configuration = builder.Configuration;
-        var otlp = configuration["OTEL_EXPORTER_OTLP_ENDPOINT"] is { Length: > 0 };
+        // The SDK's OTLP exporter reads these itself (and OTEL_EXPORTER_OTLP_PROTOCOL, _HEADERS, ...); here they only decide
+        // whether a signal is exported at all.
+        var tracesOtlp = Exports(configuration, "TRACES");
+        var metricsOtlp = Exports(configuration, "METRICS");
         var otel = builder.Services.AddOpenTelemetry()
             // OTEL_SERVICE_NAME, when set, names the process; the default resource detectors read it.
             .ConfigureResource(r => { if (configuration["OTEL_SERVICE_NAME"] is not { Length: > 0 }) r.AddService(serviceName); })
@@ -68,14 +71,14 @@ public static class Telemetry
                 metrics.AddMeter(JobMetrics.MeterName, "Wolverine*", "Marten", "Npgsql")
                     .AddAspNetCoreInstrumentation().AddHttpClientInstrumentation().AddRuntimeInstrumentation()
                     .AddPrometheusExporter();
-                if (otlp && Exports(configuration, "OTEL_METRICS_EXPORTER")) metrics.AddOtlpExporter();
+                if (metricsOtlp) metrics.AddOtlpExporter();
             });
-        if (otlp && Exports(configuration, "OTEL_TRACES_EXPORTER") || configuration.GetValue("Telemetry:Tracing", false))
+        if (tracesOtlp || configuration.GetValue("Telemetry:Tracing", false))
             otel.WithTracing(tracing =>
             {
                 // The sampler is the SDK's: OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG (default: parent-based, always on).
                 tracing.AddNotificationTracing();
-                if (otlp) tracing.AddOtlpExporter();
+                if (tracesOtlp) tracing.AddOtlpExporter();
             });
 
         // Marten's spans per session and its appended-events counter; connection spans only when a listener exists.
@@ -91,9 +94,13 @@ public static class Telemetry
     /// <summary>Prometheus' scrape endpoint. Not behind a key: a scraper has none, and no tag is tenant data (README: Operations).</summary>
     public static IEndpointConventionBuilder MapNotificationMetrics(this IEndpointRouteBuilder app) => app.MapPrometheusScrapingEndpoint("/metrics");
 
-    /// <summary>OTEL_*_EXPORTER=none turns that signal's OTLP export off (the spec's values; only otlp is served here).</summary>
-    private static bool Exports(IConfiguration configuration, string setting) =>
-        !string.Equals(configuration[setting], "none", StringComparison.OrdinalIgnoreCase);
+    /// <summary>
+    /// A signal (TRACES, METRICS) goes over OTLP when an endpoint is set for all signals or for it, unless
+    /// OTEL_&lt;signal&gt;_EXPORTER is <c>none</c> (the spec's values; only otlp is served here).
+    /// </summary>
+    private static bool Exports(IConfiguration configuration, string signal) =>
+        (configuration["OTEL_EXPORTER_OTLP_ENDPOINT"] is { Length: > 0 } || configuration[$"OTEL_EXPORTER_OTLP_{signal}_ENDPOINT"] is { Length: > 0 })
+        && !string.Equals(configuration[$"OTEL_{signal}_EXPORTER"], "none", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>
     /// Every handler of a message that names a job (a <c>JobId</c> member: DeliverJob, a cancellation, a callback
