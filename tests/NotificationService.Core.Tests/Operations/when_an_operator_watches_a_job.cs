@@ -7,6 +7,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
 using Microsoft.Extensions.Options;
 using NotificationService.Adapters.Webhook;
+using NotificationService.Core.Tests.Callbacks;
 using NotificationService.Hosting;
 using NotificationService.Storage.Jobs;
 using NotificationService.Testing;
@@ -117,6 +118,24 @@ public sealed partial class when_an_operator_watches_a_job(SystemFixture system)
         var core = await Eventually.Until(ScrapeCoreAsync, text => Value(text, "ns_jobs_canceled_total", series) == 1, what: "the core's canceled count");
         Assert.Equal(1, Value(core, "ns_jobs_accepted_total", series));
         Assert.Null(Value(core, "ns_jobs_started_total", series));
+    }
+
+    [Fact]
+    public async Task the_core_counts_callback_deliveries_by_outcome()
+    {
+        await using var peer = await HttpPeer.StartAsync();
+        peer.ReplyNextWith(new PeerReply(500, "")); // the first delivery fails and is retried
+        var callback = await System.CreateCallbackAsync(System.Tenant, peer.BaseUrl + "/hooks/ns");
+        var before = await ScrapeCoreAsync();
+        double Count(string text, string outcome) => Value(text, "ns_callbacks_deliveries_total", [$"outcome=\"{outcome}\""]) ?? 0;
+
+        await System.DeliverOfferAsync(System.Tenant, new { targets = new[] { ClientApi.EmailTarget(System.Email.Name, "counted@example.test") } });
+        await peer.WaitForCallbacksAsync(callback.Secret, r => r.Count >= 3, "started (twice: failed, then delivered) and finished");
+
+        // Other tests' deliveries may still be settling, so at least these: a counter that did not move fails.
+        var after = await Eventually.Until(ScrapeCoreAsync, text => Count(text, "delivered") >= Count(before, "delivered") + 2,
+            what: "two more delivered callbacks counted");
+        Assert.True(Count(after, "failed") >= Count(before, "failed") + 1, after);
     }
 
     [Fact]
