@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using NotificationService.Storage.Jobs;
@@ -73,5 +74,9 @@ public static class JobMetrics
     /// <summary>A scheduled job waits for its send time, which is not the service's latency; an immediate one was queued when created.</summary>
     private static DateTimeOffset QueuedAt(Job job) => job.SendAt is { } sendAt && sendAt > job.CreatedAt ? sendAt : job.CreatedAt;
 
-    private static TagList Tags(string adapter, Guid service) => new() { { "adapter", adapter }, { "service", service.ToString() } };
+    // One string per tenant, made once: the hot path allocates nothing but the tag list.
+    private static readonly ConcurrentDictionary<Guid, string> ServiceTags = new();
+
+    private static TagList Tags(string adapter, Guid service) =>
+        new() { { "adapter", adapter }, { "service", ServiceTags.GetOrAdd(service, static id => id.ToString()) } };
 }
