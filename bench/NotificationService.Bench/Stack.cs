@@ -24,6 +24,10 @@ public sealed class Stack : IAsyncDisposable
     public Guid ServiceId { get; private set; }
     /// <summary>Settings every core started from now on gets (environment variables, e.g. <c>Fairness__FreeJobs</c>).</summary>
     public Dictionary<string, string> CoreSettings { get; } = [];
+    /// <summary>Settings every worker started from now on gets (environment variables, e.g. <c>OTEL_EXPORTER_OTLP_ENDPOINT</c>).</summary>
+    public Dictionary<string, string> WorkerSettings { get; } = [];
+    /// <summary>Where each of <see cref="Workers"/> serves /health and /metrics.</summary>
+    public List<Uri> WorkerUrls { get; } = [];
 
     private Stack(string root, string postgres, string rabbitMq) => (_root, _postgres, _rabbitMq) = (root, postgres, rabbitMq);
 
@@ -77,12 +81,13 @@ public sealed class Stack : IAsyncDisposable
     public async Task<ServiceProcess> StartWorkerAsync(string type, string adapterKey, int parallelism = 16, int replace = -1)
     {
         var project = $"NotificationService.Adapters.{type}";
+        var url = new Uri($"http://127.0.0.1:{ServiceProcess.FreePort()}");
         var worker = ServiceProcess.Start($"{type.ToLowerInvariant()}-worker", Path.Combine(_root, $"src/Adapters/{project}/bin/Release/net10.0/{project}.dll"),
-            Environment("WORKER", ("Adapter__Key", adapterKey), ("Adapter__Parallelism", parallelism.ToString()), ("ASPNETCORE_URLS", $"http://127.0.0.1:{ServiceProcess.FreePort()}"),
-                ("ConnectionStrings__RabbitMq", WorkerRabbitMq)));
+            Environment("WORKER", [("Adapter__Key", adapterKey), ("Adapter__Parallelism", parallelism.ToString()), ("ASPNETCORE_URLS", url.ToString()),
+                ("ConnectionStrings__RabbitMq", WorkerRabbitMq), .. WorkerSettings.Select(kv => (kv.Key, kv.Value))]));
         await Task.Delay(TimeSpan.FromSeconds(3)); // let it connect and start listening before load arrives
         if (worker.HasExited) throw new InvalidOperationException($"{project} exited at start-up:\n{worker.Log}");
-        if (replace < 0) _workers.Add(worker); else _workers[replace] = worker;
+        if (replace < 0) { _workers.Add(worker); WorkerUrls.Add(url); } else { _workers[replace] = worker; WorkerUrls[replace] = url; }
         return worker;
     }
 

@@ -85,6 +85,7 @@ public static class AdapterWorker
         builder.Services.AddNotificationMarten(postgres, wolverineSchema: WorkerRole.EnvelopeSchema, migrates: false);
         builder.Services.AddNotificationHealthChecks(postgres, rabbitMq);
 
+        builder.AddNotificationTelemetry($"ns-adapter-{adapter.Name}");
         builder.Services.AddAdapterQueueUpgrade(rabbitMq, (_, _) => Task.FromResult<IEnumerable<string>>([adapter.Queue])); // before Wolverine's
         builder.Host.UseWolverine(opts =>
         {
@@ -120,6 +121,7 @@ public static class AdapterWorker
         // Decrypt and bind the config now: a problem with it stops the start, not the first job.
         if (!generatingCode) app.Services.GetRequiredService<TConfig>();
         app.MapHealthChecks("/health", new HealthCheckOptions { ResponseWriter = Health.WriteReport });
+        app.MapNotificationMetrics();
         return app;
     }
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using NotificationService.Contracts;
 using NotificationService.Hosting;
@@ -12,7 +13,7 @@ namespace NotificationService.Adapters.Runtime;
 /// Takes one job from the adapter's queue and owns its real status. The RabbitMQ message is acknowledged only after
 /// this returns, so a worker that dies mid-send leaves the job to another instance, which records the possible duplicate.
 /// </summary>
-public static class DeliverJobHandler
+public static partial class DeliverJobHandler
 {
     // The worker writes job events through JobJournal only, never in Wolverine's transaction: JobStarted must be committed
     // in the middle of the handler, before the send (Wolverine commits when the handler returns); the outcome's commit is
@@ -25,6 +26,7 @@ public static class DeliverJobHandler
         DeliverJob message, JobJournal journal, WorkerContext worker, IChannelSender channel, InFlightJobs inFlight,
         SendRateLimiter rateLimit, TimeProvider clock, Envelope envelope, ILogger<DeliverJob> logger, CancellationToken shutdown)
     {
+        Telemetry.WorkingFor(message.JobId); // every span from here on names the job (restored when this returns)
         // The rate limit is waited out before the start is recorded, so a database hiccup while reserving a slot can never
         // look like a send that started and never ended.
         await rateLimit.WaitForSlotAsync(shutdown);
@@ -44,27 +46,57 @@ public static class DeliverJobHandler
                 _ => [],
             };
         });
-        if (pickUp is not PickUp.Send { Attempt: var attempt }) return [];
+        if (pickUp is not PickUp.Send { Attempt: var attempt })
+        {
+            var (outcome, _) = Outcome(pickUp is PickUp.End end ? [end.Event] : []);
+            Ended(logger, message.JobId, worker.AdapterName, job?.Attempts ?? 0, outcome, 0, null);
+            return [];
+        }
 
         var delivery = new ChannelDelivery(message.JobId, attempt, job!.Params);
+        var sendStarted = Stopwatch.GetTimestamp();
         var (result, canceled) = await SendAsync(delivery, channel, inFlight, logger, shutdown);
+        var sendTime = Stopwatch.GetElapsedTime(sendStarted);
+        JobMetrics.Sent(worker.AdapterName, sendTime);
 
         // Phase 2: the outcome. Past the send, nothing may throw back into the error policies: they would run the handler
         // again and send a delivered job twice. Only the commit is retried; a transient failure's retry message follows
         // once its event is committed (lost in between, the reconciler re-publishes the queued job).
         DateTimeOffset? retryAt = null;
+        IReadOnlyList<object> recorded = [];
         var committed = await CommitOutcomeAsync(message.JobId, journal, worker.OutcomeCommitWindow, logger, latest =>
         {
             if (latest is null) return []; // the job's stream is gone (deleted data): nothing left to record
             var outcome = JobLifecycle.OnAttemptEnded(latest!, attempt, result, canceled, worker.Policy, clock.GetUtcNow(),
                 Random.Shared.NextDouble(), delivery.Progress.PossiblyDelivered, message.Generation);
             retryAt = outcome.RetryAt;
-            return outcome.Events;
+            return recorded = outcome.Events;
         });
+        var (ended, error) = committed ? Outcome(recorded) : ("unrecorded", null);
+        Ended(logger, message.JobId, worker.AdapterName, attempt, ended, (long)sendTime.TotalMilliseconds, error);
         return committed && retryAt is { } at
             ? [message.ToDestination(worker.RetryUri, Retry(at, envelope))]
             : [];
     }
+
+    /// <summary>
+    /// The one line per job outcome an operator reads (no params: those are the tenant's data). The error is the
+    /// classified one the tenant sees too, never the provider's answer. With the JSON formatter the line carries the
+    /// trace and span ids, so it leads to the job's trace.
+    /// </summary>
+    [LoggerMessage(LogLevel.Information, "Job {JobId} on {Adapter}, attempt {Attempt}: {Outcome} ({DurationMs} ms) {Error}")]
+    private static partial void Ended(ILogger logger, Guid jobId, string adapter, int attempt, string outcome, long durationMs, string? error);
+
+    /// <summary>What the committed events say: nothing committed means the message was stale or the job already ended.</summary>
+    private static (string Outcome, string? Error) Outcome(IReadOnlyList<object> events) => events.LastOrDefault() switch
+    {
+        JobFinished => ("finished", null),
+        JobAttemptFailed f => ("retry", f.Error),
+        JobFailed f => ("failed", f.Error),
+        JobCanceled => ("canceled", null),
+        JobExpired => ("expired", null),
+        _ => ("skipped", null),
+    };
 
     /// <summary>
     /// Commits an attempt's outcome, retrying with backoff for at most <paramref name="window"/> (a database outage is

@@ -1,5 +1,7 @@
+using System.Diagnostics;
 using Marten;
 using Microsoft.Extensions.Logging;
+using NotificationService.Hosting;
 using NotificationService.Storage.Jobs;
 
 namespace NotificationService.Adapters.Runtime;
@@ -19,7 +21,10 @@ public sealed class JobJournal(IDocumentStore store, ILogger<JobJournal> logger)
     /// <summary>Decides, from the job as it is under its stream lock, which events to append (none is fine).</summary>
     public delegate IReadOnlyList<object> Decide(Job? job);
 
-    private sealed record Write(Guid JobId, Decide Decide, TaskCompletionSource Committed);
+    /// <summary><paramref name="Caller"/>: the span the write was asked in (the job's handler), which its commit belongs to.</summary>
+    private sealed record Write(Guid JobId, Decide Decide, TaskCompletionSource Committed, Activity? Caller, Guid? CallerJob);
+
+    private static readonly ActivitySource Tracing = new(Telemetry.SourceName);
 
     private readonly Lock _gate = new();
     private List<Write> _pending = [];
@@ -31,7 +36,7 @@ public sealed class JobJournal(IDocumentStore store, ILogger<JobJournal> logger)
     /// </summary>
     public Task AppendAsync(Guid jobId, Decide decide)
     {
-        var write = new Write(jobId, decide, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        var write = new Write(jobId, decide, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), Activity.Current, Telemetry.CurrentJob);
         bool startFlushing;
         lock (_gate)
         {
@@ -89,18 +94,31 @@ public sealed class JobJournal(IDocumentStore store, ILogger<JobJournal> logger)
 
     private async Task CommitTogetherAsync(IReadOnlyList<Write> writes)
     {
+        // The flush loop runs in the context of whichever write started it, so its ambient span is some earlier job's.
+        // A lone write's commit belongs to its own job's span; a batch gets a span of its own, linked to each job's.
+        // (Setting Activity.Current here does not leak: an async method restores its caller's context on return.)
+        Activity.Current = writes.Count == 1 ? writes[0].Caller : null;
+        Telemetry.WorkingFor(writes.Count == 1 ? writes[0].CallerJob : null);
+        using var batchSpan = writes.Count == 1 || !Tracing.HasListeners() ? null
+            : Tracing.StartActivity(ActivityKind.Internal, default(ActivityContext), links: writes.Where(w => w.Caller is not null).Select(w => new ActivityLink(w.Caller!.Context)),
+                name: "job journal commit");
+        batchSpan?.SetTag("ns.batch_size", writes.Count);
         await using var session = store.LightweightSession();
         // Every stream is locked and loaded in one round trip, in one order for every batch in every worker, so two
         // batches can never deadlock on each other's streams.
         var batch = session.CreateBatchQuery();
         var fetches = writes.OrderBy(w => w.JobId).Select(w => (Write: w, Stream: batch.Events.FetchForExclusiveWriting<Job>(w.JobId))).ToList();
         await batch.Execute();
+        var decided = new List<(Job? Before, IReadOnlyList<object> Events)>(fetches.Count);
         foreach (var (write, fetch) in fetches)
         {
             var stream = await fetch;
             var events = write.Decide(stream.Aggregate);
             if (events.Count > 0) stream.AppendMany(events);
+            decided.Add((stream.Aggregate, events));
         }
         await session.SaveChangesAsync();
+        // Counted once committed: a batch that fails is decided and counted again, one write at a time.
+        foreach (var (before, events) in decided) JobMetrics.Committed(before, events);
     }
 }

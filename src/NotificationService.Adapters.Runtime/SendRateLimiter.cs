@@ -1,4 +1,5 @@
 using Npgsql;
+using NotificationService.Hosting;
 using NotificationService.Storage;
 
 namespace NotificationService.Adapters.Runtime;
@@ -26,6 +27,8 @@ public sealed class SendRateLimiter(WorkerContext worker, NpgsqlDataSource datab
         command.Parameters.Add(new NpgsqlParameter { Value = worker.AdapterId });
         command.Parameters.Add(new NpgsqlParameter { Value = interval });
         var wait = (double)(await command.ExecuteScalarAsync(cancellation))!;
-        if (wait > 0) await Task.Delay(TimeSpan.FromSeconds(wait), cancellation);
+        if (wait <= 0) return;
+        JobMetrics.RateLimitWaited(worker.AdapterName, TimeSpan.FromSeconds(wait));
+        await Task.Delay(TimeSpan.FromSeconds(wait), cancellation);
     }
 }

@@ -11,6 +11,7 @@ using NotificationService.Core.Infrastructure;
 using NotificationService.Core.Invites;
 using NotificationService.Core.Jobs;
 using NotificationService.Core.Limits;
+using NotificationService.Core.Metrics;
 using NotificationService.Core.Offers;
 using NotificationService.Core.OpenApi;
 using NotificationService.Core.Retention;
@@ -23,6 +24,7 @@ using Wolverine.RabbitMQ;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddNotificationLogging();
+CommittedJobMetrics.AddCoreTelemetry(builder);
 var postgres = builder.Configuration.RequiredConnectionString("Postgres");
 var rabbitMq = builder.Configuration.RequiredConnectionString("RabbitMq", ", an amqp:// URI");
 var callbacks = CallbackSettings.From(builder.Configuration);
@@ -104,6 +106,7 @@ app.UseJsonBodyChecks();
 app.MapOpenApi();
 app.MapNotificationDocs();
 app.MapHealthChecks("/health", new HealthCheckOptions { ResponseWriter = Health.WriteReport });
+app.MapNotificationMetrics();
 app.MapWolverineEndpoints(opts =>
 {
     opts.RequireRoleByRoutePrefix();

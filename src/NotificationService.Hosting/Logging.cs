@@ -36,8 +36,11 @@ public static class Logging
             if (o.TimestampFormat is not null) return;
             (o.TimestampFormat, o.UseUtcTimestamp) = (TimestampFormat, true);
         });
+        // A line written inside a span carries its trace and span ids (JSON: in its scopes), which leads to the trace.
+        builder.Logging.Configure(o => o.ActivityTrackingOptions |= ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId);
         builder.Services.Configure<JsonConsoleFormatterOptions>(o =>
         {
+            o.IncludeScopes = true;
             if (o.TimestampFormat is not null) return;
             (o.TimestampFormat, o.UseUtcTimestamp) = (TimestampFormat.TrimEnd(), true);
         });

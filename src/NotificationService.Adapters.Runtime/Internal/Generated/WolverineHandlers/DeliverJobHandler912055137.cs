@@ -34,6 +34,8 @@ namespace Internal.Generated.WolverineHandlers
             // The actual message body
             var deliverJob = (NotificationService.Contracts.DeliverJob)context.Envelope.Message;
 
+            // Application-specific Open Telemetry auditing
+            Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("ns.job_id", deliverJob.JobId);
             Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("message.handler", "NotificationService.Adapters.Runtime.DeliverJobHandler");
             Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("handler.type", "NotificationService.Adapters.Runtime.DeliverJobHandler");
             

@@ -23,6 +23,8 @@ namespace Internal.Generated.WolverineHandlers
             // The actual message body
             var jobCancellationBroadcast = (NotificationService.Contracts.JobCancellationBroadcast)context.Envelope.Message;
 
+            // Application-specific Open Telemetry auditing
+            Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("ns.job_id", jobCancellationBroadcast.JobId);
             Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("message.handler", "NotificationService.Adapters.Runtime.JobCancellationBroadcastHandler");
             Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("handler.type", "NotificationService.Adapters.Runtime.JobCancellationBroadcastHandler");
             

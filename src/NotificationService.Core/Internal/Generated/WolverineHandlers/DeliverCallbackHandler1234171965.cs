@@ -37,6 +37,8 @@ namespace Internal.Generated.WolverineHandlers
             // The actual message body
             var deliverCallback = (NotificationService.Core.Callbacks.DeliverCallback)context.Envelope.Message;
 
+            // Application-specific Open Telemetry auditing
+            Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("ns.job_id", deliverCallback.JobId);
             var callbackEndpoint = await NotificationService.Core.Callbacks.DeliverCallbackHandler.LoadAsync(deliverCallback, ((Marten.IQuerySession)documentSession)).ConfigureAwait(false);
             Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("message.handler", "NotificationService.Core.Callbacks.DeliverCallbackHandler");
             Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("handler.type", "NotificationService.Core.Callbacks.DeliverCallbackHandler");

@@ -28,6 +28,8 @@ namespace Internal.Generated.WolverineHandlers
             // The actual message body
             var expireJob = (NotificationService.Core.Jobs.ExpireJob)context.Envelope.Message;
 
+            // Application-specific Open Telemetry auditing
+            Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("ns.job_id", expireJob.JobId);
             Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("message.handler", "NotificationService.Core.Jobs.ExpireJobHandler");
             Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("handler.type", "NotificationService.Core.Jobs.ExpireJobHandler");
             var batchedQuery = documentSession.CreateBatchQuery();

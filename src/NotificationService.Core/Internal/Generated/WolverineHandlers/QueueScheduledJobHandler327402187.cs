@@ -31,6 +31,8 @@ namespace Internal.Generated.WolverineHandlers
             // The actual message body
             var queueScheduledJob = (NotificationService.Core.Offers.QueueScheduledJob)context.Envelope.Message;
 
+            // Application-specific Open Telemetry auditing
+            Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("ns.job_id", queueScheduledJob.JobId);
             var adapter = await NotificationService.Core.Offers.QueueScheduledJobHandler.LoadAsync(queueScheduledJob, ((Marten.IQuerySession)documentSession)).ConfigureAwait(false);
             Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("message.handler", "NotificationService.Core.Offers.QueueScheduledJobHandler");
             Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("handler.type", "NotificationService.Core.Offers.QueueScheduledJobHandler");

@@ -31,6 +31,8 @@ namespace Internal.Generated.WolverineHandlers
             // The actual message body
             var reconcileStuckJob = (NotificationService.Core.Jobs.ReconcileStuckJob)context.Envelope.Message;
 
+            // Application-specific Open Telemetry auditing
+            Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("ns.job_id", reconcileStuckJob.JobId);
             var adapter = await NotificationService.Core.Jobs.ReconcileStuckJobHandler.LoadAsync(reconcileStuckJob, ((Marten.IQuerySession)documentSession)).ConfigureAwait(false);
             Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("message.handler", "NotificationService.Core.Jobs.ReconcileStuckJobHandler");
             Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("handler.type", "NotificationService.Core.Jobs.ReconcileStuckJobHandler");

@@ -1,0 +1,138 @@
+using System.Diagnostics;
+using System.Reflection;
+using JasperFx;
+using JasperFx.OpenTelemetry;
+using JasperFx.CodeGeneration;
+using Marten;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+using Wolverine;
+using Wolverine.Configuration;
+using Wolverine.Logging;
+using Wolverine.Runtime.Handlers;
+
+namespace NotificationService.Hosting;
+
+/// <summary>
+/// OpenTelemetry for the core and every worker, configured by the standard <c>OTEL_*</c> settings. Metrics are always
+/// collected (a few static counters) and served at <c>/metrics</c> for Prometheus; they are also pushed over OTLP when
+/// an endpoint is set. Traces are built only when something exports them (<c>OTEL_EXPORTER_OTLP_ENDPOINT</c>, or
+/// <c>Telemetry:Tracing</c> = true for an exporter added in code): with no tracer provider, Wolverine, Marten, Npgsql and
+/// ASP.NET Core find no listener on their sources and create no spans, so tracing costs nothing when it is off.
+/// </summary>
+public static class Telemetry
+{
+    /// <summary>The attribute naming the job on every span that concerns one.</summary>
+    public const string JobIdTag = "ns.job_id";
+
+    private static readonly AsyncLocal<Guid?> Job = new();
+
+    /// <summary>
+    /// The job the code running from here on (in this async flow) works for: every span started in it is tagged with the
+    /// job id, whatever started it. Spans' parents alone do not carry it: Marten parents its connection span on the
+    /// current span's parent, by id, so neither that span nor the Npgsql spans under it see the job's span as an object.
+    /// Set it in an async method: the flow gets its previous value back when the method returns.
+    /// </summary>
+    public static void WorkingFor(Guid? jobId) => Job.Value = jobId;
+
+    /// <summary>The job <see cref="WorkingFor"/> named in this flow, if any.</summary>
+    public static Guid? CurrentJob => Job.Value;
+
+    /// <summary>The service's own spans (a worker's batched commit of several jobs' events), and its meter's name.</summary>
+    public const string SourceName = JobMetrics.MeterName;
+
+    /// <summary>The sources one job's trace is made of: the request, the outbox and broker hops, the database, the provider call.</summary>
+    public static TracerProviderBuilder AddNotificationTracing(this TracerProviderBuilder tracing) => tracing
+        .AddSource(SourceName, "Wolverine", "Marten", "Npgsql")
+        // Probes and scrapes are not traffic worth a trace.
+        .AddAspNetCoreInstrumentation(o => o.Filter = http => http.Request.Path != "/metrics" && http.Request.Path != "/health")
+        .AddHttpClientInstrumentation()
+        .AddProcessor(new JobIdPropagation());
+
+    public static IHostApplicationBuilder AddNotificationTelemetry(this IHostApplicationBuilder builder, string serviceName)
+    {
+        var configuration = builder.Configuration;
+        // The SDK's OTLP exporter reads these itself (and OTEL_EXPORTER_OTLP_PROTOCOL, _HEADERS, ...); here they only decide
+        // whether a signal is exported at all.
+        var tracesOtlp = Exports(configuration, "TRACES");
+        var metricsOtlp = Exports(configuration, "METRICS");
+        var otel = builder.Services.AddOpenTelemetry()
+            // OTEL_SERVICE_NAME, when set, names the process; the default resource detectors read it.
+            .ConfigureResource(r => { if (configuration["OTEL_SERVICE_NAME"] is not { Length: > 0 }) r.AddService(serviceName); })
+            .WithMetrics(metrics =>
+            {
+                metrics.AddMeter(JobMetrics.MeterName, "Wolverine*", "Marten", "Npgsql")
+                    .AddAspNetCoreInstrumentation().AddHttpClientInstrumentation().AddRuntimeInstrumentation()
+                    .AddPrometheusExporter();
+                if (metricsOtlp) metrics.AddOtlpExporter();
+            });
+        if (tracesOtlp || configuration.GetValue("Telemetry:Tracing", false))
+            otel.WithTracing(tracing =>
+            {
+                // The sampler is the SDK's: OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG (default: parent-based, always on).
+                tracing.AddNotificationTracing();
+                if (tracesOtlp) tracing.AddOtlpExporter();
+            });
+
+        // Marten's spans per session and its appended-events counter; connection spans only when a listener exists.
+        builder.Services.ConfigureMarten(opts =>
+        {
+            opts.OpenTelemetry.TrackConnections = TrackLevel.Normal;
+            opts.OpenTelemetry.TrackEventCounters();
+        });
+        builder.Services.ConfigureWolverine(opts => opts.Policies.Add(new TagJobIds()));
+        return builder;
+    }
+
+    /// <summary>Prometheus' scrape endpoint. Not behind a key: a scraper has none, and no tag is tenant data (README: Operations).</summary>
+    public static IEndpointConventionBuilder MapNotificationMetrics(this IEndpointRouteBuilder app) => app.MapPrometheusScrapingEndpoint("/metrics");
+
+    /// <summary>
+    /// A signal (TRACES, METRICS) goes over OTLP when an endpoint is set for all signals or for it, unless
+    /// OTEL_&lt;signal&gt;_EXPORTER is <c>none</c> (the spec's values; only otlp is served here).
+    /// </summary>
+    private static bool Exports(IConfiguration configuration, string signal) =>
+        (configuration["OTEL_EXPORTER_OTLP_ENDPOINT"] is { Length: > 0 } || configuration[$"OTEL_EXPORTER_OTLP_{signal}_ENDPOINT"] is { Length: > 0 })
+        && !string.Equals(configuration[$"OTEL_{signal}_EXPORTER"], "none", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// Every handler of a message that names a job (a <c>JobId</c> member: DeliverJob, a cancellation, a callback
+    /// delivery, an expiry) tags its span with the job id, in the generated handler code (Wolverine's audit members).
+    /// </summary>
+    private sealed class TagJobIds : IHandlerPolicy
+    {
+        public void Apply(IReadOnlyList<HandlerChain> chains, GenerationRules rules, IServiceContainer container)
+        {
+            foreach (var chain in chains)
+                if (chain.MessageType.GetProperty("JobId", BindingFlags.Public | BindingFlags.Instance) is { PropertyType: var type } member
+                    && type == typeof(Guid) && chain.AuditedMembers.All(a => a.Member != member))
+                    chain.AuditedMembers.Add(new AuditedMember(member, "JobId", JobIdTag));
+        }
+    }
+
+    /// <summary>
+    /// Spans started inside a job's handler (the provider's HTTP call, the database round trips) carry its job id, and a
+    /// job-tagged span passes the id up to the Wolverine span around it (the receive span), so a search by job finds them all.
+    /// </summary>
+    private sealed class JobIdPropagation : BaseProcessor<Activity>
+    {
+        public override void OnStart(Activity activity)
+        {
+            if ((Job.Value ?? activity.Parent?.GetTagItem(JobIdTag)) is { } jobId) activity.SetTag(JobIdTag, jobId);
+        }
+
+        public override void OnEnd(Activity activity)
+        {
+            if (activity.GetTagItem(JobIdTag) is { } jobId && activity.Parent is { } parent && parent.Source.Name == "Wolverine"
+                && parent.GetTagItem(JobIdTag) is null)
+                parent.SetTag(JobIdTag, jobId);
+        }
+    }
+}
