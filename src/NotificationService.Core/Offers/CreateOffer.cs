@@ -35,7 +35,8 @@ public sealed record OfferTarget(
 public sealed record FallbackStep(
     [property: Required, Description("The adapter's name (see `GET /v1/adapters`).")] string? Adapter,
     [property: Required, Description("An object that must match the adapter's params schema.")] JsonElement Params,
-    string? Template = null, string? Locale = null, JsonElement Data = default);
+    // JsonElement? rather than "JsonElement Data = default": the OpenAPI schema exporter cannot write an undefined JsonElement as a default value.
+    string? Template = null, string? Locale = null, JsonElement? Data = null);
 
 public sealed record AcceptedJob(Guid Id, string Adapter, JobState State);
 
