@@ -49,7 +49,7 @@ public sealed record OfferAccepted(Guid Id, IReadOnlyList<AcceptedJob> Jobs) : A
 /// </summary>
 public sealed record OfferContext(
     IReadOnlyDictionary<string, Adapter> Adapters, string? IdempotencyKey, string RequestHash, IdempotentRequest? Earlier, EffectiveLimits Limits,
-    Guid OfferId, bool HasCallbacks = false);
+    Guid OfferId, bool HasCallbacks = false, IReadOnlyDictionary<Guid, AdapterHealth>? Health = null);
 
 public static class CreateOfferEndpoint
 {
@@ -66,14 +66,17 @@ public static class CreateOfferEndpoint
         await AddAdaptersAsync(names, adapters, cache, session);
         // The failover adapters of those that have one, for the ones that are blocked or failing.
         await AddAdaptersAsync(adapters.Values.Select(a => a.Policy.FailoverAdapter).OfType<string>().Distinct().ToArray(), adapters, cache, session);
+        // Failover on failures: only adapters that have a failover need their health (one query, none for most offers).
+        var watched = adapters.Values.Where(a => a.Policy.FailoverAdapter is not null).Select(a => a.Id).ToArray();
+        var health = watched.Length == 0 ? null : (await session.LoadManyAsync<AdapterHealth>(watched)).ToDictionary(h => h.Id);
         // A callbackUrl override needs a registered callback (its events and secret); only then is it looked up.
         var hasCallbacks = command.CallbackUrl is not null && await registeredCallbacks.AnyAsync(session, user.ServiceId());
-        if (string.IsNullOrEmpty(idempotencyKey)) return new OfferContext(adapters, null, "", null, limits, Guid.NewGuid(), hasCallbacks);
+        if (string.IsNullOrEmpty(idempotencyKey)) return new OfferContext(adapters, null, "", null, limits, Guid.NewGuid(), hasCallbacks, health);
 
         // Only a request that may be retried needs its fingerprint (a retry with another body is refused).
         var hash = IdempotentRequest.HashOf(command);
         var earlier = await IdempotentRequest.FindAsync(session, user.ServiceId(), idempotencyKey);
-        return new OfferContext(adapters, idempotencyKey, hash, earlier, limits, Guid.NewGuid(), hasCallbacks);
+        return new OfferContext(adapters, idempotencyKey, hash, earlier, limits, Guid.NewGuid(), hasCallbacks, health);
     }
 
     private static async Task AddAdaptersAsync(string[] names, Dictionary<string, Adapter> adapters, AccessCache cache, IQuerySession session)
@@ -181,7 +184,7 @@ public static class CreateOfferEndpoint
 
     /// <summary>Where a new job for <paramref name="adapter"/> goes now: to it, or to its failover.</summary>
     public static Route RouteOf(Adapter adapter, OfferContext context, Guid serviceId, DateTimeOffset now) =>
-        Failover.Resolve(adapter, name => context.Adapters.GetValueOrDefault(name), serviceId, null, now);
+        Failover.Resolve(adapter, name => context.Adapters.GetValueOrDefault(name), serviceId, AdapterHealth.FailingAsOf(context.Health, adapter, now), now);
 
     /// <summary>A target's params over the service's maxParamsBytes (counted as the UTF-8 bytes of their JSON), or null.</summary>
     public static string? ParamsTooLarge(JsonElement parameters, EffectiveLimits limits) =>

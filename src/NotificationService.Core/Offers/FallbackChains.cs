@@ -83,10 +83,12 @@ public static class FallbackChains
 
     /// <summary>
     /// Step <paramref name="message"/>.Step is due. <paramref name="job"/>: the previous step's job (null if its stream is
-    /// gone); <paramref name="adapters"/>: the adapters by name, failovers included. Changes the chain on the offer.
+    /// gone); <paramref name="adapters"/>: the adapters by name, failovers included; <paramref name="health"/>: those adapters'
+    /// (with a failover) health. Changes the chain on the offer.
     /// </summary>
     public static StepDecision OnStepDue(
-        Offer offer, StartFallbackStep message, Job? job, IReadOnlyDictionary<string, Adapter> adapters, DateTimeOffset now)
+        Offer offer, StartFallbackStep message, Job? job, IReadOnlyDictionary<string, Adapter> adapters, DateTimeOffset now,
+        IReadOnlyDictionary<Guid, AdapterHealth>? health = null)
     {
         var chain = offer.Chains?.FirstOrDefault(c => message.Step >= 1 && message.Step <= c.Steps.Count && c.Steps[message.Step - 1].JobId == message.JobId);
         if (chain is null || chain.EndedAt is not null || job is null) return StepDecision.Nothing;
@@ -123,7 +125,7 @@ public static class FallbackChains
         {
             var next = chain.Steps[step];
             var route = adapters.TryGetValue(next.Adapter, out var adapter)
-                ? Failover.Resolve(adapter, name => adapters.GetValueOrDefault(name), offer.ServiceId, null, now)
+                ? Failover.Resolve(adapter, name => adapters.GetValueOrDefault(name), offer.ServiceId, AdapterHealth.FailingAsOf(health, adapter, now), now)
                 : new Route(null, null, $"No adapter named '{next.Adapter}' exists any more.");
             if (route.Adapter is not { } target || !target.MayBeUsedBy(offer.ServiceId))
             {

@@ -14,6 +14,7 @@ public static class FallbackConfiguration
     /// </summary>
     public static IServiceCollection AddFallbackChains(this IServiceCollection services)
     {
+        services.ConfigureMarten(opts => opts.Schema.For<AdapterHealth>());
         services.SubscribeToEvents(new FallbackSubscription());
         services.ConfigureWolverine(opts => opts.PublishMessage<StartFallbackStep>().ToLocalQueue(Queue).UseDurableInbox());
         return services;

@@ -22,18 +22,29 @@ public sealed class FallbackSubscription : BatchSubscription
         IncludeType<JobFailed>();
         IncludeType<JobExpired>();
         IncludeType<JobCanceled>();
+        // For failover: an adapter failing transiently since when (AdapterHealth).
+        IncludeType<JobAttemptFailed>();
     }
 
     public override async Task ProcessEventsAsync(
         EventRange page, ISubscriptionController controller, IDocumentOperations operations, IMessageBus bus, CancellationToken cancellationToken)
     {
-        var ended = page.Events.Select(e => e.StreamId).Distinct().ToList();
-        if (ended.Count == 0) return;
-        // Two queries a batch: the jobs that ended, then those of their offers that have a chain.
-        var jobs = await operations.LoadManyAsync<Job>(cancellationToken, ended);
-        var offerIds = jobs.Select(j => j.OfferId).Distinct().ToList();
-        var offers = await operations.Query<Offer>().Where(o => offerIds.Contains(o.Id) && o.Chains != null).ToListAsync(cancellationToken);
-        foreach (var message in Dispatch(ended, offers)) await bus.PublishAsync(message);
+        var ended = page.Events.Where(e => e.Data is not JobAttemptFailed).Select(e => e.StreamId).Distinct().ToList();
+        var streams = page.Events.Select(e => e.StreamId).Distinct().ToList();
+        if (streams.Count == 0) return;
+        // Three queries a batch: the jobs, those of their offers that have a chain, and the health of their adapters.
+        var jobs = await operations.LoadManyAsync<Job>(cancellationToken, streams);
+        var endedJobs = jobs.Where(j => ended.Contains(j.Id)).ToList();
+        var offerIds = endedJobs.Select(j => j.OfferId).Distinct().ToList();
+        if (offerIds.Count > 0)
+        {
+            var offers = await operations.Query<Offer>().Where(o => offerIds.Contains(o.Id) && o.Chains != null).ToListAsync(cancellationToken);
+            foreach (var message in Dispatch(ended, offers)) await bus.PublishAsync(message);
+        }
+
+        var adapterOfJob = jobs.ToDictionary(j => j.Id, j => j.AdapterId);
+        var health = (await operations.LoadManyAsync<AdapterHealth>(cancellationToken, adapterOfJob.Values.Distinct())).ToDictionary(h => h.Id);
+        foreach (var changed in AdapterHealth.Track(page.Events, adapterOfJob, health)) operations.Store(changed);
     }
 
     /// <summary>One message per job that is a step of a chain still running; its handler decides from the job's state.</summary>

@@ -19,7 +19,7 @@ namespace NotificationService.Core.Offers;
 public sealed record StartFallbackStep(Guid OfferId, Guid JobId, int Step, bool Timer);
 
 /// <summary>The offer and the adapters its chain's steps (and their failovers) may go to.</summary>
-public sealed record ChainContext(Offer? Offer, IReadOnlyDictionary<string, Adapter> Adapters);
+public sealed record ChainContext(Offer? Offer, IReadOnlyDictionary<string, Adapter> Adapters, IReadOnlyDictionary<Guid, AdapterHealth>? Health = null);
 
 /// <summary>
 /// Starts a chain's next step, under the previous job's stream lock: the previous job's events (its cancel when out of
@@ -45,14 +45,16 @@ public static class StartFallbackStepHandler
         var failovers = adapters.Values.Select(a => a.Policy.FailoverAdapter).OfType<string>().Where(n => !adapters.ContainsKey(n)).Distinct().ToArray();
         if (failovers.Length > 0)
             foreach (var adapter in await session.Query<Adapter>().Where(a => failovers.Contains(a.Name)).ToListAsync()) adapters[adapter.Name] = adapter;
-        return new ChainContext(offer, adapters);
+        var watched = adapters.Values.Where(a => a.Policy.FailoverAdapter is not null).Select(a => a.Id).ToArray();
+        var health = watched.Length == 0 ? null : (await session.LoadManyAsync<AdapterHealth>(watched)).ToDictionary(h => h.Id);
+        return new ChainContext(offer, adapters, health);
     }
 
     public static (Events, IEnumerable<IMartenOp>, OutgoingMessages) Handle(
         StartFallbackStep message, ChainContext context, [WriteAggregate(LoadStyle = ConcurrencyStyle.Exclusive)] Job job, TimeProvider clock, FairShare fairShare)
     {
         if (context.Offer is not { } offer) return ([], [], []);
-        var decision = FallbackChains.OnStepDue(offer, message, job, context.Adapters, clock.GetUtcNow());
+        var decision = FallbackChains.OnStepDue(offer, message, job, context.Adapters, clock.GetUtcNow(), context.Health);
         var operations = new List<IMartenOp>();
         var messages = new OutgoingMessages();
         if (decision.Broadcast) messages.Add(new JobCancellationBroadcast(job.Id, job.AdapterId));

@@ -1,4 +1,6 @@
+using NotificationService.Adapters.Sms;
 using NotificationService.Storage.Jobs;
+using NotificationService.Testing;
 
 namespace NotificationService.Core.Tests.Admin;
 
@@ -29,6 +31,41 @@ public sealed class when_an_adapter_fails_over(SystemFixture system) : Integrati
         Assert.Equal((primary.Name, System.Email.Name, "blocked"),
             (routed.GetProperty("fromAdapter").GetString(), routed.GetProperty("toAdapter").GetString(), routed.GetProperty("reason").GetString()));
         Assert.Single(System.Smtp.Received);
+    }
+
+    [Fact]
+    public async Task new_jobs_go_to_the_failover_once_the_adapter_has_failed_transiently_for_longer_than_its_bound()
+    {
+        await using var down = await HttpPeer.StartAsync();
+        down.Reply = _ => new PeerReply(503, "{}");
+        await using var up = await HttpPeer.StartAsync();
+        up.Reply = _ => new PeerReply(201, """{"sid":"SM1"}""");
+        object Config(HttpPeer peer) => new { baseUrl = peer.BaseUrl, accountSid = "AC1", authToken = "tok", from = "+15550001111", allowPrivateNetwork = true };
+        var failover = await System.CreateAdapterAsync(UniqueName("sms-b"), "sms", Config(up));
+        var primary = await System.CreateAdapterAsync(UniqueName("sms-a"), "sms", Config(down),
+            new { maxAttempts = 100, initialBackoffSeconds = 0.2, maxBackoffSeconds = 0.3, failoverAdapter = failover.Name, failoverAfterSeconds = 1 });
+        await System.StartWorkerAsync<SmsSender, SmsConfig>("sms", primary.ApiKey);
+        var failoverWorker = await System.StartWorkerAsync<SmsSender, SmsConfig>("sms", failover.ApiKey);
+        object Sms(string text) => new { targets = new[] { new { adapter = primary.Name, @params = new { to = "+4915112345678", text } } } };
+
+        // Before the bound: the primary keeps its jobs (this one keeps failing, retried every 0.2-0.3 s).
+        var failing = await System.CreateOfferAsync(System.Tenant, Sms("first"));
+        Assert.Equal(primary.Name, failing.Jobs[0].Adapter);
+        await Eventually.Until(() => Sql.ScalarAsync<long>(
+                $"SELECT count(*) FROM ns.mt_doc_adapterhealth WHERE id = '{primary.Id}' AND (data->>'failingSince')::timestamptz < now() - interval '1.5 seconds'"),
+            n => n == 1, TimeSpan.FromSeconds(30), "the primary to have failed for longer than 1 s");
+
+        var offer = await System.DeliverOfferAsync(System.Tenant, Sms("second"), worker: failoverWorker);
+
+        Assert.Equal(failover.Name, offer.Jobs[0].Adapter);
+        Assert.Equal(JobState.Finished, (await System.GetJobAsync(System.Tenant, offer.Jobs[0].Id)).State);
+        var routed = (System.Text.Json.JsonElement)(await System.GetJobEventsAsync(System.Tenant, offer.Jobs[0].Id))[1].Data;
+        Assert.Equal((primary.Name, failover.Name, "failing"),
+            (routed.GetProperty("fromAdapter").GetString(), routed.GetProperty("toAdapter").GetString(), routed.GetProperty("reason").GetString()));
+        Assert.Contains("Body=second", Assert.Single(up.Requests).Body);
+        Assert.DoesNotContain(down.Requests, r => r.Body.Contains("Body=second"));
+        Assert.Equal(202, (await System.CancelJobAsync(System.Tenant, failing.Jobs[0].Id)).Status);
+        await System.WaitForTerminalAsync(System.Tenant, failing.Jobs[0].Id);
     }
 
     [Fact]

@@ -221,6 +221,36 @@ public sealed class FallbackChainsTests
         Assert.Equal([new StartFallbackStep(offer.Id, FirstJob, 1, false)], FallbackSubscription.Dispatch([FirstJob, Guid.NewGuid()], [offer, ended]));
     }
 
+    // ---- AdapterHealth: failing since when ----
+
+    private static JasperFx.Events.IEvent Event(Guid jobId, object data)
+    {
+        var e = (JasperFx.Events.IEvent)Activator.CreateInstance(typeof(JasperFx.Events.Event<>).MakeGenericType(data.GetType()), data)!;
+        e.StreamId = jobId;
+        return e;
+    }
+
+    [Fact]
+    public void an_adapter_fails_from_its_first_transient_failure_until_a_job_is_delivered()
+    {
+        var (job, other) = (Guid.NewGuid(), Guid.NewGuid());
+        var adapters = new Dictionary<Guid, Guid> { [job] = Sms.Id, [other] = Sms.Id };
+        var health = new Dictionary<Guid, AdapterHealth>();
+
+        var changed = AdapterHealth.Track(
+            [Event(job, new JobAttemptFailed(job, 1, "503", Now, Now)), Event(other, new JobAttemptFailed(other, 1, "503", Now.AddSeconds(5), Now))], adapters, health);
+        var sms = Assert.Single(changed);
+        Assert.Equal((Sms.Id, Now, Now.AddSeconds(5)), (sms.Id, sms.FailingSince, sms.LastFailureAt));
+
+        // Failing for 300 s with the last failure within them: failover; once no job has failed for that long: not any more.
+        Assert.Equal(Now, sms.FailingAsOf(Now.AddSeconds(300), TimeSpan.FromSeconds(300)));
+        Assert.Null(sms.FailingAsOf(Now.AddSeconds(306), TimeSpan.FromSeconds(300)));
+
+        Assert.Same(sms, Assert.Single(AdapterHealth.Track([Event(other, new JobFinished(other, 2, Now.AddSeconds(6), null))], adapters, health)));
+        Assert.Null(sms.FailingSince);
+        Assert.Empty(AdapterHealth.Track([Event(other, new JobFinished(other, 2, Now.AddSeconds(7), null))], adapters, health)); // nothing changed
+    }
+
     // ---- Failover.Resolve ----
 
     private static Adapter? ByName(string name) => name switch { "sms-b" => NewAdapter("sms-b"), "mail-b" => NewAdapter("mail-b", "email"), _ => null };
