@@ -128,7 +128,7 @@ public sealed class HostileRequests(HostileTargets targets, int seed)
     {
         var adapter = $"\"{targets.Adapter}\"";
         object Str() => PoisonString(random);
-        byte[] body = random.Next(12) switch
+        byte[] body = random.Next(14) switch
         {
             0 => Concat("""{"targets":[{"adapter":""", Str(), ""","params":{"payload":{"n":1}}}]}"""),
             1 => Concat("""{"targets":[{"adapter":""", adapter, ""","params":{"payload":{"text":""", Str(), "}}}]}"),
@@ -141,6 +141,9 @@ public sealed class HostileRequests(HostileTargets targets, int seed)
             8 => Concat("""{"targets":[{"adapter":""", adapter, ""","params":{"payload":{"n":1}}}],"sendAt":""", random.Next(2) == 0 ? PoisonNumber(random) : Dates[random.Next(Dates.Length)], "}"),
             9 => Concat("""{"targets":[{"adapter":""", adapter, ""","params":{"payload":{"n":""", PoisonNumber(random), "}}}]}"),
             10 => Concat("""{"targets":[{"adapter":""", adapter, ""","params":{"payload":""", random.Next(2) == 0 ? PoisonNumber(random) : Str(), "}}]}"),
+            // Fallback steps (README "Fallback chains"): a poisoned step adapter, and a poisoned timer with a step no adapter serves.
+            11 => Concat("""{"targets":[{"adapter":""", adapter, ""","params":{"payload":{"n":1}},"fallback":[{"adapter":""", Str(), ""","params":{"payload":{"n":1}}}]}]}"""),
+            12 => Concat("""{"targets":[{"adapter":""", adapter, ""","params":{"payload":{"n":1}},"fallback":[{"adapter":"no-such-adapter","params":{}}],"fallbackAfterSeconds":""", PoisonNumber(random), "}]}"),
             _ => Concat("""{"targets":[{"adapter":""", adapter, ""","params":{"payload":{"n":1}}}],"metadata":{"k":""", PoisonNumber(random), "}}"),
         };
         var headers = new List<string>();

@@ -87,6 +87,7 @@ builder.Services.AddSingleton(FairShare.Settings.From(builder.Configuration)).Ad
 builder.Services.AddHostedService(sp => sp.GetRequiredService<JobReconciler>());
 builder.Services.AddRetention(builder.Configuration);
 builder.Services.AddCallbacks(callbacks);
+builder.Services.AddFallbackChains();
 builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = RequestLimits.MaxBodyBytes);
 builder.Services.AddNotificationOpenApi();
 builder.Services.AddNotificationHealthChecks(postgres, rabbitMq);

@@ -86,6 +86,10 @@ public sealed record DeliveryPolicy
     public double? RateLimitPerSecond { get; init; }
     /// <summary>Time-to-live of jobs whose offer sets no expiry; null: they never expire.</summary>
     public double? DefaultTtlSeconds { get; init; }
+    /// <summary>Another adapter of the same type that takes new jobs while this one is blocked or failing (README "Failover between adapters").</summary>
+    public string? FailoverAdapter { get; init; }
+    /// <summary>How long this adapter's jobs must fail transiently, none delivered, before new jobs go to the failover.</summary>
+    public double FailoverAfterSeconds { get; init; } = 300;
 }
 
 /// <summary>A new adapter.</summary>

@@ -25,7 +25,16 @@ public sealed record CreateOfferRequest(IReadOnlyList<OfferTarget> Targets)
 /// <param name="Adapter">the adapter's name</param>
 /// <param name="Params">an object matching the adapter's params schema: an anonymous object, a dictionary, a JsonElement or JsonNode.
 /// Property names of a .NET object are written in camelCase; use a dictionary or JSON for exact keys.</param>
-public sealed record OfferTarget(string Adapter, object Params);
+public sealed record OfferTarget(string Adapter, object Params)
+{
+    /// <summary>Steps tried in order when this target's job ends Failed or Expired, or is not Finished within <see cref="FallbackAfterSeconds"/> (at most 5).</summary>
+    public IReadOnlyList<FallbackStep>? Fallback { get; init; }
+    /// <summary>1 to 604800: fall back when a step's job is not Finished this long after it was queued (it is canceled first).</summary>
+    public int? FallbackAfterSeconds { get; init; }
+}
+
+/// <summary>One step of a target's fallback chain: an adapter and params matching its schema.</summary>
+public sealed record FallbackStep(string Adapter, object Params);
 
 public sealed record AcceptedJob(Guid Id, string Adapter, JobState State);
 
@@ -34,7 +43,13 @@ public sealed record OfferAccepted(Guid Id, IReadOnlyList<AcceptedJob> Jobs);
 
 public sealed record OfferView(
     Guid Id, DateTimeOffset CreatedAt, DateTimeOffset? ExpireAt, DateTimeOffset? SendAt, IReadOnlyDictionary<string, string>? Metadata,
-    DateTimeOffset? DeletedAt, IReadOnlyList<JobView> Jobs);
+    DateTimeOffset? DeletedAt, IReadOnlyList<JobView> Jobs, IReadOnlyList<ChainView>? Chains = null);
+
+/// <summary>A target's fallback chain; <see cref="Outcome"/> once it ended: Finished, Canceled, Exhausted, Expired, Deleted or Erased.</summary>
+public sealed record ChainView(int Target, int? FallbackAfterSeconds, IReadOnlyList<ChainStepView> Steps, DateTimeOffset? EndedAt, string? Outcome);
+
+/// <summary>One step (0: the target itself): the job it created and its state (or NotStarted, Skipped), and why it started or was skipped.</summary>
+public sealed record ChainStepView(int Step, string Adapter, Guid? JobId, string? JobAdapter, string State, string? Reason, DateTimeOffset? At);
 
 public sealed record OfferSummary(Guid Id, DateTimeOffset CreatedAt, DateTimeOffset? SendAt, DateTimeOffset? DeletedAt, int Jobs);
 

@@ -13,7 +13,7 @@ public static class AdapterInput
     /// <param name="config">the whole config to check; for an update, the stored config (secrets decrypted) with the patch merged in</param>
     public static async Task<List<(string, string)>> CheckAsync(
         AdapterType type, JsonElement? config, JsonElement? paramsSchema, List<Guid>? services, DeliveryPolicy? policy,
-        JsonSchemas schemas, IQuerySession session)
+        JsonSchemas schemas, IQuerySession session, string? name = null)
     {
         var errors = new List<(string, string)>();
         if (config is { } c) errors.AddRange(await schemas.ValidateAsync(type.ConfigSchema, c, "config"));
@@ -31,6 +31,15 @@ public static class AdapterInput
             if (p.MaxBackoffSeconds < p.InitialBackoffSeconds) errors.Add(("policy.maxBackoffSeconds", "Must be at least initialBackoffSeconds."));
             if (p.RateLimitPerSecond is <= 0) errors.Add(("policy.rateLimitPerSecond", "Must be positive, or null for no limit."));
             if (p.DefaultTtlSeconds is <= 0) errors.Add(("policy.defaultTtlSeconds", "Must be positive, or null for no expiry."));
+            if (p.FailoverAfterSeconds is < 1 or > 7 * 24 * 3600) errors.Add(("policy.failoverAfterSeconds", "From 1 to 604800 seconds (7 days)."));
+            if (p.FailoverAdapter is { } failover)
+            {
+                // Another adapter of the same type: the failed-over jobs' params must mean the same thing to it.
+                var other = failover == name ? null : await session.Query<Adapter>().FirstOrDefaultAsync(a => a.Name == failover);
+                if (failover == name) errors.Add(("policy.failoverAdapter", "An adapter cannot be its own failover."));
+                else if (other is null) errors.Add(("policy.failoverAdapter", $"No adapter named '{failover}'."));
+                else if (other.Type != type.Name) errors.Add(("policy.failoverAdapter", $"'{failover}' is a {other.Type} adapter; the failover must be a {type.Name} adapter too."));
+            }
         }
         return errors;
     }

@@ -36,7 +36,7 @@ public static partial class CreateAdapterEndpoint
         if (type is null)
             return Problems.Invalid(("type", $"Unknown adapter type. Known: {string.Join(", ", KnownAdapterTypes.All.Select(t => t.Name))}."));
 
-        var errors = await AdapterInput.CheckAsync(type, command.Config, command.ParamsSchema, command.Services, command.Policy, schemas, session);
+        var errors = await AdapterInput.CheckAsync(type, command.Config, command.ParamsSchema, command.Services, command.Policy, schemas, session, command.Name);
         if (errors.Count > 0) return Problems.Invalid(errors.ToArray());
         if (await session.Query<Adapter>().AnyAsync(a => a.Name == command.Name))
             return Problems.Conflict($"An adapter named '{command.Name}' already exists.");

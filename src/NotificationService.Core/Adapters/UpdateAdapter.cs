@@ -35,7 +35,7 @@ public static class UpdateAdapterEndpoint
             errors.AddRange(policyErrors);
         }
         errors.AddRange(await AdapterInput.CheckAsync(KnownAdapterTypes.Find(adapter.Type)!, config, command.ParamsSchema, command.Services,
-            policy, schemas, session));
+            policy, schemas, session, adapter.Name));
         return errors.Count > 0 ? Problems.Invalid(errors.ToArray()) : WolverineContinue.NoProblems;
     }
 

@@ -27,7 +27,16 @@ public sealed record CreateOffer(
 
 public sealed record OfferTarget(
     [property: Required, Description("The adapter's name (see `GET /v1/adapters`).")] string? Adapter,
-    [property: Required, Description("An object that must match the adapter's params schema (see `GET /v1/adapters`).")] JsonElement Params);
+    [property: Required, Description("An object that must match the adapter's params schema (see `GET /v1/adapters`).")] JsonElement Params,
+    [property: Description("Steps tried in order when this target's job ends Failed or Expired, or is not Finished within `fallbackAfterSeconds` (at most 5); each is checked like a target.")] List<FallbackStep>? Fallback = null,
+    [property: Description("Fall back to the next step when a step's job is not Finished this many seconds (1 to 604800) after it was queued (for a scheduled offer: after its send time); the job is canceled first.")] int? FallbackAfterSeconds = null);
+
+/// <summary>One step of a target's fallback chain: an adapter and its params (<c>template</c>: not supported in steps yet).</summary>
+public sealed record FallbackStep(
+    [property: Required, Description("The adapter's name (see `GET /v1/adapters`).")] string? Adapter,
+    [property: Required, Description("An object that must match the adapter's params schema.")] JsonElement Params,
+    // JsonElement? rather than "JsonElement Data = default": the OpenAPI schema exporter cannot write an undefined JsonElement as a default value.
+    string? Template = null, string? Locale = null, JsonElement? Data = null);
 
 public sealed record AcceptedJob(Guid Id, string Adapter, JobState State);
 
@@ -40,7 +49,7 @@ public sealed record OfferAccepted(Guid Id, IReadOnlyList<AcceptedJob> Jobs) : A
 /// </summary>
 public sealed record OfferContext(
     IReadOnlyDictionary<string, Adapter> Adapters, string? IdempotencyKey, string RequestHash, IdempotentRequest? Earlier, EffectiveLimits Limits,
-    Guid OfferId, bool HasCallbacks = false);
+    Guid OfferId, bool HasCallbacks = false, IReadOnlyDictionary<Guid, AdapterHealth>? Health = null);
 
 public static class CreateOfferEndpoint
 {
@@ -51,22 +60,33 @@ public static class CreateOfferEndpoint
         HttpContext httpContext, LimitDefaults defaults, IRegisteredCallbacks registeredCallbacks)
     {
         var limits = httpContext.LimitsOf(defaults);
-        var names = (command.Targets ?? []).Select(t => t?.Adapter).OfType<string>().Distinct().ToArray();
+        var names = (command.Targets ?? []).SelectMany(t => t is null ? [] : new[] { t.Adapter }.Concat(t.Fallback?.Select(f => f?.Adapter) ?? []))
+            .OfType<string>().Distinct().ToArray();
         var adapters = new Dictionary<string, Adapter>();
-        foreach (var name in names)
-            if (cache.Adapters.TryGet(name, out var adapter)) adapters[name] = adapter;
-        var missing = names.Where(n => !adapters.ContainsKey(n)).ToArray();
-        if (missing.Length > 0)
-            foreach (var adapter in await session.Query<Adapter>().Where(a => missing.Contains(a.Name)).ToListAsync())
-                cache.Adapters.Keep(adapter.Name, adapters[adapter.Name] = adapter);
+        await AddAdaptersAsync(names, adapters, cache, session);
+        // The failover adapters of those that have one, for the ones that are blocked or failing.
+        await AddAdaptersAsync(adapters.Values.Select(a => a.Policy.FailoverAdapter).OfType<string>().Distinct().ToArray(), adapters, cache, session);
+        // Failover on failures: only adapters that have a failover need their health (one query, none for most offers).
+        var watched = adapters.Values.Where(a => a.Policy.FailoverAdapter is not null).Select(a => a.Id).ToArray();
+        var health = watched.Length == 0 ? null : (await session.LoadManyAsync<AdapterHealth>(watched)).ToDictionary(h => h.Id);
         // A callbackUrl override needs a registered callback (its events and secret); only then is it looked up.
         var hasCallbacks = command.CallbackUrl is not null && await registeredCallbacks.AnyAsync(session, user.ServiceId());
-        if (string.IsNullOrEmpty(idempotencyKey)) return new OfferContext(adapters, null, "", null, limits, Guid.NewGuid(), hasCallbacks);
+        if (string.IsNullOrEmpty(idempotencyKey)) return new OfferContext(adapters, null, "", null, limits, Guid.NewGuid(), hasCallbacks, health);
 
         // Only a request that may be retried needs its fingerprint (a retry with another body is refused).
         var hash = IdempotentRequest.HashOf(command);
         var earlier = await IdempotentRequest.FindAsync(session, user.ServiceId(), idempotencyKey);
-        return new OfferContext(adapters, idempotencyKey, hash, earlier, limits, Guid.NewGuid(), hasCallbacks);
+        return new OfferContext(adapters, idempotencyKey, hash, earlier, limits, Guid.NewGuid(), hasCallbacks, health);
+    }
+
+    private static async Task AddAdaptersAsync(string[] names, Dictionary<string, Adapter> adapters, AccessCache cache, IQuerySession session)
+    {
+        foreach (var name in names)
+            if (!adapters.ContainsKey(name) && cache.Adapters.TryGet(name, out var adapter)) adapters[name] = adapter;
+        var missing = names.Where(n => !adapters.ContainsKey(n)).ToArray();
+        if (missing.Length > 0)
+            foreach (var adapter in await session.Query<Adapter>().Where(a => missing.Contains(a.Name)).ToListAsync())
+                cache.Adapters.Keep(adapter.Name, adapters[adapter.Name] = adapter);
     }
 
     /// <summary>
@@ -96,18 +116,33 @@ public static class CreateOfferEndpoint
             else if (!context.HasCallbacks) errors.Add(("callbackUrl", "Register a callback first (POST /v1/callbacks): the override uses its events and secret."));
         }
 
-        for (var i = 0; command.Targets is { } all && all.Count <= limits.JobsPerOffer && i < all.Count; i++)
+        // Every job the offer may create counts against jobsPerOffer: its targets and their fallback steps.
+        var jobs = command.Targets?.Sum(t => 1 + (t?.Fallback?.Count ?? 0)) ?? 0;
+        if (command.Targets is { Count: > 0 } && command.Targets.Count <= limits.JobsPerOffer && jobs > limits.JobsPerOffer)
+            errors.Add(("targets", $"At most {limits.JobsPerOffer} jobs per offer, fallback steps included (this service's jobsPerOffer limit); these are {jobs}."));
+        for (var i = 0; command.Targets is { } all && jobs <= limits.JobsPerOffer && i < all.Count; i++)
         {
             var target = command.Targets[i];
             var path = $"targets[{i}]";
-            if (target?.Adapter is not { } name) { errors.Add(($"{path}.adapter", "is required")); continue; }
-            if (!context.Adapters.TryGetValue(name, out var adapter) || !adapter.MayBeUsedBy(user.ServiceId()))
+            if (target is null) { errors.Add((path, "is required")); continue; }
+            await CheckTargetAsync(target.Adapter, target.Params, path, context, user.ServiceId(), schemas, clock.GetUtcNow(), errors);
+            if (target.FallbackAfterSeconds is { } after && (after < 1 || after > FallbackChains.MaxAfterSeconds))
+                errors.Add(($"{path}.fallbackAfterSeconds", $"From 1 to {FallbackChains.MaxAfterSeconds} seconds (7 days)."));
+            if (target.Fallback is not { Count: > 0 } steps)
             {
-                errors.Add(($"{path}.adapter", $"No adapter named '{name}' is available to this service.")); continue;
+                if (target.FallbackAfterSeconds is not null) errors.Add(($"{path}.fallbackAfterSeconds", "Only with a fallback step to fall back to."));
+                continue;
             }
-            if (adapter.Status != AdapterStatus.Active) { errors.Add(($"{path}.adapter", $"Adapter '{name}' is blocked.")); continue; }
-            if (ParamsTooLarge(target.Params, limits) is { } tooLarge) { errors.Add(($"{path}.params", tooLarge)); continue; }
-            errors.AddRange(await schemas.ValidateAsync(adapter.ParamsSchema, target.Params, $"{path}.params"));
+            if (steps.Count > FallbackChains.MaxSteps) { errors.Add(($"{path}.fallback", $"At most {FallbackChains.MaxSteps} steps.")); continue; }
+            for (var j = 0; j < steps.Count; j++)
+            {
+                var step = steps[j];
+                var stepPath = $"{path}.fallback[{j}]";
+                if (step is null) { errors.Add((stepPath, "is required")); continue; }
+                // Where the lead wires in template rendering (issue 15 item 1) for steps: render, then check as below.
+                if (step.Template is not null) { errors.Add(($"{stepPath}.template", "Templates in fallback steps: not supported yet.")); continue; }
+                await CheckTargetAsync(step.Adapter, step.Params, stepPath, context, user.ServiceId(), schemas, clock.GetUtcNow(), errors);
+            }
         }
         if (errors.Count > 0) return Problems.Invalid(errors.ToArray());
 
@@ -125,6 +160,31 @@ public static class CreateOfferEndpoint
                 return WolverineContinue.NoProblems;
         }
     }
+
+    /// <summary>
+    /// One target or fallback step (at <paramref name="path"/>): its adapter exists, may be used by the service and is
+    /// active, or is blocked with a usable failover (README "Failover between adapters"), and its params fit the limits
+    /// and the schema of the adapter the job will go to. Returns that adapter, or null with the errors added.
+    /// </summary>
+    public static async Task<Adapter?> CheckTargetAsync(
+        string? name, JsonElement parameters, string path, OfferContext context, Guid serviceId, JsonSchemas schemas, DateTimeOffset now, List<(string, string)> errors)
+    {
+        if (name is null) { errors.Add(($"{path}.adapter", "is required")); return null; }
+        if (!context.Adapters.TryGetValue(name, out var adapter) || !adapter.MayBeUsedBy(serviceId))
+        {
+            errors.Add(($"{path}.adapter", $"No adapter named '{name}' is available to this service.")); return null;
+        }
+        var route = RouteOf(adapter, context, serviceId, now);
+        if (route.Adapter is not { } routed) { errors.Add(($"{path}.adapter", route.Error!)); return null; }
+        if (ParamsTooLarge(parameters, context.Limits) is { } tooLarge) { errors.Add(($"{path}.params", tooLarge)); return null; }
+        var before = errors.Count;
+        errors.AddRange(await schemas.ValidateAsync(routed.ParamsSchema, parameters, $"{path}.params"));
+        return errors.Count == before ? routed : null;
+    }
+
+    /// <summary>Where a new job for <paramref name="adapter"/> goes now: to it, or to its failover.</summary>
+    public static Route RouteOf(Adapter adapter, OfferContext context, Guid serviceId, DateTimeOffset now) =>
+        Failover.Resolve(adapter, name => context.Adapters.GetValueOrDefault(name), serviceId, AdapterHealth.FailingAsOf(context.Health, adapter, now), now);
 
     /// <summary>A target's params over the service's maxParamsBytes (counted as the UTF-8 bytes of their JSON), or null.</summary>
     public static string? ParamsTooLarge(JsonElement parameters, EffectiveLimits limits) =>
@@ -159,24 +219,40 @@ public static class CreateOfferEndpoint
         var operations = new List<IMartenOp> { MartenOps.Insert(offer) };
         var messages = new OutgoingMessages();
 
-        foreach (var target in command.Targets!)
+        for (var i = 0; i < command.Targets!.Count; i++)
         {
-            var adapter = context.Adapters[target.Adapter!];
+            var target = command.Targets[i];
+            var requested = context.Adapters[target.Adapter!];
+            var route = RouteOf(requested, context, offer.ServiceId, now);
+            var adapter = route.Adapter!;
             var jobId = Guid.NewGuid();
-            var expireAt = command.ExpireAt ?? adapter.Policy.DefaultExpiry(command.SendAt is { } s && s > now ? s : now);
+            var queuedAt = command.SendAt is { } s && s > now ? s : now;
+            var expireAt = command.ExpireAt ?? adapter.Policy.DefaultExpiry(queuedAt);
             offer.Jobs.Add(new OfferJob(jobId, adapter.Id, adapter.Name));
+            object first;
             if (scheduled)
             {
-                operations.Add(MartenOps.StartStream<Job>(jobId,
-                    new JobScheduled(jobId, offer.Id, offer.ServiceId, adapter.Id, adapter.Name, target.Params, now, command.SendAt!.Value, expireAt)));
+                first = new JobScheduled(jobId, offer.Id, offer.ServiceId, adapter.Id, adapter.Name, target.Params, now, command.SendAt!.Value, expireAt);
                 messages.Add(new QueueScheduledJob(jobId, adapter.Id, command.SendAt.Value).ScheduledAt(command.SendAt.Value));
             }
             else
             {
-                operations.Add(MartenOps.StartStream<Job>(jobId,
-                    new JobQueued(jobId, offer.Id, offer.ServiceId, adapter.Id, adapter.Name, target.Params, now, expireAt)));
+                first = new JobQueued(jobId, offer.Id, offer.ServiceId, adapter.Id, adapter.Name, target.Params, now, expireAt);
                 messages.Add(fairShare.Deliver(jobId, offer.ServiceId, adapter));
             }
+            operations.Add(route.Reason is { } reason
+                ? MartenOps.StartStream<Job>(jobId, first, new JobRoutedToFailover(jobId, requested.Name, adapter.Name, reason, now))
+                : MartenOps.StartStream<Job>(jobId, first));
+
+            if (target.Fallback is not { Count: > 0 } fallback) continue;
+            (offer.Chains ??= []).Add(new FallbackChain
+            {
+                Target = i, AfterSeconds = target.FallbackAfterSeconds,
+                Steps = [new ChainStep { Adapter = requested.Name, JobId = jobId, StartedAt = now }, .. fallback.Select(f => new ChainStep { Adapter = f.Adapter!, Params = f.Params.Clone() })],
+            });
+            // The first step's timer, stored with its job: a durable scheduled message, so it survives a core restart.
+            if (target.FallbackAfterSeconds is { } after)
+                messages.Add(new StartFallbackStep(offer.Id, jobId, 1, Timer: true).ScheduledAt(queuedAt.AddSeconds(after)));
         }
 
         var state = scheduled ? JobState.Scheduled : JobState.Queued;

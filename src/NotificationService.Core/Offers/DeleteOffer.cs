@@ -23,7 +23,7 @@ public static class DeleteOfferEndpoint
     [WolverineDelete("/v1/offers/{id}", OperationId = "deleteOffer")]
     [Tags("Offers")]
     [EndpointSummary("Delete an offer")]
-    [EndpointDescription("Cancels every unfinished job of the offer and marks it deleted; its history stays readable.")]
+    [EndpointDescription("Cancels every unfinished job of the offer, ends its fallback chains (no later step starts) and marks it deleted; its history stays readable.")]
     [ProducesResponseType<ProblemDetails>(409, "application/problem+json")]
     public static (OfferDeleted, IEnumerable<IMartenOp>, OutgoingMessages) Delete(Guid id, [NotBody] LockedOffer offer, ClaimsPrincipal user, TimeProvider clock)
     {
@@ -40,6 +40,8 @@ public static class DeleteOfferEndpoint
         }
 
         offer.Offer!.DeletedAt ??= now;
+        // No later step of a fallback chain starts after this (the chain's current job was canceled above).
+        FallbackChains.Stop(offer.Offer, "Deleted", now);
         operations.Add(MartenOps.Store(offer.Offer));
         return (new OfferDeleted(id, jobs), operations, messages);
     }

@@ -11,15 +11,36 @@ namespace NotificationService.Core.Offers;
 
 public sealed record OfferView(
     Guid Id, DateTimeOffset CreatedAt, DateTimeOffset? ExpireAt, DateTimeOffset? SendAt, Dictionary<string, string>? Metadata,
-    DateTimeOffset? DeletedAt, IReadOnlyList<JobView> Jobs)
+    DateTimeOffset? DeletedAt, IReadOnlyList<JobView> Jobs, IReadOnlyList<ChainView>? Chains = null)
 {
     public static OfferView From(Offer offer, IEnumerable<Job> jobs)
     {
         var byId = jobs.ToDictionary(j => j.Id);
         return new OfferView(offer.Id, offer.CreatedAt, offer.ExpireAt, offer.SendAt, offer.Metadata, offer.DeletedAt,
-            offer.Jobs.Where(j => byId.ContainsKey(j.JobId)).Select(j => JobView.From(byId[j.JobId])).ToList());
+            offer.Jobs.Where(j => byId.ContainsKey(j.JobId)).Select(j => JobView.From(byId[j.JobId])).ToList(),
+            offer.Chains?.Select(c => ChainView.From(c, byId)).ToList());
     }
 }
+
+/// <summary>
+/// A target's fallback chain: its steps in order (step 0 is the target itself), the job each created and that job's
+/// state; <see cref="Outcome"/> once it ended (Finished, Canceled, Exhausted, Expired, Deleted, Erased).
+/// </summary>
+public sealed record ChainView(int Target, int? FallbackAfterSeconds, IReadOnlyList<ChainStepView> Steps, DateTimeOffset? EndedAt, string? Outcome)
+{
+    public static ChainView From(FallbackChain chain, IReadOnlyDictionary<Guid, Job> jobs) =>
+        new(chain.Target, chain.AfterSeconds, chain.Steps.Select((s, i) =>
+        {
+            var job = s.JobId is { } id ? jobs.GetValueOrDefault(id) : null;
+            var state = job?.State.ToString() ?? (s.SkippedAt is not null ? "Skipped" : "NotStarted");
+            return new ChainStepView(i, s.Adapter, s.JobId, job?.AdapterName, state, s.Reason, s.StartedAt ?? s.SkippedAt);
+        }).ToList(), chain.EndedAt, chain.Outcome);
+}
+
+/// <param name="State">the step's job's state, or NotStarted, or Skipped (its adapter could not be used when it was due: see Reason)</param>
+/// <param name="JobAdapter">the adapter the job went to (its failover, when the named one was blocked)</param>
+/// <param name="Reason">why it started (Failed, Expired, NotFinishedInTime: what happened to the step before) or was skipped</param>
+public sealed record ChainStepView(int Step, string Adapter, Guid? JobId, string? JobAdapter, string State, string? Reason, DateTimeOffset? At);
 
 public static class GetOfferEndpoint
 {
@@ -32,7 +53,7 @@ public static class GetOfferEndpoint
     [WolverineGet("/v1/offers/{id}", OperationId = "getOffer")]
     [Tags("Offers")]
     [EndpointSummary("Get an offer")]
-    [EndpointDescription("The offer with each of its jobs' current state.")]
+    [EndpointDescription("The offer with each of its jobs' current state, and each fallback chain: its steps, the job each created and that job's state.")]
     public static async Task<OfferView> Get(Guid id, Offer offer, IQuerySession session) =>
         OfferView.From(offer, await session.LoadManyAsync<Job>(offer.Jobs.Select(j => j.JobId)));
 }

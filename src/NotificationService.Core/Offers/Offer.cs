@@ -12,6 +12,8 @@ public sealed class Offer
     /// <summary>Where this offer's job events go instead of the service's callback URLs (with those callbacks' events and secrets).</summary>
     public string? CallbackUrl { get; set; }
     public List<OfferJob> Jobs { get; set; } = [];
+    /// <summary>The fallback chains of the targets that have one (README "Fallback chains"); their later steps' jobs are in <see cref="Jobs"/> once created.</summary>
+    public List<FallbackChain>? Chains { get; set; }
     /// <summary>Set by DELETE: the offer's unfinished jobs were canceled; its history stays readable.</summary>
     public DateTimeOffset? DeletedAt { get; set; }
     /// <summary>Set when its jobs' params and its metadata were erased (POST .../erase, or the retention sweep).</summary>

@@ -38,6 +38,8 @@ public static class EraseOfferEndpoint
         var erased = outcomes.Where(o => o.Outcome == ErasureOutcome.Erased).Select(o => o.Id).ToList();
         offer.Offer!.Metadata = null;
         offer.Offer.ErasedAt ??= now;
+        // The params kept on the offer for fallback steps not started yet go too; no later step starts.
+        FallbackChains.Stop(offer.Offer, "Erased", now);
         var notEnded = outcomes.Where(o => o.Outcome == ErasureOutcome.NotEnded).Select(o => o.Id).ToList();
         // The same audit trail as an admin's erasure by recipient.
         var audit = new Erasure

@@ -54,7 +54,11 @@ public sealed record EraseOfferMetadata(IReadOnlyCollection<Guid> OfferIds, Date
         if (OfferIds.Count == 0) return;
         session.QueueSqlCommand(
             // A new version, so a PATCH or DELETE that loaded the offer before this fails (409) rather than restoring the metadata.
-            $"UPDATE {NotificationStore.Schema}.mt_doc_offer SET data = data || jsonb_build_object('metadata', null, 'erasedAt', ?::timestamptz), mt_version = gen_random_uuid() WHERE id = ANY(?)",
+            // The params kept for fallback steps not started yet go with it (no step starts on an erased offer).
+            $"UPDATE {NotificationStore.Schema}.mt_doc_offer SET data = data || jsonb_build_object('metadata', null, 'erasedAt', ?::timestamptz, 'chains', " +
+            "(SELECT jsonb_agg(c || jsonb_build_object('steps', (SELECT jsonb_agg(s - 'params') FROM jsonb_array_elements(c->'steps') s))) " +
+            "FROM jsonb_array_elements(CASE WHEN jsonb_typeof(data->'chains') = 'array' THEN data->'chains' ELSE '[]'::jsonb END) c)), " +
+            "mt_version = gen_random_uuid() WHERE id = ANY(?)",
             At, OfferIds.ToArray());
     }
 

@@ -78,6 +78,13 @@ public sealed record DeliveryPolicy
     public double? RateLimitPerSecond { get; init; }
     /// <summary>Time-to-live applied to jobs whose offer sets no expireAt; null means they never expire.</summary>
     public double? DefaultTtlSeconds { get; init; }
+    /// <summary>
+    /// Another adapter of the same type that takes this one's new jobs while this one is blocked, or while its jobs have
+    /// failed with transient errors for longer than <see cref="FailoverAfterSeconds"/> (README "Failover between adapters").
+    /// </summary>
+    public string? FailoverAdapter { get; init; }
+    /// <summary>How long this adapter's jobs must have failed transiently, with none delivered, before new jobs go to the failover.</summary>
+    public double FailoverAfterSeconds { get; init; } = 300;
 
     /// <summary>
     /// When a job that starts waiting at <paramref name="from"/> expires if its offer set no expiry; a time past the end

@@ -37,6 +37,11 @@ public sealed class Job
     public int Generation { get; set; }
     /// <summary>When its params were erased (retention or a data-subject request); an erased job is never sent again.</summary>
     public DateTimeOffset? ParamsErasedAt { get; set; }
+    /// <summary>A fallback chain's links: the job this one replaced, and the job that replaced this one.</summary>
+    public Guid? FallbackOf { get; set; }
+    public Guid? FellBackTo { get; set; }
+    /// <summary>The adapter the job was meant for when it was routed to that adapter's failover.</summary>
+    public string? RoutedFrom { get; set; }
     [Marten.Schema.Version] public long Version { get; set; }
 
     /// <summary>What erased params read as, in the document and in the events that carried them.</summary>
@@ -100,5 +105,8 @@ public sealed class Job
     public void Apply(JobRequeued e) => (State, Generation) = (JobState.Queued, e.Generation);
     // The provider's answer may quote the recipient, so it goes with the params (the stored events' detail too).
     public void Apply(JobParamsErased e) => (Params, ParamsErasedAt, LastErrorDetail) = (ErasedParams, e.ErasedAt, null);
+    public void Apply(JobFellBack e) => FellBackTo = e.NextJobId;
+    public void Apply(JobFallbackStarted e) => FallbackOf = e.PreviousJobId;
+    public void Apply(JobRoutedToFailover e) => RoutedFrom = e.FromAdapter;
     public void Apply(JobRetryRequested e) => (State, FinishedAt, Retries) = (JobState.Queued, null, Retries + 1);
 }

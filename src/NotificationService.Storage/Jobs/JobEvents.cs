@@ -76,3 +76,23 @@ public sealed record JobRequeued(Guid JobId, int Generation, string Reason, Date
 /// "offer" or "recipient"; <paramref name="By"/>: who asked ("retention" for the sweep).
 /// </summary>
 public sealed record JobParamsErased(Guid JobId, string Reason, string By, DateTimeOffset ErasedAt);
+
+/// <summary>
+/// A fallback chain moved on from this job (README "Fallback chains"): it ended Failed or Expired, or was not Finished
+/// within the chain's fallbackAfterSeconds (<paramref name="Reason"/> "Failed", "Expired" or "NotFinishedInTime"), and
+/// <paramref name="NextJobId"/>, step <paramref name="Step"/> of the chain, was created in the same offer.
+/// </summary>
+public sealed record JobFellBack(Guid JobId, Guid NextJobId, int Step, string Reason, DateTimeOffset At);
+
+/// <summary>
+/// This job is step <paramref name="Step"/> of a fallback chain, started because <paramref name="PreviousJobId"/> ended or
+/// ran out of time (<paramref name="Reason"/> as in <see cref="JobFellBack"/>); second event of its stream, after JobQueued.
+/// </summary>
+public sealed record JobFallbackStarted(Guid JobId, Guid PreviousJobId, int Step, string Reason, DateTimeOffset At);
+
+/// <summary>
+/// The job was meant for <paramref name="FromAdapter"/> and was routed to that adapter's failover <paramref name="ToAdapter"/>
+/// (README "Failover between adapters"); <paramref name="Reason"/>: "blocked" or "failing" (transient failures for longer
+/// than the adapter's failoverAfterSeconds). Follows the job's JobQueued or JobScheduled.
+/// </summary>
+public sealed record JobRoutedToFailover(Guid JobId, string FromAdapter, string ToAdapter, string Reason, DateTimeOffset At);

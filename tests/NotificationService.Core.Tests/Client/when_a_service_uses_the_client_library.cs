@@ -117,6 +117,31 @@ public sealed class when_a_service_uses_the_client_library(SystemFixture system)
     }
 
     [Fact]
+    public async Task a_target_with_a_fallback_step_and_its_chain_on_the_offer()
+    {
+        var idle = await System.CreateEmailAdapterAsync($"idle-{Guid.NewGuid():N}"[..20], 25); // no worker: its job waits
+        var client = Client;
+        var accepted = await client.CreateOfferAsync(new CreateOfferRequest(
+        [
+            new OfferTarget(idle.Name, new { to = "chain@example.test", subject = "Hello", text = "first" })
+            {
+                Fallback = [new FallbackStep(System.Email.Name, new { to = "chain@example.test", subject = "Hello", text = "second" })],
+                FallbackAfterSeconds = 1,
+            },
+        ]));
+
+        var offer = await NotificationService.Testing.Eventually.Until(() => client.GetOfferAsync(accepted.Id),
+            o => o.Chains?[0].Outcome == "Finished", TimeSpan.FromSeconds(30), "the chain to end Finished");
+
+        var chain = Assert.Single(offer.Chains!);
+        Assert.Equal((0, 1), (chain.Target, chain.FallbackAfterSeconds));
+        Assert.Equal(["Canceled", "Finished"], chain.Steps.Select(s => s.State));
+        Assert.Equal("NotFinishedInTime", chain.Steps[1].Reason);
+        Assert.Equal(System.Email.Name, chain.Steps[1].JobAdapter);
+        Assert.Equal("second", Assert.Single(System.Smtp.To("chain@example.test")).TextBody);
+    }
+
+    [Fact]
     public async Task a_missing_offer_or_job_is_a_404()
     {
         var client = Client;

@@ -82,6 +82,41 @@ public sealed class CreateOfferEndpointTests
     }
 
     [Fact]
+    public void a_target_with_fallback_steps_keeps_them_on_the_offer_and_schedules_its_first_timer_from_the_send_time()
+    {
+        var sendAt = Now.AddHours(2);
+        var target = new OfferTarget("email", JsonDocument.Parse("""{"to":"ann@example.test"}""").RootElement,
+            [new FallbackStep("sms", JsonDocument.Parse("""{"to":"+4912345678"}""").RootElement)], FallbackAfterSeconds: 300);
+        var (accepted, operations, messages) = CreateOfferEndpoint.Post(new CreateOffer([target], null, sendAt, null), Context(), User, Clock, NewFairShare());
+
+        var offer = (Offer)operations.OfType<InsertDoc<Offer>>().Single().Document;
+        var chain = Assert.Single(offer.Chains!);
+        Assert.Equal((0, 300), (chain.Target, chain.AfterSeconds));
+        Assert.Equal([("email", accepted.Jobs[0].Id), ("sms", (Guid?)null)], chain.Steps.Select(s => (s.Adapter, s.JobId)));
+        Assert.Equal("+4912345678", chain.Steps[1].Params!.Value.GetProperty("to").GetString());
+        Assert.Single(accepted.Jobs); // one live job per chain
+        var timer = Assert.Single(messages.OfType<ScheduledMessage<StartFallbackStep>>());
+        Assert.Equal((new StartFallbackStep(offer.Id, accepted.Jobs[0].Id, 1, true), sendAt.AddSeconds(300)), (timer.Message, timer.Options.ScheduledTime!.Value));
+    }
+
+    [Fact]
+    public void a_target_for_a_blocked_adapter_with_a_failover_goes_there_and_its_stream_says_so()
+    {
+        var blocked = new Adapter { Id = Guid.NewGuid(), Name = "email-a", Type = "email", Queue = "adapter.email-a", Status = AdapterStatus.Blocked, Policy = new DeliveryPolicy { FailoverAdapter = "email-b" } };
+        var failover = new Adapter { Id = Guid.NewGuid(), Name = "email-b", Type = "email", Queue = "adapter.email-b", Status = AdapterStatus.Active };
+        var context = new OfferContext(new Dictionary<string, Adapter> { ["email-a"] = blocked, ["email-b"] = failover }, null, "", null, Limits, Guid.NewGuid());
+        var target = new OfferTarget("email-a", JsonDocument.Parse("""{"to":"ann@example.test"}""").RootElement);
+
+        var (accepted, operations, messages) = CreateOfferEndpoint.Post(new CreateOffer([target], null, null, null), context, User, Clock, NewFairShare());
+
+        Assert.Equal("email-b", accepted.Jobs[0].Adapter);
+        var events = Streams(operations).Single().Events;
+        Assert.Equal(failover.Id, Assert.IsType<JobQueued>(events[0]).AdapterId);
+        Assert.Equal(new JobRoutedToFailover(accepted.Jobs[0].Id, "email-a", "email-b", "blocked", Now), events[1]);
+        Assert.Equal(Topology.QueueUri(failover.Queue), messages.OfType<RoutedToEndpointMessage<DeliverJob>>().Single().Destination);
+    }
+
+    [Fact]
     public void the_expiry_defaults_to_the_adapters_policy_counted_from_the_send_time()
     {
         var (_, immediate, _) = CreateOfferEndpoint.Post(Offer(), Context(), User, Clock, NewFairShare());
