@@ -9,6 +9,7 @@ using NotificationService.Core.Auth;
 using NotificationService.Core.Infrastructure;
 using NotificationService.Core.Jobs;
 using NotificationService.Core.Limits;
+using NotificationService.Core.Templates;
 using NotificationService.Storage.Adapters;
 using NotificationService.Storage.Jobs;
 using Wolverine;
@@ -27,7 +28,10 @@ public sealed record CreateOffer(
 
 public sealed record OfferTarget(
     [property: Required, Description("The adapter's name (see `GET /v1/adapters`).")] string? Adapter,
-    [property: Required, Description("An object that must match the adapter's params schema (see `GET /v1/adapters`).")] JsonElement Params);
+    [property: Description("An object that must match the adapter's params schema (see `GET /v1/adapters`). Required unless `template` is given (exactly one of the two).")] JsonElement Params,
+    [property: Description("Instead of `params`: the key of a template (yours, or a shared one granted to you) of the adapter's type, rendered with `data` now; the job gets the rendered params.")] string? Template = null,
+    [property: Description("With `template`: the locale to render; falls back to its language ('de-AT' -> 'de'), then the template's default.")] string? Locale = null,
+    [property: Description("With `template`: the template's variables (a JSON object). Counts against maxParamsBytes like params.")] JsonElement Data = default);
 
 public sealed record AcceptedJob(Guid Id, string Adapter, JobState State);
 
@@ -40,7 +44,7 @@ public sealed record OfferAccepted(Guid Id, IReadOnlyList<AcceptedJob> Jobs) : A
 /// </summary>
 public sealed record OfferContext(
     IReadOnlyDictionary<string, Adapter> Adapters, string? IdempotencyKey, string RequestHash, IdempotentRequest? Earlier, EffectiveLimits Limits,
-    Guid OfferId, bool HasCallbacks = false);
+    Guid OfferId, bool HasCallbacks = false, IReadOnlyDictionary<string, Template>? Templates = null);
 
 public static class CreateOfferEndpoint
 {
@@ -61,12 +65,15 @@ public static class CreateOfferEndpoint
                 cache.Adapters.Keep(adapter.Name, adapters[adapter.Name] = adapter);
         // A callbackUrl override needs a registered callback (its events and secret); only then is it looked up.
         var hasCallbacks = command.CallbackUrl is not null && await registeredCallbacks.AnyAsync(session, user.ServiceId());
-        if (string.IsNullOrEmpty(idempotencyKey)) return new OfferContext(adapters, null, "", null, limits, Guid.NewGuid(), hasCallbacks);
+        // Every template the targets name, the service's own and those shared with it, in one query.
+        var templates = await TemplateInput.LoadVisibleAsync(session, user.ServiceId(),
+            (command.Targets ?? []).Select(t => t?.Template).OfType<string>().Distinct().ToList());
+        if (string.IsNullOrEmpty(idempotencyKey)) return new OfferContext(adapters, null, "", null, limits, Guid.NewGuid(), hasCallbacks, templates);
 
         // Only a request that may be retried needs its fingerprint (a retry with another body is refused).
         var hash = IdempotentRequest.HashOf(command);
         var earlier = await IdempotentRequest.FindAsync(session, user.ServiceId(), idempotencyKey);
-        return new OfferContext(adapters, idempotencyKey, hash, earlier, limits, Guid.NewGuid(), hasCallbacks);
+        return new OfferContext(adapters, idempotencyKey, hash, earlier, limits, Guid.NewGuid(), hasCallbacks, templates);
     }
 
     /// <summary>
@@ -99,15 +106,8 @@ public static class CreateOfferEndpoint
         for (var i = 0; command.Targets is { } all && all.Count <= limits.JobsPerOffer && i < all.Count; i++)
         {
             var target = command.Targets[i];
-            var path = $"targets[{i}]";
-            if (target?.Adapter is not { } name) { errors.Add(($"{path}.adapter", "is required")); continue; }
-            if (!context.Adapters.TryGetValue(name, out var adapter) || !adapter.MayBeUsedBy(user.ServiceId()))
-            {
-                errors.Add(($"{path}.adapter", $"No adapter named '{name}' is available to this service.")); continue;
-            }
-            if (adapter.Status != AdapterStatus.Active) { errors.Add(($"{path}.adapter", $"Adapter '{name}' is blocked.")); continue; }
-            if (ParamsTooLarge(target.Params, limits) is { } tooLarge) { errors.Add(($"{path}.params", tooLarge)); continue; }
-            errors.AddRange(await schemas.ValidateAsync(adapter.ParamsSchema, target.Params, $"{path}.params"));
+            errors.AddRange(await CheckTargetAsync(target?.Adapter, target?.Params ?? default, target?.Template, target?.Locale, target?.Data ?? default,
+                $"targets[{i}]", context, user, schemas));
         }
         if (errors.Count > 0) return Problems.Invalid(errors.ToArray());
 
@@ -126,6 +126,49 @@ public static class CreateOfferEndpoint
         }
     }
 
+    /// <summary>
+    /// One target's checks (also a fallback step's): its adapter is there, usable and active; it has exactly one of params
+    /// and template; params are within maxParamsBytes and match the adapter's params schema, or the template is one this
+    /// service sees, of the adapter's type, and renders with data into params that do (errors keyed under <paramref name="path"/>).
+    /// </summary>
+    public static async Task<IReadOnlyList<(string Path, string Message)>> CheckTargetAsync(
+        string? adapterName, JsonElement parameters, string? templateKey, string? locale, JsonElement data, string path,
+        OfferContext context, ClaimsPrincipal user, JsonSchemas schemas)
+    {
+        if (adapterName is not { } name) return [($"{path}.adapter", "is required")];
+        if (!context.Adapters.TryGetValue(name, out var adapter) || !adapter.MayBeUsedBy(user.ServiceId()))
+            return [($"{path}.adapter", $"No adapter named '{name}' is available to this service.")];
+        if (adapter.Status != AdapterStatus.Active) return [($"{path}.adapter", $"Adapter '{name}' is blocked.")];
+        var hasParams = parameters.ValueKind != JsonValueKind.Undefined;
+        if (templateKey is null)
+        {
+            if (!hasParams) return [($"{path}.params", "is required (or give a template)")];
+            if (locale is not null || data.ValueKind != JsonValueKind.Undefined) return [($"{path}.template", "is required with locale and data")];
+            if (ParamsTooLarge(parameters, context.Limits) is { } tooLarge) return [($"{path}.params", tooLarge)];
+            return await schemas.ValidateAsync(adapter.ParamsSchema, parameters, $"{path}.params");
+        }
+        if (hasParams) return [(path, "Give either params or template, not both.")];
+        if (context.Templates?.GetValueOrDefault(templateKey) is not { } template)
+            return [($"{path}.template", $"No template '{templateKey}' is available to this service.")];
+        if (!string.Equals(template.Type, adapter.Type, StringComparison.OrdinalIgnoreCase))
+            return [($"{path}.template", $"Template '{templateKey}' renders {template.Type} params; adapter '{name}' is of type {adapter.Type}.")];
+        if (locale is not null && TemplateInput.Normalize(locale) is null) return [($"{path}.locale", "Not a locale: use a tag like 'en' or 'de-AT'.")];
+        if (ParamsTooLarge(data, context.Limits) is { } dataTooLarge) return [($"{path}.data", dataTooLarge)];
+        return (await TemplateRendering.RenderCheckedAsync(template, locale, data, path, adapter.ParamsSchema, context.Limits, schemas)).Errors;
+    }
+
+    /// <summary>
+    /// The params a checked target's job gets: its own, or its template rendered (again: rendering is deterministic and
+    /// takes microseconds, so Post stays a pure function of the request) with the version and locale used.
+    /// </summary>
+    public static (JsonElement Params, TemplateUse? Template) ParamsOf(JsonElement parameters, string? templateKey, string? locale, JsonElement data, OfferContext context)
+    {
+        if (templateKey is null) return (parameters, null);
+        var template = context.Templates![templateKey];
+        var rendered = TemplateRendering.Render(template, locale, data, "");
+        return (rendered.Params, new TemplateUse(template.Key, template.Version, rendered.Locale, template.IsShared));
+    }
+
     /// <summary>A target's params over the service's maxParamsBytes (counted as the UTF-8 bytes of their JSON), or null.</summary>
     public static string? ParamsTooLarge(JsonElement parameters, EffectiveLimits limits) =>
         parameters.ValueKind != JsonValueKind.Undefined && System.Text.Encoding.UTF8.GetByteCount(parameters.GetRawText()) is var size && size > limits.MaxParamsBytes
@@ -140,7 +183,7 @@ public static class CreateOfferEndpoint
     [WolverinePost("/v1/offers", OperationId = "createOffer")]
     [Tags("Offers")]
     [EndpointSummary("Send a notification")]
-    [EndpointDescription("Stores the offer and one job per target in one transaction and hands the jobs to their adapters' queues (or schedules them for `sendAt`). Each target's `params` are checked against its adapter's params schema (see `GET /v1/adapters`). Send an `Idempotency-Key` header to make a retry safe: the same key and body return the first answer and store nothing.")]
+    [EndpointDescription("Stores the offer and one job per target in one transaction and hands the jobs to their adapters' queues (or schedules them for `sendAt`). Each target's `params` are checked against its adapter's params schema (see `GET /v1/adapters`); a target may instead name a `template` with `locale` and `data`, rendered now into the params its job gets (see `/v1/templates`). Send an `Idempotency-Key` header to make a retry safe: the same key and body return the first answer and store nothing.")]
     [ProducesResponseType<ValidationProblemDetails>(422, "application/problem+json")]
     [ProducesResponseType<ProblemDetails>(429, "application/problem+json")]
     [ProducesResponseType<ProblemDetails>(409, "application/problem+json")]
@@ -164,17 +207,18 @@ public static class CreateOfferEndpoint
             var adapter = context.Adapters[target.Adapter!];
             var jobId = Guid.NewGuid();
             var expireAt = command.ExpireAt ?? adapter.Policy.DefaultExpiry(command.SendAt is { } s && s > now ? s : now);
-            offer.Jobs.Add(new OfferJob(jobId, adapter.Id, adapter.Name));
+            var (parameters, template) = ParamsOf(target.Params, target.Template, target.Locale, target.Data, context);
+            offer.Jobs.Add(new OfferJob(jobId, adapter.Id, adapter.Name, template));
             if (scheduled)
             {
                 operations.Add(MartenOps.StartStream<Job>(jobId,
-                    new JobScheduled(jobId, offer.Id, offer.ServiceId, adapter.Id, adapter.Name, target.Params, now, command.SendAt!.Value, expireAt)));
+                    new JobScheduled(jobId, offer.Id, offer.ServiceId, adapter.Id, adapter.Name, parameters, now, command.SendAt!.Value, expireAt)));
                 messages.Add(new QueueScheduledJob(jobId, adapter.Id, command.SendAt.Value).ScheduledAt(command.SendAt.Value));
             }
             else
             {
                 operations.Add(MartenOps.StartStream<Job>(jobId,
-                    new JobQueued(jobId, offer.Id, offer.ServiceId, adapter.Id, adapter.Name, target.Params, now, expireAt)));
+                    new JobQueued(jobId, offer.Id, offer.ServiceId, adapter.Id, adapter.Name, parameters, now, expireAt)));
                 messages.Add(fairShare.Deliver(jobId, offer.ServiceId, adapter));
             }
         }

@@ -50,16 +50,39 @@ public static partial class TemplateRendering
         var errors = new List<(string, string)>();
         if (data.ValueKind is not (JsonValueKind.Undefined or JsonValueKind.Null or JsonValueKind.Object))
         {
-            errors.Add(($"{path}.data", "must be an object"));
+            errors.Add((Join(path, "data"), "must be an object"));
             return new Result(default, used, errors);
         }
         var model = data.ValueKind == JsonValueKind.Object ? data : default;
         var buffer = new System.Buffers.ArrayBufferWriter<byte>();
         using (var writer = new Utf8JsonWriter(buffer))
-            RenderValue(variant, model, writer, $"{path}.template", html: false, topLevel: true, errors);
+            RenderValue(variant, model, writer, Join(path, "template"), html: false, topLevel: true, errors);
         var rendered = errors.Count == 0 ? JsonDocument.Parse(buffer.WrittenMemory).RootElement.Clone() : default;
         return new Result(rendered, used, errors);
     }
+
+    /// <summary>
+    /// <see cref="Render"/>, then the checks a target's params get: the rendered params within the service's
+    /// maxParamsBytes and valid against <paramref name="paramsSchema"/>. A schema error is keyed at the template field
+    /// that rendered it (<c>targets[0].template.to</c>) and says it is about the rendered value.
+    /// </summary>
+    public static async Task<Result> RenderCheckedAsync(Template template, string? locale, JsonElement data, string path, string paramsSchema,
+        NotificationService.Core.Limits.EffectiveLimits limits, NotificationService.Core.Infrastructure.JsonSchemas schemas)
+    {
+        var result = Render(template, locale, data, path);
+        if (!result.Ok) return result;
+        var at = Join(path, "template");
+        var size = Encoding.UTF8.GetByteCount(result.Params.GetRawText());
+        if (size > limits.MaxParamsBytes)
+            return result with { Errors = [(at, $"The rendered params are {size} bytes of JSON; at most {limits.MaxParamsBytes} (this service's maxParamsBytes limit).")] };
+        var invalid = await schemas.ValidateAsync(paramsSchema, result.Params, at);
+        return invalid.Count == 0 ? result : result with
+        {
+            Errors = invalid.Select(e => (e.Path, $"Rendered from template '{template.Key}' v{template.Version} ({result.Locale}): {e.Message}")).ToList(),
+        };
+    }
+
+    private static string Join(string path, string field) => path.Length == 0 ? field : $"{path}.{field}";
 
     /// <summary>Every Liquid string of a variant that does not parse, keyed <c>{path}.{field}</c>, with line and column.</summary>
     public static IEnumerable<(string Path, string Message)> ParseErrors(JsonElement variant, string path)
