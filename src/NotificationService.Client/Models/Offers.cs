@@ -21,20 +21,32 @@ public sealed record CreateOfferRequest(IReadOnlyList<OfferTarget> Targets)
     public string? CallbackUrl { get; init; }
 }
 
-/// <summary>One target of an offer.</summary>
+/// <summary>One target of an offer: params as they are, or a template rendered with data (<see cref="FromTemplate"/>).</summary>
 /// <param name="Adapter">the adapter's name</param>
 /// <param name="Params">an object matching the adapter's params schema: an anonymous object, a dictionary, a JsonElement or JsonNode.
-/// Property names of a .NET object are written in camelCase; use a dictionary or JSON for exact keys.</param>
-public sealed record OfferTarget(string Adapter, object Params);
+/// Property names of a .NET object are written in camelCase; use a dictionary or JSON for exact keys. Null with a template.</param>
+public sealed record OfferTarget(string Adapter, object? Params)
+{
+    /// <summary>Instead of params: the key of a template of the adapter's type.</summary>
+    public string? Template { get; init; }
+    /// <summary>With a template: the locale (falls back to its language, then the template's default).</summary>
+    public string? Locale { get; init; }
+    /// <summary>With a template: its variables.</summary>
+    public object? Data { get; init; }
+
+    public static OfferTarget FromTemplate(string adapter, string template, object? data, string? locale = null) =>
+        new(adapter, null) { Template = template, Data = data, Locale = locale };
+}
 
 public sealed record AcceptedJob(Guid Id, string Adapter, JobState State);
 
 /// <summary>202: the offer and its jobs are stored and on their way.</summary>
 public sealed record OfferAccepted(Guid Id, IReadOnlyList<AcceptedJob> Jobs);
 
+/// <param name="Templates">for each job rendered from a template: key, version and locale used</param>
 public sealed record OfferView(
     Guid Id, DateTimeOffset CreatedAt, DateTimeOffset? ExpireAt, DateTimeOffset? SendAt, IReadOnlyDictionary<string, string>? Metadata,
-    DateTimeOffset? DeletedAt, IReadOnlyList<JobView> Jobs);
+    DateTimeOffset? DeletedAt, IReadOnlyList<JobView> Jobs, IReadOnlyList<JobTemplateView>? Templates = null);
 
 public sealed record OfferSummary(Guid Id, DateTimeOffset CreatedAt, DateTimeOffset? SendAt, DateTimeOffset? DeletedAt, int Jobs);
 

@@ -31,7 +31,7 @@ public sealed record OfferTarget(
     [property: Description("An object that must match the adapter's params schema (see `GET /v1/adapters`). Required unless `template` is given (exactly one of the two).")] JsonElement Params,
     [property: Description("Instead of `params`: the key of a template (yours, or a shared one granted to you) of the adapter's type, rendered with `data` now; the job gets the rendered params.")] string? Template = null,
     [property: Description("With `template`: the locale to render; falls back to its language ('de-AT' -> 'de'), then the template's default.")] string? Locale = null,
-    [property: Description("With `template`: the template's variables (a JSON object). Counts against maxParamsBytes like params.")] JsonElement Data = default);
+    [property: Description("With `template`: the template's variables (a JSON object). Counts against maxParamsBytes like params.")] JsonElement? Data = null);
 
 public sealed record AcceptedJob(Guid Id, string Adapter, JobState State);
 
@@ -207,7 +207,7 @@ public static class CreateOfferEndpoint
             var adapter = context.Adapters[target.Adapter!];
             var jobId = Guid.NewGuid();
             var expireAt = command.ExpireAt ?? adapter.Policy.DefaultExpiry(command.SendAt is { } s && s > now ? s : now);
-            var (parameters, template) = ParamsOf(target.Params, target.Template, target.Locale, target.Data, context);
+            var (parameters, template) = ParamsOf(target.Params, target.Template, target.Locale, target.Data ?? default, context);
             offer.Jobs.Add(new OfferJob(jobId, adapter.Id, adapter.Name, template));
             if (scheduled)
             {
