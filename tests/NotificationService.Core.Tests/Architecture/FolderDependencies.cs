@@ -212,7 +212,9 @@ public sealed partial class FolderDependencies
                 case OperandType.ShortInlineBrTarget or OperandType.ShortInlineI or OperandType.ShortInlineVar: il.Offset += 1; break;
                 case OperandType.InlineVar: il.Offset += 2; break;
                 case OperandType.InlineI8 or OperandType.InlineR: il.Offset += 8; break;
-                case OperandType.InlineSwitch: il.Offset += 4 * il.ReadInt32(); break;
+                // N, then N jump targets. Not `il.Offset += 4 * il.ReadInt32()`: that reads Offset before ReadInt32 moves it
+                // past N, landing 4 bytes short (a dense switch on an enum in the core first met it).
+                case OperandType.InlineSwitch: var targets = il.ReadInt32(); il.Offset += 4 * targets; break;
                 case OperandType.InlineField or OperandType.InlineMethod or OperandType.InlineTok or OperandType.InlineType:
                     types.AddMember(MetadataTokens.EntityHandle(il.ReadInt32()), used);
                     break;
