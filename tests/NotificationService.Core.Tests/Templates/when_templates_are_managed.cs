@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using System.Text;
 using System.Text.Json;
 
 namespace NotificationService.Core.Tests.Templates;
@@ -138,5 +140,40 @@ public sealed class when_templates_are_managed(SystemFixture system) : Integrati
         Assert.Equal(2, adminGet.GetProperty("services").GetArrayLength());
         await System.SendAsync<JsonElement>(HttpMethod.Delete, $"/admin/templates/{id}", SystemFixture.AdminKey, expect: 200);
         await System.ScenarioAsync(HttpMethod.Get, $"/v1/templates/{key}", granted.ApiKey, expect: 404);
+    }
+
+    [Fact]
+    public async Task hostile_templates_are_fast_422s_never_500s()
+    {
+        // Stored NUL or lone surrogate: refused at the body check like in any other request.
+        foreach (var text in new[] { "a\\u0000b", "a\\ud800b" })
+        {
+            var body = "{\"key\":\"" + TemplateApi.UniqueKey("nul") + "\",\"type\":\"sms\",\"defaultLocale\":\"en\",\"variants\":{\"en\":{\"to\":\"+15550001111\",\"text\":\"" + text + "\"}}}";
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/templates") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+            request.Headers.Authorization = new("Bearer", System.Tenant.ApiKey);
+            using var response = await System.Http.SendAsync(request);
+            var problem = await response.Content.ReadAsStringAsync();
+            Assert.True((int)response.StatusCode == 422, problem);
+            Assert.Contains("variants.en.text", problem);
+        }
+
+        // Saved fine, but a loop or an output too big for any message: each preview is a 422 in well under a second.
+        var key = TemplateApi.UniqueKey("hostile");
+        await System.CreateTemplateAsync(System.Tenant, key, "sms", new Dictionary<string, object>
+        {
+            ["en"] = new { to = "+15550001111", text = "{% for i in (1..100000000) %}x{% endfor %}" },
+            ["de"] = new { to = "+15550001111", text = "{% for i in (1..9999) %}{{ big }}{{ big }}{% endfor %}" },
+            ["fr"] = new { to = "+15550001111", text = "{% assign s = big %}{% for i in (1..30) %}{% assign s = s | append: s %}{% endfor %}{{ s }}" },
+        });
+        foreach (var locale in new[] { "en", "de", "fr" })
+        {
+            var watch = Stopwatch.StartNew();
+            var (status, problem) = await System.SendForStatusAsync(HttpMethod.Post, $"/v1/templates/{key}/preview", System.Tenant.ApiKey,
+                new { locale, data = new { big = new string('a', 1000) } });
+            watch.Stop();
+            Assert.Equal(422, status);
+            Assert.StartsWith("Rendering failed:", problem.GetProperty("errors").GetProperty("template.text")[0].GetString());
+            Assert.True(watch.ElapsedMilliseconds < 1000, $"{locale}: {watch.ElapsedMilliseconds} ms");
+        }
     }
 }
