@@ -34,6 +34,11 @@ public sealed class HostileRequests(HostileTargets targets, int seed)
         ("POST", "/v1/callbacks/{id}/enable", null), ("GET", "/admin/services/{id}/callbacks", null),
         ("POST", "/admin/services/{id}/callbacks", """{"url":"https://example.test/cb","events":["finished"]}"""),
         ("DELETE", "/admin/services/{id}/callbacks/{id}", null), ("POST", "/admin/services/{id}/callbacks/{id}/enable", null),
+        // Templates are addressed by key on /v1 (any text in the id's place is a key to look up) and by id on /admin.
+        ("GET", "/v1/templates/{id}", null), ("GET", "/v1/templates/{id}/history", null), ("DELETE", "/v1/templates/{id}", null),
+        ("PATCH", "/v1/templates/{id}", """{"variants":{"en":{"text":"{{ name }}"}}}"""),
+        ("POST", "/v1/templates/{id}/preview", """{"locale":"de-AT","data":{"name":"x"}}"""),
+        ("GET", "/admin/templates/{id}", null), ("DELETE", "/admin/templates/{id}", null),
     ];
 
     /// <summary>Ids no stored thing has, in path form (percent-encoded where a URL needs it, raw bytes where the socket carries them).</summary>

@@ -26,8 +26,10 @@ public sealed class Load(Stack stack, Receivers receivers, string postgres)
 {
     /// <param name="rate">offers per second; null = closed loop, each client posting as fast as it is answered</param>
     /// <param name="drain">wait until every accepted job reached the receiver (false when no worker is running)</param>
+    /// <param name="target">the whole target for a sequence number, instead of <c>{adapter, params}</c> (e.g. a templated one)</param>
     public async Task<PhaseResult> RunAsync(
-        string name, string adapter, Func<int, object> @params, int targetsPerOffer, TimeSpan window, int clients, double? rate = null, bool drain = true)
+        string name, string adapter, Func<int, object> @params, int targetsPerOffer, TimeSpan window, int clients, double? rate = null, bool drain = true,
+        Func<int, object>? target = null)
     {
         var acceptMs = new ConcurrentBag<double>();
         var jobs = new ConcurrentBag<Guid>();
@@ -42,7 +44,8 @@ public sealed class Load(Stack stack, Receivers receivers, string postgres)
         async Task PostOneAsync()
         {
             var n = Interlocked.Increment(ref sequence);
-            var body = new { targets = Enumerable.Range(0, targetsPerOffer).Select(i => new { adapter, @params = @params(n * 100 + i) }).ToArray() };
+            // A whole target when given (a templated one, --templates), else the adapter with these params.
+            var body = new { targets = Enumerable.Range(0, targetsPerOffer).Select(i => target?.Invoke(n * 100 + i) ?? new { adapter, @params = @params(n * 100 + i) }).ToArray() };
             using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(stack.CoreUrls[n % stack.CoreUrls.Count], "/v1/offers")) { Content = JsonContent.Create(body) };
             request.Headers.Authorization = new("Bearer", stack.ServiceKey);
             var t0 = Stopwatch.GetTimestamp();

@@ -13,6 +13,7 @@ return args.FirstOrDefault() switch
 {
     "chaos" => await Chaos.RunAsync(root, postgres, rabbitMq, quick, onlyProcesses: args.Contains("--only-processes")),
     "hostile" => await Hostile.RunAsync(root, postgres, rabbitMq, quick, Option("--seed") ?? 20261130, Option("--replay")),
+    _ when args.Contains("--templates") => await TemplatesBench.RunAloneAsync(root, postgres, rabbitMq, quick),
     _ when args.Contains("--callbacks") => await Benchmark.RunCallbacksAloneAsync(root, postgres, rabbitMq, quick),
     _ when args.Contains("--telemetry") => await TelemetryCost.RunAloneAsync(root, postgres, rabbitMq, quick),
     _ when args.Contains("--profile") => await Profile.RunAsync(root, postgres, rabbitMq),

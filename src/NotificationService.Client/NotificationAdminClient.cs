@@ -222,4 +222,26 @@ public sealed class NotificationAdminClient
     [ApiOperation("GET", "/admin/erasures")]
     public Task<PagedResult<ErasureRecord>> ListErasuresAsync(int? page = null, int? pageSize = null, CancellationToken ct = default) =>
         _api.SendAsync<PagedResult<ErasureRecord>>(HttpMethod.Get, Query("admin/erasures", ("page", page), ("pageSize", pageSize)), null, ct);
+
+    // Shared templates
+
+    /// <summary>A template the given services see next to their own (their own key wins).</summary>
+    [ApiOperation("POST", "/admin/templates")]
+    public Task<SharedTemplateAdded> CreateSharedTemplateAsync(CreateSharedTemplateRequest template, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(template);
+        return _api.SendAsync<SharedTemplateAdded>(HttpMethod.Post, "admin/templates", template, ct);
+    }
+
+    [ApiOperation("GET", "/admin/templates")]
+    public Task<PagedResult<SharedTemplateView>> ListSharedTemplatesAsync(int? page = null, int? pageSize = null, CancellationToken ct = default) =>
+        _api.SendAsync<PagedResult<SharedTemplateView>>(HttpMethod.Get, Query("admin/templates", ("page", page), ("pageSize", pageSize)), null, ct);
+
+    [ApiOperation("GET", "/admin/templates/{id}")]
+    public Task<SharedTemplateView> GetSharedTemplateAsync(Guid id, CancellationToken ct = default) =>
+        _api.SendAsync<SharedTemplateView>(HttpMethod.Get, $"admin/templates/{Id(id)}", null, ct);
+
+    [ApiOperation("DELETE", "/admin/templates/{id}")]
+    public Task<TemplateRemoved> DeleteSharedTemplateAsync(Guid id, CancellationToken ct = default) =>
+        _api.SendAsync<TemplateRemoved>(HttpMethod.Delete, $"admin/templates/{Id(id)}", null, ct);
 }

@@ -153,6 +153,51 @@ public sealed class NotificationClient
 
     // Registration
 
+    // Templates
+
+    /// <summary>Creates a template (409 if this service already has the key).</summary>
+    [ApiOperation("POST", "/v1/templates")]
+    public Task<TemplateAdded> CreateTemplateAsync(CreateTemplateRequest template, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(template);
+        return _api.SendAsync<TemplateAdded>(HttpMethod.Post, "v1/templates", template, ct);
+    }
+
+    /// <summary>This service's templates and the shared ones granted to it, by key.</summary>
+    [ApiOperation("GET", "/v1/templates")]
+    public Task<PagedResult<TemplateSummary>> ListTemplatesAsync(int? page = null, int? pageSize = null, CancellationToken ct = default) =>
+        _api.SendAsync<PagedResult<TemplateSummary>>(HttpMethod.Get, Query("v1/templates", ("page", page), ("pageSize", pageSize)), null, ct);
+
+    /// <summary>The template this service means by the key: its own, else a shared one.</summary>
+    [ApiOperation("GET", "/v1/templates/{key}")]
+    public Task<TemplateView> GetTemplateAsync(string key, CancellationToken ct = default) =>
+        _api.SendAsync<TemplateView>(HttpMethod.Get, $"v1/templates/{Uri.EscapeDataString(key)}", null, ct);
+
+    /// <summary>Sets or removes locale variants and may move the default locale; each change is a new version.</summary>
+    [ApiOperation("PATCH", "/v1/templates/{key}")]
+    public Task<TemplateView> UpdateTemplateAsync(string key, UpdateTemplateRequest change, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(change);
+        return _api.SendAsync<TemplateView>(HttpMethod.Patch, $"v1/templates/{Uri.EscapeDataString(key)}", change, ct);
+    }
+
+    [ApiOperation("DELETE", "/v1/templates/{key}")]
+    public Task<TemplateRemoved> DeleteTemplateAsync(string key, CancellationToken ct = default) =>
+        _api.SendAsync<TemplateRemoved>(HttpMethod.Delete, $"v1/templates/{Uri.EscapeDataString(key)}", null, ct);
+
+    /// <summary>The template's events, oldest first: one per version.</summary>
+    [ApiOperation("GET", "/v1/templates/{key}/history")]
+    public Task<IReadOnlyList<HistoryEntry>> GetTemplateHistoryAsync(string key, CancellationToken ct = default) =>
+        _api.SendAsync<IReadOnlyList<HistoryEntry>>(HttpMethod.Get, $"v1/templates/{Uri.EscapeDataString(key)}/history", null, ct);
+
+    /// <summary>Renders with sample data and checks the result as an offer would; sends nothing.</summary>
+    [ApiOperation("POST", "/v1/templates/{key}/preview")]
+    public Task<TemplatePreview> PreviewTemplateAsync(string key, PreviewTemplateRequest preview, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(preview);
+        return _api.SendAsync<TemplatePreview>(HttpMethod.Post, $"v1/templates/{Uri.EscapeDataString(key)}/preview", preview, ct);
+    }
+
     /// <summary>Registers a new service with an invite code (no key needed); keep the returned key: it is shown only here.</summary>
     [ApiOperation("POST", "/v1/register")]
     public Task<ServiceCreated> RegisterAsync(string name, string inviteCode, CancellationToken ct = default) =>

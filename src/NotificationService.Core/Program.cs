@@ -16,6 +16,7 @@ using NotificationService.Core.Offers;
 using NotificationService.Core.OpenApi;
 using NotificationService.Core.Retention;
 using NotificationService.Core.Services;
+using NotificationService.Core.Templates;
 using NotificationService.Storage.Adapters;
 using Wolverine;
 using Wolverine.Http;
@@ -41,6 +42,7 @@ builder.Services.AddNotificationMarten(postgres, wolverineSchema: "wolverine", o
     opts.Schema.For<IdempotentRequest>();
     opts.Schema.For<Invite>().UseOptimisticConcurrency(true).Index(x => x.InviteId);
     opts.AddLimitsStorage();
+    opts.AddTemplateStorage();
 })
     // Status callbacks are a subscription to the job streams; HotCold: one core of several runs it, another takes over.
     .AddAsyncDaemon(JasperFx.Events.Daemon.DaemonMode.HotCold);

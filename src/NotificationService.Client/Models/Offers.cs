@@ -21,29 +21,50 @@ public sealed record CreateOfferRequest(IReadOnlyList<OfferTarget> Targets)
     public string? CallbackUrl { get; init; }
 }
 
-/// <summary>One target of an offer.</summary>
+/// <summary>One target of an offer: params as they are, or a template rendered with data (<see cref="FromTemplate"/>).</summary>
 /// <param name="Adapter">the adapter's name</param>
 /// <param name="Params">an object matching the adapter's params schema: an anonymous object, a dictionary, a JsonElement or JsonNode.
-/// Property names of a .NET object are written in camelCase; use a dictionary or JSON for exact keys.</param>
-public sealed record OfferTarget(string Adapter, object Params)
+/// Property names of a .NET object are written in camelCase; use a dictionary or JSON for exact keys. Null with a template.</param>
+public sealed record OfferTarget(string Adapter, object? Params)
 {
+    /// <summary>Instead of params: the key of a template of the adapter's type.</summary>
+    public string? Template { get; init; }
+    /// <summary>With a template: the locale (falls back to its language, then the template's default).</summary>
+    public string? Locale { get; init; }
+    /// <summary>With a template: its variables.</summary>
+    public object? Data { get; init; }
     /// <summary>Steps tried in order when this target's job ends Failed or Expired, or is not Finished within <see cref="FallbackAfterSeconds"/> (at most 5).</summary>
     public IReadOnlyList<FallbackStep>? Fallback { get; init; }
     /// <summary>1 to 604800: fall back when a step's job is not Finished this long after it was queued (it is canceled first).</summary>
     public int? FallbackAfterSeconds { get; init; }
+
+    public static OfferTarget FromTemplate(string adapter, string template, object? data, string? locale = null) =>
+        new(adapter, null) { Template = template, Data = data, Locale = locale };
 }
 
-/// <summary>One step of a target's fallback chain: an adapter and params matching its schema.</summary>
-public sealed record FallbackStep(string Adapter, object Params);
+/// <summary>One step of a target's fallback chain: an adapter and params matching its schema, or a template (<see cref="FromTemplate"/>).</summary>
+public sealed record FallbackStep(string Adapter, object? Params)
+{
+    /// <summary>Instead of params: the key of a template of the adapter's type.</summary>
+    public string? Template { get; init; }
+    /// <summary>With a template: the locale.</summary>
+    public string? Locale { get; init; }
+    /// <summary>With a template: its variables.</summary>
+    public object? Data { get; init; }
+
+    public static FallbackStep FromTemplate(string adapter, string template, object? data, string? locale = null) =>
+        new(adapter, null) { Template = template, Data = data, Locale = locale };
+}
 
 public sealed record AcceptedJob(Guid Id, string Adapter, JobState State);
 
 /// <summary>202: the offer and its jobs are stored and on their way.</summary>
 public sealed record OfferAccepted(Guid Id, IReadOnlyList<AcceptedJob> Jobs);
 
+/// <param name="Templates">for each job rendered from a template: key, version and locale used</param>
 public sealed record OfferView(
     Guid Id, DateTimeOffset CreatedAt, DateTimeOffset? ExpireAt, DateTimeOffset? SendAt, IReadOnlyDictionary<string, string>? Metadata,
-    DateTimeOffset? DeletedAt, IReadOnlyList<JobView> Jobs, IReadOnlyList<ChainView>? Chains = null);
+    DateTimeOffset? DeletedAt, IReadOnlyList<JobView> Jobs, IReadOnlyList<JobTemplateView>? Templates = null, IReadOnlyList<ChainView>? Chains = null);
 
 /// <summary>A target's fallback chain; <see cref="Outcome"/> once it ended: Finished, Canceled, Exhausted, Expired, Deleted or Erased.</summary>
 public sealed record ChainView(int Target, int? FallbackAfterSeconds, IReadOnlyList<ChainStepView> Steps, DateTimeOffset? EndedAt, string? Outcome);

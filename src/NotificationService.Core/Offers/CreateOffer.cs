@@ -9,6 +9,7 @@ using NotificationService.Core.Auth;
 using NotificationService.Core.Infrastructure;
 using NotificationService.Core.Jobs;
 using NotificationService.Core.Limits;
+using NotificationService.Core.Templates;
 using NotificationService.Storage.Adapters;
 using NotificationService.Storage.Jobs;
 using Wolverine;
@@ -27,16 +28,21 @@ public sealed record CreateOffer(
 
 public sealed record OfferTarget(
     [property: Required, Description("The adapter's name (see `GET /v1/adapters`).")] string? Adapter,
-    [property: Required, Description("An object that must match the adapter's params schema (see `GET /v1/adapters`).")] JsonElement Params,
+    [property: Description("An object that must match the adapter's params schema (see `GET /v1/adapters`). Required unless `template` is given (exactly one of the two).")] JsonElement Params,
+    [property: Description("Instead of `params`: the key of a template (yours, or a shared one granted to you) of the adapter's type, rendered with `data` now; the job gets the rendered params.")] string? Template = null,
+    [property: Description("With `template`: the locale to render; falls back to its language ('de-AT' -> 'de'), then the template's default.")] string? Locale = null,
+    [property: Description("With `template`: the template's variables (a JSON object). Counts against maxParamsBytes like params.")] JsonElement? Data = null,
     [property: Description("Steps tried in order when this target's job ends Failed or Expired, or is not Finished within `fallbackAfterSeconds` (at most 5); each is checked like a target.")] List<FallbackStep>? Fallback = null,
     [property: Description("Fall back to the next step when a step's job is not Finished this many seconds (1 to 604800) after it was queued (for a scheduled offer: after its send time); the job is canceled first.")] int? FallbackAfterSeconds = null);
 
-/// <summary>One step of a target's fallback chain: an adapter and its params (<c>template</c>: not supported in steps yet).</summary>
+/// <summary>One step of a target's fallback chain: an adapter and its params, or a template rendered at accept like a target's.</summary>
 public sealed record FallbackStep(
     [property: Required, Description("The adapter's name (see `GET /v1/adapters`).")] string? Adapter,
-    [property: Required, Description("An object that must match the adapter's params schema.")] JsonElement Params,
+    [property: Description("An object that must match the adapter's params schema. Required unless `template` is given (exactly one of the two).")] JsonElement Params,
     // JsonElement? rather than "JsonElement Data = default": the OpenAPI schema exporter cannot write an undefined JsonElement as a default value.
-    string? Template = null, string? Locale = null, JsonElement? Data = null);
+    [property: Description("Instead of `params`: a template, rendered now like a target's.")] string? Template = null,
+    [property: Description("With `template`: the locale to render.")] string? Locale = null,
+    [property: Description("With `template`: the template's variables.")] JsonElement? Data = null);
 
 public sealed record AcceptedJob(Guid Id, string Adapter, JobState State);
 
@@ -49,7 +55,8 @@ public sealed record OfferAccepted(Guid Id, IReadOnlyList<AcceptedJob> Jobs) : A
 /// </summary>
 public sealed record OfferContext(
     IReadOnlyDictionary<string, Adapter> Adapters, string? IdempotencyKey, string RequestHash, IdempotentRequest? Earlier, EffectiveLimits Limits,
-    Guid OfferId, bool HasCallbacks = false, IReadOnlyDictionary<Guid, AdapterHealth>? Health = null);
+    Guid OfferId, bool HasCallbacks = false, IReadOnlyDictionary<Guid, AdapterHealth>? Health = null,
+    IReadOnlyDictionary<string, Template>? Templates = null);
 
 public static class CreateOfferEndpoint
 {
@@ -71,12 +78,16 @@ public static class CreateOfferEndpoint
         var health = watched.Length == 0 ? null : (await session.LoadManyAsync<AdapterHealth>(watched)).ToDictionary(h => h.Id);
         // A callbackUrl override needs a registered callback (its events and secret); only then is it looked up.
         var hasCallbacks = command.CallbackUrl is not null && await registeredCallbacks.AnyAsync(session, user.ServiceId());
-        if (string.IsNullOrEmpty(idempotencyKey)) return new OfferContext(adapters, null, "", null, limits, Guid.NewGuid(), hasCallbacks, health);
+        // Every template the targets and their steps name, the service's own and those shared with it, in one query.
+        var templates = await TemplateInput.LoadVisibleAsync(session, user.ServiceId(),
+            (command.Targets ?? []).SelectMany(t => t is null ? [] : new[] { t.Template }.Concat(t.Fallback?.Select(f => f?.Template) ?? []))
+                .OfType<string>().Distinct().ToList());
+        if (string.IsNullOrEmpty(idempotencyKey)) return new OfferContext(adapters, null, "", null, limits, Guid.NewGuid(), hasCallbacks, health, templates);
 
         // Only a request that may be retried needs its fingerprint (a retry with another body is refused).
         var hash = IdempotentRequest.HashOf(command);
         var earlier = await IdempotentRequest.FindAsync(session, user.ServiceId(), idempotencyKey);
-        return new OfferContext(adapters, idempotencyKey, hash, earlier, limits, Guid.NewGuid(), hasCallbacks, health);
+        return new OfferContext(adapters, idempotencyKey, hash, earlier, limits, Guid.NewGuid(), hasCallbacks, health, templates);
     }
 
     private static async Task AddAdaptersAsync(string[] names, Dictionary<string, Adapter> adapters, AccessCache cache, IQuerySession session)
@@ -125,7 +136,7 @@ public static class CreateOfferEndpoint
             var target = command.Targets[i];
             var path = $"targets[{i}]";
             if (target is null) { errors.Add((path, "is required")); continue; }
-            await CheckTargetAsync(target.Adapter, target.Params, path, context, user.ServiceId(), schemas, clock.GetUtcNow(), errors);
+            await CheckTargetAsync(target.Adapter, target.Params, target.Template, target.Locale, target.Data ?? default, path, context, user.ServiceId(), schemas, clock.GetUtcNow(), errors);
             if (target.FallbackAfterSeconds is { } after && (after < 1 || after > FallbackChains.MaxAfterSeconds))
                 errors.Add(($"{path}.fallbackAfterSeconds", $"From 1 to {FallbackChains.MaxAfterSeconds} seconds (7 days)."));
             if (target.Fallback is not { Count: > 0 } steps)
@@ -139,9 +150,7 @@ public static class CreateOfferEndpoint
                 var step = steps[j];
                 var stepPath = $"{path}.fallback[{j}]";
                 if (step is null) { errors.Add((stepPath, "is required")); continue; }
-                // Where the lead wires in template rendering (issue 15 item 1) for steps: render, then check as below.
-                if (step.Template is not null) { errors.Add(($"{stepPath}.template", "Templates in fallback steps: not supported yet.")); continue; }
-                await CheckTargetAsync(step.Adapter, step.Params, stepPath, context, user.ServiceId(), schemas, clock.GetUtcNow(), errors);
+                await CheckTargetAsync(step.Adapter, step.Params, step.Template, step.Locale, step.Data ?? default, stepPath, context, user.ServiceId(), schemas, clock.GetUtcNow(), errors);
             }
         }
         if (errors.Count > 0) return Problems.Invalid(errors.ToArray());
@@ -163,11 +172,13 @@ public static class CreateOfferEndpoint
 
     /// <summary>
     /// One target or fallback step (at <paramref name="path"/>): its adapter exists, may be used by the service and is
-    /// active, or is blocked with a usable failover (README "Failover between adapters"), and its params fit the limits
-    /// and the schema of the adapter the job will go to. Returns that adapter, or null with the errors added.
+    /// active, or is blocked with a usable failover (README "Failover between adapters"); then its params or template are
+    /// checked against the adapter the job will go to (<see cref="CheckParamsAsync"/>). Returns that adapter, or null
+    /// with the errors added.
     /// </summary>
     public static async Task<Adapter?> CheckTargetAsync(
-        string? name, JsonElement parameters, string path, OfferContext context, Guid serviceId, JsonSchemas schemas, DateTimeOffset now, List<(string, string)> errors)
+        string? name, JsonElement parameters, string? templateKey, string? locale, JsonElement data, string path,
+        OfferContext context, Guid serviceId, JsonSchemas schemas, DateTimeOffset now, List<(string, string)> errors)
     {
         if (name is null) { errors.Add(($"{path}.adapter", "is required")); return null; }
         if (!context.Adapters.TryGetValue(name, out var adapter) || !adapter.MayBeUsedBy(serviceId))
@@ -176,10 +187,46 @@ public static class CreateOfferEndpoint
         }
         var route = RouteOf(adapter, context, serviceId, now);
         if (route.Adapter is not { } routed) { errors.Add(($"{path}.adapter", route.Error!)); return null; }
-        if (ParamsTooLarge(parameters, context.Limits) is { } tooLarge) { errors.Add(($"{path}.params", tooLarge)); return null; }
-        var before = errors.Count;
-        errors.AddRange(await schemas.ValidateAsync(routed.ParamsSchema, parameters, $"{path}.params"));
-        return errors.Count == before ? routed : null;
+        var found = await CheckParamsAsync(routed, parameters, templateKey, locale, data, path, context, schemas);
+        errors.AddRange(found);
+        return found.Count == 0 ? routed : null;
+    }
+
+    /// <summary>
+    /// It has exactly one of params and template; params are within maxParamsBytes and match the adapter's params schema,
+    /// or the template is one this service sees, of the adapter's type, and renders with data into params that do.
+    /// </summary>
+    private static async Task<IReadOnlyList<(string Path, string Message)>> CheckParamsAsync(
+        Adapter adapter, JsonElement parameters, string? templateKey, string? locale, JsonElement data, string path, OfferContext context, JsonSchemas schemas)
+    {
+        var hasParams = parameters.ValueKind != JsonValueKind.Undefined;
+        if (templateKey is null)
+        {
+            if (!hasParams) return [($"{path}.params", "is required (or give a template)")];
+            if (locale is not null || data.ValueKind != JsonValueKind.Undefined) return [($"{path}.template", "is required with locale and data")];
+            if (ParamsTooLarge(parameters, context.Limits) is { } tooLarge) return [($"{path}.params", tooLarge)];
+            return await schemas.ValidateAsync(adapter.ParamsSchema, parameters, $"{path}.params");
+        }
+        if (hasParams) return [(path, "Give either params or template, not both.")];
+        if (context.Templates?.GetValueOrDefault(templateKey) is not { } template)
+            return [($"{path}.template", $"No template '{templateKey}' is available to this service.")];
+        if (!string.Equals(template.Type, adapter.Type, StringComparison.OrdinalIgnoreCase))
+            return [($"{path}.template", $"Template '{templateKey}' renders {template.Type} params; adapter '{adapter.Name}' is of type {adapter.Type}.")];
+        if (locale is not null && TemplateInput.Normalize(locale) is null) return [($"{path}.locale", "Not a locale: use a tag like 'en' or 'de-AT'.")];
+        if (ParamsTooLarge(data, context.Limits) is { } dataTooLarge) return [($"{path}.data", dataTooLarge)];
+        return (await TemplateRendering.RenderCheckedAsync(template, locale, data, path, adapter.ParamsSchema, context.Limits, schemas)).Errors;
+    }
+
+    /// <summary>
+    /// The params a checked target's (or step's) job gets: its own, or its template rendered (again: rendering is
+    /// deterministic and takes microseconds, so Post stays a pure function of the request) with the version and locale used.
+    /// </summary>
+    public static (JsonElement Params, TemplateUse? Template) ParamsOf(JsonElement parameters, string? templateKey, string? locale, JsonElement data, OfferContext context)
+    {
+        if (templateKey is null) return (parameters, null);
+        var template = context.Templates![templateKey];
+        var rendered = TemplateRendering.Render(template, locale, data, "");
+        return (rendered.Params, new TemplateUse(template.Key, template.Version, rendered.Locale, template.IsShared));
     }
 
     /// <summary>Where a new job for <paramref name="adapter"/> goes now: to it, or to its failover.</summary>
@@ -200,7 +247,7 @@ public static class CreateOfferEndpoint
     [WolverinePost("/v1/offers", OperationId = "createOffer")]
     [Tags("Offers")]
     [EndpointSummary("Send a notification")]
-    [EndpointDescription("Stores the offer and one job per target in one transaction and hands the jobs to their adapters' queues (or schedules them for `sendAt`). Each target's `params` are checked against its adapter's params schema (see `GET /v1/adapters`). Send an `Idempotency-Key` header to make a retry safe: the same key and body return the first answer and store nothing.")]
+    [EndpointDescription("Stores the offer and one job per target in one transaction and hands the jobs to their adapters' queues (or schedules them for `sendAt`). Each target's `params` are checked against its adapter's params schema (see `GET /v1/adapters`); a target may instead name a `template` with `locale` and `data`, rendered now into the params its job gets (see `/v1/templates`). Send an `Idempotency-Key` header to make a retry safe: the same key and body return the first answer and store nothing.")]
     [ProducesResponseType<ValidationProblemDetails>(422, "application/problem+json")]
     [ProducesResponseType<ProblemDetails>(429, "application/problem+json")]
     [ProducesResponseType<ProblemDetails>(409, "application/problem+json")]
@@ -228,16 +275,17 @@ public static class CreateOfferEndpoint
             var jobId = Guid.NewGuid();
             var queuedAt = command.SendAt is { } s && s > now ? s : now;
             var expireAt = command.ExpireAt ?? adapter.Policy.DefaultExpiry(queuedAt);
-            offer.Jobs.Add(new OfferJob(jobId, adapter.Id, adapter.Name));
+            var (parameters, template) = ParamsOf(target.Params, target.Template, target.Locale, target.Data ?? default, context);
+            offer.Jobs.Add(new OfferJob(jobId, adapter.Id, adapter.Name, template));
             object first;
             if (scheduled)
             {
-                first = new JobScheduled(jobId, offer.Id, offer.ServiceId, adapter.Id, adapter.Name, target.Params, now, command.SendAt!.Value, expireAt);
+                first = new JobScheduled(jobId, offer.Id, offer.ServiceId, adapter.Id, adapter.Name, parameters, now, command.SendAt!.Value, expireAt);
                 messages.Add(new QueueScheduledJob(jobId, adapter.Id, command.SendAt.Value).ScheduledAt(command.SendAt.Value));
             }
             else
             {
-                first = new JobQueued(jobId, offer.Id, offer.ServiceId, adapter.Id, adapter.Name, target.Params, now, expireAt);
+                first = new JobQueued(jobId, offer.Id, offer.ServiceId, adapter.Id, adapter.Name, parameters, now, expireAt);
                 messages.Add(fairShare.Deliver(jobId, offer.ServiceId, adapter));
             }
             operations.Add(route.Reason is { } reason
@@ -248,7 +296,7 @@ public static class CreateOfferEndpoint
             (offer.Chains ??= []).Add(new FallbackChain
             {
                 Target = i, AfterSeconds = target.FallbackAfterSeconds,
-                Steps = [new ChainStep { Adapter = requested.Name, JobId = jobId, StartedAt = now }, .. fallback.Select(f => new ChainStep { Adapter = f.Adapter!, Params = f.Params.Clone() })],
+                Steps = [new ChainStep { Adapter = requested.Name, JobId = jobId, StartedAt = now }, .. fallback.Select(f => StepOf(f, context))],
             });
             // The first step's timer, stored with its job: a durable scheduled message, so it survives a core restart.
             if (target.FallbackAfterSeconds is { } after)
@@ -265,5 +313,12 @@ public static class CreateOfferEndpoint
         // Its jobs are stored with it: from the commit on they count as themselves, not as a reservation.
         operations.Add(new LimitsStorage.ClaimReservation(offer.Id));
         return (new OfferAccepted(offer.Id, jobs), operations, messages);
+    }
+
+    /// <summary>A fallback step as the offer keeps it until it starts: rendered now, so a later template edit never changes it.</summary>
+    private static ChainStep StepOf(FallbackStep step, OfferContext context)
+    {
+        var (parameters, template) = ParamsOf(step.Params, step.Template, step.Locale, step.Data ?? default, context);
+        return new ChainStep { Adapter = step.Adapter!, Params = parameters.Clone(), Template = template };
     }
 }

@@ -30,6 +30,8 @@ public sealed class ChainStep
     /// reach them) and dropped when the chain ends or its offer is erased or deleted.
     /// </summary>
     public JsonElement? Params { get; set; }
+    /// <summary>The template the params were rendered from at accept, if any (recorded on the offer's job when the step starts).</summary>
+    public TemplateUse? Template { get; set; }
     public Guid? JobId { get; set; }
     /// <summary>Why this step was started or skipped: Failed, Expired, NotFinishedInTime, or why its adapter could not be used.</summary>
     public string? Reason { get; set; }
@@ -136,7 +138,7 @@ public static class FallbackChains
             var jobId = StepJobId(message.JobId, step);
             var parameters = next.Params ?? Job.ErasedParams;
             (next.JobId, next.StartedAt, next.Reason, next.Params) = (jobId, now, reason, null);
-            offer.Jobs.Add(new OfferJob(jobId, target.Id, target.Name));
+            offer.Jobs.Add(new OfferJob(jobId, target.Id, target.Name, next.Template));
             var expiry = offer.ExpireAt ?? target.Policy.DefaultExpiry(now);
             List<object> events =
             [

@@ -9,15 +9,18 @@ using Wolverine.Http;
 
 namespace NotificationService.Core.Offers;
 
+/// <summary><see cref="Templates"/>: for each job whose params were rendered from a template, which one (key, version, locale).</summary>
 public sealed record OfferView(
     Guid Id, DateTimeOffset CreatedAt, DateTimeOffset? ExpireAt, DateTimeOffset? SendAt, Dictionary<string, string>? Metadata,
-    DateTimeOffset? DeletedAt, IReadOnlyList<JobView> Jobs, IReadOnlyList<ChainView>? Chains = null)
+    DateTimeOffset? DeletedAt, IReadOnlyList<JobView> Jobs, IReadOnlyList<JobTemplateView> Templates, IReadOnlyList<ChainView>? Chains = null)
 {
     public static OfferView From(Offer offer, IEnumerable<Job> jobs)
     {
         var byId = jobs.ToDictionary(j => j.Id);
         return new OfferView(offer.Id, offer.CreatedAt, offer.ExpireAt, offer.SendAt, offer.Metadata, offer.DeletedAt,
             offer.Jobs.Where(j => byId.ContainsKey(j.JobId)).Select(j => JobView.From(byId[j.JobId])).ToList(),
+            offer.Jobs.Where(j => j.Template is not null)
+                .Select(j => new JobTemplateView(j.JobId, j.Template!.Key, j.Template.Version, j.Template.Locale, j.Template.Shared)).ToList(),
             offer.Chains?.Select(c => ChainView.From(c, byId)).ToList());
     }
 }
@@ -41,6 +44,8 @@ public sealed record ChainView(int Target, int? FallbackAfterSeconds, IReadOnlyL
 /// <param name="JobAdapter">the adapter the job went to (its failover, when the named one was blocked)</param>
 /// <param name="Reason">why it started (Failed, Expired, NotFinishedInTime: what happened to the step before) or was skipped</param>
 public sealed record ChainStepView(int Step, string Adapter, Guid? JobId, string? JobAdapter, string State, string? Reason, DateTimeOffset? At);
+
+public sealed record JobTemplateView(Guid JobId, string Key, long Version, string Locale, bool Shared);
 
 public static class GetOfferEndpoint
 {

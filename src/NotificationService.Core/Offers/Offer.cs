@@ -20,4 +20,8 @@ public sealed class Offer
     public DateTimeOffset? ErasedAt { get; set; }
 }
 
-public sealed record OfferJob(Guid JobId, Guid AdapterId, string Adapter);
+/// <summary><see cref="Template"/>: what its params were rendered from at accept time; null for params given as they are.</summary>
+public sealed record OfferJob(Guid JobId, Guid AdapterId, string Adapter, TemplateUse? Template = null);
+
+/// <summary>The template key, version and locale a job's params were rendered from (a later edit of the template changes none of them).</summary>
+public sealed record TemplateUse(string Key, long Version, string Locale, bool Shared = false);

@@ -66,7 +66,7 @@ public static class UpdateOfferEndpoint
     [WolverinePatch("/v1/offers/{id}", OperationId = "updateOffer")]
     [Tags("Offers")]
     [EndpointSummary("Change an offer")]
-    [EndpointDescription("Changes the metadata, the times or a pending job's params. Times and params can change only while no job has started (409 otherwise).")]
+    [EndpointDescription("Changes the metadata, the times or a pending job's params. Times and params can change only while no job has started (409 otherwise). New params of a job rendered from a template replace the rendered ones as they are (nothing is re-rendered) and the offer no longer names a template for that job.")]
     [ProducesResponseType<ValidationProblemDetails>(422, "application/problem+json")]
     [ProducesResponseType<ProblemDetails>(409, "application/problem+json")]
     public static (OfferView, IEnumerable<IMartenOp>, OutgoingMessages) Patch(Guid id, UpdateOffer command, [NotBody] LockedOffer offer, TimeProvider clock)
@@ -90,6 +90,10 @@ public static class UpdateOfferEndpoint
         updated.ExpireAt = command.ExpireAt ?? updated.ExpireAt;
         updated.SendAt = command.SendAt ?? updated.SendAt;
         updated.Metadata = MergeMetadata(updated.Metadata, command.Metadata);
+        // New params replace a templated job's rendered ones as they are (no re-render): the job no longer says what its
+        // template rendered, so the offer stops saying it came from one.
+        if (command.Jobs is { Count: > 0 } changed)
+            updated.Jobs = updated.Jobs.Select(j => j.Template is not null && changed.Any(c => c.Id == j.JobId) ? j with { Template = null } : j).ToList();
         operations.Add(MartenOps.Store(updated));
         return (OfferView.From(updated, jobs), operations, messages);
     }

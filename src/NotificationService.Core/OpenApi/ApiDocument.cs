@@ -31,6 +31,7 @@ public static class ApiDocument
         ("Jobs", "Follow and cancel the jobs of your offers; an operator reads and retries any job."),
         ("Callbacks", "Delivery-status callbacks: job events POSTed, signed, to your URL."),
         ("Adapters", "The delivery channels (email, Telegram, SMS, webhook, VK, Avito) and the params each one takes."),
+        ("Templates", "Liquid templates per adapter type and locale, rendered into an offer's params at accept time; shared ones are granted by operators."),
         ("Limits", "Rate, quota and size limits per service."),
         ("Registration", "A person registers their service with an invite."),
         ("Services", "The client services and their API keys (operators)."),

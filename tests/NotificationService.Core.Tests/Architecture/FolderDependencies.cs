@@ -212,7 +212,8 @@ public sealed partial class FolderDependencies
                 case OperandType.ShortInlineBrTarget or OperandType.ShortInlineI or OperandType.ShortInlineVar: il.Offset += 1; break;
                 case OperandType.InlineVar: il.Offset += 2; break;
                 case OperandType.InlineI8 or OperandType.InlineR: il.Offset += 8; break;
-                // The count first: "il.Offset += 4 * il.ReadInt32()" would add to the offset from before the count was read.
+                // N, then N jump targets. Not `il.Offset += 4 * il.ReadInt32()`: that reads Offset before ReadInt32 moves it
+                // past N, landing 4 bytes short (a dense switch on an enum in the core first met it).
                 case OperandType.InlineSwitch: var targets = il.ReadInt32(); il.Offset += 4 * targets; break;
                 case OperandType.InlineField or OperandType.InlineMethod or OperandType.InlineTok or OperandType.InlineType:
                     types.AddMember(MetadataTokens.EntityHandle(il.ReadInt32()), used);

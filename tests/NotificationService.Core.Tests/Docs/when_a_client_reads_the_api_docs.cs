@@ -11,7 +11,7 @@ namespace NotificationService.Core.Tests.Docs;
 public sealed partial class when_a_client_reads_the_api_docs(SystemFixture system) : IntegrationContext(system)
 {
     private static readonly string[] Tags =
-        ["Offers", "Jobs", "Adapters", "Services", "Invites", "Registration", "Callbacks", "Limits", "Retention", "Operations"];
+        ["Offers", "Jobs", "Adapters", "Services", "Invites", "Registration", "Callbacks", "Limits", "Retention", "Operations", "Templates"];
     private static readonly string[] Methods = ["get", "put", "post", "delete", "patch"];
 
     private Task<JsonElement> DocumentAsync() => System.SendAsync<JsonElement>(HttpMethod.Get, "/openapi/v1.json", key: null, expect: 200);
@@ -123,11 +123,12 @@ public sealed partial class when_a_client_reads_the_api_docs(SystemFixture syste
     [Fact]
     public async Task an_offer_needs_only_its_targets_and_params_is_an_object_checked_against_the_adapter()
     {
+        // Params are not required in the document: a target gives params or a template, checked per target.
         var schemas = (await DocumentAsync()).GetProperty("components").GetProperty("schemas");
         var offer = schemas.GetProperty("CreateOffer");
         Assert.Equal(["targets"], offer.GetProperty("required").EnumerateArray().Select(r => r.GetString()));
         var target = schemas.GetProperty("OfferTarget");
-        Assert.Equal(["adapter", "params"], target.GetProperty("required").EnumerateArray().Select(r => r.GetString()).Order());
+        Assert.Equal(["adapter"], target.GetProperty("required").EnumerateArray().Select(r => r.GetString()).Order());
         var parameters = target.GetProperty("properties").GetProperty("params");
         Assert.Equal("object", parameters.GetProperty("type").GetString());
         Assert.Contains("GET /v1/adapters", parameters.GetProperty("description").GetString());
@@ -170,6 +171,9 @@ public sealed partial class when_a_client_reads_the_api_docs(SystemFixture syste
         var idle = await System.CreateEmailAdapterAsync($"required-{Guid.NewGuid():N}"[..30], 9);
         var emailConfig = new { host = "127.0.0.1", port = 2525, security = "none", from = "ns@example.test" };
         string Unique(string prefix) => $"{prefix}-{Guid.NewGuid():N}"[..30];
+        var template = Unique("required");
+        await System.SendAsync<JsonElement>(HttpMethod.Post, "/v1/templates", tenant.ApiKey,
+            new { key = template, type = "sms", defaultLocale = "en", variants = new { en = new { to = "+15550001111", text = "Hi {{ name }}" } } }, expect: 201);
         // A valid body with every field of its schema (a field the test does not know fails it below), and where it goes.
         var bodies = new Dictionary<string, Func<Task<(HttpMethod Method, string Url, string? Key, object Body)>>>
         {
@@ -209,6 +213,22 @@ public sealed partial class when_a_client_reads_the_api_docs(SystemFixture syste
                 return (HttpMethod.Post, "/v1/register", null, new { name = Unique("registered"), inviteCode = invite.GetProperty("code").GetString() });
             },
             ["eraseRecipient"] = () => Task.FromResult((HttpMethod.Post, "/admin/erasures", (string?)SystemFixture.AdminKey, (object)new { recipient = "nobody@example.test" })),
+            ["createTemplate"] = () => Task.FromResult((HttpMethod.Post, "/v1/templates", (string?)tenant.ApiKey, (object)new
+            {
+                key = Unique("required"), type = "sms", defaultLocale = "en", variants = new { en = new { to = "+15550001111", text = "Hi {{ name }}" } },
+            })),
+            ["updateTemplate"] = () => Task.FromResult((HttpMethod.Patch, $"/v1/templates/{template}", (string?)tenant.ApiKey, (object)new
+            {
+                variants = new { de = new { to = "+15550001111", text = "Hallo {{ name }}" } }, defaultLocale = "de",
+            })),
+            ["previewTemplate"] = () => Task.FromResult((HttpMethod.Post, $"/v1/templates/{template}/preview", (string?)tenant.ApiKey, (object)new
+            {
+                locale = "de-AT", data = new { name = "Ada" }, adapter = (string?)null,
+            })),
+            ["createSharedTemplate"] = () => Task.FromResult((HttpMethod.Post, "/admin/templates", (string?)SystemFixture.AdminKey, (object)new
+            {
+                key = Unique("required"), type = "sms", defaultLocale = "en", variants = new { en = new { to = "+15550001111", text = "Hi" } }, services = new[] { tenant.Id },
+            })),
         };
 
         var operations = RequestBodies(document).ToList();

@@ -86,7 +86,7 @@ public sealed class CreateOfferEndpointTests
     {
         var sendAt = Now.AddHours(2);
         var target = new OfferTarget("email", JsonDocument.Parse("""{"to":"ann@example.test"}""").RootElement,
-            [new FallbackStep("sms", JsonDocument.Parse("""{"to":"+4912345678"}""").RootElement)], FallbackAfterSeconds: 300);
+            Fallback: [new FallbackStep("sms", JsonDocument.Parse("""{"to":"+4912345678"}""").RootElement)], FallbackAfterSeconds: 300);
         var (accepted, operations, messages) = CreateOfferEndpoint.Post(new CreateOffer([target], null, sendAt, null), Context(), User, Clock, NewFairShare());
 
         var offer = (Offer)operations.OfType<InsertDoc<Offer>>().Single().Document;

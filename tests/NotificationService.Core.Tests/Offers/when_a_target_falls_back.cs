@@ -188,7 +188,7 @@ public sealed class when_a_target_falls_back(SystemFixture system) : Integration
         {
             (new { targets = new[] { Target(new object[] { Email(System.Email.Name), new { adapter = "no-such-adapter", @params = new { } } }) } }, "targets[0].fallback[1].adapter", "No adapter named"),
             (new { targets = new[] { Target(new object[] { Email(System.Email.Name), new { adapter = System.Email.Name, @params = new { subject = "s", text = "t" } } }) } }, "targets[0].fallback[1].params.to", ""),
-            (new { targets = new[] { Target(new object[] { new { adapter = System.Email.Name, template = "order-shipped", data = new { } } }) } }, "targets[0].fallback[0].template", "not supported yet"),
+            (new { targets = new[] { Target(new object[] { new { adapter = System.Email.Name, template = "order-shipped", data = new { } } }) } }, "targets[0].fallback[0].template", "No template 'order-shipped' is available to this service."),
             (new { targets = new[] { Target(new object[] { Email(System.Email.Name) }, after: 0) } }, "targets[0].fallbackAfterSeconds", "From 1 to 604800"),
             (new { targets = new[] { Target(new object[] { Email(System.Email.Name) }, after: 604_801) } }, "targets[0].fallbackAfterSeconds", "From 1 to 604800"),
             (new { targets = new[] { Target(Array.Empty<object>(), after: 30) } }, "targets[0].fallbackAfterSeconds", "Only with a fallback step"),
