@@ -82,6 +82,25 @@ public sealed class CreateOfferEndpointTests
     }
 
     [Fact]
+    public void a_templated_fallback_step_is_kept_rendered_with_the_template_version_it_used()
+    {
+        var template = new NotificationService.Core.Templates.Template
+        {
+            Id = Guid.NewGuid(), Key = "late", OwnerId = ServiceId, Type = "sms", DefaultLocale = "en", Version = 3,
+            Variants = new() { ["en"] = JsonDocument.Parse("""{"to":"{{ phone }}","text":"Hi {{ name }}"}""").RootElement.Clone() },
+        };
+        var context = Context() with { Templates = new Dictionary<string, NotificationService.Core.Templates.Template> { ["late"] = template } };
+        var step = new FallbackStep("sms", default, Template: "late", Data: JsonDocument.Parse("""{"phone":"+4912345678","name":"Ann"}""").RootElement);
+        var target = new OfferTarget("email", JsonDocument.Parse("""{"to":"ann@example.test"}""").RootElement, Fallback: [step]);
+
+        var (_, operations, _) = CreateOfferEndpoint.Post(new CreateOffer([target], null, null, null), context, User, Clock, NewFairShare());
+
+        var kept = Assert.Single(((Offer)operations.OfType<InsertDoc<Offer>>().Single().Document).Chains!).Steps[1];
+        Assert.Equal(("+4912345678", "Hi Ann"), (kept.Params!.Value.GetProperty("to").GetString(), kept.Params.Value.GetProperty("text").GetString()));
+        Assert.Equal(new TemplateUse("late", 3, "en"), kept.Template);
+    }
+
+    [Fact]
     public void a_target_with_fallback_steps_keeps_them_on_the_offer_and_schedules_its_first_timer_from_the_send_time()
     {
         var sendAt = Now.AddHours(2);
