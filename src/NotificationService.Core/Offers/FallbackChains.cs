@@ -156,11 +156,14 @@ public static class FallbackChains
     /// <summary>The offer is deleted or erased: no step starts any more, and the params kept for later steps are dropped.</summary>
     public static void Stop(Offer offer, string outcome, DateTimeOffset now)
     {
-        foreach (var chain in offer.Chains ?? [])
-        {
-            foreach (var step in chain.Steps) step.Params = null;
-            if (chain.EndedAt is null) (chain.EndedAt, chain.Outcome) = (now, outcome);
-        }
+        foreach (var chain in offer.Chains ?? []) Stop(chain, outcome, now);
+    }
+
+    /// <summary>One chain ends (if it had not) and the params it kept for steps not started yet go.</summary>
+    public static void Stop(FallbackChain chain, string outcome, DateTimeOffset now)
+    {
+        foreach (var step in chain.Steps) step.Params = null;
+        if (chain.EndedAt is null) (chain.EndedAt, chain.Outcome) = (now, outcome);
     }
 
     private static StepDecision End(FallbackChain chain, string outcome, DateTimeOffset now, IReadOnlyList<object>? events = null, bool broadcast = false)

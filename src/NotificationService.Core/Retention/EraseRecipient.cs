@@ -126,6 +126,8 @@ public static class EraseRecipientEndpoint
             erased += done.Count;
         }
 
+        await StopChainsHoldingAsync(store, match, now, ct);
+
         var erasure = new Erasure
         {
             Id = Guid.NewGuid(), Kind = match.Kind, RecipientSha256 = match.Sha256, By = user.Actor(), At = now, Erased = erased, NotEnded = notEnded,
@@ -143,6 +145,40 @@ public static class EraseRecipientEndpoint
     /// their stream still keeps (a job whose params were changed keeps the first ones in its JobScheduled/JobQueued event),
     /// skipping those known not to have ended.
     /// </summary>
+    /// <summary>
+    /// A fallback step not started yet keeps its params on the offer (README "Fallback chains"), where no job search finds
+    /// them: a chain with the recipient in such a step ends Erased, and its kept params go. The jobs it already created
+    /// were erased above like any other.
+    /// </summary>
+    private static async Task StopChainsHoldingAsync(IDocumentStore store, RecipientMatch match, DateTimeOffset now, CancellationToken ct)
+    {
+        // Offers are optimistic: a chain step that started meanwhile makes the save fail, and the search runs again.
+        for (var round = 0; ; round++)
+        {
+            await using var session = store.LightweightSession();
+            await session.BeginTransactionAsync(ct); // the search and the save in one transaction
+            await using var command = new NpgsqlCommand($"""
+                SELECT o.id, (c.ord - 1)::int FROM {NotificationStore.Schema}.mt_doc_offer o,
+                  jsonb_array_elements(CASE WHEN jsonb_typeof(o.data->'chains') = 'array' THEN o.data->'chains' ELSE '[]'::jsonb END) WITH ORDINALITY c(chain, ord)
+                WHERE (c.chain->>'endedAt') IS NULL
+                  AND EXISTS (SELECT 1 FROM jsonb_array_elements(c.chain->'steps') s, jsonb_path_query(s->'params', 'strict $.**') v WHERE {match.Condition})
+                """, (NpgsqlConnection)session.Connection!);
+            command.Parameters.AddWithValue("recipient", match.Normalised);
+            var found = new List<(Guid Offer, int Chain)>();
+            await using (var reader = await command.ExecuteReaderAsync(ct))
+                while (await reader.ReadAsync(ct)) found.Add((reader.GetGuid(0), reader.GetInt32(1)));
+            if (found.Count == 0) return;
+            foreach (var offer in await session.LoadManyAsync<Offer>(ct, found.Select(f => f.Offer).Distinct()))
+            {
+                foreach (var (_, index) in found.Where(f => f.Offer == offer.Id))
+                    if (offer.Chains is { } chains && index < chains.Count) FallbackChains.Stop(chains[index], "Erased", now);
+                session.Store(offer);
+            }
+            try { await session.SaveChangesAsync(ct); return; }
+            catch (JasperFx.ConcurrencyException) when (round < 5) { }
+        }
+    }
+
     private static async Task<List<Guid>> FindAsync(NpgsqlConnection connection, RecipientMatch match, List<Guid> skip, int limit, CancellationToken ct)
     {
         await using var command = new NpgsqlCommand($"""

@@ -152,6 +152,31 @@ public sealed class when_a_target_falls_back(SystemFixture system) : Integration
     }
 
     [Fact]
+    public async Task an_erasure_of_a_recipient_only_a_step_not_started_names_ends_its_chain_and_drops_its_params()
+    {
+        var idle = await IdleAdapterAsync();
+        var recipient = $"erase-{Guid.NewGuid():N}@example.test";
+        var offer = await System.CreateOfferAsync(System.Tenant, new
+        {
+            targets = new[]
+            {
+                new { adapter = idle.Name, @params = new { to = "bob@example.test", subject = "Code", text = "1234" },
+                      fallback = new[] { new { adapter = System.Email.Name, @params = new { to = recipient, subject = "Code", text = "1234" } } }, fallbackAfterSeconds = 3600 },
+            },
+        });
+
+        var result = await System.SendAsync<JsonElement>(HttpMethod.Post, "/admin/erasures", SystemFixture.AdminKey, new { recipient }, expect: 200);
+
+        Assert.Equal(0, result.GetProperty("erased").GetInt32()); // no job holds it: only the step kept on the offer
+        var view = await OfferAsync(offer.Id);
+        Assert.Equal("Erased", view.GetProperty("chains")[0].GetProperty("outcome").GetString());
+        await using var session = System.Core.Services.GetRequiredService<Marten.IDocumentStore>().QuerySession();
+        var stored = await session.LoadAsync<Offer>(offer.Id);
+        Assert.All(stored!.Chains![0].Steps, step => Assert.Null(step.Params));
+        Assert.Equal(JobState.Queued, (await session.LoadAsync<Job>(offer.Jobs[0].Id))!.State); // the first step's job is not the recipient's
+    }
+
+    [Fact]
     public async Task the_timer_and_the_end_of_a_step_firing_together_start_the_next_step_once()
     {
         var idle = await IdleAdapterAsync();
