@@ -12,6 +12,7 @@ using NotificationService.Core.Jobs;
 using NotificationService.Core.Limits;
 using NotificationService.Core.Offers;
 using NotificationService.Core.OpenApi;
+using NotificationService.Core.Operations;
 using NotificationService.Core.Retention;
 using NotificationService.Core.Services;
 using NotificationService.Storage.Adapters;
@@ -84,6 +85,7 @@ builder.Services.AddSingleton(FairShare.Settings.From(builder.Configuration)).Ad
 builder.Services.AddHostedService(sp => sp.GetRequiredService<JobReconciler>());
 builder.Services.AddRetention(builder.Configuration);
 builder.Services.AddCallbacks(callbacks);
+builder.Services.AddOperations();
 builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = RequestLimits.MaxBodyBytes);
 builder.Services.AddNotificationOpenApi();
 builder.Services.AddNotificationHealthChecks(postgres, rabbitMq);

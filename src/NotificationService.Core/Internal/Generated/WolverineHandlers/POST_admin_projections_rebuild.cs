@@ -14,19 +14,30 @@ namespace Internal.Generated.WolverineHandlers
     {
         private readonly Wolverine.Http.WolverineHttpOptions _wolverineHttpOptions;
         private readonly Marten.IDocumentStore _documentStore;
+        private readonly System.TimeProvider _timeProvider;
 
-        public POST_admin_projections_rebuild(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, Marten.IDocumentStore documentStore) : base(wolverineHttpOptions)
+        public POST_admin_projections_rebuild(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, Marten.IDocumentStore documentStore, System.TimeProvider timeProvider) : base(wolverineHttpOptions)
         {
             _wolverineHttpOptions = wolverineHttpOptions;
             _documentStore = documentStore;
+            _timeProvider = timeProvider;
         }
 
         public override async System.Threading.Tasks.Task Handle(Microsoft.AspNetCore.Http.HttpContext httpContext)
         {
-            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "NotificationService.Core.Jobs.RebuildProjectionsEndpoint").SetTag("http.route", "/admin/projections/rebuild").SetTag("http.request.method", "POST");
+            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "NotificationService.Core.Operations.RebuildProjectionsEndpoint").SetTag("http.route", "/admin/projections/rebuild").SetTag("http.request.method", "POST");
+            await using var rebuildLock = await NotificationService.Core.Operations.RebuildProjectionsEndpoint.LoadAsync(_documentStore, httpContext.RequestAborted).ConfigureAwait(false);
+            var problemDetails1 = NotificationService.Core.Operations.RebuildProjectionsEndpoint.Validate(rebuildLock);
+            // Evaluate whether the processing should stop if there are any problems
+            if (!(ReferenceEquals(problemDetails1, Wolverine.Http.WolverineContinue.NoProblems)))
+            {
+                await WriteProblems(problemDetails1, httpContext).ConfigureAwait(false);
+                return;
+            }
+
             
             // The actual HTTP request handler execution
-            var projectionsRebuilt_response = await NotificationService.Core.Jobs.RebuildProjectionsEndpoint.Post(_documentStore, httpContext.RequestAborted).ConfigureAwait(false);
+            var projectionsRebuilt_response = await NotificationService.Core.Operations.RebuildProjectionsEndpoint.Post(rebuildLock, _documentStore, httpContext.User, _timeProvider, httpContext.RequestAborted).ConfigureAwait(false);
 
             // Writing the response body to JSON because this was the first 'return variable' in the method signature
             await WriteJsonAsync(httpContext, projectionsRebuilt_response, 404);
