@@ -10,35 +10,58 @@ using NotificationService.Storage.Adapters;
 using NotificationService.Storage.Jobs;
 using Npgsql;
 using Wolverine.Http;
+using Wolverine.Marten;
+using NotificationService.Hosting;
+using NotificationService.Storage;
 
 namespace NotificationService.Core.Operations;
 
 public sealed record ProjectionsRebuilt(IReadOnlyList<string> Projections, double Seconds);
 
 /// <summary>
-/// One rebuild at a time, across every core: a transaction-level advisory lock taken in a session of its own and held for
-/// the whole rebuild (two replays writing the same documents would each overwrite the other's). The rebuild's operation
-/// record is committed in that transaction, which releases the lock; a rebuild that fails rolls it back, releasing it too.
+/// One rebuild at a time, across every core: a session-level advisory lock held, for the whole rebuild, on a connection of
+/// its own (two replays writing the same documents would each overwrite the other's). Not a transaction-level lock: a
+/// transaction left open around the rebuild was seen to stall it in the tests.
 /// </summary>
 public sealed class RebuildLock : IAsyncDisposable
 {
     /// <summary>The advisory lock's key (small, so pg_locks shows it as objid with classid 0).</summary>
     public const int Key = 4711016;
 
-    public IDocumentSession? Session { get; private init; }
-    public bool Acquired => Session is not null;
+    private readonly NpgsqlConnection? _connection;
+    public bool Acquired => _connection is not null;
 
-    public static async Task<RebuildLock> TryTakeAsync(IDocumentStore store, CancellationToken ct)
+    private RebuildLock(NpgsqlConnection? connection) => _connection = connection;
+
+    public static async Task<RebuildLock> TryTakeAsync(string postgres, CancellationToken ct)
     {
-        var session = store.LightweightSession();
-        await session.BeginTransactionAsync(ct);
-        await using var command = new NpgsqlCommand($"SELECT pg_try_advisory_xact_lock({Key})", (NpgsqlConnection)session.Connection!);
-        if ((bool)(await command.ExecuteScalarAsync(ct))!) return new RebuildLock { Session = session };
-        await session.DisposeAsync();
-        return new RebuildLock();
+        var connection = new NpgsqlConnection(NotificationStore.PooledConnectionString(postgres));
+        await connection.OpenAsync(ct);
+        await using var command = new NpgsqlCommand($"SELECT pg_try_advisory_lock({Key})", connection);
+        if ((bool)(await command.ExecuteScalarAsync(ct))!) return new RebuildLock(connection);
+        await connection.DisposeAsync();
+        return new RebuildLock(null);
     }
 
-    public ValueTask DisposeAsync() => Session?.DisposeAsync() ?? ValueTask.CompletedTask;
+    /// <summary>
+    /// Unlocked explicitly: a pooled connection's session (and its lock) outlives its Dispose until it is next used.
+    /// </summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (_connection is null) return;
+        try
+        {
+            if (_connection.State == System.Data.ConnectionState.Open)
+            {
+                await using var command = new NpgsqlCommand($"SELECT pg_advisory_unlock({Key})", _connection);
+                await command.ExecuteNonQueryAsync();
+            }
+        }
+        finally
+        {
+            await _connection.DisposeAsync();
+        }
+    }
 
     public static async Task<bool> IsHeldAsync(IQuerySession session, CancellationToken ct) =>
         (await session.AdvancedSql.QueryAsync<bool>(
@@ -55,7 +78,8 @@ public sealed class RebuildLock : IAsyncDisposable
 public static class RebuildProjectionsEndpoint
 {
     /// <summary>Taken here, so a refused rebuild is a 409 like any other conflict; the rebuild releases it when it ends.</summary>
-    public static Task<RebuildLock> LoadAsync(IDocumentStore store, CancellationToken ct) => RebuildLock.TryTakeAsync(store, ct);
+    public static Task<RebuildLock> LoadAsync(IConfiguration configuration, CancellationToken ct) =>
+        RebuildLock.TryTakeAsync(configuration.RequiredConnectionString("Postgres"), ct);
 
     public static ProblemDetails Validate(RebuildLock rebuild) =>
         rebuild.Acquired ? WolverineContinue.NoProblems : Problems.Conflict("A projection rebuild is running; GET /admin/projections shows its progress.");
@@ -65,7 +89,7 @@ public static class RebuildProjectionsEndpoint
     [EndpointSummary("Rebuild the projections")]
     [EndpointDescription("Replays the event store into the Job and service documents (as `dotnet run -- projections rebuild` would). Run it in a quiet moment: writes during the rebuild may be overwritten by the replay. One at a time: 409 while another runs (GET /admin/projections shows its progress). Recorded as an operation.")]
     [ProducesResponseType<ProblemDetails>(409, "application/problem+json")]
-    public static async Task<ProjectionsRebuilt> Post([NotBody] RebuildLock rebuild, IDocumentStore store, ClaimsPrincipal user, TimeProvider clock, CancellationToken ct)
+    public static async Task<(ProjectionsRebuilt, IStartStream)> Post([NotBody] RebuildLock rebuild, IDocumentStore store, ClaimsPrincipal user, TimeProvider clock, CancellationToken ct)
     {
         await using var held = rebuild;
         var started = clock.GetUtcNow();
@@ -80,9 +104,6 @@ public static class RebuildProjectionsEndpoint
             $"{watch.Elapsed.TotalSeconds:0.###} s");
         // Finished when it finished, not when it began.
         events[^1] = new OperationFinished(id, clock.GetUtcNow(), $"{watch.Elapsed.TotalSeconds:0.###} s");
-        // Committed by hand, in the lock's transaction: the commit is what releases the lock.
-        held.Session!.Events.StartStream<Operation>(id, events);
-        await held.Session.SaveChangesAsync(ct);
-        return new ProjectionsRebuilt(projections, watch.Elapsed.TotalSeconds);
+        return (new ProjectionsRebuilt(projections, watch.Elapsed.TotalSeconds), MartenOps.StartStream<Operation>(id, events));
     }
 }
