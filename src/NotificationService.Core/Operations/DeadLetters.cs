@@ -15,19 +15,20 @@ namespace NotificationService.Core.Operations;
 
 /// <summary>
 /// Which dead letters an operator means: by id, or by filter (adapter name, message type, exception type, failure shape
-/// as the groups list it, and a window on the time the message was sent). An empty selection is refused rather than read
-/// as "all": a replay or discard of everything must be asked for by a filter.
+/// as the groups list it, and a window on the time the message was sent), or the ids that match a filter when both are
+/// given. An empty selection is refused rather than read as "all": a replay or discard of everything must be asked for
+/// by a filter.
 /// </summary>
 public sealed record DeadLetterSelection(
     Guid[]? Ids = null, string? Adapter = null, string? MessageType = null, string? ExceptionType = null, string? Failure = null,
     DateTimeOffset? From = null, DateTimeOffset? To = null, bool DryRun = false)
 {
+    [System.Text.Json.Serialization.JsonIgnore]
     public bool IsFilter => Adapter is not null || MessageType is not null || ExceptionType is not null || Failure is not null || From is not null || To is not null;
 
     public IReadOnlyList<(string Field, string Message)> Errors(Adapter? adapter)
     {
         var errors = new List<(string, string)>();
-        if (Ids is { Length: > 0 } && IsFilter) errors.Add(("ids", "Give either ids or a filter, not both."));
         if (Ids is not { Length: > 0 } && !IsFilter) errors.Add(("ids", "Give the dead letters' ids or at least one filter field (adapter, messageType, exceptionType, failure, from, to)."));
         if (Ids is { Length: > DeadLetters.MaxIds }) errors.Add(("ids", $"At most {DeadLetters.MaxIds} ids at once."));
         if (Adapter is not null && adapter is null) errors.Add(("adapter", "No adapter has this name."));
