@@ -39,6 +39,7 @@ public sealed class HostileRequests(HostileTargets targets, int seed)
         ("PATCH", "/v1/templates/{id}", """{"variants":{"en":{"text":"{{ name }}"}}}"""),
         ("POST", "/v1/templates/{id}/preview", """{"locale":"de-AT","data":{"name":"x"}}"""),
         ("GET", "/admin/templates/{id}", null), ("DELETE", "/admin/templates/{id}", null),
+        ("GET", "/admin/dead-letters/{id}", null), ("GET", "/admin/operations/{id}", null),
     ];
 
     /// <summary>Ids no stored thing has, in path form (percent-encoded where a URL needs it, raw bytes where the socket carries them).</summary>
@@ -191,12 +192,15 @@ public sealed class HostileRequests(HostileTargets targets, int seed)
             0 => "", 1 => "%00", 2 => "%ff%fe", 3 => Uri.EscapeDataString(Dates[random.Next(Dates.Length)].Trim('"')),
             _ => Uri.EscapeDataString(Numbers[random.Next(Numbers.Length)]),
         };
-        var (path, auth, names) = random.Next(5) switch
+        var (path, auth, names) = random.Next(6) switch
         {
             0 => ("/v1/offers", key, new[] { "page", "pageSize", "metadata.k", "metadata.", "metadata.%00" }),
             1 => ("/v1/jobs", key, new[] { "state", "adapter", "offerId", "createdFrom", "createdTo", "limit", "cursor", "metadata.k", "metadata." }),
             4 => ("/v1/offers", key, new[] { "page", "pageSize" }),
             2 => ("/admin/jobs", targets.AdminKey, new[] { "page", "pageSize", "state", "adapter", "service", "from", "to" }),
+            3 when random.Next(2) == 0 => (random.Next(2) == 0 ? "/admin/dead-letters" : "/admin/dead-letters/groups", targets.AdminKey,
+                new[] { "page", "pageSize", "adapter", "messageType", "exceptionType", "failure", "from", "to" }),
+            3 => ("/admin/operations", targets.AdminKey, new[] { "page", "pageSize", "kind" }),
             _ => (random.Next(2) == 0 ? "/admin/services" : "/admin/adapters", targets.AdminKey, new[] { "page", "pageSize" }),
         };
         var query = string.Join("&", names.Where(_ => random.Next(3) > 0).Select(name => $"{name}={Edge()}").Append($"page={Edge()}"));
@@ -207,8 +211,12 @@ public sealed class HostileRequests(HostileTargets targets, int seed)
     private RawRequest AdminBody(Random random)
     {
         object Str() => PoisonString(random);
-        var (path, body) = random.Next(6) switch
+        var (path, body) = random.Next(9) switch
         {
+            // Dry runs: a hostile filter that happened to match must not replay, discard or re-drive anything.
+            6 => ("/admin/dead-letters/replay", Concat("""{"exceptionType":""", Str(), ""","dryRun":true}""")),
+            7 => ("/admin/dead-letters/discard", Concat("""{"failure":""", Str(), ""","from":""", Dates[random.Next(Dates.Length)], ""","dryRun":true}""")),
+            8 => ("/admin/jobs/redrive", Concat("""{"adapter":""", Str(), ""","from":""", Dates[random.Next(Dates.Length)], ""","dryRun":true}""")),
             0 => ("/admin/services", Concat("""{"name":""", Str(), "}")),
             1 => ("/admin/adapters", Concat("""{"name":""", Str(), ""","type":"webhook","config":{"url":"http://127.0.0.1:9/x","secret":"0123456789abcdef0"}}""")),
             2 => ("/admin/adapters", Concat("""{"name":"hostile-adapter","type":""", Str(), ""","config":{"url":""", Str(), ""","secret":""", Str(), "}}")),

@@ -10,7 +10,8 @@ namespace NotificationService.Adapters.Runtime;
 /// <summary>
 /// Tells a broken message from a broken dependency. The database or broker being briefly away is no reason to give up on
 /// a job (the message waits and goes back to the queue); anything else that keeps failing is a poison message: its job
-/// ends Failed with the reason, the message goes to the dead-letter queue, and the queue keeps flowing.
+/// ends Failed with the reason, the message goes to Wolverine's durable dead-letter storage (this worker's envelope
+/// schema, where the core's admin API lists, replays and discards it), and the queue keeps flowing.
 /// </summary>
 public static class PoisonMessages
 {
@@ -37,6 +38,31 @@ public static class PoisonMessages
             {
                 runtime.LoggerFactory.CreateLogger(typeof(PoisonMessages))
                     .LogError(e, "Could not record job {JobId} as failed; its message still goes to the dead-letter queue", message.JobId);
+            }
+        }
+        await DeadLetterAsync(runtime, lifecycle, exception);
+    }
+
+    /// <summary>
+    /// Into the durable dead-letter table rather than RabbitMQ's dead-letter queue, where nobody could list or replay it.
+    /// Not by switching the queue's native dead-lettering off: the adapter queues are declared with RabbitMQ's
+    /// dead-letter exchange (AdapterQueues), a declaration without it would be refused, and a message Wolverine cannot
+    /// even read still goes there. Should the database refuse the row, the broker's queue keeps the message.
+    /// </summary>
+    private static async ValueTask DeadLetterAsync(IWolverineRuntime runtime, Wolverine.IEnvelopeLifecycle lifecycle, Exception exception)
+    {
+        if (lifecycle.Envelope is { } envelope)
+        {
+            try
+            {
+                await runtime.Storage.Inbox.MoveToDeadLetterStorageAsync(envelope, exception);
+                await lifecycle.CompleteAsync();
+                return;
+            }
+            catch (Exception e)
+            {
+                runtime.LoggerFactory.CreateLogger(typeof(PoisonMessages))
+                    .LogError(e, "Could not store dead letter {EnvelopeId}; it goes to the broker's dead-letter queue", envelope.Id);
             }
         }
         await lifecycle.MoveToDeadLetterQueueAsync(exception);

@@ -211,6 +211,57 @@ public sealed class NotificationAdminClient
     public Task<ProjectionsRebuilt> RebuildProjectionsAsync(CancellationToken ct = default) =>
         _api.SendAsync<ProjectionsRebuilt>(HttpMethod.Post, "admin/projections/rebuild", null, ct);
 
+    /// <summary>Each projection's progress and lag behind the event store, and whether a rebuild runs.</summary>
+    [ApiOperation("GET", "/admin/projections")]
+    public Task<ProjectionsStatus> GetProjectionsAsync(CancellationToken ct = default) =>
+        _api.SendAsync<ProjectionsStatus>(HttpMethod.Get, "admin/projections", null, ct);
+
+    // Operations: dead letters, re-drive, the operators' audit trail
+
+    /// <summary>Dead letters, newest first, paged.</summary>
+    [ApiOperation("GET", "/admin/dead-letters")]
+    public Task<PagedResult<DeadLetterView>> ListDeadLettersAsync(DeadLetterSearch? search = null, CancellationToken ct = default)
+    {
+        search ??= new DeadLetterSearch();
+        return _api.SendAsync<PagedResult<DeadLetterView>>(HttpMethod.Get, Query("admin/dead-letters",
+            ("adapter", search.Adapter), ("messageType", search.MessageType), ("exceptionType", search.ExceptionType), ("failure", search.Failure),
+            ("from", search.From), ("to", search.To), ("page", search.Page), ("pageSize", search.PageSize)), null, ct);
+    }
+
+    /// <summary>Dead letters grouped by failure (exception type and message shape), largest group first.</summary>
+    [ApiOperation("GET", "/admin/dead-letters/groups")]
+    public Task<IReadOnlyList<DeadLetterGroup>> ListDeadLetterGroupsAsync(string? adapter = null, string? messageType = null, DateTimeOffset? from = null, DateTimeOffset? to = null, CancellationToken ct = default) =>
+        _api.SendAsync<IReadOnlyList<DeadLetterGroup>>(HttpMethod.Get, Query("admin/dead-letters/groups",
+            ("adapter", adapter), ("messageType", messageType), ("from", from), ("to", to)), null, ct);
+
+    [ApiOperation("GET", "/admin/dead-letters/{id}")]
+    public Task<DeadLetterView> GetDeadLetterAsync(Guid id, CancellationToken ct = default) =>
+        _api.SendAsync<DeadLetterView>(HttpMethod.Get, $"admin/dead-letters/{Id(id)}", null, ct);
+
+    /// <summary>Replays dead letters (a job's re-drives its job as a new attempt); with DryRun, only says what it would do.</summary>
+    [ApiOperation("POST", "/admin/dead-letters/replay")]
+    public Task<DeadLettersReplayed> ReplayDeadLettersAsync(DeadLetterSelection selection, CancellationToken ct = default) =>
+        _api.SendAsync<DeadLettersReplayed>(HttpMethod.Post, "admin/dead-letters/replay", selection, ct);
+
+    /// <summary>Deletes dead letters for good; with DryRun, only says which.</summary>
+    [ApiOperation("POST", "/admin/dead-letters/discard")]
+    public Task<DeadLettersDiscarded> DiscardDeadLettersAsync(DeadLetterSelection selection, CancellationToken ct = default) =>
+        _api.SendAsync<DeadLettersDiscarded>(HttpMethod.Post, "admin/dead-letters/discard", selection, ct);
+
+    /// <summary>Re-drives ended jobs by filter as a new attempt each; with DryRun, how many and a sample. Follow it with <see cref="GetOperationAsync"/>.</summary>
+    [ApiOperation("POST", "/admin/jobs/redrive")]
+    public Task<RedriveAnswer> RedriveJobsAsync(RedriveJobs filter, CancellationToken ct = default) =>
+        _api.SendAsync<RedriveAnswer>(HttpMethod.Post, "admin/jobs/redrive", filter, ct);
+
+    /// <summary>The operators' actions (replays, discards, re-drives, rebuilds), newest first.</summary>
+    [ApiOperation("GET", "/admin/operations")]
+    public Task<PagedResult<OperationView>> ListOperationsAsync(OperationKind? kind = null, int? page = null, int? pageSize = null, CancellationToken ct = default) =>
+        _api.SendAsync<PagedResult<OperationView>>(HttpMethod.Get, Query("admin/operations", ("kind", kind), ("page", page), ("pageSize", pageSize)), null, ct);
+
+    [ApiOperation("GET", "/admin/operations/{id}")]
+    public Task<OperationView> GetOperationAsync(Guid id, CancellationToken ct = default) =>
+        _api.SendAsync<OperationView>(HttpMethod.Get, $"admin/operations/{Id(id)}", null, ct);
+
     // Erasures
 
     /// <summary>Erases the params of every job, of any service, that holds this email address or phone number.</summary>

@@ -195,6 +195,59 @@ public sealed record RetryRequested(Guid Id);
 
 public sealed record ProjectionsRebuilt(IReadOnlyList<string> Projections, double Seconds);
 
+// Operations: dead letters, re-drive, projections, the operators' audit trail
+
+/// <summary>Dead letters by id, or by a filter (at least one field); <see cref="DryRun"/> answers without acting.</summary>
+public sealed record DeadLetterSelection(
+    IReadOnlyList<Guid>? Ids = null, string? Adapter = null, string? MessageType = null, string? ExceptionType = null, string? Failure = null,
+    DateTimeOffset? From = null, DateTimeOffset? To = null, bool DryRun = false);
+
+/// <param name="Store"><c>core</c> (the core's own queues) or <c>workers</c> (a job's poison message)</param>
+/// <param name="Failure">the exception message with ids and numbers masked, as the groups list it</param>
+public sealed record DeadLetterView(
+    Guid Id, string Store, string MessageType, Guid? JobId, string? Adapter, string ExceptionType, string ExceptionMessage, string Failure,
+    DateTimeOffset SentAt, string? ReceivedAt, bool Replayable);
+
+public sealed record DeadLetterGroup(string ExceptionType, string Failure, string MessageType, int Count, DateTimeOffset FirstSentAt, DateTimeOffset LastSentAt, IReadOnlyList<Guid> SampleIds);
+
+public sealed record DeadLetterSearch
+{
+    public string? Adapter { get; init; }
+    public string? MessageType { get; init; }
+    public string? ExceptionType { get; init; }
+    public string? Failure { get; init; }
+    /// <summary>Sent at or after.</summary>
+    public DateTimeOffset? From { get; init; }
+    /// <summary>Sent before.</summary>
+    public DateTimeOffset? To { get; init; }
+    public int? Page { get; init; }
+    public int? PageSize { get; init; }
+}
+
+public sealed record DeadLetterSkipped(Guid Id, string Reason);
+
+public sealed record DeadLettersReplayed(bool DryRun, int Matched, int Replayed, int Remaining, IReadOnlyList<Guid> SampleIds, IReadOnlyList<DeadLetterSkipped> Skipped, Guid? OperationId);
+
+public sealed record DeadLettersDiscarded(bool DryRun, int Matched, int Discarded, int Remaining, IReadOnlyList<Guid> SampleIds, Guid? OperationId);
+
+/// <summary>Ended jobs to re-drive: <see cref="State"/> Failed or Expired (both when null); From/To on the time the job ended.</summary>
+public sealed record RedriveJobs(string? Adapter = null, Guid? Service = null, JobState? State = null, DateTimeOffset? From = null, DateTimeOffset? To = null, bool DryRun = false);
+
+public sealed record RedriveAnswer(bool DryRun, int Matched, IReadOnlyList<Guid> SampleIds, Guid? OperationId);
+
+public enum OperationKind { Replay, Discard, Redrive, Rebuild }
+
+public enum OperationStatus { Running, Done }
+
+/// <summary>An operator's action: who, when, on what, and its progress.</summary>
+public sealed record OperationView(
+    Guid Id, OperationKind Kind, string By, DateTimeOffset StartedAt, JsonElement Selection, int Total, int Done, int Failed,
+    OperationStatus Status, DateTimeOffset? FinishedAt, string? Outcome);
+
+public sealed record ProjectionProgress(string Name, long Sequence, long Lag);
+
+public sealed record ProjectionsStatus(long HighWaterMark, bool Rebuilding, IReadOnlyList<ProjectionProgress> Projections);
+
 // Erasures
 
 public sealed record RecipientErased(Guid Id, int Erased, IReadOnlyList<Guid> NotEnded);

@@ -13,12 +13,14 @@ namespace NotificationService.Storage.Jobs;
 //   Scheduled, Queued --OnExpiryDue--> Expired
 //   Queued, Started --OnStuck--> Queued (next generation) | Failed | Canceled | Expired
 //   Failed --OnRetry--> Queued (a new attempt in the same stream)
+//   Failed, Expired --OnRedrive--> Queued (an operator's bulk re-drive; an Expired one loses its expiry first)
 //   any --OnParamsErased--> same state, params erased
 //   Scheduled, Queued --OnErasure--> Canceled, params erased;  ended --OnErasure--> params erased;  Started: left alone
 //   not terminal --OnPickUp--> Started (a redelivered Started one: a possible duplicate too) | Canceled | Expired
 //   Started --OnAttemptEnded--> Finished | Queued (retry) | Failed | Canceled
 //   any not terminal --OnPoisonMessage--> Failed
-// Finished, Failed, Expired and Canceled are terminal: only OnRetry moves a Failed one on; OnParamsErased still records.
+// Finished, Failed, Expired and Canceled are terminal: only OnRetry (Failed) and OnRedrive (Failed, Expired) move one on;
+// OnParamsErased still records.
 // Job.cs applies the events to the state, one line each. The whole table is tested in Core.Tests/Jobs/JobLifecycleTests.cs.
 
 /// <summary>What a cancel request does to a job, decided from its state alone.</summary>
@@ -140,6 +142,19 @@ public static class JobLifecycle
     /// <summary>An operator re-drives a failed job as a new attempt; a job whose params were erased is never sent again.</summary>
     public static IReadOnlyList<object> OnRetry(Job job, string requestedBy, DateTimeOffset now) =>
         job.State == JobState.Failed && job.ParamsErasedAt is null ? [new JobRetryRequested(job.Id, requestedBy, now)] : [];
+
+    /// <summary>
+    /// An operator's bulk re-drive (by filter) of a failed or expired job as a new attempt. An expired job would expire
+    /// again at its pick-up, so its expiry is lifted first: re-driving it is the operator's decision to send it after all.
+    /// A job whose params were erased is never sent again.
+    /// </summary>
+    public static IReadOnlyList<object> OnRedrive(Job job, string requestedBy, DateTimeOffset now) => job switch
+    {
+        { ParamsErasedAt: not null } => [],
+        { State: JobState.Failed } => OnRetry(job, requestedBy, now),
+        { State: JobState.Expired } => [new JobExpiryChanged(job.Id, null, now), new JobRetryRequested(job.Id, requestedBy, now)],
+        _ => [],
+    };
 
     /// <summary>Retention or a data-subject request erases the job's params, once.</summary>
     public static IReadOnlyList<object> OnParamsErased(Job job, string reason, string by, DateTimeOffset now) =>

@@ -229,6 +229,19 @@ public sealed partial class when_a_client_reads_the_api_docs(SystemFixture syste
             {
                 key = Unique("required"), type = "sms", defaultLocale = "en", variants = new { en = new { to = "+15550001111", text = "Hi" } }, services = new[] { tenant.Id },
             })),
+            // Selections that match nothing: without dryRun they act on nothing (and record an empty operation).
+            ["replayDeadLetters"] = () => Task.FromResult((HttpMethod.Post, "/admin/dead-letters/replay", (string?)SystemFixture.AdminKey, (object)new
+            {
+                ids = new[] { Guid.NewGuid() }, adapter = idle.Name, messageType = "x", exceptionType = "x", failure = "x", from = later.AddDays(-1), to = later, dryRun = true,
+            })),
+            ["discardDeadLetters"] = () => Task.FromResult((HttpMethod.Post, "/admin/dead-letters/discard", (string?)SystemFixture.AdminKey, (object)new
+            {
+                ids = new[] { Guid.NewGuid() }, adapter = idle.Name, messageType = "x", exceptionType = "x", failure = "x", from = later.AddDays(-1), to = later, dryRun = true,
+            })),
+            ["redriveJobs"] = () => Task.FromResult((HttpMethod.Post, "/admin/jobs/redrive", (string?)SystemFixture.AdminKey, (object)new
+            {
+                adapter = idle.Name, service = tenant.Id, state = "Failed", from = later.AddDays(-1), to = later, dryRun = true,
+            })),
         };
 
         var operations = RequestBodies(document).ToList();

@@ -161,6 +161,19 @@ public sealed class JobLifecycleCoreCommandsTests
     }
 
     [Fact]
+    public void a_redriven_expired_job_loses_its_expiry_so_its_pick_up_sends_it()
+    {
+        var job = Queued(expireAt: Now.AddMinutes(-1));
+        job.Apply(new JobExpired(job.Id, Now.AddMinutes(-1)));
+        var events = JobLifecycle.OnRedrive(job, "admin:ab12cd34", Now);
+        Assert.Equal([new JobExpiryChanged(job.Id, null, Now), new JobRetryRequested(job.Id, "admin:ab12cd34", Now)], events);
+        var redriven = job.After(events.Take(1)); // JobExpiryChanged, as the projection applies it
+        redriven.Apply((JobRetryRequested)events[1]);
+        Assert.Equal(JobState.Queued, redriven.State);
+        Assert.IsType<PickUp.Send>(JobLifecycle.OnPickUp(redriven, "w1", Now.AddMinutes(1)));
+    }
+
+    [Fact]
     public void an_erasure_records_its_reason_and_who_asked() =>
         Assert.Equal(new JobParamsErased(Guid.Empty, "recipient", "admin", Now), Assert.Single(JobLifecycle.OnParamsErased(new Job(), "recipient", "admin", Now)));
 

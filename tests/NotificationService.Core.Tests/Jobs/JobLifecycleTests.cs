@@ -8,7 +8,7 @@ namespace NotificationService.Core.Tests.Jobs;
 /// <summary>
 /// The job state machine as a table: every state (and the flags that change a decision) by every command, with the
 /// events <see cref="JobLifecycle"/> returns ("-" for none). Pure: no host, no database. The table records today's
-/// behaviour. A terminal job moves on only by an operator's Retry of a Failed one; erasing its params is recorded in any
+/// behaviour. A terminal job moves on only by an operator's Retry of a Failed one (or Redrive of a Failed or Expired one); erasing its params is recorded in any
 /// state, once. Callers validate before they decide (e.g. the worker never reports an attempt it did not start), so rows
 /// for commands a caller never sends in that state still show what the function returns. Where an endpoint's validation
 /// answers 409 with its own message, these rows are the rule it words: Retry (RetryJobEndpoint.Validate: only Failed,
@@ -57,6 +57,7 @@ public sealed class JobLifecycleTests
         ["Change"] = job => JobLifecycle.OnChange(job, expireAt: Now.AddDays(1), sendAt: null, newParams: Params, Now),
         ["Change the send time"] = job => JobLifecycle.OnChange(job, expireAt: null, sendAt: Now.AddDays(1), newParams: null, Now),
         ["Retry"] = job => JobLifecycle.OnRetry(job, "admin", Now),
+        ["Redrive"] = job => JobLifecycle.OnRedrive(job, "admin", Now),
         ["ParamsErased"] = job => JobLifecycle.OnParamsErased(job, "retention", "retention", Now),
         ["Erasure"] = job => JobLifecycle.OnErasure(job, "offer", "svc", Now).Events,
         ["PickUp"] = job => JobLifecycle.OnPickUp(job, "w2", Now, generation: 0, adapterId: TheAdapter.Id) switch
@@ -83,6 +84,7 @@ public sealed class JobLifecycleTests
         { "Scheduled",                               "Change",                  "JobExpiryChanged, JobParamsUpdated" },
         { "Scheduled",                               "Change the send time",    "JobRescheduled" },
         { "Scheduled",                               "Retry",                   "-" },
+        { "Scheduled",                               "Redrive",                 "-" },
         { "Scheduled",                               "ParamsErased",            "JobParamsErased" },
         { "Scheduled",                               "Erasure",                 "JobCancellationRequested, JobCanceled, JobParamsErased" },
         { "Scheduled",                               "PickUp",                  "JobStarted" },
@@ -100,6 +102,7 @@ public sealed class JobLifecycleTests
         { "Scheduled, expiry passed",                "Change",                  "JobExpiryChanged, JobParamsUpdated" },
         { "Scheduled, expiry passed",                "Change the send time",    "JobRescheduled" },
         { "Scheduled, expiry passed",                "Retry",                   "-" },
+        { "Scheduled, expiry passed",                "Redrive",                 "-" },
         { "Scheduled, expiry passed",                "ParamsErased",            "JobParamsErased" },
         { "Scheduled, expiry passed",                "Erasure",                 "JobCancellationRequested, JobCanceled, JobParamsErased" },
         { "Scheduled, expiry passed",                "PickUp",                  "JobExpired" },
@@ -117,6 +120,7 @@ public sealed class JobLifecycleTests
         { "Queued",                                  "Change",                  "JobExpiryChanged, JobParamsUpdated" },
         { "Queued",                                  "Change the send time",    "-" },
         { "Queued",                                  "Retry",                   "-" },
+        { "Queued",                                  "Redrive",                 "-" },
         { "Queued",                                  "ParamsErased",            "JobParamsErased" },
         { "Queued",                                  "Erasure",                 "JobCancellationRequested, JobCanceled, JobParamsErased" },
         { "Queued",                                  "PickUp",                  "JobStarted" },
@@ -134,6 +138,7 @@ public sealed class JobLifecycleTests
         { "Queued, expiry passed",                   "Change",                  "JobExpiryChanged, JobParamsUpdated" },
         { "Queued, expiry passed",                   "Change the send time",    "-" },
         { "Queued, expiry passed",                   "Retry",                   "-" },
+        { "Queued, expiry passed",                   "Redrive",                 "-" },
         { "Queued, expiry passed",                   "ParamsErased",            "JobParamsErased" },
         { "Queued, expiry passed",                   "Erasure",                 "JobCancellationRequested, JobCanceled, JobParamsErased" },
         { "Queued, expiry passed",                   "PickUp",                  "JobExpired" },
@@ -151,6 +156,7 @@ public sealed class JobLifecycleTests
         { "Queued, cancellation requested",          "Change",                  "JobExpiryChanged, JobParamsUpdated" },
         { "Queued, cancellation requested",          "Change the send time",    "-" },
         { "Queued, cancellation requested",          "Retry",                   "-" },
+        { "Queued, cancellation requested",          "Redrive",                 "-" },
         { "Queued, cancellation requested",          "ParamsErased",            "JobParamsErased" },
         { "Queued, cancellation requested",          "Erasure",                 "-" },
         { "Queued, cancellation requested",          "PickUp",                  "JobCanceled" },
@@ -169,6 +175,7 @@ public sealed class JobLifecycleTests
         { "Queued for attempt 2",                    "Change",                  "-" },
         { "Queued for attempt 2",                    "Change the send time",    "-" },
         { "Queued for attempt 2",                    "Retry",                   "-" },
+        { "Queued for attempt 2",                    "Redrive",                 "-" },
         { "Queued for attempt 2",                    "ParamsErased",            "JobParamsErased" },
         { "Queued for attempt 2",                    "Erasure",                 "JobCancellationRequested, JobCanceled, JobParamsErased" },
         { "Queued for attempt 2",                    "PickUp",                  "JobStarted" },
@@ -188,6 +195,7 @@ public sealed class JobLifecycleTests
         { "Queued, message of an older generation",  "Change",                  "-" },
         { "Queued, message of an older generation",  "Change the send time",    "-" },
         { "Queued, message of an older generation",  "Retry",                   "-" },
+        { "Queued, message of an older generation",  "Redrive",                 "-" },
         { "Queued, message of an older generation",  "ParamsErased",            "JobParamsErased" },
         { "Queued, message of an older generation",  "Erasure",                 "JobCancellationRequested, JobCanceled, JobParamsErased" },
         { "Queued, message of an older generation",  "PickUp",                  "-" },
@@ -205,6 +213,7 @@ public sealed class JobLifecycleTests
         { "Queued, another adapter's",               "Change",                  "JobExpiryChanged, JobParamsUpdated" },
         { "Queued, another adapter's",               "Change the send time",    "-" },
         { "Queued, another adapter's",               "Retry",                   "-" },
+        { "Queued, another adapter's",               "Redrive",                 "-" },
         { "Queued, another adapter's",               "ParamsErased",            "JobParamsErased" },
         { "Queued, another adapter's",               "Erasure",                 "JobCancellationRequested, JobCanceled, JobParamsErased" },
         { "Queued, another adapter's",               "PickUp",                  "-" },
@@ -222,6 +231,7 @@ public sealed class JobLifecycleTests
         { "Started",                                 "Change",                  "-" },
         { "Started",                                 "Change the send time",    "-" },
         { "Started",                                 "Retry",                   "-" },
+        { "Started",                                 "Redrive",                 "-" },
         { "Started",                                 "ParamsErased",            "JobParamsErased" },
         { "Started",                                 "Erasure",                 "-" },
         { "Started",                                 "PickUp",                  "JobPossibleDuplicate, JobStarted" },
@@ -240,6 +250,7 @@ public sealed class JobLifecycleTests
         { "Started, cancellation requested",         "Change",                  "-" },
         { "Started, cancellation requested",         "Change the send time",    "-" },
         { "Started, cancellation requested",         "Retry",                   "-" },
+        { "Started, cancellation requested",         "Redrive",                 "-" },
         { "Started, cancellation requested",         "ParamsErased",            "JobParamsErased" },
         { "Started, cancellation requested",         "Erasure",                 "-" },
         { "Started, cancellation requested",         "PickUp",                  "JobCanceled" },
@@ -258,6 +269,7 @@ public sealed class JobLifecycleTests
         { "Started, expiry passed",                  "Change",                  "-" },
         { "Started, expiry passed",                  "Change the send time",    "-" },
         { "Started, expiry passed",                  "Retry",                   "-" },
+        { "Started, expiry passed",                  "Redrive",                 "-" },
         { "Started, expiry passed",                  "ParamsErased",            "JobParamsErased" },
         { "Started, expiry passed",                  "Erasure",                 "-" },
         { "Started, expiry passed",                  "PickUp",                  "JobExpired" },
@@ -268,7 +280,7 @@ public sealed class JobLifecycleTests
         { "Started, expiry passed",                  "Aborted by the cancel",   "JobCanceled" },
         { "Started, expiry passed",                  "PoisonMessage",           "JobFailed" },
 
-        // Terminal: nothing moves it, except an operator's retry of a failed job; its params may still be erased, once.
+        // Terminal: nothing moves it, except an operator's retry of a failed job (or re-drive of a failed or expired one); its params may still be erased, once.
         { "Finished",                                "Cancel",                  "-" },
         { "Finished",                                "ExpiryDue",               "-" },
         { "Finished",                                "Stuck",                   "-" },
@@ -276,6 +288,7 @@ public sealed class JobLifecycleTests
         { "Finished",                                "Change",                  "-" },
         { "Finished",                                "Change the send time",    "-" },
         { "Finished",                                "Retry",                   "-" },
+        { "Finished",                                "Redrive",                 "-" },
         { "Finished",                                "ParamsErased",            "JobParamsErased" },
         { "Finished",                                "Erasure",                 "JobParamsErased" },
         { "Finished",                                "PickUp",                  "-" },
@@ -293,6 +306,7 @@ public sealed class JobLifecycleTests
         { "Failed",                                  "Change",                  "-" },
         { "Failed",                                  "Change the send time",    "-" },
         { "Failed",                                  "Retry",                   "JobRetryRequested" },
+        { "Failed",                                  "Redrive",                 "JobRetryRequested" },
         { "Failed",                                  "ParamsErased",            "JobParamsErased" },
         { "Failed",                                  "Erasure",                 "JobParamsErased" },
         { "Failed",                                  "PickUp",                  "-" },
@@ -310,6 +324,7 @@ public sealed class JobLifecycleTests
         { "Failed, params erased",                   "Change",                  "-" },
         { "Failed, params erased",                   "Change the send time",    "-" },
         { "Failed, params erased",                   "Retry",                   "-" },
+        { "Failed, params erased",                   "Redrive",                 "-" },
         { "Failed, params erased",                   "ParamsErased",            "-" },
         { "Failed, params erased",                   "Erasure",                 "-" },
         { "Failed, params erased",                   "PickUp",                  "-" },
@@ -327,6 +342,7 @@ public sealed class JobLifecycleTests
         { "Expired",                                 "Change",                  "-" },
         { "Expired",                                 "Change the send time",    "-" },
         { "Expired",                                 "Retry",                   "-" },
+        { "Expired",                                 "Redrive",                 "JobExpiryChanged, JobRetryRequested" },
         { "Expired",                                 "ParamsErased",            "JobParamsErased" },
         { "Expired",                                 "Erasure",                 "JobParamsErased" },
         { "Expired",                                 "PickUp",                  "-" },
@@ -344,6 +360,7 @@ public sealed class JobLifecycleTests
         { "Canceled",                                "Change",                  "-" },
         { "Canceled",                                "Change the send time",    "-" },
         { "Canceled",                                "Retry",                   "-" },
+        { "Canceled",                                "Redrive",                 "-" },
         { "Canceled",                                "ParamsErased",            "JobParamsErased" },
         { "Canceled",                                "Erasure",                 "JobParamsErased" },
         { "Canceled",                                "PickUp",                  "-" },

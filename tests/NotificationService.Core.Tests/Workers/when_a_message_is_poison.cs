@@ -37,7 +37,10 @@ public sealed class when_a_message_is_poison(SystemFixture system) : Integration
         var next = await System.CreateOfferAsync(System.Tenant, new { targets = new[] { ClientApi.EmailTarget(System.Email.Name, "after@example.test") } });
         Assert.Equal(JobState.Finished, (await System.WaitForTerminalAsync(System.Tenant, next.Jobs[0].Id)).State);
         Assert.Empty(System.Smtp.To("poison@example.test"));
-        await Eventually.Until(() => Broker.QueueDepthAsync(DeadLetterQueue), depth => depth == deadLettersBefore + 1, what: "the message to be dead-lettered");
+        // Dead-lettered into Wolverine's durable storage, where the admin API finds it, not into RabbitMQ's queue.
+        await Eventually.Until(() => System.SendAsync<System.Text.Json.JsonElement>(HttpMethod.Get, $"/admin/dead-letters?adapter={System.Email.Name}&pageSize=200", SystemFixture.AdminKey, expect: 200),
+            page => page.GetProperty("items").EnumerateArray().Any(i => i.GetProperty("jobId").ToString() == poisonJob.ToString()), what: "the message to be dead-lettered");
+        Assert.Equal(deadLettersBefore, await Broker.QueueDepthAsync(DeadLetterQueue));
     }
 
     [Fact]

@@ -1,0 +1,62 @@
+using JasperFx.Events;
+using Marten;
+using NotificationService.Core.Jobs;
+using NotificationService.Storage.Adapters;
+using NotificationService.Storage.Jobs;
+using Wolverine;
+using Wolverine.Marten;
+
+namespace NotificationService.Core.Operations;
+
+/// <summary>Run the next batch of re-drive <paramref name="OperationId"/>; durable, so a core restart resumes the re-drive.</summary>
+public sealed record ContinueRedrive(Guid OperationId, RedriveFilter Filter);
+
+/// <summary>One batch: the operation (fetched for writing: a duplicate of this message fails its commit), the next jobs after its cursor, their adapters.</summary>
+public sealed record RedriveBatch(IEventStream<Operation> Operation, IReadOnlyList<Job> Jobs, IReadOnlyDictionary<Guid, Adapter> Adapters);
+
+/// <summary>
+/// A re-drive, one batch per message: each job the filter still selects gets JobLifecycle.OnRedrive's events, appended at
+/// the version it was read at (a job changed meanwhile fails the batch, and the retried message decides again), and a
+/// new DeliverJob; the operation records the batch's counts and cursor, and the message re-publishes itself until a
+/// batch comes back short. Jobs whose adapter was deleted are counted failed and left as they are.
+/// </summary>
+public static class ContinueRedriveHandler
+{
+    public const int BatchSize = 200;
+
+    public static async Task<RedriveBatch> LoadAsync(ContinueRedrive message, IDocumentSession session, CancellationToken ct)
+    {
+        var operation = await session.Events.FetchForWriting<Operation>(message.OperationId, ct);
+        if (operation.Aggregate is not { Status: OperationStatus.Running } running) return new(operation, [], new Dictionary<Guid, Adapter>());
+        var jobs = await message.Filter.NextAsync(session, running.Cursor ?? Guid.Empty, BatchSize, ct);
+        var adapters = await session.LoadManyAsync<Adapter>(ct, jobs.Select(j => j.AdapterId).Distinct());
+        return new(operation, jobs, adapters.ToDictionary(a => a.Id));
+    }
+
+    public static (IEnumerable<IMartenOp>, OutgoingMessages) Handle(ContinueRedrive message, RedriveBatch batch, TimeProvider clock, FairShare fairShare)
+    {
+        if (batch.Operation.Aggregate is not { Status: OperationStatus.Running } operation) return ([], []);
+        var now = clock.GetUtcNow();
+        var ops = new List<IMartenOp>();
+        var messages = new OutgoingMessages();
+        var (done, failed) = (0, 0);
+        foreach (var job in batch.Jobs)
+        {
+            var events = batch.Adapters.ContainsKey(job.AdapterId) ? JobLifecycle.OnRedrive(job, operation.By, now) : [];
+            if (events.Count == 0) { failed++; continue; }
+            done++;
+            ops.Add(new AppendJobEventsAt(job.Id, job.Version, events));
+            messages.Add(fairShare.Deliver(job.Id, job.ServiceId, batch.Adapters[job.AdapterId], job.Generation));
+        }
+        batch.Operation.AppendOne(new OperationProgressed(operation.Id, done, failed, batch.Jobs.Count > 0 ? batch.Jobs[^1].Id : null, now));
+        if (batch.Jobs.Count < BatchSize) batch.Operation.AppendOne(new OperationFinished(operation.Id, now));
+        else messages.Add(message);
+        return (ops, messages);
+    }
+}
+
+/// <summary>A job's events appended at the version it was read at: anything appended since fails the commit.</summary>
+public sealed record AppendJobEventsAt(Guid JobId, long ReadVersion, IReadOnlyList<object> Events) : IMartenOp
+{
+    public void Execute(IDocumentSession session) => session.Events.Append(JobId, ReadVersion + Events.Count, Events.ToArray());
+}

@@ -1,0 +1,96 @@
+using System.Security.Claims;
+using Marten;
+using Microsoft.AspNetCore.Mvc;
+using NotificationService.Core.Auth;
+using NotificationService.Core.Jobs;
+using NotificationService.Storage.Adapters;
+using NotificationService.Storage.Jobs;
+using Wolverine;
+using Wolverine.Http;
+using Wolverine.Marten;
+
+namespace NotificationService.Core.Operations;
+
+public sealed record DeadLetterSkipped(Guid Id, string Reason);
+
+/// <param name="Matched">dead letters the selection matches; at most 1,000 are acted on per request (<see cref="Remaining"/> more)</param>
+/// <param name="Replayed">handed back (or, in a dry run, would be)</param>
+public sealed record DeadLettersReplayed(bool DryRun, int Matched, int Replayed, int Remaining, IReadOnlyList<Guid> SampleIds, IReadOnlyList<DeadLetterSkipped> Skipped, Guid? OperationId);
+
+/// <summary>The selected dead letters and, for the jobs' ones, their jobs (locked for writing unless a dry run) and adapters.</summary>
+public sealed record ReplayPlan(SelectedDeadLetters Selected, IReadOnlyDictionary<Guid, Job> Jobs, IReadOnlyDictionary<Guid, Adapter> Adapters)
+{
+    public static async Task<ReplayPlan> LoadAsync(DeadLetterSelection? request, IDocumentSession session, CancellationToken ct)
+    {
+        var selected = await SelectedDeadLetters.LoadAsync(request, session, ct);
+        var jobIds = selected.Letters.Where(l => l.Store == "workers" && l.JobId is not null).Select(l => l.JobId!.Value).Distinct().ToList();
+        var jobs = new Dictionary<Guid, Job>();
+        if (request is { DryRun: true }) foreach (var job in await session.LoadManyAsync<Job>(ct, jobIds)) jobs[job.Id] = job;
+        else
+            // Locked in id order (as every multi-job write here), so two replays of overlapping sets cannot deadlock.
+            foreach (var id in jobIds.Order())
+                if ((await session.Events.FetchForExclusiveWriting<Job>(id, ct)).Aggregate is { } job) jobs[id] = job;
+        var adapters = (await session.LoadManyAsync<Adapter>(ct, jobs.Values.Select(j => j.AdapterId).Distinct())).ToDictionary(a => a.Id);
+        return new(selected, jobs, adapters);
+    }
+}
+
+/// <summary>
+/// Replays dead letters. The core's own (its durable local queues) are marked replayable, and Wolverine's durability agent
+/// moves them back into the inbox. A job's poison message (in the workers' store) is not: that agent hands a row to the
+/// listener at the row's address or, where it has none, to the durable local queue of whichever node runs it, and one
+/// workers' store serves every adapter, so an email worker's agent would take an SMS job. So the core re-drives the job
+/// itself: the poison path ended it Failed, so it appends the retry (JobLifecycle.OnRetry, a new attempt), sends a new
+/// DeliverJob to the adapter's queue through the outbox, and deletes the row, all in one transaction.
+/// </summary>
+public static class ReplayDeadLettersEndpoint
+{
+    public static Task<ReplayPlan> LoadAsync(DeadLetterSelection? request, IDocumentSession session, CancellationToken ct) =>
+        ReplayPlan.LoadAsync(request, session, ct);
+
+    public static ProblemDetails Validate(ReplayPlan plan) => plan.Selected.Problem;
+
+    [WolverinePost("/admin/dead-letters/replay", OperationId = "replayDeadLetters")]
+    [Tags("Operations")]
+    [EndpointSummary("Replay dead letters")]
+    [EndpointDescription("Replays the dead letters given by `ids` or by a filter (adapter, messageType, exceptionType, failure, from, to on the send time); `dryRun: true` answers what it would do without doing it. A job's message re-drives its job as a new attempt (only a Failed job whose params were not erased); the core's own messages go back to their queue. At most 1,000 per request. Recorded as an operation.")]
+    [ProducesResponseType<ValidationProblemDetails>(422, "application/problem+json")]
+    public static (DeadLettersReplayed, IEnumerable<IMartenOp>, OutgoingMessages) Post(
+        DeadLetterSelection request, [NotBody] ReplayPlan plan, ClaimsPrincipal user, TimeProvider clock, FairShare fairShare)
+    {
+        var (now, by) = (clock.GetUtcNow(), user.Actor());
+        var ops = new List<IMartenOp>();
+        var messages = new OutgoingMessages();
+        var (delete, markReplayable, skipped) = (new List<DeadLetter>(), new List<DeadLetter>(), new List<DeadLetterSkipped>());
+        var redriven = new HashSet<Guid>();
+        foreach (var letter in plan.Selected.Letters)
+        {
+            if (letter.Store == "core") { markReplayable.Add(letter); continue; }
+            if (letter.Job is not { } message) { skipped.Add(new(letter.Id, "Not a job's message: only jobs' messages are replayed from the workers' store; discard it instead.")); continue; }
+            if (!plan.Jobs.TryGetValue(message.JobId, out var job)) { skipped.Add(new(letter.Id, $"Job {message.JobId} no longer exists.")); continue; }
+            if (!plan.Adapters.TryGetValue(job.AdapterId, out var adapter)) { skipped.Add(new(letter.Id, "The job's adapter was deleted.")); continue; }
+            // A second dead letter of a job replayed just now: the new attempt covers it.
+            if (redriven.Contains(job.Id)) { delete.Add(letter); continue; }
+            var events = JobLifecycle.OnRetry(job, by, now);
+            if (events.Count == 0)
+            {
+                skipped.Add(new(letter.Id, job.ParamsErasedAt is not null ? "The job's params were erased." : $"The job is {job.State}; only a failed job is re-driven."));
+                continue;
+            }
+            redriven.Add(job.Id);
+            delete.Add(letter);
+            ops.Add(new AppendJobEvents(job.Id, events));
+            messages.Add(fairShare.Deliver(job.Id, job.ServiceId, adapter, job.Generation));
+        }
+
+        var replayed = delete.Count + markReplayable.Count;
+        var remaining = plan.Selected.Matched - plan.Selected.Letters.Count;
+        if (request.DryRun) return (new(true, plan.Selected.Matched, replayed, remaining, plan.Selected.Sample, skipped, null), [], []);
+
+        var id = Guid.NewGuid();
+        ops.Add(new ChangeDeadLetterRows(delete, markReplayable));
+        ops.Add(MartenOps.StartStream<Operation>(id, Operation.Completed(id, OperationKind.Replay, by, now, request with { DryRun = false },
+            plan.Selected.Letters.Count, replayed, skipped.Count)));
+        return (new(false, plan.Selected.Matched, replayed, remaining, plan.Selected.Sample, skipped, id), ops, messages);
+    }
+}

@@ -1,0 +1,42 @@
+using System.Text.Json;
+using NotificationService.Core.Operations;
+using NotificationService.Testing;
+using Npgsql;
+
+namespace NotificationService.Core.Tests.Operations;
+
+public sealed class when_a_rebuild_is_running(SystemFixture system) : IntegrationContext(system)
+{
+    [Fact]
+    public async Task another_rebuild_is_refused_and_the_progress_shows_it_running()
+    {
+        // The lock a running rebuild holds, held here as another core's rebuild would.
+        await using (var other = new NpgsqlConnection(TestEnvironment.Postgres))
+        {
+            await other.OpenAsync();
+            await using (var take = new NpgsqlCommand($"SELECT pg_advisory_lock({RebuildLock.Key})", other)) await take.ExecuteNonQueryAsync();
+
+            var (status, problem) = await System.SendForStatusAsync(HttpMethod.Post, "/admin/projections/rebuild", SystemFixture.AdminKey);
+            Assert.Equal(409, status);
+            Assert.Contains("rebuild is running", problem.GetProperty("detail").GetString());
+            var progress = await System.SendAsync<JsonElement>(HttpMethod.Get, "/admin/projections", SystemFixture.AdminKey, expect: 200);
+            Assert.True(progress.GetProperty("rebuilding").GetBoolean());
+            await using var release = new NpgsqlCommand($"SELECT pg_advisory_unlock({RebuildLock.Key})", other);
+            await release.ExecuteNonQueryAsync();
+        }
+
+        var rebuilt = await System.SendAsync<JsonElement>(HttpMethod.Post, "/admin/projections/rebuild", SystemFixture.AdminKey, expect: 200);
+        Assert.Equal(3, rebuilt.GetProperty("projections").GetArrayLength());
+        var after = await System.SendAsync<JsonElement>(HttpMethod.Get, "/admin/projections", SystemFixture.AdminKey, expect: 200);
+        Assert.False(after.GetProperty("rebuilding").GetBoolean());
+        var highWaterMark = after.GetProperty("highWaterMark").GetInt64();
+        Assert.True(highWaterMark > 0);
+        // The status callbacks' subscription follows the store: its lag is what it has yet to read.
+        Assert.All(after.GetProperty("projections").EnumerateArray(), p =>
+            Assert.Equal(Math.Max(0, highWaterMark - p.GetProperty("sequence").GetInt64()), p.GetProperty("lag").GetInt64()));
+        var operations = await System.SendAsync<JsonElement>(HttpMethod.Get, "/admin/operations?kind=Rebuild&pageSize=5", SystemFixture.AdminKey, expect: 200);
+        var latest = operations.GetProperty("items")[0];
+        Assert.StartsWith("admin:", latest.GetProperty("by").GetString());
+        Assert.Equal("Done", latest.GetProperty("status").GetString());
+    }
+}
