@@ -9,7 +9,7 @@ namespace Internal.Generated.WolverineHandlers
     {
         public override System.Type[] HandlerTypes()
         {
-            return new System.Type[] { typeof(NotificationService.Core.Callbacks.DeliverCallbackHandler), typeof(NotificationService.Core.Callbacks.ReleaseDueCallbacksHandler), typeof(NotificationService.Core.Jobs.ExpireJobHandler), typeof(NotificationService.Core.Jobs.ReconcileStuckJobHandler), typeof(NotificationService.Core.Offers.QueueScheduledJobHandler), typeof(NotificationService.Core.Operations.ContinueRedriveHandler) };
+            return new System.Type[] { typeof(NotificationService.Core.Callbacks.DeliverCallbackHandler), typeof(NotificationService.Core.Callbacks.ReleaseDueCallbacksHandler), typeof(NotificationService.Core.Jobs.ExpireJobHandler), typeof(NotificationService.Core.Jobs.ReconcileStuckJobHandler), typeof(NotificationService.Core.Offers.QueueScheduledJobHandler), typeof(NotificationService.Core.Offers.StartFallbackStepHandler), typeof(NotificationService.Core.Operations.ContinueRedriveHandler) };
         }
 
         public override System.Type[] MessageTypes()
@@ -34,17 +34,20 @@ namespace Internal.Generated.WolverineHandlers
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.QueueScheduledJobHandler327402187))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.ReconcileStuckJobHandler1445611936))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.ReleaseDueCallbacksHandler2107904798))]
+        [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.StartFallbackStepHandler907356212))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::NotificationService.Core.Callbacks.DeliverCallbackHandler))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::NotificationService.Core.Callbacks.ReleaseDueCallbacksHandler))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::NotificationService.Core.Jobs.ExpireJobHandler))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::NotificationService.Core.Jobs.ReconcileStuckJobHandler))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::NotificationService.Core.Offers.QueueScheduledJobHandler))]
+        [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::NotificationService.Core.Offers.StartFallbackStepHandler))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::NotificationService.Core.Operations.ContinueRedriveHandler))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::NotificationService.Core.Callbacks.DeliverCallback))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::NotificationService.Core.Callbacks.ReleaseDueCallbacks))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::NotificationService.Core.Jobs.ExpireJob))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::NotificationService.Core.Jobs.ReconcileStuckJob))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::NotificationService.Core.Offers.QueueScheduledJob))]
+        [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::NotificationService.Core.Offers.StartFallbackStep))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::NotificationService.Core.Operations.ContinueRedrive))]
         public static void Pin()
         {

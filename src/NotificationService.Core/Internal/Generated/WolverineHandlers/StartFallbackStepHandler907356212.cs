@@ -31,6 +31,8 @@ namespace Internal.Generated.WolverineHandlers
             // The actual message body
             var startFallbackStep = (NotificationService.Core.Offers.StartFallbackStep)context.Envelope.Message;
 
+            // Application-specific Open Telemetry auditing
+            Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("ns.job_id", startFallbackStep.JobId);
             var chainContext = await NotificationService.Core.Offers.StartFallbackStepHandler.LoadAsync(startFallbackStep, documentSession).ConfigureAwait(false);
             Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("message.handler", "NotificationService.Core.Offers.StartFallbackStepHandler");
             Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("handler.type", "NotificationService.Core.Offers.StartFallbackStepHandler");
