@@ -48,6 +48,10 @@ public class TemplateRenderingTests
     [InlineData("de", "de", "Hallo")]
     [InlineData("fr-FR", "en", "Hello")]
     [InlineData(null, "en", "Hello")]
+    [InlineData("DE-at", "de-AT", "Servus")] // Review 7: as the stored locales are spelled, whatever the case asked
+    [InlineData("de-at", "de-AT", "Servus")]
+    [InlineData("DE", "de", "Hallo")]
+    [InlineData("De-ch", "de", "Hallo")]
     public void a_locale_falls_back_to_its_language_then_the_default(string? asked, string used, string text)
     {
         var template = Email("en", ("en", """{"text":"Hello"}"""), ("de", """{"text":"Hallo"}"""), ("de-AT", """{"text":"Servus"}"""));
