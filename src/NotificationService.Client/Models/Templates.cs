@@ -37,8 +37,8 @@ public sealed record PreviewTemplateRequest(object? Data)
 /// <summary>What an offer would put in its job's params (nothing was sent).</summary>
 public sealed record TemplatePreview(string Key, long Version, string Locale, JsonElement Params);
 
-/// <summary>For a job rendered from a template: which one, at which version and locale.</summary>
-public sealed record JobTemplateView(Guid JobId, string Key, long Version, string Locale, bool Shared);
+/// <summary>For a job rendered from a template: which one (its id tells a re-created key apart), at which version and locale.</summary>
+public sealed record JobTemplateView(Guid JobId, string Key, long Version, string Locale, bool Shared, Guid? TemplateId = null);
 
 /// <summary>A shared template: visible to <see cref="Services"/> next to their own (their own key wins).</summary>
 public sealed record CreateSharedTemplateRequest(string Key, string Type, string DefaultLocale, IReadOnlyDictionary<string, object> Variants, IReadOnlyList<Guid> Services);

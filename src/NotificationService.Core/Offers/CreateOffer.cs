@@ -56,7 +56,15 @@ public sealed record OfferAccepted(Guid Id, IReadOnlyList<AcceptedJob> Jobs) : A
 public sealed record OfferContext(
     IReadOnlyDictionary<string, Adapter> Adapters, string? IdempotencyKey, string RequestHash, IdempotentRequest? Earlier, EffectiveLimits Limits,
     Guid OfferId, bool HasCallbacks = false, IReadOnlyDictionary<Guid, AdapterHealth>? Health = null,
-    IReadOnlyDictionary<string, Template>? Templates = null);
+    IReadOnlyDictionary<string, Template>? Templates = null)
+{
+    /// <summary>
+    /// Each templated target's (or step's) params as Validate rendered and checked them, by its path ("targets[0]",
+    /// "targets[0].fallback[1]"): Post uses these rather than rendering again, so a template is rendered once per
+    /// request and a job gets exactly what was checked (a filter like <c>"now" | date</c> renders differently each time).
+    /// </summary>
+    public Dictionary<string, TemplateRendering.Result> Rendered { get; } = [];
+}
 
 public static class CreateOfferEndpoint
 {
@@ -214,19 +222,21 @@ public static class CreateOfferEndpoint
             return [($"{path}.template", $"Template '{templateKey}' renders {template.Type} params; adapter '{adapter.Name}' is of type {adapter.Type}.")];
         if (locale is not null && TemplateInput.Normalize(locale) is null) return [($"{path}.locale", "Not a locale: use a tag like 'en' or 'de-AT'.")];
         if (ParamsTooLarge(data, context.Limits) is { } dataTooLarge) return [($"{path}.data", dataTooLarge)];
-        return (await TemplateRendering.RenderCheckedAsync(template, locale, data, path, adapter.ParamsSchema, context.Limits, schemas)).Errors;
+        var rendered = await TemplateRendering.RenderCheckedAsync(template, locale, data, path, adapter.ParamsSchema, context.Limits, schemas);
+        if (rendered.Ok) context.Rendered[path] = rendered;
+        return rendered.Errors;
     }
 
     /// <summary>
-    /// The params a checked target's (or step's) job gets: its own, or its template rendered (again: rendering is
-    /// deterministic and takes microseconds, so Post stays a pure function of the request) with the version and locale used.
+    /// The params a checked target's (or step's, at <paramref name="path"/>) job gets: its own, or what its template
+    /// rendered to in Validate (<see cref="OfferContext.Rendered"/>), with the template, version and locale used.
     /// </summary>
-    public static (JsonElement Params, TemplateUse? Template) ParamsOf(JsonElement parameters, string? templateKey, string? locale, JsonElement data, OfferContext context)
+    public static (JsonElement Params, TemplateUse? Template) ParamsOf(JsonElement parameters, string? templateKey, string path, OfferContext context)
     {
         if (templateKey is null) return (parameters, null);
         var template = context.Templates![templateKey];
-        var rendered = TemplateRendering.Render(template, locale, data, "");
-        return (rendered.Params, new TemplateUse(template.Key, template.Version, rendered.Locale, template.IsShared));
+        var rendered = context.Rendered[path];
+        return (rendered.Params, new TemplateUse(template.Key, template.Version, rendered.Locale, template.IsShared, template.Id));
     }
 
     /// <summary>Where a new job for <paramref name="adapter"/> goes now: to it, or to its failover.</summary>
@@ -275,7 +285,7 @@ public static class CreateOfferEndpoint
             var jobId = Guid.NewGuid();
             var queuedAt = command.SendAt is { } s && s > now ? s : now;
             var expireAt = command.ExpireAt ?? adapter.Policy.DefaultExpiry(queuedAt);
-            var (parameters, template) = ParamsOf(target.Params, target.Template, target.Locale, target.Data ?? default, context);
+            var (parameters, template) = ParamsOf(target.Params, target.Template, $"targets[{i}]", context);
             offer.Jobs.Add(new OfferJob(jobId, adapter.Id, adapter.Name, template));
             object first;
             if (scheduled)
@@ -296,7 +306,7 @@ public static class CreateOfferEndpoint
             (offer.Chains ??= []).Add(new FallbackChain
             {
                 Target = i, AfterSeconds = target.FallbackAfterSeconds,
-                Steps = [new ChainStep { Adapter = requested.Name, JobId = jobId, StartedAt = now }, .. fallback.Select(f => StepOf(f, context))],
+                Steps = [new ChainStep { Adapter = requested.Name, JobId = jobId, StartedAt = now }, .. fallback.Select((f, j) => StepOf(f, $"targets[{i}].fallback[{j}]", context))],
             });
             // The first step's timer, stored with its job: a durable scheduled message, so it survives a core restart.
             if (target.FallbackAfterSeconds is { } after)
@@ -316,9 +326,9 @@ public static class CreateOfferEndpoint
     }
 
     /// <summary>A fallback step as the offer keeps it until it starts: rendered now, so a later template edit never changes it.</summary>
-    private static ChainStep StepOf(FallbackStep step, OfferContext context)
+    private static ChainStep StepOf(FallbackStep step, string path, OfferContext context)
     {
-        var (parameters, template) = ParamsOf(step.Params, step.Template, step.Locale, step.Data ?? default, context);
+        var (parameters, template) = ParamsOf(step.Params, step.Template, path, context);
         return new ChainStep { Adapter = step.Adapter!, Params = parameters.Clone(), Template = template };
     }
 }

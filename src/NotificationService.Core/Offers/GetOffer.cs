@@ -20,7 +20,7 @@ public sealed record OfferView(
         return new OfferView(offer.Id, offer.CreatedAt, offer.ExpireAt, offer.SendAt, offer.Metadata, offer.DeletedAt,
             offer.Jobs.Where(j => byId.ContainsKey(j.JobId)).Select(j => JobView.From(byId[j.JobId])).ToList(),
             offer.Jobs.Where(j => j.Template is not null)
-                .Select(j => new JobTemplateView(j.JobId, j.Template!.Key, j.Template.Version, j.Template.Locale, j.Template.Shared)).ToList(),
+                .Select(j => new JobTemplateView(j.JobId, j.Template!.Key, j.Template.Version, j.Template.Locale, j.Template.Shared, j.Template.TemplateId)).ToList(),
             offer.Chains?.Select(c => ChainView.From(c, byId)).ToList());
     }
 }
@@ -45,7 +45,8 @@ public sealed record ChainView(int Target, int? FallbackAfterSeconds, IReadOnlyL
 /// <param name="Reason">why it started (Failed, Expired, NotFinishedInTime: what happened to the step before) or was skipped</param>
 public sealed record ChainStepView(int Step, string Adapter, Guid? JobId, string? JobAdapter, string State, string? Reason, DateTimeOffset? At);
 
-public sealed record JobTemplateView(Guid JobId, string Key, long Version, string Locale, bool Shared);
+/// <param name="TemplateId">the template's id (a key deleted and created again names a new template, whose versions restart at 1); null for offers accepted before it was recorded</param>
+public sealed record JobTemplateView(Guid JobId, string Key, long Version, string Locale, bool Shared, Guid? TemplateId = null);
 
 public static class GetOfferEndpoint
 {

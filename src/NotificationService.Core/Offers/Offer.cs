@@ -23,5 +23,8 @@ public sealed class Offer
 /// <summary><see cref="Template"/>: what its params were rendered from at accept time; null for params given as they are.</summary>
 public sealed record OfferJob(Guid JobId, Guid AdapterId, string Adapter, TemplateUse? Template = null);
 
-/// <summary>The template key, version and locale a job's params were rendered from (a later edit of the template changes none of them).</summary>
-public sealed record TemplateUse(string Key, long Version, string Locale, bool Shared = false);
+/// <summary>
+/// The template key, version and locale a job's params were rendered from (a later edit of the template changes none of them). <see cref="TemplateId"/> tells two templates of one key apart (after
+/// a delete the key may name a new template whose versions start at 1 again); null on offers stored before it was kept.
+/// </summary>
+public sealed record TemplateUse(string Key, long Version, string Locale, bool Shared = false, Guid? TemplateId = null);

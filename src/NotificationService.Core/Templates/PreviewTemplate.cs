@@ -20,7 +20,11 @@ public sealed record PreviewTemplate(
 /// <summary>What an offer with this template would put in its job's params; nothing is sent or stored.</summary>
 public sealed record TemplatePreview(string Key, long Version, string Locale, JsonElement Params);
 
-public sealed record PreviewContext(Template? Template, Adapter? Adapter);
+public sealed record PreviewContext(Template? Template, Adapter? Adapter)
+{
+    /// <summary>What Validate rendered and checked; Post answers with it rather than rendering a second time.</summary>
+    public TemplateRendering.Result? Rendered { get; set; }
+}
 
 public static class PreviewTemplateEndpoint
 {
@@ -48,6 +52,7 @@ public static class PreviewTemplateEndpoint
         else schema = KnownAdapterTypes.Find(template.Type)!.ParamsSchema;
 
         var result = await TemplateRendering.RenderCheckedAsync(template, command.Locale, command.Data, "", schema, httpContext.LimitsOf(defaults), schemas);
+        loaded.Rendered = result;
         return result.Ok ? WolverineContinue.NoProblems : Problems.Invalid(result.Errors.ToArray());
     }
 
@@ -59,7 +64,7 @@ public static class PreviewTemplateEndpoint
     public static TemplatePreview Post(string key, PreviewTemplate command, PreviewContext loaded)
     {
         var template = loaded.Template!;
-        var result = TemplateRendering.Render(template, command.Locale, command.Data, "");
+        var result = loaded.Rendered!;
         return new TemplatePreview(template.Key, template.Version, result.Locale, result.Params);
     }
 }

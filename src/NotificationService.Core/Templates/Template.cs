@@ -73,9 +73,11 @@ public sealed class Template
 
     /// <summary>
     /// The variant for <paramref name="locale"/>: the exact locale, then its language ("de-AT" -> "de"), then the default.
+    /// The locale is compared in its normal spelling ("DE-at" is "de-AT"), as the variants' locales are stored.
     /// </summary>
     public (string Locale, JsonElement Fields) VariantFor(string? locale)
     {
+        locale = TemplateInput.Normalize(locale);
         if (locale is { Length: > 0 })
         {
             if (Variants.TryGetValue(locale, out var exact)) return (locale, exact);

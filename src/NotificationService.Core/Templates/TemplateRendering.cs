@@ -16,7 +16,8 @@ namespace NotificationService.Core.Templates;
 /// (email <c>to</c> as a list). The top-level <c>html</c> field is rendered with HTML-escaping, every other without.
 /// Safe by construction: only <c>data</c> is visible (converted to Liquid values, no .NET object reached), no file
 /// access (include/render), no buffered blocks (capture/ifchanged), and every render is bounded in steps, recursion,
-/// output and the size of any intermediate string.
+/// output and the size of any intermediate string. The step and output budgets are per <see cref="Render"/>, shared by
+/// all strings of the variant: a variant of thousands of small strings costs no more than one big one.
 /// </summary>
 public static partial class TemplateRendering
 {
@@ -24,8 +25,11 @@ public static partial class TemplateRendering
     public const int MaxTemplateBytes = 64 * 1024;
     /// <summary>The characters one rendered string, and any string made while rendering it, may have at most.</summary>
     public const int MaxOutputChars = 64 * 1024;
+    /// <summary>The Liquid steps one <see cref="Render"/> may take, all strings of the variant together.</summary>
     public const int MaxSteps = 10_000;
     public const int MaxRecursion = 16;
+    /// <summary>The characters of template text kept parsed at most (the cache is emptied when it would hold more).</summary>
+    public const long MaxCachedChars = 4 * 1024 * 1024;
 
     public sealed record Result(JsonElement Params, string Locale, IReadOnlyList<(string Path, string Message)> Errors)
     {
@@ -34,8 +38,11 @@ public static partial class TemplateRendering
 
     private static readonly FluidParser Parser = CreateParser();
     private static readonly TemplateOptions Options = CreateOptions();
-    // Parsed templates by their text: a hot template is parsed once, not once per job. Bounded by clearing.
+    // Parsed templates by their text: a hot template is parsed once, not once per job. Bounded by the characters it
+    // holds (a count of entries would let 64 KB strings add up to hundreds of MB): emptied when it would hold more.
     private static readonly ConcurrentDictionary<string, IFluidTemplate> Parsed = new();
+    private static long cachedChars;
+    internal static long CachedChars => Interlocked.Read(ref cachedChars);
 
     [GeneratedRegex(@"^\s*\{\{-?\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*|\[[0-9]+\])*)\s*-?\}\}\s*$")]
     private static partial Regex SingleVariable();
@@ -43,8 +50,10 @@ public static partial class TemplateRendering
     /// <summary>
     /// Renders <paramref name="template"/> for <paramref name="locale"/> (falling back de-AT -> de -> default) with
     /// <paramref name="data"/>. Errors are keyed <c>{path}.template.{field}</c> (a parse error with its line and column).
+    /// Stops as soon as the params written so far exceed <paramref name="maxBytes"/> (the service's maxParamsBytes) or
+    /// the variant's strings together take more than <see cref="MaxSteps"/> steps.
     /// </summary>
-    public static Result Render(Template template, string? locale, JsonElement data, string path)
+    public static Result Render(Template template, string? locale, JsonElement data, string path, int maxBytes = int.MaxValue)
     {
         var (used, variant) = template.VariantFor(locale);
         var errors = new List<(string, string)>();
@@ -54,11 +63,56 @@ public static partial class TemplateRendering
             return new Result(default, used, errors);
         }
         var model = data.ValueKind == JsonValueKind.Object ? data : default;
+        // The data as Liquid values once per render, not once per string; a number Liquid cannot hold is the data's error.
+        var variables = new List<(string, FluidValue)>();
+        try
+        {
+            if (model.ValueKind == JsonValueKind.Object)
+                foreach (var p in model.EnumerateObject()) variables.Add((p.Name, ToFluid(p.Value)));
+        }
+        catch (NumberOutOfRange e)
+        {
+            errors.Add((Join(path, "data"), $"The number {e.Text} is out of range: templates handle numbers up to about 7.9e28 in size."));
+            return new Result(default, used, errors);
+        }
         var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        var budget = new Budget(maxBytes);
         using (var writer = new Utf8JsonWriter(buffer))
-            RenderValue(variant, model, writer, Join(path, "template"), html: false, topLevel: true, errors);
+        {
+            try { RenderValue(variant, model, variables, writer, Join(path, "template"), html: false, topLevel: true, errors, budget); }
+            catch (Budget.Exhausted e) { errors.Add((Join(path, "template"), e.Message)); }
+        }
         var rendered = errors.Count == 0 ? JsonDocument.Parse(buffer.WrittenMemory).RootElement.Clone() : default;
         return new Result(rendered, used, errors);
+    }
+
+    /// <summary>What is left of one render's steps and output bytes.</summary>
+    private sealed class Budget(int maxBytes)
+    {
+        public sealed class Exhausted(string message) : Exception(message);
+
+        public int Steps = MaxSteps;
+
+        public void CheckOutput(Utf8JsonWriter writer)
+        {
+            if (writer.BytesCommitted + writer.BytesPending > maxBytes) throw TooBig();
+        }
+
+        public Exhausted TooBig() => new($"The rendered params are more than {maxBytes} bytes of JSON (this service's maxParamsBytes limit).");
+
+        /// <summary>The characters the next string may have: what is left of the output, and never more than <see cref="MaxOutputChars"/>.</summary>
+        public int CharsLeft(Utf8JsonWriter writer) => (int)Math.Clamp(maxBytes - writer.BytesCommitted - writer.BytesPending, 0, MaxOutputChars);
+    }
+
+    /// <summary>A context that tells how many steps its render took, so the next string gets only what is left.</summary>
+    private sealed class CountingContext(TemplateOptions options) : TemplateContext(options)
+    {
+        public int StepsTaken => _steps;
+    }
+
+    private sealed class NumberOutOfRange(string text) : Exception
+    {
+        public string Text { get; } = text;
     }
 
     /// <summary>
@@ -69,7 +123,7 @@ public static partial class TemplateRendering
     public static async Task<Result> RenderCheckedAsync(Template template, string? locale, JsonElement data, string path, string paramsSchema,
         NotificationService.Core.Limits.EffectiveLimits limits, NotificationService.Core.Infrastructure.JsonSchemas schemas)
     {
-        var result = Render(template, locale, data, path);
+        var result = Render(template, locale, data, path, limits.MaxParamsBytes);
         if (!result.Ok) return result;
         var at = Join(path, "template");
         var size = Encoding.UTF8.GetByteCount(result.Params.GetRawText());
@@ -104,7 +158,8 @@ public static partial class TemplateRendering
         }
     }
 
-    private static void RenderValue(JsonElement value, JsonElement data, Utf8JsonWriter writer, string path, bool html, bool topLevel, List<(string, string)> errors)
+    private static void RenderValue(JsonElement value, JsonElement data, List<(string, FluidValue)> variables, Utf8JsonWriter writer, string path,
+        bool html, bool topLevel, List<(string, string)> errors, Budget budget)
     {
         switch (value.ValueKind)
         {
@@ -113,14 +168,14 @@ public static partial class TemplateRendering
                 foreach (var p in value.EnumerateObject())
                 {
                     writer.WritePropertyName(p.Name);
-                    RenderValue(p.Value, data, writer, $"{path}.{p.Name}", topLevel && p.Name == "html", false, errors);
+                    RenderValue(p.Value, data, variables, writer, $"{path}.{p.Name}", topLevel && p.Name == "html", false, errors, budget);
                 }
                 writer.WriteEndObject();
                 break;
             case JsonValueKind.Array:
                 writer.WriteStartArray();
                 var i = 0;
-                foreach (var item in value.EnumerateArray()) RenderValue(item, data, writer, $"{path}[{i++}]", html, false, errors);
+                foreach (var item in value.EnumerateArray()) RenderValue(item, data, variables, writer, $"{path}[{i++}]", html, false, errors, budget);
                 writer.WriteEndArray();
                 break;
             case JsonValueKind.String:
@@ -129,35 +184,50 @@ public static partial class TemplateRendering
                     && raw.ValueKind is not JsonValueKind.String)
                 {
                     raw.WriteTo(writer); // an array, number, object, true/false or null passes through as it is
+                    budget.CheckOutput(writer);
                     break;
                 }
-                var (text, error) = RenderString(source, data, html);
+                var (text, error) = RenderString(source, variables, html, budget, budget.CharsLeft(writer));
                 if (error is not null) { errors.Add((path, error)); writer.WriteNullValue(); }
                 else writer.WriteStringValue(text);
+                budget.CheckOutput(writer);
                 break;
             default:
                 value.WriteTo(writer);
+                budget.CheckOutput(writer);
                 break;
         }
     }
 
-    /// <summary>One Liquid string rendered with <paramref name="data"/>'s properties as variables; or the error.</summary>
-    public static (string Text, string? Error) RenderString(string source, JsonElement data, bool html)
+    /// <summary>
+    /// One Liquid string rendered with the data's <paramref name="variables"/>, within what is left of the render's
+    /// <paramref name="budget"/> of steps and at most <paramref name="maxChars"/> characters; or the error.
+    /// </summary>
+    private static (string Text, string? Error) RenderString(string source, List<(string, FluidValue)> variables, bool html, Budget budget, int maxChars)
     {
         if (!TryParse(source, out var template, out var parseError)) return ("", parseError);
-        var context = new TemplateContext(Options);
-        if (data.ValueKind == JsonValueKind.Object)
-            foreach (var p in data.EnumerateObject()) context.SetValue(p.Name, ToFluid(p.Value));
-        using var output = new LimitedWriter(MaxOutputChars);
+        // MaxSteps 0 would mean "no limit" to Fluid: with nothing left, fail here.
+        if (budget.Steps < 1) return ("", $"Rendering failed: {Describe(new InvalidOperationException("maximum"))}");
+        var context = new CountingContext(Options) { MaxSteps = budget.Steps };
+        foreach (var (name, value) in variables) context.SetValue(name, value);
+        using var output = new LimitedWriter(maxChars);
         try
         {
             // No filter here waits on anything, so the render completes synchronously; GetResult only unwraps it.
             template.RenderAsync(output, context, html ? HtmlEncoder.Default : NullEncoder.Default).GetAwaiter().GetResult();
         }
+        catch (LimitedWriter.TooLong) when (maxChars < MaxOutputChars)
+        {
+            throw budget.TooBig();
+        }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             // A template is the client's input: whatever Liquid throws (a limit, a bad filter argument) is their 422.
             return ("", $"Rendering failed: {Describe(e)}");
+        }
+        finally
+        {
+            budget.Steps -= context.StepsTaken;
         }
         var text = output.ToString();
         return StorableError(text) is { } bad ? ("", bad) : (text, null);
@@ -195,8 +265,13 @@ public static partial class TemplateRendering
             return false;
         }
         template = new BoundedRanges().VisitTemplate(template);
-        if (Parsed.Count > 10_000) Parsed.Clear();
-        Parsed[source] = template;
+        if (Interlocked.Add(ref cachedChars, source.Length) > MaxCachedChars)
+        {
+            // Racing adders may each clear; the count only has to stay near the cache's size, not equal it.
+            Parsed.Clear();
+            Interlocked.Exchange(ref cachedChars, source.Length);
+        }
+        if (!Parsed.TryAdd(source, template)) Interlocked.Add(ref cachedChars, -source.Length);
         return true;
     }
 
@@ -212,7 +287,8 @@ public static partial class TemplateRendering
             }
             else
             {
-                var index = int.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture);
+                // The regex allows any number of digits: one past int's range is just an index no array has.
+                if (!int.TryParse(m.Groups[2].Value, NumberStyles.None, CultureInfo.InvariantCulture, out var index)) return null;
                 if (current.ValueKind != JsonValueKind.Array || index >= current.GetArrayLength()) return null;
                 current = current[index];
             }
@@ -224,13 +300,14 @@ public static partial class TemplateRendering
     private static partial Regex PathSegment();
 
     /// <summary>JSON as Liquid values: dictionaries, arrays and scalars only, never a .NET object with members to reach.</summary>
-    public static FluidValue ToFluid(JsonElement value) => value.ValueKind switch
+    private static FluidValue ToFluid(JsonElement value) => value.ValueKind switch
     {
         JsonValueKind.Object => new DictionaryValue(new FluidValueDictionaryFluidIndexable(
             value.EnumerateObject().GroupBy(p => p.Name).ToDictionary(g => g.Key, g => ToFluid(g.Last().Value)))),
         JsonValueKind.Array => new ArrayValue(value.EnumerateArray().Select(ToFluid).ToArray()),
         JsonValueKind.String => new StringValue(value.GetString()!),
-        JsonValueKind.Number => NumberValue.Create(value.TryGetDecimal(out var d) ? d : (decimal)value.GetDouble()),
+        // Liquid numbers are decimals: a number beyond decimal's range (1e30) cannot be one, and a cast would throw.
+        JsonValueKind.Number => value.TryGetDecimal(out var d) ? NumberValue.Create(d) : throw new NumberOutOfRange(value.GetRawText()),
         JsonValueKind.True => BooleanValue.True,
         JsonValueKind.False => BooleanValue.False,
         _ => NilValue.Instance,

@@ -2,6 +2,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using Alba;
+using NotificationService.Core.Tests.Templates;
 
 namespace NotificationService.Core.Tests.Hostile;
 
@@ -102,6 +103,31 @@ public sealed class when_input_is_at_the_edges(SystemFixture system) : Integrati
         var (status, problem) = await PostAsync("/v1/offers", Encoding.UTF8.GetBytes(Offer("{" + Fine + ",\"subject\":" + number + "}")));
         Assert.Equal(422, status);
         Assert.True(problem.GetProperty("errors").TryGetProperty("targets[0].params.subject", out _), problem.ToString());
+    }
+
+    [Fact]
+    public async Task a_huge_number_or_array_index_in_template_data_is_not_a_500()
+    {
+        // Review 1 and 2: 1e30 is no decimal (Liquid's numbers), and the index is past int's range; both threw before.
+        var key = TemplateApi.UniqueKey("huge");
+        await System.CreateTemplateAsync(System.Tenant, key, "email", new Dictionary<string, object>
+        {
+            ["en"] = new { to = "a@example.test", subject = "{{ n }}", text = "t" },
+            ["de"] = new { to = "a@example.test", subject = "{{ a[99999999999] }}", text = "t" },
+        });
+        foreach (var path in new[] { "/v1/offers", $"/v1/templates/{key}/preview" })
+        {
+            var data = "{\"n\":1e30,\"a\":[1]}";
+            var body = path == "/v1/offers" ? $"{{\"targets\":[{{\"adapter\":\"{System.Email.Name}\",\"template\":\"{key}\",\"data\":{data}}}]}}" : $"{{\"data\":{data}}}";
+            var (status, problem) = await PostAsync(path, Encoding.UTF8.GetBytes(body));
+            Assert.Equal(422, status);
+            var field = path == "/v1/offers" ? "targets[0].data" : "data";
+            Assert.Contains("1e30", problem.GetProperty("errors").GetProperty(field)[0].GetString());
+        }
+        // The index alone: not found by the pass-through lookup (which threw), then Liquid's own indexer refuses it: a 422.
+        var (status2, preview) = await PostAsync($"/v1/templates/{key}/preview", Encoding.UTF8.GetBytes("{\"locale\":\"de\",\"data\":{\"a\":[1]}}"));
+        Assert.True(status2 == 422, preview.ToString());
+        Assert.StartsWith("Rendering failed:", preview.GetProperty("errors").GetProperty("template.subject")[0].GetString());
     }
 
     [Fact]

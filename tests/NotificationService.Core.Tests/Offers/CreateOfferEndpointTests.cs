@@ -92,12 +92,16 @@ public sealed class CreateOfferEndpointTests
         var context = Context() with { Templates = new Dictionary<string, NotificationService.Core.Templates.Template> { ["late"] = template } };
         var step = new FallbackStep("sms", default, Template: "late", Data: JsonDocument.Parse("""{"phone":"+4912345678","name":"Ann"}""").RootElement);
         var target = new OfferTarget("email", JsonDocument.Parse("""{"to":"ann@example.test"}""").RootElement, Fallback: [step]);
+        // What Validate rendered and checked. Review 11: Post keeps exactly that and does not render again (a render
+        // that differs the second time, like "now" | date, stands in here as other data).
+        context.Rendered["targets[0].fallback[0]"] = NotificationService.Core.Templates.TemplateRendering.Render(
+            template, null, JsonDocument.Parse("""{"phone":"+4912345678","name":"Checked"}""").RootElement, "targets[0].fallback[0]");
 
         var (_, operations, _) = CreateOfferEndpoint.Post(new CreateOffer([target], null, null, null), context, User, Clock, NewFairShare());
 
         var kept = Assert.Single(((Offer)operations.OfType<InsertDoc<Offer>>().Single().Document).Chains!).Steps[1];
-        Assert.Equal(("+4912345678", "Hi Ann"), (kept.Params!.Value.GetProperty("to").GetString(), kept.Params.Value.GetProperty("text").GetString()));
-        Assert.Equal(new TemplateUse("late", 3, "en"), kept.Template);
+        Assert.Equal(("+4912345678", "Hi Checked"), (kept.Params!.Value.GetProperty("to").GetString(), kept.Params.Value.GetProperty("text").GetString()));
+        Assert.Equal(new TemplateUse("late", 3, "en", false, template.Id), kept.Template);
     }
 
     [Fact]

@@ -48,6 +48,10 @@ public class TemplateRenderingTests
     [InlineData("de", "de", "Hallo")]
     [InlineData("fr-FR", "en", "Hello")]
     [InlineData(null, "en", "Hello")]
+    [InlineData("DE-at", "de-AT", "Servus")] // Review 7: as the stored locales are spelled, whatever the case asked
+    [InlineData("de-at", "de-AT", "Servus")]
+    [InlineData("DE", "de", "Hallo")]
+    [InlineData("De-ch", "de", "Hallo")]
     public void a_locale_falls_back_to_its_language_then_the_default(string? asked, string used, string text)
     {
         var template = Email("en", ("en", """{"text":"Hello"}"""), ("de", """{"text":"Hallo"}"""), ("de-AT", """{"text":"Servus"}"""));
@@ -104,6 +108,64 @@ public class TemplateRenderingTests
     {
         var template = Email("en", ("en", """{"text":"{{ '%00' | url_decode }}"}"""));
         Assert.Contains("NUL", Assert.Single(TemplateRendering.Render(template, null, default, "t").Errors).Message);
+    }
+
+    [Fact]
+    public void a_number_beyond_liquids_range_is_an_error_at_data_not_an_exception()
+    {
+        // Review 1: Liquid numbers are decimals; 1e30 is not one.
+        var template = Email("en", ("en", """{"text":"{{ n }}"}"""));
+        var (path, message) = Assert.Single(TemplateRendering.Render(template, null, Json("""{"n":1e30}"""), "targets[0]").Errors);
+        Assert.Equal("targets[0].data", path);
+        Assert.Contains("1e30", message);
+    }
+
+    [Fact]
+    public void an_index_past_ints_range_is_not_an_exception()
+    {
+        // Review 2: the pass-through lookup parsed the index with int.Parse.
+        var template = Email("en", ("en", """{"text":"{{ a[99999999999] }}","to":"{{a[0]}}"}"""));
+        var result = TemplateRendering.Render(template, null, Json("""{"a":[1]}"""), "t");
+        Assert.Equal("t.template.text", Assert.Single(result.Errors).Path);
+    }
+
+    [Fact]
+    public void the_step_budget_is_shared_by_all_strings_of_a_variant()
+    {
+        // Review 3: 20 strings of 900 steps each are within the limit one by one, not together.
+        var fields = Enumerable.Range(0, 20).ToDictionary(i => $"f{i}", _ => "{% for i in (1..900) %}{% endfor %}");
+        var template = Email("en", ("en", JsonSerializer.Serialize(fields)));
+        var result = TemplateRendering.Render(template, null, default, "t");
+        Assert.False(result.Ok);
+        Assert.Contains("steps", result.Errors[0].Message);
+        var fewer = Email("en", ("en", JsonSerializer.Serialize(fields.Take(3).ToDictionary())));
+        Assert.True(TemplateRendering.Render(fewer, null, default, "t").Ok);
+    }
+
+    [Fact]
+    public void rendering_stops_once_the_params_are_over_the_byte_limit()
+    {
+        // Review 3: 2,000 strings each passing a 10 KB value through would be 20 MB of params; it stops near 50 KB.
+        var fields = Enumerable.Range(0, 2000).ToDictionary(i => $"f{i}", i => i % 2 == 0 ? "{{ list }}" : "{{ text }}");
+        var template = Email("en", ("en", JsonSerializer.Serialize(fields)));
+        var data = Json(JsonSerializer.Serialize(new { list = Enumerable.Repeat(new string('a', 1000), 10), text = new string('b', 10_000) }));
+        var watch = Stopwatch.StartNew();
+        var result = TemplateRendering.Render(template, null, data, "targets[0]", maxBytes: 50_000);
+        watch.Stop();
+        var (path, message) = Assert.Single(result.Errors);
+        Assert.Equal("targets[0].template", path);
+        Assert.Contains("50000 bytes", message);
+        Assert.True(watch.ElapsedMilliseconds < 500, $"{watch.ElapsedMilliseconds} ms");
+        Assert.True(TemplateRendering.Render(template, null, data, "targets[0]", maxBytes: 30_000_000).Ok);
+    }
+
+    [Fact]
+    public void the_parsed_template_cache_is_bounded_by_its_characters()
+    {
+        // Review 14: 10,000 entries of 64 KB each would be 640 MB; what it keeps is bounded by MaxCachedChars.
+        for (var i = 0; i < 200; i++)
+            Assert.True(TemplateRendering.TryParse($"{i} {new string('x', 60_000)}", out _, out _));
+        Assert.InRange(TemplateRendering.CachedChars, 1, TemplateRendering.MaxCachedChars);
     }
 
     [Fact]

@@ -133,6 +133,7 @@ public sealed class when_templates_are_managed(SystemFixture system) : Integrati
             new { sendAt = DateTimeOffset.UtcNow.AddHours(1), targets = new[] { new { adapter = System.Email.Name, template = key, data = new { email = "a@example.test" } } } }, expect: 202);
         var offer = await System.SendAsync<JsonElement>(HttpMethod.Get, $"/v1/offers/{accepted.GetProperty("id").GetGuid()}", granted.ApiKey, expect: 200);
         Assert.True(offer.GetProperty("templates")[0].GetProperty("shared").GetBoolean());
+        Assert.Equal(id, offer.GetProperty("templates")[0].GetProperty("templateId").GetGuid()); // Review 16: which template of that key
 
         var adminList = await System.SendAsync<JsonElement>(HttpMethod.Get, "/admin/templates?pageSize=200", SystemFixture.AdminKey, expect: 200);
         Assert.Contains(adminList.GetProperty("items").EnumerateArray(), t => t.GetProperty("id").GetGuid() == id);
@@ -140,6 +141,32 @@ public sealed class when_templates_are_managed(SystemFixture system) : Integrati
         Assert.Equal(2, adminGet.GetProperty("services").GetArrayLength());
         await System.SendAsync<JsonElement>(HttpMethod.Delete, $"/admin/templates/{id}", SystemFixture.AdminKey, expect: 200);
         await System.ScenarioAsync(HttpMethod.Get, $"/v1/templates/{key}", granted.ApiKey, expect: 404);
+    }
+
+    [Fact]
+    public async Task a_shared_templates_history_shows_a_service_neither_the_other_grants_nor_the_operator()
+    {
+        // Review 8: TemplateCreated names every granted service and the admin who made it.
+        var key = TemplateApi.UniqueKey("shared-history");
+        var first = await System.CreateTenantAsync(TemplateApi.UniqueKey("first"));
+        var second = await System.CreateTenantAsync(TemplateApi.UniqueKey("second"));
+        var shared = await System.SendAsync<JsonElement>(HttpMethod.Post, "/admin/templates", SystemFixture.AdminKey, new
+        {
+            key, type = "email", defaultLocale = "en", services = new[] { first.Id, second.Id },
+            variants = new Dictionary<string, object> { ["en"] = new { to = "{{ email }}", subject = "Shared", text = "shared" } },
+        }, expect: 201);
+        var adminHistory = await System.SendAsync<JsonElement>(HttpMethod.Get, $"/admin/templates/{shared.GetProperty("id").GetGuid()}", SystemFixture.AdminKey, expect: 200);
+        Assert.Equal(2, adminHistory.GetProperty("services").GetArrayLength());
+
+        var history = await System.SendAsync<JsonElement>(HttpMethod.Get, $"/v1/templates/{key}/history", first.ApiKey, expect: 200);
+        var created = Assert.Single(history.EnumerateArray());
+        Assert.Equal("TemplateCreated", created.GetProperty("type").GetString());
+        var text = history.GetRawText();
+        Assert.DoesNotContain(second.Id.ToString(), text, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain(first.Id.ToString(), text, StringComparison.OrdinalIgnoreCase);
+        Assert.False(created.GetProperty("data").TryGetProperty("sharedWith", out _), text);
+        Assert.Equal("admin", created.GetProperty("data").GetProperty("by").GetString());
+        Assert.Equal("Shared", created.GetProperty("data").GetProperty("variants").GetProperty("en").GetProperty("subject").GetString());
     }
 
     [Fact]
