@@ -54,7 +54,9 @@ public static class Telemetry
         // Probes and scrapes are not traffic worth a trace.
         .AddAspNetCoreInstrumentation(o => o.Filter = http => http.Request.Path != "/metrics" && http.Request.Path != "/health")
         .AddHttpClientInstrumentation()
-        .AddProcessor(new JobIdPropagation());
+        .AddProcessor(new JobIdPropagation())
+        // Before any exporter (they are added after this): a processor's OnEnd runs in the order processors were added.
+        .AddProcessor(new OutboundUrlRedaction());
 
     public static IHostApplicationBuilder AddNotificationTelemetry(this IHostApplicationBuilder builder, string serviceName)
     {
@@ -114,6 +116,30 @@ public static class Telemetry
                 if (chain.MessageType.GetProperty("JobId", BindingFlags.Public | BindingFlags.Instance) is { PropertyType: var type } member
                     && type == typeof(Guid) && chain.AuditedMembers.All(a => a.Member != member))
                     chain.AuditedMembers.Add(new AuditedMember(member, "JobId", JobIdTag));
+        }
+    }
+
+    /// <summary>
+    /// An outbound URL's path and query can be a credential: Telegram's Bot API puts the bot token in the path
+    /// (<c>/bot&lt;token&gt;/sendMessage</c>), Slack-style webhooks and status callback URLs carry their secret in the path
+    /// or the query. So an HTTP client span keeps only scheme, host and port (<c>url.full</c>, <c>server.*</c>), whichever
+    /// instrumentation made it (the runtime's own on .NET 9+, or the DiagnosticListener one) and whichever attribute
+    /// names it used.
+    /// </summary>
+    private sealed class OutboundUrlRedaction : BaseProcessor<Activity>
+    {
+        private static readonly string[] Urls = ["url.full", "http.url"];
+        private static readonly string[] PathAndQuery = ["url.path", "url.query", "http.target", "url.fragment"];
+
+        public override void OnEnd(Activity activity)
+        {
+            // Every client span, whatever made it (the runtime's HttpClient source, the DiagnosticListener instrumentation,
+            // a library of its own): inbound (server) spans keep their route, which is ours and holds no secret.
+            if (activity.Kind != ActivityKind.Client) return;
+            foreach (var name in Urls)
+                if (activity.GetTagItem(name) is string url)
+                    activity.SetTag(name, Uri.TryCreate(url, UriKind.Absolute, out var uri) ? uri.GetLeftPart(UriPartial.Authority) : null);
+            foreach (var name in PathAndQuery) activity.SetTag(name, null);
         }
     }
 

@@ -1,11 +1,13 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Net;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
 using Microsoft.Extensions.Options;
+using NotificationService.Adapters.Telegram;
 using NotificationService.Adapters.Webhook;
 using NotificationService.Core.Tests.Callbacks;
 using NotificationService.Hosting;
@@ -72,6 +74,59 @@ public sealed partial class when_an_operator_watches_a_job(SystemFixture system)
                 Describe(spans));
         }
         await System.StopWorkerAsync(worker);
+    }
+
+    [Fact]
+    public async Task no_span_holds_a_bot_token_or_the_path_and_query_of_a_webhook_url()
+    {
+        await using var botApi = await HttpPeer.StartAsync();
+        botApi.Reply = _ => new PeerReply(200, """{"ok":true,"result":{"message_id":9,"date":0,"chat":{"id":77,"type":"private"}}}""");
+        await using var hook = await HttpPeer.StartAsync();
+        const string token = "4242:otel-bot-token-must-not-leak";
+        string[] secrets = [token, "otel-bot-token", "T0PATHSECRET", "B0PATHSECRET", "hook-path-secret", "query-secret"];
+        var spans = new List<Activity>();
+        using (var tracing = Sdk.CreateTracerProviderBuilder().AddNotificationTracing().AddInMemoryExporter(spans).Build())
+        {
+            // Created inside the provider's scope: the admin request and its database writes are traced too.
+            var telegram = await System.CreateAdapterAsync(UniqueName("tgotel"), "telegram",
+                new { botToken = token, apiBaseUrl = botApi.BaseUrl, allowPrivateNetwork = true });
+            var telegramWorker = await System.StartWorkerAsync<TelegramSender, TelegramConfig>("telegram", telegram.ApiKey);
+            var (webhook, webhookWorker) = await WebhookAsync(hook.BaseUrl + "/services/T0PATHSECRET/B0PATHSECRET/hook-path-secret?sig=query-secret");
+
+            var offer = await System.CreateOfferAsync(System.Tenant, new
+            {
+                targets = new object[]
+                {
+                    new { adapter = telegram.Name, @params = new { chatId = 77, text = "traced" } },
+                    new { adapter = webhook.Name, @params = new { payload = new { n = 1 } } },
+                },
+            });
+            foreach (var job in offer.Jobs) Assert.Equal(JobState.Finished, (await System.WaitForTerminalAsync(System.Tenant, job.Id)).State);
+            Assert.Equal($"/bot{token}/sendMessage", Assert.Single(botApi.Requests).Path); // the secrets did go on the wire
+
+            // Both provider calls were traced, and name only scheme, host and port.
+            foreach (var peer in new[] { botApi.BaseUrl, hook.BaseUrl })
+            {
+                var call = await Eventually.Until(() => Task.FromResult(Find(spans, s => s.Kind == ActivityKind.Client && s.Source.Name == "System.Net.Http"
+                    && Equals(s.GetTagItem("server.port"), new Uri(peer).Port))), s => s is not null, what: $"the client span of the call to {peer}");
+                Assert.Equal(new Uri(peer).GetLeftPart(UriPartial.Authority), call!.GetTagItem("url.full"));
+                Assert.Null(call.GetTagItem("url.path"));
+                Assert.Null(call.GetTagItem("url.query"));
+            }
+            await System.StopWorkerAsync(telegramWorker);
+            await System.StopWorkerAsync(webhookWorker);
+        }
+
+        // No attribute of any span or span event, from any source, nor a span's name holds a secret. The peers' own server
+        // spans (children of the provider calls: they run in this process) are the providers' side, not the service's.
+        var calls = Snapshot(spans).Where(s => s.Source.Name == "System.Net.Http").Select(s => s.SpanId).ToHashSet();
+        var leaks = (from s in Snapshot(spans)
+                     where !(s.Kind == ActivityKind.Server && calls.Contains(s.ParentSpanId))
+                     from text in new[] { s.DisplayName }.Concat(s.TagObjects.Concat(s.Events.SelectMany(e => e.Tags)).Select(t => $"{t.Key}={t.Value}"))
+                     where secrets.Any(secret => text.Contains(secret, StringComparison.OrdinalIgnoreCase))
+                     select $"{s.Source.Name} {s.DisplayName}: {text}").ToList();
+        Assert.True(Snapshot(spans).Length > 10, Describe(spans));
+        Assert.Empty(leaks);
     }
 
     [Fact]
