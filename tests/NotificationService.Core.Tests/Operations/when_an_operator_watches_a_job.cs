@@ -152,6 +152,9 @@ public sealed partial class when_an_operator_watches_a_job(SystemFixture system)
         Assert.Null(Value(scraped, "ns_jobs_failed_total", series));
         Assert.Equal(1, Value(scraped, "ns_jobs_latency_seconds_count", byAdapter));
         Assert.Equal(1, Value(scraped, "ns_send_duration_seconds_count", byAdapter));
+        // Buckets in seconds, not the SDK's default ones (0, 5, 10, ...) where every send falls below 5.
+        Assert.NotNull(Value(scraped, "ns_send_duration_seconds_bucket", [.. byAdapter, "le=\"0.1\""]));
+        Assert.NotNull(Value(scraped, "ns_jobs_latency_seconds_bucket", [.. byAdapter, "le=\"2.5\""]));
         // Wolverine's, ASP.NET Core's and the runtime's metrics are served alongside.
         Assert.Contains("dotnet_gc_", scraped);
         Assert.Contains("wolverine", core);
