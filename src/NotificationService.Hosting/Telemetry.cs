@@ -1,10 +1,13 @@
 using System.Diagnostics;
 using System.Reflection;
+using System.Security.Cryptography;
+using System.Text;
 using JasperFx;
 using JasperFx.OpenTelemetry;
 using JasperFx.CodeGeneration;
 using Marten;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -93,8 +96,24 @@ public static class Telemetry
         return builder;
     }
 
-    /// <summary>Prometheus' scrape endpoint. Not behind a key: a scraper has none, and no tag is tenant data (README: Operations).</summary>
-    public static IEndpointConventionBuilder MapNotificationMetrics(this IEndpointRouteBuilder app) => app.MapPrometheusScrapingEndpoint("/metrics");
+    /// <summary>
+    /// Prometheus' scrape endpoint. Its series name service ids and their volumes, so with <c>Telemetry:MetricsKey</c> set
+    /// it answers only <c>Authorization: Bearer &lt;key&gt;</c> (Prometheus' <c>authorization</c> scrape setting); unset, it
+    /// is open, for a port only the scraper reaches (README: Operations).
+    /// </summary>
+    public static IEndpointConventionBuilder MapNotificationMetrics(this IEndpointRouteBuilder app)
+    {
+        var key = app.ServiceProvider.GetRequiredService<IConfiguration>()["Telemetry:MetricsKey"] is { Length: > 0 } k
+            ? Encoding.UTF8.GetBytes("Bearer " + k) : null;
+        return app.MapPrometheusScrapingEndpoint("/metrics", meterProvider: null, configureBranchedPipeline: key is null ? null : branch => branch.Use(
+            (context, next) =>
+            {
+                if (CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(context.Request.Headers.Authorization.ToString()), key)) return next(context);
+                context.Response.StatusCode = StatusCodes.Status401Unauthorized;
+                context.Response.Headers.WWWAuthenticate = "Bearer";
+                return Task.CompletedTask;
+            }), optionsName: null);
+    }
 
     /// <summary>
     /// A signal (TRACES, METRICS) goes over OTLP when an endpoint is set for all signals or for it, unless

@@ -163,6 +163,30 @@ public sealed partial class when_an_operator_watches_a_job(SystemFixture system)
     }
 
     [Fact]
+    public async Task with_a_metrics_key_set_metrics_answers_only_a_scraper_that_presents_it()
+    {
+        var adapter = await System.CreateAdapterAsync(UniqueName("scrape"), "webhook",
+            new { url = "http://127.0.0.1:9/in", secret = "webhook-secret-0123456789", allowPrivateNetwork = true });
+        var worker = await System.StartWorkerAsync<WebhookSender, WebhookConfig>("webhook", adapter.ApiKey,
+            settings: new Dictionary<string, string?> { ["Telemetry:MetricsKey"] = "scrape-key-0123456789" });
+        using var scraper = new HttpClient { BaseAddress = new Uri(worker.Urls.First()) };
+        async Task<HttpResponseMessage> ScrapeAsync(string? authorization)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/metrics");
+            if (authorization is not null) request.Headers.TryAddWithoutValidation("Authorization", authorization);
+            return await scraper.SendAsync(request);
+        }
+
+        Assert.Equal(HttpStatusCode.Unauthorized, (await ScrapeAsync(null)).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await ScrapeAsync("Bearer scrape-key-wrong")).StatusCode);
+        var scraped = await ScrapeAsync("Bearer scrape-key-0123456789");
+        Assert.Equal(HttpStatusCode.OK, scraped.StatusCode);
+        Assert.Contains("dotnet_gc_", await scraped.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.OK, (await scraper.GetAsync("/health")).StatusCode); // probes stay open
+        await System.StopWorkerAsync(worker);
+    }
+
+    [Fact]
     public async Task the_core_counts_the_cancels_it_commits()
     {
         // No worker: the job waits queued, so the cancel is decided and committed by the core alone.
