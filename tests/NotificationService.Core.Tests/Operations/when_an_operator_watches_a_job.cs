@@ -257,6 +257,24 @@ public sealed partial class when_an_operator_watches_a_job(SystemFixture system)
     }
 
     [Fact]
+    public async Task an_outcome_without_an_error_logs_no_null()
+    {
+        await using var receiver = await HttpPeer.StartAsync();
+        var (adapter, worker) = await WebhookAsync(receiver.BaseUrl + "/in");
+        using var log = LogCapture.AttachTo(worker.Services);
+
+        var jobId = await OfferAsync(adapter);
+        Assert.Equal(JobState.Finished, (await System.WaitForTerminalAsync(System.Tenant, jobId)).State);
+
+        var line = (await Eventually.Until(() => Task.FromResult(log.Lines.Where(l => l.Message.StartsWith($"Job {jobId} ")).ToList()),
+            l => l.Count == 1, what: "the outcome line"))[0];
+        Assert.Equal("finished", line.State.Single(s => s.Key == "Outcome").Value);
+        Assert.Matches(@": finished \(\d+ ms\)$", line.Message);
+        Assert.DoesNotContain("null", line.Message, StringComparison.OrdinalIgnoreCase);
+        await System.StopWorkerAsync(worker);
+    }
+
+    [Fact]
     public async Task tracing_is_off_unless_an_exporter_is_configured_and_then_traces_and_metrics_go_over_otlp()
     {
         Assert.Null(System.Core.Services.GetService<TracerProvider>());
