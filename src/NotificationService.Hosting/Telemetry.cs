@@ -8,6 +8,7 @@ using JasperFx.CodeGeneration;
 using Marten;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -35,6 +36,9 @@ public static class Telemetry
     /// <summary>The attribute naming the job on every span that concerns one.</summary>
     public const string JobIdTag = "ns.job_id";
 
+    /// <summary>The attribute naming the offer on the span of the request that created it (POST /v1/offers).</summary>
+    public const string OfferIdTag = "ns.offer_id";
+
     private static readonly AsyncLocal<Guid?> Job = new();
 
     /// <summary>
@@ -44,6 +48,13 @@ public static class Telemetry
     /// Set it in an async method: the flow gets its previous value back when the method returns.
     /// </summary>
     public static void WorkingFor(Guid? jobId) => Job.Value = jobId;
+
+    /// <summary>
+    /// Tags the span of the HTTP request (the server span), not whatever span is current: an endpoint runs under the
+    /// spans its loading started, and Marten's are parented by id, so the request's span is not reachable from them.
+    /// </summary>
+    public static void TagRequest(HttpContext http, string tag, object value) =>
+        http.Features.Get<IHttpActivityFeature>()?.Activity.SetTag(tag, value);
 
     /// <summary>The job <see cref="WorkingFor"/> named in this flow, if any.</summary>
     public static Guid? CurrentJob => Job.Value;

@@ -47,7 +47,8 @@ public sealed partial class when_an_operator_watches_a_job(SystemFixture system)
         // this provider sees the core (Alba) and the worker, both in this process.
         using (var tracing = Sdk.CreateTracerProviderBuilder().AddNotificationTracing().AddInMemoryExporter(spans).Build())
         {
-            var jobId = await OfferAsync(adapter);
+            var offer = await System.CreateOfferAsync(System.Tenant, new { targets = new[] { new { adapter = adapter.Name, @params = new { payload = new { n = 1 } } } } });
+            var jobId = offer.Jobs[0].Id;
             Assert.Equal(JobState.Finished, (await System.WaitForTerminalAsync(System.Tenant, jobId)).State);
 
             Activity Span(Func<Activity, bool> match, string what) =>
@@ -55,6 +56,7 @@ public sealed partial class when_an_operator_watches_a_job(SystemFixture system)
             var post = await Eventually.Until(() => Task.FromResult(Find(spans, s => s.Kind == ActivityKind.Server && s.DisplayName.Contains("/v1/offers"))),
                 s => s is not null, what: "the POST /v1/offers span");
             var trace = post!.TraceId;
+            Assert.Equal(offer.Id, post.GetTagItem(Telemetry.OfferIdTag)); // the request names its offer (it has many jobs)
             // The provider call ends before the worker's handler span does, which ends after the outcome is committed.
             var call = await Eventually.Until(() => Task.FromResult(Find(spans, s => s.TraceId == trace && s.Kind == ActivityKind.Client
                 && s.Source.Name == "System.Net.Http" && (s.GetTagItem("url.full") as string)?.StartsWith(receiver.BaseUrl) == true)),
