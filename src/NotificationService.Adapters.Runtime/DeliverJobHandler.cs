@@ -84,8 +84,18 @@ public static partial class DeliverJobHandler
     /// classified one the tenant sees too, never the provider's answer. With the JSON formatter the line carries the
     /// trace and span ids, so it leads to the job's trace.
     /// </summary>
+    private static void Ended(ILogger logger, Guid jobId, string adapter, int attempt, string outcome, long durationMs, string? error)
+    {
+        // Two templates, so an outcome without an error does not end in "(null)".
+        if (error is null) EndedClean(logger, jobId, adapter, attempt, outcome, durationMs);
+        else EndedWithError(logger, jobId, adapter, attempt, outcome, durationMs, error);
+    }
+
+    [LoggerMessage(LogLevel.Information, "Job {JobId} on {Adapter}, attempt {Attempt}: {Outcome} ({DurationMs} ms)")]
+    private static partial void EndedClean(ILogger logger, Guid jobId, string adapter, int attempt, string outcome, long durationMs);
+
     [LoggerMessage(LogLevel.Information, "Job {JobId} on {Adapter}, attempt {Attempt}: {Outcome} ({DurationMs} ms) {Error}")]
-    private static partial void Ended(ILogger logger, Guid jobId, string adapter, int attempt, string outcome, long durationMs, string? error);
+    private static partial void EndedWithError(ILogger logger, Guid jobId, string adapter, int attempt, string outcome, long durationMs, string error);
 
     /// <summary>What the committed events say: nothing committed means the message was stale or the job already ended.</summary>
     private static (string Outcome, string? Error) Outcome(IReadOnlyList<object> events) => events.LastOrDefault() switch

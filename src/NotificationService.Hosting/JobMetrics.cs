@@ -26,8 +26,15 @@ public static class JobMetrics
     private static readonly Counter<long> Canceled = Meter.CreateCounter<long>("ns.jobs.canceled", "{job}", "Jobs canceled");
     private static readonly Counter<long> Retries = Meter.CreateCounter<long>("ns.jobs.retries", "{attempt}", "Attempts that failed transiently and were scheduled again");
     private static readonly Counter<long> Duplicates = Meter.CreateCounter<long>("ns.jobs.possible_duplicates", "{job}", "Attempts started again after one that never ended");
-    private static readonly Histogram<double> Latency = Meter.CreateHistogram<double>("ns.jobs.latency", "s", "From queued (or due) to delivered");
-    private static readonly Histogram<double> SendDuration = Meter.CreateHistogram<double>("ns.send.duration", "s", "One channel send, whatever its result");
+    // The SDK's default buckets (0, 5, 10, 25, ... 10000) are made for milliseconds: in seconds every send would fall in
+    // the first one. These span a fast send (5 ms) to a long queue wait (5 min).
+    private static readonly InstrumentAdvice<double> Seconds = new()
+    {
+        HistogramBucketBoundaries = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    };
+
+    private static readonly Histogram<double> Latency = Meter.CreateHistogram("ns.jobs.latency", "s", "From queued (or due) to delivered", advice: Seconds);
+    private static readonly Histogram<double> SendDuration = Meter.CreateHistogram("ns.send.duration", "s", "One channel send, whatever its result", advice: Seconds);
     private static readonly Counter<long> RateLimitWaits = Meter.CreateCounter<long>("ns.rate_limit.waits", "{send}", "Sends that waited for the adapter's rate limit");
     private static readonly Counter<double> RateLimitWaitTime = Meter.CreateCounter<double>("ns.rate_limit.waited", "s", "Time sends waited for the adapter's rate limit");
     private static readonly Counter<long> Callbacks = Meter.CreateCounter<long>("ns.callbacks.deliveries", "{delivery}", "Status callback delivery attempts, by outcome");

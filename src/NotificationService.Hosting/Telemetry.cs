@@ -1,10 +1,14 @@
 using System.Diagnostics;
 using System.Reflection;
+using System.Security.Cryptography;
+using System.Text;
 using JasperFx;
 using JasperFx.OpenTelemetry;
 using JasperFx.CodeGeneration;
 using Marten;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -32,6 +36,9 @@ public static class Telemetry
     /// <summary>The attribute naming the job on every span that concerns one.</summary>
     public const string JobIdTag = "ns.job_id";
 
+    /// <summary>The attribute naming the offer on the span of the request that created it (POST /v1/offers).</summary>
+    public const string OfferIdTag = "ns.offer_id";
+
     private static readonly AsyncLocal<Guid?> Job = new();
 
     /// <summary>
@@ -41,6 +48,13 @@ public static class Telemetry
     /// Set it in an async method: the flow gets its previous value back when the method returns.
     /// </summary>
     public static void WorkingFor(Guid? jobId) => Job.Value = jobId;
+
+    /// <summary>
+    /// Tags the span of the HTTP request (the server span), not whatever span is current: an endpoint runs under the
+    /// spans its loading started, and Marten's are parented by id, so the request's span is not reachable from them.
+    /// </summary>
+    public static void TagRequest(HttpContext http, string tag, object value) =>
+        http.Features.Get<IHttpActivityFeature>()?.Activity.SetTag(tag, value);
 
     /// <summary>The job <see cref="WorkingFor"/> named in this flow, if any.</summary>
     public static Guid? CurrentJob => Job.Value;
@@ -54,7 +68,9 @@ public static class Telemetry
         // Probes and scrapes are not traffic worth a trace.
         .AddAspNetCoreInstrumentation(o => o.Filter = http => http.Request.Path != "/metrics" && http.Request.Path != "/health")
         .AddHttpClientInstrumentation()
-        .AddProcessor(new JobIdPropagation());
+        .AddProcessor(new JobIdPropagation())
+        // Before any exporter (they are added after this): a processor's OnEnd runs in the order processors were added.
+        .AddProcessor(new OutboundUrlRedaction());
 
     public static IHostApplicationBuilder AddNotificationTelemetry(this IHostApplicationBuilder builder, string serviceName)
     {
@@ -91,8 +107,24 @@ public static class Telemetry
         return builder;
     }
 
-    /// <summary>Prometheus' scrape endpoint. Not behind a key: a scraper has none, and no tag is tenant data (README: Operations).</summary>
-    public static IEndpointConventionBuilder MapNotificationMetrics(this IEndpointRouteBuilder app) => app.MapPrometheusScrapingEndpoint("/metrics");
+    /// <summary>
+    /// Prometheus' scrape endpoint. Its series name service ids and their volumes, so with <c>Telemetry:MetricsKey</c> set
+    /// it answers only <c>Authorization: Bearer &lt;key&gt;</c> (Prometheus' <c>authorization</c> scrape setting); unset, it
+    /// is open, for a port only the scraper reaches (README: Operations).
+    /// </summary>
+    public static IEndpointConventionBuilder MapNotificationMetrics(this IEndpointRouteBuilder app)
+    {
+        var key = app.ServiceProvider.GetRequiredService<IConfiguration>()["Telemetry:MetricsKey"] is { Length: > 0 } k
+            ? Encoding.UTF8.GetBytes("Bearer " + k) : null;
+        return app.MapPrometheusScrapingEndpoint("/metrics", meterProvider: null, configureBranchedPipeline: key is null ? null : branch => branch.Use(
+            (context, next) =>
+            {
+                if (CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(context.Request.Headers.Authorization.ToString()), key)) return next(context);
+                context.Response.StatusCode = StatusCodes.Status401Unauthorized;
+                context.Response.Headers.WWWAuthenticate = "Bearer";
+                return Task.CompletedTask;
+            }), optionsName: null);
+    }
 
     /// <summary>
     /// A signal (TRACES, METRICS) goes over OTLP when an endpoint is set for all signals or for it, unless
@@ -114,6 +146,30 @@ public static class Telemetry
                 if (chain.MessageType.GetProperty("JobId", BindingFlags.Public | BindingFlags.Instance) is { PropertyType: var type } member
                     && type == typeof(Guid) && chain.AuditedMembers.All(a => a.Member != member))
                     chain.AuditedMembers.Add(new AuditedMember(member, "JobId", JobIdTag));
+        }
+    }
+
+    /// <summary>
+    /// An outbound URL's path and query can be a credential: Telegram's Bot API puts the bot token in the path
+    /// (<c>/bot&lt;token&gt;/sendMessage</c>), Slack-style webhooks and status callback URLs carry their secret in the path
+    /// or the query. So an HTTP client span keeps only scheme, host and port (<c>url.full</c>, <c>server.*</c>), whichever
+    /// instrumentation made it (the runtime's own on .NET 9+, or the DiagnosticListener one) and whichever attribute
+    /// names it used.
+    /// </summary>
+    private sealed class OutboundUrlRedaction : BaseProcessor<Activity>
+    {
+        private static readonly string[] Urls = ["url.full", "http.url"];
+        private static readonly string[] PathAndQuery = ["url.path", "url.query", "http.target", "url.fragment"];
+
+        public override void OnEnd(Activity activity)
+        {
+            // Every client span, whatever made it (the runtime's HttpClient source, the DiagnosticListener instrumentation,
+            // a library of its own): inbound (server) spans keep their route, which is ours and holds no secret.
+            if (activity.Kind != ActivityKind.Client) return;
+            foreach (var name in Urls)
+                if (activity.GetTagItem(name) is string url)
+                    activity.SetTag(name, Uri.TryCreate(url, UriKind.Absolute, out var uri) ? uri.GetLeftPart(UriPartial.Authority) : null);
+            foreach (var name in PathAndQuery) activity.SetTag(name, null);
         }
     }
 

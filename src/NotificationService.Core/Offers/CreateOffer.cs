@@ -10,6 +10,7 @@ using NotificationService.Core.Infrastructure;
 using NotificationService.Core.Jobs;
 using NotificationService.Core.Limits;
 using NotificationService.Core.Templates;
+using NotificationService.Hosting;
 using NotificationService.Storage.Adapters;
 using NotificationService.Storage.Jobs;
 using Wolverine;
@@ -174,6 +175,8 @@ public static class CreateOfferEndpoint
             default:
                 // Given back if the offer is not stored after all.
                 PendingJobsReservations.Reserved(httpContext, context.OfferId);
+                // One offer makes many jobs, so the request's span names the offer; each job's spans name their job.
+                Telemetry.TagRequest(httpContext, Telemetry.OfferIdTag, context.OfferId);
                 return WolverineContinue.NoProblems;
         }
     }

@@ -1,11 +1,13 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Net;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
 using Microsoft.Extensions.Options;
+using NotificationService.Adapters.Telegram;
 using NotificationService.Adapters.Webhook;
 using NotificationService.Core.Tests.Callbacks;
 using NotificationService.Hosting;
@@ -45,7 +47,8 @@ public sealed partial class when_an_operator_watches_a_job(SystemFixture system)
         // this provider sees the core (Alba) and the worker, both in this process.
         using (var tracing = Sdk.CreateTracerProviderBuilder().AddNotificationTracing().AddInMemoryExporter(spans).Build())
         {
-            var jobId = await OfferAsync(adapter);
+            var offer = await System.CreateOfferAsync(System.Tenant, new { targets = new[] { new { adapter = adapter.Name, @params = new { payload = new { n = 1 } } } } });
+            var jobId = offer.Jobs[0].Id;
             Assert.Equal(JobState.Finished, (await System.WaitForTerminalAsync(System.Tenant, jobId)).State);
 
             Activity Span(Func<Activity, bool> match, string what) =>
@@ -53,6 +56,7 @@ public sealed partial class when_an_operator_watches_a_job(SystemFixture system)
             var post = await Eventually.Until(() => Task.FromResult(Find(spans, s => s.Kind == ActivityKind.Server && s.DisplayName.Contains("/v1/offers"))),
                 s => s is not null, what: "the POST /v1/offers span");
             var trace = post!.TraceId;
+            Assert.Equal(offer.Id, post.GetTagItem(Telemetry.OfferIdTag)); // the request names its offer (it has many jobs)
             // The provider call ends before the worker's handler span does, which ends after the outcome is committed.
             var call = await Eventually.Until(() => Task.FromResult(Find(spans, s => s.TraceId == trace && s.Kind == ActivityKind.Client
                 && s.Source.Name == "System.Net.Http" && (s.GetTagItem("url.full") as string)?.StartsWith(receiver.BaseUrl) == true)),
@@ -72,6 +76,59 @@ public sealed partial class when_an_operator_watches_a_job(SystemFixture system)
                 Describe(spans));
         }
         await System.StopWorkerAsync(worker);
+    }
+
+    [Fact]
+    public async Task no_span_holds_a_bot_token_or_the_path_and_query_of_a_webhook_url()
+    {
+        await using var botApi = await HttpPeer.StartAsync();
+        botApi.Reply = _ => new PeerReply(200, """{"ok":true,"result":{"message_id":9,"date":0,"chat":{"id":77,"type":"private"}}}""");
+        await using var hook = await HttpPeer.StartAsync();
+        const string token = "4242:otel-bot-token-must-not-leak";
+        string[] secrets = [token, "otel-bot-token", "T0PATHSECRET", "B0PATHSECRET", "hook-path-secret", "query-secret"];
+        var spans = new List<Activity>();
+        using (var tracing = Sdk.CreateTracerProviderBuilder().AddNotificationTracing().AddInMemoryExporter(spans).Build())
+        {
+            // Created inside the provider's scope: the admin request and its database writes are traced too.
+            var telegram = await System.CreateAdapterAsync(UniqueName("tgotel"), "telegram",
+                new { botToken = token, apiBaseUrl = botApi.BaseUrl, allowPrivateNetwork = true });
+            var telegramWorker = await System.StartWorkerAsync<TelegramSender, TelegramConfig>("telegram", telegram.ApiKey);
+            var (webhook, webhookWorker) = await WebhookAsync(hook.BaseUrl + "/services/T0PATHSECRET/B0PATHSECRET/hook-path-secret?sig=query-secret");
+
+            var offer = await System.CreateOfferAsync(System.Tenant, new
+            {
+                targets = new object[]
+                {
+                    new { adapter = telegram.Name, @params = new { chatId = 77, text = "traced" } },
+                    new { adapter = webhook.Name, @params = new { payload = new { n = 1 } } },
+                },
+            });
+            foreach (var job in offer.Jobs) Assert.Equal(JobState.Finished, (await System.WaitForTerminalAsync(System.Tenant, job.Id)).State);
+            Assert.Equal($"/bot{token}/sendMessage", Assert.Single(botApi.Requests).Path); // the secrets did go on the wire
+
+            // Both provider calls were traced, and name only scheme, host and port.
+            foreach (var peer in new[] { botApi.BaseUrl, hook.BaseUrl })
+            {
+                var call = await Eventually.Until(() => Task.FromResult(Find(spans, s => s.Kind == ActivityKind.Client && s.Source.Name == "System.Net.Http"
+                    && Equals(s.GetTagItem("server.port"), new Uri(peer).Port))), s => s is not null, what: $"the client span of the call to {peer}");
+                Assert.Equal(new Uri(peer).GetLeftPart(UriPartial.Authority), call!.GetTagItem("url.full"));
+                Assert.Null(call.GetTagItem("url.path"));
+                Assert.Null(call.GetTagItem("url.query"));
+            }
+            await System.StopWorkerAsync(telegramWorker);
+            await System.StopWorkerAsync(webhookWorker);
+        }
+
+        // No attribute of any span or span event, from any source, nor a span's name holds a secret. The peers' own server
+        // spans (children of the provider calls: they run in this process) are the providers' side, not the service's.
+        var calls = Snapshot(spans).Where(s => s.Source.Name == "System.Net.Http").Select(s => s.SpanId).ToHashSet();
+        var leaks = (from s in Snapshot(spans)
+                     where !(s.Kind == ActivityKind.Server && calls.Contains(s.ParentSpanId))
+                     from text in new[] { s.DisplayName }.Concat(s.TagObjects.Concat(s.Events.SelectMany(e => e.Tags)).Select(t => $"{t.Key}={t.Value}"))
+                     where secrets.Any(secret => text.Contains(secret, StringComparison.OrdinalIgnoreCase))
+                     select $"{s.Source.Name} {s.DisplayName}: {text}").ToList();
+        Assert.True(Snapshot(spans).Length > 10, Describe(spans));
+        Assert.Empty(leaks);
     }
 
     [Fact]
@@ -97,10 +154,37 @@ public sealed partial class when_an_operator_watches_a_job(SystemFixture system)
         Assert.Null(Value(scraped, "ns_jobs_failed_total", series));
         Assert.Equal(1, Value(scraped, "ns_jobs_latency_seconds_count", byAdapter));
         Assert.Equal(1, Value(scraped, "ns_send_duration_seconds_count", byAdapter));
+        // Buckets in seconds, not the SDK's default ones (0, 5, 10, ...) where every send falls below 5.
+        Assert.NotNull(Value(scraped, "ns_send_duration_seconds_bucket", [.. byAdapter, "le=\"0.1\""]));
+        Assert.NotNull(Value(scraped, "ns_jobs_latency_seconds_bucket", [.. byAdapter, "le=\"2.5\""]));
         // Wolverine's, ASP.NET Core's and the runtime's metrics are served alongside.
         Assert.Contains("dotnet_gc_", scraped);
         Assert.Contains("wolverine", core);
         Assert.Contains("http_server_request_duration_seconds", core);
+        await System.StopWorkerAsync(worker);
+    }
+
+    [Fact]
+    public async Task with_a_metrics_key_set_metrics_answers_only_a_scraper_that_presents_it()
+    {
+        var adapter = await System.CreateAdapterAsync(UniqueName("scrape"), "webhook",
+            new { url = "http://127.0.0.1:9/in", secret = "webhook-secret-0123456789", allowPrivateNetwork = true });
+        var worker = await System.StartWorkerAsync<WebhookSender, WebhookConfig>("webhook", adapter.ApiKey,
+            settings: new Dictionary<string, string?> { ["Telemetry:MetricsKey"] = "scrape-key-0123456789" });
+        using var scraper = new HttpClient { BaseAddress = new Uri(worker.Urls.First()) };
+        async Task<HttpResponseMessage> ScrapeAsync(string? authorization)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/metrics");
+            if (authorization is not null) request.Headers.TryAddWithoutValidation("Authorization", authorization);
+            return await scraper.SendAsync(request);
+        }
+
+        Assert.Equal(HttpStatusCode.Unauthorized, (await ScrapeAsync(null)).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await ScrapeAsync("Bearer scrape-key-wrong")).StatusCode);
+        var scraped = await ScrapeAsync("Bearer scrape-key-0123456789");
+        Assert.Equal(HttpStatusCode.OK, scraped.StatusCode);
+        Assert.Contains("dotnet_gc_", await scraped.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.OK, (await scraper.GetAsync("/health")).StatusCode); // probes stay open
         await System.StopWorkerAsync(worker);
     }
 
@@ -171,6 +255,24 @@ public sealed partial class when_an_operator_watches_a_job(SystemFixture system)
         var tracking = worker.Services.GetRequiredService<IOptions<LoggerFactoryOptions>>().Value.ActivityTrackingOptions;
         Assert.True(tracking.HasFlag(ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId), tracking.ToString());
         Assert.True(worker.Services.GetRequiredService<IOptionsMonitor<JsonConsoleFormatterOptions>>().CurrentValue.IncludeScopes, "JSON scopes");
+        await System.StopWorkerAsync(worker);
+    }
+
+    [Fact]
+    public async Task an_outcome_without_an_error_logs_no_null()
+    {
+        await using var receiver = await HttpPeer.StartAsync();
+        var (adapter, worker) = await WebhookAsync(receiver.BaseUrl + "/in");
+        using var log = LogCapture.AttachTo(worker.Services);
+
+        var jobId = await OfferAsync(adapter);
+        Assert.Equal(JobState.Finished, (await System.WaitForTerminalAsync(System.Tenant, jobId)).State);
+
+        var line = (await Eventually.Until(() => Task.FromResult(log.Lines.Where(l => l.Message.StartsWith($"Job {jobId} ")).ToList()),
+            l => l.Count == 1, what: "the outcome line"))[0];
+        Assert.Equal("finished", line.State.Single(s => s.Key == "Outcome").Value);
+        Assert.Matches(@": finished \(\d+ ms\)$", line.Message);
+        Assert.DoesNotContain("null", line.Message, StringComparison.OrdinalIgnoreCase);
         await System.StopWorkerAsync(worker);
     }
 
