@@ -65,8 +65,13 @@ public static class TelemetryCost
             {
                 foreach (var target in targets)
                 {
-                    using var response = await stack.Http.GetAsync(new Uri(target, "/metrics"), stop);
-                    if (response.IsSuccessStatusCode && (await response.Content.ReadAsStringAsync(stop)).Contains("ns_jobs_")) scrapes++;
+                    // A process still starting (or briefly busy) refuses a scrape; Prometheus would count it missed and go on.
+                    try
+                    {
+                        using var response = await stack.Http.GetAsync(new Uri(target, "/metrics"), stop);
+                        if (response.IsSuccessStatusCode && (await response.Content.ReadAsStringAsync(stop)).Contains("ns_jobs_")) scrapes++;
+                    }
+                    catch (HttpRequestException) { }
                 }
                 await Task.Delay(TimeSpan.FromSeconds(5), stop);
             }
