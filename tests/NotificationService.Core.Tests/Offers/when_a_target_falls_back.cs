@@ -156,6 +156,24 @@ public sealed class when_a_target_falls_back(SystemFixture system) : Integration
     }
 
     [Fact]
+    public async Task moving_a_scheduled_offers_send_time_earlier_moves_its_chains_first_timer()
+    {
+        var idle = await IdleAdapterAsync();
+        var offer = await System.CreateOfferAsync(System.Tenant, new
+        {
+            sendAt = DateTimeOffset.UtcNow.AddHours(1),
+            targets = new[] { new { adapter = idle.Name, @params = new { to = "ann@example.test", subject = "Code", text = "1234" }, fallback = new[] { Email(System.Email.Name) }, fallbackAfterSeconds = 2 } },
+        });
+
+        await System.SendAsync<JsonElement>(HttpMethod.Patch, $"/v1/offers/{offer.Id}", System.Tenant.ApiKey, new { sendAt = DateTimeOffset.UtcNow.AddSeconds(2) }, expect: 200);
+
+        // Due 2 s after the new send time, not an hour later.
+        var view = await WaitForStepAsync(offer.Id, 1, s => s.GetProperty("state").GetString() == "Finished", "the step 2 s after the new send time to be delivered");
+        Assert.Equal("NotFinishedInTime", Step(view, 1).GetProperty("reason").GetString());
+        Assert.Equal(JobState.Canceled, (await System.GetJobAsync(System.Tenant, offer.Jobs[0].Id)).State);
+    }
+
+    [Fact]
     public async Task erasing_an_offers_metadata_ends_its_running_chain_erased()
     {
         var idle = await IdleAdapterAsync();
