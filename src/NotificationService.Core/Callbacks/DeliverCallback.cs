@@ -1,6 +1,6 @@
 using JasperFx.Core;
 using Marten;
-using Npgsql;
+using NotificationService.Core.Infrastructure;
 using Wolverine.ErrorHandling;
 using Wolverine.Runtime.Handlers;
 
@@ -24,12 +24,7 @@ public static class DeliverCallbackHandler
             .Then.ScheduleRetry(5.Seconds(), 30.Seconds(), 60.Seconds(), 300.Seconds());
     }
 
-    public static bool IsTransientDatabase(Exception e)
-    {
-        for (var inner = e; inner is not null; inner = inner.InnerException)
-            if (inner is NpgsqlException { IsTransient: true } or TimeoutException or System.Net.Sockets.SocketException) return true;
-        return false;
-    }
+    public static bool IsTransientDatabase(Exception e) => TransientDatabaseErrors.Matches(e);
 
     public static Task<CallbackEndpoint?> LoadAsync(DeliverCallback message, IQuerySession session) => session.LoadAsync<CallbackEndpoint>(message.CallbackId);
 

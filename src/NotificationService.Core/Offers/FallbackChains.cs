@@ -37,6 +37,11 @@ public sealed class ChainStep
     public string? Reason { get; set; }
     public DateTimeOffset? StartedAt { get; set; }
     public DateTimeOffset? SkippedAt { get; set; }
+    /// <summary>
+    /// When its timer ran out while its job was being sent: the job's cancel was requested then, and the next step starts
+    /// only once the job ends (Canceled: it starts; Finished: the chain ends), so the recipient never gets both.
+    /// </summary>
+    public DateTimeOffset? TimedOutAt { get; set; }
 }
 
 /// <summary>A step's new job: its id, adapter, first events and when its own timer is due (null: no timer).</summary>
@@ -58,7 +63,12 @@ public sealed record StepDecision(IReadOnlyList<object> PreviousJobEvents, bool 
 ///   step n's job Finished                          --> chain ends Finished (the steps left are dropped)
 ///   step n's job Canceled (or cancel requested)    --> chain ends Canceled
 ///   step n's job Failed | Expired                  --> step n+1's job is created (JobFellBack, JobFallbackStarted)
-///   step n's timer, job not ended                  --> the job is canceled and step n+1's job created in the same commit
+///   step n's timer, job not started                --> the job is canceled and step n+1's job created in the same commit
+///   step n's timer, job being sent (Started)       --> its cancel is requested (the worker aborts); step n+1 waits:
+///     that job then Canceled                       --> step n+1's job is created (NotFinishedInTime)
+///     that job then Finished                       --> chain ends Finished
+///   step n+1's params not matching the schema of the failover it would go to --> step n+1 Skipped
+///   step n's job gone (swept)                      --> chain ends Deleted
 ///   step n's timer, job Scheduled before send time --> look again at its send time + afterSeconds
 ///   no step left | offer expired                   --> chain ends Exhausted | Expired
 ///   offer deleted | erased                         --> chain ends Deleted | Erased (no new step)
@@ -86,14 +96,18 @@ public static class FallbackChains
     /// <summary>
     /// Step <paramref name="message"/>.Step is due. <paramref name="job"/>: the previous step's job (null if its stream is
     /// gone); <paramref name="adapters"/>: the adapters by name, failovers included; <paramref name="health"/>: those adapters'
-    /// (with a failover) health. Changes the chain on the offer.
+    /// (with a failover) health; <paramref name="paramsErrors"/>: by (step, adapter name), why a step's params do not match
+    /// the params schema of a failover it may be routed to (they were checked at accept against its own adapter only).
+    /// Changes the chain on the offer.
     /// </summary>
     public static StepDecision OnStepDue(
         Offer offer, StartFallbackStep message, Job? job, IReadOnlyDictionary<string, Adapter> adapters, DateTimeOffset now,
-        IReadOnlyDictionary<Guid, AdapterHealth>? health = null)
+        IReadOnlyDictionary<Guid, AdapterHealth>? health = null, IReadOnlyDictionary<(int Step, string Adapter), string>? paramsErrors = null)
     {
-        var chain = offer.Chains?.FirstOrDefault(c => message.Step >= 1 && message.Step <= c.Steps.Count && c.Steps[message.Step - 1].JobId == message.JobId);
-        if (chain is null || chain.EndedAt is not null || job is null) return StepDecision.Nothing;
+        var chain = ChainOf(offer, message);
+        if (chain is null || chain.EndedAt is not null) return StepDecision.Nothing;
+        // The previous job's stream is gone (deleted by the retention sweep): no step can follow it.
+        if (job is null) return End(chain, "Deleted", now);
         // Started or skipped already: a redelivery, or the timer and the job's end both fired.
         if (chain.Steps.Skip(message.Step).Any(s => s.JobId is not null || s.SkippedAt is not null)) return StepDecision.Nothing;
         if (offer.DeletedAt is not null) return End(chain, "Deleted", now);
@@ -102,21 +116,34 @@ public static class FallbackChains
         string reason;
         IReadOnlyList<object> cancel = [];
         var broadcast = false;
+        var previous = chain.Steps[message.Step - 1];
         switch (job.State)
         {
             case JobState.Finished: return End(chain, "Finished", now);
+            // Canceled after its timer asked the worker sending it to abort: now nothing of it can reach the recipient.
+            case JobState.Canceled when previous.TimedOutAt is not null:
+                reason = "NotFinishedInTime";
+                break;
             case JobState.Canceled: return End(chain, "Canceled", now);
             case JobState.Failed or JobState.Expired:
                 reason = job.State.ToString();
                 break;
-            case var _ when job.CancellationRequested: return message.Timer ? StepDecision.Nothing : End(chain, "Canceled", now);
+            // A cancel pending: the job's end decides (the service's cancel ends the chain, the timer's starts the next step).
+            case var _ when job.CancellationRequested:
+                return message.Timer || previous.TimedOutAt is not null ? StepDecision.Nothing : End(chain, "Canceled", now);
             // Not ended and this is not the timer: a stale message (an operator re-drove the job meanwhile).
             case var _ when !message.Timer: return StepDecision.Nothing;
             // The timer counts from the send time: a job still waiting for it is looked at again then.
             case JobState.Scheduled when job.SendAt is { } sendAt && sendAt > now:
                 return new StepDecision([], false, null, sendAt.AddSeconds(chain.AfterSeconds ?? 0), false);
+            // Out of time while being sent: the worker is told to abort; the next step waits for the job's end, so the
+            // recipient never gets both and the chain never has two live jobs.
+            case JobState.Started:
+                if (JobLifecycle.OnCancel(job, "fallback", now) is not CancelDecision.Cancel requested) return StepDecision.Nothing;
+                previous.TimedOutAt = now;
+                return new StepDecision(requested.Events, requested.Broadcast, null, null, true);
             default:
-                // Out of time: the job is canceled (the worker aborts a send in flight) so the recipient does not get both.
+                // Out of time before it started: canceled at once, and the next step created in the same commit.
                 if (JobLifecycle.OnCancel(job, "fallback", now) is CancelDecision.Cancel c) (cancel, broadcast) = (c.Events, c.Broadcast);
                 reason = "NotFinishedInTime";
                 break;
@@ -132,6 +159,11 @@ public static class FallbackChains
             if (route.Adapter is not { } target || !target.MayBeUsedBy(offer.ServiceId))
             {
                 (next.SkippedAt, next.Reason, next.Params) = (now, route.Error ?? $"Adapter '{next.Adapter}' may no longer be used by this service.", null);
+                continue;
+            }
+            if (paramsErrors?.GetValueOrDefault((step, target.Name)) is { } mismatch)
+            {
+                (next.SkippedAt, next.Reason, next.Params) = (now, $"Its params do not match the params schema of adapter '{target.Name}': {mismatch}", null);
                 continue;
             }
 
@@ -152,6 +184,10 @@ public static class FallbackChains
         }
         return End(chain, "Exhausted", now, cancel, broadcast);
     }
+
+    /// <summary>The chain whose step <c>message.Step - 1</c> is the message's job.</summary>
+    public static FallbackChain? ChainOf(Offer offer, StartFallbackStep message) =>
+        offer.Chains?.FirstOrDefault(c => message.Step >= 1 && message.Step <= c.Steps.Count && c.Steps[message.Step - 1].JobId == message.JobId);
 
     /// <summary>The offer is deleted or erased: no step starts any more, and the params kept for later steps are dropped.</summary>
     public static void Stop(Offer offer, string outcome, DateTimeOffset now)

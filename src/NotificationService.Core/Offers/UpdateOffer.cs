@@ -81,7 +81,14 @@ public static class UpdateOfferEndpoint
             operations.Add(new AppendJobEvents(job.Id, events));
             // The message for the old time finds the send time moved and does nothing.
             foreach (var rescheduled in events.OfType<JobRescheduled>())
+            {
                 messages.Add(new QueueScheduledJob(job.Id, job.AdapterId, rescheduled.SendAt).ScheduledAt(rescheduled.SendAt));
+                // Its chain's first timer counts from the send time: a new one for the new time (moved earlier, the old one
+                // would fire late; moved later, the old one finds the job still waiting and looks again; a step already
+                // started makes either a no-op).
+                if (offer.Offer!.Chains?.FirstOrDefault(c => c.Steps.Count > 1 && c.Steps[0].JobId == job.Id) is { AfterSeconds: { } after })
+                    messages.Add(new StartFallbackStep(offer.Offer.Id, job.Id, 1, Timer: true).ScheduledAt(rescheduled.SendAt.AddSeconds(after)));
+            }
             // The response shows the jobs as the commit will leave them.
             jobs.Add(job.After(events));
         }

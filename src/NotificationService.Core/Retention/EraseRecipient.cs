@@ -98,6 +98,9 @@ public static class EraseRecipientEndpoint
         var erased = 0;
         var notEnded = new List<Guid>();
         var skip = new List<Guid>(); // not ended, or gone (deleted by the sweep meanwhile): not looked for again
+        // Chains first: a step starting while the jobs are searched moves its params from the offer into a new job, which
+        // the search below then finds; stopped first, no chain can create a job holding the recipient after the search.
+        await StopChainsHoldingAsync(store, match, now, ct);
         while (true)
         {
             await using var session = store.LightweightSession();
@@ -126,8 +129,6 @@ public static class EraseRecipientEndpoint
             erased += done.Count;
         }
 
-        await StopChainsHoldingAsync(store, match, now, ct);
-
         var erasure = new Erasure
         {
             Id = Guid.NewGuid(), Kind = match.Kind, RecipientSha256 = match.Sha256, By = user.Actor(), At = now, Erased = erased, NotEnded = notEnded,
@@ -152,7 +153,9 @@ public static class EraseRecipientEndpoint
     /// </summary>
     private static async Task StopChainsHoldingAsync(IDocumentStore store, RecipientMatch match, DateTimeOffset now, CancellationToken ct)
     {
-        // Offers are optimistic: a chain step that started meanwhile makes the save fail, and the search runs again.
+        // The offers found are locked (FOR UPDATE, in id order so two erasures never deadlock) until the save: a chain step
+        // starting meanwhile waits, then fails its own optimistic save and retries on the stopped chain. The retry here is
+        // only for an offer written between the search's snapshot and the lock.
         for (var round = 0; ; round++)
         {
             await using var session = store.LightweightSession();
@@ -162,6 +165,7 @@ public static class EraseRecipientEndpoint
                   jsonb_array_elements(CASE WHEN jsonb_typeof(o.data->'chains') = 'array' THEN o.data->'chains' ELSE '[]'::jsonb END) WITH ORDINALITY c(chain, ord)
                 WHERE (c.chain->>'endedAt') IS NULL
                   AND EXISTS (SELECT 1 FROM jsonb_array_elements(c.chain->'steps') s, jsonb_path_query(s->'params', 'strict $.**') v WHERE {match.Condition})
+                ORDER BY o.id FOR UPDATE OF o
                 """, (NpgsqlConnection)session.Connection!);
             command.Parameters.AddWithValue("recipient", match.Normalised);
             var found = new List<(Guid Offer, int Chain)>();
@@ -175,7 +179,7 @@ public static class EraseRecipientEndpoint
                 session.Store(offer);
             }
             try { await session.SaveChangesAsync(ct); return; }
-            catch (JasperFx.ConcurrencyException) when (round < 5) { }
+            catch (JasperFx.ConcurrencyException) when (round < 20) { }
         }
     }
 

@@ -54,12 +54,14 @@ public sealed record EraseOfferMetadata(IReadOnlyCollection<Guid> OfferIds, Date
         if (OfferIds.Count == 0) return;
         session.QueueSqlCommand(
             // A new version, so a PATCH or DELETE that loaded the offer before this fails (409) rather than restoring the metadata.
-            // The params kept for fallback steps not started yet go with it (no step starts on an erased offer).
+            // The params kept for fallback steps not started yet go with it, and a chain not ended ends Erased (no step starts
+            // on an erased offer; its last job's stream may be swept before any message would end it).
             $"UPDATE {NotificationStore.Schema}.mt_doc_offer SET data = data || jsonb_build_object('metadata', null, 'erasedAt', ?::timestamptz, 'chains', " +
-            "(SELECT jsonb_agg(c || jsonb_build_object('steps', (SELECT jsonb_agg(s - 'params') FROM jsonb_array_elements(c->'steps') s))) " +
+            "(SELECT jsonb_agg(c || jsonb_build_object('steps', (SELECT jsonb_agg(s - 'params') FROM jsonb_array_elements(c->'steps') s)) " +
+            "  || CASE WHEN c->>'endedAt' IS NULL THEN jsonb_build_object('endedAt', ?::timestamptz, 'outcome', 'Erased') ELSE '{}'::jsonb END) " +
             "FROM jsonb_array_elements(CASE WHEN jsonb_typeof(data->'chains') = 'array' THEN data->'chains' ELSE '[]'::jsonb END) c)), " +
             "mt_version = gen_random_uuid() WHERE id = ANY(?)",
-            At, OfferIds.ToArray());
+            At, At, OfferIds.ToArray());
     }
 
     /// <summary>

@@ -95,13 +95,71 @@ public sealed class FallbackChainsTests
     }
 
     [Fact]
-    public void the_timer_of_a_job_being_sent_asks_its_worker_to_abort_it()
+    public void the_timer_of_a_job_being_sent_asks_its_worker_to_abort_it_and_the_next_step_waits_for_its_end()
     {
-        var decision = FallbackChains.OnStepDue(NewOffer(), Due(timer: true), JobIn(JobState.Started), Adapters(Sms, Email), Now);
+        var offer = NewOffer();
+        var decision = FallbackChains.OnStepDue(offer, Due(timer: true), JobIn(JobState.Started), Adapters(Sms, Email), Now);
 
-        Assert.NotNull(decision.Started);
+        Assert.Null(decision.Started); // no second live job while the first may still reach the recipient
         Assert.True(decision.Broadcast);
-        Assert.Equal(["JobCancellationRequested", "JobFellBack"], decision.PreviousJobEvents.Select(e => e.GetType().Name));
+        Assert.True(decision.OfferChanged);
+        Assert.Equal(["JobCancellationRequested"], decision.PreviousJobEvents.Select(e => e.GetType().Name));
+        Assert.Equal(Now, offer.Chains![0].Steps[0].TimedOutAt);
+        Assert.NotNull(offer.Chains[0].Steps[1].Params);
+        // The timer again, or a stale message, while the cancel is pending: still waiting.
+        Assert.Same(StepDecision.Nothing, FallbackChains.OnStepDue(offer, Due(timer: true), JobIn(JobState.Started, cancellationRequested: true), Adapters(Sms, Email), Now));
+        Assert.Same(StepDecision.Nothing, FallbackChains.OnStepDue(offer, Due(), JobIn(JobState.Started, cancellationRequested: true), Adapters(Sms, Email), Now));
+    }
+
+    [Fact]
+    public void a_job_canceled_because_its_time_ran_out_starts_the_next_step()
+    {
+        var offer = NewOffer();
+        FallbackChains.OnStepDue(offer, Due(timer: true), JobIn(JobState.Started), Adapters(Sms, Email), Now);
+
+        var decision = FallbackChains.OnStepDue(offer, Due(), JobIn(JobState.Canceled, cancellationRequested: true), Adapters(Sms, Email), Now.AddSeconds(2));
+
+        var started = Assert.IsType<StartedStep>(decision.Started);
+        Assert.Equal((1, Sms.Id), (started.Step, started.Adapter.Id));
+        Assert.Equal(["JobFellBack"], decision.PreviousJobEvents.Select(e => e.GetType().Name));
+        Assert.Equal("NotFinishedInTime", ((JobFellBack)decision.PreviousJobEvents[0]).Reason);
+        Assert.Null(offer.Chains![0].EndedAt);
+    }
+
+    [Fact]
+    public void a_job_that_finished_after_its_time_ran_out_ends_the_chain_finished()
+    {
+        var offer = NewOffer();
+        FallbackChains.OnStepDue(offer, Due(timer: true), JobIn(JobState.Started), Adapters(Sms, Email), Now);
+
+        var decision = FallbackChains.OnStepDue(offer, Due(), JobIn(JobState.Finished, cancellationRequested: true), Adapters(Sms, Email), Now.AddSeconds(2));
+
+        Assert.Null(decision.Started);
+        Assert.Equal("Finished", offer.Chains![0].Outcome);
+    }
+
+    [Fact]
+    public void a_step_whose_params_do_not_match_its_failovers_schema_is_skipped_for_the_next()
+    {
+        var offer = NewOffer();
+        var errors = new Dictionary<(int, string), string> { [(1, "sms-b")] = "params.to is required" };
+        var decision = FallbackChains.OnStepDue(offer, Due(), JobIn(JobState.Failed),
+            Adapters(NewAdapter("sms", status: AdapterStatus.Blocked, failover: "sms-b"), NewAdapter("sms-b"), Email), Now, paramsErrors: errors);
+
+        Assert.Equal((2, Email.Id), (decision.Started!.Step, decision.Started.Adapter.Id));
+        Assert.Equal("Its params do not match the params schema of adapter 'sms-b': params.to is required", offer.Chains![0].Steps[1].Reason);
+        Assert.Null(offer.Chains[0].Steps[1].Params);
+    }
+
+    [Fact]
+    public void a_step_after_a_job_whose_stream_is_gone_ends_the_chain_deleted()
+    {
+        var offer = NewOffer();
+        var decision = FallbackChains.OnStepDue(offer, Due(timer: true), null, Adapters(Sms, Email), Now);
+
+        Assert.True(decision.OfferChanged);
+        Assert.Equal((Now, "Deleted"), (offer.Chains![0].EndedAt, offer.Chains[0].Outcome));
+        Assert.All(offer.Chains[0].Steps, s => Assert.Null(s.Params));
     }
 
     [Fact]

@@ -83,6 +83,7 @@ public sealed class when_a_target_falls_back(SystemFixture system) : Integration
     {
         var idle = await IdleAdapterAsync();
         Guid offerId, firstJob;
+        DateTimeOffset stoppedAt;
         // Another core instance accepts the offer and stops before the step is due: the timer lives in PostgreSQL, not in
         // that process, and the core still running (here the test's shared one) fires it, as a restarted core would.
         await using (var acceptingCore = await AlbaHost.For<Program>(b => b.UseSetting("Admin:ApiKeys:0", SystemFixture.AdminKey)))
@@ -90,7 +91,7 @@ public sealed class when_a_target_falls_back(SystemFixture system) : Integration
             var result = await acceptingCore.Scenario(s =>
             {
                 s.Post.Json(new { targets = new[] { new { adapter = idle.Name, @params = new { to = "ann@example.test", subject = "Code", text = "1234" },
-                    fallback = new[] { Email(System.Email.Name) }, fallbackAfterSeconds = 3 } } }).ToUrl("/v1/offers");
+                    fallback = new[] { Email(System.Email.Name) }, fallbackAfterSeconds = 10 } } }).ToUrl("/v1/offers");
                 s.WithRequestHeader("Authorization", $"Bearer {System.Tenant.ApiKey}");
                 s.StatusCodeShouldBe(202);
             });
@@ -98,14 +99,17 @@ public sealed class when_a_target_falls_back(SystemFixture system) : Integration
             (offerId, firstJob) = (accepted.GetProperty("id").GetGuid(), accepted.GetProperty("jobs")[0].GetProperty("id").GetGuid());
             Assert.Equal("NotStarted", Step(await OfferAsync(offerId), 1).GetProperty("state").GetString());
             await acceptingCore.StopAsync();
+            stoppedAt = DateTimeOffset.UtcNow;
         }
 
-        var view = await WaitForStepAsync(offerId, 1, s => s.GetProperty("state").GetString() == "Finished", "the step after 3 s to be delivered");
+        var view = await WaitForStepAsync(offerId, 1, s => s.GetProperty("state").GetString() == "Finished", "the step after 10 s to be delivered");
         Assert.Equal("NotFinishedInTime", Step(view, 1).GetProperty("reason").GetString());
         // Stopped before the next step started, so the recipient does not get both.
         var first = await System.GetJobAsync(System.Tenant, firstJob);
         Assert.Equal(JobState.Canceled, first.State);
-        Assert.True(Step(view, 1).GetProperty("at").GetDateTimeOffset() - first.CreatedAt >= TimeSpan.FromSeconds(3));
+        // The accepting core was gone before the timer was due, so it cannot have been the one that fired it.
+        Assert.True(stoppedAt < first.CreatedAt.AddSeconds(10), $"the accepting core stopped at {stoppedAt:O}, after the timer was due ({first.CreatedAt.AddSeconds(10):O})");
+        Assert.True(Step(view, 1).GetProperty("at").GetDateTimeOffset() - first.CreatedAt >= TimeSpan.FromSeconds(10));
         Assert.Equal(["JobQueued", "JobCancellationRequested", "JobCanceled", "JobFellBack"], await System.EventTypesAsync(System.Tenant, firstJob));
         Assert.Single(System.Smtp.Received);
     }
@@ -149,6 +153,50 @@ public sealed class when_a_target_falls_back(SystemFixture system) : Integration
         Assert.Equal("NotStarted", Step(view, 1).GetProperty("state").GetString());
         Assert.Single(view.GetProperty("jobs").EnumerateArray());
         Assert.Empty(System.Smtp.Received);
+    }
+
+    [Fact]
+    public async Task moving_a_scheduled_offers_send_time_earlier_moves_its_chains_first_timer()
+    {
+        var idle = await IdleAdapterAsync();
+        var offer = await System.CreateOfferAsync(System.Tenant, new
+        {
+            sendAt = DateTimeOffset.UtcNow.AddHours(1),
+            targets = new[] { new { adapter = idle.Name, @params = new { to = "ann@example.test", subject = "Code", text = "1234" }, fallback = new[] { Email(System.Email.Name) }, fallbackAfterSeconds = 2 } },
+        });
+
+        await System.SendAsync<JsonElement>(HttpMethod.Patch, $"/v1/offers/{offer.Id}", System.Tenant.ApiKey, new { sendAt = DateTimeOffset.UtcNow.AddSeconds(2) }, expect: 200);
+
+        // Due 2 s after the new send time, not an hour later.
+        var view = await WaitForStepAsync(offer.Id, 1, s => s.GetProperty("state").GetString() == "Finished", "the step 2 s after the new send time to be delivered");
+        Assert.Equal("NotFinishedInTime", Step(view, 1).GetProperty("reason").GetString());
+        Assert.Equal(JobState.Canceled, (await System.GetJobAsync(System.Tenant, offer.Jobs[0].Id)).State);
+    }
+
+    [Fact]
+    public async Task erasing_an_offers_metadata_ends_its_running_chain_erased()
+    {
+        var idle = await IdleAdapterAsync();
+        var offer = await System.CreateOfferAsync(System.Tenant, new
+        {
+            targets = new[] { new { adapter = idle.Name, @params = new { to = "ann@example.test", subject = "Code", text = "1234" }, fallback = new[] { Email(System.Email.Name) }, fallbackAfterSeconds = 3600 } },
+        });
+        var at = DateTimeOffset.UtcNow;
+
+        // What the retention sweep and an erasure by recipient run once the offer's last job's params are erased: the sweep
+        // may then delete that job's stream, after which no message would end the chain.
+        var store = System.Core.Services.GetRequiredService<Marten.IDocumentStore>();
+        await using (var session = store.LightweightSession())
+        {
+            new NotificationService.Core.Retention.EraseOfferMetadata([offer.Id], at).Execute(session);
+            await session.SaveChangesAsync();
+        }
+
+        await using var query = store.QuerySession();
+        var chain = (await query.LoadAsync<Offer>(offer.Id))!.Chains![0];
+        Assert.Equal("Erased", chain.Outcome);
+        Assert.Equal(at, chain.EndedAt!.Value, TimeSpan.FromMilliseconds(1));
+        Assert.All(chain.Steps, step => Assert.Null(step.Params));
     }
 
     [Fact]
