@@ -46,7 +46,7 @@ public static class ContinueRedriveHandler
             if (events.Count == 0) { failed++; continue; }
             done++;
             ops.Add(new AppendJobEventsAt(job.Id, job.Version, events));
-            messages.Add(fairShare.Deliver(job.Id, job.ServiceId, batch.Adapters[job.AdapterId], job.Generation));
+            messages.Add(fairShare.Deliver(job.Id, job.ServiceId, batch.Adapters[job.AdapterId], JobLifecycle.RetryGeneration(job)));
         }
         batch.Operation.AppendOne(new OperationProgressed(operation.Id, done, failed, batch.Jobs.Count > 0 ? batch.Jobs[^1].Id : null, now));
         if (batch.Jobs.Count < BatchSize) batch.Operation.AppendOne(new OperationFinished(operation.Id, now));

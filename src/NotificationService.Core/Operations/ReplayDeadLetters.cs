@@ -80,7 +80,7 @@ public static class ReplayDeadLettersEndpoint
             redriven.Add(job.Id);
             delete.Add(letter);
             ops.Add(new AppendJobEvents(job.Id, events));
-            messages.Add(fairShare.Deliver(job.Id, job.ServiceId, adapter, job.Generation));
+            messages.Add(fairShare.Deliver(job.Id, job.ServiceId, adapter, JobLifecycle.RetryGeneration(job)));
         }
 
         var replayed = delete.Count + markReplayable.Count;
