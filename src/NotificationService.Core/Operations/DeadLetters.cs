@@ -138,8 +138,9 @@ public static class DeadLetters
         if (s.MessageType is { } type) Add("message_type = ?", type);
         if (s.ExceptionType is { } exception) Add("exception_type = ?", exception);
         if (s.Failure is { } failure) Add("failure = ?", failure);
-        if (s.From is { } from) Add("sent_at >= ?", from);
-        if (s.To is { } to) Add("sent_at < ?", to);
+        // Npgsql writes only UTC DateTimeOffsets to timestamptz (another offset throws): the same instant, in UTC.
+        if (s.From is { } from) Add("sent_at >= ?", from.ToUniversalTime());
+        if (s.To is { } to) Add("sent_at < ?", to.ToUniversalTime());
         return where.ToString();
     }
 

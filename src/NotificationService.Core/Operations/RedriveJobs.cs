@@ -92,8 +92,9 @@ public static class RedriveJobsEndpoint
         if (request.From > (request.To ?? now)) errors.Add(("from", "Must not be after 'to' (or now)."));
         if (errors.Count > 0) return new(null, 0, [], errors);
 
+        // In UTC: Npgsql writes only UTC DateTimeOffsets to timestamptz (a client's +01:00 would throw).
         var filter = new RedriveFilter(adapter?.Id, request.Service, request.State is { } s ? [s] : [JobState.Failed, JobState.Expired],
-            request.From, request.To is { } to && to < now ? to : now);
+            request.From?.ToUniversalTime(), (request.To is { } to && to < now ? to : now).ToUniversalTime());
         var sample = await filter.NextAsync(session, Guid.Empty, DeadLetters.SampleSize, ct);
         return new(filter, sample.Count == 0 ? 0 : await filter.CountAsync(session, ct), sample.Select(j => j.Id).ToList(), []);
     }

@@ -87,6 +87,16 @@ public sealed class when_jobs_are_redriven(SystemFixture system) : IntegrationCo
         Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), problem.ToString());
     }
 
+    // Review 2: a window with a non-UTC offset is the same instant, not a 500 from Npgsql.
+    [Theory]
+    [InlineData("""{"from":"2026-11-30T08:00:00+01:00","to":"2026-11-30T09:00:00+01:00","dryRun":true}""")]
+    [InlineData("""{"from":"2026-11-30T08:00:00-05:00","dryRun":true}""")]
+    public async Task a_window_with_an_offset_is_read_as_its_instant(string body)
+    {
+        var (status, answer) = await System.SendForStatusAsync(HttpMethod.Post, "/admin/jobs/redrive", SystemFixture.AdminKey, JsonDocument.Parse(body).RootElement);
+        Assert.True(status == 200, $"{status}: {answer}");
+    }
+
     /// <summary>Ended jobs written straight into the event store (as the worker and the core would have), fast.</summary>
     private async Task<List<Guid>> SeedAsync(int count, Guid adapterId, string adapterName, Func<Guid, DateTimeOffset, object> end, DateTimeOffset endedAt, DateTimeOffset? expireAt = null)
     {
