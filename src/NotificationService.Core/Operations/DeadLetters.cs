@@ -112,9 +112,11 @@ public static class DeadLetters
     public static string StoreOf(string schema) => schema == CoreSchema ? "core" : "workers";
     public static string SchemaOf(string store) => store == "core" ? CoreSchema : WorkerRole.EnvelopeSchema;
 
-    // Ids and numbers vary between messages of one failure; the rest of the message is its shape.
+    // Ids, addresses and numbers vary between messages of one failure; the rest of the message is its shape. An address
+    // (a provider's "550 <ann@example.test>") is masked first, so a group, and a filter copied into an operation, never
+    // names a recipient.
     private const string FailureSql =
-        "regexp_replace(regexp_replace(coalesce(exception_message, ''), '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}', '{id}', 'g'), '[0-9]+', '{n}', 'g')";
+        "regexp_replace(regexp_replace(regexp_replace(coalesce(exception_message, ''), '\\S+@\\S+', '{address}', 'g'), '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}', '{id}', 'g'), '[0-9]+', '{n}', 'g')";
 
     /// <summary>The rows of both tables (a table not created yet, as before any worker started, is left out).</summary>
     private static async Task<string?> SourceAsync(NpgsqlConnection connection, CancellationToken ct)
