@@ -216,7 +216,9 @@ public static class DeadLetters
             var message = JsonSerializer.Deserialize<DeliverJob>(data, new JsonSerializerOptions(JsonSerializerDefaults.Web));
             return message is { JobId: var id } && id != Guid.Empty ? message : null;
         }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or ArgumentException or IndexOutOfRangeException or EndOfStreamException or NotSupportedException)
+        // Bytes the worker role can write: any malformed body (FormatException, OverflowException, ...) is "not a job's
+        // message", never a failed listing.
+        catch (Exception e) when (e is not OperationCanceledException)
         {
             return null;
         }
