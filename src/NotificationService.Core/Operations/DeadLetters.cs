@@ -32,7 +32,7 @@ public sealed record DeadLetterSelection(
         if (Ids is not { Length: > 0 } && !IsFilter) errors.Add(("ids", "Give the dead letters' ids or at least one filter field (adapter, messageType, exceptionType, failure, from, to)."));
         if (Ids is { Length: > DeadLetters.MaxIds }) errors.Add(("ids", $"At most {DeadLetters.MaxIds} ids at once."));
         if (Adapter is not null && adapter is null) errors.Add(("adapter", "No adapter has this name."));
-        if (From > To) errors.Add(("from", "Must not be after 'to'."));
+        if (DeadLetters.WindowError(From, To) is { } window) errors.Add(window);
         return errors;
     }
 }
@@ -108,6 +108,10 @@ public static class DeadLetters
     public const int MaxIds = 1000;
     public const int SampleSize = 10;
     public const int MaxPerRequest = 1000;
+
+    /// <summary>The one check of a from/to window every listing, replay, discard and re-drive takes.</summary>
+    public static (string Field, string Message)? WindowError(DateTimeOffset? from, DateTimeOffset? to) =>
+        from > to ? ("from", "Must not be after 'to'.") : null;
 
     public static string StoreOf(string schema) => schema == CoreSchema ? "core" : "workers";
     public static string SchemaOf(string store) => store == "core" ? CoreSchema : WorkerRole.EnvelopeSchema;
