@@ -53,16 +53,23 @@ public static class PoisonMessages
     {
         if (lifecycle.Envelope is { } envelope)
         {
+            var stored = false;
             try
             {
                 await runtime.Storage.Inbox.MoveToDeadLetterStorageAsync(envelope, exception);
-                await lifecycle.CompleteAsync();
-                return;
+                stored = true;
             }
             catch (Exception e)
             {
                 runtime.LoggerFactory.CreateLogger(typeof(PoisonMessages))
                     .LogError(e, "Could not store dead letter {EnvelopeId}; it goes to the broker's dead-letter queue", envelope.Id);
+            }
+            // Stored: only acked, outside the try. A failed ack is not a failed store, and the broker redelivers the
+            // message (a replay's new generation, or the job's end, makes the copy a skip) rather than dead-lettering it twice.
+            if (stored)
+            {
+                await lifecycle.CompleteAsync();
+                return;
             }
         }
         await lifecycle.MoveToDeadLetterQueueAsync(exception);

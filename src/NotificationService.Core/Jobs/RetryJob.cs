@@ -41,6 +41,6 @@ public static class RetryJobEndpoint
         Guid id, [WriteAggregate(LoadStyle = ConcurrencyStyle.Exclusive)] Job job, [NotBody] Adapter adapter, TimeProvider clock, FairShare fairShare)
     {
         var events = JobLifecycle.OnRetry(job, "admin", clock.GetUtcNow());
-        return (new RetryRequested(id), [.. events], events.Count > 0 ? [fairShare.Deliver(id, job.ServiceId, adapter, job.Generation)] : []);
+        return (new RetryRequested(id), [.. events], events.Count > 0 ? [fairShare.Deliver(id, job.ServiceId, adapter, JobLifecycle.RetryGeneration(job))] : []);
     }
 }

@@ -3,8 +3,14 @@ using Marten;
 using NotificationService.Core.Jobs;
 using NotificationService.Storage.Adapters;
 using NotificationService.Storage.Jobs;
+using JasperFx;
+using JasperFx.Core;
+using Npgsql;
 using Wolverine;
+using Wolverine.ErrorHandling;
 using Wolverine.Marten;
+using Wolverine.Runtime;
+using Wolverine.Runtime.Handlers;
 
 namespace NotificationService.Core.Operations;
 
@@ -23,6 +29,42 @@ public sealed record RedriveBatch(IEventStream<Operation> Operation, IReadOnlyLi
 public static class ContinueRedriveHandler
 {
     public const int BatchSize = 200;
+
+    /// <summary>
+    /// A job changed while the batch ran (its version moved) or the database blinked: the batch is read and decided again.
+    /// Whatever still fails (retries used up, or an error no retry fixes) ends the operation "failed: ..." before the
+    /// message is dead-lettered, so it never shows Running forever.
+    /// </summary>
+    public static void Configure(HandlerChain chain)
+    {
+        chain.OnException(IsRetryable).RetryWithCooldown(100.Milliseconds(), 500.Milliseconds(), 2.Seconds())
+            .Then.ScheduleRetry(5.Seconds(), 30.Seconds())
+            .Then.CustomAction(FailAsync, "End the re-drive as failed, then dead-letter the batch");
+        chain.OnException<Exception>().CustomAction(FailAsync, "End the re-drive as failed, then dead-letter the batch");
+    }
+
+    public static bool IsRetryable(Exception e)
+    {
+        for (var inner = e; inner is not null; inner = inner.InnerException)
+            if (inner is ConcurrencyException or NpgsqlException { IsTransient: true } or TimeoutException) return true;
+        return false;
+    }
+
+    private static async ValueTask FailAsync(IWolverineRuntime runtime, IEnvelopeLifecycle lifecycle, Exception e)
+    {
+        if (lifecycle.Envelope?.Message is ContinueRedrive message)
+        {
+            // The type only: a database exception's message may quote stored data.
+            await using var session = runtime.Services.GetRequiredService<IDocumentStore>().LightweightSession();
+            var operation = await session.Events.FetchForWriting<Operation>(message.OperationId);
+            if (operation.Aggregate is { Status: OperationStatus.Running })
+            {
+                operation.AppendOne(new OperationFinished(message.OperationId, (runtime.Services.GetService<TimeProvider>() ?? TimeProvider.System).GetUtcNow(), $"failed: {e.GetType().Name}"));
+                await session.SaveChangesAsync();
+            }
+        }
+        await lifecycle.MoveToDeadLetterQueueAsync(e);
+    }
 
     public static async Task<RedriveBatch> LoadAsync(ContinueRedrive message, IDocumentSession session, CancellationToken ct)
     {
@@ -46,7 +88,7 @@ public static class ContinueRedriveHandler
             if (events.Count == 0) { failed++; continue; }
             done++;
             ops.Add(new AppendJobEventsAt(job.Id, job.Version, events));
-            messages.Add(fairShare.Deliver(job.Id, job.ServiceId, batch.Adapters[job.AdapterId], job.Generation));
+            messages.Add(fairShare.Deliver(job.Id, job.ServiceId, batch.Adapters[job.AdapterId], JobLifecycle.RetryGeneration(job)));
         }
         batch.Operation.AppendOne(new OperationProgressed(operation.Id, done, failed, batch.Jobs.Count > 0 ? batch.Jobs[^1].Id : null, now));
         if (batch.Jobs.Count < BatchSize) batch.Operation.AppendOne(new OperationFinished(operation.Id, now));

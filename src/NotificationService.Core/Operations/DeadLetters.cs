@@ -32,7 +32,7 @@ public sealed record DeadLetterSelection(
         if (Ids is not { Length: > 0 } && !IsFilter) errors.Add(("ids", "Give the dead letters' ids or at least one filter field (adapter, messageType, exceptionType, failure, from, to)."));
         if (Ids is { Length: > DeadLetters.MaxIds }) errors.Add(("ids", $"At most {DeadLetters.MaxIds} ids at once."));
         if (Adapter is not null && adapter is null) errors.Add(("adapter", "No adapter has this name."));
-        if (From > To) errors.Add(("from", "Must not be after 'to'."));
+        if (DeadLetters.WindowError(From, To) is { } window) errors.Add(window);
         return errors;
     }
 }
@@ -109,12 +109,18 @@ public static class DeadLetters
     public const int SampleSize = 10;
     public const int MaxPerRequest = 1000;
 
+    /// <summary>The one check of a from/to window every listing, replay, discard and re-drive takes.</summary>
+    public static (string Field, string Message)? WindowError(DateTimeOffset? from, DateTimeOffset? to) =>
+        from > to ? ("from", "Must not be after 'to'.") : null;
+
     public static string StoreOf(string schema) => schema == CoreSchema ? "core" : "workers";
     public static string SchemaOf(string store) => store == "core" ? CoreSchema : WorkerRole.EnvelopeSchema;
 
-    // Ids and numbers vary between messages of one failure; the rest of the message is its shape.
+    // Ids, addresses and numbers vary between messages of one failure; the rest of the message is its shape. An address
+    // (a provider's "550 <ann@example.test>") is masked first, so a group, and a filter copied into an operation, never
+    // names a recipient.
     private const string FailureSql =
-        "regexp_replace(regexp_replace(coalesce(exception_message, ''), '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}', '{id}', 'g'), '[0-9]+', '{n}', 'g')";
+        "regexp_replace(regexp_replace(regexp_replace(coalesce(exception_message, ''), '\\S+@\\S+', '{address}', 'g'), '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}', '{id}', 'g'), '[0-9]+', '{n}', 'g')";
 
     /// <summary>The rows of both tables (a table not created yet, as before any worker started, is left out).</summary>
     private static async Task<string?> SourceAsync(NpgsqlConnection connection, CancellationToken ct)
@@ -138,8 +144,9 @@ public static class DeadLetters
         if (s.MessageType is { } type) Add("message_type = ?", type);
         if (s.ExceptionType is { } exception) Add("exception_type = ?", exception);
         if (s.Failure is { } failure) Add("failure = ?", failure);
-        if (s.From is { } from) Add("sent_at >= ?", from);
-        if (s.To is { } to) Add("sent_at < ?", to);
+        // Npgsql writes only UTC DateTimeOffsets to timestamptz (another offset throws): the same instant, in UTC.
+        if (s.From is { } from) Add("sent_at >= ?", from.ToUniversalTime());
+        if (s.To is { } to) Add("sent_at < ?", to.ToUniversalTime());
         return where.ToString();
     }
 
@@ -213,7 +220,9 @@ public static class DeadLetters
             var message = JsonSerializer.Deserialize<DeliverJob>(data, new JsonSerializerOptions(JsonSerializerDefaults.Web));
             return message is { JobId: var id } && id != Guid.Empty ? message : null;
         }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or ArgumentException or IndexOutOfRangeException or EndOfStreamException or NotSupportedException)
+        // Bytes the worker role can write: any malformed body (FormatException, OverflowException, ...) is "not a job's
+        // message", never a failed listing.
+        catch (Exception e) when (e is not OperationCanceledException)
         {
             return null;
         }

@@ -12,7 +12,7 @@ public static class ListDeadLetterGroupsEndpoint
 
     public static ProblemDetails Validate(AdapterFilter filter, DateTimeOffset? from, DateTimeOffset? to) =>
         filter.Problem is { } unknown ? unknown
-        : from > to ? Problems.Invalid(("from", "Must not be after 'to'."))
+        : DeadLetters.WindowError(from, to) is { } window ? Problems.Invalid(window)
         : WolverineContinue.NoProblems;
 
     [WolverineGet("/admin/dead-letters/groups", OperationId = "listDeadLetterGroups")]

@@ -22,7 +22,7 @@ public static class ListDeadLettersEndpoint
     public static ProblemDetails Validate(AdapterFilter filter, DateTimeOffset? from, DateTimeOffset? to, int? page, int? pageSize) =>
         Paging.Check(page, pageSize) is { } paging ? paging
         : filter.Problem is { } unknown ? unknown
-        : from > to ? Problems.Invalid(("from", "Must not be after 'to'."))
+        : DeadLetters.WindowError(from, to) is { } window ? Problems.Invalid(window)
         : WolverineContinue.NoProblems;
 
     [WolverineGet("/admin/dead-letters", OperationId = "listDeadLetters")]

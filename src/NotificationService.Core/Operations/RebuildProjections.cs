@@ -65,7 +65,7 @@ public sealed class RebuildLock : IAsyncDisposable
 
     public static async Task<bool> IsHeldAsync(IQuerySession session, CancellationToken ct) =>
         (await session.AdvancedSql.QueryAsync<bool>(
-            $"SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = 0 AND objid = {Key} AND granted)", ct)).Single();
+            $"SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND classid = 0 AND objid = {Key} AND granted)", ct)).Single();
 }
 
 /// <summary>
@@ -89,21 +89,44 @@ public static class RebuildProjectionsEndpoint
     [EndpointSummary("Rebuild the projections")]
     [EndpointDescription("Replays the event store into the Job and service documents (as `dotnet run -- projections rebuild` would). Run it in a quiet moment: writes during the rebuild may be overwritten by the replay. One at a time: 409 while another runs (GET /admin/projections shows its progress). Recorded as an operation.")]
     [ProducesResponseType<ProblemDetails>(409, "application/problem+json")]
-    public static async Task<(ProjectionsRebuilt, IStartStream)> Post([NotBody] RebuildLock rebuild, IDocumentStore store, ClaimsPrincipal user, TimeProvider clock, CancellationToken ct)
+    public static async Task<ProjectionsRebuilt> Post([NotBody] RebuildLock rebuild, IDocumentStore store, ClaimsPrincipal user, TimeProvider clock)
     {
         await using var held = rebuild;
-        var started = clock.GetUtcNow();
-        var watch = Stopwatch.StartNew();
-        using var daemon = await store.BuildProjectionDaemonAsync();
-        await daemon.RebuildProjectionAsync<Job>(TimeSpan.FromMinutes(5), ct);
-        await daemon.RebuildProjectionAsync<Adapter>(TimeSpan.FromMinutes(5), ct);
-        await daemon.RebuildProjectionAsync<ServiceAccount>(TimeSpan.FromMinutes(5), ct);
         string[] projections = [nameof(Job), nameof(Adapter), nameof(ServiceAccount)];
         var id = Guid.NewGuid();
-        var events = Operation.Completed(id, OperationKind.Rebuild, user.Actor(), started, new { projections }, projections.Length, projections.Length, 0,
-            $"{watch.Elapsed.TotalSeconds:0.###} s");
-        // Finished when it finished, not when it began.
-        events[^1] = new OperationFinished(id, clock.GetUtcNow(), $"{watch.Elapsed.TotalSeconds:0.###} s");
-        return (new ProjectionsRebuilt(projections, watch.Elapsed.TotalSeconds), MartenOps.StartStream<Operation>(id, events));
+        // Started is committed before the replay and Finished whatever its end, so a failed rebuild is on record too.
+        await using (var session = store.LightweightSession())
+        {
+            session.Events.StartStream<Operation>(id, new OperationStarted(id, OperationKind.Rebuild, user.Actor(), clock.GetUtcNow(),
+                System.Text.Json.JsonSerializer.SerializeToElement(new { projections }, OperationsConfiguration.Json), projections.Length));
+            await session.SaveChangesAsync();
+        }
+        var watch = Stopwatch.StartNew();
+        var (done, outcome) = (0, "failed");
+        try
+        {
+            // Not the request's token: a client that stops waiting must not leave the projections half replayed.
+            using var daemon = await store.BuildProjectionDaemonAsync();
+            await daemon.RebuildProjectionAsync<Job>(TimeSpan.FromMinutes(5), CancellationToken.None);
+            done++;
+            await daemon.RebuildProjectionAsync<Adapter>(TimeSpan.FromMinutes(5), CancellationToken.None);
+            done++;
+            await daemon.RebuildProjectionAsync<ServiceAccount>(TimeSpan.FromMinutes(5), CancellationToken.None);
+            done++;
+            outcome = $"{watch.Elapsed.TotalSeconds:0.###} s";
+        }
+        catch (Exception e)
+        {
+            outcome = $"failed: {e.GetType().Name}";
+            throw;
+        }
+        finally
+        {
+            await using var session = store.LightweightSession();
+            var now = clock.GetUtcNow();
+            session.Events.Append(id, new OperationProgressed(id, done, projections.Length - done, null, now), new OperationFinished(id, now, outcome));
+            await session.SaveChangesAsync(CancellationToken.None);
+        }
+        return new ProjectionsRebuilt(projections, watch.Elapsed.TotalSeconds);
     }
 }

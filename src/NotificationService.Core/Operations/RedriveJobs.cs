@@ -89,11 +89,12 @@ public static class RedriveJobsEndpoint
         if (request.Service is { } service && await session.LoadAsync<ServiceAccount>(service, ct) is null) errors.Add(("service", "No service has this id."));
         if (request.State is { } state && state is not (JobState.Failed or JobState.Expired)) errors.Add(("state", "Only Failed or Expired jobs are re-driven."));
         var now = clock.GetUtcNow();
-        if (request.From > (request.To ?? now)) errors.Add(("from", "Must not be after 'to' (or now)."));
+        if (DeadLetters.WindowError(request.From, request.To ?? now) is { } window) errors.Add(window);
         if (errors.Count > 0) return new(null, 0, [], errors);
 
+        // In UTC: Npgsql writes only UTC DateTimeOffsets to timestamptz (a client's +01:00 would throw).
         var filter = new RedriveFilter(adapter?.Id, request.Service, request.State is { } s ? [s] : [JobState.Failed, JobState.Expired],
-            request.From, request.To is { } to && to < now ? to : now);
+            request.From?.ToUniversalTime(), (request.To is { } to && to < now ? to : now).ToUniversalTime());
         var sample = await filter.NextAsync(session, Guid.Empty, DeadLetters.SampleSize, ct);
         return new(filter, sample.Count == 0 ? 0 : await filter.CountAsync(session, ct), sample.Select(j => j.Id).ToList(), []);
     }

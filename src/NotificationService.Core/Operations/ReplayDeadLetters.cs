@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using Marten;
 using Microsoft.AspNetCore.Mvc;
+using NotificationService.Contracts;
 using NotificationService.Core.Auth;
 using NotificationService.Core.Jobs;
 using NotificationService.Storage.Adapters;
@@ -69,6 +70,8 @@ public static class ReplayDeadLettersEndpoint
             if (letter.Job is not { } message) { skipped.Add(new(letter.Id, "Not a job's message: only jobs' messages are replayed from the workers' store; discard it instead.")); continue; }
             if (!plan.Jobs.TryGetValue(message.JobId, out var job)) { skipped.Add(new(letter.Id, $"Job {message.JobId} no longer exists.")); continue; }
             if (!plan.Adapters.TryGetValue(job.AdapterId, out var adapter)) { skipped.Add(new(letter.Id, "The job's adapter was deleted.")); continue; }
+            // The body is the worker role's to write: a letter received on another adapter's queue is not this job's own.
+            if (letter.ReceivedAt != Topology.QueueUri(adapter.Queue).ToString()) { skipped.Add(new(letter.Id, "The message was received on another adapter's queue than its job's.")); continue; }
             // A second dead letter of a job replayed just now: the new attempt covers it.
             if (redriven.Contains(job.Id)) { delete.Add(letter); continue; }
             var events = JobLifecycle.OnRetry(job, by, now);
@@ -80,7 +83,7 @@ public static class ReplayDeadLettersEndpoint
             redriven.Add(job.Id);
             delete.Add(letter);
             ops.Add(new AppendJobEvents(job.Id, events));
-            messages.Add(fairShare.Deliver(job.Id, job.ServiceId, adapter, job.Generation));
+            messages.Add(fairShare.Deliver(job.Id, job.ServiceId, adapter, JobLifecycle.RetryGeneration(job)));
         }
 
         var replayed = delete.Count + markReplayable.Count;

@@ -43,6 +43,30 @@ public sealed record MaskStoredParams(IReadOnlyCollection<Guid> JobIds) : IMarte
         session.QueueSqlCommand(
             $"UPDATE {NotificationStore.Schema}.mt_events SET data = jsonb_set(data, '{{detail}}', 'null') WHERE stream_id = ANY(?) AND type = ANY(?) AND data->>'detail' IS NOT NULL",
             ids, JobErasure.EventTypesWithDetail);
+        new DeleteJobsDeadLetters(JobIds).Execute(session);
+    }
+}
+
+/// <summary>
+/// Deletes the workers' dead-letter rows of these jobs (erased, or deleted by retention): a row's exception message may
+/// quote the recipient (a provider's "550 &lt;ann@example.test&gt;"), and a job whose params are gone is never replayed.
+/// Wolverine stores no job id column, so a row is found by the job id in its body (the DeliverJob JSON inside the
+/// envelope). The table exists only once a worker started: a DO block, since a plain statement on a missing table would
+/// fail the whole erasure.
+/// </summary>
+public sealed record DeleteJobsDeadLetters(IReadOnlyCollection<Guid> JobIds) : IMartenOp
+{
+    public const string Table = WorkerRole.EnvelopeSchema + ".wolverine_dead_letters";
+
+    public void Execute(IDocumentSession session)
+    {
+        if (JobIds.Count == 0) return;
+        // Guids formatted here, never text from outside, so inlining them is safe (a DO block takes no parameters). The
+        // body is an E'' string with each ';' written \073: Marten refuses a literal ';' in a queued command.
+        var ids = string.Join(",", JobIds.Select(id => $"''{id:D}''"));
+        session.QueueSqlCommand(
+            $"DO E'BEGIN IF to_regclass(''{Table}'') IS NOT NULL THEN DELETE FROM {Table} d WHERE d.body IS NOT NULL " +
+            $"AND EXISTS (SELECT 1 FROM unnest(ARRAY[{ids}]::text[]) j WHERE position(convert_to(j, ''UTF8'') IN d.body) > 0)\\073 END IF\\073 END'");
     }
 }
 

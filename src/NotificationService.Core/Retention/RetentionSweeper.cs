@@ -146,6 +146,8 @@ public sealed class RetentionSweeper(IDocumentStore store, RetentionSettings set
             session.Events.TombstoneStream(id);
             session.Delete<Job>(id);
         }
+        // Their poison messages' rows too: kept, they would outlive the jobs they name (and may quote the recipient).
+        new DeleteJobsDeadLetters(jobs).Execute(session);
         return (jobs.Count, new(0, 0, jobs.Count, 0, 0));
     }
 

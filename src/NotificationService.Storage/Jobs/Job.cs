@@ -108,5 +108,6 @@ public sealed class Job
     public void Apply(JobFellBack e) => FellBackTo = e.NextJobId;
     public void Apply(JobFallbackStarted e) => FallbackOf = e.PreviousJobId;
     public void Apply(JobRoutedToFailover e) => RoutedFrom = e.FromAdapter;
-    public void Apply(JobRetryRequested e) => (State, FinishedAt, Retries) = (JobState.Queued, null, Retries + 1);
+    public void Apply(JobRetryRequested e) =>
+        (State, FinishedAt, Retries, Generation) = (JobState.Queued, null, Retries + 1, e.Generation ?? Generation);
 }

@@ -58,8 +58,13 @@ public sealed record JobExpiryChanged(Guid JobId, DateTimeOffset? ExpireAt, Date
 /// <summary>The client moved a scheduled job's send time.</summary>
 public sealed record JobRescheduled(Guid JobId, DateTimeOffset SendAt, DateTimeOffset RescheduledAt);
 
-/// <summary>An operator re-drove a failed job; the next attempt follows in the same stream.</summary>
-public sealed record JobRetryRequested(Guid JobId, string RequestedBy, DateTimeOffset RequestedAt);
+/// <summary>
+/// An operator re-drove a failed (or expired) job; the next attempt follows in the same stream, under a new
+/// <paramref name="Generation"/> as <see cref="JobRequeued"/>: a message of the job still in its queue (an expired job's
+/// original one, a replayed poison message whose ack failed) is then stale and skipped. Null in events stored before
+/// re-drives started a generation.
+/// </summary>
+public sealed record JobRetryRequested(Guid JobId, string RequestedBy, DateTimeOffset RequestedAt, int? Generation = null);
 
 /// <summary>
 /// The reconciler found the job stuck (started with no outcome past its lease, or queued with no message in flight) and

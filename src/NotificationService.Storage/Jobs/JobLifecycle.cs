@@ -139,9 +139,16 @@ public static class JobLifecycle
         }
     }
 
-    /// <summary>An operator re-drives a failed job as a new attempt; a job whose params were erased is never sent again.</summary>
+    /// <summary>
+    /// An operator re-drives a failed job as a new attempt, in a new generation (its new DeliverJob carries
+    /// <see cref="RetryGeneration"/>), so a message of the job still queued can never send it a second time; a job whose
+    /// params were erased is never sent again.
+    /// </summary>
     public static IReadOnlyList<object> OnRetry(Job job, string requestedBy, DateTimeOffset now) =>
-        job.State == JobState.Failed && job.ParamsErasedAt is null ? [new JobRetryRequested(job.Id, requestedBy, now)] : [];
+        job.State == JobState.Failed && job.ParamsErasedAt is null ? [new JobRetryRequested(job.Id, requestedBy, now, RetryGeneration(job))] : [];
+
+    /// <summary>The generation of the message a retry or re-drive of <paramref name="job"/> (as read before it) sends.</summary>
+    public static int RetryGeneration(Job job) => job.Generation + 1;
 
     /// <summary>
     /// An operator's bulk re-drive (by filter) of a failed or expired job as a new attempt. An expired job would expire
@@ -152,7 +159,7 @@ public static class JobLifecycle
     {
         { ParamsErasedAt: not null } => [],
         { State: JobState.Failed } => OnRetry(job, requestedBy, now),
-        { State: JobState.Expired } => [new JobExpiryChanged(job.Id, null, now), new JobRetryRequested(job.Id, requestedBy, now)],
+        { State: JobState.Expired } => [new JobExpiryChanged(job.Id, null, now), new JobRetryRequested(job.Id, requestedBy, now, RetryGeneration(job))],
         _ => [],
     };
 

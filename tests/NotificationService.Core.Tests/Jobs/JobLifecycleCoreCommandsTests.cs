@@ -157,7 +157,7 @@ public sealed class JobLifecycleCoreCommandsTests
     {
         var job = Queued();
         job.Apply(new JobFailed(job.Id, 0, "The adapter was deleted while the job waited.", Now));
-        Assert.Equal(new JobRetryRequested(job.Id, "admin", Now), Assert.Single(JobLifecycle.OnRetry(job, "admin", Now)));
+        Assert.Equal(new JobRetryRequested(job.Id, "admin", Now, 1), Assert.Single(JobLifecycle.OnRetry(job, "admin", Now)));
     }
 
     [Fact]
@@ -166,11 +166,40 @@ public sealed class JobLifecycleCoreCommandsTests
         var job = Queued(expireAt: Now.AddMinutes(-1));
         job.Apply(new JobExpired(job.Id, Now.AddMinutes(-1)));
         var events = JobLifecycle.OnRedrive(job, "admin:ab12cd34", Now);
-        Assert.Equal([new JobExpiryChanged(job.Id, null, Now), new JobRetryRequested(job.Id, "admin:ab12cd34", Now)], events);
+        Assert.Equal([new JobExpiryChanged(job.Id, null, Now), new JobRetryRequested(job.Id, "admin:ab12cd34", Now, 1)], events);
         var redriven = job.After(events.Take(1)); // JobExpiryChanged, as the projection applies it
         redriven.Apply((JobRetryRequested)events[1]);
         Assert.Equal(JobState.Queued, redriven.State);
-        Assert.IsType<PickUp.Send>(JobLifecycle.OnPickUp(redriven, "w1", Now.AddMinutes(1)));
+        Assert.IsType<PickUp.Send>(JobLifecycle.OnPickUp(redriven, "w1", Now.AddMinutes(1), generation: redriven.Generation));
+    }
+
+    // Review 1: an expired job's original DeliverJob (its generation) is still in its queue after the re-drive sent a new one.
+    [Fact]
+    public void a_redriven_expired_job_is_sent_once_when_its_original_message_is_still_queued()
+    {
+        var job = Queued(expireAt: Now.AddMinutes(-1));
+        job.Apply(new JobExpired(job.Id, Now.AddMinutes(-1)));
+        var original = job.Generation;
+        Applied(job, JobLifecycle.OnRedrive(job, "admin", Now));
+        var first = Assert.IsType<PickUp.Send>(JobLifecycle.OnPickUp(job, "w1", Now, generation: job.Generation));
+        Applied(job, first.Events);
+        Assert.IsType<PickUp.Skip>(JobLifecycle.OnPickUp(job, "w2", Now, generation: original));
+    }
+
+    [Fact]
+    public void a_retried_failed_job_skips_a_message_of_its_earlier_generation()
+    {
+        var job = Queued();
+        job.Apply(new JobFailed(job.Id, 1, "Poison message, dead-lettered: boom", Now));
+        var original = job.Generation;
+        Applied(job, JobLifecycle.OnRetry(job, "admin", Now));
+        Assert.Equal(original + 1, job.Generation);
+        Assert.IsType<PickUp.Skip>(JobLifecycle.OnPickUp(job, "w1", Now, generation: original));
+    }
+
+    private static void Applied(Job job, IEnumerable<object> events)
+    {
+        foreach (var e in events) ((dynamic)job).Apply((dynamic)e);
     }
 
     [Fact]

@@ -98,6 +98,35 @@ public sealed class when_a_poison_message_is_dead_lettered(SystemFixture system)
         Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), problem.ToString());
     }
 
+    // Review 3: a provider's text may quote the recipient; the shape masks it, and the recipient's erasure deletes the row.
+    [Fact]
+    public async Task a_quoted_recipient_is_masked_in_its_shape_and_erased_with_the_job()
+    {
+        var job = await PoisonJobAsync("erase.poison@example.test", "injected poison 550 <erase.poison@example.test>: no such user");
+        await RemoveTriggerAsync();
+        var letter = await DeadLetterOfAsync(job);
+        var failure = letter.GetProperty("failure").GetString()!;
+        Assert.Contains("injected poison", failure);
+        Assert.DoesNotContain("@", failure);
+
+        await System.SendAsync<JsonElement>(HttpMethod.Post, "/admin/erasures", SystemFixture.AdminKey, new { recipient = "erase.poison@example.test" }, expect: 200);
+        await System.SendAsync<JsonElement>(HttpMethod.Get, $"/admin/dead-letters/{letter.GetProperty("id").GetGuid()}", SystemFixture.AdminKey, expect: 404);
+        Assert.True((await System.GetJobAsync(System.Tenant, job)).Params.GetProperty("erased").GetBoolean());
+    }
+
+    // Review 2: a window with a non-UTC offset is the same instant, not a 500 from Npgsql.
+    [Theory]
+    [InlineData("GET", "/admin/dead-letters?from=2026-11-30T08:00:00%2B01:00&to=2026-11-30T09:00:00%2B01:00", null)]
+    [InlineData("GET", "/admin/dead-letters/groups?from=2026-11-30T08:00:00%2B01:00&to=2026-11-30T09:00:00-05:00", null)]
+    [InlineData("POST", "/admin/dead-letters/replay", """{"from":"2026-11-30T08:00:00+01:00","to":"2026-11-30T09:00:00+01:00","dryRun":true}""")]
+    [InlineData("POST", "/admin/dead-letters/discard", """{"from":"2026-11-30T08:00:00+01:00","dryRun":true}""")]
+    [InlineData("POST", "/admin/dead-letters/replay", """{"messageType":"no-such-type","to":"2026-11-30T09:00:00+01:00"}""")]
+    public async Task a_window_with_an_offset_is_read_as_its_instant(string method, string url, string? body)
+    {
+        var (status, answer) = await System.SendForStatusAsync(new HttpMethod(method), url, SystemFixture.AdminKey, body is null ? null : (object)JsonDocument.Parse(body).RootElement);
+        Assert.True(status == 200, $"{status}: {answer}");
+    }
+
     [Fact]
     public async Task a_list_filter_naming_an_unknown_adapter_is_refused()
     {

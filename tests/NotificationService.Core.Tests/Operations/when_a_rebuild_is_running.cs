@@ -39,4 +39,24 @@ public sealed class when_a_rebuild_is_running(SystemFixture system) : Integratio
         Assert.StartsWith("admin:", latest.GetProperty("by").GetString());
         Assert.Equal("Done", latest.GetProperty("status").GetString());
     }
+
+    // Review 5: a rebuild of another database on the same server (another environment, another helper) is not ours.
+    [Fact]
+    public async Task the_lock_held_in_another_database_is_not_a_rebuild_here()
+    {
+        var elsewhere = new NpgsqlConnectionStringBuilder(TestEnvironment.Postgres) { Database = "postgres" }.ConnectionString;
+        await using var other = new NpgsqlConnection(elsewhere);
+        await other.OpenAsync();
+        await using (var take = new NpgsqlCommand($"SELECT pg_advisory_lock({RebuildLock.Key})", other)) await take.ExecuteNonQueryAsync();
+        try
+        {
+            var progress = await System.SendAsync<JsonElement>(HttpMethod.Get, "/admin/projections", SystemFixture.AdminKey, expect: 200);
+            Assert.False(progress.GetProperty("rebuilding").GetBoolean());
+        }
+        finally
+        {
+            await using var release = new NpgsqlCommand($"SELECT pg_advisory_unlock({RebuildLock.Key})", other);
+            await release.ExecuteNonQueryAsync();
+        }
+    }
 }

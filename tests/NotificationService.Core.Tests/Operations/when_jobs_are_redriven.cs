@@ -87,6 +87,41 @@ public sealed class when_jobs_are_redriven(SystemFixture system) : IntegrationCo
         Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), problem.ToString());
     }
 
+    // Review 4: a batch that keeps failing ends the operation "failed: ..." instead of leaving it Running forever.
+    [Fact]
+    public async Task a_batch_that_cannot_be_written_ends_the_operation_failed()
+    {
+        var adapter = await System.CreateEmailAdapterAsync($"redrive-{Guid.NewGuid():N}"[..16], System.Smtp.Port);
+        var jobs = await SeedAsync(1, adapter.Id, adapter.Name, (id, at) => new JobFailed(id, 1, "550 mailbox unavailable", at), DateTimeOffset.UtcNow.AddMinutes(-1));
+        await Sql.ExecuteAsync($"""
+            CREATE OR REPLACE FUNCTION ns.fail_job_retry() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'injected re-drive failure'; END $$ LANGUAGE plpgsql;
+            CREATE TRIGGER fail_job_retry BEFORE INSERT ON ns.mt_events FOR EACH ROW
+              WHEN (NEW.type = 'job_retry_requested' AND NEW.stream_id = '{jobs[0]}') EXECUTE FUNCTION ns.fail_job_retry();
+            """);
+        try
+        {
+            var accepted = await System.SendAsync<JsonElement>(HttpMethod.Post, "/admin/jobs/redrive", SystemFixture.AdminKey, new { adapter = adapter.Name }, expect: 202);
+            var operation = await Eventually.Until(
+                () => System.SendAsync<JsonElement>(HttpMethod.Get, $"/admin/operations/{accepted.GetProperty("operationId").GetGuid()}", SystemFixture.AdminKey, expect: 200),
+                o => o.GetProperty("status").GetString() == "Done", TimeSpan.FromSeconds(60), "the re-drive to end");
+            Assert.StartsWith("failed: ", operation.GetProperty("outcome").GetString());
+        }
+        finally
+        {
+            await Sql.ExecuteAsync("DROP TRIGGER IF EXISTS fail_job_retry ON ns.mt_events; DROP FUNCTION IF EXISTS ns.fail_job_retry();");
+        }
+    }
+
+    // Review 2: a window with a non-UTC offset is the same instant, not a 500 from Npgsql.
+    [Theory]
+    [InlineData("""{"from":"2026-11-30T08:00:00+01:00","to":"2026-11-30T09:00:00+01:00","dryRun":true}""")]
+    [InlineData("""{"from":"2026-11-30T08:00:00-05:00","dryRun":true}""")]
+    public async Task a_window_with_an_offset_is_read_as_its_instant(string body)
+    {
+        var (status, answer) = await System.SendForStatusAsync(HttpMethod.Post, "/admin/jobs/redrive", SystemFixture.AdminKey, JsonDocument.Parse(body).RootElement);
+        Assert.True(status == 200, $"{status}: {answer}");
+    }
+
     /// <summary>Ended jobs written straight into the event store (as the worker and the core would have), fast.</summary>
     private async Task<List<Guid>> SeedAsync(int count, Guid adapterId, string adapterName, Func<Guid, DateTimeOffset, object> end, DateTimeOffset endedAt, DateTimeOffset? expireAt = null)
     {
