@@ -53,7 +53,7 @@ public sealed class when_an_adapter_fails_over(SystemFixture system) : Integrati
         var failing = await System.CreateOfferAsync(System.Tenant, Sms("first"));
         Assert.Equal(primary.Name, failing.Jobs[0].Adapter);
         await Eventually.Until(() => Sql.ScalarAsync<long>(
-                $"SELECT count(*) FROM ns.mt_doc_adapterhealth WHERE id = '{primary.Id}' AND (data->>'failingSince')::timestamptz < now() - interval '3.5 seconds'"),
+                $"SELECT count(*) FROM ns.mt_doc_adapterhealth WHERE id = '{primary.Id}' AND (data->>'failingSince')::timestamptz < now() - interval '3.5 seconds' AND (data->>'lastFailureAt')::timestamptz > now() - interval '1 second'"),
             n => n == 1, TimeSpan.FromSeconds(30), "the primary to have failed for longer than 3 s");
 
         // Polled, not a tracked session: the primary's retries never let the message activity go quiet.
