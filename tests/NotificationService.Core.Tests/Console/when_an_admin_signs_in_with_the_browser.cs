@@ -30,6 +30,15 @@ public sealed class when_an_admin_signs_in_with_the_browser(SystemFixture system
         Assert.Equal(SameSiteAttribute.Strict, cookie.SameSite);
         Assert.DoesNotContain(SystemFixture.AdminKey, cookie.Value);
 
+        // The skip link (shown when focused) moves the focus to the page's content, where each navigation also puts it,
+        // without changing the route.
+        var skip = page.GetByRole(AriaRole.Link, new() { Name = "Skip to content" });
+        await skip.FocusAsync();
+        await Assertions.Expect(skip).ToBeInViewportAsync();
+        await page.Keyboard.PressAsync("Enter");
+        await Assertions.Expect(page.Locator("main")).ToBeFocusedAsync();
+        Assert.EndsWith("#/", page.Url);
+
         // Every page of the navigation loads (the other pages may be placeholders until they land).
         foreach (var name in new[] { "Services", "Adapters", "Jobs", "Operations", "Overview" })
         {

@@ -46,6 +46,7 @@ async function render() {
   const hash = location.hash.replace(/^#/, '') || '/';
   const [path, queryText] = hash.split('?');
   const main = document.getElementById('main');
+  if (path === '/signin') signedIn = null; // api.js comes here on a 401: the session is gone
   if (!signedIn && path !== '/signin') {
     signedIn = await session().catch(() => null);
     if (!signedIn) { location.hash = '#/signin'; return; }
@@ -70,6 +71,11 @@ export function signedInAs(value) { signedIn = value; }
 
 document.getElementById('signout').addEventListener('click', async () => {
   try { await signOut(); } finally { signedIn = null; location.hash = '#/signin'; render(); }
+});
+// The skip link must not change the hash (that is the router's): it moves the focus instead.
+document.querySelector('.skip-link').addEventListener('click', event => {
+  event.preventDefault();
+  document.getElementById('main').focus();
 });
 window.addEventListener('hashchange', render);
 render();
