@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using System.Text;
 using System.Text.Json;
 using Alba;
 using NotificationService.Storage;
@@ -64,6 +65,32 @@ public sealed class when_an_admin_signs_in_to_the_console(SystemFixture system) 
         Assert.True(problem.GetProperty("errors").TryGetProperty("key", out _));
         var (noSession, _) = await System.SendForStatusAsync(HttpMethod.Get, "/console/session", null);
         Assert.Equal(401, noSession);
+    }
+
+    [Theory]
+    [InlineData("""{"key":123}""")]
+    [InlineData("""{"key":null}""")]
+    [InlineData("""{"key":["nsadmin_test-key"]}""")]
+    [InlineData("""{"key":"nsadmin_test-key","admin":true}""")]
+    [InlineData("""{"key":"nsadmin_test-key\u0000"}""")]
+    [InlineData("""{"key":"nsadmin_test-key""")]
+    [InlineData("""[]""")]
+    [InlineData("""null""")]
+    public async Task a_malformed_sign_in_body_is_a_4xx_problem_and_opens_no_session(string body)
+    {
+        using var content = new StringContent(body, Encoding.UTF8, "application/json");
+        using var response = await System.Http.PostAsync("/console/session", content);
+        Assert.InRange((int)response.StatusCode, 400, 499);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.False(response.Headers.Contains("Set-Cookie"));
+    }
+
+    [Fact]
+    public async Task a_key_of_a_thousand_characters_or_more_is_a_422_naming_it()
+    {
+        var (status, problem) = await System.SendForStatusAsync(HttpMethod.Post, "/console/session", null, new { key = new string('k', 1001) });
+        Assert.Equal(422, status);
+        Assert.True(problem.GetProperty("errors").TryGetProperty("key", out _));
     }
 
     [Fact]
