@@ -3,7 +3,10 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using Alba;
+using Microsoft.Extensions.DependencyInjection;
+using NotificationService.Core.Auth;
 using NotificationService.Storage;
+using NotificationService.Testing;
 
 namespace NotificationService.Core.Tests.Console;
 
@@ -65,6 +68,22 @@ public sealed class when_an_admin_signs_in_to_the_console(SystemFixture system) 
         Assert.True(problem.GetProperty("errors").TryGetProperty("key", out _));
         var (noSession, _) = await System.SendForStatusAsync(HttpMethod.Get, "/console/session", null);
         Assert.Equal(401, noSession);
+    }
+
+    [Fact]
+    public async Task wrong_keys_are_counted_with_the_other_refused_keys()
+    {
+        using var log = LogCapture.AttachTo(System.Core.Services);
+        var rejected = System.Core.Services.GetRequiredService<RejectedKeys>();
+        rejected.Flush(); // earlier tests' refusals go to their own summary
+        log.Clear();
+        Action<Scenario> from = s => s.ConfigureHttpContext(c => c.Connection.RemoteIpAddress = IPAddress.Parse("10.79.0.1"));
+        await System.ScenarioAsync(HttpMethod.Post, "/console/session", null, new { key = "nsadmin_guess-1" }, expect: 401, also: from);
+        await System.ScenarioAsync(HttpMethod.Post, "/console/session", null, new { key = "nsadmin_guess-2" }, expect: 401, also: from);
+        rejected.Flush();
+        var summary = Assert.Single(log.Lines, l => l.Category == typeof(RejectedKeys).FullName);
+        Assert.Contains("console sign-in with an unknown key: 2", summary.Message);
+        Assert.DoesNotContain("guess", summary.Text);
     }
 
     [Theory]
