@@ -66,7 +66,8 @@ public sealed record AdminSessionCheck(string? Actor, string? Refusal, bool Csrf
 
 /// <summary>
 /// <c>Authorization: Bearer &lt;key&gt;</c> decides the role: an admin key, or a service key that belongs to an active
-/// service. Keys are never read from the query string.
+/// service. Keys are never read from the query string. Without the header, a web console session's cookie
+/// (<see cref="IAdminSessions"/>) may stand in for the admin key it was opened with.
 /// </summary>
 public sealed class ApiKeyAuthenticationHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder,
