@@ -112,7 +112,8 @@ export async function create(main, params, query) {
         if (!created) return;
         formSlot.replaceChildren(
           h('p', { role: 'status' }, `Adapter ${created.name} created; its workers read the queue ${created.queue}.`),
-          secretOnce(`Worker key of ${created.name}`, created.apiKey, 'the worker key (its workers start with it as Adapter__Key)'),
+          secretOnce(`Worker key of ${created.name}`, created.apiKey, 'the worker key (its workers start with it as Adapter__Key)',
+            'The API cannot issue another one: if it is lost, delete the adapter and create it again.'),
           h('p', {}, h('a', { href: `#/adapters/${created.id}` }, `Open ${created.name}`)));
       },
     },

@@ -90,7 +90,7 @@ export async function attempt(form, slot, action) {
 }
 
 /** A secret the API returns once (a service key, an invite code, a worker key), with a Copy button. */
-export function secretOnce(heading, value, what) {
+export function secretOnce(heading, value, what, lost = 'If it is lost, issue a new one.') {
   const id = uid('secret');
   const output = props(h('input', { type: 'text', id, class: 'secret', 'aria-label': heading }), { readOnly: true, value });
   const status = h('span', { class: 'copy-status', role: 'status' });
@@ -106,7 +106,7 @@ export function secretOnce(heading, value, what) {
   return h('section', { class: 'once', 'aria-labelledby': `${id}-h` },
     h('h2', { id: `${id}-h` }, heading),
     h('p', {}, h('strong', {}, `Copy ${what} now: it will not be shown again.`),
-      ' Only its hash is stored; if it is lost, issue a new one.'),
+      ` Only its hash is stored. ${lost}`),
     h('div', { class: 'once-value' }, output, ' ', copy, ' ', status));
 }
 

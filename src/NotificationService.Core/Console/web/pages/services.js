@@ -119,7 +119,7 @@ async function showInvites(slot) {
       if (!created) return;
       note.value = '';
       hours.value = '';
-      once.replaceChildren(secretOnce('Invite code', created.code, 'the invite code'),
+      once.replaceChildren(secretOnce('Invite code', created.code, 'the invite code', 'If it is lost, revoke the invite and create another.'),
         h('p', {}, 'Expires ', time(created.expiresAt), '. The person registers with POST /v1/register {"name", "inviteCode"}.'));
       await refresh();
     },
