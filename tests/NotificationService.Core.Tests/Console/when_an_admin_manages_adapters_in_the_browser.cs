@@ -118,6 +118,23 @@ public sealed class when_an_admin_manages_adapters_in_the_browser(SystemFixture 
         Assert.DoesNotContain(adapters.EnumerateArray(), a => a.GetProperty("name").GetString() == name);
     }
 
+    [Fact]
+    public async Task an_adapter_deleted_on_its_page_is_gone_from_the_api()
+    {
+        var browser = await System.BrowserAsync();
+        var page = await browser.NewPageAsync();
+        page.Dialog += async (_, dialog) => await dialog.AcceptAsync();
+        await browser.SignInAsync(page);
+        var adapter = await System.CreateEmailAdapterAsync($"console-{Guid.NewGuid():N}"[..20], System.Smtp.Port);
+
+        await page.GotoAsync(browser.ConsoleUrl + $"#/adapters/{adapter.Id}");
+        await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Live workers" })).ToBeVisibleAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Delete adapter" }).ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Adapters", Level = 1 })).ToBeVisibleAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Link, new() { Name = adapter.Name, Exact = true })).ToHaveCountAsync(0);
+        Assert.Equal(404, (await System.SendForStatusAsync(HttpMethod.Get, $"/admin/adapters/{adapter.Id}", SystemFixture.AdminKey)).Status);
+    }
+
     /// <summary>The adapter's password as the workers will read it (decrypted from the stored config).</summary>
     private async Task<string?> PasswordStoredAsync(Guid id)
     {
