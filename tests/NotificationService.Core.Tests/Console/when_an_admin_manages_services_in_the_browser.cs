@@ -26,6 +26,10 @@ public sealed class when_an_admin_manages_services_in_the_browser(SystemFixture 
         await Assertions.Expect(shown.GetByRole(AriaRole.Button, new() { Name = "Copy" })).ToBeVisibleAsync();
         var key = await shown.GetByRole(AriaRole.Textbox).InputValueAsync();
         Assert.StartsWith("nss_", key);
+        await page.Context.GrantPermissionsAsync(["clipboard-read", "clipboard-write"]);
+        await shown.GetByRole(AriaRole.Button, new() { Name = "Copy" }).ClickAsync();
+        await Assertions.Expect(shown.GetByRole(AriaRole.Status)).ToHaveTextAsync("Copied to the clipboard.");
+        Assert.Equal(key, await page.EvaluateAsync<string>("() => navigator.clipboard.readText()"));
         await Assertions.Expect(page.GetByRole(AriaRole.Link, new() { Name = name, Exact = true })).ToBeVisibleAsync(); // in the list
         await browser.ScreenshotAsync(page, "services");
 
