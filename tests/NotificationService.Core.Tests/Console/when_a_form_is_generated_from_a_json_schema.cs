@@ -97,5 +97,9 @@ public sealed class when_a_form_is_generated_from_a_json_schema(SystemFixture sy
         // A field emptied is removed (null), the secret left empty is not sent (the stored one stays), the rest is untouched.
         Assert.Equal("""{"tags":null,"count":4,"on":false,"inner":{"x":"z"}}""",
             (await ReadAsync(page, $"(await import('/console/pages/forms.js')).mergePatch({stored}, window.generated.read())")).GetRawText());
+        // An optional secret that is set can be removed on purpose.
+        await page.GetByLabel("Remove the stored token").CheckAsync();
+        Assert.Equal("""{"tags":null,"count":4,"on":false,"inner":{"x":"z"},"token":null}""",
+            (await ReadAsync(page, $"(await import('/console/pages/forms.js')).mergePatch({stored}, window.generated.read())")).GetRawText());
     }
 }

@@ -212,9 +212,12 @@ export function schemaControl(schema, path, options) {
     if (options.secret) {
       const input = required(props(h('input', { type: 'password', name: path }), { autocomplete: 'new-password' }), options.required && !editing);
       const state = editing ? (options.secretSet ? 'A value is set: leave empty to keep it' : 'Not set') : 'Write-only: never shown again';
+      // An optional secret that is set can also be removed: the merge patch then sends null for it.
+      const remove = editing && options.secretSet && !options.required ? h('input', { type: 'checkbox', name: `${path}.remove` }) : null;
       return {
-        node: wrap(path, field(labelOf(name, options.required && !editing), input, hintOf(schema, state))),
-        read: () => (input.value === '' ? undefined : input.value),
+        node: wrap(path, h('div', {}, field(labelOf(name, options.required && !editing), input, hintOf(schema, state)),
+          remove ? field(`Remove the stored ${name}`, remove) : null)),
+        read: () => (remove?.checked ? null : input.value === '' ? undefined : input.value),
       };
     }
     const input = required(h('input', { type: 'text', name: path, value: typeof initial === 'string' ? initial : '' }), options.required);
