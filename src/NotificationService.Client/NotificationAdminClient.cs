@@ -189,8 +189,12 @@ public sealed class NotificationAdminClient
 
     /// <summary>How many jobs each adapter has in each state.</summary>
     [ApiOperation("GET", "/admin/jobs/counts")]
-    public Task<IReadOnlyList<JobCount>> CountJobsAsync(CancellationToken ct = default) =>
-        _api.SendAsync<IReadOnlyList<JobCount>>(HttpMethod.Get, "admin/jobs/counts", null, ct);
+    public Task<IReadOnlyList<JobCount>> CountJobsAsync(CancellationToken ct = default) => CountJobsAsync(null, null, ct);
+
+    /// <summary>How many jobs each adapter has in each state, of those created at or after <paramref name="from"/> and before <paramref name="to"/>.</summary>
+    [ApiOperation("GET", "/admin/jobs/counts")]
+    public Task<IReadOnlyList<JobCount>> CountJobsAsync(DateTimeOffset? from, DateTimeOffset? to, CancellationToken ct = default) =>
+        _api.SendAsync<IReadOnlyList<JobCount>>(HttpMethod.Get, Query("admin/jobs/counts", ("from", from), ("to", to)), null, ct);
 
     [ApiOperation("GET", "/admin/jobs/{id}")]
     public Task<AdminJobView> GetJobAsync(Guid id, CancellationToken ct = default) =>

@@ -284,6 +284,8 @@ public sealed class when_a_service_uses_the_client_library(SystemFixture system)
         Assert.Equal(jobId, (await admin.GetJobAsync(jobId)).Job.Id);
         Assert.Equal("JobFinished", (await admin.GetJobEventsAsync(jobId))[^1].Type);
         Assert.Contains(await admin.CountJobsAsync(), c => c.Adapter == System.Email.Name && c.State == JobState.Finished && c.Count == 1);
+        Assert.Contains(await admin.CountJobsAsync(DateTimeOffset.UtcNow.AddHours(-1), null), c => c.Adapter == System.Email.Name && c.State == JobState.Finished && c.Count == 1);
+        Assert.Empty(await admin.CountJobsAsync(DateTimeOffset.UtcNow.AddHours(1), null));
         Assert.Equal(409, (await Assert.ThrowsAsync<NotificationApiException>(() => admin.RetryJobAsync(jobId))).Status);
     }
 
