@@ -1,13 +1,250 @@
-// Placeholder until the services pages land: the routes resolve and say so.
-import { h, setTitle } from '../ui.js';
+// Services (#/services, #/services/:id) and invites: every action is the admin API call README "Admin API" lists.
+import { api } from '../api.js';
+import { h, setTitle, table, field, button, confirm, time } from '../ui.js';
+import { props, fill, attempt, secretOnce, historyList, badge, failed, showProblem } from './forms.js';
 
-export async function list(main) {
+const PAGE_SIZE = 25;
+
+const liveKeys = service => service.keys.filter(k => !k.revokedAt);
+
+/** The list of services (paged here: the API returns them all, by name), a create form, and the invites. */
+export async function list(main, params, query) {
   setTitle('Services');
-  main.append(h('h1', null, 'Services'), h('p', null, 'coming'));
+  main.append(h('h1', {}, 'Services'));
+  const once = h('div', {});
+  const rows = h('div', {});
+  const invites = h('div', {});
+  main.append(createForm(once, () => showServices(rows, query)), once, rows,
+    h('h2', { id: 'invites' }, 'Invites'),
+    h('p', { class: 'hint' }, 'An invite code lets one person register one service (POST /v1/register) before it expires.'),
+    invites);
+  await Promise.all([showServices(rows, query), showInvites(invites)]);
 }
 
-export async function detail(main) {
-  setTitle('Services');
-  main.append(h('h1', null, 'Services'), h('p', null, 'coming'));
+function createForm(once, refresh) {
+  const name = h('input', { type: 'text', name: 'name' });
+  const slot = h('div', {});
+  const form = props(h('form', {
+    class: 'inline-form', 'aria-label': 'New service',
+    onsubmit: async event => {
+      event.preventDefault();
+      const created = await attempt(form, slot, () => api('POST', '/admin/services', { name: name.value }));
+      if (!created) return;
+      name.value = '';
+      once.replaceChildren(
+        secretOnce(`API key of ${created.name}`, created.apiKey, 'the key'),
+        h('p', {}, h('a', { href: `#/services/${created.id}` }, `Open ${created.name}`)));
+      await refresh();
+    },
+  }, h('h2', {}, 'New service'), h('div', { 'data-path': 'name' }, field('Name', name, 'Unique; 1 to 100 characters.')),
+  h('button', { type: 'submit', class: 'button primary' }, 'Create service'), slot), { noValidate: true });
+  return form;
 }
 
+async function showServices(slot, query) {
+  let services;
+  try {
+    services = await api('GET', '/admin/services');
+  } catch (error) {
+    slot.replaceChildren();
+    failed(slot, error);
+    return;
+  }
+  const pages = Math.max(1, Math.ceil(services.length / PAGE_SIZE));
+  const page = Math.min(pages, Math.max(1, Number.parseInt(query?.get('page') ?? '1', 10) || 1));
+  const shown = services.slice((page - 1) * PAGE_SIZE, page * PAGE_SIZE);
+  fill(slot, h('h2', {}, `All services (${services.length})`),
+    services.length === 0 ? h('p', {}, 'No services yet.') : table([
+      { title: 'Name', cell: s => h('a', { href: `#/services/${s.id}` }, s.name) },
+      { title: 'Status', cell: s => badge(s.status) },
+      { title: 'Live keys', cell: s => String(liveKeys(s).length) },
+      { title: 'Created', cell: s => time(s.createdAt) },
+    ], shown),
+    pages > 1 ? pager(page, pages) : null);
+}
+
+function pager(page, pages) {
+  return h('nav', { class: 'pager', 'aria-label': 'Pages of services' },
+    page > 1 ? h('a', { href: `#/services?page=${page - 1}`, rel: 'prev' }, 'Previous') : null,
+    ` Page ${page} of ${pages} `,
+    page < pages ? h('a', { href: `#/services?page=${page + 1}`, rel: 'next' }, 'Next') : null);
+}
+
+function inviteState(invite) {
+  if (invite.usedAt) return 'used';
+  if (invite.revokedAt) return 'revoked';
+  if (new Date(invite.expiresAt) <= new Date()) return 'expired';
+  return 'open';
+}
+
+async function showInvites(slot) {
+  const once = h('div', {});
+  const listSlot = h('div', {});
+  const note = h('input', { type: 'text', name: 'note' });
+  const hours = props(h('input', { type: 'number', name: 'expiresInHours' }), { min: '0', max: '720', step: 'any', placeholder: '72' });
+  const errors = h('div', {});
+  const refresh = async () => {
+    try {
+      const invites = await api('GET', '/admin/invites');
+      listSlot.replaceChildren(invites.length === 0 ? h('p', {}, 'No invites yet.') : table([
+        { title: 'Note', cell: i => i.note ?? '' },
+        { title: 'State', cell: i => badge(inviteState(i)) },
+        { title: 'Created', cell: i => h('span', {}, time(i.createdAt), ` by ${i.createdBy}`) },
+        { title: 'Expires', cell: i => time(i.expiresAt) },
+        { title: 'Service', cell: i => (i.serviceId ? h('a', { href: `#/services/${i.serviceId}` }, 'registered service') : '') },
+        { title: 'Action', cell: i => (inviteState(i) === 'open' ? button('Revoke', () => revoke(i), { kind: 'danger' }) : '') },
+      ], invites));
+    } catch (error) {
+      listSlot.replaceChildren();
+      failed(listSlot, error);
+    }
+  };
+  const revoke = async invite => {
+    if (!(await confirm(`Revoke the invite${invite.note ? ` "${invite.note}"` : ''}? Its code stops working.`))) return;
+    try {
+      await api('DELETE', `/admin/invites/${invite.id}`);
+    } catch (error) {
+      showProblem(listSlot, errors, error);
+      return;
+    }
+    await refresh();
+  };
+  const form = props(h('form', {
+    class: 'inline-form', 'aria-label': 'New invite',
+    onsubmit: async event => {
+      event.preventDefault();
+      if (hours.validity.badInput) return showProblem(form, errors, { problem: { title: 'Check the form.', errors: { expiresInHours: ['must be a number'] } } });
+      const body = { note: note.value === '' ? null : note.value, expiresInHours: hours.value === '' ? null : Number(hours.value) };
+      const created = await attempt(form, errors, () => api('POST', '/admin/invites', body));
+      if (!created) return;
+      note.value = '';
+      hours.value = '';
+      once.replaceChildren(secretOnce('Invite code', created.code, 'the invite code', 'If it is lost, revoke the invite and create another.'),
+        h('p', {}, 'Expires ', time(created.expiresAt), '. The person registers with POST /v1/register {"name", "inviteCode"}.'));
+      await refresh();
+    },
+  }, h('div', { 'data-path': 'note' }, field('Note', note, 'Who it is for; at most 500 characters.')),
+  h('div', { 'data-path': 'expiresInHours' }, field('Expires in hours', hours, 'Default 72, at most 720 (30 days).')),
+  h('button', { type: 'submit', class: 'button primary' }, 'Create invite'), errors), { noValidate: true });
+  slot.replaceChildren(form, once, listSlot);
+  await refresh();
+}
+
+/** One service: rename, block/unblock, keys, limits (read-only) and the history of admin changes. */
+export async function detail(main, params) {
+  const header = h('div', {});
+  const once = h('div', {});
+  const body = h('div', {});
+  main.append(header, once, body);
+  const refresh = async () => {
+    let service, limits, history;
+    try {
+      [service, limits, history] = await Promise.all([
+        api('GET', `/admin/services/${encodeURIComponent(params.id)}`),
+        api('GET', `/admin/services/${encodeURIComponent(params.id)}/limits`),
+        api('GET', `/admin/services/${encodeURIComponent(params.id)}/history`),
+      ]);
+    } catch (error) {
+      setTitle('Service');
+      header.replaceChildren(h('h1', {}, 'Service'));
+      body.replaceChildren();
+      failed(body, error);
+      return;
+    }
+    setTitle(`Service ${service.name}`);
+    header.replaceChildren(h('h1', {}, `Service ${service.name}`),
+      h('p', {}, badge(service.status), ' Created ', time(service.createdAt), '. ', h('a', { href: '#/services' }, 'All services')));
+    body.replaceChildren(
+      renameForm(service, refresh), statusAction(service, refresh),
+      keysSection(service, once, refresh), limitsSection(limits),
+      h('section', { 'aria-labelledby': 'history-h' }, h('h2', { id: 'history-h' }, 'History (newest first)'), historyList(history)));
+  };
+  await refresh();
+}
+
+function renameForm(service, refresh) {
+  const name = h('input', { type: 'text', name: 'name', value: service.name });
+  const slot = h('div', {});
+  const form = props(h('form', {
+    class: 'inline-form', 'aria-label': 'Rename',
+    onsubmit: async event => {
+      event.preventDefault();
+      const done = await attempt(form, slot, () => api('PATCH', `/admin/services/${service.id}`, { name: name.value }));
+      if (done) await refresh();
+    },
+  }, h('h2', {}, 'Rename'), h('div', { 'data-path': 'name' }, field('Name', name, 'Unique; 1 to 100 characters.')),
+  h('button', { type: 'submit', class: 'button' }, 'Rename'), slot), { noValidate: true });
+  return form;
+}
+
+function statusAction(service, refresh) {
+  const slot = h('div', {});
+  const blocked = service.status === 'Blocked';
+  const act = async () => {
+    const question = blocked ? `Unblock ${service.name}? Its keys work again.`
+      : `Block ${service.name}? Its keys get 403 on every request until it is unblocked.`;
+    if (!(await confirm(question))) return;
+    try {
+      await api('POST', `/admin/services/${service.id}/${blocked ? 'unblock' : 'block'}`);
+    } catch (error) {
+      slot.replaceChildren();
+      failed(slot, error);
+      return;
+    }
+    await refresh();
+  };
+  return h('section', { 'aria-labelledby': 'status-h' }, h('h2', { id: 'status-h' }, 'Status'),
+    h('p', {}, blocked ? 'Blocked: its keys get 403.' : 'Active: its keys work.'),
+    button(blocked ? 'Unblock service' : 'Block service', act, { kind: blocked ? 'primary' : 'danger' }), slot);
+}
+
+function keysSection(service, once, refresh) {
+  const slot = h('div', {});
+  const issue = async () => {
+    try {
+      const issued = await api('POST', `/admin/services/${service.id}/keys`);
+      once.replaceChildren(secretOnce(`New API key of ${service.name}`, issued.apiKey, 'the key'));
+    } catch (error) {
+      slot.replaceChildren();
+      failed(slot, error);
+      return;
+    }
+    await refresh();
+  };
+  const revoke = async key => {
+    if (!(await confirm(`Revoke the key ${key.prefix}…? Requests with it get 401 from now on.`))) return;
+    try {
+      await api('DELETE', `/admin/services/${service.id}/keys/${key.keyId}`);
+    } catch (error) {
+      slot.replaceChildren();
+      failed(slot, error);
+      return;
+    }
+    await refresh();
+  };
+  return h('section', { 'aria-labelledby': 'keys-h' }, h('h2', { id: 'keys-h' }, 'API keys'),
+    h('p', { class: 'hint' }, 'Rotate a key by issuing the new one, switching the service to it, then revoking the old one.'),
+    table([
+      { title: 'Key', cell: k => h('code', {}, `${k.prefix}…`) },
+      { title: 'Issued', cell: k => time(k.createdAt) },
+      { title: 'Last used', cell: k => (k.lastUsedAt ? time(k.lastUsedAt) : 'never') },
+      { title: 'State', cell: k => (k.revokedAt ? h('span', {}, badge('revoked'), ' ', time(k.revokedAt)) : badge('active')) },
+      { title: 'Action', cell: k => (k.revokedAt ? '' : button('Revoke', () => revoke(k), { kind: 'danger' })) },
+    ], service.keys),
+    button('Issue a new key', issue, { kind: 'primary' }), slot);
+}
+
+const LIMITS = [
+  ['offersPerSecond', 'Offers per second'], ['burst', 'Burst'], ['jobsPerOffer', 'Jobs per offer'],
+  ['pendingJobs', 'Pending jobs'], ['maxBodyBytes', 'Largest body (bytes)'], ['maxParamsBytes', 'Largest params (bytes)'],
+];
+
+function limitsSection(limits) {
+  return h('section', { 'aria-labelledby': 'limits-h' }, h('h2', { id: 'limits-h' }, 'Limits'),
+    h('p', { class: 'hint' }, 'Read-only here; PATCH /admin/services/{id}/limits changes them.'),
+    table([
+      { title: 'Limit', cell: ([, label]) => label },
+      { title: 'Set for this service', cell: ([key]) => String(limits.own?.[key] ?? 'default') },
+      { title: 'In force', cell: ([key]) => String(limits.effective?.[key] ?? '') },
+    ], LIMITS));
+}
