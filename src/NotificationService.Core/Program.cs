@@ -7,6 +7,7 @@ using NotificationService.Contracts;
 using NotificationService.Core.Adapters;
 using NotificationService.Core.Auth;
 using NotificationService.Core.Callbacks;
+using NotificationService.Core.Console;
 using NotificationService.Core.Infrastructure;
 using NotificationService.Core.Invites;
 using NotificationService.Core.Jobs;
@@ -92,6 +93,7 @@ builder.Services.AddRetention(builder.Configuration);
 builder.Services.AddCallbacks(callbacks);
 builder.Services.AddFallbackChains();
 builder.Services.AddOperations();
+builder.Services.AddConsole();
 builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = RequestLimits.MaxBodyBytes);
 builder.Services.AddNotificationOpenApi();
 builder.Services.AddNotificationHealthChecks(postgres, rabbitMq);
@@ -112,6 +114,7 @@ app.MapOpenApi();
 app.MapNotificationDocs();
 app.MapHealthChecks("/health", new HealthCheckOptions { ResponseWriter = Health.WriteReport });
 app.MapNotificationMetrics();
+app.MapConsole();
 app.MapWolverineEndpoints(opts =>
 {
     opts.RequireRoleByRoutePrefix();

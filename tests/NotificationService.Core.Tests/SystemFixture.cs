@@ -12,6 +12,7 @@ using NotificationService.Adapters.Runtime;
 using NotificationService.Contracts.AdapterTypes;
 using NotificationService.Core.Callbacks;
 using NotificationService.Core.Offers;
+using NotificationService.Core.Tests.Console;
 using NotificationService.Storage.Jobs;
 using NotificationService.Testing;
 using Wolverine;
@@ -48,27 +49,43 @@ public sealed class SystemFixture : IAsyncLifetime
     {
         TestEnvironment.EnsureKeyRingCertificate();
         await DropSchemasAsync();
-        Core = await AlbaHost.For<Program>(b => b
-            .UseSetting("Admin:ApiKeys:0", AdminKey)
-            .UseSetting("Jobs:ExpirySweepSeconds", "0.5")
-            // The retention tests run the sweep themselves, as of the time they choose.
-            .UseSetting("Retention:SweepSeconds", "0")
-            // Fair sharing starts lowering a service's priority after 10 recent jobs, so a test's backlog can be small.
-            .UseSetting("Fairness:FreeJobs", "10")
-            // Callback receivers in tests are HttpPeers on 127.0.0.1; retries come quickly so a test can watch them.
-            .UseSetting("Callbacks:AllowPrivateNetwork", "true")
-            .UseSetting("Callbacks:RetryDelaysSeconds", "0.5,0.5,0.5")
-            .UseSetting("Callbacks:TimeoutSeconds", "2")
-            .UseSetting("Callbacks:DisableAfterFailures", "5")
-            // Live worker status: workers beat every 0.5 s (StartWorkerAsync), so a 3 s bound is six missed beats.
-            .UseSetting("Workers:LiveSeconds", "3")
-            .UseSetting("Workers:SampleSeconds", "0.5")
-            .ConfigureServices(services => services.ConfigureWolverine(QuickScheduledMessages)));
+        Core = await AlbaHost.For<Program>(b =>
+        {
+            foreach (var (key, value) in CoreSettings) b.UseSetting(key, value);
+            b.ConfigureServices(services => services.ConfigureWolverine(QuickScheduledMessages));
+        });
         Http = Core.Server.CreateClient();
         Tenant = await CreateTenantAsync("acme");
         Email = await CreateEmailAdapterAsync("email-main", Smtp.Port);
         EmailWorker = await StartEmailWorkerAsync(Email.ApiKey);
     }
+
+    /// <summary>The core's settings in tests, the same for the Alba host and the console's browser core.</summary>
+    internal static readonly (string Key, string Value)[] CoreSettings =
+    [
+        ("Admin:ApiKeys:0", AdminKey),
+        ("Jobs:ExpirySweepSeconds", "0.5"),
+        // The retention tests run the sweep themselves, as of the time they choose.
+        ("Retention:SweepSeconds", "0"),
+        // Fair sharing starts lowering a service's priority after 10 recent jobs, so a test's backlog can be small.
+        ("Fairness:FreeJobs", "10"),
+        // Callback receivers in tests are HttpPeers on 127.0.0.1; retries come quickly so a test can watch them.
+        ("Callbacks:AllowPrivateNetwork", "true"),
+        ("Callbacks:RetryDelaysSeconds", "0.5,0.5,0.5"),
+        ("Callbacks:TimeoutSeconds", "2"),
+        ("Callbacks:DisableAfterFailures", "5"),
+        // Live worker status: workers beat every 0.5 s (StartWorkerAsync), so a 3 s bound is six missed beats.
+        ("Workers:LiveSeconds", "3"),
+        ("Workers:SampleSeconds", "0.5"),
+    ];
+
+    private Task<ConsoleBrowser>? _browser;
+
+    /// <summary>
+    /// The web console's browser harness: a second core on a real 127.0.0.1 port (same database and broker, same settings)
+    /// and Debian's chromium, started by the first test that asks and shared by the rest (see <see cref="ConsoleBrowser"/>).
+    /// </summary>
+    public Task<ConsoleBrowser> BrowserAsync() => _browser ??= ConsoleBrowser.StartAsync(CoreSettings, QuickScheduledMessages);
 
     /// <summary>
     /// Scheduled messages (a job's send time, a delivery's retry) are due at their time but run when the durability agent
@@ -239,6 +256,7 @@ public sealed class SystemFixture : IAsyncLifetime
     public async Task DisposeAsync()
     {
         foreach (var worker in _workers) { await worker.StopAsync(); await worker.DisposeAsync(); }
+        if (_browser is not null) await (await _browser).DisposeAsync();
         await Core.DisposeAsync();
         await Smtp.DisposeAsync();
     }

@@ -27,6 +27,17 @@ public sealed class AdminKeys(IConfiguration configuration)
         .Select(k => SHA256.HashData(Encoding.UTF8.GetBytes(k)))
         .ToArray();
 
+    /// <summary>Whether a key with this <see cref="ApiKeys.Hash"/> is still configured (a console session names its key so).</summary>
+    public bool MatchesHash(string keyHash)
+    {
+        if (keyHash.Length != 64) return false;
+        byte[] hash;
+        try { hash = Convert.FromHexString(keyHash); } catch (FormatException) { return false; }
+        var match = false;
+        foreach (var candidate in _hashes) match |= CryptographicOperations.FixedTimeEquals(candidate, hash);
+        return match;
+    }
+
     public bool Matches(string key)
     {
         var hash = SHA256.HashData(Encoding.UTF8.GetBytes(key));
@@ -38,21 +49,39 @@ public sealed class AdminKeys(IConfiguration configuration)
 }
 
 /// <summary>
+/// What a cookie-based sign-in (the web console, in its own folder) tells the key handler about a request without an
+/// Authorization header: no session, a session that is not valid (a reason for the refusal count), or the admin it
+/// belongs to and whether a state-changing request carried its CSRF token. An interface here keeps Auth below the
+/// folder that implements it.
+/// </summary>
+public interface IAdminSessions
+{
+    Task<AdminSessionCheck> CheckAsync(HttpContext context);
+}
+
+public sealed record AdminSessionCheck(string? Actor, string? Refusal, bool CsrfMissing)
+{
+    public static readonly AdminSessionCheck None = new(null, null, false);
+}
+
+/// <summary>
 /// <c>Authorization: Bearer &lt;key&gt;</c> decides the role: an admin key, or a service key that belongs to an active
 /// service. Keys are never read from the query string.
 /// </summary>
 public sealed class ApiKeyAuthenticationHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder,
-    AdminKeys adminKeys, AccessCache cache, IDocumentStore store, TimeProvider clock, RejectedKeys rejected)
+    AdminKeys adminKeys, AccessCache cache, IDocumentStore store, TimeProvider clock, RejectedKeys rejected, IEnumerable<IAdminSessions> sessions)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     public const string SchemeName = "ApiKey";
     public const string ServiceIdClaim = "ns:service";
+    /// <summary>On a console session's state-changing request without its CSRF token: identified, but no role (403).</summary>
+    public const string CsrfMissingClaim = "ns:csrf-missing";
 
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
         string? header = Request.Headers.Authorization;
-        if (string.IsNullOrEmpty(header)) return AuthenticateResult.NoResult();
+        if (string.IsNullOrEmpty(header)) return await SessionAsync();
         if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)) return AuthenticateResult.Fail("Use 'Authorization: Bearer <key>'.");
 
         var key = header["Bearer ".Length..].Trim();
@@ -79,6 +108,21 @@ public sealed class ApiKeyAuthenticationHandler(
         var claims = new List<Claim> { new(ServiceIdClaim, service.Id.ToString()), new(ClaimTypes.Name, $"service:{service.Name}") };
         if (service.Status == ServiceStatus.Active) claims.Add(new Claim(ClaimTypes.Role, Roles.Service));
         return Success([.. claims]);
+    }
+
+    /// <summary>A console session's cookie stands in for the admin key it was opened with (same role, same actor name).</summary>
+    private async Task<AuthenticateResult> SessionAsync()
+    {
+        foreach (var source in sessions)
+        {
+            var check = await source.CheckAsync(Context);
+            if (check.Refusal is { } refusal) return AuthenticateResult.Fail(refusal);
+            if (check.Actor is not { } actor) continue;
+            return check.CsrfMissing
+                ? Success(new Claim(ClaimTypes.Name, actor), new Claim(CsrfMissingClaim, "true"))
+                : Success(new Claim(ClaimTypes.Role, Roles.Admin), new Claim(ClaimTypes.Name, actor));
+        }
+        return AuthenticateResult.NoResult();
     }
 
     /// <summary>"Last used" to the minute: one small write per key per minute, not one per request.</summary>
@@ -115,6 +159,12 @@ public sealed class ApiKeyAuthenticationHandler(
     protected override Task HandleForbiddenAsync(AuthenticationProperties properties)
     {
         var blocked = Context.User.HasClaim(c => c.Type == ServiceIdClaim) && !Context.User.IsInRole(Roles.Service);
+        if (Context.User.HasClaim(c => c.Type == CsrfMissingClaim))
+        {
+            rejected.Record("console request without its CSRF token");
+            return WriteProblem(StatusCodes.Status403Forbidden, "The CSRF token is missing or wrong.",
+                "A request signed in by the console's cookie that changes something must send the session's token in 'X-CSRF-Token' (GET /console/session gives it).");
+        }
         rejected.Record(blocked ? "blocked service" : "wrong role");
         return WriteProblem(StatusCodes.Status403Forbidden, "This key may not use this resource.",
             blocked ? "The service is blocked." : "The key's role does not allow this endpoint.");

@@ -1,0 +1,85 @@
+// Small DOM helpers. Data only ever enters the page as text nodes or attribute values, never as HTML.
+
+const PROPERTIES = new Set(['value', 'checked', 'selected', 'disabled', 'hidden', 'required', 'readOnly', 'multiple']);
+
+/**
+ * h('a', {href: '#/jobs/1', class: 'x'}, 'text', child) -> element. on* attributes take functions; strings and numbers
+ * become text nodes; null, undefined and false children are skipped; arrays are flattened.
+ */
+export function h(tag, attrs, ...children) {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (name.startsWith('on') && typeof value === 'function') element.addEventListener(name.slice(2).toLowerCase(), value);
+    else if (name === 'class') element.className = value;
+    else if (name === 'for') element.htmlFor = value;
+    else if (PROPERTIES.has(name)) element[name] = value;
+    else element.setAttribute(name, value === true ? '' : String(value));
+  }
+  append(element, children);
+  return element;
+}
+
+function append(element, children) {
+  for (const child of children) {
+    if (child === null || child === undefined || child === false) continue;
+    if (Array.isArray(child)) append(element, child);
+    else if (child instanceof Node) element.appendChild(child);
+    else element.appendChild(document.createTextNode(String(child)));
+  }
+}
+
+export function setTitle(text) { document.title = `${text} · Notification Service`; }
+
+export function go(hash) { location.hash = hash.startsWith('#') ? hash : `#${hash}`; }
+
+/** An ApiError (or any error) as a box: title, detail and each field error with its JSON path. */
+export function problem(error) {
+  const p = (error && error.problem) || { title: (error && error.message) || String(error) };
+  const errors = p.errors && typeof p.errors === 'object' ? Object.entries(p.errors) : [];
+  return h('div', { class: 'problem', role: 'alert' },
+    h('strong', null, p.title || 'Something went wrong'),
+    error && error.status ? h('span', { class: 'muted' }, ` (HTTP ${error.status})`) : null,
+    p.detail ? h('p', null, p.detail) : null,
+    errors.length ? h('ul', null, errors.flatMap(([path, messages]) =>
+      (Array.isArray(messages) ? messages : [messages]).map(m => h('li', null, h('code', null, path), ': ', String(m))))) : null);
+}
+
+/** columns: [{title, cell: row => node|string, class?}] -> <table>; `caption` names it for screen readers. */
+export function table(columns, rows, caption) {
+  return h('table', null,
+    caption ? h('caption', null, caption) : null,
+    h('thead', null, h('tr', null, columns.map(c => h('th', { scope: 'col', class: c.class }, c.title)))),
+    h('tbody', null, rows.length === 0
+      ? h('tr', null, h('td', { colspan: columns.length, class: 'muted' }, 'None.'))
+      : rows.map(row => h('tr', null, columns.map(c => h('td', { class: c.class }, c.cell(row)))))));
+}
+
+let ids = 0;
+
+/** <label for> + the input (given an id if it has none) + an optional hint tied to it with aria-describedby. */
+export function field(label, input, hint) {
+  if (!input.id) input.id = `field-${++ids}`;
+  const hintNode = hint ? h('div', { class: 'hint', id: `${input.id}-hint` }, hint) : null;
+  if (hintNode) input.setAttribute('aria-describedby', hintNode.id);
+  return h('div', { class: 'field' }, h('label', { for: input.id }, label), input, hintNode);
+}
+
+/** button('Save', fn, {kind: 'primary'|'danger', type}) */
+export function button(text, onclick, options = {}) {
+  return h('button', { type: options.type || 'button', class: options.kind ? `button ${options.kind}` : 'button', onclick }, text);
+}
+
+export function confirm(text) { return window.confirm(text); }
+
+/** A <time> showing an ISO date-time in the reader's locale (the exact value in datetime and the tooltip). */
+export function time(iso) {
+  if (!iso) return h('span', { class: 'muted' }, '—');
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return h('span', null, String(iso));
+  return h('time', { datetime: date.toISOString(), title: date.toISOString() },
+    date.toLocaleString(undefined, { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' }));
+}
+
+/** "Loading…" while a page fetches, replaced by what the page renders. */
+export function loading() { return h('p', { class: 'muted', 'aria-live': 'polite' }, 'Loading…'); }
