@@ -240,5 +240,5 @@ export async function offer(main, params) {
       { title: 'Last error', cell: j => j.job.lastError || '' },
       { title: 'Finished', cell: j => time(j.job.finishedAt) },
     ], page.items, 'The offer\'s jobs'),
-    page.next ? h('p', { class: 'muted' }, 'More jobs than shown: ', h('a', { href: `#/jobs?offerId=${encodeURIComponent(params.id)}` }, 'search them')) : null);
+    h('p', { class: 'muted', hidden: !page.next }, 'More jobs than shown: ', h('a', { href: `#/jobs?offerId=${encodeURIComponent(params.id)}` }, 'search them')));
 }

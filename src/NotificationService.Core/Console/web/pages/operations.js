@@ -29,15 +29,15 @@ export async function render(main) {
 }
 
 /** Replaces everything after a section's heading. */
-function fill(section, ...nodes) { section.replaceChildren(section.firstElementChild, ...nodes); }
+function fill(section, ...nodes) { section.replaceChildren(section.firstElementChild, ...nodes.filter(n => n)); }
 
 // Dead letters
 
-async function deadLetters(section, changed) {
+/** The groups; `result` (what the last action did) stays in place when they are read again after it. */
+async function deadLetters(section, changed, result = h('div', { 'aria-live': 'polite' })) {
   const groups = await api('GET', '/admin/dead-letters/groups');
-  const result = h('div', { 'aria-live': 'polite' });
   const letters = h('div');
-  const reload = async () => { await deadLetters(section, changed); await changed(); };
+  const reload = async () => { await deadLetters(section, changed, result); await changed(); };
   const selection = g => ({ exceptionType: g.exceptionType, failure: g.failure, messageType: g.messageType });
   fill(section,
     h('p', { class: 'muted' }, groups.length ? 'Messages that kept failing, grouped by failure, largest group first.' : 'No dead letters.'),
