@@ -207,12 +207,14 @@ public sealed class HostileRequests(HostileTargets targets, int seed)
         return Request("list-query", "GET", $"{path}?{query}", auth, null, null);
     }
 
-    /// <summary>Admin, registration and callback-registration bodies with a poisoned string in each field.</summary>
+    /// <summary>Admin, registration, console sign-in and callback-registration bodies with a poisoned string in each field.</summary>
     private RawRequest AdminBody(Random random)
     {
         object Str() => PoisonString(random);
-        var (path, body) = random.Next(9) switch
+        var (path, body) = random.Next(10) switch
         {
+            // The console's sign-in (no key: the body holds it); a run of wrong keys meets its throttle (429), a 4xx too.
+            9 => ("/console/session", Concat("""{"key":""", Str(), "}")),
             // Dry runs: a hostile filter that happened to match must not replay, discard or re-drive anything.
             6 => ("/admin/dead-letters/replay", Concat("""{"exceptionType":""", Str(), ""","dryRun":true}""")),
             7 => ("/admin/dead-letters/discard", Concat("""{"failure":""", Str(), ""","from":""", Dates[random.Next(Dates.Length)], ""","dryRun":true}""")),

@@ -38,10 +38,11 @@ public static class ApiDocument
         ("Invites", "Invites that let a person register a service (operators)."),
         ("Retention", "How long personal data is kept, and erasure on request (operators)."),
         ("Operations", "Running the system: projections and other maintenance (operators)."),
+        ("Console", "The web console's session: an admin key signs in once, then a cookie (with a CSRF token for changes) stands in for it on /admin (operators)."),
     ];
 
-    /// <summary>Routes that take no key: registration is authorized by its invite code (Register.cs).</summary>
-    private static readonly string[] Anonymous = ["/v1/register"];
+    /// <summary>Routes that take no key: registration is authorized by its invite code (Register.cs), the console's sign-in by the key in its body.</summary>
+    private static readonly string[] Anonymous = ["/v1/register", "/console/session"];
 
     public static IServiceCollection AddNotificationOpenApi(this IServiceCollection services) => services.AddOpenApi(o =>
     {
@@ -268,10 +269,10 @@ public static class ApiDocument
             operation.Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(scheme, document)] = [] }];
             responses.TryAdd("401", Problem(document, "No valid API key: send `Authorization: Bearer <key>`."));
             responses.TryAdd("403", Problem(document, scheme == AdminKey
-                ? "The key is not an admin key (a service key cannot use `/admin`)."
+                ? "The key is not an admin key (a service key cannot use `/admin`), or a change signed in by the console's cookie lacks its `X-CSRF-Token`."
                 : "The key is not a service key (an admin key cannot use `/v1`), or the service is blocked."));
         }
-        else operation.Security = []; // explicitly open: the invite code in the body is the credential
+        else operation.Security = []; // explicitly open: the invite code or admin key in the body (or the session cookie) is the credential
 
         // Wolverine lists 400 wherever a Validate method may return a problem (ours answer 422) and 404 for any JSON
         // body that could be null; what is true here: 400 for an unreadable body or query value, 404 for an unknown id.

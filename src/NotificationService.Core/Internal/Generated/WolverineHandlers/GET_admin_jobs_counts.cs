@@ -30,32 +30,6 @@ namespace Internal.Generated.WolverineHandlers
             // Building the Marten session
             await using var documentSession = _outboxedSessionFactory.OpenSession(messageContext);
             Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "NotificationService.Core.Jobs.CountJobsEndpoint").SetTag("http.route", "/admin/jobs/counts").SetTag("http.request.method", "GET");
-            string page_rawValue = httpContext.Request.Query["page"];
-            System.Nullable<int> page = default;
-
-            if (page_rawValue != null && int.TryParse(page_rawValue, System.Globalization.CultureInfo.InvariantCulture, out var page_parsed))
-            {
-                page = page_parsed;
-            }
-            else if (!string.IsNullOrEmpty(page_rawValue))
-            {
-                await WriteQueryValueParsingProblem(httpContext, "page", page_rawValue, "int").ConfigureAwait(false);
-                return;
-            }
-
-            string pageSize_rawValue = httpContext.Request.Query["pageSize"];
-            System.Nullable<int> pageSize = default;
-
-            if (pageSize_rawValue != null && int.TryParse(pageSize_rawValue, System.Globalization.CultureInfo.InvariantCulture, out var pageSize_parsed))
-            {
-                pageSize = pageSize_parsed;
-            }
-            else if (!string.IsNullOrEmpty(pageSize_rawValue))
-            {
-                await WriteQueryValueParsingProblem(httpContext, "pageSize", pageSize_rawValue, "int").ConfigureAwait(false);
-                return;
-            }
-
             string from_rawValue = httpContext.Request.Query["from"];
             System.Nullable<System.DateTimeOffset> from = default;
 
@@ -82,6 +56,32 @@ namespace Internal.Generated.WolverineHandlers
                 return;
             }
 
+            string page_rawValue = httpContext.Request.Query["page"];
+            System.Nullable<int> page = default;
+
+            if (page_rawValue != null && int.TryParse(page_rawValue, System.Globalization.CultureInfo.InvariantCulture, out var page_parsed))
+            {
+                page = page_parsed;
+            }
+            else if (!string.IsNullOrEmpty(page_rawValue))
+            {
+                await WriteQueryValueParsingProblem(httpContext, "page", page_rawValue, "int").ConfigureAwait(false);
+                return;
+            }
+
+            string pageSize_rawValue = httpContext.Request.Query["pageSize"];
+            System.Nullable<int> pageSize = default;
+
+            if (pageSize_rawValue != null && int.TryParse(pageSize_rawValue, System.Globalization.CultureInfo.InvariantCulture, out var pageSize_parsed))
+            {
+                pageSize = pageSize_parsed;
+            }
+            else if (!string.IsNullOrEmpty(pageSize_rawValue))
+            {
+                await WriteQueryValueParsingProblem(httpContext, "pageSize", pageSize_rawValue, "int").ConfigureAwait(false);
+                return;
+            }
+
             var problemDetails1 = NotificationService.Core.Jobs.CountJobsEndpoint.Validate(page, pageSize, from, to);
             // Evaluate whether the processing should stop if there are any problems
             if (!(ReferenceEquals(problemDetails1, Wolverine.Http.WolverineContinue.NoProblems)))
@@ -92,7 +92,7 @@ namespace Internal.Generated.WolverineHandlers
 
             
             // The actual HTTP request handler execution
-            var jobCountIReadOnlyList_response = await NotificationService.Core.Jobs.CountJobsEndpoint.Counts(((Marten.IQuerySession)documentSession)).ConfigureAwait(false);
+            var jobCountIReadOnlyList_response = await NotificationService.Core.Jobs.CountJobsEndpoint.Counts(from, to, ((Marten.IQuerySession)documentSession), httpContext.RequestAborted).ConfigureAwait(false);
 
             // Writing the response body to JSON because this was the first 'return variable' in the method signature
             await WriteJsonAsync(httpContext, jobCountIReadOnlyList_response, 404);

@@ -1,0 +1,143 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Alba;
+using NotificationService.Storage;
+
+namespace NotificationService.Core.Tests.Console;
+
+/// <summary>The console's session: a cookie that stands in for the admin key on /admin, with a CSRF token for changes.</summary>
+public sealed class when_an_admin_signs_in_to_the_console(SystemFixture system) : IntegrationContext(system)
+{
+    private static Action<Scenario> WithCookie(string token, string? csrf = null) => s =>
+    {
+        s.WithRequestHeader("Cookie", $"ns_console={token}");
+        if (csrf is not null) s.WithRequestHeader("X-CSRF-Token", csrf);
+    };
+
+    /// <summary>Signs in through the endpoint; the session token from Set-Cookie and the CSRF token from GET /console/session.</summary>
+    private async Task<(string Token, string Csrf)> SignInAsync()
+    {
+        var signIn = await System.ScenarioAsync(HttpMethod.Post, "/console/session", key: null, new { key = SystemFixture.AdminKey }, expect: 204);
+        var token = TokenOf(signIn.Context.Response.Headers.SetCookie.ToString());
+        var session = await SystemFixture.BodyOf(await System.ScenarioAsync(HttpMethod.Get, "/console/session", null, expect: 200, also: WithCookie(token)));
+        return (token, session.GetProperty("csrfToken").GetString()!);
+    }
+
+    private static string TokenOf(string setCookie)
+    {
+        Assert.StartsWith("ns_console=", setCookie);
+        return setCookie["ns_console=".Length..setCookie.IndexOf(';')];
+    }
+
+    [Fact]
+    public async Task the_admin_key_opens_a_session_held_by_an_http_only_cookie_that_is_not_the_key()
+    {
+        var signIn = await System.ScenarioAsync(HttpMethod.Post, "/console/session", key: null, new { key = SystemFixture.AdminKey }, expect: 204);
+        var setCookie = signIn.Context.Response.Headers.SetCookie.ToString().ToLowerInvariant();
+        Assert.Contains("httponly", setCookie);
+        Assert.Contains("samesite=strict", setCookie);
+        Assert.Contains("path=/", setCookie);
+        Assert.DoesNotContain("secure", setCookie); // plain HTTP here; over HTTPS the cookie is Secure
+        Assert.Equal("no-store", signIn.Context.Response.Headers.CacheControl.ToString());
+        var token = TokenOf(signIn.Context.Response.Headers.SetCookie.ToString());
+        Assert.DoesNotContain(SystemFixture.AdminKey, token);
+
+        var result = await System.ScenarioAsync(HttpMethod.Get, "/console/session", null, expect: 200, also: WithCookie(token));
+        Assert.Equal("no-store", result.Context.Response.Headers.CacheControl.ToString());
+        var session = await SystemFixture.BodyOf(result);
+        Assert.Equal($"admin:{ApiKeys.Hash(SystemFixture.AdminKey)[..8]}", session.GetProperty("actor").GetString());
+        Assert.True(session.GetProperty("csrfToken").GetString()!.Length >= 32);
+        var expires = session.GetProperty("expiresAt").GetDateTimeOffset();
+        Assert.InRange(expires - DateTimeOffset.UtcNow, TimeSpan.FromHours(7.9), TimeSpan.FromHours(8)); // fixed 8 h
+    }
+
+    [Fact]
+    public async Task a_wrong_key_is_a_401_problem_and_a_missing_one_a_422_naming_the_field()
+    {
+        var wrong = await System.ScenarioAsync(HttpMethod.Post, "/console/session", null, new { key = "nsadmin_wrong" }, expect: 401);
+        Assert.Equal("A valid admin key is required.", (await SystemFixture.BodyOf(wrong)).GetProperty("title").GetString());
+        Assert.Equal("", wrong.Context.Response.Headers.SetCookie.ToString());
+
+        var (status, problem) = await System.SendForStatusAsync(HttpMethod.Post, "/console/session", null, new { key = "" });
+        Assert.Equal(422, status);
+        Assert.True(problem.GetProperty("errors").TryGetProperty("key", out _));
+        var (noSession, _) = await System.SendForStatusAsync(HttpMethod.Get, "/console/session", null);
+        Assert.Equal(401, noSession);
+    }
+
+    [Fact]
+    public async Task the_cookie_reads_the_admin_api_and_changes_need_the_csrf_token()
+    {
+        var (token, csrf) = await SignInAsync();
+        await System.ScenarioAsync(HttpMethod.Get, "/admin/services", null, expect: 200, also: WithCookie(token));
+        // The cookie is an admin's, not a service's.
+        await System.ScenarioAsync(HttpMethod.Get, "/v1/jobs", null, expect: 403, also: WithCookie(token));
+
+        var name = $"console-{Guid.NewGuid():N}";
+        var without = await System.ScenarioAsync(HttpMethod.Post, "/admin/services", null, new { name }, expect: 403, also: WithCookie(token));
+        Assert.Equal("The CSRF token is missing or wrong.", (await SystemFixture.BodyOf(without)).GetProperty("title").GetString());
+        await System.ScenarioAsync(HttpMethod.Post, "/admin/services", null, new { name }, expect: 403, also: WithCookie(token, csrf + "x"));
+        var services = await System.SendAsync<JsonElement>(HttpMethod.Get, "/admin/services?pageSize=100", SystemFixture.AdminKey, expect: 200);
+        Assert.DoesNotContain(services.EnumerateArray(), s => s.GetProperty("name").GetString() == name);
+
+        var created = await SystemFixture.BodyOf(await System.ScenarioAsync(HttpMethod.Post, "/admin/services", null, new { name }, expect: 201, also: WithCookie(token, csrf)));
+        var id = created.GetProperty("id").GetGuid();
+        // The admin history names the admin by the key's fingerprint, as with the key itself.
+        var history = await System.SendAsync<JsonElement>(HttpMethod.Get, $"/admin/services/{id}/history", SystemFixture.AdminKey, expect: 200);
+        Assert.Equal($"admin:{ApiKeys.Hash(SystemFixture.AdminKey)[..8]}", history[0].GetProperty("data").GetProperty("by").GetString());
+    }
+
+    [Fact]
+    public async Task signing_out_deletes_the_session_so_the_cookie_opens_nothing()
+    {
+        var (token, csrf) = await SignInAsync();
+        await System.ScenarioAsync(HttpMethod.Delete, "/console/session", null, expect: 403, also: WithCookie(token));
+        await System.ScenarioAsync(HttpMethod.Get, "/admin/services", null, expect: 200, also: WithCookie(token));
+
+        var signOut = await System.ScenarioAsync(HttpMethod.Delete, "/console/session", null, expect: 204, also: WithCookie(token, csrf));
+        Assert.Contains("ns_console=;", signOut.Context.Response.Headers.SetCookie.ToString());
+        await System.ScenarioAsync(HttpMethod.Get, "/admin/services", null, expect: 401, also: WithCookie(token));
+        await System.ScenarioAsync(HttpMethod.Get, "/console/session", null, expect: 401, also: WithCookie(token));
+    }
+
+    [Fact]
+    public async Task a_session_works_on_another_core_and_dies_where_its_key_is_not_configured()
+    {
+        // The browser harness's core has one more admin key than this one: as if that key was removed from this core's configuration.
+        var browser = await System.BrowserAsync();
+        using var http = new HttpClient(new HttpClientHandler { UseCookies = false }) { BaseAddress = browser.BaseAddress };
+        async Task<string> SignInThereAsync(string key)
+        {
+            using var response = await http.PostAsJsonAsync("/console/session", new { key });
+            Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+            return TokenOf(response.Headers.GetValues("Set-Cookie").Single());
+        }
+
+        var shared = await SignInThereAsync(SystemFixture.AdminKey);
+        await System.ScenarioAsync(HttpMethod.Get, "/admin/services", null, expect: 200, also: WithCookie(shared));
+
+        var retired = await SignInThereAsync(ConsoleBrowser.ConsoleOnlyAdminKey);
+        var refused = await System.ScenarioAsync(HttpMethod.Get, "/admin/services", null, expect: 401, also: WithCookie(retired));
+        Assert.Equal("A valid API key is required.", (await SystemFixture.BodyOf(refused)).GetProperty("title").GetString());
+        await System.ScenarioAsync(HttpMethod.Get, "/console/session", null, expect: 401, also: WithCookie(retired));
+        using var there = new HttpRequestMessage(HttpMethod.Get, "/admin/services") { Headers = { { "Cookie", $"ns_console={retired}" } } };
+        Assert.Equal(HttpStatusCode.OK, (await http.SendAsync(there)).StatusCode);
+    }
+
+    [Fact]
+    public async Task repeated_wrong_keys_from_one_address_are_throttled_even_for_the_right_key()
+    {
+        var address = IPAddress.Parse($"10.77.{Random.Shared.Next(256)}.{Random.Shared.Next(1, 255)}");
+        Action<Scenario> from = s => s.ConfigureHttpContext(c => c.Connection.RemoteIpAddress = address);
+        for (var i = 0; i < 10; i++)
+            await System.ScenarioAsync(HttpMethod.Post, "/console/session", null, new { key = $"nsadmin_guess-{i}" }, expect: 401, also: from);
+
+        var throttled = await System.ScenarioAsync(HttpMethod.Post, "/console/session", null, new { key = SystemFixture.AdminKey }, expect: 429, also: from);
+        Assert.InRange(int.Parse(throttled.Context.Response.Headers.RetryAfter.ToString()), 1, 60);
+        Assert.Equal("", throttled.Context.Response.Headers.SetCookie.ToString());
+        // Another address is not held up by this one's guesses.
+        await System.ScenarioAsync(HttpMethod.Post, "/console/session", null, new { key = SystemFixture.AdminKey }, expect: 204,
+            also: s => s.ConfigureHttpContext(c => c.Connection.RemoteIpAddress = IPAddress.Parse("10.78.0.1")));
+    }
+}
