@@ -197,7 +197,7 @@ public sealed class HostileRequests(HostileTargets targets, int seed)
             0 => ("/v1/offers", key, new[] { "page", "pageSize", "metadata.k", "metadata.", "metadata.%00" }),
             1 => ("/v1/jobs", key, new[] { "state", "adapter", "offerId", "createdFrom", "createdTo", "limit", "cursor", "metadata.k", "metadata." }),
             4 => ("/v1/offers", key, new[] { "page", "pageSize" }),
-            2 => ("/admin/jobs", targets.AdminKey, new[] { "page", "pageSize", "state", "adapter", "service", "from", "to" }),
+            2 => ("/admin/jobs", targets.AdminKey, new[] { "page", "pageSize", "state", "adapter", "service", "offerId", "from", "to", "after", "metadata.k", "metadata." }),
             3 when random.Next(2) == 0 => (random.Next(2) == 0 ? "/admin/dead-letters" : "/admin/dead-letters/groups", targets.AdminKey,
                 new[] { "page", "pageSize", "adapter", "messageType", "exceptionType", "failure", "from", "to" }),
             3 => ("/admin/operations", targets.AdminKey, new[] { "page", "pageSize", "kind" }),

@@ -177,14 +177,16 @@ public sealed class NotificationAdminClient
 
     // Jobs
 
-    /// <summary>Jobs of every service, newest first, paged by number.</summary>
+    /// <summary>Jobs of every service, newest first; pass <see cref="AdminJobPage.Next"/> as the next search's <see cref="AdminJobSearch.After"/> (or page by number).</summary>
     [ApiOperation("GET", "/admin/jobs")]
-    public Task<PagedResult<AdminJobView>> SearchJobsAsync(AdminJobSearch? search = null, CancellationToken ct = default)
+    public Task<AdminJobPage> SearchJobsAsync(AdminJobSearch? search = null, CancellationToken ct = default)
     {
         search ??= new AdminJobSearch();
-        return _api.SendAsync<PagedResult<AdminJobView>>(HttpMethod.Get, Query("admin/jobs",
-            ("state", search.State), ("adapter", search.Adapter), ("service", search.Service), ("from", search.From), ("to", search.To),
-            ("page", search.Page), ("pageSize", search.PageSize)), null, ct);
+        return _api.SendAsync<AdminJobPage>(HttpMethod.Get, Query("admin/jobs",
+        [
+            ("state", search.State), ("adapter", search.Adapter), ("service", search.Service), ("offerId", search.OfferId), ("from", search.From),
+            ("to", search.To), .. MetadataFilters(search.Metadata), ("page", search.Page), ("pageSize", search.PageSize), ("after", search.After),
+        ]), null, ct);
     }
 
     /// <summary>How many jobs each adapter has in each state.</summary>

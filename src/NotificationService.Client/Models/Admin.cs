@@ -182,9 +182,22 @@ public sealed record AdminJobSearch
     public DateTimeOffset? From { get; init; }
     /// <summary>Created before.</summary>
     public DateTimeOffset? To { get; init; }
+    public Guid? OfferId { get; init; }
+    /// <summary>The offer's metadata must hold each of these key/value pairs (<c>metadata.&lt;key&gt;=&lt;value&gt;</c>).</summary>
+    public IReadOnlyDictionary<string, string>? Metadata { get; init; }
+    /// <summary>A page number (OFFSET paging); leave it null when paging by <see cref="After"/>.</summary>
     public int? Page { get; init; }
+    /// <summary>1 to 200 (server default 50).</summary>
     public int? PageSize { get; init; }
+    /// <summary>The <see cref="AdminJobPage.Next"/> of the previous page; null for the first.</summary>
+    public string? After { get; init; }
 }
+
+/// <summary>
+/// A page of the admin job search, newest first: <see cref="Next"/> is the cursor of the following page (null on the last),
+/// <see cref="Page"/> null when paged by cursor; <see cref="Total"/> counts the matches up to 1,000 (then <see cref="TotalIsExact"/> is false).
+/// </summary>
+public sealed record AdminJobPage(IReadOnlyList<AdminJobView> Items, int? Page, int PageSize, long Total, bool TotalIsExact, string? Next);
 
 /// <summary>A job as an operator sees it: whose it is and what the provider answered to the last failed attempt.</summary>
 public sealed record AdminJobView(Guid ServiceId, Guid AdapterId, JobView Job, string? LastErrorDetail);

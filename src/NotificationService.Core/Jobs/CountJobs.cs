@@ -1,6 +1,7 @@
 using Marten;
 using Microsoft.AspNetCore.Mvc;
 using Npgsql;
+using NotificationService.Core.Infrastructure;
 using NotificationService.Storage;
 using NotificationService.Storage.Jobs;
 using Wolverine.Http;
@@ -14,7 +15,9 @@ public static class CountJobsEndpoint
     // page and pageSize mean nothing here, but they shared the search's checks when both lived in one class: kept so the
     // contract (the parameters listed in the API document, the 422 on bad ones) stays as it was.
     public static ProblemDetails Validate(int? page, int? pageSize, DateTimeOffset? from, DateTimeOffset? to) =>
-        SearchJobsEndpoint.Validate(page, pageSize, from, to);
+        Paging.Check(page, pageSize) is { } paging ? paging
+        : from > to ? Problems.Invalid(("from", "Must not be after 'to'."))
+        : WolverineContinue.NoProblems;
 
     /// <summary>
     /// How many jobs each adapter has in each state, of those created in [from, to): counted by PostgreSQL (GROUP BY on

@@ -38,13 +38,7 @@ public static class ListJobsEndpoint
     {
         var serviceId = user.ServiceId();
         var errors = new List<(string Field, string Message)>();
-        JobState? parsedState = null;
-        if (state is not null)
-        {
-            // Names only: Enum.TryParse would also take "3" or "Queued,Failed".
-            if (Enum.GetNames<JobState>().FirstOrDefault(n => n.Equals(state, StringComparison.OrdinalIgnoreCase)) is { } name) parsedState = Enum.Parse<JobState>(name);
-            else errors.Add(("state", $"One of {string.Join(", ", Enum.GetNames<JobState>())}."));
-        }
+        var parsedState = JobFilter.ParseState(state, "state", errors);
         if (adapter is { Length: 0 }) errors.Add(("adapter", "An adapter name, or leave it out."));
         Guid? parsedOffer = null;
         if (offerId is not null)
@@ -52,8 +46,8 @@ public static class ListJobsEndpoint
             if (Guid.TryParse(offerId, out var id)) parsedOffer = id;
             else errors.Add(("offerId", "An offer id (a UUID)."));
         }
-        var from = ParseTime(createdFrom, "createdFrom", errors);
-        var to = ParseTime(createdTo, "createdTo", errors);
+        var from = JobFilter.ParseTime(createdFrom, "createdFrom", errors);
+        var to = JobFilter.ParseTime(createdTo, "createdTo", errors);
         if (from > to) errors.Add(("createdFrom", "Must not be after createdTo."));
         var parsedLimit = DefaultLimit;
         if (limit is not null && (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out parsedLimit) || parsedLimit is < 1 or > MaxLimit))
@@ -63,17 +57,6 @@ public static class ListJobsEndpoint
             errors.Add(("cursor", "Not a cursor of this service's job listing: pass the 'next' of the previous page unchanged."));
         var metadata = MetadataFilter.Parse(context.Request.Query, errors, Parameters);
         return new JobSearch(serviceId, parsedState, adapter, parsedOffer, from, to, metadata, parsedLimit, parsedCursor, errors);
-    }
-
-    private static DateTimeOffset? ParseTime(string? value, string field, List<(string, string)> errors)
-    {
-        if (value is null) return null;
-        if (value.Length >= 10 && char.IsAsciiDigit(value[0])
-            && DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var time))
-            return time;
-        // A '+' left unencoded in a query string arrives as a space.
-        errors.Add((field, "An ISO 8601 time, e.g. 2026-11-30T08:00:00Z (write a '+' offset as %2B)."));
-        return null;
     }
 
     public static ProblemDetails Validate(JobSearch search) =>
@@ -98,32 +81,8 @@ public static class ListJobsEndpoint
         return new JobPage(page.Select(JobView.From).ToList(), next);
     }
 
-    /// <summary>
-    /// The query, spelt with the indexes' exact expressions (NotificationStore: mt_doc_job_idx_service_created,
-    /// _service_state_created and _service_adapter_created; the offers' GIN on data -> 'metadata') so PostgreSQL can read the page off an index in order.
-    /// One row more than the page tells whether there is a next one.
-    /// </summary>
-    public static (string Sql, List<object> Args) ToSql(JobSearch search)
-    {
-        const string createdAt = $"{NotificationStore.Schema}.mt_immutable_timestamptz(d.data ->> 'createdAt')";
-        var sql = new StringBuilder($"select d.data from {NotificationStore.Schema}.mt_doc_job d where (d.data ->> 'serviceId')::uuid = ?");
-        var args = new List<object> { search.ServiceId };
-        void And(string condition, params object[] values) { sql.Append(" and ").Append(condition); args.AddRange(values); }
-
-        if (search.State is { } state) And("d.data ->> 'state' = ?", state.ToString());
-        if (search.Adapter is { } adapter) And("d.data ->> 'adapterName' = ?", adapter);
-        if (search.OfferId is { } offerId) And("(d.data ->> 'offerId')::uuid = ?", offerId);
-        // As text through the same function as the stored value, so both round their 100 ns digits alike.
-        if (search.CreatedFrom is { } from) And($"{createdAt} >= {NotificationStore.Schema}.mt_immutable_timestamptz(?)", JobCursor.Text(from));
-        if (search.CreatedTo is { } to) And($"{createdAt} < {NotificationStore.Schema}.mt_immutable_timestamptz(?)", JobCursor.Text(to));
-        // The offer's metadata, not a copy on each job: PATCH and erasure change it in one place, and a job's writes stay as they were.
-        if (search.Metadata is { } metadata)
-            And($"(d.data ->> 'offerId')::uuid in (select o.id from {NotificationStore.Schema}.mt_doc_offer o "
-                + "where (o.data ->> 'serviceId')::uuid = ? and o.data -> 'metadata' @> ?::jsonb)", search.ServiceId, MetadataFilter.ToContainment(metadata));
-        if (search.Cursor is { } cursor)
-            And($"({createdAt}, d.id) < ({NotificationStore.Schema}.mt_immutable_timestamptz(?), ?)", JobCursor.Text(cursor.CreatedAt), cursor.JobId);
-        sql.Append($" order by {createdAt} desc, d.id desc limit ?");
-        args.Add(search.Limit + 1);
-        return (sql.ToString(), args);
-    }
+    /// <summary>The query (JobFilter, within the calling service); one row more than the page tells whether there is a next one.</summary>
+    public static (string Sql, List<object> Args) ToSql(JobSearch search) =>
+        new JobFilter(search.ServiceId, search.State, search.Adapter, search.OfferId, search.CreatedFrom, search.CreatedTo, search.Metadata)
+            .PageSql(search.Cursor, search.Limit);
 }

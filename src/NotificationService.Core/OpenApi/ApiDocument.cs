@@ -182,8 +182,9 @@ public static class ApiDocument
     }
 
     /// <summary>
-    /// The listings' query parameters as the server reads them. GET /v1/jobs binds them as strings so that a bad value is
-    /// a 422 naming the parameter (ListJobsEndpoint.Load), not a 400: the document says what they must be.
+    /// The listings' query parameters as the server reads them. GET /v1/jobs and GET /admin/jobs bind them as strings so that
+    /// a bad value is a 422 naming the parameter (ListJobsEndpoint.Load, SearchJobsEndpoint.Load), not a 400: the document
+    /// says what they must be.
     /// </summary>
     private static void QueryParameters(OpenApiDocument document, OpenApiOperation operation)
     {
@@ -201,11 +202,25 @@ public static class ApiDocument
                     "createdFrom" or "createdTo" => new OpenApiSchema { Type = JsonSchemaType.String, Format = "date-time" },
                     _ => parameter.Schema,
                 };
+        if (operation.OperationId is "searchJobs")
+            foreach (var parameter in (operation.Parameters ?? []).OfType<OpenApiParameter>())
+                parameter.Schema = parameter.Name switch
+                {
+                    "state" => new OpenApiSchemaReference(nameof(Storage.Jobs.JobState), document),
+                    "page" => new OpenApiSchema { Type = JsonSchemaType.Integer, Format = "int32", Minimum = "1", Maximum = $"{Paging.MaxPage}", Default = 1 },
+                    "pageSize" => new OpenApiSchema
+                    {
+                        Type = JsonSchemaType.Integer, Format = "int32", Minimum = "1", Maximum = $"{Paging.MaxPageSize}", Default = Jobs.SearchJobsEndpoint.DefaultPageSize,
+                    },
+                    "service" or "offerId" => new OpenApiSchema { Type = JsonSchemaType.String, Format = "uuid" },
+                    "from" or "to" => new OpenApiSchema { Type = JsonSchemaType.String, Format = "date-time" },
+                    _ => parameter.Schema,
+                };
         // metadata.<key>=<value> cannot be a declared parameter: OpenAPI has no parameter-name patterns, and the object
         // styles send other names (deepObject metadata[key]=value, form+explode key=value), which the server refuses as
         // unknown parameters. So the operation says it in words and in a machine-readable extension a client generator's
         // template (or a hand-written wrapper, like NotificationService.Client's) can use to add the pairs to the query.
-        if (operation.OperationId is "listJobs" or "listOffers")
+        if (operation.OperationId is "listJobs" or "listOffers" or "searchJobs")
         {
             operation.Extensions ??= new Dictionary<string, IOpenApiExtension>();
             operation.Extensions["x-metadata-filters"] = new JsonNodeExtension(new JsonObject

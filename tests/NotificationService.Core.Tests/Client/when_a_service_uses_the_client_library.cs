@@ -287,6 +287,16 @@ public sealed class when_a_service_uses_the_client_library(SystemFixture system)
         Assert.Contains(await admin.CountJobsAsync(DateTimeOffset.UtcNow.AddHours(-1), null), c => c.Adapter == System.Email.Name && c.State == JobState.Finished && c.Count == 1);
         Assert.Empty(await admin.CountJobsAsync(DateTimeOffset.UtcNow.AddHours(1), null));
         Assert.Equal(409, (await Assert.ThrowsAsync<NotificationApiException>(() => admin.RetryJobAsync(jobId))).Status);
+
+        // By offer and metadata, and page by page with the cursor.
+        var second = await client.CreateOfferAsync(Offer("admin-finds2@example.test") with { Metadata = new Dictionary<string, string> { ["order"] = "42" } });
+        var byMetadata = await admin.SearchJobsAsync(new AdminJobSearch { Metadata = new Dictionary<string, string> { ["order"] = "42" } });
+        Assert.Equal(second.Jobs[0].Id, Assert.Single(byMetadata.Items).Job.Id);
+        Assert.Equal(second.Jobs[0].Id, Assert.Single((await admin.SearchJobsAsync(new AdminJobSearch { OfferId = second.Id })).Items).Job.Id);
+        var first = await admin.SearchJobsAsync(new AdminJobSearch { Service = System.Tenant.Id, PageSize = 1 });
+        Assert.Equal(second.Jobs[0].Id, Assert.Single(first.Items).Job.Id);
+        var next = await admin.SearchJobsAsync(new AdminJobSearch { Service = System.Tenant.Id, PageSize = 1, After = first.Next });
+        Assert.Equal((jobId, (int?)null, (string?)null), (Assert.Single(next.Items).Job.Id, next.Page, next.Next));
     }
 
     [Fact]

@@ -1,0 +1,96 @@
+using System.Globalization;
+using System.Text;
+using NotificationService.Core.Infrastructure;
+using NotificationService.Storage;
+using NotificationService.Storage.Jobs;
+
+namespace NotificationService.Core.Jobs;
+
+/// <summary>
+/// What the job listings filter on: GET /v1/jobs always within one service, GET /admin/jobs within one or across all.
+/// As SQL spelt with the indexes' exact expressions (NotificationStore: mt_doc_job_idx_service_created, _service_state_created,
+/// _service_adapter_created, _created_at, _offer_id; the offers' GIN on data -> 'metadata'), so PostgreSQL can read a page
+/// off an index in order.
+/// </summary>
+public sealed record JobFilter(
+    Guid? ServiceId, JobState? State, string? Adapter, Guid? OfferId, DateTimeOffset? From, DateTimeOffset? To, Dictionary<string, string>? Metadata)
+{
+    private const string CreatedAt = $"{NotificationStore.Schema}.mt_immutable_timestamptz(d.data ->> 'createdAt')";
+
+    /// <summary>
+    /// One page newest first (createdAt, then id, descending): after <paramref name="after"/> by keyset, or
+    /// <paramref name="offset"/> rows in. One row more than <paramref name="limit"/> tells whether there is a next page.
+    /// </summary>
+    public (string Sql, List<object> Args) PageSql(JobCursor? after, int limit, int offset = 0)
+    {
+        var (sql, args) = Where("d.data");
+        if (after is { } cursor)
+        {
+            // The plain bound lets an index on createdAt alone (the admin search across services) start its scan there.
+            sql.Append($" and {CreatedAt} <= {NotificationStore.Schema}.mt_immutable_timestamptz(?)");
+            sql.Append($" and ({CreatedAt}, d.id) < ({NotificationStore.Schema}.mt_immutable_timestamptz(?), ?)");
+            args.AddRange([JobCursor.Text(cursor.CreatedAt), JobCursor.Text(cursor.CreatedAt), cursor.JobId]);
+        }
+        sql.Append($" order by {CreatedAt} desc, d.id desc limit ?");
+        args.Add(limit + 1);
+        if (offset > 0) { sql.Append(" offset ?"); args.Add(offset); }
+        return (sql.ToString(), args);
+    }
+
+    /// <summary>
+    /// How many jobs match, counted up to <paramref name="max"/> (Paging.MaxCountedTotal + 1): a count that stops there,
+    /// since counting a million matches exactly would cost every page hundreds of milliseconds.
+    /// </summary>
+    public (string Sql, List<object> Args) CountSql(int max)
+    {
+        var (sql, args) = Where("1");
+        sql.Append(" limit ?");
+        args.Add(max);
+        return ($"select count(*) from ({sql}) as limited", args);
+    }
+
+    private (StringBuilder Sql, List<object> Args) Where(string select)
+    {
+        var sql = new StringBuilder($"select {select} from {NotificationStore.Schema}.mt_doc_job d where true");
+        var args = new List<object>();
+        void And(string condition, params object[] values) { sql.Append(" and ").Append(condition); args.AddRange(values); }
+
+        if (ServiceId is { } serviceId) And("(d.data ->> 'serviceId')::uuid = ?", serviceId);
+        if (State is { } state) And("d.data ->> 'state' = ?", state.ToString());
+        if (Adapter is { } adapter) And("d.data ->> 'adapterName' = ?", adapter);
+        if (OfferId is { } offerId) And("(d.data ->> 'offerId')::uuid = ?", offerId);
+        // As text through the same function as the stored value, so both round their 100 ns digits alike.
+        if (From is { } from) And($"{CreatedAt} >= {NotificationStore.Schema}.mt_immutable_timestamptz(?)", JobCursor.Text(from));
+        if (To is { } to) And($"{CreatedAt} < {NotificationStore.Schema}.mt_immutable_timestamptz(?)", JobCursor.Text(to));
+        // The offer's metadata, not a copy on each job: PATCH and erasure change it in one place, and a job's writes stay as they were.
+        if (Metadata is { } metadata)
+        {
+            var offers = $"select o.id from {NotificationStore.Schema}.mt_doc_offer o where o.data -> 'metadata' @> ?::jsonb";
+            if (ServiceId is { } owner) And($"(d.data ->> 'offerId')::uuid in ({offers} and (o.data ->> 'serviceId')::uuid = ?)", MetadataFilter.ToContainment(metadata), owner);
+            else And($"(d.data ->> 'offerId')::uuid in ({offers})", MetadataFilter.ToContainment(metadata));
+        }
+        return (sql, args);
+    }
+
+    /// <summary>An ISO 8601 time of a listing's query (createdFrom/createdTo, from/to), or an error naming <paramref name="field"/>.</summary>
+    public static DateTimeOffset? ParseTime(string? value, string field, List<(string, string)> errors)
+    {
+        if (value is null) return null;
+        if (value.Length >= 10 && char.IsAsciiDigit(value[0])
+            && DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var time))
+            return time;
+        // A '+' left unencoded in a query string arrives as a space.
+        errors.Add((field, "An ISO 8601 time, e.g. 2026-11-30T08:00:00Z (write a '+' offset as %2B)."));
+        return null;
+    }
+
+    /// <summary>A job state by name (any case), or an error naming <paramref name="field"/>.</summary>
+    public static JobState? ParseState(string? value, string field, List<(string, string)> errors)
+    {
+        if (value is null) return null;
+        // Names only: Enum.TryParse would also take "3" or "Queued,Failed".
+        if (Enum.GetNames<JobState>().FirstOrDefault(n => n.Equals(value, StringComparison.OrdinalIgnoreCase)) is { } name) return Enum.Parse<JobState>(name);
+        errors.Add((field, $"One of {string.Join(", ", Enum.GetNames<JobState>())}."));
+        return null;
+    }
+}

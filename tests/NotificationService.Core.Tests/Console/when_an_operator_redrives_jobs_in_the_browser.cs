@@ -1,0 +1,63 @@
+using System.Text.Json;
+using Microsoft.Playwright;
+using NotificationService.Storage.Jobs;
+using SmtpServer.Protocol;
+
+namespace NotificationService.Core.Tests.Console;
+
+/// <summary>The operations page: a bulk re-drive counted by a dry run first, then run with its progress; the audit trail and projections.</summary>
+public sealed class when_an_operator_redrives_jobs_in_the_browser(SystemFixture system) : IntegrationContext(system)
+{
+    [Fact]
+    public async Task the_dry_run_counts_the_failed_jobs_and_run_re_drives_them_with_progress()
+    {
+        var failed = new List<Guid>();
+        for (var i = 0; i < 2; i++)
+        {
+            System.Smtp.ReplyNextWith(SmtpReplyCode.MailboxUnavailable, "no such mailbox");
+            var offer = await System.DeliverOfferAsync(System.Tenant, new { targets = new[] { ClientApi.EmailTarget(System.Email.Name, $"redrive{i}@example.test") } });
+            failed.Add(offer.Jobs[0].Id);
+        }
+        await System.DeliverOfferAsync(System.Tenant, new { targets = new[] { ClientApi.EmailTarget(System.Email.Name, "fine@example.test") } });
+        var browser = await System.BrowserAsync();
+        var page = await browser.NewPageAsync();
+        var failedCalls = new List<string>();
+        page.Response += (_, r) => { if (r.Status >= 400) failedCalls.Add($"{r.Status} {r.Request.Method} {r.Url}"); };
+        await browser.SignInAsync(page);
+        await page.GotoAsync("about:blank"); // so the next page is a fresh load: the overview, still loading, cannot add to it
+
+        await page.GotoAsync(browser.ConsoleUrl + "#/operations");
+        await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Operations", Level = 1 })).ToBeVisibleAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Table, new() { Name = "Asynchronous projections and subscriptions" })).ToBeVisibleAsync();
+        var form = page.GetByRole(AriaRole.Form, new() { Name = "Re-drive filter" });
+        await form.GetByLabel("Adapter").FillAsync(System.Email.Name);
+        await form.GetByLabel("State").SelectOptionAsync("Failed");
+        var run = form.GetByRole(AriaRole.Button, new() { Name = "Run", Exact = true });
+        await Assertions.Expect(run).ToBeDisabledAsync(); // no run before its dry run
+        await form.GetByRole(AriaRole.Button, new() { Name = "Dry run" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#redrive-count")).ToContainTextAsync("2 jobs would be re-driven");
+        // What the API answers to the same dry run, and nothing changed yet.
+        var dry = await System.SendAsync<JsonElement>(HttpMethod.Post, "/admin/jobs/redrive", SystemFixture.AdminKey,
+            new { adapter = System.Email.Name, state = "Failed", dryRun = true }, expect: 200);
+        Assert.Equal(2, dry.GetProperty("matched").GetInt32());
+        await browser.ScreenshotAsync(page, "operations-dry-run");
+
+        page.Dialog += async (_, dialog) => await dialog.AcceptAsync();
+        await run.ClickAsync();
+        await Assertions.Expect(page.Locator("#operation-progress")).ToHaveTextAsync("2 of 2 re-driven — done", new() { Timeout = 30_000 });
+        Assert.Equal(2, await page.Locator("#redrive-result progress").EvaluateAsync<double>("p => p.value"));
+        var actions = page.GetByRole(AriaRole.Table, new() { Name = "Latest operator actions, newest first" }).Locator("tbody tr");
+        await Assertions.Expect(actions.First).ToContainTextAsync("Redrive");
+        await Assertions.Expect(actions.First).ToContainTextAsync("2 of 2");
+        await browser.ScreenshotAsync(page, "operations-redriven");
+
+        foreach (var id in failed)
+        {
+            var job = await System.SendAsync<JsonElement>(HttpMethod.Get, $"/admin/jobs/{id}", SystemFixture.AdminKey, expect: 200);
+            Assert.Equal(1, job.GetProperty("job").GetProperty("retries").GetInt32());
+        }
+        // No script error, and no call the pages made failed but the session check before signing in.
+        Assert.DoesNotContain(browser.ErrorsOf(page), e => e.StartsWith("script error"));
+        Assert.All(failedCalls, call => Assert.StartsWith($"401 GET {browser.ConsoleUrl}session", call));
+    }
+}

@@ -1,0 +1,72 @@
+using System.Text.Json;
+using Microsoft.Playwright;
+using NotificationService.Storage.Jobs;
+using NotificationService.Testing;
+
+namespace NotificationService.Core.Tests.Console;
+
+/// <summary>
+/// The operations page's dead letters: a job's poison message (its start could not be recorded: a trigger, as in
+/// Operations/when_a_poison_message_is_dead_lettered.cs) shows in its failure group; the preview counts it, Replay re-drives it.
+/// </summary>
+public sealed class when_an_operator_replays_a_dead_letter_in_the_browser(SystemFixture system) : IntegrationContext(system)
+{
+    [Fact]
+    public async Task the_group_is_listed_previewed_and_replayed_after_the_fix()
+    {
+        var parked = await System.CreateOfferAsync(System.Tenant, new
+        {
+            targets = new[] { ClientApi.EmailTarget(System.Email.Name, "console.poison@example.test") }, sendAt = DateTimeOffset.UtcNow.AddSeconds(2),
+        });
+        var job = parked.Jobs[0].Id;
+        try
+        {
+            await Sql.ExecuteAsync($"""
+                CREATE OR REPLACE FUNCTION ns.fail_job_start() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'injected poison for the console'; END $$ LANGUAGE plpgsql;
+                CREATE TRIGGER fail_job_start BEFORE INSERT ON ns.mt_events FOR EACH ROW
+                  WHEN (NEW.type = 'job_started' AND NEW.stream_id = '{job}') EXECUTE FUNCTION ns.fail_job_start();
+                """);
+            Assert.Equal(JobState.Failed, (await System.WaitForTerminalAsync(System.Tenant, job, TimeSpan.FromSeconds(60))).State);
+        }
+        finally
+        {
+            await Sql.ExecuteAsync("DROP TRIGGER IF EXISTS fail_job_start ON ns.mt_events; DROP FUNCTION IF EXISTS ns.fail_job_start();");
+        }
+        await Eventually.Until(
+            () => System.SendAsync<JsonElement>(HttpMethod.Get, "/admin/dead-letters/groups", SystemFixture.AdminKey, expect: 200),
+            groups => groups.GetArrayLength() == 1, what: "the job's message in the dead letters");
+        var browser = await System.BrowserAsync();
+        var page = await browser.NewPageAsync();
+        var failedCalls = new List<string>();
+        page.Response += (_, r) => { if (r.Status >= 400) failedCalls.Add($"{r.Status} {r.Request.Method} {r.Url}"); };
+        await browser.SignInAsync(page);
+        await page.GotoAsync("about:blank"); // so the next page is a fresh load: the overview, still loading, cannot add to it
+
+        await page.GotoAsync(browser.ConsoleUrl + "#/operations");
+        var group = page.GetByRole(AriaRole.Table, new() { Name = "Dead letters by failure" }).Locator("tbody tr");
+        await Assertions.Expect(group).ToHaveCountAsync(1);
+        await Assertions.Expect(group).ToContainTextAsync("injected poison for the console");
+        await Assertions.Expect(group.Locator("td.num")).ToHaveTextAsync("1");
+        await group.GetByRole(AriaRole.Button, new() { Name = "Preview replay" }).ClickAsync();
+        await Assertions.Expect(page.Locator("[data-kind=replay-preview]")).ToContainTextAsync("1 dead letter matches; 1 would be replayed");
+        await group.GetByRole(AriaRole.Button, new() { Name = "Show letters" }).ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Table, new() { Name = "Dead letters of this failure" }).Locator("tbody tr")).ToContainTextAsync(job.ToString()[..8]);
+        await browser.ScreenshotAsync(page, "operations-dead-letters");
+
+        string? asked = null;
+        page.Dialog += async (_, dialog) => { asked = dialog.Message; await dialog.AcceptAsync(); };
+        await group.GetByRole(AriaRole.Button, new() { Name = "Replay", Exact = true }).ClickAsync();
+        await Assertions.Expect(page.Locator("[data-kind=replay]")).ToContainTextAsync("1 dead letter matches; 1 replayed");
+        Assert.Equal("Replay 1 dead letter(s)?", asked);
+        await Assertions.Expect(page.GetByText("No dead letters.")).ToBeVisibleAsync();
+        var actions = page.GetByRole(AriaRole.Table, new() { Name = "Latest operator actions, newest first" }).Locator("tbody tr");
+        await Assertions.Expect(actions.First).ToContainTextAsync("Replay");
+
+        // Through the API: no dead letter left, and the job delivered by its new attempt.
+        Assert.Equal(0, (await System.SendAsync<JsonElement>(HttpMethod.Get, "/admin/dead-letters/groups", SystemFixture.AdminKey, expect: 200)).GetArrayLength());
+        Assert.Equal(JobState.Finished, (await System.WaitForTerminalAsync(System.Tenant, job)).State);
+        Assert.Single(System.Smtp.To("console.poison@example.test"));
+        Assert.DoesNotContain(browser.ErrorsOf(page), e => e.StartsWith("script error"));
+        Assert.All(failedCalls, call => Assert.StartsWith($"401 GET {browser.ConsoleUrl}session", call));
+    }
+}
