@@ -91,7 +91,7 @@ builder.Services.AddHostedService(sp => sp.GetRequiredService<JobReconciler>());
 builder.Services.AddRetention(builder.Configuration);
 builder.Services.AddCallbacks(callbacks);
 builder.Services.AddFallbackChains();
-builder.Services.AddOperations();
+builder.Services.AddOperations(builder.Configuration);
 builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = RequestLimits.MaxBodyBytes);
 builder.Services.AddNotificationOpenApi();
 builder.Services.AddNotificationHealthChecks(postgres, rabbitMq);

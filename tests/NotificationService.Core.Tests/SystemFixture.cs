@@ -63,6 +63,8 @@ public sealed class SystemFixture : IAsyncLifetime
             // Live worker status: workers beat every 0.5 s (StartWorkerAsync), so a 3 s bound is six missed beats.
             .UseSetting("Workers:LiveSeconds", "3")
             .UseSetting("Workers:SampleSeconds", "0.5")
+            // A replay or discard by filter walks its matches in batches of 5, so a test needs only a few rows for several.
+            .UseSetting("Operations:DeadLetterBatchSize", "5")
             .ConfigureServices(services => services.ConfigureWolverine(QuickScheduledMessages)));
         Http = Core.Server.CreateClient();
         Tenant = await CreateTenantAsync("acme");
