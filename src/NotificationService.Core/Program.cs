@@ -120,6 +120,6 @@ app.MapWolverineEndpoints(opts =>
     opts.RejectUnparseableQueryValues = true;
 });
 
-return await app.RunJasperFxCommands(args);
+return await app.RunCommandsAsync(args);
 
 public partial class Program;
