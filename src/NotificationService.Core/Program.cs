@@ -92,7 +92,7 @@ builder.Services.AddHostedService(sp => sp.GetRequiredService<JobReconciler>());
 builder.Services.AddRetention(builder.Configuration);
 builder.Services.AddCallbacks(callbacks);
 builder.Services.AddFallbackChains();
-builder.Services.AddOperations();
+builder.Services.AddOperations(builder.Configuration);
 builder.Services.AddConsole();
 builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = RequestLimits.MaxBodyBytes);
 builder.Services.AddNotificationOpenApi();
@@ -123,6 +123,6 @@ app.MapWolverineEndpoints(opts =>
     opts.RejectUnparseableQueryValues = true;
 });
 
-return await app.RunJasperFxCommands(args);
+return await app.RunCommandsAsync(args);
 
 public partial class Program;

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Reflection;
 using System.Security.Cryptography;
@@ -20,6 +21,7 @@ using OpenTelemetry.Trace;
 using Wolverine;
 using Wolverine.Configuration;
 using Wolverine.Logging;
+using Wolverine.Runtime;
 using Wolverine.Runtime.Handlers;
 
 namespace NotificationService.Hosting;
@@ -103,7 +105,15 @@ public static class Telemetry
             opts.OpenTelemetry.TrackConnections = TrackLevel.Normal;
             opts.OpenTelemetry.TrackEventCounters();
         });
-        builder.Services.ConfigureWolverine(opts => opts.Policies.Add(new TagJobIds()));
+        builder.Services.ConfigureWolverine(opts =>
+        {
+            opts.Policies.Add(new TagJobIds());
+            // Every sending endpoint, those created at runtime (the adapter queues) too: endpoint policies reach them.
+            opts.Policies.Add(new LambdaEndpointPolicy<Wolverine.Configuration.Endpoint>((endpoint, _) =>
+            {
+                if (!endpoint.OutgoingRules.OfType<RememberJobSends>().Any()) endpoint.OutgoingRules.Add(new RememberJobSends());
+            }));
+        });
         return builder;
     }
 
@@ -174,6 +184,35 @@ public static class Telemetry
     }
 
     /// <summary>
+    /// The job of each outgoing envelope whose message names one, by envelope id, from routing until its send span ends.
+    /// Wolverine's send span (the outbox's hand-over, in the sending request's or handler's flow) is started from the
+    /// envelope and tagged only with its own metadata, and one request sends many jobs' messages, so neither the current
+    /// job nor the parent span can tell which job a send is for; the envelope id on the span can. Bounded: an entry
+    /// whose span never ends here (sampled out, a send that failed first) must not make it grow for ever.
+    /// </summary>
+    private static readonly ConcurrentDictionary<Guid, Guid> Sending = new();
+    private const int MaxSending = 10_000;
+
+    private static readonly ConcurrentDictionary<Type, PropertyInfo?> JobIdMembers = new();
+
+    /// <summary>The <c>JobId</c> of a message that names a job (the rule <see cref="TagJobIds"/> applies to handlers).</summary>
+    private static Guid? JobIdOf(object? message) =>
+        message is null ? null
+        : JobIdMembers.GetOrAdd(message.GetType(), type => type.GetProperty("JobId", BindingFlags.Public | BindingFlags.Instance) is { PropertyType: var t } p && t == typeof(Guid) ? p : null)
+            ?.GetValue(message) as Guid?;
+
+    /// <summary>Remembers which job an outgoing envelope is for, while anything listens to Wolverine's spans.</summary>
+    private sealed class RememberJobSends : IEnvelopeRule
+    {
+        public void Modify(Envelope envelope)
+        {
+            if (!WolverineTracing.ActivitySource.HasListeners() || JobIdOf(envelope.Message) is not { } jobId) return;
+            if (Sending.Count >= MaxSending) Sending.Clear();
+            Sending[envelope.Id] = jobId;
+        }
+    }
+
+    /// <summary>
     /// Spans started inside a job's handler (the provider's HTTP call, the database round trips) carry its job id, and a
     /// job-tagged span passes the id up to the Wolverine span around it (the receive span), so a search by job finds them all.
     /// </summary>
@@ -186,6 +225,10 @@ public static class Telemetry
 
         public override void OnEnd(Activity activity)
         {
+            // Wolverine's send span of a job's message (the outbox's hand-over to the broker's sending agent).
+            if (activity.Kind == ActivityKind.Producer && activity.Source.Name == "Wolverine"
+                && activity.GetTagItem(WolverineTracing.MessagingMessageId) is Guid envelopeId && Sending.TryRemove(envelopeId, out var sent))
+                activity.SetTag(JobIdTag, sent);
             if (activity.GetTagItem(JobIdTag) is { } jobId && activity.Parent is { } parent && parent.Source.Name == "Wolverine"
                 && parent.GetTagItem(JobIdTag) is null)
                 parent.SetTag(JobIdTag, jobId);

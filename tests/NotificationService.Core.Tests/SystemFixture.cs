@@ -77,6 +77,8 @@ public sealed class SystemFixture : IAsyncLifetime
         // Live worker status: workers beat every 0.5 s (StartWorkerAsync), so a 3 s bound is six missed beats.
         ("Workers:LiveSeconds", "3"),
         ("Workers:SampleSeconds", "0.5"),
+        // A replay or discard by filter walks its matches in batches of 5, so a test needs only a few rows for several.
+        ("Operations:DeadLetterBatchSize", "5"),
     ];
 
     private Task<ConsoleBrowser>? _browser;

@@ -32,16 +32,19 @@ public sealed class FallbackSubscription : BatchSubscription
         var ended = page.Events.Where(e => e.Data is not JobAttemptFailed).Select(e => e.StreamId).Distinct().ToList();
         var streams = page.Events.Select(e => e.StreamId).Distinct().ToList();
         if (streams.Count == 0) return;
-        // Three queries a batch: the jobs, those of their offers that have a chain, and the health of their adapters.
-        var jobs = await operations.LoadManyAsync<Job>(cancellationToken, streams);
-        var endedJobs = jobs.Where(j => ended.Contains(j.Id)).ToList();
-        var offerIds = endedJobs.Select(j => j.OfferId).Distinct().ToList();
+        // At most three queries a batch: the jobs' offer and adapter (those two fields only: a whole Job document carries
+        // its params, up to 1 MiB, that nothing here reads), those of their offers that have a chain, and the health of
+        // their adapters, which only an attempt that failed or a delivery can change.
+        var jobs = await operations.Query<Job>().Where(j => streams.Contains(j.Id))
+            .Select(j => new { j.Id, j.OfferId, j.AdapterId }).ToListAsync(cancellationToken);
+        var offerIds = jobs.Where(j => ended.Contains(j.Id)).Select(j => j.OfferId).Distinct().ToList();
         if (offerIds.Count > 0)
         {
             var offers = await operations.Query<Offer>().Where(o => offerIds.Contains(o.Id) && o.Chains != null).ToListAsync(cancellationToken);
             foreach (var message in Dispatch(ended, offers)) await bus.PublishAsync(message);
         }
 
+        if (!page.Events.Any(e => e.Data is JobAttemptFailed or JobFinished)) return;
         var adapterOfJob = jobs.ToDictionary(j => j.Id, j => j.AdapterId);
         var health = (await operations.LoadManyAsync<AdapterHealth>(cancellationToken, adapterOfJob.Values.Distinct())).ToDictionary(h => h.Id);
         foreach (var changed in AdapterHealth.Track(page.Events, adapterOfJob, health)) operations.Store(changed);

@@ -52,14 +52,16 @@ public static class ContinueRedriveHandler
 
     private static async ValueTask FailAsync(IWolverineRuntime runtime, IEnvelopeLifecycle lifecycle, Exception e)
     {
-        if (lifecycle.Envelope?.Message is ContinueRedrive message)
+        // The operation's batch messages (a re-drive's, a dead-letter replay's or discard's) share this policy.
+        var operationId = lifecycle.Envelope?.Message switch { ContinueRedrive r => r.OperationId, ContinueDeadLetters d => d.OperationId, _ => (Guid?)null };
+        if (operationId is { } id)
         {
             // The type only: a database exception's message may quote stored data.
             await using var session = runtime.Services.GetRequiredService<IDocumentStore>().LightweightSession();
-            var operation = await session.Events.FetchForWriting<Operation>(message.OperationId);
+            var operation = await session.Events.FetchForWriting<Operation>(id);
             if (operation.Aggregate is { Status: OperationStatus.Running })
             {
-                operation.AppendOne(new OperationFinished(message.OperationId, (runtime.Services.GetService<TimeProvider>() ?? TimeProvider.System).GetUtcNow(), $"failed: {e.GetType().Name}"));
+                operation.AppendOne(new OperationFinished(id, (runtime.Services.GetService<TimeProvider>() ?? TimeProvider.System).GetUtcNow(), $"failed: {e.GetType().Name}"));
                 await session.SaveChangesAsync();
             }
         }

@@ -26,6 +26,13 @@ public sealed record DeadLetterSelection(
     [System.Text.Json.Serialization.JsonIgnore]
     public bool IsFilter => Adapter is not null || MessageType is not null || ExceptionType is not null || Failure is not null || From is not null || To is not null;
 
+    /// <summary>
+    /// A replay or discard by filter alone is not bounded by the request: it runs as an operation that walks every match
+    /// in batches (<see cref="ContinueDeadLettersHandler"/>). By ids (at most 1,000), and every dry run, it is answered at once.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public bool RunsAsOperation => Ids is not { Length: > 0 } && !DryRun;
+
     public IReadOnlyList<(string Field, string Message)> Errors(Adapter? adapter)
     {
         var errors = new List<(string, string)>();
@@ -46,6 +53,9 @@ public sealed record AdapterFilter(string? Name, Adapter? Found)
     public ProblemDetails? Problem => Name is not null && Found is null ? Problems.Invalid(("adapter", "No adapter has this name.")) : null;
 }
 
+/// <summary>Where a walk over dead letters (newest first) stands: the last one it took.</summary>
+public sealed record DeadLetterCursor(DateTimeOffset SentAt, Guid Id);
+
 /// <summary>One dead-lettered message, as Wolverine stored it, with the job it was for when it was a job's.</summary>
 /// <param name="Store">"core" (the core's own durable queues) or "workers" (the adapter workers' envelope schema)</param>
 /// <param name="Failure">the exception message with ids and numbers masked: what a group of the same failure shares</param>
@@ -63,7 +73,8 @@ public sealed record DeadLetterGroup(string ExceptionType, string Failure, strin
 
 /// <summary>
 /// The dead letters a replay or discard request selects, read before it decides: at most
-/// <see cref="DeadLetters.MaxPerRequest"/> of the <see cref="Matched"/> ones (a larger set takes more requests).
+/// <see cref="DeadLetters.MaxPerRequest"/> of the <see cref="Matched"/> ones (a dry run's preview), or only a sample
+/// when the action runs as an operation over the whole set.
 /// </summary>
 public sealed record SelectedDeadLetters(Adapter? Adapter, int Matched, IReadOnlyList<DeadLetter> Letters, IReadOnlyList<(string Field, string Message)> Errors)
 {
@@ -72,7 +83,8 @@ public sealed record SelectedDeadLetters(Adapter? Adapter, int Matched, IReadOnl
         if (request is null) return new(null, 0, [], [("ids", "Send a JSON body with ids or a filter.")]);
         var adapter = await DeadLetters.AdapterNamedAsync(session, request.Adapter, ct);
         if (request.Errors(adapter) is { Count: > 0 } errors) return new(adapter, 0, [], errors);
-        var (matched, letters) = await DeadLetters.ReadAsync(session, request, adapter, await DeadLetters.AdaptersByQueueUriAsync(session, ct), DeadLetters.MaxPerRequest, 0, ct);
+        var (matched, letters) = await DeadLetters.ReadAsync(session, request, adapter, await DeadLetters.AdaptersByQueueUriAsync(session, ct),
+            request.RunsAsOperation ? DeadLetters.SampleSize : DeadLetters.MaxPerRequest, 0, ct);
         return new(adapter, matched, letters, []);
     }
 
@@ -130,17 +142,20 @@ public static class DeadLetters
         {
             await using var exists = new NpgsqlCommand("SELECT to_regclass($1) IS NOT NULL", connection) { Parameters = { new() { Value = $"{schema}.{Table}" } } };
             if ((bool)(await exists.ExecuteScalarAsync(ct))!)
-                parts.Add($"SELECT '{schema}' AS schema, id, body, message_type, received_at, coalesce(exception_type, '') AS exception_type, coalesce(exception_message, '') AS exception_message, {FailureSql} AS failure, sent_at, replayable FROM {schema}.{Table}");
+                parts.Add($"SELECT '{schema}' AS schema, id, body, message_type, received_at, coalesce(exception_type, '') AS exception_type, coalesce(exception_message, '') AS exception_message, {FailureSql} AS failure, coalesce(sent_at, 'epoch') AS sent_at, replayable FROM {schema}.{Table}");
         }
         return parts.Count == 0 ? null : string.Join(" UNION ALL ", parts);
     }
 
-    private static string Where(DeadLetterSelection s, Adapter? adapter, NpgsqlCommand command)
+    /// <summary>The address an adapter's messages are received at: what its dead letters' <c>received_at</c> holds.</summary>
+    public static string? ReceivedAt(Adapter? adapter) => adapter is null ? null : Topology.QueueUri(adapter.Queue).ToString();
+
+    private static string Where(DeadLetterSelection s, string? receivedAt, NpgsqlCommand command)
     {
         var where = new StringBuilder("WHERE true");
         void Add(string condition, object value) { command.Parameters.Add(new NpgsqlParameter { Value = value }); where.Append($" AND {condition.Replace("?", $"${command.Parameters.Count}")}"); }
         if (s.Ids is { Length: > 0 } ids) Add("id = ANY(?)", ids);
-        if (adapter is not null) Add("received_at = ?", Topology.QueueUri(adapter.Queue).ToString());
+        if (receivedAt is not null) Add("received_at = ?", receivedAt);
         if (s.MessageType is { } type) Add("message_type = ?", type);
         if (s.ExceptionType is { } exception) Add("exception_type = ?", exception);
         if (s.Failure is { } failure) Add("failure = ?", failure);
@@ -164,7 +179,7 @@ public static class DeadLetters
         await using var command = new NpgsqlCommand { Connection = connection };
         command.CommandText = $"""
             SELECT exception_type, failure, message_type, count(*)::int, min(sent_at), max(sent_at), (array_agg(id ORDER BY sent_at DESC))[1:{SampleSize}]
-            FROM ({source}) dl {Where(selection, adapter, command)}
+            FROM ({source}) dl {Where(selection, ReceivedAt(adapter), command)}
             GROUP BY exception_type, failure, message_type ORDER BY count(*) DESC, exception_type, failure
             """;
         var groups = new List<DeadLetterGroup>();
@@ -182,7 +197,7 @@ public static class DeadLetters
         await using var connection = await OpenAsync(session, ct);
         if (await SourceAsync(connection, ct) is not { } source) return (0, []);
         await using var command = new NpgsqlCommand { Connection = connection };
-        var where = Where(selection, adapter, command);
+        var where = Where(selection, ReceivedAt(adapter), command);
         command.CommandText = $"""
             SELECT schema, id, body, message_type, received_at, exception_type, exception_message, failure, sent_at, replayable, count(*) OVER ()::int
             FROM ({source}) dl {where} ORDER BY sent_at DESC, id LIMIT {limit} OFFSET {offset}
@@ -192,11 +207,7 @@ public static class DeadLetters
         await using var reader = await command.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))
         {
-            var receivedAt = reader.IsDBNull(4) ? null : reader.GetString(4);
-            var job = JobMessage(reader.IsDBNull(2) ? null : reader.GetFieldValue<byte[]>(2));
-            items.Add(new DeadLetter(reader.GetGuid(1), StoreOf(reader.GetString(0)), reader.GetString(3), receivedAt, reader.GetString(5),
-                reader.GetString(6), reader.GetString(7), reader.GetFieldValue<DateTimeOffset>(8), reader.GetBoolean(9), job?.JobId,
-                receivedAt is not null && adapterByQueueUri.TryGetValue(receivedAt, out var name) ? name : null) { Job = job });
+            items.Add(Row(reader, adapterByQueueUri));
             total = reader.GetInt32(10);
         }
         if (items.Count == 0 && offset > 0)
@@ -207,6 +218,44 @@ public static class DeadLetters
             total = (int)(await command.ExecuteScalarAsync(ct))!;
         }
         return (total, items);
+    }
+
+    /// <summary>
+    /// The next <paramref name="limit"/> dead letters the selection matches after <paramref name="after"/>, newest first,
+    /// by the keyset (sent_at, id): a batch of an operation that walks the whole match set. Rows it leaves in place (a
+    /// replay's skipped ones) are behind the cursor, so the walk always moves on.
+    /// </summary>
+    public static async Task<IReadOnlyList<DeadLetter>> NextAsync(
+        IQuerySession session, DeadLetterSelection selection, string? receivedAt, DeadLetterCursor? after, int limit,
+        IReadOnlyDictionary<string, string> adapterByQueueUri, CancellationToken ct)
+    {
+        await using var connection = await OpenAsync(session, ct);
+        if (await SourceAsync(connection, ct) is not { } source) return [];
+        await using var command = new NpgsqlCommand { Connection = connection };
+        var where = Where(selection, receivedAt, command);
+        if (after is { } cursor)
+        {
+            command.Parameters.Add(new NpgsqlParameter { Value = cursor.SentAt.ToUniversalTime() });
+            command.Parameters.Add(new NpgsqlParameter { Value = cursor.Id });
+            where += $" AND (sent_at, id) < (${command.Parameters.Count - 1}, ${command.Parameters.Count})";
+        }
+        command.CommandText = $"""
+            SELECT schema, id, body, message_type, received_at, exception_type, exception_message, failure, sent_at, replayable
+            FROM ({source}) dl {where} ORDER BY sent_at DESC, id DESC LIMIT {limit}
+            """;
+        var items = new List<DeadLetter>();
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct)) items.Add(Row(reader, adapterByQueueUri));
+        return items;
+    }
+
+    private static DeadLetter Row(NpgsqlDataReader reader, IReadOnlyDictionary<string, string> adapterByQueueUri)
+    {
+        var receivedAt = reader.IsDBNull(4) ? null : reader.GetString(4);
+        var job = JobMessage(reader.IsDBNull(2) ? null : reader.GetFieldValue<byte[]>(2));
+        return new DeadLetter(reader.GetGuid(1), StoreOf(reader.GetString(0)), reader.GetString(3), receivedAt, reader.GetString(5),
+            reader.GetString(6), reader.GetString(7), reader.GetFieldValue<DateTimeOffset>(8), reader.GetBoolean(9), job?.JobId,
+            receivedAt is not null && adapterByQueueUri.TryGetValue(receivedAt, out var name) ? name : null) { Job = job };
     }
 
     /// <summary>A job's message from a stored envelope (Wolverine's binary envelope holding the JSON body), or null.</summary>

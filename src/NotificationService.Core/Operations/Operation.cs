@@ -10,7 +10,8 @@ public enum OperationStatus { Running, Done }
 public sealed record OperationStarted(Guid OperationId, OperationKind Kind, string By, DateTimeOffset StartedAt, JsonElement Selection, int Total);
 
 /// <summary>A batch of the action ran: items done and failed in it (added to the totals), and where the next batch starts.</summary>
-public sealed record OperationProgressed(Guid OperationId, int Done, int Failed, Guid? Cursor, DateTimeOffset At);
+/// <param name="CursorSentAt">with <paramref name="Cursor"/>, where a walk over dead letters (by send time, then id) stands</param>
+public sealed record OperationProgressed(Guid OperationId, int Done, int Failed, Guid? Cursor, DateTimeOffset At, DateTimeOffset? CursorSentAt = null);
 
 public sealed record OperationFinished(Guid OperationId, DateTimeOffset FinishedAt, string? Outcome = null);
 
@@ -30,6 +31,7 @@ public sealed class Operation
     public int Done { get; set; }
     public int Failed { get; set; }
     public Guid? Cursor { get; set; }
+    public DateTimeOffset? CursorSentAt { get; set; }
     public OperationStatus Status { get; set; }
     public DateTimeOffset? FinishedAt { get; set; }
     public string? Outcome { get; set; }
@@ -37,7 +39,8 @@ public sealed class Operation
 
     public void Apply(OperationStarted e) =>
         (Id, Kind, By, StartedAt, Selection, Total, Status) = (e.OperationId, e.Kind, e.By, e.StartedAt, e.Selection, e.Total, OperationStatus.Running);
-    public void Apply(OperationProgressed e) => (Done, Failed, Cursor) = (Done + e.Done, Failed + e.Failed, e.Cursor ?? Cursor);
+    public void Apply(OperationProgressed e) =>
+        (Done, Failed, Cursor, CursorSentAt) = (Done + e.Done, Failed + e.Failed, e.Cursor ?? Cursor, e.Cursor is null ? CursorSentAt : e.CursorSentAt);
     public void Apply(OperationFinished e) => (Status, FinishedAt, Outcome) = (OperationStatus.Done, e.FinishedAt, e.Outcome);
 
     /// <summary>An action done in one request: started and finished in one commit.</summary>
@@ -47,4 +50,23 @@ public sealed class Operation
         new OperationProgressed(id, done, failed, null, now),
         new OperationFinished(id, now, outcome),
     ];
+}
+
+/// <summary>The answer of an action that runs as an operation: 202 with the operation's address, or 200 when done at once.</summary>
+public static class OperationAnswer
+{
+    public static string LocationOf(Guid operationId) => $"/admin/operations/{operationId}";
+
+    public static void Populate<T>(Microsoft.AspNetCore.Builder.EndpointBuilder builder)
+    {
+        builder.Metadata.Add(new ProducesResponseTypeMetadata(StatusCodes.Status200OK, typeof(T), ["application/json"]));
+        builder.Metadata.Add(new ProducesResponseTypeMetadata(StatusCodes.Status202Accepted, typeof(T), ["application/json"]));
+    }
+
+    public static void Apply(HttpContext context, string? location)
+    {
+        if (location is null) return;
+        context.Response.StatusCode = StatusCodes.Status202Accepted;
+        context.Response.Headers.Location = location;
+    }
 }

@@ -85,6 +85,14 @@ public sealed class RetentionSweeper(IDocumentStore store, RetentionSettings set
                 }
             }
         }
+        var orphans = 0;
+        while (true)
+        {
+            if (await InLockedTransactionAsync((c, s) => DeleteOrphanedDeadLettersAsync(c, s, ct), ct) is not var (items, _)) return null;
+            orphans += items;
+            if (items < settings.BatchSize) break;
+        }
+        if (orphans > 0) logger.LogInformation("Retention sweep: deleted {Count} dead letters of jobs that no longer exist", orphans);
         return total;
     }
 
@@ -217,6 +225,28 @@ public sealed class RetentionSweeper(IDocumentStore store, RetentionSettings set
             return (rows.Count + done.Count, new(0, 0, 0, 0, 0, rows.Count));
         }
         return (rows.Count, new(0, 0, 0, 0, 0, rows.Count));
+    }
+
+    /// <summary>
+    /// The workers' dead letters of jobs that no longer exist. Erasure and retention delete a job's rows with it
+    /// (<see cref="DeleteJobsDeadLetters"/>), but jobs erased or deleted before they did left theirs behind, and such a row
+    /// may quote a recipient. The job id is read from the DeliverJob JSON inside the stored envelope (Wolverine stores no
+    /// job id column); a row with none (not a job's message, or a body that cannot be read) is left to the operators.
+    /// </summary>
+    private const string JobIdPattern = "\"jobId\"\\s*:\\s*\"([0-9a-fA-F-]{36})\"";
+
+    private async Task<(int, RetentionSwept)> DeleteOrphanedDeadLettersAsync(NpgsqlConnection connection, IDocumentSession session, CancellationToken ct)
+    {
+        await using (var exists = new NpgsqlCommand($"SELECT to_regclass('{DeleteJobsDeadLetters.Table}') IS NOT NULL", connection))
+            if (!(bool)(await exists.ExecuteScalarAsync(ct))!) return (0, new(0, 0, 0, 0, 0));
+        var rows = await ReadAsync(connection, $"""
+            SELECT d.id FROM (SELECT id, (regexp_match(encode(body, 'escape'), '{JobIdPattern}', 'i'))[1]::uuid AS job_id
+                              FROM {DeleteJobsDeadLetters.Table}) d
+            WHERE d.job_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {S}.mt_doc_job j WHERE j.id = d.job_id)
+            LIMIT @limit
+            """, Guid.Empty, DateTimeOffset.UnixEpoch, r => r.GetGuid(0), ct);
+        if (rows.Count > 0) session.QueueSqlCommand($"DELETE FROM {DeleteJobsDeadLetters.Table} WHERE id = ANY(?)", rows.ToArray());
+        return (rows.Count, new(0, 0, 0, 0, 0));
     }
 
     /// <summary>Longer than any delivery can be in flight (Callbacks:TimeoutSeconds is at most 60 s).</summary>

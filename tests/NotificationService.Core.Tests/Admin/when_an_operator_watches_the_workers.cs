@@ -141,6 +141,28 @@ public sealed class when_an_operator_watches_the_workers(SystemFixture system) :
         Assert.Equal("Healthy", (await HealthAsync()).GetProperty("status").GetString());
     }
 
+    // Review: the rule was written twice (the health check's SQL and AdapterLiveStatus.Decide); /health now takes Decide's
+    // answer. Whatever the adapter's shape, /health names exactly the adapters the list shows as "no live worker".
+    [Fact]
+    public async Task health_names_exactly_the_adapters_the_admin_api_shows_with_no_live_worker()
+    {
+        var (stranded, blocked, fresh, idle) = (await NewAdapterAsync(), await NewAdapterAsync(), await NewAdapterAsync(), await NewAdapterAsync());
+        await OfferAsync(stranded);
+        await OfferAsync(blocked);
+        await System.SendAsync<JsonElement>(HttpMethod.Post, $"/admin/adapters/{blocked.Id}/block", SystemFixture.AdminKey, expect: 200);
+        await Task.Delay(TimeSpan.FromSeconds(LiveSeconds + 0.5)); // the first two jobs have waited longer than the bound
+        await OfferAsync(fresh); // waits, but not yet for longer than the bound
+
+        var health = await HealthAsync();
+        var list = await System.SendAsync<JsonElement>(HttpMethod.Get, "/admin/adapters", SystemFixture.AdminKey, expect: 200);
+        var statuses = list.EnumerateArray().ToDictionary(a => a.GetProperty("name").GetString()!, a => Status(a.GetProperty("live")));
+        Assert.Equal(["no live worker", "blocked", "ok", "ok"], new[] { stranded, blocked, fresh, idle }.Select(a => statuses[a.Name]));
+        var named = health.GetProperty("checks").GetProperty("workers").GetProperty("description").GetString() ?? "";
+        Assert.Equal("Degraded", health.GetProperty("status").GetString());
+        foreach (var (name, status) in statuses)
+            Assert.True(named.Contains(name) == (status == "no live worker"), $"{name} is '{status}' in the list; /health says: {named}");
+    }
+
     [Fact]
     public async Task a_queue_that_rises_at_each_sample_while_its_worker_is_stuck_is_a_growing_backlog()
     {

@@ -71,6 +71,8 @@ public sealed partial class when_an_operator_watches_a_job(SystemFixture system)
             Assert.Equal(jobId, call!.GetTagItem(Telemetry.JobIdTag));
             Assert.Equal(jobId, handler.GetTagItem(Telemetry.JobIdTag));
             Assert.NotEqual(default, send.SpanId);
+            // The outbox's send of the job's message names the job too (Review: it carried only Wolverine's envelope tags).
+            Assert.Equal(jobId, send.GetTagItem(Telemetry.JobIdTag));
             // The job's database round trips in the worker belong to the trace and name the job as well.
             Assert.True(Snapshot(spans).Any(s => s.TraceId == trace && s.Source.Name is "Npgsql" or "Marten" && Equals(s.GetTagItem(Telemetry.JobIdTag), jobId)),
                 Describe(spans));

@@ -9,7 +9,7 @@ namespace Internal.Generated.WolverineHandlers
     {
         public override System.Type[] HandlerTypes()
         {
-            return new System.Type[] { typeof(NotificationService.Core.Callbacks.DeliverCallbackHandler), typeof(NotificationService.Core.Callbacks.ReleaseDueCallbacksHandler), typeof(NotificationService.Core.Jobs.ExpireJobHandler), typeof(NotificationService.Core.Jobs.ReconcileStuckJobHandler), typeof(NotificationService.Core.Offers.QueueScheduledJobHandler), typeof(NotificationService.Core.Offers.StartFallbackStepHandler), typeof(NotificationService.Core.Operations.ContinueRedriveHandler) };
+            return new System.Type[] { typeof(NotificationService.Core.Callbacks.DeliverCallbackHandler), typeof(NotificationService.Core.Callbacks.ReleaseDueCallbacksHandler), typeof(NotificationService.Core.Jobs.ExpireJobHandler), typeof(NotificationService.Core.Jobs.ReconcileStuckJobHandler), typeof(NotificationService.Core.Offers.QueueScheduledJobHandler), typeof(NotificationService.Core.Offers.StartFallbackStepHandler), typeof(NotificationService.Core.Operations.ContinueDeadLettersHandler), typeof(NotificationService.Core.Operations.ContinueRedriveHandler) };
         }
 
         public override System.Type[] MessageTypes()
@@ -28,6 +28,7 @@ namespace Internal.Generated.WolverineHandlers
     {
         [global::System.Runtime.CompilerServices.ModuleInitializer]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.GeneratedHandlerRegistry))]
+        [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.ContinueDeadLettersHandler603065109))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.ContinueRedriveHandler1980701879))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.DeliverCallbackHandler1234171965))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.ExpireJobHandler151713927))]
@@ -41,6 +42,7 @@ namespace Internal.Generated.WolverineHandlers
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::NotificationService.Core.Jobs.ReconcileStuckJobHandler))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::NotificationService.Core.Offers.QueueScheduledJobHandler))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::NotificationService.Core.Offers.StartFallbackStepHandler))]
+        [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::NotificationService.Core.Operations.ContinueDeadLettersHandler))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::NotificationService.Core.Operations.ContinueRedriveHandler))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::NotificationService.Core.Callbacks.DeliverCallback))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::NotificationService.Core.Callbacks.ReleaseDueCallbacks))]
@@ -48,6 +50,7 @@ namespace Internal.Generated.WolverineHandlers
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::NotificationService.Core.Jobs.ReconcileStuckJob))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::NotificationService.Core.Offers.QueueScheduledJob))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::NotificationService.Core.Offers.StartFallbackStep))]
+        [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::NotificationService.Core.Operations.ContinueDeadLetters))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::NotificationService.Core.Operations.ContinueRedrive))]
         public static void Pin()
         {

@@ -54,20 +54,25 @@ namespace Internal.Generated.WolverineHandlers
 
             
             // The actual HTTP request handler execution
-            (var deadLettersDiscarded_response, var martenOpIEnumerable) = NotificationService.Core.Operations.DiscardDeadLettersEndpoint.Post(request, selectedDeadLetters, httpContext.User, _timeProvider);
+            (var deadLettersDiscarded_response, var martenOpIEnumerable, var outgoingMessages) = NotificationService.Core.Operations.DiscardDeadLettersEndpoint.Post(request, selectedDeadLetters, httpContext.User, _timeProvider);
 
             // Apply each Marten op to the current document session
             foreach (var item_of_martenOpIEnumerable in martenOpIEnumerable) item_of_martenOpIEnumerable.Execute(documentSession);
             
+            // Outgoing, cascaded message
+            await messageContext.EnqueueCascadingAsync(outgoingMessages).ConfigureAwait(false);
+
+            // This response type customizes the HTTP response
+            ApplyHttpAware(deadLettersDiscarded_response, httpContext);
+            
             // Save all pending changes to this Marten session
             await documentSession.SaveChangesAsync(httpContext.RequestAborted).ConfigureAwait(false);
 
+            // Writing the response body to JSON because this was the first 'return variable' in the method signature
+            await WriteJsonAsync(httpContext, deadLettersDiscarded_response, 404);
             
             // Have to flush outgoing messages just in case Marten did nothing because of https://github.com/JasperFx/wolverine/issues/536
             await messageContext.FlushOutgoingMessagesAsync().ConfigureAwait(false);
-
-            // Writing the response body to JSON because this was the first 'return variable' in the method signature
-            await WriteJsonAsync(httpContext, deadLettersDiscarded_response, 404);
         }
     }
 

@@ -65,6 +65,8 @@ namespace Internal.Generated.WolverineHandlers
             // Outgoing, cascaded message
             await messageContext.EnqueueCascadingAsync(outgoingMessages).ConfigureAwait(false);
 
+            // This response type customizes the HTTP response
+            ApplyHttpAware(deadLettersReplayed_response, httpContext);
             
             // Save all pending changes to this Marten session
             await documentSession.SaveChangesAsync(httpContext.RequestAborted).ConfigureAwait(false);
