@@ -27,7 +27,7 @@ public static class CommandLineRebuild
         await using var rebuild = await RebuildLock.TryTakeAsync(app.Configuration.RequiredConnectionString("Postgres"), CancellationToken.None);
         if (!rebuild.Acquired)
         {
-            await Console.Error.WriteLineAsync(Refused);
+            await System.Console.Error.WriteLineAsync(Refused);
             return 1;
         }
         return await app.RunJasperFxCommands(args);
