@@ -60,7 +60,7 @@ public sealed class SystemFixture : IAsyncLifetime
         EmailWorker = await StartEmailWorkerAsync(Email.ApiKey);
     }
 
-    /// <summary>The core's settings in tests, the same for the Alba host and the console's browser core.</summary>
+    /// <summary>The core's settings in tests (also for a test's own short-lived extra core).</summary>
     internal static readonly (string Key, string Value)[] CoreSettings =
     [
         ("Admin:ApiKeys:0", AdminKey),
@@ -84,10 +84,20 @@ public sealed class SystemFixture : IAsyncLifetime
     private Task<ConsoleBrowser>? _browser;
 
     /// <summary>
-    /// The web console's browser harness: a second core on a real 127.0.0.1 port (same database and broker, same settings)
-    /// and Debian's chromium, started by the first test that asks and shared by the rest (see <see cref="ConsoleBrowser"/>).
+    /// The web console's browser harness: Debian's chromium reaching <see cref="Core"/> itself through a forwarder on a real
+    /// 127.0.0.1 port, started by the first test that asks and shared by the rest (see <see cref="ConsoleBrowser"/>).
     /// </summary>
-    public Task<ConsoleBrowser> BrowserAsync() => _browser ??= ConsoleBrowser.StartAsync(CoreSettings, QuickScheduledMessages);
+    public Task<ConsoleBrowser> BrowserAsync() => _browser ??= ConsoleBrowser.StartAsync(Core.Server);
+
+    /// <summary>
+    /// Another core like <see cref="Core"/> (same database, broker and settings, plus <paramref name="settings"/>), for a test
+    /// that needs two; the test disposes it before it ends, so no other test runs beside a second core.
+    /// </summary>
+    public Task<IAlbaHost> StartExtraCoreAsync(params (string Key, string Value)[] settings) => AlbaHost.For<Program>(b =>
+    {
+        foreach (var (key, value) in CoreSettings.Concat(settings)) b.UseSetting(key, value);
+        b.ConfigureServices(services => services.ConfigureWolverine(QuickScheduledMessages));
+    });
 
     /// <summary>
     /// Scheduled messages (a job's send time, a delivery's retry) are due at their time but run when the durability agent

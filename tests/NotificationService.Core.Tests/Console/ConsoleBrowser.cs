@@ -1,53 +1,47 @@
 using System.Collections.Concurrent;
 using System.Net;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Playwright;
 using NotificationService.Testing;
-using Wolverine;
 
 namespace NotificationService.Core.Tests.Console;
 
 /// <summary>
-/// The web console's browser tests: a real core (the same Program as the Alba host, with the same settings, database and
-/// broker) listening on a free 127.0.0.1 port through Kestrel, and Debian's chromium (/usr/bin/chromium, headless, no
-/// browser download) driven by Playwright. Each <see cref="NewPageAsync"/> is a fresh browser context (no cookies).
+/// The web console's browser tests: Debian's chromium (/usr/bin/chromium, headless, no browser download) driven by
+/// Playwright against the test system's own core (the Alba host), which a browser cannot reach in memory: a small
+/// forwarder on a free 127.0.0.1 port passes each request to the core's test server and its answer back. So there is
+/// one core: what a test sends with the API, tracked sessions and the browser all see the same node.
+/// Each <see cref="NewPageAsync"/> is a fresh browser context (no cookies).
 /// Get it with <c>await System.BrowserAsync()</c> from a test in the system collection (it is started once and shared).
 /// </summary>
 public sealed class ConsoleBrowser : IAsyncDisposable
 {
-    /// <summary>An admin key only this core has: a console session opened with it is one whose key another core lacks.</summary>
-    public const string ConsoleOnlyAdminKey = "nsadmin_console-only-key";
     public const string Chromium = "/usr/bin/chromium";
 
-    private readonly WebApplicationFactory<Program> _core;
+    private readonly WebApplication _forwarder;
     private readonly IPlaywright _playwright;
     private readonly IBrowser _browser;
     private readonly ConcurrentDictionary<IPage, ConcurrentQueue<string>> _errors = new();
 
-    /// <summary>The core's base address, e.g. http://127.0.0.1:41234/.</summary>
+    /// <summary>The forwarder's base address, e.g. http://127.0.0.1:41234/.</summary>
     public Uri BaseAddress { get; }
     public string ConsoleUrl => new Uri(BaseAddress, "/console/").ToString();
-    public IServiceProvider Services => _core.Services;
 
-    private ConsoleBrowser(WebApplicationFactory<Program> core, Uri baseAddress, IPlaywright playwright, IBrowser browser) =>
-        (_core, BaseAddress, _playwright, _browser) = (core, baseAddress, playwright, browser);
+    private ConsoleBrowser(WebApplication forwarder, Uri baseAddress, IPlaywright playwright, IBrowser browser) =>
+        (_forwarder, BaseAddress, _playwright, _browser) = (forwarder, baseAddress, playwright, browser);
 
-    public static async Task<ConsoleBrowser> StartAsync(IEnumerable<(string Key, string Value)> settings, Action<WolverineOptions> wolverine)
+    public static async Task<ConsoleBrowser> StartAsync(TestServer core)
     {
         if (!File.Exists(Chromium)) throw new InvalidOperationException($"{Chromium} is missing: apt-get install chromium chromium-driver (./ns test does it).");
-        var core = new WebApplicationFactory<Program>().WithWebHostBuilder(b =>
-        {
-            foreach (var (key, value) in settings) b.UseSetting(key, value);
-            b.UseSetting("Admin:ApiKeys:9", ConsoleOnlyAdminKey);
-            b.ConfigureServices(services => services.ConfigureWolverine(wolverine));
-        });
-        core.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
-        core.StartServer();
-        var address = core.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
+        var forwarder = await LoopbackForwarder.StartAsync(core);
+        var address = forwarder.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
         var playwright = await Playwright.CreateAsync();
         // Playwright gives each launch a fresh temporary profile (user-data dir) and deletes it on close.
         var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
@@ -56,7 +50,7 @@ public sealed class ConsoleBrowser : IAsyncDisposable
             Args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync"],
         });
-        return new ConsoleBrowser(core, new Uri(address.EndsWith('/') ? address : address + "/"), playwright, browser);
+        return new ConsoleBrowser(forwarder, new Uri(address.EndsWith('/') ? address : address + "/"), playwright, browser);
     }
 
     /// <summary>A page in a fresh context (no cookies) at 1280x800; script errors and failed requests are kept for <see cref="ErrorsOf"/>.</summary>
@@ -100,6 +94,62 @@ public sealed class ConsoleBrowser : IAsyncDisposable
     {
         await _browser.CloseAsync();
         _playwright.Dispose();
-        await _core.DisposeAsync();
+        await _forwarder.StopAsync();
+        await _forwarder.DisposeAsync();
+    }
+}
+
+/// <summary>
+/// A Kestrel listener on 127.0.0.1:0 whose one handler sends each request (method, path and query, headers, body) to a
+/// test server and copies the answer (status, headers including every Set-Cookie, body) back, leaving out the
+/// hop-by-hop headers, which belong to each connection and not to the request.
+/// </summary>
+internal static class LoopbackForwarder
+{
+    private static readonly HashSet<string> HopByHop = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization", "TE", "Trailer", "Transfer-Encoding", "Upgrade",
+    };
+
+    public static async Task<WebApplication> StartAsync(TestServer target)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
+        var app = builder.Build();
+        // The browser connects from 127.0.0.1, so the core sees that address (its sign-in throttle counts by address).
+        var client = new HttpClient(target.CreateHandler(c => c.Connection.RemoteIpAddress = IPAddress.Loopback))
+        {
+            BaseAddress = target.BaseAddress, Timeout = Timeout.InfiniteTimeSpan,
+        };
+        app.Run(context => ForwardAsync(context, client));
+        await app.StartAsync();
+        return app;
+    }
+
+    private static async Task ForwardAsync(HttpContext context, HttpClient client)
+    {
+        var incoming = context.Request;
+        using var request = new HttpRequestMessage(new HttpMethod(incoming.Method), incoming.Path.ToUriComponent() + incoming.QueryString.ToUriComponent());
+        var body = new MemoryStream();
+        await incoming.Body.CopyToAsync(body, context.RequestAborted);
+        if (body.Length > 0 || incoming.ContentLength is not null || incoming.ContentType is not null)
+            request.Content = new ByteArrayContent(body.ToArray());
+        foreach (var (name, values) in incoming.Headers)
+        {
+            if (HopByHop.Contains(name) || name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase)) continue;
+            if (!request.Headers.TryAddWithoutValidation(name, values.ToArray()))
+                request.Content?.Headers.TryAddWithoutValidation(name, values.ToArray());
+        }
+
+        using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, context.RequestAborted);
+        context.Response.StatusCode = (int)response.StatusCode;
+        var bodiless = response.StatusCode is HttpStatusCode.NoContent or HttpStatusCode.NotModified; // Kestrel refuses a length on these
+        foreach (var (name, values) in response.Headers.Concat(response.Content.Headers))
+        {
+            if (HopByHop.Contains(name) || (bodiless && name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))) continue;
+            context.Response.Headers[name] = values.ToArray();
+        }
+        if (!bodiless && !HttpMethods.IsHead(incoming.Method)) await response.Content.CopyToAsync(context.Response.Body, context.RequestAborted);
     }
 }

@@ -150,25 +150,23 @@ public sealed class when_an_admin_signs_in_to_the_console(SystemFixture system) 
     [Fact]
     public async Task a_session_works_on_another_core_and_dies_where_its_key_is_not_configured()
     {
-        // The browser harness's core has one more admin key than this one: as if that key was removed from this core's configuration.
-        var browser = await System.BrowserAsync();
-        using var http = new HttpClient(new HttpClientHandler { UseCookies = false }) { BaseAddress = browser.BaseAddress };
+        // A short-lived second core with one more admin key than this one: as if that key was removed from this core's configuration.
+        const string OtherCoresKey = "nsadmin_other-core-only-key";
+        await using var other = await System.StartExtraCoreAsync(("Admin:ApiKeys:9", OtherCoresKey));
         async Task<string> SignInThereAsync(string key)
         {
-            using var response = await http.PostAsJsonAsync("/console/session", new { key });
-            Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
-            return TokenOf(response.Headers.GetValues("Set-Cookie").Single());
+            var signIn = await other.Scenario(s => { s.Post.Json(new { key }).ToUrl("/console/session"); s.StatusCodeShouldBe(204); });
+            return TokenOf(signIn.Context.Response.Headers.SetCookie.ToString());
         }
 
         var shared = await SignInThereAsync(SystemFixture.AdminKey);
         await System.ScenarioAsync(HttpMethod.Get, "/admin/services", null, expect: 200, also: WithCookie(shared));
 
-        var retired = await SignInThereAsync(ConsoleBrowser.ConsoleOnlyAdminKey);
+        var retired = await SignInThereAsync(OtherCoresKey);
         var refused = await System.ScenarioAsync(HttpMethod.Get, "/admin/services", null, expect: 401, also: WithCookie(retired));
         Assert.Equal("A valid API key is required.", (await SystemFixture.BodyOf(refused)).GetProperty("title").GetString());
         await System.ScenarioAsync(HttpMethod.Get, "/console/session", null, expect: 401, also: WithCookie(retired));
-        using var there = new HttpRequestMessage(HttpMethod.Get, "/admin/services") { Headers = { { "Cookie", $"ns_console={retired}" } } };
-        Assert.Equal(HttpStatusCode.OK, (await http.SendAsync(there)).StatusCode);
+        await other.Scenario(s => { s.Get.Url("/admin/services"); WithCookie(retired)(s); s.StatusCodeShouldBe(200); });
     }
 
     [Fact]
