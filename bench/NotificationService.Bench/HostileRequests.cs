@@ -40,6 +40,8 @@ public sealed class HostileRequests(HostileTargets targets, int seed)
         ("POST", "/v1/templates/{id}/preview", """{"locale":"de-AT","data":{"name":"x"}}"""),
         ("GET", "/admin/templates/{id}", null), ("DELETE", "/admin/templates/{id}", null),
         ("GET", "/admin/dead-letters/{id}", null), ("GET", "/admin/operations/{id}", null),
+        // The console: its files by path, and its session, which reads its id from the cookie (see IdInPath).
+        ("GET", "/console/{id}", null), ("GET", "/console/pages/{id}", null), ("GET", "/console/session", null), ("DELETE", "/console/session", null),
     ];
 
     /// <summary>Ids no stored thing has, in path form (percent-encoded where a URL needs it, raw bytes where the socket carries them).</summary>
@@ -174,12 +176,15 @@ public sealed class HostileRequests(HostileTargets targets, int seed)
     }
 
     /// <summary>Every route with a path parameter, with an id that names nothing: empty, zero, malformed, overlong, NUL, raw bytes;
-    /// the victims' own ids from an attacker's key. Admin routes are sent with the admin key, so the id is what gets checked.</summary>
+    /// the victims' own ids from an attacker's key. Admin routes are sent with the admin key, so the id is what gets checked;
+    /// the console's session routes get the id as their cookie.</summary>
     private RawRequest IdInPath(Random random, string key)
     {
         var (method, path, body) = IdRoutes[random.Next(IdRoutes.Length)];
         var admin = path.StartsWith("/admin", StringComparison.Ordinal);
         byte[] id = !admin && random.Next(4) == 0 ? Encoding.ASCII.GetBytes(targets.VictimIds[random.Next(targets.VictimIds.Count)].ToString()) : BadIds[random.Next(BadIds.Length)];
+        if (!path.Contains("{id}")) // the console's session: the id it reads is the session cookie's token
+            return new RawRequest("id-in-cookie", [Concat(Head(method, path, null, []), "Cookie: ns_console=", id, "\r\n\r\n")]);
         var target = Concat(path.Split("{id}").SelectMany((part, i) => i == 0 ? new object[] { part } : [id, part]).ToArray());
         return Request("id-in-path", method, target, admin ? targets.AdminKey : key, body is null ? null : Encoding.UTF8.GetBytes(body), "application/json");
     }

@@ -3,8 +3,11 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using Alba;
+using Marten;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using NotificationService.Core.Auth;
+using NotificationService.Core.Console;
 using NotificationService.Storage;
 using NotificationService.Testing;
 
@@ -132,6 +135,84 @@ public sealed class when_an_admin_signs_in_to_the_console(SystemFixture system) 
         // The admin history names the admin by the key's fingerprint, as with the key itself.
         var history = await System.SendAsync<JsonElement>(HttpMethod.Get, $"/admin/services/{id}/history", SystemFixture.AdminKey, expect: 200);
         Assert.Equal($"admin:{ApiKeys.Hash(SystemFixture.AdminKey)[..8]}", history[0].GetProperty("data").GetProperty("by").GetString());
+    }
+
+    [Fact]
+    public async Task patch_and_delete_by_cookie_need_the_csrf_token_too()
+    {
+        var (token, csrf) = await SignInAsync();
+        var tenant = await System.CreateTenantAsync($"csrf-{Guid.NewGuid():N}"[..20]);
+        var adapter = await System.CreateEmailAdapterAsync($"csrf-{Guid.NewGuid():N}"[..20], System.Smtp.Port);
+        var renamed = $"renamed-{Guid.NewGuid():N}"[..20];
+
+        var patch = await System.ScenarioAsync(HttpMethod.Patch, $"/admin/services/{tenant.Id}", null, new { name = renamed }, expect: 403, also: WithCookie(token));
+        Assert.Equal("The CSRF token is missing or wrong.", (await SystemFixture.BodyOf(patch)).GetProperty("title").GetString());
+        await System.ScenarioAsync(HttpMethod.Delete, $"/admin/adapters/{adapter.Id}", null, expect: 403, also: WithCookie(token));
+        await System.ScenarioAsync(HttpMethod.Delete, $"/admin/adapters/{adapter.Id}", null, expect: 403, also: WithCookie(token, csrf[..^1]));
+        // Nothing changed.
+        var service = await System.SendAsync<JsonElement>(HttpMethod.Get, $"/admin/services/{tenant.Id}", SystemFixture.AdminKey, expect: 200);
+        Assert.Equal(tenant.Name, service.GetProperty("name").GetString());
+        await System.ScenarioAsync(HttpMethod.Get, $"/admin/adapters/{adapter.Id}", SystemFixture.AdminKey, expect: 200);
+
+        // With the token both go through: the 403s were the token's, not the cookie's.
+        await System.ScenarioAsync(HttpMethod.Patch, $"/admin/services/{tenant.Id}", null, new { name = renamed }, expect: 200, also: WithCookie(token, csrf));
+        var deleted = await System.ScenarioAsync(HttpMethod.Delete, $"/admin/adapters/{adapter.Id}", null, also: WithCookie(token, csrf));
+        Assert.InRange(deleted.Context.Response.StatusCode, 200, 299);
+        await System.ScenarioAsync(HttpMethod.Get, $"/admin/adapters/{adapter.Id}", SystemFixture.AdminKey, expect: 404);
+    }
+
+    [Fact]
+    public async Task a_session_past_its_end_opens_nothing()
+    {
+        var (token, _) = await SignInAsync();
+        var store = System.Core.Services.GetRequiredService<IDocumentStore>();
+        ConsoleSession stored;
+        await using (var query = store.QuerySession())
+            stored = (await query.LoadAsync<ConsoleSession>(ConsoleSession.IdOf(token)))!;
+
+        // The rule at its edge, with a clock the test sets: valid until the instant it ends.
+        ConsoleSessions At(DateTimeOffset now) => new(store, System.Core.Services.GetRequiredService<AdminKeys>(), new FixedClock(now),
+            System.Core.Services.GetRequiredService<IConfiguration>());
+        Assert.Null(At(stored.ExpiresAt.AddSeconds(-1)).Refusal(stored));
+        Assert.Equal("Unknown or expired console session.", At(stored.ExpiresAt).Refusal(stored));
+
+        // Through the API: once its end has passed, the cookie opens neither the admin API nor the console.
+        await System.ScenarioAsync(HttpMethod.Get, "/admin/services", null, expect: 200, also: WithCookie(token));
+        stored.ExpiresAt = DateTimeOffset.UtcNow.AddSeconds(-1);
+        await using (var write = store.LightweightSession())
+        {
+            write.Store(stored);
+            await write.SaveChangesAsync();
+        }
+        var refused = await System.ScenarioAsync(HttpMethod.Get, "/admin/services", null, expect: 401, also: WithCookie(token));
+        Assert.Equal("A valid API key is required.", (await SystemFixture.BodyOf(refused)).GetProperty("title").GetString());
+        await System.ScenarioAsync(HttpMethod.Get, "/console/session", null, expect: 401, also: WithCookie(token));
+    }
+
+    [Fact]
+    public async Task a_bearer_key_wins_over_a_refused_cookie_beside_it()
+    {
+        var (token, csrf) = await SignInAsync();
+        await System.ScenarioAsync(HttpMethod.Delete, "/console/session", null, expect: 204, also: WithCookie(token, csrf));
+        await System.ScenarioAsync(HttpMethod.Get, "/admin/services", null, expect: 401, also: WithCookie(token)); // refused alone
+
+        await System.ScenarioAsync(HttpMethod.Get, "/admin/services", SystemFixture.AdminKey, expect: 200, also: WithCookie(token));
+        await System.ScenarioAsync(HttpMethod.Get, "/admin/services", SystemFixture.AdminKey, expect: 200, also: WithCookie("not-a-session"));
+        // A change with the key needs no CSRF token, whatever cookie comes along: a browser never adds the header by itself.
+        await System.ScenarioAsync(HttpMethod.Post, "/admin/services", SystemFixture.AdminKey, new { name = $"bearer-{Guid.NewGuid():N}"[..20] },
+            expect: 201, also: WithCookie(token));
+        // And a wrong key is not rescued by a cookie.
+        var (live, _) = await SignInAsync();
+        await System.ScenarioAsync(HttpMethod.Get, "/admin/services", "nsadmin_wrong", expect: 401, also: WithCookie(live));
+    }
+
+    [Fact]
+    public async Task a_sign_in_body_that_is_not_json_is_a_415_and_opens_no_session()
+    {
+        using var content = new StringContent($$"""{"key":"{{SystemFixture.AdminKey}}"}""", Encoding.UTF8, "text/plain");
+        using var response = await System.Http.PostAsync("/console/session", content);
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, response.StatusCode);
+        Assert.False(response.Headers.Contains("Set-Cookie"));
     }
 
     [Fact]
