@@ -182,7 +182,10 @@ public sealed class HostileRequests(HostileTargets targets, int seed)
     {
         var (method, path, body) = IdRoutes[random.Next(IdRoutes.Length)];
         var admin = path.StartsWith("/admin", StringComparison.Ordinal);
-        byte[] id = !admin && random.Next(4) == 0 ? Encoding.ASCII.GetBytes(targets.VictimIds[random.Next(targets.VictimIds.Count)].ToString()) : BadIds[random.Next(BadIds.Length)];
+        // The console's routes belong to no tenant: a victim's id there is just another id that names nothing (sign-out
+        // without a session answers 204), not a cross-tenant read.
+        var tenants = !admin && !path.StartsWith("/console", StringComparison.Ordinal);
+        byte[] id = tenants && random.Next(4) == 0 ? Encoding.ASCII.GetBytes(targets.VictimIds[random.Next(targets.VictimIds.Count)].ToString()) : BadIds[random.Next(BadIds.Length)];
         if (!path.Contains("{id}")) // the console's session: the id it reads is the session cookie's token
             return new RawRequest("id-in-cookie", [Concat(Head(method, path, null, []), "Cookie: ns_console=", id, "\r\n\r\n")]);
         var target = Concat(path.Split("{id}").SelectMany((part, i) => i == 0 ? new object[] { part } : [id, part]).ToArray());
