@@ -23,7 +23,6 @@ public sealed class when_an_operator_follows_a_job_in_the_browser(SystemFixture 
         var failedCalls = new List<string>();
         page.Response += (_, r) => { if (r.Status >= 400) failedCalls.Add($"{r.Status} {r.Request.Method} {r.Url}"); };
         await browser.SignInAsync(page);
-        await page.GotoAsync("about:blank"); // so the next page is a fresh load: the overview, still loading, cannot add to it
 
         await page.GotoAsync(browser.ConsoleUrl + "#/jobs");
         await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Jobs", Level = 1 })).ToBeVisibleAsync();
@@ -84,7 +83,6 @@ public sealed class when_an_operator_follows_a_job_in_the_browser(SystemFixture 
         var failedCalls = new List<string>();
         page.Response += (_, r) => { if (r.Status >= 400) failedCalls.Add($"{r.Status} {r.Request.Method} {r.Url}"); };
         await browser.SignInAsync(page);
-        await page.GotoAsync("about:blank"); // so the next page is a fresh load: the overview, still loading, cannot add to it
 
         await page.GotoAsync(browser.ConsoleUrl + $"#/jobs?adapter={idle.Name}&state=Queued");
         var rows = page.GetByRole(AriaRole.Table, new() { Name = "Jobs, newest first" }).Locator("tbody tr");

@@ -24,7 +24,6 @@ public sealed class when_an_operator_redrives_jobs_in_the_browser(SystemFixture 
         var failedCalls = new List<string>();
         page.Response += (_, r) => { if (r.Status >= 400) failedCalls.Add($"{r.Status} {r.Request.Method} {r.Url}"); };
         await browser.SignInAsync(page);
-        await page.GotoAsync("about:blank"); // so the next page is a fresh load: the overview, still loading, cannot add to it
 
         await page.GotoAsync(browser.ConsoleUrl + "#/operations");
         await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Operations", Level = 1 })).ToBeVisibleAsync();
