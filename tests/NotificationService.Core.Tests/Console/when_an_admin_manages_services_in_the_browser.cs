@@ -103,7 +103,8 @@ public sealed class when_an_admin_manages_services_in_the_browser(SystemFixture 
         Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(new(HttpMethod.Get, "/v1/limits") { Headers = { { "Authorization", $"Bearer {key}" } } })).StatusCode);
 
         var oldKey = page.GetByRole(AriaRole.Row).Filter(new() { HasText = tenant.ApiKey[..8] });
-        await oldKey.GetByRole(AriaRole.Button, new() { Name = "Revoke" }).ClickAsync();
+        // Each key's button names its key, so a screen reader's list of buttons tells them apart.
+        await page.GetByRole(AriaRole.Button, new() { Name = $"Revoke key {tenant.ApiKey[..8]}" }).ClickAsync();
         await Assertions.Expect(oldKey).ToContainTextAsync("revoked");
         Assert.Equal(HttpStatusCode.Unauthorized,
             (await client.SendAsync(new(HttpMethod.Get, "/v1/limits") { Headers = { { "Authorization", $"Bearer {tenant.ApiKey}" } } })).StatusCode);
@@ -143,7 +144,7 @@ public sealed class when_an_admin_manages_services_in_the_browser(SystemFixture 
 
         var row = page.GetByRole(AriaRole.Row).Filter(new() { HasText = note });
         await Assertions.Expect(row).ToContainTextAsync("open");
-        await row.GetByRole(AriaRole.Button, new() { Name = "Revoke" }).ClickAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = $"Revoke invite \"{note}\"" }).ClickAsync();
         await Assertions.Expect(row).ToContainTextAsync("revoked");
         await browser.ScreenshotAsync(page, "services-invites");
 
