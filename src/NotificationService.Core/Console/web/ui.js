@@ -110,7 +110,7 @@ export function serviceSelect(name, current, names) {
     const entries = [...map].sort((a, b) => a[1].localeCompare(b[1]));
     if (current && !map.has(current)) entries.unshift([current, current]);
     select.replaceChildren(h('option', { value: '' }, 'Any'),
-      entries.map(([id, label]) => h('option', { value: id, selected: id === current }, label)));
+      ...entries.map(([id, label]) => h('option', { value: id, selected: id === current }, label)));
   };
   fillFrom(new Map());
   Promise.resolve(names).then(fillFrom);
