@@ -103,7 +103,7 @@ async function list(container, group, result, reload, number = 1) {
       { title: 'Exception', cell: l => l.exceptionMessage },
       { title: 'Sent', cell: l => time(l.sentAt) },
     ], page.items, 'Dead letters of this failure'),
-    pager(page, n => list(container, group, result, reload, n), 'Pages of dead letters'),
+    pager(page, n => list(container, group, result, reload, n), 'Pages of dead letters') ?? '',
     h('div', { class: 'toolbar' },
       button('Replay picked', () => picked.size && act(result, 'replay', { ids: [...picked] }, false, reload), { kind: 'primary' }),
       button('Discard picked', () => picked.size && act(result, 'discard', { ids: [...picked] }, false, reload), { kind: 'danger' })));
