@@ -102,4 +102,17 @@ public sealed class when_a_form_is_generated_from_a_json_schema(SystemFixture sy
         Assert.Equal("""{"tags":null,"count":4,"on":false,"inner":{"x":"z"},"token":null}""",
             (await ReadAsync(page, $"(await import('/console/pages/forms.js')).mergePatch({stored}, window.generated.read())")).GetRawText());
     }
+
+    [Fact]
+    public async Task an_edit_keeps_stored_keys_the_form_does_not_draw_and_stored_empty_strings()
+    {
+        var browser = await System.BrowserAsync();
+        const string stored = """{"name":"Ann","count":2,"inner":{"x":""},"legacy":"keep me"}""";
+        var page = await FormAsync(browser, $"{{ name: 'Config', initial: {stored}, editing: true }}");
+
+        await page.GetByLabel("count", new() { Exact = true }).FillAsync("5");
+        // Only the field changed: not null for "legacy" (no schema property draws it), nor for the stored "" of inner.x.
+        Assert.Equal("""{"count":5}""",
+            (await ReadAsync(page, $"(await import('/console/pages/forms.js')).mergePatch({stored}, window.generated.read())")).GetRawText());
+    }
 }

@@ -98,7 +98,8 @@ public sealed class when_an_admin_manages_services_in_the_browser(SystemFixture 
         Assert.Equal(200, (await System.SendForStatusAsync(HttpMethod.Get, "/v1/limits", key)).Status);
 
         var oldKey = page.GetByRole(AriaRole.Row).Filter(new() { HasText = tenant.ApiKey[..8] });
-        await oldKey.GetByRole(AriaRole.Button, new() { Name = "Revoke" }).ClickAsync();
+        // Each key's button names its key, so a screen reader's list of buttons tells them apart.
+        await page.GetByRole(AriaRole.Button, new() { Name = $"Revoke key {tenant.ApiKey[..8]}" }).ClickAsync();
         await Assertions.Expect(oldKey).ToContainTextAsync("revoked");
         Assert.Equal(401, (await System.SendForStatusAsync(HttpMethod.Get, "/v1/limits", tenant.ApiKey)).Status);
 
@@ -137,7 +138,7 @@ public sealed class when_an_admin_manages_services_in_the_browser(SystemFixture 
 
         var row = page.GetByRole(AriaRole.Row).Filter(new() { HasText = note });
         await Assertions.Expect(row).ToContainTextAsync("open");
-        await row.GetByRole(AriaRole.Button, new() { Name = "Revoke" }).ClickAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = $"Revoke invite \"{note}\"" }).ClickAsync();
         await Assertions.Expect(row).ToContainTextAsync("revoked");
         await browser.ScreenshotAsync(page, "services-invites");
 

@@ -39,7 +39,7 @@ public sealed class when_an_admin_signs_in_with_the_browser(SystemFixture system
         await Assertions.Expect(page.Locator("main")).ToBeFocusedAsync();
         Assert.EndsWith("#/", page.Url);
 
-        // Every page of the navigation loads (the other pages may be placeholders until they land).
+        // Every page of the navigation loads.
         foreach (var name in new[] { "Services", "Adapters", "Jobs", "Operations", "Overview" })
         {
             await page.GetByRole(AriaRole.Navigation, new() { Name = "Main" }).GetByRole(AriaRole.Link, new() { Name = name, Exact = true }).ClickAsync();

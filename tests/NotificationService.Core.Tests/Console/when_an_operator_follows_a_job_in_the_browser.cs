@@ -23,7 +23,6 @@ public sealed class when_an_operator_follows_a_job_in_the_browser(SystemFixture 
         var failedCalls = new List<string>();
         page.Response += (_, r) => { if (r.Status >= 400) failedCalls.Add($"{r.Status} {r.Request.Method} {r.Url}"); };
         await browser.SignInAsync(page);
-        await page.GotoAsync("about:blank"); // so the next page is a fresh load: the overview, still loading, cannot add to it
 
         await page.GotoAsync(browser.ConsoleUrl + "#/jobs");
         await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Jobs", Level = 1 })).ToBeVisibleAsync();
@@ -45,6 +44,15 @@ public sealed class when_an_operator_follows_a_job_in_the_browser(SystemFixture 
         await Assertions.Expect(page.GetByLabel("Metadata key")).ToHaveValueAsync("customer");
         await page.GotoAsync(browser.ConsoleUrl + "#/jobs?metadata.customer=other");
         await Assertions.Expect(page.Locator("#jobs-count")).ToHaveTextAsync("0 jobs match");
+
+        // The service filter is picked by name; the address and the API get its id.
+        await page.GotoAsync(browser.ConsoleUrl + "#/jobs");
+        await page.GetByLabel("Offer").FillAsync(offer.Id.ToString());
+        await page.GetByLabel("Service", new() { Exact = true }).SelectOptionAsync(new SelectOptionValue { Label = System.Tenant.Name });
+        await page.GetByRole(AriaRole.Button, new() { Name = "Search" }).ClickAsync();
+        await Assertions.Expect(page).ToHaveURLAsync(new Regex($"service={System.Tenant.Id}"));
+        await Assertions.Expect(page.Locator("#jobs-count")).ToHaveTextAsync("2 jobs match");
+        await Assertions.Expect(page.GetByLabel("Service", new() { Exact = true })).ToHaveValueAsync(System.Tenant.Id.ToString());
 
         await page.GotoAsync(browser.ConsoleUrl + $"#/jobs?offerId={offer.Id}");
         await rows.GetByRole(AriaRole.Link, new() { Name = jobId.ToString()[..8] }).ClickAsync();
@@ -84,7 +92,6 @@ public sealed class when_an_operator_follows_a_job_in_the_browser(SystemFixture 
         var failedCalls = new List<string>();
         page.Response += (_, r) => { if (r.Status >= 400) failedCalls.Add($"{r.Status} {r.Request.Method} {r.Url}"); };
         await browser.SignInAsync(page);
-        await page.GotoAsync("about:blank"); // so the next page is a fresh load: the overview, still loading, cannot add to it
 
         await page.GotoAsync(browser.ConsoleUrl + $"#/jobs?adapter={idle.Name}&state=Queued");
         var rows = page.GetByRole(AriaRole.Table, new() { Name = "Jobs, newest first" }).Locator("tbody tr");

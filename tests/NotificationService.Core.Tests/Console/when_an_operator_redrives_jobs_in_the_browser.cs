@@ -24,7 +24,6 @@ public sealed class when_an_operator_redrives_jobs_in_the_browser(SystemFixture 
         var failedCalls = new List<string>();
         page.Response += (_, r) => { if (r.Status >= 400) failedCalls.Add($"{r.Status} {r.Request.Method} {r.Url}"); };
         await browser.SignInAsync(page);
-        await page.GotoAsync("about:blank"); // so the next page is a fresh load: the overview, still loading, cannot add to it
 
         await page.GotoAsync(browser.ConsoleUrl + "#/operations");
         await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Operations", Level = 1 })).ToBeVisibleAsync();
@@ -59,5 +58,33 @@ public sealed class when_an_operator_redrives_jobs_in_the_browser(SystemFixture 
         // No script error, and no call the pages made failed but the session check before signing in.
         Assert.DoesNotContain(browser.ErrorsOf(page), e => e.StartsWith("script error"));
         Assert.All(failedCalls, call => Assert.StartsWith($"401 GET {browser.ConsoleUrl}session", call));
+    }
+
+    [Fact]
+    public async Task the_operator_actions_page_on_by_page_number()
+    {
+        // Enough recorded actions for a second page (20 a page): re-drives whose window matches nothing.
+        for (var i = 0; i < 21; i++)
+            await System.SendAsync<JsonElement>(HttpMethod.Post, "/admin/jobs/redrive", SystemFixture.AdminKey,
+                new { state = "Failed", from = "2000-01-01T00:00:00Z", to = "2000-01-02T00:00:00Z", dryRun = false }, expect: 202);
+        var total = (await System.SendAsync<JsonElement>(HttpMethod.Get, "/admin/operations?pageSize=20", SystemFixture.AdminKey, expect: 200)).GetProperty("total").GetInt64();
+        var pages = (total + 19) / 20;
+        var browser = await System.BrowserAsync();
+        var page = await browser.NewPageAsync();
+        await browser.SignInAsync(page);
+        await page.GotoAsync(browser.ConsoleUrl + "#/operations");
+        var actions = page.GetByRole(AriaRole.Table, new() { Name = "Latest operator actions, newest first" }).Locator("tbody tr");
+        var pager = page.GetByRole(AriaRole.Navigation, new() { Name = "Pages of operator actions" });
+        await Assertions.Expect(actions).ToHaveCountAsync(20);
+        await Assertions.Expect(pager).ToContainTextAsync($"Page 1 of {pages}");
+        Assert.Equal(0, await pager.GetByRole(AriaRole.Button, new() { Name = "Previous page" }).CountAsync());
+        await pager.GetByRole(AriaRole.Button, new() { Name = "Next page" }).ClickAsync();
+        await Assertions.Expect(pager).ToContainTextAsync($"Page 2 of {pages}");
+        // The second page is the API's second page.
+        var second = await System.SendAsync<JsonElement>(HttpMethod.Get, "/admin/operations?pageSize=20&page=2", SystemFixture.AdminKey, expect: 200);
+        await Assertions.Expect(actions).ToHaveCountAsync(second.GetProperty("items").GetArrayLength());
+        await pager.GetByRole(AriaRole.Button, new() { Name = "Previous page" }).ClickAsync();
+        await Assertions.Expect(pager).ToContainTextAsync($"Page 1 of {pages}");
+        Assert.DoesNotContain(browser.ErrorsOf(page), e => e.StartsWith("script error"));
     }
 }

@@ -19,7 +19,6 @@ public sealed class when_an_operator_retries_a_failed_job_in_the_browser(SystemF
         var failedCalls = new List<string>();
         page.Response += (_, r) => { if (r.Status >= 400) failedCalls.Add($"{r.Status} {r.Request.Method} {r.Url}"); };
         await browser.SignInAsync(page);
-        await page.GotoAsync("about:blank"); // so the next page is a fresh load: the overview, still loading, cannot add to it
 
         await page.GotoAsync(browser.ConsoleUrl + $"#/jobs/{jobId}");
         var timeline = page.GetByRole(AriaRole.List, new() { Name = "Event stream" }).Locator("li");

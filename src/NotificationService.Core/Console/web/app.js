@@ -46,31 +46,53 @@ async function render() {
   const hash = location.hash.replace(/^#/, '') || '/';
   const [path, queryText] = hash.split('?');
   const main = document.getElementById('main');
-  if (path === '/signin') signedIn = null; // api.js comes here on a 401: the session is gone
-  if (!signedIn && path !== '/signin') {
+  let trouble = null; // a sign-out that failed on the way to #/signin
+  if (path === '/signin') {
+    // Arriving here with a live session (typed, bookmarked, Back) signs it out on the server too: the form must not
+    // leave a session behind that the user believes is gone. api.js comes here on a 401, when it is already gone.
+    signedIn = null;
+    trouble = await session().then(live => live && signOut()).then(() => null, error => error);
+  } else if (!signedIn) {
     signedIn = await session().catch(() => null);
+    if (ticket !== rendering) return;
     if (!signedIn) { location.hash = '#/signin'; return; }
   }
+  if (ticket !== rendering) return; // a newer navigation took over
   const found = match(path) || { route: null, params: {} };
   showNav(found.route && found.route.nav);
-  main.replaceChildren();
-  if (!found.route) { main.append(h('h1', null, 'Not found'), h('p', null, 'No page has this address.')); return; }
+  // Each render fills its own container: a page still awaiting an answer after the reader went elsewhere writes into
+  // a detached node (and its isConnected loops stop) instead of into the next page.
+  const view = h('div', { class: 'view' });
+  main.replaceChildren(view);
+  if (trouble) view.append(problem(trouble));
+  if (!found.route) { view.append(h('h1', null, 'Not found'), h('p', null, 'No page has this address.')); return; }
   try {
     const module = await import(`./pages/${found.route.module}.js`);
-    if (ticket !== rendering) return; // a newer navigation took over
-    await module[found.route.fn](main, found.params, new URLSearchParams(queryText || ''));
+    if (ticket !== rendering) return;
+    await module[found.route.fn](view, found.params, new URLSearchParams(queryText || ''));
   } catch (error) {
     if (ticket !== rendering) return;
-    main.append(problem(error));
+    view.append(problem(error));
   }
-  if (ticket === rendering) main.focus({ preventScroll: true });
+  // The new page gets the focus, unless it put it somewhere itself (the sign-in form on its key field).
+  if (ticket === rendering && !main.contains(document.activeElement)) main.focus({ preventScroll: true });
 }
 
 /** Called by the sign-in page once the session exists. */
 export function signedInAs(value) { signedIn = value; }
 
 document.getElementById('signout').addEventListener('click', async () => {
-  try { await signOut(); } finally { signedIn = null; location.hash = '#/signin'; render(); }
+  try {
+    await signOut();
+  } catch (error) {
+    // The session may still be alive: say so where the reader is, rather than show a sign-in form that lies.
+    const main = document.getElementById('main');
+    main.querySelector(':scope > .signout-problem')?.remove();
+    main.prepend(h('div', { class: 'signout-problem' }, h('p', null, 'Signing out failed; you may still be signed in.'), problem(error)));
+    return;
+  }
+  signedIn = null;
+  location.hash = '#/signin';
 });
 // The skip link must not change the hash (that is the router's): it moves the focus instead.
 document.querySelector('.skip-link').addEventListener('click', event => {

@@ -1,4 +1,5 @@
 // Small DOM helpers. Data only ever enters the page as text nodes or attribute values, never as HTML.
+import { api } from './api.js';
 
 const PROPERTIES = new Set(['value', 'checked', 'selected', 'disabled', 'hidden', 'required', 'readOnly', 'multiple']);
 
@@ -29,7 +30,11 @@ function append(element, children) {
   }
 }
 
-export function setTitle(text) { document.title = `${text} · Notification Service`; }
+/** Sets the tab's title; `within` (a node of the page) skips it once the reader went to another page meanwhile. */
+export function setTitle(text, within) {
+  if (within && !within.isConnected) return;
+  document.title = `${text} · Notification Service`;
+}
 
 export function go(hash) { location.hash = hash.startsWith('#') ? hash : `#${hash}`; }
 
@@ -83,3 +88,41 @@ export function time(iso) {
 
 /** "Loading…" while a page fetches, replaced by what the page renders. */
 export function loading() { return h('p', { class: 'muted', 'aria-live': 'polite' }, 'Loading…'); }
+
+/** A job's states in their lifecycle order (the overview's columns, the search's choices). */
+export const STATES = ['Scheduled', 'Queued', 'Started', 'Finished', 'Failed', 'Expired', 'Canceled'];
+
+/** A datetime-local value (the reader's time zone) as the UTC ISO instant the API takes; '' when empty. */
+export function toUtc(local) { return local ? new Date(local).toISOString() : ''; }
+
+/** Service names by id (GET /admin/services), for tables and filters; empty when the list cannot be read. */
+export async function serviceNames() {
+  try {
+    const services = await api('GET', '/admin/services');
+    return new Map((Array.isArray(services) ? services : services.items || []).map(s => [s.id, s.name]));
+  } catch { return new Map(); }
+}
+
+/** A <select> of services by name (values are ids), "Any" first; `current` stays selectable even if not listed. */
+export function serviceSelect(name, current, names) {
+  const select = h('select', { name }, h('option', { value: '' }, 'Any'));
+  const fillFrom = map => {
+    const entries = [...map].sort((a, b) => a[1].localeCompare(b[1]));
+    if (current && !map.has(current)) entries.unshift([current, current]);
+    select.replaceChildren(h('option', { value: '' }, 'Any'),
+      ...entries.map(([id, label]) => h('option', { value: id, selected: id === current }, label)));
+  };
+  fillFrom(new Map());
+  Promise.resolve(names).then(fillFrom);
+  return select;
+}
+
+/** "Previous page" / "Next page" over a PagedResult ({page, pageSize, total}); `go(n)` shows page n. */
+export function pager(page, go, label) {
+  const last = Math.max(1, Math.ceil(page.total / page.pageSize));
+  if (last <= 1) return null;
+  return h('div', { class: 'toolbar', role: 'navigation', 'aria-label': label },
+    page.page > 1 ? button('Previous page', () => go(page.page - 1)) : null,
+    h('span', { class: 'muted' }, `Page ${page.page} of ${last}`),
+    page.page < last ? button('Next page', () => go(page.page + 1)) : null);
+}

@@ -139,14 +139,14 @@ export async function detail(main, params) {
         api('GET', `/admin/adapters/${id}`), api('GET', '/admin/adapter-types'), api('GET', '/admin/services'),
         api('GET', '/admin/adapters'), api('GET', `/admin/adapters/${id}/history`)]);
     } catch (error) {
-      setTitle('Adapter');
+      setTitle('Adapter', header);
       header.replaceChildren(h('h1', {}, 'Adapter'));
       body.replaceChildren();
       failed(body, error);
       return;
     }
     const type = types.find(t => t.name === adapter.type);
-    setTitle(`Adapter ${adapter.name}`);
+    setTitle(`Adapter ${adapter.name}`, header);
     header.replaceChildren(h('h1', {}, `Adapter ${adapter.name}`),
       h('p', {}, badge(adapter.live?.status ?? adapter.status), ` ${adapter.type} adapter, queue `, h('code', {}, adapter.queue),
         '. Created ', time(adapter.createdAt), ', changed ', time(adapter.updatedAt), '. ', h('a', { href: '#/adapters' }, 'All adapters')));

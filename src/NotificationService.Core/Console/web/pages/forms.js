@@ -178,7 +178,11 @@ export function schemaControl(schema, path, options) {
     return {
       node,
       read() {
+        // Stored keys the schema does not draw are carried over as they are: a merge patch of this value then leaves
+        // them alone (only a drawn field the user emptied becomes null).
         const value = {};
+        if (isObject(initial))
+          for (const [key, v] of Object.entries(initial)) if (!(key in schema.properties)) value[key] = v;
         for (const [key, c] of children) {
           const v = c.read();
           if (v !== undefined) value[key] = v;
@@ -224,7 +228,8 @@ export function schemaControl(schema, path, options) {
     if (schema.default !== undefined) input.placeholder = String(schema.default);
     return {
       node: wrap(path, field(labelOf(name, options.required), input, hintOf(schema))),
-      read: () => (input.value === '' ? undefined : input.value),
+      // A stored "" left as it is reads back as "", not as "emptied".
+      read: () => (input.value === '' ? (initial === '' ? '' : undefined) : input.value),
     };
   }
 

@@ -1,9 +1,8 @@
 // Jobs: the search (#/jobs), one job with its event stream as a timeline (#/jobs/:id), an offer's jobs (#/offers/:id).
 // Every call is an admin API call (GET /admin/jobs, /admin/jobs/{id}, /admin/jobs/{id}/events, POST .../retry).
 import { api } from '../api.js';
-import { h, setTitle, go, problem, table, field, button, confirm, time, loading } from '../ui.js';
+import { h, setTitle, go, problem, table, field, button, confirm, time, loading, STATES, toUtc, serviceNames, serviceSelect } from '../ui.js';
 
-const STATES = ['Scheduled', 'Queued', 'Started', 'Finished', 'Failed', 'Expired', 'Canceled'];
 const PAGE_SIZE = 25;
 // The search's filters as they stand in the hash and in the API's query (the same names, so a search is a bookmark).
 const FILTERS = ['state', 'adapter', 'service', 'offerId', 'from', 'to'];
@@ -21,21 +20,12 @@ export function stateBadge(state) {
 
 function shortId(id) { return String(id).slice(0, 8); }
 
-/** datetime-local value (the reader's zone) <-> UTC ISO for the API. */
-function toUtc(local) { return local ? new Date(local).toISOString() : ''; }
+/** UTC ISO from the API or the hash -> a datetime-local value in the reader's zone (toUtc, in ui.js, goes back). */
 function toLocal(iso) {
   const date = new Date(iso);
   if (!iso || Number.isNaN(date.getTime())) return '';
   const pad = n => String(n).padStart(2, '0');
   return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}`;
-}
-
-/** Service names by id, for the tables (ids when the list cannot be read). */
-async function serviceNames() {
-  try {
-    const services = await api('GET', '/admin/services');
-    return new Map((Array.isArray(services) ? services : services.items || []).map(s => [s.id, s.name]));
-  } catch { return new Map(); }
 }
 
 function serviceLink(id, names) {
@@ -48,12 +38,13 @@ export async function search(main, params, query) {
   styles();
   main.append(h('h1', null, 'Jobs'));
 
+  const names = serviceNames();
   const metadataKey = [...query.keys()].find(k => k.startsWith('metadata.'));
   const inputs = {
     state: h('select', { name: 'state' }, h('option', { value: '' }, 'Any'),
       STATES.map(s => h('option', { value: s, selected: query.get('state') === s }, s))),
     adapter: h('input', { name: 'adapter', value: query.get('adapter') || '', placeholder: 'email-main', autocomplete: 'off' }),
-    service: h('input', { name: 'service', value: query.get('service') || '', placeholder: 'service id', autocomplete: 'off' }),
+    service: serviceSelect('service', query.get('service') || '', names),
     offerId: h('input', { name: 'offerId', value: query.get('offerId') || '', placeholder: 'offer id', autocomplete: 'off' }),
     from: h('input', { name: 'from', type: 'datetime-local', value: toLocal(query.get('from')) }),
     to: h('input', { name: 'to', type: 'datetime-local', value: toLocal(query.get('to')) }),
@@ -73,7 +64,7 @@ export async function search(main, params, query) {
   h('div', { class: 'fields' },
     field('State', inputs.state),
     field('Adapter', inputs.adapter, 'Its name'),
-    field('Service', inputs.service, 'Its id'),
+    field('Service', inputs.service),
     field('Offer', inputs.offerId, 'Its id'),
     field('Created from', inputs.from, `Your time zone (${zone}), inclusive`),
     field('Created before', inputs.to, `Your time zone (${zone})`),
@@ -89,7 +80,6 @@ export async function search(main, params, query) {
   const results = h('section', { 'aria-label': 'Results', 'aria-live': 'polite' }, loading());
   main.append(results);
   let page;
-  const names = serviceNames();
   try { page = await api('GET', `/admin/jobs?${apiQuery}`); }
   catch (error) { results.replaceChildren(problem(error)); return; }
   const serviceName = await names;
@@ -213,11 +203,18 @@ async function retry(body, id, status) {
   const note = () => h('p', { class: 'muted' }, 'Retry requested: the new attempt shows below as it runs.');
   const until = Date.now() + 30000;
   const at = location.hash;
-  let job = await show(body, id, note());
-  while (!['Finished', 'Failed', 'Expired', 'Canceled'].includes(job.state) && Date.now() < until) {
-    await new Promise(resolve => setTimeout(resolve, 1000));
-    if (location.hash !== at || !body.isConnected) return; // the reader went elsewhere
-    job = await show(body, id, note());
+  try {
+    let job = await show(body, id, note());
+    while (!['Finished', 'Failed', 'Expired', 'Canceled'].includes(job.state) && Date.now() < until) {
+      await new Promise(resolve => setTimeout(resolve, 1000));
+      if (location.hash !== at || !body.isConnected) return; // the reader went elsewhere
+      job = await show(body, id, note());
+    }
+  } catch (error) {
+    // A failed read while following the attempt: say so where the retry was asked, instead of stopping silently.
+    // (show() redraws the body, so the status box of the click may be gone: the note goes on top of the body.)
+    if (!body.isConnected) return;
+    body.prepend(h('div', { class: 'retry-problem' }, h('p', null, 'The retry was requested, but the page could not follow it:'), problem(error)));
   }
 }
 

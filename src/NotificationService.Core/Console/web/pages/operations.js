@@ -1,11 +1,10 @@
 // Operations (#/operations): dead letters by failure (preview, replay, discard), bulk re-drive with its dry run and
 // progress, the operators' audit trail, projections with their lag and a rebuild. All through the admin API.
 import { api } from '../api.js';
-import { h, setTitle, problem, table, field, button, confirm, time, loading } from '../ui.js';
+import { h, setTitle, problem, table, field, button, confirm, time, loading, toUtc, serviceNames, serviceSelect, pager } from '../ui.js';
 import { styles } from './jobs.js';
 
 const sleep = ms => new Promise(resolve => setTimeout(resolve, ms));
-function toUtc(local) { return local ? new Date(local).toISOString() : undefined; }
 function plural(n, one, many) { return `${n} ${n === 1 ? one : many}`; }
 
 export async function render(main) {
@@ -19,7 +18,7 @@ export async function render(main) {
     projections: h('section', { 'aria-labelledby': 'pr-title' }, h('h2', { id: 'pr-title' }, 'Projections'), loading()),
   };
   main.append(sections.deadLetters, sections.redrive, sections.operations, sections.projections);
-  const refreshOperations = () => operationsList(sections.operations);
+  const refreshOperations = () => operationsList(sections.operations, 1);
   redrive(sections.redrive, refreshOperations);
   await Promise.all([
     deadLetters(sections.deadLetters, refreshOperations).catch(error => sections.deadLetters.append(problem(error))),
@@ -29,7 +28,7 @@ export async function render(main) {
 }
 
 /** Replaces everything after a section's heading. */
-function fill(section, ...nodes) { section.replaceChildren(section.firstElementChild, ...nodes.filter(n => n)); }
+function afterHeading(section, ...nodes) { section.replaceChildren(section.firstElementChild, ...nodes.filter(n => n)); }
 
 // Dead letters
 
@@ -39,7 +38,7 @@ async function deadLetters(section, changed, result = h('div', { 'aria-live': 'p
   const letters = h('div');
   const reload = async () => { await deadLetters(section, changed, result); await changed(); };
   const selection = g => ({ exceptionType: g.exceptionType, failure: g.failure, messageType: g.messageType });
-  fill(section,
+  afterHeading(section,
     h('p', { class: 'muted' }, groups.length ? 'Messages that kept failing, grouped by failure, largest group first.' : 'No dead letters.'),
     groups.length ? table([
       { title: 'Failure', cell: g => [h('strong', null, g.exceptionType), h('div', null, g.failure)] },
@@ -64,20 +63,32 @@ async function act(result, kind, selection, dryRun, reload) {
   }
   try {
     const answer = await api('POST', `/admin/dead-letters/${kind}`, { ...selection, dryRun });
+    const verb = kind === 'replay' ? 'replayed' : 'discarded';
+    const matches = plural(answer.matched, 'dead letter matches', 'dead letters match');
+    const box = h('div', { class: 'result', 'data-kind': `${kind}${dryRun ? '-preview' : ''}` });
+    result.replaceChildren(box);
+    if (answer.operationId && !dryRun && !selection.ids) {
+      // By a filter the API answers 202 at once and works through every match as an operation: follow it, then
+      // read the groups again once it is done. (By ids it is done when it answers; its operationId is only the record.)
+      box.append(h('p', null, h('strong', null, `${matches}; being ${verb} as an operation`)));
+      const progress = h('div');
+      box.append(progress);
+      await follow(progress, answer.operationId, reload, { verb, label: kind === 'replay' ? 'Replay progress' : 'Discard progress' });
+      return;
+    }
     const done = kind === 'replay' ? answer.replayed : answer.discarded;
-    const verb = kind === 'replay' ? (dryRun ? 'would be replayed' : 'replayed') : (dryRun ? 'would be discarded' : 'discarded');
-    result.replaceChildren(h('div', { class: 'result', 'data-kind': `${kind}${dryRun ? '-preview' : ''}` },
-      h('p', null, h('strong', null, `${plural(answer.matched, 'dead letter matches', 'dead letters match')}; ${done} ${verb}`),
-        answer.remaining ? ` (${answer.remaining} more beyond this request's 1,000)` : ''),
+    box.append(
+      h('p', null, h('strong', null, `${matches}; ${done} ${dryRun ? `would be ${verb}` : verb}`),
+        dryRun && answer.remaining ? ` (counted over the first ${answer.matched - answer.remaining}; ${answer.remaining} more match)` : ''),
       answer.skipped && answer.skipped.length ? h('ul', null, answer.skipped.map(s => h('li', null, h('code', null, s.id.slice(0, 8)), ': ', s.reason))) : null,
-      answer.sampleIds && answer.sampleIds.length ? h('p', { class: 'muted' }, 'For example: ', answer.sampleIds.map(id => h('code', null, `${id.slice(0, 8)} `))) : null));
+      answer.sampleIds && answer.sampleIds.length ? h('p', { class: 'muted' }, 'For example: ', answer.sampleIds.map(id => h('code', null, `${id.slice(0, 8)} `))) : null);
     if (!dryRun) await reload();
   } catch (error) { result.replaceChildren(problem(error)); }
 }
 
 /** A group's letters, with a checkbox each: replay or discard the ones picked. */
-async function list(container, group, result, reload) {
-  const query = new URLSearchParams({ exceptionType: group.exceptionType, failure: group.failure, messageType: group.messageType, pageSize: '100' });
+async function list(container, group, result, reload, number = 1) {
+  const query = new URLSearchParams({ exceptionType: group.exceptionType, failure: group.failure, messageType: group.messageType, pageSize: String(LETTERS_PAGE), page: String(number) });
   let page;
   try { page = await api('GET', `/admin/dead-letters?${query}`); }
   catch (error) { container.replaceChildren(problem(error)); return; }
@@ -92,6 +103,7 @@ async function list(container, group, result, reload) {
       { title: 'Exception', cell: l => l.exceptionMessage },
       { title: 'Sent', cell: l => time(l.sentAt) },
     ], page.items, 'Dead letters of this failure'),
+    pager(page, n => list(container, group, result, reload, n), 'Pages of dead letters') ?? '',
     h('div', { class: 'toolbar' },
       button('Replay picked', () => picked.size && act(result, 'replay', { ids: [...picked] }, false, reload), { kind: 'primary' }),
       button('Discard picked', () => picked.size && act(result, 'discard', { ids: [...picked] }, false, reload), { kind: 'danger' })));
@@ -99,10 +111,13 @@ async function list(container, group, result, reload) {
 
 // Re-drive
 
+const LETTERS_PAGE = 50;
+const OPERATIONS_PAGE = 20;
+
 function redrive(section, changed) {
   const inputs = {
     adapter: h('input', { name: 'adapter', placeholder: 'email-main', autocomplete: 'off' }),
-    service: h('input', { name: 'service', placeholder: 'service id', autocomplete: 'off' }),
+    service: serviceSelect('service', '', serviceNames()),
     state: h('select', { name: 'state' }, h('option', { value: '' }, 'Failed and Expired'), h('option', { value: 'Failed' }, 'Failed'), h('option', { value: 'Expired' }, 'Expired')),
     from: h('input', { name: 'from', type: 'datetime-local' }),
     to: h('input', { name: 'to', type: 'datetime-local' }),
@@ -112,7 +127,7 @@ function redrive(section, changed) {
   const filter = () => {
     const body = {};
     if (inputs.adapter.value.trim()) body.adapter = inputs.adapter.value.trim();
-    if (inputs.service.value.trim()) body.service = inputs.service.value.trim();
+    if (inputs.service.value) body.service = inputs.service.value;
     if (inputs.state.value) body.state = inputs.state.value;
     if (inputs.from.value) body.from = toUtc(inputs.from.value);
     if (inputs.to.value) body.to = toUtc(inputs.to.value);
@@ -123,7 +138,7 @@ function redrive(section, changed) {
     run.disabled = true;
     try {
       const answer = await api('POST', '/admin/jobs/redrive', { ...previewed.filter, dryRun: false });
-      await follow(result, answer.operationId, changed);
+      await follow(result, answer.operationId, changed, { verb: 're-driven', label: 'Re-drive progress', id: 'operation-progress' });
     } catch (error) { result.replaceChildren(problem(error)); }
     previewed = null;
   }, { kind: 'primary' });
@@ -143,7 +158,7 @@ function redrive(section, changed) {
   } },
   h('div', { class: 'fields' },
     field('Adapter', inputs.adapter, 'Its name; empty: every adapter'),
-    field('Service', inputs.service, 'Its id; empty: every service'),
+    field('Service', inputs.service, 'Any: every service'),
     field('State', inputs.state),
     field('Ended from', inputs.from, 'Your time zone'),
     field('Ended before', inputs.to, 'Your time zone; empty: now')),
@@ -153,34 +168,40 @@ function redrive(section, changed) {
   section.append(h('p', { class: 'muted' }, 'First a dry run counts the jobs the filter selects; Run then re-drives exactly that filter.'), form, result);
 }
 
-/** Polls GET /admin/operations/{id} every second until it is done, with a progress bar. */
-async function follow(container, id, changed) {
-  const bar = h('progress', { max: 1, value: 0, 'aria-label': 'Re-drive progress' });
-  const text = h('p', { 'aria-live': 'polite', id: 'operation-progress' });
+/**
+ * Polls GET /admin/operations/{id} every second until it is done, with a progress bar ("n of m <verb>"), then calls
+ * `changed`. Stops as soon as the container left the page (the reader went elsewhere).
+ */
+async function follow(container, id, changed, { verb, label, id: textId }) {
+  const bar = h('progress', { max: 1, value: 0, 'aria-label': label });
+  const text = h('p', { 'aria-live': 'polite', id: textId, class: 'operation-progress' });
   container.replaceChildren(h('div', { class: 'result' }, h('p', null, 'Operation ', h('code', null, id)), bar, text));
   for (;;) {
     const op = await api('GET', `/admin/operations/${id}`);
+    if (!container.isConnected) return;
     bar.max = Math.max(op.total, 1);
     bar.value = Math.min(op.done + op.failed, bar.max);
-    text.textContent = `${op.done} of ${op.total} re-driven${op.failed ? `, ${op.failed} failed` : ''} — ${op.status === 'Done' ? `done${op.outcome ? ` (${op.outcome})` : ''}` : 'running'}`;
-    if (op.status === 'Done' || !container.isConnected) break;
+    text.textContent = `${op.done} of ${op.total} ${verb}${op.failed ? `, ${op.failed} failed` : ''} — ${op.status === 'Done' ? `done${op.outcome ? ` (${op.outcome})` : ''}` : 'running'}`;
+    if (op.status === 'Done') break;
     await sleep(1000);
+    if (!container.isConnected) return;
   }
   await changed();
 }
 
 // The audit trail
 
-async function operationsList(section) {
-  const page = await api('GET', '/admin/operations?pageSize=20');
-  fill(section, table([
+async function operationsList(section, number) {
+  const page = await api('GET', `/admin/operations?pageSize=${OPERATIONS_PAGE}&page=${number}`);
+  const go = n => operationsList(section, n).catch(error => afterHeading(section, problem(error)));
+  afterHeading(section, table([
     { title: 'What', cell: o => o.kind },
     { title: 'Who', cell: o => o.by },
     { title: 'When', cell: o => time(o.startedAt) },
     { title: 'Selection', cell: o => h('code', null, JSON.stringify(o.selection)) },
     { title: 'Progress', cell: o => `${o.done} of ${o.total}${o.failed ? `, ${o.failed} failed` : ''}` },
     { title: 'Outcome', cell: o => o.status === 'Done' ? (o.outcome || 'done') : 'running' },
-  ], page.items, 'Latest operator actions, newest first'));
+  ], page.items, 'Latest operator actions, newest first'), pager(page, go, 'Pages of operator actions'));
 }
 
 // Projections
@@ -200,7 +221,7 @@ async function projections(section, changed) {
         await sleep(1000);
         if (!running) break;
         const now = await api('GET', '/admin/projections').catch(() => null);
-        if (now && running) fill(section, summary(now), h('div', { class: 'toolbar' }, rebuild), result);
+        if (now && running) afterHeading(section, summary(now), h('div', { class: 'toolbar' }, rebuild), result);
       }
     })();
     try {
@@ -211,7 +232,7 @@ async function projections(section, changed) {
     } catch (error) { result.replaceChildren(problem(error)); rebuild.disabled = false; }
   }, { kind: 'danger' });
   rebuild.disabled = status.rebuilding;
-  fill(section, summary(status), h('div', { class: 'toolbar' }, rebuild, status.rebuilding ? h('span', { class: 'muted' }, 'A rebuild is running.') : null), result);
+  afterHeading(section, summary(status), h('div', { class: 'toolbar' }, rebuild, status.rebuilding ? h('span', { class: 'muted' }, 'A rebuild is running.') : null), result);
 }
 
 function summary(status) {

@@ -1,7 +1,6 @@
 import { api } from '../api.js';
-import { h, setTitle, table, time, go, problem } from '../ui.js';
+import { h, setTitle, table, time, go, problem, STATES } from '../ui.js';
 
-const STATES = ['Scheduled', 'Queued', 'Started', 'Finished', 'Failed', 'Expired', 'Canceled'];
 const WINDOWS = { hour: { label: 'Last hour', ms: 3600e3 }, day: { label: 'Last day', ms: 86400e3 } };
 
 /**

@@ -92,7 +92,7 @@ async function showInvites(slot) {
         { title: 'Created', cell: i => h('span', {}, time(i.createdAt), ` by ${i.createdBy}`) },
         { title: 'Expires', cell: i => time(i.expiresAt) },
         { title: 'Service', cell: i => (i.serviceId ? h('a', { href: `#/services/${i.serviceId}` }, 'registered service') : '') },
-        { title: 'Action', cell: i => (inviteState(i) === 'open' ? button('Revoke', () => revoke(i), { kind: 'danger' }) : '') },
+        { title: 'Action', cell: i => (inviteState(i) === 'open' ? revokeButton(`Revoke invite ${i.note ? `"${i.note}"` : `created ${i.createdAt}`}`, () => revoke(i)) : '') },
       ], invites));
     } catch (error) {
       listSlot.replaceChildren();
@@ -145,13 +145,13 @@ export async function detail(main, params) {
         api('GET', `/admin/services/${encodeURIComponent(params.id)}/history`),
       ]);
     } catch (error) {
-      setTitle('Service');
+      setTitle('Service', header);
       header.replaceChildren(h('h1', {}, 'Service'));
       body.replaceChildren();
       failed(body, error);
       return;
     }
-    setTitle(`Service ${service.name}`);
+    setTitle(`Service ${service.name}`, header);
     header.replaceChildren(h('h1', {}, `Service ${service.name}`),
       h('p', {}, badge(service.status), ' Created ', time(service.createdAt), '. ', h('a', { href: '#/services' }, 'All services')));
     body.replaceChildren(
@@ -229,7 +229,7 @@ function keysSection(service, once, refresh) {
       { title: 'Issued', cell: k => time(k.createdAt) },
       { title: 'Last used', cell: k => (k.lastUsedAt ? time(k.lastUsedAt) : 'never') },
       { title: 'State', cell: k => (k.revokedAt ? h('span', {}, badge('revoked'), ' ', time(k.revokedAt)) : badge('active')) },
-      { title: 'Action', cell: k => (k.revokedAt ? '' : button('Revoke', () => revoke(k), { kind: 'danger' })) },
+      { title: 'Action', cell: k => (k.revokedAt ? '' : revokeButton(`Revoke key ${k.prefix}…`, () => revoke(k))) },
     ], service.keys),
     button('Issue a new key', issue, { kind: 'primary' }), slot);
 }
@@ -247,4 +247,11 @@ function limitsSection(limits) {
       { title: 'Set for this service', cell: ([key]) => String(limits.own?.[key] ?? 'default') },
       { title: 'In force', cell: ([key]) => String(limits.effective?.[key] ?? '') },
     ], LIMITS));
+}
+
+/** "Revoke" in a row of many: its accessible name says which invite or key it revokes. */
+function revokeButton(name, onclick) {
+  const revoke = button('Revoke', onclick, { kind: 'danger' });
+  revoke.setAttribute('aria-label', name);
+  return revoke;
 }
