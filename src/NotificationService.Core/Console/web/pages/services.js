@@ -137,8 +137,9 @@ export async function detail(main, params) {
   const body = h('div', {});
   const notice = h('p', { role: 'status', class: 'notice' });
   main.append(header, notice, once, body);
+  // The message (e.g. "Limits saved.") is shown once the page is redrawn from the API's state.
   const refresh = async message => {
-    notice.textContent = message ?? '';
+    notice.textContent = '';
     let service, limits, history, callbacks;
     try {
       [service, limits, history, callbacks] = await Promise.all([
@@ -162,6 +163,7 @@ export async function detail(main, params) {
       keysSection(service, once, refresh), limitsForm(service, limits, refresh), retentionForm(service, refresh),
       callbacksSection(service, callbacks, once, refresh),
       h('section', { 'aria-labelledby': 'history-h' }, h('h2', { id: 'history-h' }, 'History (newest first)'), historyList(history)));
+    notice.textContent = message ?? '';
   };
   await refresh();
 }
