@@ -29,8 +29,9 @@ public sealed class when_an_admin_manages_a_services_callbacks_in_the_browser(Sy
         await form.GetByRole(AriaRole.Button, new() { Name = "Create callback" }).ClickAsync();
         var shown = page.GetByRole(AriaRole.Region, new() { Name = $"Signing secret of the callback to {url}" });
         await Assertions.Expect(shown).ToContainTextAsync("it will not be shown again");
-        Assert.NotEmpty(await shown.GetByRole(AriaRole.Textbox).InputValueAsync());
-        var row = page.GetByRole(AriaRole.Table, new() { Name = "Status callbacks" }).GetByRole(AriaRole.Row).Filter(new() { HasText = url });
+        await Assertions.Expect(shown).ToContainTextAsync("stored encrypted, to sign each delivery"); // not "only its hash", as for a key
+        Assert.StartsWith("nscb_", await shown.GetByRole(AriaRole.Textbox).InputValueAsync());
+        var row = page.GetByRole(AriaRole.Region, new() { Name = "Status callbacks" }).GetByRole(AriaRole.Row).Filter(new() { HasText = url });
         await Assertions.Expect(row).ToContainTextAsync("finished, failed");
         await Assertions.Expect(row).ToContainTextAsync("active");
         await browser.ScreenshotAsync(page, "service-callbacks");

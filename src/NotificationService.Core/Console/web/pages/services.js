@@ -338,8 +338,11 @@ function callbacksSection(service, callbacks, once, refresh) {
       const created = await attempt(form, errors, () => api('POST', base, body));
       if (!created) return;
       await refresh();
-      once.replaceChildren(secretOnce(`Signing secret of the callback to ${created.url}`, created.secret, 'the signing secret',
-        'If it is lost, delete the callback and create another.'));
+      const panel = secretOnce(`Signing secret of the callback to ${created.url}`, created.secret, 'the signing secret');
+      // Unlike a key, this secret is kept (encrypted) to sign the deliveries: the panel must not say "only its hash".
+      panel.querySelector('p').replaceChildren(h('strong', {}, 'Copy the signing secret now: it will not be shown again.'),
+        ' It is stored encrypted, to sign each delivery. If it is lost, delete the callback and create another.');
+      once.replaceChildren(panel);
     },
   }, h('h3', {}, 'New callback'),
   h('div', { 'data-path': 'url' }, field('URL', url, 'An absolute http or https URL; each delivery is signed with the secret shown once.')),
@@ -357,6 +360,6 @@ function callbacksSection(service, callbacks, once, refresh) {
       { title: 'Action', cell: c => h('span', {},
         c.enabled ? null : button('Enable', () => act(null, 'POST', `${base}/${c.id}/enable`), { kind: 'primary' }), ' ',
         button('Delete', () => act(`Delete the callback to ${c.url}? Its pending deliveries stop.`, 'DELETE', `${base}/${c.id}`), { kind: 'danger' })) },
-    ], callbacks, 'Status callbacks'),
+    ], callbacks),
     slot, form);
 }

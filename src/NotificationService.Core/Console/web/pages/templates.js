@@ -42,7 +42,7 @@ async function showTemplates(slot, page, services) {
       { title: 'Services', cell: t => t.services.map(id => names.get(id) ?? id).join(', ') },
       { title: 'Version', cell: t => String(t.version) },
       { title: 'Changed', cell: t => time(t.updatedAt) },
-    ], result.items, 'Shared templates'),
+    ], result.items),
     pages > 1 ? h('nav', { class: 'pager', 'aria-label': 'Pages of templates' },
       page > 1 ? h('a', { href: `#/templates?page=${page - 1}`, rel: 'prev' }, 'Previous') : null,
       ` Page ${page} of ${pages} `,
