@@ -45,7 +45,7 @@ public sealed class when_an_admin_manages_services_in_the_browser(SystemFixture 
 
         await page.GetByRole(AriaRole.Link, new() { Name = name, Exact = true }).ClickAsync();
         await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = $"Service {name}", Level = 1 })).ToBeVisibleAsync();
-        await Assertions.Expect(page.GetByRole(AriaRole.Table).Filter(new() { HasText = "Offers per second" })).ToBeVisibleAsync(); // limits
+        await Assertions.Expect(page.GetByRole(AriaRole.Form, new() { Name = "Limits" }).GetByLabel("Offers per second")).ToBeVisibleAsync();
         await page.GetByRole(AriaRole.Button, new() { Name = "Block service" }).ClickAsync();
         await Assertions.Expect(page.GetByText("Blocked: its keys get 403.")).ToBeVisibleAsync();
         await Assertions.Expect(page.GetByRole(AriaRole.Listitem).Filter(new() { HasText = "Service blocked by admin:" })).ToBeVisibleAsync();

@@ -13,6 +13,9 @@ const routes = [
   ['/jobs/:id', 'jobs', 'jobs', 'detail'],
   ['/offers/:id', 'jobs', 'jobs', 'offer'],
   ['/operations', 'operations', 'operations', 'render'],
+  ['/templates', 'templates', 'templates', 'list'],
+  ['/templates/:id', 'templates', 'templates', 'detail'],
+  ['/erasures', 'erasures', 'erasures', 'render'],
   ['/signin', 'signin', null, 'render'],
 ].map(([pattern, module, nav, fn]) => ({ parts: pattern.split('/').filter(Boolean), module, nav, fn }));
 

@@ -1,7 +1,7 @@
 // Services (#/services, #/services/:id) and invites: every action is the admin API call README "Admin API" lists.
 import { api } from '../api.js';
 import { h, setTitle, table, field, button, confirm, time } from '../ui.js';
-import { props, fill, attempt, secretOnce, historyList, badge, failed, showProblem } from './forms.js';
+import { props, fill, attempt, secretOnce, historyList, badge, failed, showProblem, FormError } from './forms.js';
 
 const PAGE_SIZE = 25;
 
@@ -130,19 +130,23 @@ async function showInvites(slot) {
   await refresh();
 }
 
-/** One service: rename, block/unblock, keys, limits (read-only) and the history of admin changes. */
+/** One service: rename, block/unblock, keys, limits, retention, status callbacks and the history of admin changes. */
 export async function detail(main, params) {
   const header = h('div', {});
   const once = h('div', {});
   const body = h('div', {});
-  main.append(header, once, body);
-  const refresh = async () => {
-    let service, limits, history;
+  const notice = h('p', { role: 'status', class: 'notice' });
+  main.append(header, notice, once, body);
+  // The message (e.g. "Limits saved.") is shown once the page is redrawn from the API's state.
+  const refresh = async message => {
+    notice.textContent = '';
+    let service, limits, history, callbacks;
     try {
-      [service, limits, history] = await Promise.all([
+      [service, limits, history, callbacks] = await Promise.all([
         api('GET', `/admin/services/${encodeURIComponent(params.id)}`),
         api('GET', `/admin/services/${encodeURIComponent(params.id)}/limits`),
         api('GET', `/admin/services/${encodeURIComponent(params.id)}/history`),
+        api('GET', `/admin/services/${encodeURIComponent(params.id)}/callbacks`),
       ]);
     } catch (error) {
       setTitle('Service', header);
@@ -156,8 +160,10 @@ export async function detail(main, params) {
       h('p', {}, badge(service.status), ' Created ', time(service.createdAt), '. ', h('a', { href: '#/services' }, 'All services')));
     body.replaceChildren(
       renameForm(service, refresh), statusAction(service, refresh),
-      keysSection(service, once, refresh), limitsSection(limits),
+      keysSection(service, once, refresh), limitsForm(service, limits, refresh), retentionForm(service, refresh),
+      callbacksSection(service, callbacks, once, refresh),
       h('section', { 'aria-labelledby': 'history-h' }, h('h2', { id: 'history-h' }, 'History (newest first)'), historyList(history)));
+    notice.textContent = message ?? '';
   };
   await refresh();
 }
@@ -235,18 +241,127 @@ function keysSection(service, once, refresh) {
 }
 
 const LIMITS = [
-  ['offersPerSecond', 'Offers per second'], ['burst', 'Burst'], ['jobsPerOffer', 'Jobs per offer'],
-  ['pendingJobs', 'Pending jobs'], ['maxBodyBytes', 'Largest body (bytes)'], ['maxParamsBytes', 'Largest params (bytes)'],
+  ['offersPerSecond', 'Offers per second', 'any'], ['burst', 'Burst', '1'], ['jobsPerOffer', 'Jobs per offer', '1'],
+  ['pendingJobs', 'Pending jobs', '1'], ['maxBodyBytes', 'Largest body (bytes)', '1'], ['maxParamsBytes', 'Largest params (bytes)', '1'],
 ];
 
-function limitsSection(limits) {
-  return h('section', { 'aria-labelledby': 'limits-h' }, h('h2', { id: 'limits-h' }, 'Limits'),
-    h('p', { class: 'hint' }, 'Read-only here; PATCH /admin/services/{id}/limits changes them.'),
+/**
+ * Number inputs for the fields of a merge patch (limits, retention): each prefilled with the service's own value, empty
+ * meaning the default. read() gives only the fields that changed; an emptied one is sent as null (back to the default).
+ */
+function numberFields(fields, own, effective, unit) {
+  const inputs = fields.map(([key, label, step]) => {
+    const value = own?.[key];
+    const input = props(h('input', { type: 'number', name: key, value: value === null || value === undefined ? '' : String(value) }),
+      { step, min: '0', placeholder: `default (${effective?.[key] ?? '?'})` });
+    const hint = `In force: ${effective?.[key] ?? 'unknown'}${unit}. Empty: the default.`;
+    return [key, value, input, h('div', { 'data-path': key }, field(label, input, hint))];
+  });
+  return {
+    nodes: inputs.map(([, , , node]) => node),
+    read() {
+      const patch = {};
+      for (const [key, before, input] of inputs) {
+        if (input.validity.badInput) throw new FormError(key, 'must be a number');
+        const after = input.value === '' ? null : Number(input.value);
+        if (after !== (before ?? null)) patch[key] = after;
+      }
+      return patch;
+    },
+  };
+}
+
+/** A merge-patch form: sends only what changed, shows "Saved."/"Nothing changed." and each problem at its field. */
+function patchForm(label, heading, hint, fields, path, submitText, refresh) {
+  const slot = h('div', {});
+  const notice = h('p', { role: 'status' });
+  const form = props(h('form', {
+    'aria-label': label,
+    onsubmit: async event => {
+      event.preventDefault();
+      notice.textContent = '';
+      const saved = await attempt(form, slot, async () => {
+        const patch = fields.read();
+        return Object.keys(patch).length === 0 ? 'unchanged' : api('PATCH', path, patch);
+      });
+      if (saved === undefined) return;
+      if (saved === 'unchanged') notice.textContent = 'Nothing changed.';
+      else await refresh(`${heading} saved.`);
+    },
+  }, h('h2', {}, heading), h('p', { class: 'hint' }, hint), ...fields.nodes,
+  h('button', { type: 'submit', class: 'button primary' }, submitText), notice, slot), { noValidate: true });
+  return form;
+}
+
+function limitsForm(service, limits, refresh) {
+  return patchForm('Limits', 'Limits', 'Set for this service; an empty field falls back to the default (shown in force).',
+    numberFields(LIMITS, limits.own, limits.effective, ''), `/admin/services/${service.id}/limits`, 'Save limits', refresh);
+}
+
+const RETENTION = [
+  ['paramsDays', 'Job params kept (days)', '1'], ['jobsDays', 'Ended offers and jobs kept (days)', '1'],
+  ['idempotencyDays', 'Idempotency keys kept (days)', '1'],
+];
+
+function retentionForm(service, refresh) {
+  const retention = service.retention ?? { set: {}, effective: {} };
+  return patchForm('Retention', 'Retention', 'How long this service\'s data is kept before the sweep erases or deletes it; empty: the configured default.',
+    numberFields(RETENTION, retention.set, retention.effective, ' days'), `/admin/services/${service.id}/retention`, 'Save retention', refresh);
+}
+
+const EVENTS = ['scheduled', 'queued', 'started', 'attemptFailed', 'finished', 'failed', 'expired', 'canceled'];
+
+/** The service's status callbacks (as /v1/callbacks, on its behalf): list, create (the secret shown once), enable, delete. */
+function callbacksSection(service, callbacks, once, refresh) {
+  const slot = h('div', {});
+  const base = `/admin/services/${service.id}/callbacks`;
+  const act = async (question, method, path) => {
+    if (question && !(await confirm(question))) return;
+    try {
+      await api(method, path);
+    } catch (error) {
+      slot.replaceChildren();
+      failed(slot, error);
+      return;
+    }
+    await refresh();
+  };
+  const url = h('input', { type: 'url', name: 'url' });
+  const boxes = EVENTS.map(e => [e, h('input', { type: 'checkbox', name: 'events', value: e })]);
+  const errors = h('div', {});
+  const form = props(h('form', {
+    'aria-label': 'New callback',
+    onsubmit: async event => {
+      event.preventDefault();
+      const events = boxes.filter(([, box]) => box.checked).map(([e]) => e);
+      const body = { url: url.value, ...(events.length ? { events } : {}) };
+      const created = await attempt(form, errors, () => api('POST', base, body));
+      if (!created) return;
+      await refresh();
+      const panel = secretOnce(`Signing secret of the callback to ${created.url}`, created.secret, 'the signing secret');
+      // Unlike a key, this secret is kept (encrypted) to sign the deliveries: the panel must not say "only its hash".
+      panel.querySelector('p').replaceChildren(h('strong', {}, 'Copy the signing secret now: it will not be shown again.'),
+        ' It is stored encrypted, to sign each delivery. If it is lost, delete the callback and create another.');
+      once.replaceChildren(panel);
+    },
+  }, h('h3', {}, 'New callback'),
+  h('div', { 'data-path': 'url' }, field('URL', url, 'An absolute http or https URL; each delivery is signed with the secret shown once.')),
+  h('fieldset', { 'data-path': 'events' }, h('legend', {}, 'Events'), h('p', { class: 'hint' }, 'None checked: the default set.'),
+    ...boxes.map(([e, box]) => field(e, box))),
+  h('button', { type: 'submit', class: 'button primary' }, 'Create callback'), errors), { noValidate: true });
+  return h('section', { 'aria-labelledby': 'callbacks-h' }, h('h2', { id: 'callbacks-h' }, 'Status callbacks'),
     table([
-      { title: 'Limit', cell: ([, label]) => label },
-      { title: 'Set for this service', cell: ([key]) => String(limits.own?.[key] ?? 'default') },
-      { title: 'In force', cell: ([key]) => String(limits.effective?.[key] ?? '') },
-    ], LIMITS));
+      { title: 'URL', cell: c => h('code', {}, c.url) },
+      { title: 'Events', cell: c => c.events.join(', ') },
+      { title: 'State', cell: c => (c.enabled ? badge('active')
+        : h('span', {}, badge('disabled'), ` ${c.disabledReason ?? ''} `, c.disabledAt ? time(c.disabledAt) : null)) },
+      { title: 'Failures in a row', cell: c => String(c.consecutiveFailures) },
+      { title: 'Created', cell: c => time(c.createdAt) },
+      { title: 'Action', cell: c => h('span', {},
+        c.enabled ? null : button('Enable', () => act(null, 'POST', `${base}/${c.id}/enable`), { kind: 'primary' }), ' ',
+        button('Delete', () => act(`Delete the callback to ${c.url}? Its pending deliveries stop.`, 'DELETE', `${base}/${c.id}`), { kind: 'danger' })) },
+    ], callbacks),
+    slot, form);
 }
 
 /** "Revoke" in a row of many: its accessible name says which invite or key it revokes. */
