@@ -7,12 +7,11 @@ namespace NotificationService.Core.Console;
 
 public static class ConsoleConfiguration
 {
-    /// <summary>Console sessions: their documents, the cookie check the key handler asks, the sign-in throttle, the files.</summary>
+    /// <summary>Console sessions: their documents, the cookie check the key handler asks, the files.</summary>
     public static IServiceCollection AddConsole(this IServiceCollection services)
     {
         services.ConfigureMarten(opts => opts.Schema.For<ConsoleSession>());
         services.AddSingleton<ConsoleSessions>().AddSingleton<IAdminSessions>(sp => sp.GetRequiredService<ConsoleSessions>());
-        services.AddSingleton<ConsoleSignInThrottle>();
         services.AddSingleton(ConsoleFiles.Load());
         return services;
     }
