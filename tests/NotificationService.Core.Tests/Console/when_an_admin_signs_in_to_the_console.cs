@@ -261,4 +261,16 @@ public sealed class when_an_admin_signs_in_to_the_console(SystemFixture system) 
         await Task.WhenAll(Enumerable.Range(0, 64).Select(_ => Task.Run(() => { if (throttle.TryAttempt(address) is null) Interlocked.Increment(ref allowed); })));
         Assert.Equal(10, allowed);
     }
+
+    [Theory]
+    [InlineData("/admin/services", true)]
+    [InlineData("/admin/services", false)]
+    [InlineData("/v1/jobs", true)]
+    [InlineData("/console/session", false)]
+    public async Task every_answer_carries_nosniff_not_only_the_consoles(string path, bool withKey)
+    {
+        var key = withKey ? (path.StartsWith("/admin") ? SystemFixture.AdminKey : System.Tenant.ApiKey) : null;
+        var result = await System.ScenarioAsync(HttpMethod.Get, path, key);
+        Assert.Equal("nosniff", result.Context.Response.Headers.XContentTypeOptions.ToString());
+    }
 }
