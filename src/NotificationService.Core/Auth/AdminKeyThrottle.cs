@@ -9,7 +9,8 @@ namespace NotificationService.Core.Auth;
 /// count for both ways to present one: <c>Authorization: Bearer</c> and the console's sign-in form. Past the limit every
 /// admin key from that address is refused with 429 until the window ends, the right key too, so neither can be used to
 /// try keys quickly, nor to tell a right key from a wrong one while refusing. An IPv6 client is counted by its /64, the
-/// block one host is usually given.
+/// block one host is usually given. A request without a client IP address (an in-process test server, or a Unix
+/// socket without forwarded headers) is not counted.
 /// </summary>
 public sealed class AdminKeyThrottle(IConfiguration configuration, TimeProvider clock)
 {
@@ -35,6 +36,9 @@ public sealed class AdminKeyThrottle(IConfiguration configuration, TimeProvider 
     /// </summary>
     public TimeSpan? TryAttempt(IPAddress? address)
     {
+        // No address (an in-process test server, a Unix socket): counted under one shared name, every such caller would
+        // lock out all the others.
+        if (address is null) return null;
         var now = clock.GetUtcNow();
         if (_byAddress.Count >= MaxAddresses)
             foreach (var (key, value) in _byAddress)
@@ -44,6 +48,8 @@ public sealed class AdminKeyThrottle(IConfiguration configuration, TimeProvider 
     }
 
     /// <summary>The key was right: its attempt is not a failure.</summary>
-    public void Succeeded(IPAddress? address) =>
-        _byAddress.AddOrUpdate(Of(address), (clock.GetUtcNow(), 0), (_, e) => (e.Start, Math.Max(0, e.Attempts - 1)));
+    public void Succeeded(IPAddress? address)
+    {
+        if (address is not null) _byAddress.AddOrUpdate(Of(address), (clock.GetUtcNow(), 0), (_, e) => (e.Start, Math.Max(0, e.Attempts - 1)));
+    }
 }
