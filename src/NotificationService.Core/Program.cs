@@ -101,6 +101,7 @@ builder.Services.AddLiveWorkerStatus(builder.Configuration, rabbitMq);
 
 var app = builder.Build();
 
+app.UseNoSniff();
 app.UseExceptionHandler();
 app.UseBodySizeLimit();
 app.UseStatusCodePages();

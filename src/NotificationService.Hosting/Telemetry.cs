@@ -188,10 +188,13 @@ public static class Telemetry
     /// Wolverine's send span (the outbox's hand-over, in the sending request's or handler's flow) is started from the
     /// envelope and tagged only with its own metadata, and one request sends many jobs' messages, so neither the current
     /// job nor the parent span can tell which job a send is for; the envelope id on the span can. Bounded: an entry
-    /// whose span never ends here (sampled out, a send that failed first) must not make it grow for ever.
+    /// whose span never ends here (a sampled-out span reaches no processor, a send that failed first) must not make it grow
+    /// for ever: when it is full, the entries older than <see cref="SendingTtl"/> go (no send stays in flight that long);
+    /// the young ones, sends still under way, are kept, and a send that finds it full of young ones is not remembered.
     /// </summary>
-    private static readonly ConcurrentDictionary<Guid, Guid> Sending = new();
+    private static readonly ConcurrentDictionary<Guid, (Guid JobId, long At)> Sending = new();
     private const int MaxSending = 10_000;
+    private static readonly long SendingTtl = TimeSpan.FromMinutes(5).Ticks / TimeSpan.TicksPerMillisecond;
 
     private static readonly ConcurrentDictionary<Type, PropertyInfo?> JobIdMembers = new();
 
@@ -207,8 +210,11 @@ public static class Telemetry
         public void Modify(Envelope envelope)
         {
             if (!WolverineTracing.ActivitySource.HasListeners() || JobIdOf(envelope.Message) is not { } jobId) return;
-            if (Sending.Count >= MaxSending) Sending.Clear();
-            Sending[envelope.Id] = jobId;
+            var now = Environment.TickCount64;
+            if (Sending.Count >= MaxSending)
+                foreach (var (id, entry) in Sending)
+                    if (now - entry.At > SendingTtl) Sending.TryRemove(id, out _);
+            if (Sending.Count < MaxSending) Sending[envelope.Id] = (jobId, now);
         }
     }
 
@@ -228,7 +234,7 @@ public static class Telemetry
             // Wolverine's send span of a job's message (the outbox's hand-over to the broker's sending agent).
             if (activity.Kind == ActivityKind.Producer && activity.Source.Name == "Wolverine"
                 && activity.GetTagItem(WolverineTracing.MessagingMessageId) is Guid envelopeId && Sending.TryRemove(envelopeId, out var sent))
-                activity.SetTag(JobIdTag, sent);
+                activity.SetTag(JobIdTag, sent.JobId);
             if (activity.GetTagItem(JobIdTag) is { } jobId && activity.Parent is { } parent && parent.Source.Name == "Wolverine"
                 && parent.GetTagItem(JobIdTag) is null)
                 parent.SetTag(JobIdTag, jobId);

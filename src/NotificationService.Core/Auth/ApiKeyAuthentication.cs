@@ -7,6 +7,7 @@ using Marten.Patching;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Primitives;
 using NotificationService.Core.Infrastructure;
 using NotificationService.Core.Services;
 using NotificationService.Storage;
@@ -19,31 +20,42 @@ public static class Roles
     public const string Service = "service";
 }
 
-/// <summary>Admin keys come from configuration (<c>Admin:ApiKeys</c>); only their hashes are kept in memory.</summary>
-public sealed class AdminKeys(IConfiguration configuration)
+/// <summary>
+/// Admin keys come from configuration (<c>Admin:ApiKeys</c>); only their hashes are kept in memory, recomputed whenever the
+/// configuration reloads (appsettings.json edited), so a key removed there stops working, and its console sessions end, at once.
+/// </summary>
+public sealed class AdminKeys
 {
-    private readonly byte[][] _hashes = (configuration.GetSection("Admin:ApiKeys").Get<string[]>() ?? [])
-        .Where(k => !string.IsNullOrWhiteSpace(k))
-        .Select(k => SHA256.HashData(Encoding.UTF8.GetBytes(k)))
-        .ToArray();
+    private sealed record Keys(byte[][] Hashes, string[] Fingerprints);
+    private volatile Keys _keys;
 
-    /// <summary>Whether a key with this <see cref="ApiKeys.Hash"/> is still configured (a console session names its key so).</summary>
-    public bool MatchesHash(string keyHash)
+    public AdminKeys(IConfiguration configuration)
     {
-        if (keyHash.Length != 64) return false;
-        byte[] hash;
-        try { hash = Convert.FromHexString(keyHash); } catch (FormatException) { return false; }
-        var match = false;
-        foreach (var candidate in _hashes) match |= CryptographicOperations.FixedTimeEquals(candidate, hash);
-        return match;
+        _keys = Read(configuration);
+        ChangeToken.OnChange(configuration.GetReloadToken, () => _keys = Read(configuration));
     }
+
+    private static Keys Read(IConfiguration configuration)
+    {
+        var keys = (configuration.GetSection("Admin:ApiKeys").Get<string[]>() ?? []).Where(k => !string.IsNullOrWhiteSpace(k)).ToArray();
+        return new(keys.Select(k => SHA256.HashData(Encoding.UTF8.GetBytes(k))).ToArray(), keys.Select(Fingerprint).ToArray());
+    }
+
+    /// <summary>
+    /// What names an admin outside the process (the actor "admin:&lt;fingerprint&gt;", a console session): 8 hex digits of
+    /// the key's SHA-256, too few to test guesses of the key against offline.
+    /// </summary>
+    public static string Fingerprint(string key) => ApiKeys.Hash(key)[..8];
+
+    /// <summary>Whether a key with this <see cref="Fingerprint"/> is still configured (a console session names its key so).</summary>
+    public bool MatchesFingerprint(string fingerprint) => _keys.Fingerprints.Contains(fingerprint, StringComparer.Ordinal);
 
     public bool Matches(string key)
     {
         var hash = SHA256.HashData(Encoding.UTF8.GetBytes(key));
         var match = false;
         // Compare against every key in constant time so timing tells nothing about which prefix matched.
-        foreach (var candidate in _hashes) match |= CryptographicOperations.FixedTimeEquals(candidate, hash);
+        foreach (var candidate in _keys.Hashes) match |= CryptographicOperations.FixedTimeEquals(candidate, hash);
         return match;
     }
 }
@@ -71,13 +83,15 @@ public sealed record AdminSessionCheck(string? Actor, string? Refusal, bool Csrf
 /// </summary>
 public sealed class ApiKeyAuthenticationHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder,
-    AdminKeys adminKeys, AccessCache cache, IDocumentStore store, TimeProvider clock, RejectedKeys rejected, IEnumerable<IAdminSessions> sessions)
+    AdminKeys adminKeys, AdminKeyThrottle throttle, AccessCache cache, IDocumentStore store, TimeProvider clock, RejectedKeys rejected,
+    IEnumerable<IAdminSessions> sessions)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     public const string SchemeName = "ApiKey";
     public const string ServiceIdClaim = "ns:service";
     /// <summary>On a console session's state-changing request without its CSRF token: identified, but no role (403).</summary>
     public const string CsrfMissingClaim = "ns:csrf-missing";
+    private static readonly object Throttled = new();
 
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
@@ -86,9 +100,22 @@ public sealed class ApiKeyAuthenticationHandler(
         if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)) return AuthenticateResult.Fail("Use 'Authorization: Bearer <key>'.");
 
         var key = header["Bearer ".Length..].Trim();
+        // A key that is not a service's can only be an admin key: counted with the console's sign-ins (AdminKeyThrottle)
+        // before it is checked, so Bearer is no way around the sign-in form's limit.
+        var admin = !key.StartsWith(ApiKeys.ServicePrefix, StringComparison.Ordinal);
+        var address = Context.Connection.RemoteIpAddress;
+        if (admin && throttle.TryAttempt(address) is { } wait)
+        {
+            Context.Items[Throttled] = wait;
+            return AuthenticateResult.Fail("Too many failed admin keys.");
+        }
         // Admins are named by a fingerprint of their key, so the admin history tells keys apart without revealing them.
-        if (adminKeys.Matches(key)) return Success(new Claim(ClaimTypes.Role, Roles.Admin), new Claim(ClaimTypes.Name, $"admin:{ApiKeys.Hash(key)[..8]}"));
-        if (!key.StartsWith(ApiKeys.ServicePrefix, StringComparison.Ordinal)) return AuthenticateResult.Fail("Unknown key.");
+        if (adminKeys.Matches(key))
+        {
+            if (admin) throttle.Succeeded(address);
+            return Success(new Claim(ClaimTypes.Role, Roles.Admin), new Claim(ClaimTypes.Name, $"admin:{AdminKeys.Fingerprint(key)}"));
+        }
+        if (admin) return AuthenticateResult.Fail("Unknown key.");
 
         var hash = ApiKeys.Hash(key);
         if (!cache.ServiceKeys.TryGet(hash, out var known))
@@ -153,6 +180,12 @@ public sealed class ApiKeyAuthenticationHandler(
             AuthenticationFailureException ours => ours.Message.TrimEnd('.'),
             _ => "the key could not be checked",
         });
+        if (Context.Items[Throttled] is TimeSpan wait)
+        {
+            Response.Headers.RetryAfter = Math.Ceiling(wait.TotalSeconds).ToString("0");
+            await WriteProblem(StatusCodes.Status429TooManyRequests, "Too many failed admin keys.", "Wait a minute before trying an admin key again from this address.");
+            return;
+        }
         Response.Headers.WWWAuthenticate = "Bearer";
         await WriteProblem(StatusCodes.Status401Unauthorized, "A valid API key is required.", "Send 'Authorization: Bearer <key>'.");
     }

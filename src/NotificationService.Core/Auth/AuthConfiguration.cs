@@ -9,7 +9,7 @@ public static class AuthConfiguration
 {
     public static IServiceCollection AddApiKeyAuth(this IServiceCollection services)
     {
-        services.AddSingleton<AdminKeys>();
+        services.AddSingleton<AdminKeys>().AddSingleton<AdminKeyThrottle>();
         services.AddSingleton<RejectedKeys>().AddHostedService(sp => sp.GetRequiredService<RejectedKeys>());
         // ASP.NET writes two Information lines for every refused key; RejectedKeys summarises them instead.
         services.AddLogging(b => b.AddFilter(typeof(ApiKeyAuthenticationHandler).FullName, LogLevel.Warning));

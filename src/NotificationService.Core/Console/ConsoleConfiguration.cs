@@ -7,19 +7,36 @@ namespace NotificationService.Core.Console;
 
 public static class ConsoleConfiguration
 {
-    /// <summary>Console sessions: their documents, the cookie check the key handler asks, the sign-in throttle, the files.</summary>
+    /// <summary>Console sessions: their documents, the cookie check the key handler asks, the files.</summary>
     public static IServiceCollection AddConsole(this IServiceCollection services)
     {
         services.ConfigureMarten(opts => opts.Schema.For<ConsoleSession>());
         services.AddSingleton<ConsoleSessions>().AddSingleton<IAdminSessions>(sp => sp.GetRequiredService<ConsoleSessions>());
-        services.AddSingleton<ConsoleSignInThrottle>();
         services.AddSingleton(ConsoleFiles.Load());
         return services;
     }
 
     /// <summary>
+    /// <c>X-Content-Type-Options: nosniff</c> on every answer, not only the console's (first in the pipeline, so a 401 or an
+    /// error page gets it too): a browser must never take an /admin JSON answer for a script or a page.
+    /// </summary>
+    public static WebApplication UseNoSniff(this WebApplication app)
+    {
+        app.Use((context, next) =>
+        {
+            context.Response.OnStarting(() =>
+            {
+                context.Response.Headers.XContentTypeOptions = "nosniff";
+                return Task.CompletedTask;
+            });
+            return next(context);
+        });
+        return app;
+    }
+
+    /// <summary>
     /// The console's files at /console/ (index.html for /console and /console/), and the headers that keep them and the
-    /// session answers safe: no inline script or framing, no referrer, no caching of session data.
+    /// session answers safe: no inline script or framing, no referrer, no caching of session data; and nosniff on every answer.
     /// </summary>
     public static WebApplication MapConsole(this WebApplication app)
     {
@@ -31,7 +48,6 @@ public static class ConsoleConfiguration
                 {
                     var headers = context.Response.Headers;
                     headers.ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
-                    headers.XContentTypeOptions = "nosniff";
                     headers.XFrameOptions = "DENY";
                     headers["Referrer-Policy"] = "no-referrer";
                     if (path.StartsWithSegments("/console/session")) headers.CacheControl = "no-store";

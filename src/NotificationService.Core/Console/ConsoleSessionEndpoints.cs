@@ -20,19 +20,23 @@ public sealed record ConsoleSessionView(string Actor, string CsrfToken, DateTime
 /// </summary>
 public static class ConsoleSignInEndpoint
 {
-    public static ProblemDetails Validate(ConsoleSignIn command, HttpContext context, AdminKeys keys, ConsoleSignInThrottle throttle, RejectedKeys rejected)
+    public static ProblemDetails Validate(ConsoleSignIn command, HttpContext context, AdminKeys keys, AdminKeyThrottle throttle, RejectedKeys rejected)
     {
         if (string.IsNullOrEmpty(command.Key)) return Problems.Invalid(("key", "The admin key is required."));
         if (command.Key.Length > 1000) return Problems.Invalid(("key", "No admin key is that long."));
+        // The same count as a Bearer admin key's (AdminKeyThrottle), taken before the key is checked.
         var address = context.Connection.RemoteIpAddress;
-        if (throttle.Wait(address) is { } wait)
+        if (throttle.TryAttempt(address) is { } wait)
         {
             rejected.Record("console sign-in while throttled");
             context.Response.Headers.RetryAfter = Math.Ceiling(wait.TotalSeconds).ToString("0");
-            return new ProblemDetails { Status = 429, Title = "Too many failed sign-ins.", Detail = "Wait a minute before signing in again from this address." };
+            return new ProblemDetails { Status = 429, Title = "Too many failed admin keys.", Detail = "Wait a minute before trying an admin key again from this address." };
         }
-        if (keys.Matches(command.Key)) return WolverineContinue.NoProblems;
-        throttle.Failed(address);
+        if (keys.Matches(command.Key))
+        {
+            throttle.Succeeded(address);
+            return WolverineContinue.NoProblems;
+        }
         rejected.Record("console sign-in with an unknown key");
         return new ProblemDetails { Status = 401, Title = "A valid admin key is required.", Detail = "The key is not one of the configured admin keys." };
     }
@@ -41,7 +45,7 @@ public static class ConsoleSignInEndpoint
     [WolverinePost("/console/session", OperationId = "signInToConsole")]
     [Tags("Console")]
     [EndpointSummary("Sign in to the web console")]
-    [EndpointDescription("Checks an admin key and opens a console session: 204 with an HttpOnly, SameSite=Strict cookie holding a random session token (never the key). With the cookie every /admin endpoint works as with the key; a request that changes something must also send the session's CSRF token (GET /console/session) in 'X-CSRF-Token'. Failed sign-ins from one address are limited per minute (429).")]
+    [EndpointDescription("Checks an admin key and opens a console session: 204 with an HttpOnly, SameSite=Strict cookie holding a random session token (never the key). With the cookie every /admin endpoint works as with the key; a request that changes something must also send the session's CSRF token (GET /console/session) in 'X-CSRF-Token'. Failed admin keys from one address, here and as 'Authorization: Bearer', are limited per minute (429).")]
     [ProducesResponseType(204)]
     [ProducesResponseType<ProblemDetails>(401, "application/problem+json")]
     [ProducesResponseType<ProblemDetails>(429, "application/problem+json")]
@@ -50,13 +54,11 @@ public static class ConsoleSignInEndpoint
     {
         var now = clock.GetUtcNow();
         var (session, token) = ConsoleSession.Open(command.Key!, now, sessions.Lifetime);
-        context.Response.Cookies.Append(ConsoleSessions.CookieName, token, new CookieOptions
-        {
-            HttpOnly = true, SameSite = SameSiteMode.Strict, Secure = context.Request.IsHttps, Path = "/", IsEssential = true,
-            Expires = session.ExpiresAt,
-        });
+        // A sign-in over an existing session ends that one: the browser holds one session, and the old token opens nothing.
+        var previous = sessions.TokenOf(context.Request) is { } old ? ConsoleSession.IdOf(old) : "";
+        context.Response.Cookies.Append(sessions.CookieNameFor(context.Request), token, sessions.CookieOptions(context.Request, session.ExpiresAt));
         // Signing in sweeps the sessions that ended, so the table holds only live ones and a few days of nobody signing in.
-        return (Results.NoContent(), MartenOps.Store(session), MartenOps.DeleteWhere<ConsoleSession>(s => s.ExpiresAt < now));
+        return (Results.NoContent(), MartenOps.Store(session), MartenOps.DeleteWhere<ConsoleSession>(s => s.ExpiresAt < now || s.Id == previous));
     }
 }
 
@@ -94,7 +96,7 @@ public static class ConsoleSessionEndpoint
             documents.Delete(session);
             await documents.SaveChangesAsync(context.RequestAborted);
         }
-        context.Response.Cookies.Delete(ConsoleSessions.CookieName, new CookieOptions { Path = "/", HttpOnly = true, SameSite = SameSiteMode.Strict, Secure = context.Request.IsHttps });
+        context.Response.Cookies.Delete(sessions.CookieNameFor(context.Request), sessions.CookieOptions(context.Request));
         return Results.NoContent();
     }
 }

@@ -49,6 +49,13 @@ public sealed record JobFilter(
         return ($"select count(*) from ({sql}) as limited", args);
     }
 
+    /// <summary>The matching jobs counted by adapter and state (GET /admin/jobs/counts): the same WHERE as the listing's.</summary>
+    public (string Sql, List<object> Args) CountByAdapterAndStateSql()
+    {
+        var (sql, args) = Where("d.data ->> 'adapterName', d.data ->> 'state', count(*)::int");
+        return (sql.Append(" group by 1, 2").ToString(), args);
+    }
+
     private (StringBuilder Sql, List<object> Args) Where(string select)
     {
         var sql = new StringBuilder($"select {select} from {NotificationStore.Schema}.mt_doc_job d where true");

@@ -46,8 +46,13 @@ public sealed class RetentionSweeper(IDocumentStore store, RetentionSettings set
         {
             try
             {
-                var swept = await SweepAsync(clock.GetUtcNow(), stoppingToken);
+                var now = clock.GetUtcNow();
+                var swept = await SweepAsync(now, stoppingToken);
                 if (swept is { Total: > 0 }) logger.LogInformation("Retention sweep: {Swept}", swept);
+                // Orphans only come from jobs deleted before their dead letters went with them, so reading every body
+                // once at start-up and then daily is enough; every sweep would read them all each time.
+                if (swept is not null && (orphansSweptAt is not { } last || now - last >= OrphanInterval)
+                    && await SweepOrphanedDeadLettersAsync(stoppingToken) is not null) orphansSweptAt = now;
             }
             catch (Exception e) when (e is not OperationCanceledException) { logger.LogWarning(e, "Retention sweep failed; the next one retries"); }
         }
@@ -85,15 +90,33 @@ public sealed class RetentionSweeper(IDocumentStore store, RetentionSettings set
                 }
             }
         }
-        var orphans = 0;
+        return total;
+    }
+
+    /// <summary>How often the background sweep also looks for orphaned dead letters (besides once at start-up).</summary>
+    public static readonly TimeSpan OrphanInterval = TimeSpan.FromDays(1);
+    private DateTimeOffset? orphansSweptAt;
+
+    /// <summary>
+    /// Deletes the workers' dead letters of jobs that no longer exist, walking the table once by id, a batch per
+    /// transaction; how many it deleted, or null when another core held the lock.
+    /// </summary>
+    public async Task<int?> SweepOrphanedDeadLettersAsync(CancellationToken ct)
+    {
+        var (orphans, after) = (0, Guid.Empty);
         while (true)
         {
-            if (await InLockedTransactionAsync((c, s) => DeleteOrphanedDeadLettersAsync(c, s, ct), ct) is not var (items, _)) return null;
-            orphans += items;
-            if (items < settings.BatchSize) break;
+            var scanned = 0;
+            if (await InLockedTransactionAsync(async (c, s) =>
+                {
+                    (scanned, after, var deleted) = await DeleteOrphanedDeadLettersAsync(c, s, after, ct);
+                    orphans += deleted;
+                    return (deleted, new(0, 0, 0, 0, 0));
+                }, ct) is null) return null;
+            if (scanned < settings.BatchSize) break;
         }
         if (orphans > 0) logger.LogInformation("Retention sweep: deleted {Count} dead letters of jobs that no longer exist", orphans);
-        return total;
+        return orphans;
     }
 
     /// <summary>One batch of a step: how many rows it took (a full batch means there may be more) and what it did.</summary>
@@ -228,25 +251,37 @@ public sealed class RetentionSweeper(IDocumentStore store, RetentionSettings set
     }
 
     /// <summary>
-    /// The workers' dead letters of jobs that no longer exist. Erasure and retention delete a job's rows with it
+    /// One batch of the orphan walk: the next <c>Retention:BatchSize</c> rows by id after <paramref name="after"/>, and the
+    /// ones among them whose job no longer exists are deleted. Erasure and retention delete a job's rows with it
     /// (<see cref="DeleteJobsDeadLetters"/>), but jobs erased or deleted before they did left theirs behind, and such a row
     /// may quote a recipient. The job id is read from the DeliverJob JSON inside the stored envelope (Wolverine stores no
     /// job id column); a row with none (not a job's message, or a body that cannot be read) is left to the operators.
+    /// The pattern accepts only a well-formed UUID, so the cast cannot fail on a stray row and stop every sweep.
     /// </summary>
-    private const string JobIdPattern = "\"jobId\"\\s*:\\s*\"([0-9a-fA-F-]{36})\"";
+    private const string JobIdPattern = "\"jobId\"\\s*:\\s*\"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\"";
 
-    private async Task<(int, RetentionSwept)> DeleteOrphanedDeadLettersAsync(NpgsqlConnection connection, IDocumentSession session, CancellationToken ct)
+    private async Task<(int Scanned, Guid Last, int Deleted)> DeleteOrphanedDeadLettersAsync(
+        NpgsqlConnection connection, IDocumentSession session, Guid after, CancellationToken ct)
     {
         await using (var exists = new NpgsqlCommand($"SELECT to_regclass('{DeleteJobsDeadLetters.Table}') IS NOT NULL", connection))
-            if (!(bool)(await exists.ExecuteScalarAsync(ct))!) return (0, new(0, 0, 0, 0, 0));
-        var rows = await ReadAsync(connection, $"""
-            SELECT d.id FROM (SELECT id, (regexp_match(encode(body, 'escape'), '{JobIdPattern}', 'i'))[1]::uuid AS job_id
-                              FROM {DeleteJobsDeadLetters.Table}) d
-            WHERE d.job_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {S}.mt_doc_job j WHERE j.id = d.job_id)
-            LIMIT @limit
-            """, Guid.Empty, DateTimeOffset.UnixEpoch, r => r.GetGuid(0), ct);
-        if (rows.Count > 0) session.QueueSqlCommand($"DELETE FROM {DeleteJobsDeadLetters.Table} WHERE id = ANY(?)", rows.ToArray());
-        return (rows.Count, new(0, 0, 0, 0, 0));
+            if (!(bool)(await exists.ExecuteScalarAsync(ct))!) return (0, after, 0);
+        await using var command = new NpgsqlCommand($"""
+            SELECT d.id, d.job_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {S}.mt_doc_job j WHERE j.id = d.job_id)
+            FROM (SELECT id, (regexp_match(encode(body, 'escape'), '{JobIdPattern}', 'i'))[1]::uuid AS job_id
+                  FROM {DeleteJobsDeadLetters.Table} WHERE id > @after ORDER BY id LIMIT @limit) d
+            ORDER BY d.id
+            """, connection);
+        command.Parameters.AddWithValue("after", after);
+        command.Parameters.AddWithValue("limit", settings.BatchSize);
+        var (scanned, last, orphans) = (0, after, new List<Guid>());
+        await using (var reader = await command.ExecuteReaderAsync(ct))
+            while (await reader.ReadAsync(ct))
+            {
+                (scanned, last) = (scanned + 1, reader.GetGuid(0));
+                if (reader.GetBoolean(1)) orphans.Add(last);
+            }
+        if (orphans.Count > 0) session.QueueSqlCommand($"DELETE FROM {DeleteJobsDeadLetters.Table} WHERE id = ANY(?)", orphans.ToArray());
+        return (scanned, last, orphans.Count);
     }
 
     /// <summary>Longer than any delivery can be in flight (Callbacks:TimeoutSeconds is at most 60 s).</summary>

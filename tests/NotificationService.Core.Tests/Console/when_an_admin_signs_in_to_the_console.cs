@@ -265,4 +265,89 @@ public sealed class when_an_admin_signs_in_to_the_console(SystemFixture system) 
         await System.ScenarioAsync(HttpMethod.Post, "/console/session", null, new { key = SystemFixture.AdminKey }, expect: 204,
             also: s => s.ConfigureHttpContext(c => c.Connection.RemoteIpAddress = IPAddress.Parse("10.78.0.1")));
     }
+
+    [Fact]
+    public async Task the_stored_session_names_the_key_by_its_fingerprint_only()
+    {
+        var (token, _) = await SignInAsync();
+        var stored = await Sql.ScalarAsync<string>($"SELECT data::text FROM {NotificationStore.Schema}.mt_doc_consolesession WHERE id = '{ConsoleSession.IdOf(token)}'");
+        Assert.Contains(AdminKeys.Fingerprint(SystemFixture.AdminKey), stored);
+        Assert.DoesNotContain(ApiKeys.Hash(SystemFixture.AdminKey), stored);
+    }
+
+    [Fact]
+    public async Task signing_in_again_with_a_session_cookie_ends_that_session()
+    {
+        var (first, _) = await SignInAsync();
+        var again = await System.ScenarioAsync(HttpMethod.Post, "/console/session", null, new { key = SystemFixture.AdminKey }, expect: 204, also: WithCookie(first));
+        var second = TokenOf(again.Context.Response.Headers.SetCookie.ToString());
+        Assert.NotEqual(first, second);
+        await System.ScenarioAsync(HttpMethod.Get, "/admin/services", null, expect: 401, also: WithCookie(first));
+        await System.ScenarioAsync(HttpMethod.Get, "/admin/services", null, expect: 200, also: WithCookie(second));
+    }
+
+    [Fact]
+    public async Task over_https_the_cookie_is_secure_and_host_prefixed()
+    {
+        Action<Scenario> https = s => s.ConfigureHttpContext(c => c.Request.Scheme = "https");
+        var signIn = await System.ScenarioAsync(HttpMethod.Post, "/console/session", null, new { key = SystemFixture.AdminKey }, expect: 204, also: https);
+        var setCookie = signIn.Context.Response.Headers.SetCookie.ToString();
+        Assert.StartsWith("__Host-ns_console=", setCookie);
+        Assert.Contains("secure", setCookie.ToLowerInvariant());
+        var token = setCookie["__Host-ns_console=".Length..setCookie.IndexOf(';')];
+        await System.ScenarioAsync(HttpMethod.Get, "/admin/services", null, expect: 200,
+            also: s => { https(s); s.WithRequestHeader("Cookie", $"__Host-ns_console={token}"); });
+    }
+
+    [Theory]
+    [InlineData(null, false, "ns_console", false)]
+    [InlineData("auto", true, "__Host-ns_console", true)]
+    [InlineData("always", false, "__Host-ns_console", true)]
+    public void console_secure_cookie_auto_follows_the_request_and_always_is_always_secure(string? setting, bool https, string name, bool secure)
+    {
+        var configuration = new Microsoft.Extensions.Configuration.ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?> { ["Console:SecureCookie"] = setting }).Build();
+        var sessions = new ConsoleSessions(null!, new AdminKeys(configuration), TimeProvider.System, configuration);
+        var request = new Microsoft.AspNetCore.Http.DefaultHttpContext().Request;
+        request.Scheme = https ? "https" : "http";
+        Assert.Equal(name, sessions.CookieNameFor(request));
+        Assert.Equal(secure, sessions.CookieOptions(request).Secure);
+    }
+
+    [Fact]
+    public async Task wrong_bearer_keys_and_wrong_sign_ins_share_one_limit()
+    {
+        var address = IPAddress.Parse($"10.76.{Random.Shared.Next(256)}.{Random.Shared.Next(1, 255)}");
+        Action<Scenario> from = s => s.ConfigureHttpContext(c => c.Connection.RemoteIpAddress = address);
+        for (var i = 0; i < 5; i++)
+        {
+            await System.ScenarioAsync(HttpMethod.Get, "/admin/services", $"nsadmin_guess-{i}", expect: 401, also: from);
+            await System.ScenarioAsync(HttpMethod.Post, "/console/session", null, new { key = $"nsadmin_guess-{i}" }, expect: 401, also: from);
+        }
+        var bearer = await System.ScenarioAsync(HttpMethod.Get, "/admin/services", SystemFixture.AdminKey, expect: 429, also: from);
+        Assert.InRange(int.Parse(bearer.Context.Response.Headers.RetryAfter.ToString()), 1, 60);
+        await System.ScenarioAsync(HttpMethod.Post, "/console/session", null, new { key = SystemFixture.AdminKey }, expect: 429, also: from);
+    }
+
+    [Fact]
+    public async Task a_parallel_burst_of_wrong_keys_gets_no_more_tries_than_the_limit()
+    {
+        var throttle = new AdminKeyThrottle(new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build(), TimeProvider.System);
+        var address = IPAddress.Parse("10.75.0.1");
+        var allowed = 0;
+        await Task.WhenAll(Enumerable.Range(0, 64).Select(_ => Task.Run(() => { if (throttle.TryAttempt(address) is null) Interlocked.Increment(ref allowed); })));
+        Assert.Equal(10, allowed);
+    }
+
+    [Theory]
+    [InlineData("/admin/services", true)]
+    [InlineData("/admin/services", false)]
+    [InlineData("/v1/jobs", true)]
+    [InlineData("/console/session", false)]
+    public async Task every_answer_carries_nosniff_not_only_the_consoles(string path, bool withKey)
+    {
+        var key = withKey ? (path.StartsWith("/admin") ? SystemFixture.AdminKey : System.Tenant.ApiKey) : null;
+        var result = await System.ScenarioAsync(HttpMethod.Get, path, key);
+        Assert.Equal("nosniff", result.Context.Response.Headers.XContentTypeOptions.ToString());
+    }
 }

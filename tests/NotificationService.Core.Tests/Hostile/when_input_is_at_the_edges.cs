@@ -185,7 +185,6 @@ public sealed class when_input_is_at_the_edges(SystemFixture system) : Integrati
     [InlineData("/v1/offers?page=abc", "page", "an integer")]
     [InlineData("/admin/operations?kind=Nope", "kind", "one of \"Replay\"")]
     [InlineData("/admin/dead-letters?from=yesterday", "from", "a date-time")]
-    [InlineData("/admin/jobs/counts?to=yesterday", "to", "a date-time")]
     public async Task an_unparseable_query_value_is_named_in_json_terms_not_dotnet_types(string url, string parameter, string expected)
     {
         var (status, problem) = await System.SendForStatusAsync(HttpMethod.Get, url, url.StartsWith("/admin") ? SystemFixture.AdminKey : System.Tenant.ApiKey);
@@ -198,6 +197,7 @@ public sealed class when_input_is_at_the_edges(SystemFixture system) : Integrati
     [Theory]
     [InlineData("/admin/jobs?from=0001-01-01T00:00:00Z&to=9999-12-31T23:59:59Z")]
     [InlineData("/admin/jobs?page=10737418&pageSize=200")]
+    [InlineData("/admin/jobs/counts?from=0001-01-01T00:00:00Z&to=9999-12-31T23:59:59Z")]
     public async Task paging_and_dates_within_bounds_are_answered(string url)
     {
         var (status, problem) = await System.SendForStatusAsync(HttpMethod.Get, url, SystemFixture.AdminKey);

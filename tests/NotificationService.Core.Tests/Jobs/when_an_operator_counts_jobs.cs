@@ -51,4 +51,35 @@ public sealed class when_an_operator_counts_jobs(SystemFixture system) : Integra
         Assert.Equal([new JobCount(System.Email.Name, JobState.Scheduled, 1), new JobCount(System.Email.Name, JobState.Finished, 1)], counts);
         Assert.Equal(JobState.Finished, (await System.GetJobAsync(System.Tenant, offer.Jobs[0].Id)).State);
     }
+
+    [Theory]
+    [InlineData("from=yesterday", "from")]
+    [InlineData("to=2026-13-01T00:00:00Z", "to")]
+    [InlineData("from=2026-01-01T00:00:00 01:00", "from")] // an unencoded '+' arrives as a space
+    public async Task a_time_that_is_not_iso_8601_is_a_422_naming_the_field_as_in_the_listing(string query, string field)
+    {
+        foreach (var path in new[] { "/admin/jobs/counts", "/admin/jobs" })
+        {
+            var (status, problem) = await System.SendForStatusAsync(HttpMethod.Get, $"{path}?{query}", SystemFixture.AdminKey);
+            Assert.Equal(422, status);
+            Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), path);
+        }
+    }
+
+    [Fact]
+    public async Task a_time_without_an_offset_is_utc_and_counts_agree_with_the_listing()
+    {
+        var offer = await System.CreateOfferAsync(System.Tenant, new
+        {
+            targets = new[] { ClientApi.EmailTarget(System.Email.Name, "agree@example.test") }, sendAt = DateTimeOffset.UtcNow.AddDays(1),
+        });
+        var created = (await System.GetJobAsync(System.Tenant, offer.Jobs[0].Id)).CreatedAt.UtcDateTime;
+        foreach (var from in new[] { created.ToString("O"), created.ToString("yyyy-MM-ddTHH:mm:ss.fffffff"), created.AddMinutes(-1).ToString("yyyy-MM-ddTHH:mm") })
+        {
+            var counts = await System.SendAsync<List<JobCount>>(HttpMethod.Get, $"/admin/jobs/counts?from={Uri.EscapeDataString(from)}", SystemFixture.AdminKey, expect: 200);
+            var listed = await SystemFixture.BodyOf(await System.ScenarioAsync(HttpMethod.Get, $"/admin/jobs?from={Uri.EscapeDataString(from)}", SystemFixture.AdminKey, expect: 200));
+            Assert.Equal([new JobCount(System.Email.Name, JobState.Scheduled, 1)], counts);
+            Assert.Equal(1, listed.GetProperty("items").GetArrayLength());
+        }
+    }
 }

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.DependencyInjection;
+using NotificationService.Core.Retention;
 using NotificationService.Core.Tests.Operations;
 using NotificationService.Testing;
 
@@ -43,17 +45,25 @@ public sealed class when_dead_letters_outlive_their_jobs(SystemFixture system) :
             INSERT INTO {DeadLetterRows.WorkersTable} (id, body, message_type, exception_type, exception_message, sent_at, replayable)
             VALUES ('{notAJob}', '\x00010203'::bytea, 'Something.Else', 'X', 'not a job', now(), false)
             """);
+        // 36 characters that look like a job id but are no UUID: the walk must skip it, not fail on every run.
+        var malformed = Guid.NewGuid();
+        const string BadJobId = "{\"jobId\":\"0123456789abcdef0123456789abcdef0123\"}";
+        await Sql.ExecuteAsync($"""
+            INSERT INTO {DeadLetterRows.WorkersTable} (id, body, message_type, exception_type, exception_message, sent_at, replayable)
+            VALUES ('{malformed}', convert_to('{BadJobId}', 'UTF8'), 'Something.Else', 'X', 'bad id', now(), false)
+            """);
         try
         {
-            await System.SweepAsync(Now);
+            Assert.NotNull(await System.Core.Services.GetRequiredService<RetentionSweeper>().SweepOrphanedDeadLettersAsync(CancellationToken.None));
 
             Assert.Equal(0, await DeadLetterRows.CountAsync(orphans));
             Assert.Equal(1, await DeadLetterRows.CountAsync(kept));
             Assert.Equal(1, await DeadLetterRows.CountAsync([notAJob]));
+            Assert.Equal(1, await DeadLetterRows.CountAsync([malformed]));
         }
         finally
         {
-            await Sql.ExecuteAsync($"DELETE FROM {DeadLetterRows.WorkersTable} WHERE id = '{notAJob}'");
+            await Sql.ExecuteAsync($"DELETE FROM {DeadLetterRows.WorkersTable} WHERE id IN ('{notAJob}', '{malformed}')");
         }
     }
 }

@@ -11,7 +11,7 @@ export function h(tag, attrs, ...children) {
   const element = document.createElement(tag);
   for (const [name, value] of Object.entries(attrs || {})) {
     if (value === null || value === undefined || value === false) continue;
-    if (name.startsWith('on') && typeof value === 'function') element.addEventListener(name.slice(2).toLowerCase(), value);
+    if (name.startsWith('on')) { if (typeof value === 'function') element.addEventListener(name.slice(2).toLowerCase(), value); }
     else if (name === 'class') element.className = value;
     else if (name === 'for') element.htmlFor = value;
     else if (PROPERTIES.has(name)) element[name] = value;

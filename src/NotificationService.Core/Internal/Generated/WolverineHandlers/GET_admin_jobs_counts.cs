@@ -30,32 +30,8 @@ namespace Internal.Generated.WolverineHandlers
             // Building the Marten session
             await using var documentSession = _outboxedSessionFactory.OpenSession(messageContext);
             Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "NotificationService.Core.Jobs.CountJobsEndpoint").SetTag("http.route", "/admin/jobs/counts").SetTag("http.request.method", "GET");
-            string from_rawValue = httpContext.Request.Query["from"];
-            System.Nullable<System.DateTimeOffset> from = default;
-
-            if (from_rawValue != null && System.DateTimeOffset.TryParse(from_rawValue, System.Globalization.CultureInfo.InvariantCulture, out var from_parsed))
-            {
-                from = from_parsed;
-            }
-            else if (!string.IsNullOrEmpty(from_rawValue))
-            {
-                await WriteQueryValueParsingProblem(httpContext, "from", from_rawValue, "System.DateTimeOffset").ConfigureAwait(false);
-                return;
-            }
-
-            string to_rawValue = httpContext.Request.Query["to"];
-            System.Nullable<System.DateTimeOffset> to = default;
-
-            if (to_rawValue != null && System.DateTimeOffset.TryParse(to_rawValue, System.Globalization.CultureInfo.InvariantCulture, out var to_parsed))
-            {
-                to = to_parsed;
-            }
-            else if (!string.IsNullOrEmpty(to_rawValue))
-            {
-                await WriteQueryValueParsingProblem(httpContext, "to", to_rawValue, "System.DateTimeOffset").ConfigureAwait(false);
-                return;
-            }
-
+            var from = httpContext.Request.Query["from"];
+            var to = httpContext.Request.Query["to"];
             string page_rawValue = httpContext.Request.Query["page"];
             System.Nullable<int> page = default;
 

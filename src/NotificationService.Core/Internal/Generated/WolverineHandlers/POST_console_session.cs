@@ -16,21 +16,21 @@ namespace Internal.Generated.WolverineHandlers
     public sealed class POST_console_session : Wolverine.Http.HttpHandler
     {
         private readonly Wolverine.Http.WolverineHttpOptions _wolverineHttpOptions;
+        private readonly NotificationService.Core.Auth.AdminKeyThrottle _adminKeyThrottle;
         private readonly NotificationService.Core.Auth.AdminKeys _adminKeys;
         private readonly NotificationService.Core.Auth.RejectedKeys _rejectedKeys;
         private readonly NotificationService.Core.Console.ConsoleSessions _consoleSessions;
-        private readonly NotificationService.Core.Console.ConsoleSignInThrottle _consoleSignInThrottle;
         private readonly System.TimeProvider _timeProvider;
         private readonly Wolverine.Marten.Publishing.OutboxedSessionFactory _outboxedSessionFactory;
         private readonly Wolverine.Runtime.IWolverineRuntime _wolverineRuntime;
 
-        public POST_console_session(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, NotificationService.Core.Auth.AdminKeys adminKeys, NotificationService.Core.Auth.RejectedKeys rejectedKeys, NotificationService.Core.Console.ConsoleSessions consoleSessions, NotificationService.Core.Console.ConsoleSignInThrottle consoleSignInThrottle, System.TimeProvider timeProvider, Wolverine.Marten.Publishing.OutboxedSessionFactory outboxedSessionFactory, Wolverine.Runtime.IWolverineRuntime wolverineRuntime) : base(wolverineHttpOptions)
+        public POST_console_session(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, NotificationService.Core.Auth.AdminKeyThrottle adminKeyThrottle, NotificationService.Core.Auth.AdminKeys adminKeys, NotificationService.Core.Auth.RejectedKeys rejectedKeys, NotificationService.Core.Console.ConsoleSessions consoleSessions, System.TimeProvider timeProvider, Wolverine.Marten.Publishing.OutboxedSessionFactory outboxedSessionFactory, Wolverine.Runtime.IWolverineRuntime wolverineRuntime) : base(wolverineHttpOptions)
         {
             _wolverineHttpOptions = wolverineHttpOptions;
+            _adminKeyThrottle = adminKeyThrottle;
             _adminKeys = adminKeys;
             _rejectedKeys = rejectedKeys;
             _consoleSessions = consoleSessions;
-            _consoleSignInThrottle = consoleSignInThrottle;
             _timeProvider = timeProvider;
             _outboxedSessionFactory = outboxedSessionFactory;
             _wolverineRuntime = wolverineRuntime;
@@ -53,7 +53,7 @@ namespace Internal.Generated.WolverineHandlers
                 return;
             }
 
-            var problemDetails2 = NotificationService.Core.Console.ConsoleSignInEndpoint.Validate(command, httpContext, _adminKeys, _consoleSignInThrottle, _rejectedKeys);
+            var problemDetails2 = NotificationService.Core.Console.ConsoleSignInEndpoint.Validate(command, httpContext, _adminKeys, _adminKeyThrottle, _rejectedKeys);
             // Evaluate whether the processing should stop if there are any problems
             if (!(ReferenceEquals(problemDetails2, Wolverine.Http.WolverineContinue.NoProblems)))
             {
