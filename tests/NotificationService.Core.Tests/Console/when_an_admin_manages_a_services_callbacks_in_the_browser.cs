@@ -18,12 +18,12 @@ public sealed class when_an_admin_manages_a_services_callbacks_in_the_browser(Sy
 
         await page.GotoAsync(browser.ConsoleUrl + $"#/services/{tenant.Id}");
         var form = page.GetByRole(AriaRole.Form, new() { Name = "New callback" });
-        await form.GetByLabel("URL").FillAsync("ftp://example.test/hook");
+        await form.GetByLabel("URL", new() { Exact = true }).FillAsync("ftp://example.test/hook");
         await form.GetByRole(AriaRole.Button, new() { Name = "Create callback" }).ClickAsync();
         await Assertions.Expect(form.GetByText("url: Must be an absolute http or https URL.")).ToBeVisibleAsync();
-        await Assertions.Expect(form.GetByLabel("URL")).ToHaveAttributeAsync("aria-invalid", "true");
+        await Assertions.Expect(form.GetByLabel("URL", new() { Exact = true })).ToHaveAttributeAsync("aria-invalid", "true");
 
-        await form.GetByLabel("URL").FillAsync(url);
+        await form.GetByLabel("URL", new() { Exact = true }).FillAsync(url);
         await form.GetByLabel("finished", new() { Exact = true }).CheckAsync();
         await form.GetByLabel("failed", new() { Exact = true }).CheckAsync();
         await form.GetByRole(AriaRole.Button, new() { Name = "Create callback" }).ClickAsync();

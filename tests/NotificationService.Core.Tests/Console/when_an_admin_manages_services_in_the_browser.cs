@@ -128,7 +128,7 @@ public sealed class when_an_admin_manages_services_in_the_browser(SystemFixture 
 
         await page.GotoAsync(browser.ConsoleUrl + "#/services");
         var form = page.GetByRole(AriaRole.Form, new() { Name = "New invite" });
-        await form.GetByLabel("Note").FillAsync(note);
+        await form.GetByLabel("Note", new() { Exact = true }).FillAsync(note);
         await form.GetByLabel("Expires in hours").FillAsync("5");
         await form.GetByRole(AriaRole.Button, new() { Name = "Create invite" }).ClickAsync();
         var shown = page.GetByRole(AriaRole.Region, new() { Name = "Invite code" });

@@ -18,7 +18,7 @@ public sealed class when_an_admin_manages_shared_templates_in_the_browser(System
         await page.GetByRole(AriaRole.Link, new() { Name = "Templates" }).ClickAsync();
         await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Shared templates", Level = 1 })).ToBeVisibleAsync();
         var form = page.GetByRole(AriaRole.Form, new() { Name = "New shared template" });
-        await form.GetByLabel("Key").FillAsync(key);
+        await form.GetByLabel("Key", new() { Exact = true }).FillAsync(key);
         await form.GetByLabel("Adapter type").SelectOptionAsync("email");
         await form.GetByLabel("Default locale").FillAsync("en");
         await form.GetByLabel("Variants").FillAsync("""{"en": {"to": "{{ email }}", "subject": "Hi {{ name }}", "text": "Hello"}}""");

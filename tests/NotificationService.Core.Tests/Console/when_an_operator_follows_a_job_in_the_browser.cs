@@ -26,7 +26,7 @@ public sealed class when_an_operator_follows_a_job_in_the_browser(SystemFixture 
 
         await page.GotoAsync(browser.ConsoleUrl + "#/jobs");
         await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Jobs", Level = 1 })).ToBeVisibleAsync();
-        await page.GetByLabel("Offer").FillAsync(offer.Id.ToString());
+        await page.GetByLabel("Offer", new() { Exact = true }).FillAsync(offer.Id.ToString());
         await page.GetByRole(AriaRole.Button, new() { Name = "Search" }).ClickAsync();
         // The filter is in the address, so the search is a bookmark: reloaded, it shows the same rows.
         await Assertions.Expect(page).ToHaveURLAsync(new Regex($"#/jobs\\?offerId={offer.Id}$"));
@@ -35,7 +35,7 @@ public sealed class when_an_operator_follows_a_job_in_the_browser(SystemFixture 
         await Assertions.Expect(rows).ToHaveCountAsync(2);
         await Assertions.Expect(page.Locator("#jobs-count")).ToHaveTextAsync("2 jobs match");
         await Assertions.Expect(rows.Filter(new() { HasText = jobId.ToString()[..8] })).ToContainTextAsync("Finished");
-        await Assertions.Expect(page.GetByLabel("Offer")).ToHaveValueAsync(offer.Id.ToString());
+        await Assertions.Expect(page.GetByLabel("Offer", new() { Exact = true })).ToHaveValueAsync(offer.Id.ToString());
         await browser.ScreenshotAsync(page, "jobs-search");
 
         // The metadata filter finds the same jobs; another value finds none.
@@ -47,7 +47,7 @@ public sealed class when_an_operator_follows_a_job_in_the_browser(SystemFixture 
 
         // The service filter is picked by name; the address and the API get its id.
         await page.GotoAsync(browser.ConsoleUrl + "#/jobs");
-        await page.GetByLabel("Offer").FillAsync(offer.Id.ToString());
+        await page.GetByLabel("Offer", new() { Exact = true }).FillAsync(offer.Id.ToString());
         await page.GetByLabel("Service", new() { Exact = true }).SelectOptionAsync(new SelectOptionValue { Label = System.Tenant.Name });
         await page.GetByRole(AriaRole.Button, new() { Name = "Search" }).ClickAsync();
         await Assertions.Expect(page).ToHaveURLAsync(new Regex($"service={System.Tenant.Id}"));

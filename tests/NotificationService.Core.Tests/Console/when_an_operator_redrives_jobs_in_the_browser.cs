@@ -29,8 +29,8 @@ public sealed class when_an_operator_redrives_jobs_in_the_browser(SystemFixture 
         await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Operations", Level = 1 })).ToBeVisibleAsync();
         await Assertions.Expect(page.GetByRole(AriaRole.Table, new() { Name = "Asynchronous projections and subscriptions" })).ToBeVisibleAsync();
         var form = page.GetByRole(AriaRole.Form, new() { Name = "Re-drive filter" });
-        await form.GetByLabel("Adapter").FillAsync(System.Email.Name);
-        await form.GetByLabel("State").SelectOptionAsync("Failed");
+        await form.GetByLabel("Adapter", new() { Exact = true }).FillAsync(System.Email.Name);
+        await form.GetByLabel("State", new() { Exact = true }).SelectOptionAsync("Failed");
         var run = form.GetByRole(AriaRole.Button, new() { Name = "Run", Exact = true });
         await Assertions.Expect(run).ToBeDisabledAsync(); // no run before its dry run
         await form.GetByRole(AriaRole.Button, new() { Name = "Dry run" }).ClickAsync();
