@@ -193,6 +193,8 @@ public static class Telemetry
     /// the young ones, sends still under way, are kept, and a send that finds it full of young ones is not remembered.
     /// </summary>
     private static readonly ConcurrentDictionary<Guid, (Guid JobId, long At)> Sending = new();
+    /// <summary>Sending's size, kept beside it: ConcurrentDictionary.Count takes every bucket lock, once per outgoing envelope.</summary>
+    private static int _sendingCount;
     private const int MaxSending = 10_000;
     private static readonly long SendingTtl = TimeSpan.FromMinutes(5).Ticks / TimeSpan.TicksPerMillisecond;
 
@@ -211,12 +213,21 @@ public static class Telemetry
         {
             if (!WolverineTracing.ActivitySource.HasListeners() || JobIdOf(envelope.Message) is not { } jobId) return;
             var now = Environment.TickCount64;
-            if (Sending.Count >= MaxSending)
+            if (Volatile.Read(ref _sendingCount) >= MaxSending)
                 foreach (var (id, entry) in Sending)
-                    if (now - entry.At > SendingTtl) Sending.TryRemove(id, out _);
-            if (Sending.Count < MaxSending) Sending[envelope.Id] = (jobId, now);
+                    if (now - entry.At > SendingTtl) Forget(id);
+            if (Volatile.Read(ref _sendingCount) < MaxSending && Sending.TryAdd(envelope.Id, (jobId, now))) Interlocked.Increment(ref _sendingCount);
         }
     }
+
+    private static bool Forget(Guid envelopeId, out (Guid JobId, long At) sent)
+    {
+        if (!Sending.TryRemove(envelopeId, out sent)) return false;
+        Interlocked.Decrement(ref _sendingCount);
+        return true;
+    }
+
+    private static void Forget(Guid envelopeId) => Forget(envelopeId, out _);
 
     /// <summary>
     /// Spans started inside a job's handler (the provider's HTTP call, the database round trips) carry its job id, and a
@@ -233,7 +244,7 @@ public static class Telemetry
         {
             // Wolverine's send span of a job's message (the outbox's hand-over to the broker's sending agent).
             if (activity.Kind == ActivityKind.Producer && activity.Source.Name == "Wolverine"
-                && activity.GetTagItem(WolverineTracing.MessagingMessageId) is Guid envelopeId && Sending.TryRemove(envelopeId, out var sent))
+                && activity.GetTagItem(WolverineTracing.MessagingMessageId) is Guid envelopeId && Forget(envelopeId, out var sent))
                 activity.SetTag(JobIdTag, sent.JobId);
             if (activity.GetTagItem(JobIdTag) is { } jobId && activity.Parent is { } parent && parent.Source.Name == "Wolverine"
                 && parent.GetTagItem(JobIdTag) is null)
