@@ -14,6 +14,7 @@ public static class RetentionConfiguration
             opts.Schema.For<Erasure>().Index(x => x.At);
             // The sweep deletes idempotency records by age.
             opts.Schema.For<Offers.IdempotentRequest>().Index(x => x.CreatedAt);
+            opts.Schema.For<OrphanWalk>();
         });
         return services;
     }

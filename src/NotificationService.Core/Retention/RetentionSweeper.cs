@@ -50,9 +50,9 @@ public sealed class RetentionSweeper(IDocumentStore store, RetentionSettings set
                 var swept = await SweepAsync(now, stoppingToken);
                 if (swept is { Total: > 0 }) logger.LogInformation("Retention sweep: {Swept}", swept);
                 // Orphans only come from jobs deleted before their dead letters went with them, so reading every body
-                // once at start-up and then daily is enough; every sweep would read them all each time.
-                if (swept is not null && (orphansSweptAt is not { } last || now - last >= OrphanInterval)
-                    && await SweepOrphanedDeadLettersAsync(stoppingToken) is not null) orphansSweptAt = now;
+                // daily is enough; every sweep would read them all each time. The last walk is recorded in the database
+                // so that one core's walk serves them all.
+                if (swept is not null) await SweepOrphanedDeadLettersIfDueAsync(now, stoppingToken);
             }
             catch (Exception e) when (e is not OperationCanceledException) { logger.LogWarning(e, "Retention sweep failed; the next one retries"); }
         }
@@ -93,9 +93,23 @@ public sealed class RetentionSweeper(IDocumentStore store, RetentionSettings set
         return total;
     }
 
-    /// <summary>How often the background sweep also looks for orphaned dead letters (besides once at start-up).</summary>
+    /// <summary>How often the background sweep also looks for orphaned dead letters (one core for all: the last walk is recorded).</summary>
     public static readonly TimeSpan OrphanInterval = TimeSpan.FromDays(1);
-    private DateTimeOffset? orphansSweptAt;
+
+    /// <summary>
+    /// Walks for orphaned dead letters unless some core finished a walk less than <see cref="OrphanInterval"/> before
+    /// <paramref name="now"/>; how many it deleted, or null when it did not walk (not due, or another core held the lock).
+    /// </summary>
+    public async Task<int?> SweepOrphanedDeadLettersIfDueAsync(DateTimeOffset now, CancellationToken ct)
+    {
+        await using (var query = store.QuerySession())
+            if (await query.LoadAsync<OrphanWalk>(OrphanWalk.DeadLetters, ct) is { } last && now - last.At < OrphanInterval) return null;
+        if (await SweepOrphanedDeadLettersAsync(ct) is not { } deleted) return null;
+        await using var session = store.LightweightSession();
+        session.Store(new OrphanWalk(OrphanWalk.DeadLetters, now));
+        await session.SaveChangesAsync(ct);
+        return deleted;
+    }
 
     /// <summary>
     /// Deletes the workers' dead letters of jobs that no longer exist, walking the table once by id, a batch per
@@ -300,4 +314,10 @@ public sealed class RetentionSweeper(IDocumentStore store, RetentionSettings set
         while (await reader.ReadAsync(ct)) rows.Add(read(reader));
         return rows;
     }
+}
+
+/// <summary>When any core last finished walking the dead letters for orphans.</summary>
+public sealed record OrphanWalk(string Id, DateTimeOffset At)
+{
+    public const string DeadLetters = "dead-letters";
 }

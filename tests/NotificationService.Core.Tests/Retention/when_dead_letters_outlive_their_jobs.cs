@@ -66,4 +66,24 @@ public sealed class when_dead_letters_outlive_their_jobs(SystemFixture system) :
             await Sql.ExecuteAsync($"DELETE FROM {DeadLetterRows.WorkersTable} WHERE id IN ('{notAJob}', '{malformed}')");
         }
     }
+
+    [Fact]
+    public async Task one_cores_orphan_walk_serves_every_core_for_a_day()
+    {
+        // Far ahead of any walk the test core's own background sweep records, so the first call is due.
+        var at = DateTimeOffset.UtcNow.AddYears(10);
+        var sweeper = System.Core.Services.GetRequiredService<RetentionSweeper>();
+        // Another core's sweeper: nothing shared with the first but the database.
+        var services = System.Core.Services;
+        var second = new RetentionSweeper(services.GetRequiredService<Marten.IDocumentStore>(), services.GetRequiredService<RetentionSettings>(),
+            TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLogger<RetentionSweeper>.Instance);
+
+        Assert.NotNull(await sweeper.SweepOrphanedDeadLettersIfDueAsync(at, CancellationToken.None));
+        var orphan = await DeadLetterRows.InsertAsync(System.Email.Queue, [(Guid.NewGuid(), Now.AddMinutes(-1))], "550 <later@example.test>");
+
+        Assert.Null(await second.SweepOrphanedDeadLettersIfDueAsync(at.AddHours(23), CancellationToken.None));
+        Assert.Equal(1, await DeadLetterRows.CountAsync(orphan));
+        Assert.NotNull(await second.SweepOrphanedDeadLettersIfDueAsync(at.AddDays(1), CancellationToken.None));
+        Assert.Equal(0, await DeadLetterRows.CountAsync(orphan));
+    }
 }
