@@ -3,12 +3,23 @@ namespace NotificationService.Bench;
 /// <summary>CPU time used so far by every process on the machine, grouped: which component a job's CPU goes to.</summary>
 public static class MachineCpu
 {
-    public static Dictionary<string, double> Snapshot(Stack stack)
+    public static Dictionary<string, double> Snapshot(Stack stack) =>
+        ByProcess(stack).Values.GroupBy(p => p.Group).ToDictionary(g => g.Key, g => g.Sum(p => p.CpuMs));
+
+    /// <summary>
+    /// CPU used in between, by group, counted per process: a process that ended in between (a PostgreSQL backend, a build)
+    /// takes its whole CPU out of a sum of snapshots, which would then go down.
+    /// </summary>
+    public static Dictionary<string, double> Between(Dictionary<int, (string Group, double CpuMs)> before, Dictionary<int, (string Group, double CpuMs)> after) =>
+        after.GroupBy(kv => kv.Value.Group)
+            .ToDictionary(g => g.Key, g => g.Sum(kv => kv.Value.CpuMs - (before.TryGetValue(kv.Key, out var was) ? was.CpuMs : 0)));
+
+    public static Dictionary<int, (string Group, double CpuMs)> ByProcess(Stack stack)
     {
         var names = new Dictionary<int, string> { [Environment.ProcessId] = "load generator + receivers (bench)" };
         foreach (var core in stack.Cores) names[core.Pid] = "core";
         foreach (var worker in stack.Workers) names[worker.Pid] = "worker";
-        var groups = new Dictionary<string, double>();
+        var processes = new Dictionary<int, (string Group, double CpuMs)>();
         foreach (var pid in ProcStat.AllPids())
         {
             if (ProcStat.Read(pid) is not { } process) continue; // ended meanwhile
@@ -18,9 +29,9 @@ public static class MachineCpu
                 "beam.smp" or "erl_child_setup" or "epmd" or "inet_gethost" => "RabbitMQ",
                 _ => "other",
             };
-            groups[group] = groups.GetValueOrDefault(group) + process.Cpu.TotalMilliseconds;
+            processes[pid] = (group, process.Cpu.TotalMilliseconds);
         }
-        return groups;
+        return processes;
     }
 
     /// <summary>How busy the whole machine was, as a share of all its cores.</summary>

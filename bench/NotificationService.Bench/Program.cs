@@ -17,6 +17,7 @@ return args.FirstOrDefault() switch
     _ when args.Contains("--callbacks") => await Benchmark.RunCallbacksAloneAsync(root, postgres, rabbitMq, quick),
     _ when args.Contains("--telemetry") => await TelemetryCost.RunAloneAsync(root, postgres, rabbitMq, quick),
     _ when args.Contains("--profile") => await Profile.RunAsync(root, postgres, rabbitMq),
+    _ when args.Contains("--scale-out") => await ScaleOut.RunAloneAsync(root, postgres, rabbitMq, quick),
     _ when args.Contains("--million") => await Million.RunAloneAsync(root, postgres, rabbitMq, quick),
     _ when args.Contains("--search") => await Search.RunAloneAsync(root, postgres, rabbitMq, quick),
     _ when args.Contains("--fairness") => await Fairness.RunAloneAsync(root, postgres, rabbitMq, quick, off: args.Contains("--fairness-off")),

@@ -91,6 +91,16 @@ public sealed class Stack : IAsyncDisposable
         return worker;
     }
 
+    /// <summary>Stops the last core and the last worker started, and forgets them (load goes to the cores left).</summary>
+    public async Task StopLastCoreAndWorkerAsync()
+    {
+        var (core, worker) = (Cores.Count - 1, _workers.Count - 1);
+        await Cores[core].StopAsync();
+        Cores.RemoveAt(core); CoreUrls.RemoveAt(core); CoreDbNames.RemoveAt(core);
+        await _workers[worker].StopAsync();
+        _workers.RemoveAt(worker); WorkerUrls.RemoveAt(worker);
+    }
+
     public async Task<(Guid Id, string Name, string Key)> CreateAdapterAsync(string name, string type, object config)
     {
         var adapter = await AdminAsync("/admin/adapters", new { name, type, config });
