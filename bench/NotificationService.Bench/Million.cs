@@ -128,7 +128,7 @@ public static class Million
         return new MillionResult(jobs, jobs / JobsPerOffer, Tenants, seedSeconds, vacuumSeconds, afterSeed, emptyMax, emptyHalf, max, half, reads, sizes);
     }
 
-    /// <summary>Waits until the callbacks subscription has read every event; the highest seq_id then.</summary>
+    /// <summary>Waits until both subscriptions (callbacks, fallback chains) have read every event; the highest seq_id then.</summary>
     private static async Task<long> WaitForDaemonAsync(string postgres, TimeSpan timeout)
     {
         var deadline = DateTime.UtcNow + timeout;
@@ -138,7 +138,7 @@ public static class Million
             await connection.OpenAsync();
             await using var command = new NpgsqlCommand("""
                 SELECT (SELECT coalesce(max(seq_id), 0) FROM ns.mt_events),
-                       (SELECT coalesce(max(last_seq_id), 0) FROM ns.mt_event_progression WHERE name = 'callbacks:All')
+                       (SELECT coalesce(min(last_seq_id), 0) FROM ns.mt_event_progression WHERE name IN ('callbacks:All', 'fallbacks:All'))
                 """, connection);
             await using var reader = await command.ExecuteReaderAsync();
             await reader.ReadAsync();
@@ -146,7 +146,7 @@ public static class Million
             if (read >= head) return head;
             if (DateTime.UtcNow > deadline)
             {
-                Console.WriteLine($"   !! the callbacks subscription is at {read} of {head} events: its progress is left as it is, so it reads the seed too");
+                Console.WriteLine($"   !! the subscriptions are at {read} of {head} events: their progress is left as it is, so they read the seed too");
                 return head;
             }
             await Task.Delay(500);
@@ -174,7 +174,7 @@ public static class Million
     /// JobStarted and JobFinished with the JSON, type names and .NET types Marten writes, on seq_ids reserved from
     /// mt_events_sequence; the Job document as the inline projection leaves it (Finished, version 3). Adapters: 60 %, 30 %,
     /// 10 % by blocks of ten jobs, so every tenant has jobs on each (by j % 10 a tenant had only two). The daemon's progress (high-water mark and the callbacks subscription) moves past the seed where it had read
-    /// everything before it. Returns how many of those two progress rows moved.
+    /// everything before it. Returns how many of those progress rows moved (three: the fallback chains' subscription too).
     /// </summary>
     private static async Task<int> SeedAsync(string postgres, int jobs, long head, List<Guid> tenants, List<(Guid Id, string Name)> adapters)
     {
@@ -267,7 +267,7 @@ public static class Million
         SELECT setval('ns.mt_events_sequence', @last);
         WITH moved AS (
           UPDATE ns.mt_event_progression SET last_seq_id = @last, last_updated = now()
-          WHERE name IN ('HighWaterMark', 'callbacks:All') AND last_seq_id >= @head RETURNING 1)
+          WHERE name IN ('HighWaterMark', 'callbacks:All', 'fallbacks:All') AND last_seq_id >= @head RETURNING 1)
         SELECT count(*)::int FROM moved;
         """;
 

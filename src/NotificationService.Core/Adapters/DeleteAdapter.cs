@@ -17,7 +17,8 @@ public static class DeleteAdapterEndpoint
 {
     public static async Task<ProblemDetails> ValidateAsync(Adapter adapter, IQuerySession session)
     {
-        var unfinished = await session.Query<Job>().CountAsync(j => j.AdapterId == adapter.Id
+        // By name as well: an adapter is never renamed, and the name leads the index of an adapter's jobs (NotificationStore).
+        var unfinished = await session.Query<Job>().CountAsync(j => j.AdapterName == adapter.Name && j.AdapterId == adapter.Id
             && (j.State == JobState.Scheduled || j.State == JobState.Queued || j.State == JobState.Started));
         return unfinished > 0
             ? Problems.Conflict($"The adapter has {unfinished} unfinished jobs; cancel them or let them end first.")

@@ -21,9 +21,12 @@ public sealed record JobFilter(
     /// One page newest first (createdAt, then id, descending): after <paramref name="after"/> by keyset, or
     /// <paramref name="offset"/> rows in. One row more than <paramref name="limit"/> tells whether there is a next page.
     /// </summary>
-    public (string Sql, List<object> Args) PageSql(JobCursor? after, int limit, int offset = 0)
+    /// <paramref name="ids"/>, when given, holds every match (MatchIdsSql found them all): the page is then read by id and
+    /// sorted, so a rare filter never walks the createdAt index through a million jobs on a wrong estimate.
+    public (string Sql, List<object> Args) PageSql(JobCursor? after, int limit, int offset = 0, Guid[]? ids = null)
     {
         var (sql, args) = Where("d.data");
+        if (ids is not null) { sql.Append(" and d.id = any(?)"); args.Add(ids); }
         if (after is { } cursor)
         {
             // The plain bound lets an index on createdAt alone (the admin search across services) start its scan there.
@@ -38,15 +41,16 @@ public sealed record JobFilter(
     }
 
     /// <summary>
-    /// How many jobs match, counted up to <paramref name="max"/> (Paging.MaxCountedTotal + 1): a count that stops there,
-    /// since counting a million matches exactly would cost every page hundreds of milliseconds.
+    /// The ids of the matching jobs, at most <paramref name="max"/> (Paging.MaxCountedTotal + 1), as one comma-separated
+    /// text (at most 37 kB): their number is the count, which stops there, since counting a million matches exactly would
+    /// cost every page hundreds of milliseconds.
     /// </summary>
-    public (string Sql, List<object> Args) CountSql(int max)
+    public (string Sql, List<object> Args) MatchIdsSql(int max)
     {
-        var (sql, args) = Where("1");
+        var (sql, args) = Where("d.id");
         sql.Append(" limit ?");
         args.Add(max);
-        return ($"select count(*) from ({sql}) as limited", args);
+        return ($"select coalesce(string_agg(limited.id::text, ','), '') from ({sql}) as limited", args);
     }
 
     /// <summary>The matching jobs counted by adapter and state (GET /admin/jobs/counts): the same WHERE as the listing's.</summary>

@@ -83,15 +83,18 @@ public static class SearchJobsEndpoint
     [ProducesResponseType<ValidationProblemDetails>(StatusCodes.Status422UnprocessableEntity)]
     public static async Task<AdminJobPage> Search(AdminJobSearch search, IQuerySession session, IDataProtectionProvider protection, CancellationToken ct)
     {
-        var (countSql, countArgs) = search.Filter.CountSql(Paging.MaxCountedTotal + 1);
-        var counted = (await session.AdvancedSql.QueryAsync<long>(countSql, ct, [.. countArgs])).Single();
+        var (idsSql, idsArgs) = search.Filter.MatchIdsSql(Paging.MaxCountedTotal + 1);
+        var matched = (await session.AdvancedSql.QueryAsync<string>(idsSql, ct, [.. idsArgs])).Single().Split(',', StringSplitOptions.RemoveEmptyEntries);
+        var counted = matched.Length;
         var offset = search.Page is { } page ? (page - 1) * search.PageSize : 0;
         var exact = counted <= Paging.MaxCountedTotal;
         // Past the last match there is nothing to read.
         IReadOnlyList<Job> jobs = [];
         if (!exact || counted > offset)
         {
-            var (sql, args) = search.Filter.PageSql(search.After, search.PageSize, offset);
+            // Where the count found every match, the page is read by their ids (JobFilter.PageSql).
+            var (sql, args) = search.Filter.PageSql(search.After, search.PageSize, offset,
+                exact ? [.. matched.Select(Guid.Parse)] : null);
             jobs = await session.QueryAsync<Job>(sql, ct, [.. args]);
         }
         var items = jobs.Take(search.PageSize).ToList();
