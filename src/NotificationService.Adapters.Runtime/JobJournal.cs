@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using JasperFx;
 using Marten;
 using Microsoft.Extensions.Logging;
 using NotificationService.Hosting;
@@ -21,8 +22,9 @@ public sealed class JobJournal(IDocumentStore store, ILogger<JobJournal> logger)
     /// <summary>Decides, from the job as it is under its stream lock, which events to append (none is fine).</summary>
     public delegate IReadOnlyList<object> Decide(Job? job);
 
-    /// <summary><paramref name="Caller"/>: the span the write was asked in (the job's handler), which its commit belongs to.</summary>
-    private sealed record Write(Guid JobId, Decide Decide, TaskCompletionSource Committed, Activity? Caller, Guid? CallerJob);
+    /// <summary><paramref name="Caller"/>: the span the write was asked in (the job's handler), which its commit belongs to.
+    /// <paramref name="Held"/>: the job as the caller knows it committed, to decide from without reading or locking it.</summary>
+    private sealed record Write(Guid JobId, Decide Decide, TaskCompletionSource Committed, Activity? Caller, Guid? CallerJob, Job? Held);
 
     private static readonly ActivitySource Tracing = new(Telemetry.SourceName);
 
@@ -34,9 +36,15 @@ public sealed class JobJournal(IDocumentStore store, ILogger<JobJournal> logger)
     /// Locks the job's stream, appends what <paramref name="decide"/> returns and commits. <paramref name="decide"/> may run
     /// more than once (when a shared batch falls back to single writes); only its last run is committed.
     /// </summary>
-    public Task AppendAsync(Guid jobId, Decide decide)
+    /// <param name="held">
+    /// The job as the caller knows it was committed (its <see cref="Job.Version"/> the stream's), e.g. the worker's own
+    /// start: then <paramref name="decide"/> runs on it and the events are appended optimistically at that version, with
+    /// no lock and no read of the caller's own. Anything appended meanwhile (a cancel, a re-queue) fails that append in
+    /// the same statement, and the write is decided again under the stream lock from the job as it now is.
+    /// </param>
+    public Task AppendAsync(Guid jobId, Decide decide, Job? held = null)
     {
-        var write = new Write(jobId, decide, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), Activity.Current, Telemetry.CurrentJob);
+        var write = new Write(jobId, decide, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), Activity.Current, Telemetry.CurrentJob, held);
         bool startFlushing;
         lock (_gate)
         {
@@ -82,7 +90,7 @@ public sealed class JobJournal(IDocumentStore store, ILogger<JobJournal> logger)
         {
             try
             {
-                await CommitTogetherAsync([write]);
+                await CommitAloneAsync(write);
                 write.Committed.TrySetResult();
             }
             catch (Exception e)
@@ -90,6 +98,28 @@ public sealed class JobJournal(IDocumentStore store, ILogger<JobJournal> logger)
                 write.Committed.TrySetException(e);
             }
         }
+    }
+
+    private async Task CommitAloneAsync(Write write)
+    {
+        try
+        {
+            await CommitTogetherAsync([write]);
+        }
+        catch (Exception e) when (write.Held is not null && IsVersionConflict(e))
+        {
+            // The job moved on since the caller's copy (a cancel, a re-queue, a redelivery's start): decide again from the
+            // job as it is, under its lock.
+            logger.LogDebug(e, "Job {JobId} changed since its worker read it; deciding again under its lock", write.JobId);
+            await CommitTogetherAsync([write with { Held = null }]);
+        }
+    }
+
+    private static bool IsVersionConflict(Exception e)
+    {
+        for (var inner = e; inner is not null; inner = inner.InnerException)
+            if (inner is ConcurrencyException or JasperFx.Events.EventStreamUnexpectedMaxEventIdException) return true;
+        return false;
     }
 
     private async Task CommitTogetherAsync(IReadOnlyList<Write> writes)
@@ -104,18 +134,31 @@ public sealed class JobJournal(IDocumentStore store, ILogger<JobJournal> logger)
                 name: "job journal commit");
         batchSpan?.SetTag("ns.batch_size", writes.Count);
         await using var session = store.LightweightSession();
-        // Every stream is locked and loaded in one round trip, in one order for every batch in every worker, so two
-        // batches can never deadlock on each other's streams.
-        var batch = session.CreateBatchQuery();
-        var fetches = writes.OrderBy(w => w.JobId).Select(w => (Write: w, Stream: batch.Events.FetchForExclusiveWriting<Job>(w.JobId))).ToList();
-        await batch.Execute();
-        var decided = new List<(Job? Before, IReadOnlyList<object> Events)>(fetches.Count);
-        foreach (var (write, fetch) in fetches)
+        // Every stream without a held copy is locked and loaded in one round trip, in one order for every batch in every
+        // worker, so two batches can never deadlock on each other's locks. (An optimistic append locks its stream row only
+        // as it appends, in the same order; the rare cycle with another worker's lock is PostgreSQL's deadlock error, and
+        // the batch is retried one write at a time.)
+        var decided = new List<(Job? Before, IReadOnlyList<object> Events)>(writes.Count);
+        var locked = writes.Where(w => w.Held is null).OrderBy(w => w.JobId).ToList();
+        if (locked.Count > 0)
         {
-            var stream = await fetch;
-            var events = write.Decide(stream.Aggregate);
-            if (events.Count > 0) stream.AppendMany(events);
-            decided.Add((stream.Aggregate, events));
+            var batch = session.CreateBatchQuery();
+            var fetches = locked.Select(w => (Write: w, Stream: batch.Events.FetchForExclusiveWriting<Job>(w.JobId))).ToList();
+            await batch.Execute();
+            foreach (var (write, fetch) in fetches)
+            {
+                var stream = await fetch;
+                var events = write.Decide(stream.Aggregate);
+                if (events.Count > 0) stream.AppendMany(events);
+                decided.Add((stream.Aggregate, events));
+            }
+        }
+        foreach (var write in writes.Where(w => w.Held is not null).OrderBy(w => w.JobId))
+        {
+            var events = write.Decide(write.Held);
+            // The version the stream reaches with these events: mt_quick_append_events checks it in the append itself.
+            if (events.Count > 0) session.Events.Append(write.JobId, write.Held!.Version + events.Count, events.ToArray());
+            decided.Add((write.Held, events));
         }
         await session.SaveChangesAsync();
         // Counted once committed: a batch that fails is decided and counted again, one write at a time.
