@@ -19,12 +19,13 @@ public sealed class JobJournal(IDocumentStore store, ILogger<JobJournal> logger)
 {
     private const int MaximumBatch = 64;
 
-    /// <summary>Decides, from the job as it is under its stream lock, which events to append (none is fine).</summary>
+    /// <summary>Decides, from the job as it was read, held or locked, which events to append (none is fine).</summary>
     public delegate IReadOnlyList<object> Decide(Job? job);
 
     /// <summary><paramref name="Caller"/>: the span the write was asked in (the job's handler), which its commit belongs to.
-    /// <paramref name="Held"/>: the job as the caller knows it committed, to decide from without reading or locking it.</summary>
-    private sealed record Write(Guid JobId, Decide Decide, TaskCompletionSource Committed, Activity? Caller, Guid? CallerJob, Job? Held);
+    /// <paramref name="Held"/>: the job as the caller knows it committed, to decide from without reading or locking it.
+    /// <paramref name="Locked"/>: decided under the stream lock, after an optimistic append found the job changed.</summary>
+    private sealed record Write(Guid JobId, Decide Decide, TaskCompletionSource Committed, Activity? Caller, Guid? CallerJob, Job? Held, bool Locked = false);
 
     private static readonly ActivitySource Tracing = new(Telemetry.SourceName);
 
@@ -33,14 +34,15 @@ public sealed class JobJournal(IDocumentStore store, ILogger<JobJournal> logger)
     private bool _flushing;
 
     /// <summary>
-    /// Locks the job's stream, appends what <paramref name="decide"/> returns and commits. <paramref name="decide"/> may run
-    /// more than once (when a shared batch falls back to single writes); only its last run is committed.
+    /// Reads the job, appends what <paramref name="decide"/> returns at the stream version it read, and commits.
+    /// Optimistic: mt_quick_append_events checks the version in the append itself, so anything appended since the read (a
+    /// cancel, a re-queue, another worker's start) fails it, and the write is then decided again under the stream's lock
+    /// from the job as it now is. <paramref name="decide"/> may run more than once (that, or a shared batch falling back
+    /// to single writes); only its last run is committed.
     /// </summary>
     /// <param name="held">
     /// The job as the caller knows it was committed (its <see cref="Job.Version"/> the stream's), e.g. the worker's own
-    /// start: then <paramref name="decide"/> runs on it and the events are appended optimistically at that version, with
-    /// no lock and no read of the caller's own. Anything appended meanwhile (a cancel, a re-queue) fails that append in
-    /// the same statement, and the write is decided again under the stream lock from the job as it now is.
+    /// start: <paramref name="decide"/> runs on it and the job is not read at all.
     /// </param>
     public Task AppendAsync(Guid jobId, Decide decide, Job? held = null)
     {
@@ -73,7 +75,8 @@ public sealed class JobJournal(IDocumentStore store, ILogger<JobJournal> logger)
 
     private async Task CommitAsync(List<Write> batch)
     {
-        if (batch.Count > 1)
+        // Two writes of one job cannot share a commit: both would decide from the same version.
+        if (batch.Count > 1 && batch.DistinctBy(w => w.JobId).Count() == batch.Count)
         {
             try
             {
@@ -106,12 +109,12 @@ public sealed class JobJournal(IDocumentStore store, ILogger<JobJournal> logger)
         {
             await CommitTogetherAsync([write]);
         }
-        catch (Exception e) when (write.Held is not null && IsVersionConflict(e))
+        catch (Exception e) when (!write.Locked && IsVersionConflict(e))
         {
-            // The job moved on since the caller's copy (a cancel, a re-queue, a redelivery's start): decide again from the
-            // job as it is, under its lock.
+            // The job moved on since it was read or held (a cancel, a re-queue, a redelivery's start): decide again from
+            // the job as it is, under its lock.
             logger.LogDebug(e, "Job {JobId} changed since its worker read it; deciding again under its lock", write.JobId);
-            await CommitTogetherAsync([write with { Held = null }]);
+            await CommitTogetherAsync([write with { Held = null, Locked = true }]);
         }
     }
 
@@ -134,31 +137,30 @@ public sealed class JobJournal(IDocumentStore store, ILogger<JobJournal> logger)
                 name: "job journal commit");
         batchSpan?.SetTag("ns.batch_size", writes.Count);
         await using var session = store.LightweightSession();
-        // Every stream without a held copy is locked and loaded in one round trip, in one order for every batch in every
-        // worker, so two batches can never deadlock on each other's locks. (An optimistic append locks its stream row only
-        // as it appends, in the same order; the rare cycle with another worker's lock is PostgreSQL's deadlock error, and
-        // the batch is retried one write at a time.)
+        // The jobs read below stay in the session's identity map, where the commit's inline projection takes them instead
+        // of reading them again (with Events.UseIdentityMapForAggregates, which the worker's store sets).
+        session.UseIdentityMapFor<Job>();
         var decided = new List<(Job? Before, IReadOnlyList<object> Events)>(writes.Count);
-        var locked = writes.Where(w => w.Held is null).OrderBy(w => w.JobId).ToList();
-        if (locked.Count > 0)
+        // Only a write whose optimistic append failed takes the stream lock, and it commits alone.
+        foreach (var write in writes.Where(w => w.Locked))
         {
-            var batch = session.CreateBatchQuery();
-            var fetches = locked.Select(w => (Write: w, Stream: batch.Events.FetchForExclusiveWriting<Job>(w.JobId))).ToList();
-            await batch.Execute();
-            foreach (var (write, fetch) in fetches)
-            {
-                var stream = await fetch;
-                var events = write.Decide(stream.Aggregate);
-                if (events.Count > 0) stream.AppendMany(events);
-                decided.Add((stream.Aggregate, events));
-            }
+            var stream = await session.Events.FetchForExclusiveWriting<Job>(write.JobId);
+            var events = write.Decide(stream.Aggregate);
+            if (events.Count > 0) stream.AppendMany(events);
+            decided.Add((stream.Aggregate, events));
         }
-        foreach (var write in writes.Where(w => w.Held is not null).OrderBy(w => w.JobId))
+        // Every job to read, in one statement, and nothing locked: each append locks its stream row only as it runs, in
+        // the jobs' order. Should two commits still meet in a deadlock, PostgreSQL fails one, and it is retried one write
+        // at a time.
+        var toRead = writes.Where(w => !w.Locked && w.Held is null).Select(w => w.JobId).ToArray();
+        var read = toRead.Length == 0 ? new Dictionary<Guid, Job>() : (await session.LoadManyAsync<Job>(toRead)).ToDictionary(j => j.Id);
+        foreach (var write in writes.Where(w => !w.Locked).OrderBy(w => w.JobId))
         {
-            var events = write.Decide(write.Held);
-            // The version the stream reaches with these events: mt_quick_append_events checks it in the append itself.
-            if (events.Count > 0) session.Events.Append(write.JobId, write.Held!.Version + events.Count, events.ToArray());
-            decided.Add((write.Held, events));
+            var job = write.Held ?? read.GetValueOrDefault(write.JobId);
+            var events = write.Decide(job);
+            // At the version the stream reaches with these events: mt_quick_append_events checks it in the append itself.
+            if (events.Count > 0) session.Events.Append(write.JobId, (job?.Version ?? 0) + events.Count, events.ToArray());
+            decided.Add((job, events));
         }
         await session.SaveChangesAsync();
         // Counted once committed: a batch that fails is decided and counted again, one write at a time.
