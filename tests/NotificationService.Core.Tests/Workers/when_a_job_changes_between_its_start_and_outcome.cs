@@ -81,6 +81,32 @@ public sealed class when_a_job_changes_between_its_start_and_outcome(SystemFixtu
     }
 
     [Fact]
+    public async Task a_cancel_committed_between_the_starts_read_and_its_append_wins_and_nothing_is_started()
+    {
+        var id = Guid.NewGuid();
+        await AppendAsync(id, new JobQueued(id, Guid.NewGuid(), System.Tenant.Id, System.Email.Id, System.Email.Name,
+            JsonSerializer.SerializeToElement(new { }), DateTimeOffset.UtcNow, null));
+        var decidedFrom = new List<JobState?>(); // the states, not the copies: a failed commit's projection may have changed its copy
+
+        await Journal.AppendAsync(id, job =>
+        {
+            decidedFrom.Add(job?.State);
+            // The core's cancel, committed after the worker read the job and before its start is appended. The read took no
+            // lock (a locked read would make this wait for the worker, and the worker for it).
+            if (decidedFrom.Count == 1)
+                AppendAsync(id, [.. Assert.IsType<CancelDecision.Cancel>(JobLifecycle.OnCancel(job!, "tenant", DateTimeOffset.UtcNow)).Events])
+                    .WaitAsync(TimeSpan.FromSeconds(10)).GetAwaiter().GetResult();
+            return JobLifecycle.OnPickUp(job, "worker-under-test", DateTimeOffset.UtcNow) is PickUp.Send send ? send.Events : [];
+        });
+
+        Assert.Equal(2, decidedFrom.Count);
+        Assert.Equal([JobState.Queued, JobState.Canceled], decidedFrom);
+        var (stored, events) = await StoredAsync(id);
+        Assert.Equal(JobState.Canceled, stored.State);
+        Assert.Equal(["JobQueued", "JobCancellationRequested", "JobCanceled"], events); // the cancel's own events, and no start
+    }
+
+    [Fact]
     public async Task a_cancel_committed_after_the_start_wins_over_the_held_copy()
     {
         var journal = Journal;
