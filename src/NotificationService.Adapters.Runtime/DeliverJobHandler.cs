@@ -35,10 +35,12 @@ public static partial class DeliverJobHandler
         // the start and a crash mid-send would leave no trace that an attempt began. A failure here is before any send,
         // so the worker's error policies may retry the whole message.
         PickUp pickUp = new PickUp.Skip();
-        Job? job = null;
+        Job? job = null, held = null;
         await journal.AppendAsync(message.JobId, loaded =>
         {
             (job, pickUp) = (loaded, JobLifecycle.OnPickUp(loaded, worker.Node, clock.GetUtcNow(), message.Generation, worker.AdapterId));
+            // The job as this start commits it, copied now: the commit's projection applies the events to `loaded` itself.
+            held = pickUp is PickUp.Send started ? loaded!.AfterStart(started.Events) : null;
             return pickUp switch
             {
                 PickUp.End end => [end.Event],
@@ -61,10 +63,11 @@ public static partial class DeliverJobHandler
 
         // Phase 2: the outcome. Past the send, nothing may throw back into the error policies: they would run the handler
         // again and send a delivered job twice. Only the commit is retried; a transient failure's retry message follows
-        // once its event is committed (lost in between, the reconciler re-publishes the queued job).
+        // once its event is committed (lost in between, the reconciler re-publishes the queued job). Decided from the job as
+        // this worker committed its start, appended at that version: a cancel or re-queue since then sends it to the lock.
         DateTimeOffset? retryAt = null;
         IReadOnlyList<object> recorded = [];
-        var committed = await CommitOutcomeAsync(message.JobId, journal, worker.OutcomeCommitWindow, logger, latest =>
+        var committed = await CommitOutcomeAsync(message.JobId, journal, held!, worker.OutcomeCommitWindow, logger, latest =>
         {
             if (latest is null) return []; // the job's stream is gone (deleted data): nothing left to record
             var outcome = JobLifecycle.OnAttemptEnded(latest!, attempt, result, canceled, worker.Policy, clock.GetUtcNow(),
@@ -113,14 +116,14 @@ public static partial class DeliverJobHandler
     /// waited out). If it still fails, the job stays Started: the core's reconciler re-queues it after its lease and
     /// records the possible duplicate, which is the truth, where failing it would claim a delivered job was not sent.
     /// </summary>
-    private static async Task<bool> CommitOutcomeAsync(Guid jobId, JobJournal journal, TimeSpan window, ILogger logger, JobJournal.Decide decide)
+    private static async Task<bool> CommitOutcomeAsync(Guid jobId, JobJournal journal, Job held, TimeSpan window, ILogger logger, JobJournal.Decide decide)
     {
         var giveUpAt = DateTimeOffset.UtcNow + window;
         for (var delay = TimeSpan.FromMilliseconds(250); ; delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks)))
         {
             try
             {
-                await journal.AppendAsync(jobId, decide);
+                await journal.AppendAsync(jobId, decide, held);
                 return true;
             }
             catch (Exception e) when (FromTheDatabase(e) && DateTimeOffset.UtcNow + delay < giveUpAt)

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using JasperFx;
 using Marten;
 using Microsoft.Extensions.Logging;
 using NotificationService.Hosting;
@@ -18,11 +19,13 @@ public sealed class JobJournal(IDocumentStore store, ILogger<JobJournal> logger)
 {
     private const int MaximumBatch = 64;
 
-    /// <summary>Decides, from the job as it is under its stream lock, which events to append (none is fine).</summary>
+    /// <summary>Decides, from the job as it was read, held or locked, which events to append (none is fine).</summary>
     public delegate IReadOnlyList<object> Decide(Job? job);
 
-    /// <summary><paramref name="Caller"/>: the span the write was asked in (the job's handler), which its commit belongs to.</summary>
-    private sealed record Write(Guid JobId, Decide Decide, TaskCompletionSource Committed, Activity? Caller, Guid? CallerJob);
+    /// <summary><paramref name="Caller"/>: the span the write was asked in (the job's handler), which its commit belongs to.
+    /// <paramref name="Held"/>: the job as the caller knows it committed, to decide from without reading or locking it.
+    /// <paramref name="Locked"/>: decided under the stream lock, after an optimistic append found the job changed.</summary>
+    private sealed record Write(Guid JobId, Decide Decide, TaskCompletionSource Committed, Activity? Caller, Guid? CallerJob, Job? Held, bool Locked = false);
 
     private static readonly ActivitySource Tracing = new(Telemetry.SourceName);
 
@@ -31,12 +34,19 @@ public sealed class JobJournal(IDocumentStore store, ILogger<JobJournal> logger)
     private bool _flushing;
 
     /// <summary>
-    /// Locks the job's stream, appends what <paramref name="decide"/> returns and commits. <paramref name="decide"/> may run
-    /// more than once (when a shared batch falls back to single writes); only its last run is committed.
+    /// Reads the job, appends what <paramref name="decide"/> returns at the stream version it read, and commits.
+    /// Optimistic: mt_quick_append_events checks the version in the append itself, so anything appended since the read (a
+    /// cancel, a re-queue, another worker's start) fails it, and the write is then decided again under the stream's lock
+    /// from the job as it now is. <paramref name="decide"/> may run more than once (that, or a shared batch falling back
+    /// to single writes); only its last run is committed.
     /// </summary>
-    public Task AppendAsync(Guid jobId, Decide decide)
+    /// <param name="held">
+    /// The job as the caller knows it was committed (its <see cref="Job.Version"/> the stream's), e.g. the worker's own
+    /// start: <paramref name="decide"/> runs on it and the job is not read at all.
+    /// </param>
+    public Task AppendAsync(Guid jobId, Decide decide, Job? held = null)
     {
-        var write = new Write(jobId, decide, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), Activity.Current, Telemetry.CurrentJob);
+        var write = new Write(jobId, decide, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), Activity.Current, Telemetry.CurrentJob, held);
         bool startFlushing;
         lock (_gate)
         {
@@ -65,7 +75,8 @@ public sealed class JobJournal(IDocumentStore store, ILogger<JobJournal> logger)
 
     private async Task CommitAsync(List<Write> batch)
     {
-        if (batch.Count > 1)
+        // Two writes of one job cannot share a commit: both would decide from the same version.
+        if (batch.Count > 1 && batch.DistinctBy(w => w.JobId).Count() == batch.Count)
         {
             try
             {
@@ -82,7 +93,7 @@ public sealed class JobJournal(IDocumentStore store, ILogger<JobJournal> logger)
         {
             try
             {
-                await CommitTogetherAsync([write]);
+                await CommitAloneAsync(write);
                 write.Committed.TrySetResult();
             }
             catch (Exception e)
@@ -90,6 +101,28 @@ public sealed class JobJournal(IDocumentStore store, ILogger<JobJournal> logger)
                 write.Committed.TrySetException(e);
             }
         }
+    }
+
+    private async Task CommitAloneAsync(Write write)
+    {
+        try
+        {
+            await CommitTogetherAsync([write]);
+        }
+        catch (Exception e) when (!write.Locked && IsVersionConflict(e))
+        {
+            // The job moved on since it was read or held (a cancel, a re-queue, a redelivery's start): decide again from
+            // the job as it is, under its lock.
+            logger.LogDebug(e, "Job {JobId} changed since its worker read it; deciding again under its lock", write.JobId);
+            await CommitTogetherAsync([write with { Held = null, Locked = true }]);
+        }
+    }
+
+    private static bool IsVersionConflict(Exception e)
+    {
+        for (var inner = e; inner is not null; inner = inner.InnerException)
+            if (inner is ConcurrencyException or JasperFx.Events.EventStreamUnexpectedMaxEventIdException) return true;
+        return false;
     }
 
     private async Task CommitTogetherAsync(IReadOnlyList<Write> writes)
@@ -104,18 +137,30 @@ public sealed class JobJournal(IDocumentStore store, ILogger<JobJournal> logger)
                 name: "job journal commit");
         batchSpan?.SetTag("ns.batch_size", writes.Count);
         await using var session = store.LightweightSession();
-        // Every stream is locked and loaded in one round trip, in one order for every batch in every worker, so two
-        // batches can never deadlock on each other's streams.
-        var batch = session.CreateBatchQuery();
-        var fetches = writes.OrderBy(w => w.JobId).Select(w => (Write: w, Stream: batch.Events.FetchForExclusiveWriting<Job>(w.JobId))).ToList();
-        await batch.Execute();
-        var decided = new List<(Job? Before, IReadOnlyList<object> Events)>(fetches.Count);
-        foreach (var (write, fetch) in fetches)
+        // The jobs read below stay in the session's identity map, where the commit's inline projection takes them instead
+        // of reading them again (with Events.UseIdentityMapForAggregates, which the worker's store sets).
+        session.UseIdentityMapFor<Job>();
+        var decided = new List<(Job? Before, IReadOnlyList<object> Events)>(writes.Count);
+        // Only a write whose optimistic append failed takes the stream lock, and it commits alone.
+        foreach (var write in writes.Where(w => w.Locked))
         {
-            var stream = await fetch;
+            var stream = await session.Events.FetchForExclusiveWriting<Job>(write.JobId);
             var events = write.Decide(stream.Aggregate);
             if (events.Count > 0) stream.AppendMany(events);
             decided.Add((stream.Aggregate, events));
+        }
+        // Every job to read, in one statement, and nothing locked: each append locks its stream row only as it runs, in
+        // the jobs' order. Should two commits still meet in a deadlock, PostgreSQL fails one, and it is retried one write
+        // at a time.
+        var toRead = writes.Where(w => !w.Locked && w.Held is null).Select(w => w.JobId).ToArray();
+        var read = toRead.Length == 0 ? new Dictionary<Guid, Job>() : (await session.LoadManyAsync<Job>(toRead)).ToDictionary(j => j.Id);
+        foreach (var write in writes.Where(w => !w.Locked).OrderBy(w => w.JobId))
+        {
+            var job = write.Held ?? read.GetValueOrDefault(write.JobId);
+            var events = write.Decide(job);
+            // At the version the stream reaches with these events: mt_quick_append_events checks it in the append itself.
+            if (events.Count > 0) session.Events.Append(write.JobId, (job?.Version ?? 0) + events.Count, events.ToArray());
+            decided.Add((job, events));
         }
         await session.SaveChangesAsync();
         // Counted once committed: a batch that fails is decided and counted again, one write at a time.

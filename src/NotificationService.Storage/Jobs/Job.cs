@@ -77,6 +77,25 @@ public sealed class Job
         return next;
     }
 
+    /// <summary>
+    /// The job once the worker's own start (JobLifecycle.OnPickUp's Send events) is committed, this copy left as it is:
+    /// what the worker holds to decide its outcome from and append it at the expected stream version, without reading the
+    /// job again (JobJournal). Anything committed in between changes the version, and the append falls back to a read.
+    /// </summary>
+    public Job AfterStart(IReadOnlyList<object> started)
+    {
+        var next = (Job)MemberwiseClone();
+        foreach (var e in started)
+            switch (e)
+            {
+                case JobPossibleDuplicate d: next.Apply(d); break;
+                case JobStarted d: next.Apply(d); break;
+                default: throw new ArgumentException($"{e.GetType().Name} is not part of a start.", nameof(started));
+            }
+        next.Version += started.Count;
+        return next;
+    }
+
     public void Apply(JobScheduled e)
     {
         (Id, OfferId, ServiceId, AdapterId, AdapterName, Params) = (e.JobId, e.OfferId, e.ServiceId, e.AdapterId, e.AdapterName, e.Params);

@@ -1,0 +1,174 @@
+using System.Text.Json;
+using Marten;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using NotificationService.Adapters.Runtime;
+using NotificationService.Contracts;
+using NotificationService.Storage.Adapters;
+using NotificationService.Storage.Jobs;
+
+namespace NotificationService.Core.Tests.Workers;
+
+/// <summary>
+/// The worker appends an attempt's outcome at the stream version of its own start, deciding from the job as it committed
+/// it (JobJournal's held copy), without locking or reading the job. Whatever another process commits in between (a
+/// cancel from the core, the reconciler's re-queue) must win: the optimistic append fails and the outcome is decided
+/// again from the job as it now is, under its lock.
+/// </summary>
+public sealed class when_a_job_changes_between_its_start_and_outcome(SystemFixture system) : IntegrationContext(system)
+{
+    private IDocumentStore Store => System.Core.Services.GetRequiredService<IDocumentStore>();
+    private JobJournal Journal => new(Store, NullLogger<JobJournal>.Instance);
+
+    /// <summary>A queued job, started through the journal as the worker does: returns what the worker then holds.</summary>
+    private async Task<Job> StartedJobAsync(JobJournal journal)
+    {
+        var id = Guid.NewGuid();
+        await using (var session = Store.LightweightSession())
+        {
+            session.Events.StartStream<Job>(id, new JobQueued(id, Guid.NewGuid(), System.Tenant.Id, System.Email.Id, System.Email.Name,
+                JsonSerializer.SerializeToElement(new { }), DateTimeOffset.UtcNow, null));
+            await session.SaveChangesAsync();
+        }
+        Job? held = null;
+        await journal.AppendAsync(id, job =>
+        {
+            var started = JobLifecycle.OnPickUp(job, "worker-under-test", DateTimeOffset.UtcNow) is PickUp.Send send ? send.Events : [];
+            held = job!.AfterStart(started); // as DeliverJobHandler does: copied before the commit applies the events to `job`
+            return started;
+        });
+        return held!;
+    }
+
+    /// <summary>The outcome decision the worker makes, recording which copy of the job each run decided from.</summary>
+    private static JobJournal.Decide Outcome(DeliveryResult result, List<Job?> decidedFrom) => job =>
+    {
+        decidedFrom.Add(job);
+        return job is null ? [] : JobLifecycle.OnAttemptEnded(job, job.Attempts, result, false, new DeliveryPolicy(), DateTimeOffset.UtcNow, 0.5).Events;
+    };
+
+    private async Task AppendAsync(Guid jobId, params object[] events)
+    {
+        await using var session = Store.LightweightSession();
+        session.Events.Append(jobId, events);
+        await session.SaveChangesAsync();
+    }
+
+    private async Task<(Job Job, string[] Events)> StoredAsync(Guid jobId)
+    {
+        await using var session = Store.QuerySession();
+        var events = await session.Events.FetchStreamAsync(jobId);
+        return ((await session.LoadAsync<Job>(jobId))!, events.Select(e => e.Data.GetType().Name).ToArray());
+    }
+
+    [Fact]
+    public async Task the_held_copy_is_the_committed_job_and_its_outcome_commits_from_it_alone()
+    {
+        var journal = Journal;
+        var held = await StartedJobAsync(journal);
+        var (stored, _) = await StoredAsync(held.Id);
+        Assert.Equal(JsonSerializer.Serialize(stored), JsonSerializer.Serialize(held)); // version included
+
+        var decidedFrom = new List<Job?>();
+        await journal.AppendAsync(held.Id, Outcome(new DeliveryResult.Delivered(), decidedFrom), held);
+
+        // One decision, from the held copy: no read, no lock, no second try.
+        Assert.Same(held, Assert.Single(decidedFrom));
+        var (job, events) = await StoredAsync(held.Id);
+        Assert.Equal(JobState.Finished, job.State);
+        Assert.Equal(3, job.Version);
+        Assert.Equal(["JobQueued", "JobStarted", "JobFinished"], events);
+    }
+
+    [Fact]
+    public async Task a_cancel_committed_between_the_starts_read_and_its_append_wins_and_nothing_is_started()
+    {
+        var id = Guid.NewGuid();
+        await AppendAsync(id, new JobQueued(id, Guid.NewGuid(), System.Tenant.Id, System.Email.Id, System.Email.Name,
+            JsonSerializer.SerializeToElement(new { }), DateTimeOffset.UtcNow, null));
+        var decidedFrom = new List<JobState?>(); // the states, not the copies: a failed commit's projection may have changed its copy
+
+        await Journal.AppendAsync(id, job =>
+        {
+            decidedFrom.Add(job?.State);
+            // The core's cancel, committed after the worker read the job and before its start is appended. The read took no
+            // lock (a locked read would make this wait for the worker, and the worker for it).
+            if (decidedFrom.Count == 1)
+                AppendAsync(id, [.. Assert.IsType<CancelDecision.Cancel>(JobLifecycle.OnCancel(job!, "tenant", DateTimeOffset.UtcNow)).Events])
+                    .WaitAsync(TimeSpan.FromSeconds(10)).GetAwaiter().GetResult();
+            return JobLifecycle.OnPickUp(job, "worker-under-test", DateTimeOffset.UtcNow) is PickUp.Send send ? send.Events : [];
+        });
+
+        Assert.Equal(2, decidedFrom.Count);
+        Assert.Equal([JobState.Queued, JobState.Canceled], decidedFrom);
+        var (stored, events) = await StoredAsync(id);
+        Assert.Equal(JobState.Canceled, stored.State);
+        Assert.Equal(["JobQueued", "JobCancellationRequested", "JobCanceled"], events); // the cancel's own events, and no start
+    }
+
+    [Fact]
+    public async Task a_cancel_committed_after_the_start_wins_over_the_held_copy()
+    {
+        var journal = Journal;
+        var held = await StartedJobAsync(journal);
+        // The core's cancel of a started job, committed while the worker was sending.
+        var (current, _) = await StoredAsync(held.Id);
+        var cancel = Assert.IsType<CancelDecision.Cancel>(JobLifecycle.OnCancel(current, "tenant", DateTimeOffset.UtcNow));
+        await AppendAsync(held.Id, [.. cancel.Events]);
+
+        // From the held copy (no cancel in it) a transient failure would be a retry; the job as it is says canceled.
+        var decidedFrom = new List<Job?>();
+        await journal.AppendAsync(held.Id, Outcome(new DeliveryResult.Transient("busy"), decidedFrom), held);
+
+        Assert.Equal(2, decidedFrom.Count);
+        Assert.Same(held, decidedFrom[0]);
+        Assert.True(decidedFrom[1]!.CancellationRequested);
+        var (job, events) = await StoredAsync(held.Id);
+        Assert.Equal(JobState.Canceled, job.State);
+        Assert.Equal(["JobQueued", "JobStarted", "JobCancellationRequested", "JobCanceled"], events);
+    }
+
+    [Fact]
+    public async Task a_requeue_committed_after_the_start_leaves_the_outcome_to_the_new_generation()
+    {
+        var journal = Journal;
+        var held = await StartedJobAsync(journal);
+        await AppendAsync(held.Id, new JobRequeued(held.Id, 1, "Started with no outcome past its lease.", DateTimeOffset.UtcNow));
+
+        var decidedFrom = new List<Job?>();
+        // The outcome of the superseded attempt (generation 0): nothing to record over the re-queue.
+        await journal.AppendAsync(held.Id, job =>
+        {
+            decidedFrom.Add(job);
+            return JobLifecycle.OnAttemptEnded(job!, 1, new DeliveryResult.Transient("timeout"), false, new DeliveryPolicy(), DateTimeOffset.UtcNow, 0.5, generation: 0).Events;
+        }, held);
+
+        Assert.Equal(2, decidedFrom.Count);
+        var (job, events) = await StoredAsync(held.Id);
+        Assert.Equal(JobState.Queued, job.State);
+        Assert.Equal(1, job.Generation);
+        Assert.Equal(["JobQueued", "JobStarted", "JobRequeued"], events);
+    }
+
+    [Fact]
+    public async Task outcomes_held_by_many_sends_share_a_commit_and_a_stale_one_among_them_falls_back_alone()
+    {
+        var journal = Journal;
+        var held = new List<Job>();
+        for (var i = 0; i < 12; i++) held.Add(await StartedJobAsync(journal));
+        var stale = held[4];
+        var (current, _) = await StoredAsync(stale.Id);
+        await AppendAsync(stale.Id, [.. Assert.IsType<CancelDecision.Cancel>(JobLifecycle.OnCancel(current, "tenant", DateTimeOffset.UtcNow)).Events]);
+
+        await Task.WhenAll(held.Select(h => journal.AppendAsync(h.Id, Outcome(new DeliveryResult.Delivered(), []), h)));
+
+        foreach (var h in held)
+        {
+            var (job, events) = await StoredAsync(h.Id);
+            // A delivered send is the truth even when a cancel came meanwhile (OnAttemptEnded): the stale one appends
+            // after the cancel, at the version it really has, instead of over it.
+            Assert.Equal(JobState.Finished, job.State);
+            Assert.Equal(h == stale ? ["JobQueued", "JobStarted", "JobCancellationRequested", "JobFinished"] : ["JobQueued", "JobStarted", "JobFinished"], events);
+        }
+    }
+}
