@@ -11,6 +11,13 @@ namespace NotificationService.Core.Infrastructure;
 /// </summary>
 public sealed record PagedResult<T>(IReadOnlyList<T> Items, int Page, int PageSize, long Total, bool TotalIsExact = true);
 
+/// <summary>
+/// A page of a listing that pages by cursor or, for the callers that came first, by number (dead letters, operator
+/// actions, erasures), as <c>GET /admin/jobs</c>: <see cref="Next"/> is the following page's <c>after</c> (null on the
+/// last), <see cref="Page"/> null when the page was asked for by cursor, <see cref="Total"/> the filter's matches.
+/// </summary>
+public sealed record KeysetPage<T>(IReadOnlyList<T> Items, int? Page, int PageSize, long Total, bool TotalIsExact, string? Next);
+
 /// <summary>The page and pageSize checks every OFFSET-paged listing shares.</summary>
 public static class Paging
 {
