@@ -235,6 +235,8 @@ public sealed record DeadLetterSearch
     public DateTimeOffset? To { get; init; }
     public int? Page { get; init; }
     public int? PageSize { get; init; }
+    /// <summary>The <see cref="KeysetPage{T}.Next"/> of the previous page (instead of <see cref="Page"/>); null for the first.</summary>
+    public string? After { get; init; }
 }
 
 public sealed record DeadLetterSkipped(Guid Id, string Reason);

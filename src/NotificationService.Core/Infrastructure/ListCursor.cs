@@ -8,8 +8,8 @@ using Microsoft.AspNetCore.WebUtilities;
 namespace NotificationService.Core.Infrastructure;
 
 /// <summary>
-/// Where a page of an admin list ended: the last row's sort key (a name, or a time as <see cref="Jobs.JobCursor.Text"/>)
-/// and its id, the tie-breaker. Protected like <see cref="Jobs.JobCursor"/>, each list under its own purpose, so a cursor is
+/// Where a page of an admin list ended: the last row's sort key (a name, or a time as <see cref="TimeKey"/>) and its id,
+/// the tie-breaker. Protected like the job listings' cursor, each list under its own purpose, so a cursor is
 /// opaque, works on every core instance, and an edited one or another list's is refused instead of silently moving the page.
 /// </summary>
 public sealed record ListCursor(string Key, Guid Id)
@@ -20,6 +20,12 @@ public sealed record ListCursor(string Key, Guid Id)
     public const string DeadLetters = "NotificationService.Admin.DeadLettersCursor.v1";
     public const string Operations = "NotificationService.Admin.OperationsCursor.v1";
     public const string Erasures = "NotificationService.Admin.ErasuresCursor.v1";
+
+    /// <summary>
+    /// A time as text, for SQL to parse with the same function as the stored document's: PostgreSQL rounds the 100 ns
+    /// digits to microseconds, and a value rounded differently on each side would skip or repeat a row.
+    /// </summary>
+    public static string TimeKey(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture);
 
     public string Encode(IDataProtectionProvider protection, string purpose)
     {

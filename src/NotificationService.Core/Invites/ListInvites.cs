@@ -2,7 +2,6 @@ using Marten;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Mvc;
 using NotificationService.Core.Infrastructure;
-using NotificationService.Core.Jobs;
 using NotificationService.Storage;
 using Wolverine.Http;
 
@@ -34,13 +33,13 @@ public static class ListInvitesEndpoint
     public static async Task<IReadOnlyList<InviteView>> List(ArrayPaging paging, IQuerySession session, HttpContext context, IDataProtectionProvider protection, CancellationToken ct)
     {
         if (!paging.Paged) return (await session.Query<Invite>().OrderByDescending(i => i.CreatedAt).ToListAsync(ct)).Select(InviteView.From).ToList();
-        // The time as text through the stored value's own function, so both round their 100 ns digits alike (JobCursor.Text).
+        // The time as text through the stored value's own function, so both round their 100 ns digits alike (ListCursor.TimeKey).
         var (after, args) = paging.After is { } cursor
             ? ($" where ({CreatedAt}, (d.data ->> 'inviteId')::uuid) < ({NotificationStore.Schema}.mt_immutable_timestamptz(?), ?)", new object[] { cursor.Key, cursor.Id })
             : ("", []);
         var invites = await session.QueryAsync<Invite>(
             $"select d.data from {NotificationStore.Schema}.mt_doc_invite d{after} order by {CreatedAt} desc, (d.data ->> 'inviteId')::uuid desc limit {paging.Size + 1}", ct, args);
-        return paging.Page(invites, i => new ListCursor(JobCursor.Text(i.CreatedAt), i.InviteId), ListCursor.Invites, context, protection)
+        return paging.Page(invites, i => new ListCursor(ListCursor.TimeKey(i.CreatedAt), i.InviteId), ListCursor.Invites, context, protection)
             .Select(InviteView.From).ToList();
     }
 }
