@@ -31,6 +31,11 @@ public sealed class NotificationAdminClient
     public Task<IReadOnlyList<ServiceView>> ListServicesAsync(CancellationToken ct = default) =>
         _api.SendAsync<IReadOnlyList<ServiceView>>(HttpMethod.Get, "admin/services", null, ct);
 
+    /// <summary>One page of the services (<paramref name="limit"/> 1 to 200); pass <see cref="ListPage{T}.Next"/> as the next call's <paramref name="after"/>.</summary>
+    [ApiOperation("GET", "/admin/services")]
+    public Task<ListPage<ServiceView>> ListServicesAsync(int limit, string? after = null, CancellationToken ct = default) =>
+        _api.SendPageAsync<ServiceView>(Query("admin/services", ("limit", limit), ("after", after)), ct);
+
     /// <summary>The service with its keys, the limits set for it and its retention.</summary>
     [ApiOperation("GET", "/admin/services/{id}")]
     public Task<ServiceView> GetServiceAsync(Guid id, CancellationToken ct = default) =>
@@ -125,6 +130,11 @@ public sealed class NotificationAdminClient
     public Task<IReadOnlyList<AdapterView>> ListAdaptersAsync(CancellationToken ct = default) =>
         _api.SendAsync<IReadOnlyList<AdapterView>>(HttpMethod.Get, "admin/adapters", null, ct);
 
+    /// <summary>One page of the adapters (<paramref name="limit"/> 1 to 200); pass <see cref="ListPage{T}.Next"/> as the next call's <paramref name="after"/>.</summary>
+    [ApiOperation("GET", "/admin/adapters")]
+    public Task<ListPage<AdapterView>> ListAdaptersAsync(int limit, string? after = null, CancellationToken ct = default) =>
+        _api.SendPageAsync<AdapterView>(Query("admin/adapters", ("limit", limit), ("after", after)), ct);
+
     [ApiOperation("GET", "/admin/adapters/{id}")]
     public Task<AdapterView> GetAdapterAsync(Guid id, CancellationToken ct = default) =>
         _api.SendAsync<AdapterView>(HttpMethod.Get, $"admin/adapters/{Id(id)}", null, ct);
@@ -165,6 +175,11 @@ public sealed class NotificationAdminClient
     [ApiOperation("GET", "/admin/invites")]
     public Task<IReadOnlyList<InviteView>> ListInvitesAsync(CancellationToken ct = default) =>
         _api.SendAsync<IReadOnlyList<InviteView>>(HttpMethod.Get, "admin/invites", null, ct);
+
+    /// <summary>One page of the invites (<paramref name="limit"/> 1 to 200); pass <see cref="ListPage{T}.Next"/> as the next call's <paramref name="after"/>.</summary>
+    [ApiOperation("GET", "/admin/invites")]
+    public Task<ListPage<InviteView>> ListInvitesAsync(int limit, string? after = null, CancellationToken ct = default) =>
+        _api.SendPageAsync<InviteView>(Query("admin/invites", ("limit", limit), ("after", after)), ct);
 
     [ApiOperation("GET", "/admin/invites/{id}")]
     public Task<InviteView> GetInviteAsync(Guid id, CancellationToken ct = default) =>
