@@ -207,9 +207,10 @@ public sealed class HostileRequests(HostileTargets targets, int seed)
             4 => ("/v1/offers", key, new[] { "page", "pageSize" }),
             2 => ("/admin/jobs", targets.AdminKey, new[] { "page", "pageSize", "state", "adapter", "service", "offerId", "from", "to", "after", "metadata.k", "metadata." }),
             3 when random.Next(2) == 0 => (random.Next(2) == 0 ? "/admin/dead-letters" : "/admin/dead-letters/groups", targets.AdminKey,
-                new[] { "page", "pageSize", "adapter", "messageType", "exceptionType", "failure", "from", "to" }),
-            3 => ("/admin/operations", targets.AdminKey, new[] { "page", "pageSize", "kind" }),
-            _ => (random.Next(2) == 0 ? "/admin/services" : "/admin/adapters", targets.AdminKey, new[] { "page", "pageSize" }),
+                new[] { "page", "pageSize", "adapter", "messageType", "exceptionType", "failure", "from", "to", "after" }),
+            3 => (random.Next(2) == 0 ? "/admin/operations" : "/admin/erasures", targets.AdminKey, new[] { "page", "pageSize", "kind", "after" }),
+            _ => (random.Next(3) switch { 0 => "/admin/services", 1 => "/admin/adapters", _ => "/admin/invites" }, targets.AdminKey,
+                new[] { "limit", "after", "page", "pageSize" }),
         };
         var query = string.Join("&", names.Where(_ => random.Next(3) > 0).Select(name => $"{name}={Edge()}").Append($"page={Edge()}"));
         return Request("list-query", "GET", $"{path}?{query}", auth, null, null);

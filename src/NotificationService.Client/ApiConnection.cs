@@ -30,6 +30,28 @@ internal sealed class ApiConnection(HttpClient http, string? apiKey)
         return value ?? throw new NotificationApiException(method, path, (int)response.StatusCode, "The response had no body.", null);
     }
 
+    /// <summary>
+    /// One page of a list that answers an array and names its next page in a <c>Link: &lt;...&gt;; rel="next"</c> header
+    /// (RFC 8288): the rows, and the <c>after</c> of that link (null on the last page).
+    /// </summary>
+    public async Task<ListPage<T>> SendPageAsync<T>(string path, CancellationToken ct)
+    {
+        using var response = await SendCoreAsync(HttpMethod.Get, path, null, ct, authorize: true, idempotencyKey: null);
+        var items = await response.Content.ReadFromJsonAsync<List<T>>(Json, ct)
+            ?? throw new NotificationApiException(HttpMethod.Get, path, (int)response.StatusCode, "The response had no body.", null);
+        return new ListPage<T>(items, response.Headers.TryGetValues("Link", out var links) ? links.Select(NextAfter).FirstOrDefault(a => a is not null) : null);
+    }
+
+    private static string? NextAfter(string link)
+    {
+        var open = link.IndexOf('<');
+        var close = link.IndexOf('>', open + 1);
+        if (open < 0 || close < 0 || !link[(close + 1)..].Contains("rel=\"next\"", StringComparison.Ordinal)) return null;
+        var target = link[(open + 1)..close];
+        var query = target.IndexOf('?') is var q and >= 0 ? target[(q + 1)..] : "";
+        return query.Split('&').Where(p => p.StartsWith("after=", StringComparison.Ordinal)).Select(p => Uri.UnescapeDataString(p["after=".Length..])).FirstOrDefault();
+    }
+
     public async Task SendAsync(HttpMethod method, string path, object? body, CancellationToken ct)
     {
         using var _ = await SendCoreAsync(method, path, body, ct, authorize: true, idempotencyKey: null);

@@ -31,6 +31,11 @@ public sealed class NotificationAdminClient
     public Task<IReadOnlyList<ServiceView>> ListServicesAsync(CancellationToken ct = default) =>
         _api.SendAsync<IReadOnlyList<ServiceView>>(HttpMethod.Get, "admin/services", null, ct);
 
+    /// <summary>One page of the services (<paramref name="limit"/> 1 to 200); pass <see cref="ListPage{T}.Next"/> as the next call's <paramref name="after"/>.</summary>
+    [ApiOperation("GET", "/admin/services")]
+    public Task<ListPage<ServiceView>> ListServicesAsync(int limit, string? after = null, CancellationToken ct = default) =>
+        _api.SendPageAsync<ServiceView>(Query("admin/services", ("limit", limit), ("after", after)), ct);
+
     /// <summary>The service with its keys, the limits set for it and its retention.</summary>
     [ApiOperation("GET", "/admin/services/{id}")]
     public Task<ServiceView> GetServiceAsync(Guid id, CancellationToken ct = default) =>
@@ -125,6 +130,11 @@ public sealed class NotificationAdminClient
     public Task<IReadOnlyList<AdapterView>> ListAdaptersAsync(CancellationToken ct = default) =>
         _api.SendAsync<IReadOnlyList<AdapterView>>(HttpMethod.Get, "admin/adapters", null, ct);
 
+    /// <summary>One page of the adapters (<paramref name="limit"/> 1 to 200); pass <see cref="ListPage{T}.Next"/> as the next call's <paramref name="after"/>.</summary>
+    [ApiOperation("GET", "/admin/adapters")]
+    public Task<ListPage<AdapterView>> ListAdaptersAsync(int limit, string? after = null, CancellationToken ct = default) =>
+        _api.SendPageAsync<AdapterView>(Query("admin/adapters", ("limit", limit), ("after", after)), ct);
+
     [ApiOperation("GET", "/admin/adapters/{id}")]
     public Task<AdapterView> GetAdapterAsync(Guid id, CancellationToken ct = default) =>
         _api.SendAsync<AdapterView>(HttpMethod.Get, $"admin/adapters/{Id(id)}", null, ct);
@@ -165,6 +175,11 @@ public sealed class NotificationAdminClient
     [ApiOperation("GET", "/admin/invites")]
     public Task<IReadOnlyList<InviteView>> ListInvitesAsync(CancellationToken ct = default) =>
         _api.SendAsync<IReadOnlyList<InviteView>>(HttpMethod.Get, "admin/invites", null, ct);
+
+    /// <summary>One page of the invites (<paramref name="limit"/> 1 to 200); pass <see cref="ListPage{T}.Next"/> as the next call's <paramref name="after"/>.</summary>
+    [ApiOperation("GET", "/admin/invites")]
+    public Task<ListPage<InviteView>> ListInvitesAsync(int limit, string? after = null, CancellationToken ct = default) =>
+        _api.SendPageAsync<InviteView>(Query("admin/invites", ("limit", limit), ("after", after)), ct);
 
     [ApiOperation("GET", "/admin/invites/{id}")]
     public Task<InviteView> GetInviteAsync(Guid id, CancellationToken ct = default) =>
@@ -224,14 +239,14 @@ public sealed class NotificationAdminClient
 
     // Operations: dead letters, re-drive, the operators' audit trail
 
-    /// <summary>Dead letters, newest first, paged.</summary>
+    /// <summary>Dead letters, newest first; pass <see cref="KeysetPage{T}.Next"/> as the next search's <see cref="DeadLetterSearch.After"/> (or page by number).</summary>
     [ApiOperation("GET", "/admin/dead-letters")]
-    public Task<PagedResult<DeadLetterView>> ListDeadLettersAsync(DeadLetterSearch? search = null, CancellationToken ct = default)
+    public Task<KeysetPage<DeadLetterView>> ListDeadLettersAsync(DeadLetterSearch? search = null, CancellationToken ct = default)
     {
         search ??= new DeadLetterSearch();
-        return _api.SendAsync<PagedResult<DeadLetterView>>(HttpMethod.Get, Query("admin/dead-letters",
+        return _api.SendAsync<KeysetPage<DeadLetterView>>(HttpMethod.Get, Query("admin/dead-letters",
             ("adapter", search.Adapter), ("messageType", search.MessageType), ("exceptionType", search.ExceptionType), ("failure", search.Failure),
-            ("from", search.From), ("to", search.To), ("page", search.Page), ("pageSize", search.PageSize)), null, ct);
+            ("from", search.From), ("to", search.To), ("page", search.Page), ("pageSize", search.PageSize), ("after", search.After)), null, ct);
     }
 
     /// <summary>Dead letters grouped by failure (exception type and message shape), largest group first.</summary>
@@ -259,10 +274,10 @@ public sealed class NotificationAdminClient
     public Task<RedriveAnswer> RedriveJobsAsync(RedriveJobs filter, CancellationToken ct = default) =>
         _api.SendAsync<RedriveAnswer>(HttpMethod.Post, "admin/jobs/redrive", filter, ct);
 
-    /// <summary>The operators' actions (replays, discards, re-drives, rebuilds), newest first.</summary>
+    /// <summary>The operators' actions (replays, discards, re-drives, rebuilds), newest first; <paramref name="after"/>: the previous page's <see cref="KeysetPage{T}.Next"/>.</summary>
     [ApiOperation("GET", "/admin/operations")]
-    public Task<PagedResult<OperationView>> ListOperationsAsync(OperationKind? kind = null, int? page = null, int? pageSize = null, CancellationToken ct = default) =>
-        _api.SendAsync<PagedResult<OperationView>>(HttpMethod.Get, Query("admin/operations", ("kind", kind), ("page", page), ("pageSize", pageSize)), null, ct);
+    public Task<KeysetPage<OperationView>> ListOperationsAsync(OperationKind? kind = null, int? page = null, int? pageSize = null, string? after = null, CancellationToken ct = default) =>
+        _api.SendAsync<KeysetPage<OperationView>>(HttpMethod.Get, Query("admin/operations", ("kind", kind), ("page", page), ("pageSize", pageSize), ("after", after)), null, ct);
 
     [ApiOperation("GET", "/admin/operations/{id}")]
     public Task<OperationView> GetOperationAsync(Guid id, CancellationToken ct = default) =>
@@ -275,10 +290,10 @@ public sealed class NotificationAdminClient
     public Task<RecipientErased> EraseRecipientAsync(string recipient, CancellationToken ct = default) =>
         _api.SendAsync<RecipientErased>(HttpMethod.Post, "admin/erasures", new { recipient }, ct);
 
-    /// <summary>The audit list of erasures, newest first.</summary>
+    /// <summary>The audit list of erasures, newest first; <paramref name="after"/>: the previous page's <see cref="KeysetPage{T}.Next"/>.</summary>
     [ApiOperation("GET", "/admin/erasures")]
-    public Task<PagedResult<ErasureRecord>> ListErasuresAsync(int? page = null, int? pageSize = null, CancellationToken ct = default) =>
-        _api.SendAsync<PagedResult<ErasureRecord>>(HttpMethod.Get, Query("admin/erasures", ("page", page), ("pageSize", pageSize)), null, ct);
+    public Task<KeysetPage<ErasureRecord>> ListErasuresAsync(int? page = null, int? pageSize = null, string? after = null, CancellationToken ct = default) =>
+        _api.SendAsync<KeysetPage<ErasureRecord>>(HttpMethod.Get, Query("admin/erasures", ("page", page), ("pageSize", pageSize), ("after", after)), null, ct);
 
     // Shared templates
 

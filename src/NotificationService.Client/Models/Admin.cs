@@ -110,7 +110,7 @@ public sealed record AdapterCreated(Guid Id, string Name, string Type, string Qu
 
 /// <summary>An adapter as the admin sees it: config without secrets, and which secrets are set.</summary>
 /// <param name="Live">its workers, queue and status now: from <see cref="NotificationAdminClient.GetAdapterAsync"/> and
-/// <see cref="NotificationAdminClient.ListAdaptersAsync"/>; null in the answers to changes</param>
+/// <see cref="NotificationAdminClient.ListAdaptersAsync(CancellationToken)"/>; null in the answers to changes</param>
 public sealed record AdapterView(
     Guid Id, string Name, string Type, AdapterStatus Status, string Queue, JsonElement Config, IReadOnlyList<string> SecretsSet,
     JsonElement ParamsSchema, IReadOnlyList<Guid> Services, DeliveryPolicy Policy, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt,
@@ -235,6 +235,8 @@ public sealed record DeadLetterSearch
     public DateTimeOffset? To { get; init; }
     public int? Page { get; init; }
     public int? PageSize { get; init; }
+    /// <summary>The <see cref="KeysetPage{T}.Next"/> of the previous page (instead of <see cref="Page"/>); null for the first.</summary>
+    public string? After { get; init; }
 }
 
 public sealed record DeadLetterSkipped(Guid Id, string Reason);

@@ -1,6 +1,7 @@
 using Marten;
 using Marten.Linq;
 using Marten.Linq.MatchesSql;
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Mvc;
 
 namespace NotificationService.Core.Infrastructure;
@@ -11,6 +12,16 @@ namespace NotificationService.Core.Infrastructure;
 /// false ("1,000 or more"), since counting a million matches exactly costs PostgreSQL hundreds of milliseconds on every page.
 /// </summary>
 public sealed record PagedResult<T>(IReadOnlyList<T> Items, int Page, int PageSize, long Total, bool TotalIsExact = true);
+
+/// <summary>
+/// A page of a listing that pages by cursor or, for the callers that came first, by number (dead letters, operator
+/// actions, erasures), as <c>GET /admin/jobs</c>: <see cref="Next"/> is the following page's <c>after</c> (null on the
+/// last), <see cref="Page"/> null when the page was asked for by cursor, <see cref="Total"/> the filter's matches.
+/// </summary>
+public sealed record KeysetPage<T>(IReadOnlyList<T> Items, int? Page, int PageSize, long Total, bool TotalIsExact, string? Next);
+
+/// <summary>A listing's decoded <c>after</c>, or what was wrong with its page, pageSize or after.</summary>
+public sealed record PagingQuery(ListCursor? After, ProblemDetails? Problem);
 
 /// <summary>The page and pageSize checks every OFFSET-paged listing shares.</summary>
 public static class Paging
@@ -49,6 +60,47 @@ public static class Paging
             ? await order(matches).Skip((number - 1) * size).Take(size).ToListAsync(cancellation)
             : [];
         return new PagedResult<TView>(items.Select(view).ToList(), number, size, exact ? counted : MaxCountedTotal, exact);
+    }
+
+    /// <summary>
+    /// One page of a document table newest first by <paramref name="timeField"/> (then id, descending), after
+    /// <paramref name="after"/> by keyset or by <paramref name="page"/> number, with one row more than
+    /// <paramref name="size"/> when a next page follows; and the matches counted as <see cref="PageAsync"/> counts them.
+    /// <paramref name="where"/> is SQL on the document alias d with ? placeholders for <paramref name="args"/>.
+    /// </summary>
+    public static async Task<(IReadOnlyList<T> Rows, long Total)> NewestFirstAsync<T>(IQuerySession session, string table, string timeField,
+        string where, object[] args, ListCursor? after, int? page, int size, CancellationToken ct)
+    {
+        var schema = Storage.NotificationStore.Schema;
+        // The time as text through the stored value's own function, so both round their 100 ns digits alike (ListCursor.TimeKey).
+        var time = $"{schema}.mt_immutable_timestamptz(d.data ->> '{timeField}')";
+        var total = (await session.AdvancedSql.QueryAsync<long>(
+            $"select count(*) from (select 1 from {schema}.{table} d where {where} limit {MaxCountedTotal + 1}) as limited", ct, args)).Single();
+        var keyset = after is null ? "" : $" and ({time}, d.id) < ({schema}.mt_immutable_timestamptz(?), ?)";
+        var rows = await session.QueryAsync<T>(
+            $"select d.data from {schema}.{table} d where {where}{keyset} order by {time} desc, d.id desc limit {size + 1} offset {((page ?? 1) - 1) * size}",
+            ct, after is null ? args : [.. args, after.Key, after.Id]);
+        return (rows, total);
+    }
+
+    /// <summary>A <see cref="KeysetPage{T}"/> of <paramref name="rows"/> read by <see cref="NewestFirstAsync"/>.</summary>
+    public static KeysetPage<TView> Keyset<T, TView>(IReadOnlyList<T> rows, long total, int? page, int size, Func<T, ListCursor> cursorOf,
+        Func<T, TView> view, string purpose, IDataProtectionProvider protection)
+    {
+        var shown = rows.Take(size).ToList();
+        var next = rows.Count > size ? cursorOf(shown[^1]).Encode(protection, purpose) : null;
+        return new KeysetPage<TView>(shown.Select(view).ToList(), page, size, Math.Min(total, MaxCountedTotal), total <= MaxCountedTotal, next);
+    }
+
+    /// <summary>The page/after checks of a listing that pages both ways, with its cursor decoded (page XOR after).</summary>
+    public static PagingQuery CheckWithCursor(int? page, int? pageSize, string? after, IDataProtectionProvider protection, string purpose)
+    {
+        if (Check(page, pageSize) is { } problem) return new(null, problem);
+        if (after is null) return new(null, null);
+        if (page is not null) return new(null, Problems.Invalid(("page", "Give either page or after, not both.")));
+        return ListCursor.Decode(protection, after, purpose) is { } cursor
+            ? new(cursor, null)
+            : new(null, Problems.Invalid(("after", "Not a cursor of this listing: pass the 'next' of the previous page unchanged.")));
     }
 
     // Marten puts a Take on a count query as a LIMIT of the count's own single row, so this wraps the limited query Marten

@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Buffers.Text;
-using System.Globalization;
 using System.Security.Cryptography;
 using Microsoft.AspNetCore.DataProtection;
 
@@ -23,7 +22,7 @@ public sealed record JobCursor(Guid ServiceId, DateTimeOffset CreatedAt, Guid Jo
     /// A time as text, for SQL to parse with the same function as the stored document's: PostgreSQL rounds
     /// the 100 ns digits to microseconds, and a value rounded differently on each side would skip or repeat a job.
     /// </summary>
-    public static string Text(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture);
+    public static string Text(DateTimeOffset time) => Infrastructure.ListCursor.TimeKey(time);
 
     public string Encode(IDataProtectionProvider protection, string purpose = Purpose)
     {

@@ -216,6 +216,21 @@ public static class ApiDocument
                     "from" or "to" => new OpenApiSchema { Type = JsonSchemaType.String, Format = "date-time" },
                     _ => parameter.Schema,
                 };
+        // The array lists page on request; the next page is a Link header, so the body stays the array older callers read.
+        if (operation.OperationId is "listServices" or "listAllAdapters" or "listInvites")
+        {
+            foreach (var parameter in (operation.Parameters ?? []).OfType<OpenApiParameter>().Where(p => p.Name == "limit"))
+                parameter.Schema = new OpenApiSchema { Type = JsonSchemaType.Integer, Format = "int32", Minimum = "1", Maximum = $"{Paging.MaxPageSize}" };
+            if (operation.Responses?.GetValueOrDefault("200") is OpenApiResponse ok)
+            {
+                ok.Headers ??= new Dictionary<string, IOpenApiHeader>();
+                ok.Headers["Link"] = new OpenApiHeader
+                {
+                    Description = "With limit or after, while more rows follow: the next page as an RFC 8288 link, `<relative URL>; rel=\"next\"`.",
+                    Schema = new OpenApiSchema { Type = JsonSchemaType.String },
+                };
+            }
+        }
         // metadata.<key>=<value> cannot be a declared parameter: OpenAPI has no parameter-name patterns, and the object
         // styles send other names (deepObject metadata[key]=value, form+explode key=value), which the server refuses as
         // unknown parameters. So the operation says it in words and in a machine-readable extension a client generator's

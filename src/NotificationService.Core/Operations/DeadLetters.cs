@@ -192,15 +192,24 @@ public static class DeadLetters
 
     public static async Task<(int Total, IReadOnlyList<DeadLetter> Items)> ReadAsync(
         IQuerySession session, DeadLetterSelection selection, Adapter? adapter, IReadOnlyDictionary<string, string> adapterByQueueUri,
-        int limit, int offset, CancellationToken ct)
+        int limit, int offset, CancellationToken ct, DeadLetterCursor? after = null)
     {
         await using var connection = await OpenAsync(session, ct);
         if (await SourceAsync(connection, ct) is not { } source) return (0, []);
         await using var command = new NpgsqlCommand { Connection = connection };
         var where = Where(selection, ReceivedAt(adapter), command);
+        // A listing's next page by keyset (sent_at, id descending, as the operations' walk): the total is then the
+        // selection's, counted apart from the window after the cursor.
+        var keyset = "";
+        if (after is { } cursor)
+        {
+            command.Parameters.Add(new NpgsqlParameter { Value = cursor.SentAt.ToUniversalTime() });
+            command.Parameters.Add(new NpgsqlParameter { Value = cursor.Id });
+            keyset = $" AND (sent_at, id) < (${command.Parameters.Count - 1}, ${command.Parameters.Count})";
+        }
         command.CommandText = $"""
             SELECT schema, id, body, message_type, received_at, exception_type, exception_message, failure, sent_at, replayable, count(*) OVER ()::int
-            FROM ({source}) dl {where} ORDER BY sent_at DESC, id LIMIT {limit} OFFSET {offset}
+            FROM ({source}) dl {where}{keyset} ORDER BY sent_at DESC, id DESC LIMIT {limit} OFFSET {offset}
             """;
         var items = new List<DeadLetter>();
         var total = 0;
@@ -210,10 +219,11 @@ public static class DeadLetters
             items.Add(Row(reader, adapterByQueueUri));
             total = reader.GetInt32(10);
         }
-        if (items.Count == 0 && offset > 0)
+        if ((items.Count == 0 && offset > 0) || after is not null)
         {
-            // Past the last page: the count still answers how many there are.
+            // Past the last page, or a page by cursor: the count still answers how many there are.
             await reader.CloseAsync();
+            if (after is not null) { command.Parameters.RemoveAt(command.Parameters.Count - 1); command.Parameters.RemoveAt(command.Parameters.Count - 1); }
             command.CommandText = $"SELECT count(*)::int FROM ({source}) dl {where}";
             total = (int)(await command.ExecuteScalarAsync(ct))!;
         }

@@ -340,6 +340,25 @@ public sealed class when_a_service_uses_the_client_library(SystemFixture system)
     }
 
     [Fact]
+    public async Task the_admin_client_pages_a_list_by_the_link_headers_cursor()
+    {
+        var admin = Clients(null).Admin;
+        // '!' and a number that falls with time: these names sort before every other service.
+        var prefix = $"!{long.MaxValue - DateTime.UtcNow.Ticks:D19} client";
+        foreach (var name in new[] { "c", "a", "b" }) await admin.CreateServiceAsync($"{prefix} {name}");
+
+        var first = await admin.ListServicesAsync(limit: 2);
+        Assert.Equal([$"{prefix} a", $"{prefix} b"], first.Items.Select(s => s.Name));
+        Assert.NotNull(first.Next);
+        var second = await admin.ListServicesAsync(limit: 2, after: first.Next);
+        Assert.Equal($"{prefix} c", second.Items[0].Name);
+        var error = await Assert.ThrowsAsync<NotificationApiException>(() => admin.ListAdaptersAsync(limit: 2, after: first.Next));
+        Assert.Equal(422, error.Status);
+        var invites = await admin.ListInvitesAsync(limit: 200);
+        Assert.Equal(invites.Items.Count == 200, invites.Next is not null);
+    }
+
+    [Fact]
     public async Task a_person_registers_with_an_invite_through_the_client()
     {
         var (anonymous, admin) = Clients(null);

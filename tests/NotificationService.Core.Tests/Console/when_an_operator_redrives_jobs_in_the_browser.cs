@@ -61,7 +61,7 @@ public sealed class when_an_operator_redrives_jobs_in_the_browser(SystemFixture 
     }
 
     [Fact]
-    public async Task the_operator_actions_page_on_by_page_number()
+    public async Task the_operator_actions_page_on_by_cursor()
     {
         // Enough recorded actions for a second page (20 a page): re-drives whose window matches nothing.
         for (var i = 0; i < 21; i++)

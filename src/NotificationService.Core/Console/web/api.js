@@ -72,3 +72,22 @@ export async function api(method, path, body) {
   const text = await response.text();
   return text ? JSON.parse(text) : null;
 }
+
+/**
+ * One page of a list that pages by cursor: {items, next}. A list answering an array (services, adapters, invites) names
+ * its next page in a Link header (rel="next"); a paged object ({items, next}, as dead letters) in its body. `next` is
+ * the cursor to pass as `after`, or null on the last page.
+ */
+export async function apiPage(path) {
+  const response = await fetch(path, { credentials: 'same-origin', headers: { Accept: 'application/json' } });
+  if (response.status === 401) {
+    csrfToken = null;
+    if (location.hash !== '#/signin') location.hash = '#/signin';
+    throw new ApiError(401, await problemOf(response));
+  }
+  if (!response.ok) throw new ApiError(response.status, await problemOf(response));
+  const body = await response.json();
+  if (!Array.isArray(body)) return { ...body, items: body.items || [], next: body.next || null };
+  const link = /<([^>]*)>\s*;\s*rel="next"/.exec(response.headers.get('Link') || '');
+  return { items: body, next: link ? new URL(link[1], location.origin).searchParams.get('after') : null };
+}

@@ -117,12 +117,39 @@ export function serviceSelect(name, current, names) {
   return select;
 }
 
-/** "Previous page" / "Next page" over a PagedResult ({page, pageSize, total}); `go(n)` shows page n. */
-export function pager(page, go, label) {
-  const last = Math.max(1, Math.ceil(page.total / page.pageSize));
-  if (last <= 1) return null;
-  return h('div', { class: 'toolbar', role: 'navigation', 'aria-label': label },
-    page.page > 1 ? button('Previous page', () => go(page.page - 1)) : null,
-    h('span', { class: 'muted' }, `Page ${page.page} of ${last}`),
-    page.page < last ? button('Next page', () => go(page.page + 1)) : null);
+/** The page size a list uses: the hash's `pageSize` (1 to 200; tests use small ones) or `fallback`. */
+export function pageSizeOf(query, fallback) {
+  const size = Number.parseInt((query && query.get('pageSize')) || '', 10);
+  return size >= 1 && size <= 200 ? size : fallback;
+}
+
+/**
+ * A list that pages by cursor inside `slot`: `load(after)` reads one page ({items, next}; after is null for the first),
+ * `render(page)` draws its rows. "Next page" follows `next`; "Previous page" goes back through the cursors this list
+ * has seen (a stack kept here, so several lists on one page page on their own). Returns `show`, which redraws the
+ * first page (after a change). The focus stays on the pager's button, so a keyboard user can page on.
+ */
+export function cursorList(slot, load, render, label) {
+  const earlier = []; // the cursors of the pages before the one shown (null: the first page)
+  let current = null;
+  async function show(after, focus) {
+    let page;
+    try { page = await load(after); }
+    catch (error) { slot.replaceChildren(problem(error)); return; }
+    current = after;
+    const previous = earlier.length > 0
+      ? button('Previous page', () => show(earlier.pop(), 'Previous page')) : null;
+    const next = page.next
+      ? button('Next page', () => { earlier.push(current); show(page.next, 'Next page'); }) : null;
+    const nav = previous || next
+      ? h('nav', { class: 'toolbar pager', 'aria-label': label }, previous,
+        h('span', { class: 'muted' }, `Page ${earlier.length + 1}${page.totalIsExact && page.pageSize ? ` of ${Math.max(1, Math.ceil(page.total / page.pageSize))}` : ''}`), next)
+      : null;
+    slot.replaceChildren(...[render(page)].flat(), nav || '');
+    if (focus && nav) {
+      const again = [...nav.querySelectorAll('button')];
+      (again.find(b => b.textContent === focus) || again[0]).focus();
+    }
+  }
+  return { show: () => { earlier.length = 0; return show(null); } };
 }

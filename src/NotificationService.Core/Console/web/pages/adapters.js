@@ -1,7 +1,7 @@
 // Adapters (#/adapters, #/adapters/new, #/adapters/:id): the config form is generated from the type's JSON Schema
 // (GET /admin/adapter-types); secrets are write-only; an edit sends a merge patch of only what changed.
-import { api } from '../api.js';
-import { h, setTitle, go, table, field, button, confirm, time } from '../ui.js';
+import { api, apiPage } from '../api.js';
+import { h, setTitle, go, table, field, button, confirm, time, cursorList, pageSizeOf } from '../ui.js';
 import {
   props, fill, attempt, secretOnce, historyList, badge, failed, schemaForm, schemaControl, jsonControl, mergePatch, FormError,
 } from './forms.js';
@@ -9,33 +9,28 @@ import {
 const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 const withoutNulls = o => Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== null && v !== undefined));
 
-/** Every adapter, grouped by type, with its live status, queue depth and workers. */
-export async function list(main) {
+const PAGE_SIZE = 50;
+
+/** Every adapter, a page at a time by name (the API's cursor), grouped by type, with its live status, queue depth and workers. */
+export async function list(main, params, query) {
   setTitle('Adapters');
-  main.append(h('h1', {}, 'Adapters'), h('p', {}, h('a', { href: '#/adapters/new', class: 'button' }, 'New adapter')));
-  let adapters;
-  try {
-    adapters = await api('GET', '/admin/adapters');
-  } catch (error) {
-    failed(main, error);
-    return;
-  }
-  if (adapters.length === 0) {
-    main.append(h('p', {}, 'No adapters yet.'));
-    return;
-  }
-  const types = [...new Set(adapters.map(a => a.type))].sort();
-  for (const type of types) {
-    const id = `type-${type}`;
-    main.append(h('section', { 'aria-labelledby': id }, h('h2', { id }, type), table([
-      { title: 'Name', cell: a => h('a', { href: `#/adapters/${a.id}` }, a.name) },
-      { title: 'Status', cell: a => badge(a.live?.status ?? (a.status === 'Blocked' ? 'blocked' : 'ok')) },
-      { title: 'Queue depth', cell: a => (a.live?.queueDepth ?? '–').toString() },
-      { title: 'Live workers', cell: a => String(a.live?.workers?.length ?? 0) },
-      { title: 'Oldest waiting job', cell: a => (a.live?.oldestWaitingSince ? time(a.live.oldestWaitingSince) : 'none') },
-      { title: 'Services', cell: a => (a.services.length ? String(a.services.length) : 'all') },
-    ], adapters.filter(a => a.type === type))));
-  }
+  const rows = h('div', {});
+  main.append(h('h1', {}, 'Adapters'), h('p', {}, h('a', { href: '#/adapters/new', class: 'button' }, 'New adapter')), rows);
+  const size = pageSizeOf(query, PAGE_SIZE);
+  await cursorList(rows,
+    after => apiPage(`/admin/adapters?limit=${size}${after ? `&after=${encodeURIComponent(after)}` : ''}`),
+    page => page.items.length === 0 ? h('p', {}, 'No adapters yet.') : [...new Set(page.items.map(a => a.type))].sort().map(type => {
+      const id = `type-${type}`;
+      return h('section', { 'aria-labelledby': id }, h('h2', { id }, type), table([
+        { title: 'Name', cell: a => h('a', { href: `#/adapters/${a.id}` }, a.name) },
+        { title: 'Status', cell: a => badge(a.live?.status ?? (a.status === 'Blocked' ? 'blocked' : 'ok')) },
+        { title: 'Queue depth', cell: a => (a.live?.queueDepth ?? '–').toString() },
+        { title: 'Live workers', cell: a => String(a.live?.workers?.length ?? 0) },
+        { title: 'Oldest waiting job', cell: a => (a.live?.oldestWaitingSince ? time(a.live.oldestWaitingSince) : 'none') },
+        { title: 'Services', cell: a => (a.services.length ? String(a.services.length) : 'all') },
+      ], page.items.filter(a => a.type === type)));
+    }),
+    'Pages of adapters').show();
 }
 
 // DeliveryPolicy (README "Admin API"), described as a schema so the same generator draws it.

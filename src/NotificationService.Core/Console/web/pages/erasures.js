@@ -1,18 +1,18 @@
 // Erasures (#/erasures): erase a recipient's data from every service's jobs, and the audit list of every erasure.
 // Every action is the admin API call README "Admin API" lists (/admin/erasures).
-import { api } from '../api.js';
-import { h, setTitle, table, field, confirm, time } from '../ui.js';
-import { props, fill, attempt, failed } from './forms.js';
+import { api, apiPage } from '../api.js';
+import { h, setTitle, table, field, confirm, time, cursorList, pageSizeOf } from '../ui.js';
+import { props, attempt } from './forms.js';
 
 const PAGE_SIZE = 25;
 
 export async function render(main, params, query) {
   setTitle('Erasures');
-  const page = Math.max(1, Number.parseInt(query?.get('page') ?? '1', 10) || 1);
   const result = h('div', {});
   const rows = h('div', {});
-  main.append(h('h1', {}, 'Erasures'), eraseForm(result, () => showErasures(rows, page)), result, rows);
-  await showErasures(rows, page);
+  const erasures = erasureList(rows, pageSizeOf(query, PAGE_SIZE));
+  main.append(h('h1', {}, 'Erasures'), eraseForm(result, () => erasures.show()), result, h('h2', {}, 'Audit (newest first)'), rows);
+  await erasures.show();
 }
 
 function eraseForm(result, refresh) {
@@ -39,18 +39,10 @@ function eraseForm(result, refresh) {
   return form;
 }
 
-async function showErasures(slot, page) {
-  let result;
-  try {
-    result = await api('GET', `/admin/erasures?page=${page}&pageSize=${PAGE_SIZE}`);
-  } catch (error) {
-    slot.replaceChildren();
-    failed(slot, error);
-    return;
-  }
-  const pages = Math.max(1, Math.ceil(result.total / result.pageSize));
-  fill(slot, h('h2', {}, `Audit (${result.total}, newest first)`),
-    table([
+function erasureList(slot, size) {
+  return cursorList(slot,
+    after => apiPage(`/admin/erasures?pageSize=${size}${after ? `&after=${encodeURIComponent(after)}` : ''}`),
+    page => table([
       { title: 'When', cell: e => time(e.at) },
       { title: 'Who', cell: e => e.by },
       { title: 'Kind', cell: e => e.kind },
@@ -59,9 +51,6 @@ async function showErasures(slot, page) {
       { title: 'Service', cell: e => (e.serviceId ? h('a', { href: `#/services/${e.serviceId}` }, 'service') : 'any') },
       { title: 'Jobs erased', cell: e => String(e.erased) },
       { title: 'Not ended', cell: e => String(e.notEnded?.length ?? 0) },
-    ], result.items, 'Erasures'),
-    pages > 1 ? h('nav', { class: 'pager', 'aria-label': 'Pages of erasures' },
-      page > 1 ? h('a', { href: `#/erasures?page=${page - 1}`, rel: 'prev' }, 'Previous') : null,
-      ` Page ${page} of ${pages} `,
-      page < pages ? h('a', { href: `#/erasures?page=${page + 1}`, rel: 'next' }, 'Next') : null) : null);
+    ], page.items, 'Erasures'),
+    'Pages of erasures');
 }

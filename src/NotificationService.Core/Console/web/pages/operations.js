@@ -1,14 +1,17 @@
 // Operations (#/operations): dead letters by failure (preview, replay, discard), bulk re-drive with its dry run and
 // progress, the operators' audit trail, projections with their lag and a rebuild. All through the admin API.
-import { api } from '../api.js';
-import { h, setTitle, problem, table, field, button, confirm, time, loading, toUtc, serviceNames, serviceSelect, pager } from '../ui.js';
+import { api, apiPage } from '../api.js';
+import { h, setTitle, problem, table, field, button, confirm, time, loading, toUtc, serviceNames, serviceSelect, cursorList, pageSizeOf } from '../ui.js';
 import { styles } from './jobs.js';
 
 const sleep = ms => new Promise(resolve => setTimeout(resolve, ms));
 function plural(n, one, many) { return `${n} ${n === 1 ? one : many}`; }
 
-export async function render(main) {
+let lettersPage = 50; // the hash's pageSize, or the default
+
+export async function render(main, params, query) {
   setTitle('Operations');
+  lettersPage = pageSizeOf(query, LETTERS_PAGE);
   styles();
   main.append(h('h1', null, 'Operations'));
   const sections = {
@@ -18,7 +21,8 @@ export async function render(main) {
     projections: h('section', { 'aria-labelledby': 'pr-title' }, h('h2', { id: 'pr-title' }, 'Projections'), loading()),
   };
   main.append(sections.deadLetters, sections.redrive, sections.operations, sections.projections);
-  const refreshOperations = () => operationsList(sections.operations, 1);
+  const trail = operationsList(sections.operations, pageSizeOf(query, OPERATIONS_PAGE));
+  const refreshOperations = () => trail.show();
   redrive(sections.redrive, refreshOperations);
   await Promise.all([
     deadLetters(sections.deadLetters, refreshOperations).catch(error => sections.deadLetters.append(problem(error))),
@@ -86,27 +90,29 @@ async function act(result, kind, selection, dryRun, reload) {
   } catch (error) { result.replaceChildren(problem(error)); }
 }
 
-/** A group's letters, with a checkbox each: replay or discard the ones picked. */
-async function list(container, group, result, reload, number = 1) {
-  const query = new URLSearchParams({ exceptionType: group.exceptionType, failure: group.failure, messageType: group.messageType, pageSize: String(LETTERS_PAGE), page: String(number) });
-  let page;
-  try { page = await api('GET', `/admin/dead-letters?${query}`); }
-  catch (error) { container.replaceChildren(problem(error)); return; }
-  const picked = new Set();
-  container.replaceChildren(
-    h('h3', null, `${group.exceptionType} (${plural(page.total, 'letter', 'letters')})`),
-    table([
-      { title: 'Pick', cell: l => h('input', { type: 'checkbox', 'aria-label': `Pick ${l.id}`, onchange: e => e.target.checked ? picked.add(l.id) : picked.delete(l.id) }) },
-      { title: 'Id', cell: l => h('code', null, l.id.slice(0, 8)) },
-      { title: 'Job', cell: l => l.jobId ? h('a', { href: `#/jobs/${l.jobId}` }, h('code', null, l.jobId.slice(0, 8))) : '' },
-      { title: 'Adapter', cell: l => l.adapter || '' },
-      { title: 'Exception', cell: l => l.exceptionMessage },
-      { title: 'Sent', cell: l => time(l.sentAt) },
-    ], page.items, 'Dead letters of this failure'),
-    pager(page, n => list(container, group, result, reload, n), 'Pages of dead letters') ?? '',
-    h('div', { class: 'toolbar' },
-      button('Replay picked', () => picked.size && act(result, 'replay', { ids: [...picked] }, false, reload), { kind: 'primary' }),
-      button('Discard picked', () => picked.size && act(result, 'discard', { ids: [...picked] }, false, reload), { kind: 'danger' })));
+/** A group's letters, a page at a time by cursor, with a checkbox each: replay or discard the ones picked. */
+function list(container, group, result, reload) {
+  const query = after => {
+    const query = new URLSearchParams({ exceptionType: group.exceptionType, failure: group.failure, messageType: group.messageType, pageSize: String(lettersPage) });
+    if (after) query.set('after', after);
+    return query;
+  };
+  return cursorList(container, after => apiPage(`/admin/dead-letters?${query(after)}`), page => {
+    const picked = new Set();
+    return [
+      h('h3', null, `${group.exceptionType} (${plural(page.total, 'letter', 'letters')})`),
+      table([
+        { title: 'Pick', cell: l => h('input', { type: 'checkbox', 'aria-label': `Pick ${l.id}`, onchange: e => e.target.checked ? picked.add(l.id) : picked.delete(l.id) }) },
+        { title: 'Id', cell: l => h('code', null, l.id.slice(0, 8)) },
+        { title: 'Job', cell: l => l.jobId ? h('a', { href: `#/jobs/${l.jobId}` }, h('code', null, l.jobId.slice(0, 8))) : '' },
+        { title: 'Adapter', cell: l => l.adapter || '' },
+        { title: 'Exception', cell: l => l.exceptionMessage },
+        { title: 'Sent', cell: l => time(l.sentAt) },
+      ], page.items, 'Dead letters of this failure'),
+      h('div', { class: 'toolbar' },
+        button('Replay picked', () => picked.size && act(result, 'replay', { ids: [...picked] }, false, reload), { kind: 'primary' }),
+        button('Discard picked', () => picked.size && act(result, 'discard', { ids: [...picked] }, false, reload), { kind: 'danger' }))];
+  }, 'Pages of dead letters').show();
 }
 
 // Re-drive
@@ -191,17 +197,21 @@ async function follow(container, id, changed, { verb, label, id: textId }) {
 
 // The audit trail
 
-async function operationsList(section, number) {
-  const page = await api('GET', `/admin/operations?pageSize=${OPERATIONS_PAGE}&page=${number}`);
-  const go = n => operationsList(section, n).catch(error => afterHeading(section, problem(error)));
-  afterHeading(section, table([
-    { title: 'What', cell: o => o.kind },
-    { title: 'Who', cell: o => o.by },
-    { title: 'When', cell: o => time(o.startedAt) },
-    { title: 'Selection', cell: o => h('code', null, JSON.stringify(o.selection)) },
-    { title: 'Progress', cell: o => `${o.done} of ${o.total}${o.failed ? `, ${o.failed} failed` : ''}` },
-    { title: 'Outcome', cell: o => o.status === 'Done' ? (o.outcome || 'done') : 'running' },
-  ], page.items, 'Latest operator actions, newest first'), pager(page, go, 'Pages of operator actions'));
+/** The operator actions, newest first, a page at a time by cursor; `show()` reads the first page again. */
+function operationsList(section, size) {
+  const slot = h('div');
+  afterHeading(section, slot);
+  return cursorList(slot,
+    after => apiPage(`/admin/operations?pageSize=${size}${after ? `&after=${encodeURIComponent(after)}` : ''}`),
+    page => table([
+      { title: 'What', cell: o => o.kind },
+      { title: 'Who', cell: o => o.by },
+      { title: 'When', cell: o => time(o.startedAt) },
+      { title: 'Selection', cell: o => h('code', null, JSON.stringify(o.selection)) },
+      { title: 'Progress', cell: o => `${o.done} of ${o.total}${o.failed ? `, ${o.failed} failed` : ''}` },
+      { title: 'Outcome', cell: o => o.status === 'Done' ? (o.outcome || 'done') : 'running' },
+    ], page.items, 'Latest operator actions, newest first'),
+    'Pages of operator actions');
 }
 
 // Projections

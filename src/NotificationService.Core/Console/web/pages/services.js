@@ -1,24 +1,25 @@
 // Services (#/services, #/services/:id) and invites: every action is the admin API call README "Admin API" lists.
-import { api } from '../api.js';
-import { h, setTitle, table, field, button, confirm, time } from '../ui.js';
-import { props, fill, attempt, secretOnce, historyList, badge, failed, showProblem, FormError } from './forms.js';
+import { api, apiPage } from '../api.js';
+import { h, setTitle, table, field, button, confirm, time, cursorList, pageSizeOf } from '../ui.js';
+import { props, attempt, secretOnce, historyList, badge, failed, showProblem, FormError } from './forms.js';
 
 const PAGE_SIZE = 25;
 
 const liveKeys = service => service.keys.filter(k => !k.revokedAt);
 
-/** The list of services (paged here: the API returns them all, by name), a create form, and the invites. */
+/** The list of services (by name, a page at a time by the API's cursor), a create form, and the invites. */
 export async function list(main, params, query) {
   setTitle('Services');
   main.append(h('h1', {}, 'Services'));
   const once = h('div', {});
   const rows = h('div', {});
   const invites = h('div', {});
-  main.append(createForm(once, () => showServices(rows, query)), once, rows,
+  const services = servicesList(rows, pageSizeOf(query, PAGE_SIZE));
+  main.append(createForm(once, () => services.show()), once, h('h2', {}, 'All services'), rows,
     h('h2', { id: 'invites' }, 'Invites'),
     h('p', { class: 'hint' }, 'An invite code lets one person register one service (POST /v1/register) before it expires.'),
     invites);
-  await Promise.all([showServices(rows, query), showInvites(invites)]);
+  await Promise.all([services.show(), showInvites(invites, pageSizeOf(query, PAGE_SIZE))]);
 }
 
 function createForm(once, refresh) {
@@ -41,33 +42,16 @@ function createForm(once, refresh) {
   return form;
 }
 
-async function showServices(slot, query) {
-  let services;
-  try {
-    services = await api('GET', '/admin/services');
-  } catch (error) {
-    slot.replaceChildren();
-    failed(slot, error);
-    return;
-  }
-  const pages = Math.max(1, Math.ceil(services.length / PAGE_SIZE));
-  const page = Math.min(pages, Math.max(1, Number.parseInt(query?.get('page') ?? '1', 10) || 1));
-  const shown = services.slice((page - 1) * PAGE_SIZE, page * PAGE_SIZE);
-  fill(slot, h('h2', {}, `All services (${services.length})`),
-    services.length === 0 ? h('p', {}, 'No services yet.') : table([
+function servicesList(slot, size) {
+  return cursorList(slot,
+    after => apiPage(`/admin/services?limit=${size}${after ? `&after=${encodeURIComponent(after)}` : ''}`),
+    page => page.items.length === 0 ? h('p', {}, 'No services yet.') : table([
       { title: 'Name', cell: s => h('a', { href: `#/services/${s.id}` }, s.name) },
       { title: 'Status', cell: s => badge(s.status) },
       { title: 'Live keys', cell: s => String(liveKeys(s).length) },
       { title: 'Created', cell: s => time(s.createdAt) },
-    ], shown),
-    pages > 1 ? pager(page, pages) : null);
-}
-
-function pager(page, pages) {
-  return h('nav', { class: 'pager', 'aria-label': 'Pages of services' },
-    page > 1 ? h('a', { href: `#/services?page=${page - 1}`, rel: 'prev' }, 'Previous') : null,
-    ` Page ${page} of ${pages} `,
-    page < pages ? h('a', { href: `#/services?page=${page + 1}`, rel: 'next' }, 'Next') : null);
+    ], page.items, 'Services, by name'),
+    'Pages of services');
 }
 
 function inviteState(invite) {
@@ -77,28 +61,24 @@ function inviteState(invite) {
   return 'open';
 }
 
-async function showInvites(slot) {
+async function showInvites(slot, size) {
   const once = h('div', {});
   const listSlot = h('div', {});
   const note = h('input', { type: 'text', name: 'note' });
   const hours = props(h('input', { type: 'number', name: 'expiresInHours' }), { min: '0', max: '720', step: 'any', placeholder: '72' });
   const errors = h('div', {});
-  const refresh = async () => {
-    try {
-      const invites = await api('GET', '/admin/invites');
-      listSlot.replaceChildren(invites.length === 0 ? h('p', {}, 'No invites yet.') : table([
-        { title: 'Note', cell: i => i.note ?? '' },
-        { title: 'State', cell: i => badge(inviteState(i)) },
-        { title: 'Created', cell: i => h('span', {}, time(i.createdAt), ` by ${i.createdBy}`) },
-        { title: 'Expires', cell: i => time(i.expiresAt) },
-        { title: 'Service', cell: i => (i.serviceId ? h('a', { href: `#/services/${i.serviceId}` }, 'registered service') : '') },
-        { title: 'Action', cell: i => (inviteState(i) === 'open' ? revokeButton(`Revoke invite ${i.note ? `"${i.note}"` : `created ${i.createdAt}`}`, () => revoke(i)) : '') },
-      ], invites));
-    } catch (error) {
-      listSlot.replaceChildren();
-      failed(listSlot, error);
-    }
-  };
+  const invites = cursorList(listSlot,
+    after => apiPage(`/admin/invites?limit=${size}${after ? `&after=${encodeURIComponent(after)}` : ''}`),
+    page => page.items.length === 0 ? h('p', {}, 'No invites yet.') : table([
+      { title: 'Note', cell: i => i.note ?? '' },
+      { title: 'State', cell: i => badge(inviteState(i)) },
+      { title: 'Created', cell: i => h('span', {}, time(i.createdAt), ` by ${i.createdBy}`) },
+      { title: 'Expires', cell: i => time(i.expiresAt) },
+      { title: 'Service', cell: i => (i.serviceId ? h('a', { href: `#/services/${i.serviceId}` }, 'registered service') : '') },
+      { title: 'Action', cell: i => (inviteState(i) === 'open' ? revokeButton(`Revoke invite ${i.note ? `"${i.note}"` : `created ${i.createdAt}`}`, () => revoke(i)) : '') },
+    ], page.items),
+    'Pages of invites');
+  const refresh = () => invites.show();
   const revoke = async invite => {
     if (!(await confirm(`Revoke the invite${invite.note ? ` "${invite.note}"` : ''}? Its code stops working.`))) return;
     try {
