@@ -34,7 +34,7 @@ export async function list(main) {
       { title: 'Live workers', cell: a => String(a.live?.workers?.length ?? 0) },
       { title: 'Oldest waiting job', cell: a => (a.live?.oldestWaitingSince ? time(a.live.oldestWaitingSince) : 'none') },
       { title: 'Services', cell: a => (a.services.length ? String(a.services.length) : 'all') },
-    ], adapters.filter(a => a.type === type))));
+    ], adapters.filter(a => a.type === type), { labelledBy: id })));
   }
 }
 
@@ -201,7 +201,7 @@ function liveSection(adapter) {
       { title: 'In flight', cell: w => String(w.inFlight) },
       { title: 'Started', cell: w => time(w.startedAt) },
       { title: 'Last seen', cell: w => time(w.lastSeen) },
-    ], live.workers));
+    ], live.workers, { labelledBy: 'live-h' }));
 }
 
 function editForm(adapter, type, services, adapters, notice, refresh) {

@@ -53,13 +53,13 @@ async function showServices(slot, query) {
   const pages = Math.max(1, Math.ceil(services.length / PAGE_SIZE));
   const page = Math.min(pages, Math.max(1, Number.parseInt(query?.get('page') ?? '1', 10) || 1));
   const shown = services.slice((page - 1) * PAGE_SIZE, page * PAGE_SIZE);
-  fill(slot, h('h2', {}, `All services (${services.length})`),
+  fill(slot, h('h2', { id: 'services-h' }, `All services (${services.length})`),
     services.length === 0 ? h('p', {}, 'No services yet.') : table([
       { title: 'Name', cell: s => h('a', { href: `#/services/${s.id}` }, s.name) },
       { title: 'Status', cell: s => badge(s.status) },
       { title: 'Live keys', cell: s => String(liveKeys(s).length) },
       { title: 'Created', cell: s => time(s.createdAt) },
-    ], shown),
+    ], shown, { labelledBy: 'services-h' }),
     pages > 1 ? pager(page, pages) : null);
 }
 
@@ -236,7 +236,7 @@ function keysSection(service, once, refresh) {
       { title: 'Last used', cell: k => (k.lastUsedAt ? time(k.lastUsedAt) : 'never') },
       { title: 'State', cell: k => (k.revokedAt ? h('span', {}, badge('revoked'), ' ', time(k.revokedAt)) : badge('active')) },
       { title: 'Action', cell: k => (k.revokedAt ? '' : revokeButton(`Revoke key ${k.prefix}…`, () => revoke(k))) },
-    ], service.keys),
+    ], service.keys, { labelledBy: 'keys-h' }),
     button('Issue a new key', issue, { kind: 'primary' }), slot);
 }
 
@@ -360,7 +360,7 @@ function callbacksSection(service, callbacks, once, refresh) {
       { title: 'Action', cell: c => h('span', {},
         c.enabled ? null : button('Enable', () => act(null, 'POST', `${base}/${c.id}/enable`), { kind: 'primary' }), ' ',
         button('Delete', () => act(`Delete the callback to ${c.url}? Its pending deliveries stop.`, 'DELETE', `${base}/${c.id}`), { kind: 'danger' })) },
-    ], callbacks),
+    ], callbacks, { labelledBy: 'callbacks-h' }),
     slot, form);
 }
 
