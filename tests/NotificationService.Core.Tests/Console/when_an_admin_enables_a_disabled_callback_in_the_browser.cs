@@ -46,7 +46,8 @@ public sealed class when_an_admin_enables_a_disabled_callback_in_the_browser(Sys
         var shown = titles.Zip(cells).ToDictionary(p => p.First.Trim(), p => p.Second.Trim());
         Assert.Equal(disabled.ConsecutiveFailures.ToString(), shown["Failures in a row"]);
         Assert.True(disabled.ConsecutiveFailures >= 5, $"{disabled.ConsecutiveFailures} failures in a row");
-        var enable = row.GetByRole(AriaRole.Button, new() { Name = "Enable" });
+        // Named after its callback for screen readers: "Enable" alone would repeat in every disabled row.
+        var enable = row.GetByRole(AriaRole.Button, new() { Name = $"Enable the callback to {peer.BaseUrl}", Exact = true });
         await Assertions.Expect(enable).ToBeVisibleAsync();
         await browser.ScreenshotAsync(page, "service-callback-disabled");
 
