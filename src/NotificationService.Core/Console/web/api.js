@@ -11,6 +11,16 @@ export class ApiError extends Error {
 }
 
 let csrfToken = null;
+// Why the session ended under a page (a 401 from the API: expired, signed out in another tab, its key retired), kept for
+// the sign-in page to say, so a page that was following something does not just turn into a form without a word.
+let ended = false;
+
+/** Whether a 401 from the API sent the reader to #/signin (true once), rather than they came there another way. */
+export function takeSessionEnd() {
+  const was = ended;
+  ended = false;
+  return was;
+}
 
 /** The session (GET /console/session) or null when signed out; keeps its CSRF token for the calls that change state. */
 export async function session() {
@@ -30,6 +40,7 @@ export async function signIn(key) {
     body: JSON.stringify({ key }),
   });
   if (!response.ok) throw new ApiError(response.status, await problemOf(response));
+  ended = false; // a late 401 of the old session's pages must not greet the next sign-in page
   return session();
 }
 
@@ -64,6 +75,7 @@ export async function api(method, path, body) {
   });
   if (response.status === 401) {
     csrfToken = null;
+    ended = true;
     if (location.hash !== '#/signin') location.hash = '#/signin';
     throw new ApiError(401, await problemOf(response));
   }

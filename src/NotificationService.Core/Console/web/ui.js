@@ -50,10 +50,14 @@ export function problem(error) {
       (Array.isArray(messages) ? messages : [messages]).map(m => h('li', null, h('code', null, path), ': ', String(m))))) : null);
 }
 
-/** columns: [{title, cell: row => node|string, class?}] -> <table>; `caption` names it for screen readers. */
+/**
+ * columns: [{title, cell: row => node|string, class?}] -> <table>, named for screen readers (which list tables by name):
+ * `caption` is a visible caption, or {labelledBy: id} names it after a heading already on the page.
+ */
 export function table(columns, rows, caption) {
-  return h('table', null,
-    caption ? h('caption', null, caption) : null,
+  const labelledBy = caption && typeof caption === 'object' ? caption.labelledBy : null;
+  return h('table', { 'aria-labelledby': labelledBy },
+    caption && !labelledBy ? h('caption', null, caption) : null,
     h('thead', null, h('tr', null, columns.map(c => h('th', { scope: 'col', class: c.class }, c.title)))),
     h('tbody', null, rows.length === 0
       ? h('tr', null, h('td', { colspan: columns.length, class: 'muted' }, 'None.'))

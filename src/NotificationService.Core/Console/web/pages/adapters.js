@@ -28,7 +28,7 @@ export async function list(main, params, query) {
         { title: 'Live workers', cell: a => String(a.live?.workers?.length ?? 0) },
         { title: 'Oldest waiting job', cell: a => (a.live?.oldestWaitingSince ? time(a.live.oldestWaitingSince) : 'none') },
         { title: 'Services', cell: a => (a.services.length ? String(a.services.length) : 'all') },
-      ], page.items.filter(a => a.type === type)));
+      ], page.items.filter(a => a.type === type), { labelledBy: id }));
     }),
     'Pages of adapters').show();
 }
@@ -196,7 +196,7 @@ function liveSection(adapter) {
       { title: 'In flight', cell: w => String(w.inFlight) },
       { title: 'Started', cell: w => time(w.startedAt) },
       { title: 'Last seen', cell: w => time(w.lastSeen) },
-    ], live.workers));
+    ], live.workers, { labelledBy: 'live-h' }));
 }
 
 function editForm(adapter, type, services, adapters, notice, refresh) {

@@ -195,21 +195,28 @@ async function show(body, id, note) {
   return job;
 }
 
-/** POST /admin/jobs/{id}/retry, then the page again until the new attempt has ended (or 30 s have passed). */
+/** How long the job page follows a retried job before it says it stopped. */
+const FOLLOW_MS = 30000;
+
+/** POST /admin/jobs/{id}/retry, then the page again until the new attempt has ended (or FOLLOW_MS have passed). */
 async function retry(body, id, status) {
   if (!confirm('Retry this job as a new attempt?')) return;
   try { await api('POST', `/admin/jobs/${encodeURIComponent(id)}/retry`); }
   catch (error) { status.replaceChildren(problem(error)); return; }
-  const note = () => h('p', { class: 'muted' }, 'Retry requested: the new attempt shows below as it runs.');
-  const until = Date.now() + 30000;
+  const note = () => h('p', { class: 'muted retry-note' }, 'Retry requested: the new attempt shows below as it runs.');
+  const until = Date.now() + FOLLOW_MS;
   const at = location.hash;
+  const ended = job => ['Finished', 'Failed', 'Expired', 'Canceled'].includes(job.state);
   try {
     let job = await show(body, id, note());
-    while (!['Finished', 'Failed', 'Expired', 'Canceled'].includes(job.state) && Date.now() < until) {
+    while (!ended(job) && Date.now() < until) {
       await new Promise(resolve => setTimeout(resolve, 1000));
       if (location.hash !== at || !body.isConnected) return; // the reader went elsewhere
       job = await show(body, id, note());
     }
+    // Given up waiting (no worker takes the adapter's jobs, say): the note must stop promising that the attempt shows.
+    if (!ended(job)) body.querySelector('.retry-note')?.replaceChildren(
+      `Retry requested, but the job is still ${job.state} after ${FOLLOW_MS / 1000} s, so the page stopped following it. Reload the page to see it now.`);
   } catch (error) {
     // A failed read while following the attempt: say so where the retry was asked, instead of stopping silently.
     // (show() redraws the body, so the status box of the click may be gone: the note goes on top of the body.)

@@ -216,7 +216,7 @@ function keysSection(service, once, refresh) {
       { title: 'Last used', cell: k => (k.lastUsedAt ? time(k.lastUsedAt) : 'never') },
       { title: 'State', cell: k => (k.revokedAt ? h('span', {}, badge('revoked'), ' ', time(k.revokedAt)) : badge('active')) },
       { title: 'Action', cell: k => (k.revokedAt ? '' : revokeButton(`Revoke key ${k.prefix}…`, () => revoke(k))) },
-    ], service.keys),
+    ], service.keys, { labelledBy: 'keys-h' }),
     button('Issue a new key', issue, { kind: 'primary' }), slot);
 }
 
@@ -338,10 +338,17 @@ function callbacksSection(service, callbacks, once, refresh) {
       { title: 'Failures in a row', cell: c => String(c.consecutiveFailures) },
       { title: 'Created', cell: c => time(c.createdAt) },
       { title: 'Action', cell: c => h('span', {},
-        c.enabled ? null : button('Enable', () => act(null, 'POST', `${base}/${c.id}/enable`), { kind: 'primary' }), ' ',
-        button('Delete', () => act(`Delete the callback to ${c.url}? Its pending deliveries stop.`, 'DELETE', `${base}/${c.id}`), { kind: 'danger' })) },
-    ], callbacks),
+        c.enabled ? null : named(button('Enable', () => act(null, 'POST', `${base}/${c.id}/enable`), { kind: 'primary' }), `Enable the callback to ${c.url}`), ' ',
+        named(button('Delete', () => act(`Delete the callback to ${c.url}? Its pending deliveries stop.`, 'DELETE', `${base}/${c.id}`), { kind: 'danger' }),
+          `Delete the callback to ${c.url}`)) },
+    ], callbacks, { labelledBy: 'callbacks-h' }),
     slot, form);
+}
+
+/** A button in a row of many, named for screen readers after what it acts on (its text alone would repeat in each row). */
+function named(node, label) {
+  node.setAttribute('aria-label', label);
+  return node;
 }
 
 /** "Revoke" in a row of many: its accessible name says which invite or key it revokes. */

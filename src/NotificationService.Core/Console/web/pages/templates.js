@@ -34,7 +34,7 @@ async function showTemplates(slot, page, services) {
   }
   const names = new Map(services.map(s => [s.id, s.name]));
   const pages = Math.max(1, Math.ceil(result.total / result.pageSize));
-  fill(slot, h('h2', {}, `All shared templates (${result.total})`),
+  fill(slot, h('h2', { id: 'templates-h' }, `All shared templates (${result.total})`),
     table([
       { title: 'Key', cell: t => h('a', { href: `#/templates/${t.id}` }, t.key) },
       { title: 'Type', cell: t => t.type },
@@ -42,7 +42,7 @@ async function showTemplates(slot, page, services) {
       { title: 'Services', cell: t => t.services.map(id => names.get(id) ?? id).join(', ') },
       { title: 'Version', cell: t => String(t.version) },
       { title: 'Changed', cell: t => time(t.updatedAt) },
-    ], result.items),
+    ], result.items, { labelledBy: 'templates-h' }),
     pages > 1 ? h('nav', { class: 'pager', 'aria-label': 'Pages of templates' },
       page > 1 ? h('a', { href: `#/templates?page=${page - 1}`, rel: 'prev' }, 'Previous') : null,
       ` Page ${page} of ${pages} `,
