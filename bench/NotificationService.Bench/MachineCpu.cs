@@ -12,7 +12,8 @@ public static class MachineCpu
     /// </summary>
     public static Dictionary<string, double> Between(Dictionary<int, (string Group, double CpuMs)> before, Dictionary<int, (string Group, double CpuMs)> after) =>
         after.GroupBy(kv => kv.Value.Group)
-            .ToDictionary(g => g.Key, g => g.Sum(kv => kv.Value.CpuMs - (before.TryGetValue(kv.Key, out var was) ? was.CpuMs : 0)));
+            // A pid reused by a new process in between would count negative: its CPU is then all new.
+            .ToDictionary(g => g.Key, g => g.Sum(kv => before.TryGetValue(kv.Key, out var was) && was.CpuMs <= kv.Value.CpuMs ? kv.Value.CpuMs - was.CpuMs : kv.Value.CpuMs));
 
     public static Dictionary<int, (string Group, double CpuMs)> ByProcess(Stack stack)
     {
