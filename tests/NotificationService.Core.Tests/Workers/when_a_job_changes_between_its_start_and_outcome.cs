@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json;
 using Marten;
 using Microsoft.Extensions.DependencyInjection;
@@ -126,6 +127,45 @@ public sealed class when_a_job_changes_between_its_start_and_outcome(SystemFixtu
         var (job, events) = await StoredAsync(held.Id);
         Assert.Equal(JobState.Canceled, job.State);
         Assert.Equal(["JobQueued", "JobStarted", "JobCancellationRequested", "JobCanceled"], events);
+    }
+
+    [Fact]
+    public async Task an_outcome_appended_while_the_core_holds_the_jobs_lock_waits_for_it_instead_of_deadlocking()
+    {
+        var journal = Journal;
+        var held = await StartedJobAsync(journal);
+        // The core's cancel as it runs: lock the stream, decide, append, commit.
+        await using var core = Store.LightweightSession();
+        var locked = await core.Events.FetchForExclusiveWriting<Job>(held.Id);
+        var decidedFrom = new List<Job?>();
+        var outcome = journal.AppendAsync(held.Id, Outcome(new DeliveryResult.Transient("busy"), decidedFrom), held);
+        await WaitUntilABackendWaitsForALockAsync();
+
+        core.Events.Append(held.Id, [.. Assert.IsType<CancelDecision.Cancel>(JobLifecycle.OnCancel(locked.Aggregate!, "tenant", DateTimeOffset.UtcNow)).Events]);
+        var clock = Stopwatch.StartNew();
+        await core.SaveChangesAsync(); // a deadlock fails one of the two after deadlock_timeout (1 s): this one, or the outcome
+        await outcome;
+        // Without the version check under the row lock the outcome inserted its event first and the cancel's insert waited
+        // on it while the outcome waited on the row: a deadlock, found only after a second.
+        Assert.True(clock.Elapsed < TimeSpan.FromMilliseconds(800), $"took {clock.Elapsed}");
+        Assert.Equal(2, decidedFrom.Count); // the held copy, then the canceled job under the lock
+        var (job, events) = await StoredAsync(held.Id);
+        Assert.Equal(JobState.Canceled, job.State);
+        Assert.Equal(["JobQueued", "JobStarted", "JobCancellationRequested", "JobCanceled"], events);
+    }
+
+    /// <summary>Until the journal's append is blocked on the row the test's session locked (or 10 s).</summary>
+    private async Task WaitUntilABackendWaitsForALockAsync()
+    {
+        await using var session = Store.QuerySession();
+        for (var i = 0; i < 200; i++)
+        {
+            var waiting = await session.QueryAsync<int>(
+                "select count(*)::int from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'");
+            if (waiting[0] > 0) return;
+            await Task.Delay(50);
+        }
+        Assert.Fail("The journal's append never waited for the job's lock.");
     }
 
     [Fact]
