@@ -45,13 +45,27 @@ public static class NotificationStore
     /// ones. The hot pages here are in memory or on SSD, and the JSON filters cost far more CPU per row than the planner
     /// assumes, so with 4 it preferred walking the createdAt index (or the table) and filtering out 90 % of a million jobs
     /// over an index range of exactly the matches: 16-30 ms against 1-2 ms (bench/README.md, "Reads at a million jobs,
-    /// step 2"). Per connection, so every database the service runs on plans alike without a server setting.</item>
+    /// step 2"). Per connection, so every database the service runs on plans alike without a server setting; the
+    /// environment variable <see cref="RandomPageCostVariable"/> chooses another value, or, empty, sends none (a server
+    /// or role setting then holds, and PgBouncer, which refuses unknown startup parameters, accepts the connection).</item>
     /// </list>
     /// </summary>
-    public static string PooledConnectionString(string connectionString)
+    public static string PooledConnectionString(string connectionString) =>
+        PooledConnectionString(connectionString, Environment.GetEnvironmentVariable(RandomPageCostVariable) ?? "1.1");
+
+    /// <summary>The environment variable (core and workers alike) that sets random_page_cost per connection.</summary>
+    public const string RandomPageCostVariable = "NS_RANDOM_PAGE_COST";
+
+    /// <param name="randomPageCost">The random_page_cost every connection starts with; empty or blank for none.</param>
+    public static string PooledConnectionString(string connectionString, string randomPageCost)
     {
         var builder = new NpgsqlConnectionStringBuilder(connectionString) { NoResetOnClose = true, MaxAutoPrepare = 0 };
-        if (builder.Options?.Contains("random_page_cost") != true) builder.Options = $"{builder.Options} -c random_page_cost=1.1".Trim();
+        if (!string.IsNullOrWhiteSpace(randomPageCost) && builder.Options?.Contains("random_page_cost") != true)
+        {
+            if (!double.TryParse(randomPageCost, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var cost) || cost <= 0)
+                throw new InvalidOperationException($"{RandomPageCostVariable} must be a positive number or empty, not '{randomPageCost}'.");
+            builder.Options = $"{builder.Options} -c random_page_cost={cost.ToString(System.Globalization.CultureInfo.InvariantCulture)}".Trim();
+        }
         return builder.ConnectionString;
     }
 
