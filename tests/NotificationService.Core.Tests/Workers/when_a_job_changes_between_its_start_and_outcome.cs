@@ -82,6 +82,39 @@ public sealed class when_a_job_changes_between_its_start_and_outcome(SystemFixtu
     }
 
     [Fact]
+    public async Task the_held_copy_of_a_redelivered_start_equals_the_live_aggregation_and_the_stored_job()
+    {
+        var journal = Journal;
+        // First start, by a worker that then died mid-send: the next pick-up appends [JobPossibleDuplicate, JobStarted].
+        var first = await StartedJobAsync(journal);
+        Job? held = null;
+        await journal.AppendAsync(first.Id, job =>
+        {
+            var started = Assert.IsType<PickUp.Send>(JobLifecycle.OnPickUp(job, "second-worker", DateTimeOffset.UtcNow)).Events;
+            held = job!.AfterStart(started);
+            return started;
+        });
+
+        var (stored, events) = await StoredAsync(first.Id);
+        Assert.Equal(["JobQueued", "JobStarted", "JobPossibleDuplicate", "JobStarted"], events);
+        await using var session = Store.QuerySession();
+        var live = await session.Events.AggregateStreamAsync<Job>(first.Id);
+        Assert.Equal(JsonSerializer.Serialize(live), JsonSerializer.Serialize(held)); // version included
+        Assert.Equal(JsonSerializer.Serialize(stored), JsonSerializer.Serialize(held));
+        Assert.Equal(2, held!.Attempts);
+    }
+
+    [Fact]
+    public async Task the_held_copy_of_a_first_start_equals_the_live_aggregation()
+    {
+        var held = await StartedJobAsync(Journal);
+        await using var session = Store.QuerySession();
+        var live = await session.Events.AggregateStreamAsync<Job>(held.Id);
+        Assert.Equal(JsonSerializer.Serialize(live), JsonSerializer.Serialize(held));
+        Assert.Equal(2, held.Version);
+    }
+
+    [Fact]
     public async Task a_cancel_committed_between_the_starts_read_and_its_append_wins_and_nothing_is_started()
     {
         var id = Guid.NewGuid();
