@@ -144,10 +144,12 @@ public sealed class JobJournal(IDocumentStore store, ILogger<JobJournal> logger)
         {
             await CommitTogetherAsync([write]);
         }
-        catch (Exception e) when (!write.Locked && IsVersionConflict(e))
+        // A held write also when it failed otherwise: a job deleted since its start (the retention sweep, an erasure) fails
+        // not the version check but the inline projection, which builds a Job from the outcome's event alone.
+        catch (Exception e) when (!write.Locked && (IsVersionConflict(e) || write.Held is not null))
         {
-            // The job moved on since it was read or held (a cancel, a re-queue, a redelivery's start): decide again from
-            // the job as it is, under its lock.
+            // The job moved on since it was read or held (a cancel, a re-queue, a redelivery's start, a deletion): decide
+            // again from the job as it is, under its lock.
             logger.LogDebug(e, "Job {JobId} changed since its worker read it; deciding again under its lock", write.JobId);
             await CommitTogetherAsync([write with { Held = null, Locked = true }]);
         }

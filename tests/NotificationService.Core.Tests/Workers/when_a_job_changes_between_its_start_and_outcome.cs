@@ -202,6 +202,30 @@ public sealed class when_a_job_changes_between_its_start_and_outcome(SystemFixtu
     }
 
     [Fact]
+    public async Task an_outcome_for_a_stream_deleted_since_its_start_records_nothing_and_recreates_no_job()
+    {
+        var journal = Journal;
+        var held = await StartedJobAsync(journal);
+        // As the retention sweep deletes a job: the stream (events and row) and the document.
+        await using (var session = Store.LightweightSession())
+        {
+            session.Events.TombstoneStream(held.Id);
+            session.Delete<Job>(held.Id);
+            await session.SaveChangesAsync();
+        }
+
+        var decidedFrom = new List<Job?>();
+        await journal.AppendAsync(held.Id, Outcome(new DeliveryResult.Delivered(), decidedFrom), held);
+
+        Assert.Equal(2, decidedFrom.Count); // the held copy, then (under the lock) no job at all
+        Assert.Null(decidedFrom[1]);
+        await using var query = Store.QuerySession();
+        Assert.Empty(await query.Events.FetchStreamAsync(held.Id));
+        Assert.Null(await query.Events.FetchStreamStateAsync(held.Id));
+        Assert.Null(await query.LoadAsync<Job>(held.Id));
+    }
+
+    [Fact]
     public async Task a_requeue_committed_after_the_start_leaves_the_outcome_to_the_new_generation()
     {
         var journal = Journal;
