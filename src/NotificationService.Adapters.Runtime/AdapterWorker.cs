@@ -82,10 +82,7 @@ public static class AdapterWorker
         // TryAdd: a host that registered its own channel (a test gating its sends) keeps it.
         builder.Services.TryAddSingleton<IChannelSender, TSender>();
         // The core migrates the store; a worker changes no table of it (its role may not), only its own envelope schema.
-        // The job journal reads the jobs it decides from into its session's identity map; with this, the commit's inline
-        // projection applies the events to those copies instead of reading each job again (one statement fewer per write).
-        builder.Services.AddNotificationMarten(postgres, wolverineSchema: WorkerRole.EnvelopeSchema,
-            opts => opts.Events.UseIdentityMapForAggregates = true, migrates: false);
+        builder.Services.AddNotificationMarten(postgres, wolverineSchema: WorkerRole.EnvelopeSchema, migrates: false);
         builder.Services.AddNotificationHealthChecks(postgres, rabbitMq);
 
         builder.AddNotificationTelemetry($"ns-adapter-{adapter.Name}");

@@ -13,7 +13,8 @@ namespace NotificationService.Adapters.Runtime;
 /// with many sends in flight those writes were one transaction each. Here one commit is in flight at a time and every
 /// write that arrives meanwhile joins the next one, so a lone write still commits at once and batches form from
 /// concurrency alone (the shape of Wolverine's own envelope coalescers). Each caller's task completes only when its own
-/// events are committed. A batch that fails is retried one write at a time, so one bad job cannot fail its neighbours.
+/// events are committed. A batch that fails on a job that moved on since its start retries that job alone under its lock and the rest together;
+/// one that fails otherwise is retried one write at a time, so one bad job cannot fail its neighbours.
 /// </summary>
 public sealed class JobJournal(IDocumentStore store, ILogger<JobJournal> logger)
 {
@@ -42,7 +43,8 @@ public sealed class JobJournal(IDocumentStore store, ILogger<JobJournal> logger)
     /// </summary>
     /// <param name="held">
     /// The job as the caller knows it was committed (its <see cref="Job.Version"/> the stream's), e.g. the worker's own
-    /// start: <paramref name="decide"/> runs on it and the job is not read at all.
+    /// start: <paramref name="decide"/> runs on it and the job is not read to decide (the commit's inline projection still
+    /// loads it once, to apply the events to).
     /// </param>
     public Task AppendAsync(Guid jobId, Decide decide, Job? held = null)
     {
@@ -78,6 +80,7 @@ public sealed class JobJournal(IDocumentStore store, ILogger<JobJournal> logger)
         // Two writes of one job cannot share a commit: both would decide from the same version.
         if (batch.Count > 1 && batch.DistinctBy(w => w.JobId).Count() == batch.Count)
         {
+            Exception failure;
             try
             {
                 await CommitTogetherAsync(batch);
@@ -86,22 +89,54 @@ public sealed class JobJournal(IDocumentStore store, ILogger<JobJournal> logger)
             }
             catch (Exception e)
             {
-                logger.LogDebug(e, "A batch of {Count} job writes failed; committing them one at a time", batch.Count);
+                failure = e;
             }
+            // A job that moved on since its start (a cancel, a re-queue) is the common failure: only it is decided again
+            // under its lock, and the rest commit together again.
+            if (IsVersionConflict(failure) && await StaleAsync(batch) is { Count: > 0 } stale && stale.Count < batch.Count)
+            {
+                logger.LogDebug(failure, "{Stale} of a batch of {Count} job writes were stale; the rest commit together", stale.Count, batch.Count);
+                foreach (var write in stale) await CommitSettlingAsync(write with { Held = null, Locked = true });
+                await CommitAsync(batch.Except(stale).ToList());
+                return;
+            }
+            logger.LogDebug(failure, "A batch of {Count} job writes failed; committing them one at a time", batch.Count);
         }
-        foreach (var write in batch)
+        foreach (var write in batch) await CommitSettlingAsync(write);
+    }
+
+    private async Task CommitSettlingAsync(Write write)
+    {
+        try
         {
-            try
-            {
-                await CommitAloneAsync(write);
-                write.Committed.TrySetResult();
-            }
-            catch (Exception e)
-            {
-                write.Committed.TrySetException(e);
-            }
+            await CommitAloneAsync(write);
+            write.Committed.TrySetResult();
+        }
+        catch (Exception e)
+        {
+            write.Committed.TrySetException(e);
         }
     }
+
+    /// <summary>The held writes whose job has moved past the version they hold (the ones an optimistic append fails).</summary>
+    private async Task<List<Write>> StaleAsync(List<Write> batch)
+    {
+        try
+        {
+            await using var session = store.QuerySession();
+            var current = (await session.LoadManyAsync<Job>(batch.Select(w => w.JobId).ToArray())).ToDictionary(j => j.Id, j => j.Version);
+            return batch.Where(w => w.Held is not null && current.GetValueOrDefault(w.JobId) != w.Held.Version).ToList();
+        }
+        catch (Exception e)
+        {
+            logger.LogDebug(e, "Could not tell the stale writes of a batch apart");
+            return [];
+        }
+    }
+
+    /// <summary>Commits so far (a batch counts once): how tests see that writes shared a commit.</summary>
+    public long Commits => Interlocked.Read(ref _commits);
+    private long _commits;
 
     private async Task CommitAloneAsync(Write write)
     {
@@ -109,10 +144,12 @@ public sealed class JobJournal(IDocumentStore store, ILogger<JobJournal> logger)
         {
             await CommitTogetherAsync([write]);
         }
-        catch (Exception e) when (!write.Locked && IsVersionConflict(e))
+        // A held write also when it failed otherwise: a job deleted since its start (the retention sweep, an erasure) fails
+        // not the version check but the inline projection, which builds a Job from the outcome's event alone.
+        catch (Exception e) when (!write.Locked && (IsVersionConflict(e) || write.Held is not null))
         {
-            // The job moved on since it was read or held (a cancel, a re-queue, a redelivery's start): decide again from
-            // the job as it is, under its lock.
+            // The job moved on since it was read or held (a cancel, a re-queue, a redelivery's start, a deletion): decide
+            // again from the job as it is, under its lock.
             logger.LogDebug(e, "Job {JobId} changed since its worker read it; deciding again under its lock", write.JobId);
             await CommitTogetherAsync([write with { Held = null, Locked = true }]);
         }
@@ -138,7 +175,7 @@ public sealed class JobJournal(IDocumentStore store, ILogger<JobJournal> logger)
         batchSpan?.SetTag("ns.batch_size", writes.Count);
         await using var session = store.LightweightSession();
         // The jobs read below stay in the session's identity map, where the commit's inline projection takes them instead
-        // of reading them again (with Events.UseIdentityMapForAggregates, which the worker's store sets).
+        // of reading them again (Marten 9's default Events.UseIdentityMapForAggregates; LoadManyAsync in this session).
         session.UseIdentityMapFor<Job>();
         var decided = new List<(Job? Before, IReadOnlyList<object> Events)>(writes.Count);
         // Only a write whose optimistic append failed takes the stream lock, and it commits alone.
@@ -163,6 +200,7 @@ public sealed class JobJournal(IDocumentStore store, ILogger<JobJournal> logger)
             decided.Add((job, events));
         }
         await session.SaveChangesAsync();
+        Interlocked.Increment(ref _commits);
         // Counted once committed: a batch that fails is decided and counted again, one write at a time.
         foreach (var (before, events) in decided) JobMetrics.Committed(before, events);
     }

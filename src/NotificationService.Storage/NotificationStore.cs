@@ -45,13 +45,27 @@ public static class NotificationStore
     /// ones. The hot pages here are in memory or on SSD, and the JSON filters cost far more CPU per row than the planner
     /// assumes, so with 4 it preferred walking the createdAt index (or the table) and filtering out 90 % of a million jobs
     /// over an index range of exactly the matches: 16-30 ms against 1-2 ms (bench/README.md, "Reads at a million jobs,
-    /// step 2"). Per connection, so every database the service runs on plans alike without a server setting.</item>
+    /// step 2"). Per connection, so every database the service runs on plans alike without a server setting; the
+    /// environment variable <see cref="RandomPageCostVariable"/> chooses another value, or, empty, sends none (a server
+    /// or role setting then holds, and PgBouncer, which refuses unknown startup parameters, accepts the connection).</item>
     /// </list>
     /// </summary>
-    public static string PooledConnectionString(string connectionString)
+    public static string PooledConnectionString(string connectionString) =>
+        PooledConnectionString(connectionString, Environment.GetEnvironmentVariable(RandomPageCostVariable) ?? "1.1");
+
+    /// <summary>The environment variable (core and workers alike) that sets random_page_cost per connection.</summary>
+    public const string RandomPageCostVariable = "NS_RANDOM_PAGE_COST";
+
+    /// <param name="randomPageCost">The random_page_cost every connection starts with; empty or blank for none.</param>
+    public static string PooledConnectionString(string connectionString, string randomPageCost)
     {
         var builder = new NpgsqlConnectionStringBuilder(connectionString) { NoResetOnClose = true, MaxAutoPrepare = 0 };
-        if (builder.Options?.Contains("random_page_cost") != true) builder.Options = $"{builder.Options} -c random_page_cost=1.1".Trim();
+        if (!string.IsNullOrWhiteSpace(randomPageCost) && builder.Options?.Contains("random_page_cost") != true)
+        {
+            if (!double.TryParse(randomPageCost, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var cost) || cost <= 0)
+                throw new InvalidOperationException($"{RandomPageCostVariable} must be a positive number or empty, not '{randomPageCost}'.");
+            builder.Options = $"{builder.Options} -c random_page_cost={cost.ToString(System.Globalization.CultureInfo.InvariantCulture)}".Trim();
+        }
         return builder.ConnectionString;
     }
 
@@ -65,6 +79,13 @@ public static class NotificationStore
         opts.DatabaseSchemaName = Schema;
         opts.UseSystemTextJsonForSerialization(EnumStorage.AsString, Casing.CamelCase);
         opts.Events.MetadataConfig.HeadersEnabled = false;
+        // The worker appends with an expected version only (JobJournal), the core after locking the stream row (FOR UPDATE).
+        // Without this mt_quick_append_events read the version unlocked, inserted the events and only then locked the row:
+        // a worker's insert and the core's locked append then waited on each other until PostgreSQL's deadlock detector
+        // failed one after deadlock_timeout (1 s), leaving a sequence gap. With it the function reads the version FOR
+        // UPDATE first, so a worker waits for the core's commit and fails its version check before inserting (or taking a
+        // sequence number). It costs nothing measurable: the function locked the same row later in the same transaction.
+        opts.Events.UseExclusiveLockOnConcurrentAppends = true;
 
         opts.Projections.Snapshot<Job>(SnapshotLifecycle.Inline);
         opts.Schema.For<Job>().Index(x => x.State).Index(x => x.OfferId).Index(x => x.ExpireAt).Index(x => x.CreatedAt)

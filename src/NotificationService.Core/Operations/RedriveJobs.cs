@@ -23,7 +23,9 @@ public sealed record RedriveJobs(string? Adapter = null, Guid? Service = null, J
 /// The selection as a re-drive's batches apply it: fixed when the operation starts (<see cref="To"/> is then at the
 /// latest the start), so jobs that fail while it runs are not pulled into it.
 /// </summary>
-public sealed record RedriveFilter(Guid? AdapterId, Guid? ServiceId, JobState[] States, DateTimeOffset? From, DateTimeOffset To)
+/// <param name="AdapterName">The adapter's name with its id: the jobs' index by adapter is by name (an adapter is never
+/// renamed), the id keeps a deleted adapter's namesake out. Null in a filter sent before it existed: the id alone.</param>
+public sealed record RedriveFilter(Guid? AdapterId, Guid? ServiceId, JobState[] States, DateTimeOffset? From, DateTimeOffset To, string? AdapterName = null)
 {
     /// <summary>
     /// Marten's WHERE over the Job documents, after <paramref name="cursor"/> in id order: the jobs' own states and their
@@ -34,6 +36,7 @@ public sealed record RedriveFilter(Guid? AdapterId, Guid? ServiceId, JobState[] 
         var where = $"id > ? AND data->>'state' = ANY(?) AND data->>'paramsErasedAt' IS NULL AND {NotificationStore.Schema}.mt_immutable_timestamptz(data->>'finishedAt') < ?";
         var values = new List<object> { cursor, States.Select(s => s.ToString()).ToArray(), To };
         if (From is { } from) { where += $" AND {NotificationStore.Schema}.mt_immutable_timestamptz(data->>'finishedAt') >= ?"; values.Add(from); }
+        if (AdapterName is { } name) { where += " AND data->>'adapterName' = ?"; values.Add(name); }
         if (AdapterId is { } adapter) { where += " AND (data->>'adapterId')::uuid = ?"; values.Add(adapter); }
         if (ServiceId is { } service) { where += " AND (data->>'serviceId')::uuid = ?"; values.Add(service); }
         return (where, [.. values]);
@@ -94,7 +97,7 @@ public static class RedriveJobsEndpoint
 
         // In UTC: Npgsql writes only UTC DateTimeOffsets to timestamptz (a client's +01:00 would throw).
         var filter = new RedriveFilter(adapter?.Id, request.Service, request.State is { } s ? [s] : [JobState.Failed, JobState.Expired],
-            request.From?.ToUniversalTime(), (request.To is { } to && to < now ? to : now).ToUniversalTime());
+            request.From?.ToUniversalTime(), (request.To is { } to && to < now ? to : now).ToUniversalTime(), adapter?.Name);
         var sample = await filter.NextAsync(session, Guid.Empty, DeadLetters.SampleSize, ct);
         return new(filter, sample.Count == 0 ? 0 : await filter.CountAsync(session, ct), sample.Select(j => j.Id).ToList(), []);
     }

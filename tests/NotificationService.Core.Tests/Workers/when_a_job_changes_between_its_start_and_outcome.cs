@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json;
 using Marten;
 using Microsoft.Extensions.DependencyInjection;
@@ -81,6 +82,39 @@ public sealed class when_a_job_changes_between_its_start_and_outcome(SystemFixtu
     }
 
     [Fact]
+    public async Task the_held_copy_of_a_redelivered_start_equals_the_live_aggregation_and_the_stored_job()
+    {
+        var journal = Journal;
+        // First start, by a worker that then died mid-send: the next pick-up appends [JobPossibleDuplicate, JobStarted].
+        var first = await StartedJobAsync(journal);
+        Job? held = null;
+        await journal.AppendAsync(first.Id, job =>
+        {
+            var started = Assert.IsType<PickUp.Send>(JobLifecycle.OnPickUp(job, "second-worker", DateTimeOffset.UtcNow)).Events;
+            held = job!.AfterStart(started);
+            return started;
+        });
+
+        var (stored, events) = await StoredAsync(first.Id);
+        Assert.Equal(["JobQueued", "JobStarted", "JobPossibleDuplicate", "JobStarted"], events);
+        await using var session = Store.QuerySession();
+        var live = await session.Events.AggregateStreamAsync<Job>(first.Id);
+        Assert.Equal(JsonSerializer.Serialize(live), JsonSerializer.Serialize(held)); // version included
+        Assert.Equal(JsonSerializer.Serialize(stored), JsonSerializer.Serialize(held));
+        Assert.Equal(2, held!.Attempts);
+    }
+
+    [Fact]
+    public async Task the_held_copy_of_a_first_start_equals_the_live_aggregation()
+    {
+        var held = await StartedJobAsync(Journal);
+        await using var session = Store.QuerySession();
+        var live = await session.Events.AggregateStreamAsync<Job>(held.Id);
+        Assert.Equal(JsonSerializer.Serialize(live), JsonSerializer.Serialize(held));
+        Assert.Equal(2, held.Version);
+    }
+
+    [Fact]
     public async Task a_cancel_committed_between_the_starts_read_and_its_append_wins_and_nothing_is_started()
     {
         var id = Guid.NewGuid();
@@ -129,6 +163,69 @@ public sealed class when_a_job_changes_between_its_start_and_outcome(SystemFixtu
     }
 
     [Fact]
+    public async Task an_outcome_appended_while_the_core_holds_the_jobs_lock_waits_for_it_instead_of_deadlocking()
+    {
+        var journal = Journal;
+        var held = await StartedJobAsync(journal);
+        // The core's cancel as it runs: lock the stream, decide, append, commit.
+        await using var core = Store.LightweightSession();
+        var locked = await core.Events.FetchForExclusiveWriting<Job>(held.Id);
+        var decidedFrom = new List<Job?>();
+        var outcome = journal.AppendAsync(held.Id, Outcome(new DeliveryResult.Transient("busy"), decidedFrom), held);
+        await WaitUntilABackendWaitsForALockAsync();
+
+        core.Events.Append(held.Id, [.. Assert.IsType<CancelDecision.Cancel>(JobLifecycle.OnCancel(locked.Aggregate!, "tenant", DateTimeOffset.UtcNow)).Events]);
+        var clock = Stopwatch.StartNew();
+        await core.SaveChangesAsync(); // a deadlock fails one of the two after deadlock_timeout (1 s): this one, or the outcome
+        await outcome;
+        // Without the version check under the row lock the outcome inserted its event first and the cancel's insert waited
+        // on it while the outcome waited on the row: a deadlock, found only after a second.
+        Assert.True(clock.Elapsed < TimeSpan.FromMilliseconds(800), $"took {clock.Elapsed}");
+        Assert.Equal(2, decidedFrom.Count); // the held copy, then the canceled job under the lock
+        var (job, events) = await StoredAsync(held.Id);
+        Assert.Equal(JobState.Canceled, job.State);
+        Assert.Equal(["JobQueued", "JobStarted", "JobCancellationRequested", "JobCanceled"], events);
+    }
+
+    /// <summary>Until the journal's append is blocked on the row the test's session locked (or 10 s).</summary>
+    private async Task WaitUntilABackendWaitsForALockAsync()
+    {
+        await using var session = Store.QuerySession();
+        for (var i = 0; i < 200; i++)
+        {
+            var waiting = await session.QueryAsync<int>(
+                "select count(*)::int from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'");
+            if (waiting[0] > 0) return;
+            await Task.Delay(50);
+        }
+        Assert.Fail("The journal's append never waited for the job's lock.");
+    }
+
+    [Fact]
+    public async Task an_outcome_for_a_stream_deleted_since_its_start_records_nothing_and_recreates_no_job()
+    {
+        var journal = Journal;
+        var held = await StartedJobAsync(journal);
+        // As the retention sweep deletes a job: the stream (events and row) and the document.
+        await using (var session = Store.LightweightSession())
+        {
+            session.Events.TombstoneStream(held.Id);
+            session.Delete<Job>(held.Id);
+            await session.SaveChangesAsync();
+        }
+
+        var decidedFrom = new List<Job?>();
+        await journal.AppendAsync(held.Id, Outcome(new DeliveryResult.Delivered(), decidedFrom), held);
+
+        Assert.Equal(2, decidedFrom.Count); // the held copy, then (under the lock) no job at all
+        Assert.Null(decidedFrom[1]);
+        await using var query = Store.QuerySession();
+        Assert.Empty(await query.Events.FetchStreamAsync(held.Id));
+        Assert.Null(await query.Events.FetchStreamStateAsync(held.Id));
+        Assert.Null(await query.LoadAsync<Job>(held.Id));
+    }
+
+    [Fact]
     public async Task a_requeue_committed_after_the_start_leaves_the_outcome_to_the_new_generation()
     {
         var journal = Journal;
@@ -151,7 +248,7 @@ public sealed class when_a_job_changes_between_its_start_and_outcome(SystemFixtu
     }
 
     [Fact]
-    public async Task outcomes_held_by_many_sends_share_a_commit_and_a_stale_one_among_them_falls_back_alone()
+    public async Task outcomes_held_by_many_sends_share_a_commit_and_only_a_stale_one_among_them_is_retried_alone()
     {
         var journal = Journal;
         var held = new List<Job>();
@@ -160,7 +257,16 @@ public sealed class when_a_job_changes_between_its_start_and_outcome(SystemFixtu
         var (current, _) = await StoredAsync(stale.Id);
         await AppendAsync(stale.Id, [.. Assert.IsType<CancelDecision.Cancel>(JobLifecycle.OnCancel(current, "tenant", DateTimeOffset.UtcNow)).Events]);
 
-        await Task.WhenAll(held.Select(h => journal.AppendAsync(h.Id, Outcome(new DeliveryResult.Delivered(), []), h)));
+        var commitsBefore = journal.Commits;
+        var decidedFrom = held.ToDictionary(h => h.Id, _ => new List<Job?>());
+        await Task.WhenAll(held.Select(h => journal.AppendAsync(h.Id, Outcome(new DeliveryResult.Delivered(), decidedFrom[h.Id]), h)));
+
+        // One failed batch; then the stale one alone and the other eleven together: two commits (falling back to one at
+        // a time was twelve). A third if the first write happened to commit alone before the others arrived.
+        Assert.InRange(journal.Commits - commitsBefore, 2, 3);
+        // The stale one decided again from the job as it is (canceled), the others only ever from their held copies.
+        Assert.True(decidedFrom[stale.Id][^1]!.CancellationRequested);
+        foreach (var h in held.Where(h => h != stale)) Assert.All(decidedFrom[h.Id], job => Assert.Same(h, job));
 
         foreach (var h in held)
         {
