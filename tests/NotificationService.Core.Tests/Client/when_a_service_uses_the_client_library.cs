@@ -354,8 +354,25 @@ public sealed class when_a_service_uses_the_client_library(SystemFixture system)
         Assert.Equal($"{prefix} c", second.Items[0].Name);
         var error = await Assert.ThrowsAsync<NotificationApiException>(() => admin.ListAdaptersAsync(limit: 2, after: first.Next));
         Assert.Equal(422, error.Status);
+        // A next page exactly when there are more invites than the page holds (at exactly 200 there is none).
         var invites = await admin.ListInvitesAsync(limit: 200);
-        Assert.Equal(invites.Items.Count == 200, invites.Next is not null);
+        var whole = await admin.ListInvitesAsync();
+        Assert.Equal(whole.Count > 200, invites.Next is not null);
+    }
+
+    [Theory]
+    [InlineData("</admin/services?limit=2&after=abc%2Bd>; rel=\"next\"")]
+    [InlineData("</admin/services?limit=2&after=first>; rel=\"prev\", </admin/services?limit=2&after=abc%2Bd>; rel=\"next\"")]
+    [InlineData("</admin/services?after=first>; rel=prev, </admin/services?after=abc%2Bd&limit=2>; rel=next")]
+    [InlineData("</admin/services?after=abc%2Bd>; title=\"more\"; rel=\"next last\"")]
+    public async Task the_admin_client_reads_the_next_cursor_from_any_link_of_the_header(string link)
+    {
+        await using var peer = await HttpPeer.StartAsync();
+        peer.Reply = _ => new PeerReply(200, "[]", new Dictionary<string, string> { ["Link"] = link });
+        var admin = new NotificationAdminClient(new HttpClient { BaseAddress = new Uri(peer.BaseUrl) }, SystemFixture.AdminKey);
+        Assert.Equal("abc+d", (await admin.ListServicesAsync(limit: 2)).Next);
+        peer.Reply = _ => new PeerReply(200, "[]", new Dictionary<string, string> { ["Link"] = "</admin/services?after=first>; rel=prev" });
+        Assert.Null((await admin.ListServicesAsync(limit: 2)).Next);
     }
 
     [Fact]
