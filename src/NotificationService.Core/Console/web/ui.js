@@ -107,6 +107,14 @@ export async function serviceNames() {
   } catch { return new Map(); }
 }
 
+/** The name of one service (GET /admin/services/{id}) as a one-entry map like serviceNames'; empty when it cannot be read. */
+export async function serviceName(id) {
+  try {
+    const service = await api('GET', `/admin/services/${encodeURIComponent(id)}`);
+    return new Map([[service.id, service.name]]);
+  } catch { return new Map(); }
+}
+
 /** A <select> of services by name (values are ids), "Any" first; `current` stays selectable even if not listed. */
 export function serviceSelect(name, current, names) {
   const select = h('select', { name }, h('option', { value: '' }, 'Any'));
