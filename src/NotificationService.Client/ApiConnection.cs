@@ -42,14 +42,24 @@ internal sealed class ApiConnection(HttpClient http, string? apiKey)
         return new ListPage<T>(items, response.Headers.TryGetValues("Link", out var links) ? links.Select(NextAfter).FirstOrDefault(a => a is not null) : null);
     }
 
-    private static string? NextAfter(string link)
+    // A Link header may hold several links ("<a>; rel=prev, <b>; rel=\"next\"", RFC 8288), in any order, rel quoted or not,
+    // and a rel may name several relations: each link is read on its own.
+    private static readonly System.Text.RegularExpressions.Regex LinkValue = new("<(?<target>[^>]*)>(?<params>[^<]*)");
+    private static readonly System.Text.RegularExpressions.Regex RelParam = new("(?:^|;)\\s*rel\\s*=\\s*(?:\"(?<rel>[^\"]*)\"|(?<rel>[^\\s;,]+))",
+        System.Text.RegularExpressions.RegexOptions.IgnoreCase);
+
+    private static string? NextAfter(string header)
     {
-        var open = link.IndexOf('<');
-        var close = link.IndexOf('>', open + 1);
-        if (open < 0 || close < 0 || !link[(close + 1)..].Contains("rel=\"next\"", StringComparison.Ordinal)) return null;
-        var target = link[(open + 1)..close];
-        var query = target.IndexOf('?') is var q and >= 0 ? target[(q + 1)..] : "";
-        return query.Split('&').Where(p => p.StartsWith("after=", StringComparison.Ordinal)).Select(p => Uri.UnescapeDataString(p["after=".Length..])).FirstOrDefault();
+        foreach (System.Text.RegularExpressions.Match link in LinkValue.Matches(header))
+        {
+            var rel = RelParam.Match(link.Groups["params"].Value);
+            if (!rel.Success || !rel.Groups["rel"].Value.Split(' ', StringSplitOptions.RemoveEmptyEntries).Contains("next", StringComparer.OrdinalIgnoreCase)) continue;
+            var target = link.Groups["target"].Value;
+            var query = target.IndexOf('?') is var q and >= 0 ? target[(q + 1)..] : "";
+            return query.Split('&').Where(p => p.StartsWith("after=", StringComparison.OrdinalIgnoreCase))
+                .Select(p => Uri.UnescapeDataString(p["after=".Length..])).FirstOrDefault();
+        }
+        return null;
     }
 
     public async Task SendAsync(HttpMethod method, string path, object? body, CancellationToken ct)

@@ -239,15 +239,24 @@ public sealed class NotificationAdminClient
 
     // Operations: dead letters, re-drive, the operators' audit trail
 
-    /// <summary>Dead letters, newest first; pass <see cref="KeysetPage{T}.Next"/> as the next search's <see cref="DeadLetterSearch.After"/> (or page by number).</summary>
+    /// <summary>Dead letters, newest first, a page by number (<see cref="DeadLetterSearch.Page"/>); to page by cursor use <see cref="ListDeadLettersByCursorAsync"/>.</summary>
     [ApiOperation("GET", "/admin/dead-letters")]
-    public Task<KeysetPage<DeadLetterView>> ListDeadLettersAsync(DeadLetterSearch? search = null, CancellationToken ct = default)
+    public Task<PagedResult<DeadLetterView>> ListDeadLettersAsync(DeadLetterSearch? search = null, CancellationToken ct = default)
     {
         search ??= new DeadLetterSearch();
-        return _api.SendAsync<KeysetPage<DeadLetterView>>(HttpMethod.Get, Query("admin/dead-letters",
-            ("adapter", search.Adapter), ("messageType", search.MessageType), ("exceptionType", search.ExceptionType), ("failure", search.Failure),
-            ("from", search.From), ("to", search.To), ("page", search.Page), ("pageSize", search.PageSize), ("after", search.After)), null, ct);
+        // A page by cursor has no number, which this answer's type cannot hold: the cursor has its own method.
+        if (search.After is not null) throw new ArgumentException($"{nameof(DeadLetterSearch.After)} pages by cursor: call {nameof(ListDeadLettersByCursorAsync)}.", nameof(search));
+        return _api.SendAsync<PagedResult<DeadLetterView>>(HttpMethod.Get, DeadLettersQuery(search), null, ct);
     }
+
+    /// <summary>Dead letters, newest first; pass <see cref="KeysetPage{T}.Next"/> as the next search's <see cref="DeadLetterSearch.After"/> (or page by number).</summary>
+    [ApiOperation("GET", "/admin/dead-letters")]
+    public Task<KeysetPage<DeadLetterView>> ListDeadLettersByCursorAsync(DeadLetterSearch? search = null, CancellationToken ct = default) =>
+        _api.SendAsync<KeysetPage<DeadLetterView>>(HttpMethod.Get, DeadLettersQuery(search ?? new DeadLetterSearch()), null, ct);
+
+    private static string DeadLettersQuery(DeadLetterSearch search) => Query("admin/dead-letters",
+        ("adapter", search.Adapter), ("messageType", search.MessageType), ("exceptionType", search.ExceptionType), ("failure", search.Failure),
+        ("from", search.From), ("to", search.To), ("page", search.Page), ("pageSize", search.PageSize), ("after", search.After));
 
     /// <summary>Dead letters grouped by failure (exception type and message shape), largest group first.</summary>
     [ApiOperation("GET", "/admin/dead-letters/groups")]
@@ -274,10 +283,15 @@ public sealed class NotificationAdminClient
     public Task<RedriveAnswer> RedriveJobsAsync(RedriveJobs filter, CancellationToken ct = default) =>
         _api.SendAsync<RedriveAnswer>(HttpMethod.Post, "admin/jobs/redrive", filter, ct);
 
-    /// <summary>The operators' actions (replays, discards, re-drives, rebuilds), newest first; <paramref name="after"/>: the previous page's <see cref="KeysetPage{T}.Next"/>.</summary>
+    /// <summary>The operators' actions (replays, discards, re-drives, rebuilds), newest first, a page by number; by cursor: <see cref="ListOperationsByCursorAsync"/>.</summary>
     [ApiOperation("GET", "/admin/operations")]
-    public Task<KeysetPage<OperationView>> ListOperationsAsync(OperationKind? kind = null, int? page = null, int? pageSize = null, string? after = null, CancellationToken ct = default) =>
-        _api.SendAsync<KeysetPage<OperationView>>(HttpMethod.Get, Query("admin/operations", ("kind", kind), ("page", page), ("pageSize", pageSize), ("after", after)), null, ct);
+    public Task<PagedResult<OperationView>> ListOperationsAsync(OperationKind? kind = null, int? page = null, int? pageSize = null, CancellationToken ct = default) =>
+        _api.SendAsync<PagedResult<OperationView>>(HttpMethod.Get, Query("admin/operations", ("kind", kind), ("page", page), ("pageSize", pageSize)), null, ct);
+
+    /// <summary>The operators' actions, newest first; <paramref name="after"/>: the previous page's <see cref="KeysetPage{T}.Next"/> (null: the first page).</summary>
+    [ApiOperation("GET", "/admin/operations")]
+    public Task<KeysetPage<OperationView>> ListOperationsByCursorAsync(OperationKind? kind = null, int? pageSize = null, string? after = null, CancellationToken ct = default) =>
+        _api.SendAsync<KeysetPage<OperationView>>(HttpMethod.Get, Query("admin/operations", ("kind", kind), ("pageSize", pageSize), ("after", after)), null, ct);
 
     [ApiOperation("GET", "/admin/operations/{id}")]
     public Task<OperationView> GetOperationAsync(Guid id, CancellationToken ct = default) =>
@@ -290,10 +304,15 @@ public sealed class NotificationAdminClient
     public Task<RecipientErased> EraseRecipientAsync(string recipient, CancellationToken ct = default) =>
         _api.SendAsync<RecipientErased>(HttpMethod.Post, "admin/erasures", new { recipient }, ct);
 
-    /// <summary>The audit list of erasures, newest first; <paramref name="after"/>: the previous page's <see cref="KeysetPage{T}.Next"/>.</summary>
+    /// <summary>The audit list of erasures, newest first, a page by number; by cursor: <see cref="ListErasuresByCursorAsync"/>.</summary>
     [ApiOperation("GET", "/admin/erasures")]
-    public Task<KeysetPage<ErasureRecord>> ListErasuresAsync(int? page = null, int? pageSize = null, string? after = null, CancellationToken ct = default) =>
-        _api.SendAsync<KeysetPage<ErasureRecord>>(HttpMethod.Get, Query("admin/erasures", ("page", page), ("pageSize", pageSize), ("after", after)), null, ct);
+    public Task<PagedResult<ErasureRecord>> ListErasuresAsync(int? page = null, int? pageSize = null, CancellationToken ct = default) =>
+        _api.SendAsync<PagedResult<ErasureRecord>>(HttpMethod.Get, Query("admin/erasures", ("page", page), ("pageSize", pageSize)), null, ct);
+
+    /// <summary>The audit list of erasures, newest first; <paramref name="after"/>: the previous page's <see cref="KeysetPage{T}.Next"/> (null: the first page).</summary>
+    [ApiOperation("GET", "/admin/erasures")]
+    public Task<KeysetPage<ErasureRecord>> ListErasuresByCursorAsync(int? pageSize = null, string? after = null, CancellationToken ct = default) =>
+        _api.SendAsync<KeysetPage<ErasureRecord>>(HttpMethod.Get, Query("admin/erasures", ("pageSize", pageSize), ("after", after)), null, ct);
 
     // Shared templates
 

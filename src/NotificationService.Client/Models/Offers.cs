@@ -75,25 +75,6 @@ public sealed record ChainStepView(int Step, string Adapter, Guid? JobId, string
 public sealed record OfferSummary(Guid Id, DateTimeOffset CreatedAt, DateTimeOffset? SendAt, DateTimeOffset? DeletedAt, int Jobs);
 
 /// <summary>
-/// A page of a list that is paged by number (<c>page</c>, <c>pageSize</c>). <see cref="Total"/> counts the matches up to
-/// 1,000; with more, it is 1,000 and <see cref="TotalIsExact"/> is false.
-/// </summary>
-public sealed record PagedResult<T>(IReadOnlyList<T> Items, int Page, int PageSize, long Total, bool TotalIsExact = true);
-
-/// <summary>
-/// A page of a list that answers an array (services, adapters, invites) when asked for by <c>limit</c> and
-/// <c>after</c>: pass <see cref="Next"/> (null on the last page) as the next call's <c>after</c>.
-/// </summary>
-public sealed record ListPage<T>(IReadOnlyList<T> Items, string? Next);
-
-/// <summary>
-/// A page of a list that pages by cursor or by number (dead letters, operator actions, erasures): pass
-/// <see cref="Next"/> (null on the last page) as the next call's <c>after</c>. <see cref="Page"/> is null for a page
-/// asked for by cursor; <see cref="Total"/> counts the matches as in <see cref="PagedResult{T}"/>.
-/// </summary>
-public sealed record KeysetPage<T>(IReadOnlyList<T> Items, int? Page, int PageSize, long Total, bool TotalIsExact, string? Next);
-
-/// <summary>
 /// A change to an offer; what is left null stays as it is. Params, expiry and send time change only before a job starts
 /// (409 after). <see cref="Metadata"/> is a merge patch: a key with a null value is removed, keys left out stay.
 /// </summary>

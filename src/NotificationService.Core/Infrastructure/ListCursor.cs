@@ -80,14 +80,15 @@ public sealed record ArrayPaging(int? Limit, ListCursor? After, List<(string Fie
 
     /// <summary>
     /// The page of <paramref name="rows"/> (read with one row more than <see cref="Size"/>) and, when that extra row came,
-    /// the Link header to the next page: this request's path and query with <c>after</c> replaced (relative, so a proxy's
-    /// prefix or host does not matter).
+    /// the Link header to the next page: this request's path (from the root, PathBase included; no scheme or host, so
+    /// the host a proxy presents does not matter) and query, with <c>after</c> replaced.
     /// </summary>
     public IReadOnlyList<T> Page<T>(IReadOnlyList<T> rows, Func<T, ListCursor> cursorOf, string purpose, HttpContext context, IDataProtectionProvider protection)
     {
         if (rows.Count <= Size) return rows;
         var page = rows.Take(Size).ToList();
-        var query = context.Request.Query.Where(q => q.Key != "after").SelectMany(q => q.Value.Select(v => new KeyValuePair<string, string?>(q.Key, v))).ToList();
+        // The query binds 'After' as 'after' too: drop it in any case, or the next link would carry two cursors.
+        var query = context.Request.Query.Where(q => !string.Equals(q.Key, "after", StringComparison.OrdinalIgnoreCase)).SelectMany(q => q.Value.Select(v => new KeyValuePair<string, string?>(q.Key, v))).ToList();
         query.Add(new("after", cursorOf(page[^1]).Encode(protection, purpose)));
         context.Response.Headers.Append("Link", $"<{QueryHelpers.AddQueryString(context.Request.PathBase + context.Request.Path, query)}>; rel=\"next\"");
         return page;

@@ -101,11 +101,36 @@ public sealed partial class when_an_admin_pages_a_long_list(SystemFixture system
     [InlineData("/admin/services?after=nonsense", "after")]
     [InlineData("/admin/adapters?limit=5&after=", "after")]
     [InlineData("/admin/invites?after=AAAA", "after")]
+    [InlineData("/admin/services?limit=99999999999", "limit")]
+    [InlineData("/admin/services?limit=1&limit=2", "limit")]
+    [InlineData("/admin/adapters?limit=", "limit")]
     public async Task a_bad_limit_or_cursor_is_a_422_naming_it(string url, string field)
     {
         var (status, problem) = await System.SendForStatusAsync(HttpMethod.Get, url, SystemFixture.AdminKey);
         Assert.Equal(422, status);
         Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), problem.ToString());
+    }
+
+    [Fact]
+    public async Task the_whole_list_has_no_link_and_a_capitalised_after_is_replaced_in_the_next_link()
+    {
+        var whole = await System.ScenarioAsync(HttpMethod.Get, "/admin/services", SystemFixture.AdminKey, expect: 200);
+        Assert.Equal("", whole.Context.Response.Headers.Link.ToString());
+
+        await System.CreateTenantAsync($"!paging {Guid.NewGuid():N}");
+        await System.CreateTenantAsync($"!paging {Guid.NewGuid():N}");
+        await System.CreateTenantAsync($"!paging {Guid.NewGuid():N}");
+        var first = await WalkAsync("/admin/services?limit=1", seen => seen.Count >= 1);
+        var cursor = QueryHelpers.ParseQuery(new Uri(new Uri("http://core"), first[0].Next!).Query)["after"].ToString();
+        // The query's names bind case-insensitively, so 'After' is the cursor: the next Link must replace it, not keep it beside the new one.
+        var second = await System.ScenarioAsync(HttpMethod.Get, $"/admin/services?limit=1&After={Uri.EscapeDataString(cursor)}", SystemFixture.AdminKey, expect: 200);
+        var link = NextLink().Match(second.Context.Response.Headers.Link.ToString());
+        Assert.True(link.Success, second.Context.Response.Headers.Link.ToString());
+        var query = QueryHelpers.ParseQuery(new Uri(new Uri("http://core"), link.Groups[1].Value).Query);
+        Assert.Single(query, q => string.Equals(q.Key, "after", StringComparison.OrdinalIgnoreCase));
+        Assert.Single(query["after"]);
+        Assert.NotEqual(cursor, query["after"].ToString());
+        Assert.Equal(200, (await System.SendForStatusAsync(HttpMethod.Get, link.Groups[1].Value, SystemFixture.AdminKey)).Status);
     }
 
     [Fact]
@@ -121,8 +146,9 @@ public sealed partial class when_an_admin_pages_a_long_list(SystemFixture system
             Assert.Equal(422, status);
             Assert.True(problem.GetProperty("errors").TryGetProperty("after", out _), problem.ToString());
         }
-        var (deadLetters, _) = await System.SendForStatusAsync(HttpMethod.Get, $"/admin/dead-letters?after={cursor}", SystemFixture.AdminKey);
+        var (deadLetters, lettersProblem) = await System.SendForStatusAsync(HttpMethod.Get, $"/admin/dead-letters?after={cursor}", SystemFixture.AdminKey);
         Assert.Equal(422, deadLetters);
+        Assert.True(lettersProblem.GetProperty("errors").TryGetProperty("after", out _), lettersProblem.ToString());
         // Its own list takes it.
         Assert.Equal(200, (await System.SendForStatusAsync(HttpMethod.Get, $"/admin/services?limit=1&after={cursor}", SystemFixture.AdminKey)).Status);
     }

@@ -89,6 +89,9 @@ public sealed class when_an_admin_manages_adapters_in_the_browser(SystemFixture 
         Assert.Equal("blocked", adapter.GetProperty("live").GetProperty("status").GetString());
 
         await page.GetByRole(AriaRole.Link, new() { Name = "All adapters" }).ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Adapters", Level = 1 })).ToBeVisibleAsync();
+        // Every adapter on one page (other tests' adapters may sort before this one): the row is found by name.
+        await page.GotoAsync(browser.ConsoleUrl + "#/adapters?pageSize=200");
         var row = page.GetByRole(AriaRole.Row).Filter(new() { HasText = name });
         await Assertions.Expect(row).ToContainTextAsync("blocked");
         await browser.ScreenshotAsync(page, "adapters");

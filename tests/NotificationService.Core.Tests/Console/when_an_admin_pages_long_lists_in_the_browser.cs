@@ -44,6 +44,71 @@ public sealed class when_an_admin_pages_long_lists_in_the_browser(SystemFixture 
     }
 
     [Fact]
+    public async Task a_page_that_cannot_be_read_keeps_the_last_one_and_its_pager_and_says_why()
+    {
+        var prefix = $"!{long.MaxValue - DateTime.UtcNow.Ticks:D19}";
+        var names = new[] { "a", "b", "c" }.Select(s => $"{prefix} {s}").ToArray();
+        foreach (var name in names.Reverse()) await System.CreateTenantAsync(name);
+        var browser = await System.BrowserAsync();
+        var page = await browser.NewPageAsync();
+        await browser.SignInAsync(page);
+        await page.GotoAsync(browser.ConsoleUrl + "#/services?pageSize=2");
+        var rows = page.GetByRole(AriaRole.Table, new() { Name = "Services, by name" }).Locator("tbody tr");
+        var pager = page.GetByRole(AriaRole.Navigation, new() { Name = "Pages of services" });
+        await Assertions.Expect(rows).ToHaveTextAsync([new Regex(Regex.Escape(names[0])), new Regex(Regex.Escape(names[1]))]);
+
+        // The next page answers 500 once, slowly: while it loads the pager cannot be pressed again.
+        var release = new TaskCompletionSource();
+        await page.RouteAsync("**/admin/services?*after=*", async route =>
+        {
+            await release.Task;
+            await route.FulfillAsync(new() { Status = 500, ContentType = "application/problem+json", Body = """{"title":"The list is down for a moment."}""" });
+        }, new() { Times = 1 });
+        var next = pager.GetByRole(AriaRole.Button, new() { Name = "Next page" });
+        await next.ClickAsync();
+        await Assertions.Expect(next).ToBeDisabledAsync();
+        release.SetResult();
+
+        // The first page and its pager stay, the problem is above them and has the focus.
+        var alert = page.GetByRole(AriaRole.Alert).Filter(new() { HasText = "The list is down for a moment." });
+        await Assertions.Expect(alert).ToBeFocusedAsync();
+        await Assertions.Expect(rows).ToHaveTextAsync([new Regex(Regex.Escape(names[0])), new Regex(Regex.Escape(names[1]))]);
+        await Assertions.Expect(pager.Locator("span.muted")).ToHaveTextAsync("Page 1");
+        await Assertions.Expect(next).ToBeEnabledAsync();
+        // Pressed again (the API answers now), it goes to page 2, not page 3: the failed try left no cursor behind.
+        await next.ClickAsync();
+        await Assertions.Expect(pager.Locator("span.muted")).ToHaveTextAsync("Page 2");
+        await Assertions.Expect(rows.First).ToContainTextAsync(names[2]);
+        await Assertions.Expect(alert).ToHaveCountAsync(0);
+        await pager.GetByRole(AriaRole.Button, new() { Name = "Previous page" }).ClickAsync();
+        await Assertions.Expect(pager.Locator("span.muted")).ToHaveTextAsync("Page 1");
+    }
+
+    [Fact]
+    public async Task paging_after_the_session_ended_elsewhere_sends_to_sign_in_saying_why()
+    {
+        var prefix = $"!{long.MaxValue - DateTime.UtcNow.Ticks:D19}";
+        foreach (var s in new[] { "c", "b", "a" }) await System.CreateTenantAsync($"{prefix} {s}");
+        var browser = await System.BrowserAsync();
+        var page = await browser.NewPageAsync();
+        await browser.SignInAsync(page);
+        await page.GotoAsync(browser.ConsoleUrl + "#/services?pageSize=2");
+        var pager = page.GetByRole(AriaRole.Navigation, new() { Name = "Pages of services" });
+        await Assertions.Expect(pager).ToBeVisibleAsync();
+
+        // Another tab of the same browser (same cookie) signs out.
+        var other = await page.Context.NewPageAsync();
+        await other.GotoAsync(browser.ConsoleUrl);
+        await other.GetByRole(AriaRole.Button, new() { Name = "Sign out" }).ClickAsync();
+        await Assertions.Expect(other.GetByRole(AriaRole.Heading, new() { Name = "Sign in", Level = 1 })).ToBeVisibleAsync();
+        await other.CloseAsync();
+
+        await pager.GetByRole(AriaRole.Button, new() { Name = "Next page" }).ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Sign in", Level = 1 })).ToBeVisibleAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Status).Filter(new() { HasText = "Your session has ended." })).ToBeVisibleAsync();
+    }
+
+    [Fact]
     public async Task a_failures_dead_letters_page_forward_and_back()
     {
         // Letters only: the group's failure masks ids and numbers, and the test finds its group by this text.

@@ -75,6 +75,17 @@ public sealed class when_an_operator_follows_a_job_in_the_browser(SystemFixture 
         foreach (var job in offer.Jobs)
             await Assertions.Expect(offerRows.Filter(new() { HasText = job.Id.ToString()[..8] })).ToContainTextAsync("Finished");
         await browser.ScreenshotAsync(page, "jobs-offer");
+
+        // The job and offer pages name their one service by reading that service, not the whole list of services.
+        var lists = 0;
+        page.Request += (_, r) => { if (r.Method == "GET" && new Uri(r.Url).AbsolutePath == "/admin/services") Interlocked.Increment(ref lists); };
+        foreach (var (hash, heading) in new[] { ($"#/jobs/{jobId}", $"Job {jobId}"), ($"#/offers/{offer.Id}", $"Offer {offer.Id}") })
+        {
+            await page.GotoAsync(browser.ConsoleUrl + hash);
+            await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = heading, Level = 1 })).ToBeVisibleAsync();
+            await Assertions.Expect(page.GetByRole(AriaRole.Link, new() { Name = System.Tenant.Name, Exact = true })).ToHaveAttributeAsync("href", $"#/services/{System.Tenant.Id}");
+        }
+        Assert.Equal(0, lists);
         // No script error, and no call the pages made failed but the session check before signing in.
         Assert.DoesNotContain(browser.ErrorsOf(page), e => e.StartsWith("script error"));
         Assert.All(failedCalls, call => Assert.StartsWith($"401 GET {browser.ConsoleUrl}session", call));

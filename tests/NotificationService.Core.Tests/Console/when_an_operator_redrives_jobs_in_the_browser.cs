@@ -67,24 +67,33 @@ public sealed class when_an_operator_redrives_jobs_in_the_browser(SystemFixture 
         for (var i = 0; i < 21; i++)
             await System.SendAsync<JsonElement>(HttpMethod.Post, "/admin/jobs/redrive", SystemFixture.AdminKey,
                 new { state = "Failed", from = "2000-01-01T00:00:00Z", to = "2000-01-02T00:00:00Z", dryRun = false }, expect: 202);
-        var total = (await System.SendAsync<JsonElement>(HttpMethod.Get, "/admin/operations?pageSize=20", SystemFixture.AdminKey, expect: 200)).GetProperty("total").GetInt64();
-        var pages = (total + 19) / 20;
+        // The API's first two pages by cursor (actions are not reset between tests: the total is whatever it is now).
+        var first = await System.SendAsync<JsonElement>(HttpMethod.Get, "/admin/operations?pageSize=20", SystemFixture.AdminKey, expect: 200);
+        var second = await System.SendAsync<JsonElement>(HttpMethod.Get, $"/admin/operations?pageSize=20&after={Uri.EscapeDataString(first.GetProperty("next").GetString()!)}", SystemFixture.AdminKey, expect: 200);
+        var pages = (first.GetProperty("total").GetInt64() + 19) / 20;
+        // An action's start to the millisecond, as the page's <time datetime> holds it: tells the rows of two pages apart.
+        static string[] Started(JsonElement p) => p.GetProperty("items").EnumerateArray()
+            .Select(o => o.GetProperty("startedAt").GetDateTimeOffset().UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'")).ToArray();
         var browser = await System.BrowserAsync();
         var page = await browser.NewPageAsync();
         await browser.SignInAsync(page);
         await page.GotoAsync(browser.ConsoleUrl + "#/operations");
         var actions = page.GetByRole(AriaRole.Table, new() { Name = "Latest operator actions, newest first" }).Locator("tbody tr");
         var pager = page.GetByRole(AriaRole.Navigation, new() { Name = "Pages of operator actions" });
+        var counter = pager.Locator("span.muted");
+        Task<string[]> ShownAsync() => actions.Locator("td:nth-child(3) time").EvaluateAllAsync<string[]>("times => times.map(t => t.getAttribute('datetime'))");
         await Assertions.Expect(actions).ToHaveCountAsync(20);
-        await Assertions.Expect(pager).ToContainTextAsync($"Page 1 of {pages}");
+        await Assertions.Expect(counter).ToHaveTextAsync($"Page 1 of {pages}");
+        Assert.Equal(Started(first), await ShownAsync());
         Assert.Equal(0, await pager.GetByRole(AriaRole.Button, new() { Name = "Previous page" }).CountAsync());
         await pager.GetByRole(AriaRole.Button, new() { Name = "Next page" }).ClickAsync();
-        await Assertions.Expect(pager).ToContainTextAsync($"Page 2 of {pages}");
-        // The second page is the API's second page.
-        var second = await System.SendAsync<JsonElement>(HttpMethod.Get, "/admin/operations?pageSize=20&page=2", SystemFixture.AdminKey, expect: 200);
-        await Assertions.Expect(actions).ToHaveCountAsync(second.GetProperty("items").GetArrayLength());
+        await Assertions.Expect(counter).ToHaveTextAsync($"Page 2 of {pages}");
+        // The second page is the API's second page (by the first page's cursor), not the first again.
+        Assert.Equal(Started(second), await ShownAsync());
+        Assert.NotEqual(Started(first), Started(second));
         await pager.GetByRole(AriaRole.Button, new() { Name = "Previous page" }).ClickAsync();
-        await Assertions.Expect(pager).ToContainTextAsync($"Page 1 of {pages}");
+        await Assertions.Expect(counter).ToHaveTextAsync($"Page 1 of {pages}");
+        Assert.Equal(Started(first), await ShownAsync());
         Assert.DoesNotContain(browser.ErrorsOf(page), e => e.StartsWith("script error"));
     }
 }

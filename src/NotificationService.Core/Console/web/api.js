@@ -63,6 +63,14 @@ async function problemOf(response) {
  * Returns the parsed body (null for 204 or an empty body); a non-2xx answer throws ApiError; 401 goes to #/signin.
  */
 export async function api(method, path, body) {
+  const response = await call(method, path, body);
+  if (response.status === 204) return null;
+  const text = await response.text();
+  return text ? JSON.parse(text) : null;
+}
+
+// The one fetch of every admin call: a 401 ends the session the same way for a page of a list as for anything else.
+async function call(method, path, body) {
   method = method.toUpperCase();
   const headers = { Accept: 'application/json' };
   if (method !== 'GET' && method !== 'HEAD') {
@@ -80,9 +88,7 @@ export async function api(method, path, body) {
     throw new ApiError(401, await problemOf(response));
   }
   if (!response.ok) throw new ApiError(response.status, await problemOf(response));
-  if (response.status === 204) return null;
-  const text = await response.text();
-  return text ? JSON.parse(text) : null;
+  return response;
 }
 
 /**
@@ -91,13 +97,7 @@ export async function api(method, path, body) {
  * the cursor to pass as `after`, or null on the last page.
  */
 export async function apiPage(path) {
-  const response = await fetch(path, { credentials: 'same-origin', headers: { Accept: 'application/json' } });
-  if (response.status === 401) {
-    csrfToken = null;
-    if (location.hash !== '#/signin') location.hash = '#/signin';
-    throw new ApiError(401, await problemOf(response));
-  }
-  if (!response.ok) throw new ApiError(response.status, await problemOf(response));
+  const response = await call('GET', path);
   const body = await response.json();
   if (!Array.isArray(body)) return { ...body, items: body.items || [], next: body.next || null };
   const link = /<([^>]*)>\s*;\s*rel="next"/.exec(response.headers.get('Link') || '');

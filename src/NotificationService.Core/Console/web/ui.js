@@ -107,6 +107,14 @@ export async function serviceNames() {
   } catch { return new Map(); }
 }
 
+/** The name of one service (GET /admin/services/{id}) as a one-entry map like serviceNames'; empty when it cannot be read. */
+export async function serviceName(id) {
+  try {
+    const service = await api('GET', `/admin/services/${encodeURIComponent(id)}`);
+    return new Map([[service.id, service.name]]);
+  } catch { return new Map(); }
+}
+
 /** A <select> of services by name (values are ids), "Any" first; `current` stays selectable even if not listed. */
 export function serviceSelect(name, current, names) {
   const select = h('select', { name }, h('option', { value: '' }, 'Any'));
@@ -132,28 +140,52 @@ export function pageSizeOf(query, fallback) {
  * `render(page)` draws its rows. "Next page" follows `next`; "Previous page" goes back through the cursors this list
  * has seen (a stack kept here, so several lists on one page page on their own). Returns `show`, which redraws the
  * first page (after a change). The focus stays on the pager's button, so a keyboard user can page on.
+ * While a page loads the pager's buttons are disabled (a double click must not skip a page, a late answer must not
+ * draw over a newer one); the stack changes only once the page arrived; a page that cannot be read leaves the last
+ * one and its pager in place, with the problem above them and the focus on it.
  */
 export function cursorList(slot, load, render, label) {
-  const earlier = []; // the cursors of the pages before the one shown (null: the first page)
+  let earlier = []; // the cursors of the pages before the one shown (null: the first page)
   let current = null;
-  async function show(after, focus) {
+  let loading = 0; // the number of the latest load: an answer of an older one is dropped
+  const error = h('div', {});
+  const content = h('div', {});
+  slot.replaceChildren(error, content);
+  async function show(after, stack, focus) {
+    const mine = ++loading;
+    const nav = content.querySelector('nav.pager');
+    content.setAttribute('aria-busy', 'true');
+    for (const b of nav ? nav.querySelectorAll('button') : []) b.disabled = true;
     let page;
     try { page = await load(after); }
-    catch (error) { slot.replaceChildren(problem(error)); return; }
+    catch (failure) {
+      if (mine !== loading) return;
+      content.removeAttribute('aria-busy');
+      for (const b of nav ? nav.querySelectorAll('button') : []) b.disabled = false;
+      const alert = problem(failure);
+      alert.tabIndex = -1;
+      error.replaceChildren(alert);
+      if (focus && slot.isConnected) alert.focus(); // a pager click: the keyboard user hears and stays near the problem
+      return;
+    }
+    if (mine !== loading) return;
+    content.removeAttribute('aria-busy');
+    error.replaceChildren();
+    earlier = stack;
     current = after;
     const previous = earlier.length > 0
-      ? button('Previous page', () => show(earlier.pop(), 'Previous page')) : null;
+      ? button('Previous page', () => show(earlier[earlier.length - 1], earlier.slice(0, -1), 'Previous page')) : null;
     const next = page.next
-      ? button('Next page', () => { earlier.push(current); show(page.next, 'Next page'); }) : null;
-    const nav = previous || next
+      ? button('Next page', () => show(page.next, [...earlier, current], 'Next page')) : null;
+    const pager = previous || next
       ? h('nav', { class: 'toolbar pager', 'aria-label': label }, previous,
         h('span', { class: 'muted' }, `Page ${earlier.length + 1}${page.totalIsExact && page.pageSize ? ` of ${Math.max(1, Math.ceil(page.total / page.pageSize))}` : ''}`), next)
       : null;
-    slot.replaceChildren(...[render(page)].flat(), nav || '');
-    if (focus && nav) {
-      const again = [...nav.querySelectorAll('button')];
+    content.replaceChildren(...[render(page)].flat(), pager || '');
+    if (focus && pager) {
+      const again = [...pager.querySelectorAll('button')];
       (again.find(b => b.textContent === focus) || again[0]).focus();
     }
   }
-  return { show: () => { earlier.length = 0; return show(null); } };
+  return { show: () => show(null, []) };
 }

@@ -1,7 +1,7 @@
 // Jobs: the search (#/jobs), one job with its event stream as a timeline (#/jobs/:id), an offer's jobs (#/offers/:id).
 // Every call is an admin API call (GET /admin/jobs, /admin/jobs/{id}, /admin/jobs/{id}/events, POST .../retry).
 import { api } from '../api.js';
-import { h, setTitle, go, problem, table, field, button, confirm, time, loading, STATES, toUtc, serviceNames, serviceSelect } from '../ui.js';
+import { h, setTitle, go, problem, table, field, button, confirm, time, loading, STATES, toUtc, serviceNames, serviceName, serviceSelect } from '../ui.js';
 
 const PAGE_SIZE = 25;
 // The search's filters as they stand in the hash and in the API's query (the same names, so a search is a bookmark).
@@ -161,7 +161,8 @@ export async function detail(main, params) {
 }
 
 async function show(body, id, note) {
-  const [view, events, names] = await Promise.all([api('GET', `/admin/jobs/${encodeURIComponent(id)}`), api('GET', `/admin/jobs/${encodeURIComponent(id)}/events`), serviceNames()]);
+  const [view, events] = await Promise.all([api('GET', `/admin/jobs/${encodeURIComponent(id)}`), api('GET', `/admin/jobs/${encodeURIComponent(id)}/events`)]);
+  const names = await serviceName(view.serviceId); // the one service shown, not every service
   const job = view.job;
   const actions = h('div', { class: 'toolbar' });
   const status = h('div', { 'aria-live': 'polite' }, note || null);
@@ -230,10 +231,10 @@ export async function offer(main, params) {
   setTitle(`Offer ${shortId(params.id)}`);
   styles();
   main.append(h('h1', null, 'Offer ', h('code', null, params.id)));
-  const [page, names] = await Promise.all([
-    api('GET', `/admin/jobs?offerId=${encodeURIComponent(params.id)}&pageSize=200`), serviceNames()]);
+  const page = await api('GET', `/admin/jobs?offerId=${encodeURIComponent(params.id)}&pageSize=200`);
   if (page.items.length === 0) { main.append(h('p', null, 'No job of any service belongs to this offer.')); return; }
   const first = page.items[0];
+  const names = await serviceName(first.serviceId); // the one service shown, not every service
   main.append(
     facts([['Service', serviceLink(first.serviceId, names)], ['Created', time(first.job.createdAt)], ['Jobs', String(page.total)]]),
     table([

@@ -76,7 +76,7 @@ async function showInvites(slot, size) {
       { title: 'Expires', cell: i => time(i.expiresAt) },
       { title: 'Service', cell: i => (i.serviceId ? h('a', { href: `#/services/${i.serviceId}` }, 'registered service') : '') },
       { title: 'Action', cell: i => (inviteState(i) === 'open' ? revokeButton(`Revoke invite ${i.note ? `"${i.note}"` : `created ${i.createdAt}`}`, () => revoke(i)) : '') },
-    ], page.items),
+    ], page.items, { labelledBy: 'invites' }),
     'Pages of invites');
   const refresh = () => invites.show();
   const revoke = async invite => {
