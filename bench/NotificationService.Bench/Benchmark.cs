@@ -50,7 +50,7 @@ public static class Benchmark
             var result = await load.RunAsync(name, webhook.Name, Payload, targets, window, clients, rate, countStatements: rate is not null);
             Console.WriteLine($"   accepted {result.JobsAcceptedPerSecond} jobs/s ({result.OffersPerSecond} offers/s), delivered {result.DeliveredJobsPerSecond} jobs/s, " +
                               $"accept p99 {result.AcceptMs.P99} ms, queued->finished p99 {result.QueuedToFinishedMs.P99} ms, {result.CommitsPerJob} commits/job" +
-                              (rate is null ? "" : $", {StatementsText(result.Statements)} statements/job"));
+                              (rate is null ? "" : $", statements/job {StatementsText(result.Statements)}"));
             phases.Add(result);
             return result;
         }

@@ -91,10 +91,9 @@ public sealed class Load(Stack stack, Receivers receivers, string postgres)
         var delivered = expected.Count(j => receivers.Count.ContainsKey(j));
         var lastDelivery = expected.Where(receivers.FirstAt.ContainsKey).Select(j => receivers.FirstAt[j]).DefaultIfEmpty(started).Max();
         var deliveredFor = Stopwatch.GetElapsedTime(started, lastDelivery).TotalSeconds;
+        var commits = await Database.CommitsAsync(postgres) - commitsBefore;
         // Read before the latency query below, which is the bench's and not the jobs'.
         var statementCount = statements ? await Statements.PerJobAsync(postgres, delivered, expected.Length / targetsPerOffer) : null;
-
-        var commits = await Database.CommitsAsync(postgres) - commitsBefore;
         var result = new PhaseResult(name, targetsPerOffer,
             Math.Round(acceptMs.Count / acceptedFor, 1), Math.Round(expected.Length / acceptedFor, 1), Math.Round(delivered / Math.Max(deliveredFor, 0.001), 1),
             expected.Length, failed, Percentiles.Of(acceptMs.ToArray()), Percentiles.Of(await QueuedToFinishedAsync(expected)),
