@@ -46,9 +46,11 @@ public static class Benchmark
         async Task<PhaseResult> Phase(string name, int targets, int clients, double? rate = null)
         {
             Console.WriteLine($"-- {name}");
-            var result = await load.RunAsync(name, webhook.Name, Payload, targets, window, clients, rate);
+            // Statements are counted at half rate, where every job is delivered within the window and its short drain.
+            var result = await load.RunAsync(name, webhook.Name, Payload, targets, window, clients, rate, countStatements: rate is not null);
             Console.WriteLine($"   accepted {result.JobsAcceptedPerSecond} jobs/s ({result.OffersPerSecond} offers/s), delivered {result.DeliveredJobsPerSecond} jobs/s, " +
-                              $"accept p99 {result.AcceptMs.P99} ms, queued->finished p99 {result.QueuedToFinishedMs.P99} ms, {result.CommitsPerJob} commits/job");
+                              $"accept p99 {result.AcceptMs.P99} ms, queued->finished p99 {result.QueuedToFinishedMs.P99} ms, {result.CommitsPerJob} commits/job" +
+                              (rate is null ? "" : $", statements/job {StatementsText(result.Statements)}"));
             phases.Add(result);
             return result;
         }
@@ -85,18 +87,16 @@ public static class Benchmark
             Math.Round(rabbitRaw), phases, Math.Round(corePeakRss, 1), Math.Round(workerPeakRss, 1),
             Math.Round(emailsPerSecond, 1), apprise is { } ap ? Math.Round(ap.Default, 2) : null, apprise is { } au ? Math.Round(au.Unthrottled, 1) : null,
             fairness, search, callbacks, million, scaleOut);
-        var markdown = Report(result);
+        // A quick run's figures are compared with the previous quick run's, kept out of the repository.
+        var directory = quick ? Path.Combine(root, ".local", "bench") : Path.Combine(root, "bench", "results");
+        var markdown = Report(result) + Environment.NewLine + Comparison.Report(result, Comparison.FindPrevious(directory, quick, result.At), root);
         Console.WriteLine();
         Console.WriteLine(markdown);
-        if (!quick)
-        {
-            var directory = Path.Combine(root, "bench", "results");
-            Directory.CreateDirectory(directory);
-            var stamp = result.At.ToString("yyyyMMdd-HHmmss");
-            await File.WriteAllTextAsync(Path.Combine(directory, $"{stamp}.json"), JsonSerializer.Serialize(result, new JsonSerializerOptions { WriteIndented = true }));
-            await File.WriteAllTextAsync(Path.Combine(directory, $"{stamp}.md"), markdown);
-            Console.WriteLine($"Written: bench/results/{stamp}.json and .md");
-        }
+        Directory.CreateDirectory(directory);
+        var stamp = result.At.ToString("yyyyMMdd-HHmmss");
+        await File.WriteAllTextAsync(Path.Combine(directory, $"{stamp}.json"), JsonSerializer.Serialize(result, new JsonSerializerOptions { WriteIndented = true }));
+        await File.WriteAllTextAsync(Path.Combine(directory, $"{stamp}.md"), markdown);
+        Console.WriteLine($"Written: {Path.GetRelativePath(root, directory)}/{stamp}.json and .md");
         // The fairness bound is a pass/fail criterion of the bench (issue 11): a miss fails the run, --quick included.
         return fairness.Met ? 0 : 1;
     }
@@ -166,6 +166,10 @@ public static class Benchmark
         sb.AppendLine($"| accept p99 at half rate (1 target) | {half.AcceptMs.P99} ms | <= 20 ms | {Met(half.AcceptMs.P99 <= 20)} |");
         sb.AppendLine($"| queued->finished p99 at half rate (1 target) | {half.QueuedToFinishedMs.P99} ms | <= 100 ms | {Met(half.QueuedToFinishedMs.P99 <= 100)} |");
         sb.AppendLine($"| PostgreSQL commits per delivered job (max rate, 1 target) | {max.CommitsPerJob} | <= 3 | {Met(max.CommitsPerJob <= 3)} |");
+        foreach (var (phase, targets) in new[] { (half, "1 target"), (r.Phases.ElementAtOrDefault(3), "10 targets") })
+            if (phase is not null)
+                sb.AppendLine($"| statements per delivered job, half rate, {targets} (pg_stat_statements, besides BEGIN/COMMIT; + background work) | " +
+                              $"{StatementsText(phase.Statements)} | <= 7 | {(phase.Statements is { } s ? Met(s.PerJob <= 7) : "n/a")} |");
         sb.AppendLine($"| core peak RSS | {r.CorePeakRssMb} MB | <= 250 MB | {Met(r.CorePeakRssMb <= 250)} |");
         sb.AppendLine($"| webhook worker peak RSS | {r.WorkerPeakRssMb} MB | | |");
         sb.AppendLine($"| email: NS / Apprise as shipped (throttled by design) | {r.EmailsPerSecond} / {r.AppriseEmailsPerSecond?.ToString() ?? "n/a"} emails/s = {(r.AppriseEmailsPerSecond is { } a ? $"{r.EmailsPerSecond / a:0}x" : "n/a")} | >= 10x | {(r.AppriseEmailsPerSecond is { } b ? Met(r.EmailsPerSecond / b >= 10) : "n/a")} |");
@@ -183,4 +187,7 @@ public static class Benchmark
 
         static string Met(bool ok) => ok ? "yes" : "**no**";
     }
+
+    private static string StatementsText(StatementCount? count) =>
+        count is { } c ? $"{c.PerJob} + {c.BackgroundPerJob}" : "n/a (pg_stat_statements not loaded)";
 }

@@ -19,7 +19,8 @@ public sealed record Percentiles(double P50, double P95, double P99)
 
 public sealed record PhaseResult(
     string Name, int TargetsPerOffer, double OffersPerSecond, double JobsAcceptedPerSecond, double DeliveredJobsPerSecond, int Jobs,
-    int FailedRequests, Percentiles AcceptMs, Percentiles QueuedToFinishedMs, double CommitsPerJob, double CoreCpuMsPerJob, double WorkerCpuMsPerJob);
+    int FailedRequests, Percentiles AcceptMs, Percentiles QueuedToFinishedMs, double CommitsPerJob, double CoreCpuMsPerJob, double WorkerCpuMsPerJob,
+    StatementCount? Statements = null);
 
 /// <summary>A bounded load generator: it targets the core on 127.0.0.1 only and stops by itself when its window ends.</summary>
 public sealed class Load(Stack stack, Receivers receivers, string postgres)
@@ -27,10 +28,13 @@ public sealed class Load(Stack stack, Receivers receivers, string postgres)
     /// <param name="rate">offers per second; null = closed loop, each client posting as fast as it is answered</param>
     /// <param name="drain">wait until every accepted job reached the receiver (false when no worker is running)</param>
     /// <param name="target">the whole target for a sequence number, instead of <c>{adapter, params}</c> (e.g. a templated one)</param>
+    /// <param name="countStatements">count the statements of the window and its drain per delivered job (null when pg_stat_statements is not loaded)</param>
     public async Task<PhaseResult> RunAsync(
         string name, string adapter, Func<int, object> @params, int targetsPerOffer, TimeSpan window, int clients, double? rate = null, bool drain = true,
-        Func<int, object>? target = null)
+        Func<int, object>? target = null, bool countStatements = false)
     {
+        var statements = countStatements && await Statements.AvailableAsync(postgres);
+        if (statements) await Statements.ResetAsync(postgres);
         var acceptMs = new ConcurrentBag<double>();
         var jobs = new ConcurrentBag<Guid>();
         var failed = 0;
@@ -87,14 +91,16 @@ public sealed class Load(Stack stack, Receivers receivers, string postgres)
         var delivered = expected.Count(j => receivers.Count.ContainsKey(j));
         var lastDelivery = expected.Where(receivers.FirstAt.ContainsKey).Select(j => receivers.FirstAt[j]).DefaultIfEmpty(started).Max();
         var deliveredFor = Stopwatch.GetElapsedTime(started, lastDelivery).TotalSeconds;
-
         var commits = await Database.CommitsAsync(postgres) - commitsBefore;
+        // Read before the latency query below, which is the bench's and not the jobs'.
+        var statementCount = statements ? await Statements.PerJobAsync(postgres, delivered, expected.Length / targetsPerOffer) : null;
         var result = new PhaseResult(name, targetsPerOffer,
             Math.Round(acceptMs.Count / acceptedFor, 1), Math.Round(expected.Length / acceptedFor, 1), Math.Round(delivered / Math.Max(deliveredFor, 0.001), 1),
             expected.Length, failed, Percentiles.Of(acceptMs.ToArray()), Percentiles.Of(await QueuedToFinishedAsync(expected)),
             Math.Round((double)commits / Math.Max(delivered, 1), 2),
             Math.Round((stack.Cores.Sum(c => c.CpuTime().TotalMilliseconds) - coreCpu) / Math.Max(delivered, 1), 2),
-            Math.Round((stack.Workers.Sum(w => w.CpuTime().TotalMilliseconds) - workerCpu) / Math.Max(delivered, 1), 2));
+            Math.Round((stack.Workers.Sum(w => w.CpuTime().TotalMilliseconds) - workerCpu) / Math.Max(delivered, 1), 2),
+            statementCount);
         if (drain && delivered < expected.Length) Console.WriteLine($"  !! {expected.Length - delivered} of {expected.Length} jobs not delivered within the drain time");
         return result;
     }

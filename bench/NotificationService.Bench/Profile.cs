@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Text;
-using Npgsql;
 
 namespace NotificationService.Bench;
 
@@ -29,23 +28,23 @@ public static class Profile
         object Payload(int i) => new { payload = new { i } };
         await load.RunAsync("warm-up", webhook.Name, Payload, 1, TimeSpan.FromSeconds(10), 8);
 
-        var statements = await StatementsAvailableAsync(postgres);
+        var statements = await Statements.AvailableAsync(postgres);
         if (!statements) Say("pg_stat_statements is not loaded (shared_preload_libraries); statement counts are skipped.");
 
         Say($"## Idle stack (core + webhook worker, no load), 10 s");
-        await ResetStatementsAsync(postgres, statements);
+        if (statements) await Statements.ResetAsync(postgres);
         var idleCommits = await Database.CommitsAsync(postgres);
         await Task.Delay(TimeSpan.FromSeconds(10));
         Say($"{(await Database.CommitsAsync(postgres) - idleCommits) / 10.0:0.0} commits/s");
-        if (statements) Say(await TopStatementsAsync(postgres, 10.0, "per second"));
+        if (statements) Say(await Statements.TopAsync(postgres, 10.0, "per second"));
 
         Say($"## {rate} one-target offers/s for {window.TotalSeconds:0} s");
-        await ResetStatementsAsync(postgres, statements);
+        if (statements) await Statements.ResetAsync(postgres);
         var traces = StartTraces(output, window, ("core", stack.Cores[0].Pid), ("worker", stack.Workers[0].Pid));
         var phase = await load.RunAsync("profile", webhook.Name, Payload, 1, window, 0, rate);
         Say($"delivered {phase.Jobs} jobs, {phase.CommitsPerJob} commits/job, CPU ms/job core {phase.CoreCpuMsPerJob} + worker {phase.WorkerCpuMsPerJob}, " +
             $"accept p50/p99 {phase.AcceptMs.P50}/{phase.AcceptMs.P99} ms, queued->finished p50/p99 {phase.QueuedToFinishedMs.P50}/{phase.QueuedToFinishedMs.P99} ms");
-        if (statements) Say(await TopStatementsAsync(postgres, phase.Jobs, "per delivered job"));
+        if (statements) Say(await Statements.TopAsync(postgres, phase.Jobs, "per delivered job"));
 
         foreach (var (name, trace, process) in traces)
         {
@@ -118,42 +117,5 @@ public static class Profile
         var text = await process.StandardOutput.ReadToEndAsync() + await process.StandardError.ReadToEndAsync();
         await process.WaitForExitAsync();
         return text.TrimEnd();
-    }
-
-    private static async Task<bool> StatementsAvailableAsync(string postgres)
-    {
-        await using var connection = new NpgsqlConnection(postgres);
-        await connection.OpenAsync();
-        await using var loaded = new NpgsqlCommand("SELECT current_setting('shared_preload_libraries') LIKE '%pg_stat_statements%'", connection);
-        if (!(bool)(await loaded.ExecuteScalarAsync())!) return false;
-        await using var create = new NpgsqlCommand("CREATE EXTENSION IF NOT EXISTS pg_stat_statements", connection);
-        await create.ExecuteNonQueryAsync();
-        return true;
-    }
-
-    private static async Task ResetStatementsAsync(string postgres, bool available)
-    {
-        if (!available) return;
-        await using var connection = new NpgsqlConnection(postgres);
-        await connection.OpenAsync();
-        await using var reset = new NpgsqlCommand("SELECT pg_stat_statements_reset()", connection);
-        await reset.ExecuteNonQueryAsync();
-    }
-
-    private static async Task<string> TopStatementsAsync(string postgres, double divisor, string unit)
-    {
-        await using var connection = new NpgsqlConnection(postgres);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand("""
-            SELECT s.calls, round(s.total_exec_time::numeric, 1), regexp_replace(left(s.query, 140), '\s+', ' ', 'g')
-            FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
-            WHERE d.datname = current_database() AND s.query NOT LIKE '%pg_stat_statements%'
-            ORDER BY s.calls DESC LIMIT 25
-            """, connection);
-        var table = new StringBuilder($"| calls {unit} | exec ms total | statement |\n| --- | --- | --- |\n");
-        await using var reader = await command.ExecuteReaderAsync();
-        while (await reader.ReadAsync())
-            table.AppendLine($"| {reader.GetInt64(0) / Math.Max(divisor, 1):0.00} | {reader.GetDecimal(1)} | `{reader.GetString(2).Replace("|", "\\|")}` |");
-        return table.ToString();
     }
 }

@@ -1,3 +1,4 @@
+using Npgsql;
 using NotificationService.Testing;
 using NotificationService.Core.Infrastructure;
 using NotificationService.Core.Offers;
@@ -42,23 +43,50 @@ public sealed class when_a_service_searches_its_offers(SystemFixture system) : I
     public async Task past_a_thousand_offers_the_total_stops_counting_and_says_so_while_every_page_is_still_served()
     {
         var tenant = await System.CreateTenantAsync($"many-{Guid.NewGuid():N}");
-        // 1,001 offers straight into the table (oldest first), as an API client would have made them over months.
-        await Sql.ExecuteAsync($$"""
-            INSERT INTO ns.mt_doc_offer (id, data, mt_last_modified, mt_dotnet_type)
-            SELECT gen_random_uuid(), jsonb_build_object('id', gen_random_uuid(), 'serviceId', '{{tenant.Id}}', 'jobs', '[]'::jsonb,
-                     'createdAt', to_char((now() - make_interval(secs => o)) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')),
-                   now(), 'NotificationService.Core.Offers.Offer'
-            FROM generate_series(1, {{Paging.MaxCountedTotal + 1}}) o
-            """);
+        // 1,005 offers straight into the table, as an API client would have made them over months; every 100th holds
+        // metadata a filter finds (11 offers: counted exactly and read by their ids, the other branch of Paging.PageAsync).
+        var now = DateTimeOffset.UtcNow;
+        var offers = Enumerable.Range(1, Paging.MaxCountedTotal + 5)
+            .Select(o => (Id: Guid.NewGuid(), CreatedAt: now.AddSeconds(-o * 61.25), Rare: o % 100 == 1)).ToList(); // newest first
+        await using (var connection = new NpgsqlConnection(TestEnvironment.Postgres))
+        {
+            await connection.OpenAsync();
+            await using var insert = new NpgsqlCommand("""
+                INSERT INTO ns.mt_doc_offer (id, data, mt_last_modified, mt_dotnet_type)
+                SELECT id, jsonb_build_object('id', id, 'serviceId', $1, 'jobs', '[]'::jsonb, 'createdAt', created,
+                         'metadata', CASE WHEN rare THEN '{"kind": "rare"}'::jsonb ELSE '{"kind": "bulk"}'::jsonb END),
+                       now(), 'NotificationService.Core.Offers.Offer'
+                FROM unnest($2::uuid[], $3::text[], $4::bool[]) AS seeded(id, created, rare)
+                """, connection);
+            insert.Parameters.Add(new NpgsqlParameter { Value = tenant.Id.ToString() });
+            insert.Parameters.Add(new NpgsqlParameter { Value = offers.Select(o => o.Id).ToArray() });
+            insert.Parameters.Add(new NpgsqlParameter { Value = offers.Select(o => o.CreatedAt.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'")).ToArray() });
+            insert.Parameters.Add(new NpgsqlParameter { Value = offers.Select(o => o.Rare).ToArray() });
+            Assert.Equal(offers.Count, await insert.ExecuteNonQueryAsync());
+        }
         var few = await System.CreateTenantAsync($"few-{Guid.NewGuid():N}");
         await OfferAsync(few, null);
+        Task<PagedResult<OfferSummary>> PageAsync(string query, Tenant? of = null) =>
+            System.SendAsync<PagedResult<OfferSummary>>(HttpMethod.Get, $"/v1/offers{query}", (of ?? tenant).ApiKey, expect: 200);
+        var ids = offers.Select(o => o.Id).ToList();
 
-        var first = await System.SendAsync<PagedResult<OfferSummary>>(HttpMethod.Get, "/v1/offers?pageSize=10", tenant.ApiKey, expect: 200);
-        var last = await System.SendAsync<PagedResult<OfferSummary>>(HttpMethod.Get, $"/v1/offers?pageSize=10&page={Paging.MaxCountedTotal / 10 + 1}", tenant.ApiKey, expect: 200);
-        var exact = await System.SendAsync<PagedResult<OfferSummary>>(HttpMethod.Get, "/v1/offers", few.ApiKey, expect: 200);
+        var first = await PageAsync("?pageSize=200");
+        Assert.Equal((Paging.MaxCountedTotal, false), (first.Total, first.TotalIsExact));
+        Assert.Equal(ids.Take(200), first.Items.Select(o => o.Id));
+        var fifth = await PageAsync("?pageSize=200&page=5");
+        Assert.Equal(ids.Skip(800).Take(200), fifth.Items.Select(o => o.Id));
+        // The 1,001st to the 1,005th offer: a page beyond the counted total is read, not assumed empty.
+        var last = await PageAsync($"?pageSize=200&page={Paging.MaxCountedTotal / 200 + 1}");
+        Assert.Equal((Paging.MaxCountedTotal, false), (last.Total, last.TotalIsExact));
+        Assert.Equal(ids.Skip(Paging.MaxCountedTotal), last.Items.Select(o => o.Id));
+        // 994 bulk offers: under the bound, so counted exactly and read by their ids, in the same order.
+        var bulk = await PageAsync("?metadata.kind=bulk&pageSize=50&page=20");
+        Assert.Equal(ids.Where((_, i) => !offers[i].Rare).Skip(950).Take(50), bulk.Items.Select(o => o.Id));
 
-        Assert.Equal((Paging.MaxCountedTotal, false, 10), (first.Total, first.TotalIsExact, first.Items.Count));
-        Assert.Single(last.Items); // the 1,001st offer: a page beyond the counted total is read, not assumed empty
+        var rare = await PageAsync("?metadata.kind=rare&pageSize=200");
+        Assert.Equal((11L, true), (rare.Total, rare.TotalIsExact));
+        Assert.Equal(offers.Where(o => o.Rare).Select(o => o.Id), rare.Items.Select(o => o.Id));
+        var exact = await PageAsync("", few);
         Assert.Equal((1L, true), (exact.Total, exact.TotalIsExact));
     }
 

@@ -1,0 +1,83 @@
+using System.Text;
+using Npgsql;
+
+namespace NotificationService.Bench;
+
+/// <summary>A phase's statements per delivered job: those on a job's path, and the rest (background work) apart.</summary>
+public sealed record StatementCount(double PerJob, double BackgroundPerJob);
+
+/// <summary>
+/// What PostgreSQL ran in the bench's database (pg_stat_statements, which `./ns` preloads when the server has it), for
+/// `--profile`'s tables and the statements per job of the full bench's half-rate phases.
+/// </summary>
+public static class Statements
+{
+    public static async Task<bool> AvailableAsync(string postgres)
+    {
+        await using var connection = new NpgsqlConnection(postgres);
+        await connection.OpenAsync();
+        await using var loaded = new NpgsqlCommand("SELECT current_setting('shared_preload_libraries') LIKE '%pg_stat_statements%'", connection);
+        if (!(bool)(await loaded.ExecuteScalarAsync())!) return false;
+        await using var create = new NpgsqlCommand("CREATE EXTENSION IF NOT EXISTS pg_stat_statements", connection);
+        await create.ExecuteNonQueryAsync();
+        return true;
+    }
+
+    /// <summary>Forgets this database's counts only: the server may be shared (other databases, other benches).</summary>
+    public static async Task ResetAsync(string postgres)
+    {
+        await using var connection = new NpgsqlConnection(postgres);
+        await connection.OpenAsync();
+        await using var reset = new NpgsqlCommand("SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database WHERE datname = current_database()), 0)", connection);
+        await reset.ExecuteNonQueryAsync();
+    }
+
+    /// <summary>The 25 most called statements since the reset, their calls divided by <paramref name="divisor"/>.</summary>
+    public static async Task<string> TopAsync(string postgres, double divisor, string unit)
+    {
+        var table = new StringBuilder($"| calls {unit} | exec ms total | statement |\n| --- | --- | --- |\n");
+        foreach (var (calls, ms, query) in (await ReadAsync(postgres)).Take(25))
+            table.AppendLine($"| {calls / Math.Max(divisor, 1):0.00} | {ms} | `{Squeeze(query, 140).Replace("|", "\\|")}` |");
+        return table.ToString();
+    }
+
+    /// <summary>This database's statements since the reset, per delivered job (<see cref="Split"/>).</summary>
+    public static async Task<StatementCount> PerJobAsync(string postgres, int jobs, int offers) =>
+        Split([.. (await ReadAsync(postgres)).Select(s => (s.Query, s.Calls))], jobs, offers);
+
+    /// <summary>
+    /// Calls per delivered job, without transaction control (BEGIN, COMMIT, ROLLBACK: commits per job counts those) and
+    /// without the bench's own reads of PostgreSQL's statistics. A statement on a job's path runs at least once per offer
+    /// (once per job, or once per batch of a few); one that ran fewer times than half the offers is background work (the
+    /// projection daemon, node agents, outbox recovery), whose count depends on the window's length, not on the jobs.
+    /// </summary>
+    public static StatementCount Split(IReadOnlyList<(string Query, long Calls)> statements, int jobs, int offers)
+    {
+        var counted = statements.Where(s => !IsTransactionControl(s.Query) && !s.Query.Contains("pg_stat_", StringComparison.OrdinalIgnoreCase)).ToList();
+        var perJob = counted.Where(s => s.Calls * 2 >= offers).Sum(s => s.Calls);
+        var background = counted.Where(s => s.Calls * 2 < offers).Sum(s => s.Calls);
+        var divisor = (double)Math.Max(jobs, 1);
+        return new StatementCount(Math.Round(perJob / divisor, 2), Math.Round(background / divisor, 2));
+    }
+
+    private static bool IsTransactionControl(string query) =>
+        query.TrimStart().Split([' ', '\n', '\t', ';'], 2)[0].ToUpperInvariant() is "BEGIN" or "COMMIT" or "ROLLBACK" or "START" or "END";
+
+    private static string Squeeze(string query, int length) => string.Join(' ', query[..Math.Min(query.Length, length)].Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
+
+    private static async Task<List<(long Calls, decimal ExecMs, string Query)>> ReadAsync(string postgres)
+    {
+        await using var connection = new NpgsqlConnection(postgres);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("""
+            SELECT s.calls, round(s.total_exec_time::numeric, 1), s.query
+            FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+            WHERE d.datname = current_database() AND s.query NOT LIKE '%pg_stat_statements%'
+            ORDER BY s.calls DESC
+            """, connection);
+        var rows = new List<(long, decimal, string)>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync()) rows.Add((reader.GetInt64(0), reader.GetDecimal(1), reader.GetString(2)));
+        return rows;
+    }
+}

@@ -1,0 +1,132 @@
+extern alias bench;
+using System.Text.Json;
+using bench::NotificationService.Bench;
+using NotificationService.Testing;
+
+namespace NotificationService.Core.Tests.Docs;
+
+/// <summary>
+/// The bench report's "Compared with the previous run" and its statements per job (bench/README.md, "The bench's
+/// report"), called directly: two results in, rows out; no stack, no database.
+/// </summary>
+public sealed class when_the_bench_compares_with_the_previous_run
+{
+    private static PhaseResult Phase(double delivered, double acceptP99 = 20, double commits = 3, StatementCount? statements = null) =>
+        new("phase", 1, delivered, delivered, delivered, 1000, 0, new Percentiles(5, 10, acceptP99), new Percentiles(10, 20, 30), commits, 1, 1, statements);
+
+    private static BenchResult Result(DateTimeOffset at, bool quick, double pgbench, IReadOnlyList<PhaseResult> phases, MillionResult? million = null) =>
+        new(at, "2 cores, test", quick, pgbench, 20_000, phases, 200, 150, 50, null, null, Million: million);
+
+    private static MillionResult Million(double delivered, double acceptP99) =>
+        new(1_000_000, 500_000, 5, 150, 5, "", Phase(300), Phase(150), Phase(delivered), Phase(150, acceptP99), [], []);
+
+    private static readonly DateTimeOffset Monday = new(2026, 11, 30, 15, 17, 19, TimeSpan.Zero);
+
+    [Fact]
+    public void each_measure_of_issue_14_stands_beside_the_previous_value_with_its_change()
+    {
+        var previous = Result(Monday, false, 8000, [Phase(300, commits: 2.58), Phase(151, acceptP99: 28.4), Phase(650), Phase(220)], Million(231.3, 44.2));
+        var now = Result(Monday.AddDays(1), false, 7500,
+            [Phase(330, commits: 2.2), Phase(165, acceptP99: 14.2, statements: new(7.5, 0.04)), Phase(600), Phase(210, statements: new(6.1, 0.01))], Million(300, 22.1));
+
+        var rows = Comparison.Rows(previous, now).ToDictionary(r => r.Measure);
+
+        Assert.Equal(new ComparisonRow("delivered jobs/s, 1 target, maximum rate", 300, 330), rows["delivered jobs/s, 1 target, maximum rate"]);
+        Assert.Equal(10.0, rows["delivered jobs/s, 1 target, maximum rate"].ChangePercent);
+        Assert.Equal((650.0, 600.0, -7.7), Of(rows["delivered jobs/s, 10 targets, maximum rate"]));
+        // The best phase of each run over its own pgbench: 650 / 8000 and 600 / 7500.
+        Assert.Equal((0.081, 0.08, -1.2), Of(rows["best delivered jobs/s / pgbench tps"]));
+        Assert.Equal((28.4, 14.2, -50.0), Of(rows["accept p99 ms, half rate, 1 target"]));
+        Assert.Equal((2.58, 2.2, -14.7), Of(rows["PostgreSQL commits per delivered job, maximum rate, 1 target"]));
+        // The previous run counted no statements: n/a, not a change from zero.
+        Assert.Equal((null, 7.5, null), Of(rows["statements per delivered job, half rate, 1 target"]));
+        Assert.Equal((null, 6.1, null), Of(rows["statements per delivered job, half rate, 10 targets"]));
+        Assert.Equal((231.3, 300.0, 29.7), Of(rows["million finished jobs: delivered jobs/s, 1 target, maximum rate"]));
+        Assert.Equal((44.2, 22.1, -50.0), Of(rows["million finished jobs: accept p99 ms, half rate, 1 target"]));
+        Assert.Equal(9, rows.Count);
+    }
+
+    [Fact]
+    public void what_a_run_does_not_have_is_n_a_and_never_a_crash()
+    {
+        // An old file: two phases only, no million phase, a NaN percentile (no accepted request).
+        var previous = Result(Monday, false, 0, [Phase(300), Phase(150, acceptP99: double.NaN)]);
+        var now = Result(Monday.AddDays(1), false, 7500, [Phase(330), Phase(165), Phase(600), Phase(210)]);
+
+        var rows = Comparison.Rows(previous, now).ToDictionary(r => r.Measure);
+
+        Assert.Equal((null, 600.0, null), Of(rows["delivered jobs/s, 10 targets, maximum rate"]));
+        Assert.Equal((null, 0.08, null), Of(rows["best delivered jobs/s / pgbench tps"]));
+        Assert.Equal((null, 20.0, null), Of(rows["accept p99 ms, half rate, 1 target"]));
+        Assert.Equal((null, null, null), Of(rows["million finished jobs: delivered jobs/s, 1 target, maximum rate"]));
+        var report = Comparison.Report(now, (previous, "/repo/bench/results/20261130-151719.json"), "/repo");
+        Assert.Contains("With `bench/results/20261130-151719.json`, run 2026-11-30 15:17 UTC on 2 cores, test.", report);
+        Assert.Contains("| delivered jobs/s, 1 target, maximum rate | 300 | 330 | +10.0 % |", report);
+        Assert.Contains("| million finished jobs: accept p99 ms, half rate, 1 target | n/a | n/a | n/a |", report);
+        Assert.Contains("No earlier full run's result file", Comparison.Report(now, null, "/repo"));
+    }
+
+    [Fact]
+    public void the_previous_run_is_the_newest_earlier_file_of_the_same_kind()
+    {
+        var directory = Directory.CreateTempSubdirectory("bench-results-").FullName;
+        try
+        {
+            void Write(string name, BenchResult r) => File.WriteAllText(Path.Combine(directory, name), JsonSerializer.Serialize(r));
+            Write("20261128-021825.json", Result(Monday.AddDays(-2), false, 8000, [Phase(100), Phase(50)]));
+            Write("20261130-151719.json", Result(Monday, false, 8000, [Phase(300), Phase(150)]));
+            Write("20261130-160000.json", Result(Monday.AddMinutes(43), true, 8000, [Phase(250), Phase(120)])); // a quick run
+            File.WriteAllText(Path.Combine(directory, "20261130-170000.json"), "{ not json");
+            File.WriteAllText(Path.Combine(directory, "profile-20261130-180000.md"), "# a profile");
+            Write("20261201-020000.json", Result(Monday.AddDays(1), false, 8000, [Phase(330), Phase(165)])); // the run itself
+
+            var full = Comparison.FindPrevious(directory, quick: false, before: Monday.AddDays(1));
+            Assert.Equal(("20261130-151719.json", 300.0), (Path.GetFileName(full?.File), full?.Result.Phases[0].DeliveredJobsPerSecond));
+            var quick = Comparison.FindPrevious(directory, quick: true, before: Monday.AddDays(1));
+            Assert.Equal("20261130-160000.json", Path.GetFileName(quick?.File));
+            Assert.Null(Comparison.FindPrevious(directory, quick: false, before: Monday.AddDays(-2)));
+            Assert.Null(Comparison.FindPrevious(Path.Combine(directory, "missing"), quick: false, before: Monday));
+        }
+        finally { Directory.Delete(directory, recursive: true); }
+    }
+
+    [Fact]
+    public void every_committed_result_file_reads_as_a_previous_run()
+    {
+        var directory = Path.Combine(WorkerProcess.RepositoryRoot(), "bench", "results");
+        var files = Directory.GetFiles(directory, "*.json");
+        Assert.NotEmpty(files);
+        foreach (var file in files)
+        {
+            var result = JsonSerializer.Deserialize<BenchResult>(File.ReadAllText(file));
+            Assert.True(result is { Phases.Count: >= 2 }, file);
+            Assert.NotNull(Comparison.Rows(result!, result!)[0].Now);
+        }
+    }
+
+    [Fact]
+    public void statements_per_job_leave_out_transaction_control_the_bench_s_own_reads_and_background_work()
+    {
+        // 1,000 one-target offers, 1,000 jobs delivered; a batched read shared by several jobs still runs at least once per two offers.
+        (string, long)[] statements =
+        [
+            ("insert into ns.mt_doc_job (id, data) values ($1, $2)", 2000),
+            ("select d.id, d.data from ns.mt_doc_job as d where id = ANY($1)", 1810),
+            ("SELECT wait, reserved FROM ns.offer_gate($1, $2)", 1000),
+            ("delete from \"wolverine\".wolverine_outgoing_envelopes where id = $1", 950),
+            ("BEGIN TRANSACTION ISOLATION LEVEL READ COMMITTED", 2790),
+            ("COMMIT", 2760),
+            ("ROLLBACK", 30),
+            ("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()", 600),
+            ("update ns.mt_event_progression set last_seq_id = $1 where name = $2", 40),
+            ("update wolverine_adapters.wolverine_nodes set health_check = now() where id = $1", 8),
+        ];
+
+        Assert.Equal(new StatementCount(5.76, 0.05), Statements.Split(statements, jobs: 1000, offers: 1000));
+        // Ten targets per offer: 100 offers, so statements run once per offer are on the path (0.1 per job each).
+        Assert.Equal(new StatementCount(1.1, 0.0), Statements.Split([("SELECT wait FROM ns.offer_gate($1)", 100), ("insert into ns.mt_doc_job values ($1)", 1000),
+            ("update ns.mt_event_progression set last_seq_id = $1", 4)], jobs: 1000, offers: 100));
+    }
+
+    private static (double?, double?, double?) Of(ComparisonRow row) => (row.Previous, row.Now, row.ChangePercent);
+}
