@@ -96,6 +96,9 @@ public sealed class Job
         return next;
     }
 
+    /// <summary>A copy to apply events to, this one left as it is (every member is a value or immutable).</summary>
+    public Job Copy() => (Job)MemberwiseClone();
+
     public void Apply(JobScheduled e)
     {
         (Id, OfferId, ServiceId, AdapterId, AdapterName, Params) = (e.JobId, e.OfferId, e.ServiceId, e.AdapterId, e.AdapterName, e.Params);

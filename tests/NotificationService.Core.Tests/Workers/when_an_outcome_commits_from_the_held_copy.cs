@@ -1,0 +1,216 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Marten;
+using Marten.Services;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+using NotificationService.Adapters.Runtime;
+using NotificationService.Contracts;
+using NotificationService.Storage.Adapters;
+using NotificationService.Storage.Jobs;
+
+namespace NotificationService.Core.Tests.Workers;
+
+/// <summary>
+/// The outcome's commit hands the inline Job projection the worker's held copy (JobJournal.Hold), so it reads nothing:
+/// one append and one upsert. Counted from the statements Marten sends for the journal's own session, and checked
+/// against what Marten's live aggregation of the stream says the job is (version included), for each way an attempt
+/// ends: finished, retried, failed after its retries.
+/// </summary>
+public sealed class when_an_outcome_commits_from_the_held_copy(SystemFixture system) : IntegrationContext(system)
+{
+    private IDocumentStore Store => System.Core.Services.GetRequiredService<IDocumentStore>();
+
+    private async Task<Guid> QueuedJobAsync()
+    {
+        var id = Guid.NewGuid();
+        await using var session = Store.LightweightSession();
+        session.Events.StartStream<Job>(id, new JobQueued(id, Guid.NewGuid(), System.Tenant.Id, System.Email.Id, System.Email.Name,
+            JsonSerializer.SerializeToElement(new { to = "someone@example.com" }), DateTimeOffset.UtcNow, null));
+        await session.SaveChangesAsync();
+        return id;
+    }
+
+    /// <summary>A start as the worker commits it, and the statements its commit sent: returns the job the worker then holds.</summary>
+    private async Task<(Job Held, List<string> Statements)> StartAsync(JobJournal journal, Guid id)
+    {
+        Job? held = null;
+        var statements = await StatementsOfAsync(() => journal.AppendAsync(id, job =>
+        {
+            var started = Assert.IsType<PickUp.Send>(JobLifecycle.OnPickUp(job, "worker-under-test", DateTimeOffset.UtcNow)).Events;
+            held = job!.AfterStart(started);
+            return started;
+        }));
+        return (held!, statements);
+    }
+
+    /// <summary>An attempt's outcome as the worker commits it, from the held copy; the statements its commit sent.</summary>
+    private async Task<(IReadOnlyList<object> Events, List<string> Statements)> OutcomeAsync(JobJournal journal, Job held, DeliveryResult result, DeliveryPolicy policy)
+    {
+        IReadOnlyList<object> recorded = [];
+        var statements = await StatementsOfAsync(() => journal.AppendAsync(held.Id, job =>
+            recorded = JobLifecycle.OnAttemptEnded(job!, held.Attempts, result, false, policy, DateTimeOffset.UtcNow, 0.5).Events, held));
+        return (recorded, statements);
+    }
+
+    private static bool ReadsJobs(string sql) => sql.Contains("from ns.mt_doc_job", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>The outcome's commit: the append and the upsert (insert ... on conflict), and no read of the job.</summary>
+    private static void AssertAppendAndUpsertOnly(List<string> statements)
+    {
+        Assert.DoesNotContain(statements, ReadsJobs);
+        Assert.Single(statements, s => s.Contains("mt_quick_append_events"));
+        Assert.Single(statements, s => s.StartsWith("insert into ns.mt_doc_job", StringComparison.OrdinalIgnoreCase)); // the upsert
+    }
+
+    /// <summary>The stored job is what Marten's live aggregation of its events builds, version included.</summary>
+    private async Task<Job> AssertStoredEqualsLiveAsync(Guid id)
+    {
+        await using var session = Store.QuerySession();
+        var stored = await session.LoadAsync<Job>(id);
+        var live = await session.Events.AggregateStreamAsync<Job>(id);
+        Assert.NotNull(stored);
+        Assert.Equal(JsonSerializer.Serialize(live), JsonSerializer.Serialize(stored));
+        return stored!;
+    }
+
+    [Fact]
+    public async Task a_finished_job_is_committed_without_a_read_and_equals_its_live_aggregation()
+    {
+        var journal = new JobJournal(Store, NullLogger<JobJournal>.Instance);
+        var id = await QueuedJobAsync();
+        var (held, starting) = await StartAsync(journal, id);
+        // The start still reads its job, once (the recorder sees reads: this test can tell one from none).
+        Assert.Single(starting, ReadsJobs);
+
+        var (events, statements) = await OutcomeAsync(journal, held, new DeliveryResult.Delivered(), new DeliveryPolicy());
+
+        Assert.IsType<JobFinished>(Assert.Single(events));
+        AssertAppendAndUpsertOnly(statements);
+        var stored = await AssertStoredEqualsLiveAsync(id);
+        Assert.Equal((JobState.Finished, 3L), (stored.State, stored.Version));
+        Assert.Equal((JobState.Started, 2L), (held.State, held.Version)); // the projection applied the outcome to a copy
+    }
+
+    [Fact]
+    public async Task a_retried_job_is_committed_without_a_read_at_each_outcome_and_equals_its_live_aggregation()
+    {
+        var journal = new JobJournal(Store, NullLogger<JobJournal>.Instance);
+        var id = await QueuedJobAsync();
+        var (first, _) = await StartAsync(journal, id);
+        var (retry, failing) = await OutcomeAsync(journal, first, new DeliveryResult.Transient("busy"), new DeliveryPolicy());
+        Assert.IsType<JobAttemptFailed>(Assert.Single(retry));
+        AssertAppendAndUpsertOnly(failing);
+        var queued = await AssertStoredEqualsLiveAsync(id);
+        Assert.Equal((JobState.Queued, 3L), (queued.State, queued.Version));
+
+        // The retry message's start reads the job again (it was not this commit's to hold), and its outcome does not.
+        var (second, starting) = await StartAsync(journal, id);
+        Assert.Single(starting, ReadsJobs);
+        var (finished, statements) = await OutcomeAsync(journal, second, new DeliveryResult.Delivered(), new DeliveryPolicy());
+
+        Assert.IsType<JobFinished>(Assert.Single(finished));
+        AssertAppendAndUpsertOnly(statements);
+        var stored = await AssertStoredEqualsLiveAsync(id);
+        Assert.Equal((JobState.Finished, 5L, 2, "busy"), (stored.State, stored.Version, stored.Attempts, stored.LastError));
+    }
+
+    [Fact]
+    public async Task a_job_failed_after_its_retries_is_committed_without_a_read_and_equals_its_live_aggregation()
+    {
+        var journal = new JobJournal(Store, NullLogger<JobJournal>.Instance);
+        var policy = new DeliveryPolicy { MaxAttempts = 2 };
+        var id = await QueuedJobAsync();
+        var (first, _) = await StartAsync(journal, id);
+        AssertAppendAndUpsertOnly((await OutcomeAsync(journal, first, new DeliveryResult.Transient("busy"), policy)).Statements);
+        var (second, _) = await StartAsync(journal, id);
+
+        var (failed, statements) = await OutcomeAsync(journal, second, new DeliveryResult.Transient("still busy"), policy);
+
+        Assert.IsType<JobFailed>(Assert.Single(failed));
+        AssertAppendAndUpsertOnly(statements);
+        var stored = await AssertStoredEqualsLiveAsync(id);
+        Assert.Equal((JobState.Failed, 5L, 2), (stored.State, stored.Version, stored.Attempts));
+    }
+
+    [Fact]
+    public async Task a_held_copy_that_went_stale_fails_its_commit_unchanged_and_the_job_is_read_again_under_its_lock()
+    {
+        var journal = new JobJournal(Store, NullLogger<JobJournal>.Instance);
+        var id = await QueuedJobAsync();
+        var (held, _) = await StartAsync(journal, id);
+        await using (var session = Store.LightweightSession())
+        {
+            var current = await session.LoadAsync<Job>(id);
+            session.Events.Append(id, [.. Assert.IsType<CancelDecision.Cancel>(JobLifecycle.OnCancel(current!, "tenant", DateTimeOffset.UtcNow)).Events]);
+            await session.SaveChangesAsync();
+        }
+
+        var (events, statements) = await OutcomeAsync(journal, held, new DeliveryResult.Transient("busy"), new DeliveryPolicy());
+
+        // The first commit (from the held copy) failed its append; the second read the job under the stream lock.
+        Assert.IsType<JobCanceled>(Assert.Single(events));
+        Assert.Single(statements, ReadsJobs);
+        Assert.Equal((JobState.Started, 2L), (held.State, held.Version)); // the failed commit's projection left it as it was
+        var stored = await AssertStoredEqualsLiveAsync(id);
+        Assert.Equal((JobState.Canceled, 4L), (stored.State, stored.Version)); // queued, started, cancel requested, canceled
+    }
+
+    /// <summary>
+    /// The statements Marten sends for the sessions opened while <paramref name="action"/> runs in its own span (the
+    /// journal opens a lone write's session in its caller's span), besides BEGIN and COMMIT. The store's logger is
+    /// swapped for the time of the action; the collection's tests run one at a time.
+    /// </summary>
+    private async Task<List<string>> StatementsOfAsync(Func<Task> action)
+    {
+        var options = (StoreOptions)Store.Options;
+        var original = options.Logger();
+        using var span = new Activity("statements under test").Start();
+        var recorder = new Recorder(original, span);
+        options.Logger(recorder);
+        try
+        {
+            await action();
+        }
+        finally
+        {
+            options.Logger(original);
+        }
+        lock (recorder.Statements) return [.. recorder.Statements];
+    }
+
+    private sealed class Recorder(IMartenLogger inner, Activity span) : IMartenLogger
+    {
+        public List<string> Statements { get; } = [];
+
+        public IMartenSessionLogger StartSession(IQuerySession session) =>
+            Within(Activity.Current) ? new SessionRecorder(this, inner.StartSession(session)) : inner.StartSession(session);
+
+        public void SchemaChange(string sql) => inner.SchemaChange(sql);
+
+        private bool Within(Activity? current)
+        {
+            for (var a = current; a is not null; a = a.Parent)
+                if (a == span) return true;
+            return false;
+        }
+
+        public void Add(IEnumerable<string> statements)
+        {
+            lock (Statements) Statements.AddRange(statements);
+        }
+    }
+
+    private sealed class SessionRecorder(Recorder recorder, IMartenSessionLogger inner) : IMartenSessionLogger
+    {
+        public void LogSuccess(NpgsqlCommand command) { recorder.Add([command.CommandText]); inner.LogSuccess(command); }
+        public void LogSuccess(NpgsqlBatch batch) { recorder.Add(batch.BatchCommands.Cast<NpgsqlBatchCommand>().Select(c => c.CommandText)); inner.LogSuccess(batch); }
+        public void LogFailure(NpgsqlCommand command, Exception ex) { recorder.Add([command.CommandText]); inner.LogFailure(command, ex); }
+        public void LogFailure(NpgsqlBatch batch, Exception ex) { recorder.Add(batch.BatchCommands.Cast<NpgsqlBatchCommand>().Select(c => c.CommandText)); inner.LogFailure(batch, ex); }
+        public void LogFailure(Exception ex, string message) => inner.LogFailure(ex, message);
+        public void RecordSavedChanges(IDocumentSession session, IChangeSet commit) => inner.RecordSavedChanges(session, commit);
+        public void OnBeforeExecute(NpgsqlCommand command) => inner.OnBeforeExecute(command);
+        public void OnBeforeExecute(NpgsqlBatch batch) => inner.OnBeforeExecute(batch);
+    }
+}
