@@ -1,5 +1,6 @@
 using System.Net.Http.Json;
 using System.Text.Json;
+using RabbitMQ.Client;
 
 namespace NotificationService.Bench;
 
@@ -103,8 +104,26 @@ public sealed class Stack : IAsyncDisposable
 
     public async Task<(Guid Id, string Name, string Key)> CreateAdapterAsync(string name, string type, object config)
     {
+        await DeleteLeftoverQueueAsync(name);
         var adapter = await AdminAsync("/admin/adapters", new { name, type, config });
         return (adapter.GetProperty("id").GetGuid(), name, adapter.GetProperty("apiKey").GetString()!);
+    }
+
+    /// <summary>
+    /// Each run drops the store (Database.ResetAsync) but the broker keeps the adapter's queue, named after the adapter
+    /// (Topology.QueueFor), which every run gives the same name. A run that ends with messages still queued (--profile's
+    /// last phase stops the worker on purpose) hands them to the next run's worker: DeliverJob messages for jobs that no
+    /// longer exist, each read and skipped, hundreds a second at first and still tens in --profile's idle window. They
+    /// belong to a store that is gone, so the queue goes with it.
+    /// </summary>
+    private async Task DeleteLeftoverQueueAsync(string adapter)
+    {
+        var queue = $"ns.adapter.{adapter}";
+        await using var connection = await new ConnectionFactory { Uri = new Uri(_rabbitMq) }.CreateConnectionAsync();
+        await using var channel = await connection.CreateChannelAsync();
+        // ifUnused: false: no worker of this run listens yet, and one of an earlier run is gone with its store.
+        var dropped = await channel.QueueDeleteAsync(queue, ifUnused: false, ifEmpty: false);
+        if (dropped > 0) Console.WriteLine($"  (deleted queue {queue}: {dropped} messages left by an earlier run)");
     }
 
     public Task<JsonElement> AdminAsync(string path, object body) => PostAsync(path, body, AdminKey);
