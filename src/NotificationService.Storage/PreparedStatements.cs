@@ -28,6 +28,7 @@ public static class PreparedStatements
     private const int MaxCandidates = 4096;
     private static readonly ConcurrentDictionary<string, int> Candidates = new();
     private static readonly ConcurrentDictionary<string, byte> Admitted = new();
+    private static int _candidates, _admitted;
 
     /// <summary>Before Marten runs a batch on its open connection (a session's changes: the per-job writes).</summary>
     public static void Prepare(NpgsqlBatch batch)
@@ -51,10 +52,14 @@ public static class PreparedStatements
     private static bool Admit(string sql)
     {
         if (Admitted.ContainsKey(sql)) return true;
-        if (Admitted.Count >= MaxStatements || (Candidates.Count >= MaxCandidates && !Candidates.ContainsKey(sql))) return false;
-        if (Candidates.AddOrUpdate(sql, 1, (_, uses) => uses + 1) < UsesBeforePreparing) return false;
-        Candidates.TryRemove(sql, out _);
-        Admitted.TryAdd(sql, 0);
+        // Counted beside the dictionaries: their Count takes every lock, and this runs on every statement not yet admitted.
+        if (Volatile.Read(ref _admitted) >= MaxStatements) return false;
+        if (Volatile.Read(ref _candidates) >= MaxCandidates && !Candidates.ContainsKey(sql)) return false;
+        var uses = Candidates.AddOrUpdate(sql, _ => 1, (_, n) => n + 1);
+        if (uses == 1) Interlocked.Increment(ref _candidates);
+        if (uses < UsesBeforePreparing) return false;
+        if (Candidates.TryRemove(sql, out _)) Interlocked.Decrement(ref _candidates);
+        if (Admitted.TryAdd(sql, 0)) Interlocked.Increment(ref _admitted);
         return true;
     }
 }
