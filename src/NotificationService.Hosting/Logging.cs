@@ -7,6 +7,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
 using Npgsql;
+using NotificationService.Storage;
 
 namespace NotificationService.Hosting;
 
@@ -131,7 +132,8 @@ internal sealed class SafeLoggerFactory(ILoggerFactory inner) : ILoggerFactory
     }
 }
 
-/// <summary>Marten's failure lines without the statement's parameter values (those are request data).</summary>
+/// <summary>Marten's failure lines without the statement's parameter values (those are request data); and, as Marten's only hook
+/// before a statement runs, where its repeated statements get prepared.</summary>
 internal sealed partial class SafeMartenLogger(ILogger logger) : IMartenLogger, IMartenSessionLogger
 {
     public IMartenSessionLogger StartSession(IQuerySession session) => this;
@@ -144,8 +146,9 @@ internal sealed partial class SafeMartenLogger(ILogger logger) : IMartenLogger, 
         Failed(logger, ex, ((ex as PostgresException)?.BatchCommand ?? (batch.BatchCommands.Count > 0 ? batch.BatchCommands[0] : null))?.CommandText ?? "");
     public void LogFailure(Exception ex, string message) => Failed(logger, ex, message);
     public void RecordSavedChanges(IDocumentSession session, IChangeSet commit) { }
-    public void OnBeforeExecute(NpgsqlCommand command) { }
-    public void OnBeforeExecute(NpgsqlBatch batch) { }
+    // Marten's one hook before a statement runs on its connection: the place to prepare its repeated statements.
+    public void OnBeforeExecute(NpgsqlCommand command) => PreparedStatements.Prepare(command);
+    public void OnBeforeExecute(NpgsqlBatch batch) => PreparedStatements.Prepare(batch);
 
     [LoggerMessage(LogLevel.Information, "Executed schema update SQL:\n{Sql}")]
     private static partial void SchemaChanged(ILogger logger, string sql);

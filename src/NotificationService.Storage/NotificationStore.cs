@@ -35,12 +35,11 @@ public static class NotificationStore
     /// as a transaction of its own (about seven per delivered job, half of all commits). Nothing here sets session state
     /// on a pooled connection: the only advisory locks in pg_stat_statements are transaction-scoped (pg_try_advisory_xact_lock).</item>
     /// <item>No automatic preparation (Max Auto Prepare = 0), although it halved PostgreSQL's CPU per job (3.05 -> 1.65
-    /// ms): after a statement fails inside a batched transaction (a NUL PostgreSQL cannot store, a unique violation in
-    /// the idempotency race, a trigger, a deadlock), Npgsql 9 can lose track of which statements the connection has
-    /// prepared and hand it back to the pool out of step with the server ("prepared statement "_auto0" does not exist",
-    /// "unexpected backend message DataRow"), so one tenant's failed request broke another's (npgsql/npgsql#6391, still
-    /// open). Discarding a connection after every failure would let a flood of failing requests empty the pool. The cost
-    /// is in bench/README.md; getting it back belongs to fewer, simpler statements per job.</item>
+    /// ms): when binding a statement's parameters fails on the very execution that auto-prepares it (a value PostgreSQL
+    /// refuses), Npgsql 9 keeps the statement as prepared without its rows' description and hands the connection back to
+    /// the pool out of step ("unexpected backend message DataRow", then "prepared statement "_auto0" does not exist"), so
+    /// one tenant's failed request broke another's (npgsql/npgsql#6391, still open). The repeated statements are
+    /// prepared explicitly instead (<see cref="PreparedStatements"/>), which that failure cannot put out of step.</item>
     /// <item>random_page_cost 1.1 instead of PostgreSQL's 4, which models a disk where a random read costs four sequential
     /// ones. The hot pages here are in memory or on SSD, and the JSON filters cost far more CPU per row than the planner
     /// assumes, so with 4 it preferred walking the createdAt index (or the table) and filtering out 90 % of a million jobs

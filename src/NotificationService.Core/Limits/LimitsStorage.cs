@@ -146,10 +146,14 @@ public sealed class LimitCounters(NpgsqlDataSource database)
     /// </summary>
     public async Task<(Gate Gate, int RetryAfter)> EnterAsync(Guid serviceId, Guid offerId, int jobs, EffectiveLimits limits, CancellationToken cancellation)
     {
-        await using (var command = database.CreateCommand($"SELECT wait, reserved FROM {NotificationStore.Schema}.offer_gate($1, $2, $3, $4, $5, $6)"))
+        // A connection of our own rather than the data source's command: only a command on a connection can be prepared,
+        // and this one runs for every offer (PreparedStatements).
+        await using (var connection = await database.OpenConnectionAsync(cancellation))
+        await using (var command = new NpgsqlCommand($"SELECT wait, reserved FROM {NotificationStore.Schema}.offer_gate($1, $2, $3, $4, $5, $6)", connection))
         {
             foreach (var value in new object[] { serviceId, offerId, limits.OffersPerSecond, (double)limits.Burst, jobs, limits.PendingJobs })
                 command.Parameters.Add(new NpgsqlParameter { Value = value });
+            await PreparedStatements.PrepareAsync(command, cancellation);
             await using var reader = await command.ExecuteReaderAsync(cancellation);
             await reader.ReadAsync(cancellation);
             var wait = reader.GetDouble(0);

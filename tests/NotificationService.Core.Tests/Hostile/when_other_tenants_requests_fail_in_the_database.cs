@@ -28,8 +28,14 @@ public sealed class when_other_tenants_requests_fail_in_the_database(SystemFixtu
             CREATE TRIGGER fail_doomed_offer BEFORE INSERT ON ns.mt_doc_offer
               FOR EACH ROW WHEN (NEW.data -> 'metadata' ->> 'doom' IS NOT NULL) EXECUTE FUNCTION ns.fail_doomed_offer();
             """);
+        // A failure while PostgreSQL binds the statement's parameters, before it describes the rows: the one Npgsql's
+        // automatic preparation mishandled (npgsql/npgsql#6391, bench/README.md "Statement preparation, again"). A number
+        // below numeric's range is a finite double to the service (1e-20000 reads as 0), so it passes the body checks, but
+        // jsonb refuses it. No worker runs for this adapter: the offer never gets that far.
+        var hook = await System.CreateAdapterAsync($"hook-{Guid.NewGuid():N}"[..20], "webhook", new { url = "http://127.0.0.1:9/in", secret = "webhook-secret-0123456789" });
+        var tinyNumber = $$$$"""{"targets":[{"adapter":"{{{{hook.Name}}}}","params":{"payload":{"n":1e-20000}}}]}""";
         var failures = new ConcurrentQueue<string>();
-        var (nul, doomed, racing) = (new ConcurrentDictionary<int, int>(), new ConcurrentDictionary<int, int>(), new ConcurrentDictionary<int, int>());
+        var (nul, doomed, racing, tiny) = (new ConcurrentDictionary<int, int>(), new ConcurrentDictionary<int, int>(), new ConcurrentDictionary<int, int>(), new ConcurrentDictionary<int, int>());
         using var stop = new CancellationTokenSource();
         try
         {
@@ -37,6 +43,7 @@ public sealed class when_other_tenants_requests_fail_in_the_database(SystemFixtu
             {
                 AttackAsync(attacker, _ => (Offer("a\\u0000b"), null), nul, stop.Token),
                 AttackAsync(attacker, _ => (Offer("doomed", metadata: "\"doom\":\"yes\""), null), doomed, stop.Token),
+                AttackAsync(attacker, _ => (tinyNumber, null), tiny, stop.Token, parallel: 4),
                 // Racing duplicates: all but one insert of the idempotency record violate its primary key.
                 AttackAsync(attacker, i => (Offer("race"), $"race-{i / 4}"), racing, stop.Token, parallel: 4),
             };
@@ -52,11 +59,15 @@ public sealed class when_other_tenants_requests_fail_in_the_database(SystemFixtu
 
         Assert.True(failures.IsEmpty, $"{failures.Count} of {ValidLoops * OffersPerLoop * 2} valid requests failed:\n{string.Join("\n", failures.Take(10))}");
         // The failures did happen inside PostgreSQL, in the middle of the offers' transactions: the trigger's (a 500, the
-        // server's own failure) and the idempotency race's unique violations (409). A NUL is refused before the database.
+        // server's own failure), the too small number's and the idempotency race's unique violations (409). A NUL is
+        // refused before the database.
         static string Seen(ConcurrentDictionary<int, int> statuses) => string.Join(", ", statuses.Select(s => $"{s.Key}x{s.Value}"));
         Assert.True(doomed.ContainsKey(500) && !doomed.Keys.Any(s => s < 500), $"doomed offers: {Seen(doomed)}");
         Assert.True(racing.ContainsKey(409), $"racing duplicates: {Seen(racing)}");
         Assert.True(nul.Keys.All(s => s == 422), $"offers with a NUL: {Seen(nul)}");
+        // A 500 here is the service's own failing (422 would be right); if it learns to refuse these numbers, this attack
+        // needs another input that PostgreSQL refuses while binding, or the test stops covering #6391.
+        Assert.True(tiny.ContainsKey(500) && tiny.Keys.All(s => s == 500), $"offers with a number jsonb cannot store: {Seen(tiny)}");
     }
 
     private async Task ValidLoopAsync(Tenant victim, ConcurrentQueue<string> failures)
