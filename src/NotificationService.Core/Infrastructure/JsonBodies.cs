@@ -18,7 +18,8 @@ namespace NotificationService.Core.Infrastructure;
 /// <item>a value of the wrong JSON type or a field the request does not have is a 400 naming the field in JSON terms
 /// ("targets: expected an array", "send_at: unknown field"), never a .NET type;</item>
 /// <item>a string or key that PostgreSQL's jsonb cannot store (NUL, a lone surrogate, bytes that are not UTF-8) and a
-/// number that is not a finite double, or an integer beyond 64 bits, is a 422 naming its path.</item>
+/// number that is not a finite double, an integer beyond 64 bits, or one with more digits after the point than
+/// PostgreSQL's numeric keeps (1e-20000 is a finite double, 0, to .NET, but jsonb refuses it), is a 422 naming its path.</item>
 /// </list>
 /// Free-form objects (params, metadata, config, paramsSchema) are deserialized as JSON values or dictionaries, so they
 /// still take any key; only their strings and numbers are held to the storable rule.
@@ -113,7 +114,7 @@ public static partial class JsonBodies
                     case JsonTokenType.Number:
                         Advance(path);
                         if (!IsPortableNumber(ref reader))
-                            unstorable.Add((PathOf(path), "The number is out of range (at most a 64-bit integer or a finite double)."));
+                            unstorable.Add((PathOf(path), $"The number is out of range (at most a 64-bit integer, or a finite double with at most {MaxNumericScale} digits after the decimal point)."));
                         break;
                     default:
                         Advance(path);
@@ -142,7 +143,30 @@ public static partial class JsonBodies
     {
         var raw = reader.ValueSpan;
         if (raw.IndexOfAny(".eE"u8) < 0) return reader.TryGetInt64(out _);
-        return reader.TryGetDouble(out var value) && double.IsFinite(value);
+        return reader.TryGetDouble(out var value) && double.IsFinite(value) && Scale(raw) <= MaxNumericScale;
+    }
+
+    /// <summary>
+    /// The most digits after the decimal point jsonb's numeric stores (NUMERIC_MAX_DISPLAY_SCALE): beyond it PostgreSQL
+    /// refuses the value while binding the statement, a failure of the database, not of the request.
+    /// </summary>
+    public const int MaxNumericScale = 16383;
+
+    /// <summary>Digits after the decimal point of a JSON number as written: its fraction's digits minus its exponent.</summary>
+    private static long Scale(ReadOnlySpan<byte> number)
+    {
+        var exponentAt = number.IndexOfAny("eE"u8);
+        var mantissa = exponentAt < 0 ? number : number[..exponentAt];
+        var point = mantissa.IndexOf((byte)'.');
+        long scale = point < 0 ? 0 : mantissa.Length - point - 1;
+        if (exponentAt < 0) return scale;
+        var exponent = number[(exponentAt + 1)..];
+        var negative = exponent.Length > 0 && exponent[0] == (byte)'-';
+        if (exponent.Length > 0 && exponent[0] is (byte)'-' or (byte)'+') exponent = exponent[1..];
+        // Saturates: an exponent of thousands of digits is out of range either way (a positive one is not a finite double).
+        long magnitude = 0;
+        foreach (var digit in exponent) magnitude = Math.Min(magnitude * 10 + (digit - '0'), int.MaxValue);
+        return negative ? scale + magnitude : scale - magnitude;
     }
 
     private static void Advance(List<Segment> path)

@@ -105,6 +105,39 @@ public sealed class when_input_is_at_the_edges(SystemFixture system) : Integrati
         Assert.True(problem.GetProperty("errors").TryGetProperty("targets[0].params.subject", out _), problem.ToString());
     }
 
+    [Theory]
+    [InlineData("1e-16384")]
+    [InlineData("1.5e-16383")]
+    [InlineData("-1e-20000")]
+    [InlineData("0.5E-16383")]
+    public async Task a_number_with_more_digits_after_the_point_than_postgresql_keeps_is_a_422_not_a_500(string number)
+    {
+        // A finite double to .NET (1e-20000 reads as 0), so only its written form tells: jsonb refused it while binding
+        // the offer's insert, a 500, and on an auto-prepared statement the failure that put the connection out of step.
+        var (status, problem) = await PostAsync("/v1/offers", Encoding.UTF8.GetBytes(WebhookOffer(await HookAsync(), number)));
+        Assert.Equal(422, status);
+        var errors = problem.GetProperty("errors").GetProperty("targets[0].params.payload.n");
+        Assert.Contains("16383 digits after the decimal point", errors[0].GetString());
+        await AssertNoOffersAsync();
+    }
+
+    [Theory]
+    [InlineData("1e-16383")]
+    [InlineData("1.5e-16382")]
+    [InlineData("123.456e-16380")]
+    public async Task a_number_at_postgresql_s_last_digit_after_the_point_is_stored(string number)
+    {
+        var (status, body) = await PostAsync("/v1/offers", Encoding.UTF8.GetBytes(WebhookOffer(await HookAsync(), number)));
+        Assert.True(status == 202, body.ToString());
+    }
+
+    private string? _hook;
+    private async Task<string> HookAsync() => _hook ??= (await System.CreateAdapterAsync($"edge-{Guid.NewGuid():N}"[..20], "webhook",
+        new { url = "http://127.0.0.1:9/in", secret = "webhook-secret-0123456789" })).Name;
+
+    private static string WebhookOffer(string adapter, string number) =>
+        $"{{\"targets\":[{{\"adapter\":\"{adapter}\",\"params\":{{\"payload\":{{\"n\":{number}}}}}}}]}}";
+
     [Fact]
     public async Task a_huge_number_or_array_index_in_template_data_is_not_a_500()
     {

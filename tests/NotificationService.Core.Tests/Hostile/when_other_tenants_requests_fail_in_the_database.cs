@@ -2,6 +2,10 @@ using System.Collections.Concurrent;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
+using Marten;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+using NotificationService.Core.Offers;
 using NotificationService.Testing;
 
 namespace NotificationService.Core.Tests.Hostile;
@@ -28,14 +32,14 @@ public sealed class when_other_tenants_requests_fail_in_the_database(SystemFixtu
             CREATE TRIGGER fail_doomed_offer BEFORE INSERT ON ns.mt_doc_offer
               FOR EACH ROW WHEN (NEW.data -> 'metadata' ->> 'doom' IS NOT NULL) EXECUTE FUNCTION ns.fail_doomed_offer();
             """);
-        // A failure while PostgreSQL binds the statement's parameters, before it describes the rows: the one Npgsql's
-        // automatic preparation mishandled (npgsql/npgsql#6391, bench/README.md "Statement preparation, again"). A number
-        // below numeric's range is a finite double to the service (1e-20000 reads as 0), so it passes the body checks, but
-        // jsonb refuses it. No worker runs for this adapter: the offer never gets that far.
+        // A number below numeric's range is a finite double to .NET (1e-20000 reads as 0); jsonb refused it while binding
+        // the offer's insert. The body checks refuse it now (422), so no request reaches the database with it. No worker
+        // runs for this adapter: no offer gets that far.
         var hook = await System.CreateAdapterAsync($"hook-{Guid.NewGuid():N}"[..20], "webhook", new { url = "http://127.0.0.1:9/in", secret = "webhook-secret-0123456789" });
         var tinyNumber = $$$$"""{"targets":[{"adapter":"{{{{hook.Name}}}}","params":{"payload":{"n":1e-20000}}}]}""";
         var failures = new ConcurrentQueue<string>();
         var (nul, doomed, racing, tiny) = (new ConcurrentDictionary<int, int>(), new ConcurrentDictionary<int, int>(), new ConcurrentDictionary<int, int>(), new ConcurrentDictionary<int, int>());
+        var unbound = new ConcurrentDictionary<string, int>();
         using var stop = new CancellationTokenSource();
         try
         {
@@ -46,6 +50,7 @@ public sealed class when_other_tenants_requests_fail_in_the_database(SystemFixtu
                 AttackAsync(attacker, _ => (tinyNumber, null), tiny, stop.Token, parallel: 4),
                 // Racing duplicates: all but one insert of the idempotency record violate its primary key.
                 AttackAsync(attacker, i => (Offer("race"), $"race-{i / 4}"), racing, stop.Token, parallel: 4),
+                BindFailuresAsync(attacker, unbound, stop.Token),
             };
             var valid = victims.Select(victim => ValidLoopAsync(victim, failures)).ToArray();
             await Task.WhenAll(valid);
@@ -59,15 +64,38 @@ public sealed class when_other_tenants_requests_fail_in_the_database(SystemFixtu
 
         Assert.True(failures.IsEmpty, $"{failures.Count} of {ValidLoops * OffersPerLoop * 2} valid requests failed:\n{string.Join("\n", failures.Take(10))}");
         // The failures did happen inside PostgreSQL, in the middle of the offers' transactions: the trigger's (a 500, the
-        // server's own failure), the too small number's and the idempotency race's unique violations (409). A NUL is
-        // refused before the database.
+        // server's own failure) and the idempotency race's unique violations (409). A NUL and a number jsonb cannot store
+        // are refused before the database.
         static string Seen(ConcurrentDictionary<int, int> statuses) => string.Join(", ", statuses.Select(s => $"{s.Key}x{s.Value}"));
         Assert.True(doomed.ContainsKey(500) && !doomed.Keys.Any(s => s < 500), $"doomed offers: {Seen(doomed)}");
         Assert.True(racing.ContainsKey(409), $"racing duplicates: {Seen(racing)}");
         Assert.True(nul.Keys.All(s => s == 422), $"offers with a NUL: {Seen(nul)}");
-        // A 500 here is the service's own failing (422 would be right); if it learns to refuse these numbers, this attack
-        // needs another input that PostgreSQL refuses while binding, or the test stops covering #6391.
-        Assert.True(tiny.ContainsKey(500) && tiny.Keys.All(s => s == 500), $"offers with a number jsonb cannot store: {Seen(tiny)}");
+        Assert.True(tiny.Keys.All(s => s == 422), $"offers with a number jsonb cannot store: {Seen(tiny)}");
+        // The failure Npgsql's automatic preparation mishandled did happen, on the core's own pool, again and again.
+        Assert.True(unbound.GetValueOrDefault("22P05") >= 3 && unbound.Keys.All(k => k == "22P05"), $"offer inserts PostgreSQL refused to bind: {string.Join(", ", unbound)}");
+    }
+
+    /// <summary>
+    /// A failure while PostgreSQL binds a statement's parameters, before it describes the rows: the one Npgsql's automatic
+    /// preparation mishandled (npgsql/npgsql#6391, bench/README.md "Statement preparation, again"). No request can cause
+    /// it any more (the body checks refuse what jsonb would), so it is caused here, through the core's own store and
+    /// connection pool, with the very statement every valid offer runs: the offer's insert, its data holding a NUL.
+    /// </summary>
+    private async Task BindFailuresAsync(Tenant attacker, ConcurrentDictionary<string, int> seen, CancellationToken stop)
+    {
+        var store = System.Core.Services.GetRequiredService<IDocumentStore>();
+        while (!stop.IsCancellationRequested)
+        {
+            await using var session = store.LightweightSession();
+            session.Insert(new Offer { Id = Guid.NewGuid(), ServiceId = attacker.Id, CreatedAt = DateTimeOffset.UtcNow, Metadata = new() { ["n"] = "a\0b" } });
+            try { await session.SaveChangesAsync(); seen.AddOrUpdate("stored", 1, (_, c) => c + 1); }
+            catch (Exception e)
+            {
+                var postgres = e as PostgresException ?? e.InnerException as PostgresException;
+                seen.AddOrUpdate(postgres?.SqlState ?? e.GetType().Name, 1, (_, c) => c + 1);
+            }
+            await Task.Delay(5);
+        }
     }
 
     private async Task ValidLoopAsync(Tenant victim, ConcurrentQueue<string> failures)

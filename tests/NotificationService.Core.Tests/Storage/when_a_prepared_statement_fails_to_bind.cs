@@ -17,8 +17,8 @@ public sealed class when_a_prepared_statement_fails_to_bind : IAsyncLifetime
     private static readonly string Postgres = Environment.GetEnvironmentVariable("ConnectionStrings__Postgres")
                                               ?? "Host=127.0.0.1;Port=55432;Database=postgres;Username=postgres";
 
-    // A table of this test's own; its name makes every statement text new to PreparedStatements' process-wide counts.
-    private readonly string _table = $"public.prepared_{Guid.NewGuid():N}";
+    // A table of this test's own (in the service's schema: the tests run as ns_core, which may not create in public); its name makes every statement text new to PreparedStatements' process-wide counts.
+    private readonly string _table = $"{NotificationStore.Schema}.prepared_{Guid.NewGuid():N}";
     private string Insert => $"INSERT INTO {_table} (data) VALUES ($1) RETURNING id";
 
     public async Task InitializeAsync()
