@@ -122,10 +122,34 @@ public sealed class when_the_bench_compares_with_the_previous_run
             ("update wolverine_adapters.wolverine_nodes set health_check = now() where id = $1", 8),
         ];
 
-        Assert.Equal(new StatementCount(5.76, 0.05), Statements.Split(statements, jobs: 1000, offers: 1000));
+        var count = Statements.Split(statements, jobs: 1000, offers: 1000);
+        Assert.Equal((5.76, 0.05, 5.81), (count.PerJob, count.BackgroundPerJob, count.Total));
+        Assert.Equal([new BackgroundStatement(0.04, "update ns.mt_event_progression set last_seq_id = $1 where name = $2"),
+            new BackgroundStatement(0.008, "update wolverine_adapters.wolverine_nodes set health_check = now() where id = $1")], count.Background);
         // Ten targets per offer: 100 offers, so statements run once per offer are on the path (0.1 per job each).
-        Assert.Equal(new StatementCount(1.1, 0.0), Statements.Split([("SELECT wait FROM ns.offer_gate($1)", 100), ("insert into ns.mt_doc_job values ($1)", 1000),
-            ("update ns.mt_event_progression set last_seq_id = $1", 4)], jobs: 1000, offers: 100));
+        var ten = Statements.Split([("SELECT wait FROM ns.offer_gate($1)", 100), ("insert into ns.mt_doc_job values ($1)", 1000),
+            ("update ns.mt_event_progression set last_seq_id = $1", 4)], jobs: 1000, offers: 100);
+        Assert.Equal((1.1, 0.0, 1.1), (ten.PerJob, ten.BackgroundPerJob, ten.Total));
+        // The bench's own wait for the jobs' state is marked, and left out.
+        Assert.Empty(Statements.Split([($"SELECT count(*) AS {Statements.BenchMark} FROM ns.mt_doc_job WHERE id = ANY($1)", 30)], jobs: 1000, offers: 1000).Background!);
+    }
+
+    [Fact]
+    public void the_statements_target_is_judged_on_path_and_background_together_and_a_high_background_is_listed_and_flagged()
+    {
+        // 6.9 on the path passes alone; with 0.3 of background the job costs 7.2, which misses the target.
+        var count = Statements.Split([("insert into ns.mt_doc_job (id, data) values ($1, $2)", 6900), ("select pg_advisory_lock($1)", 300)], jobs: 1000, offers: 1000);
+
+        var row = Statements.Row("half rate, 1 target", count);
+
+        Assert.StartsWith("| statements per delivered job, half rate, 1 target (pg_stat_statements, besides BEGIN/COMMIT: path + background) | 7.2 (6.9 path + 0.3 background) **background above 0.2 per job", row);
+        Assert.EndsWith("| <= 7 | **no** |", row);
+        Assert.Contains("| 0.3 | `select pg_advisory_lock($1)` |", Statements.BackgroundTable("half rate, 1 target", count));
+        // Little background: no flag, and the total meets the target.
+        var low = Statements.Row("half rate, 10 targets", new StatementCount(6.8, 0.1));
+        Assert.Equal("| statements per delivered job, half rate, 10 targets (pg_stat_statements, besides BEGIN/COMMIT: path + background) | 6.9 (6.8 path + 0.1 background) | <= 7 | yes |", low);
+        Assert.Equal("", Statements.BackgroundTable("half rate, 10 targets", new StatementCount(6.8, 0.1)));
+        Assert.Contains("n/a (pg_stat_statements not loaded) | <= 7 | n/a |", Statements.Row("half rate, 1 target", null));
     }
 
     private static (double?, double?, double?) Of(ComparisonRow row) => (row.Previous, row.Now, row.ChangePercent);
