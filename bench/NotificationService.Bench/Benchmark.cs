@@ -4,15 +4,6 @@ using System.Text.Json;
 
 namespace NotificationService.Bench;
 
-public sealed record BenchResult(
-    DateTimeOffset At, string Machine, bool Quick, double PgBenchTps, double RabbitMqRawPerSecond,
-    IReadOnlyList<PhaseResult> Phases, double CorePeakRssMb, double WorkerPeakRssMb,
-    double EmailsPerSecond, double? AppriseEmailsPerSecond, double? AppriseUnthrottledEmailsPerSecond, FairnessResult? Fairness = null, SearchResult? Search = null,
-    CallbacksResult? Callbacks = null, MillionResult? Million = null, ScaleOutResult? ScaleOut = null);
-
-/// <summary>The same load with no status callback and with one (started + finished: two callbacks per job) to a fast receiver.</summary>
-public sealed record CallbacksResult(PhaseResult Off, PhaseResult On, int CallbacksExpected, int CallbacksReceived, double CallbacksPerSecond);
-
 /// <summary>
 /// `./ns bench`: the webhook profile (one and ten targets per offer, at the maximum sustained rate and at half of it)
 /// and the email profile beside Apprise, with this machine's PostgreSQL and RabbitMQ limits measured in the same run;

@@ -6,22 +6,6 @@ using Npgsql;
 
 namespace NotificationService.Bench;
 
-public sealed record Percentiles(double P50, double P95, double P99)
-{
-    public static Percentiles Of(IReadOnlyCollection<double> values)
-    {
-        if (values.Count == 0) return new Percentiles(double.NaN, double.NaN, double.NaN);
-        var sorted = values.Order().ToArray();
-        double At(double q) => sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(q * sorted.Length) - 1)];
-        return new Percentiles(Math.Round(At(0.50), 1), Math.Round(At(0.95), 1), Math.Round(At(0.99), 1));
-    }
-}
-
-public sealed record PhaseResult(
-    string Name, int TargetsPerOffer, double OffersPerSecond, double JobsAcceptedPerSecond, double DeliveredJobsPerSecond, int Jobs,
-    int FailedRequests, Percentiles AcceptMs, Percentiles QueuedToFinishedMs, double CommitsPerJob, double CoreCpuMsPerJob, double WorkerCpuMsPerJob,
-    StatementCount? Statements = null);
-
 /// <summary>A bounded load generator: it targets the core on 127.0.0.1 only and stops by itself when its window ends.</summary>
 public sealed class Load(Stack stack, Receivers receivers, string postgres)
 {

@@ -1,6 +1,5 @@
-extern alias bench;
 using System.Text.Json;
-using bench::NotificationService.Bench;
+using NotificationService.Bench;
 using NotificationService.Testing;
 
 namespace NotificationService.Core.Tests.Docs;
