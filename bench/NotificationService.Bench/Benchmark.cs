@@ -4,15 +4,6 @@ using System.Text.Json;
 
 namespace NotificationService.Bench;
 
-public sealed record BenchResult(
-    DateTimeOffset At, string Machine, bool Quick, double PgBenchTps, double RabbitMqRawPerSecond,
-    IReadOnlyList<PhaseResult> Phases, double CorePeakRssMb, double WorkerPeakRssMb,
-    double EmailsPerSecond, double? AppriseEmailsPerSecond, double? AppriseUnthrottledEmailsPerSecond, FairnessResult? Fairness = null, SearchResult? Search = null,
-    CallbacksResult? Callbacks = null, MillionResult? Million = null, ScaleOutResult? ScaleOut = null);
-
-/// <summary>The same load with no status callback and with one (started + finished: two callbacks per job) to a fast receiver.</summary>
-public sealed record CallbacksResult(PhaseResult Off, PhaseResult On, int CallbacksExpected, int CallbacksReceived, double CallbacksPerSecond);
-
 /// <summary>
 /// `./ns bench`: the webhook profile (one and ten targets per offer, at the maximum sustained rate and at half of it)
 /// and the email profile beside Apprise, with this machine's PostgreSQL and RabbitMQ limits measured in the same run;
@@ -50,7 +41,7 @@ public static class Benchmark
             var result = await load.RunAsync(name, webhook.Name, Payload, targets, window, clients, rate, countStatements: rate is not null);
             Console.WriteLine($"   accepted {result.JobsAcceptedPerSecond} jobs/s ({result.OffersPerSecond} offers/s), delivered {result.DeliveredJobsPerSecond} jobs/s, " +
                               $"accept p99 {result.AcceptMs.P99} ms, queued->finished p99 {result.QueuedToFinishedMs.P99} ms, {result.CommitsPerJob} commits/job" +
-                              (rate is null ? "" : $", statements/job {StatementsText(result.Statements)}"));
+                              (rate is null ? "" : $", statements/job {Statements.Text(result.Statements)}"));
             phases.Add(result);
             return result;
         }
@@ -166,10 +157,8 @@ public static class Benchmark
         sb.AppendLine($"| accept p99 at half rate (1 target) | {half.AcceptMs.P99} ms | <= 20 ms | {Met(half.AcceptMs.P99 <= 20)} |");
         sb.AppendLine($"| queued->finished p99 at half rate (1 target) | {half.QueuedToFinishedMs.P99} ms | <= 100 ms | {Met(half.QueuedToFinishedMs.P99 <= 100)} |");
         sb.AppendLine($"| PostgreSQL commits per delivered job (max rate, 1 target) | {max.CommitsPerJob} | <= 3 | {Met(max.CommitsPerJob <= 3)} |");
-        foreach (var (phase, targets) in new[] { (half, "1 target"), (r.Phases.ElementAtOrDefault(3), "10 targets") })
-            if (phase is not null)
-                sb.AppendLine($"| statements per delivered job, half rate, {targets} (pg_stat_statements, besides BEGIN/COMMIT; + background work) | " +
-                              $"{StatementsText(phase.Statements)} | <= 7 | {(phase.Statements is { } s ? Met(s.PerJob <= 7) : "n/a")} |");
+        var counted = new[] { (half, "half rate, 1 target"), (r.Phases.ElementAtOrDefault(3), "half rate, 10 targets") }.Where(c => c.Item1 is not null).ToList();
+        foreach (var (phase, name) in counted) sb.AppendLine(Statements.Row(name, phase!.Statements));
         sb.AppendLine($"| core peak RSS | {r.CorePeakRssMb} MB | <= 250 MB | {Met(r.CorePeakRssMb <= 250)} |");
         sb.AppendLine($"| webhook worker peak RSS | {r.WorkerPeakRssMb} MB | | |");
         sb.AppendLine($"| email: NS / Apprise as shipped (throttled by design) | {r.EmailsPerSecond} / {r.AppriseEmailsPerSecond?.ToString() ?? "n/a"} emails/s = {(r.AppriseEmailsPerSecond is { } a ? $"{r.EmailsPerSecond / a:0}x" : "n/a")} | >= 10x | {(r.AppriseEmailsPerSecond is { } b ? Met(r.EmailsPerSecond / b >= 10) : "n/a")} |");
@@ -180,6 +169,8 @@ public static class Benchmark
             sb.AppendLine($"| status callbacks: delivered jobs/s without / with one callback (1 target, 16 clients; core CPU ms/job; commits/job) | " +
                           $"{cb.Off.DeliveredJobsPerSecond} / {cb.On.DeliveredJobsPerSecond} jobs/s; {cb.Off.CoreCpuMsPerJob} / {cb.On.CoreCpuMsPerJob} ms; " +
                           $"{cb.Off.CommitsPerJob} / {cb.On.CommitsPerJob} | {cb.CallbacksReceived} of {cb.CallbacksExpected} callbacks, {cb.CallbacksPerSecond}/s | {Met(cb.CallbacksReceived >= cb.CallbacksExpected)} |");
+        foreach (var (phase, name) in counted)
+            if (Statements.BackgroundTable(name, phase!.Statements) is { Length: > 0 } table) sb.AppendLine().Append(table);
         if (r.Search is { } search) sb.Append(Search.Report(search));
         if (r.ScaleOut is { } scale) sb.Append(ScaleOut.Report(scale));
         if (r.Million is { } m) sb.Append(Million.Report(m));
@@ -187,7 +178,4 @@ public static class Benchmark
 
         static string Met(bool ok) => ok ? "yes" : "**no**";
     }
-
-    private static string StatementsText(StatementCount? count) =>
-        count is { } c ? $"{c.PerJob} + {c.BackgroundPerJob}" : "n/a (pg_stat_statements not loaded)";
 }

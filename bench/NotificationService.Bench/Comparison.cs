@@ -4,8 +4,11 @@ using System.Text.Json;
 
 namespace NotificationService.Bench;
 
-/// <summary>One measure of two runs; null where a run has no such value (an older result file, a phase not run).</summary>
-public sealed record ComparisonRow(string Measure, double? Previous, double? Now)
+/// <summary>
+/// One measure of two runs; null where a run has no such value (an older result file, a phase not run). The values are
+/// kept unrounded, so the change is the change of what was measured; <see cref="Format"/> is how the report prints them.
+/// </summary>
+public sealed record ComparisonRow(string Measure, double? Previous, double? Now, string? Format = null)
 {
     public double? ChangePercent => Previous is { } p && Now is { } n && p != 0 ? Math.Round((n - p) / p * 100, 1) : null;
 }
@@ -16,21 +19,31 @@ public sealed record ComparisonRow(string Measure, double? Previous, double? Now
 /// </summary>
 public static class Comparison
 {
+    private const string Ratio = "0.000";
+
     public static IReadOnlyList<ComparisonRow> Rows(BenchResult previous, BenchResult now)
     {
-        ComparisonRow Row(string measure, Func<BenchResult, double?> value) => new(measure, Finite(value(previous)), Finite(value(now)));
+        ComparisonRow Row(string measure, Func<BenchResult, double?> value, string? format = null) => new(measure, Finite(value(previous)), Finite(value(now)), format);
+        static double? OverPgBench(BenchResult r, double? delivered) => delivered is { } d && r.PgBenchTps > 0 ? d / r.PgBenchTps : null;
+        static double? Over(double? value, double? empty) => value is { } v && empty is { } e && e != 0 ? v / e : null;
+        // The million phase's reads, matched by their query's text: those of either run, in the order they ran.
+        var reads = (previous.Million?.Reads ?? []).Concat(now.Million?.Reads ?? []).Select(t => t.Query).Distinct().ToList();
         return
         [
-            Row("delivered jobs/s, 1 target, maximum rate", r => Phase(r, 0)?.DeliveredJobsPerSecond),
-            Row("delivered jobs/s, 10 targets, maximum rate", r => Phase(r, 2)?.DeliveredJobsPerSecond),
-            Row("best delivered jobs/s / pgbench tps", r => r.Phases is { Count: > 0 } phases && r.PgBenchTps > 0
-                ? Math.Round(phases.Max(p => p.DeliveredJobsPerSecond) / r.PgBenchTps, 3) : null),
-            Row("accept p99 ms, half rate, 1 target", r => Phase(r, 1)?.AcceptMs?.P99),
-            Row("PostgreSQL commits per delivered job, maximum rate, 1 target", r => Phase(r, 0)?.CommitsPerJob),
-            Row("statements per delivered job, half rate, 1 target", r => Phase(r, 1)?.Statements?.PerJob),
-            Row("statements per delivered job, half rate, 10 targets", r => Phase(r, 3)?.Statements?.PerJob),
+            Row("delivered jobs/s, 1 target, maximum rate", r => Phase(r, 1, half: false)?.DeliveredJobsPerSecond),
+            Row("delivered jobs/s, 10 targets, maximum rate", r => Phase(r, 10, half: false)?.DeliveredJobsPerSecond),
+            Row("best delivered jobs/s / pgbench tps", r => OverPgBench(r, r.Phases is { Count: > 0 } phases ? phases.Max(p => p.DeliveredJobsPerSecond) : null), Ratio),
+            Row("delivered jobs/s / pgbench tps, 1 target, maximum rate", r => OverPgBench(r, Phase(r, 1, half: false)?.DeliveredJobsPerSecond), Ratio),
+            Row("delivered jobs/s / pgbench tps, 10 targets, maximum rate", r => OverPgBench(r, Phase(r, 10, half: false)?.DeliveredJobsPerSecond), Ratio),
+            Row("accept p99 ms, half rate, 1 target", r => Phase(r, 1, half: true)?.AcceptMs?.P99),
+            Row("PostgreSQL commits per delivered job, maximum rate, 1 target", r => Phase(r, 1, half: false)?.CommitsPerJob),
+            Row("statements per delivered job (path + background), half rate, 1 target", r => Phase(r, 1, half: true)?.Statements?.Total),
+            Row("statements per delivered job (path + background), half rate, 10 targets", r => Phase(r, 10, half: true)?.Statements?.Total),
             Row("million finished jobs: delivered jobs/s, 1 target, maximum rate", r => r.Million?.Max?.DeliveredJobsPerSecond),
             Row("million finished jobs: accept p99 ms, half rate, 1 target", r => r.Million?.Half?.AcceptMs?.P99),
+            Row("million finished jobs / empty database: delivered jobs/s, maximum rate", r => Over(r.Million?.Max?.DeliveredJobsPerSecond, r.Million?.EmptyMax?.DeliveredJobsPerSecond), Ratio),
+            Row("million finished jobs / empty database: accept p99, half rate", r => Over(r.Million?.Half?.AcceptMs?.P99, r.Million?.EmptyHalf?.AcceptMs?.P99), Ratio),
+            .. reads.Select(query => Row($"million finished jobs: read p99 ms, {query}", r => r.Million?.Reads?.FirstOrDefault(t => t.Query == query)?.Ms?.P99)),
         ];
     }
 
@@ -64,13 +77,18 @@ public static class Comparison
         sb.AppendLine("| Measure | previous | now | change |");
         sb.AppendLine("| --- | --- | --- | --- |");
         foreach (var row in Rows(p.Result, now))
-            sb.AppendLine($"| {row.Measure} | {Text(row.Previous)} | {Text(row.Now)} | {(row.ChangePercent is { } c ? c.ToString("+0.0;-0.0;0.0", CultureInfo.InvariantCulture) + " %" : "n/a")} |");
+            sb.AppendLine($"| {row.Measure.Replace("|", "\\|")} | {Text(row.Previous, row.Format)} | {Text(row.Now, row.Format)} | {(row.ChangePercent is { } c ? c.ToString("+0.0;-0.0;0.0", CultureInfo.InvariantCulture) + " %" : "n/a")} |");
         return sb.ToString();
 
-        static string Text(double? value) => value?.ToString(CultureInfo.InvariantCulture) ?? "n/a";
+        static string Text(double? value, string? format) => value?.ToString(format, CultureInfo.InvariantCulture) ?? "n/a";
     }
 
-    private static PhaseResult? Phase(BenchResult r, int index) => r.Phases is { } phases && phases.Count > index ? phases[index] : null;
+    /// <summary>
+    /// The webhook phase with this many targets per offer at the maximum rate, or at half the sustained rate: told by its
+    /// name (Benchmark's phases), not its place in the list, so a run with other phases or fewer compares only like with like.
+    /// </summary>
+    private static PhaseResult? Phase(BenchResult r, int targets, bool half) =>
+        r.Phases?.FirstOrDefault(p => p.TargetsPerOffer == targets && p.Name.Contains(half ? "half the sustained rate" : "maximum rate", StringComparison.Ordinal));
 
     private static double? Finite(double? value) => value is { } v && double.IsFinite(v) ? v : null;
 }

@@ -5,10 +5,6 @@ using System.Text.Json;
 
 namespace NotificationService.Bench;
 
-public sealed record FairnessResult(
-    string Name, int FloodJobs, double FloodDeliveredJobsPerSecond, int LightJobs, int LightFailedRequests, Percentiles LightQueuedToFinishedMs,
-    double BoundMs, bool Met);
-
 /// <summary>
 /// Fair sharing of one adapter (issue 11, item 2): tenant A floods it with jobs (offers of 100 targets, 4 clients) while
 /// tenant B sends one-target offers at 10/s on the same adapter, until A's flood is delivered. B's queued -> finished

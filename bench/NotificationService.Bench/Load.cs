@@ -6,22 +6,6 @@ using Npgsql;
 
 namespace NotificationService.Bench;
 
-public sealed record Percentiles(double P50, double P95, double P99)
-{
-    public static Percentiles Of(IReadOnlyCollection<double> values)
-    {
-        if (values.Count == 0) return new Percentiles(double.NaN, double.NaN, double.NaN);
-        var sorted = values.Order().ToArray();
-        double At(double q) => sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(q * sorted.Length) - 1)];
-        return new Percentiles(Math.Round(At(0.50), 1), Math.Round(At(0.95), 1), Math.Round(At(0.99), 1));
-    }
-}
-
-public sealed record PhaseResult(
-    string Name, int TargetsPerOffer, double OffersPerSecond, double JobsAcceptedPerSecond, double DeliveredJobsPerSecond, int Jobs,
-    int FailedRequests, Percentiles AcceptMs, Percentiles QueuedToFinishedMs, double CommitsPerJob, double CoreCpuMsPerJob, double WorkerCpuMsPerJob,
-    StatementCount? Statements = null);
-
 /// <summary>A bounded load generator: it targets the core on 127.0.0.1 only and stops by itself when its window ends.</summary>
 public sealed class Load(Stack stack, Receivers receivers, string postgres)
 {
@@ -34,7 +18,13 @@ public sealed class Load(Stack stack, Receivers receivers, string postgres)
         Func<int, object>? target = null, bool countStatements = false)
     {
         var statements = countStatements && await Statements.AvailableAsync(postgres);
-        if (statements) await Statements.ResetAsync(postgres);
+        if (statements)
+        {
+            // A quiet moment first: the previous phase drained when its receiver had every request, and its last
+            // outcomes may still be committing; those would count as this phase's.
+            await Task.Delay(TimeSpan.FromSeconds(1));
+            await Statements.ResetAsync(postgres);
+        }
         var acceptMs = new ConcurrentBag<double>();
         var jobs = new ConcurrentBag<Guid>();
         var failed = 0;
@@ -92,7 +82,9 @@ public sealed class Load(Stack stack, Receivers receivers, string postgres)
         var lastDelivery = expected.Where(receivers.FirstAt.ContainsKey).Select(j => receivers.FirstAt[j]).DefaultIfEmpty(started).Max();
         var deliveredFor = Stopwatch.GetElapsedTime(started, lastDelivery).TotalSeconds;
         var commits = await Database.CommitsAsync(postgres) - commitsBefore;
-        // Read before the latency query below, which is the bench's and not the jobs'.
+        // Read once every job's outcome is committed (the receiver has a request before its outcome commits), and before
+        // the latency query below, which is the bench's and not the jobs'.
+        if (statements) await UntilTerminalAsync(postgres, expected, drain ? TimeSpan.FromSeconds(30) : TimeSpan.Zero);
         var statementCount = statements ? await Statements.PerJobAsync(postgres, delivered, expected.Length / targetsPerOffer) : null;
         var result = new PhaseResult(name, targetsPerOffer,
             Math.Round(acceptMs.Count / acceptedFor, 1), Math.Round(expected.Length / acceptedFor, 1), Math.Round(delivered / Math.Max(deliveredFor, 0.001), 1),
@@ -103,6 +95,21 @@ public sealed class Load(Stack stack, Receivers receivers, string postgres)
             statementCount);
         if (drain && delivered < expected.Length) Console.WriteLine($"  !! {expected.Length - delivered} of {expected.Length} jobs not delivered within the drain time");
         return result;
+    }
+
+    /// <summary>Waits (at most <paramref name="bound"/>) until every job is terminal in the Job projection.</summary>
+    private static async Task UntilTerminalAsync(string postgres, Guid[] jobs, TimeSpan bound)
+    {
+        var deadline = DateTime.UtcNow + bound;
+        await using var connection = new NpgsqlConnection(postgres);
+        await connection.OpenAsync();
+        // The alias marks the query as the bench's, which the statement count leaves out (Statements.Split).
+        await using var command = new NpgsqlCommand($"""
+            SELECT count(*) AS {Statements.BenchMark} FROM ns.mt_doc_job
+            WHERE id = ANY($1) AND data->>'state' NOT IN ('Finished', 'Failed', 'Expired', 'Canceled')
+            """, connection);
+        command.Parameters.Add(new NpgsqlParameter { Value = jobs });
+        while ((long)(await command.ExecuteScalarAsync())! > 0 && DateTime.UtcNow < deadline) await Task.Delay(100);
     }
 
     /// <summary>From the job's creation (queued) to its recorded finish, read from the Job projection.</summary>

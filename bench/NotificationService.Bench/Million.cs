@@ -6,17 +6,6 @@ using Npgsql;
 
 namespace NotificationService.Bench;
 
-/// <summary>One relation's size before and after the seed, in bytes (<see cref="Relation"/>: "table", "toast + maps", "all indexes" or an index).</summary>
-public sealed record RelationSize(string Table, string Relation, long Before, long After);
-
-/// <summary>A read path's latency over <see cref="Samples"/> sequential requests.</summary>
-public sealed record ReadTiming(string Query, int Items, int Samples, Percentiles Ms);
-
-public sealed record MillionResult(
-    int Jobs, int Offers, int Tenants, double SeedSeconds, double VacuumSeconds, string DaemonAfterSeed,
-    PhaseResult EmptyMax, PhaseResult EmptyHalf, PhaseResult Max, PhaseResult Half,
-    IReadOnlyList<ReadTiming> Reads, IReadOnlyList<RelationSize> Sizes);
-
 /// <summary>
 /// Cost as the data grows (issue 14, item 3): the database gets a million finished jobs as the system would have left them
 /// (offers, Job documents, event streams, the daemon's progress past them), then the one-target phase runs again at the

@@ -3,16 +3,6 @@ using System.Text.Json;
 
 namespace NotificationService.Bench;
 
-/// <summary>One shape of the deployment under the same closed-loop load, with where its CPU went per delivered job.</summary>
-public sealed record ScaleOutShape(int Cores, int Workers, PhaseResult Result, IReadOnlyDictionary<string, double> CpuMsPerJob);
-
-public sealed record ScaleOutResult(IReadOnlyList<ScaleOutShape> Shapes)
-{
-    /// <summary>Two cores and two workers deliver at least as much as one of each (within 5 %, the run-to-run noise of a phase).</summary>
-    public bool Met => Shapes.Where(s => s.Cores == 2).All(two => Shapes.Where(s => s.Cores == 1).All(one =>
-        two.Result.DeliveredJobsPerSecond >= 0.95 * one.Result.DeliveredJobsPerSecond));
-}
-
 /// <summary>
 /// `./ns bench --scale-out [--quick]` (and a phase of the full bench): the one-target load at the maximum rate (32
 /// clients) on one core + one webhook worker, then on two cores + two workers (offers spread over the cores, the workers

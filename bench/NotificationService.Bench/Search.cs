@@ -5,9 +5,6 @@ using Npgsql;
 
 namespace NotificationService.Bench;
 
-public sealed record SearchTiming(string Query, int Items, Percentiles Ms);
-public sealed record SearchResult(int TenantJobs, int OtherJobs, double SeedSeconds, IReadOnlyList<SearchTiming> Timings);
-
 /// <summary>
 /// Job search at scale (issue 12, item 4): one tenant with a million jobs (a quarter as many offers, metadata on each)
 /// beside other tenants' jobs, seeded straight into the Marten tables, then GET /v1/jobs and GET /v1/offers over HTTP:

@@ -145,8 +145,9 @@ public sealed class JobJournal(IDocumentStore store, ILogger<JobJournal> logger)
         {
             await CommitTogetherAsync([write]);
         }
-        // A held write also when it failed otherwise: a job deleted since its start (the retention sweep, an erasure) fails
-        // not the version check but the inline projection, which builds a Job from the outcome's event alone.
+        // A held write also when it failed otherwise, Hold itself included: deciding again from the job as it is costs one
+        // read, and a write from a held copy is the one path that can be wrong about its job. (A job deleted since its start
+        // reads as version 0 and fails the expected version in mt_quick_append_events, FOR UPDATE, MT003.)
         catch (Exception e) when (!write.Locked && (IsVersionConflict(e) || write.Held is not null))
         {
             // The job moved on since it was read or held (a cancel, a re-queue, a redelivery's start, a deletion): decide

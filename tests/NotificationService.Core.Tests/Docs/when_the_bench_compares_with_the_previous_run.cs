@@ -1,6 +1,5 @@
-extern alias bench;
 using System.Text.Json;
-using bench::NotificationService.Bench;
+using NotificationService.Bench;
 using NotificationService.Testing;
 
 namespace NotificationService.Core.Tests.Docs;
@@ -11,47 +10,84 @@ namespace NotificationService.Core.Tests.Docs;
 /// </summary>
 public sealed class when_the_bench_compares_with_the_previous_run
 {
-    private static PhaseResult Phase(double delivered, double acceptP99 = 20, double commits = 3, StatementCount? statements = null) =>
-        new("phase", 1, delivered, delivered, delivered, 1000, 0, new Percentiles(5, 10, acceptP99), new Percentiles(10, 20, 30), commits, 1, 1, statements);
+    /// <summary>A webhook phase named as Benchmark names it (which is how the comparison tells the phases apart).</summary>
+    private static PhaseResult Phase(double delivered, int targets = 1, bool half = false, double acceptP99 = 20, double commits = 3, StatementCount? statements = null) =>
+        new($"{targets} target{(targets == 1 ? "" : "s")} per offer, {(half ? "half the sustained rate (150 offers/s)" : "maximum rate (32 clients)")}", targets,
+            delivered, delivered, delivered, 1000, 0, new Percentiles(5, 10, acceptP99), new Percentiles(10, 20, 30), commits, 1, 1, statements);
+
+    /// <summary>The four webhook phases in Benchmark's order: 1 target at max and half rate, 10 targets at max and half rate.</summary>
+    private static PhaseResult[] Four(PhaseResult oneMax, PhaseResult oneHalf, PhaseResult tenMax, PhaseResult tenHalf) =>
+        [oneMax, oneHalf with { Name = oneHalf.Name.Replace("maximum rate (32 clients)", "half the sustained rate (150 offers/s)") },
+         tenMax with { TargetsPerOffer = 10, Name = "10 targets per offer, maximum rate (16 clients)" },
+         tenHalf with { TargetsPerOffer = 10, Name = "10 targets per offer, half the sustained rate (20 offers/s)" }];
 
     private static BenchResult Result(DateTimeOffset at, bool quick, double pgbench, IReadOnlyList<PhaseResult> phases, MillionResult? million = null) =>
         new(at, "2 cores, test", quick, pgbench, 20_000, phases, 200, 150, 50, null, null, Million: million);
 
-    private static MillionResult Million(double delivered, double acceptP99) =>
-        new(1_000_000, 500_000, 5, 150, 5, "", Phase(300), Phase(150), Phase(delivered), Phase(150, acceptP99), [], []);
+    private static MillionResult Million(double delivered, double acceptP99, params ReadTiming[] reads) =>
+        new(1_000_000, 500_000, 5, 150, 5, "", Phase(300), Phase(150, half: true, acceptP99: 20), Phase(delivered), Phase(150, half: true, acceptP99: acceptP99), reads, []);
+
+    private static ReadTiming Read(string query, double p99) => new(query, 50, 200, new Percentiles(p99 / 2, p99 / 1.5, p99));
 
     private static readonly DateTimeOffset Monday = new(2026, 11, 30, 15, 17, 19, TimeSpan.Zero);
 
     [Fact]
     public void each_measure_of_issue_14_stands_beside_the_previous_value_with_its_change()
     {
-        var previous = Result(Monday, false, 8000, [Phase(300, commits: 2.58), Phase(151, acceptP99: 28.4), Phase(650), Phase(220)], Million(231.3, 44.2));
+        var previous = Result(Monday, false, 8000, Four(Phase(300, commits: 2.58), Phase(151, acceptP99: 28.4), Phase(650), Phase(220)),
+            Million(231.3, 44.2, Read("first page (50)", 12.5), Read("deep page by cursor (90% back)", 30)));
         var now = Result(Monday.AddDays(1), false, 7500,
-            [Phase(330, commits: 2.2), Phase(165, acceptP99: 14.2, statements: new(7.5, 0.04)), Phase(600), Phase(210, statements: new(6.1, 0.01))], Million(300, 22.1));
+            Four(Phase(330, commits: 2.2), Phase(165, acceptP99: 14.2, statements: new(7.5, 0.04)), Phase(600), Phase(210, statements: new(6.1, 0.01))),
+            Million(300, 22.1, Read("first page (50)", 10), Read("count by state", 8)));
 
         var rows = Comparison.Rows(previous, now).ToDictionary(r => r.Measure);
 
         Assert.Equal(new ComparisonRow("delivered jobs/s, 1 target, maximum rate", 300, 330), rows["delivered jobs/s, 1 target, maximum rate"]);
         Assert.Equal(10.0, rows["delivered jobs/s, 1 target, maximum rate"].ChangePercent);
         Assert.Equal((650.0, 600.0, -7.7), Of(rows["delivered jobs/s, 10 targets, maximum rate"]));
-        // The best phase of each run over its own pgbench: 650 / 8000 and 600 / 7500.
-        Assert.Equal((0.081, 0.08, -1.2), Of(rows["best delivered jobs/s / pgbench tps"]));
+        // Each run's phases over its own pgbench, unrounded: the best 650 / 8000 = 0.08125 and 600 / 7500 = 0.08, -1.5 %
+        // (from the rounded 0.081 it would read -1.2 %); 1 target 300 / 8000 and 330 / 7500; 10 targets as the best.
+        Assert.Equal((0.08125, 0.08, -1.5), Of(rows["best delivered jobs/s / pgbench tps"]));
+        Assert.Equal((0.0375, 0.044, 17.3), Of(rows["delivered jobs/s / pgbench tps, 1 target, maximum rate"]));
+        Assert.Equal((0.08125, 0.08, -1.5), Of(rows["delivered jobs/s / pgbench tps, 10 targets, maximum rate"]));
         Assert.Equal((28.4, 14.2, -50.0), Of(rows["accept p99 ms, half rate, 1 target"]));
         Assert.Equal((2.58, 2.2, -14.7), Of(rows["PostgreSQL commits per delivered job, maximum rate, 1 target"]));
-        // The previous run counted no statements: n/a, not a change from zero.
-        Assert.Equal((null, 7.5, null), Of(rows["statements per delivered job, half rate, 1 target"]));
-        Assert.Equal((null, 6.1, null), Of(rows["statements per delivered job, half rate, 10 targets"]));
+        // The previous run counted no statements: n/a, not a change from zero. Now: path + background.
+        Assert.Equal((null, 7.54, null), Of(rows["statements per delivered job (path + background), half rate, 1 target"]));
+        Assert.Equal((null, 6.11, null), Of(rows["statements per delivered job (path + background), half rate, 10 targets"]));
         Assert.Equal((231.3, 300.0, 29.7), Of(rows["million finished jobs: delivered jobs/s, 1 target, maximum rate"]));
         Assert.Equal((44.2, 22.1, -50.0), Of(rows["million finished jobs: accept p99 ms, half rate, 1 target"]));
-        Assert.Equal(9, rows.Count);
+        // Over the empty database's phases of the same run (300 jobs/s, accept p99 20 ms).
+        Assert.Equal((0.771, 1.0, 29.7), Of(rows["million finished jobs / empty database: delivered jobs/s, maximum rate"], 3));
+        Assert.Equal((2.21, 1.105, -50.0), Of(rows["million finished jobs / empty database: accept p99, half rate"], 3));
+        // One row per read, matched by its query: a read one run lacks is n/a there.
+        Assert.Equal((12.5, 10.0, -20.0), Of(rows["million finished jobs: read p99 ms, first page (50)"]));
+        Assert.Equal((30.0, null, null), Of(rows["million finished jobs: read p99 ms, deep page by cursor (90% back)"]));
+        Assert.Equal((null, 8.0, null), Of(rows["million finished jobs: read p99 ms, count by state"]));
+        Assert.Equal(16, rows.Count);
+    }
+
+    [Fact]
+    public void phases_are_matched_by_their_targets_and_rate_not_by_their_place()
+    {
+        // A run whose phases came in another order, and one without the 10-target phases.
+        var previous = Result(Monday, false, 8000, [Phase(220, targets: 10, half: true), Phase(151, half: true, acceptP99: 28.4), Phase(650, targets: 10), Phase(300)]);
+        var now = Result(Monday.AddDays(1), false, 7500, [Phase(330), Phase(165, half: true, acceptP99: 14.2)]);
+
+        var rows = Comparison.Rows(previous, now).ToDictionary(r => r.Measure);
+
+        Assert.Equal((300.0, 330.0, 10.0), Of(rows["delivered jobs/s, 1 target, maximum rate"]));
+        Assert.Equal((28.4, 14.2, -50.0), Of(rows["accept p99 ms, half rate, 1 target"]));
+        Assert.Equal((650.0, null, null), Of(rows["delivered jobs/s, 10 targets, maximum rate"]));
+        Assert.Equal((0.08125, null, null), Of(rows["delivered jobs/s / pgbench tps, 10 targets, maximum rate"]));
     }
 
     [Fact]
     public void what_a_run_does_not_have_is_n_a_and_never_a_crash()
     {
-        // An old file: two phases only, no million phase, a NaN percentile (no accepted request).
-        var previous = Result(Monday, false, 0, [Phase(300), Phase(150, acceptP99: double.NaN)]);
-        var now = Result(Monday.AddDays(1), false, 7500, [Phase(330), Phase(165), Phase(600), Phase(210)]);
+        // An old file: two phases only, no million phase, no pgbench, a NaN percentile (no accepted request).
+        var previous = Result(Monday, false, 0, [Phase(300), Phase(150, half: true, acceptP99: double.NaN)]);
+        var now = Result(Monday.AddDays(1), false, 7500, Four(Phase(330), Phase(165), Phase(600), Phase(210)));
 
         var rows = Comparison.Rows(previous, now).ToDictionary(r => r.Measure);
 
@@ -59,11 +95,25 @@ public sealed class when_the_bench_compares_with_the_previous_run
         Assert.Equal((null, 0.08, null), Of(rows["best delivered jobs/s / pgbench tps"]));
         Assert.Equal((null, 20.0, null), Of(rows["accept p99 ms, half rate, 1 target"]));
         Assert.Equal((null, null, null), Of(rows["million finished jobs: delivered jobs/s, 1 target, maximum rate"]));
+        Assert.Equal((null, null, null), Of(rows["million finished jobs / empty database: delivered jobs/s, maximum rate"]));
         var report = Comparison.Report(now, (previous, "/repo/bench/results/20261130-151719.json"), "/repo");
         Assert.Contains("With `bench/results/20261130-151719.json`, run 2026-11-30 15:17 UTC on 2 cores, test.", report);
         Assert.Contains("| delivered jobs/s, 1 target, maximum rate | 300 | 330 | +10.0 % |", report);
+        Assert.Contains("| delivered jobs/s / pgbench tps, 1 target, maximum rate | n/a | 0.044 | n/a |", report);
         Assert.Contains("| million finished jobs: accept p99 ms, half rate, 1 target | n/a | n/a | n/a |", report);
         Assert.Contains("No earlier full run's result file", Comparison.Report(now, null, "/repo"));
+    }
+
+    [Fact]
+    public void a_ratio_prints_with_three_decimals_and_changes_by_its_unrounded_values()
+    {
+        var previous = Result(Monday, false, 8000, Four(Phase(300), Phase(150), Phase(650), Phase(220)));
+        var now = Result(Monday.AddDays(1), false, 7500, Four(Phase(330), Phase(165), Phase(600), Phase(210)));
+
+        var report = Comparison.Report(now, (previous, "/repo/bench/results/20261130-151719.json"), "/repo");
+
+        Assert.Contains("| best delivered jobs/s / pgbench tps | 0.081 | 0.080 | -1.5 % |", report);
+        Assert.Contains("| delivered jobs/s / pgbench tps, 1 target, maximum rate | 0.038 | 0.044 | +17.3 % |", report);
     }
 
     [Fact]
@@ -122,11 +172,38 @@ public sealed class when_the_bench_compares_with_the_previous_run
             ("update wolverine_adapters.wolverine_nodes set health_check = now() where id = $1", 8),
         ];
 
-        Assert.Equal(new StatementCount(5.76, 0.05), Statements.Split(statements, jobs: 1000, offers: 1000));
+        var count = Statements.Split(statements, jobs: 1000, offers: 1000);
+        Assert.Equal((5.76, 0.05, 5.81), (count.PerJob, count.BackgroundPerJob, count.Total));
+        Assert.Equal([new BackgroundStatement(0.04, "update ns.mt_event_progression set last_seq_id = $1 where name = $2"),
+            new BackgroundStatement(0.008, "update wolverine_adapters.wolverine_nodes set health_check = now() where id = $1")], count.Background);
         // Ten targets per offer: 100 offers, so statements run once per offer are on the path (0.1 per job each).
-        Assert.Equal(new StatementCount(1.1, 0.0), Statements.Split([("SELECT wait FROM ns.offer_gate($1)", 100), ("insert into ns.mt_doc_job values ($1)", 1000),
-            ("update ns.mt_event_progression set last_seq_id = $1", 4)], jobs: 1000, offers: 100));
+        var ten = Statements.Split([("SELECT wait FROM ns.offer_gate($1)", 100), ("insert into ns.mt_doc_job values ($1)", 1000),
+            ("update ns.mt_event_progression set last_seq_id = $1", 4)], jobs: 1000, offers: 100);
+        Assert.Equal((1.1, 0.0, 1.1), (ten.PerJob, ten.BackgroundPerJob, ten.Total));
+        // The bench's own wait for the jobs' state is marked, and left out.
+        Assert.Empty(Statements.Split([($"SELECT count(*) AS {Statements.BenchMark} FROM ns.mt_doc_job WHERE id = ANY($1)", 30)], jobs: 1000, offers: 1000).Background!);
+    }
+
+    [Fact]
+    public void the_statements_target_is_judged_on_path_and_background_together_and_a_high_background_is_listed_and_flagged()
+    {
+        // 6.9 on the path passes alone; with 0.3 of background the job costs 7.2, which misses the target.
+        var count = Statements.Split([("insert into ns.mt_doc_job (id, data) values ($1, $2)", 6900), ("select pg_advisory_lock($1)", 300)], jobs: 1000, offers: 1000);
+
+        var row = Statements.Row("half rate, 1 target", count);
+
+        Assert.StartsWith("| statements per delivered job, half rate, 1 target (pg_stat_statements, besides BEGIN/COMMIT: path + background) | 7.2 (6.9 path + 0.3 background) **background above 0.2 per job", row);
+        Assert.EndsWith("| <= 7 | **no** |", row);
+        Assert.Contains("| 0.3 | `select pg_advisory_lock($1)` |", Statements.BackgroundTable("half rate, 1 target", count));
+        // Little background: no flag, and the total meets the target.
+        var low = Statements.Row("half rate, 10 targets", new StatementCount(6.8, 0.1));
+        Assert.Equal("| statements per delivered job, half rate, 10 targets (pg_stat_statements, besides BEGIN/COMMIT: path + background) | 6.9 (6.8 path + 0.1 background) | <= 7 | yes |", low);
+        Assert.Equal("", Statements.BackgroundTable("half rate, 10 targets", new StatementCount(6.8, 0.1)));
+        Assert.Contains("n/a (pg_stat_statements not loaded) | <= 7 | n/a |", Statements.Row("half rate, 1 target", null));
     }
 
     private static (double?, double?, double?) Of(ComparisonRow row) => (row.Previous, row.Now, row.ChangePercent);
+
+    private static (double?, double?, double?) Of(ComparisonRow row, int digits) =>
+        (row.Previous is { } p ? Math.Round(p, digits) : null, row.Now is { } n ? Math.Round(n, digits) : null, row.ChangePercent);
 }

@@ -6,9 +6,11 @@ using NotificationService.Testing;
 namespace NotificationService.Core.Tests.Jobs;
 
 /// <summary>
-/// Above <see cref="Paging.MaxCountedTotal"/> matches the listings stop counting and read the page off the createdAt index in
-/// order, instead of by the matches' ids (SearchJobsEndpoint, JobFilter.MatchIdsSql and PageSql): the page, its order, its
-/// total and its cursor must be those of the filter's whole match set, not of the first 1,001 ids found in no order.
+/// Above <see cref="Paging.MaxCountedTotal"/> matches the admin search (GET /admin/jobs) stops counting and reads the page
+/// off the createdAt index in order, instead of by the matches' ids (SearchJobsEndpoint, JobFilter.MatchIdsSql and
+/// PageSql): its page, order, total (not exact) and cursor must be those of the filter's whole match set, not of the first
+/// 1,001 ids found in no order. A service's own listing (GET /v1/jobs) has no total and no such branch (keyset paging, see
+/// ListJobsEndpoint): over the same thousand-odd matches its cursor must still walk every one, newest first.
 /// </summary>
 public sealed class when_a_search_matches_more_than_a_thousand_jobs(SystemFixture system) : IntegrationContext(system)
 {
@@ -84,7 +86,7 @@ public sealed class when_a_search_matches_more_than_a_thousand_jobs(SystemFixtur
     }
 
     [Fact]
-    public async Task the_services_own_listing_walks_every_match_newest_first()
+    public async Task the_services_own_listing_s_cursor_walks_every_one_of_the_matches_newest_first()
     {
         var tenant = await System.CreateTenantAsync($"thousands-{Guid.NewGuid():N}");
         var (finished, _) = await SeedAsync(tenant.Id);

@@ -157,17 +157,90 @@ public sealed class when_an_outcome_commits_from_the_held_copy(SystemFixture sys
         Assert.Equal((JobState.Canceled, 4L), (stored.State, stored.Version)); // queued, started, cancel requested, canceled
     }
 
+    [Fact]
+    public async Task held_outcomes_sharing_a_commit_with_another_jobs_start_read_only_that_job_and_each_equals_its_live_aggregation()
+    {
+        var journal = new JobJournal(Store, NullLogger<JobJournal>.Instance);
+        Guid[] heldJobs = [await QueuedJobAsync(), await QueuedJobAsync(), await QueuedJobAsync()];
+        var held = new List<Job>();
+        foreach (var id in heldJobs) held.Add((await StartAsync(journal, id)).Held);
+        var starting = await QueuedJobAsync();
+        var gateJob = await QueuedJobAsync();
+        var before = journal.Commits;
+
+        // A commit in flight whose decision waits, so that every write below queues for the same next commit.
+        using var entered = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        var gate = journal.AppendAsync(gateJob, _ => { entered.Set(); release.Wait(TimeSpan.FromSeconds(30)); return []; });
+        Assert.True(entered.Wait(TimeSpan.FromSeconds(30)));
+        var statements = await StatementsAboutAsync([.. heldJobs, starting], async () =>
+        {
+            var writes = held.Select(job => journal.AppendAsync(job.Id, j =>
+                    JobLifecycle.OnAttemptEnded(j!, job.Attempts, new DeliveryResult.Delivered(), false, new DeliveryPolicy(), DateTimeOffset.UtcNow, 0.5).Events, job))
+                .Append(journal.AppendAsync(starting, Start))
+                .ToList();
+            release.Set();
+            await gate;
+            await Task.WhenAll(writes);
+        });
+
+        Assert.Equal(2, journal.Commits - before); // the gate's, and one for the four writes queued behind it
+        var read = Assert.Single(statements, s => ReadsJobs(s.Sql));
+        Assert.Equal([starting], read.Jobs);
+        Assert.Equal(heldJobs.Length + 1, statements.Count(s => s.Sql.Contains("mt_quick_append_events")));
+        foreach (var id in heldJobs)
+        {
+            var stored = await AssertStoredEqualsLiveAsync(id);
+            Assert.Equal((JobState.Finished, 3L), (stored.State, stored.Version));
+        }
+        var started = await AssertStoredEqualsLiveAsync(starting);
+        Assert.Equal((JobState.Started, 2L), (started.State, started.Version));
+        Assert.All(held, job => Assert.Equal((JobState.Started, 2L), (job.State, job.Version)));
+
+        static IReadOnlyList<object> Start(Job? job) =>
+            Assert.IsType<PickUp.Send>(JobLifecycle.OnPickUp(job, "worker-under-test", DateTimeOffset.UtcNow)).Events;
+    }
+
+    [Fact]
+    public async Task an_outcome_held_from_a_redelivered_start_counts_the_possible_duplicate_and_equals_its_live_aggregation()
+    {
+        var journal = new JobJournal(Store, NullLogger<JobJournal>.Instance);
+        var id = await QueuedJobAsync();
+        await StartAsync(journal, id);
+        // The message redelivered while the job is Started (its worker died mid-send): a possible duplicate, then a start.
+        var (held, starting) = await StartAsync(journal, id);
+        Assert.Single(starting, ReadsJobs);
+        Assert.Equal((1, 2, 4L), (held.PossibleDuplicates, held.Attempts, held.Version));
+
+        var (events, statements) = await OutcomeAsync(journal, held, new DeliveryResult.Delivered(), new DeliveryPolicy());
+
+        Assert.IsType<JobFinished>(Assert.Single(events));
+        AssertAppendAndUpsertOnly(statements);
+        var stored = await AssertStoredEqualsLiveAsync(id);
+        Assert.Equal((JobState.Finished, 5L, 1, 2), (stored.State, stored.Version, stored.PossibleDuplicates, stored.Attempts));
+    }
+
     /// <summary>
     /// The statements Marten sends for the sessions opened while <paramref name="action"/> runs in its own span (the
     /// journal opens a lone write's session in its caller's span), besides BEGIN and COMMIT. The store's logger is
     /// swapped for the time of the action; the collection's tests run one at a time.
     /// </summary>
-    private async Task<List<string>> StatementsOfAsync(Func<Task> action)
+    private async Task<List<string>> StatementsOfAsync(Func<Task> action) =>
+        [.. (await RecordAsync(action, everySession: false)).Select(s => s.Sql)];
+
+    /// <summary>
+    /// The statements of any session that carry one of <paramref name="jobs"/> as a parameter, while <paramref
+    /// name="action"/> runs: a shared commit runs in a span of its own, not its callers', so it is told apart by its jobs.
+    /// </summary>
+    private async Task<List<Statement>> StatementsAboutAsync(Guid[] jobs, Func<Task> action) =>
+        [.. (await RecordAsync(action, everySession: true)).Where(s => s.Jobs.Intersect(jobs).Any())];
+
+    private async Task<List<Statement>> RecordAsync(Func<Task> action, bool everySession)
     {
         var options = (StoreOptions)Store.Options;
         var original = options.Logger();
         using var span = new Activity("statements under test").Start();
-        var recorder = new Recorder(original, span);
+        var recorder = new Recorder(original, everySession ? null : span);
         options.Logger(recorder);
         try
         {
@@ -180,9 +253,15 @@ public sealed class when_an_outcome_commits_from_the_held_copy(SystemFixture sys
         lock (recorder.Statements) return [.. recorder.Statements];
     }
 
-    private sealed class Recorder(IMartenLogger inner, Activity span) : IMartenLogger
+    private sealed record Statement(string Sql, Guid[] Jobs);
+
+    private static Guid[] JobsOf(NpgsqlParameterCollection parameters) =>
+        [.. parameters.SelectMany(p => p.Value switch { Guid id => [id], System.Collections.IEnumerable ids and not string => ids.OfType<Guid>(), _ => [] })];
+
+    /// <summary>Records the sessions started in <paramref name="span"/>, or every session when it is null.</summary>
+    private sealed class Recorder(IMartenLogger inner, Activity? span) : IMartenLogger
     {
-        public List<string> Statements { get; } = [];
+        public List<Statement> Statements { get; } = [];
 
         public IMartenSessionLogger StartSession(IQuerySession session) =>
             Within(Activity.Current) ? new SessionRecorder(this, inner.StartSession(session)) : inner.StartSession(session);
@@ -191,12 +270,13 @@ public sealed class when_an_outcome_commits_from_the_held_copy(SystemFixture sys
 
         private bool Within(Activity? current)
         {
+            if (span is null) return true;
             for (var a = current; a is not null; a = a.Parent)
                 if (a == span) return true;
             return false;
         }
 
-        public void Add(IEnumerable<string> statements)
+        public void Add(IEnumerable<Statement> statements)
         {
             lock (Statements) Statements.AddRange(statements);
         }
@@ -204,10 +284,13 @@ public sealed class when_an_outcome_commits_from_the_held_copy(SystemFixture sys
 
     private sealed class SessionRecorder(Recorder recorder, IMartenSessionLogger inner) : IMartenSessionLogger
     {
-        public void LogSuccess(NpgsqlCommand command) { recorder.Add([command.CommandText]); inner.LogSuccess(command); }
-        public void LogSuccess(NpgsqlBatch batch) { recorder.Add(batch.BatchCommands.Cast<NpgsqlBatchCommand>().Select(c => c.CommandText)); inner.LogSuccess(batch); }
-        public void LogFailure(NpgsqlCommand command, Exception ex) { recorder.Add([command.CommandText]); inner.LogFailure(command, ex); }
-        public void LogFailure(NpgsqlBatch batch, Exception ex) { recorder.Add(batch.BatchCommands.Cast<NpgsqlBatchCommand>().Select(c => c.CommandText)); inner.LogFailure(batch, ex); }
+        public void LogSuccess(NpgsqlCommand command) { recorder.Add([Of(command)]); inner.LogSuccess(command); }
+        public void LogSuccess(NpgsqlBatch batch) { recorder.Add(Of(batch)); inner.LogSuccess(batch); }
+        public void LogFailure(NpgsqlCommand command, Exception ex) { recorder.Add([Of(command)]); inner.LogFailure(command, ex); }
+        public void LogFailure(NpgsqlBatch batch, Exception ex) { recorder.Add(Of(batch)); inner.LogFailure(batch, ex); }
+        private static Statement Of(NpgsqlCommand command) => new(command.CommandText, JobsOf(command.Parameters));
+        private static IEnumerable<Statement> Of(NpgsqlBatch batch) =>
+            batch.BatchCommands.Cast<NpgsqlBatchCommand>().Select(c => new Statement(c.CommandText, JobsOf(c.Parameters)));
         public void LogFailure(Exception ex, string message) => inner.LogFailure(ex, message);
         public void RecordSavedChanges(IDocumentSession session, IChangeSet commit) => inner.RecordSavedChanges(session, commit);
         public void OnBeforeExecute(NpgsqlCommand command) => inner.OnBeforeExecute(command);

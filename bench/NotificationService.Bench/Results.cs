@@ -1,0 +1,58 @@
+namespace NotificationService.Bench;
+
+// The bench's results as written to bench/results/*.json (and read back as the previous run's): plain records, apart
+// from the code that measures them, so that Core.Tests can compile this file with Comparison.cs and Statements.cs
+// (the bench's report, tested in Docs/when_the_bench_compares_with_the_previous_run.cs) without the bench itself.
+
+public sealed record BenchResult(
+    DateTimeOffset At, string Machine, bool Quick, double PgBenchTps, double RabbitMqRawPerSecond,
+    IReadOnlyList<PhaseResult> Phases, double CorePeakRssMb, double WorkerPeakRssMb,
+    double EmailsPerSecond, double? AppriseEmailsPerSecond, double? AppriseUnthrottledEmailsPerSecond, FairnessResult? Fairness = null, SearchResult? Search = null,
+    CallbacksResult? Callbacks = null, MillionResult? Million = null, ScaleOutResult? ScaleOut = null);
+
+/// <summary>The same load with no status callback and with one (started + finished: two callbacks per job) to a fast receiver.</summary>
+public sealed record CallbacksResult(PhaseResult Off, PhaseResult On, int CallbacksExpected, int CallbacksReceived, double CallbacksPerSecond);
+
+public sealed record Percentiles(double P50, double P95, double P99)
+{
+    public static Percentiles Of(IReadOnlyCollection<double> values)
+    {
+        if (values.Count == 0) return new Percentiles(double.NaN, double.NaN, double.NaN);
+        var sorted = values.Order().ToArray();
+        double At(double q) => sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(q * sorted.Length) - 1)];
+        return new Percentiles(Math.Round(At(0.50), 1), Math.Round(At(0.95), 1), Math.Round(At(0.99), 1));
+    }
+}
+
+public sealed record PhaseResult(
+    string Name, int TargetsPerOffer, double OffersPerSecond, double JobsAcceptedPerSecond, double DeliveredJobsPerSecond, int Jobs,
+    int FailedRequests, Percentiles AcceptMs, Percentiles QueuedToFinishedMs, double CommitsPerJob, double CoreCpuMsPerJob, double WorkerCpuMsPerJob,
+    StatementCount? Statements = null);
+
+/// <summary>One relation's size before and after the seed, in bytes (<see cref="Relation"/>: "table", "toast + maps", "all indexes" or an index).</summary>
+public sealed record RelationSize(string Table, string Relation, long Before, long After);
+
+/// <summary>A read path's latency over <see cref="Samples"/> sequential requests.</summary>
+public sealed record ReadTiming(string Query, int Items, int Samples, Percentiles Ms);
+
+public sealed record MillionResult(
+    int Jobs, int Offers, int Tenants, double SeedSeconds, double VacuumSeconds, string DaemonAfterSeed,
+    PhaseResult EmptyMax, PhaseResult EmptyHalf, PhaseResult Max, PhaseResult Half,
+    IReadOnlyList<ReadTiming> Reads, IReadOnlyList<RelationSize> Sizes);
+
+public sealed record FairnessResult(
+    string Name, int FloodJobs, double FloodDeliveredJobsPerSecond, int LightJobs, int LightFailedRequests, Percentiles LightQueuedToFinishedMs,
+    double BoundMs, bool Met);
+
+public sealed record SearchTiming(string Query, int Items, Percentiles Ms);
+public sealed record SearchResult(int TenantJobs, int OtherJobs, double SeedSeconds, IReadOnlyList<SearchTiming> Timings);
+
+/// <summary>One shape of the deployment under the same closed-loop load, with where its CPU went per delivered job.</summary>
+public sealed record ScaleOutShape(int Cores, int Workers, PhaseResult Result, IReadOnlyDictionary<string, double> CpuMsPerJob);
+
+public sealed record ScaleOutResult(IReadOnlyList<ScaleOutShape> Shapes)
+{
+    /// <summary>Two cores and two workers deliver at least as much as one of each (within 5 %, the run-to-run noise of a phase).</summary>
+    public bool Met => Shapes.Where(s => s.Cores == 2).All(two => Shapes.Where(s => s.Cores == 1).All(one =>
+        two.Result.DeliveredJobsPerSecond >= 0.95 * one.Result.DeliveredJobsPerSecond));
+}
