@@ -17,22 +17,25 @@ public sealed class when_a_prepared_statement_fails_to_bind : IAsyncLifetime
     private static readonly string Postgres = Environment.GetEnvironmentVariable("ConnectionStrings__Postgres")
                                               ?? "Host=127.0.0.1;Port=55432;Database=postgres;Username=postgres";
 
-    // A table of this test's own (in the service's schema: the tests run as ns_core, which may not create in public); its name makes every statement text new to PreparedStatements' process-wide counts.
-    private readonly string _table = $"{NotificationStore.Schema}.prepared_{Guid.NewGuid():N}";
+    // A schema and table of this test's own: the tests run as ns_core, which may not create in public, and the service's
+    // schema may not exist yet when this class runs first. The name makes every statement text new to PreparedStatements'
+    // process-wide counts.
+    private readonly string _schema = $"prepared_{Guid.NewGuid():N}";
+    private string _table => $"{_schema}.rows";
     private string Insert => $"INSERT INTO {_table} (data) VALUES ($1) RETURNING id";
 
     public async Task InitializeAsync()
     {
         await using var connection = new NpgsqlConnection(Postgres);
         await connection.OpenAsync();
-        await new NpgsqlCommand($"CREATE TABLE {_table} (id bigserial PRIMARY KEY, data jsonb NOT NULL)", connection).ExecuteNonQueryAsync();
+        await new NpgsqlCommand($"CREATE SCHEMA {_schema}; CREATE TABLE {_table} (id bigserial PRIMARY KEY, data jsonb NOT NULL)", connection).ExecuteNonQueryAsync();
     }
 
     public async Task DisposeAsync()
     {
         await using var connection = new NpgsqlConnection(Postgres);
         await connection.OpenAsync();
-        await new NpgsqlCommand($"DROP TABLE IF EXISTS {_table}", connection).ExecuteNonQueryAsync();
+        await new NpgsqlCommand($"DROP SCHEMA IF EXISTS {_schema} CASCADE", connection).ExecuteNonQueryAsync();
     }
 
     // One pooled connection, so every step runs on the same PostgreSQL backend, as the next request from the pool would.
