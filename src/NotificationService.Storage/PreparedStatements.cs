@@ -36,18 +36,57 @@ public static class PreparedStatements
         if (batch.Connection is not { State: ConnectionState.Open }) return;
         var admitted = true;
         foreach (var command in batch.BatchCommands) admitted &= Admit(command.CommandText);
-        if (admitted) batch.Prepare();
+        if (admitted) Guarded(batch.Connection, batch.Prepare);
     }
 
     /// <summary>Before Marten runs a command on an open connection (it opens one itself after this for most reads).</summary>
     public static void Prepare(NpgsqlCommand command)
     {
-        if (command.Connection is { State: ConnectionState.Open } && Admit(command.CommandText)) command.Prepare();
+        if (command.Connection is { State: ConnectionState.Open } && Admit(command.CommandText)) Guarded(command.Connection, command.Prepare);
     }
 
     /// <summary>Our own statements, on a connection opened for them.</summary>
-    public static Task PrepareAsync(NpgsqlCommand command, CancellationToken cancellation) =>
-        command.Connection is { State: ConnectionState.Open } && Admit(command.CommandText) ? command.PrepareAsync(cancellation) : Task.CompletedTask;
+    public static async Task PrepareAsync(NpgsqlCommand command, CancellationToken cancellation)
+    {
+        if (command.Connection is not { State: ConnectionState.Open } connection || !Admit(command.CommandText)) return;
+        try
+        {
+            await command.PrepareAsync(cancellation);
+        }
+        catch (Exception) when (!cancellation.IsCancellationRequested)
+        {
+            Forget(connection);
+        }
+    }
+
+    private static void Guarded(NpgsqlConnection connection, Action prepare)
+    {
+        try
+        {
+            prepare();
+        }
+        catch (Exception)
+        {
+            Forget(connection);
+        }
+    }
+
+    // Npgsql 9.0.4 marks a batch's statements "being prepared" one by one and undoes that only after sending them: a
+    // parameter it cannot resolve throws in between and leaves the earlier ones marked on this connection for good, so
+    // each later use binds a statement PostgreSQL never parsed (26000), whoever's request it is. DEALLOCATE ALL (allowed
+    // in a transaction that has not failed) resets both sides; the statement then runs unprepared and fails, or not, on
+    // its own. If even that fails the connection is broken and its own execution will say so.
+    private static void Forget(NpgsqlConnection connection)
+    {
+        try
+        {
+            if (connection.State == ConnectionState.Open) connection.UnprepareAll();
+        }
+        catch (Exception)
+        {
+            // The statement's execution reports the connection's state.
+        }
+    }
 
     private static bool Admit(string sql)
     {

@@ -116,6 +116,48 @@ public sealed class when_a_prepared_statement_fails_to_bind : IAsyncLifetime
     }
 
     [Fact]
+    public async Task a_preparation_that_fails_before_reaching_the_database_leaves_the_connection_usable()
+    {
+        // Npgsql registers a batch's statements one by one as being prepared and undoes that only once it has sent them:
+        // a parameter it cannot resolve (here one naming a type PostgreSQL does not have) throws in the middle, leaving the first statement
+        // "being prepared" on the connection for good, and every later use of it binds a statement PostgreSQL never parsed.
+        await using var database = OneConnection(maxAutoPrepare: 0);
+        var check = $"SELECT count(*) FROM {_table} WHERE data = $1";
+        NpgsqlBatch Batch(NpgsqlConnection connection, NpgsqlTransaction transaction, bool unresolvable) => new(connection, transaction)
+        {
+            BatchCommands =
+            {
+                Row(Insert, """{"n":1}"""),
+                unresolvable ? new NpgsqlBatchCommand(check) { Parameters = { new NpgsqlParameter { Value = "{}", DataTypeName = "no_such_type" } } } : Row(check, "{}"),
+            },
+        };
+        async Task<Exception?> RunAsync(bool unresolvable) => await Record.ExceptionAsync(async () =>
+        {
+            await using var connection = await database.OpenConnectionAsync();
+            await using var transaction = await connection.BeginTransactionAsync();
+            await using var batch = Batch(connection, transaction, unresolvable);
+            PreparedStatements.Prepare(batch);
+            await using (var reader = await batch.ExecuteReaderAsync())
+                while (await reader.NextResultAsync()) { }
+            await transaction.RollbackAsync();
+        });
+
+        // The uses that admit both statements, the last one with the parameter Npgsql cannot resolve.
+        for (var uses = 1; uses < PreparedStatements.UsesBeforePreparing; uses++) Assert.Null(await RunAsync(unresolvable: false));
+        var failure = await RunAsync(unresolvable: true);
+        Assert.True(failure is not PostgresException, failure?.ToString()); // refused by Npgsql, never reaching PostgreSQL
+
+        // The next request on the connection prepares and runs the insert.
+        await using var connection = await database.OpenConnectionAsync();
+        await using var insert = new NpgsqlCommand(Insert, connection) { Parameters = { new NpgsqlParameter { Value = """{"n":2}""", NpgsqlDbType = NpgsqlDbType.Jsonb } } };
+        PreparedStatements.Prepare(insert);
+        Assert.IsType<long>(await insert.ExecuteScalarAsync());
+        Assert.True(insert.IsPrepared);
+        await connection.CloseAsync();
+        Assert.Null(await RunAsync(unresolvable: false));
+    }
+
+    [Fact]
     public async Task a_statement_seen_too_rarely_is_not_prepared()
     {
         await using var database = OneConnection(maxAutoPrepare: 0);
