@@ -18,11 +18,25 @@ namespace NotificationService.Storage;
 /// <para>Explicitly prepared statements stay on their connection until it closes; Npgsql keeps no bound on them. So a
 /// statement is prepared only from its <see cref="UsesBeforePreparing"/>th use in this process on, and at most
 /// <see cref="MaxStatements"/> distinct ones are: one-off statements (administration, a rare search) run unprepared.</para>
+/// <para>Named prepared statements live in the server session: behind PgBouncer they need session pooling, or PgBouncer
+/// 1.21 or later with max_prepared_statements above 0. Otherwise set <see cref="SwitchVariable"/> to false and nothing is
+/// prepared (read once per process).</para>
 /// </summary>
 public static class PreparedStatements
 {
     public const int UsesBeforePreparing = 3;
     public const int MaxStatements = 128;
+
+    /// <summary>The environment variable (core and workers alike) that turns explicit preparation off: <c>false</c>.</summary>
+    public const string SwitchVariable = "NS_PREPARE_STATEMENTS";
+
+    public static readonly bool Enabled = Switch(Environment.GetEnvironmentVariable(SwitchVariable));
+
+    /// <summary>On unless the value is <c>false</c>; anything but empty, true or false is a configuration error.</summary>
+    public static bool Switch(string? value) =>
+        string.IsNullOrWhiteSpace(value) || (bool.TryParse(value.Trim(), out var on)
+            ? on
+            : throw new InvalidOperationException($"{SwitchVariable} must be true, false or empty, not '{value}'."));
 
     // Statements not yet admitted and how often each was seen; bounded too, or distinct one-off texts would grow it.
     private const int MaxCandidates = 4096;
@@ -31,24 +45,30 @@ public static class PreparedStatements
     private static int _candidates, _admitted;
 
     /// <summary>Before Marten runs a batch on its open connection (a session's changes: the per-job writes).</summary>
-    public static void Prepare(NpgsqlBatch batch)
+    public static void Prepare(NpgsqlBatch batch) => Prepare(batch, Enabled);
+
+    /// <summary>As <see cref="Prepare(NpgsqlBatch)"/>, with the switch given instead of <see cref="Enabled"/>.</summary>
+    public static void Prepare(NpgsqlBatch batch, bool enabled)
     {
-        if (batch.Connection is not { State: ConnectionState.Open }) return;
+        if (!enabled || batch.Connection is not { State: ConnectionState.Open }) return;
         var admitted = true;
         foreach (var command in batch.BatchCommands) admitted &= Admit(command.CommandText);
         if (admitted) Guarded(batch.Connection, batch.Prepare);
     }
 
     /// <summary>Before Marten runs a command on an open connection (it opens one itself after this for most reads).</summary>
-    public static void Prepare(NpgsqlCommand command)
+    public static void Prepare(NpgsqlCommand command) => Prepare(command, Enabled);
+
+    /// <summary>As <see cref="Prepare(NpgsqlCommand)"/>, with the switch given instead of <see cref="Enabled"/>.</summary>
+    public static void Prepare(NpgsqlCommand command, bool enabled)
     {
-        if (command.Connection is { State: ConnectionState.Open } && Admit(command.CommandText)) Guarded(command.Connection, command.Prepare);
+        if (enabled && command.Connection is { State: ConnectionState.Open } && Admit(command.CommandText)) Guarded(command.Connection, command.Prepare);
     }
 
     /// <summary>Our own statements, on a connection opened for them.</summary>
     public static async Task PrepareAsync(NpgsqlCommand command, CancellationToken cancellation)
     {
-        if (command.Connection is not { State: ConnectionState.Open } connection || !Admit(command.CommandText)) return;
+        if (!Enabled || command.Connection is not { State: ConnectionState.Open } connection || !Admit(command.CommandText)) return;
         try
         {
             await command.PrepareAsync(cancellation);

@@ -158,6 +158,32 @@ public sealed class when_a_prepared_statement_fails_to_bind : IAsyncLifetime
     }
 
     [Fact]
+    public async Task switched_off_nothing_is_prepared()
+    {
+        Assert.False(PreparedStatements.Switch("false"));
+        Assert.False(PreparedStatements.Switch(" False "));
+        Assert.True(PreparedStatements.Switch(null));
+        Assert.True(PreparedStatements.Switch(""));
+        Assert.True(PreparedStatements.Switch("true"));
+        Assert.Throws<InvalidOperationException>(() => PreparedStatements.Switch("no"));
+
+        await using var database = OneConnection(maxAutoPrepare: 0);
+        await using var connection = await database.OpenConnectionAsync();
+        for (var i = 0; i < 2 * PreparedStatements.UsesBeforePreparing; i++)
+        {
+            await using var command = new NpgsqlCommand($"SELECT count(*) FROM {_table}", connection);
+            PreparedStatements.Prepare(command, enabled: false);
+            await using var batch = new NpgsqlBatch(connection) { BatchCommands = { new NpgsqlBatchCommand($"SELECT max(id) FROM {_table}") } };
+            PreparedStatements.Prepare(batch, enabled: false);
+            Assert.False(command.IsPrepared);
+            await command.ExecuteScalarAsync();
+            await batch.ExecuteScalarAsync();
+        }
+        await connection.CloseAsync();
+        Assert.DoesNotContain(await PreparedOnTheConnectionAsync(database), s => s.Contains(_table));
+    }
+
+    [Fact]
     public async Task a_statement_seen_too_rarely_is_not_prepared()
     {
         await using var database = OneConnection(maxAutoPrepare: 0);
