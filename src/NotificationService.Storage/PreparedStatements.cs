@@ -38,11 +38,14 @@ public static class PreparedStatements
             ? on
             : throw new InvalidOperationException($"{SwitchVariable} must be true, false or empty, not '{value}'."));
 
-    // Statements not yet admitted and how often each was seen; bounded too, or distinct one-off texts would grow it.
-    private const int MaxCandidates = 4096;
-    private static readonly ConcurrentDictionary<string, int> Candidates = new();
+    /// <summary>Statements not yet admitted are counted in a table of this many; when full it is cleared, so a one-off
+    /// text cannot hold a place a statement still to become hot needs (it then counts its uses again).</summary>
+    public const int MaxCandidates = 4096;
+
+    private static readonly Lock Gate = new();
+    private static readonly Dictionary<string, int> Candidates = new();
     private static readonly ConcurrentDictionary<string, byte> Admitted = new();
-    private static int _candidates, _admitted;
+    private static int _admitted, _capReached;
 
     /// <summary>Before Marten runs a batch on its open connection (a session's changes: the per-job writes).</summary>
     public static void Prepare(NpgsqlBatch batch) => Prepare(batch, Enabled);
@@ -108,17 +111,32 @@ public static class PreparedStatements
         }
     }
 
+    /// <summary>True once per process, after <see cref="MaxStatements"/> refused a statement: for a warning.</summary>
+    public static bool TakeCapReached() => Volatile.Read(ref _capReached) == 1 && Interlocked.Exchange(ref _capReached, 2) == 1;
+
     private static bool Admit(string sql)
     {
+        // The hot path, lock-free: a statement already admitted, or none can be any more.
         if (Admitted.ContainsKey(sql)) return true;
-        // Counted beside the dictionaries: their Count takes every lock, and this runs on every statement not yet admitted.
-        if (Volatile.Read(ref _admitted) >= MaxStatements) return false;
-        if (Volatile.Read(ref _candidates) >= MaxCandidates && !Candidates.ContainsKey(sql)) return false;
-        var uses = Candidates.AddOrUpdate(sql, _ => 1, (_, n) => n + 1);
-        if (uses == 1) Interlocked.Increment(ref _candidates);
-        if (uses < UsesBeforePreparing) return false;
-        if (Candidates.TryRemove(sql, out _)) Interlocked.Decrement(ref _candidates);
-        if (Admitted.TryAdd(sql, 0)) Interlocked.Increment(ref _admitted);
-        return true;
+        if (Volatile.Read(ref _admitted) >= MaxStatements)
+        {
+            Interlocked.CompareExchange(ref _capReached, 1, 0);
+            return false;
+        }
+        lock (Gate)
+        {
+            if (Admitted.ContainsKey(sql)) return true;
+            if (_admitted >= MaxStatements) return false;
+            if (!Candidates.TryGetValue(sql, out var uses) && Candidates.Count >= MaxCandidates) Candidates.Clear();
+            if (++uses < UsesBeforePreparing)
+            {
+                Candidates[sql] = uses;
+                return false;
+            }
+            Candidates.Remove(sql);
+            Admitted[sql] = 0;
+            Volatile.Write(ref _admitted, _admitted + 1);
+            return true;
+        }
     }
 }

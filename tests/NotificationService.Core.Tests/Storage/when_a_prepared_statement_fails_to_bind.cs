@@ -184,6 +184,25 @@ public sealed class when_a_prepared_statement_fails_to_bind : IAsyncLifetime
     }
 
     [Fact]
+    public async Task a_hot_statement_is_admitted_after_a_table_full_of_one_off_ones()
+    {
+        await using var database = OneConnection(maxAutoPrepare: 0);
+        await using var connection = await database.OpenConnectionAsync();
+        // Not executed: counting happens before execution, and these texts are each seen once.
+        for (var i = 0; i < PreparedStatements.MaxCandidates; i++)
+            PreparedStatements.Prepare(new NpgsqlCommand($"SELECT {i} FROM {_table}", connection));
+        for (var i = 1; i < PreparedStatements.UsesBeforePreparing; i++)
+        {
+            await using var command = new NpgsqlCommand($"SELECT min(id) FROM {_table}", connection);
+            PreparedStatements.Prepare(command);
+            Assert.False(command.IsPrepared);
+        }
+        await using var hot = new NpgsqlCommand($"SELECT min(id) FROM {_table}", connection);
+        PreparedStatements.Prepare(hot);
+        Assert.True(hot.IsPrepared);
+    }
+
+    [Fact]
     public async Task a_statement_seen_too_rarely_is_not_prepared()
     {
         await using var database = OneConnection(maxAutoPrepare: 0);
