@@ -76,7 +76,7 @@ public static class PreparedStatements
         {
             await command.PrepareAsync(cancellation);
         }
-        catch (Exception) when (!cancellation.IsCancellationRequested)
+        catch (Exception e) when (e is not PostgresException && !cancellation.IsCancellationRequested)
         {
             Forget(connection);
         }
@@ -88,7 +88,8 @@ public static class PreparedStatements
         {
             prepare();
         }
-        catch (Exception)
+        // PostgreSQL's refusal stays the caller's error (it aborts a transaction, and Npgsql undoes its bookkeeping then).
+        catch (Exception e) when (e is not PostgresException)
         {
             Forget(connection);
         }
