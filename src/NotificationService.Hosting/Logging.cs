@@ -47,6 +47,7 @@ public static class Logging
         });
         builder.Services.Replace(ServiceDescriptor.Singleton<ILoggerFactory>(sp => new SafeLoggerFactory(ActivatorUtilities.CreateInstance<LoggerFactory>(sp))));
         // Marten's own failure lines list every parameter value of the failed statement; ours name the statement only.
+        // It also prepares Marten's repeated statements (OnBeforeExecute): replacing this logger turns that preparation off.
         builder.Services.ConfigureMarten((sp, opts) => opts.Logger(new SafeMartenLogger(sp.GetRequiredService<ILogger<IDocumentStore>>())));
         return builder;
     }
@@ -146,12 +147,23 @@ internal sealed partial class SafeMartenLogger(ILogger logger) : IMartenLogger, 
         Failed(logger, ex, ((ex as PostgresException)?.BatchCommand ?? (batch.BatchCommands.Count > 0 ? batch.BatchCommands[0] : null))?.CommandText ?? "");
     public void LogFailure(Exception ex, string message) => Failed(logger, ex, message);
     public void RecordSavedChanges(IDocumentSession session, IChangeSet commit) { }
-    // Marten's one hook before a statement runs on its connection: the place to prepare its repeated statements.
-    public void OnBeforeExecute(NpgsqlCommand command) => PreparedStatements.Prepare(command);
-    public void OnBeforeExecute(NpgsqlBatch batch) => PreparedStatements.Prepare(batch);
+    public void OnBeforeExecute(NpgsqlCommand command)
+    {
+        PreparedStatements.Prepare(command);
+        if (PreparedStatements.TakeCapReached()) CapReached(logger, PreparedStatements.MaxStatements);
+    }
+
+    public void OnBeforeExecute(NpgsqlBatch batch)
+    {
+        PreparedStatements.Prepare(batch);
+        if (PreparedStatements.TakeCapReached()) CapReached(logger, PreparedStatements.MaxStatements);
+    }
 
     [LoggerMessage(LogLevel.Information, "Executed schema update SQL:\n{Sql}")]
     private static partial void SchemaChanged(ILogger logger, string sql);
+
+    [LoggerMessage(LogLevel.Warning, "{Max} distinct statements are prepared; further repeated ones run unprepared (PreparedStatements.MaxStatements)")]
+    private static partial void CapReached(ILogger logger, int max);
 
     [LoggerMessage(LogLevel.Error, "PostgreSQL command failed: {Sql}")]
     private static partial void Failed(ILogger logger, Exception exception, string sql);

@@ -58,6 +58,7 @@ public static class NotificationStore
     /// <param name="randomPageCost">The random_page_cost every connection starts with; empty or blank for none.</param>
     public static string PooledConnectionString(string connectionString, string randomPageCost)
     {
+        // Forced over the configured string, not defaults: a Max Auto Prepare there would bring #6391 back (above).
         var builder = new NpgsqlConnectionStringBuilder(connectionString) { NoResetOnClose = true, MaxAutoPrepare = 0 };
         if (!string.IsNullOrWhiteSpace(randomPageCost) && builder.Options?.Contains("random_page_cost") != true)
         {

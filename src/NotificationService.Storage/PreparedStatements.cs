@@ -18,48 +18,126 @@ namespace NotificationService.Storage;
 /// <para>Explicitly prepared statements stay on their connection until it closes; Npgsql keeps no bound on them. So a
 /// statement is prepared only from its <see cref="UsesBeforePreparing"/>th use in this process on, and at most
 /// <see cref="MaxStatements"/> distinct ones are: one-off statements (administration, a rare search) run unprepared.</para>
+/// <para>Named prepared statements live in the server session: behind PgBouncer they need session pooling, or PgBouncer
+/// 1.21 or later with max_prepared_statements above 0. Otherwise set <see cref="SwitchVariable"/> to false and nothing is
+/// prepared (read once per process).</para>
 /// </summary>
 public static class PreparedStatements
 {
     public const int UsesBeforePreparing = 3;
     public const int MaxStatements = 128;
 
-    // Statements not yet admitted and how often each was seen; bounded too, or distinct one-off texts would grow it.
-    private const int MaxCandidates = 4096;
-    private static readonly ConcurrentDictionary<string, int> Candidates = new();
+    /// <summary>The environment variable (core and workers alike) that turns explicit preparation off: <c>false</c>.</summary>
+    public const string SwitchVariable = "NS_PREPARE_STATEMENTS";
+
+    public static readonly bool Enabled = Switch(Environment.GetEnvironmentVariable(SwitchVariable));
+
+    /// <summary>On unless the value is <c>false</c>; anything but empty, true or false is a configuration error.</summary>
+    public static bool Switch(string? value) =>
+        string.IsNullOrWhiteSpace(value) || (bool.TryParse(value.Trim(), out var on)
+            ? on
+            : throw new InvalidOperationException($"{SwitchVariable} must be true, false or empty, not '{value}'."));
+
+    /// <summary>Statements not yet admitted are counted in a table of this many; when full it is cleared, so a one-off
+    /// text cannot hold a place a statement still to become hot needs (it then counts its uses again).</summary>
+    public const int MaxCandidates = 4096;
+
+    private static readonly Lock Gate = new();
+    private static readonly Dictionary<string, int> Candidates = new();
     private static readonly ConcurrentDictionary<string, byte> Admitted = new();
-    private static int _candidates, _admitted;
+    private static int _admitted, _capReached;
 
     /// <summary>Before Marten runs a batch on its open connection (a session's changes: the per-job writes).</summary>
-    public static void Prepare(NpgsqlBatch batch)
+    public static void Prepare(NpgsqlBatch batch) => Prepare(batch, Enabled);
+
+    /// <summary>As <see cref="Prepare(NpgsqlBatch)"/>, with the switch given instead of <see cref="Enabled"/>.</summary>
+    public static void Prepare(NpgsqlBatch batch, bool enabled)
     {
-        if (batch.Connection is not { State: ConnectionState.Open }) return;
+        if (!enabled || batch.Connection is not { State: ConnectionState.Open }) return;
         var admitted = true;
         foreach (var command in batch.BatchCommands) admitted &= Admit(command.CommandText);
-        if (admitted) batch.Prepare();
+        if (admitted) Guarded(batch.Connection, batch.Prepare);
     }
 
     /// <summary>Before Marten runs a command on an open connection (it opens one itself after this for most reads).</summary>
-    public static void Prepare(NpgsqlCommand command)
+    public static void Prepare(NpgsqlCommand command) => Prepare(command, Enabled);
+
+    /// <summary>As <see cref="Prepare(NpgsqlCommand)"/>, with the switch given instead of <see cref="Enabled"/>.</summary>
+    public static void Prepare(NpgsqlCommand command, bool enabled)
     {
-        if (command.Connection is { State: ConnectionState.Open } && Admit(command.CommandText)) command.Prepare();
+        if (enabled && command.Connection is { State: ConnectionState.Open } && Admit(command.CommandText)) Guarded(command.Connection, command.Prepare);
     }
 
     /// <summary>Our own statements, on a connection opened for them.</summary>
-    public static Task PrepareAsync(NpgsqlCommand command, CancellationToken cancellation) =>
-        command.Connection is { State: ConnectionState.Open } && Admit(command.CommandText) ? command.PrepareAsync(cancellation) : Task.CompletedTask;
+    public static async Task PrepareAsync(NpgsqlCommand command, CancellationToken cancellation)
+    {
+        if (!Enabled || command.Connection is not { State: ConnectionState.Open } connection || !Admit(command.CommandText)) return;
+        try
+        {
+            await command.PrepareAsync(cancellation);
+        }
+        catch (Exception e) when (e is not PostgresException && !cancellation.IsCancellationRequested)
+        {
+            Forget(connection);
+        }
+    }
+
+    private static void Guarded(NpgsqlConnection connection, Action prepare)
+    {
+        try
+        {
+            prepare();
+        }
+        // PostgreSQL's refusal stays the caller's error (it aborts a transaction, and Npgsql undoes its bookkeeping then).
+        catch (Exception e) when (e is not PostgresException)
+        {
+            Forget(connection);
+        }
+    }
+
+    // Npgsql 9.0.4 marks a batch's statements "being prepared" one by one and undoes that only after sending them: a
+    // parameter it cannot resolve throws in between and leaves the earlier ones marked on this connection for good, so
+    // each later use binds a statement PostgreSQL never parsed (26000), whoever's request it is. DEALLOCATE ALL (allowed
+    // in a transaction that has not failed) resets both sides; the statement then runs unprepared and fails, or not, on
+    // its own. If even that fails the connection is broken and its own execution will say so.
+    private static void Forget(NpgsqlConnection connection)
+    {
+        try
+        {
+            if (connection.State == ConnectionState.Open) connection.UnprepareAll();
+        }
+        catch (Exception)
+        {
+            // The statement's execution reports the connection's state.
+        }
+    }
+
+    /// <summary>True once per process, after <see cref="MaxStatements"/> refused a statement: for a warning.</summary>
+    public static bool TakeCapReached() => Volatile.Read(ref _capReached) == 1 && Interlocked.Exchange(ref _capReached, 2) == 1;
 
     private static bool Admit(string sql)
     {
+        // The hot path, lock-free: a statement already admitted, or none can be any more.
         if (Admitted.ContainsKey(sql)) return true;
-        // Counted beside the dictionaries: their Count takes every lock, and this runs on every statement not yet admitted.
-        if (Volatile.Read(ref _admitted) >= MaxStatements) return false;
-        if (Volatile.Read(ref _candidates) >= MaxCandidates && !Candidates.ContainsKey(sql)) return false;
-        var uses = Candidates.AddOrUpdate(sql, _ => 1, (_, n) => n + 1);
-        if (uses == 1) Interlocked.Increment(ref _candidates);
-        if (uses < UsesBeforePreparing) return false;
-        if (Candidates.TryRemove(sql, out _)) Interlocked.Decrement(ref _candidates);
-        if (Admitted.TryAdd(sql, 0)) Interlocked.Increment(ref _admitted);
-        return true;
+        if (Volatile.Read(ref _admitted) >= MaxStatements)
+        {
+            Interlocked.CompareExchange(ref _capReached, 1, 0);
+            return false;
+        }
+        lock (Gate)
+        {
+            if (Admitted.ContainsKey(sql)) return true;
+            if (_admitted >= MaxStatements) return false;
+            if (!Candidates.TryGetValue(sql, out var uses) && Candidates.Count >= MaxCandidates) Candidates.Clear();
+            if (++uses < UsesBeforePreparing)
+            {
+                Candidates[sql] = uses;
+                return false;
+            }
+            Candidates.Remove(sql);
+            Admitted[sql] = 0;
+            Volatile.Write(ref _admitted, _admitted + 1);
+            return true;
+        }
     }
 }

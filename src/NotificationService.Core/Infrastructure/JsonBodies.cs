@@ -147,7 +147,7 @@ public static partial class JsonBodies
     }
 
     /// <summary>
-    /// The most digits after the decimal point jsonb's numeric stores (NUMERIC_MAX_DISPLAY_SCALE): beyond it PostgreSQL
+    /// The most digits after the decimal point jsonb's numeric accepts as input (NUMERIC_DSCALE_MAX, 0x3FFF): beyond it PostgreSQL
     /// refuses the value while binding the statement, a failure of the database, not of the request.
     /// </summary>
     public const int MaxNumericScale = 16383;

@@ -110,6 +110,9 @@ public sealed class when_input_is_at_the_edges(SystemFixture system) : Integrati
     [InlineData("1.5e-16383")]
     [InlineData("-1e-20000")]
     [InlineData("0.5E-16383")]
+    [InlineData("1e-99999999999999999999")]
+    [InlineData("0e-16384")]
+    [InlineData("1.50e-16382")]
     public async Task a_number_with_more_digits_after_the_point_than_postgresql_keeps_is_a_422_not_a_500(string number)
     {
         // A finite double to .NET (1e-20000 reads as 0), so only its written form tells: jsonb refused it while binding
@@ -125,11 +128,18 @@ public sealed class when_input_is_at_the_edges(SystemFixture system) : Integrati
     [InlineData("1e-16383")]
     [InlineData("1.5e-16382")]
     [InlineData("123.456e-16380")]
+    [InlineData("1E+5")]
+    [InlineData("-0.0e-0")]
     public async Task a_number_at_postgresql_s_last_digit_after_the_point_is_stored(string number)
     {
         var (status, body) = await PostAsync("/v1/offers", Encoding.UTF8.GetBytes(WebhookOffer(await HookAsync(), number)));
         Assert.True(status == 202, body.ToString());
     }
+
+    // 16,385 digits after the point as written, 16,383 once the exponent moves it: PostgreSQL stores it.
+    [Fact]
+    public Task a_long_fraction_that_its_exponent_brings_back_within_the_limit_is_stored() =>
+        a_number_at_postgresql_s_last_digit_after_the_point_is_stored($"0.{new string('0', 16384)}1e+2");
 
     private string? _hook;
     private async Task<string> HookAsync() => _hook ??= (await System.CreateAdapterAsync($"edge-{Guid.NewGuid():N}"[..20], "webhook",

@@ -12,6 +12,8 @@ namespace NotificationService.Core.Tests.Storage;
 /// a row where it expects none (npgsql/npgsql#6391). Explicit preparation (<see cref="PreparedStatements"/>) describes
 /// the statement before executing it, so the same failure leaves the connection in step.
 /// </summary>
+// In the system's collection: its fixture drops and recreates the service's schema, where this test makes its table.
+[Collection(nameof(SystemCollection))]
 public sealed class when_a_prepared_statement_fails_to_bind : IAsyncLifetime
 {
     private static readonly string Postgres = Environment.GetEnvironmentVariable("ConnectionStrings__Postgres")
@@ -116,6 +118,93 @@ public sealed class when_a_prepared_statement_fails_to_bind : IAsyncLifetime
             Assert.True(ids[1] > ids[0]);
         }
         Assert.Single(await PreparedOnTheConnectionAsync(database), s => s == Insert);
+    }
+
+    [Fact]
+    public async Task a_preparation_that_fails_before_reaching_the_database_leaves_the_connection_usable()
+    {
+        // Npgsql registers a batch's statements one by one as being prepared and undoes that only once it has sent them:
+        // a parameter it cannot resolve (here one naming a type PostgreSQL does not have) throws in the middle, leaving the first statement
+        // "being prepared" on the connection for good, and every later use of it binds a statement PostgreSQL never parsed.
+        await using var database = OneConnection(maxAutoPrepare: 0);
+        var check = $"SELECT count(*) FROM {_table} WHERE data = $1";
+        NpgsqlBatch Batch(NpgsqlConnection connection, NpgsqlTransaction transaction, bool unresolvable) => new(connection, transaction)
+        {
+            BatchCommands =
+            {
+                Row(Insert, """{"n":1}"""),
+                unresolvable ? new NpgsqlBatchCommand(check) { Parameters = { new NpgsqlParameter { Value = "{}", DataTypeName = "no_such_type" } } } : Row(check, "{}"),
+            },
+        };
+        async Task<Exception?> RunAsync(bool unresolvable) => await Record.ExceptionAsync(async () =>
+        {
+            await using var connection = await database.OpenConnectionAsync();
+            await using var transaction = await connection.BeginTransactionAsync();
+            await using var batch = Batch(connection, transaction, unresolvable);
+            PreparedStatements.Prepare(batch);
+            await using (var reader = await batch.ExecuteReaderAsync())
+                while (await reader.NextResultAsync()) { }
+            await transaction.RollbackAsync();
+        });
+
+        // The uses that admit both statements, the last one with the parameter Npgsql cannot resolve.
+        for (var uses = 1; uses < PreparedStatements.UsesBeforePreparing; uses++) Assert.Null(await RunAsync(unresolvable: false));
+        var failure = await RunAsync(unresolvable: true);
+        Assert.True(failure is not PostgresException, failure?.ToString()); // refused by Npgsql, never reaching PostgreSQL
+
+        // The next request on the connection prepares and runs the insert.
+        await using var connection = await database.OpenConnectionAsync();
+        await using var insert = new NpgsqlCommand(Insert, connection) { Parameters = { new NpgsqlParameter { Value = """{"n":2}""", NpgsqlDbType = NpgsqlDbType.Jsonb } } };
+        PreparedStatements.Prepare(insert);
+        Assert.IsType<long>(await insert.ExecuteScalarAsync());
+        Assert.True(insert.IsPrepared);
+        await connection.CloseAsync();
+        Assert.Null(await RunAsync(unresolvable: false));
+    }
+
+    [Fact]
+    public async Task switched_off_nothing_is_prepared()
+    {
+        Assert.False(PreparedStatements.Switch("false"));
+        Assert.False(PreparedStatements.Switch(" False "));
+        Assert.True(PreparedStatements.Switch(null));
+        Assert.True(PreparedStatements.Switch(""));
+        Assert.True(PreparedStatements.Switch("true"));
+        Assert.Throws<InvalidOperationException>(() => PreparedStatements.Switch("no"));
+
+        await using var database = OneConnection(maxAutoPrepare: 0);
+        await using var connection = await database.OpenConnectionAsync();
+        for (var i = 0; i < 2 * PreparedStatements.UsesBeforePreparing; i++)
+        {
+            await using var command = new NpgsqlCommand($"SELECT count(*) FROM {_table}", connection);
+            PreparedStatements.Prepare(command, enabled: false);
+            await using var batch = new NpgsqlBatch(connection) { BatchCommands = { new NpgsqlBatchCommand($"SELECT max(id) FROM {_table}") } };
+            PreparedStatements.Prepare(batch, enabled: false);
+            Assert.False(command.IsPrepared);
+            await command.ExecuteScalarAsync();
+            await batch.ExecuteScalarAsync();
+        }
+        await connection.CloseAsync();
+        Assert.DoesNotContain(await PreparedOnTheConnectionAsync(database), s => s.Contains(_table));
+    }
+
+    [Fact]
+    public async Task a_hot_statement_is_admitted_after_a_table_full_of_one_off_ones()
+    {
+        await using var database = OneConnection(maxAutoPrepare: 0);
+        await using var connection = await database.OpenConnectionAsync();
+        // Not executed: counting happens before execution, and these texts are each seen once.
+        for (var i = 0; i < PreparedStatements.MaxCandidates; i++)
+            PreparedStatements.Prepare(new NpgsqlCommand($"SELECT {i} FROM {_table}", connection));
+        for (var i = 1; i < PreparedStatements.UsesBeforePreparing; i++)
+        {
+            await using var command = new NpgsqlCommand($"SELECT min(id) FROM {_table}", connection);
+            PreparedStatements.Prepare(command);
+            Assert.False(command.IsPrepared);
+        }
+        await using var hot = new NpgsqlCommand($"SELECT min(id) FROM {_table}", connection);
+        PreparedStatements.Prepare(hot);
+        Assert.True(hot.IsPrepared);
     }
 
     [Fact]
