@@ -12,8 +12,6 @@ namespace NotificationService.Core.Tests.Storage;
 /// a row where it expects none (npgsql/npgsql#6391). Explicit preparation (<see cref="PreparedStatements"/>) describes
 /// the statement before executing it, so the same failure leaves the connection in step.
 /// </summary>
-// In the system's collection: its fixture drops and recreates the service's schema, where this test makes its table.
-[Collection(nameof(SystemCollection))]
 public sealed class when_a_prepared_statement_fails_to_bind : IAsyncLifetime
 {
     private static readonly string Postgres = Environment.GetEnvironmentVariable("ConnectionStrings__Postgres")
