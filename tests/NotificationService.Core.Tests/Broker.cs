@@ -22,4 +22,13 @@ public static class Broker
         await using var channel = await connection.CreateChannelAsync();
         await channel.QueuePurgeAsync(queue);
     }
+
+    /// <summary>Deletes queues whether or not they hold messages; a queue already gone is fine.</summary>
+    public static async Task DeleteQueuesAsync(IEnumerable<string> queues)
+    {
+        var factory = new ConnectionFactory { Uri = new Uri(TestEnvironment.OperatorRabbitMq) };
+        await using var connection = await factory.CreateConnectionAsync();
+        await using var channel = await connection.CreateChannelAsync();
+        foreach (var queue in queues) await channel.QueueDeleteAsync(queue, ifUnused: false, ifEmpty: false);
+    }
 }

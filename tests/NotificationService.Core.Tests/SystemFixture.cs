@@ -48,6 +48,7 @@ public sealed class SystemFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         TestEnvironment.EnsureKeyRingCertificate();
+        await DeleteAdapterQueuesAsync(); // the previous run's, in case it did not end cleanly
         await DropSchemasAsync();
         Core = await AlbaHost.For<Program>(b =>
         {
@@ -263,6 +264,16 @@ public sealed class SystemFixture : IAsyncLifetime
         return session.FindEnvelopesWithMessageType<T>(MessageEventType.Sent).Where(r => r.ServiceName == core).Select(r => (T)r.Message!);
     }
 
+    /// <summary>
+    /// Deletes the broker queues of the adapters in the test database. Dropping the store leaves them on the broker, where
+    /// they piled up run after run (thousands on a developer's machine), and a broker restarts by recovering every one.
+    /// </summary>
+    private static async Task DeleteAdapterQueuesAsync()
+    {
+        if (!await Sql.ScalarAsync<bool>("SELECT to_regclass('ns.mt_doc_adapter') IS NOT NULL")) return;
+        await Broker.DeleteQueuesAsync(await Sql.ScalarAsync<string[]>("SELECT coalesce(array_agg(data ->> 'queue'), '{}') FROM ns.mt_doc_adapter"));
+    }
+
     private static Task DropSchemasAsync() => Sql.ExecuteAsync("DROP SCHEMA IF EXISTS ns, wolverine, wolverine_adapters CASCADE");
 
     public async Task DisposeAsync()
@@ -271,6 +282,7 @@ public sealed class SystemFixture : IAsyncLifetime
         if (_browser is not null) await (await _browser).DisposeAsync();
         await Core.DisposeAsync();
         await Smtp.DisposeAsync();
+        await DeleteAdapterQueuesAsync();
     }
 }
 
