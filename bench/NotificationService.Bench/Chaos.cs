@@ -20,7 +20,9 @@ public static class Chaos
     private sealed record Kill(string Target, double At, double BackAfter, double? FirstDeliveryAfter);
 
     /// <param name="onlyProcesses">kill only a worker and a core, leaving PostgreSQL and RabbitMQ alone (a machine others share)</param>
-    public static async Task<int> RunAsync(string root, string postgres, string rabbitMq, bool quick, bool onlyProcesses = false)
+    /// <param name="brokerDownSeconds">how long RabbitMQ stays dead before it is restarted: an outage of minutes, as a broker
+    /// recovering thousands of queues gives, overflows the outbox senders' in-memory retry queues many times over</param>
+    public static async Task<int> RunAsync(string root, string postgres, string rabbitMq, bool quick, bool onlyProcesses = false, int brokerDownSeconds = 2)
     {
         var rate = quick ? 20.0 : 50.0;
         var calm = TimeSpan.FromSeconds(quick ? 3 : 8); // steady load between one recovery and the next kill
@@ -93,7 +95,7 @@ public static class Chaos
         });
 
         var kills = new List<Kill>();
-        async Task KillAtAsync(string target, Func<Task> kill, Func<Task> restart, Func<Task<string>>? prepare = null)
+        async Task KillAtAsync(string target, Func<Task> kill, Func<Task> restart, Func<Task<string>>? prepare = null, int downSeconds = 2)
         {
             await Task.Delay(calm);
             if (prepare is not null) target = await prepare();
@@ -101,7 +103,7 @@ public static class Chaos
             var killedTicks = Stopwatch.GetTimestamp();
             Console.WriteLine($"   {killedAt,5:0.0} s  SIGKILL {target}");
             await kill();
-            await Task.Delay(TimeSpan.FromSeconds(2));
+            await Task.Delay(TimeSpan.FromSeconds(downSeconds));
             await restart();
             var back = Now() - killedAt;
             var backTicks = Stopwatch.GetTimestamp();
@@ -162,11 +164,11 @@ public static class Chaos
         });
         if (!onlyProcesses)
         {
-        await KillAtAsync("RabbitMQ", () => KillTreeAsync(int.Parse(File.ReadAllText(rabbitPidFile).Trim())), () => InfraUpAsync(root));
+        await KillAtAsync("RabbitMQ", () => KillTreeAsync(int.Parse(File.ReadAllText(rabbitPidFile).Trim())), () => InfraUpAsync(root), downSeconds: brokerDownSeconds);
         await KillAtAsync("PostgreSQL", () => KillTreeAsync(int.Parse(File.ReadLines(Path.Combine(pgData, "postmaster.pid")).First())), () => InfraUpAsync(root));
         }
         }
-        catch (InvalidOperationException e)
+        catch (Exception e) when (e is InvalidOperationException or TimeoutException)
         {
             Console.WriteLine($"CHAOS FAILED: {e.Message}");
             await killsDone.CancelAsync();
@@ -239,7 +241,32 @@ public static class Chaos
         Console.WriteLine(ok ? "\nCHAOS PASSED: nothing accepted was lost, every duplicate is on record." : "\nCHAOS FAILED");
         foreach (var id in notEnded.Concat(lost).Concat(unexplained).Take(10)) Console.WriteLine($"   job {id}: {(states.TryGetValue(id, out var s) ? s.State : "no document")}, delivered {receivers.Count.GetValueOrDefault(id)}x");
         foreach (var id in missingCallbacks.Take(10)) Console.WriteLine($"   event {id}: no callback received");
+        if (!ok) await ReportFailureAsync(root, postgres, stack);
         return ok ? 0 : 1;
+    }
+
+    /// <summary>What a failed run leaves to read: the cores' outbox, which node runs which agent, and every process's log.</summary>
+    private static async Task ReportFailureAsync(string root, string postgres, Stack stack)
+    {
+        await using var connection = new NpgsqlConnection(postgres);
+        await connection.OpenAsync();
+        foreach (var (title, sql) in new[]
+        {
+            ("the cores' outbox (destination, owner node, envelopes)",
+                "SELECT destination || ', node ' || owner_id || ', ' || count(*) FROM wolverine.wolverine_outgoing_envelopes GROUP BY destination, owner_id ORDER BY 1"),
+            ("the cores' agents (agent, node)",
+                "SELECT a.id || ', node ' || n.node_number FROM wolverine.wolverine_node_assignments a JOIN wolverine.wolverine_nodes n ON n.id = a.node_id ORDER BY 1"),
+        })
+        {
+            Console.WriteLine($"   {title}:");
+            await using var command = new NpgsqlCommand(sql, connection);
+            await using var reader = await command.ExecuteReaderAsync();
+            while (await reader.ReadAsync()) Console.WriteLine($"      {reader.GetString(0)}");
+        }
+        var folder = Directory.CreateDirectory(Path.Combine(root, ".local", "bench", $"chaos-{DateTime.UtcNow:yyyyMMdd-HHmmss}")).FullName;
+        foreach (var (process, i) in stack.Cores.Concat(stack.Workers).Select((p, i) => (p, i)))
+            await File.WriteAllTextAsync(Path.Combine(folder, $"{i + 1}-{process.Name}.log"), process.Log);
+        Console.WriteLine($"   the processes' logs (warnings and errors): {folder}");
     }
 
     private sealed record Pending(int Incoming, int Scheduled, int Parked);
