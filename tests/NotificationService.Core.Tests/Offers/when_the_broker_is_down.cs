@@ -1,5 +1,8 @@
+using Microsoft.Extensions.DependencyInjection;
+using NotificationService.Hosting;
 using NotificationService.Storage.Jobs;
 using NotificationService.Testing;
+using Wolverine.Runtime;
 
 namespace NotificationService.Core.Tests.Offers;
 
@@ -30,5 +33,43 @@ public sealed class when_the_broker_is_down(SystemFixture system) : IntegrationC
         var job = await System.WaitForTerminalAsync(System.Tenant, jobId, TimeSpan.FromSeconds(90));
         Assert.Equal(JobState.Finished, job.State);
         Assert.Single(System.Smtp.To("outage@example.test"));
+    }
+
+    /// <summary>
+    /// A sender whose broker is down keeps 100 messages in memory and gives the rest of its outbox back to any node (owner
+    /// 0), to be resumed by the durability agent once the broker is back: this outage accepts more than that, so both
+    /// paths have to deliver. The agent resumes <see cref="CritterStack.RecoveryBatchSize"/> per poll, not Wolverine's 100
+    /// (20 messages/s at its production poll of 5 s: after a long outage, minutes of accepted jobs waiting).
+    /// </summary>
+    [Fact]
+    public async Task more_jobs_than_a_sender_keeps_in_memory_are_all_delivered_after_the_broker_returns()
+    {
+        Assert.Equal(CritterStack.RecoveryBatchSize, System.Core.Services.GetRequiredService<IWolverineRuntime>().Options.Durability.RecoveryBatchSize);
+        var addresses = Enumerable.Range(0, 250).Select(i => $"backlog-{i}@example.test").ToList();
+        var jobIds = new List<Guid>();
+        await TestEnvironment.RabbitMqCtlAsync("stop_app");
+        try
+        {
+            foreach (var chunk in addresses.Chunk(100))
+            {
+                var offer = await System.CreateOfferAsync(System.Tenant,
+                    new { targets = chunk.Select(to => ClientApi.EmailTarget(System.Email.Name, to)).ToArray() });
+                jobIds.AddRange(offer.Jobs.Select(j => j.Id));
+            }
+            // The sender gives up its claim on what it cannot keep only after failed sends: wait until it has.
+            await Eventually.Until(() => Sql.ScalarAsync<long>("SELECT count(*) FROM wolverine.wolverine_outgoing_envelopes WHERE owner_id = 0"),
+                released => released > 0, TimeSpan.FromSeconds(30), "outbox envelopes released to any node while the broker is down");
+        }
+        finally
+        {
+            await TestEnvironment.RabbitMqCtlAsync("start_app");
+        }
+
+        foreach (var jobId in jobIds)
+            Assert.Equal(JobState.Finished, (await System.WaitForTerminalAsync(System.Tenant, jobId, TimeSpan.FromSeconds(90))).State);
+        Assert.All(addresses, to => Assert.Single(System.Smtp.To(to)));
+        // Each envelope leaves the outbox once the broker confirmed it, which may come just after its job finished.
+        await Eventually.Until(() => Sql.ScalarAsync<long>($"SELECT count(*) FROM wolverine.wolverine_outgoing_envelopes WHERE destination = 'rabbitmq://queue/{System.Email.Queue}'"),
+            left => left == 0, TimeSpan.FromSeconds(10), "the adapter's outbox to empty");
     }
 }
