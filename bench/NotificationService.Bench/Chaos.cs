@@ -172,6 +172,7 @@ public static class Chaos
         {
             Console.WriteLine($"CHAOS FAILED: {e.Message}");
             await killsDone.CancelAsync();
+            await ReportFailureAsync(root, postgres, stack);
             return 1;
         }
         await Task.Delay(calm);
@@ -245,28 +246,32 @@ public static class Chaos
         return ok ? 0 : 1;
     }
 
-    /// <summary>What a failed run leaves to read: the cores' outbox, which node runs which agent, and every process's log.</summary>
+    /// <summary>What a failed run leaves to read: every process's log (the killed ones' too), the cores' outbox and agents.</summary>
     private static async Task ReportFailureAsync(string root, string postgres, Stack stack)
     {
-        await using var connection = new NpgsqlConnection(postgres);
-        await connection.OpenAsync();
-        foreach (var (title, sql) in new[]
-        {
-            ("the cores' outbox (destination, owner node, envelopes)",
-                "SELECT destination || ', node ' || owner_id || ', ' || count(*) FROM wolverine.wolverine_outgoing_envelopes GROUP BY destination, owner_id ORDER BY 1"),
-            ("the cores' agents (agent, node)",
-                "SELECT a.id || ', node ' || n.node_number FROM wolverine.wolverine_node_assignments a JOIN wolverine.wolverine_nodes n ON n.id = a.node_id ORDER BY 1"),
-        })
-        {
-            Console.WriteLine($"   {title}:");
-            await using var command = new NpgsqlCommand(sql, connection);
-            await using var reader = await command.ExecuteReaderAsync();
-            while (await reader.ReadAsync()) Console.WriteLine($"      {reader.GetString(0)}");
-        }
         var folder = Directory.CreateDirectory(Path.Combine(root, ".local", "bench", $"chaos-{DateTime.UtcNow:yyyyMMdd-HHmmss}")).FullName;
-        foreach (var (process, i) in stack.Cores.Concat(stack.Workers).Select((p, i) => (p, i)))
+        foreach (var (process, i) in stack.Started.Select((p, i) => (p, i)))
             await File.WriteAllTextAsync(Path.Combine(folder, $"{i + 1}-{process.Name}.log"), process.Log);
-        Console.WriteLine($"   the processes' logs (warnings and errors): {folder}");
+        Console.WriteLine($"   the processes' logs, in start order: {folder}");
+        try
+        {
+            await using var connection = new NpgsqlConnection(postgres);
+            await connection.OpenAsync();
+            foreach (var (title, sql) in new[]
+            {
+                ("the cores' outbox (destination, owner node, envelopes)",
+                    "SELECT destination || ', node ' || owner_id || ', ' || count(*) FROM wolverine.wolverine_outgoing_envelopes GROUP BY destination, owner_id ORDER BY 1"),
+                ("the cores' agents (agent, node)",
+                    "SELECT a.id || ', node ' || n.node_number FROM wolverine.wolverine_node_assignments a JOIN wolverine.wolverine_nodes n ON n.id = a.node_id ORDER BY 1"),
+            })
+            {
+                Console.WriteLine($"   {title}:");
+                await using var command = new NpgsqlCommand(sql, connection);
+                await using var reader = await command.ExecuteReaderAsync();
+                while (await reader.ReadAsync()) Console.WriteLine($"      {reader.GetString(0)}");
+            }
+        }
+        catch (NpgsqlException e) { Console.WriteLine($"   (PostgreSQL could not be read: {e.Message})"); }
     }
 
     private sealed record Pending(int Incoming, int Scheduled, int Parked);

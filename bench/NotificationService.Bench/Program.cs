@@ -11,7 +11,7 @@ int? Option(string name) => Array.IndexOf(args, name) is var i and >= 0 && i + 1
 await Database.ResetAsync(postgres);
 return args.FirstOrDefault() switch
 {
-    "chaos" => await Chaos.RunAsync(root, postgres, rabbitMq, quick, onlyProcesses: args.Contains("--only-processes"), brokerDownSeconds: Option("--broker-down") ?? 2),
+    "chaos" => await Chaos.RunAsync(root, postgres, rabbitMq, quick, onlyProcesses: args.Contains("--only-processes"), brokerDownSeconds: Math.Max(0, Option("--broker-down") ?? 2)),
     "hostile" => await Hostile.RunAsync(root, postgres, rabbitMq, quick, Option("--seed") ?? 20261130, Option("--replay")),
     _ when args.Contains("--templates") => await TemplatesBench.RunAloneAsync(root, postgres, rabbitMq, quick),
     _ when args.Contains("--callbacks") => await Benchmark.RunCallbacksAloneAsync(root, postgres, rabbitMq, quick),

@@ -12,6 +12,8 @@ public sealed class Stack : IAsyncDisposable
     private readonly string _root, _postgres, _rabbitMq;
 
     public List<ServiceProcess> Cores { get; } = [];
+    /// <summary>Every core and worker started, the ones since killed and replaced included (their logs tell most).</summary>
+    public List<ServiceProcess> Started { get; } = [];
     public IReadOnlyList<ServiceProcess> Workers => _workers;
     public List<Uri> CoreUrls { get; } = [];
     /// <summary>Each core's PostgreSQL application_name (unique per start), so pg_stat_activity tells whose a backend is.</summary>
@@ -74,6 +76,7 @@ public sealed class Stack : IAsyncDisposable
         var env = Environment("CORE", [("Admin__ApiKeys__0", AdminKey), ("ASPNETCORE_URLS", url.ToString()), .. CoreSettings.Select(kv => (kv.Key, kv.Value))]);
         env["ConnectionStrings__Postgres"] += $";Application Name={dbName}";
         var core = ServiceProcess.Start("core", Path.Combine(_root, "src/NotificationService.Core/bin/Release/net10.0/NotificationService.Core.dll"), env);
+        Started.Add(core);
         await WaitHealthyAsync(url, core);
         if (index < 0) { Cores.Add(core); CoreUrls.Add(url); CoreDbNames.Add(dbName); }
         else { Cores[index] = core; CoreUrls[index] = url; CoreDbNames[index] = dbName; }
@@ -87,6 +90,7 @@ public sealed class Stack : IAsyncDisposable
         var worker = ServiceProcess.Start($"{type.ToLowerInvariant()}-worker", Path.Combine(_root, $"src/Adapters/{project}/bin/Release/net10.0/{project}.dll"),
             Environment("WORKER", [("Adapter__Key", adapterKey), ("Adapter__Parallelism", parallelism.ToString()), ("ASPNETCORE_URLS", url.ToString()),
                 ("ConnectionStrings__RabbitMq", WorkerRabbitMq), .. WorkerSettings.Select(kv => (kv.Key, kv.Value))]));
+        Started.Add(worker);
         await Task.Delay(TimeSpan.FromSeconds(3)); // let it connect and start listening before load arrives
         if (worker.HasExited) throw new InvalidOperationException($"{project} exited at start-up:\n{worker.Log}");
         if (replace < 0) { _workers.Add(worker); WorkerUrls.Add(url); } else { _workers[replace] = worker; WorkerUrls[replace] = url; }
@@ -160,7 +164,12 @@ public sealed class Stack : IAsyncDisposable
         while (DateTime.UtcNow < deadline)
         {
             if (process.HasExited) throw new InvalidOperationException($"{process.Name} exited at start-up:\n{process.Log}");
-            try { if ((await Http.GetAsync(new Uri(url, "/health"))).IsSuccessStatusCode) return; } catch (HttpRequestException) { }
+            try
+            {
+                using var response = await Http.GetAsync(new Uri(url, "/health"));
+                if (response.IsSuccessStatusCode) return;
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException) { } // refused, or accepted and not served
             await Task.Delay(250);
         }
         throw new TimeoutException($"{process.Name} did not become healthy within 3 minutes:\n{process.Log}");

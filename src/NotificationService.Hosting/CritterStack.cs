@@ -45,7 +45,8 @@ public static class CritterStack
         });
     }
 
-    /// <summary>Outbox and inbox envelopes a node resumes per durability poll (Wolverine's default: 100).</summary>
+    /// <summary>Envelopes a node takes per durability poll (Wolverine's default: 100): outbox rows released to any node, per
+    /// destination, and due scheduled messages.</summary>
     public const int RecoveryBatchSize = 2_000;
 
     /// <summary>The Wolverine settings every process uses: pre-generated code, transactions, durable outbox, the broker.</summary>
@@ -57,9 +58,10 @@ public static class CritterStack
         opts.Policies.AutoApplyTransactions();
         opts.Policies.UseDurableOutboxOnAllSendingEndpoints();
         // While the broker is down, a sender keeps 100 messages in memory and hands the rest of its outbox back to any node
-        // (owner 0); once it is back, the durability agent resumes those 100 per poll (every 5 s), 20 messages/s. After a
-        // 3-minute outage under 50 offers/s that left thousands of accepted jobs queued for minutes (bench/README, "Chaos:
-        // a three-minute RabbitMQ outage"). Per poll, the recovery now takes as many as this system delivers in 5 s.
+        // (owner 0); once it is back, the durability agent resumes those 100 per destination per poll (every 5 s), 20
+        // messages/s. After a 3-minute outage under 50 offers/s that left thousands of accepted jobs queued for minutes
+        // (bench/README, "Chaos: a three-minute RabbitMQ outage"). 2,000 per poll is more than this system delivers in 5 s.
+        // The same bound caps the scheduled messages released per poll (send times, retries): 2,000 instead of 100.
         opts.Durability.RecoveryBatchSize = RecoveryBatchSize;
         // Adapter queues are created at runtime, so the policy above (which only sees endpoints with publish rules)
         // never reaches them and Wolverine would send to them inline, dropping a message after three failed tries

@@ -265,13 +265,15 @@ public sealed class SystemFixture : IAsyncLifetime
     }
 
     /// <summary>
-    /// Deletes the broker queues of the adapters in the test database. Dropping the store leaves them on the broker, where
-    /// they piled up run after run (thousands on a developer's machine), and a broker restarts by recovering every one.
+    /// Deletes the broker queues of every adapter registered in the test database, deleted ones included (their streams
+    /// stay). Dropping the store leaves them on the broker, where they piled up run after run (thousands on a developer's
+    /// machine), and a broker restarts by recovering every one.
     /// </summary>
     private static async Task DeleteAdapterQueuesAsync()
     {
-        if (!await Sql.ScalarAsync<bool>("SELECT to_regclass('ns.mt_doc_adapter') IS NOT NULL")) return;
-        await Broker.DeleteQueuesAsync(await Sql.ScalarAsync<string[]>("SELECT coalesce(array_agg(data ->> 'queue'), '{}') FROM ns.mt_doc_adapter"));
+        if (!await Sql.ScalarAsync<bool>("SELECT to_regclass('ns.mt_events') IS NOT NULL")) return;
+        await Broker.DeleteQueuesAsync(await Sql.ScalarAsync<string[]>(
+            "SELECT coalesce(array_agg(DISTINCT data ->> 'queue'), '{}') FROM ns.mt_events WHERE type = 'adapter_registered'"));
     }
 
     private static Task DropSchemasAsync() => Sql.ExecuteAsync("DROP SCHEMA IF EXISTS ns, wolverine, wolverine_adapters CASCADE");

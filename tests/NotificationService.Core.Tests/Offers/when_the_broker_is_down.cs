@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using NotificationService.Contracts;
 using NotificationService.Hosting;
 using NotificationService.Storage.Jobs;
 using NotificationService.Testing;
@@ -44,7 +45,9 @@ public sealed class when_the_broker_is_down(SystemFixture system) : IntegrationC
     [Fact]
     public async Task more_jobs_than_a_sender_keeps_in_memory_are_all_delivered_after_the_broker_returns()
     {
-        Assert.Equal(CritterStack.RecoveryBatchSize, System.Core.Services.GetRequiredService<IWolverineRuntime>().Options.Durability.RecoveryBatchSize);
+        var durability = System.Core.Services.GetRequiredService<IWolverineRuntime>().Options.Durability;
+        Assert.Equal(CritterStack.RecoveryBatchSize, durability.RecoveryBatchSize);
+        var destination = Topology.QueueUri(System.Email.Queue);
         var addresses = Enumerable.Range(0, 250).Select(i => $"backlog-{i}@example.test").ToList();
         var jobIds = new List<Guid>();
         await TestEnvironment.RabbitMqCtlAsync("stop_app");
@@ -57,8 +60,8 @@ public sealed class when_the_broker_is_down(SystemFixture system) : IntegrationC
                 jobIds.AddRange(offer.Jobs.Select(j => j.Id));
             }
             // The sender gives up its claim on what it cannot keep only after failed sends: wait until it has.
-            await Eventually.Until(() => Sql.ScalarAsync<long>("SELECT count(*) FROM wolverine.wolverine_outgoing_envelopes WHERE owner_id = 0"),
-                released => released > 0, TimeSpan.FromSeconds(30), "outbox envelopes released to any node while the broker is down");
+            await Eventually.Until(() => OutboxAsync($"owner_id = 0 AND destination = '{destination}'"), released => released > 0,
+                TimeSpan.FromSeconds(30), "outbox envelopes released to any node while the broker is down");
         }
         finally
         {
@@ -69,7 +72,10 @@ public sealed class when_the_broker_is_down(SystemFixture system) : IntegrationC
             Assert.Equal(JobState.Finished, (await System.WaitForTerminalAsync(System.Tenant, jobId, TimeSpan.FromSeconds(90))).State);
         Assert.All(addresses, to => Assert.Single(System.Smtp.To(to)));
         // Each envelope leaves the outbox once the broker confirmed it, which may come just after its job finished.
-        await Eventually.Until(() => Sql.ScalarAsync<long>($"SELECT count(*) FROM wolverine.wolverine_outgoing_envelopes WHERE destination = 'rabbitmq://queue/{System.Email.Queue}'"),
-            left => left == 0, TimeSpan.FromSeconds(10), "the adapter's outbox to empty");
+        await Eventually.Until(() => OutboxAsync($"destination = '{destination}'"), left => left == 0, TimeSpan.FromSeconds(10),
+            "the adapter's outbox to empty");
     }
+
+    private static Task<long> OutboxAsync(string where) =>
+        Sql.ScalarAsync<long>($"SELECT count(*) FROM wolverine.wolverine_outgoing_envelopes WHERE {where}");
 }
