@@ -20,8 +20,8 @@ public static class Chaos
     private sealed record Kill(string Target, double At, double BackAfter, double? FirstDeliveryAfter);
 
     /// <param name="onlyProcesses">kill only a worker and a core, leaving PostgreSQL and RabbitMQ alone (a machine others share)</param>
-    /// <param name="brokerDownSeconds">how long RabbitMQ stays dead before it is restarted: an outage of minutes, as a broker
-    /// recovering thousands of queues gives, overflows the outbox senders' in-memory retry queues many times over</param>
+    /// <param name="brokerDownSeconds">how long RabbitMQ stays dead before it is restarted: an outage of minutes overflows the
+    /// outbox senders' in-memory retry queues many times over, and what they release must be resumed from the database</param>
     public static async Task<int> RunAsync(string root, string postgres, string rabbitMq, bool quick, bool onlyProcesses = false, int brokerDownSeconds = 2)
     {
         var rate = quick ? 20.0 : 50.0;
