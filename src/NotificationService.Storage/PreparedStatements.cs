@@ -38,6 +38,26 @@ public static class PreparedStatements
             ? on
             : throw new InvalidOperationException($"{SwitchVariable} must be true, false or empty, not '{value}'."));
 
+    /// <summary>
+    /// Marten's only hook before a statement runs (<see cref="Prepare(NpgsqlBatch)"/>) is synchronous, so the first use of a
+    /// statement on a connection blocks a thread-pool thread for the Parse/Describe round trip. On Linux the answer to a
+    /// blocked socket read is usually handed over by .NET's epoll thread, but not always: when it cannot tell in time that a
+    /// synchronous read waits, it queues the hand-over to the thread pool (dotnet/runtime, SocketAsyncContext.Unix.cs,
+    /// HandleSyncEventsSpeculatively, which warns of exactly this). The pool counts the blocked threads as busy; once they
+    /// fill its thread goal (on 2 cores it starts at 2), nothing runs the hand-over and the process waits until the pool
+    /// raises the goal, by about two threads a second. With the callbacks' 16 parallel handlers beside 16 HTTP clients that
+    /// stalled the core for 8-20 s at a time (bench/README.md, "Callbacks: a thread-pool stall"). A thread blocks here only
+    /// while it holds one of the pool's connections, so a goal of at least that many threads plus one per core always leaves
+    /// one free. Threads are still created only when work waits, and each blocks for one round trip.
+    /// </summary>
+    public static void ReserveThreadsFor(int maxPoolSize)
+    {
+        if (!Enabled) return;
+        ThreadPool.GetMinThreads(out var workers, out var completionPorts);
+        var needed = maxPoolSize + Environment.ProcessorCount;
+        if (workers < needed) ThreadPool.SetMinThreads(needed, completionPorts);
+    }
+
     /// <summary>Statements not yet admitted are counted in a table of this many; when full it is cleared, so a one-off
     /// text cannot hold a place a statement still to become hot needs (it then counts its uses again).</summary>
     public const int MaxCandidates = 4096;
