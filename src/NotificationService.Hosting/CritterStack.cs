@@ -28,7 +28,7 @@ public static class CritterStack
     public static MartenServiceCollectionExtensions.MartenConfigurationExpression AddNotificationMarten(
         this IServiceCollection services, string postgres, string wolverineSchema, Action<StoreOptions>? configure = null, bool migrates = true)
     {
-        PreparedStatements.ReserveThreadsFor(new Npgsql.NpgsqlConnectionStringBuilder(postgres).MaxPoolSize);
+        PreparedStatements.ReserveThreads();
         var marten = services.AddMarten(opts =>
             {
                 opts.UseNotificationStore(postgres);

@@ -39,22 +39,31 @@ public static class PreparedStatements
             : throw new InvalidOperationException($"{SwitchVariable} must be true, false or empty, not '{value}'."));
 
     /// <summary>
-    /// Marten's only hook before a statement runs (<see cref="Prepare(NpgsqlBatch)"/>) is synchronous, so the first use of a
-    /// statement on a connection blocks a thread-pool thread for the Parse/Describe round trip. On Linux the answer to a
-    /// blocked socket read is usually handed over by .NET's epoll thread, but not always: when it cannot tell in time that a
-    /// synchronous read waits, it queues the hand-over to the thread pool (dotnet/runtime, SocketAsyncContext.Unix.cs,
-    /// HandleSyncEventsSpeculatively, which warns of exactly this). The pool counts the blocked threads as busy; once they
-    /// fill its thread goal (on 2 cores it starts at 2), nothing runs the hand-over and the process waits until the pool
-    /// raises the goal, by about two threads a second. With the callbacks' 16 parallel handlers beside 16 HTTP clients that
-    /// stalled the core for 8-20 s at a time (bench/README.md, "Callbacks: a thread-pool stall"). A thread blocks here only
-    /// while it holds one of the pool's connections, so a goal of at least that many threads plus one per core always leaves
-    /// one free. Threads are still created only when work waits, and each blocks for one round trip.
+    /// Threads that may be in a synchronous prepare at once; a statement that finds them all busy runs unprepared this
+    /// once and is prepared on a later use. Marten's only hook before a statement runs (<see cref="Prepare(NpgsqlBatch)"/>)
+    /// is synchronous, so the first use of a statement on a connection blocks a thread-pool thread for the Parse/Describe
+    /// round trip. On Linux the answer to a blocked socket read is usually handed over by .NET's epoll thread, but not
+    /// always: when it cannot tell in time that a synchronous read waits, it queues the hand-over to the thread pool
+    /// (dotnet/runtime, SocketAsyncContext.Unix.cs, HandleSyncEventsSpeculatively, which warns of exactly this). The pool
+    /// counts the blocked threads as busy; once they fill its thread goal (on 2 cores it starts at 2), nothing runs the
+    /// hand-over and the process waits until the pool raises the goal, slowly (about a thread a second in the counters). Unbounded, with the
+    /// callbacks' 16 parallel handlers beside 16 HTTP clients, that stalled the core for 8-20 s at a time (bench/README.md,
+    /// "Callbacks: a thread-pool stall"). Bounded, and with the pool's goal kept above the bound
+    /// (<see cref="ReserveThreads"/>), a thread always remains for the hand-over.
     /// </summary>
-    public static void ReserveThreadsFor(int maxPoolSize)
+    public static readonly int MaxPreparingThreads = Environment.ProcessorCount;
+
+    private static readonly SemaphoreSlim Preparing = new(MaxPreparingThreads, MaxPreparingThreads);
+
+    /// <summary>
+    /// Keeps the thread pool's goal at least <see cref="MaxPreparingThreads"/> above one thread per core, so the threads
+    /// that may block in a prepare never take the last ones (once per process, where Marten is added).
+    /// </summary>
+    public static void ReserveThreads()
     {
         if (!Enabled) return;
         ThreadPool.GetMinThreads(out var workers, out var completionPorts);
-        var needed = maxPoolSize + Environment.ProcessorCount;
+        var needed = MaxPreparingThreads + Environment.ProcessorCount;
         if (workers < needed) ThreadPool.SetMinThreads(needed, completionPorts);
     }
 
@@ -76,7 +85,7 @@ public static class PreparedStatements
         if (!enabled || batch.Connection is not { State: ConnectionState.Open }) return;
         var admitted = true;
         foreach (var command in batch.BatchCommands) admitted &= Admit(command.CommandText);
-        if (admitted) Guarded(batch.Connection, batch.Prepare);
+        if (admitted) Bounded(batch.Connection, batch.Prepare);
     }
 
     /// <summary>Before Marten runs a command on an open connection (it opens one itself after this for most reads).</summary>
@@ -85,7 +94,7 @@ public static class PreparedStatements
     /// <summary>As <see cref="Prepare(NpgsqlCommand)"/>, with the switch given instead of <see cref="Enabled"/>.</summary>
     public static void Prepare(NpgsqlCommand command, bool enabled)
     {
-        if (enabled && command.Connection is { State: ConnectionState.Open } && Admit(command.CommandText)) Guarded(command.Connection, command.Prepare);
+        if (enabled && command.Connection is { State: ConnectionState.Open } && Admit(command.CommandText)) Bounded(command.Connection, command.Prepare);
     }
 
     /// <summary>Our own statements, on a connection opened for them.</summary>
@@ -99,6 +108,20 @@ public static class PreparedStatements
         catch (Exception e) when (e is not PostgresException && !cancellation.IsCancellationRequested)
         {
             Forget(connection);
+        }
+    }
+
+    /// <summary>Never waits for a slot (<see cref="MaxPreparingThreads"/>): without one the statement runs unprepared this once.</summary>
+    private static void Bounded(NpgsqlConnection connection, Action prepare)
+    {
+        if (!Preparing.Wait(0)) return;
+        try
+        {
+            Guarded(connection, prepare);
+        }
+        finally
+        {
+            Preparing.Release();
         }
     }
 
