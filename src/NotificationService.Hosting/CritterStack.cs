@@ -23,7 +23,8 @@ public static class CritterStack
     /// <summary>
     /// Marten on the shared notification store, integrated with Wolverine's outbox. Each process family keeps its
     /// Wolverine envelopes in its own schema so that no process ever recovers another family's local work. Only the
-    /// core <paramref name="migrates"/> the store: a worker's database role may not change it (db/roles.sql).
+    /// core <paramref name="migrates"/> the store: a worker's database role may not change it (db/roles.sql). Also raises
+    /// the process's thread-pool minimum (<see cref="PreparedStatements.ReserveThreads"/>).
     /// </summary>
     public static MartenServiceCollectionExtensions.MartenConfigurationExpression AddNotificationMarten(
         this IServiceCollection services, string postgres, string wolverineSchema, Action<StoreOptions>? configure = null, bool migrates = true)

@@ -39,31 +39,23 @@ public static class PreparedStatements
             : throw new InvalidOperationException($"{SwitchVariable} must be true, false or empty, not '{value}'."));
 
     /// <summary>
-    /// Threads that may be in a synchronous prepare at once; a statement that finds them all busy runs unprepared this
-    /// once and is prepared on a later use. Marten's only hook before a statement runs (<see cref="Prepare(NpgsqlBatch)"/>)
-    /// is synchronous, so the first use of a statement on a connection blocks a thread-pool thread for the Parse/Describe
-    /// round trip. On Linux the answer to a blocked socket read is usually handed over by .NET's epoll thread, but not
-    /// always: when it cannot tell in time that a synchronous read waits, it queues the hand-over to the thread pool
-    /// (dotnet/runtime, SocketAsyncContext.Unix.cs, HandleSyncEventsSpeculatively, which warns of exactly this). The pool
-    /// counts the blocked threads as busy; once they fill its thread goal (on 2 cores it starts at 2), nothing runs the
-    /// hand-over and the process waits until the pool raises the goal, slowly (about a thread a second in the counters). Unbounded, with the
-    /// callbacks' 16 parallel handlers beside 16 HTTP clients, that stalled the core for 8-20 s at a time (bench/README.md,
-    /// "Callbacks: a thread-pool stall"). Bounded, and with the pool's goal kept above the bound
-    /// (<see cref="ReserveThreads"/>), a thread always remains for the hand-over.
+    /// The threads that may be in a synchronous prepare at once: one per core. Marten's only hook before a statement runs
+    /// is synchronous, so a prepare blocks its thread for a round trip, and on Linux the socket's answer is sometimes handed
+    /// over through the thread pool, which counts the blocked threads as busy. Unbounded, they filled the pool and the core
+    /// stood still for 8-20 s at a time (bench/README.md, "Callbacks: a thread-pool stall"). A statement that finds no
+    /// slot runs unprepared this once, and <see cref="ReserveThreads"/> keeps the pool's goal above the bound.
     /// </summary>
-    public static readonly int MaxPreparingThreads = Environment.ProcessorCount;
-
-    private static readonly SemaphoreSlim Preparing = new(MaxPreparingThreads, MaxPreparingThreads);
+    public static readonly PrepareSlots Slots = new(Environment.ProcessorCount);
 
     /// <summary>
-    /// Keeps the thread pool's goal at least <see cref="MaxPreparingThreads"/> above one thread per core, so the threads
-    /// that may block in a prepare never take the last ones (once per process, where Marten is added).
+    /// Keeps the thread pool's minimum at the bound plus one thread per core, so the threads that may block in a prepare
+    /// never take the last ones. Process-wide, once per process, where Marten is added.
     /// </summary>
     public static void ReserveThreads()
     {
         if (!Enabled) return;
         ThreadPool.GetMinThreads(out var workers, out var completionPorts);
-        var needed = MaxPreparingThreads + Environment.ProcessorCount;
+        var needed = Slots.Max + Environment.ProcessorCount;
         if (workers < needed) ThreadPool.SetMinThreads(needed, completionPorts);
     }
 
@@ -79,22 +71,23 @@ public static class PreparedStatements
     /// <summary>Before Marten runs a batch on its open connection (a session's changes: the per-job writes).</summary>
     public static void Prepare(NpgsqlBatch batch) => Prepare(batch, Enabled);
 
-    /// <summary>As <see cref="Prepare(NpgsqlBatch)"/>, with the switch given instead of <see cref="Enabled"/>.</summary>
-    public static void Prepare(NpgsqlBatch batch, bool enabled)
+    /// <summary>As <see cref="Prepare(NpgsqlBatch)"/>, with the switch given instead of <see cref="Enabled"/>, and the slots.</summary>
+    public static void Prepare(NpgsqlBatch batch, bool enabled, PrepareSlots? slots = null)
     {
         if (!enabled || batch.Connection is not { State: ConnectionState.Open }) return;
         var admitted = true;
         foreach (var command in batch.BatchCommands) admitted &= Admit(command.CommandText);
-        if (admitted) Bounded(batch.Connection, batch.Prepare);
+        if (admitted) Bounded(slots ?? Slots, batch.Connection, batch.Prepare);
     }
 
     /// <summary>Before Marten runs a command on an open connection (it opens one itself after this for most reads).</summary>
     public static void Prepare(NpgsqlCommand command) => Prepare(command, Enabled);
 
-    /// <summary>As <see cref="Prepare(NpgsqlCommand)"/>, with the switch given instead of <see cref="Enabled"/>.</summary>
-    public static void Prepare(NpgsqlCommand command, bool enabled)
+    /// <summary>As <see cref="Prepare(NpgsqlCommand)"/>, with the switch given instead of <see cref="Enabled"/>, and the slots.</summary>
+    public static void Prepare(NpgsqlCommand command, bool enabled, PrepareSlots? slots = null)
     {
-        if (enabled && command.Connection is { State: ConnectionState.Open } && Admit(command.CommandText)) Bounded(command.Connection, command.Prepare);
+        if (enabled && command.Connection is { State: ConnectionState.Open } && Admit(command.CommandText))
+            Bounded(slots ?? Slots, command.Connection, command.Prepare);
     }
 
     /// <summary>Our own statements, on a connection opened for them.</summary>
@@ -111,17 +104,19 @@ public static class PreparedStatements
         }
     }
 
-    /// <summary>Never waits for a slot (<see cref="MaxPreparingThreads"/>): without one the statement runs unprepared this once.</summary>
-    private static void Bounded(NpgsqlConnection connection, Action prepare)
+    /// <summary>Never waits for a slot: without one the statement runs unprepared this once. A slot is taken for every
+    /// admitted use, also when the statement is already prepared on the connection and Npgsql sends nothing (it does not
+    /// say beforehand which it will be).</summary>
+    private static void Bounded(PrepareSlots slots, NpgsqlConnection connection, Action prepare)
     {
-        if (!Preparing.Wait(0)) return;
+        if (!slots.TryTake()) return;
         try
         {
             Guarded(connection, prepare);
         }
         finally
         {
-            Preparing.Release();
+            slots.Return();
         }
     }
 
@@ -183,4 +178,21 @@ public static class PreparedStatements
             return true;
         }
     }
+}
+
+/// <summary>A bound on the threads in a synchronous prepare that never makes a caller wait (<see cref="PreparedStatements.Slots"/>).</summary>
+public sealed class PrepareSlots(int max)
+{
+    private int _taken;
+
+    public int Max => max;
+
+    public bool TryTake()
+    {
+        if (Interlocked.Increment(ref _taken) <= max) return true;
+        Interlocked.Decrement(ref _taken);
+        return false;
+    }
+
+    public void Return() => Interlocked.Decrement(ref _taken);
 }

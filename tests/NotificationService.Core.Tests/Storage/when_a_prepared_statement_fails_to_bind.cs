@@ -14,29 +14,18 @@ namespace NotificationService.Core.Tests.Storage;
 /// </summary>
 public sealed class when_a_prepared_statement_fails_to_bind : IAsyncLifetime
 {
-    private static readonly string Postgres = Environment.GetEnvironmentVariable("ConnectionStrings__Postgres")
-                                              ?? "Host=127.0.0.1;Port=55432;Database=postgres;Username=postgres";
-
-    // A schema and table of this test's own: the tests run as ns_core, which may not create in public, and the service's
-    // schema may not exist yet when this class runs first. The name makes every statement text new to PreparedStatements'
-    // process-wide counts.
-    private readonly string _schema = $"prepared_{Guid.NewGuid():N}";
-    private string _table => $"{_schema}.rows";
+    private static readonly string Postgres = ScratchTable.Postgres;
+    private readonly ScratchTable _rows = new("prepared", "id bigserial PRIMARY KEY, data jsonb NOT NULL");
+    private string _table => _rows.Name;
     private string Insert => $"INSERT INTO {_table} (data) VALUES ($1) RETURNING id";
 
-    public async Task InitializeAsync()
-    {
-        await using var connection = new NpgsqlConnection(Postgres);
-        await connection.OpenAsync();
-        await new NpgsqlCommand($"CREATE SCHEMA {_schema}; CREATE TABLE {_table} (id bigserial PRIMARY KEY, data jsonb NOT NULL)", connection).ExecuteNonQueryAsync();
-    }
+    // Slots of its own: the prepares of the core running in this test process share the default ones, and one of this
+    // class's prepares skipped for want of a slot would fail its assertions.
+    private static readonly PrepareSlots OwnSlots = new(100);
 
-    public async Task DisposeAsync()
-    {
-        await using var connection = new NpgsqlConnection(Postgres);
-        await connection.OpenAsync();
-        await new NpgsqlCommand($"DROP SCHEMA IF EXISTS {_schema} CASCADE", connection).ExecuteNonQueryAsync();
-    }
+    public Task InitializeAsync() => _rows.CreateAsync();
+
+    public Task DisposeAsync() => _rows.DropAsync();
 
     // One pooled connection, so every step runs on the same PostgreSQL backend, as the next request from the pool would.
     private static NpgsqlDataSource OneConnection(int maxAutoPrepare) => NpgsqlDataSource.Create(
@@ -55,7 +44,7 @@ public sealed class when_a_prepared_statement_fails_to_bind : IAsyncLifetime
         {
             BatchCommands = { Row(Insert, """{"n":1}"""), Row(Insert, secondFails ? """{"n":1e-20000}""" : """{"n":2}""") },
         };
-        if (prepare) PreparedStatements.Prepare(batch);
+        if (prepare) PreparedStatements.Prepare(batch, enabled: true, OwnSlots);
         var ids = new List<long>();
         try
         {
@@ -139,7 +128,7 @@ public sealed class when_a_prepared_statement_fails_to_bind : IAsyncLifetime
             await using var connection = await database.OpenConnectionAsync();
             await using var transaction = await connection.BeginTransactionAsync();
             await using var batch = Batch(connection, transaction, unresolvable);
-            PreparedStatements.Prepare(batch);
+            PreparedStatements.Prepare(batch, enabled: true, OwnSlots);
             await using (var reader = await batch.ExecuteReaderAsync())
                 while (await reader.NextResultAsync()) { }
             await transaction.RollbackAsync();
@@ -153,7 +142,7 @@ public sealed class when_a_prepared_statement_fails_to_bind : IAsyncLifetime
         // The next request on the connection prepares and runs the insert.
         await using var connection = await database.OpenConnectionAsync();
         await using var insert = new NpgsqlCommand(Insert, connection) { Parameters = { new NpgsqlParameter { Value = """{"n":2}""", NpgsqlDbType = NpgsqlDbType.Jsonb } } };
-        PreparedStatements.Prepare(insert);
+        PreparedStatements.Prepare(insert, enabled: true, OwnSlots);
         Assert.IsType<long>(await insert.ExecuteScalarAsync());
         Assert.True(insert.IsPrepared);
         await connection.CloseAsync();
@@ -193,15 +182,15 @@ public sealed class when_a_prepared_statement_fails_to_bind : IAsyncLifetime
         await using var connection = await database.OpenConnectionAsync();
         // Not executed: counting happens before execution, and these texts are each seen once.
         for (var i = 0; i < PreparedStatements.MaxCandidates; i++)
-            PreparedStatements.Prepare(new NpgsqlCommand($"SELECT {i} FROM {_table}", connection));
+            PreparedStatements.Prepare(new NpgsqlCommand($"SELECT {i} FROM {_table}", connection), enabled: true, OwnSlots);
         for (var i = 1; i < PreparedStatements.UsesBeforePreparing; i++)
         {
             await using var command = new NpgsqlCommand($"SELECT min(id) FROM {_table}", connection);
-            PreparedStatements.Prepare(command);
+            PreparedStatements.Prepare(command, enabled: true, OwnSlots);
             Assert.False(command.IsPrepared);
         }
         await using var hot = new NpgsqlCommand($"SELECT min(id) FROM {_table}", connection);
-        PreparedStatements.Prepare(hot);
+        PreparedStatements.Prepare(hot, enabled: true, OwnSlots);
         Assert.True(hot.IsPrepared);
     }
 
@@ -213,12 +202,12 @@ public sealed class when_a_prepared_statement_fails_to_bind : IAsyncLifetime
         for (var i = 1; i < PreparedStatements.UsesBeforePreparing; i++)
         {
             await using var command = new NpgsqlCommand($"SELECT count(*) FROM {_table}", connection);
-            PreparedStatements.Prepare(command);
+            PreparedStatements.Prepare(command, enabled: true, OwnSlots);
             Assert.False(command.IsPrepared);
             await command.ExecuteScalarAsync();
         }
         await using var repeated = new NpgsqlCommand($"SELECT count(*) FROM {_table}", connection);
-        PreparedStatements.Prepare(repeated);
+        PreparedStatements.Prepare(repeated, enabled: true, OwnSlots);
         Assert.True(repeated.IsPrepared);
     }
 }
