@@ -16,7 +16,12 @@ public static class Broker
     public static Task DeleteQueuesAsync(IEnumerable<string> queues) => OnChannelAsync(async channel =>
     {
         foreach (var queue in queues) await channel.QueueDeleteAsync(queue, ifUnused: false, ifEmpty: false);
-        return 0u;
+    });
+
+    private static Task OnChannelAsync(Func<IChannel, Task> use) => OnChannelAsync(async channel =>
+    {
+        await use(channel);
+        return true;
     });
 
     /// <summary>A channel of its own, as the operator (guest), closed afterwards.</summary>
