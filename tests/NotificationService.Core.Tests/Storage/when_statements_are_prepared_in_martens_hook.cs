@@ -49,7 +49,7 @@ public sealed class when_statements_are_prepared_in_martens_hook : IAsyncLifetim
         // Parsing a statement waits for a lock on its table, so while this transaction holds one every prepare of the
         // statement blocks its thread, as a slow round trip would.
         await using var locker = await database.OpenConnectionAsync();
-        var lockHeld = await locker.BeginTransactionAsync();
+        await using var lockHeld = await locker.BeginTransactionAsync();
         var failures = new ConcurrentQueue<Exception>();
         var wentOn = new bool[callers];
         var prepared = new bool[callers];
