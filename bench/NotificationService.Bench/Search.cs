@@ -125,7 +125,7 @@ public static class Search
             'jobs', '[]'::jsonb),
           'NotificationService.Core.Offers.Offer'
         FROM generate_series(1, (@n + @others) / 4) o;
-        INSERT INTO ns.mt_doc_job (id, data, mt_dotnet_type, mt_version)
+        INSERT INTO ns.mt_doc_job (id, data, mt_dotnet_type, mt_version, created_at)
         SELECT md5('{{Prefix}}-job-' || j)::uuid,
           jsonb_build_object('id', md5('{{Prefix}}-job-' || j)::uuid, 'offerId', md5('{{Prefix}}-offer-' || ((j + 3) / 4))::uuid,
             'serviceId', CASE WHEN j <= @n THEN @svc ELSE md5('{{Prefix}}-other-' || (((j + 3) / 4) % 50))::uuid END,
@@ -135,7 +135,7 @@ public static class Search
             'state', CASE WHEN j % 1000 = 7 THEN 'Failed' WHEN j % 50 = 3 THEN 'Queued' ELSE 'Finished' END,
             'createdAt', to_char((now() - make_interval(secs => ((j + 3) / 4) * 4)) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
             'attempts', 1, 'possibleDuplicates', 0, 'cancellationRequested', false, 'retries', 0, 'possiblyDelivered', false, 'generation', 0, 'version', 3),
-          'NotificationService.Storage.Jobs.Job', 3
+          'NotificationService.Storage.Jobs.Job', 3, now() - make_interval(secs => ((j + 3) / 4) * 4)
         FROM generate_series(1, @n + @others) j;
         ANALYZE ns.mt_doc_job;
         ANALYZE ns.mt_doc_offer;

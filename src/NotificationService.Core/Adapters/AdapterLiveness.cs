@@ -37,9 +37,9 @@ public sealed class AdapterLiveness(QueueDepths depths, LiveStatusSettings setti
         await using (var command = new NpgsqlCommand($"""
             SELECT a.id, w.created_at, extract(epoch FROM now() - w.created_at)::float8
             FROM unnest(@ids) a(id) CROSS JOIN LATERAL (
-              SELECT {NotificationStore.Schema}.mt_immutable_timestamptz(j.data ->> 'createdAt') AS created_at FROM {NotificationStore.Schema}.mt_doc_job j
+              SELECT j.created_at FROM {NotificationStore.Schema}.mt_doc_job j
               WHERE ((j.data ->> 'adapterId')::uuid) = a.id AND {NotificationStore.WaitingJobsPredicate.Replace("data", "j.data")}
-              ORDER BY {NotificationStore.Schema}.mt_immutable_timestamptz(j.data ->> 'createdAt') LIMIT 1) w
+              ORDER BY j.created_at LIMIT 1) w
             """, connection))
         {
             command.Parameters.AddWithValue("ids", ids);

@@ -18,12 +18,6 @@ public sealed record JobCursor(Guid ServiceId, DateTimeOffset CreatedAt, Guid Jo
     public const string AdminPurpose = "NotificationService.Jobs.AdminCursor.v1";
     private const int Length = 16 + 8 + 16;
 
-    /// <summary>
-    /// A time as text, for SQL to parse with the same function as the stored document's: PostgreSQL rounds
-    /// the 100 ns digits to microseconds, and a value rounded differently on each side would skip or repeat a job.
-    /// </summary>
-    public static string Text(DateTimeOffset time) => Infrastructure.ListCursor.TimeKey(time);
-
     public string Encode(IDataProtectionProvider protection, string purpose = Purpose)
     {
         var bytes = new byte[Length];

@@ -15,7 +15,9 @@ namespace NotificationService.Core.Jobs;
 public sealed record JobFilter(
     Guid? ServiceId, JobState? State, string? Adapter, Guid? OfferId, DateTimeOffset? From, DateTimeOffset? To, Dictionary<string, string>? Metadata)
 {
-    private const string CreatedAt = $"{NotificationStore.Schema}.mt_immutable_timestamptz(d.data ->> 'createdAt')";
+    // The duplicated column (NotificationStore), compared with times passed as timestamptz parameters: Npgsql turns the
+    // column's value and a parameter's into microseconds alike, so a cursor made from a job's own time finds that job again.
+    private const string CreatedAt = "d.created_at";
 
     /// <summary>
     /// One page newest first (createdAt, then id, descending): after <paramref name="after"/> by keyset, or
@@ -30,9 +32,9 @@ public sealed record JobFilter(
         if (after is { } cursor)
         {
             // The plain bound lets an index on createdAt alone (the admin search across services) start its scan there.
-            sql.Append($" and {CreatedAt} <= {NotificationStore.Schema}.mt_immutable_timestamptz(?)");
-            sql.Append($" and ({CreatedAt}, d.id) < ({NotificationStore.Schema}.mt_immutable_timestamptz(?), ?)");
-            args.AddRange([JobCursor.Text(cursor.CreatedAt), JobCursor.Text(cursor.CreatedAt), cursor.JobId]);
+            sql.Append($" and {CreatedAt} <= ?");
+            sql.Append($" and ({CreatedAt}, d.id) < (?, ?)");
+            args.AddRange([cursor.CreatedAt, cursor.CreatedAt, cursor.JobId]);
         }
         sql.Append($" order by {CreatedAt} desc, d.id desc limit ?");
         args.Add(limit + 1);
@@ -70,9 +72,8 @@ public sealed record JobFilter(
         if (State is { } state) And("d.data ->> 'state' = ?", state.ToString());
         if (Adapter is { } adapter) And("d.data ->> 'adapterName' = ?", adapter);
         if (OfferId is { } offerId) And("(d.data ->> 'offerId')::uuid = ?", offerId);
-        // As text through the same function as the stored value, so both round their 100 ns digits alike.
-        if (From is { } from) And($"{CreatedAt} >= {NotificationStore.Schema}.mt_immutable_timestamptz(?)", JobCursor.Text(from));
-        if (To is { } to) And($"{CreatedAt} < {NotificationStore.Schema}.mt_immutable_timestamptz(?)", JobCursor.Text(to));
+        if (From is { } from) And($"{CreatedAt} >= ?", from);
+        if (To is { } to) And($"{CreatedAt} < ?", to);
         // The offer's metadata, not a copy on each job: PATCH and erasure change it in one place, and a job's writes stay as they were.
         if (Metadata is { } metadata)
         {

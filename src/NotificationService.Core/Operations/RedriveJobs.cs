@@ -33,9 +33,9 @@ public sealed record RedriveFilter(Guid? AdapterId, Guid? ServiceId, JobState[] 
     /// </summary>
     public (string Where, object[] Values) Sql(Guid cursor)
     {
-        var where = $"id > ? AND data->>'state' = ANY(?) AND data->>'paramsErasedAt' IS NULL AND {NotificationStore.Schema}.mt_immutable_timestamptz(data->>'finishedAt') < ?";
+        var where = $"id > ? AND data->>'state' = ANY(?) AND data->>'paramsErasedAt' IS NULL AND finished_at < ?";
         var values = new List<object> { cursor, States.Select(s => s.ToString()).ToArray(), To };
-        if (From is { } from) { where += $" AND {NotificationStore.Schema}.mt_immutable_timestamptz(data->>'finishedAt') >= ?"; values.Add(from); }
+        if (From is { } from) { where += " AND finished_at >= ?"; values.Add(from); }
         if (AdapterName is { } name) { where += " AND data->>'adapterName' = ?"; values.Add(name); }
         if (AdapterId is { } adapter) { where += " AND (data->>'adapterId')::uuid = ?"; values.Add(adapter); }
         if (ServiceId is { } service) { where += " AND (data->>'serviceId')::uuid = ?"; values.Add(service); }

@@ -159,7 +159,7 @@ public sealed class RetentionSweeper(IDocumentStore store, RetentionSettings set
         // The partial index on finishedAt holds only jobs whose params are not erased yet.
         var jobs = await ReadAsync(connection, $"""
             SELECT j.id, j.mt_version, (j.data->>'offerId')::uuid FROM {S}.mt_doc_job j
-            WHERE {S}.mt_immutable_timestamptz(j.data->>'finishedAt') < @cutoff AND j.data->>'paramsErasedAt' IS NULL
+            WHERE j.finished_at < @cutoff AND j.data->>'paramsErasedAt' IS NULL
               AND (j.data->>'serviceId')::uuid = @service AND j.data->>'state' = ANY(@terminal)
             LIMIT @limit
             """, serviceId, cutoff, r => (Id: r.GetGuid(0), Version: r.GetInt64(1), OfferId: r.GetGuid(2)), ct);
@@ -183,7 +183,7 @@ public sealed class RetentionSweeper(IDocumentStore store, RetentionSettings set
             SELECT j.id FROM {S}.mt_doc_offer o JOIN {S}.mt_doc_job j ON (j.data->>'offerId')::uuid = o.id
             WHERE {S}.mt_immutable_timestamptz(o.data->>'createdAt') < @cutoff AND (o.data->>'serviceId')::uuid = @service
               AND NOT EXISTS (SELECT 1 FROM {S}.mt_doc_job u WHERE (u.data->>'offerId')::uuid = o.id
-                              AND NOT coalesce(u.data->>'state' = ANY(@terminal) AND {S}.mt_immutable_timestamptz(u.data->>'finishedAt') < @cutoff, false))
+                              AND NOT coalesce(u.data->>'state' = ANY(@terminal) AND u.finished_at < @cutoff, false))
             LIMIT @limit
             """, serviceId, cutoff, r => r.GetGuid(0), ct);
         foreach (var id in jobs)

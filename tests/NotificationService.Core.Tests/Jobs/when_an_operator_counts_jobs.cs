@@ -28,7 +28,7 @@ public sealed class when_an_operator_counts_jobs(SystemFixture system) : Integra
         Assert.Equal([new JobCount(System.Email.Name, JobState.Scheduled, 2)], await CountAsync($"?from={Utc(created[1])}"));
         Assert.Equal([new JobCount(System.Email.Name, JobState.Scheduled, 1)], await CountAsync($"?to={Utc(created[1])}"));
         Assert.Equal([new JobCount(System.Email.Name, JobState.Scheduled, 1)], await CountAsync($"?from={Utc(created[1])}&to={Utc(created[2])}"));
-        // PostgreSQL keeps microseconds (the stored time may round up by one): a millisecond later is past the last job for sure.
+        // PostgreSQL keeps microseconds: a millisecond later is past the last job for sure.
         Assert.Empty(await CountAsync($"?from={Utc(created[2].AddMilliseconds(1))}"));
         // The same instant written with another offset bounds the same jobs.
         var plus3 = Uri.EscapeDataString(created[1].ToOffset(TimeSpan.FromHours(3)).ToString("O"));

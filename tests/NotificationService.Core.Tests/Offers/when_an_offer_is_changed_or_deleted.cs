@@ -40,6 +40,27 @@ public sealed class when_an_offer_is_changed_or_deleted(SystemFixture system) : 
     }
 
     [Fact]
+    public async Task an_expiry_given_with_an_offset_is_kept_as_the_same_instant_in_utc()
+    {
+        // The job's expiry is a timestamptz column too (NotificationStore), which Npgsql writes only from a UTC time: the
+        // projection keeps it in UTC, so a client's +03:00 or -05:00 is the same instant on create and on PATCH, not a 500.
+        var expireAt = DateTimeOffset.UtcNow.AddMinutes(30).ToOffset(TimeSpan.FromHours(3));
+        var offer = await System.CreateOfferAsync(System.Tenant, new
+        {
+            targets = new[] { ClientApi.EmailTarget(System.Email.Name, "offset@example.test") },
+            sendAt = DateTimeOffset.UtcNow.AddSeconds(60),
+            expireAt = expireAt.ToString("O"),
+        });
+        var job = await System.GetJobAsync(System.Tenant, offer.Jobs[0].Id);
+        Assert.Equal((expireAt, TimeSpan.Zero), (job.ExpireAt!.Value, job.ExpireAt.Value.Offset));
+
+        var later = expireAt.AddMinutes(10).ToOffset(TimeSpan.FromHours(-5));
+        var (status, problem) = await System.SendForStatusAsync(HttpMethod.Patch, $"/v1/offers/{offer.Id}", System.Tenant.ApiKey, new { expireAt = later.ToString("O") });
+        Assert.True(status == 200, problem.ToString());
+        Assert.Equal(later, (await System.GetJobAsync(System.Tenant, offer.Jobs[0].Id)).ExpireAt);
+    }
+
+    [Fact]
     public async Task params_that_break_the_schema_are_refused_with_their_path()
     {
         var offerId = await ScheduledOfferAsync("x@example.test");

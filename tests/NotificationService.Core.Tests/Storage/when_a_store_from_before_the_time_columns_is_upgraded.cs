@@ -1,0 +1,132 @@
+using Marten;
+using Npgsql;
+using NotificationService.Storage;
+using NotificationService.Storage.Jobs;
+
+namespace NotificationService.Core.Tests.Storage;
+
+/// <summary>
+/// A deployment upgraded from a version that kept the job's times only in its JSON, with indexes over expressions that
+/// call mt_immutable_timestamptz: the core's migration at start adds the time columns, fills them from every stored job
+/// and moves the indexes onto them, so the jobs stored before are found by time as before. In a schema of the test's own
+/// (the same configuration, another schema name), so the store the other tests share is left alone.
+/// </summary>
+public sealed class when_a_store_from_before_the_time_columns_is_upgraded : IAsyncLifetime
+{
+    private readonly string _schema = $"upgrade_{Guid.NewGuid():N}";
+    private static readonly System.Text.Json.JsonElement NoParams = System.Text.Json.JsonDocument.Parse("{}").RootElement.Clone();
+    private readonly List<DocumentStore> _stores = [];
+
+    private DocumentStore Store()
+    {
+        var store = DocumentStore.For(opts =>
+        {
+            opts.UseNotificationStore(ScratchTable.Postgres);
+            opts.DatabaseSchemaName = _schema;
+        });
+        _stores.Add(store);
+        return store;
+    }
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        foreach (var store in _stores) store.Dispose();
+        await ExecuteAsync($"DROP SCHEMA IF EXISTS {_schema} CASCADE");
+    }
+
+    private static async Task ExecuteAsync(string sql, params object[] values)
+    {
+        await using var connection = new NpgsqlConnection(ScratchTable.Postgres);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        foreach (var value in values) command.Parameters.Add(new NpgsqlParameter { Value = value });
+        await command.ExecuteNonQueryAsync();
+    }
+
+    private static async Task<List<string>> IndexDefinitionsAsync(string schema)
+    {
+        await using var connection = new NpgsqlConnection(ScratchTable.Postgres);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = 'mt_doc_job'", connection);
+        command.Parameters.Add(new NpgsqlParameter { Value = schema });
+        var definitions = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync()) definitions.Add(reader.GetString(0));
+        return definitions;
+    }
+
+    [Fact]
+    public async Task the_jobs_stored_before_get_their_times_as_columns_and_the_indexes_use_them()
+    {
+        var before = Store();
+        await before.Storage.ApplyAllConfiguredChangesToDatabaseAsync();
+        // The table as the previous version left it: no time columns, the time indexes over the JSON.
+        await ExecuteAsync($"""
+            ALTER TABLE {_schema}.mt_doc_job DROP COLUMN created_at, DROP COLUMN expire_at, DROP COLUMN finished_at;
+            CREATE INDEX mt_doc_job_idx_created_at ON {_schema}.mt_doc_job ({_schema}.mt_immutable_timestamptz(data ->> 'createdAt'));
+            CREATE INDEX mt_doc_job_idx_finished_at_unerased ON {_schema}.mt_doc_job ({_schema}.mt_immutable_timestamptz(data ->> 'finishedAt'))
+              WHERE (data ->> 'paramsErasedAt') IS NULL;
+            """);
+        // Whole microseconds, which PostgreSQL keeps exactly.
+        var created = new DateTimeOffset(2026, 11, 3, 9, 15, 42, TimeSpan.FromHours(3)).AddTicks(1_234_560);
+        var job = new Job
+        {
+            Id = Guid.NewGuid(), OfferId = Guid.NewGuid(), ServiceId = Guid.NewGuid(), AdapterId = Guid.NewGuid(), AdapterName = "old", Params = NoParams,
+            State = JobState.Finished, CreatedAt = created, ExpireAt = created.AddHours(1), StartedAt = created.AddSeconds(1),
+            FinishedAt = created.AddSeconds(2), Attempts = 1, Version = 3,
+        };
+        await ExecuteAsync($"INSERT INTO {_schema}.mt_doc_job (id, data, mt_dotnet_type, mt_version) VALUES ($1, $2::jsonb, $3, 3)",
+            job.Id, before.Options.Serializer().ToJson(job), typeof(Job).FullName!);
+
+        var upgraded = Store();
+        await upgraded.Storage.ApplyAllConfiguredChangesToDatabaseAsync();
+
+        await using (var connection = new NpgsqlConnection(ScratchTable.Postgres))
+        {
+            await connection.OpenAsync();
+            await using var read = new NpgsqlCommand($"SELECT created_at, expire_at, finished_at FROM {_schema}.mt_doc_job WHERE id = $1", connection);
+            read.Parameters.Add(new NpgsqlParameter { Value = job.Id });
+            await using var reader = await read.ExecuteReaderAsync();
+            Assert.True(await reader.ReadAsync());
+            Assert.Equal(job.CreatedAt, reader.GetFieldValue<DateTimeOffset>(0));
+            Assert.Equal(job.ExpireAt, reader.GetFieldValue<DateTimeOffset>(1));
+            Assert.Equal(job.FinishedAt, reader.GetFieldValue<DateTimeOffset>(2));
+        }
+
+        // Marten's queries on those members read the columns, and find the job stored before the upgrade.
+        await using (var session = upgraded.QuerySession())
+        {
+            Assert.Equal([job.Id], await session.Query<Job>().Where(j => j.ExpireAt <= created.AddHours(2).ToUniversalTime()).Select(j => j.Id).ToListAsync());
+            Assert.Empty(await session.Query<Job>().Where(j => j.FinishedAt < created.ToUniversalTime()).Select(j => j.Id).ToListAsync());
+        }
+
+        // No index of the job table calls a function per write any more; the time indexes are on the columns.
+        var indexes = await IndexDefinitionsAsync(_schema);
+        Assert.DoesNotContain(indexes, d => d.Contains("mt_immutable_timestamptz"));
+        Assert.Contains(indexes, d => d.Contains("mt_doc_job_idx_created_at") && d.EndsWith("(created_at)"));
+        Assert.Contains(indexes, d => d.Contains("mt_doc_job_idx_finished_at_unerased") && d.Contains("(finished_at)")
+                                      && d.Contains("finished_at IS NOT NULL"));
+    }
+
+    [Fact]
+    public async Task a_job_written_through_marten_fills_the_columns_from_the_document()
+    {
+        var store = Store();
+        await store.Storage.ApplyAllConfiguredChangesToDatabaseAsync();
+        // 100 ns digits: Npgsql drops them for the column, as it does for any time passed as a parameter, so a query's
+        // bound made from the document's time and the column agree.
+        var created = DateTimeOffset.UtcNow.AddTicks(7);
+        var job = new Job { Id = Guid.NewGuid(), State = JobState.Queued, CreatedAt = created, AdapterName = "new", Params = NoParams };
+        await using (var session = store.LightweightSession())
+        {
+            session.Store(job);
+            await session.SaveChangesAsync();
+        }
+
+        await using var query = store.QuerySession();
+        Assert.Equal([job.Id], await query.Query<Job>().Where(j => j.CreatedAt >= created && j.CreatedAt <= created).Select(j => j.Id).ToListAsync());
+        Assert.Empty(await query.Query<Job>().Where(j => j.ExpireAt != null || j.FinishedAt != null).Select(j => j.Id).ToListAsync());
+    }
+}
