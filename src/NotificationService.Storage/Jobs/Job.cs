@@ -16,11 +16,16 @@ public sealed class Job
     public string AdapterName { get; set; } = "";
     public JsonElement Params { get; set; }
     public JobState State { get; set; }
-    public DateTimeOffset CreatedAt { get; set; }
+    // The times that are columns as well (NotificationStore) are held in UTC, however they were set or stored: Npgsql
+    // writes a DateTimeOffset to timestamptz only with offset 0, a client may give an expiry with any offset (the same
+    // instant, shown in UTC), and documents stored before these were columns kept the client's offset.
+    private DateTimeOffset _createdAt;
+    private DateTimeOffset? _expireAt, _finishedAt;
+    public DateTimeOffset CreatedAt { get => _createdAt; set => _createdAt = value.ToUniversalTime(); }
     public DateTimeOffset? SendAt { get; set; }
-    public DateTimeOffset? ExpireAt { get; set; }
+    public DateTimeOffset? ExpireAt { get => _expireAt; set => _expireAt = value?.ToUniversalTime(); }
     public DateTimeOffset? StartedAt { get; set; }
-    public DateTimeOffset? FinishedAt { get; set; }
+    public DateTimeOffset? FinishedAt { get => _finishedAt; set => _finishedAt = value?.ToUniversalTime(); }
     public int Attempts { get; set; }
     /// <summary>The error of the last attempt that failed (kept when a later attempt delivers), and which attempt that was.</summary>
     public string? LastError { get; set; }
@@ -46,10 +51,6 @@ public sealed class Job
 
     /// <summary>What erased params read as, in the document and in the events that carried them.</summary>
     public static JsonElement ErasedParams { get; } = JsonDocument.Parse("""{"erased":true}""").RootElement.Clone();
-
-    // The times that are columns as well (NotificationStore) are kept in UTC: Npgsql writes a DateTimeOffset to timestamptz
-    // only with offset 0, and a client may give an expiry with any offset (the same instant, shown in UTC).
-    private static DateTimeOffset? Utc(DateTimeOffset? time) => time?.ToUniversalTime();
 
     public bool IsTerminal => State is JobState.Finished or JobState.Failed or JobState.Expired or JobState.Canceled;
 
@@ -106,27 +107,27 @@ public sealed class Job
     public void Apply(JobScheduled e)
     {
         (Id, OfferId, ServiceId, AdapterId, AdapterName, Params) = (e.JobId, e.OfferId, e.ServiceId, e.AdapterId, e.AdapterName, e.Params);
-        (State, CreatedAt, SendAt, ExpireAt) = (JobState.Scheduled, e.CreatedAt.ToUniversalTime(), e.SendAt, Utc(e.ExpireAt));
+        (State, CreatedAt, SendAt, ExpireAt) = (JobState.Scheduled, e.CreatedAt, e.SendAt, e.ExpireAt);
     }
 
     public void Apply(JobQueued e)
     {
         (Id, OfferId, ServiceId, AdapterId, AdapterName, Params) = (e.JobId, e.OfferId, e.ServiceId, e.AdapterId, e.AdapterName, e.Params);
         // A scheduled job was created when it was scheduled; an immediate one when it was queued.
-        if (CreatedAt == default) CreatedAt = e.QueuedAt.ToUniversalTime();
-        (State, ExpireAt) = (JobState.Queued, Utc(e.ExpireAt));
+        if (CreatedAt == default) CreatedAt = e.QueuedAt;
+        (State, ExpireAt) = (JobState.Queued, e.ExpireAt);
     }
 
     public void Apply(JobStarted e) => (State, StartedAt, Attempts) = (JobState.Started, StartedAt ?? e.StartedAt, e.Attempt);
     public void Apply(JobPossibleDuplicate e) => PossibleDuplicates++;
     public void Apply(JobAttemptFailed e) => (State, LastError, LastErrorAttempt, LastErrorDetail) = (JobState.Queued, e.Error, e.Attempt, e.Detail);
-    public void Apply(JobFinished e) => (State, FinishedAt) = (JobState.Finished, e.FinishedAt.ToUniversalTime());
-    public void Apply(JobFailed e) => (State, FinishedAt, LastError, LastErrorAttempt, LastErrorDetail) = (JobState.Failed, e.FailedAt.ToUniversalTime(), e.Error, e.Attempt, e.Detail);
-    public void Apply(JobExpired e) => (State, FinishedAt) = (JobState.Expired, e.ExpiredAt.ToUniversalTime());
+    public void Apply(JobFinished e) => (State, FinishedAt) = (JobState.Finished, e.FinishedAt);
+    public void Apply(JobFailed e) => (State, FinishedAt, LastError, LastErrorAttempt, LastErrorDetail) = (JobState.Failed, e.FailedAt, e.Error, e.Attempt, e.Detail);
+    public void Apply(JobExpired e) => (State, FinishedAt) = (JobState.Expired, e.ExpiredAt);
     public void Apply(JobCancellationRequested e) => CancellationRequested = true;
-    public void Apply(JobCanceled e) => (State, FinishedAt, PossiblyDelivered) = (JobState.Canceled, e.CanceledAt.ToUniversalTime(), e.PossiblyDelivered);
+    public void Apply(JobCanceled e) => (State, FinishedAt, PossiblyDelivered) = (JobState.Canceled, e.CanceledAt, e.PossiblyDelivered);
     public void Apply(JobParamsUpdated e) => Params = e.Params;
-    public void Apply(JobExpiryChanged e) => ExpireAt = Utc(e.ExpireAt);
+    public void Apply(JobExpiryChanged e) => ExpireAt = e.ExpireAt;
     public void Apply(JobRescheduled e) => SendAt = e.SendAt;
     public void Apply(JobRequeued e) => (State, Generation) = (JobState.Queued, e.Generation);
     // The provider's answer may quote the recipient, so it goes with the params (the stored events' detail too).
