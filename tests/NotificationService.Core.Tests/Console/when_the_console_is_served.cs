@@ -9,6 +9,7 @@ public sealed class when_the_console_is_served(SystemFixture system) : Integrati
     [InlineData("/console/app.js", "text/javascript")]
     [InlineData("/console/pages/signin.js", "text/javascript")]
     [InlineData("/console/console.css", "text/css")]
+    [InlineData("/console/favicon.svg", "image/svg+xml")]
     public async Task each_file_has_its_type_and_the_security_headers_without_a_key(string url, string type)
     {
         var result = await System.ScenarioAsync(HttpMethod.Get, url, key: null, expect: 200);
