@@ -10,9 +10,10 @@ namespace NotificationService.Bench;
 /// </summary>
 public static class RunningTime
 {
+    // An idle thread-pool thread is waiting only once it blocks (WaitForSignal): its spin before that runs on a core.
     private static readonly string[] Waiting =
     [
-        "LowLevelLifoSemaphore", "Monitor.Wait", "WaitHandle.Wait", "ManualResetEventSlim.Wait", "WaitForSocketEvents", "Thread.Sleep",
+        "LowLevelLifoSemaphore.WaitForSignal", "Monitor.Wait", "WaitHandle.Wait", "ManualResetEventSlim.Wait", "WaitForSocketEvents", "Thread.Sleep",
         "Interop+Sys.Read(", "WaitOneCore", "WaitNative", "TimerQueue.TimerThread", "Interop+Sys.Poll", "SocketAsyncEngine.EventLoop",
         "SemaphoreSlim.Wait", "WaitPid", "Task.SpinThenBlockingWait", "Task.InternalWait",
     ];

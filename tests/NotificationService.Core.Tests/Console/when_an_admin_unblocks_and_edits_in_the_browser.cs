@@ -42,8 +42,9 @@ public sealed class when_an_admin_unblocks_and_edits_in_the_browser(SystemFixtur
         await System.ScenarioAsync(HttpMethod.Post, $"/admin/adapters/{adapter.Id}/block", SystemFixture.AdminKey, expect: 200);
 
         await page.GotoAsync(browser.ConsoleUrl + $"#/adapters/{adapter.Id}");
-        await RedrawnAsync(page, () => page.GetByRole(AriaRole.Button, new() { Name = "Unblock adapter" }).ClickAsync());
+        await UntilRedrawnAsync(page, () => page.GetByRole(AriaRole.Button, new() { Name = "Unblock adapter" }).ClickAsync());
         await Assertions.Expect(page.GetByText($"{adapter.Name} is unblocked.")).ToBeVisibleAsync();
+        // Exact: a role name otherwise matches as a substring, and "Unblock adapter" contains it.
         await Assertions.Expect(page.GetByRole(AriaRole.Button, new() { Name = "Block adapter", Exact = true })).ToBeVisibleAsync();
         var (_, stored) = await System.SendForStatusAsync(HttpMethod.Get, $"/admin/adapters/{adapter.Id}", SystemFixture.AdminKey);
         Assert.Equal("Active", stored.GetProperty("status").GetString());
@@ -52,7 +53,7 @@ public sealed class when_an_admin_unblocks_and_edits_in_the_browser(SystemFixtur
         await edit.GetByLabel("maxAttempts", new() { Exact = true }).FillAsync("9");
         await edit.GetByLabel("rateLimitPerSecond", new() { Exact = true }).FillAsync("3");
         await edit.GetByLabel(System.Tenant.Name, new() { Exact = true }).CheckAsync();
-        await RedrawnAsync(page, () => edit.GetByRole(AriaRole.Button, new() { Name = "Save changes" }).ClickAsync());
+        await UntilRedrawnAsync(page, () => edit.GetByRole(AriaRole.Button, new() { Name = "Save changes" }).ClickAsync());
         await Assertions.Expect(page.GetByText("Saved.")).ToBeVisibleAsync();
         // Drawn again from the API.
         await Assertions.Expect(edit.GetByLabel(System.Tenant.Name, new() { Exact = true })).ToBeCheckedAsync();
@@ -67,11 +68,10 @@ public sealed class when_an_admin_unblocks_and_edits_in_the_browser(SystemFixtur
         await edit.GetByLabel("rateLimitPerSecond", new() { Exact = true }).FillAsync("");
         await edit.GetByLabel(System.Tenant.Name, new() { Exact = true }).UncheckAsync();
         // "Saved." is still there from the first save: wait for this PATCH's answer instead.
-        IResponse? patched = null;
-        await RedrawnAsync(page, async () => patched = await page.RunAndWaitForResponseAsync(
+        var patched = await UntilRedrawnAsync(page, () => page.RunAndWaitForResponseAsync(
             () => edit.GetByRole(AriaRole.Button, new() { Name = "Save changes" }).ClickAsync(),
             r => r.Request.Method == "PATCH" && r.Url.EndsWith($"/admin/adapters/{adapter.Id}")));
-        Assert.Equal(200, patched!.Status);
+        Assert.Equal(200, patched.Status);
         Assert.Null(JsonDocument.Parse(patched.Request.PostData!).RootElement.GetProperty("policy").GetProperty("rateLimitPerSecond").GetString());
         await Assertions.Expect(edit.GetByLabel(System.Tenant.Name, new() { Exact = true })).Not.ToBeCheckedAsync();
         await Assertions.Expect(edit.GetByLabel("rateLimitPerSecond", new() { Exact = true })).ToHaveValueAsync("");
@@ -85,13 +85,15 @@ public sealed class when_an_admin_unblocks_and_edits_in_the_browser(SystemFixtur
 
     /// <summary>
     /// Runs an action after which the adapter's page draws itself again from the API, and waits until it has: until then
-    /// the page shows the form about to be replaced, and what a test fills in there is lost. (A role name matches as a
-    /// substring, so waiting for "Block adapter" alone was met by the "Unblock adapter" button still on the page.)
+    /// the page shows the form about to be replaced, and what a test fills in there is lost.
     /// </summary>
-    private static async Task RedrawnAsync(IPage page, Func<Task> action)
+    private static async Task<T> UntilRedrawnAsync<T>(IPage page, Func<Task<T>> action)
     {
-        await page.Locator("form[aria-label='Change the adapter']").EvaluateAsync("form => form.dataset.replaced = 'pending'");
-        await action();
-        await Assertions.Expect(page.Locator("form[aria-label='Change the adapter']:not([data-replaced])")).ToBeVisibleAsync();
+        await page.Locator("form[aria-label='Change the adapter']").EvaluateAsync("form => form.dataset.stale = 'true'");
+        var result = await action();
+        await Assertions.Expect(page.Locator("form[aria-label='Change the adapter']:not([data-stale])")).ToBeVisibleAsync();
+        return result;
     }
+
+    private static Task UntilRedrawnAsync(IPage page, Func<Task> action) => UntilRedrawnAsync(page, async () => { await action(); return true; });
 }
