@@ -1,13 +1,27 @@
 using NotificationService.Testing;
 using RabbitMQ.Client;
+using RabbitMQ.Client.Exceptions;
 
 namespace NotificationService.Core.Tests;
 
 public static class Broker
 {
-    /// <summary>Messages waiting in a queue (ready, not yet delivered to a consumer), read from the real broker.</summary>
-    public static Task<uint> QueueDepthAsync(string queue) =>
-        OnChannelAsync(async channel => (await channel.QueueDeclarePassiveAsync(queue)).MessageCount);
+    /// <summary>
+    /// Messages waiting in a queue (ready, not yet delivered to a consumer), read from the real broker. An adapter's queue
+    /// is declared by the first send to it, which comes after the offer's response (SendAfterCommit), or by its worker:
+    /// until then it holds nothing.
+    /// </summary>
+    public static async Task<uint> QueueDepthAsync(string queue)
+    {
+        try
+        {
+            return await OnChannelAsync(async channel => (await channel.QueueDeclarePassiveAsync(queue)).MessageCount);
+        }
+        catch (OperationInterruptedException e) when (e.ShutdownReason?.ReplyCode == 404)
+        {
+            return 0;
+        }
+    }
 
     /// <summary>Deletes every message waiting in a queue: a message lost on the way to the workers.</summary>
     public static Task PurgeAsync(string queue) => OnChannelAsync(channel => channel.QueuePurgeAsync(queue));

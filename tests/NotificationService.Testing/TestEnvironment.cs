@@ -46,16 +46,16 @@ public static class TestEnvironment
             ? value
             : throw new InvalidOperationException($"{name} is not set: run the tests with ./ns test, which starts PostgreSQL and RabbitMQ.");
 
-    /// <summary>Stops or starts the RabbitMQ application (the node and its data stay), through <c>./ns rabbitmqctl</c>.</summary>
-    public static async Task RabbitMqCtlAsync(string command)
+    /// <summary>Runs <c>rabbitmqctl</c> on the tests' broker (through <c>./ns rabbitmqctl</c>), e.g. to stop or start its application.</summary>
+    public static async Task RabbitMqCtlAsync(params string[] command)
     {
         var ctl = Required("NS_RABBITMQCTL").Split(' ', 2);
         var start = new ProcessStartInfo(ctl[0]) { RedirectStandardOutput = true, RedirectStandardError = true };
         if (ctl.Length > 1) start.ArgumentList.Add(ctl[1]);
-        start.ArgumentList.Add(command);
+        foreach (var argument in command) start.ArgumentList.Add(argument);
         using var process = Process.Start(start)!;
         var output = await process.StandardError.ReadToEndAsync() + await process.StandardOutput.ReadToEndAsync();
         await process.WaitForExitAsync();
-        if (process.ExitCode != 0) throw new InvalidOperationException($"rabbitmqctl {command} failed: {output}");
+        if (process.ExitCode != 0) throw new InvalidOperationException($"rabbitmqctl {string.Join(' ', command)} failed: {output}");
     }
 }

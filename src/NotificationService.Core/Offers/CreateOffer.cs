@@ -264,10 +264,10 @@ public static class CreateOfferEndpoint
     [ProducesResponseType<ValidationProblemDetails>(422, "application/problem+json")]
     [ProducesResponseType<ProblemDetails>(429, "application/problem+json")]
     [ProducesResponseType<ProblemDetails>(409, "application/problem+json")]
-    public static (OfferAccepted, IEnumerable<IMartenOp>, OutgoingMessages) Post(
+    public static (OfferAccepted, IEnumerable<IMartenOp>, SendAfterCommit) Post(
         CreateOffer command, OfferContext context, ClaimsPrincipal user, TimeProvider clock, FairShare fairShare)
     {
-        if (context.Earlier is { } earlier) return (new OfferAccepted(earlier.OfferId, earlier.Jobs), [], []);
+        if (context.Earlier is { } earlier) return (new OfferAccepted(earlier.OfferId, earlier.Jobs), [], new SendAfterCommit([]));
 
         var now = clock.GetUtcNow();
         var scheduled = command.SendAt is { } sendAt && sendAt > now;
@@ -325,7 +325,8 @@ public static class CreateOfferEndpoint
             }));
         // Its jobs are stored with it: from the commit on they count as themselves, not as a reservation.
         operations.Add(new LimitsStorage.ClaimReservation(offer.Id));
-        return (new OfferAccepted(offer.Id, jobs), operations, messages);
+        // In the transaction's outbox like any cascade, but the client does not wait for the broker.
+        return (new OfferAccepted(offer.Id, jobs), operations, new SendAfterCommit(messages));
     }
 
     /// <summary>A fallback step as the offer keeps it until it starts: rendered now, so a later template edit never changes it.</summary>

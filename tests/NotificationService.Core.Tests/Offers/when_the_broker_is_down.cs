@@ -37,6 +37,40 @@ public sealed class when_the_broker_is_down(SystemFixture system) : IntegrationC
     }
 
     /// <summary>
+    /// The accept answers once its transaction has committed; the broker's publisher confirm and the outbox row's delete
+    /// come after the response (SendAfterCommit). With a memory alarm RabbitMQ blocks every publisher: the offer is still
+    /// answered at once, its delivery waits in the outbox unconfirmed, and once the alarm clears the job is delivered.
+    /// </summary>
+    [Fact]
+    public async Task an_offer_is_answered_while_the_broker_blocks_publishers_and_delivered_once_it_accepts_again()
+    {
+        Guid jobId;
+        await TestEnvironment.RabbitMqCtlAsync("set_vm_memory_high_watermark", "0");
+        try
+        {
+            // Held until the alarm clears, were the response waiting for the broker's confirm.
+            var offer = await System.CreateOfferAsync(System.Tenant,
+                    new { targets = new[] { ClientApi.EmailTarget(System.Email.Name, "blocked@example.test") } })
+                .WaitAsync(TimeSpan.FromSeconds(10));
+            jobId = Assert.Single(offer.Jobs).Id;
+
+            // A fixed wait, as what it shows is something NOT happening: nothing gets past a blocking broker.
+            await Task.Delay(TimeSpan.FromSeconds(2));
+            Assert.Equal(JobState.Queued, (await System.GetJobAsync(System.Tenant, jobId)).State);
+            Assert.Equal(1L, await OutboxAsync($"destination = '{Topology.QueueUri(System.Email.Queue)}'"));
+        }
+        finally
+        {
+            await TestEnvironment.RabbitMqCtlAsync("set_vm_memory_high_watermark", "0.4");
+        }
+
+        Assert.Equal(JobState.Finished, (await System.WaitForTerminalAsync(System.Tenant, jobId, TimeSpan.FromSeconds(60))).State);
+        Assert.Single(System.Smtp.To("blocked@example.test"));
+        await Eventually.Until(() => OutboxAsync($"destination = '{Topology.QueueUri(System.Email.Queue)}'"), left => left == 0,
+            TimeSpan.FromSeconds(10), "the adapter's outbox to empty");
+    }
+
+    /// <summary>
     /// A sender whose broker is down keeps 100 messages in memory and gives the rest of its outbox back to any node (owner
     /// 0), to be resumed by the durability agent once the broker is back: this outage accepts more than that, so both
     /// paths have to deliver. The agent resumes <see cref="CritterStack.RecoveryBatchSize"/> per poll, not Wolverine's 100
