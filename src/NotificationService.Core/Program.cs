@@ -88,6 +88,8 @@ builder.Services.AddServiceLimits(builder.Configuration, postgres);
 builder.Services.AddHostedService<ExpirySweeper>();
 builder.Services.AddSingleton(JobReconciler.Bounds(builder.Configuration)).AddSingleton<JobReconciler>();
 builder.Services.AddSingleton(FairShare.Settings.From(builder.Configuration)).AddSingleton<FairShare>();
+// Registered after UseWolverine, so it stops first: the sends in flight end before Wolverine's senders do.
+builder.Services.AddSingleton<BackgroundSends>().AddHostedService(sp => sp.GetRequiredService<BackgroundSends>());
 builder.Services.AddHostedService(sp => sp.GetRequiredService<JobReconciler>());
 builder.Services.AddRetention(builder.Configuration);
 builder.Services.AddCallbacks(callbacks);

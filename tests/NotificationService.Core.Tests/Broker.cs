@@ -8,16 +8,16 @@ public static class Broker
 {
     /// <summary>
     /// Messages waiting in a queue (ready, not yet delivered to a consumer), read from the real broker. An adapter's queue
-    /// is declared by the first send to it, which comes after the offer's response (SendAfterCommit), or by its worker:
-    /// until then it holds nothing.
+    /// is declared by the core's first send to it, which comes after the offer's response (SendWithoutWaiting), or by its
+    /// worker: where that may not have happened yet, <paramref name="missingIsEmpty"/> counts a queue not declared as empty.
     /// </summary>
-    public static async Task<uint> QueueDepthAsync(string queue)
+    public static async Task<uint> QueueDepthAsync(string queue, bool missingIsEmpty = false)
     {
         try
         {
             return await OnChannelAsync(async channel => (await channel.QueueDeclarePassiveAsync(queue)).MessageCount);
         }
-        catch (OperationInterruptedException e) when (e.ShutdownReason?.ReplyCode == 404)
+        catch (OperationInterruptedException e) when (missingIsEmpty && e.ShutdownReason?.ReplyCode == 404)
         {
             return 0;
         }

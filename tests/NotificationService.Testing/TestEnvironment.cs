@@ -46,16 +46,17 @@ public static class TestEnvironment
             ? value
             : throw new InvalidOperationException($"{name} is not set: run the tests with ./ns test, which starts PostgreSQL and RabbitMQ.");
 
-    /// <summary>Runs <c>rabbitmqctl</c> on the tests' broker (through <c>./ns rabbitmqctl</c>), e.g. to stop or start its application.</summary>
-    public static async Task RabbitMqCtlAsync(params string[] command)
+    /// <summary>Runs <c>rabbitmqctl</c> on the tests' broker (through <c>./ns rabbitmqctl</c>), e.g. to stop or start its application; its output.</summary>
+    public static async Task<string> RabbitMqCtlAsync(params string[] command)
     {
         var ctl = Required("NS_RABBITMQCTL").Split(' ', 2);
         var start = new ProcessStartInfo(ctl[0]) { RedirectStandardOutput = true, RedirectStandardError = true };
         if (ctl.Length > 1) start.ArgumentList.Add(ctl[1]);
         foreach (var argument in command) start.ArgumentList.Add(argument);
         using var process = Process.Start(start)!;
-        var output = await process.StandardError.ReadToEndAsync() + await process.StandardOutput.ReadToEndAsync();
+        var (stdout, stderr) = (process.StandardOutput.ReadToEndAsync(), process.StandardError.ReadToEndAsync());
         await process.WaitForExitAsync();
-        if (process.ExitCode != 0) throw new InvalidOperationException($"rabbitmqctl {string.Join(' ', command)} failed: {output}");
+        if (process.ExitCode != 0) throw new InvalidOperationException($"rabbitmqctl {string.Join(' ', command)} failed: {await stderr}{await stdout}");
+        return await stdout;
     }
 }

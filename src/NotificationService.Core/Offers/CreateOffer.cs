@@ -264,10 +264,10 @@ public static class CreateOfferEndpoint
     [ProducesResponseType<ValidationProblemDetails>(422, "application/problem+json")]
     [ProducesResponseType<ProblemDetails>(429, "application/problem+json")]
     [ProducesResponseType<ProblemDetails>(409, "application/problem+json")]
-    public static (OfferAccepted, IEnumerable<IMartenOp>, SendAfterCommit) Post(
+    public static (OfferAccepted, IEnumerable<IMartenOp>, SendWithoutWaiting) Post(
         CreateOffer command, OfferContext context, ClaimsPrincipal user, TimeProvider clock, FairShare fairShare)
     {
-        if (context.Earlier is { } earlier) return (new OfferAccepted(earlier.OfferId, earlier.Jobs), [], new SendAfterCommit([]));
+        if (context.Earlier is { } earlier) return (new OfferAccepted(earlier.OfferId, earlier.Jobs), [], new SendWithoutWaiting([]));
 
         var now = clock.GetUtcNow();
         var scheduled = command.SendAt is { } sendAt && sendAt > now;
@@ -326,7 +326,7 @@ public static class CreateOfferEndpoint
         // Its jobs are stored with it: from the commit on they count as themselves, not as a reservation.
         operations.Add(new LimitsStorage.ClaimReservation(offer.Id));
         // In the transaction's outbox like any cascade, but the client does not wait for the broker.
-        return (new OfferAccepted(offer.Id, jobs), operations, new SendAfterCommit(messages));
+        return (new OfferAccepted(offer.Id, jobs), operations, new SendWithoutWaiting(messages));
     }
 
     /// <summary>A fallback step as the offer keeps it until it starts: rendered now, so a later template edit never changes it.</summary>

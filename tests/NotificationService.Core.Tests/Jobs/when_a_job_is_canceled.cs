@@ -16,7 +16,9 @@ public sealed class when_a_job_is_canceled(SystemFixture system) : IntegrationCo
         Assert.Equal(202, status);
         Assert.Equal("Canceled", body.GetProperty("state").GetString());
 
-        // The job's message is still in the queue; a worker that takes it must see the cancel and not send.
+        // The job's message waits in the queue (sent after the offer's response); a worker that takes it must see the
+        // cancel and not send.
+        await Eventually.Until(() => Broker.QueueDepthAsync(idle.Queue, missingIsEmpty: true), depth => depth == 1, what: "the job's message to reach the queue");
         var worker = await System.StartEmailWorkerAsync(idle.ApiKey);
         await Eventually.Until(() => Broker.QueueDepthAsync(idle.Queue), depth => depth == 0, what: "the worker to take the job");
         await System.StopWorkerAsync(worker); // stopping drains what it holds, so its decision is committed

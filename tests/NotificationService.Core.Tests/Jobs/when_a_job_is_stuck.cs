@@ -161,7 +161,7 @@ public sealed class when_a_job_is_stuck(SystemFixture system) : IntegrationConte
     {
         var adapter = await System.CreateEmailAdapterAsync($"stuck-{Guid.NewGuid():N}"[..20], System.Smtp.Port);
         var offer = await System.CreateOfferAsync(System.Tenant, new { targets = new[] { ClientApi.EmailTarget(adapter.Name, to) } });
-        await Eventually.Until(() => Broker.QueueDepthAsync(adapter.Queue), depth => depth == 1, what: "the job's message to reach the queue");
+        await Eventually.Until(() => Broker.QueueDepthAsync(adapter.Queue, missingIsEmpty: true), depth => depth == 1, what: "the job's message to reach the queue");
         return (adapter, offer.Jobs[0].Id);
     }
 }

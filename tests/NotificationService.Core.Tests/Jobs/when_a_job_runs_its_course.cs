@@ -55,6 +55,7 @@ public sealed class when_a_job_runs_its_course(SystemFixture system) : Integrati
         Assert.Equal(JobState.Expired, job.State);
         Assert.Null(job.StartedAt);
 
+        await Eventually.Until(() => Broker.QueueDepthAsync(idle.Queue, missingIsEmpty: true), depth => depth == 1, what: "the job's message to reach the queue");
         var worker = await System.StartEmailWorkerAsync(idle.ApiKey);
         await Eventually.Until(() => Broker.QueueDepthAsync(idle.Queue), depth => depth == 0, what: "the worker to take the job");
         await System.StopWorkerAsync(worker);

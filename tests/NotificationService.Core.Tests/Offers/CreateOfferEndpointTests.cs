@@ -44,8 +44,8 @@ public sealed class CreateOfferEndpointTests
     public void an_immediate_offer_queues_each_job_and_sends_it_to_its_adapters_queue()
     {
         var context = Context();
-        var (accepted, operations, afterCommit) = CreateOfferEndpoint.Post(Offer(), context, User, Clock, NewFairShare());
-        var messages = afterCommit.Messages;
+        var (accepted, operations, sent) = CreateOfferEndpoint.Post(Offer(), context, User, Clock, NewFairShare());
+        var messages = sent.Messages;
 
         Assert.Equal(context.OfferId, accepted.Id);
         Assert.All(accepted.Jobs, j => Assert.Equal(JobState.Queued, j.State));
@@ -70,8 +70,8 @@ public sealed class CreateOfferEndpointTests
     public void a_scheduled_offer_waits_as_a_scheduled_message_at_its_send_time()
     {
         var sendAt = Now.AddHours(2);
-        var (accepted, operations, afterCommit) = CreateOfferEndpoint.Post(Offer(sendAt), Context(), User, Clock, NewFairShare());
-        var messages = afterCommit.Messages;
+        var (accepted, operations, sent) = CreateOfferEndpoint.Post(Offer(sendAt), Context(), User, Clock, NewFairShare());
+        var messages = sent.Messages;
 
         Assert.All(accepted.Jobs, j => Assert.Equal(JobState.Scheduled, j.State));
         var scheduled = Streams(operations).Select(s => Assert.IsType<JobScheduled>(Assert.Single(s.Events))).ToList();
@@ -112,8 +112,8 @@ public sealed class CreateOfferEndpointTests
         var sendAt = Now.AddHours(2);
         var target = new OfferTarget("email", JsonDocument.Parse("""{"to":"ann@example.test"}""").RootElement,
             Fallback: [new FallbackStep("sms", JsonDocument.Parse("""{"to":"+4912345678"}""").RootElement)], FallbackAfterSeconds: 300);
-        var (accepted, operations, afterCommit) = CreateOfferEndpoint.Post(new CreateOffer([target], null, sendAt, null), Context(), User, Clock, NewFairShare());
-        var messages = afterCommit.Messages;
+        var (accepted, operations, sent) = CreateOfferEndpoint.Post(new CreateOffer([target], null, sendAt, null), Context(), User, Clock, NewFairShare());
+        var messages = sent.Messages;
 
         var offer = (Offer)operations.OfType<InsertDoc<Offer>>().Single().Document;
         var chain = Assert.Single(offer.Chains!);
@@ -133,8 +133,8 @@ public sealed class CreateOfferEndpointTests
         var context = new OfferContext(new Dictionary<string, Adapter> { ["email-a"] = blocked, ["email-b"] = failover }, null, "", null, Limits, Guid.NewGuid());
         var target = new OfferTarget("email-a", JsonDocument.Parse("""{"to":"ann@example.test"}""").RootElement);
 
-        var (accepted, operations, afterCommit) = CreateOfferEndpoint.Post(new CreateOffer([target], null, null, null), context, User, Clock, NewFairShare());
-        var messages = afterCommit.Messages;
+        var (accepted, operations, sent) = CreateOfferEndpoint.Post(new CreateOffer([target], null, null, null), context, User, Clock, NewFairShare());
+        var messages = sent.Messages;
 
         Assert.Equal("email-b", accepted.Jobs[0].Adapter);
         var events = Streams(operations).Single().Events;
@@ -177,8 +177,8 @@ public sealed class CreateOfferEndpointTests
             Id = IdempotentRequest.IdFor(ServiceId, "key-1"), RequestHash = "hash-1", OfferId = Guid.NewGuid(),
             Jobs = [new AcceptedJob(Guid.NewGuid(), "email", JobState.Queued)], CreatedAt = Now.AddMinutes(-1),
         };
-        var (accepted, operations, afterCommit) = CreateOfferEndpoint.Post(Offer(), Context("key-1", earlier), User, Clock, NewFairShare());
-        var messages = afterCommit.Messages;
+        var (accepted, operations, sent) = CreateOfferEndpoint.Post(Offer(), Context("key-1", earlier), User, Clock, NewFairShare());
+        var messages = sent.Messages;
 
         Assert.Equal(earlier.OfferId, accepted.Id);
         Assert.Equal(earlier.Jobs, accepted.Jobs);

@@ -244,8 +244,11 @@ public sealed class when_a_target_falls_back(SystemFixture system) : Integration
             new Handled<StartFallbackStep>(m => m.JobId == firstJob, count: 3));
 
         var stepJob = FallbackChains.StepJobId(firstJob, 1);
-        // The first job's own delivery, sent after the offer's response, may fall into the session too.
-        Assert.Equal([stepJob], System.SentByCore<DeliverJob>(session).Select(d => d.JobId).Where(id => id != firstJob));
+        // The first job's own delivery, sent after the offer's response, may fall into the session too (once at most).
+        var sent = System.SentByCore<DeliverJob>(session).Select(d => d.JobId).ToList();
+        Assert.Single(sent, stepJob);
+        Assert.InRange(sent.Count(id => id == firstJob), 0, 1);
+        Assert.Equal(sent.Count, sent.Count(id => id == stepJob || id == firstJob));
         var view = await OfferAsync(offer.Id);
         Assert.Equal(2, view.GetProperty("jobs").GetArrayLength());
         Assert.Equal(stepJob, Step(view, 1).GetProperty("jobId").GetGuid());

@@ -1,5 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using NotificationService.Contracts;
+using NotificationService.Core.Infrastructure;
+using NotificationService.Core.Offers;
 using NotificationService.Hosting;
 using NotificationService.Storage.Jobs;
 using NotificationService.Testing;
@@ -38,15 +40,16 @@ public sealed class when_the_broker_is_down(SystemFixture system) : IntegrationC
 
     /// <summary>
     /// The accept answers once its transaction has committed; the broker's publisher confirm and the outbox row's delete
-    /// come after the response (SendAfterCommit). With a memory alarm RabbitMQ blocks every publisher: the offer is still
-    /// answered at once, its delivery waits in the outbox unconfirmed, and once the alarm clears the job is delivered.
+    /// come after the response (SendWithoutWaiting). With a memory alarm RabbitMQ blocks every publisher: the offer is
+    /// still answered at once, its delivery waits in the outbox unconfirmed, and once the alarm clears the job is delivered.
     /// </summary>
     [Fact]
     public async Task an_offer_is_answered_while_the_broker_blocks_publishers_and_delivered_once_it_accepts_again()
     {
+        var destination = $"destination = '{Topology.QueueUri(System.Email.Queue)}'";
+        var before = await OutboxAsync(destination); // rows of earlier tests' sends may still be there
         Guid jobId;
-        await TestEnvironment.RabbitMqCtlAsync("set_vm_memory_high_watermark", "0");
-        try
+        await using (await BlockPublishersAsync())
         {
             // Held until the alarm clears, were the response waiting for the broker's confirm.
             var offer = await System.CreateOfferAsync(System.Tenant,
@@ -57,17 +60,58 @@ public sealed class when_the_broker_is_down(SystemFixture system) : IntegrationC
             // A fixed wait, as what it shows is something NOT happening: nothing gets past a blocking broker.
             await Task.Delay(TimeSpan.FromSeconds(2));
             Assert.Equal(JobState.Queued, (await System.GetJobAsync(System.Tenant, jobId)).State);
-            Assert.Equal(1L, await OutboxAsync($"destination = '{Topology.QueueUri(System.Email.Queue)}'"));
-        }
-        finally
-        {
-            await TestEnvironment.RabbitMqCtlAsync("set_vm_memory_high_watermark", "0.4");
+            Assert.Equal(before + 1, await OutboxAsync(destination));
         }
 
         Assert.Equal(JobState.Finished, (await System.WaitForTerminalAsync(System.Tenant, jobId, TimeSpan.FromSeconds(60))).State);
         Assert.Single(System.Smtp.To("blocked@example.test"));
-        await Eventually.Until(() => OutboxAsync($"destination = '{Topology.QueueUri(System.Email.Queue)}'"), left => left == 0,
-            TimeSpan.FromSeconds(10), "the adapter's outbox to empty");
+        await Eventually.Until(() => OutboxAsync(destination), left => left == 0, TimeSpan.FromSeconds(10), "the adapter's outbox to empty");
+    }
+
+    /// <summary>
+    /// Sends nobody waits for pile up while the broker blocks them: past <see cref="BackgroundSends.MaxInFlight"/> of them
+    /// the next offer waits for its own send again, as every offer did before.
+    /// </summary>
+    [Fact]
+    public async Task past_the_sends_in_flight_an_offer_waits_for_its_own_send_again()
+    {
+        var addresses = Enumerable.Range(0, BackgroundSends.MaxInFlight + 1).Select(i => $"pile-{i}@example.test").ToList();
+        var jobIds = new List<Guid>();
+        Task<OfferAccepted> held;
+        await using (await BlockPublishersAsync())
+        {
+            foreach (var to in addresses.Take(BackgroundSends.MaxInFlight))
+            {
+                var offer = await System.CreateOfferAsync(System.Tenant, new { targets = new[] { ClientApi.EmailTarget(System.Email.Name, to) } })
+                    .WaitAsync(TimeSpan.FromSeconds(10));
+                jobIds.Add(offer.Jobs[0].Id);
+            }
+            held = System.CreateOfferAsync(System.Tenant, new { targets = new[] { ClientApi.EmailTarget(System.Email.Name, addresses[^1]) } });
+            // A fixed wait: what it shows is the answer NOT coming while the broker blocks.
+            await Task.Delay(TimeSpan.FromSeconds(3));
+            Assert.False(held.IsCompleted);
+        }
+
+        jobIds.Add((await held.WaitAsync(TimeSpan.FromSeconds(30))).Jobs[0].Id);
+        foreach (var jobId in jobIds)
+            Assert.Equal(JobState.Finished, (await System.WaitForTerminalAsync(System.Tenant, jobId, TimeSpan.FromSeconds(60))).State);
+        Assert.All(addresses, to => Assert.Single(System.Smtp.To(to)));
+    }
+
+    /// <summary>
+    /// A memory alarm (high watermark 0): RabbitMQ blocks every publishing connection until the watermark is set back,
+    /// which disposing the result does.
+    /// </summary>
+    private static async Task<IAsyncDisposable> BlockPublishersAsync()
+    {
+        var watermark = (await TestEnvironment.RabbitMqCtlAsync("eval", "vm_memory_monitor:get_vm_memory_high_watermark().")).Trim();
+        await TestEnvironment.RabbitMqCtlAsync("set_vm_memory_high_watermark", "0");
+        return new Restore(() => TestEnvironment.RabbitMqCtlAsync("set_vm_memory_high_watermark", watermark));
+    }
+
+    private sealed class Restore(Func<Task> restore) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync() => await restore();
     }
 
     /// <summary>

@@ -42,7 +42,7 @@ public sealed class when_a_worker_has_its_own_broker_user(SystemFixture system) 
 
         // The other adapter's queue exists (its message waits there, with no worker), so a refusal is about permission.
         await System.CreateOfferAsync(System.Tenant, new { targets = new[] { new { adapter = other.Name, @params = new { payload = new { n = 2 } } } } });
-        await Eventually.Until(() => Broker.QueueDepthAsync(other.Queue), depth => depth >= 1, what: "the other adapter's message");
+        await Eventually.Until(() => Broker.QueueDepthAsync(other.Queue, missingIsEmpty: true), depth => depth >= 1, what: "the other adapter's message");
         await Broker.PurgeAsync(other.Queue); // an earlier run's message too
         await System.CreateOfferAsync(System.Tenant, new { targets = new[] { new { adapter = other.Name, @params = new { payload = new { n = 3 } } } } });
         await Eventually.Until(() => Broker.QueueDepthAsync(other.Queue), depth => depth == 1, what: "the other adapter's message");

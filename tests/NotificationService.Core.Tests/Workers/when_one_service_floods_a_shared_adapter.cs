@@ -28,9 +28,9 @@ public sealed class when_one_service_floods_a_shared_adapter(SystemFixture syste
         // The heavy service's whole backlog is waiting in the queue before the light service sends, and before any
         // worker runs: in a FIFO queue the light job would be the last of them.
         var flood = await System.CreateOfferAsync(heavy, new { targets = Enumerable.Range(0, Backlog).Select(Target).ToArray() });
-        await Eventually.Until(() => Broker.QueueDepthAsync(adapter.Queue), n => n == Backlog, what: "the backlog in the queue");
+        await Eventually.Until(() => Broker.QueueDepthAsync(adapter.Queue, missingIsEmpty: true), n => n == Backlog, what: "the backlog in the queue");
         var lightJob = (await System.CreateOfferAsync(light, new { targets = new[] { Target(-1) } })).Jobs[0].Id;
-        await Eventually.Until(() => Broker.QueueDepthAsync(adapter.Queue), n => n == Backlog + 1, what: "the light job in the queue");
+        await Eventually.Until(() => Broker.QueueDepthAsync(adapter.Queue, missingIsEmpty: true), n => n == Backlog + 1, what: "the light job in the queue");
 
         await System.StartWorkerAsync<WebhookSender, WebhookConfig>("webhook", adapter.ApiKey,
             settings: new Dictionary<string, string?> { ["Adapter:Parallelism"] = "1" });
@@ -63,7 +63,7 @@ public sealed class when_one_service_floods_a_shared_adapter(SystemFixture syste
         await System.StartWorkerAsync<WebhookSender, WebhookConfig>("webhook", adapter.ApiKey);
         var job = (await System.CreateOfferAsync(light, new { targets = new[] { new { adapter = adapter.Name, @params = new { payload = new { } } } } })).Jobs[0].Id;
 
-        await Eventually.Until(() => Broker.QueueDepthAsync(adapter.Queue), n => n == 1, TimeSpan.FromSeconds(20), "the retry in the queue");
+        await Eventually.Until(() => Broker.QueueDepthAsync(adapter.Queue, missingIsEmpty: true), n => n == 1, TimeSpan.FromSeconds(20), "the retry in the queue");
         await using (var connection = await new RabbitMQ.Client.ConnectionFactory { Uri = new Uri(TestEnvironment.RabbitMq) }.CreateConnectionAsync())
         await using (var channel = await connection.CreateChannelAsync())
         {

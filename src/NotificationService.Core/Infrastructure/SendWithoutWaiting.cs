@@ -1,0 +1,100 @@
+using Marten;
+using Marten.Services;
+using Wolverine;
+using Wolverine.Marten;
+using Wolverine.Runtime;
+
+namespace NotificationService.Core.Infrastructure;
+
+/// <summary>
+/// Messages an endpoint stores in its transaction's outbox like any cascade, whose send the response does not wait for:
+/// Wolverine's own flush runs before <c>SaveChangesAsync</c> returns, publish, broker confirm and outbox delete included
+/// (bench/README.md, "The accept no longer waits for the broker"). The committed outbox row is the guarantee.
+/// </summary>
+public sealed record SendWithoutWaiting(OutgoingMessages Messages) : ISideEffect
+{
+    public void Execute(IDocumentSession session, IWolverineRuntime runtime, BackgroundSends sends)
+    {
+        if (Messages.Count == 0) return;
+        // An outbox of its own, so that nothing else flushes these envelopes (the generated endpoint flushes the request's
+        // context twice). Enrolling it adds Wolverine's flushing listener; the one added here takes its place.
+        var listeners = session.Listeners.Count;
+        var outbox = new MartenOutbox(runtime, session);
+        while (session.Listeners.Count > listeners) session.Listeners.RemoveAt(listeners);
+        session.Listeners.Add(new FlushInBackground(outbox, Messages, sends));
+    }
+
+    private sealed class FlushInBackground(MartenOutbox outbox, OutgoingMessages messages, BackgroundSends sends) : DocumentSessionListenerBase
+    {
+        // Each step once, should the session be saved again: a second enqueue would store the rows twice, a second flush
+        // started before the first ended would send the envelopes twice.
+        private bool _enqueued, _flushed;
+
+        // Before Marten builds the batch, so the outbox rows are written in the same transaction as everything else.
+        public override async Task BeforeSaveChangesAsync(IDocumentSession session, CancellationToken token)
+        {
+            if (_enqueued) return;
+            _enqueued = true;
+            await outbox.EnqueueCascadingAsync(messages);
+        }
+
+        public override Task AfterCommitAsync(IDocumentSession session, IChangeSet commit, CancellationToken token)
+        {
+            if (_flushed) return Task.CompletedTask;
+            _flushed = true;
+            return sends.FlushAsync(outbox);
+        }
+    }
+}
+
+/// <summary>
+/// The sends no request waits for. At most <see cref="MaxInFlight"/> at once: while the broker blocks publishers (a
+/// memory or disk alarm) a send never finishes, and beyond that many the requests wait for their own sends again, as
+/// they did before, instead of piling up sends. Stopping the host waits for the sends in flight (this service stops
+/// before Wolverine, which was registered first), so a restart does not cut a publish off from its outbox delete.
+/// </summary>
+public sealed class BackgroundSends(ILogger<BackgroundSends> logger) : IHostedService
+{
+    public const int MaxInFlight = 100;
+
+    private readonly SemaphoreSlim _slots = new(MaxInFlight);
+
+    /// <summary>Starts the flush on the thread pool and returns, or, with no slot free, returns the flush itself.</summary>
+    public Task FlushAsync(MartenOutbox outbox)
+    {
+        if (!_slots.Wait(0)) return SendAsync(outbox);
+        _ = Task.Run(async () =>
+        {
+            try { await SendAsync(outbox); }
+            finally { _slots.Release(); }
+        });
+        return Task.CompletedTask;
+    }
+
+    private async Task SendAsync(MartenOutbox outbox)
+    {
+        try
+        {
+            await outbox.FlushOutgoingMessagesAsync();
+        }
+        catch (Exception e)
+        {
+            // Wolverine logs a failed send itself and keeps its outbox row; this is anything else.
+            logger.LogError(e, "Sending the messages of a committed transaction failed; their outbox rows stay for Wolverine's recovery");
+        }
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (_slots.CurrentCount < MaxInFlight) await Task.Delay(10, cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            logger.LogWarning("Stopped with {Count} sends in flight; their outbox rows stay for Wolverine's recovery", MaxInFlight - _slots.CurrentCount);
+        }
+    }
+}
