@@ -44,7 +44,7 @@ public static class Profile
         var phase = await load.RunAsync("profile", webhook.Name, Payload, 1, window, 0, rate);
         Say($"delivered {phase.Jobs} jobs, {phase.CommitsPerJob} commits/job, CPU ms/job core {phase.CoreCpuMsPerJob} + worker {phase.WorkerCpuMsPerJob}, " +
             $"accept p50/p99 {phase.AcceptMs.P50}/{phase.AcceptMs.P99} ms, queued->finished p50/p99 {phase.QueuedToFinishedMs.P50}/{phase.QueuedToFinishedMs.P99} ms");
-        if (statements) Say(await Statements.TopAsync(postgres, phase.Jobs, "per delivered job"));
+        if (statements) Say(await StatementsPerJobAsync(postgres, phase.Jobs, 1));
 
         foreach (var (name, trace, process) in traces)
         {
@@ -55,13 +55,24 @@ public static class Profile
             Say(RunningTime.Report(Path.ChangeExtension(trace, ".speedscope.json"), top: 30));
         }
 
+        // The same job rate as ten-target offers: what one offer's statements (its insert, its outbox rows' delete, the
+        // offer gate) cost when ten jobs share them.
+        Say($"## {rate / 10} ten-target offers/s for {window.TotalSeconds:0} s");
+        if (statements) await Statements.ResetAsync(postgres);
+        var ten = await load.RunAsync("profile-ten", webhook.Name, Payload, 10, window, 0, rate / 10);
+        Say($"delivered {ten.Jobs} jobs, {ten.CommitsPerJob} commits/job, accept p50/p99 {ten.AcceptMs.P50}/{ten.AcceptMs.P99} ms, " +
+            $"queued->finished p50/p99 {ten.QueuedToFinishedMs.P50}/{ten.QueuedToFinishedMs.P99} ms");
+        if (statements) Say(await StatementsPerJobAsync(postgres, ten.Jobs, 10));
+
         Say("## Maximum rate: 32 clients posting one-target offers for 15 s");
         var cpuBefore = MachineCpu.Snapshot(stack);
         var clock = Stopwatch.StartNew();
-        var max = await load.RunAsync("profile-max", webhook.Name, Payload, 1, TimeSpan.FromSeconds(15), 32);
+        var max = await load.RunAsync("profile-max", webhook.Name, Payload, 1, TimeSpan.FromSeconds(15), 32, countStatements: statements);
         Say(MachineCpu.PerJob(cpuBefore, MachineCpu.Snapshot(stack), max.Jobs, clock.Elapsed));
         Say($"accepted {max.OffersPerSecond} offers/s, delivered {max.DeliveredJobsPerSecond} jobs/s, {max.CommitsPerJob} commits/job, " +
             $"peak RSS core {stack.Cores[0].PeakRssMb():0} MB, worker {stack.Workers[0].PeakRssMb():0} MB");
+        // Where group commits and batches share statements between jobs, which they do more at this rate than at 50/s.
+        if (statements) Say(await StatementsPerJobAsync(postgres, max.Jobs, 1));
 
         // Is the accept tail the core's own, or the core waiting for CPU the other processes hold? The same rate twice:
         // with the worker delivering, then with it stopped (its jobs wait in the queue), so only its share changes.
@@ -85,6 +96,11 @@ public static class Profile
         Console.WriteLine($"Written: {file} (traces beside it, open them in PerfView or speedscope)");
         return 0;
     }
+
+    /// <summary>The statements per delivered job, their total first (as the full bench counts it: Statements.Split).</summary>
+    private static async Task<string> StatementsPerJobAsync(string postgres, int jobs, int targets) =>
+        $"{(await Statements.PerJobAsync(postgres, jobs, jobs / targets)).PerJob} statements per delivered job besides BEGIN/COMMIT\n" +
+        await Statements.TopAsync(postgres, jobs, "per delivered job");
 
     private static List<(string Name, string Trace, Process Process)> StartTraces(string output, TimeSpan window, params (string Name, int Pid)[] targets)
     {
