@@ -42,29 +42,35 @@ public sealed class when_the_broker_is_down(SystemFixture system) : IntegrationC
     /// The accept answers once its transaction has committed; the broker's publisher confirm and the outbox row's delete
     /// come after the response (SendWithoutWaiting). With a memory alarm RabbitMQ blocks every publisher: the offer is
     /// still answered at once, its delivery waits in the outbox unconfirmed, and once the alarm clears the job is delivered.
+    /// One target goes through the adapter's sending agent, several through Wolverine's grouped send (SendWithoutWaiting).
     /// </summary>
-    [Fact]
-    public async Task an_offer_is_answered_while_the_broker_blocks_publishers_and_delivered_once_it_accepts_again()
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    public async Task an_offer_is_answered_while_the_broker_blocks_publishers_and_delivered_once_it_accepts_again(int targets)
     {
         var destination = $"destination = '{Topology.QueueUri(System.Email.Queue)}'";
         var before = await OutboxAsync(destination); // rows of earlier tests' sends may still be there
-        Guid jobId;
+        var addresses = Enumerable.Range(0, targets).Select(i => $"blocked-{targets}-{i}@example.test").ToList();
+        List<Guid> jobIds;
         await using (await BlockPublishersAsync())
         {
             // Held until the alarm clears, were the response waiting for the broker's confirm.
             var offer = await System.CreateOfferAsync(System.Tenant,
-                    new { targets = new[] { ClientApi.EmailTarget(System.Email.Name, "blocked@example.test") } })
+                    new { targets = addresses.Select(to => ClientApi.EmailTarget(System.Email.Name, to)).ToArray() })
                 .WaitAsync(TimeSpan.FromSeconds(10));
-            jobId = Assert.Single(offer.Jobs).Id;
+            jobIds = offer.Jobs.Select(j => j.Id).ToList();
+            Assert.Equal(targets, jobIds.Count);
 
             // A fixed wait, as what it shows is something NOT happening: nothing gets past a blocking broker.
             await Task.Delay(TimeSpan.FromSeconds(2));
-            Assert.Equal(JobState.Queued, (await System.GetJobAsync(System.Tenant, jobId)).State);
-            Assert.Equal(before + 1, await OutboxAsync(destination));
+            foreach (var jobId in jobIds) Assert.Equal(JobState.Queued, (await System.GetJobAsync(System.Tenant, jobId)).State);
+            Assert.Equal(before + targets, await OutboxAsync(destination));
         }
 
-        Assert.Equal(JobState.Finished, (await System.WaitForTerminalAsync(System.Tenant, jobId, TimeSpan.FromSeconds(60))).State);
-        Assert.Single(System.Smtp.To("blocked@example.test"));
+        foreach (var jobId in jobIds)
+            Assert.Equal(JobState.Finished, (await System.WaitForTerminalAsync(System.Tenant, jobId, TimeSpan.FromSeconds(60))).State);
+        Assert.All(addresses, to => Assert.Single(System.Smtp.To(to)));
         await Eventually.Until(() => OutboxAsync(destination), left => left == 0, TimeSpan.FromSeconds(10), "the adapter's outbox to empty");
     }
 
