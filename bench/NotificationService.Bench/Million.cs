@@ -210,7 +210,7 @@ public static class Million
         """;
 
     private static readonly string SeedSql = $$"""
-        INSERT INTO ns.mt_doc_offer (id, data, mt_last_modified, mt_dotnet_type)
+        INSERT INTO ns.mt_doc_offer (id, data, mt_last_modified, mt_dotnet_type, service_id, created_at)
         SELECT md5('million-offer-' || o)::uuid,
           jsonb_build_object('id', md5('million-offer-' || o)::uuid,
             'jobs', (SELECT jsonb_agg(jsonb_build_object('jobId', md5('million-job-' || j)::uuid, 'adapter', @adapter_names[a], 'adapterId', @adapter_ids[a]) ORDER BY j)
@@ -219,7 +219,7 @@ public static class Million
             'sendAt', null, 'erasedAt', null, 'expireAt', null,
             'metadata', jsonb_build_object('customer', 'c' || (o % 10000), 'kind', (ARRAY['welcome', 'receipt', 'reset'])[o % 3 + 1]),
             'createdAt', {{Iso("created")}}, 'deletedAt', null, 'serviceId', @tenants[o % cardinality(@tenants) + 1], 'callbackUrl', null),
-          created, 'NotificationService.Core.Offers.Offer'
+          created, 'NotificationService.Core.Offers.Offer', @tenants[o % cardinality(@tenants) + 1], created
         FROM generate_series(1, @n / @per_offer) o,
              LATERAL (SELECT @now - make_interval(secs => ((@n / @per_offer) - o + 1) * @span / (@n / @per_offer)) AS created) c;
 

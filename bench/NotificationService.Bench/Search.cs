@@ -116,15 +116,17 @@ public static class Search
     /// 97.9% Finished, 2% Queued, 0.1% Failed. Valid documents, as the projection would write them.
     /// </summary>
     private const string SeedSql = $$"""
-        INSERT INTO ns.mt_doc_offer (id, data, mt_dotnet_type)
+        INSERT INTO ns.mt_doc_offer (id, data, mt_dotnet_type, service_id, created_at)
         SELECT md5('{{Prefix}}-offer-' || o)::uuid,
           jsonb_build_object('id', md5('{{Prefix}}-offer-' || o)::uuid,
-            'serviceId', CASE WHEN o <= @n / 4 THEN @svc ELSE md5('{{Prefix}}-other-' || (o % 50))::uuid END,
-            'createdAt', to_char((now() - make_interval(secs => o * 4)) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+            'serviceId', service_id,
+            'createdAt', to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
             'metadata', jsonb_build_object('customer', 'c' || (o % 10000), 'kind', (ARRAY['welcome', 'receipt', 'reset'])[o % 3 + 1]),
             'jobs', '[]'::jsonb),
-          'NotificationService.Core.Offers.Offer'
-        FROM generate_series(1, (@n + @others) / 4) o;
+          'NotificationService.Core.Offers.Offer', service_id, created_at
+        FROM generate_series(1, (@n + @others) / 4) o,
+             LATERAL (SELECT CASE WHEN o <= @n / 4 THEN @svc ELSE md5('{{Prefix}}-other-' || (o % 50))::uuid END AS service_id,
+                             now() - make_interval(secs => o * 4) AS created_at) c;
         INSERT INTO ns.mt_doc_job (id, data, mt_dotnet_type, mt_version, created_at)
         SELECT md5('{{Prefix}}-job-' || j)::uuid,
           jsonb_build_object('id', md5('{{Prefix}}-job-' || j)::uuid, 'offerId', md5('{{Prefix}}-offer-' || ((j + 3) / 4))::uuid,

@@ -37,10 +37,7 @@ builder.Services.AddNotificationMarten(postgres, wolverineSchema: "wolverine", o
     opts.Projections.Snapshot<ServiceAccount>(JasperFx.Events.Projections.SnapshotLifecycle.Inline);
     opts.Schema.For<ServiceAccount>().UniqueIndex(x => x.Name);
     opts.Schema.For<ServiceKey>().Index(x => x.ServiceId).Index(x => x.KeyId);
-    // Optimistic: a PATCH or DELETE that loaded the offer before an erasure must not write its old metadata back.
-    opts.Schema.For<Offer>().UseOptimisticConcurrency(true).Index(x => x.ServiceId).Index(x => x.CreatedAt)
-        // ?metadata.<key>=<value> on offers and jobs: containment (@>) on exactly this expression.
-        .GinIndexJsonDataMember(x => x.Metadata!);
+    opts.AddOfferStorage();
     opts.Schema.For<IdempotentRequest>();
     opts.Schema.For<Invite>().UseOptimisticConcurrency(true).Index(x => x.InviteId);
     opts.AddLimitsStorage();

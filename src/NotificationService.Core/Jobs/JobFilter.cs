@@ -78,7 +78,7 @@ public sealed record JobFilter(
         if (Metadata is { } metadata)
         {
             var offers = $"select o.id from {NotificationStore.Schema}.mt_doc_offer o where o.data -> 'metadata' @> ?::jsonb";
-            if (ServiceId is { } owner) And($"(d.data ->> 'offerId')::uuid in ({offers} and (o.data ->> 'serviceId')::uuid = ?)", MetadataFilter.ToContainment(metadata), owner);
+            if (ServiceId is { } owner) And($"(d.data ->> 'offerId')::uuid in ({offers} and o.service_id = ?)", MetadataFilter.ToContainment(metadata), owner);
             else And($"(d.data ->> 'offerId')::uuid in ({offers})", MetadataFilter.ToContainment(metadata));
         }
         return (sql, args);

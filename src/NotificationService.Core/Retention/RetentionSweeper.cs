@@ -181,7 +181,7 @@ public sealed class RetentionSweeper(IDocumentStore store, RetentionSettings set
         // its offer is still due to stay. Found from the offers' creation time, so the jobs kept (most) are not read at all.
         var jobs = await ReadAsync(connection, $"""
             SELECT j.id FROM {S}.mt_doc_offer o JOIN {S}.mt_doc_job j ON (j.data->>'offerId')::uuid = o.id
-            WHERE {S}.mt_immutable_timestamptz(o.data->>'createdAt') < @cutoff AND (o.data->>'serviceId')::uuid = @service
+            WHERE o.service_id = @service AND o.created_at < @cutoff
               AND NOT EXISTS (SELECT 1 FROM {S}.mt_doc_job u WHERE (u.data->>'offerId')::uuid = o.id
                               AND NOT coalesce(u.data->>'state' = ANY(@terminal) AND u.finished_at < @cutoff, false))
             LIMIT @limit
@@ -202,7 +202,7 @@ public sealed class RetentionSweeper(IDocumentStore store, RetentionSettings set
         // An offer is committed with its jobs in one transaction, so an old one without jobs had them deleted above.
         var offers = await ReadAsync(connection, $"""
             SELECT o.id FROM {S}.mt_doc_offer o
-            WHERE {S}.mt_immutable_timestamptz(o.data->>'createdAt') < @cutoff AND (o.data->>'serviceId')::uuid = @service
+            WHERE o.service_id = @service AND o.created_at < @cutoff
               AND NOT EXISTS (SELECT 1 FROM {S}.mt_doc_job j WHERE (j.data->>'offerId')::uuid = o.id)
             LIMIT @limit
             """, serviceId, cutoff, r => r.GetGuid(0), ct);

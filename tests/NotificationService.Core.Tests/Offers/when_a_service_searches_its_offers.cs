@@ -52,10 +52,10 @@ public sealed class when_a_service_searches_its_offers(SystemFixture system) : I
         {
             await connection.OpenAsync();
             await using var insert = new NpgsqlCommand("""
-                INSERT INTO ns.mt_doc_offer (id, data, mt_last_modified, mt_dotnet_type)
+                INSERT INTO ns.mt_doc_offer (id, data, mt_last_modified, mt_dotnet_type, service_id, created_at)
                 SELECT id, jsonb_build_object('id', id, 'serviceId', $1, 'jobs', '[]'::jsonb, 'createdAt', created,
                          'metadata', CASE WHEN rare THEN '{"kind": "rare"}'::jsonb ELSE '{"kind": "bulk"}'::jsonb END),
-                       now(), 'NotificationService.Core.Offers.Offer'
+                       now(), 'NotificationService.Core.Offers.Offer', $1::uuid, created::timestamptz
                 FROM unnest($2::uuid[], $3::text[], $4::bool[]) AS seeded(id, created, rare)
                 """, connection);
             insert.Parameters.Add(new NpgsqlParameter { Value = tenant.Id.ToString() });
