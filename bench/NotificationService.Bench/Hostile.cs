@@ -213,7 +213,7 @@ public static partial class Hostile
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand("""
             SELECT s, sum(o), sum(j) FROM (
-              SELECT (data->>'serviceId')::uuid AS s, 1 AS o, 0 AS j FROM ns.mt_doc_offer
+              SELECT service_id AS s, 1 AS o, 0 AS j FROM ns.mt_doc_offer
               UNION ALL SELECT (data->>'serviceId')::uuid, 0, 1 FROM ns.mt_doc_job) x GROUP BY s
             """, connection);
         var stored = new Dictionary<Guid, (long, long)>();

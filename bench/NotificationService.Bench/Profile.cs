@@ -6,8 +6,9 @@ namespace NotificationService.Bench;
 /// <summary>
 /// `./ns bench --profile`: where a delivered job's transactions and CPU go. A steady one-target load at a fixed rate,
 /// with PostgreSQL's statement counts (pg_stat_statements) per delivered job, the background statements of an idle
-/// stack per second and, when dotnet-trace is installed, the running time by frame of the core and the worker; then a
-/// maximum-rate phase with the CPU per job of every process on the machine.
+/// stack per second and, when dotnet-trace is installed, the running time by frame of the core and the worker; the same
+/// job rate as ten-target offers, with its statements; then a maximum-rate phase with its statements and the CPU per job
+/// of every process on the machine.
 /// </summary>
 public static class Profile
 {

@@ -1,5 +1,3 @@
-using Marten;
-
 namespace NotificationService.Core.Offers;
 
 /// <summary>What a client asked for; each target became one job with its own event stream.</summary>
@@ -32,30 +30,3 @@ public sealed record OfferJob(Guid JobId, Guid AdapterId, string Adapter, Templa
 /// a delete the key may name a new template whose versions start at 1 again); null on offers stored before it was kept.
 /// </summary>
 public sealed record TemplateUse(string Key, long Version, string Locale, bool Shared = false, Guid? TemplateId = null);
-
-/// <summary>How offers are stored: the core's Marten configuration for them, and the upgrade test's.</summary>
-public static class OfferStorage
-{
-    public static StoreOptions AddOfferStorage(this StoreOptions opts)
-    {
-        // The service and the creation time are columns of their own (Marten's duplicated fields, written from the document
-        // on every write), so that GET /v1/offers reads one index range in the page's order, newest first, instead of
-        // walking every service's offers by createdAt (a page of a common metadata value: 3.8 -> 0.2-0.6 ms, bench/README.md
-        // "Offers by service and time"), and the bounded total of an unfiltered listing comes from that index alone. The
-        // time was an index over mt_immutable_timestamptz, a function every offer insert ran (as it did for jobs, "Index
-        // expressions that call a function"). Duplicated through the mapping rather than Schema.For().Duplicate, which
-        // would add an index on each column alone: the composite index serves every lookup by service, and none is by time.
-        opts.Policies.ForAllDocuments(mapping =>
-        {
-            if (mapping.DocumentType != typeof(Offer)) return;
-            mapping.DuplicateField(nameof(Offer.ServiceId));
-            mapping.DuplicateField(nameof(Offer.CreatedAt));
-        });
-        // Optimistic: a PATCH or DELETE that loaded the offer before an erasure must not write its old metadata back.
-        opts.Schema.For<Offer>().UseOptimisticConcurrency(true)
-            .Index([x => x.ServiceId, x => x.CreatedAt, x => x.Id], i => i.Name = "mt_doc_offer_idx_service_created")
-            // ?metadata.<key>=<value> on offers and jobs: containment (@>) on exactly this expression.
-            .GinIndexJsonDataMember(x => x.Metadata!);
-        return opts;
-    }
-}

@@ -39,7 +39,7 @@ public sealed class when_a_service_reaches_its_limits(SystemFixture system) : In
     private static object OneEmail(string adapter, string to) => new { targets = new[] { ClientApi.EmailTarget(adapter, to) } };
 
     private static Task<long> StoredAsync(Guid serviceId) => Sql.ScalarAsync<long>($"""
-        SELECT (SELECT count(*) FROM ns.mt_doc_offer WHERE data->>'serviceId' = '{serviceId}')
+        SELECT (SELECT count(*) FROM ns.mt_doc_offer WHERE service_id = '{serviceId}')
              + (SELECT count(*) FROM ns.mt_doc_job WHERE data->>'serviceId' = '{serviceId}')
              + (SELECT count(*) FROM ns.mt_doc_idempotentrequest WHERE id LIKE '{serviceId}%')
         """);
@@ -167,7 +167,7 @@ public sealed class when_a_service_reaches_its_limits(SystemFixture system) : In
             Assert.Equal(LimitCounters.RecountSeconds, a.RetryAfter);
         });
         Assert.Equal(10L, await Sql.ScalarAsync<long>($"SELECT count(*) FROM ns.mt_doc_job WHERE data->>'serviceId' = '{tenant.Id}'"));
-        Assert.Equal(10L, await Sql.ScalarAsync<long>($"SELECT count(*) FROM ns.mt_doc_offer WHERE data->>'serviceId' = '{tenant.Id}'"));
+        Assert.Equal(10L, await Sql.ScalarAsync<long>($"SELECT count(*) FROM ns.mt_doc_offer WHERE service_id = '{tenant.Id}'"));
 
         // Two jobs end (as a worker would record it): their places free up once the service is counted again, which a
         // client retrying after Retry-After gets. An offer of three is still refused whole, though two of its jobs would fit.

@@ -14,62 +14,22 @@ namespace NotificationService.Core.Tests.Offers;
 /// </summary>
 public sealed class when_offers_from_before_the_service_and_time_columns_are_upgraded : IAsyncLifetime
 {
-    private readonly string _schema = $"offers_{Guid.NewGuid():N}";
-    private readonly List<DocumentStore> _stores = [];
-
-    private DocumentStore Store()
-    {
-        var store = DocumentStore.For(opts =>
-        {
-            opts.UseNotificationStore(ScratchTable.Postgres);
-            opts.DatabaseSchemaName = _schema;
-            // Tables named in the service's own schema (send slots, worker heartbeats), which the test host migrates.
-            opts.Storage.ExtendedSchemaObjects.Clear();
-            opts.AddOfferStorage();
-        });
-        _stores.Add(store);
-        return store;
-    }
+    private readonly ScratchSchema _schema = new("offers", opts => opts.AddOfferStorage());
 
     public Task InitializeAsync() => Task.CompletedTask;
 
-    public async Task DisposeAsync()
-    {
-        foreach (var store in _stores) store.Dispose();
-        await ExecuteAsync($"DROP SCHEMA IF EXISTS {_schema} CASCADE");
-    }
-
-    private static async Task ExecuteAsync(string sql, params object[] values)
-    {
-        await using var connection = new NpgsqlConnection(ScratchTable.Postgres);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
-        foreach (var value in values) command.Parameters.Add(new NpgsqlParameter { Value = value });
-        await command.ExecuteNonQueryAsync();
-    }
-
-    private async Task<List<string>> IndexDefinitionsAsync()
-    {
-        await using var connection = new NpgsqlConnection(ScratchTable.Postgres);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand("SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = 'mt_doc_offer'", connection);
-        command.Parameters.Add(new NpgsqlParameter { Value = _schema });
-        var definitions = new List<string>();
-        await using var reader = await command.ExecuteReaderAsync();
-        while (await reader.ReadAsync()) definitions.Add(reader.GetString(0));
-        return definitions;
-    }
+    public async Task DisposeAsync() => await _schema.DisposeAsync();
 
     [Fact]
     public async Task the_offers_stored_before_get_the_columns_and_are_listed_newest_first_from_their_index()
     {
-        var before = Store();
+        var before = _schema.Store();
         await before.Storage.ApplyAllConfiguredChangesToDatabaseAsync();
         // The table as the previous version left it: no service or time column, both indexed as expressions over the JSON.
-        await ExecuteAsync($"""
-            ALTER TABLE {_schema}.mt_doc_offer DROP COLUMN service_id, DROP COLUMN created_at;
-            CREATE INDEX mt_doc_offer_idx_service_id ON {_schema}.mt_doc_offer (((data ->> 'serviceId')::uuid));
-            CREATE INDEX mt_doc_offer_idx_created_at ON {_schema}.mt_doc_offer ({_schema}.mt_immutable_timestamptz(data ->> 'createdAt'));
+        await _schema.ExecuteAsync($"""
+            ALTER TABLE {_schema.Name}.mt_doc_offer DROP COLUMN service_id, DROP COLUMN created_at;
+            CREATE INDEX mt_doc_offer_idx_service_id ON {_schema.Name}.mt_doc_offer (((data ->> 'serviceId')::uuid));
+            CREATE INDEX mt_doc_offer_idx_created_at ON {_schema.Name}.mt_doc_offer ({_schema.Name}.mt_immutable_timestamptz(data ->> 'createdAt'));
             """);
         var (service, other) = (Guid.NewGuid(), Guid.NewGuid());
         // Whole microseconds, which PostgreSQL keeps exactly.
@@ -81,18 +41,18 @@ public sealed class when_offers_from_before_the_service_and_time_columns_are_upg
             new Offer { Id = Guid.NewGuid(), ServiceId = other, CreatedAt = created.AddMinutes(1) },
         };
         foreach (var offer in offers)
-            await ExecuteAsync($"INSERT INTO {_schema}.mt_doc_offer (id, data, mt_dotnet_type, mt_version) VALUES ($1, $2::jsonb, $3, gen_random_uuid())",
+            await _schema.ExecuteAsync($"INSERT INTO {_schema.Name}.mt_doc_offer (id, data, mt_dotnet_type, mt_version) VALUES ($1, $2::jsonb, $3, gen_random_uuid())",
                 offer.Id, before.Options.Serializer().ToJson(offer), typeof(Offer).FullName!);
 
-        var upgraded = Store();
+        var upgraded = _schema.Store();
         await upgraded.Storage.ApplyAllConfiguredChangesToDatabaseAsync();
         // Migrated once: a start after it finds nothing to change (no index rebuilt on every start).
-        await Store().Storage.Database.AssertDatabaseMatchesConfigurationAsync();
+        await _schema.Store().Storage.Database.AssertDatabaseMatchesConfigurationAsync();
 
         await using (var connection = new NpgsqlConnection(ScratchTable.Postgres))
         {
             await connection.OpenAsync();
-            await using var read = new NpgsqlCommand($"SELECT id, service_id, created_at FROM {_schema}.mt_doc_offer", connection);
+            await using var read = new NpgsqlCommand($"SELECT id, service_id, created_at FROM {_schema.Name}.mt_doc_offer", connection);
             await using var reader = await read.ExecuteReaderAsync();
             var rows = new Dictionary<Guid, (Guid, DateTimeOffset)>();
             while (await reader.ReadAsync()) rows[reader.GetGuid(0)] = (reader.GetGuid(1), reader.GetFieldValue<DateTimeOffset>(2));
@@ -105,7 +65,7 @@ public sealed class when_offers_from_before_the_service_and_time_columns_are_upg
                 await session.Query<Offer>().Where(o => o.ServiceId == service).OrderByDescending(o => o.CreatedAt).Select(o => o.Id).ToListAsync());
 
         // No index of the offer table calls a function per write any more; the listing's index is on the columns.
-        var indexes = await IndexDefinitionsAsync();
+        var indexes = await _schema.IndexDefinitionsAsync("mt_doc_offer");
         Assert.DoesNotContain(indexes, d => d.Contains("mt_immutable_timestamptz"));
         Assert.Contains(indexes, d => d.Contains("mt_doc_offer_idx_service_created") && d.EndsWith("(service_id, created_at, id)"));
         Assert.DoesNotContain(indexes, d => d.Contains("mt_doc_offer_idx_created_at") || d.Contains("mt_doc_offer_idx_service_id"));
@@ -114,7 +74,7 @@ public sealed class when_offers_from_before_the_service_and_time_columns_are_upg
     [Fact]
     public async Task an_offer_written_through_marten_fills_the_columns_in_utc()
     {
-        var store = Store();
+        var store = _schema.Store();
         await store.Storage.ApplyAllConfiguredChangesToDatabaseAsync();
         // Given with an offset: Npgsql writes a timestamptz only from UTC, so the property converts it.
         var offer = new Offer { Id = Guid.NewGuid(), ServiceId = Guid.NewGuid(), CreatedAt = new DateTimeOffset(2026, 11, 30, 12, 0, 0, TimeSpan.FromHours(3)) };

@@ -13,62 +13,23 @@ namespace NotificationService.Core.Tests.Storage;
 /// </summary>
 public sealed class when_a_store_from_before_the_time_columns_is_upgraded : IAsyncLifetime
 {
-    private readonly string _schema = $"upgrade_{Guid.NewGuid():N}";
     private static readonly System.Text.Json.JsonElement NoParams = System.Text.Json.JsonDocument.Parse("{}").RootElement.Clone();
-    private readonly List<DocumentStore> _stores = [];
-
-    private DocumentStore Store()
-    {
-        var store = DocumentStore.For(opts =>
-        {
-            opts.UseNotificationStore(ScratchTable.Postgres);
-            opts.DatabaseSchemaName = _schema;
-            // Tables named in the service's own schema (send slots, worker heartbeats), which the test host migrates.
-            opts.Storage.ExtendedSchemaObjects.Clear();
-        });
-        _stores.Add(store);
-        return store;
-    }
+    private readonly ScratchSchema _schema = new("upgrade");
 
     public Task InitializeAsync() => Task.CompletedTask;
 
-    public async Task DisposeAsync()
-    {
-        foreach (var store in _stores) store.Dispose();
-        await ExecuteAsync($"DROP SCHEMA IF EXISTS {_schema} CASCADE");
-    }
-
-    private static async Task ExecuteAsync(string sql, params object[] values)
-    {
-        await using var connection = new NpgsqlConnection(ScratchTable.Postgres);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
-        foreach (var value in values) command.Parameters.Add(new NpgsqlParameter { Value = value });
-        await command.ExecuteNonQueryAsync();
-    }
-
-    private static async Task<List<string>> IndexDefinitionsAsync(string schema)
-    {
-        await using var connection = new NpgsqlConnection(ScratchTable.Postgres);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand("SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = 'mt_doc_job'", connection);
-        command.Parameters.Add(new NpgsqlParameter { Value = schema });
-        var definitions = new List<string>();
-        await using var reader = await command.ExecuteReaderAsync();
-        while (await reader.ReadAsync()) definitions.Add(reader.GetString(0));
-        return definitions;
-    }
+    public async Task DisposeAsync() => await _schema.DisposeAsync();
 
     [Fact]
     public async Task the_jobs_stored_before_get_their_times_as_columns_and_the_indexes_use_them()
     {
-        var before = Store();
+        var before = _schema.Store();
         await before.Storage.ApplyAllConfiguredChangesToDatabaseAsync();
         // The table as the previous version left it: no time columns, the time indexes over the JSON.
-        await ExecuteAsync($"""
-            ALTER TABLE {_schema}.mt_doc_job DROP COLUMN created_at, DROP COLUMN expire_at, DROP COLUMN finished_at;
-            CREATE INDEX mt_doc_job_idx_created_at ON {_schema}.mt_doc_job ({_schema}.mt_immutable_timestamptz(data ->> 'createdAt'));
-            CREATE INDEX mt_doc_job_idx_finished_at_unerased ON {_schema}.mt_doc_job ({_schema}.mt_immutable_timestamptz(data ->> 'finishedAt'))
+        await _schema.ExecuteAsync($"""
+            ALTER TABLE {_schema.Name}.mt_doc_job DROP COLUMN created_at, DROP COLUMN expire_at, DROP COLUMN finished_at;
+            CREATE INDEX mt_doc_job_idx_created_at ON {_schema.Name}.mt_doc_job ({_schema.Name}.mt_immutable_timestamptz(data ->> 'createdAt'));
+            CREATE INDEX mt_doc_job_idx_finished_at_unerased ON {_schema.Name}.mt_doc_job ({_schema.Name}.mt_immutable_timestamptz(data ->> 'finishedAt'))
               WHERE (data ->> 'paramsErasedAt') IS NULL;
             """);
         // Whole microseconds, which PostgreSQL keeps exactly.
@@ -79,18 +40,18 @@ public sealed class when_a_store_from_before_the_time_columns_is_upgraded : IAsy
             State = JobState.Finished, CreatedAt = created, ExpireAt = created.AddHours(1), StartedAt = created.AddSeconds(1),
             FinishedAt = created.AddSeconds(2), Attempts = 1, Version = 3,
         };
-        await ExecuteAsync($"INSERT INTO {_schema}.mt_doc_job (id, data, mt_dotnet_type, mt_version) VALUES ($1, $2::jsonb, $3, 3)",
+        await _schema.ExecuteAsync($"INSERT INTO {_schema.Name}.mt_doc_job (id, data, mt_dotnet_type, mt_version) VALUES ($1, $2::jsonb, $3, 3)",
             job.Id, before.Options.Serializer().ToJson(job), typeof(Job).FullName!);
 
-        var upgraded = Store();
+        var upgraded = _schema.Store();
         await upgraded.Storage.ApplyAllConfiguredChangesToDatabaseAsync();
         // Migrated once: a start after it finds nothing to change (no index rebuilt on every start).
-        await Store().Storage.Database.AssertDatabaseMatchesConfigurationAsync();
+        await _schema.Store().Storage.Database.AssertDatabaseMatchesConfigurationAsync();
 
         await using (var connection = new NpgsqlConnection(ScratchTable.Postgres))
         {
             await connection.OpenAsync();
-            await using var read = new NpgsqlCommand($"SELECT created_at, expire_at, finished_at FROM {_schema}.mt_doc_job WHERE id = $1", connection);
+            await using var read = new NpgsqlCommand($"SELECT created_at, expire_at, finished_at FROM {_schema.Name}.mt_doc_job WHERE id = $1", connection);
             read.Parameters.Add(new NpgsqlParameter { Value = job.Id });
             await using var reader = await read.ExecuteReaderAsync();
             Assert.True(await reader.ReadAsync());
@@ -118,7 +79,7 @@ public sealed class when_a_store_from_before_the_time_columns_is_upgraded : IAsy
         }
 
         // No index of the job table calls a function per write any more; the time indexes are on the columns.
-        var indexes = await IndexDefinitionsAsync(_schema);
+        var indexes = await _schema.IndexDefinitionsAsync("mt_doc_job");
         Assert.DoesNotContain(indexes, d => d.Contains("mt_immutable_timestamptz"));
         Assert.Contains(indexes, d => d.Contains("mt_doc_job_idx_created_at") && d.EndsWith("(created_at)"));
         Assert.Contains(indexes, d => d.Contains("mt_doc_job_idx_finished_at_unerased") && d.Contains("(finished_at)")
@@ -128,7 +89,7 @@ public sealed class when_a_store_from_before_the_time_columns_is_upgraded : IAsy
     [Fact]
     public async Task a_job_written_through_marten_fills_the_columns_from_the_document()
     {
-        var store = Store();
+        var store = _schema.Store();
         await store.Storage.ApplyAllConfiguredChangesToDatabaseAsync();
         // 100 ns digits: Npgsql drops them for the column, as it does for any time passed as a parameter, so a query's
         // bound made from the document's time and the column agree.
