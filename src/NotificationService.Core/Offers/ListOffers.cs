@@ -4,6 +4,7 @@ using Marten.Linq.MatchesSql;
 using Microsoft.AspNetCore.Mvc;
 using NotificationService.Core.Auth;
 using NotificationService.Core.Infrastructure;
+using Weasel.Postgresql.SqlGeneration;
 using Wolverine.Http;
 
 namespace NotificationService.Core.Offers;
@@ -33,9 +34,13 @@ public static class ListOffersEndpoint
     {
         var serviceId = user.ServiceId();
         var query = session.Query<Offer>().Where(o => o.ServiceId == serviceId);
-        // Containment on data -> 'metadata', the expression the GIN index holds (Validate has refused bad filters).
+        // Containment on data -> 'metadata', the expression the GIN index holds (Validate has refused bad filters); a
+        // fragment for the reason Paging.PageAsync gives.
         if (MetadataFilter.Parse(context.Request.Query, [], Parameters) is { } metadata)
-            query = query.Where(o => o.MatchesSql("d.data -> 'metadata' @> ?::jsonb", MetadataFilter.ToContainment(metadata)));
+        {
+            var containment = new WhereFragment("d.data -> 'metadata' @> ?::jsonb", MetadataFilter.ToContainment(metadata));
+            query = query.Where(o => o.MatchesSql(containment));
+        }
         return await query.PageAsync(session, q => q.OrderByDescending(o => o.CreatedAt), page, pageSize,
             o => new OfferSummary(o.Id, o.CreatedAt, o.SendAt, o.DeletedAt, o.Jobs.Count), context.RequestAborted);
     }

@@ -4,6 +4,7 @@ using Marten.Linq.MatchesSql;
 using Microsoft.AspNetCore.Mvc;
 using NotificationService.Core.Auth;
 using NotificationService.Core.Infrastructure;
+using Weasel.Postgresql.SqlGeneration;
 using Wolverine.Http;
 
 namespace NotificationService.Core.Templates;
@@ -23,11 +24,12 @@ public static class ListTemplatesEndpoint
     {
         var serviceId = user.ServiceId();
         // A shared template hidden by one of the service's own keys is left out, so every key shows once and the page is
-        // what the service would use.
+        // what the service would use. A fragment for the reason Paging.PageAsync gives.
+        var notHidden = new WhereFragment(
+            $"NOT EXISTS (SELECT 1 FROM {NotificationService.Storage.NotificationStore.Schema}.mt_doc_template own WHERE own.data ->> 'ownerId' = ? AND own.data ->> 'key' = d.data ->> 'key')",
+            serviceId.ToString());
         var query = session.Query<Template>().Where(t => t.OwnerId == serviceId
-            || (t.OwnerId == Guid.Empty && t.SharedWith.Contains(serviceId)
-                && t.MatchesSql($"NOT EXISTS (SELECT 1 FROM {NotificationService.Storage.NotificationStore.Schema}.mt_doc_template own WHERE own.data ->> 'ownerId' = ? AND own.data ->> 'key' = d.data ->> 'key')",
-                    serviceId.ToString())));
+            || (t.OwnerId == Guid.Empty && t.SharedWith.Contains(serviceId) && t.MatchesSql(notHidden)));
         return query.PageAsync(session, q => q.OrderBy(t => t.Key).ThenBy(t => t.OwnerId), page, pageSize,
             t => new TemplateSummary(t.Key, t.Type, t.DefaultLocale, t.Variants.Keys.Order().ToList(), t.Version, t.IsShared, t.UpdatedAt),
             context.RequestAborted);
