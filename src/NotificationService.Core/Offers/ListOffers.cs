@@ -33,15 +33,23 @@ public static class ListOffersEndpoint
     public static async Task<PagedResult<OfferSummary>> Get(int? page, int? pageSize, ClaimsPrincipal user, HttpContext context, IQuerySession session)
     {
         var serviceId = user.ServiceId();
+        var metadata = MetadataFilter.Parse(context.Request.Query, [], Parameters); // Validate has refused bad filters
+        if (metadata is { Count: 1 })
+        {
+            var (key, value) = metadata.Single();
+            return await OfferMetadataIndex.PageAsync(session, serviceId, key, value, page, pageSize, Summary, context.RequestAborted);
+        }
         var query = session.Query<Offer>().Where(o => o.ServiceId == serviceId);
-        // Containment on data -> 'metadata', the expression the GIN index holds (Validate has refused bad filters); a
-        // fragment for the reason Paging.PageAsync gives.
-        if (MetadataFilter.Parse(context.Request.Query, [], Parameters) is { } metadata)
+        // Several pairs: containment on data -> 'metadata', the expression the GIN index holds, which intersects them (one
+        // pair's range of offer_metadata could be long and hold few offers with the others). A fragment for the reason
+        // Paging.PageAsync gives.
+        if (metadata is not null)
         {
             var containment = new WhereFragment("d.data -> 'metadata' @> ?::jsonb", MetadataFilter.ToContainment(metadata));
             query = query.Where(o => o.MatchesSql(containment));
         }
-        return await query.PageAsync(session, q => q.OrderByDescending(o => o.CreatedAt), page, pageSize,
-            o => new OfferSummary(o.Id, o.CreatedAt, o.SendAt, o.DeletedAt, o.Jobs.Count), context.RequestAborted);
+        return await query.PageAsync(session, q => q.OrderByDescending(o => o.CreatedAt), page, pageSize, Summary, context.RequestAborted);
     }
+
+    private static OfferSummary Summary(Offer o) => new(o.Id, o.CreatedAt, o.SendAt, o.DeletedAt, o.Jobs.Count);
 }

@@ -20,8 +20,9 @@ public static class OfferStorage
         // Optimistic: a PATCH or DELETE that loaded the offer before an erasure must not write its old metadata back.
         opts.Schema.For<Offer>().UseOptimisticConcurrency(true)
             .Index([x => x.ServiceId, x => x.CreatedAt, x => x.Id], i => i.Name = "mt_doc_offer_idx_service_created")
-            // ?metadata.<key>=<value> on offers and jobs: containment (@>) on exactly this expression.
+            // ?metadata.<key>=<value> on jobs, and on offers with several pairs (one pair: OfferMetadataIndex): containment
+            // (@>) on exactly this expression.
             .GinIndexJsonDataMember(x => x.Metadata!);
-        return opts;
+        return opts.AddOfferMetadataIndex();
     }
 }

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Npgsql;
 using NotificationService.Testing;
 using NotificationService.Core.Infrastructure;
@@ -37,6 +38,56 @@ public sealed class when_a_service_searches_its_offers(SystemFixture system) : I
         var page = await System.SendAsync<PagedResult<OfferSummary>>(HttpMethod.Get, "/v1/offers?metadata.customer=acme&pageSize=1&page=2", System.Tenant.ApiKey, expect: 200);
         Assert.Equal(2, page.Total); // the total counts the filtered offers
         Assert.Equal([acmeEu.Id], page.Items.Select(o => o.Id));
+    }
+
+    [Fact]
+    public async Task one_pair_finds_the_offers_as_their_metadata_is_now_changed_erased_or_long()
+    {
+        // One pair is read from offer_metadata, which a trigger keeps in step with every write of an offer.
+        var tenant = await System.CreateTenantAsync($"pairs-{Guid.NewGuid():N}");
+        var longValue = new string('x', 3000); // more than a B-tree index row may hold (2,704 bytes): stored as its hash
+        var changed = await OfferAsync(tenant, new { customer = "acme" });
+        var erased = await OfferAsync(tenant, new { customer = "acme", note = longValue });
+        var kept = await OfferAsync(tenant, new { customer = "acme" });
+        async Task<List<Guid>> NewestFirstAsync(string query) =>
+            (await System.SendAsync<PagedResult<OfferSummary>>(HttpMethod.Get, $"/v1/offers{query}", tenant.ApiKey, expect: 200))
+            .Items.Select(o => o.Id).ToList();
+        Assert.Equal([kept.Id, erased.Id, changed.Id], await NewestFirstAsync("?metadata.customer=acme"));
+        Assert.Equal([erased.Id], await NewestFirstAsync($"?metadata.note={longValue}"));
+
+        await System.SendAsync<JsonElement>(HttpMethod.Patch, $"/v1/offers/{changed.Id}", tenant.ApiKey, new { metadata = new { customer = "initech" } }, expect: 200);
+        await System.SendAsync<JsonElement>(HttpMethod.Post, $"/v1/offers/{erased.Id}/erase", tenant.ApiKey, expect: 200);
+
+        Assert.Equal([kept.Id], await NewestFirstAsync("?metadata.customer=acme"));
+        Assert.Equal([changed.Id], await NewestFirstAsync("?metadata.customer=initech"));
+        Assert.Empty(await NewestFirstAsync($"?metadata.note={longValue}"));
+        // Erased means gone from the index too: the hash of a value (an e-mail address, say) would give it away.
+        Assert.Equal([(kept.Id, 1L), (changed.Id, 1L)], await PairRowsAsync(tenant));
+
+        // Deleted rows (the retention sweep deletes offers with SQL) take their pairs with them.
+        await using (var connection = new NpgsqlConnection(TestEnvironment.Postgres))
+        {
+            await connection.OpenAsync();
+            await using var delete = new NpgsqlCommand("DELETE FROM ns.mt_doc_offer WHERE id = $1", connection);
+            delete.Parameters.Add(new NpgsqlParameter { Value = kept.Id });
+            Assert.Equal(1, await delete.ExecuteNonQueryAsync());
+        }
+        Assert.Empty(await NewestFirstAsync("?metadata.customer=acme"));
+        Assert.Equal([(changed.Id, 1L)], await PairRowsAsync(tenant));
+    }
+
+    /// <summary>The service's rows in offer_metadata, per offer, newest offer first.</summary>
+    private static async Task<List<(Guid Offer, long Pairs)>> PairRowsAsync(Tenant tenant)
+    {
+        await using var connection = new NpgsqlConnection(TestEnvironment.Postgres);
+        await connection.OpenAsync();
+        await using var read = new NpgsqlCommand(
+            "SELECT offer_id, count(*) FROM ns.offer_metadata WHERE service_id = $1 GROUP BY offer_id, created_at ORDER BY created_at DESC", connection);
+        read.Parameters.Add(new NpgsqlParameter { Value = tenant.Id });
+        await using var reader = await read.ExecuteReaderAsync();
+        var rows = new List<(Guid, long)>();
+        while (await reader.ReadAsync()) rows.Add((reader.GetGuid(0), reader.GetInt64(1)));
+        return rows;
     }
 
     [Fact]

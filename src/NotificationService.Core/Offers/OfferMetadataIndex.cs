@@ -1,0 +1,191 @@
+using System.Data.Common;
+using Marten;
+using NotificationService.Core.Infrastructure;
+using NotificationService.Storage;
+using Weasel.Core;
+using Weasel.Core.Migrations;
+using Weasel.Postgresql.Functions;
+using Weasel.Postgresql.Tables;
+using Weasel.Postgresql.Triggers;
+
+namespace NotificationService.Core.Offers;
+
+/// <summary>
+/// Every metadata pair of every offer as one row <c>(service_id, pair, created_at, offer_id)</c> of
+/// <c>offer_metadata</c>, kept by triggers on the offer table, so that <c>GET /v1/offers?metadata.&lt;key&gt;=&lt;value&gt;</c>
+/// reads one index range: the bounded total from the index alone and the page in order. Through the GIN index on the
+/// metadata, a common value's total rechecked 1,001 offers and its page walked the service's offers until 50 matched
+/// (bench/README.md, "Offers by one metadata pair"). The pair is the md5 of the one-pair JSON object, as a uuid: a value of
+/// any length fits an index row (metadata values have no length limit).
+/// </summary>
+/// <remarks>
+/// Triggers rather than the endpoints: every writer of offers (create, PATCH, erasure, retention's deletes, the
+/// bench's and tests' SQL) keeps the rows without knowing of them, and no statement is added to the accept. An offer
+/// without metadata costs the insert trigger's condition only.
+/// </remarks>
+public static class OfferMetadataIndex
+{
+    private const string Table = "offer_metadata";
+
+    /// <summary>
+    /// As a feature of its own, which Marten migrates after the document tables (its extended schema objects come before
+    /// them, and the triggers need mt_doc_offer).
+    /// </summary>
+    public static StoreOptions AddOfferMetadataIndex(this StoreOptions opts)
+    {
+        opts.Storage.Add(new Feature(opts.DatabaseSchemaName, opts.Advanced.Migrator));
+        return opts;
+    }
+
+    private sealed class Feature(string schema, Migrator migrator) : FeatureSchemaBase("OfferMetadataIndex", migrator)
+    {
+        protected override IEnumerable<ISchemaObject> schemaObjects()
+        {
+            var table = new Table($"{schema}.{Table}");
+            table.AddColumn<Guid>("service_id").AsPrimaryKey();
+            table.AddColumn<Guid>("pair").AsPrimaryKey();
+            table.AddColumn("created_at", "timestamptz").AsPrimaryKey();
+            table.AddColumn<Guid>("offer_id").AsPrimaryKey();
+            yield return table;
+
+            // Written as pg_get_functiondef prints them, which is what the schema check compares.
+            yield return Function.ForSql($$"""
+                CREATE OR REPLACE FUNCTION {{schema}}.offer_metadata_pair(p_key text, p_value text)
+                 RETURNS uuid
+                 LANGUAGE sql
+                 IMMUTABLE PARALLEL SAFE
+                AS $function$ SELECT md5(jsonb_build_object(p_key, p_value)::text)::uuid $function$;
+                """);
+            yield return Function.ForSql($$"""
+                CREATE OR REPLACE FUNCTION {{schema}}.offer_metadata_sync()
+                 RETURNS trigger
+                 LANGUAGE plpgsql
+                AS $function$
+                BEGIN
+                  IF TG_OP = 'UPDATE' AND OLD.data -> 'metadata' IS NOT DISTINCT FROM NEW.data -> 'metadata'
+                     AND OLD.service_id IS NOT DISTINCT FROM NEW.service_id AND OLD.created_at IS NOT DISTINCT FROM NEW.created_at THEN
+                    RETURN NULL;
+                  END IF;
+                  IF TG_OP <> 'INSERT' AND jsonb_typeof(OLD.data -> 'metadata') = 'object' THEN
+                    DELETE FROM {{schema}}.{{Table}} m USING jsonb_each_text(OLD.data -> 'metadata') e
+                     WHERE m.service_id = OLD.service_id AND m.pair = {{schema}}.offer_metadata_pair(e.key, e.value)
+                       AND m.created_at = OLD.created_at AND m.offer_id = OLD.id;
+                  END IF;
+                  IF TG_OP <> 'DELETE' AND jsonb_typeof(NEW.data -> 'metadata') = 'object' THEN
+                    INSERT INTO {{schema}}.{{Table}} (service_id, pair, created_at, offer_id)
+                    SELECT NEW.service_id, {{schema}}.offer_metadata_pair(e.key, e.value), NEW.created_at, NEW.id
+                      FROM jsonb_each_text(NEW.data -> 'metadata') e
+                    ON CONFLICT DO NOTHING;
+                  END IF;
+                  RETURN NULL;
+                END
+                $function$;
+                """);
+            yield return Function.ForSql($$"""
+                CREATE OR REPLACE FUNCTION {{schema}}.offer_metadata_truncate()
+                 RETURNS trigger
+                 LANGUAGE plpgsql
+                AS $function$
+                BEGIN
+                  TRUNCATE {{schema}}.{{Table}};
+                  RETURN NULL;
+                END
+                $function$;
+                """);
+            yield return new SyncTriggers(schema);
+            // A test's reset truncates the documents, which fires no row trigger.
+            yield return new Trigger($"{schema}.offer_metadata_truncate", $"{schema}.mt_doc_offer",
+                $"{schema}.offer_metadata_truncate()") { Timing = TriggerTiming.After, Events = TriggerEvents.Truncate, ForEachRow = false };
+        }
+    }
+
+    /// <summary>
+    /// The row triggers: on insert only for an offer with metadata (a condition PostgreSQL checks without calling the
+    /// function, so the accept of an offer without metadata pays next to nothing), on update and delete always (offers
+    /// change rarely). One schema object, created (a new database, an upgrade, or a trigger found missing or changed)
+    /// together with a rebuild of the rows from every stored offer in the same migration: without the triggers, offers may
+    /// have been written that the rows do not show. CREATE TRIGGER waits for the offer writes in flight, and the writes
+    /// after it fire it.
+    /// </summary>
+    private sealed class SyncTriggers(string schema)
+        : Trigger($"{schema}.offer_metadata_on_insert", $"{schema}.mt_doc_offer", $"{schema}.offer_metadata_sync()")
+    {
+        private static readonly string[] Names = ["offer_metadata_on_change", "offer_metadata_on_insert"];
+
+        // As pg_get_triggerdef prints them (the schema check compares), by name.
+        private string[] Definitions =>
+        [
+            $"CREATE TRIGGER offer_metadata_on_change AFTER DELETE OR UPDATE ON {schema}.mt_doc_offer FOR EACH ROW EXECUTE FUNCTION {schema}.offer_metadata_sync()",
+            $"CREATE TRIGGER offer_metadata_on_insert AFTER INSERT ON {schema}.mt_doc_offer FOR EACH ROW WHEN ((jsonb_typeof((new.data -> 'metadata'::text)) = 'object'::text)) EXECUTE FUNCTION {schema}.offer_metadata_sync()",
+        ];
+
+        public override void WriteDropStatement(Migrator rules, TextWriter writer)
+        {
+            foreach (var name in Names) writer.WriteLine($"DROP TRIGGER IF EXISTS {name} ON {schema}.mt_doc_offer;");
+        }
+
+        public override void WriteCreateStatement(Migrator migrator, TextWriter writer)
+        {
+            WriteDropStatement(migrator, writer);
+            foreach (var definition in Definitions) writer.WriteLine(definition + ";");
+            writer.WriteLine($"""
+                DELETE FROM {schema}.{Table};
+                INSERT INTO {schema}.{Table} (service_id, pair, created_at, offer_id)
+                SELECT o.service_id, {schema}.offer_metadata_pair(e.key, e.value), o.created_at, o.id
+                  FROM {schema}.mt_doc_offer o CROSS JOIN LATERAL jsonb_each_text(o.data -> 'metadata') e
+                 WHERE jsonb_typeof(o.data -> 'metadata') = 'object'
+                ON CONFLICT DO NOTHING;
+                """);
+        }
+
+        public override void ConfigureQueryCommand(Weasel.Core.DbCommandBuilder builder)
+        {
+            var names = builder.AddParameter(Names).ParameterName;
+            var table = builder.AddParameter("mt_doc_offer").ParameterName;
+            var owner = builder.AddParameter(schema).ParameterName;
+            builder.Append($"""
+
+                SELECT string_agg(pg_get_triggerdef(t.oid), ';' ORDER BY t.tgname)
+                FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE NOT t.tgisinternal AND t.tgname = ANY(:{names}) AND c.relname = :{table} AND n.nspname = :{owner};
+                """);
+        }
+
+        public override async Task<ISchemaObjectDelta> CreateDeltaAsync(DbDataReader reader, CancellationToken ct = default)
+        {
+            var existing = await reader.ReadAsync(ct) && !await reader.IsDBNullAsync(0, ct) ? reader.GetString(0) : null;
+            // Qualified unless the schema is on the search path, as pg_get_triggerdef prints a table name.
+            var expected = string.Join(";", Definitions);
+            var matches = new[] { expected, expected.Replace($"ON {schema}.", "ON ") }.Select(NormalizeBody).Contains(NormalizeBody(existing ?? ""));
+            return new SchemaObjectDelta(this, existing is null ? SchemaPatchDifference.Create
+                : matches ? SchemaPatchDifference.None : SchemaPatchDifference.Update);
+        }
+    }
+
+    /// <summary>
+    /// A page of the service's offers holding <paramref name="key"/> = <paramref name="value"/>, newest first, and their
+    /// total counted as <see cref="Paging.PageAsync"/> counts it. The page checks the offers' metadata again, so a hash
+    /// collision (md5, within one service and key) could only make the total one too high.
+    /// </summary>
+    public static async Task<PagedResult<T>> PageAsync<T>(IQuerySession session, Guid serviceId, string key, string value, int? page,
+        int? pageSize, Func<Offer, T> view, CancellationToken ct)
+    {
+        var (number, size) = (page ?? 1, pageSize ?? 50);
+        var schema = NotificationStore.Schema;
+        var range = $"m.service_id = ? AND m.pair = {schema}.offer_metadata_pair(?, ?)";
+        var counted = (await session.AdvancedSql.QueryAsync<long>(
+            $"SELECT count(*) FROM (SELECT 1 FROM {schema}.{Table} m WHERE {range} LIMIT {Paging.MaxCountedTotal + 1}) AS limited",
+            ct, serviceId, key, value)).Single();
+        var exact = counted <= Paging.MaxCountedTotal;
+        var offers = !exact || counted > (long)(number - 1) * size
+            ? await session.QueryAsync<Offer>($"""
+                select d.data FROM (SELECT m.offer_id, m.created_at FROM {schema}.{Table} m WHERE {range}
+                                    ORDER BY m.created_at DESC, m.offer_id DESC LIMIT {size} OFFSET {(number - 1) * size}) AS p
+                JOIN {schema}.mt_doc_offer d ON d.id = p.offer_id
+                WHERE d.data -> 'metadata' @> jsonb_build_object(?::text, ?::text)
+                ORDER BY p.created_at DESC, p.offer_id DESC
+                """, ct, serviceId, key, value, key, value)
+            : [];
+        return new PagedResult<T>(offers.Select(view).ToList(), number, size, exact ? counted : Paging.MaxCountedTotal, exact);
+    }
+}
