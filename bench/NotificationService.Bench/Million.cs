@@ -18,7 +18,7 @@ public static class Million
     private const int JobsPerOffer = 2;
     private const double SpanSeconds = 30 * 24 * 3600; // the seeded offers are spread over the last 30 days
 
-    private static readonly string[] Tables = ["ns.mt_doc_job", "ns.mt_doc_offer", "ns.mt_events", "ns.mt_streams"];
+    private static readonly string[] Tables = ["ns.mt_doc_job", "ns.mt_doc_offer", "ns.offer_metadata", "ns.mt_events", "ns.mt_streams"];
 
     /// <summary>`./ns bench --million [--quick]`: the empty-database one-target phase, then this phase, on one stack.</summary>
     public static async Task<int> RunAloneAsync(string root, string postgres, string rabbitMq, bool quick)

@@ -57,8 +57,7 @@ public static class Paging
         var exact = counted <= MaxCountedTotal;
         if (exact && ids is not null)
         {
-            // A fragment, not MatchesSql(sql, params): Marten compiles a params array into a delegate on every query
-            // (about 2 ms of CPU); a captured fragment it reads by reflection (bench/README.md, "Listings: no compiled LINQ").
+            // A fragment in a local, as everywhere (Architecture/when_a_query_filters_with_sql says why).
             var byId = new WhereFragment("d.id = ANY(?)", ids);
             matches = matches.Where(x => x.MatchesSql(byId));
         }

@@ -41,8 +41,8 @@ public static class ListOffersEndpoint
         }
         var query = session.Query<Offer>().Where(o => o.ServiceId == serviceId);
         // Several pairs: containment on data -> 'metadata', the expression the GIN index holds, which intersects them (one
-        // pair's range of offer_metadata could be long and hold few offers with the others). A fragment for the reason
-        // Paging.PageAsync gives.
+        // pair's range of offer_metadata could be long and hold few offers with the others). A fragment in a local
+        // (Architecture/when_a_query_filters_with_sql says why).
         if (metadata is not null)
         {
             var containment = new WhereFragment("d.data -> 'metadata' @> ?::jsonb", MetadataFilter.ToContainment(metadata));

@@ -47,77 +47,91 @@ public static class OfferMetadataIndex
             table.AddColumn("created_at", "timestamptz").AsPrimaryKey();
             table.AddColumn<Guid>("offer_id").AsPrimaryKey();
             yield return table;
-
-            // Written as pg_get_functiondef prints them, which is what the schema check compares.
-            yield return Function.ForSql($$"""
-                CREATE OR REPLACE FUNCTION {{schema}}.offer_metadata_pair(p_key text, p_value text)
-                 RETURNS uuid
-                 LANGUAGE sql
-                 IMMUTABLE PARALLEL SAFE
-                AS $function$ SELECT md5(jsonb_build_object(p_key, p_value)::text)::uuid $function$;
-                """);
-            yield return Function.ForSql($$"""
-                CREATE OR REPLACE FUNCTION {{schema}}.offer_metadata_sync()
-                 RETURNS trigger
-                 LANGUAGE plpgsql
-                AS $function$
-                BEGIN
-                  IF TG_OP = 'UPDATE' AND OLD.data -> 'metadata' IS NOT DISTINCT FROM NEW.data -> 'metadata'
-                     AND OLD.service_id IS NOT DISTINCT FROM NEW.service_id AND OLD.created_at IS NOT DISTINCT FROM NEW.created_at THEN
-                    RETURN NULL;
-                  END IF;
-                  IF TG_OP <> 'INSERT' AND jsonb_typeof(OLD.data -> 'metadata') = 'object' THEN
-                    DELETE FROM {{schema}}.{{Table}} m USING jsonb_each_text(OLD.data -> 'metadata') e
-                     WHERE m.service_id = OLD.service_id AND m.pair = {{schema}}.offer_metadata_pair(e.key, e.value)
-                       AND m.created_at = OLD.created_at AND m.offer_id = OLD.id;
-                  END IF;
-                  IF TG_OP <> 'DELETE' AND jsonb_typeof(NEW.data -> 'metadata') = 'object' THEN
-                    INSERT INTO {{schema}}.{{Table}} (service_id, pair, created_at, offer_id)
-                    SELECT NEW.service_id, {{schema}}.offer_metadata_pair(e.key, e.value), NEW.created_at, NEW.id
-                      FROM jsonb_each_text(NEW.data -> 'metadata') e
-                    ON CONFLICT DO NOTHING;
-                  END IF;
-                  RETURN NULL;
-                END
-                $function$;
-                """);
-            yield return Function.ForSql($$"""
-                CREATE OR REPLACE FUNCTION {{schema}}.offer_metadata_truncate()
-                 RETURNS trigger
-                 LANGUAGE plpgsql
-                AS $function$
-                BEGIN
-                  TRUNCATE {{schema}}.{{Table}};
-                  RETURN NULL;
-                END
-                $function$;
-                """);
-            yield return new SyncTriggers(schema);
-            // A test's reset truncates the documents, which fires no row trigger.
-            yield return new Trigger($"{schema}.offer_metadata_truncate", $"{schema}.mt_doc_offer",
-                $"{schema}.offer_metadata_truncate()") { Timing = TriggerTiming.After, Events = TriggerEvents.Truncate, ForEachRow = false };
+            var functions = Functions(schema);
+            foreach (var function in functions) yield return Function.ForSql(function);
+            yield return new Triggers(schema, functions);
         }
     }
 
+    /// <summary>Written as pg_get_functiondef prints them, which is what the schema check compares.</summary>
+    private static string[] Functions(string schema) =>
+    [
+        // IMMUTABLE over jsonb_build_object (STABLE in general, for the output functions of its argument types): with
+        // two text arguments its result depends on them alone, and the planner may fold it to a constant per query.
+        $$"""
+        CREATE OR REPLACE FUNCTION {{schema}}.offer_metadata_pair(p_key text, p_value text)
+         RETURNS uuid
+         LANGUAGE sql
+         IMMUTABLE PARALLEL SAFE
+        AS $function$ SELECT md5(jsonb_build_object(p_key, p_value)::text)::uuid $function$;
+        """,
+        // An offer without its service or time column (stored by a core older than those columns and never repaired:
+        // README's upgrade notes) has no row here, rather than failing the write.
+        $$"""
+        CREATE OR REPLACE FUNCTION {{schema}}.offer_metadata_sync()
+         RETURNS trigger
+         LANGUAGE plpgsql
+        AS $function$
+        BEGIN
+          IF TG_OP = 'UPDATE' AND OLD.data -> 'metadata' IS NOT DISTINCT FROM NEW.data -> 'metadata'
+             AND OLD.service_id IS NOT DISTINCT FROM NEW.service_id AND OLD.created_at IS NOT DISTINCT FROM NEW.created_at THEN
+            RETURN NULL;
+          END IF;
+          IF TG_OP <> 'INSERT' AND jsonb_typeof(OLD.data -> 'metadata') = 'object' THEN
+            DELETE FROM {{schema}}.{{Table}} m USING jsonb_each_text(OLD.data -> 'metadata') e
+             WHERE m.service_id = OLD.service_id AND m.pair = {{schema}}.offer_metadata_pair(e.key, e.value)
+               AND m.created_at = OLD.created_at AND m.offer_id = OLD.id;
+          END IF;
+          IF TG_OP <> 'DELETE' AND jsonb_typeof(NEW.data -> 'metadata') = 'object'
+             AND NEW.service_id IS NOT NULL AND NEW.created_at IS NOT NULL THEN
+            INSERT INTO {{schema}}.{{Table}} (service_id, pair, created_at, offer_id)
+            SELECT NEW.service_id, {{schema}}.offer_metadata_pair(e.key, e.value), NEW.created_at, NEW.id
+              FROM jsonb_each_text(NEW.data -> 'metadata') e
+            ON CONFLICT DO NOTHING;
+          END IF;
+          RETURN NULL;
+        END
+        $function$;
+        """,
+        // Marten's document cleaner truncates, which fires no row trigger.
+        $$"""
+        CREATE OR REPLACE FUNCTION {{schema}}.offer_metadata_truncate()
+         RETURNS trigger
+         LANGUAGE plpgsql
+        AS $function$
+        BEGIN
+          TRUNCATE {{schema}}.{{Table}};
+          RETURN NULL;
+        END
+        $function$;
+        """,
+    ];
+
     /// <summary>
-    /// The row triggers: on insert only for an offer with metadata (a condition PostgreSQL checks without calling the
-    /// function, so the accept of an offer without metadata pays next to nothing), on update and delete always (offers
-    /// change rarely). One schema object, created (a new database, an upgrade, or a trigger found missing or changed)
-    /// together with a rebuild of the rows from every stored offer in the same migration: without the triggers, offers may
-    /// have been written that the rows do not show. CREATE TRIGGER waits for the offer writes in flight, and the writes
-    /// after it fire it.
+    /// The triggers on mt_doc_offer: on insert only for an offer with metadata (a condition PostgreSQL checks without
+    /// calling the function), on update and delete always (offers change rarely), on TRUNCATE. One schema object, created
+    /// together with a rebuild of the rows from every stored offer whenever the migration finds a trigger missing or
+    /// changed, or any of the functions changed: a new database, the upgrade, a dropped trigger, or an edit of a function,
+    /// which Weasel replaces with DROP FUNCTION ... CASCADE, dropping the triggers that call it. The functions' text is in
+    /// the version the insert trigger's comment carries, so such an edit recreates the triggers in the same migration.
+    /// The migration runs in one transaction: from the first DROP TRIGGER (ACCESS EXCLUSIVE on mt_doc_offer) to its
+    /// commit, offers are neither read nor written, and every write after it fires the new triggers.
     /// </summary>
-    private sealed class SyncTriggers(string schema)
+    private sealed class Triggers(string schema, string[] functions)
         : Trigger($"{schema}.offer_metadata_on_insert", $"{schema}.mt_doc_offer", $"{schema}.offer_metadata_sync()")
     {
-        private static readonly string[] Names = ["offer_metadata_on_change", "offer_metadata_on_insert"];
+        private static readonly string[] Names = ["offer_metadata_on_change", "offer_metadata_on_insert", "offer_metadata_truncate"];
 
         // As pg_get_triggerdef prints them (the schema check compares), by name.
         private string[] Definitions =>
         [
             $"CREATE TRIGGER offer_metadata_on_change AFTER DELETE OR UPDATE ON {schema}.mt_doc_offer FOR EACH ROW EXECUTE FUNCTION {schema}.offer_metadata_sync()",
             $"CREATE TRIGGER offer_metadata_on_insert AFTER INSERT ON {schema}.mt_doc_offer FOR EACH ROW WHEN ((jsonb_typeof((new.data -> 'metadata'::text)) = 'object'::text)) EXECUTE FUNCTION {schema}.offer_metadata_sync()",
+            $"CREATE TRIGGER offer_metadata_truncate AFTER TRUNCATE ON {schema}.mt_doc_offer FOR EACH STATEMENT EXECUTE FUNCTION {schema}.offer_metadata_truncate()",
         ];
+
+        private string Version => "offer_metadata " + Convert.ToHexStringLower(
+            System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(string.Join("\n", [.. functions, .. Definitions]))))[..16];
 
         public override void WriteDropStatement(Migrator rules, TextWriter writer)
         {
@@ -129,11 +143,12 @@ public static class OfferMetadataIndex
             WriteDropStatement(migrator, writer);
             foreach (var definition in Definitions) writer.WriteLine(definition + ";");
             writer.WriteLine($"""
-                DELETE FROM {schema}.{Table};
+                COMMENT ON TRIGGER offer_metadata_on_insert ON {schema}.mt_doc_offer IS '{Version}';
+                TRUNCATE {schema}.{Table};
                 INSERT INTO {schema}.{Table} (service_id, pair, created_at, offer_id)
                 SELECT o.service_id, {schema}.offer_metadata_pair(e.key, e.value), o.created_at, o.id
                   FROM {schema}.mt_doc_offer o CROSS JOIN LATERAL jsonb_each_text(o.data -> 'metadata') e
-                 WHERE jsonb_typeof(o.data -> 'metadata') = 'object'
+                 WHERE jsonb_typeof(o.data -> 'metadata') = 'object' AND o.service_id IS NOT NULL AND o.created_at IS NOT NULL
                 ON CONFLICT DO NOTHING;
                 """);
         }
@@ -145,7 +160,7 @@ public static class OfferMetadataIndex
             var owner = builder.AddParameter(schema).ParameterName;
             builder.Append($"""
 
-                SELECT string_agg(pg_get_triggerdef(t.oid), ';' ORDER BY t.tgname)
+                SELECT string_agg(pg_get_triggerdef(t.oid), ';' ORDER BY t.tgname) || ';' || coalesce(max(obj_description(t.oid, 'pg_trigger')), '')
                 FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
                 WHERE NOT t.tgisinternal AND t.tgname = ANY(:{names}) AND c.relname = :{table} AND n.nspname = :{owner};
                 """);
@@ -154,9 +169,9 @@ public static class OfferMetadataIndex
         public override async Task<ISchemaObjectDelta> CreateDeltaAsync(DbDataReader reader, CancellationToken ct = default)
         {
             var existing = await reader.ReadAsync(ct) && !await reader.IsDBNullAsync(0, ct) ? reader.GetString(0) : null;
-            // Qualified unless the schema is on the search path, as pg_get_triggerdef prints a table name.
-            var expected = string.Join(";", Definitions);
-            var matches = new[] { expected, expected.Replace($"ON {schema}.", "ON ") }.Select(NormalizeBody).Contains(NormalizeBody(existing ?? ""));
+            var expected = string.Join(";", [.. Definitions, Version]);
+            // Unqualified where the schema is on the search path, as pg_get_triggerdef prints names.
+            var matches = new[] { expected, expected.Replace($"{schema}.", "") }.Select(NormalizeBody).Contains(NormalizeBody(existing ?? ""));
             return new SchemaObjectDelta(this, existing is null ? SchemaPatchDifference.Create
                 : matches ? SchemaPatchDifference.None : SchemaPatchDifference.Update);
         }
@@ -182,9 +197,9 @@ public static class OfferMetadataIndex
                 select d.data FROM (SELECT m.offer_id, m.created_at FROM {schema}.{Table} m WHERE {range}
                                     ORDER BY m.created_at DESC, m.offer_id DESC LIMIT {size} OFFSET {(number - 1) * size}) AS p
                 JOIN {schema}.mt_doc_offer d ON d.id = p.offer_id
-                WHERE d.data -> 'metadata' @> jsonb_build_object(?::text, ?::text)
+                WHERE d.service_id = ? AND d.data -> 'metadata' @> jsonb_build_object(?::text, ?::text)
                 ORDER BY p.created_at DESC, p.offer_id DESC
-                """, ct, serviceId, key, value, key, value)
+                """, ct, serviceId, key, value, serviceId, key, value)
             : [];
         return new PagedResult<T>(offers.Select(view).ToList(), number, size, exact ? counted : Paging.MaxCountedTotal, exact);
     }

@@ -24,7 +24,7 @@ public static class ListTemplatesEndpoint
     {
         var serviceId = user.ServiceId();
         // A shared template hidden by one of the service's own keys is left out, so every key shows once and the page is
-        // what the service would use. A fragment for the reason Paging.PageAsync gives.
+        // what the service would use. A fragment in a local (Architecture/when_a_query_filters_with_sql says why).
         var notHidden = new WhereFragment(
             $"NOT EXISTS (SELECT 1 FROM {NotificationService.Storage.NotificationStore.Schema}.mt_doc_template own WHERE own.data ->> 'ownerId' = ? AND own.data ->> 'key' = d.data ->> 'key')",
             serviceId.ToString());

@@ -53,6 +53,9 @@ public sealed class when_a_service_searches_its_offers(SystemFixture system) : I
             (await System.SendAsync<PagedResult<OfferSummary>>(HttpMethod.Get, $"/v1/offers{query}", tenant.ApiKey, expect: 200))
             .Items.Select(o => o.Id).ToList();
         Assert.Equal([kept.Id, erased.Id, changed.Id], await NewestFirstAsync("?metadata.customer=acme"));
+        var counted = await System.SendAsync<PagedResult<OfferSummary>>(HttpMethod.Get, "/v1/offers?metadata.customer=acme&pageSize=2&page=2", tenant.ApiKey, expect: 200);
+        Assert.Equal((3L, true), (counted.Total, counted.TotalIsExact));
+        Assert.Equal([changed.Id], counted.Items.Select(o => o.Id));
         Assert.Equal([erased.Id], await NewestFirstAsync($"?metadata.note={longValue}"));
 
         await System.SendAsync<JsonElement>(HttpMethod.Patch, $"/v1/offers/{changed.Id}", tenant.ApiKey, new { metadata = new { customer = "initech" } }, expect: 200);
@@ -94,8 +97,8 @@ public sealed class when_a_service_searches_its_offers(SystemFixture system) : I
     public async Task past_a_thousand_offers_the_total_stops_counting_and_says_so_while_every_page_is_still_served()
     {
         var tenant = await System.CreateTenantAsync($"many-{Guid.NewGuid():N}");
-        // 1,005 offers straight into the table, as an API client would have made them over months; every 100th holds
-        // metadata a filter finds (11 offers: counted exactly and read by their ids, the other branch of Paging.PageAsync).
+        // 1,005 offers straight into the table, as an API client would have made them over months (the triggers fill
+        // offer_metadata); all in one batch, every 100th of kind rare (11 offers), the others bulk.
         var now = DateTimeOffset.UtcNow;
         var offers = Enumerable.Range(1, Paging.MaxCountedTotal + 5)
             .Select(o => (Id: Guid.NewGuid(), CreatedAt: now.AddSeconds(-o * 61.25), Rare: o % 100 == 1)).ToList(); // newest first
@@ -105,7 +108,7 @@ public sealed class when_a_service_searches_its_offers(SystemFixture system) : I
             await using var insert = new NpgsqlCommand("""
                 INSERT INTO ns.mt_doc_offer (id, data, mt_last_modified, mt_dotnet_type, service_id, created_at)
                 SELECT id, jsonb_build_object('id', id, 'serviceId', $1, 'jobs', '[]'::jsonb, 'createdAt', created,
-                         'metadata', CASE WHEN rare THEN '{"kind": "rare"}'::jsonb ELSE '{"kind": "bulk"}'::jsonb END),
+                         'metadata', CASE WHEN rare THEN '{"kind": "rare", "batch": "b1"}'::jsonb ELSE '{"kind": "bulk", "batch": "b1"}'::jsonb END),
                        now(), 'NotificationService.Core.Offers.Offer', $1::uuid, created::timestamptz
                 FROM unnest($2::uuid[], $3::text[], $4::bool[]) AS seeded(id, created, rare)
                 """, connection);
@@ -130,13 +133,21 @@ public sealed class when_a_service_searches_its_offers(SystemFixture system) : I
         var last = await PageAsync($"?pageSize=200&page={Paging.MaxCountedTotal / 200 + 1}");
         Assert.Equal((Paging.MaxCountedTotal, false), (last.Total, last.TotalIsExact));
         Assert.Equal(ids.Skip(Paging.MaxCountedTotal), last.Items.Select(o => o.Id));
-        // 994 bulk offers: under the bound, so counted exactly and read by their ids, in the same order.
+        // One pair (offer_metadata): 994 bulk offers, under the bound, counted exactly; all 1,005 of the batch, past it.
         var bulk = await PageAsync("?metadata.kind=bulk&pageSize=50&page=20");
+        Assert.Equal((994L, true), (bulk.Total, bulk.TotalIsExact));
         Assert.Equal(ids.Where((_, i) => !offers[i].Rare).Skip(950).Take(50), bulk.Items.Select(o => o.Id));
+        var batch = await PageAsync($"?metadata.batch=b1&pageSize=200&page={Paging.MaxCountedTotal / 200 + 1}");
+        Assert.Equal((Paging.MaxCountedTotal, false), (batch.Total, batch.TotalIsExact));
+        Assert.Equal(ids.Skip(Paging.MaxCountedTotal), batch.Items.Select(o => o.Id));
 
         var rare = await PageAsync("?metadata.kind=rare&pageSize=200");
         Assert.Equal((11L, true), (rare.Total, rare.TotalIsExact));
         Assert.Equal(offers.Where(o => o.Rare).Select(o => o.Id), rare.Items.Select(o => o.Id));
+        // Two pairs (the GIN containment): 11 matches, counted exactly and read by their ids (Paging.PageAsync's other branch).
+        var rareInBatch = await PageAsync("?metadata.kind=rare&metadata.batch=b1&pageSize=200");
+        Assert.Equal((11L, true), (rareInBatch.Total, rareInBatch.TotalIsExact));
+        Assert.Equal(offers.Where(o => o.Rare).Select(o => o.Id), rareInBatch.Items.Select(o => o.Id));
         var exact = await PageAsync("", few);
         Assert.Equal((1L, true), (exact.Total, exact.TotalIsExact));
     }
@@ -147,6 +158,8 @@ public sealed class when_a_service_searches_its_offers(SystemFixture system) : I
     [InlineData("?metadata.a=1&metadata.b=1&metadata.c=1&metadata.d=1&metadata.e=1&metadata.f=1&metadata.g=1&metadata.h=1&metadata.i=1&metadata.j=1&metadata.k=1", "metadata")]
     [InlineData("?metadata.%00=x", "metadata.\u0000")] // jsonb cannot hold NUL: was a 500 (22P05)
     [InlineData("?metadata.%1F=x", "metadata.\u001F")]
+    [InlineData("?metadata.customer=%00", "metadata.customer")] // one pair: the value goes to PostgreSQL as text, which cannot hold NUL
+    [InlineData("?metadata.customer=a%00b&metadata.region=eu", "metadata.customer")]
     [InlineData("?state=Queued", "state")] // not a filter here: was ignored, and every offer came back
     [InlineData("?page=1&limit=5", "limit")]
     public async Task a_bad_metadata_filter_is_a_422_naming_the_field(string query, string field)
