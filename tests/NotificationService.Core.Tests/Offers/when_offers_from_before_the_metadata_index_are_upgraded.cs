@@ -22,14 +22,7 @@ public sealed class when_offers_from_before_the_metadata_index_are_upgraded : IA
     {
         var before = _schema.Store();
         await before.Storage.ApplyAllConfiguredChangesToDatabaseAsync();
-        // The schema as the previous version left it: no table, no trigger, no functions.
-        await _schema.ExecuteAsync($"""
-            DROP TABLE {_schema.Name}.offer_metadata;
-            DROP TRIGGER offer_metadata_on_insert ON {_schema.Name}.mt_doc_offer;
-            DROP TRIGGER offer_metadata_on_change ON {_schema.Name}.mt_doc_offer;
-            DROP TRIGGER offer_metadata_truncate ON {_schema.Name}.mt_doc_offer;
-            DROP FUNCTION {_schema.Name}.offer_metadata_sync(), {_schema.Name}.offer_metadata_truncate(), {_schema.Name}.offer_metadata_pair(text, text);
-            """);
+        await _schema.ExecuteAsync(WithoutTheIndex(_schema.Name));
         var service = Guid.NewGuid();
         var created = new DateTimeOffset(2026, 11, 3, 9, 15, 42, TimeSpan.Zero);
         var twoPairs = new Offer { Id = Guid.NewGuid(), ServiceId = service, CreatedAt = created, Metadata = new() { ["customer"] = "acme", ["region"] = "eu" } };
@@ -87,6 +80,15 @@ public sealed class when_offers_from_before_the_metadata_index_are_upgraded : IA
         await _schema.ExecuteAsync($"TRUNCATE {_schema.Name}.mt_doc_offer");
         Assert.Empty(await MatchesAsync(service, "region", "eu"));
     }
+
+    /// <summary>The schema as the releases before offer_metadata left it: no table, no triggers, no functions.</summary>
+    public static string WithoutTheIndex(string schema) => $"""
+        DROP TABLE {schema}.offer_metadata;
+        DROP TRIGGER offer_metadata_on_insert ON {schema}.mt_doc_offer;
+        DROP TRIGGER offer_metadata_on_change ON {schema}.mt_doc_offer;
+        DROP TRIGGER offer_metadata_truncate ON {schema}.mt_doc_offer;
+        DROP FUNCTION {schema}.offer_metadata_sync(), {schema}.offer_metadata_truncate(), {schema}.offer_metadata_pair(text, text);
+        """;
 
     /// <summary>The offers of the service holding the pair, newest first, as offer_metadata has them.</summary>
     private async Task<List<Guid>> MatchesAsync(Guid service, string key, string value)

@@ -27,10 +27,8 @@ public sealed class when_offers_from_before_the_service_and_time_columns_are_upg
         await before.Storage.ApplyAllConfiguredChangesToDatabaseAsync();
         // The table as the previous version left it: no service or time column, both indexed as expressions over the JSON
         // (and no offer_metadata, which came later and reads the columns).
+        await _schema.ExecuteAsync(when_offers_from_before_the_metadata_index_are_upgraded.WithoutTheIndex(_schema.Name));
         await _schema.ExecuteAsync($"""
-            DROP TABLE {_schema.Name}.offer_metadata;
-            DROP TRIGGER offer_metadata_on_insert ON {_schema.Name}.mt_doc_offer;
-            DROP TRIGGER offer_metadata_on_change ON {_schema.Name}.mt_doc_offer;
             ALTER TABLE {_schema.Name}.mt_doc_offer DROP COLUMN service_id, DROP COLUMN created_at;
             CREATE INDEX mt_doc_offer_idx_service_id ON {_schema.Name}.mt_doc_offer (((data ->> 'serviceId')::uuid));
             CREATE INDEX mt_doc_offer_idx_created_at ON {_schema.Name}.mt_doc_offer ({_schema.Name}.mt_immutable_timestamptz(data ->> 'createdAt'));
