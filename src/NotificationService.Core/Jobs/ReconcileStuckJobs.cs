@@ -95,21 +95,28 @@ public sealed class JobReconciler(
         return acted;
     }
 
+    /// <summary>
+    /// The stuck candidates with the last event of each stream, which gives the version the decision is checked against
+    /// and the time of the last change. The state test on the job alone lets PostgreSQL read the unfinished jobs from their
+    /// index; spelt only inside the OR, it read every job's last event (11 s a round with a million finished jobs).
+    /// </summary>
+    public const string CandidatesSql = $"""
+        SELECT j.id, (j.data->>'adapterId')::uuid, j.data->>'state', last.version, last.timestamp
+        FROM {NotificationStore.Schema}.mt_doc_job j
+        CROSS JOIN LATERAL (SELECT e.version, e.timestamp FROM {NotificationStore.Schema}.mt_events e
+                            WHERE e.stream_id = j.id ORDER BY e.version DESC LIMIT 1) last
+        WHERE j.data->>'state' IN ('Started', 'Queued')
+          AND ((j.data->>'state' = 'Started' AND last.timestamp <= @startedBefore)
+               OR (j.data->>'state' = 'Queued' AND last.timestamp <= @queuedBefore))
+        ORDER BY last.timestamp LIMIT 500
+        """;
+
     private async Task<List<Candidate>> FindCandidatesAsync(DateTimeOffset now, CancellationToken ct)
     {
-        // The last event of each stream gives the version the decision is checked against and the time of the last change.
         await using var session = store.QuerySession();
         var connection = (NpgsqlConnection)session.Connection!;
         if (connection.State != System.Data.ConnectionState.Open) await connection.OpenAsync(ct);
-        await using var command = new NpgsqlCommand($"""
-            SELECT j.id, (j.data->>'adapterId')::uuid, j.data->>'state', last.version, last.timestamp
-            FROM {NotificationStore.Schema}.mt_doc_job j
-            CROSS JOIN LATERAL (SELECT e.version, e.timestamp FROM {NotificationStore.Schema}.mt_events e
-                                WHERE e.stream_id = j.id ORDER BY e.version DESC LIMIT 1) last
-            WHERE (j.data->>'state' = 'Started' AND last.timestamp <= @startedBefore)
-               OR (j.data->>'state' = 'Queued' AND last.timestamp <= @queuedBefore)
-            ORDER BY last.timestamp LIMIT 500
-            """, connection);
+        await using var command = new NpgsqlCommand(CandidatesSql, connection);
         command.Parameters.AddWithValue("startedBefore", now - bounds.StartedLease);
         command.Parameters.AddWithValue("queuedBefore", now - bounds.QueuedBound);
         var found = new List<Candidate>();
