@@ -38,7 +38,7 @@ public sealed record ReadTiming(string Query, int Items, int Samples, Percentile
 public sealed record MillionResult(
     int Jobs, int Offers, int Tenants, double SeedSeconds, double VacuumSeconds, string DaemonAfterSeed,
     PhaseResult EmptyMax, PhaseResult EmptyHalf, PhaseResult Max, PhaseResult Half,
-    IReadOnlyList<ReadTiming> Reads, IReadOnlyList<RelationSize> Sizes);
+    IReadOnlyList<ReadTiming> Reads, IReadOnlyList<RelationSize> Sizes, double? CheckpointSeconds = null);
 
 public sealed record FairnessResult(
     string Name, int FloodJobs, double FloodDeliveredJobsPerSecond, int LightJobs, int LightFailedRequests, Percentiles LightQueuedToFinishedMs,
