@@ -10,7 +10,7 @@ namespace NotificationService.Core.Tests.Storage;
 public sealed class ScratchTable(string prefix, string columns)
 {
     public static readonly string Postgres = Environment.GetEnvironmentVariable("ConnectionStrings__Postgres")
-                                             ?? "Host=127.0.0.1;Port=55432;Database=postgres;Username=postgres";
+                                             ?? "Host=127.0.0.1;Port=27432;Database=postgres;Username=postgres";
 
     private readonly string _schema = $"{prefix}_{Guid.NewGuid():N}";
 

@@ -15,7 +15,7 @@ public sealed class when_connection_strings_are_pooled
     public void automatic_preparation_and_the_reset_on_close_are_forced_off()
     {
         var built = new NpgsqlConnectionStringBuilder(NotificationStore.PooledConnectionString(
-            "Host=127.0.0.1;Port=55432;Database=postgres;Username=postgres;Max Auto Prepare=20;No Reset On Close=false", "1.1"));
+            "Host=127.0.0.1;Port=27432;Database=postgres;Username=postgres;Max Auto Prepare=20;No Reset On Close=false", "1.1"));
         Assert.Equal(0, built.MaxAutoPrepare);
         Assert.True(built.NoResetOnClose);
     }

@@ -24,7 +24,7 @@ public sealed class when_statements_are_prepared_in_martens_hook : IAsyncLifetim
     [Fact]
     public void the_thread_pool_keeps_a_thread_per_core_beyond_those_that_may_block_in_a_prepare()
     {
-        new ServiceCollection().AddNotificationMarten("Host=127.0.0.1;Port=55432;Database=ns_test;Username=ns_core", "wolverine");
+        new ServiceCollection().AddNotificationMarten("Host=127.0.0.1;Port=27432;Database=ns_test;Username=ns_core", "wolverine");
 
         ThreadPool.GetMinThreads(out var workers, out _);
         var needed = PreparedStatements.Slots.Max + Environment.ProcessorCount;
