@@ -97,7 +97,7 @@ public static class NotificationStore
         // that function on every write of a job, three writes per job (Job keeps them in UTC, which Npgsql requires of a
         // timestamptz; a query's bound on them must be UTC too). pgbench, one client, an insert with these indexes:
         // 0.38-0.46 ms as expressions, 0.18-0.21 ms with the three times as columns (bench/README.md, "Index expressions
-        // that call a function"). Queries name the columns (JobFilter, AdapterLiveness, RetentionSweeper, RedriveJobs).
+        // that call a function"). Queries name the columns (JobFilter, AdapterLiveness, RetentionSweeper, RedriveJobs, ExpirySweeper).
         opts.Schema.For<Job>().Duplicate(x => x.CreatedAt)
             // The expiry sweep's search (ExpirySweeper): only the jobs an expiry can still end are in it, so a sweep reads
             // what waits, not every job whose expiry passed long after it ended (70 ms a sweep, every 5 s, with 300,000 of

@@ -34,7 +34,8 @@ public sealed class ExpirySweeper(
 
     /// <summary>
     /// The waiting jobs whose expiry passed, soonest first. The states are literals, so PostgreSQL can prove the query
-    /// within the partial index of the jobs not yet sent (NotificationStore) and never reads an ended job's expiry.
+    /// within the partial index of the jobs not yet sent (NotificationStore) in any plan and never reads an ended job's
+    /// expiry; as parameters, a prepared statement's generic plan scanned the table (bench/results/background-queries-20261202.txt).
     /// </summary>
     public const string DueSql = $"""
         SELECT d.id FROM {NotificationStore.Schema}.mt_doc_job d
@@ -55,8 +56,15 @@ public sealed class ExpirySweeper(
         await using var scope = scopes.CreateAsyncScope();
         var bus = scope.ServiceProvider.GetRequiredService<IMessageBus>();
         foreach (var jobId in due)
-            // No answer when the job is gone (deleted by the retention sweep meanwhile).
-            if (await bus.InvokeAsync<ExpiryChecked?>(new ExpireJob(jobId), ct) is { Expired: true }) expired++;
+        {
+            // One job that cannot be ended must not stop the others: it comes first again in every sweep (soonest expiry).
+            try
+            {
+                // No answer when the job is gone (deleted by the retention sweep meanwhile).
+                if (await bus.InvokeAsync<ExpiryChecked?>(new ExpireJob(jobId), ct) is { Expired: true }) expired++;
+            }
+            catch (Exception e) when (e is not OperationCanceledException) { logger.LogWarning(e, "Could not expire job {JobId}; the next sweep retries", jobId); }
+        }
         if (expired > 0) logger.LogInformation("Expired {Count} jobs that were still waiting", expired);
         return expired;
     }
