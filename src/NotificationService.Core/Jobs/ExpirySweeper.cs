@@ -1,6 +1,5 @@
 using Marten;
 using NotificationService.Storage;
-using NotificationService.Storage.Jobs;
 using Wolverine;
 
 namespace NotificationService.Core.Jobs;
