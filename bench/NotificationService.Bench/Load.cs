@@ -28,7 +28,7 @@ public sealed class Load(Stack stack, Receivers receivers, string postgres)
         var acceptMs = new ConcurrentBag<double>();
         var jobs = new ConcurrentBag<Guid>();
         var failed = 0;
-        var commitsBefore = await Database.CommitsAsync(postgres);
+        var countersBefore = await Database.CountersAsync(postgres);
         var coreCpu = stack.Cores.Sum(c => c.CpuTime().TotalMilliseconds);
         var workerCpu = stack.Workers.Sum(w => w.CpuTime().TotalMilliseconds);
         var started = Stopwatch.GetTimestamp();
@@ -81,7 +81,7 @@ public sealed class Load(Stack stack, Receivers receivers, string postgres)
         var delivered = expected.Count(j => receivers.Count.ContainsKey(j));
         var lastDelivery = expected.Where(receivers.FirstAt.ContainsKey).Select(j => receivers.FirstAt[j]).DefaultIfEmpty(started).Max();
         var deliveredFor = Stopwatch.GetElapsedTime(started, lastDelivery).TotalSeconds;
-        var commits = await Database.CommitsAsync(postgres) - commitsBefore;
+        var counters = await Database.CountersAsync(postgres) - countersBefore;
         // Read once every job's outcome is committed (the receiver has a request before its outcome commits), and before
         // the latency query below, which is the bench's and not the jobs'.
         if (statements) await UntilTerminalAsync(postgres, expected, drain ? TimeSpan.FromSeconds(30) : TimeSpan.Zero);
@@ -89,10 +89,12 @@ public sealed class Load(Stack stack, Receivers receivers, string postgres)
         var result = new PhaseResult(name, targetsPerOffer,
             Math.Round(acceptMs.Count / acceptedFor, 1), Math.Round(expected.Length / acceptedFor, 1), Math.Round(delivered / Math.Max(deliveredFor, 0.001), 1),
             expected.Length, failed, Percentiles.Of(acceptMs.ToArray()), Percentiles.Of(await QueuedToFinishedAsync(expected)),
-            Math.Round((double)commits / Math.Max(delivered, 1), 2),
+            Math.Round((double)counters.Commits / Math.Max(delivered, 1), 2),
             Math.Round((stack.Cores.Sum(c => c.CpuTime().TotalMilliseconds) - coreCpu) / Math.Max(delivered, 1), 2),
             Math.Round((stack.Workers.Sum(w => w.CpuTime().TotalMilliseconds) - workerCpu) / Math.Max(delivered, 1), 2),
-            statementCount);
+            statementCount,
+            Math.Round(counters.WalBytes / 1024.0 / Math.Max(delivered, 1), 2), Math.Round((double)counters.WalFullPageImages / Math.Max(delivered, 1), 2),
+            Math.Round((double)counters.BlocksRead / Math.Max(delivered, 1), 2));
         if (drain && delivered < expected.Length) Console.WriteLine($"  !! {expected.Length - delivered} of {expected.Length} jobs not delivered within the drain time");
         return result;
     }

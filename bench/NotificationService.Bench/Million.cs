@@ -46,7 +46,8 @@ public static class Million
             Console.WriteLine($"-- {name}{suffix}");
             var r = await load.RunAsync(name + suffix, adapter, Payload, 1, window, clients, rate);
             Console.WriteLine($"   accepted {r.JobsAcceptedPerSecond} jobs/s ({r.OffersPerSecond} offers/s), delivered {r.DeliveredJobsPerSecond} jobs/s, " +
-                              $"accept p50 {r.AcceptMs.P50} / p99 {r.AcceptMs.P99} ms, queued->finished p99 {r.QueuedToFinishedMs.P99} ms, {r.CommitsPerJob} commits/job");
+                              $"accept p50 {r.AcceptMs.P50} / p99 {r.AcceptMs.P99} ms, queued->finished p99 {r.QueuedToFinishedMs.P99} ms, {r.CommitsPerJob} commits/job, " +
+                              $"WAL {r.WalKbPerJob} kB / {r.WalFullPageImagesPerJob} full-page images / {r.BlocksReadPerJob} blocks read per job");
             return r;
         }
         var max = await Phase("1 target per offer, maximum rate (32 clients)", 32, null);
@@ -394,6 +395,8 @@ public static class Million
                       $"{Met(r.Half.AcceptMs.P99 <= 1.1 * r.EmptyHalf.AcceptMs.P99)} |");
         sb.AppendLine($"| half rate: queued->finished p99 ms | {r.EmptyHalf.QueuedToFinishedMs.P99} | {r.Half.QueuedToFinishedMs.P99} | | |");
         sb.AppendLine($"| commits/job (max; half) | {r.EmptyMax.CommitsPerJob}; {r.EmptyHalf.CommitsPerJob} | {r.Max.CommitsPerJob}; {r.Half.CommitsPerJob} | | |");
+        sb.AppendLine($"| WAL kB; full-page images; blocks read outside shared buffers, per job (max rate) | {r.EmptyMax.WalKbPerJob}; {r.EmptyMax.WalFullPageImagesPerJob}; {r.EmptyMax.BlocksReadPerJob} | " +
+                      $"{r.Max.WalKbPerJob}; {r.Max.WalFullPageImagesPerJob}; {r.Max.BlocksReadPerJob} | | |");
         sb.AppendLine($"| CPU ms/job core + worker (max rate) | {r.EmptyMax.CoreCpuMsPerJob} + {r.EmptyMax.WorkerCpuMsPerJob} | {r.Max.CoreCpuMsPerJob} + {r.Max.WorkerCpuMsPerJob} | | |");
         sb.AppendLine();
         sb.AppendLine("Reads over the seeded data, sequential GETs over HTTP (target p99 < 20 ms):");
