@@ -36,7 +36,7 @@ public sealed class RetentionSweeper(IDocumentStore store, RetentionSettings set
     /// <summary>The advisory lock key every core's sweep takes ("ns.reten" in ASCII).</summary>
     public const long LockKey = 0x6e732e726574656e;
     private const string S = NotificationStore.Schema;
-    private static readonly string[] Terminal = [nameof(JobState.Finished), nameof(JobState.Failed), nameof(JobState.Expired), nameof(JobState.Canceled)];
+    public static readonly string[] Terminal = [nameof(JobState.Finished), nameof(JobState.Failed), nameof(JobState.Expired), nameof(JobState.Canceled)];
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -153,16 +153,21 @@ public sealed class RetentionSweeper(IDocumentStore store, RetentionSettings set
         return done;
     }
 
+    /// <summary>
+    /// One service's ended jobs whose params are due for erasure: a range of the partial index on (service, finished_at),
+    /// which holds only jobs whose params are not erased yet, so a sweep reads this service's due jobs and nobody else's.
+    /// </summary>
+    public const string ParamsDueSql = $"""
+        SELECT j.id, j.mt_version, (j.data->>'offerId')::uuid FROM {S}.mt_doc_job j
+        WHERE (j.data->>'serviceId')::uuid = @service AND j.finished_at < @cutoff AND j.data->>'paramsErasedAt' IS NULL
+          AND j.data->>'state' = ANY(@terminal)
+        LIMIT @limit
+        """;
+
     private async Task<(int, RetentionSwept)> EraseParamsAsync(
         NpgsqlConnection connection, IDocumentSession session, Guid serviceId, DateTimeOffset cutoff, DateTimeOffset now, CancellationToken ct)
     {
-        // The partial index on finishedAt holds only jobs whose params are not erased yet.
-        var jobs = await ReadAsync(connection, $"""
-            SELECT j.id, j.mt_version, (j.data->>'offerId')::uuid FROM {S}.mt_doc_job j
-            WHERE j.finished_at < @cutoff AND j.data->>'paramsErasedAt' IS NULL
-              AND (j.data->>'serviceId')::uuid = @service AND j.data->>'state' = ANY(@terminal)
-            LIMIT @limit
-            """, serviceId, cutoff, r => (Id: r.GetGuid(0), Version: r.GetInt64(1), OfferId: r.GetGuid(2)), ct);
+        var jobs = await ReadAsync(connection, ParamsDueSql, serviceId, cutoff, r => (Id: r.GetGuid(0), Version: r.GetInt64(1), OfferId: r.GetGuid(2)), ct);
         if (jobs.Count == 0) return (0, new(0, 0, 0, 0, 0));
         var offers = await EraseOfferMetadata.LeftWithoutParamsAsync(connection, jobs.Select(j => j.OfferId), jobs.Select(j => j.Id), ct);
         // The event JobLifecycle.OnParamsErased decides, written without loading the jobs: the query has its guard (not

@@ -3,6 +3,8 @@ using Alba;
 using Marten;
 using Microsoft.Extensions.DependencyInjection;
 using NotificationService.Core.Jobs;
+using NotificationService.Core.Retention;
+using NotificationService.Core.Tests.Storage;
 using NotificationService.Storage.Jobs;
 using NotificationService.Testing;
 
@@ -171,6 +173,20 @@ public sealed class when_old_jobs_are_swept(SystemFixture system) : IntegrationC
 
         Assert.Equal(409, status);
         Assert.Contains("erased", problem.GetProperty("detail").GetString());
+    }
+
+    [Fact]
+    public async Task a_services_params_search_reads_only_that_services_jobs()
+    {
+        // On finished_at alone, a service with a short params retention walked the unerased jobs of every service with a
+        // longer one: the range is the service's own, in the index that starts with it.
+        var scans = await QueryPlans.ScansAsync(
+            RetentionSweeper.ParamsDueSql.Replace("@service", "$1").Replace("@cutoff", "$2").Replace("@terminal", "$3").Replace("@limit", "$4"),
+            "mt_doc_job", System.Tenant.Id, Now, RetentionSweeper.Terminal, 500);
+        Assert.NotEmpty(scans);
+        Assert.All(scans, s => Assert.Equal("mt_doc_job_idx_service_finished_unerased", s.Index));
+        // Bounded by the service, not the whole index read with finished_at as a condition on its second column.
+        Assert.All(scans, s => Assert.Contains("serviceId", s.IndexCond));
     }
 
     private static async Task<List<string>> IdempotencyKeysAsync() =>

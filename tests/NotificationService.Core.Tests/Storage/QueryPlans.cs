@@ -12,8 +12,8 @@ namespace NotificationService.Core.Tests.Storage;
 /// </summary>
 public static class QueryPlans
 {
-    /// <summary>Every scan of <paramref name="table"/> in the plan: its node type and, for an index scan, the index.</summary>
-    public static async Task<List<(string NodeType, string? Index)>> ScansAsync(string sql, string table, params object[] parameters)
+    /// <summary>Every scan of <paramref name="table"/> in the plan: its node type and, for an index scan, the index and its condition.</summary>
+    public static async Task<List<(string NodeType, string? Index, string? IndexCond)>> ScansAsync(string sql, string table, params object[] parameters)
     {
         await using var connection = new NpgsqlConnection(NotificationStore.PooledConnectionString(TestEnvironment.Postgres));
         await connection.OpenAsync();
@@ -24,7 +24,7 @@ public static class QueryPlans
         var plan = (string)(await explain.ExecuteScalarAsync())!;
         return JsonNode.Parse(plan)!.AsArray().SelectMany(p => Nodes(p!["Plan"]!))
             .Where(n => (string?)n["Relation Name"] == table || (string?)n["Node Type"] == "Bitmap Index Scan" && BitmapOf(n) == table)
-            .Select(n => ((string)n["Node Type"]!, (string?)n["Index Name"])).ToList();
+            .Select(n => ((string)n["Node Type"]!, (string?)n["Index Name"], (string?)n["Index Cond"])).ToList();
     }
 
     // A bitmap index scan names its index but not its table: the nearest bitmap heap scan above it (through any
