@@ -34,6 +34,9 @@ public sealed class ConsoleBrowser : IAsyncDisposable
     public Uri BaseAddress { get; }
     public string ConsoleUrl => new Uri(BaseAddress, "/console/").ToString();
 
+    /// <summary>An id as the console's lists show it (ui.js shortId): its last eight hex digits.</summary>
+    public static string ShortId(Guid id) => id.ToString()[^8..];
+
     private ConsoleBrowser(WebApplication forwarder, Uri baseAddress, IPlaywright playwright, IBrowser browser) =>
         (_forwarder, BaseAddress, _playwright, _browser) = (forwarder, baseAddress, playwright, browser);
 

@@ -34,7 +34,7 @@ public sealed class when_an_operator_follows_a_job_in_the_browser(SystemFixture 
         var rows = page.GetByRole(AriaRole.Table, new() { Name = "Jobs, newest first" }).Locator("tbody tr");
         await Assertions.Expect(rows).ToHaveCountAsync(2);
         await Assertions.Expect(page.Locator("#jobs-count")).ToHaveTextAsync("2 jobs match");
-        await Assertions.Expect(rows.Filter(new() { HasText = jobId.ToString()[..8] })).ToContainTextAsync("Finished");
+        await Assertions.Expect(rows.Filter(new() { HasText = ConsoleBrowser.ShortId(jobId) })).ToContainTextAsync("Finished");
         await Assertions.Expect(page.GetByLabel("Offer", new() { Exact = true })).ToHaveValueAsync(offer.Id.ToString());
         await browser.ScreenshotAsync(page, "jobs-search");
 
@@ -55,7 +55,7 @@ public sealed class when_an_operator_follows_a_job_in_the_browser(SystemFixture 
         await Assertions.Expect(page.GetByLabel("Service", new() { Exact = true })).ToHaveValueAsync(System.Tenant.Id.ToString());
 
         await page.GotoAsync(browser.ConsoleUrl + $"#/jobs?offerId={offer.Id}");
-        await rows.GetByRole(AriaRole.Link, new() { Name = jobId.ToString()[..8] }).ClickAsync();
+        await rows.GetByRole(AriaRole.Link, new() { Name = ConsoleBrowser.ShortId(jobId) }).ClickAsync();
         await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = $"Job {jobId}", Level = 1 })).ToBeVisibleAsync();
         var timeline = page.GetByRole(AriaRole.List, new() { Name = "Event stream" }).Locator("li");
         await Assertions.Expect(timeline).ToHaveCountAsync(3);
@@ -73,7 +73,7 @@ public sealed class when_an_operator_follows_a_job_in_the_browser(SystemFixture 
         var offerRows = page.GetByRole(AriaRole.Table, new() { Name = "The offer's jobs" }).Locator("tbody tr");
         await Assertions.Expect(offerRows).ToHaveCountAsync(2);
         foreach (var job in offer.Jobs)
-            await Assertions.Expect(offerRows.Filter(new() { HasText = job.Id.ToString()[..8] })).ToContainTextAsync("Finished");
+            await Assertions.Expect(offerRows.Filter(new() { HasText = ConsoleBrowser.ShortId(job.Id) })).ToContainTextAsync("Finished");
         await browser.ScreenshotAsync(page, "jobs-offer");
 
         // The job and offer pages name their one service by reading that service, not the whole list of services.
@@ -108,11 +108,11 @@ public sealed class when_an_operator_follows_a_job_in_the_browser(SystemFixture 
         var rows = page.GetByRole(AriaRole.Table, new() { Name = "Jobs, newest first" }).Locator("tbody tr");
         await Assertions.Expect(rows).ToHaveCountAsync(25);
         await Assertions.Expect(page.Locator("#jobs-count")).ToHaveTextAsync("27 jobs match");
-        await Assertions.Expect(rows.First).ToContainTextAsync(offers[^1].ToString()[..8]);
+        await Assertions.Expect(rows.First).ToContainTextAsync(ConsoleBrowser.ShortId(offers[^1]));
         await page.GetByRole(AriaRole.Button, new() { Name = "Next page" }).ClickAsync();
         await Assertions.Expect(rows).ToHaveCountAsync(2);
         await Assertions.Expect(page).ToHaveURLAsync(new Regex("&after="));
-        await Assertions.Expect(rows.Nth(1)).ToContainTextAsync(offers[0].ToString()[..8]);
+        await Assertions.Expect(rows.Nth(1)).ToContainTextAsync(ConsoleBrowser.ShortId(offers[0]));
         Assert.Equal(0, await page.GetByRole(AriaRole.Button, new() { Name = "Next page" }).CountAsync());
         await page.GetByRole(AriaRole.Link, new() { Name = "First page" }).ClickAsync();
         await Assertions.Expect(rows).ToHaveCountAsync(25);

@@ -48,7 +48,7 @@ public sealed class when_an_operator_replays_a_dead_letter_in_the_browser(System
         await group.GetByRole(AriaRole.Button, new() { Name = "Preview replay" }).ClickAsync();
         await Assertions.Expect(page.Locator("[data-kind=replay-preview]")).ToContainTextAsync("1 dead letter matches; 1 would be replayed");
         await group.GetByRole(AriaRole.Button, new() { Name = "Show letters" }).ClickAsync();
-        await Assertions.Expect(page.GetByRole(AriaRole.Table, new() { Name = "Dead letters of this failure" }).Locator("tbody tr")).ToContainTextAsync(job.ToString()[..8]);
+        await Assertions.Expect(page.GetByRole(AriaRole.Table, new() { Name = "Dead letters of this failure" }).Locator("tbody tr")).ToContainTextAsync(ConsoleBrowser.ShortId(job));
         await browser.ScreenshotAsync(page, "operations-dead-letters");
 
         string? asked = null;
@@ -115,7 +115,7 @@ public sealed class when_an_operator_replays_a_dead_letter_in_the_browser(System
         await group.GetByRole(AriaRole.Button, new() { Name = "Show letters" }).ClickAsync();
         var letters = page.GetByRole(AriaRole.Table, new() { Name = "Dead letters of this failure" }).Locator("tbody tr");
         await Assertions.Expect(letters).ToHaveCountAsync(2);
-        var first = letters.Filter(new() { HasText = jobs[0].ToString()[..8] });
+        var first = letters.Filter(new() { HasText = ConsoleBrowser.ShortId(jobs[0]) });
         await first.GetByRole(AriaRole.Checkbox).CheckAsync();
         await page.GetByRole(AriaRole.Button, new() { Name = "Replay picked" }).ClickAsync();
         await Assertions.Expect(page.Locator("[data-kind=replay]")).ToContainTextAsync("1 dead letter matches; 1 replayed");

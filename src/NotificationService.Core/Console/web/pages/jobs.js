@@ -1,7 +1,7 @@
 // Jobs: the search (#/jobs), one job with its event stream as a timeline (#/jobs/:id), an offer's jobs (#/offers/:id).
 // Every call is an admin API call (GET /admin/jobs, /admin/jobs/{id}, /admin/jobs/{id}/events, POST .../retry).
 import { api } from '../api.js';
-import { h, setTitle, go, problem, table, field, button, confirm, time, loading, STATES, toUtc, serviceNames, serviceName, serviceSelect } from '../ui.js';
+import { h, setTitle, go, problem, table, field, button, confirm, time, loading, STATES, toUtc, serviceNames, serviceName, serviceSelect, shortId } from '../ui.js';
 
 const PAGE_SIZE = 25;
 // The search's filters as they stand in the hash and in the API's query (the same names, so a search is a bookmark).
@@ -17,8 +17,6 @@ export function stateBadge(state) {
   const kind = { Finished: 'ok', Failed: 'bad', Expired: 'bad', Canceled: 'warn', Started: 'warn' }[state];
   return h('span', { class: kind ? `badge ${kind}` : 'badge', 'data-state': state }, state);
 }
-
-function shortId(id) { return String(id).slice(0, 8); }
 
 /** UTC ISO from the API or the hash -> a datetime-local value in the reader's zone (toUtc, in ui.js, goes back). */
 function toLocal(iso) {

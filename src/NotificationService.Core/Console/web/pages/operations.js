@@ -1,7 +1,7 @@
 // Operations (#/operations): dead letters by failure (preview, replay, discard), bulk re-drive with its dry run and
 // progress, the operators' audit trail, projections with their lag and a rebuild. All through the admin API.
 import { api, apiPage } from '../api.js';
-import { h, setTitle, problem, table, field, button, confirm, time, loading, toUtc, serviceNames, serviceSelect, cursorList, pageSizeOf } from '../ui.js';
+import { h, setTitle, problem, table, field, button, confirm, time, loading, toUtc, serviceNames, serviceSelect, cursorList, pageSizeOf, shortId } from '../ui.js';
 import { styles } from './jobs.js';
 
 const sleep = ms => new Promise(resolve => setTimeout(resolve, ms));
@@ -84,8 +84,8 @@ async function act(result, kind, selection, dryRun, reload) {
     box.append(
       h('p', null, h('strong', null, `${matches}; ${done} ${dryRun ? `would be ${verb}` : verb}`),
         dryRun && answer.remaining ? ` (counted over the first ${answer.matched - answer.remaining}; ${answer.remaining} more match)` : ''),
-      answer.skipped && answer.skipped.length ? h('ul', null, answer.skipped.map(s => h('li', null, h('code', null, s.id.slice(0, 8)), ': ', s.reason))) : null,
-      answer.sampleIds && answer.sampleIds.length ? h('p', { class: 'muted' }, 'For example: ', answer.sampleIds.map(id => h('code', null, `${id.slice(0, 8)} `))) : null);
+      answer.skipped && answer.skipped.length ? h('ul', null, answer.skipped.map(s => h('li', null, h('code', null, shortId(s.id)), ': ', s.reason))) : null,
+      answer.sampleIds && answer.sampleIds.length ? h('p', { class: 'muted' }, 'For example: ', answer.sampleIds.map(id => h('code', null, `${shortId(id)} `))) : null);
     if (!dryRun) await reload();
   } catch (error) { result.replaceChildren(problem(error)); }
 }
@@ -103,8 +103,9 @@ function list(container, group, result, reload) {
       h('h3', null, `${group.exceptionType} (${plural(page.total, 'letter', 'letters')})`),
       table([
         { title: 'Pick', cell: l => h('input', { type: 'checkbox', 'aria-label': `Pick ${l.id}`, onchange: e => e.target.checked ? picked.add(l.id) : picked.delete(l.id) }) },
-        { title: 'Id', cell: l => h('code', null, l.id.slice(0, 8)) },
-        { title: 'Job', cell: l => l.jobId ? h('a', { href: `#/jobs/${l.jobId}` }, h('code', null, l.jobId.slice(0, 8))) : '' },
+        // Whole: a letter's id is Wolverine's, sequential, and its runs differ only in the middle (no eight digits tell them apart).
+        { title: 'Id', cell: l => h('code', null, l.id) },
+        { title: 'Job', cell: l => l.jobId ? h('a', { href: `#/jobs/${l.jobId}` }, h('code', null, shortId(l.jobId))) : '' },
         { title: 'Adapter', cell: l => l.adapter || '' },
         { title: 'Exception', cell: l => l.exceptionMessage },
         { title: 'Sent', cell: l => time(l.sentAt) },
@@ -158,7 +159,7 @@ function redrive(section, changed) {
       previewed = { filter: body, matched: answer.matched };
       result.replaceChildren(h('div', { class: 'result', id: 'redrive-count' },
         h('strong', null, `${plural(answer.matched, 'job', 'jobs')} would be re-driven`),
-        answer.sampleIds.length ? h('p', { class: 'muted' }, 'For example: ', answer.sampleIds.map(id => [h('a', { href: `#/jobs/${id}` }, h('code', null, id.slice(0, 8))), ' '])) : null));
+        answer.sampleIds.length ? h('p', { class: 'muted' }, 'For example: ', answer.sampleIds.map(id => [h('a', { href: `#/jobs/${id}` }, h('code', null, shortId(id))), ' '])) : null));
       run.disabled = answer.matched === 0;
     } catch (error) { previewed = null; result.replaceChildren(problem(error)); }
   } },
