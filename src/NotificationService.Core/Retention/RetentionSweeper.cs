@@ -36,7 +36,9 @@ public sealed class RetentionSweeper(IDocumentStore store, RetentionSettings set
     /// <summary>The advisory lock key every core's sweep takes ("ns.reten" in ASCII).</summary>
     public const long LockKey = 0x6e732e726574656e;
     private const string S = NotificationStore.Schema;
-    public static readonly string[] Terminal = [nameof(JobState.Finished), nameof(JobState.Failed), nameof(JobState.Expired), nameof(JobState.Canceled)];
+    private static readonly string[] Terminal = [nameof(JobState.Finished), nameof(JobState.Failed), nameof(JobState.Expired), nameof(JobState.Canceled)];
+    /// <summary>The ended states the sweeps ask for, as they pass them (a copy).</summary>
+    public static string[] TerminalStates => [.. Terminal];
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {

@@ -46,7 +46,13 @@ public sealed class when_an_operator_replays_a_dead_letter_in_the_browser(System
         await Assertions.Expect(group).ToContainTextAsync("injected poison for the console");
         await Assertions.Expect(group.Locator("td.num")).ToHaveTextAsync("1");
         await group.GetByRole(AriaRole.Button, new() { Name = "Preview replay" }).ClickAsync();
-        await Assertions.Expect(page.Locator("[data-kind=replay-preview]")).ToContainTextAsync("1 dead letter matches; 1 would be replayed");
+        var preview = page.Locator("[data-kind=replay-preview]");
+        await Assertions.Expect(preview).ToContainTextAsync("1 dead letter matches; 1 would be replayed");
+        // The letter's id whole: Wolverine's ids differ only in the middle, so no eight digits of it would tell letters apart.
+        var letterId = (await System.SendAsync<JsonElement>(HttpMethod.Get, "/admin/dead-letters/groups", SystemFixture.AdminKey, expect: 200))[0]
+            .GetProperty("sampleIds")[0].GetString();
+        await Assertions.Expect(preview).ToContainTextAsync($"For example: {letterId}");
+        await Assertions.Expect(preview).Not.ToContainTextAsync("null");
         await group.GetByRole(AriaRole.Button, new() { Name = "Show letters" }).ClickAsync();
         await Assertions.Expect(page.GetByRole(AriaRole.Table, new() { Name = "Dead letters of this failure" }).Locator("tbody tr")).ToContainTextAsync(ConsoleBrowser.ShortId(job));
         await browser.ScreenshotAsync(page, "operations-dead-letters");

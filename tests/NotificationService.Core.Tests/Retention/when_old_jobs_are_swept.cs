@@ -182,11 +182,14 @@ public sealed class when_old_jobs_are_swept(SystemFixture system) : IntegrationC
         // longer one: the range is the service's own, in the index that starts with it.
         var scans = await QueryPlans.ScansAsync(
             RetentionSweeper.ParamsDueSql.Replace("@service", "$1").Replace("@cutoff", "$2").Replace("@terminal", "$3").Replace("@limit", "$4"),
-            "mt_doc_job", System.Tenant.Id, Now, RetentionSweeper.Terminal, 500);
-        Assert.NotEmpty(scans);
-        Assert.All(scans, s => Assert.Equal("mt_doc_job_idx_service_finished_unerased", s.Index));
-        // Bounded by the service, not the whole index read with finished_at as a condition on its second column.
-        Assert.All(scans, s => Assert.Contains("serviceId", s.IndexCond));
+            "mt_doc_job", System.Tenant.Id, Now, RetentionSweeper.TerminalStates, 500);
+        Assert.DoesNotContain(scans, s => s.NodeType == "Seq Scan");
+        // Every index it reads (a bitmap plan's heap scan names none) is the new one, bounded by the service, not the
+        // whole index read with finished_at as a condition on its second column.
+        var indexScans = scans.Where(s => s.Index is not null).ToList();
+        Assert.NotEmpty(indexScans);
+        Assert.All(indexScans, s => Assert.Equal("mt_doc_job_idx_service_finished_unerased", s.Index));
+        Assert.All(indexScans, s => Assert.Contains("serviceId", s.IndexCond));
     }
 
     private static async Task<List<string>> IdempotencyKeysAsync() =>

@@ -81,13 +81,14 @@ export function button(text, onclick, options = {}) {
 
 export function confirm(text) { return window.confirm(text); }
 
-/** A <time> showing an ISO date-time in the reader's locale (the exact value in datetime and the tooltip). */
 /**
  * An id as the lists show it: its last eight hex digits, random in every id NS issues. The first ones of a time-ordered
  * id (offers and jobs, UUIDv7) are its creation time, the same for every job of the same minute. The full id is the link.
+ * Not for a dead letter's id (Wolverine's, sequential, differing only in the middle): shown whole.
  */
 export function shortId(id) { return String(id).slice(-8); }
 
+/** A <time> showing an ISO date-time in the reader's locale (the exact value in datetime and the tooltip). */
 export function time(iso) {
   if (!iso) return h('span', { class: 'muted' }, '—');
   const date = new Date(iso);

@@ -84,8 +84,9 @@ async function act(result, kind, selection, dryRun, reload) {
     box.append(
       h('p', null, h('strong', null, `${matches}; ${done} ${dryRun ? `would be ${verb}` : verb}`),
         dryRun && answer.remaining ? ` (counted over the first ${answer.matched - answer.remaining}; ${answer.remaining} more match)` : ''),
-      answer.skipped && answer.skipped.length ? h('ul', null, answer.skipped.map(s => h('li', null, h('code', null, shortId(s.id)), ': ', s.reason))) : null,
-      answer.sampleIds && answer.sampleIds.length ? h('p', { class: 'muted' }, 'For example: ', answer.sampleIds.map(id => h('code', null, `${shortId(id)} `))) : null);
+      // Dead letters' ids, whole (see the letters' table).
+      answer.skipped && answer.skipped.length ? h('ul', null, answer.skipped.map(s => h('li', null, h('code', { class: 'id' }, s.id), ': ', s.reason))) : '',
+      answer.sampleIds && answer.sampleIds.length ? h('p', { class: 'muted' }, 'For example: ', answer.sampleIds.map(id => [h('code', { class: 'id' }, id), ' '])) : '');
     if (!dryRun) await reload();
   } catch (error) { result.replaceChildren(problem(error)); }
 }
@@ -104,7 +105,7 @@ function list(container, group, result, reload) {
       table([
         { title: 'Pick', cell: l => h('input', { type: 'checkbox', 'aria-label': `Pick ${l.id}`, onchange: e => e.target.checked ? picked.add(l.id) : picked.delete(l.id) }) },
         // Whole: a letter's id is Wolverine's, sequential, and its runs differ only in the middle (no eight digits tell them apart).
-        { title: 'Id', cell: l => h('code', null, l.id) },
+        { title: 'Id', cell: l => h('code', { class: 'id' }, l.id) },
         { title: 'Job', cell: l => l.jobId ? h('a', { href: `#/jobs/${l.jobId}` }, h('code', null, shortId(l.jobId))) : '' },
         { title: 'Adapter', cell: l => l.adapter || '' },
         { title: 'Exception', cell: l => l.exceptionMessage },
