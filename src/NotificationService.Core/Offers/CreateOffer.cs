@@ -94,7 +94,8 @@ public static class CreateOfferEndpoint
         // Offer and job ids are time-ordered (UUIDv7), so new keys share one hot leaf of each B-tree keyed by them, not a
         // random page of a million-row index that must be read in and, after every checkpoint, logged whole to the WAL
         // (five such indexes per job; bench/README.md, "Time-ordered ids"). Their 74 random bits keep them unguessable;
-        // they do tell the creation time, which a job's recipient sees in its id anyway (email Message-ID, webhook header).
+        // they do tell their creation time to whoever sees them, recipients included (email Message-ID, webhook header):
+        // about when the message itself arrived.
         if (string.IsNullOrEmpty(idempotencyKey)) return new OfferContext(adapters, null, "", null, limits, Guid.CreateVersion7(), hasCallbacks, health, templates);
 
         // Only a request that may be retried needs its fingerprint (a retry with another body is refused).
