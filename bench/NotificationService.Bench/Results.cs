@@ -32,13 +32,17 @@ public sealed record PhaseResult(
 /// <summary>One relation's size before and after the seed, in bytes (<see cref="Relation"/>: "table", "toast + maps", "all indexes" or an index).</summary>
 public sealed record RelationSize(string Table, string Relation, long Before, long After);
 
-/// <summary>A read path's latency over <see cref="Samples"/> sequential requests.</summary>
-public sealed record ReadTiming(string Query, int Items, int Samples, Percentiles Ms);
+/// <summary>
+/// A read path's latency over <see cref="Samples"/> sequential requests, what else ran meanwhile (<see cref="Busy"/>), and
+/// the same once the machine settled (<see cref="Settled"/>, the million-job phase's second pass).
+/// </summary>
+public sealed record ReadTiming(string Query, int Items, int Samples, Percentiles Ms, Percentiles? Settled = null, string? Busy = null, string? SettledBusy = null);
 
 public sealed record MillionResult(
     int Jobs, int Offers, int Tenants, double SeedSeconds, double VacuumSeconds, string DaemonAfterSeed,
     PhaseResult EmptyMax, PhaseResult EmptyHalf, PhaseResult Max, PhaseResult Half,
-    IReadOnlyList<ReadTiming> Reads, IReadOnlyList<RelationSize> Sizes, double? CheckpointSeconds = null);
+    IReadOnlyList<ReadTiming> Reads, IReadOnlyList<RelationSize> Sizes, double? CheckpointSeconds = null,
+    PhaseResult? EmptyMaxAgain = null, PhaseResult? EmptyHalfAgain = null, PhaseResult? MaxAgain = null, PhaseResult? HalfAgain = null);
 
 public sealed record FairnessResult(
     string Name, int FloodJobs, double FloodDeliveredJobsPerSecond, int LightJobs, int LightFailedRequests, Percentiles LightQueuedToFinishedMs,
