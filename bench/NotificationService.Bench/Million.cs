@@ -271,7 +271,7 @@ public static class Million
           false
         FROM {{JobRows}}, generate_series(1, 3) k;
 
-        INSERT INTO ns.mt_doc_job (id, data, mt_last_modified, mt_dotnet_type, mt_version, created_at, finished_at)
+        INSERT INTO ns.mt_doc_job (id, data, mt_last_modified, mt_dotnet_type, mt_version, created_at, finished_at, service_id, state, adapter_name)
         SELECT id,
           jsonb_build_object('id', id, 'state', 'Finished', 'params', jsonb_build_object('payload', jsonb_build_object('order', j)), 'sendAt', null,
             'offerId', offer_id, 'retries', 0, 'version', 3, 'attempts', 1, 'expireAt', null, 'adapterId', @adapter_ids[a],
@@ -279,7 +279,7 @@ public static class Million
             'finishedAt', {{Iso("finished")}}, 'generation', 0, 'isInFlight', false, 'isTerminal', true, 'adapterName', @adapter_names[a],
             'paramsErasedAt', null, 'lastErrorDetail', null, 'lastErrorAttempt', null, 'possiblyDelivered', false, 'possibleDuplicates', 0,
             'cancellationRequested', false),
-          finished, 'NotificationService.Storage.Jobs.Job', 3, created, finished
+          finished, 'NotificationService.Storage.Jobs.Job', 3, created, finished, service_id, 'Finished', @adapter_names[a]
         FROM {{JobRows}};
 
         SELECT setval('ns.mt_events_sequence', @last);

@@ -127,7 +127,7 @@ public static class Search
         FROM generate_series(1, (@n + @others) / 4) o,
              LATERAL (SELECT CASE WHEN o <= @n / 4 THEN @svc ELSE md5('{{Prefix}}-other-' || (o % 50))::uuid END AS service_id,
                              now() - make_interval(secs => o * 4) AS created_at) c;
-        INSERT INTO ns.mt_doc_job (id, data, mt_dotnet_type, mt_version, created_at)
+        INSERT INTO ns.mt_doc_job (id, data, mt_dotnet_type, mt_version, created_at, service_id, state, adapter_name)
         SELECT md5('{{Prefix}}-job-' || j)::uuid,
           jsonb_build_object('id', md5('{{Prefix}}-job-' || j)::uuid, 'offerId', md5('{{Prefix}}-offer-' || ((j + 3) / 4))::uuid,
             'serviceId', CASE WHEN j <= @n THEN @svc ELSE md5('{{Prefix}}-other-' || (((j + 3) / 4) % 50))::uuid END,
@@ -137,7 +137,10 @@ public static class Search
             'state', CASE WHEN j % 1000 = 7 THEN 'Failed' WHEN j % 50 = 3 THEN 'Queued' ELSE 'Finished' END,
             'createdAt', to_char((now() - make_interval(secs => ((j + 3) / 4) * 4)) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
             'attempts', 1, 'possibleDuplicates', 0, 'cancellationRequested', false, 'retries', 0, 'possiblyDelivered', false, 'generation', 0, 'version', 3),
-          'NotificationService.Storage.Jobs.Job', 3, now() - make_interval(secs => ((j + 3) / 4) * 4)
+          'NotificationService.Storage.Jobs.Job', 3, now() - make_interval(secs => ((j + 3) / 4) * 4),
+          CASE WHEN j <= @n THEN @svc ELSE md5('{{Prefix}}-other-' || (((j + 3) / 4) % 50))::uuid END,
+          CASE WHEN j % 1000 = 7 THEN 'Failed' WHEN j % 50 = 3 THEN 'Queued' ELSE 'Finished' END,
+          (ARRAY['{{Prefix}}-email', '{{Prefix}}-sms', '{{Prefix}}-rare'])[CASE WHEN j % 100 = 0 THEN 3 WHEN j % 5 = 0 THEN 2 ELSE 1 END]
         FROM generate_series(1, @n + @others) j;
         ANALYZE ns.mt_doc_job;
         ANALYZE ns.mt_doc_offer;

@@ -81,6 +81,8 @@ public static class NotificationStore
         opts.Connection(PooledConnectionString(connectionString));
         opts.DatabaseSchemaName = Schema;
         opts.UseSystemTextJsonForSerialization(EnumStorage.AsString, Casing.CamelCase);
+        // The job's state column holds the name, as the JSON does: every query on it compares with a name.
+        opts.Advanced.DuplicatedFieldEnumStorage = EnumStorage.AsString;
         opts.Events.MetadataConfig.HeadersEnabled = false;
         // The worker appends with an expected version only (JobJournal), the core after locking the stream row (FOR UPDATE).
         // Without this mt_quick_append_events read the version unlocked, inserted the events and only then locked the row:
@@ -90,10 +92,19 @@ public static class NotificationStore
         // sequence number). It costs nothing measurable: the function locked the same row later in the same transaction.
         opts.Events.UseExclusiveLockOnConcurrentAppends = true;
 
-        // A column of its own (see below), but with no index on it alone, which Schema.For<Job>().Duplicate always adds:
-        // its only index is the retention sweep's, behind the service. A policy runs as the mapping is built, before the
-        // registry's indexes, which then see the column.
-        opts.Policies.ForAllDocuments(mapping => { if (mapping.DocumentType == typeof(Job)) mapping.DuplicateField(nameof(Job.FinishedAt)); });
+        // Columns of their own, with no index on any of them alone (which Schema.For<Job>().Duplicate always adds): they lead
+        // or fill the composite indexes below. A policy runs as the mapping is built, before the registry's indexes, which
+        // then see the columns. The service, state and adapter name are what the job searches filter on: as columns, a
+        // search's bounded count (JobFilter.MatchIdsSql) is an index-only scan of its index, where over the JSON it had to
+        // read a heap row per match, up to 1,001 of them on as many pages, because PostgreSQL answers from an expression
+        // index only if the query needs nothing but the indexed columns, and the expression needs data (bench/README.md,
+        // "Job searches: the count from the index alone"). finished_at's only index is the retention sweep's.
+        opts.Policies.ForAllDocuments(mapping =>
+        {
+            if (mapping.DocumentType != typeof(Job)) return;
+            foreach (var member in new[] { nameof(Job.CreatedAt), nameof(Job.FinishedAt), nameof(Job.ServiceId), nameof(Job.State), nameof(Job.AdapterName) })
+                mapping.DuplicateField(member);
+        });
         opts.Projections.Snapshot<Job>(SnapshotLifecycle.Inline);
         // The job's times are columns of their own (Marten's duplicated fields, written from the document on every upsert)
         // rather than expressions over data: Marten's expression for a time calls mt_immutable_timestamptz, a SQL function
@@ -102,7 +113,10 @@ public static class NotificationStore
         // timestamptz; a query's bound on them must be UTC too). pgbench, one client, an insert with these indexes:
         // 0.38-0.46 ms as expressions, 0.18-0.21 ms with the three times as columns (bench/README.md, "Index expressions
         // that call a function"). Queries name the columns (JobFilter, AdapterLiveness, RetentionSweeper, RedriveJobs, ExpirySweeper).
-        opts.Schema.For<Job>().Duplicate(x => x.CreatedAt)
+        opts.Schema.For<Job>()
+            // The id follows the time in its index (created_at is a column by the policy above): the page's whole order,
+            // and an admin search by time alone counts from it.
+            .Index([x => x.CreatedAt, x => x.Id], i => i.Name = "mt_doc_job_idx_created_at")
             // The expiry sweep's search (ExpirySweeper): only the jobs an expiry can still end are in it, so a sweep reads
             // what waits, not every job whose expiry passed long after it ended (70 ms a sweep, every 5 s, with 300,000 of
             // them; bench/README.md, "A background query that read every job"), and a job's later writes skip the index.
@@ -114,7 +128,9 @@ public static class NotificationStore
             // finished_at, which implies it is not null). finished_at is duplicated without an index of its own (above).
             .Index([x => x.ServiceId, x => x.FinishedAt!], i => (i.Name, i.Predicate) = ("mt_doc_job_idx_service_finished_unerased",
                 "finished_at IS NOT NULL AND (data ->> 'paramsErasedAt') IS NULL"))
-            .Index(x => x.State).Index(x => x.OfferId)
+            // The admin search by state across services, in the page's order (it was on the state alone).
+            .Index([x => x.State, x => x.CreatedAt, x => x.Id], i => i.Name = "mt_doc_job_idx_state_created")
+            .Index(x => x.OfferId)
             // Each offer counts its service's unfinished jobs (the pending-jobs quota): only those are in this index.
             .Index(x => x.ServiceId, i => { i.Name = "mt_doc_job_idx_pending_service"; i.Predicate = PendingJobsPredicate; })
             // GET /v1/jobs pages a service's jobs newest first by keyset on (createdAt, id): one index range scan, read
@@ -125,12 +141,15 @@ public static class NotificationStore
             .Index([x => x.ServiceId, x => x.State, x => x.CreatedAt, x => x.Id], i => i.Name = "mt_doc_job_idx_service_state_created")
             // And with an adapter filter: through the index above, ?adapter=<a name this service never used> read every one
             // of its jobs to find none (and a rare adapter nearly as many); here it is one range scan, empty or in order.
-            .Index([x => x.ServiceId, x => x.AdapterName, x => x.CreatedAt, x => x.Id], i => i.Name = "mt_doc_job_idx_service_adapter_created")
+            // The state rides along, so a search by service, adapter and state counts from this index alone too.
+            .Index([x => x.ServiceId, x => x.AdapterName, x => x.CreatedAt, x => x.Id],
+                i => (i.Name, i.IncludeColumns) = ("mt_doc_job_idx_service_adapter_created", ["state"]))
             // The admin search by adapter across services (and an adapter's unfinished jobs before it is deleted): one range
             // in the page's order. Without it a page and its bounded count walked the createdAt index or the table and
             // evaluated the JSON filter on ten rows per match (bench/README.md, "Reads at a million jobs, step 2"). It
-            // replaced the index on adapterId alone, which nothing needed once DeleteAdapter asks by name too.
-            .Index([x => x.AdapterName, x => x.CreatedAt, x => x.Id], i => i.Name = "mt_doc_job_idx_adapter_created")
+            // replaced the index on adapterId alone, which nothing needed once DeleteAdapter asks by name too. With the state
+            // along, as above, for a search by adapter and state.
+            .Index([x => x.AdapterName, x => x.CreatedAt, x => x.Id], i => (i.Name, i.IncludeColumns) = ("mt_doc_job_idx_adapter_created", ["state"]))
             // The admin API's oldest waiting job of each adapter: the first entry of this range, only Queued jobs in it.
             .Index([x => x.AdapterId, x => x.CreatedAt], i => (i.Name, i.Predicate) = ("mt_doc_job_idx_adapter_waiting", WaitingJobsPredicate));
 

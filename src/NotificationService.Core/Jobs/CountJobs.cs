@@ -27,7 +27,7 @@ public static class CountJobsEndpoint
     /// <summary>
     /// How many jobs each adapter has in each state, of those created in [from, to): counted by PostgreSQL (GROUP BY on
     /// the Job projection), not loaded. The WHERE is the listing's (<see cref="JobFilter"/>): the creation-time bounds are
-    /// the expression of mt_doc_job_idx_created_at, so a window (the console's last hour or day) is one range scan of that
+    /// the column of mt_doc_job_idx_created_at, so a window (the console's last hour or day) is one range scan of that
     /// index rather than a walk of every job, and a job is in a window's counts exactly when /admin/jobs lists it there.
     /// </summary>
     [WolverineGet("/admin/jobs/counts", OperationId = "countJobs")]

@@ -101,13 +101,13 @@ public sealed class JobReconciler(
     /// index; spelt only inside the OR, it read every job's last event (11 s a round with a million finished jobs).
     /// </summary>
     public const string CandidatesSql = $"""
-        SELECT j.id, (j.data->>'adapterId')::uuid, j.data->>'state', last.version, last.timestamp
+        SELECT j.id, (j.data->>'adapterId')::uuid, j.state, last.version, last.timestamp
         FROM {NotificationStore.Schema}.mt_doc_job j
         CROSS JOIN LATERAL (SELECT e.version, e.timestamp FROM {NotificationStore.Schema}.mt_events e
                             WHERE e.stream_id = j.id ORDER BY e.version DESC LIMIT 1) last
-        WHERE j.data->>'state' IN ('Started', 'Queued')
-          AND ((j.data->>'state' = 'Started' AND last.timestamp <= @startedBefore)
-               OR (j.data->>'state' = 'Queued' AND last.timestamp <= @queuedBefore))
+        WHERE j.state IN ('Started', 'Queued')
+          AND ((j.state = 'Started' AND last.timestamp <= @startedBefore)
+               OR (j.state = 'Queued' AND last.timestamp <= @queuedBefore))
         ORDER BY last.timestamp LIMIT 500
         """;
 

@@ -109,7 +109,7 @@ public static class LimitsStorage
                 DELETE FROM {{schema}}.pending_job_reservations WHERE service_id = p_service AND reserved_at < t - interval '1 minute';
                 SELECT (SELECT count(*) FROM (
                           SELECT 1 FROM {{schema}}.mt_doc_job
-                          WHERE {{NotificationStore.PendingJobsPredicate}} AND (data ->> 'serviceId')::uuid = p_service
+                          WHERE {{NotificationStore.PendingJobsPredicate}} AND service_id = p_service
                           LIMIT p_quota + 1) counted)
                      + (SELECT coalesce(sum(r.jobs), 0) FROM {{schema}}.pending_job_reservations r WHERE r.service_id = p_service)
                   INTO current_bound;
@@ -221,7 +221,7 @@ public sealed class LimitCounters(NpgsqlDataSource database)
     {
         await using var command = database.CreateCommand($"""
             SELECT count(*)::int FROM (SELECT 1 FROM {NotificationStore.Schema}.mt_doc_job
-              WHERE {NotificationStore.PendingJobsPredicate} AND (data ->> 'serviceId')::uuid = $1 LIMIT $2) counted
+              WHERE {NotificationStore.PendingJobsPredicate} AND service_id = $1 LIMIT $2) counted
             """);
         command.Parameters.Add(new NpgsqlParameter { Value = serviceId });
         command.Parameters.Add(new NpgsqlParameter { Value = upTo + 1 });

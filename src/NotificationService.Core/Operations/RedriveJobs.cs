@@ -33,12 +33,12 @@ public sealed record RedriveFilter(Guid? AdapterId, Guid? ServiceId, JobState[] 
     /// </summary>
     public (string Where, object[] Values) Sql(Guid cursor)
     {
-        var where = $"id > ? AND data->>'state' = ANY(?) AND data->>'paramsErasedAt' IS NULL AND finished_at < ?";
+        var where = $"id > ? AND state = ANY(?) AND data->>'paramsErasedAt' IS NULL AND finished_at < ?";
         var values = new List<object> { cursor, States.Select(s => s.ToString()).ToArray(), To };
         if (From is { } from) { where += " AND finished_at >= ?"; values.Add(from); }
-        if (AdapterName is { } name) { where += " AND data->>'adapterName' = ?"; values.Add(name); }
+        if (AdapterName is { } name) { where += " AND adapter_name = ?"; values.Add(name); }
         if (AdapterId is { } adapter) { where += " AND (data->>'adapterId')::uuid = ?"; values.Add(adapter); }
-        if (ServiceId is { } service) { where += " AND (data->>'serviceId')::uuid = ?"; values.Add(service); }
+        if (ServiceId is { } service) { where += " AND service_id = ?"; values.Add(service); }
         return (where, [.. values]);
     }
 

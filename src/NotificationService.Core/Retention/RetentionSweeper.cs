@@ -161,8 +161,8 @@ public sealed class RetentionSweeper(IDocumentStore store, RetentionSettings set
     /// </summary>
     public const string ParamsDueSql = $"""
         SELECT j.id, j.mt_version, (j.data->>'offerId')::uuid FROM {S}.mt_doc_job j
-        WHERE (j.data->>'serviceId')::uuid = @service AND j.finished_at < @cutoff AND j.data->>'paramsErasedAt' IS NULL
-          AND j.data->>'state' = ANY(@terminal)
+        WHERE j.service_id = @service AND j.finished_at < @cutoff AND j.data->>'paramsErasedAt' IS NULL
+          AND j.state = ANY(@terminal)
         LIMIT @limit
         """;
 

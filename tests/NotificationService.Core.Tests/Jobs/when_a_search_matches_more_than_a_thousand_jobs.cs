@@ -7,8 +7,8 @@ namespace NotificationService.Core.Tests.Jobs;
 
 /// <summary>
 /// Above <see cref="Paging.MaxCountedTotal"/> matches the admin search (GET /admin/jobs) stops counting and reads the page
-/// off the createdAt index in order, instead of by the matches' ids (SearchJobsEndpoint, JobFilter.MatchIdsSql and
-/// PageSql): its page, order, total (not exact) and cursor must be those of the filter's whole match set, not of the first
+/// off the filter's index in order (by number: that page's ids first, then their jobs), instead of by the matches' ids
+/// (SearchJobsEndpoint, JobFilter.MatchIdsSql and PageSql): its page, order, total (not exact) and cursor must be those of the filter's whole match set, not of the first
 /// 1,001 ids found in no order. A service's own listing (GET /v1/jobs) has no total and no such branch (keyset paging, see
 /// ListJobsEndpoint): over the same thousand-odd matches its cursor must still walk every one, newest first.
 /// </summary>
@@ -33,14 +33,14 @@ public sealed class when_a_search_matches_more_than_a_thousand_jobs(SystemFixtur
         await using var connection = new NpgsqlConnection(TestEnvironment.Postgres);
         await connection.OpenAsync();
         await using var insert = new NpgsqlCommand("""
-            INSERT INTO ns.mt_doc_job (id, data, mt_last_modified, mt_dotnet_type, mt_version, created_at, finished_at)
+            INSERT INTO ns.mt_doc_job (id, data, mt_last_modified, mt_dotnet_type, mt_version, created_at, finished_at, service_id, state, adapter_name)
             SELECT id, jsonb_build_object('id', id, 'state', state, 'params', jsonb_build_object('n', n), 'sendAt', null,
                 'offerId', gen_random_uuid(), 'retries', 0, 'version', 3, 'attempts', 1, 'expireAt', null, 'adapterId', gen_random_uuid(),
                 'createdAt', created, 'isPending', false, 'lastError', null, 'serviceId', $1, 'startedAt', created,
                 'finishedAt', created, 'generation', 0, 'isInFlight', false, 'isTerminal', true, 'adapterName', 'seeded',
                 'paramsErasedAt', null, 'lastErrorDetail', null, 'lastErrorAttempt', null, 'possiblyDelivered', false, 'possibleDuplicates', 0,
                 'cancellationRequested', false),
-              now(), 'NotificationService.Storage.Jobs.Job', 3, created::timestamptz, created::timestamptz
+              now(), 'NotificationService.Storage.Jobs.Job', 3, created::timestamptz, created::timestamptz, $1::uuid, state, 'seeded'
             FROM unnest($2::uuid[], $3::text[], $4::text[]) WITH ORDINALITY AS seeded(id, created, state, n)
             """, connection);
         insert.Parameters.Add(new NpgsqlParameter { Value = serviceId.ToString() });

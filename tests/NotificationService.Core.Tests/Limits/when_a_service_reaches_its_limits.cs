@@ -171,7 +171,7 @@ public sealed class when_a_service_reaches_its_limits(SystemFixture system) : In
 
         // Two jobs end (as a worker would record it): their places free up once the service is counted again, which a
         // client retrying after Retry-After gets. An offer of three is still refused whole, though two of its jobs would fit.
-        await Sql.ExecuteAsync($"UPDATE ns.mt_doc_job SET data = jsonb_set(data, '{{state}}', '\"Finished\"') WHERE id IN " +
+        await Sql.ExecuteAsync($"UPDATE ns.mt_doc_job SET data = jsonb_set(data, '{{state}}', '\"Finished\"'), state = 'Finished' WHERE id IN " +
                                $"(SELECT id FROM ns.mt_doc_job WHERE data->>'serviceId' = '{tenant.Id}' LIMIT 2)");
         var three = await PostOfferAsync(System.Core, tenant.ApiKey, new
         {

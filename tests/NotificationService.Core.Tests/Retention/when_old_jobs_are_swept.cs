@@ -189,7 +189,7 @@ public sealed class when_old_jobs_are_swept(SystemFixture system) : IntegrationC
         var indexScans = scans.Where(s => s.Index is not null).ToList();
         Assert.NotEmpty(indexScans);
         Assert.All(indexScans, s => Assert.Equal("mt_doc_job_idx_service_finished_unerased", s.Index));
-        Assert.All(indexScans, s => Assert.Contains("serviceId", s.IndexCond));
+        Assert.All(indexScans, s => Assert.Contains("service_id", s.IndexCond));
     }
 
     private static async Task<List<string>> IdempotencyKeysAsync() =>
