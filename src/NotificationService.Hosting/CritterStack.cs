@@ -4,6 +4,7 @@ using Marten;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using NotificationService.Contracts;
 using NotificationService.Storage;
 using Wolverine;
@@ -45,7 +46,7 @@ public static class CritterStack
             marten.ApplyAllDatabaseChangesOnStartup();
             // Put in front of Marten's own migration at start-up (which Marten puts first of all), so that one then finds
             // nothing left to change.
-            services.Insert(0, ServiceDescriptor.Singleton<IHostedService>(_ => new SchemaMigration(postgres, Configure)));
+            services.Insert(0, ServiceDescriptor.Singleton<IHostedService>(sp => new SchemaMigration(postgres, Configure, sp.GetRequiredService<ILogger<SchemaMigration>>())));
         }
         return marten.IntegrateWithWolverine(w =>
         {

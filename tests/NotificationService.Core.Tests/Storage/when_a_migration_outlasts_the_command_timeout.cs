@@ -1,4 +1,5 @@
 using Marten;
+using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 using NotificationService.Hosting;
 using NotificationService.Storage;
@@ -45,7 +46,7 @@ public sealed class when_a_migration_outlasts_the_command_timeout : IAsyncLifeti
         // The core's start-up migration, given the same connection string, waits for the lock and completes.
         held = HoldTableAsync(TimeSpan.FromSeconds(3));
         await Task.Delay(TimeSpan.FromMilliseconds(300));
-        await new SchemaMigration(_oneSecond, Configure).StartAsync(CancellationToken.None);
+        await new SchemaMigration(_oneSecond, Configure, NullLogger<SchemaMigration>.Instance).StartAsync(CancellationToken.None);
         await held;
         Assert.DoesNotContain(await _schema.IndexDefinitionsAsync("mt_doc_job"), d => d.Contains("mt_doc_job_idx_leftover"));
     }
