@@ -3,8 +3,6 @@ using JasperFx.CodeGeneration;
 using Marten;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 using NotificationService.Contracts;
 using NotificationService.Storage;
 using Wolverine;
@@ -32,22 +30,15 @@ public static class CritterStack
         this IServiceCollection services, string postgres, string wolverineSchema, Action<StoreOptions>? configure = null, bool migrates = true)
     {
         PreparedStatements.ReserveThreads();
-        void Configure(StoreOptions opts, string connectionString)
-        {
-            opts.UseNotificationStore(connectionString);
-            opts.Schema.For<DataProtectionKey>();
-            if (!migrates) opts.AutoCreateSchemaObjects = AutoCreate.None;
-            configure?.Invoke(opts);
-        }
-        var marten = services.AddMarten(opts => Configure(opts, postgres))
+        var marten = services.AddMarten(opts =>
+            {
+                opts.UseNotificationStore(postgres);
+                opts.Schema.For<DataProtectionKey>();
+                if (!migrates) opts.AutoCreateSchemaObjects = AutoCreate.None;
+                configure?.Invoke(opts);
+            })
             .UseLightweightSessions();
-        if (migrates)
-        {
-            marten.ApplyAllDatabaseChangesOnStartup();
-            // Put in front of Marten's own migration at start-up (which Marten puts first of all), so that one then finds
-            // nothing left to change.
-            services.Insert(0, ServiceDescriptor.Singleton<IHostedService>(sp => new SchemaMigration(postgres, Configure, sp.GetRequiredService<ILogger<SchemaMigration>>())));
-        }
+        if (migrates) marten.ApplyAllDatabaseChangesOnStartup();
         return marten.IntegrateWithWolverine(w =>
         {
             w.MessageStorageSchemaName = wolverineSchema;
