@@ -198,6 +198,16 @@ public sealed class SystemFixture : IAsyncLifetime
     }
 
     /// <summary>
+    /// After each test: stops the workers it started and left running (all but the shared <see cref="EmailWorker"/>). Each
+    /// one kept polling and holding its pooled connections until the assembly ended, so by the last tests the suite held
+    /// about 260 of PostgreSQL's 300 connections, and a run that crossed the limit failed a test that only started a worker.
+    /// </summary>
+    public async Task StopWorkersStartedByTheTestAsync()
+    {
+        foreach (var worker in _workers.Where(w => w != EmailWorker).ToList()) await StopWorkerAsync(worker);
+    }
+
+    /// <summary>
     /// One request as a client sends it (a bearer key, a JSON body), through Alba's scenario: with <paramref name="expect"/>
     /// Alba asserts the status (its failure shows the body), without it any status comes back to the test to check;
     /// <paramref name="also"/> adds to the scenario (a header, an expectation).
@@ -298,5 +308,5 @@ public abstract class IntegrationContext(SystemFixture system) : IAsyncLifetime
     protected SystemFixture System { get; } = system;
 
     public Task InitializeAsync() => System.ResetAsync();
-    public Task DisposeAsync() => Task.CompletedTask;
+    public Task DisposeAsync() => System.StopWorkersStartedByTheTestAsync();
 }
