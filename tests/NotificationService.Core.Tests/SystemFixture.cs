@@ -107,15 +107,15 @@ public sealed class SystemFixture : IAsyncLifetime
     /// </summary>
     private static void QuickScheduledMessages(WolverineOptions options) => options.Durability.ScheduledJobPollingTime = TimeSpan.FromMilliseconds(250);
 
-    /// <summary>Before each test: no jobs, offers or mail from earlier tests; tenants, adapters and workers stay.</summary>
+    /// <summary>Before each test: no jobs, offers or mail from earlier tests; tenants, adapters and the shared email worker stay.</summary>
     public async Task ResetAsync()
     {
         // Table and event names come from Marten's mappings, so renaming a document or event type cannot leave its rows
         // behind. Job streams only: the adapters' and services' streams are what their documents are projected from. By
-        // event type, not by the job documents: an outcome an earlier test's worker committed between these statements
+        // event type, not by the job documents: an outcome the shared worker committed for an earlier test's job between these statements
         // would otherwise outlive its job's first events and document, and a later projection rebuild would replay a job
         // with no JobQueued. So the events go first, then the streams left empty, then the documents. DELETE rather than
-        // Marten's Clean (TRUNCATE): one round trip, and no exclusive lock to wait for while earlier tests' workers write.
+        // Marten's Clean (TRUNCATE): one round trip, and no exclusive lock to wait for while the shared worker writes.
         await Sql.ExecuteAsync(_resetSql ??= ResetSql(Core.Services.GetRequiredService<IDocumentStore>()));
         Smtp.Received.Clear();
     }
@@ -193,8 +193,8 @@ public sealed class SystemFixture : IAsyncLifetime
     public async Task StopWorkerAsync(WebApplication worker)
     {
         _workers.Remove(worker);
-        await worker.StopAsync();
-        await worker.DisposeAsync();
+        try { await worker.StopAsync(); }
+        finally { await worker.DisposeAsync(); } // a stop that throws must still release the worker's connections
     }
 
     /// <summary>
@@ -301,7 +301,7 @@ public sealed class SystemFixture : IAsyncLifetime
 [CollectionDefinition(nameof(SystemCollection))]
 public sealed class SystemCollection : ICollectionFixture<SystemFixture>;
 
-/// <summary>Base of every integration test: the shared system, with per-test data reset before the test runs.</summary>
+/// <summary>Base of every integration test: the shared system, with per-test data reset before the test runs and the workers it started stopped after.</summary>
 [Collection(nameof(SystemCollection))]
 public abstract class IntegrationContext(SystemFixture system) : IAsyncLifetime
 {
