@@ -74,10 +74,11 @@ public static class PreparedStatements
     /// <summary>As <see cref="Prepare(NpgsqlBatch)"/>, with the switch given instead of <see cref="Enabled"/>, and the slots.</summary>
     public static void Prepare(NpgsqlBatch batch, bool enabled, PrepareSlots? slots = null)
     {
-        if (!enabled || batch.Connection is not { State: ConnectionState.Open }) return;
+        if (!enabled || batch.Connection is not { State: ConnectionState.Open } connection) return;
+        var statements = new string[batch.BatchCommands.Count];
         var admitted = true;
-        foreach (var command in batch.BatchCommands) admitted &= Admit(command.CommandText);
-        if (admitted) Bounded(slots ?? Slots, batch.Connection, batch.Prepare);
+        for (var i = 0; i < statements.Length; i++) admitted &= Admit(statements[i] = batch.BatchCommands[i].CommandText);
+        if (admitted) Prepare(connection, statements, batch.Prepare, slots ?? Slots);
     }
 
     /// <summary>Before Marten runs a command on an open connection (it opens one itself after this for most reads).</summary>
@@ -86,8 +87,39 @@ public static class PreparedStatements
     /// <summary>As <see cref="Prepare(NpgsqlCommand)"/>, with the switch given instead of <see cref="Enabled"/>, and the slots.</summary>
     public static void Prepare(NpgsqlCommand command, bool enabled, PrepareSlots? slots = null)
     {
-        if (enabled && command.Connection is { State: ConnectionState.Open } && Admit(command.CommandText))
-            Bounded(slots ?? Slots, command.Connection, command.Prepare);
+        if (enabled && command.Connection is { State: ConnectionState.Open } connection && Admit(command.CommandText))
+            Prepare(connection, [command.CommandText], command.Prepare, slots ?? Slots);
+    }
+
+    /// <summary>
+    /// The statements each backend (by its process id) has prepared through this class. When all of a use's statements
+    /// are there, Npgsql finds them prepared on the connection and sends nothing, so the use needs no slot. Taking one
+    /// anyway made a third of the offers' writes run unprepared, and so be planned again, at the bench's maximum rate:
+    /// on two busy cores a thread holding a slot for that instant is often descheduled, and the slots were then taken
+    /// (bench/README.md, "Prepared statements that ran unprepared").
+    /// </summary>
+    private static readonly ConcurrentDictionary<int, ConcurrentDictionary<string, byte>> PreparedOn = new();
+
+    /// <summary>More backends than a process's pools keep open: the ids of closed connections are dropped by clearing it.</summary>
+    private const int MaxBackends = 1024;
+
+    private static void Prepare(NpgsqlConnection connection, string[] statements, Action prepare, PrepareSlots slots)
+    {
+        var backend = connection.ProcessID;
+        if (PreparedOn.TryGetValue(backend, out var known) && statements.All(known.ContainsKey))
+        {
+            // A backend id reused by a new connection after the old one closed would make this one prepare for real,
+            // without a slot: rare (ids are handed out in turn), and it only waits for its own round trip.
+            Guarded(connection, prepare);
+            return;
+        }
+        Bounded(slots, connection, () =>
+        {
+            prepare();
+            if (PreparedOn.Count >= MaxBackends) PreparedOn.Clear();
+            var prepared = PreparedOn.GetOrAdd(backend, _ => new ConcurrentDictionary<string, byte>());
+            foreach (var statement in statements) prepared.TryAdd(statement, 0);
+        });
     }
 
     /// <summary>Our own statements, on a connection opened for them.</summary>
@@ -142,7 +174,9 @@ public static class PreparedStatements
     {
         try
         {
-            if (connection.State == ConnectionState.Open) connection.UnprepareAll();
+            if (connection.State != ConnectionState.Open) return;
+            PreparedOn.TryRemove(connection.ProcessID, out _);
+            connection.UnprepareAll();
         }
         catch (Exception)
         {

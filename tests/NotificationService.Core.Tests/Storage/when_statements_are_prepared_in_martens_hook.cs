@@ -99,4 +99,47 @@ public sealed class when_statements_are_prepared_in_martens_hook : IAsyncLifetim
         Assert.Equal(callers - slots.Max, wentOn.Count(w => w));
         Assert.All(Enumerable.Range(0, callers), i => Assert.NotEqual(wentOn[i], prepared[i]));
     }
+
+    [Fact]
+    public async Task a_statement_already_prepared_on_its_connection_runs_prepared_when_every_slot_is_taken()
+    {
+        var slots = new PrepareSlots(1);
+        var sql = $"SELECT id FROM {_rows.Name} WHERE id = $1";
+        await using var database = NpgsqlDataSource.Create(NotificationStore.PooledConnectionString(ScratchTable.Postgres, "1.1"));
+        NpgsqlBatch Select(NpgsqlConnection connection) => new(connection) { BatchCommands = { new NpgsqlBatchCommand(sql) { Parameters = { new NpgsqlParameter { Value = 1L } } } } };
+        // How often the connection's prepared statement of that text ran: null when it has none.
+        async Task<long?> RunsPrepared(NpgsqlConnection connection)
+        {
+            await using var asked = new NpgsqlCommand("SELECT generic_plans + custom_plans FROM pg_prepared_statements WHERE statement = $1", connection)
+                { Parameters = { new() { Value = sql } } };
+            return await asked.ExecuteScalarAsync() as long?;
+        }
+        async Task UseAsync(NpgsqlConnection connection)
+        {
+            await using var batch = Select(connection);
+            PreparedStatements.Prepare(batch, enabled: true, slots);
+            await batch.ExecuteScalarAsync();
+        }
+
+        await using var connection = await database.OpenConnectionAsync();
+        for (var i = 0; i < PreparedStatements.UsesBeforePreparing; i++) await UseAsync(connection);
+        Assert.Equal(1L, await RunsPrepared(connection)); // the third use prepared it
+
+        // As when the thread holding the only slot was descheduled in the middle of its prepare.
+        Assert.True(slots.TryTake());
+        try
+        {
+            await UseAsync(connection);
+            Assert.Equal(2L, await RunsPrepared(connection)); // prepared here already: no round trip to wait for, so no slot needed
+
+            // Where it was never prepared, preparing would block on a round trip: without a slot it runs unprepared once.
+            await using var other = await database.OpenConnectionAsync();
+            await UseAsync(other);
+            Assert.Null(await RunsPrepared(other));
+        }
+        finally
+        {
+            slots.Return();
+        }
+    }
 }
