@@ -31,6 +31,7 @@ public static class Profile
 
         var statements = await Statements.AvailableAsync(postgres);
         if (!statements) Say("pg_stat_statements is not loaded (shared_preload_libraries); statement counts are skipped.");
+        else await Statements.TrackPlanningAsync(postgres, on: true);
 
         Say($"## Idle stack (core + webhook worker, no load), 10 s");
         if (statements) await Statements.ResetAsync(postgres);
@@ -74,6 +75,7 @@ public static class Profile
             $"peak RSS core {stack.Cores[0].PeakRssMb():0} MB, worker {stack.Workers[0].PeakRssMb():0} MB");
         // Where group commits and batches share statements between jobs, which they do more at this rate than at 50/s.
         if (statements) Say(await StatementsPerJobAsync(postgres, max.Jobs, 1));
+        if (statements) await Statements.TrackPlanningAsync(postgres, on: false);
 
         // Is the accept tail the core's own, or the core waiting for CPU the other processes hold? The same rate twice:
         // with the worker delivering, then with it stopped (its jobs wait in the queue), so only its share changes.

@@ -40,6 +40,22 @@ public static partial class Statements
         return true;
     }
 
+    /// <summary>
+    /// Whether pg_stat_statements also counts planning, for the profile's "planned" column: a statement prepared on its
+    /// connection is planned once there, one sent unprepared on every execution. Server-wide (one session cannot set it for
+    /// the others), so the profile switches it on for its phases and off again, and the full bench switches it off before
+    /// pgbench: with many sessions running one statement it costs them time (PostgreSQL's documentation), pgbench included.
+    /// </summary>
+    public static async Task TrackPlanningAsync(string postgres, bool on)
+    {
+        await using var connection = new NpgsqlConnection(postgres);
+        await connection.OpenAsync();
+        await using var set = new NpgsqlCommand(on ? "ALTER SYSTEM SET pg_stat_statements.track_planning = on" : "ALTER SYSTEM RESET pg_stat_statements.track_planning", connection);
+        await set.ExecuteNonQueryAsync();
+        await using var reload = new NpgsqlCommand("SELECT pg_reload_conf()", connection);
+        await reload.ExecuteNonQueryAsync();
+    }
+
     /// <summary>Forgets this database's counts only: the server may be shared (other databases, other benches).</summary>
     public static async Task ResetAsync(string postgres)
     {
@@ -52,9 +68,9 @@ public static partial class Statements
     /// <summary>The 25 most called statements since the reset, their calls divided by <paramref name="divisor"/>.</summary>
     public static async Task<string> TopAsync(string postgres, double divisor, string unit)
     {
-        var table = new StringBuilder($"| calls {unit} | exec ms total | statement |\n| --- | --- | --- |\n");
-        foreach (var (calls, ms, query) in (await ReadAsync(postgres)).Take(25))
-            table.AppendLine($"| {calls / Math.Max(divisor, 1):0.00} | {ms} | `{Squeeze(query, 140).Replace("|", "\\|")}`" +
+        var table = new StringBuilder($"| calls {unit} | planned | exec ms total | statement |\n| --- | --- | --- | --- |\n");
+        foreach (var (calls, plans, ms, query) in (await ReadAsync(postgres)).Take(25))
+            table.AppendLine($"| {calls / Math.Max(divisor, 1):0.00} | {(plans is { } p ? $"{100.0 * p / Math.Max(calls, 1):0} %" : "n/a")} | {ms} | `{Squeeze(query, 140).Replace("|", "\\|")}`" +
                              $"{(IsMartenCastBody(query) ? " (autovacuum's ANALYZE of an index expression: not counted per job)" : "")} |");
         return table.ToString();
     }
@@ -128,19 +144,22 @@ public static partial class Statements
 
     private static string Squeeze(string query, int length) => string.Join(' ', query[..Math.Min(query.Length, length)].Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
 
-    private static async Task<List<(long Calls, decimal ExecMs, string Query)>> ReadAsync(string postgres)
+    /// <summary>Plans are null where planning is not tracked (<see cref="TrackPlanningAsync"/>): pg_stat_statements then counts none.</summary>
+    private static async Task<List<(long Calls, long? Plans, decimal ExecMs, string Query)>> ReadAsync(string postgres)
     {
         await using var connection = new NpgsqlConnection(postgres);
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand("""
-            SELECT s.calls, round(s.total_exec_time::numeric, 1), s.query
+            SELECT s.calls, CASE WHEN current_setting('pg_stat_statements.track_planning')::boolean THEN s.plans END,
+                   round(s.total_exec_time::numeric, 1), s.query
             FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
             WHERE d.datname = current_database() AND s.query NOT LIKE '%pg_stat_statements%'
             ORDER BY s.calls DESC
             """, connection);
-        var rows = new List<(long, decimal, string)>();
+        var rows = new List<(long, long?, decimal, string)>();
         await using var reader = await command.ExecuteReaderAsync();
-        while (await reader.ReadAsync()) rows.Add((reader.GetInt64(0), reader.GetDecimal(1), reader.GetString(2)));
+        while (await reader.ReadAsync())
+            rows.Add((reader.GetInt64(0), reader.IsDBNull(1) ? null : reader.GetInt64(1), reader.GetDecimal(2), reader.GetString(3)));
         return rows;
     }
 }
