@@ -141,11 +141,25 @@ internal sealed partial class SafeMartenLogger(ILogger logger) : IMartenLogger, 
     public void SchemaChange(string sql) => SchemaChanged(logger, sql);
     public void LogSuccess(NpgsqlCommand command) { }
     public void LogSuccess(NpgsqlBatch batch) { }
-    public void LogFailure(NpgsqlCommand command, Exception ex) => Failed(logger, ex, command.CommandText);
+    public void LogFailure(NpgsqlCommand command, Exception ex)
+    {
+        PreparedStatements.Failed(ex);
+        Failed(logger, ex, command.CommandText);
+    }
+
     // The failing statement of a batch, when PostgreSQL says which; otherwise the first one.
-    public void LogFailure(NpgsqlBatch batch, Exception ex) =>
+    public void LogFailure(NpgsqlBatch batch, Exception ex)
+    {
+        PreparedStatements.Failed(ex);
         Failed(logger, ex, ((ex as PostgresException)?.BatchCommand ?? (batch.BatchCommands.Count > 0 ? batch.BatchCommands[0] : null))?.CommandText ?? "");
-    public void LogFailure(Exception ex, string message) => Failed(logger, ex, message);
+    }
+
+    public void LogFailure(Exception ex, string message)
+    {
+        PreparedStatements.Failed(ex);
+        Failed(logger, ex, message);
+    }
+
     public void RecordSavedChanges(IDocumentSession session, IChangeSet commit) { }
     public void OnBeforeExecute(NpgsqlCommand command)
     {

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Data;
+using System.Runtime.CompilerServices;
 using Npgsql;
 
 namespace NotificationService.Storage;
@@ -25,6 +26,7 @@ namespace NotificationService.Storage;
 public static class PreparedStatements
 {
     public const int UsesBeforePreparing = 3;
+    /// <summary>At most 128: a <see cref="StatementSet"/> has a bit for each.</summary>
     public const int MaxStatements = 128;
 
     /// <summary>The environment variable (core and workers alike) that turns explicit preparation off: <c>false</c>.</summary>
@@ -65,7 +67,8 @@ public static class PreparedStatements
 
     private static readonly Lock Gate = new();
     private static readonly Dictionary<string, int> Candidates = new();
-    private static readonly ConcurrentDictionary<string, byte> Admitted = new();
+    /// <summary>Each admitted statement with its number, 0 to <see cref="MaxStatements"/> - 1, its bit in a <see cref="StatementSet"/>.</summary>
+    private static readonly ConcurrentDictionary<string, int> Admitted = new();
     private static int _admitted, _capReached;
 
     /// <summary>Before Marten runs a batch on its open connection (a session's changes: the per-job writes).</summary>
@@ -75,9 +78,12 @@ public static class PreparedStatements
     public static void Prepare(NpgsqlBatch batch, bool enabled, PrepareSlots? slots = null)
     {
         if (!enabled || batch.Connection is not { State: ConnectionState.Open } connection) return;
-        var statements = new string[batch.BatchCommands.Count];
+        var statements = default(StatementSet);
         var admitted = true;
-        for (var i = 0; i < statements.Length; i++) admitted &= Admit(statements[i] = batch.BatchCommands[i].CommandText);
+        // Every statement's use is counted, also after one that is not admitted yet.
+        foreach (var command in batch.BatchCommands)
+            if (Admit(command.CommandText) is >= 0 and var number) statements = statements.With(number);
+            else admitted = false;
         if (admitted) Prepare(connection, statements, batch.Prepare, slots ?? Slots);
     }
 
@@ -87,45 +93,67 @@ public static class PreparedStatements
     /// <summary>As <see cref="Prepare(NpgsqlCommand)"/>, with the switch given instead of <see cref="Enabled"/>, and the slots.</summary>
     public static void Prepare(NpgsqlCommand command, bool enabled, PrepareSlots? slots = null)
     {
-        if (enabled && command.Connection is { State: ConnectionState.Open } connection && Admit(command.CommandText))
-            Prepare(connection, [command.CommandText], command.Prepare, slots ?? Slots);
+        if (enabled && command.Connection is { State: ConnectionState.Open } connection && Admit(command.CommandText) is >= 0 and var number)
+            Prepare(connection, default(StatementSet).With(number), command.Prepare, slots ?? Slots);
     }
 
     /// <summary>
-    /// The statements each backend (by its process id) has prepared through this class. When all of a use's statements
-    /// are there, Npgsql finds them prepared on the connection and sends nothing, so the use needs no slot. Taking one
-    /// anyway made a third of the offers' writes run unprepared, and so be planned again, at the bench's maximum rate:
-    /// on two busy cores a thread holding a slot for that instant is often descheduled, and the slots were then taken
-    /// (bench/README.md, "Prepared statements that ran unprepared").
+    /// What this class prepared on each physical connection. Npgsql sends nothing for a use whose statements are all
+    /// prepared on its connection, so such a use needs no slot; taking one anyway made 10-35 % of the offers' writes run
+    /// unprepared at the bench's maximum rate, since on two busy cores a thread holding a slot for that instant is often
+    /// descheduled (bench/README.md, "Statements that ran unprepared, and where PostgreSQL's CPU goes").
+    /// <para>The key is the dictionary of server parameters Npgsql keeps for each physical connection, which
+    /// <see cref="NpgsqlConnection.PostgresParameters"/> hands out: made with the connection and dropped with it, so an
+    /// entry never outlives its connection (nor a server restart, which reuses process ids) and needs no clearing. Should
+    /// Npgsql ever hand out a copy, no use is found prepared and every one takes a slot, as before.</para>
     /// </summary>
-    private static readonly ConcurrentDictionary<int, ConcurrentDictionary<string, byte>> PreparedOn = new();
+    private static ConditionalWeakTable<object, PreparedOn> _prepared = new();
 
-    /// <summary>More backends than a process's pools keep open: the ids of closed connections are dropped by clearing it.</summary>
-    private const int MaxBackends = 1024;
-
-    private static void Prepare(NpgsqlConnection connection, string[] statements, Action prepare, PrepareSlots slots)
+    private static void Prepare(NpgsqlConnection connection, StatementSet statements, Action prepare, PrepareSlots slots)
     {
-        var backend = connection.ProcessID;
-        if (PreparedOn.TryGetValue(backend, out var known) && statements.All(known.ContainsKey))
+        object physicalConnection;
+        try
         {
-            // A backend id reused by a new connection after the old one closed would make this one prepare for real,
-            // without a slot: rare (ids are handed out in turn), and it only waits for its own round trip.
+            physicalConnection = connection.PostgresParameters;
+        }
+        catch (InvalidOperationException)
+        {
+            // Not bound to one physical connection (multiplexing, where Npgsql cannot prepare explicitly anyway).
+            Bounded(slots, connection, prepare);
+            return;
+        }
+        var prepared = _prepared.GetValue(physicalConnection, _ => new PreparedOn());
+        if (prepared.Contains(statements))
+        {
             Guarded(connection, prepare);
             return;
         }
         Bounded(slots, connection, () =>
         {
             prepare();
-            if (PreparedOn.Count >= MaxBackends) PreparedOn.Clear();
-            var prepared = PreparedOn.GetOrAdd(backend, _ => new ConcurrentDictionary<string, byte>());
-            foreach (var statement in statements) prepared.TryAdd(statement, 0);
+            prepared.Add(statements);
         });
+    }
+
+    /// <summary>
+    /// After PostgreSQL refused to run a prepared statement because its table changed under it (0A000, "cached plan must
+    /// not change result type": a migration while this process runs), Npgsql prepares it again on its next use, a round
+    /// trip. So nothing is taken as prepared any more, and those prepares go through the slots.
+    /// </summary>
+    public static void Failed(Exception exception)
+    {
+        for (var inner = exception; inner is not null; inner = inner.InnerException)
+            if (inner is PostgresException { SqlState: PostgresErrorCodes.FeatureNotSupported })
+            {
+                Volatile.Write(ref _prepared, new ConditionalWeakTable<object, PreparedOn>());
+                return;
+            }
     }
 
     /// <summary>Our own statements, on a connection opened for them.</summary>
     public static async Task PrepareAsync(NpgsqlCommand command, CancellationToken cancellation)
     {
-        if (!Enabled || command.Connection is not { State: ConnectionState.Open } connection || !Admit(command.CommandText)) return;
+        if (!Enabled || command.Connection is not { State: ConnectionState.Open } connection || Admit(command.CommandText) < 0) return;
         try
         {
             await command.PrepareAsync(cancellation);
@@ -136,9 +164,7 @@ public static class PreparedStatements
         }
     }
 
-    /// <summary>Never waits for a slot: without one the statement runs unprepared this once. A slot is taken for every
-    /// admitted use, also when the statement is already prepared on the connection and Npgsql sends nothing (it does not
-    /// say beforehand which it will be).</summary>
+    /// <summary>Never waits for a slot: without one the statement runs unprepared this once.</summary>
     private static void Bounded(PrepareSlots slots, NpgsqlConnection connection, Action prepare)
     {
         if (!slots.TryTake()) return;
@@ -175,7 +201,7 @@ public static class PreparedStatements
         try
         {
             if (connection.State != ConnectionState.Open) return;
-            PreparedOn.TryRemove(connection.ProcessID, out _);
+            _prepared.Remove(connection.PostgresParameters);
             connection.UnprepareAll();
         }
         catch (Exception)
@@ -187,29 +213,31 @@ public static class PreparedStatements
     /// <summary>True once per process, after <see cref="MaxStatements"/> refused a statement: for a warning.</summary>
     public static bool TakeCapReached() => Volatile.Read(ref _capReached) == 1 && Interlocked.Exchange(ref _capReached, 2) == 1;
 
-    private static bool Admit(string sql)
+    /// <summary>The statement's number once it is admitted (its <see cref="UsesBeforePreparing"/>th use on), else -1.</summary>
+    private static int Admit(string sql)
     {
         // The hot path, lock-free: a statement already admitted, or none can be any more.
-        if (Admitted.ContainsKey(sql)) return true;
+        if (Admitted.TryGetValue(sql, out var number)) return number;
         if (Volatile.Read(ref _admitted) >= MaxStatements)
         {
             Interlocked.CompareExchange(ref _capReached, 1, 0);
-            return false;
+            return -1;
         }
         lock (Gate)
         {
-            if (Admitted.ContainsKey(sql)) return true;
-            if (_admitted >= MaxStatements) return false;
+            if (Admitted.TryGetValue(sql, out number)) return number;
+            if (_admitted >= MaxStatements) return -1;
             if (!Candidates.TryGetValue(sql, out var uses) && Candidates.Count >= MaxCandidates) Candidates.Clear();
             if (++uses < UsesBeforePreparing)
             {
                 Candidates[sql] = uses;
-                return false;
+                return -1;
             }
             Candidates.Remove(sql);
-            Admitted[sql] = 0;
-            Volatile.Write(ref _admitted, _admitted + 1);
-            return true;
+            number = _admitted;
+            Admitted[sql] = number;
+            Volatile.Write(ref _admitted, number + 1);
+            return number;
         }
     }
 }
@@ -229,4 +257,26 @@ public sealed class PrepareSlots(int max)
     }
 
     public void Return() => Interlocked.Decrement(ref _taken);
+}
+
+/// <summary>Admitted statements by number (<see cref="PreparedStatements.MaxStatements"/> = 128 bits).</summary>
+internal readonly record struct StatementSet(ulong Low, ulong High)
+{
+    public StatementSet With(int number) =>
+        number < 64 ? this with { Low = Low | 1UL << number } : this with { High = High | 1UL << (number - 64) };
+}
+
+/// <summary>The statements prepared on one physical connection; its uses may run on several threads in turn.</summary>
+internal sealed class PreparedOn
+{
+    private ulong _low, _high;
+
+    public bool Contains(StatementSet set) =>
+        (Volatile.Read(ref _low) & set.Low) == set.Low && (Volatile.Read(ref _high) & set.High) == set.High;
+
+    public void Add(StatementSet set)
+    {
+        Interlocked.Or(ref _low, set.Low);
+        Interlocked.Or(ref _high, set.High);
+    }
 }

@@ -142,4 +142,51 @@ public sealed class when_statements_are_prepared_in_martens_hook : IAsyncLifetim
             slots.Return();
         }
     }
+
+    [Fact]
+    public async Task after_its_table_changed_under_it_a_statement_is_prepared_again_only_with_a_slot()
+    {
+        var slots = new PrepareSlots(1);
+        var sql = $"SELECT * FROM {_rows.Name} WHERE id = $1";
+        await using var database = NpgsqlDataSource.Create(NotificationStore.PooledConnectionString(ScratchTable.Postgres, "1.1"));
+        async Task UseAsync(NpgsqlConnection connection)
+        {
+            await using var batch = new NpgsqlBatch(connection) { BatchCommands = { new NpgsqlBatchCommand(sql) { Parameters = { new NpgsqlParameter { Value = 1L } } } } };
+            PreparedStatements.Prepare(batch, enabled: true, slots);
+            await batch.ExecuteScalarAsync();
+        }
+        async Task<DateTime?> PreparedAt(NpgsqlConnection connection)
+        {
+            await using var asked = new NpgsqlCommand("SELECT max(prepare_time) FROM pg_prepared_statements WHERE statement = $1", connection)
+                { Parameters = { new() { Value = sql } } };
+            return await asked.ExecuteScalarAsync() as DateTime?;
+        }
+
+        await using var connection = await database.OpenConnectionAsync();
+        for (var i = 0; i < PreparedStatements.UsesBeforePreparing; i++) await UseAsync(connection);
+        var preparedAt = await PreparedAt(connection);
+        Assert.NotNull(preparedAt);
+
+        // A migration while the process runs: PostgreSQL refuses the prepared statement once (0A000), the logger hears of it.
+        await using (var migration = await database.OpenConnectionAsync())
+        await using (var alter = new NpgsqlCommand($"ALTER TABLE {_rows.Name} ADD COLUMN added int", migration))
+            await alter.ExecuteNonQueryAsync();
+        var refused = await Assert.ThrowsAsync<PostgresException>(() => UseAsync(connection));
+        Assert.Equal(PostgresErrorCodes.FeatureNotSupported, refused.SqlState);
+        PreparedStatements.Failed(new InvalidOperationException("as Marten wraps it", refused));
+
+        // Npgsql would prepare it again on this use, a round trip: without a slot it runs unprepared instead.
+        Assert.True(slots.TryTake());
+        try
+        {
+            await UseAsync(connection);
+            Assert.Equal(preparedAt, await PreparedAt(connection));
+        }
+        finally
+        {
+            slots.Return();
+        }
+        await UseAsync(connection);
+        Assert.True(await PreparedAt(connection) > preparedAt, "with a slot free it is prepared again");
+    }
 }
