@@ -17,8 +17,6 @@ public static class Benchmark
         Console.WriteLine($"== Benchmark ({(quick ? "quick smoke" : $"{window.TotalSeconds:0} s windows")}), everything on 127.0.0.1");
 
         Console.WriteLine("-- machine limits");
-        // As PostgreSQL is by default, also after a profile that stopped before switching its planning counts off.
-        if (await Statements.AvailableAsync(postgres)) await Statements.TrackPlanningAsync(postgres, on: false);
         var pgbench = await Limits.PgBenchAsync(postgres, quick ? 3 : 10);
         Console.WriteLine($"   pgbench, 8 clients, single-row INSERT: {pgbench:0} tps");
         // The raw measurement declares a queue of its own, which the core's user may not: the operator's user does it.

@@ -9,6 +9,9 @@ var quick = args.Contains("--quick");
 int? Option(string name) => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1]) : null;
 
 await Database.ResetAsync(postgres);
+// Every mode starts with PostgreSQL counting as it does by default, also after a profile that stopped before switching its
+// planning counts off (Statements.TrackPlanningAsync).
+if (await Statements.AvailableAsync(postgres)) await Statements.TrackPlanningAsync(postgres, on: false);
 return args.FirstOrDefault() switch
 {
     "chaos" => await Chaos.RunAsync(root, postgres, rabbitMq, quick, onlyProcesses: args.Contains("--only-processes"), brokerDownSeconds: Math.Max(0, Option("--broker-down") ?? 2)),

@@ -41,10 +41,12 @@ public static partial class Statements
     }
 
     /// <summary>
-    /// Whether pg_stat_statements also counts planning, for the profile's "planned" column: a statement prepared on its
-    /// connection is planned once there, one sent unprepared on every execution. Server-wide (one session cannot set it for
-    /// the others), so the profile switches it on for its phases and off again, and the full bench switches it off before
-    /// pgbench: with many sessions running one statement it costs them time (PostgreSQL's documentation), pgbench included.
+    /// Whether pg_stat_statements also counts planning, for the profile's "planned" column: a statement sent unprepared is
+    /// planned on every execution; a prepared one on its first five on each connection, then only while PostgreSQL prefers
+    /// a plan for the values given. Server-wide (<c>ALTER SYSTEM</c>: one session cannot set it for the others, so a bench
+    /// on a shared server switches it for every database there). The profile switches it on for its phases and off again,
+    /// and every mode starts by switching it off (Program.cs): with many sessions running one statement it costs them time
+    /// (PostgreSQL's documentation), pgbench's reference rate included.
     /// </summary>
     public static async Task TrackPlanningAsync(string postgres, bool on)
     {

@@ -212,7 +212,8 @@ public sealed class JobJournal(IDocumentStore store, ILogger<JobJournal> logger)
         var toRead = writes.Where(w => !w.Locked && w.Held is null).Select(w => w.JobId).ToArray();
         // Read on the connection the commit takes anyway, opened first, so Marten's hook prepares the read like the writes:
         // on a connection Marten opened for the read alone it ran unprepared, parsed and planned for every start
-        // (bench/README.md, "Prepared statements that ran unprepared"). Read committed: the read sees what it saw before.
+        // (bench/README.md, "Statements that ran unprepared, and where PostgreSQL's CPU goes"). Read committed: the read
+        // sees what it saw before.
         if (toRead.Length > 0) await session.BeginTransactionAsync(CancellationToken.None);
         var read = toRead.Length == 0 ? new Dictionary<Guid, Job>() : (await session.LoadManyAsync<Job>(toRead)).ToDictionary(j => j.Id);
         Hold(session, writes.Where(w => !w.Locked && w.Held is not null).Select(w => w.Held!));
