@@ -44,8 +44,9 @@ public static partial class Statements
     /// Whether pg_stat_statements also counts planning, for the profile's "planned" column: a statement sent unprepared is
     /// planned on every execution; a prepared one on its first five on each connection, then only while PostgreSQL prefers
     /// a plan for the values given. Server-wide (<c>ALTER SYSTEM</c>: one session cannot set it for the others, so a bench
-    /// on a shared server switches it for every database there). The profile switches it on for its phases and off again,
-    /// and every mode starts by switching it off (Program.cs): with many sessions running one statement it costs them time
+    /// on a shared server switches it for every database there). The profile switches it on for its phases, its
+    /// maximum-rate phase included, and back afterwards; every mode starts by switching it back (Program.cs), to what the
+    /// server's configuration says (off unless set there): with many sessions running one statement it costs them time
     /// (PostgreSQL's documentation), pgbench's reference rate included.
     /// </summary>
     public static async Task TrackPlanningAsync(string postgres, bool on)

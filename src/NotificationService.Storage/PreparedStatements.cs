@@ -67,7 +67,8 @@ public static class PreparedStatements
 
     private static readonly Lock Gate = new();
     private static readonly Dictionary<string, int> Candidates = new();
-    /// <summary>Each admitted statement with its number, 0 to <see cref="MaxStatements"/> - 1, its bit in a <see cref="StatementSet"/>.</summary>
+    /// <summary>Each admitted statement with its number, 0 to <see cref="MaxStatements"/> - 1: its bit in a
+    /// <see cref="StatementSet"/>.</summary>
     private static readonly ConcurrentDictionary<string, int> Admitted = new();
     private static int _admitted, _capReached;
 
@@ -99,9 +100,10 @@ public static class PreparedStatements
 
     /// <summary>
     /// What this class prepared on each physical connection. Npgsql sends nothing for a use whose statements are all
-    /// prepared on its connection, so such a use needs no slot; taking one anyway made 10-35 % of the offers' writes run
-    /// unprepared at the bench's maximum rate, since on two busy cores a thread holding a slot for that instant is often
-    /// descheduled (bench/README.md, "Statements that ran unprepared, and where PostgreSQL's CPU goes").
+    /// prepared on its connection, so such a use needs no slot. Taking one anyway left whole batches of the offers'
+    /// writes unprepared at the bench's maximum rate (10-35 % of them planned): on two busy cores a thread holding a slot
+    /// for that instant is often descheduled (bench/README.md, "Statements that ran unprepared, and where PostgreSQL's
+    /// CPU goes").
     /// <para>The key is the dictionary of server parameters Npgsql keeps for each physical connection, which
     /// <see cref="NpgsqlConnection.PostgresParameters"/> hands out: made with the connection and dropped with it, so an
     /// entry never outlives its connection (nor a server restart, which reuses process ids) and needs no clearing. Should
@@ -111,20 +113,11 @@ public static class PreparedStatements
 
     private static void Prepare(NpgsqlConnection connection, StatementSet statements, Action prepare, PrepareSlots slots)
     {
-        object physicalConnection;
-        try
-        {
-            physicalConnection = connection.PostgresParameters;
-        }
-        catch (InvalidOperationException)
-        {
-            // Not bound to one physical connection (multiplexing, where Npgsql cannot prepare explicitly anyway).
-            Bounded(slots, connection, prepare);
-            return;
-        }
-        var prepared = _prepared.GetValue(physicalConnection, _ => new PreparedOn());
+        var prepared = _prepared.GetValue(connection.PostgresParameters, _ => new PreparedOn());
         if (prepared.Contains(statements))
         {
+            // Blocks only where Npgsql's own state says otherwise: a statement it invalidated after a 0A000 that Marten's
+            // failure hook did not see (Failed), or a failing prepare whose Forget sends DEALLOCATE ALL. Both rare.
             Guarded(connection, prepare);
             return;
         }
@@ -142,8 +135,9 @@ public static class PreparedStatements
     /// </summary>
     public static void Failed(Exception exception)
     {
+        // 0A000 is any "feature not supported"; the function that raises this one tells it apart.
         for (var inner = exception; inner is not null; inner = inner.InnerException)
-            if (inner is PostgresException { SqlState: PostgresErrorCodes.FeatureNotSupported })
+            if (inner is PostgresException { SqlState: PostgresErrorCodes.FeatureNotSupported, Routine: "RevalidateCachedQuery" })
             {
                 Volatile.Write(ref _prepared, new ConditionalWeakTable<object, PreparedOn>());
                 return;
