@@ -9,8 +9,8 @@ var quick = args.Contains("--quick");
 int? Option(string name) => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1]) : null;
 
 await Database.ResetAsync(postgres);
-// Every mode starts with PostgreSQL counting as it does by default, also after a profile that stopped before switching its
-// planning counts off (Statements.TrackPlanningAsync).
+// Every mode starts with the server's own setting for planning counts, also after a profile that stopped before switching
+// them back (Statements.TrackPlanningAsync).
 if (await Statements.AvailableAsync(postgres)) await Statements.TrackPlanningAsync(postgres, on: false);
 return args.FirstOrDefault() switch
 {
