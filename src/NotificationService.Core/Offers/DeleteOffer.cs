@@ -42,7 +42,7 @@ public static class DeleteOfferEndpoint
         offer.Offer!.DeletedAt ??= now;
         // No later step of a fallback chain starts after this (the chain's current job was canceled above).
         FallbackChains.Stop(offer.Offer, "Deleted", now);
-        operations.Add(MartenOps.Store(offer.Offer));
+        operations.Add(MartenOps.Update(offer.Offer));
         return (new OfferDeleted(id, jobs), operations, messages);
     }
 }

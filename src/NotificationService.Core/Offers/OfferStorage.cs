@@ -17,7 +17,9 @@ public static class OfferStorage
             mapping.DuplicateField(nameof(Offer.ServiceId));
             mapping.DuplicateField(nameof(Offer.CreatedAt));
         });
-        // Optimistic: a PATCH or DELETE that loaded the offer before an erasure must not write its old metadata back.
+        // Optimistic: a PATCH or DELETE that loaded the offer before an erasure must not write its old metadata back. A
+        // loaded offer is written back with Update, never Store: Store is an upsert even so, and its insert would bring
+        // back an offer the retention sweep deleted meanwhile, without its jobs.
         opts.Schema.For<Offer>().UseOptimisticConcurrency(true)
             .Index([x => x.ServiceId, x => x.CreatedAt, x => x.Id], i => i.Name = "mt_doc_offer_idx_service_created")
             // ?metadata.<key>=<value> on jobs, and on offers with several pairs (one pair: OfferMetadataIndex): containment

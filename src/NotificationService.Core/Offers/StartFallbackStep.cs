@@ -102,7 +102,7 @@ public static class StartFallbackStepHandler
             messages.Add(fairShare.Deliver(started.JobId, offer.ServiceId, started.Adapter));
             if (started.TimerAt is { } at) messages.Add(new StartFallbackStep(offer.Id, started.JobId, started.Step + 1, Timer: true).ScheduledAt(at));
         }
-        if (decision.OfferChanged) operations.Add(MartenOps.Store(offer));
+        if (decision.OfferChanged) operations.Add(MartenOps.Update(offer));
         return ([.. decision.PreviousJobEvents], operations, messages);
     }
 }

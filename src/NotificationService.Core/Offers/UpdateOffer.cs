@@ -101,7 +101,7 @@ public static class UpdateOfferEndpoint
         // template rendered, so the offer stops saying it came from one.
         if (command.Jobs is { Count: > 0 } changed)
             updated.Jobs = updated.Jobs.Select(j => j.Template is not null && changed.Any(c => c.Id == j.JobId) ? j with { Template = null } : j).ToList();
-        operations.Add(MartenOps.Store(updated));
+        operations.Add(MartenOps.Update(updated));
         return (OfferView.From(updated, jobs), operations, messages);
     }
 

@@ -49,7 +49,7 @@ public static class EraseOfferEndpoint
         IEnumerable<IMartenOp> operations =
         [
             .. decisions.Select(d => new AppendJobEvents(d.Id, d.Decision.Events)),
-            new MaskStoredParams(erased), MartenOps.Store(offer.Offer), MartenOps.Insert(audit),
+            new MaskStoredParams(erased), MartenOps.Update(offer.Offer), MartenOps.Insert(audit),
         ];
         return (new OfferErased(id, erased.Count, outcomes.Count(o => o.Outcome == ErasureOutcome.AlreadyErased), notEnded), operations);
     }

@@ -90,7 +90,7 @@ public sealed class UpdateOfferEndpointTests
 
         var expected = new Dictionary<string, string> { ["keep"] = "1", ["change"] = "20", ["add"] = "4" };
         Assert.Equal(expected, view.Metadata);
-        Assert.Equal(expected, ((Offer)operations.OfType<StoreDoc<Offer>>().Single().Document).Metadata);
+        Assert.Equal(expected, ((Offer)operations.OfType<UpdateDoc<Offer>>().Single().Document).Metadata);
     }
 
     [Fact]
