@@ -20,12 +20,14 @@ public static class EnableCallbackEndpoint
                          "Clears its disabled reason and failure count.")]
     [ProducesResponseType<CallbackView>(200)]
     [ProducesResponseType<ProblemDetails>(404)]
+    [ProducesResponseType<ProblemDetails>(409, "application/problem+json")]
     public static (CallbackView, IMartenOp) Post(Guid id, [NotBody] CallbackEndpoint callback) => Enable(callback);
 
     public static (CallbackView, IMartenOp) Enable(CallbackEndpoint callback)
     {
         (callback.Enabled, callback.DisabledReason, callback.DisabledAt, callback.ConsecutiveFailures, callback.FailingSince) = (true, null, null, 0, null);
-        return (CallbackView.From(callback), MartenOps.Store(callback));
+        // Update, not Store: Store's upsert would bring back a callback deleted since it was read.
+        return (CallbackView.From(callback), MartenOps.Update(callback));
     }
 }
 
@@ -41,5 +43,6 @@ public static class AdminEnableCallbackEndpoint
     [EndpointDescription("As POST /v1/callbacks/{id}/enable, for any service.")]
     [ProducesResponseType<CallbackView>(200)]
     [ProducesResponseType<ProblemDetails>(404)]
+    [ProducesResponseType<ProblemDetails>(409, "application/problem+json")]
     public static (CallbackView, IMartenOp) Post(Guid id, Guid callbackId, [NotBody] CallbackEndpoint callback) => EnableCallbackEndpoint.Enable(callback);
 }

@@ -119,4 +119,28 @@ public sealed class when_callbacks_are_managed(SystemFixture system) : Integrati
         Assert.True(sentAfterDelete == 0, $"{sentAfterDelete} requests sent to the deleted callback");
         Assert.Equal(404, (await System.SendForStatusAsync(HttpMethod.Get, $"/v1/callbacks/{callback.Id}", System.Tenant.ApiKey)).Status);
     }
+
+    [Fact]
+    public async Task an_enable_that_read_the_callback_before_it_was_deleted_does_not_bring_it_back()
+    {
+        var callback = await System.CreateCallbackAsync(System.Tenant, "https://example.test/enable-race");
+        // The delete's transaction holds the callback's row, so the enable, which read the callback already, waits for
+        // it at its write; the delete then commits under it.
+        await using var connection = new Npgsql.NpgsqlConnection(TestEnvironment.Postgres);
+        await connection.OpenAsync();
+        await using var delete = await connection.BeginTransactionAsync();
+        await using (var hold = new Npgsql.NpgsqlCommand($"SELECT 1 FROM ns.mt_doc_callbackendpoint WHERE id = '{callback.Id}' FOR UPDATE", connection, delete))
+            await hold.ExecuteNonQueryAsync();
+        var enable = System.SendForStatusAsync(HttpMethod.Post, $"/v1/callbacks/{callback.Id}/enable", System.Tenant.ApiKey);
+        await Eventually.Until(() => Sql.ScalarAsync<long>(
+                $"SELECT count(*) FROM pg_stat_activity WHERE {connection.ProcessID} = any(pg_blocking_pids(pid))"),
+            waiting => waiting > 0, TimeSpan.FromSeconds(10), "the enable to wait for the callback's row");
+        await using (var remove = new Npgsql.NpgsqlCommand($"DELETE FROM ns.mt_doc_callbackendpoint WHERE id = '{callback.Id}'", connection, delete))
+            await remove.ExecuteNonQueryAsync();
+        await delete.CommitAsync();
+
+        var (status, body) = await enable;
+        Assert.True(status == 409, $"{status}: {body}"); // as for a concurrent change: a retry finds it gone
+        Assert.Equal(404, (await System.SendForStatusAsync(HttpMethod.Get, $"/v1/callbacks/{callback.Id}", System.Tenant.ApiKey)).Status);
+    }
 }
