@@ -22,7 +22,7 @@ public sealed class ConcurrentChangeHandler(IProblemDetailsService problems) : I
             HttpContext = context,
             ProblemDetails = new ProblemDetails
             {
-                Status = 409, Title = "A concurrent request changed the same thing first.",
+                Status = 409, Title = "A concurrent request changed or deleted the same thing first.",
                 Detail = "Nothing of this request was stored. Retry it (with the same Idempotency-Key, if any).",
             },
         });

@@ -35,11 +35,11 @@ public sealed record ChainContext(
 public static class StartFallbackStepHandler
 {
     /// <summary>
-    /// Another commit on the offer (a DELETE, an erasure, the other chain of the same offer) or the same step started by a
-    /// racing message: tried again on fresh state, where the decision sees what was committed. All chains of an offer store
-    /// the same offer document, so many of them moving at once can conflict more than a few times in a row: after the quick
-    /// retries the message is scheduled again, like a PostgreSQL blip, rather than dead-lettered (no one would restart
-    /// the chain from a dead letter).
+    /// Another commit on the offer (a DELETE, an erasure, the other chain of the same offer, the retention sweep deleting it)
+    /// or the same step started by a racing message: tried again on fresh state, where the decision sees what was
+    /// committed (an offer gone ends it quietly). All chains of an offer store the same offer document, so many of them
+    /// moving at once can conflict more than a few times in a row: after the quick retries the message is scheduled again,
+    /// like a PostgreSQL blip, rather than dead-lettered (no one would restart the chain from a dead letter).
     /// </summary>
     public static void Configure(HandlerChain chain)
     {

@@ -339,7 +339,7 @@ public static class ApiDocument
 
     private static string DefaultDescription(string status) => status switch
     {
-        "409" => "The request conflicts with the current state, or a concurrent request changed the same thing first (the detail says which); nothing was stored.",
+        "409" => "The request conflicts with the current state, or a concurrent request changed or deleted the same thing first (the detail says which); nothing was stored.",
         "422" => "The request is not valid; `errors` names each bad field.",
         "429" => "Over a limit of this service; nothing was stored. Retry after the time in Retry-After.",
         _ => ReasonPhrase(status),
