@@ -14,8 +14,6 @@ namespace NotificationService.Core.Tests.Offers;
 /// </summary>
 public sealed class when_an_offer_is_swept_while_a_change_waits(SystemFixture system) : IntegrationContext(system)
 {
-    private IDocumentStore Store => System.Core.Services.GetRequiredService<IDocumentStore>();
-
     public static TheoryData<string> Changes => ["PATCH", "DELETE", "erase"];
 
     [Theory]
@@ -28,11 +26,12 @@ public sealed class when_an_offer_is_swept_while_a_change_waits(SystemFixture sy
             sendAt = DateTimeOffset.UtcNow.AddMinutes(10),
         });
         var jobId = offer.Jobs[0].Id;
+        var store = System.Core.Services.GetRequiredService<IDocumentStore>();
 
         // The request reads the offer, then locks its jobs' streams one by one: holding the job's lock here makes it wait
         // between the two, with the offer already read.
         Task<(int Status, System.Text.Json.JsonElement Body)> change;
-        var holder = Store.LightweightSession();
+        var holder = store.LightweightSession();
         try
         {
             await holder.Events.FetchForExclusiveWriting<Job>(jobId);
@@ -43,10 +42,11 @@ public sealed class when_an_offer_is_swept_while_a_change_waits(SystemFixture sy
                 "DELETE" => System.SendForStatusAsync(HttpMethod.Delete, $"/v1/offers/{offer.Id}", System.Tenant.ApiKey),
                 _ => System.SendForStatusAsync(HttpMethod.Post, $"/v1/offers/{offer.Id}/erase", System.Tenant.ApiKey),
             };
-            await WaitUntilABackendWaitsForAsync(holderPid);
+            await Eventually.Until(() => Sql.ScalarAsync<long>($"SELECT count(*) FROM pg_stat_activity WHERE {holderPid} = any(pg_blocking_pids(pid))"),
+                waiting => waiting > 0, TimeSpan.FromSeconds(10), "the request to wait for the job's lock");
 
             // Meanwhile the offer's row goes, as a test's reset deletes it (the retention sweep does once the jobs are gone).
-            await using var other = Store.LightweightSession();
+            await using var other = store.LightweightSession();
             other.Delete<Offer>(offer.Id);
             await other.SaveChangesAsync();
         }
@@ -57,21 +57,7 @@ public sealed class when_an_offer_is_swept_while_a_change_waits(SystemFixture sy
 
         var (status, problem) = await change;
         Assert.True(status == 409, $"{status}: {problem}");
-        await using var session = Store.QuerySession();
+        await using var session = store.QuerySession();
         Assert.Null(await session.LoadAsync<Offer>(offer.Id));
-    }
-
-    /// <summary>Until the request waits for the lock <paramref name="holderPid"/> holds (or 10 s).</summary>
-    private async Task WaitUntilABackendWaitsForAsync(int holderPid)
-    {
-        await using var session = Store.QuerySession();
-        for (var i = 0; i < 200; i++)
-        {
-            var waiting = await session.QueryAsync<int>(
-                "select count(*)::int from pg_stat_activity where ? = any(pg_blocking_pids(pid))", holderPid);
-            if (waiting[0] > 0) return;
-            await Task.Delay(50);
-        }
-        Assert.Fail("The request never waited for the job's lock.");
     }
 }
