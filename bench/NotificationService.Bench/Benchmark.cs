@@ -60,16 +60,7 @@ public static class Benchmark
         var search = await Search.RunAsync(stack, postgres, quick);
         var scaleOut = await ScaleOut.RunAsync(stack, load, webhook, quick);
 
-        Console.WriteLine("-- email profile: NS through MailKit against Apprise, same local SMTP server");
-        var emails = quick ? 100 : 1000;
-        var email = await stack.CreateAdapterAsync("bench-email", "email", new { host = "127.0.0.1", port = receivers.SmtpPort, security = "none", from = "ns@example.test" });
-        await stack.StartWorkerAsync("Email", email.Key);
-        var emailPhase = await load.RunAsync("email", email.Name, i => new { to = "dest@example.test", subject = $"Bench {i}", text = "Hello from NS" }, 1,
-            TimeSpan.FromSeconds(quick ? 2 : 10), 16);
-        var emailsPerSecond = emailPhase.DeliveredJobsPerSecond;
-        var apprise = await Limits.AppriseAsync(receivers.SmtpPort, quick ? 2 : 6, emails);
-        Console.WriteLine($"   NS {emailsPerSecond:0.0} emails/s ({emailPhase.Jobs} emails); Apprise " +
-                          (apprise is { } a ? $"{a.Default:0.00} emails/s as shipped, {a.Unthrottled:0.0} emails/s with its throttle off ({emails} emails)" : "not installed"));
+        var email = await Email.RunAsync(stack, receivers, load, quick);
 
         // Read before the million-job phase, which restarts the core.
         var (corePeakRss, workerPeakRss) = (stack.Cores[0].PeakRssMb(), stack.Workers[0].PeakRssMb());
@@ -77,7 +68,7 @@ public static class Benchmark
 
         var result = new BenchResult(DateTimeOffset.UtcNow, $"{Environment.ProcessorCount} cores, {Environment.MachineName}", quick, Math.Round(pgbench),
             Math.Round(rabbitRaw), phases, Math.Round(corePeakRss, 1), Math.Round(workerPeakRss, 1),
-            Math.Round(emailsPerSecond, 1), apprise is { } ap ? Math.Round(ap.Default, 2) : null, apprise is { } au ? Math.Round(au.Unthrottled, 1) : null,
+            Math.Round(email.EmailsPerSecond, 1), email.Apprise is { } ap ? Math.Round(ap.Default, 2) : null, email.Apprise is { } au ? Math.Round(au.Unthrottled, 1) : null,
             fairness, search, callbacks, million, scaleOut);
         // A quick run's figures are compared with the previous quick run's, kept out of the repository.
         var directory = quick ? Path.Combine(root, ".local", "bench") : Path.Combine(root, "bench", "results");

@@ -20,6 +20,7 @@ return args.FirstOrDefault() switch
     _ when args.Contains("--callbacks") => await Benchmark.RunCallbacksAloneAsync(root, postgres, rabbitMq, quick),
     _ when args.Contains("--telemetry") => await TelemetryCost.RunAloneAsync(root, postgres, rabbitMq, quick),
     _ when args.Contains("--profile") => await Profile.RunAsync(root, postgres, rabbitMq),
+    _ when args.Contains("--email") => await Email.RunAloneAsync(root, postgres, rabbitMq, quick, Option("--warm-up")),
     _ when args.Contains("--scale-out") => await ScaleOut.RunAloneAsync(root, postgres, rabbitMq, quick),
     _ when args.Contains("--million") => await Million.RunAloneAsync(root, postgres, rabbitMq, quick),
     _ when args.Contains("--search") => await Search.RunAloneAsync(root, postgres, rabbitMq, quick),
