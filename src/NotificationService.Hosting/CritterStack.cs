@@ -51,6 +51,14 @@ public static class CritterStack
     /// destination, and due scheduled messages.</summary>
     public const int RecoveryBatchSize = 2_000;
 
+    /// <summary>
+    /// Age past which an outbox row still owned by a live node is released to any node (owner 0) and sent by recovery,
+    /// which alone takes only dead nodes' rows. A node can commit a row and never send it while living on: PostgreSQL
+    /// killed after the commit and before its answer (`./ns chaos` once left a job Queued so). The price: a sender still
+    /// holding rows this old (a broker outage longer than this) may send them once more after recovery did.
+    /// </summary>
+    public static readonly TimeSpan OutboxStaleTime = TimeSpan.FromSeconds(60);
+
     /// <summary>The Wolverine settings every process uses: pre-generated code, transactions, durable outbox, the broker.</summary>
     public static RabbitMqTransportExpression UseNotificationDefaults(this WolverineOptions opts, string rabbitMq)
     {
@@ -65,6 +73,7 @@ public static class CritterStack
         // (bench/README, "Chaos: a three-minute RabbitMQ outage"). 2,000 per poll is more than this system delivers in 5 s.
         // The same bound caps the scheduled messages released per poll (send times, retries): 2,000 instead of 100.
         opts.Durability.RecoveryBatchSize = RecoveryBatchSize;
+        opts.Durability.OutboxStaleTime = OutboxStaleTime;
         // Adapter queues are created at runtime, so the policy above (which only sees endpoints with publish rules)
         // never reaches them and Wolverine would send to them inline, dropping a message after three failed tries
         // while the broker is down. Every send this system makes goes through the outbox instead.
