@@ -6,7 +6,7 @@ namespace NotificationService.Bench;
 /// </summary>
 public static class Email
 {
-    public sealed record Result(double EmailsPerSecond, int Emails, (double Default, double Unthrottled)? Apprise);
+    public sealed record Result(double EmailsPerSecond, (double Default, double Unthrottled)? Apprise);
 
     /// <summary>
     /// The worker is started here, so it is warmed up before the measured window like the webhook worker before the
@@ -27,7 +27,7 @@ public static class Email
         Console.WriteLine($"   NS {phase.DeliveredJobsPerSecond:0.0} emails/s ({phase.Jobs} emails, after {warm.TotalSeconds:0} s of warm-up), " +
                           $"CPU ms per email: core {phase.CoreCpuMsPerJob}, worker {phase.WorkerCpuMsPerJob}; Apprise " +
                           (apprise is { } a ? $"{a.Default:0.00} emails/s as shipped, {a.Unthrottled:0.0} emails/s with its throttle off ({emails} emails)" : "not installed"));
-        return new Result(phase.DeliveredJobsPerSecond, phase.Jobs, apprise);
+        return new Result(phase.DeliveredJobsPerSecond, apprise);
     }
 
     /// <summary>`--email [--warm-up S]`: the email profile alone, on a stack of its own (one core, one email worker).</summary>
