@@ -31,8 +31,14 @@ public sealed class when_a_node_forgets_a_committed_send(SystemFixture system) :
         Assert.Equal(runtime.DurabilitySettings.AssignedNodeNumber, await OwnerAsync(envelopeId));
         Assert.NotEqual(0, runtime.DurabilitySettings.AssignedNodeNumber); // a live node's, which recovery alone never takes
 
+        // A fixed wait, as what it shows is something NOT happening: nothing sends the row while it is young.
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        Assert.Equal(0u, await Broker.QueueDepthAsync(adapter.Queue));
+        Assert.Equal(runtime.DurabilitySettings.AssignedNodeNumber, await OwnerAsync(envelopeId));
+
         // Aged past the stale time rather than waited for: the release then comes with the durability agent's next poll.
         await Sql.ExecuteAsync($"UPDATE wolverine.wolverine_outgoing_envelopes SET timestamp = now() - interval '1 hour' WHERE id = '{envelopeId}'");
+        await Eventually.Until(() => Broker.QueueDepthAsync(adapter.Queue), depth => depth == 1, TimeSpan.FromSeconds(15), "the released row to be sent");
         await System.StartEmailWorkerAsync(adapter.ApiKey);
 
         var job = await System.WaitForTerminalAsync(System.Tenant, jobId, TimeSpan.FromSeconds(30));
