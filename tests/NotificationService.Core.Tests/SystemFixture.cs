@@ -68,6 +68,8 @@ public sealed class SystemFixture : IAsyncLifetime
         ("Jobs:ExpirySweepSeconds", "0.5"),
         // The retention tests run the sweep themselves, as of the time they choose.
         ("Retention:SweepSeconds", "0"),
+        // The limits tests see the reservations of stored offers, which the sweep would clear at any moment.
+        ("Limits:ReservationSweepSeconds", "0"),
         // Fair sharing starts lowering a service's priority after 10 recent jobs, so a test's backlog can be small.
         ("Fairness:FreeJobs", "10"),
         // Callback receivers in tests are HttpPeers on 127.0.0.1; retries come quickly so a test can watch them.

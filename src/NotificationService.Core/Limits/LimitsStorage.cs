@@ -4,7 +4,6 @@ using Npgsql;
 using NotificationService.Storage;
 using Weasel.Postgresql.Functions;
 using Weasel.Postgresql.Tables;
-using Wolverine.Marten;
 
 namespace NotificationService.Core.Limits;
 
@@ -17,15 +16,17 @@ namespace NotificationService.Core.Limits;
 /// <remarks>
 /// The bound is an upper bound of the service's jobs not yet ended: an exact count when it was last counted (the jobs
 /// stored plus those reserved by offers still in flight) plus every job reserved since; jobs that ended since only make
-/// the true number smaller. An offer reserves its jobs against it in O(1) and records the reservation by its offer id;
-/// the offer's own transaction deletes that record as it stores the jobs, so a recount sees every admitted job exactly
-/// once, as a reservation or as a job. Only when the bound says "full" is the service counted, at most once a second, so
-/// a service held at its quota cannot make PostgreSQL count its backlog on every request. Why not in the offer's own
-/// transaction: counting the backlog there cost 12-37 ms at 10,000 pending jobs, and even an O(1) bound row updated
-/// there holds the row across the offer's WAL flush, serialising one service's commits. Either way one service's
-/// offers meet on one row (as on its token bucket row): pgbench on the shared development machine, 16 clients, gave
-/// about 1,700 offers/s for this shape (reservation, then a one-insert transaction) against 3,600-8,900 for the insert
-/// alone; an upper limit per service well above the 630 offers/s one core accepted in the last bench.
+/// the true number smaller. An offer reserves its jobs against it in O(1) and records the reservation by its offer id.
+/// A stored offer claims its reservation by existing: a recount reads the jobs and the reservations whose offer it
+/// cannot see in one snapshot, so it sees every admitted job exactly once, as a reservation or as a job. The offer's
+/// transaction does not touch the reservation (one statement fewer per offer, issue 14); claimed ones are deleted in
+/// bulk by <see cref="ReservationSweeper"/> and by the recount. Only when the bound says "full" is the service counted,
+/// at most once a second, so a service held at its quota cannot make PostgreSQL count its backlog on every request. Why
+/// not in the offer's own transaction: counting the backlog there cost 12-37 ms at 10,000 pending jobs, and even an O(1)
+/// bound row updated there holds the row across the offer's WAL flush, serialising one service's commits. Either way
+/// one service's offers meet on one row (as on its token bucket row): pgbench on the shared development machine, 16
+/// clients, gave about 1,700 offers/s for this shape (reservation, then a one-insert transaction) against 3,600-8,900
+/// for the insert alone; an upper limit per service well above the 630 offers/s one core accepted in the last bench.
 /// </remarks>
 public static class LimitsStorage
 {
@@ -89,8 +90,11 @@ public static class LimitsStorage
 
         // When the bound has no room (or the service was never counted): count the service again, unless that was done
         // less than p_min_seconds ago, then reserve if there is room now. The bound row's lock orders it with every other
-        // reservation of the service; the count and the sum of open reservations are read in one snapshot. Reservations
-        // neither claimed nor released within a minute (their core died) are dropped here.
+        // reservation of the service; the count and the sum of open reservations (whose offer is not stored) are read in
+        // one snapshot. Claimed reservations, and those neither claimed nor released within a minute (their core died),
+        // are deleted first, skipping rows the sweep is deleting (waiting for them while holding the bound row could
+        // deadlock with a gate); the sum leaves both kinds out again, for rows skipped and for an offer stored between
+        // the delete and the count (its jobs are counted, so its reservation must not be).
         opts.Storage.ExtendedSchemaObjects.Add(Function.ForSql($$"""
             CREATE OR REPLACE FUNCTION {{schema}}.recount_and_reserve(p_service uuid, p_offer uuid, p_jobs integer, p_quota integer, p_min_seconds double precision)
              RETURNS boolean
@@ -106,12 +110,18 @@ public static class LimitsStorage
               ON CONFLICT (service_id) DO UPDATE SET bound = b.bound
               RETURNING b.bound, b.counted_at INTO current_bound, last_counted;
               IF last_counted <= t - make_interval(secs => p_min_seconds) THEN
-                DELETE FROM {{schema}}.pending_job_reservations WHERE service_id = p_service AND reserved_at < t - interval '1 minute';
+                DELETE FROM {{schema}}.pending_job_reservations WHERE offer_id IN (
+                  SELECT r.offer_id FROM {{schema}}.pending_job_reservations r
+                  WHERE r.service_id = p_service
+                    AND (r.reserved_at < t - interval '1 minute' OR EXISTS (SELECT 1 FROM {{schema}}.mt_doc_offer o WHERE o.id = r.offer_id))
+                  FOR UPDATE SKIP LOCKED);
                 SELECT (SELECT count(*) FROM (
                           SELECT 1 FROM {{schema}}.mt_doc_job
                           WHERE {{NotificationStore.PendingJobsPredicate}} AND service_id = p_service
                           LIMIT p_quota + 1) counted)
-                     + (SELECT coalesce(sum(r.jobs), 0) FROM {{schema}}.pending_job_reservations r WHERE r.service_id = p_service)
+                     + (SELECT coalesce(sum(r.jobs), 0) FROM {{schema}}.pending_job_reservations r
+                        WHERE r.service_id = p_service AND r.reserved_at >= t - interval '1 minute'
+                          AND NOT EXISTS (SELECT 1 FROM {{schema}}.mt_doc_offer o WHERE o.id = r.offer_id))
                   INTO current_bound;
                 UPDATE {{schema}}.pending_job_bounds SET bound = current_bound, counted_at = t WHERE service_id = p_service;
               END IF;
@@ -122,13 +132,6 @@ public static class LimitsStorage
             END $function$;
             """));
         return opts;
-    }
-
-    /// <summary>In the offer's transaction: its jobs are stored, so its reservation is no longer "in flight".</summary>
-    public sealed record ClaimReservation(Guid OfferId) : IMartenOp
-    {
-        public void Execute(IDocumentSession session) =>
-            session.QueueSqlCommand($"DELETE FROM {NotificationStore.Schema}.pending_job_reservations WHERE offer_id = ?", OfferId);
     }
 }
 
@@ -175,16 +178,39 @@ public sealed class LimitCounters(NpgsqlDataSource database)
         return (Gate.OverQuota, RecountSeconds);
     }
 
-    /// <summary>The offer was not stored: its reservation gives its places back (a no-op if its transaction did commit).</summary>
+    /// <summary>
+    /// The offer was not stored: its reservation gives its places back. A no-op if its transaction did commit after all
+    /// (an answer other than 202 after the commit): a stored offer's jobs count as themselves.
+    /// </summary>
     public async Task ReleaseAsync(Guid offerId, CancellationToken cancellation)
     {
         await using var command = database.CreateCommand($"""
-            WITH released AS (DELETE FROM {NotificationStore.Schema}.pending_job_reservations WHERE offer_id = $1 RETURNING service_id, jobs)
+            WITH released AS (
+              DELETE FROM {NotificationStore.Schema}.pending_job_reservations
+              WHERE offer_id = $1 AND NOT EXISTS (SELECT 1 FROM {NotificationStore.Schema}.mt_doc_offer o WHERE o.id = $1)
+              RETURNING service_id, jobs)
             UPDATE {NotificationStore.Schema}.pending_job_bounds b SET bound = greatest(0, b.bound - released.jobs)
             FROM released WHERE b.service_id = released.service_id
             """);
         command.Parameters.Add(new NpgsqlParameter { Value = offerId });
         await command.ExecuteNonQueryAsync(cancellation);
+    }
+
+    /// <summary>
+    /// Deletes the reservations of every service that are claimed (their offer is stored) or abandoned (a minute old,
+    /// their core died), skipping rows another core's sweep or a recount is deleting; returns how many it deleted. One
+    /// statement for all the offers since the last sweep, instead of a delete in each offer's transaction.
+    /// </summary>
+    public async Task<int> ClearReservationsAsync(CancellationToken cancellation)
+    {
+        await using var command = database.CreateCommand($"""
+            DELETE FROM {NotificationStore.Schema}.pending_job_reservations WHERE offer_id IN (
+              SELECT r.offer_id FROM {NotificationStore.Schema}.pending_job_reservations r
+              WHERE r.reserved_at < clock_timestamp() - interval '1 minute'
+                 OR EXISTS (SELECT 1 FROM {NotificationStore.Schema}.mt_doc_offer o WHERE o.id = r.offer_id)
+              FOR UPDATE SKIP LOCKED)
+            """);
+        return await command.ExecuteNonQueryAsync(cancellation);
     }
 
     /// <summary>Tokens in the bucket now, without taking one (a service that never posted has a full bucket).</summary>

@@ -328,8 +328,6 @@ public static class CreateOfferEndpoint
             {
                 Id = IdempotentRequest.IdFor(offer.ServiceId, key), RequestHash = context.RequestHash, OfferId = offer.Id, Jobs = jobs, CreatedAt = now,
             }));
-        // Its jobs are stored with it: from the commit on they count as themselves, not as a reservation.
-        operations.Add(new LimitsStorage.ClaimReservation(offer.Id));
         // In the transaction's outbox like any cascade, but the client does not wait for the broker.
         return (new OfferAccepted(offer.Id, jobs), operations, new SendWithoutWaiting(messages));
     }

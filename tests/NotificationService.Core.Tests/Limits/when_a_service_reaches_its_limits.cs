@@ -1,6 +1,7 @@
 using System.Net.Http.Headers;
 using System.Text.Json;
 using Alba;
+using Microsoft.Extensions.DependencyInjection;
 using NotificationService.Core.Infrastructure;
 using NotificationService.Core.Limits;
 using NotificationService.Core.ServiceAdmin;
@@ -228,6 +229,109 @@ public sealed class when_a_service_reaches_its_limits(SystemFixture system) : In
         Assert.Equal(0, await StoredAsync(tenant.Id));
 
         Assert.Equal(202, (await PostOfferAsync(System.Core, tenant.ApiKey, OneEmail(adapter.Name, "fine@example.test"))).Status);
+        Assert.Equal(429, (await PostOfferAsync(System.Core, tenant.ApiKey, OneEmail(adapter.Name, "full@example.test"))).Status);
+    }
+
+    private static Task<long> ReservationsAsync(Guid serviceId) =>
+        Sql.ScalarAsync<long>($"SELECT count(*) FROM ns.pending_job_reservations WHERE service_id = '{serviceId}'");
+
+    private static Task FinishOneJobAsync(Guid serviceId) => Sql.ExecuteAsync(
+        $"UPDATE ns.mt_doc_job SET data = jsonb_set(data, '{{state}}', '\"Finished\"'), state = 'Finished' WHERE id = " +
+        $"(SELECT id FROM ns.mt_doc_job WHERE service_id = '{serviceId}' AND state = 'Queued' LIMIT 1)");
+
+    /// <summary>
+    /// The offer's transaction leaves its reservation in place (one statement fewer per offer): a stored offer claims it
+    /// by existing, so a recount counts its jobs once, as jobs.
+    /// </summary>
+    [Fact]
+    public async Task a_stored_offers_reservation_counts_once()
+    {
+        var adapter = await IdleAdapterAsync();
+        var tenant = await TenantWithLimitsAsync("claimed", new { pendingJobs = 3 });
+        for (var i = 0; i < 3; i++)
+            Assert.Equal(202, (await PostOfferAsync(System.Core, tenant.ApiKey, OneEmail(adapter.Name, $"c{i}@example.test"))).Status);
+        Assert.Equal(3L, await ReservationsAsync(tenant.Id));
+        Assert.Equal(429, (await PostOfferAsync(System.Core, tenant.ApiKey, OneEmail(adapter.Name, "full@example.test"))).Status);
+
+        // One job ends: the next count finds exactly one place (3 reservations counted beside their 2 pending jobs would
+        // find none).
+        await FinishOneJobAsync(tenant.Id);
+        var admitted = await Eventually.Until(() => PostOfferAsync(System.Core, tenant.ApiKey, OneEmail(adapter.Name, "freed@example.test")),
+            a => a.Status != 429, TimeSpan.FromSeconds(5), "the freed place to be counted");
+        Assert.Equal(202, admitted.Status);
+        Assert.Equal(429, (await PostOfferAsync(System.Core, tenant.ApiKey, OneEmail(adapter.Name, "full-again@example.test"))).Status);
+    }
+
+    /// <summary>
+    /// Every core's sweep deletes the reservations of stored offers in bulk (off in the shared test core, so the tests
+    /// above see them), and leaves those of offers not stored yet.
+    /// </summary>
+    [Fact]
+    public async Task the_sweep_clears_claimed_reservations_and_keeps_those_in_flight()
+    {
+        var adapter = await IdleAdapterAsync();
+        var tenant = await TenantWithLimitsAsync("swept", new { pendingJobs = 100 });
+        for (var i = 0; i < 3; i++)
+            Assert.Equal(202, (await PostOfferAsync(System.Core, tenant.ApiKey, OneEmail(adapter.Name, $"s{i}@example.test"))).Status);
+        var inFlight = Guid.CreateVersion7();
+        await Sql.ExecuteAsync($"INSERT INTO ns.pending_job_reservations (offer_id, service_id, jobs, reserved_at) VALUES ('{inFlight}', '{tenant.Id}', 1, clock_timestamp())");
+        Assert.Equal(4L, await ReservationsAsync(tenant.Id));
+
+        await using var sweepingCore = await AlbaHost.For<Program>(b =>
+        {
+            foreach (var (key, value) in SystemFixture.CoreSettings) b.UseSetting(key, value);
+            b.UseSetting("Limits:ReservationSweepSeconds", "0.2");
+        });
+        await Eventually.Until(() => ReservationsAsync(tenant.Id), n => n == 1, TimeSpan.FromSeconds(10), "the claimed reservations to be swept");
+        Assert.Equal(inFlight, await Sql.ScalarAsync<Guid>($"SELECT offer_id FROM ns.pending_job_reservations WHERE service_id = '{tenant.Id}'"));
+    }
+
+    /// <summary>
+    /// A reservation whose offer is not stored (still in flight, or its core died) is counted until it is a minute old.
+    /// </summary>
+    [Fact]
+    public async Task an_unstored_offers_reservation_counts_until_it_is_a_minute_old()
+    {
+        var adapter = await IdleAdapterAsync();
+        var tenant = await TenantWithLimitsAsync("in-flight", new { pendingJobs = 3 });
+        for (var i = 0; i < 2; i++)
+            Assert.Equal(202, (await PostOfferAsync(System.Core, tenant.ApiKey, OneEmail(adapter.Name, $"f{i}@example.test"))).Status);
+        // An offer another core reserved for five seconds ago and has not committed yet.
+        var inFlight = Guid.CreateVersion7();
+        await Sql.ExecuteAsync($"INSERT INTO ns.pending_job_reservations (offer_id, service_id, jobs, reserved_at) VALUES ('{inFlight}', '{tenant.Id}', 1, clock_timestamp() - interval '5 seconds')");
+
+        // The bound (which never saw that reservation) admits a third; the fourth makes the service count: 3 jobs + 1 in flight.
+        Assert.Equal(202, (await PostOfferAsync(System.Core, tenant.ApiKey, OneEmail(adapter.Name, "third@example.test"))).Status);
+        await Task.Delay(TimeSpan.FromSeconds(LimitCounters.RecountSeconds + 0.1));
+        Assert.Equal(429, (await PostOfferAsync(System.Core, tenant.ApiKey, OneEmail(adapter.Name, "over@example.test"))).Status);
+        await FinishOneJobAsync(tenant.Id);
+        await Task.Delay(TimeSpan.FromSeconds(LimitCounters.RecountSeconds + 0.1));
+        Assert.Equal(429, (await PostOfferAsync(System.Core, tenant.ApiKey, OneEmail(adapter.Name, "still-over@example.test"))).Status);
+        Assert.Equal(1L, await Sql.ScalarAsync<long>($"SELECT count(*) FROM ns.pending_job_reservations WHERE offer_id = '{inFlight}'"));
+
+        // A minute old, it is abandoned: the next gate clears it and the next count gives its place back.
+        await Sql.ExecuteAsync($"UPDATE ns.pending_job_reservations SET reserved_at = reserved_at - interval '1 minute' WHERE offer_id = '{inFlight}'");
+        var admitted = await Eventually.Until(() => PostOfferAsync(System.Core, tenant.ApiKey, OneEmail(adapter.Name, "freed@example.test")),
+            a => a.Status != 429, TimeSpan.FromSeconds(5), "the abandoned place to be given back");
+        Assert.Equal(202, admitted.Status);
+        Assert.Equal(0L, await Sql.ScalarAsync<long>($"SELECT count(*) FROM ns.pending_job_reservations WHERE offer_id = '{inFlight}'"));
+    }
+
+    /// <summary>A release after the offer did commit (an answer other than 202 afterwards) gives back nothing.</summary>
+    [Fact]
+    public async Task a_release_after_the_commit_gives_nothing_back()
+    {
+        var adapter = await IdleAdapterAsync();
+        var tenant = await TenantWithLimitsAsync("late-release", new { pendingJobs = 1 });
+        var stored = await PostOfferAsync(System.Core, tenant.ApiKey, OneEmail(adapter.Name, "stored@example.test"));
+        Assert.Equal(202, stored.Status);
+        var bound = $"SELECT bound FROM ns.pending_job_bounds WHERE service_id = '{tenant.Id}'";
+        Assert.Equal(1, await Sql.ScalarAsync<int>(bound));
+
+        await System.Core.Services.GetRequiredService<LimitCounters>().ReleaseAsync(stored.Body.GetProperty("id").GetGuid(), CancellationToken.None);
+
+        Assert.Equal(1, await Sql.ScalarAsync<int>(bound));
+        Assert.Equal(1L, await ReservationsAsync(tenant.Id));
         Assert.Equal(429, (await PostOfferAsync(System.Core, tenant.ApiKey, OneEmail(adapter.Name, "full@example.test"))).Status);
     }
 
