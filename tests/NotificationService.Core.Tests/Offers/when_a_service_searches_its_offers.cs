@@ -79,6 +79,56 @@ public sealed class when_a_service_searches_its_offers(SystemFixture system) : I
         Assert.Equal([(changed.Id, 1L)], await PairRowsAsync(tenant));
     }
 
+    /// <summary>
+    /// Deleting offers (retention does it in bulk) reads only their own pairs in the index, however many pairs the service
+    /// has: ten deletes in one session, past the five after which PL/pgSQL may switch the trigger to a generic plan, beside
+    /// 20,000 pairs of other offers of the service. The delete that joined the pairs read every row of the service's
+    /// range for each offer: 47,465 index blocks for these ten deletes (the same with the pairs given as an array).
+    /// </summary>
+    [Fact]
+    public async Task deleting_offers_reads_only_their_own_pairs_in_the_index()
+    {
+        var tenant = await System.CreateTenantAsync($"deleted-{Guid.NewGuid():N}");
+        var offers = Enumerable.Range(0, 10).Select(_ => Guid.NewGuid()).ToArray();
+        await using var connection = new NpgsqlConnection(TestEnvironment.Postgres);
+        await connection.OpenAsync();
+        await using (var pairs = new NpgsqlCommand("""
+            INSERT INTO ns.offer_metadata (service_id, pair, created_at, offer_id)
+            SELECT $1, md5('pair' || n)::uuid, now() - n * interval '1 second', md5('offer' || n / 2)::uuid FROM generate_series(1, 20000) n
+            """, connection))
+        {
+            pairs.Parameters.Add(new NpgsqlParameter { Value = tenant.Id });
+            await pairs.ExecuteNonQueryAsync();
+        }
+        await using (var seed = new NpgsqlCommand("""
+            INSERT INTO ns.mt_doc_offer (id, data, mt_last_modified, mt_dotnet_type, service_id, created_at)
+            SELECT id, jsonb_build_object('id', id, 'serviceId', $1, 'jobs', '[]'::jsonb, 'metadata', '{"customer": "acme", "region": "eu"}'::jsonb),
+                   now(), 'NotificationService.Core.Offers.Offer', $1, now()
+            FROM unnest($2::uuid[]) AS seeded(id)
+            """, connection))
+        {
+            seed.Parameters.Add(new NpgsqlParameter { Value = tenant.Id });
+            seed.Parameters.Add(new NpgsqlParameter { Value = offers });
+            await seed.ExecuteNonQueryAsync();
+        }
+        Assert.Equal(20_020L, await Sql.ScalarAsync<long>($"SELECT count(*) FROM ns.offer_metadata WHERE service_id = '{tenant.Id}'"));
+
+        await using var transaction = await connection.BeginTransactionAsync();
+        foreach (var offer in offers)
+        {
+            await using var delete = new NpgsqlCommand("DELETE FROM ns.mt_doc_offer WHERE id = $1", connection, transaction);
+            delete.Parameters.Add(new NpgsqlParameter { Value = offer });
+            Assert.Equal(1, await delete.ExecuteNonQueryAsync());
+        }
+        await using var read = new NpgsqlCommand(
+            "SELECT pg_stat_get_xact_blocks_fetched('ns.pkey_offer_metadata_service_id_pair_created_at_offer_id'::regclass)", connection, transaction);
+        var blocks = (long)(await read.ExecuteScalarAsync())!;
+        await transaction.CommitAsync();
+
+        Assert.InRange(blocks, 1, 200);
+        Assert.Equal(20_000L, await Sql.ScalarAsync<long>($"SELECT count(*) FROM ns.offer_metadata WHERE service_id = '{tenant.Id}'"));
+    }
+
     /// <summary>The service's rows in offer_metadata, per offer, newest offer first.</summary>
     private static async Task<List<(Guid Offer, long Pairs)>> PairRowsAsync(Tenant tenant)
     {
