@@ -82,8 +82,8 @@ public sealed class when_a_service_searches_its_offers(SystemFixture system) : I
     /// <summary>
     /// Deleting offers (retention does it in bulk) reads only their own pairs in the index, however many pairs the service
     /// has: ten deletes in one session, past the five after which PL/pgSQL may switch the trigger to a generic plan, beside
-    /// 20,000 pairs of other offers of the service. The delete that joined the pairs read every row of the service's
-    /// range for each offer: 47,465 index blocks for these ten deletes (the same with the pairs given as an array).
+    /// 20,000 pairs of other offers of the service. The delete that joined the pairs read the service's range of the index
+    /// for each offer once its generic plan was in use: 2,370 index blocks for ten such deletes, against about 60 now.
     /// </summary>
     [Fact]
     public async Task deleting_offers_reads_only_their_own_pairs_in_the_index()
@@ -113,16 +113,19 @@ public sealed class when_a_service_searches_its_offers(SystemFixture system) : I
         }
         Assert.Equal(20_020L, await Sql.ScalarAsync<long>($"SELECT count(*) FROM ns.offer_metadata WHERE service_id = '{tenant.Id}'"));
 
+        // The counter includes what this backend has not reported yet (the seed's inserts, maybe), and nothing is reported
+        // inside a transaction block: the difference across the deletes is theirs alone.
         await using var transaction = await connection.BeginTransactionAsync();
+        await using var read = new NpgsqlCommand(
+            "SELECT pg_stat_get_xact_blocks_fetched('ns.pkey_offer_metadata_service_id_pair_created_at_offer_id'::regclass)", connection, transaction);
+        var before = (long)(await read.ExecuteScalarAsync())!;
         foreach (var offer in offers)
         {
             await using var delete = new NpgsqlCommand("DELETE FROM ns.mt_doc_offer WHERE id = $1", connection, transaction);
             delete.Parameters.Add(new NpgsqlParameter { Value = offer });
             Assert.Equal(1, await delete.ExecuteNonQueryAsync());
         }
-        await using var read = new NpgsqlCommand(
-            "SELECT pg_stat_get_xact_blocks_fetched('ns.pkey_offer_metadata_service_id_pair_created_at_offer_id'::regclass)", connection, transaction);
-        var blocks = (long)(await read.ExecuteScalarAsync())!;
+        var blocks = (long)(await read.ExecuteScalarAsync())! - before;
         await transaction.CommitAsync();
 
         Assert.InRange(blocks, 1, 200);
