@@ -9,7 +9,8 @@ namespace NotificationService.Core.Limits;
 public sealed record LimitsView(EffectiveLimits Limits, LimitsUse Use);
 
 /// <summary>
-/// <c>offerTokens</c>: offers the service may post at once now (refilled at <c>offersPerSecond</c> up to <c>burst</c>);
+/// <c>offerTokens</c>: offers the service may post at once now (refilled at <c>offersPerSecond</c> up to <c>burst</c>; while it
+/// is busy, other core instances may hold up to half a second of its rate in leases, which this does not show);
 /// <c>pendingJobs</c>: its jobs not yet ended, counted up to the quota plus one, at most once a second per service on each core.
 /// </summary>
 public sealed record LimitsUse(double OfferTokens, int PendingJobs);
@@ -24,7 +25,7 @@ public static class GetLimitsEndpoint
     {
         var limits = context.LimitsOf(defaults);
         var serviceId = user.ServiceId();
-        var available = await counters.AvailableTokensAsync(serviceId, limits, context.RequestAborted);
+        var available = Math.Min(limits.Burst, await counters.AvailableTokensAsync(serviceId, limits, context.RequestAborted) + counters.LeasedTokens(serviceId));
         var pending = await counters.PendingJobsAsync(serviceId, limits.PendingJobs, context.RequestAborted);
         return new LimitsView(limits, new LimitsUse(Math.Round(available, 3), pending));
     }

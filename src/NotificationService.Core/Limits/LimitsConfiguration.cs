@@ -10,7 +10,8 @@ public static class LimitsConfiguration
     {
         services.AddSingleton(LimitDefaults.From(configuration));
         // A pool of its own: the token and the reservation are taken in their own short transaction, before the offer's.
-        services.AddSingleton(new LimitCounters(NpgsqlDataSource.Create(NotificationStore.PooledConnectionString(postgres))));
+        services.AddSingleton(sp => new LimitCounters(NpgsqlDataSource.Create(NotificationStore.PooledConnectionString(postgres)),
+            sp.GetRequiredService<ILogger<LimitCounters>>()));
         ReservationSweeper.Interval(configuration);
         services.AddHostedService<ReservationSweeper>();
         return services;

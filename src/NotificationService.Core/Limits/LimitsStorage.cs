@@ -55,24 +55,32 @@ public static class LimitsStorage
 
         // Takes a token (wait = 0) or says how long until one is there (a refused request takes nothing, so a client that
         // waits Retry-After gets in), by the database's clock, so every core agrees on the refill; with a token, reserves
-        // the offer's jobs if the bound has room. No WAL flush of its own: a reservation is written before its offer, so
-        // the offer's durable commit makes it durable too; a token lost in a crash is harmless. The bucket row, taken
-        // first, is held to the end of this short transaction, so one service's gates pass one at a time on every core.
+        // the offer's jobs if the bound has room. Asked for a lease for p_lease_offers offers like this one (OfferLease), it
+        // takes tokens and places for as many of them as keep half the burst in the bucket and the bound within half
+        // the quota, recorded under the lease's id (leased: how many; 0 when fewer than two fit, and this offer is decided
+        // alone, as near a limit). No WAL flush of its own: a
+        // reservation is written before its offer, so the offer's durable commit makes it durable too; a token lost in a
+        // crash is harmless. The bucket row, taken first, is held to the end of this short transaction, so one service's
+        // gates pass one at a time on every core. A gate that read the clock before another that took the row first
+        // leaves the later time: setting its own would credit the refill between the two a second time.
         opts.Storage.ExtendedSchemaObjects.Add(Function.ForSql($$"""
-            CREATE OR REPLACE FUNCTION {{schema}}.offer_gate(p_service uuid, p_offer uuid, p_rate double precision, p_burst double precision, p_jobs integer, p_quota integer, OUT wait double precision, OUT reserved boolean)
+            CREATE OR REPLACE FUNCTION {{schema}}.offer_gate(p_service uuid, p_offer uuid, p_rate double precision, p_burst double precision, p_jobs integer, p_quota integer, p_lease uuid, p_lease_offers integer, OUT wait double precision, OUT reserved boolean, OUT leased integer)
              RETURNS record
              LANGUAGE plpgsql
             AS $function$
             DECLARE
               t timestamptz := clock_timestamp();
               available double precision;
+              tokens_left double precision;
             BEGIN
               PERFORM set_config('synchronous_commit', 'off', true);
               reserved := false;
+              leased := 0;
               INSERT INTO {{schema}}.offer_rate_buckets AS b (service_id, tokens, refreshed_at) VALUES (p_service, p_burst - 1, t)
               ON CONFLICT (service_id) DO UPDATE
-                SET tokens = least(p_burst, b.tokens + p_rate * greatest(0, extract(epoch FROM t - b.refreshed_at))) - 1, refreshed_at = t
-                WHERE least(p_burst, b.tokens + p_rate * greatest(0, extract(epoch FROM t - b.refreshed_at))) >= 1;
+                SET tokens = least(p_burst, b.tokens + p_rate * greatest(0, extract(epoch FROM t - b.refreshed_at))) - 1, refreshed_at = greatest(b.refreshed_at, t)
+                WHERE least(p_burst, b.tokens + p_rate * greatest(0, extract(epoch FROM t - b.refreshed_at))) >= 1
+              RETURNING b.tokens INTO tokens_left;
               IF NOT FOUND THEN
                 SELECT least(p_burst, b.tokens + p_rate * greatest(0, extract(epoch FROM t - b.refreshed_at))) INTO available
                   FROM {{schema}}.offer_rate_buckets b WHERE b.service_id = p_service;
@@ -80,6 +88,18 @@ public static class LimitsStorage
                 RETURN;
               END IF;
               wait := 0;
+              IF p_lease_offers > 1 THEN
+                SELECT least(p_lease_offers, floor(tokens_left - p_burst / 2)::integer + 1, (p_quota / 2 - b.bound) / p_jobs) INTO leased
+                  FROM {{schema}}.pending_job_bounds b WHERE b.service_id = p_service FOR UPDATE;
+                IF leased > 1 THEN
+                  UPDATE {{schema}}.pending_job_bounds SET bound = bound + leased * p_jobs WHERE service_id = p_service;
+                  UPDATE {{schema}}.offer_rate_buckets SET tokens = tokens - (leased - 1) WHERE service_id = p_service;
+                  INSERT INTO {{schema}}.pending_job_reservations (offer_id, service_id, jobs, reserved_at) VALUES (p_lease, p_service, leased * p_jobs, t);
+                  reserved := true;
+                  RETURN;
+                END IF;
+                leased := 0;
+              END IF;
               UPDATE {{schema}}.pending_job_bounds SET bound = bound + p_jobs WHERE service_id = p_service AND bound + p_jobs <= p_quota;
               IF FOUND THEN
                 INSERT INTO {{schema}}.pending_job_reservations (offer_id, service_id, jobs, reserved_at) VALUES (p_offer, p_service, p_jobs, t);
@@ -89,7 +109,7 @@ public static class LimitsStorage
             """));
 
         // When the bound has no room (or the service was never counted): count the service again, unless that was done
-        // less than p_min_seconds ago, then reserve if there is room now. The bound row's lock orders it with every other
+        // less than p_min_seconds ago, then reserve if there is room now (with p_jobs = 0, only count: LimitCounters). The bound row's lock orders it with every other
         // reservation of the service; the count and the sum of open reservations (whose offer is not stored) are read in
         // one snapshot. Claimed reservations, and those neither claimed nor released within a minute (their core died),
         // are deleted first, skipping rows the sweep is deleting (waiting for them while holding the bound row could
@@ -125,6 +145,7 @@ public static class LimitsStorage
                   INTO current_bound;
                 UPDATE {{schema}}.pending_job_bounds SET bound = current_bound, counted_at = t WHERE service_id = p_service;
               END IF;
+              IF p_jobs = 0 THEN RETURN true; END IF;
               IF current_bound + p_jobs > p_quota THEN RETURN false; END IF;
               UPDATE {{schema}}.pending_job_bounds SET bound = current_bound + p_jobs WHERE service_id = p_service;
               INSERT INTO {{schema}}.pending_job_reservations (offer_id, service_id, jobs, reserved_at) VALUES (p_offer, p_service, p_jobs, t);
@@ -135,38 +156,187 @@ public static class LimitsStorage
     }
 }
 
-/// <summary>The shared counters behind the limits, each read or taken in one short statement of its own.</summary>
-public sealed class LimitCounters(NpgsqlDataSource database)
+/// <summary>
+/// The shared counters behind the limits, each read or taken in one short statement of its own, on a pool of their own
+/// (closed with the host: a test's extra core left its connections open until they idled out).
+/// </summary>
+public sealed class LimitCounters(NpgsqlDataSource database, ILogger<LimitCounters> logger) : IAsyncDisposable
 {
+    public ValueTask DisposeAsync() => database.DisposeAsync();
+
     /// <summary>How often a full service's jobs are counted again at most; also the Retry-After of a pending-jobs 429.</summary>
     public const int RecountSeconds = 1;
 
     public enum Gate { Admitted, OverRate, OverQuota }
 
+    /// <summary>A service's offers on this core: how many came lately (which sizes its next lease) and its current lease.</summary>
+    private sealed class Demand
+    {
+        public OfferLease? Lease;
+        /// <summary>Completed when the lease this core is asking the database for has come (or not).</summary>
+        public TaskCompletionSource? Asking;
+        /// <summary>When this core last had the service counted because it was refused a lease (ms, TickCount64).</summary>
+        public long CountAskedAt = long.MinValue / 2;
+        private long _windowStart;
+        private int _current, _previous;
+
+        /// <summary>Counts an offer at <paramref name="now"/> (ms); returns the offers of the last full window or this one, the larger.</summary>
+        public int Count(long now)
+        {
+            var window = (long)OfferLease.Duration.TotalMilliseconds;
+            if (now - _windowStart >= window)
+            {
+                _previous = now - _windowStart < 2 * window ? _current : 0;
+                _current = 0;
+                _windowStart = now;
+            }
+            return Math.Max(_previous, ++_current);
+        }
+    }
+
+    private readonly ConcurrentDictionary<Guid, Demand> _demand = new();
+
     /// <summary>
     /// Takes an offer token, then reserves the offer's jobs against the pending-jobs quota (counting the service again
-    /// when the bound says it is full): which limit refused it, if any, and for the rate the seconds to wait.
+    /// when the bound says it is full): which limit refused it, if any, and for the rate the seconds to wait. A busy
+    /// service's offers take both from this core's lease when it has them (no statement), and the gate call that
+    /// finds none asks for a new lease sized by the offers of the last <see cref="OfferLease.Duration"/>. What an
+    /// admitted offer holds is given back or kept by <see cref="EndAsync"/> when its request ends.
     /// </summary>
-    public async Task<(Gate Gate, int RetryAfter)> EnterAsync(Guid serviceId, Guid offerId, int jobs, EffectiveLimits limits, CancellationToken cancellation)
+    public async Task<(Gate Gate, int RetryAfter, Admission? Admission)> EnterAsync(Guid serviceId, Guid offerId, int jobs, EffectiveLimits limits, CancellationToken cancellation)
     {
-        // A connection of our own rather than the data source's command: only a command on a connection can be prepared,
-        // and this one runs for every offer (PreparedStatements).
-        await using (var connection = await database.OpenConnectionAsync(cancellation))
-        await using (var command = new NpgsqlCommand($"SELECT wait, reserved FROM {NotificationStore.Schema}.offer_gate($1, $2, $3, $4, $5, $6)", connection))
+        var demand = _demand.GetOrAdd(serviceId, static _ => new Demand());
+        var now = Environment.TickCount64;
+        OfferLease? spent;
+        Task? asked = null;
+        TaskCompletionSource? asking = null;
+        var leaseOffers = 0;
+        lock (demand)
         {
-            foreach (var value in new object[] { serviceId, offerId, limits.OffersPerSecond, (double)limits.Burst, jobs, limits.PendingJobs })
+            var recent = demand.Count(now);
+            if (demand.Lease is { } current && current.TryTake(limits, jobs, now)) return (Gate.Admitted, 0, new Admission(offerId, jobs, current));
+            spent = demand.Lease;
+            demand.Lease = null;
+            // One lease asked for at a time: the offers that come meanwhile wait for it (a gate call's time) rather than
+            // each calling the gate, which at the maximum rate queued them on the bucket row again. A second lease would
+            // also retire the first with its tokens and places unused until it closes, refusing offers meanwhile.
+            if (demand.Asking is { } pending) asked = pending.Task;
+            else
+            {
+                leaseOffers = OfferLease.OffersFor(recent, jobs, limits);
+                if (leaseOffers > 1) demand.Asking = asking = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            }
+        }
+        if (spent?.Retire() == true) _ = CloseAsync(spent);
+        if (asked is not null)
+        {
+            await asked.WaitAsync(cancellation);
+            lock (demand)
+            {
+                if (demand.Lease is { } current && current.TryTake(limits, jobs, Environment.TickCount64))
+                    return (Gate.Admitted, 0, new Admission(offerId, jobs, current));
+            }
+        }
+
+        try
+        {
+            var (gate, retryAfter, lease) = await GateAsync(serviceId, offerId, jobs, limits, leaseOffers, now, cancellation);
+            if (lease is not null)
+            {
+                OfferLease? replaced;
+                lock (demand)
+                {
+                    replaced = demand.Lease; // none: only this request asks for a lease, and it took the last one out
+                    demand.Lease = lease;
+                }
+                if (replaced?.Retire() == true) _ = CloseAsync(replaced);
+                _ = ExpireAsync(lease);
+            }
+            if (gate == Gate.Admitted)
+            {
+                if (leaseOffers > 1 && lease is null) CountWhenRefusedALease(serviceId, limits, demand);
+                return (gate, 0, new Admission(offerId, jobs, lease));
+            }
+            // Refused by the database, while a lease of this core may have come in meanwhile with what the offer needs.
+            lock (demand)
+            {
+                if (demand.Lease is { } current && current.TryTake(limits, jobs, Environment.TickCount64))
+                    return (Gate.Admitted, 0, new Admission(offerId, jobs, current));
+            }
+            return (gate, retryAfter, null);
+        }
+        finally
+        {
+            if (asking is not null)
+            {
+                lock (demand) demand.Asking = null;
+                asking.SetResult();
+            }
+        }
+    }
+
+    /// <summary>How often at most a service refused a lease is counted again for it (<see cref="CountWhenRefusedALease"/>).</summary>
+    public const int LeaseRecountSeconds = 5;
+
+    /// <summary>
+    /// The bound only ever grows between counts (ended jobs do not lower it), so a busy service's bound passes half its
+    /// quota and its leases stop, however few of its jobs are pending, until the bound reaches the quota. A service
+    /// refused a lease is counted again in the background instead, at most every <see cref="LeaseRecountSeconds"/> (the
+    /// database checks the time of the last count, for every core): a count reads at most the quota's jobs in the
+    /// pending-jobs index, and gives the leases back to a service whose jobs do end.
+    /// </summary>
+    private void CountWhenRefusedALease(Guid serviceId, EffectiveLimits limits, Demand demand)
+    {
+        var now = Environment.TickCount64;
+        lock (demand)
+        {
+            if (now - demand.CountAskedAt < LeaseRecountSeconds * 1000L) return;
+            demand.CountAskedAt = now;
+        }
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await using var recount = database.CreateCommand($"SELECT {NotificationStore.Schema}.recount_and_reserve($1, $2, 0, $3, $4)");
+                foreach (var value in new object[] { serviceId, Guid.Empty, limits.PendingJobs, (double)LeaseRecountSeconds })
+                    recount.Parameters.Add(new NpgsqlParameter { Value = value });
+                await recount.ExecuteScalarAsync();
+            }
+            catch (Exception e)
+            {
+                logger.LogWarning(e, "Could not count a service's pending jobs after refusing it a lease");
+            }
+        });
+    }
+
+    /// <summary>The gate's statement, and the recount when the bound says "full"; with the lease it granted, if it did.</summary>
+    private async Task<(Gate Gate, int RetryAfter, OfferLease? Lease)> GateAsync(
+        Guid serviceId, Guid offerId, int jobs, EffectiveLimits limits, int leaseOffers, long now, CancellationToken cancellation)
+    {
+        var leaseId = leaseOffers > 1 ? Guid.CreateVersion7() : Guid.Empty;
+        // A connection of our own rather than the data source's command: only a command on a connection can be prepared,
+        // and this one runs for every offer that finds no lease (PreparedStatements).
+        await using (var connection = await database.OpenConnectionAsync(cancellation))
+        await using (var command = new NpgsqlCommand($"SELECT wait, reserved, leased FROM {NotificationStore.Schema}.offer_gate($1, $2, $3, $4, $5, $6, $7, $8)", connection))
+        {
+            foreach (var value in new object[] { serviceId, offerId, limits.OffersPerSecond, (double)limits.Burst, jobs, limits.PendingJobs, leaseId, leaseOffers })
                 command.Parameters.Add(new NpgsqlParameter { Value = value });
             await PreparedStatements.PrepareAsync(command, cancellation);
             await using var reader = await command.ExecuteReaderAsync(cancellation);
             await reader.ReadAsync(cancellation);
             var wait = reader.GetDouble(0);
-            if (wait > 0) return (Gate.OverRate, (int)Math.Max(1, Math.Ceiling(wait)));
-            if (reader.GetBoolean(1)) return (Gate.Admitted, 0);
+            if (wait > 0) return (Gate.OverRate, (int)Math.Max(1, Math.Ceiling(wait)), null);
+            if (reader.GetBoolean(1))
+            {
+                var leased = reader.GetInt32(2);
+                return (Gate.Admitted, 0, leased == 0 ? null
+                    : new OfferLease(leaseId, serviceId, limits, leased - 1, leased * jobs - jobs, now + (long)OfferLease.Duration.TotalMilliseconds));
+            }
         }
         await using var recount = database.CreateCommand($"SELECT {NotificationStore.Schema}.recount_and_reserve($1, $2, $3, $4, $5)");
         foreach (var value in new object[] { serviceId, offerId, jobs, limits.PendingJobs, (double)RecountSeconds })
             recount.Parameters.Add(new NpgsqlParameter { Value = value });
-        if ((bool)(await recount.ExecuteScalarAsync(cancellation))!) return (Gate.Admitted, 0);
+        if ((bool)(await recount.ExecuteScalarAsync(cancellation))!) return (Gate.Admitted, 0, null);
 
         // Refused for its quota: the token goes back, so a service held at its quota is not also charged for the refusals
         // (which would turn its next 429 into a rate refusal, with a Retry-After that says nothing about the jobs).
@@ -175,7 +345,88 @@ public sealed class LimitCounters(NpgsqlDataSource database)
         refund.Parameters.Add(new NpgsqlParameter { Value = serviceId });
         refund.Parameters.Add(new NpgsqlParameter { Value = (double)limits.Burst });
         await refund.ExecuteNonQueryAsync(cancellation);
-        return (Gate.OverQuota, RecountSeconds);
+        return (Gate.OverQuota, RecountSeconds, null);
+    }
+
+    /// <summary>
+    /// The admitted offer's request has ended (<paramref name="answered"/>: with its 202). An offer not stored gives its
+    /// places back: its own reservation (<see cref="ReleaseAsync"/>), or the places it took from a lease, once the
+    /// database says the offer is not there (an answer other than 202 can follow a commit). Its token is spent either way.
+    /// </summary>
+    public async Task EndAsync(Admission admission, bool answered, CancellationToken cancellation)
+    {
+        if (admission.Lease is not { } lease)
+        {
+            if (!answered) await ReleaseAsync(admission.OfferId, cancellation);
+            return;
+        }
+        var placesBack = 0;
+        try
+        {
+            if (!answered && !await OfferStoredAsync(admission.OfferId, cancellation)) placesBack = admission.Jobs;
+        }
+        finally
+        {
+            if (lease.Leave(placesBack)) _ = CloseAsync(lease);
+        }
+    }
+
+    /// <summary>No more offers of this core take from its leases; those with nothing in flight give back what they did not use now.</summary>
+    public async Task RetireLeasesAsync()
+    {
+        var closing = new List<Task>();
+        foreach (var demand in _demand.Values)
+        {
+            OfferLease? lease;
+            lock (demand)
+            {
+                lease = demand.Lease;
+                demand.Lease = null;
+            }
+            if (lease?.Retire() == true) closing.Add(CloseAsync(lease));
+        }
+        await Task.WhenAll(closing);
+    }
+
+    private async Task ExpireAsync(OfferLease lease)
+    {
+        await Task.Delay(OfferLease.Duration);
+        if (lease.Retire()) await CloseAsync(lease);
+    }
+
+    /// <summary>
+    /// Deletes the lease's reservation and gives back the places and tokens it did not use, in one statement. The places
+    /// only if this deleted the row: a recount that found it a minute old deleted it and counted without it. Should this
+    /// fail, the row stops counting at a minute old and the unused tokens are lost; both only ever refuse too much.
+    /// </summary>
+    private async Task CloseAsync(OfferLease lease)
+    {
+        var (tokens, places) = lease.Unused;
+        try
+        {
+            await using var command = database.CreateCommand($"""
+                WITH released AS (
+                  DELETE FROM {NotificationStore.Schema}.pending_job_reservations WHERE offer_id = $1 RETURNING service_id),
+                given_back AS (
+                  UPDATE {NotificationStore.Schema}.pending_job_bounds b SET bound = greatest(0, b.bound - $2)
+                  FROM released WHERE b.service_id = released.service_id)
+                UPDATE {NotificationStore.Schema}.offer_rate_buckets SET tokens = least($4, tokens + $3) WHERE service_id = $5 AND $3 > 0
+                """);
+            foreach (var value in new object[] { lease.Id, places, tokens, (double)lease.Limits.Burst, lease.ServiceId })
+                command.Parameters.Add(new NpgsqlParameter { Value = value });
+            await command.ExecuteNonQueryAsync();
+        }
+        catch (Exception e)
+        {
+            logger.LogWarning(e, "Could not give back the unused part of an offer lease ({Tokens} tokens, {Places} places)", tokens, places);
+        }
+    }
+
+    private async Task<bool> OfferStoredAsync(Guid offerId, CancellationToken cancellation)
+    {
+        await using var command = database.CreateCommand($"SELECT EXISTS (SELECT 1 FROM {NotificationStore.Schema}.mt_doc_offer WHERE id = $1)");
+        command.Parameters.Add(new NpgsqlParameter { Value = offerId });
+        return (bool)(await command.ExecuteScalarAsync(cancellation))!;
     }
 
     /// <summary>
@@ -212,6 +463,9 @@ public sealed class LimitCounters(NpgsqlDataSource database)
             """);
         return await command.ExecuteNonQueryAsync(cancellation);
     }
+
+    /// <summary>Tokens this core holds in the service's lease (other cores' leases are not seen here).</summary>
+    public int LeasedTokens(Guid serviceId) => _demand.TryGetValue(serviceId, out var demand) && demand.Lease is { } lease ? lease.TokensOnHand : 0;
 
     /// <summary>Tokens in the bucket now, without taking one (a service that never posted has a full bucket).</summary>
     public async Task<double> AvailableTokensAsync(Guid serviceId, EffectiveLimits limits, CancellationToken cancellation)

@@ -1,15 +1,19 @@
 namespace NotificationService.Core.Limits;
 
+/// <summary>What an admitted offer holds until its request ends: its own reservation, or a token and places of a lease.</summary>
+public sealed record Admission(Guid OfferId, int Jobs, OfferLease? Lease);
+
 /// <summary>
 /// An offer reserves its jobs before its transaction (<see cref="LimitCounters.EnterAsync"/>); if the offer is then not
 /// stored (its validation passed but its commit failed: an idempotency race, a database error), this gives the places
-/// back, so a failed offer never holds part of the quota. A committed offer has claimed its reservation already.
+/// back, so a failed offer never holds part of the quota. A committed offer has claimed its reservation already. An
+/// offer admitted from a lease tells the lease it has ended, stored or not, so the lease can be closed.
 /// </summary>
 public static class PendingJobsReservations
 {
     private static readonly object Key = new();
 
-    public static void Reserved(HttpContext context, Guid offerId) => context.Items[Key] = offerId;
+    public static void Reserved(HttpContext context, Admission admission) => context.Items[Key] = admission;
 
     public static IApplicationBuilder UsePendingJobsReservations(this IApplicationBuilder app) => app.Use(async (context, next) =>
     {
@@ -19,19 +23,19 @@ public static class PendingJobsReservations
         }
         catch
         {
-            await ReleaseAsync(context);
+            await EndAsync(context, answered: false);
             throw;
         }
         // 202 is the only answer of a stored offer.
-        if (context.Response.StatusCode != StatusCodes.Status202Accepted) await ReleaseAsync(context);
+        await EndAsync(context, context.Response.StatusCode == StatusCodes.Status202Accepted);
     });
 
-    private static async Task ReleaseAsync(HttpContext context)
+    private static async Task EndAsync(HttpContext context, bool answered)
     {
-        if (context.Items[Key] is not Guid offerId) return;
+        if (context.Items[Key] is not Admission admission) return;
         try
         {
-            await context.RequestServices.GetRequiredService<LimitCounters>().ReleaseAsync(offerId, CancellationToken.None);
+            await context.RequestServices.GetRequiredService<LimitCounters>().EndAsync(admission, answered, CancellationToken.None);
         }
         catch (Exception e)
         {

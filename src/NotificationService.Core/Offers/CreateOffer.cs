@@ -169,7 +169,7 @@ public static class CreateOfferEndpoint
         }
         if (errors.Count > 0) return Problems.Invalid(errors.ToArray());
 
-        var (gate, retryAfter) = await counters.EnterAsync(user.ServiceId(), context.OfferId, command.Targets!.Count, limits, httpContext.RequestAborted);
+        var (gate, retryAfter, admission) = await counters.EnterAsync(user.ServiceId(), context.OfferId, command.Targets!.Count, limits, httpContext.RequestAborted);
         switch (gate)
         {
             case LimitCounters.Gate.OverRate:
@@ -179,7 +179,7 @@ public static class CreateOfferEndpoint
                 return PendingJobsReservations.Problem(httpContext, limits.PendingJobs);
             default:
                 // Given back if the offer is not stored after all.
-                PendingJobsReservations.Reserved(httpContext, context.OfferId);
+                PendingJobsReservations.Reserved(httpContext, admission!);
                 // One offer makes many jobs, so the request's span names the offer; each job's spans name their job.
                 Telemetry.TagRequest(httpContext, Telemetry.OfferIdTag, context.OfferId);
                 return WolverineContinue.NoProblems;

@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using System.Globalization;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using Alba;
@@ -262,6 +264,161 @@ public sealed class when_a_service_reaches_its_limits(SystemFixture system) : In
         Assert.Equal(429, (await PostOfferAsync(System.Core, tenant.ApiKey, OneEmail(adapter.Name, "full-again@example.test"))).Status);
     }
 
+    /// <summary>Reservations whose offer is not stored: after every request has been answered, the leases still open.</summary>
+    private static Task<long> OpenLeasesAsync(Guid serviceId) => Sql.ScalarAsync<long>(
+        $"SELECT count(*) FROM ns.pending_job_reservations r WHERE service_id = '{serviceId}' AND NOT EXISTS (SELECT 1 FROM ns.mt_doc_offer o WHERE o.id = r.offer_id)");
+
+    private sealed record LeaseSeen(int Posted, int Places, int Bound, double Tokens);
+
+    /// <summary>
+    /// Posts one-job offers one after the other until one of them took a lease (at most 50), then reads the lease's places,
+    /// the service's bound and its bucket's tokens in one statement, unless the lease has already closed (then it goes on).
+    /// </summary>
+    private async Task<LeaseSeen> PostUntilLeasedAsync(Tenant tenant, string adapter)
+    {
+        for (var posted = 1; posted <= 50; posted++)
+        {
+            Assert.Equal(202, (await PostOfferAsync(System.Core, tenant.ApiKey, OneEmail(adapter, $"busy{posted}@example.test"))).Status);
+            var seen = await Sql.ScalarAsync<string?>($"""
+                SELECT r.jobs || ' ' || (SELECT bound FROM ns.pending_job_bounds WHERE service_id = r.service_id)
+                              || ' ' || (SELECT tokens FROM ns.offer_rate_buckets WHERE service_id = r.service_id)
+                FROM ns.pending_job_reservations r
+                WHERE r.service_id = '{tenant.Id}' AND NOT EXISTS (SELECT 1 FROM ns.mt_doc_offer o WHERE o.id = r.offer_id)
+                """);
+            if (seen?.Split(' ') is [var places, var bound, var tokens])
+                return new LeaseSeen(posted, int.Parse(places), int.Parse(bound), double.Parse(tokens, CultureInfo.InvariantCulture));
+        }
+        throw new Xunit.Sdk.XunitException("No offer took a lease in 50 offers posted back to back");
+    }
+
+    /// <summary>
+    /// A busy service's offers take tokens and places from a lease of this core (one gate call for several offers), and
+    /// the lease gives back exactly what it did not use when it closes: the bound ends equal to the jobs stored, and the
+    /// bucket gets the unused tokens back.
+    /// </summary>
+    [Fact]
+    public async Task a_busy_service_takes_tokens_and_places_in_leases_and_gets_back_what_it_did_not_use()
+    {
+        var adapter = await IdleAdapterAsync();
+        var tenant = await TenantWithLimitsAsync("leased", new { offersPerSecond = 100, burst = 1000, pendingJobs = 1000 });
+        var seen = await PostUntilLeasedAsync(tenant, adapter.Name);
+
+        // The lease holds places for more offers than the one that took it; the bound counts them all, each earlier offer
+        // its own.
+        Assert.True(seen.Places >= 2, $"a lease of {seen.Places} places");
+        Assert.Equal(seen.Posted - 1 + seen.Places, seen.Bound);
+
+        await Eventually.Until(() => OpenLeasesAsync(tenant.Id), n => n == 0, TimeSpan.FromSeconds(5), "the lease to close");
+        Assert.Equal((long)seen.Posted, await Sql.ScalarAsync<long>($"SELECT count(*) FROM ns.mt_doc_job WHERE service_id = '{tenant.Id}'"));
+        Assert.Equal(seen.Posted, await Sql.ScalarAsync<int>($"SELECT bound FROM ns.pending_job_bounds WHERE service_id = '{tenant.Id}'"));
+        // The offer that took the lease used one of its tokens; nothing else touched the bucket since.
+        Assert.Equal(seen.Tokens + seen.Places - 1, await Sql.ScalarAsync<double>($"SELECT tokens FROM ns.offer_rate_buckets WHERE service_id = '{tenant.Id}'"), 6);
+    }
+
+    /// <summary>
+    /// Leases on two cores never admit past the quota: 130 one-job offers, 20 at a time, half to each core, against a quota of
+    /// 100 (leases of at most 5 places, a twentieth of it, and only while the bound stays within half of it). Once the
+    /// leases have closed, the places they did not use are admitted again, up to exactly the quota.
+    /// </summary>
+    [Fact]
+    public async Task leases_on_two_cores_never_admit_past_the_quota()
+    {
+        var adapter = await IdleAdapterAsync();
+        var tenant = await TenantWithLimitsAsync("leased-quota", new { pendingJobs = 100 });
+        await using var secondCore = await System.StartExtraCoreAsync();
+        var clients = new[] { System.Core, secondCore };
+        foreach (var core in clients) await core.Scenario(s => { s.Get.Url("/v1/limits"); s.WithRequestHeader("Authorization", $"Bearer {tenant.ApiKey}"); });
+        Assert.Equal(202, (await PostOfferAsync(System.Core, tenant.ApiKey, OneEmail(adapter.Name, "first@example.test"))).Status);
+
+        // 20 requests in flight at a time, ten on each core: each takes a connection or two, of the server's 300.
+        using var inFlight = new SemaphoreSlim(20);
+        var answers = await Task.WhenAll(Enumerable.Range(0, 130).Select(async i =>
+        {
+            await inFlight.WaitAsync();
+            try { return await PostOfferAsync(clients[i % 2], tenant.ApiKey, OneEmail(adapter.Name, $"q{i}@example.test")); }
+            finally { inFlight.Release(); }
+        }));
+        Assert.All(answers, a => Assert.True(a.Status is 202 or 429, $"{a.Status}: {a.Body}"));
+        Assert.All(answers.Where(a => a.Status == 429), a => Assert.Equal("pendingJobs", a.Body.GetProperty("limit").GetString()));
+        var stored = $"SELECT count(*) FROM ns.mt_doc_job WHERE service_id = '{tenant.Id}'";
+        Assert.Equal(1 + answers.Count(a => a.Status == 202), await Sql.ScalarAsync<long>(stored));
+        Assert.InRange(await Sql.ScalarAsync<long>(stored), 90, 100);
+
+        await Eventually.Until(() => OpenLeasesAsync(tenant.Id), n => n == 0, TimeSpan.FromSeconds(5), "the leases to close");
+        await Task.Delay(TimeSpan.FromSeconds(LimitCounters.RecountSeconds + 0.1));
+        for (var i = 0; i < 20 && (await PostOfferAsync(clients[i % 2], tenant.ApiKey, OneEmail(adapter.Name, $"more{i}@example.test"))).Status == 202; i++) { }
+        Assert.Equal(100L, await Sql.ScalarAsync<long>(stored));
+        Assert.Equal(100L, await Sql.ScalarAsync<long>($"SELECT count(*) FROM ns.mt_doc_offer WHERE service_id = '{tenant.Id}'"));
+    }
+
+    /// <summary>
+    /// Leases never admit past the rate: 200 offers, 20 at a time, against 20 offers/s with a burst of 100 (leases of at most 5
+    /// offers, while half the burst stays in the bucket): at most the burst plus what the bucket refilled while they ran,
+    /// and at least the burst less one lease's tokens, which may be out of the bucket when an offer is refused.
+    /// </summary>
+    [Fact]
+    public async Task leases_never_admit_past_the_rate()
+    {
+        var adapter = await IdleAdapterAsync();
+        var tenant = await TenantWithLimitsAsync("leased-rate", new { offersPerSecond = 20, burst = 100 });
+        await System.Core.Scenario(s => { s.Get.Url("/v1/limits"); s.WithRequestHeader("Authorization", $"Bearer {tenant.ApiKey}"); });
+        var started = Stopwatch.StartNew();
+        using var inFlight = new SemaphoreSlim(20);
+        var answers = await Task.WhenAll(Enumerable.Range(0, 200).Select(async i =>
+        {
+            await inFlight.WaitAsync();
+            try { return await PostOfferAsync(System.Core, tenant.ApiKey, OneEmail(adapter.Name, $"rate{i}@example.test")); }
+            finally { inFlight.Release(); }
+        }));
+        var seconds = started.Elapsed.TotalSeconds;
+
+        Assert.All(answers, a => Assert.True(a.Status is 202 or 429, $"{a.Status}: {a.Body}"));
+        Assert.All(answers.Where(a => a.Status == 429), a => Assert.Equal("offersPerSecond", a.Body.GetProperty("limit").GetString()));
+        var admitted = answers.Count(a => a.Status == 202);
+        Assert.InRange(admitted, 95, 100 + 20 * seconds + 1);
+        Assert.Equal((long)admitted, await Sql.ScalarAsync<long>($"SELECT count(*) FROM ns.mt_doc_offer WHERE service_id = '{tenant.Id}'"));
+    }
+
+    /// <summary>
+    /// The bound only grows between counts, so past half the quota a busy service is refused leases; it is then counted
+    /// again (at most every LeaseRecountSeconds), and once its jobs have ended its leases come back long before the bound
+    /// would have reached the quota. Quota 40: leases of 2 places while the bound stays within 20.
+    /// </summary>
+    [Fact]
+    public async Task a_service_refused_a_lease_is_counted_again_and_gets_leases_back_once_its_jobs_end()
+    {
+        var adapter = await IdleAdapterAsync();
+        var tenant = await TenantWithLimitsAsync("leased-recount", new { offersPerSecond = 100, burst = 1000, pendingJobs = 40 });
+        for (var i = 0; i < 22; i++)
+            Assert.Equal(202, (await PostOfferAsync(System.Core, tenant.ApiKey, OneEmail(adapter.Name, $"early{i}@example.test"))).Status);
+        await Sql.ExecuteAsync($"UPDATE ns.mt_doc_job SET data = jsonb_set(data, '{{state}}', '\"Finished\"'), state = 'Finished' WHERE service_id = '{tenant.Id}'");
+        await Eventually.Until(() => OpenLeasesAsync(tenant.Id), n => n == 0, TimeSpan.FromSeconds(5), "the leases to close");
+        Assert.True(await Sql.ScalarAsync<int>($"SELECT bound FROM ns.pending_job_bounds WHERE service_id = '{tenant.Id}'") > 20);
+        await Task.Delay(TimeSpan.FromSeconds(LimitCounters.LeaseRecountSeconds + 0.5));
+
+        var posted = 0;
+        while (await OpenLeasesAsync(tenant.Id) == 0)
+        {
+            Assert.True(++posted <= 8, "no lease within 8 offers after the jobs ended");
+            Assert.Equal(202, (await PostOfferAsync(System.Core, tenant.ApiKey, OneEmail(adapter.Name, $"later{posted}@example.test"))).Status);
+            await Task.Delay(50); // the count runs in the background
+        }
+    }
+
+    /// <summary>A lease is for the limits it was taken under: lowered by the admin, they apply to the very next offer.</summary>
+    [Fact]
+    public async Task a_lowered_limit_applies_to_the_next_offer_though_a_lease_is_open()
+    {
+        var adapter = await IdleAdapterAsync();
+        var tenant = await TenantWithLimitsAsync("leased-lowered", new { offersPerSecond = 100, burst = 1000, pendingJobs = 1000 });
+        var posted = (await PostUntilLeasedAsync(tenant, adapter.Name)).Posted;
+
+        await System.SendAsync<ServiceLimitsView>(HttpMethod.Patch, $"/admin/services/{tenant.Id}/limits", SystemFixture.AdminKey, new { pendingJobs = posted }, expect: 200);
+        var refused = await PostOfferAsync(System.Core, tenant.ApiKey, OneEmail(adapter.Name, "over@example.test"));
+        Assert.Equal((429, "pendingJobs"), (refused.Status, refused.Body.GetProperty("limit").GetString()));
+        Assert.Equal((long)posted, await Sql.ScalarAsync<long>($"SELECT count(*) FROM ns.mt_doc_job WHERE service_id = '{tenant.Id}'"));
+    }
+
     /// <summary>
     /// Every core's sweep deletes the reservations of stored offers in bulk (off in the shared test core, so the tests
     /// above see them), and leaves those of offers not stored yet.
@@ -270,7 +427,8 @@ public sealed class when_a_service_reaches_its_limits(SystemFixture system) : In
     public async Task the_sweep_clears_claimed_reservations_and_keeps_those_in_flight()
     {
         var adapter = await IdleAdapterAsync();
-        var tenant = await TenantWithLimitsAsync("swept", new { pendingJobs = 100 });
+        // Below 4 offers/s no lease is taken (OfferLease.OffersFor), so each offer has a reservation of its own.
+        var tenant = await TenantWithLimitsAsync("swept", new { offersPerSecond = 3, pendingJobs = 100 });
         for (var i = 0; i < 3; i++)
             Assert.Equal(202, (await PostOfferAsync(System.Core, tenant.ApiKey, OneEmail(adapter.Name, $"s{i}@example.test"))).Status);
         var inFlight = Guid.CreateVersion7();
