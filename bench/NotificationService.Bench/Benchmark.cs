@@ -43,11 +43,15 @@ public static class Benchmark
                               $"accept p99 {result.AcceptMs.P99} ms, queued->finished p99 {result.QueuedToFinishedMs.P99} ms, {result.CommitsPerJob} commits/job" +
                               (rate is null ? "" : $", statements/job {Statements.Text(result.Statements)}"));
             phases.Add(result);
+            Memory();
             return result;
         }
+        // The core's peak RSS is read once, before the million-job phase; this says which phase raised it.
+        void Memory() => Console.WriteLine($"   core RSS {stack.Cores[0].RssMb():0} MB, peak so far {stack.Cores[0].PeakRssMb():0} MB");
 
         // The million-job phase compares itself with these first two phases, and warms up the same way.
         await Million.WarmUpAsync(load, webhook.Name, window);
+        Memory();
         var max = await Phase("1 target per offer, maximum rate (32 clients)", 1, 32);
         var sustained = Math.Min(max.OffersPerSecond, max.DeliveredJobsPerSecond);
         await Phase($"1 target per offer, half the sustained rate ({sustained / 2:0} offers/s)", 1, 0, sustained / 2);
@@ -56,11 +60,16 @@ public static class Benchmark
         await Phase($"10 targets per offer, half the sustained rate ({sustainedTen / 2:0} offers/s)", 10, 0, sustainedTen / 2);
 
         var fairness = await Fairness.RunAsync(stack, receivers, postgres, quick);
+        Memory();
         var callbacks = await CallbacksAsync(stack, receivers, load, webhook.Name, Payload, window);
+        Memory();
         var search = await Search.RunAsync(stack, postgres, quick);
+        Memory();
         var scaleOut = await ScaleOut.RunAsync(stack, load, webhook, quick);
+        Memory();
 
         var email = await Email.RunAsync(stack, receivers, load, quick);
+        Memory();
 
         // Read before the million-job phase, which restarts the core.
         var (corePeakRss, workerPeakRss) = (stack.Cores[0].PeakRssMb(), stack.Workers[0].PeakRssMb());

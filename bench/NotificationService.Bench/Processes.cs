@@ -40,8 +40,13 @@ public sealed class ServiceProcess : IAsyncDisposable
     private TimeSpan _lastCpuTime;
 
     /// <summary>Peak resident set size so far (VmHWM), in MB.</summary>
-    public double PeakRssMb() =>
-        double.Parse(File.ReadAllLines($"/proc/{Pid}/status").First(l => l.StartsWith("VmHWM:")).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024;
+    public double PeakRssMb() => StatusMb("VmHWM:");
+
+    /// <summary>Resident set size now (VmRSS), in MB.</summary>
+    public double RssMb() => StatusMb("VmRSS:");
+
+    private double StatusMb(string field) =>
+        double.Parse(File.ReadAllLines($"/proc/{Pid}/status").First(l => l.StartsWith(field)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024;
 
     public async Task KillAsync()
     {
