@@ -13,6 +13,12 @@ public sealed class JsonSchemas
 {
     private readonly ConcurrentDictionary<string, Lazy<Task<JsonSchema>>> _parsed = new();
 
+    // JsonSchema.Validate builds a new validator per call, and with it the map of its format validators: a third of what
+    // a target's validation allocated (3.8 of 11.5 KB). The validator keeps no state between calls (only that map and
+    // its settings), so one serves every request. Its settings carry the default format validators (email, uri, ...),
+    // which the parameterless constructor would leave out.
+    private static readonly JsonSchemaValidator Validator = new(new JsonSchemaValidatorSettings());
+
     public Task<JsonSchema> ParseAsync(string schemaJson) =>
         _parsed.GetOrAdd(schemaJson, json => new Lazy<Task<JsonSchema>>(() => JsonSchema.FromJsonAsync(json))).Value;
 
@@ -30,7 +36,7 @@ public sealed class JsonSchemas
     /// </summary>
     public static async Task<IReadOnlyList<(string Path, string Message)>> CheckIsSchemaAsync(string schemaJson, string pathPrefix)
     {
-        var metaErrors = (await MetaSchema.Value).Validate(schemaJson).SelectMany(Leaves)
+        var metaErrors = Validator.Validate(schemaJson, await MetaSchema.Value).SelectMany(Leaves)
             .Select(e => (pathPrefix + ToPath(e), DescribeSchemaError(e))).Distinct().ToList();
         if (metaErrors.Count > 0) return metaErrors;
         using var document = JsonDocument.Parse(schemaJson);
@@ -107,7 +113,7 @@ public sealed class JsonSchemas
     public async Task<IReadOnlyList<(string Path, string Message)>> ValidateAsync(string schemaJson, JsonElement value, string pathPrefix)
     {
         var schema = await ParseAsync(schemaJson);
-        var errors = schema.Validate(value.ValueKind == JsonValueKind.Undefined ? "null" : value.GetRawText());
+        var errors = Validator.Validate(value.ValueKind == JsonValueKind.Undefined ? "null" : value.GetRawText(), schema);
         // For oneOf/anyOf the top-level error (not each branch's) says enough and keeps the list short.
         return errors.Select(e => (pathPrefix + ToPath(e), Describe(e))).Distinct().ToList();
     }

@@ -64,4 +64,38 @@ public sealed class when_an_adapter_gets_a_params_schema(SystemFixture system) :
         Assert.Equal(422, external);
         Assert.True(externalProblem.GetProperty("errors").TryGetProperty("paramsSchema.$ref", out _), externalProblem.ToString());
     }
+
+    // The validator is shared across requests (JsonSchemas.Validator); built without its settings it has no format
+    // validators, and an address that is not one passed.
+    [Fact]
+    public async Task a_format_in_the_schema_is_checked_in_every_offer()
+    {
+        var paramsSchema = JsonDocument.Parse("""
+            {"type":"object","required":["to"],"properties":{"to":{"type":"string","format":"email"},"link":{"type":"string","format":"uri"}}}
+            """).RootElement;
+        var (status, created) = await System.SendForStatusAsync(HttpMethod.Post, "/admin/adapters", SystemFixture.AdminKey, new
+        {
+            name = UniqueName("format"), type = "webhook", config = new { url = "http://127.0.0.1:9/in", secret = Secret }, paramsSchema,
+        });
+        Assert.True(status == 201, created.ToString());
+        var name = created.GetProperty("name").GetString();
+
+        for (var attempt = 0; attempt < 2; attempt++) // the second request meets the validator the first one used
+        {
+            var (refused, problem) = await System.SendForStatusAsync(HttpMethod.Post, "/v1/offers", System.Tenant.ApiKey, new
+            {
+                targets = new object[]
+                {
+                    new { adapter = name, @params = new { to = "someone@example.test", link = "https://example.test/a" } },
+                    new { adapter = name, @params = new { to = "not an address", link = "https://example.test/a" } },
+                    new { adapter = name, @params = new { to = "someone@example.test", link = "not a uri" } },
+                },
+            });
+            Assert.Equal(422, refused);
+            var errors = problem.GetProperty("errors");
+            Assert.Equal("must be an email address", errors.GetProperty("targets[1].params.to")[0].GetString());
+            Assert.True(errors.TryGetProperty("targets[2].params.link", out _), problem.ToString());
+            Assert.False(errors.TryGetProperty("targets[0].params.to", out _), problem.ToString());
+        }
+    }
 }
