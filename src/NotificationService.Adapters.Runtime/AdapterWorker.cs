@@ -3,7 +3,6 @@ using JasperFx;
 using JasperFx.Core;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.DataProtection;
-using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -120,7 +119,7 @@ public static class AdapterWorker
         var app = builder.Build();
         // Decrypt and bind the config now: a problem with it stops the start, not the first job.
         if (!generatingCode) app.Services.GetRequiredService<TConfig>();
-        app.MapHealthChecks("/health", new HealthCheckOptions { ResponseWriter = Health.WriteReport });
+        app.MapNotificationHealth();
         app.MapNotificationMetrics();
         return app;
     }

@@ -2,7 +2,6 @@ using System.Text.Json.Serialization;
 using JasperFx;
 using Marten;
 using NotificationService.Hosting;
-using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using NotificationService.Contracts;
 using NotificationService.Core.Adapters;
 using NotificationService.Core.Auth;
@@ -112,7 +111,7 @@ app.UseRequestValueChecks();
 app.UseJsonBodyChecks();
 app.MapOpenApi();
 app.MapNotificationDocs();
-app.MapHealthChecks("/health", new HealthCheckOptions { ResponseWriter = Health.WriteReport });
+app.MapNotificationHealth();
 app.MapNotificationMetrics();
 app.MapConsole();
 app.MapWolverineEndpoints(opts =>
