@@ -109,7 +109,7 @@ app.UseServiceBodyLimits();
 app.UsePendingJobsReservations();
 app.UseRequestValueChecks();
 app.UseJsonBodyChecks();
-app.MapOpenApi();
+app.MapNotificationOpenApi();
 app.MapNotificationDocs();
 app.MapNotificationHealth();
 app.MapNotificationMetrics();
