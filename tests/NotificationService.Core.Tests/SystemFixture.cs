@@ -13,6 +13,7 @@ using NotificationService.Contracts.AdapterTypes;
 using NotificationService.Core.Callbacks;
 using NotificationService.Core.Offers;
 using NotificationService.Core.Tests.Console;
+using NotificationService.Hosting;
 using NotificationService.Storage.Jobs;
 using NotificationService.Testing;
 using Wolverine;
@@ -120,6 +121,7 @@ public sealed class SystemFixture : IAsyncLifetime
         // Marten's Clean (TRUNCATE): one round trip, and no exclusive lock to wait for while the shared worker writes.
         await Sql.ExecuteAsync(_resetSql ??= ResetSql(Core.Services.GetRequiredService<IDocumentStore>()));
         Smtp.Received.Clear();
+        Core.Services.GetRequiredService<HealthReports>().Forget(); // a report of the last test's state is not this test's
     }
 
     private static string ResetSql(IDocumentStore store)

@@ -13,8 +13,6 @@ namespace NotificationService.Core.Tests.Hostile;
 /// </summary>
 public sealed class when_health_is_probed_in_a_flood(SystemFixture system) : IntegrationContext(system)
 {
-    private const string ProbeConnection = "ns-health-probe";
-
     [Fact]
     public async Task probes_share_one_run_of_the_checks_a_second_and_one_broker_connection()
     {
@@ -58,7 +56,7 @@ public sealed class when_health_is_probed_in_a_flood(SystemFixture system) : Int
         Assert.NotEmpty(before);
         foreach (var name in before) await TestEnvironment.RabbitMqCtlAsync("close_connection", name, "closed by a test");
 
-        await Task.Delay(HealthReports.Reuse + TimeSpan.FromMilliseconds(200)); // past the report the probe above got
+        System.Core.Services.GetRequiredService<HealthReports>().Forget(); // not the report the probe above got
         var (status, body) = await System.SendForStatusAsync(HttpMethod.Get, "/health", null);
         Assert.Equal(200, status);
         Assert.Equal("Healthy", body.GetProperty("checks").GetProperty("rabbitmq").GetProperty("status").GetString());
@@ -67,13 +65,13 @@ public sealed class when_health_is_probed_in_a_flood(SystemFixture system) : Int
         Assert.Empty(after.Intersect(before));
     }
 
-    /// <summary>The broker's process ids of the health probes' connections (what close_connection takes), in order.</summary>
+    /// <summary>The broker's process ids (what close_connection takes) of this process's health-probe connections, in order.</summary>
     private static async Task<List<string>> ProbeConnectionsAsync()
     {
         // The connection's own name (ClientProvidedName) is among its client properties.
         var listed = await TestEnvironment.RabbitMqCtlAsync("list_connections", "--no-table-headers", "--quiet", "pid", "client_properties");
         return listed.Split('\n')
-            .Where(line => line.Contains($"{{\"connection_name\",\"{ProbeConnection}\"}}", StringComparison.Ordinal))
+            .Where(line => line.Contains($"{{\"connection_name\",\"{BrokerProbe.ConnectionName}\"}}", StringComparison.Ordinal))
             .Select(line => line.Split('\t')[0])
             .Order(StringComparer.Ordinal)
             .ToList();
