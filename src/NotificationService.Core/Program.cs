@@ -109,6 +109,7 @@ app.UseServiceBodyLimits();
 app.UsePendingJobsReservations();
 app.UseRequestValueChecks();
 app.UseJsonBodyChecks();
+app.UseOutputCache(); // the OpenAPI document's only: no other endpoint has a cache policy
 app.MapNotificationOpenApi();
 app.MapNotificationDocs();
 app.MapNotificationHealth();
