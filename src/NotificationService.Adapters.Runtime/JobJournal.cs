@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using JasperFx;
 using Marten;
-using Marten.Internal;
 using Microsoft.Extensions.Logging;
 using NotificationService.Hosting;
 using NotificationService.Storage.Jobs;
@@ -44,8 +43,8 @@ public sealed class JobJournal(IDocumentStore store, ILogger<JobJournal> logger)
     /// </summary>
     /// <param name="held">
     /// The job as the caller knows it was committed (its <see cref="Job.Version"/> the stream's), e.g. the worker's own
-    /// start: <paramref name="decide"/> runs on it and the job is not read at all (the commit's inline projection applies
-    /// the events to a copy of it, see <see cref="Hold"/>).
+    /// start: <paramref name="decide"/> runs on it and the job is not read at all (the commit stores the job the events
+    /// make of a copy of it, <see cref="JobStreamAppend"/>).
     /// </param>
     public Task AppendAsync(Guid jobId, Decide decide, Job? held = null)
     {
@@ -157,28 +156,10 @@ public sealed class JobJournal(IDocumentStore store, ILogger<JobJournal> logger)
         }
     }
 
-    /// <summary>
-    /// Puts a copy of each held job into the session's identity map, where the commit's inline projection takes it (as it
-    /// takes the jobs LoadMany read) instead of loading the job: an outcome's commit then reads nothing. What Marten's own
-    /// FetchForWriting does (its StoreDocumentInItemMap is internal; the map is public on the session), and safe because
-    /// that map is all the entry touches: in a lightweight session it is no document to save (no upsert, no dirty
-    /// tracking, no version in session.Versions; the projection's upsert takes the version from the events), and the
-    /// session is thrown away with it. The held copy is right or the commit fails: its version is the append's expected
-    /// version, so a job that moved on, or was deleted, since its start fails mt_quick_append_events and the projection's
-    /// upsert rolls back with it. A copy, because the projection applies the events to the instance it finds: a failed
-    /// commit must leave the held job as it was for the retry (which decides again from it, or reads the job under its lock).
-    /// </summary>
-    private static void Hold(IDocumentSession session, IEnumerable<Job> held)
-    {
-        var map = ((IMartenSession)session).ItemMap;
-        if (!map.TryGetValue(typeof(Job), out var jobs)) map[typeof(Job)] = jobs = new Dictionary<Guid, Job>();
-        foreach (var job in held) ((Dictionary<Guid, Job>)jobs)[job.Id] = job.Copy();
-    }
-
     private static bool IsVersionConflict(Exception e)
     {
         for (var inner = e; inner is not null; inner = inner.InnerException)
-            if (inner is ConcurrencyException or JasperFx.Events.EventStreamUnexpectedMaxEventIdException) return true;
+            if (inner is ConcurrencyException or JasperFx.Events.EventStreamUnexpectedMaxEventIdException || JobStreamAppend.IsVersionConflict(inner)) return true;
         return false;
     }
 
@@ -194,9 +175,6 @@ public sealed class JobJournal(IDocumentStore store, ILogger<JobJournal> logger)
                 name: "job journal commit");
         batchSpan?.SetTag("ns.batch_size", writes.Count);
         await using var session = store.LightweightSession();
-        // The jobs read below stay in the session's identity map, where the commit's inline projection takes them instead
-        // of reading them again (Marten 9's default Events.UseIdentityMapForAggregates; LoadManyAsync in this session).
-        session.UseIdentityMapFor<Job>();
         var decided = new List<(Job? Before, IReadOnlyList<object> Events)>(writes.Count);
         // Only a write whose optimistic append failed takes the stream lock, and it commits alone.
         foreach (var write in writes.Where(w => w.Locked))
@@ -216,13 +194,14 @@ public sealed class JobJournal(IDocumentStore store, ILogger<JobJournal> logger)
         // sees what it saw before.
         if (toRead.Length > 0) await session.BeginTransactionAsync(CancellationToken.None);
         var read = toRead.Length == 0 ? new Dictionary<Guid, Job>() : (await session.LoadManyAsync<Job>(toRead)).ToDictionary(j => j.Id);
-        Hold(session, writes.Where(w => !w.Locked && w.Held is not null).Select(w => w.Held!));
         foreach (var write in writes.Where(w => !w.Locked).OrderBy(w => w.JobId))
         {
             var job = write.Held ?? read.GetValueOrDefault(write.JobId);
             var events = write.Decide(job);
-            // At the version the stream reaches with these events: mt_quick_append_events checks it in the append itself.
-            if (events.Count > 0) session.Events.Append(write.JobId, (job?.Version ?? 0) + events.Count, events.ToArray());
+            // The events and the job they make in one statement, at the version decided from: mt_quick_append_events checks
+            // it in the append itself. (A job that is not there has nothing to decide: every Decide returns none for it.)
+            if (events.Count > 0 && job is not null) session.QueueOperation(new JobStreamAppend(job, events));
+            else if (events.Count > 0) session.Events.Append(write.JobId, events.Count, events.ToArray());
             decided.Add((job, events));
         }
         await session.SaveChangesAsync();

@@ -307,8 +307,8 @@ public static class CreateOfferEndpoint
                 messages.Add(fairShare.Deliver(jobId, offer.ServiceId, adapter));
             }
             operations.Add(route.Reason is { } reason
-                ? MartenOps.StartStream<Job>(jobId, first, new JobRoutedToFailover(jobId, requested.Name, adapter.Name, reason, now))
-                : MartenOps.StartStream<Job>(jobId, first));
+                ? new StartJobStream(jobId, [first, new JobRoutedToFailover(jobId, requested.Name, adapter.Name, reason, now)])
+                : new StartJobStream(jobId, [first]));
 
             if (target.Fallback is not { Count: > 0 } fallback) continue;
             (offer.Chains ??= []).Add(new FallbackChain

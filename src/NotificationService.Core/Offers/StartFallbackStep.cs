@@ -98,7 +98,7 @@ public static class StartFallbackStepHandler
         if (decision.CheckAgainAt is { } again) messages.Add(message.ScheduledAt(again));
         if (decision.Started is { } started)
         {
-            operations.Add(MartenOps.StartStream<Job>(started.JobId, started.Events.ToArray()));
+            operations.Add(new StartJobStream(started.JobId, started.Events));
             messages.Add(fairShare.Deliver(started.JobId, offer.ServiceId, started.Adapter));
             if (started.TimerAt is { } at) messages.Add(new StartFallbackStep(offer.Id, started.JobId, started.Step + 1, Timer: true).ScheduledAt(at));
         }

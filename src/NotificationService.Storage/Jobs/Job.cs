@@ -89,16 +89,50 @@ public sealed class Job
     /// </summary>
     public Job AfterStart(IReadOnlyList<object> started)
     {
-        var next = (Job)MemberwiseClone();
-        foreach (var e in started)
-            switch (e)
-            {
-                case JobPossibleDuplicate d: next.Apply(d); break;
-                case JobStarted d: next.Apply(d); break;
-                default: throw new ArgumentException($"{e.GetType().Name} is not part of a start.", nameof(started));
-            }
-        next.Version += started.Count;
+        if (started.FirstOrDefault(e => e is not (JobPossibleDuplicate or JobStarted)) is { } other)
+            throw new ArgumentException($"{other.GetType().Name} is not part of a start.", nameof(started));
+        return Then(started);
+    }
+
+    /// <summary>
+    /// The job once <paramref name="events"/> are appended to its stream, this copy left as it is, at the version they
+    /// take the stream to: the document Marten's inline projection would store, through the same Apply methods (what
+    /// JobJournal writes in the statement that appends them, JobStreamAppend). Every event with an Apply is handled here
+    /// (tested in Core.Tests/Jobs/when_a_job_is_copied.cs).
+    /// </summary>
+    public Job Then(IReadOnlyList<object> events)
+    {
+        var next = Copy();
+        foreach (var e in events) next.Apply(e);
+        next.Version += events.Count;
         return next;
+    }
+
+    private void Apply(object e)
+    {
+        switch (e)
+        {
+            case JobScheduled x: Apply(x); break;
+            case JobQueued x: Apply(x); break;
+            case JobStarted x: Apply(x); break;
+            case JobPossibleDuplicate x: Apply(x); break;
+            case JobAttemptFailed x: Apply(x); break;
+            case JobFinished x: Apply(x); break;
+            case JobFailed x: Apply(x); break;
+            case JobExpired x: Apply(x); break;
+            case JobCancellationRequested x: Apply(x); break;
+            case JobCanceled x: Apply(x); break;
+            case JobParamsUpdated x: Apply(x); break;
+            case JobExpiryChanged x: Apply(x); break;
+            case JobRescheduled x: Apply(x); break;
+            case JobRequeued x: Apply(x); break;
+            case JobParamsErased x: Apply(x); break;
+            case JobFellBack x: Apply(x); break;
+            case JobFallbackStarted x: Apply(x); break;
+            case JobRoutedToFailover x: Apply(x); break;
+            case JobRetryRequested x: Apply(x); break;
+            default: throw new ArgumentException($"{e.GetType().Name} is not an event of a job's stream.", nameof(e));
+        }
     }
 
     /// <summary>A copy to apply events to, this one left as it is (every member is a value or immutable).</summary>

@@ -38,7 +38,7 @@ public sealed class CreateOfferEndpointTests
         [new OfferTarget("email", JsonDocument.Parse("""{"to":"ann@example.test"}""").RootElement), new OfferTarget("sms", JsonDocument.Parse("""{"to":"+4912345678"}""").RootElement)],
         expireAt, sendAt, new Dictionary<string, string> { ["customer"] = "acme" });
 
-    private static List<StartStream<Job>> Streams(IEnumerable<IMartenOp> operations) => operations.OfType<StartStream<Job>>().ToList();
+    private static List<StartJobStream> Streams(IEnumerable<IMartenOp> operations) => operations.OfType<StartJobStream>().ToList();
 
     [Fact]
     public void an_immediate_offer_queues_each_job_and_sends_it_to_its_adapters_queue()
@@ -53,7 +53,7 @@ public sealed class CreateOfferEndpointTests
         Assert.Equal((ServiceId, Now, "acme"), (offer.ServiceId, offer.CreatedAt, offer.Metadata!["customer"]));
 
         var streams = Streams(operations);
-        Assert.Equal(accepted.Jobs.Select(j => j.Id), streams.Select(s => s.StreamId));
+        Assert.Equal(accepted.Jobs.Select(j => j.Id), streams.Select(s => s.JobId));
         var queued = streams.Select(s => Assert.IsType<JobQueued>(Assert.Single(s.Events))).ToList();
         Assert.Equal([Email.Id, Sms.Id], queued.Select(q => q.AdapterId));
         Assert.All(queued, q => Assert.Equal((offer.Id, ServiceId, Now), (q.OfferId, q.ServiceId, q.QueuedAt)));

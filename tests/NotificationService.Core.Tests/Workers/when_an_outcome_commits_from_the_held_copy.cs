@@ -9,14 +9,16 @@ using NotificationService.Adapters.Runtime;
 using NotificationService.Contracts;
 using NotificationService.Storage.Adapters;
 using NotificationService.Storage.Jobs;
+using NotificationService.Testing;
 
 namespace NotificationService.Core.Tests.Workers;
 
 /// <summary>
-/// The outcome's commit hands the inline Job projection the worker's held copy (JobJournal.Hold), so it reads nothing:
-/// one append and one upsert. Counted from the statements Marten sends for the journal's own session, and checked
-/// against what Marten's live aggregation of the stream says the job is (version included), for each way an attempt
-/// ends: finished, retried, failed after its retries.
+/// The outcome's commit decides from the worker's held copy, so it reads nothing, and appends the events and stores the
+/// job they make in one statement (JobStreamAppend), where Marten's append and inline projection send two. Counted from
+/// the statements Marten sends for the journal's own session, and checked against what Marten's live aggregation of the
+/// stream says the job is (version included), for each way an attempt ends: finished, retried, failed after its retries;
+/// and the row's columns against what Marten writes.
 /// </summary>
 public sealed class when_an_outcome_commits_from_the_held_copy(SystemFixture system) : IntegrationContext(system)
 {
@@ -56,12 +58,13 @@ public sealed class when_an_outcome_commits_from_the_held_copy(SystemFixture sys
 
     private static bool ReadsJobs(string sql) => sql.Contains("from ns.mt_doc_job", StringComparison.OrdinalIgnoreCase);
 
-    /// <summary>The outcome's commit: the append and the upsert (insert ... on conflict), and no read of the job.</summary>
+    /// <summary>The outcome's commit: one statement, the append with the job's upsert (insert ... on conflict), no read.</summary>
     private static void AssertAppendAndUpsertOnly(List<string> statements)
     {
         Assert.DoesNotContain(statements, ReadsJobs);
-        Assert.Single(statements, s => s.Contains("mt_quick_append_events"));
-        Assert.Single(statements, s => s.StartsWith("insert into ns.mt_doc_job", StringComparison.OrdinalIgnoreCase)); // the upsert
+        var statement = Assert.Single(statements);
+        Assert.Contains("mt_quick_append_events", statement);
+        Assert.Contains("insert into ns.mt_doc_job", statement, StringComparison.OrdinalIgnoreCase);
     }
 
     /// <summary>The stored job is what Marten's live aggregation of its events builds, version included.</summary>
@@ -90,7 +93,74 @@ public sealed class when_an_outcome_commits_from_the_held_copy(SystemFixture sys
         AssertAppendAndUpsertOnly(statements);
         var stored = await AssertStoredEqualsLiveAsync(id);
         Assert.Equal((JobState.Finished, 3L), (stored.State, stored.Version));
-        Assert.Equal((JobState.Started, 2L), (held.State, held.Version)); // the projection applied the outcome to a copy
+        Assert.Equal((JobState.Started, 2L), (held.State, held.Version)); // the outcome was applied to a copy
+    }
+
+    [Fact]
+    public async Task the_row_holds_every_column_marten_writes_for_a_job_and_the_same_values()
+    {
+        var journal = new JobJournal(Store, NullLogger<JobJournal>.Instance);
+        var id = await QueuedJobAsync(); // stored by Marten's own append and inline projection
+        var byMarten = await RowAsync(id);
+        var (held, _) = await StartAsync(journal, id);
+        await OutcomeAsync(journal, held, new DeliveryResult.Delivered(), new DeliveryPolicy());
+        var stored = await AssertStoredEqualsLiveAsync(id);
+        var row = await RowAsync(id);
+
+        // Every column of the table is one the statement writes: a column Marten's mapping gains fails here first.
+        Assert.Equal(byMarten.Keys.Order(), JobStreamAppend.Columns.Order());
+        Assert.Equal(byMarten["mt_dotnet_type"], row["mt_dotnet_type"]);
+        Assert.Equal((object)stored.Version, row["mt_version"]);
+        Assert.Equal((byMarten["created_at"], byMarten["service_id"], byMarten["adapter_name"]), (row["created_at"], row["service_id"], row["adapter_name"]));
+        Assert.Equal(((object)stored.Version, "Finished", (object?)null), (row["mt_version"], row["state"], row["expire_at"]));
+        Assert.InRange((DateTime)row["finished_at"]! - stored.FinishedAt!.Value.UtcDateTime, TimeSpan.FromMicroseconds(-1), TimeSpan.FromMicroseconds(1));
+        Assert.True((DateTime)row["mt_last_modified"]! > (DateTime)byMarten["mt_last_modified"]!);
+        // The events as Marten's append stores them: type names, .NET types, tenant, versions 1 to 3.
+        await using var connection = new NpgsqlConnection(TestEnvironment.Postgres);
+        await connection.OpenAsync();
+        await using var events = await new NpgsqlCommand("SELECT version, type, mt_dotnet_type, tenant_id FROM ns.mt_events WHERE stream_id = $1 ORDER BY version", connection)
+        { Parameters = { new() { Value = id } } }.ExecuteReaderAsync();
+        var read = new List<string>();
+        while (await events.ReadAsync()) read.Add($"{events.GetInt64(0)} {events.GetString(1)} {events.GetString(2)} {events.GetString(3)}");
+        Assert.Equal([
+            "1 job_queued NotificationService.Storage.Jobs.JobQueued, NotificationService.Storage *DEFAULT*",
+            "2 job_started NotificationService.Storage.Jobs.JobStarted, NotificationService.Storage *DEFAULT*",
+            "3 job_finished NotificationService.Storage.Jobs.JobFinished, NotificationService.Storage *DEFAULT*"], read);
+    }
+
+    [Fact]
+    public async Task martens_appended_events_counter_counts_the_events_it_never_appended_itself()
+    {
+        var counted = new System.Collections.Concurrent.ConcurrentBag<string>();
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == "Marten" && instrument.Name == "marten.event.append") l.EnableMeasurementEvents(instrument);
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            var tagged = tags.ToArray().ToDictionary(t => t.Key, t => t.Value);
+            counted.Add($"{value} {tagged["event.type"]} {tagged["tenant.id"]}");
+        });
+        listener.Start();
+        var journal = new JobJournal(Store, NullLogger<JobJournal>.Instance);
+        var id = await QueuedJobAsync();
+        var (held, _) = await StartAsync(journal, id);
+
+        await OutcomeAsync(journal, held, new DeliveryResult.Delivered(), new DeliveryPolicy());
+
+        Assert.Contains("1 job_queued *DEFAULT*", counted); // Marten's own count, for the append through its session
+        Assert.Contains("1 job_started *DEFAULT*", counted);
+        Assert.Contains("1 job_finished *DEFAULT*", counted);
+    }
+
+    private async Task<Dictionary<string, object?>> RowAsync(Guid id)
+    {
+        await using var connection = new NpgsqlConnection(TestEnvironment.Postgres);
+        await connection.OpenAsync();
+        await using var reader = await new NpgsqlCommand("SELECT * FROM ns.mt_doc_job WHERE id = $1", connection) { Parameters = { new() { Value = id } } }.ExecuteReaderAsync();
+        Assert.True(await reader.ReadAsync());
+        return Enumerable.Range(0, reader.FieldCount).ToDictionary(reader.GetName, i => reader.IsDBNull(i) ? null : reader.GetValue(i));
     }
 
     [Fact]
@@ -152,7 +222,7 @@ public sealed class when_an_outcome_commits_from_the_held_copy(SystemFixture sys
         // The first commit (from the held copy) failed its append; the second read the job under the stream lock.
         Assert.IsType<JobCanceled>(Assert.Single(events));
         Assert.Single(statements, ReadsJobs);
-        Assert.Equal((JobState.Started, 2L), (held.State, held.Version)); // the failed commit's projection left it as it was
+        Assert.Equal((JobState.Started, 2L), (held.State, held.Version)); // the failed commit left it as it was
         var stored = await AssertStoredEqualsLiveAsync(id);
         Assert.Equal((JobState.Canceled, 4L), (stored.State, stored.Version)); // queued, started, cancel requested, canceled
     }
