@@ -144,8 +144,8 @@ public sealed class JobJournal(IDocumentStore store, ILogger<JobJournal> logger)
         {
             await CommitTogetherAsync([write]);
         }
-        // A held write also when it failed otherwise, Hold itself included: deciding again from the job as it is costs one
-        // read, and a write from a held copy is the one path that can be wrong about its job. (A job deleted since its start
+        // A held write also when it failed otherwise: deciding again from the job as it is costs one read, and a write from
+        // a held copy is the one path that can be wrong about its job. (A job deleted since its start
         // reads as version 0 and fails the expected version in mt_quick_append_events, FOR UPDATE, MT003.)
         catch (Exception e) when (!write.Locked && (IsVersionConflict(e) || write.Held is not null))
         {
@@ -159,7 +159,7 @@ public sealed class JobJournal(IDocumentStore store, ILogger<JobJournal> logger)
     private static bool IsVersionConflict(Exception e)
     {
         for (var inner = e; inner is not null; inner = inner.InnerException)
-            if (inner is ConcurrencyException or JasperFx.Events.EventStreamUnexpectedMaxEventIdException || JobStreamAppend.IsVersionConflict(inner)) return true;
+            if (inner is ConcurrencyException or JasperFx.Events.EventStreamUnexpectedMaxEventIdException) return true;
         return false;
     }
 

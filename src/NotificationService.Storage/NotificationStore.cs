@@ -108,7 +108,6 @@ public static class NotificationStore
         // Inline: every append of a job's events stores the job in the same transaction. The hot paths (an offer's new jobs,
         // the worker's start and outcome) do both in one statement of their own (JobStreamAppend), the rest through Marten.
         opts.Projections.Snapshot<Job>(SnapshotLifecycle.Inline);
-        opts.Listeners.Add(new JobStreamAppend.EventCounter(opts));
         // The job's times are columns of their own (Marten's duplicated fields, written from the document on every upsert)
         // rather than expressions over data: Marten's expression for a time calls mt_immutable_timestamptz, a SQL function
         // PostgreSQL cannot inline (its body is only STABLE), so each of the eight index entries with a time planned and ran

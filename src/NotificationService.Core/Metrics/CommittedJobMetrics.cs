@@ -27,11 +27,6 @@ public sealed class CommittedJobMetrics : DocumentSessionListenerBase
     {
         foreach (var delivery in commit.Updated.Concat(commit.Inserted).OfType<CallbackDelivery>()) JobMetrics.CallbackDelivered(delivery.Outcome);
 
-        // The job streams an offer started (StartJobStream) and any other job write queued as one statement: appended
-        // without Marten's event API, so not among the change set's streams.
-        foreach (var append in session.PendingChanges.Operations().OfType<JobStreamAppend>())
-            JobMetrics.Committed(append.Before.Version == 0 ? null : append.Before, append.Events);
-
         List<StreamAction>? later = null;
         foreach (var stream in commit.GetStreams())
         {

@@ -103,12 +103,14 @@ public sealed class Job
     public Job Then(IReadOnlyList<object> events)
     {
         var next = Copy();
-        foreach (var e in events) next.Apply(e);
+        foreach (var e in events) next.ApplyEvent(e);
         next.Version += events.Count;
         return next;
     }
 
-    private void Apply(object e)
+    // Not named Apply: Marten's conventions take every Apply method, non-public ones too, as an event the projection
+    // handles, and one taking object would claim every stream's events.
+    private void ApplyEvent(object e)
     {
         switch (e)
         {

@@ -1,5 +1,7 @@
 using System.Data.Common;
-using System.Diagnostics.Metrics;
+using JasperFx.Core;
+using JasperFx.Core.Exceptions;
+using JasperFx.Events;
 using Marten;
 using Marten.Internal;
 using Marten.Services;
@@ -23,10 +25,17 @@ namespace NotificationService.Storage.Jobs;
 /// completion at the statement's end, after the append (checked with notices in psql): the stream row is locked and its
 /// version checked first, as in Marten's two statements, so a concurrent write of the same job waits on the stream row,
 /// never the other way round.</para>
+/// <para>Once the statement has run, its events (with the sequence numbers and versions the function returned) join the
+/// session's unit of work as a stream Marten appended: a transaction that then fails gets Marten's tombstones for those
+/// sequence numbers, so the async daemon does not wait out a gap, and a commit's listeners see them (Marten's
+/// appended-events counter, the core's job metrics). Its failures read as Marten's own: a stream that moved on as
+/// EventStreamUnexpectedMaxEventIdException, a new stream that exists as ExistingStreamIdCollisionException.</para>
 /// <para>Kept equal to Marten's path by Workers/when_an_outcome_commits_from_the_held_copy: every document it writes is
-/// compared with Marten's live aggregation of the stream, and every column of mt_doc_job must be one it writes.</para>
+/// compared with the one Marten's live aggregation of the stream makes, and every column of mt_doc_job must be one it
+/// writes.</para>
 /// </summary>
-public sealed class JobStreamAppend(Job before, IReadOnlyList<object> events) : Marten.Internal.Operations.IStorageOperation
+public sealed class JobStreamAppend(Job before, IReadOnlyList<object> events)
+    : Marten.Internal.Operations.IStorageOperation, IExceptionTransform
 {
     /// <summary>The columns of mt_doc_job this statement writes: all of them (checked against the table by the test above).</summary>
     public static readonly string[] Columns =
@@ -41,13 +50,15 @@ public sealed class JobStreamAppend(Job before, IReadOnlyList<object> events) : 
         select {NotificationStore.Schema}.mt_quick_append_events(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """;
 
+    private StreamAction? _stream;
+    private IUnitOfWork? _unitOfWork;
+    private bool _joined;
+
     /// <summary>The job the events were decided from (version 0: a new stream).</summary>
     public Job Before => before;
 
     /// <summary>The job as this append leaves it.</summary>
     public Job After { get; } = before.Then(events);
-
-    public IReadOnlyList<object> Events => events;
 
     public Type DocumentType => typeof(Job);
 
@@ -58,10 +69,14 @@ public sealed class JobStreamAppend(Job before, IReadOnlyList<object> events) : 
         var marten = (IMartenSession)session;
         var graph = (Marten.Events.EventGraph)marten.Options.Events;
         var serializer = marten.Serializer;
-        var now = DateTimeOffset.UtcNow;
         var job = After;
-        var mappings = events.Select(e => graph.EventMappingFor(e.GetType())).ToArray();
-        (_eventTypeNames, _tenantId) = (mappings.Select(m => m.EventTypeName).ToArray(), marten.TenantId);
+        // The events as Marten builds them for an append (type names from its registry), with what its append gives them.
+        var now = graph.TimeProvider.GetUtcNow();
+        _stream = before.Version == 0 ? StreamAction.Start(graph, job.Id, [.. events]) : StreamAction.Append(graph, job.Id, [.. events]);
+        _stream.TenantId = marten.TenantId;
+        _stream.AggregateType = typeof(Job);
+        foreach (var e in _stream.Events) (e.Id, e.Timestamp, e.TenantId, e.StreamId) = (Guid.CreateVersion7(now), now, marten.TenantId, job.Id);
+        _unitOfWork = ((IDocumentSession)session).PendingChanges;
 
         var parameters = builder.AppendWithParameters(Sql);
         Set(parameters[0], job.Id, NpgsqlDbType.Uuid);
@@ -78,43 +93,38 @@ public sealed class JobStreamAppend(Job before, IReadOnlyList<object> events) : 
         Set(parameters[10], job.Id, NpgsqlDbType.Uuid);
         Set(parameters[11], graph.AggregateAliasFor(typeof(Job)), NpgsqlDbType.Varchar);
         Set(parameters[12], marten.TenantId, NpgsqlDbType.Varchar);
-        Set(parameters[13], events.Select(_ => Guid.NewGuid()).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Uuid);
-        Set(parameters[14], _eventTypeNames, NpgsqlDbType.Array | NpgsqlDbType.Varchar);
-        Set(parameters[15], mappings.Select(m => m.DotNetTypeName).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Varchar);
-        Set(parameters[16], events.Select(serializer.ToJson).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Jsonb);
+        Set(parameters[13], _stream.Events.Select(e => e.Id).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Uuid);
+        Set(parameters[14], _stream.Events.Select(e => e.EventTypeName).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Varchar);
+        Set(parameters[15], _stream.Events.Select(e => e.DotNetTypeName).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Varchar);
+        Set(parameters[16], _stream.Events.Select(e => serializer.ToJson(e.Data)).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Jsonb);
         Set(parameters[17], new byte[]?[events.Count], NpgsqlDbType.Array | NpgsqlDbType.Bytea);
-        Set(parameters[18], events.Select(_ => now).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.TimestampTz);
+        Set(parameters[18], _stream.Events.Select(e => e.Timestamp).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.TimestampTz);
         Set(parameters[19], before.Version, NpgsqlDbType.Bigint);
     }
-
-    private string[] _eventTypeNames = [];
-    private string _tenantId = "";
 
     private static void Set(NpgsqlParameter parameter, object value, NpgsqlDbType type) =>
         (parameter.Value, parameter.NpgsqlDbType) = (value, type);
 
-    public Task PostprocessAsync(DbDataReader reader, IList<Exception> exceptions, CancellationToken token) => Task.CompletedTask;
-
-    /// <summary>What an append that found its stream moved on fails with (MT003, raised by mt_quick_append_events).</summary>
-    public static bool IsVersionConflict(Exception e) => e is PostgresException { SqlState: "MT003" };
-
-    /// <summary>
-    /// Counts the events of committed appends on Marten's own appended-events counter (marten.event.append, with its tags),
-    /// which Marten fills from the events its sessions appended and so never sees these. The same instrument: a Meter
-    /// hands back the one it has for the same name and unit. In every session of the store (NotificationStore).
-    /// </summary>
-    public sealed class EventCounter(StoreOptions options) : DocumentSessionListenerBase
+    /// <summary>The function returns the stream's version, then each event's sequence number.</summary>
+    public async Task PostprocessAsync(DbDataReader reader, IList<Exception> exceptions, CancellationToken token)
     {
-        private Counter<long>? _appended;
+        if (_stream is null || !await reader.ReadAsync(token)) return;
+        var values = await reader.GetFieldValueAsync<long[]>(0, token);
+        for (var i = 0; i < _stream.Events.Count; i++) (_stream.Events[i].Version, _stream.Events[i].Sequence) = (before.Version + i + 1, values[i + 1]);
+        _stream.Version = values[0];
+        // Once, though Marten's resilience pipeline may run a batch again.
+        if (!_joined) _unitOfWork!.Streams().Add(_stream);
+        _joined = true;
+    }
 
-        public override Task AfterCommitAsync(IDocumentSession session, IChangeSet commit, CancellationToken token)
+    public bool TryTransform(Exception original, out Exception transformed)
+    {
+        transformed = (original as PostgresException ?? original.InnerException as PostgresException) switch
         {
-            var appended = _appended ??= options.OpenTelemetry.Meter.CreateCounter<long>("marten.event.append", "events");
-            if (!appended.Enabled) return Task.CompletedTask;
-            foreach (var append in session.PendingChanges.Operations().OfType<JobStreamAppend>())
-                foreach (var name in append._eventTypeNames)
-                    appended.Add(1, new KeyValuePair<string, object?>("event.type", name), new KeyValuePair<string, object?>("tenant.id", append._tenantId));
-            return Task.CompletedTask;
-        }
+            { SqlState: "MT003" } when before.Version == 0 => new Marten.Exceptions.ExistingStreamIdCollisionException(before.Id, typeof(Job)),
+            { SqlState: "MT003" } => new EventStreamUnexpectedMaxEventIdException(before.Id, typeof(Job), before.Version, -1),
+            _ => original,
+        };
+        return !ReferenceEquals(transformed, original);
     }
 }

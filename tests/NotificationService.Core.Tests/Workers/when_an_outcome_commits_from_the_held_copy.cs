@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Marten;
 using Marten.Services;
 using Microsoft.Extensions.DependencyInjection;
@@ -22,12 +23,16 @@ namespace NotificationService.Core.Tests.Workers;
 /// </summary>
 public sealed class when_an_outcome_commits_from_the_held_copy(SystemFixture system) : IntegrationContext(system)
 {
-    private IDocumentStore Store => System.Core.Services.GetRequiredService<IDocumentStore>();
+    /// <summary>The shared email worker's store, as a worker's journal writes (its database role, its listeners).</summary>
+    private IDocumentStore Store => System.EmailWorker.Services.GetRequiredService<IDocumentStore>();
+
+    /// <summary>The core's, which starts the jobs and cancels them.</summary>
+    private IDocumentStore CoreStore => System.Core.Services.GetRequiredService<IDocumentStore>();
 
     private async Task<Guid> QueuedJobAsync()
     {
         var id = Guid.NewGuid();
-        await using var session = Store.LightweightSession();
+        await using var session = CoreStore.LightweightSession();
         session.Events.StartStream<Job>(id, new JobQueued(id, Guid.NewGuid(), System.Tenant.Id, System.Email.Id, System.Email.Name,
             JsonSerializer.SerializeToElement(new { to = "someone@example.com" }), DateTimeOffset.UtcNow, null));
         await session.SaveChangesAsync();
@@ -67,14 +72,21 @@ public sealed class when_an_outcome_commits_from_the_held_copy(SystemFixture sys
         Assert.Contains("insert into ns.mt_doc_job", statement, StringComparison.OrdinalIgnoreCase);
     }
 
-    /// <summary>The stored job is what Marten's live aggregation of its events builds, version included.</summary>
+    /// <summary>
+    /// The stored job is what Marten's live aggregation of its events builds, version included: the stored JSON as it is
+    /// in the row, against Marten's own serialization of that aggregation (the document Marten's projection would store).
+    /// </summary>
     private async Task<Job> AssertStoredEqualsLiveAsync(Guid id)
     {
         await using var session = Store.QuerySession();
         var stored = await session.LoadAsync<Job>(id);
         var live = await session.Events.AggregateStreamAsync<Job>(id);
         Assert.NotNull(stored);
-        Assert.Equal(JsonSerializer.Serialize(live), JsonSerializer.Serialize(stored));
+        var row = await RowAsync(id);
+        var expected = JsonNode.Parse(Store.Options.Serializer().ToJson(live!));
+        var actual = JsonNode.Parse((string)row["data"]!);
+        Assert.True(JsonNode.DeepEquals(expected, actual), $"stored {actual}\nlive   {expected}");
+        Assert.Equal(live!.Version, (long)row["mt_version"]!);
         return stored!;
     }
 
@@ -129,9 +141,9 @@ public sealed class when_an_outcome_commits_from_the_held_copy(SystemFixture sys
     }
 
     [Fact]
-    public async Task martens_appended_events_counter_counts_the_events_it_never_appended_itself()
+    public async Task martens_appended_events_counter_counts_the_events_appended_in_one_statement()
     {
-        var counted = new System.Collections.Concurrent.ConcurrentBag<string>();
+        var counted = new System.Collections.Concurrent.ConcurrentDictionary<string, long>();
         using var listener = new System.Diagnostics.Metrics.MeterListener();
         listener.InstrumentPublished = (instrument, l) =>
         {
@@ -140,18 +152,93 @@ public sealed class when_an_outcome_commits_from_the_held_copy(SystemFixture sys
         listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
         {
             var tagged = tags.ToArray().ToDictionary(t => t.Key, t => t.Value);
-            counted.Add($"{value} {tagged["event.type"]} {tagged["tenant.id"]}");
+            counted.AddOrUpdate($"{tagged["event.type"]} {tagged["tenant.id"]}", value, (_, sum) => sum + value);
         });
         listener.Start();
         var journal = new JobJournal(Store, NullLogger<JobJournal>.Instance);
         var id = await QueuedJobAsync();
         var (held, _) = await StartAsync(journal, id);
+        Assert.Equal(1, counted.GetValueOrDefault("job_started *DEFAULT*"));
 
         await OutcomeAsync(journal, held, new DeliveryResult.Delivered(), new DeliveryPolicy());
 
-        Assert.Contains("1 job_queued *DEFAULT*", counted); // Marten's own count, for the append through its session
-        Assert.Contains("1 job_started *DEFAULT*", counted);
-        Assert.Contains("1 job_finished *DEFAULT*", counted);
+        Assert.Equal(1, counted.GetValueOrDefault("job_finished *DEFAULT*"));
+        Assert.Equal(1, counted.GetValueOrDefault("job_queued *DEFAULT*")); // through Marten's own append, for comparison
+    }
+
+    [Fact]
+    public async Task a_commit_that_fails_after_an_append_took_its_sequence_numbers_leaves_tombstones_not_a_gap()
+    {
+        var journal = new JobJournal(Store, NullLogger<JobJournal>.Instance);
+        Guid[] pair = [await QueuedJobAsync(), await QueuedJobAsync()];
+        Array.Sort(pair); // the journal appends in job order: the first takes its sequence numbers before the second fails
+        var (first, last) = ((await StartAsync(journal, pair[0])).Held, (await StartAsync(journal, pair[1])).Held);
+        await using (var session = CoreStore.LightweightSession())
+        {
+            var current = await session.LoadAsync<Job>(last.Id);
+            session.Events.Append(last.Id, [.. Assert.IsType<CancelDecision.Cancel>(JobLifecycle.OnCancel(current!, "tenant", DateTimeOffset.UtcNow)).Events]);
+            await session.SaveChangesAsync();
+        }
+        var gateJob = await QueuedJobAsync();
+        var highest = await HighestSequenceAsync();
+
+        // Both outcomes queue behind a commit in flight, so they share the next commit, which fails on the stale one.
+        using var entered = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        var gate = journal.AppendAsync(gateJob, _ => { entered.Set(); release.Wait(TimeSpan.FromSeconds(30)); return []; });
+        Assert.True(entered.Wait(TimeSpan.FromSeconds(30)));
+        var writes = new[] { first, last }.Select(job => journal.AppendAsync(job.Id, j =>
+            JobLifecycle.OnAttemptEnded(j!, job.Attempts, new DeliveryResult.Delivered(), false, new DeliveryPolicy(), DateTimeOffset.UtcNow, 0.5).Events, job)).ToList();
+        release.Set();
+        await gate;
+        await Task.WhenAll(writes);
+
+        Assert.Equal(JobState.Finished, (await AssertStoredEqualsLiveAsync(first.Id)).State);
+        Assert.Equal(JobState.Finished, (await AssertStoredEqualsLiveAsync(last.Id)).State); // delivered wins over the cancel
+        // Every sequence number taken since has its row: the failed commit's are Marten's tombstones (written after it).
+        var rows = await Eventually.Until(() => SequenceRowsAsync(highest), r => r.Taken == r.Rows, what: "a row for every sequence number");
+        Assert.True(rows.Tombstones > 0, "the failed commit took sequence numbers");
+    }
+
+    [Fact]
+    public async Task an_offers_job_stream_starts_in_one_statement_as_marten_would_start_it()
+    {
+        // No worker for this adapter: the job stays as the accept stored it.
+        var idle = await System.CreateEmailAdapterAsync($"idle-{Guid.NewGuid():N}"[..20], System.Smtp.Port);
+        var offer = await System.CreateOfferAsync(System.Tenant, new { targets = new[] { ClientApi.EmailTarget(idle.Name, "never@example.test") } });
+        var id = offer.Jobs[0].Id;
+
+        var stored = await AssertStoredEqualsLiveAsync(id);
+        Assert.Equal((JobState.Queued, 1L, offer.Id), (stored.State, stored.Version, stored.OfferId));
+        await using var connection = new NpgsqlConnection(TestEnvironment.Postgres);
+        await connection.OpenAsync();
+        await using var reader = await new NpgsqlCommand("""
+            SELECT s.type, s.version, s.tenant_id, s.is_archived, e.type, e.version, e.tenant_id
+            FROM ns.mt_streams s JOIN ns.mt_events e ON e.stream_id = s.id WHERE s.id = $1
+            """, connection) { Parameters = { new() { Value = id } } }.ExecuteReaderAsync();
+        Assert.True(await reader.ReadAsync());
+        Assert.Equal(("job", 1L, "*DEFAULT*", false, "job_queued", 1L, "*DEFAULT*"),
+            (reader.GetString(0), reader.GetInt64(1), reader.GetString(2), reader.GetBoolean(3), reader.GetString(4), reader.GetInt64(5), reader.GetString(6)));
+        Assert.False(await reader.ReadAsync());
+    }
+
+    private static async Task<long> HighestSequenceAsync()
+    {
+        await using var connection = new NpgsqlConnection(TestEnvironment.Postgres);
+        await connection.OpenAsync();
+        return (long)(await new NpgsqlCommand("SELECT last_value FROM ns.mt_events_sequence", connection).ExecuteScalarAsync())!;
+    }
+
+    private static async Task<(long Taken, long Rows, long Tombstones)> SequenceRowsAsync(long after)
+    {
+        await using var connection = new NpgsqlConnection(TestEnvironment.Postgres);
+        await connection.OpenAsync();
+        await using var reader = await new NpgsqlCommand("""
+            SELECT (SELECT last_value FROM ns.mt_events_sequence) - $1, count(*), count(*) FILTER (WHERE type = 'tombstone')
+            FROM ns.mt_events WHERE seq_id > $1
+            """, connection) { Parameters = { new() { Value = after } } }.ExecuteReaderAsync();
+        await reader.ReadAsync();
+        return (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2));
     }
 
     private async Task<Dictionary<string, object?>> RowAsync(Guid id)
@@ -210,7 +297,7 @@ public sealed class when_an_outcome_commits_from_the_held_copy(SystemFixture sys
         var journal = new JobJournal(Store, NullLogger<JobJournal>.Instance);
         var id = await QueuedJobAsync();
         var (held, _) = await StartAsync(journal, id);
-        await using (var session = Store.LightweightSession())
+        await using (var session = CoreStore.LightweightSession())
         {
             var current = await session.LoadAsync<Job>(id);
             session.Events.Append(id, [.. Assert.IsType<CancelDecision.Cancel>(JobLifecycle.OnCancel(current!, "tenant", DateTimeOffset.UtcNow)).Events]);
