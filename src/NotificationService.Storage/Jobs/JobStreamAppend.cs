@@ -18,7 +18,7 @@ namespace NotificationService.Storage.Jobs;
 /// projection send two (the append, then the document's upsert). Queued on a session (IDocumentSession.QueueOperation)
 /// instead of Session.Events.Append, so Marten neither appends nor projects these events itself.
 /// <para>The append is Marten's own function (mt_quick_append_events), with the version the caller decided from as its
-/// expected version: anything appended since fails the statement (MT003, <see cref="IsVersionConflict"/>), and the
+/// expected version: anything appended since fails the statement (MT003, <see cref="TryTransform"/>), and the
 /// document's write with it. The document is <see cref="Job.Then"/> of that job, the same Apply methods Marten's projection
 /// runs, written as Marten's upsert writes it: data, mt_version (the stream's version), mt_dotnet_type, the duplicated
 /// columns (NotificationStore). Its insert is a data-modifying WITH that nothing references, which PostgreSQL runs to
@@ -52,7 +52,6 @@ public sealed class JobStreamAppend(Job before, IReadOnlyList<object> events)
 
     private StreamAction? _stream;
     private IUnitOfWork? _unitOfWork;
-    private bool _joined;
 
     /// <summary>The job the events were decided from (version 0: a new stream).</summary>
     public Job Before => before;
@@ -71,11 +70,8 @@ public sealed class JobStreamAppend(Job before, IReadOnlyList<object> events)
         var serializer = marten.Serializer;
         var job = After;
         // The events as Marten builds them for an append (type names from its registry), with what its append gives them.
-        var now = graph.TimeProvider.GetUtcNow();
-        _stream = before.Version == 0 ? StreamAction.Start(graph, job.Id, [.. events]) : StreamAction.Append(graph, job.Id, [.. events]);
-        _stream.TenantId = marten.TenantId;
-        _stream.AggregateType = typeof(Job);
-        foreach (var e in _stream.Events) (e.Id, e.Timestamp, e.TenantId, e.StreamId) = (Guid.CreateVersion7(now), now, marten.TenantId, job.Id);
+        // Built once: the stream joins the unit of work after the statement ran (PostprocessAsync), with these ids.
+        _stream ??= StreamOf(graph, marten.TenantId, job.Id);
         _unitOfWork = ((IDocumentSession)session).PendingChanges;
 
         var parameters = builder.AppendWithParameters(Sql);
@@ -102,6 +98,15 @@ public sealed class JobStreamAppend(Job before, IReadOnlyList<object> events)
         Set(parameters[19], before.Version, NpgsqlDbType.Bigint);
     }
 
+    private StreamAction StreamOf(Marten.Events.EventGraph graph, string tenantId, Guid id)
+    {
+        var now = graph.TimeProvider.GetUtcNow();
+        var stream = before.Version == 0 ? StreamAction.Start(graph, id, [.. events]) : StreamAction.Append(graph, id, [.. events]);
+        (stream.TenantId, stream.AggregateType) = (tenantId, typeof(Job));
+        foreach (var e in stream.Events) (e.Id, e.Timestamp, e.TenantId, e.StreamId) = (Guid.CreateVersion7(now), now, tenantId, id);
+        return stream;
+    }
+
     private static void Set(NpgsqlParameter parameter, object value, NpgsqlDbType type) =>
         (parameter.Value, parameter.NpgsqlDbType) = (value, type);
 
@@ -112,19 +117,26 @@ public sealed class JobStreamAppend(Job before, IReadOnlyList<object> events)
         var values = await reader.GetFieldValueAsync<long[]>(0, token);
         for (var i = 0; i < _stream.Events.Count; i++) (_stream.Events[i].Version, _stream.Events[i].Sequence) = (before.Version + i + 1, values[i + 1]);
         _stream.Version = values[0];
-        // Once, though Marten's resilience pipeline may run a batch again.
-        if (!_joined) _unitOfWork!.Streams().Add(_stream);
-        _joined = true;
+        // Once, though Marten's resilience pipeline may run a batch again. (A session is not saved again after a failed
+        // commit, here or by Marten's own appends: its unit of work would append these events through Marten as well.)
+        var streams = _unitOfWork!.Streams();
+        if (!streams.Contains(_stream)) streams.Add(_stream);
     }
 
+    /// <summary>
+    /// Marten asks every operation of a failed batch and throws the first answer, so only this statement's own failure is
+    /// claimed: the function names the stream and its actual version ("Stream version mismatch on '{id}': expected 2,
+    /// actual 3").
+    /// </summary>
     public bool TryTransform(Exception original, out Exception transformed)
     {
-        transformed = (original as PostgresException ?? original.InnerException as PostgresException) switch
-        {
-            { SqlState: "MT003" } when before.Version == 0 => new Marten.Exceptions.ExistingStreamIdCollisionException(before.Id, typeof(Job)),
-            { SqlState: "MT003" } => new EventStreamUnexpectedMaxEventIdException(before.Id, typeof(Job), before.Version, -1),
-            _ => original,
-        };
-        return !ReferenceEquals(transformed, original);
+        transformed = original;
+        if ((original as PostgresException ?? original.InnerException as PostgresException) is not { SqlState: "MT003" } failure
+            || !failure.MessageText.Contains($"'{After.Id}'", StringComparison.Ordinal)) return false;
+        var actual = System.Text.RegularExpressions.Regex.Match(failure.MessageText, @"actual (\d+)") is { Success: true } m ? long.Parse(m.Groups[1].Value) : -1;
+        transformed = before.Version == 0 && actual > 0
+            ? new Marten.Exceptions.ExistingStreamIdCollisionException(After.Id, typeof(Job))
+            : new EventStreamUnexpectedMaxEventIdException(After.Id, typeof(Job), before.Version, actual);
+        return true;
     }
 }

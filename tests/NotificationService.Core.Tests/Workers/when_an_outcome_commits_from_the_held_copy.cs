@@ -201,7 +201,7 @@ public sealed class when_an_outcome_commits_from_the_held_copy(SystemFixture sys
     }
 
     [Fact]
-    public async Task an_offers_job_stream_starts_in_one_statement_as_marten_would_start_it()
+    public async Task an_offers_job_stream_is_stored_as_marten_would_store_it()
     {
         // No worker for this adapter: the job stays as the accept stored it.
         var idle = await System.CreateEmailAdapterAsync($"idle-{Guid.NewGuid():N}"[..20], System.Smtp.Port);
@@ -220,6 +220,41 @@ public sealed class when_an_outcome_commits_from_the_held_copy(SystemFixture sys
         Assert.Equal(("job", 1L, "*DEFAULT*", false, "job_queued", 1L, "*DEFAULT*"),
             (reader.GetString(0), reader.GetInt64(1), reader.GetString(2), reader.GetBoolean(3), reader.GetString(4), reader.GetInt64(5), reader.GetString(6)));
         Assert.False(await reader.ReadAsync());
+    }
+
+    [Fact]
+    public async Task a_failed_append_is_reported_for_its_own_job_as_martens_exceptions_say_it()
+    {
+        Guid[] pair = [await QueuedJobAsync(), await QueuedJobAsync()];
+        Array.Sort(pair);
+        Job[] jobs;
+        await using (var query = Store.QuerySession()) jobs = [.. await query.LoadManyAsync<Job>(pair)];
+        var (first, second) = (jobs.Single(j => j.Id == pair[0]), jobs.Single(j => j.Id == pair[1]));
+        await using (var session = CoreStore.LightweightSession())
+        {
+            session.Events.Append(second.Id, [.. Assert.IsType<CancelDecision.Cancel>(JobLifecycle.OnCancel(second, "tenant", DateTimeOffset.UtcNow)).Events]);
+            await session.SaveChangesAsync();
+        }
+        static JobStarted Started(Job job) => new(job.Id, 1, "worker-under-test", DateTimeOffset.UtcNow);
+
+        // The second job as read before its cancel: its append fails, and the exception names it, not the first job,
+        // whose append ran before it in the same batch.
+        await using (var session = Store.LightweightSession())
+        {
+            session.QueueOperation(new JobStreamAppend(first, [Started(first)]));
+            session.QueueOperation(new JobStreamAppend(second, [Started(second)]));
+            var conflict = await Assert.ThrowsAsync<JasperFx.Events.EventStreamUnexpectedMaxEventIdException>(() => session.SaveChangesAsync());
+            Assert.Contains(second.Id.ToString(), conflict.Message);
+            Assert.DoesNotContain(first.Id.ToString(), conflict.Message);
+        }
+        // A new stream whose id exists: Marten's collision.
+        await using (var session = Store.LightweightSession())
+        {
+            var queued = new JobQueued(first.Id, first.OfferId, first.ServiceId, first.AdapterId, first.AdapterName, first.Params, DateTimeOffset.UtcNow, null);
+            session.QueueOperation(new JobStreamAppend(new Job { Id = first.Id }, [queued]));
+            var collision = await Assert.ThrowsAsync<Marten.Exceptions.ExistingStreamIdCollisionException>(() => session.SaveChangesAsync());
+            Assert.Contains(first.Id.ToString(), collision.Message);
+        }
     }
 
     private static async Task<long> HighestSequenceAsync()
