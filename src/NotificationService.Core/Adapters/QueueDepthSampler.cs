@@ -96,7 +96,16 @@ public sealed class QueueDepthSampler(
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         await base.StopAsync(cancellationToken);
-        if (_channel is not null) await _channel.DisposeAsync();
-        if (_connection is not null) await _connection.DisposeAsync();
+        // Best effort: a channel whose connection the client already tore down throws ObjectDisposedException from its
+        // own bookkeeping (seen in CI as a host that failed to stop), and nothing is left to release by then.
+        try
+        {
+            if (_channel is not null) await _channel.DisposeAsync();
+            if (_connection is not null) await _connection.DisposeAsync();
+        }
+        catch (ObjectDisposedException e)
+        {
+            logger.LogDebug(e, "The queue-depth connection was already disposed");
+        }
     }
 }
