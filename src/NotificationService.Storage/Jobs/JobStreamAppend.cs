@@ -1,5 +1,4 @@
 using System.Data.Common;
-using JasperFx.Core;
 using JasperFx.Core.Exceptions;
 using JasperFx.Events;
 using Marten;
