@@ -16,6 +16,7 @@ using NotificationService.Core.Tests.Console;
 using NotificationService.Hosting;
 using NotificationService.Storage.Jobs;
 using NotificationService.Testing;
+using Npgsql;
 using Wolverine;
 using Wolverine.Runtime;
 using Wolverine.Tracking;
@@ -114,13 +115,21 @@ public sealed class SystemFixture : IAsyncLifetime
     public async Task ResetAsync()
     {
         // Table and event names come from Marten's mappings, so renaming a document or event type cannot leave its rows
-        // behind. Job streams only: the adapters' and services' streams are what their documents are projected from. By
-        // event type, not by the job documents: an outcome the shared worker committed for an earlier test's job between these statements
-        // would otherwise outlive its job's first events and document, and a later projection rebuild would replay a job
-        // with no JobQueued. So the events go first, then the streams left empty, then the documents. DELETE rather than
-        // Marten's Clean (TRUNCATE): one round trip, and no exclusive lock to wait for while the shared worker writes.
-        await Sql.ExecuteAsync(_resetSql ??= ResetSql(Core.Services.GetRequiredService<IDocumentStore>()));
-        Smtp.Received.Clear();
+        // behind. Job streams only: the adapters' and services' streams are what their documents are projected from. The
+        // job streams go first, in the one transaction of these statements: every append to a job stream locks its row
+        // (mt_quick_append_events, FOR UPDATE), so the shared worker's write for an earlier test's job either committed
+        // before (its events and document are deleted below) or waits and then finds its stream gone (MT003); a worker
+        // writing from the job it holds would otherwise store that job's document again after the reset. Then the job
+        // events by type (in a stream of no type), the streams left empty, and the documents. DELETE rather than Marten's
+        // Clean (TRUNCATE): one round trip, and no exclusive lock to wait for while the shared worker writes.
+        // A worker's batch locks its streams one by one, so it and these deletes may deadlock; PostgreSQL then aborts one.
+        _resetSql ??= ResetSql(Core.Services.GetRequiredService<IDocumentStore>());
+        for (var attempt = 1; ; attempt++)
+        {
+            try { await Sql.ExecuteAsync(_resetSql); break; }
+            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.DeadlockDetected && attempt < 3) { }
+        }
+        Smtp.Reset(); // what it received, and a scripted reply an earlier test left unused
         Core.Services.GetRequiredService<HealthReports>().Forget(); // a report of the last test's state is not this test's
     }
 
@@ -128,7 +137,9 @@ public sealed class SystemFixture : IAsyncLifetime
     {
         var events = store.Options.Events.DatabaseSchemaName; // Marten names its event tables mt_events and mt_streams in it
         var jobEventTypes = string.Join(", ", JobEventTypeNames(store).Select(name => $"'{name.Replace("'", "''")}'"));
+        var jobStreams = ((EventGraph)store.Options.Events).AggregateAliasFor(typeof(Job)).Replace("'", "''");
         return $"""
+            DELETE FROM {events}.mt_streams WHERE type = '{jobStreams}'; -- their events go with them (ON DELETE CASCADE)
             DELETE FROM {events}.mt_events WHERE type IN ({jobEventTypes}) OR stream_id IN (SELECT id FROM {TableOf(store, typeof(Job))}) OR type = 'tombstone'; -- tombstone: Marten's filler for a failed append
             DELETE FROM {events}.mt_streams s WHERE NOT EXISTS (SELECT 1 FROM {events}.mt_events e WHERE e.stream_id = s.id);
             {string.Concat(PerTestDocuments.Select(type => $"DELETE FROM {TableOf(store, type)}; "))}

@@ -20,7 +20,8 @@ public sealed class SmtpSink : IAsyncDisposable
 {
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _running;
-    private readonly ConcurrentQueue<SmtpResponse> _scriptedReplies = new();
+    private readonly Lock _scriptLock = new();
+    private readonly List<(SmtpResponse Reply, string? To)> _scriptedReplies = [];
 
     private int _sessionsEnded;
 
@@ -53,8 +54,35 @@ public sealed class SmtpSink : IAsyncDisposable
         _running = server.StartAsync(_stop.Token);
     }
 
-    /// <summary>The next message gets this reply instead of 250 (e.g. 451 for a transient, 550 for a permanent failure).</summary>
-    public void ReplyNextWith(SmtpReplyCode code, string text) => _scriptedReplies.Enqueue(new SmtpResponse(code, text));
+    /// <summary>
+    /// The next message gets this reply instead of 250 (e.g. 451 for a transient, 550 for a permanent failure); with
+    /// <paramref name="to"/>, the next message to that address, so a message of someone else's arriving first (a shared
+    /// sink) neither takes the reply nor leaves it for the next one.
+    /// </summary>
+    public void ReplyNextWith(SmtpReplyCode code, string text, string? to = null)
+    {
+        lock (_scriptLock) _scriptedReplies.Add((new SmtpResponse(code, text), to));
+    }
+
+    /// <summary>Forgets what was received and every scripted reply not yet given (a shared sink between tests).</summary>
+    public void Reset()
+    {
+        lock (_scriptLock) _scriptedReplies.Clear();
+        BeforeReply = null;
+        Received.Clear();
+    }
+
+    private SmtpResponse? ScriptedReplyFor(MimeMessage message)
+    {
+        lock (_scriptLock)
+        {
+            var index = _scriptedReplies.FindIndex(s => s.To is null || message.To.Mailboxes.Any(b => b.Address.Equals(s.To, StringComparison.OrdinalIgnoreCase)));
+            if (index < 0) return null;
+            var reply = _scriptedReplies[index].Reply;
+            _scriptedReplies.RemoveAt(index);
+            return reply;
+        }
+    }
 
     /// <summary>Awaited after a whole message arrived and before it is answered (a server slow to say 250).</summary>
     public Func<Task>? BeforeReply { get; set; }
@@ -81,9 +109,10 @@ public sealed class SmtpSink : IAsyncDisposable
             ISessionContext context, IMessageTransaction transaction, ReadOnlySequence<byte> buffer, CancellationToken cancellationToken)
         {
             if (sink.BeforeReply is { } wait) await wait();
-            if (sink._scriptedReplies.TryDequeue(out var scripted)) return scripted;
             await using var stream = new MemoryStream(buffer.ToArray());
-            sink.Received.Enqueue(await MimeMessage.LoadAsync(stream, cancellationToken));
+            var message = await MimeMessage.LoadAsync(stream, cancellationToken);
+            if (sink.ScriptedReplyFor(message) is { } scripted) return scripted;
+            sink.Received.Enqueue(message);
             return SmtpResponse.Ok;
         }
     }

@@ -25,7 +25,7 @@ public sealed class when_a_page_that_polls_cannot_go_on_in_the_browser(SystemFix
         var worker = await System.StartEmailWorkerAsync(adapter.ApiKey);
         try
         {
-            System.Smtp.ReplyNextWith(SmtpReplyCode.MailboxUnavailable, "no such mailbox");
+            System.Smtp.ReplyNextWith(SmtpReplyCode.MailboxUnavailable, "no such mailbox", to: "poll@example.test");
             var offer = await System.CreateOfferAsync(System.Tenant, new { targets = new[] { ClientApi.EmailTarget(adapter.Name, "poll@example.test") } });
             Assert.Equal(JobState.Failed, (await System.WaitForTerminalAsync(System.Tenant, offer.Jobs[0].Id)).State);
             return (offer.Jobs[0].Id, adapter);
@@ -133,7 +133,7 @@ public sealed class when_a_page_that_polls_cannot_go_on_in_the_browser(SystemFix
     [Fact]
     public async Task a_re_drive_being_followed_when_the_session_is_signed_out_elsewhere_sends_the_page_to_sign_in_and_the_re_drive_goes_on()
     {
-        System.Smtp.ReplyNextWith(SmtpReplyCode.MailboxUnavailable, "no such mailbox");
+        System.Smtp.ReplyNextWith(SmtpReplyCode.MailboxUnavailable, "no such mailbox", to: "redrive-poll@example.test");
         var offer = await System.DeliverOfferAsync(System.Tenant, new { targets = new[] { ClientApi.EmailTarget(System.Email.Name, "redrive-poll@example.test") } });
         var jobId = offer.Jobs[0].Id;
         Assert.Equal(JobState.Failed, (await System.GetJobAsync(System.Tenant, jobId)).State);

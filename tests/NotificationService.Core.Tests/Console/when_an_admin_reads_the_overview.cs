@@ -21,7 +21,7 @@ public sealed class when_an_admin_reads_the_overview(SystemFixture system) : Int
     public async Task a_delivered_and_a_failed_job_show_in_the_counts_and_the_failure_in_the_list()
     {
         var delivered = await System.DeliverOfferAsync(System.Tenant, new { targets = new[] { ClientApi.EmailTarget(System.Email.Name, "seen@example.test") } });
-        System.Smtp.ReplyNextWith(SmtpReplyCode.MailboxUnavailable, "no such mailbox");
+        System.Smtp.ReplyNextWith(SmtpReplyCode.MailboxUnavailable, "no such mailbox", to: "gone@example.test");
         var failed = await System.DeliverOfferAsync(System.Tenant, new { targets = new[] { ClientApi.EmailTarget(System.Email.Name, "gone@example.test") } });
         Assert.Equal(JobState.Finished, (await System.GetJobAsync(System.Tenant, delivered.Jobs[0].Id)).State);
         var failedJob = await System.GetJobAsync(System.Tenant, failed.Jobs[0].Id);

@@ -14,7 +14,7 @@ public sealed class when_an_operator_redrives_jobs_in_the_browser(SystemFixture 
         var failed = new List<Guid>();
         for (var i = 0; i < 2; i++)
         {
-            System.Smtp.ReplyNextWith(SmtpReplyCode.MailboxUnavailable, "no such mailbox");
+            System.Smtp.ReplyNextWith(SmtpReplyCode.MailboxUnavailable, "no such mailbox", to: $"redrive{i}@example.test");
             var offer = await System.DeliverOfferAsync(System.Tenant, new { targets = new[] { ClientApi.EmailTarget(System.Email.Name, $"redrive{i}@example.test") } });
             failed.Add(offer.Jobs[0].Id);
         }

@@ -10,7 +10,7 @@ public sealed class when_an_operator_retries_a_failed_job_in_the_browser(SystemF
     [Fact]
     public async Task retry_on_the_job_page_runs_a_new_attempt_that_the_timeline_and_the_api_show()
     {
-        System.Smtp.ReplyNextWith(SmtpReplyCode.MailboxUnavailable, "no such mailbox");
+        System.Smtp.ReplyNextWith(SmtpReplyCode.MailboxUnavailable, "no such mailbox", to: "again@example.test");
         var offer = await System.DeliverOfferAsync(System.Tenant, new { targets = new[] { ClientApi.EmailTarget(System.Email.Name, "again@example.test") } });
         var jobId = offer.Jobs[0].Id;
         Assert.Equal(JobState.Failed, (await System.GetJobAsync(System.Tenant, jobId)).State);

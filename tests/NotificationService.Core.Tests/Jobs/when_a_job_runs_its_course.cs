@@ -13,7 +13,7 @@ public sealed class when_a_job_runs_its_course(SystemFixture system) : Integrati
     [Fact]
     public async Task a_permanent_smtp_rejection_fails_the_job_at_once_with_the_servers_reply()
     {
-        System.Smtp.ReplyNextWith(SmtpReplyCode.MailboxUnavailable, "no such mailbox");
+        System.Smtp.ReplyNextWith(SmtpReplyCode.MailboxUnavailable, "no such mailbox", to: "ghost@example.test");
         var offer = await System.DeliverOfferAsync(System.Tenant, new { targets = new[] { ClientApi.EmailTarget(System.Email.Name, "ghost@example.test") } });
 
         var job = await System.GetJobAsync(System.Tenant, offer.Jobs[0].Id);
@@ -30,7 +30,7 @@ public sealed class when_a_job_runs_its_course(SystemFixture system) : Integrati
     [Fact]
     public async Task a_transient_smtp_reply_is_retried_and_the_job_then_finishes()
     {
-        System.Smtp.ReplyNextWith((SmtpReplyCode)451, "try again later");
+        System.Smtp.ReplyNextWith((SmtpReplyCode)451, "try again later", to: "busy@example.test");
         // Two deliveries: the first attempt, then its retry.
         var offer = await System.DeliverOfferAsync(System.Tenant, new { targets = new[] { ClientApi.EmailTarget(System.Email.Name, "busy@example.test") } }, deliveries: 2);
 

@@ -14,7 +14,7 @@ public sealed class when_an_operator_reads_job_history(SystemFixture system) : I
     public async Task jobs_can_be_searched_across_services_and_a_failed_one_re_driven()
     {
         var other = await System.CreateTenantAsync($"other-{Guid.NewGuid():N}");
-        System.Smtp.ReplyNextWith(SmtpReplyCode.MailboxUnavailable, "no such mailbox");
+        System.Smtp.ReplyNextWith(SmtpReplyCode.MailboxUnavailable, "no such mailbox", to: "retry@example.test");
         var failed = await System.DeliverOfferAsync(System.Tenant, new { targets = new[] { ClientApi.EmailTarget(System.Email.Name, "retry@example.test") } });
         var failedJob = await System.GetJobAsync(System.Tenant, failed.Jobs[0].Id);
         Assert.Equal(JobState.Failed, failedJob.State);

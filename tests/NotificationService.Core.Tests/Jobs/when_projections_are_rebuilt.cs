@@ -11,7 +11,7 @@ public sealed class when_projections_are_rebuilt(SystemFixture system) : Integra
     public async Task replaying_the_streams_reproduces_every_projected_document_exactly()
     {
         // Jobs in several states, each with a different history.
-        System.Smtp.ReplyNextWith(SmtpReplyCode.MailboxUnavailable, "no such mailbox");
+        System.Smtp.ReplyNextWith(SmtpReplyCode.MailboxUnavailable, "no such mailbox", to: "f@example.test");
         var failed = await System.CreateOfferAsync(System.Tenant, new { targets = new[] { ClientApi.EmailTarget(System.Email.Name, "f@example.test") } });
         await System.WaitForTerminalAsync(System.Tenant, failed.Jobs[0].Id);
         var finished = await System.CreateOfferAsync(System.Tenant, new { targets = new[] { ClientApi.EmailTarget(System.Email.Name, "ok@example.test") } });

@@ -36,6 +36,8 @@ public sealed class when_an_offer_uses_a_template(SystemFixture system) : Integr
             },
         }), new Handled<DeliverJob>(m => offer?.Jobs.Any(j => j.Id == m.JobId) == true, count: 4), workers: [System.EmailWorker, telegramWorker]);
 
+        foreach (var job in await Task.WhenAll(offer!.Jobs.Select(j => System.GetJobAsync(System.Tenant, j.Id))))
+            Assert.True(job.State == JobState.Finished, $"job {job.Id} is {job.State} after {job.Attempts} attempt(s): {job.LastError}");
         var anna = Assert.Single(System.Smtp.To("anna@example.test"));
         Assert.Equal("Bestellung 17 versandt", anna.Subject);
         Assert.Equal("Hallo Anna <3, Bestellung 17 ist unterwegs.", anna.TextBody?.Trim());
