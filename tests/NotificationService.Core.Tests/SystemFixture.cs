@@ -116,17 +116,18 @@ public sealed class SystemFixture : IAsyncLifetime
     {
         // Table and event names come from Marten's mappings, so renaming a document or event type cannot leave its rows
         // behind. Job streams only: the adapters' and services' streams are what their documents are projected from. The
-        // job streams go first, in the one transaction of these statements: every append to a job stream locks its row
-        // (mt_quick_append_events, FOR UPDATE), so the shared worker's write for an earlier test's job either committed
-        // before (its events and document are deleted below) or waits and then finds its stream gone (MT003); a worker
-        // writing from the job it holds would otherwise store that job's document again after the reset. Then the job
-        // events by type (in a stream of no type), the streams left empty, and the documents. DELETE rather than Marten's
-        // Clean (TRUNCATE): one round trip, and no exclusive lock to wait for while the shared worker writes.
-        // A worker's batch locks its streams one by one, so it and these deletes may deadlock; PostgreSQL then aborts one.
+        // statements are one explicit transaction, which first locks the streams table against writes: every append
+        // inserts or updates a stream row, so the shared worker's (or a handler's) write for an earlier test's job either
+        // committed before the lock, and every statement here sees it, or waits for the reset and then finds its stream
+        // gone (MT003). A worker writing from the job it holds would otherwise store that job's document again after the
+        // reset, and a stream started meanwhile would outlive it. Then the job streams (their events go with them), the
+        // job events by type (in a stream of no type), the streams left empty, and the documents. DELETE rather than
+        // Marten's Clean (TRUNCATE): no exclusive lock that would also stop the readers.
+        // A writer holding a stream row while it waits for the table, or the other way round: PostgreSQL aborts one of the two.
         _resetSql ??= ResetSql(Core.Services.GetRequiredService<IDocumentStore>());
         for (var attempt = 1; ; attempt++)
         {
-            try { await Sql.ExecuteAsync(_resetSql); break; }
+            try { await Sql.ExecuteInTransactionAsync(_resetSql); break; }
             catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.DeadlockDetected && attempt < 3) { }
         }
         Smtp.Reset(); // what it received, and a scripted reply an earlier test left unused
@@ -139,6 +140,7 @@ public sealed class SystemFixture : IAsyncLifetime
         var jobEventTypes = string.Join(", ", JobEventTypeNames(store).Select(name => $"'{name.Replace("'", "''")}'"));
         var jobStreams = ((EventGraph)store.Options.Events).AggregateAliasFor(typeof(Job)).Replace("'", "''");
         return $"""
+            LOCK TABLE {events}.mt_streams IN SHARE ROW EXCLUSIVE MODE;
             DELETE FROM {events}.mt_streams WHERE type = '{jobStreams}'; -- their events go with them (ON DELETE CASCADE)
             DELETE FROM {events}.mt_events WHERE type IN ({jobEventTypes}) OR stream_id IN (SELECT id FROM {TableOf(store, typeof(Job))}) OR type = 'tombstone'; -- tombstone: Marten's filler for a failed append
             DELETE FROM {events}.mt_streams s WHERE NOT EXISTS (SELECT 1 FROM {events}.mt_events e WHERE e.stream_id = s.id);

@@ -13,6 +13,17 @@ public static class Sql
         await command.ExecuteNonQueryAsync();
     }
 
+    /// <summary>The statements in one explicit transaction (what LOCK TABLE needs, and a batch alone is not).</summary>
+    public static async Task ExecuteInTransactionAsync(string sql)
+    {
+        await using var connection = new NpgsqlConnection(TestEnvironment.Postgres);
+        await connection.OpenAsync();
+        await using var transaction = await connection.BeginTransactionAsync();
+        await using var command = new NpgsqlCommand(sql, connection, transaction);
+        await command.ExecuteNonQueryAsync();
+        await transaction.CommitAsync();
+    }
+
     public static async Task<T> ScalarAsync<T>(string sql)
     {
         await using var connection = new NpgsqlConnection(TestEnvironment.Postgres);
