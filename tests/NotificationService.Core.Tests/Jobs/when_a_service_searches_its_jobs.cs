@@ -164,6 +164,39 @@ public sealed class when_a_service_searches_its_jobs(SystemFixture system) : Int
         Assert.Equal([field], problem.GetProperty("errors").EnumerateObject().Select(p => p.Name));
     }
 
+    [Theory]
+    [InlineData(null, null)]
+    [InlineData(JobState.Failed, null)]
+    [InlineData(null, "some-adapter")]
+    public async Task a_page_is_never_read_off_the_index_by_time_alone_which_holds_every_services_jobs(JobState? state, string? adapter)
+    {
+        // Walked for one service, the createdAt index hands out every job the other services created since that
+        // service's newest before the first of its own; the planner took it for a service holding most jobs (bench/README.md,
+        // "A service's first page through other services' jobs"). With the indexes led by the service dropped (rolled back),
+        // the page's order must come from a sort, not from that index.
+        var (sql, args) = ListJobsEndpoint.ToSql(new JobSearch(System.Tenant.Id, state, adapter, null, null, null, null, 50, null, []));
+        var numbered = string.Concat(sql.Split('?').Select((part, i) => i == 0 ? part : $"${i}{part}"));
+        await using var connection = new Npgsql.NpgsqlConnection(NotificationService.Testing.TestEnvironment.Postgres);
+        await connection.OpenAsync();
+        await using var transaction = await connection.BeginTransactionAsync();
+        async Task<string> PlanAsync()
+        {
+            await using var explain = new Npgsql.NpgsqlCommand($"EXPLAIN (FORMAT JSON) {numbered}", connection, transaction);
+            foreach (var value in args) explain.Parameters.Add(new Npgsql.NpgsqlParameter { Value = value });
+            return (string)(await explain.ExecuteScalarAsync())!;
+        }
+        await using (var off = new Npgsql.NpgsqlCommand("SET LOCAL enable_seqscan = off", connection, transaction)) await off.ExecuteNonQueryAsync();
+        Assert.Contains("\"Index Name\": \"mt_doc_job_idx_service_", await PlanAsync());
+
+        await using (var drop = new Npgsql.NpgsqlCommand("""
+            DROP INDEX ns.mt_doc_job_idx_service_created, ns.mt_doc_job_idx_service_state_created, ns.mt_doc_job_idx_service_adapter_created,
+                ns.mt_doc_job_idx_pending_service, ns.mt_doc_job_idx_service_finished_unerased
+            """, connection, transaction)) await drop.ExecuteNonQueryAsync();
+        var plan = await PlanAsync();
+        Assert.Contains("\"Node Type\": \"Sort\"", plan);
+        await transaction.RollbackAsync();
+    }
+
     [Fact]
     public async Task an_edited_cursor_is_a_422_not_another_page()
     {
