@@ -85,7 +85,7 @@ public sealed record JobFilter(
     /// above) can give that order, and the plain createdAt index, which would hand out every other service's jobs on the
     /// way, cannot (PostgreSQL drops a column compared with = from the order, and then took either). The planner chose
     /// that index for a service holding most jobs, and its first page then read through all the jobs other services
-    /// created since that service's newest: 72-139 ms against 2-4 ms in the bench's search phase (bench/README.md,
+    /// created since that service's newest: 72-139 ms against 2-5 ms in the bench's search phase (bench/README.md,
     /// "A service's first page through other services' jobs").
     /// </summary>
     private string OrderBy => ServiceId is null ? $"{CreatedAt} desc, d.id desc" : $"d.service_id desc, {CreatedAt} desc, d.id desc";
