@@ -52,9 +52,6 @@ public sealed class JobStreamAppend(Job before, IReadOnlyList<object> events)
     private StreamAction? _stream;
     private IUnitOfWork? _unitOfWork;
 
-    /// <summary>The job the events were decided from (version 0: a new stream).</summary>
-    public Job Before => before;
-
     /// <summary>The job as this append leaves it.</summary>
     public Job After { get; } = before.Then(events);
 
