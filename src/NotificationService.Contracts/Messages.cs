@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+
 namespace NotificationService.Contracts;
 
 /// <summary>
@@ -29,7 +31,14 @@ public static class Topology
     /// <summary>The queue an adapter instance's workers compete on; stored on the adapter when it is created.</summary>
     public static string QueueFor(string adapterName) => $"ns.adapter.{adapterName}";
 
-    public static Uri QueueUri(string queue) => new($"rabbitmq://queue/{queue}");
+    /// <summary>
+    /// One instance per queue: every job's envelope refers to it until the broker confirms the job, and a parsed Uri is
+    /// about 300 bytes (thousands of them while a flood waits for the broker).
+    /// </summary>
+    public static Uri QueueUri(string queue) => QueueUris.GetOrAdd(queue, static q => new Uri($"rabbitmq://queue/{q}"));
+
+    // Adapters are few (an admin creates each), so this never needs trimming.
+    private static readonly ConcurrentDictionary<string, Uri> QueueUris = new();
 
     public static Uri RetryUri(string queue) => new($"rabbitmq://exchange/{RetryExchange}/routing/{queue}");
 }

@@ -105,6 +105,40 @@ public sealed class when_the_broker_is_down(SystemFixture system) : IntegrationC
     }
 
     /// <summary>
+    /// The same bound counted in messages: offers of 100 targets reach <see cref="BackgroundSends.MaxMessagesInFlight"/>
+    /// long before <see cref="BackgroundSends.MaxInFlight"/> sends, and each waiting message is held in the core's memory.
+    /// </summary>
+    [Fact]
+    public async Task past_the_messages_in_flight_an_offer_waits_for_its_own_send_again()
+    {
+        const int targets = 100;
+        var offers = BackgroundSends.MaxMessagesInFlight / targets;
+        Assert.True(offers < BackgroundSends.MaxInFlight);
+        var addresses = Enumerable.Range(0, offers * targets + 1).Select(i => $"many-{i}@example.test").ToList();
+        var jobIds = new List<Guid>();
+        Task<OfferAccepted> held;
+        await using (await BlockPublishersAsync())
+        {
+            foreach (var chunk in addresses.Take(offers * targets).Chunk(targets))
+            {
+                var offer = await System.CreateOfferAsync(System.Tenant,
+                        new { targets = chunk.Select(to => ClientApi.EmailTarget(System.Email.Name, to)).ToArray() })
+                    .WaitAsync(TimeSpan.FromSeconds(10));
+                jobIds.AddRange(offer.Jobs.Select(j => j.Id));
+            }
+            held = System.CreateOfferAsync(System.Tenant, new { targets = new[] { ClientApi.EmailTarget(System.Email.Name, addresses[^1]) } });
+            // A fixed wait: what it shows is the answer NOT coming while the broker blocks.
+            await Task.Delay(TimeSpan.FromSeconds(3));
+            Assert.False(held.IsCompleted);
+        }
+
+        jobIds.Add((await held.WaitAsync(TimeSpan.FromSeconds(30))).Jobs[0].Id);
+        foreach (var jobId in jobIds)
+            Assert.Equal(JobState.Finished, (await System.WaitForTerminalAsync(System.Tenant, jobId, TimeSpan.FromSeconds(120))).State);
+        Assert.All(addresses, to => Assert.Single(System.Smtp.To(to)));
+    }
+
+    /// <summary>
     /// A memory alarm (high watermark 0): RabbitMQ blocks every publishing connection until the watermark is set back,
     /// which disposing the result does.
     /// </summary>
