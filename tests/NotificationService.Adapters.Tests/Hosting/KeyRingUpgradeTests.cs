@@ -12,8 +12,16 @@ using NotificationService.Hosting;
 namespace NotificationService.Adapters.Tests.Hosting;
 
 /// <summary>A key ring from before the certificate: its current key is replaced by an encrypted one, old secrets still decrypt.</summary>
-public sealed class KeyRingUpgradeTests
+public sealed class KeyRingUpgradeTests : IDisposable
 {
+    // The certificates' files (private keys included) are deleted with the test, not left in the temp folder.
+    private readonly List<DirectoryInfo> _folders = [];
+
+    public void Dispose()
+    {
+        foreach (var folder in _folders) folder.Delete(recursive: true);
+    }
+
     // The time of each check is taken after the keys it looks at were made (by the real clock), so they are active.
     private static DateTimeOffset Now => DateTimeOffset.UtcNow;
 
@@ -63,9 +71,10 @@ public sealed class KeyRingUpgradeTests
     }
 
     /// <summary>Data Protection as <see cref="DataProtectionConfiguration.AddAdapterSecrets"/> sets it up, over an in-memory key ring.</summary>
-    private static ServiceProvider Services(InMemoryKeyRing ring, X509Certificate2? certificate, X509Certificate2? previous = null)
+    private ServiceProvider Services(InMemoryKeyRing ring, X509Certificate2? certificate, X509Certificate2? previous = null)
     {
         var folder = Directory.CreateTempSubdirectory("ns-keyring-test-");
+        _folders.Add(folder);
         var settings = new Dictionary<string, string?>();
         if (certificate is not null) settings["DataProtection:CertificatePath"] = Pfx(folder, "current", certificate);
         if (previous is not null) settings["DataProtection:PreviousCertificatePath"] = Pfx(folder, "previous", previous);
