@@ -29,7 +29,11 @@ public static class TestEnvironment
         if (Optional("DataProtection__CertificatePath") is not null) return;
         var folder = Directory.CreateTempSubdirectory("ns-test-keyring-"); // mode 700
         // Its private key is not left behind in the temp folder: the processes the tests start have ended by then.
-        AppDomain.CurrentDomain.ProcessExit += (_, _) => folder.Delete(recursive: true);
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            try { folder.Delete(recursive: true); }
+            catch (IOException) { } // already gone
+        };
         using var rsa = RSA.Create(2048);
         var request = new CertificateRequest("CN=notification-service key ring (tests)", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
         using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddYears(1));

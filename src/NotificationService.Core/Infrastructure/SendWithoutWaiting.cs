@@ -87,7 +87,8 @@ public sealed class BackgroundSends(ILogger<BackgroundSends> logger) : IHostedSe
         return Task.CompletedTask;
     }
 
-    // An offer of more messages than the bound (a service's jobsPerOffer may be up to 10,000) goes alone.
+    // An offer of more messages than the bound (a service's jobsPerOffer may be up to 10,000) goes to the background only
+    // when no other send is there.
     private bool TryReserve(int messages)
     {
         if (!_slots.Wait(0)) return false;
