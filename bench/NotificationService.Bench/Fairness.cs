@@ -35,18 +35,21 @@ public static class Fairness
 
         var floodIds = new ConcurrentBag<Guid>();
         var lightIds = new ConcurrentBag<Guid>();
+        var lightAcceptMs = new ConcurrentBag<double>();
         var lightFailed = 0;
         var started = Stopwatch.GetTimestamp();
 
-        async Task<bool> PostAsync(string key, int targets, ConcurrentBag<Guid> into, int n)
+        async Task<bool> PostAsync(string key, int targets, ConcurrentBag<Guid> into, int n, ConcurrentBag<double>? acceptMs = null)
         {
             var body = new { targets = Enumerable.Range(0, targets).Select(i => new { adapter = adapter.Name, @params = new { payload = new { n, i } } }).ToArray() };
             using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(stack.CoreUrls[0], "/v1/offers")) { Content = JsonContent.Create(body) };
             request.Headers.Authorization = new("Bearer", key);
+            var t0 = Stopwatch.GetTimestamp();
             try
             {
                 using var response = await stack.Http.SendAsync(request);
                 if ((int)response.StatusCode != 202) return false;
+                acceptMs?.Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
                 foreach (var job in (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("jobs").EnumerateArray()) into.Add(job.GetProperty("id").GetGuid());
                 return true;
             }
@@ -72,7 +75,7 @@ public static class Fairness
             var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), due);
             if (wait > TimeSpan.Zero) await Task.Delay(wait);
             var n = i;
-            lightPosts.Add(Task.Run(async () => { if (!await PostAsync(tenantB, 1, lightIds, n)) Interlocked.Increment(ref lightFailed); }));
+            lightPosts.Add(Task.Run(async () => { if (!await PostAsync(tenantB, 1, lightIds, n, lightAcceptMs)) Interlocked.Increment(ref lightFailed); }));
         }
         await flood;
         await Task.WhenAll(lightPosts);
@@ -96,10 +99,10 @@ public static class Fairness
 
         var met = missing == 0 && lightFailed == 0 && percentiles.P99 < BoundMs;
         var result = new FairnessResult($"tenant A floods {floodJobs} jobs, tenant B 10 offers/s", floodIds.Count, Math.Round(floodRate, 1),
-            light.Length, lightFailed, percentiles, BoundMs, met);
+            light.Length, lightFailed, percentiles, BoundMs, met, Percentiles.Of(lightAcceptMs.ToArray()));
         Console.WriteLine($"   A: {floodIds.Count} jobs accepted, delivered at {result.FloodDeliveredJobsPerSecond} jobs/s; " +
                           $"B: {light.Length} jobs ({lightFailed} requests failed, {missing} not finished), queued->finished p50 {percentiles.P50} ms, " +
-                          $"p99 {percentiles.P99} ms (bound < {BoundMs} ms: {(met ? "met" : "MISSED")})");
+                          $"p99 {percentiles.P99} ms (bound < {BoundMs} ms: {(met ? "met" : "MISSED")}), accept p50 {result.LightAcceptMs!.P50} ms, p99 {result.LightAcceptMs.P99} ms");
         return result;
     }
 

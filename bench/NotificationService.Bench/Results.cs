@@ -46,7 +46,7 @@ public sealed record MillionResult(
 
 public sealed record FairnessResult(
     string Name, int FloodJobs, double FloodDeliveredJobsPerSecond, int LightJobs, int LightFailedRequests, Percentiles LightQueuedToFinishedMs,
-    double BoundMs, bool Met);
+    double BoundMs, bool Met, Percentiles? LightAcceptMs = null);
 
 public sealed record SearchTiming(string Query, int Items, Percentiles Ms);
 public sealed record SearchResult(int TenantJobs, int OtherJobs, double SeedSeconds, IReadOnlyList<SearchTiming> Timings);

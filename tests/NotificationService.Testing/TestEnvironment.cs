@@ -32,7 +32,7 @@ public static class TestEnvironment
         AppDomain.CurrentDomain.ProcessExit += (_, _) =>
         {
             try { folder.Delete(recursive: true); }
-            catch (IOException) { } // already gone
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // gone already, or not ours to delete
         };
         using var rsa = RSA.Create(2048);
         var request = new CertificateRequest("CN=notification-service key ring (tests)", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);

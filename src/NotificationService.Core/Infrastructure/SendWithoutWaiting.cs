@@ -70,6 +70,9 @@ public sealed class BackgroundSends(ILogger<BackgroundSends> logger) : IHostedSe
     private readonly SemaphoreSlim _slots = new(MaxInFlight);
     private int _messages;
 
+    /// <summary>The sends in the background now: one ends after its broker confirms and its outbox rows are deleted.</summary>
+    public int InFlight => MaxInFlight - _slots.CurrentCount;
+
     /// <summary>Starts the flush on the thread pool and returns, or, with no room left, returns the flush itself.</summary>
     public Task FlushAsync(MartenOutbox outbox)
     {
@@ -125,11 +128,11 @@ public sealed class BackgroundSends(ILogger<BackgroundSends> logger) : IHostedSe
     {
         try
         {
-            while (_slots.CurrentCount < MaxInFlight) await Task.Delay(10, cancellationToken);
+            while (InFlight > 0) await Task.Delay(10, cancellationToken);
         }
         catch (OperationCanceledException)
         {
-            logger.LogWarning("Stopped with {Count} sends in flight; their outbox rows stay for Wolverine's recovery", MaxInFlight - _slots.CurrentCount);
+            logger.LogWarning("Stopped with {Count} sends in flight; their outbox rows stay for Wolverine's recovery", InFlight);
         }
     }
 }
