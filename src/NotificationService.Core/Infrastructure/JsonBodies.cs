@@ -37,12 +37,12 @@ public static partial class JsonBodies
 
         // The body is at most RequestLimits.MaxBodyBytes (refused with 413 before this), so it is held whole in memory
         // and handed on from there; a body of unknown length the size limit already buffered is used as it is.
-        if (context.Request.Body is not MemoryStream buffer)
+        if (context.Request.Body is not MemoryStream && !await PooledBody.ReadAsync(context, RequestLimits.MaxBodyBytes))
         {
-            buffer = new MemoryStream();
-            await context.Request.Body.CopyToAsync(buffer, context.RequestAborted);
-            context.Request.Body = buffer;
+            await RequestLimits.TooLarge(context); // a body longer than its Content-Length said, where no Kestrel stops it
+            return;
         }
+        var buffer = (MemoryStream)context.Request.Body;
         buffer.Position = 0;
         if (buffer.Length == 0) { await next(context); return; } // RequireBody answers a missing body
 

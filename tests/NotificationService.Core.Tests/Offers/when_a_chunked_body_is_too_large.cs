@@ -20,7 +20,7 @@ public sealed class when_a_chunked_body_is_too_large
     public async Task real_kestrel_answers_413_with_a_problem_not_500()
     {
         var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseKestrel(k => k.Limits.MaxRequestBodySize = RequestLimits.MaxBodyBytes).UseUrls("http://127.0.0.1:0");
+        builder.WebHost.UseKestrel(k => k.Limits.MaxRequestBodySize = RequestLimits.ServerMaxBodyBytes).UseUrls("http://127.0.0.1:0");
         builder.Services.AddProblemDetails();
         await using var app = builder.Build();
         app.UseExceptionHandler();
@@ -56,7 +56,7 @@ public sealed class when_a_chunked_body_is_too_large
     public async Task real_kestrel_answers_a_broken_chunk_size_with_400_not_500(string size)
     {
         var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseKestrel(k => k.Limits.MaxRequestBodySize = RequestLimits.MaxBodyBytes).UseUrls("http://127.0.0.1:0");
+        builder.WebHost.UseKestrel(k => k.Limits.MaxRequestBodySize = RequestLimits.ServerMaxBodyBytes).UseUrls("http://127.0.0.1:0");
         builder.Services.AddProblemDetails();
         builder.Services.AddExceptionHandler<MalformedRequestHandler>();
         await using var app = builder.Build();
@@ -74,6 +74,51 @@ public sealed class when_a_chunked_body_is_too_large
         var response = await new StreamReader(stream).ReadLineAsync();
 
         Assert.StartsWith("HTTP/1.1 400", response);
+        await app.StopAsync();
+    }
+
+    /// <summary>
+    /// The body is read into pooled arrays that grow from 4 KB and are copied on the way: every byte must reach the
+    /// endpoint in order, at each growth step and up to exactly the limit, and one byte more is refused.
+    /// </summary>
+    [Theory]
+    [InlineData(0)]
+    [InlineData(4095)]
+    [InlineData(4096)]
+    [InlineData(4097)]
+    [InlineData(300_000)]
+    [InlineData(1_048_575)] // Kestrel alone, at the limit, refused this one
+    [InlineData((int)RequestLimits.MaxBodyBytes)]
+    public async Task real_kestrel_hands_the_endpoint_every_byte_of_a_chunked_body_up_to_the_limit(int size)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseKestrel(k => k.Limits.MaxRequestBodySize = RequestLimits.ServerMaxBodyBytes).UseUrls("http://127.0.0.1:0");
+        builder.Services.AddProblemDetails();
+        await using var app = builder.Build();
+        app.UseExceptionHandler();
+        app.UseBodySizeLimit();
+        app.MapPost("/v1/offers", async (HttpContext context) =>
+        {
+            var received = new MemoryStream();
+            await context.Request.Body.CopyToAsync(received);
+            return Results.Text(Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(received.ToArray())));
+        });
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        using var http = new HttpClient { BaseAddress = new Uri(address) };
+        var body = new byte[size + 1];
+        new Random(size).NextBytes(body);
+
+        using var exact = new StreamContent(new UnknownLengthStream(body[..size]));
+        using var response = await http.PostAsync("/v1/offers", exact);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(body.AsSpan(0, size))), await response.Content.ReadAsStringAsync());
+
+        if (size == RequestLimits.MaxBodyBytes)
+        {
+            using var over = new StreamContent(new UnknownLengthStream(body));
+            Assert.Equal(HttpStatusCode.RequestEntityTooLarge, (await http.PostAsync("/v1/offers", over)).StatusCode);
+        }
         await app.StopAsync();
     }
 
