@@ -92,7 +92,7 @@ builder.Services.AddCallbacks(callbacks);
 builder.Services.AddFallbackChains();
 builder.Services.AddOperations(builder.Configuration);
 builder.Services.AddConsole();
-builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = RequestLimits.ServerMaxBodyBytes);
+builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = RequestLimits.MaxBodyBytes);
 builder.Services.AddNotificationOpenApi();
 builder.Services.AddNotificationHealthChecks(postgres, rabbitMq);
 builder.Services.AddLiveWorkerStatus(builder.Configuration, rabbitMq);

@@ -45,9 +45,10 @@ public static partial class JsonBodies
         var buffer = (MemoryStream)context.Request.Body;
         buffer.Position = 0;
         if (buffer.Length == 0) { await next(context); return; } // RequireBody answers a missing body
+        ArraySegment<byte> body = buffer.TryGetBuffer(out var visible) ? visible : buffer.ToArray();
 
         var options = context.RequestServices.GetRequiredService<IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions>>().Value.SerializerOptions;
-        if (Check(buffer.GetBuffer().AsSpan(0, (int)buffer.Length), requestType, options) is { } problem)
+        if (Check(body, requestType, options) is { } problem)
         {
             await Problems.WriteAsync(context, problem);
             return;

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Mvc;
 
 namespace NotificationService.Core.Infrastructure;
@@ -8,14 +9,16 @@ public static class RequestLimits
     public const long MaxBodyBytes = 1024 * 1024;
 
     /// <summary>
-    /// Kestrel's own limit, a backstop above <see cref="MaxBodyBytes"/>: Kestrel counts a chunked body so that it refused
-    /// one a few hundred bytes under the limit (1,048,575 bytes: 413), so the exact check is ours (<see cref="UseBodySizeLimit"/>).
+    /// Kestrel's limit for a body of unknown length, only a backstop: Kestrel counts a chunked body's framing (size lines,
+    /// line ends) with its data, up to six bytes per byte sent in one-byte chunks, so at <see cref="MaxBodyBytes"/> it
+    /// refused chunked bodies under it (1,048,575 bytes in HttpClient's chunks). The exact check, on the data, is ours.
     /// </summary>
-    public const long ServerMaxBodyBytes = MaxBodyBytes + 64 * 1024;
+    public const long ChunkedWireBytes = 8 * MaxBodyBytes;
 
     /// <summary>
-    /// 413 with a problem body for a body over the limit: a declared length is refused before reading; a chunked body is
-    /// read up to one byte past the limit. Kestrel enforces the same limit itself; this also covers the test server.
+    /// 413 with a problem body for a body over the limit: a declared length is refused before reading; a body of unknown
+    /// length is read up to one byte past the limit (Kestrel stops its wire bytes at <see cref="ChunkedWireBytes"/>), and
+    /// then the connection is closed, as the rest of the body is not read. This also covers the test server.
     /// </summary>
     public static IApplicationBuilder UseBodySizeLimit(this IApplicationBuilder app) => app.Use(async (context, next) =>
     {
@@ -23,13 +26,20 @@ public static class RequestLimits
         if (request.ContentLength > MaxBodyBytes) { await TooLarge(context); return; }
         if (request.ContentLength is null && (request.Headers.TransferEncoding.Count > 0 || !HttpMethods.IsGet(request.Method)))
         {
+            if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } server) server.MaxRequestBodySize = ChunkedWireBytes;
             try
             {
-                if (!await PooledBody.ReadAsync(context, MaxBodyBytes)) { await TooLarge(context); return; }
+                if (!await PooledBody.ReadAsync(context, MaxBodyBytes))
+                {
+                    // The rest of the body is still on the connection: a client that sent its next request after it would
+                    // have it read as this body's remainder.
+                    context.Response.Headers.Connection = "close";
+                    await TooLarge(context); return;
+                }
             }
             catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
             {
-                // Kestrel counts a chunked body against the same limit and throws before the check above sees it.
+                // Past ChunkedWireBytes on the wire (tiny chunks, long chunk extensions): Kestrel closes the connection.
                 await TooLarge(context); return;
             }
         }
