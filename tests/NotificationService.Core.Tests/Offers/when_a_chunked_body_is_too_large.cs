@@ -19,21 +19,14 @@ public sealed class when_a_chunked_body_is_too_large
     [Fact]
     public async Task real_kestrel_answers_413_with_a_problem_not_500()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseKestrel(k => k.Limits.MaxRequestBodySize = RequestLimits.MaxBodyBytes).UseUrls("http://127.0.0.1:0");
-        builder.Services.AddProblemDetails();
-        await using var app = builder.Build();
-        app.UseExceptionHandler();
-        app.UseBodySizeLimit();
-        app.MapPost("/v1/offers", async (HttpContext context) =>
+        var (app, address) = await StartAsync(async (HttpContext context) =>
         {
             await context.Request.Body.CopyToAsync(Stream.Null);
             return Results.Accepted();
         });
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        await using var running = app;
 
-        using var http = new HttpClient { BaseAddress = new Uri(address) };
+        using var http = new HttpClient { BaseAddress = address };
         // A stream of unknown length is sent chunked, with no Content-Length to refuse up front.
         using var content = new StreamContent(new UnknownLengthStream(new byte[1_200_000]));
         content.Headers.ContentType = new("application/json");
@@ -55,16 +48,8 @@ public sealed class when_a_chunked_body_is_too_large
     [InlineData("ffffffffffffffffffff")] // overflows: Kestrel throws an IOException here, not a BadHttpRequestException
     public async Task real_kestrel_answers_a_broken_chunk_size_with_400_not_500(string size)
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseKestrel(k => k.Limits.MaxRequestBodySize = RequestLimits.MaxBodyBytes).UseUrls("http://127.0.0.1:0");
-        builder.Services.AddProblemDetails();
-        builder.Services.AddExceptionHandler<MalformedRequestHandler>();
-        await using var app = builder.Build();
-        app.UseExceptionHandler();
-        app.UseBodySizeLimit();
-        app.MapPost("/v1/offers", () => Results.Accepted());
-        await app.StartAsync();
-        var address = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+        var (app, address) = await StartAsync(() => Results.Accepted());
+        await using var running = app;
 
         using var client = new System.Net.Sockets.TcpClient();
         await client.ConnectAsync(address.Host, address.Port);
@@ -94,21 +79,14 @@ public sealed class when_a_chunked_body_is_too_large
     [InlineData((int)RequestLimits.MaxBodyBytes, 16)]
     public async Task real_kestrel_hands_the_endpoint_every_byte_of_a_chunked_body_up_to_the_limit(int size, int chunk)
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseKestrel(k => k.Limits.MaxRequestBodySize = RequestLimits.MaxBodyBytes).UseUrls("http://127.0.0.1:0");
-        builder.Services.AddProblemDetails();
-        await using var app = builder.Build();
-        app.UseExceptionHandler();
-        app.UseBodySizeLimit();
-        app.MapPost("/v1/offers", async (HttpContext context) =>
+        var (app, address) = await StartAsync(async (HttpContext context) =>
         {
             var received = new MemoryStream();
             await context.Request.Body.CopyToAsync(received);
             return Results.Text(Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(received.ToArray())));
         });
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        using var http = new HttpClient { BaseAddress = new Uri(address) };
+        await using var running = app;
+        using var http = new HttpClient { BaseAddress = address };
         var body = new byte[size + 1];
         new Random(size).NextBytes(body);
 
@@ -132,6 +110,21 @@ public sealed class when_a_chunked_body_is_too_large
             await SendExact();
         }
         await app.StopAsync();
+    }
+
+    /// <summary>The core's body-limit step and exception handling in a real Kestrel on a loopback port, with one endpoint.</summary>
+    private static async Task<(WebApplication App, Uri Address)> StartAsync(Delegate offers)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseKestrel(k => k.Limits.MaxRequestBodySize = RequestLimits.MaxBodyBytes).UseUrls("http://127.0.0.1:0");
+        builder.Services.AddProblemDetails();
+        builder.Services.AddExceptionHandler<MalformedRequestHandler>();
+        var app = builder.Build();
+        app.UseExceptionHandler();
+        app.UseBodySizeLimit();
+        app.MapPost("/v1/offers", offers);
+        await app.StartAsync();
+        return (app, new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()));
     }
 
     /// <summary>A stream HttpClient cannot measure, so it sends it chunked, in chunks of at most <paramref name="chunk"/> bytes.</summary>
