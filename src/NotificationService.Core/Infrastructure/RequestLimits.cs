@@ -31,8 +31,8 @@ public static class RequestLimits
             {
                 if (!await PooledBody.ReadAsync(context, MaxBodyBytes))
                 {
-                    // The rest of the body is still on the connection: a client that sent its next request after it would
-                    // have it read as this body's remainder.
+                    // The rest of the body is still on the connection, which must not carry another request: without this,
+                    // a client's next request on it ended prematurely (seen in CI).
                     context.Response.Headers.Connection = "close";
                     await TooLarge(context); return;
                 }
