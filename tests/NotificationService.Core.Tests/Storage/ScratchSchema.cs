@@ -29,14 +29,7 @@ public sealed class ScratchSchema(string prefix, Action<StoreOptions>? configure
         return store;
     }
 
-    public async Task ExecuteAsync(string sql, params object[] values)
-    {
-        await using var connection = new NpgsqlConnection(ScratchTable.Postgres);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
-        foreach (var value in values) command.Parameters.Add(new NpgsqlParameter { Value = value });
-        await command.ExecuteNonQueryAsync();
-    }
+    public Task ExecuteAsync(string sql, params object[] values) => ScratchTable.RunAsync(sql, values);
 
     public async Task<List<string>> IndexDefinitionsAsync(string table)
     {

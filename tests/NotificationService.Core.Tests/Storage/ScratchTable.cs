@@ -20,10 +20,25 @@ public sealed class ScratchTable(string prefix, string columns)
 
     public Task DropAsync() => RunAsync($"DROP SCHEMA IF EXISTS {_schema} CASCADE");
 
-    private static async Task RunAsync(string sql)
+    /// <summary>
+    /// Runs DDL, again when PostgreSQL picks it as a deadlock's victim: other test classes create, alter and drop
+    /// schemas, tables and triggers at the same time, and PostgreSQL rolls the victim's statement back whole, so running
+    /// it again is safe (CI once failed here: 40P01 in this class's set-up or clean-up, beside other classes' DDL).
+    /// </summary>
+    internal static async Task RunAsync(string sql, params object[] values)
     {
-        await using var connection = new NpgsqlConnection(Postgres);
-        await connection.OpenAsync();
-        await new NpgsqlCommand(sql, connection).ExecuteNonQueryAsync();
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await using var connection = new NpgsqlConnection(Postgres);
+                await connection.OpenAsync();
+                await using var command = new NpgsqlCommand(sql, connection);
+                foreach (var value in values) command.Parameters.Add(new NpgsqlParameter { Value = value });
+                await command.ExecuteNonQueryAsync();
+                return;
+            }
+            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.DeadlockDetected && attempt < 5) { }
+        }
     }
 }
