@@ -11,15 +11,15 @@ using NotificationService.Core.Infrastructure;
 namespace NotificationService.Core.Tests.Offers;
 
 /// <summary>
-/// The in-process test server has no Kestrel, and Kestrel counts and frames a chunked body itself, so this runs the
-/// core's body-limit step in a real Kestrel on a loopback port with the core's limit and exception handler.
+/// The in-process test server has no Kestrel, and Kestrel counts and frames a chunked body itself, so these run in a
+/// real Kestrel (<see cref="RealKestrel"/>).
 /// </summary>
 public sealed class when_a_chunked_body_is_too_large
 {
     [Fact]
     public async Task real_kestrel_answers_413_with_a_problem_not_500()
     {
-        var (app, address) = await StartAsync(async (HttpContext context) =>
+        var (app, address) = await RealKestrel.StartAsync(async (HttpContext context) =>
         {
             await context.Request.Body.CopyToAsync(Stream.Null);
             return Results.Accepted();
@@ -28,7 +28,7 @@ public sealed class when_a_chunked_body_is_too_large
 
         using var http = new HttpClient { BaseAddress = address };
         // A stream of unknown length is sent chunked, with no Content-Length to refuse up front.
-        using var content = new StreamContent(new UnknownLengthStream(new byte[1_200_000]));
+        using var content = new StreamContent(new RealKestrel.UnknownLengthStream(new byte[1_200_000]));
         content.Headers.ContentType = new("application/json");
         using var response = await http.PostAsync("/v1/offers", content);
 
@@ -37,7 +37,7 @@ public sealed class when_a_chunked_body_is_too_large
         Assert.Equal(413, problem.GetProperty("status").GetInt32());
         Assert.True(problem.TryGetProperty("traceId", out _), problem.ToString());
 
-        using var small = new StreamContent(new UnknownLengthStream(new byte[1000]));
+        using var small = new StreamContent(new RealKestrel.UnknownLengthStream(new byte[1000]));
         Assert.Equal(HttpStatusCode.Accepted, (await http.PostAsync("/v1/offers", small)).StatusCode);
         await app.StopAsync();
     }
@@ -48,7 +48,7 @@ public sealed class when_a_chunked_body_is_too_large
     [InlineData("ffffffffffffffffffff")] // overflows: Kestrel throws an IOException here, not a BadHttpRequestException
     public async Task real_kestrel_answers_a_broken_chunk_size_with_400_not_500(string size)
     {
-        var (app, address) = await StartAsync(() => Results.Accepted());
+        var (app, address) = await RealKestrel.StartAsync(() => Results.Accepted());
         await using var running = app;
 
         using var client = new System.Net.Sockets.TcpClient();
@@ -79,7 +79,7 @@ public sealed class when_a_chunked_body_is_too_large
     [InlineData((int)RequestLimits.MaxBodyBytes, 16)]
     public async Task real_kestrel_hands_the_endpoint_every_byte_of_a_chunked_body_up_to_the_limit(int size, int chunk)
     {
-        var (app, address) = await StartAsync(async (HttpContext context) =>
+        var (app, address) = await RealKestrel.StartAsync(async (HttpContext context) =>
         {
             var received = new MemoryStream();
             await context.Request.Body.CopyToAsync(received);
@@ -93,7 +93,7 @@ public sealed class when_a_chunked_body_is_too_large
         var hash = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(body.AsSpan(0, size)));
         async Task SendExact()
         {
-            using var exact = new StreamContent(new UnknownLengthStream(body[..size], chunk));
+            using var exact = new StreamContent(new RealKestrel.UnknownLengthStream(body[..size], chunk));
             using var response = await http.PostAsync("/v1/offers", exact);
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
             Assert.Equal(hash, await response.Content.ReadAsStringAsync());
@@ -102,7 +102,7 @@ public sealed class when_a_chunked_body_is_too_large
 
         if (size == RequestLimits.MaxBodyBytes)
         {
-            using var over = new StreamContent(new UnknownLengthStream(body, chunk));
+            using var over = new StreamContent(new RealKestrel.UnknownLengthStream(body, chunk));
             using var refused = await http.PostAsync("/v1/offers", over);
             Assert.Equal(HttpStatusCode.RequestEntityTooLarge, refused.StatusCode);
             // The rest of the refused body is left unread, so the connection must not carry another request.
@@ -110,34 +110,5 @@ public sealed class when_a_chunked_body_is_too_large
             await SendExact();
         }
         await app.StopAsync();
-    }
-
-    /// <summary>The core's body-limit step and exception handling in a real Kestrel on a loopback port, with one endpoint.</summary>
-    private static async Task<(WebApplication App, Uri Address)> StartAsync(Delegate offers)
-    {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseKestrel(k => k.Limits.MaxRequestBodySize = RequestLimits.MaxBodyBytes).UseUrls("http://127.0.0.1:0");
-        builder.Services.AddProblemDetails();
-        builder.Services.AddExceptionHandler<MalformedRequestHandler>();
-        var app = builder.Build();
-        app.UseExceptionHandler();
-        app.UseBodySizeLimit();
-        app.MapPost("/v1/offers", offers);
-        await app.StartAsync();
-        return (app, new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()));
-    }
-
-    /// <summary>A stream HttpClient cannot measure, so it sends it chunked, in chunks of at most <paramref name="chunk"/> bytes.</summary>
-    private sealed class UnknownLengthStream(byte[] data, int chunk = int.MaxValue) : MemoryStream(data)
-    {
-        public override int Read(byte[] buffer, int offset, int count) => base.Read(buffer, offset, Math.Min(count, chunk));
-        public override int Read(Span<byte> buffer) => base.Read(buffer[..Math.Min(buffer.Length, chunk)]);
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            base.ReadAsync(buffer, offset, Math.Min(count, chunk), cancellationToken);
-        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
-            base.ReadAsync(buffer[..Math.Min(buffer.Length, chunk)], cancellationToken);
-        public override bool CanSeek => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => base.Position; set => throw new NotSupportedException(); }
     }
 }
