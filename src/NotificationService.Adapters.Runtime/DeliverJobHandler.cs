@@ -39,7 +39,7 @@ public static partial class DeliverJobHandler
         await journal.AppendAsync(message.JobId, loaded =>
         {
             (job, pickUp) = (loaded, JobLifecycle.OnPickUp(loaded, worker.Node, clock.GetUtcNow(), message.Generation, worker.AdapterId));
-            // The job as this start commits it, copied now: the commit's projection applies the events to `loaded` itself.
+            // The job as this start commits it: JobStreamAppend stores the same Then of these events; `loaded` stays as read.
             held = pickUp is PickUp.Send started ? loaded!.AfterStart(started.Events) : null;
             return pickUp switch
             {

@@ -30,7 +30,8 @@ public sealed class PooledBody : IDisposable
         {
             if (body._length == body._array.Length)
             {
-                // One byte past the limit is enough to know a body is over it.
+                // An array of limit + 1 is the last one: a body that fills it is over the limit. (The pool rounds that
+                // up to 2 MiB, so the read that finds it may take more; the check is on the length read.)
                 var larger = ArrayPool<byte>.Shared.Rent((int)Math.Min(2L * body._array.Length, limit + 1));
                 body._array.AsSpan(0, body._length).CopyTo(larger);
                 Return(body._array, body._length);

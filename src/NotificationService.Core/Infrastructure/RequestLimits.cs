@@ -17,8 +17,8 @@ public static class RequestLimits
 
     /// <summary>
     /// 413 with a problem body for a body over the limit: a declared length is refused before reading; a body of unknown
-    /// length is read up to one byte past the limit (Kestrel stops its wire bytes at <see cref="ChunkedWireBytes"/>), and
-    /// then the connection is closed, as the rest of the body is not read. This also covers the test server.
+    /// length is read until it is past the limit, at most one read beyond it (Kestrel stops its wire bytes at
+    /// <see cref="ChunkedWireBytes"/>), and then the connection is closed, as the rest of the body is not read. This also covers the test server.
     /// </summary>
     public static IApplicationBuilder UseBodySizeLimit(this IApplicationBuilder app) => app.Use(async (context, next) =>
     {
