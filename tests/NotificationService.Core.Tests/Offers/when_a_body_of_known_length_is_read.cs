@@ -88,8 +88,8 @@ public sealed class when_a_body_of_known_length_is_read
         var (app, address) = await StartAsync();
         await using var running = app;
         using var http = new HttpClient { BaseAddress = address };
-        // Sizes across the pool's buckets, half of them chunked, many at once and in waves, so arrays are handed back
-        // and rented again while other requests still read theirs.
+        // Sizes across the pool's buckets, half of them chunked, all 400 at once, so arrays are handed back and rented
+        // again while other requests still read theirs.
         var notes = Enumerable.Range(0, 400).Select(i => (Note: NoteOf(12 + new Random(i).Next(200_000), 1000 + i), Chunked: i % 2 == 0)).ToArray();
 
         var answers = await Task.WhenAll(notes.Select(async n =>
