@@ -171,6 +171,11 @@ public sealed class when_the_console_is_used_with_assistive_technology(SystemFix
         Assert.NotEqual("none", await jobsLink.EvaluateAsync<string>("a => getComputedStyle(a).outlineStyle"));
         await page.Keyboard.PressAsync("Enter");
         await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Jobs", Level = 1 })).ToBeVisibleAsync();
+        // As on the overview: the page draws its form before its results, and once they are drawn the app gives the page
+        // the focus if it is elsewhere. Typing before that could lose the focus midway (CI once timed out waiting for
+        // the search's address after Enter).
+        await Assertions.Expect(page.Locator("#jobs-count")).ToBeVisibleAsync();
+        await page.WaitForFunctionAsync("() => document.getElementById('main').contains(document.activeElement)");
 
         // A search submitted with Enter in a field: the filter goes into the address and the results follow it.
         var search = page.GetByRole(AriaRole.Form, new() { Name = "Search jobs" });
