@@ -2,12 +2,18 @@ using System.Buffers;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
+using System.IO.Pipelines;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using SmtpServer;
 using SmtpServer.ComponentModel;
+using SmtpServer.IO;
+using SmtpServer.Net;
 using SmtpServer.Protocol;
 using SmtpServer.Storage;
 
@@ -78,6 +84,7 @@ public sealed class Receivers : IAsyncDisposable
         var services = new SmtpServer.ComponentModel.ServiceProvider();
         var store = new CountingStore();
         services.Add(store);
+        services.Add(new NoDelayListenerFactory());
         var cts = new CancellationTokenSource();
         var smtp = new SmtpServer.SmtpServer(options, services).StartAsync(cts.Token);
         receivers = new Receivers(app, webhookPort, smtpPort, smtp, cts);
@@ -89,6 +96,58 @@ public sealed class Receivers : IAsyncDisposable
     {
         Count.AddOrUpdate(job, 1, (_, n) => n + 1);
         FirstAt.TryAdd(job, Stopwatch.GetTimestamp());
+    }
+
+    /// <summary>
+    /// SmtpServer's own listener leaves Nagle's algorithm on, and it writes each reply on its own. MailKit pipelines MAIL
+    /// FROM and RCPT TO, so the second reply waited for the client's delayed ACK of the first: 40-45 ms on every email
+    /// (strace of the email worker, bench/README.md "The bench's SMTP server held every second reply"). Servers such as
+    /// Postfix send the replies to a pipelined group together; a reply sent at once stands in for that here.
+    /// </summary>
+    private sealed class NoDelayListenerFactory : IEndpointListenerFactory
+    {
+        public IEndpointListener CreateListener(IEndpointDefinition endpoint)
+        {
+            var listener = new TcpListener(endpoint.Endpoint);
+            listener.Start();
+            return new Listener(listener);
+        }
+
+        private sealed class Listener(TcpListener listener) : IEndpointListener
+        {
+            public async Task<ISecurableDuplexPipe> GetPipeAsync(ISessionContext context, CancellationToken cancellationToken)
+            {
+                var client = await listener.AcceptTcpClientAsync(cancellationToken);
+                client.NoDelay = true;
+                context.Properties.Add(EndpointListener.LocalEndPointKey, client.Client.LocalEndPoint);
+                context.Properties.Add(EndpointListener.RemoteEndPointKey, client.Client.RemoteEndPoint);
+                return new PlainPipe(client);
+            }
+
+            public void Dispose() => listener.Stop();
+        }
+
+        /// <summary>The bench's server offers no STARTTLS, so its pipe is the plain stream (SmtpServer's own is internal).</summary>
+        private sealed class PlainPipe(TcpClient client) : ISecurableDuplexPipe
+        {
+            private readonly NetworkStream _stream = client.GetStream();
+            private PipeReader? _input;
+            private PipeWriter? _output;
+
+            public PipeReader Input => _input ??= PipeReader.Create(_stream);
+            public PipeWriter Output => _output ??= PipeWriter.Create(_stream);
+            public bool IsSecure => false;
+            public SslProtocols SslProtocol => SslProtocols.None;
+
+            public Task UpgradeAsync(X509Certificate certificate, SslProtocols protocols, CancellationToken cancellationToken) =>
+                throw new NotSupportedException("The bench's SMTP server has no TLS.");
+
+            public void Dispose()
+            {
+                _stream.Dispose();
+                client.Dispose();
+            }
+        }
     }
 
     private sealed class CountingStore : MessageStore
