@@ -84,9 +84,10 @@ public sealed class Stack : IAsyncDisposable
     }
 
     /// <summary>
-    /// Adapter:Parallelism of the workers whose phase names none (NS_BENCH_WORKER_PARALLELISM overrides it). 64, not 16:
-    /// a worker's group commit takes what is in flight, so with 64 its CPU per job fell by about half and the delivered
-    /// rate rose by a fifth (bench/README.md, "Worker parallelism: the group commit's batch").
+    /// Adapter:Parallelism of the workers whose phase names none, webhook and email alike (NS_BENCH_WORKER_PARALLELISM
+    /// overrides it). 64, not 16: a worker's group commit takes what is in flight, so with 64 the webhook worker's CPU per
+    /// job fell by about half and, in alternating profiles, the delivered rate rose by 16-25 % (bench/README.md, "Worker
+    /// parallelism: the group commit's batch").
     /// </summary>
     private static readonly int DefaultWorkerParallelism =
         int.TryParse(System.Environment.GetEnvironmentVariable("NS_BENCH_WORKER_PARALLELISM"), out var p) && p > 0 ? p : 64;
