@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using System.Reflection;
 using System.Security.Cryptography;
 using System.Text;
@@ -88,6 +89,7 @@ public static class Telemetry
             {
                 metrics.AddMeter(JobMetrics.MeterName, "Wolverine*", "Marten", "Npgsql")
                     .AddAspNetCoreInstrumentation().AddHttpClientInstrumentation().AddRuntimeInstrumentation()
+                    .AddView(BoundedCardinality)
                     .AddPrometheusExporter();
                 if (metricsOtlp) metrics.AddOtlpExporter();
             });
@@ -116,6 +118,27 @@ public static class Telemetry
         });
         return builder;
     }
+
+    /// <summary>
+    /// The most series one instrument keeps where its tags cannot name a tenant, an adapter, a remote host or a message
+    /// type: the runtime's, the database client's, Marten's and ASP.NET Core's own (the largest, routing, has one series
+    /// per route and outcome, about 80 routes). The SDK allocates a stream's whole limit of data points up front, 2,000
+    /// of them (144 KB) by default, for each of the process's 80-odd instruments; past the limit a stream adds its
+    /// measurements to one overflow series (<c>otel_metric_overflow="true"</c>) instead of a series of their own.
+    /// </summary>
+    public const int BoundedSeriesPerInstrument = 200;
+
+    /// <summary>
+    /// Meters whose instruments keep the SDK's default limit: their tags name services and adapters (ours), message types
+    /// and queues (Wolverine's), remote hosts (the HTTP client's, the resolver's: a callback URL is any tenant's host), or
+    /// every route by method and status (the server's request duration).
+    /// </summary>
+    private static readonly string[] OpenEndedMeters = [JobMetrics.MeterName, "Wolverine", "Microsoft.AspNetCore.Hosting", "System.Net.Http", "System.Net.NameResolution"];
+
+    private static MetricStreamConfiguration? BoundedCardinality(Instrument instrument) =>
+        OpenEndedMeters.Any(m => instrument.Meter.Name.StartsWith(m, StringComparison.Ordinal))
+            ? null
+            : new MetricStreamConfiguration { CardinalityLimit = BoundedSeriesPerInstrument };
 
     /// <summary>
     /// Prometheus' scrape endpoint. Its series name service ids and their volumes, so with <c>Telemetry:MetricsKey</c> set

@@ -167,6 +167,33 @@ public sealed partial class when_an_operator_watches_a_job(SystemFixture system)
     }
 
     [Fact]
+    public async Task library_instruments_keep_200_series_and_the_services_own_keep_the_sdks_2000()
+    {
+        // Meters named as the ones the core collects: Npgsql's tags name only its data sources, the service's own name tenants.
+        using var library = new System.Diagnostics.Metrics.Meter("Npgsql");
+        using var own = new System.Diagnostics.Metrics.Meter(JobMetrics.MeterName);
+        var suffix = Guid.NewGuid().ToString("N")[..12];
+        var bounded = library.CreateCounter<long>($"test.bounded.{suffix}");
+        var open = own.CreateCounter<long>($"test.open.{suffix}");
+        for (var i = 0; i < 250; i++)
+        {
+            bounded.Add(1, new KeyValuePair<string, object?>("k", i));
+            open.Add(1, new KeyValuePair<string, object?>("k", i));
+        }
+
+        string[] Samples(string text, string metric) => text.Split('\n').Where(l => l.StartsWith(metric + "{", StringComparison.Ordinal)).ToArray();
+        var scraped = await Eventually.Until(ScrapeCoreAsync,
+            text => Samples(text, $"test_bounded_{suffix}_total").Length > 0 && Samples(text, $"test_open_{suffix}_total").Length > 0, what: "both test counters");
+        var boundedSamples = Samples(scraped, $"test_bounded_{suffix}_total");
+        Assert.Equal(Telemetry.BoundedSeriesPerInstrument + 1, boundedSamples.Length);
+        // Past the limit the measurements are kept, in the SDK's one overflow series.
+        Assert.Equal(250 - Telemetry.BoundedSeriesPerInstrument, Value(scraped, $"test_bounded_{suffix}_total", ["otel_metric_overflow=\"true\""]));
+        var openSamples = Samples(scraped, $"test_open_{suffix}_total");
+        Assert.Equal(250, openSamples.Length);
+        Assert.DoesNotContain(openSamples, l => l.Contains("otel_metric_overflow"));
+    }
+
+    [Fact]
     public async Task with_a_metrics_key_set_metrics_answers_only_a_scraper_that_presents_it()
     {
         var adapter = await System.CreateAdapterAsync(UniqueName("scrape"), "webhook",
