@@ -122,7 +122,7 @@ public static class Telemetry
     /// <summary>
     /// The most series one instrument keeps where its tags cannot name a tenant, an adapter, a remote host or a message
     /// type: the runtime's, the database client's, Marten's and ASP.NET Core's own (the largest, routing, has one series
-    /// per route and outcome, about 80 routes). The SDK allocates a stream's whole limit of data points up front, 2,000
+    /// per route and outcome, about 90 routes). The SDK allocates a stream's whole limit of data points up front, 2,000
     /// of them (144 KB) by default, for each of the process's 80-odd instruments; past the limit a stream adds its
     /// measurements to one overflow series (<c>otel_metric_overflow="true"</c>) instead of a series of their own. A view
     /// also keeps these streams out of OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION (README: Operations).
