@@ -142,11 +142,12 @@ public static class Benchmark
         var sb = new StringBuilder();
         sb.AppendLine($"Run {r.At:yyyy-MM-dd HH:mm} UTC on {r.Machine}{(r.Quick ? " (quick smoke: short windows, figures are rough)" : "")}.");
         sb.AppendLine();
-        sb.AppendLine("| Scenario | offers/s accepted | jobs/s delivered | accept p50 / p95 / p99 ms | queued->finished p50 / p95 / p99 ms | PG commits/job | CPU ms/job core + worker |");
-        sb.AppendLine("| --- | --- | --- | --- | --- | --- | --- |");
+        sb.AppendLine("| Scenario | offers/s accepted | jobs/s delivered | accept p50 / p95 / p99 ms | queued->finished p50 / p95 / p99 ms | PG commits/job | CPU ms/job core + worker | allocated KB/job core + worker |");
+        sb.AppendLine("| --- | --- | --- | --- | --- | --- | --- | --- |");
         foreach (var p in r.Phases)
             sb.AppendLine($"| {p.Name} | {p.OffersPerSecond} | {p.DeliveredJobsPerSecond} | {p.AcceptMs.P50} / {p.AcceptMs.P95} / {p.AcceptMs.P99} | " +
-                          $"{p.QueuedToFinishedMs.P50} / {p.QueuedToFinishedMs.P95} / {p.QueuedToFinishedMs.P99} | {p.CommitsPerJob} | {p.CoreCpuMsPerJob} + {p.WorkerCpuMsPerJob} |");
+                          $"{p.QueuedToFinishedMs.P50} / {p.QueuedToFinishedMs.P95} / {p.QueuedToFinishedMs.P99} | {p.CommitsPerJob} | {p.CoreCpuMsPerJob} + {p.WorkerCpuMsPerJob} | " +
+                          $"{p.CoreAllocatedKbPerJob?.ToString() ?? "n/a"} + {p.WorkerAllocatedKbPerJob?.ToString() ?? "n/a"} |");
         sb.AppendLine();
         var best = r.Phases.Max(p => p.DeliveredJobsPerSecond);
         sb.AppendLine("| Measure | Value | Target | Met |");

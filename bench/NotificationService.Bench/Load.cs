@@ -31,6 +31,7 @@ public sealed class Load(Stack stack, Receivers receivers, string postgres)
         var countersBefore = await Database.CountersAsync(postgres);
         var coreCpu = stack.Cores.Sum(c => c.CpuTime().TotalMilliseconds);
         var workerCpu = stack.Workers.Sum(w => w.CpuTime().TotalMilliseconds);
+        var (coreAllocated, workerAllocated) = await AllocatedAsync(stack);
         var started = Stopwatch.GetTimestamp();
         var deadline = started + (long)(window.TotalSeconds * Stopwatch.Frequency);
         var sequence = 0;
@@ -82,6 +83,7 @@ public sealed class Load(Stack stack, Receivers receivers, string postgres)
         var lastDelivery = expected.Where(receivers.FirstAt.ContainsKey).Select(j => receivers.FirstAt[j]).DefaultIfEmpty(started).Max();
         var deliveredFor = Stopwatch.GetElapsedTime(started, lastDelivery).TotalSeconds;
         var counters = await Database.CountersAsync(postgres) - countersBefore;
+        var (coreAllocatedAfter, workerAllocatedAfter) = await AllocatedAsync(stack);
         // Read once every job's outcome is committed (the receiver has a request before its outcome commits), and before
         // the latency query below, which is the bench's and not the jobs'.
         if (statements) await UntilTerminalAsync(postgres, expected, drain ? TimeSpan.FromSeconds(30) : TimeSpan.Zero);
@@ -94,9 +96,39 @@ public sealed class Load(Stack stack, Receivers receivers, string postgres)
             Math.Round((stack.Workers.Sum(w => w.CpuTime().TotalMilliseconds) - workerCpu) / Math.Max(delivered, 1), 2),
             statementCount,
             Math.Round(counters.WalBytes / 1024.0 / Math.Max(delivered, 1), 2), Math.Round((double)counters.WalFullPageImages / Math.Max(delivered, 1), 2),
-            Math.Round((double)counters.BlocksRead / Math.Max(delivered, 1), 2));
+            Math.Round((double)counters.BlocksRead / Math.Max(delivered, 1), 2),
+            KbPerJob(coreAllocatedAfter - coreAllocated, delivered), KbPerJob(workerAllocatedAfter - workerAllocated, delivered));
         if (drain && delivered < expected.Length) Console.WriteLine($"  !! {expected.Length - delivered} of {expected.Length} jobs not delivered within the drain time");
         return result;
+    }
+
+    private static double? KbPerJob(double? bytes, int jobs) => bytes is { } b ? Math.Round(b / 1024 / Math.Max(jobs, 1), 1) : null;
+
+    /// <summary>
+    /// Bytes the cores and the workers have allocated on their managed heaps since they started, from their /metrics
+    /// (the runtime's <c>dotnet.gc.heap.total_allocated</c>); null when a process does not answer. Unlike the CPU per job,
+    /// which moves with the machine, what a job allocates is much the same from run to run, so a change to the per-job
+    /// path shows in it.
+    /// </summary>
+    private static async Task<(double? Cores, double? Workers)> AllocatedAsync(Stack stack)
+    {
+        async Task<double?> SumAsync(IEnumerable<Uri> urls)
+        {
+            double total = 0;
+            foreach (var url in urls)
+            {
+                try
+                {
+                    var text = await stack.Http.GetStringAsync(new Uri(url, "/metrics"));
+                    var line = text.Split('\n').FirstOrDefault(l => l.StartsWith("dotnet_gc_heap_total_allocated_bytes_total", StringComparison.Ordinal));
+                    if (line is null) return null;
+                    total += double.Parse(line[(line.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+                }
+                catch (Exception e) when (e is HttpRequestException or TaskCanceledException or FormatException) { return null; }
+            }
+            return total;
+        }
+        return (await SumAsync(stack.CoreUrls.ToList()), await SumAsync(stack.WorkerUrls.ToList()));
     }
 
     /// <summary>Waits (at most <paramref name="bound"/>) until every job is terminal in the Job projection.</summary>
