@@ -72,7 +72,9 @@ public sealed class JobStreamAppend(Job before, IReadOnlyList<object> events)
 
         var parameters = builder.AppendWithParameters(Sql);
         Set(parameters[0], job.Id, NpgsqlDbType.Uuid);
-        Set(parameters[1], serializer.ToJson(job), NpgsqlDbType.Jsonb);
+        // UTF-8 bytes as Marten's own upserts bind them, not a string: ToJson transcodes the serializer's bytes to a string
+        // that Npgsql then encodes back to UTF-8.
+        serializer.WriteToParameter(parameters[1], job);
         Set(parameters[2], job.Version, NpgsqlDbType.Bigint);
         Set(parameters[3], typeof(Job).FullName!, NpgsqlDbType.Varchar);
         Set(parameters[4], job.CreatedAt, NpgsqlDbType.TimestampTz);
