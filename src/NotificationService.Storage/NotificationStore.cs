@@ -163,6 +163,7 @@ public static class NotificationStore
         sendSlots.AddColumn("next_slot", "timestamptz").NotNull();
         opts.Storage.ExtendedSchemaObjects.Add(sendSlots);
         opts.Storage.ExtendedSchemaObjects.Add(WorkerHeartbeats.Definition());
+        opts.Storage.ExtendedSchemaObjects.Add(JobStreamAppend.WriteJobFunction());
         return opts;
     }
 }

@@ -8,6 +8,7 @@ using Npgsql;
 using NpgsqlTypes;
 using Weasel.Core;
 using Weasel.Postgresql;
+using Weasel.Postgresql.Functions;
 using Weasel.Storage;
 
 namespace NotificationService.Storage.Jobs;
@@ -16,14 +17,16 @@ namespace NotificationService.Storage.Jobs;
 /// Appends events to a job's stream and stores the job they make, in one statement, where Marten's append and its inline
 /// projection send two (the append, then the document's upsert). Queued on a session (IDocumentSession.QueueOperation)
 /// instead of Session.Events.Append, so Marten neither appends nor projects these events itself.
-/// <para>The append is Marten's own function (mt_quick_append_events), with the version the caller decided from as its
-/// expected version: anything appended since fails the statement (MT003, <see cref="TryTransform"/>), and the
-/// document's write with it. The document is <see cref="Job.Then"/> of that job, the same Apply methods Marten's projection
-/// runs, written as Marten's upsert writes it: data, mt_version (the stream's version), mt_dotnet_type, the duplicated
-/// columns (NotificationStore). Its insert is a data-modifying WITH that nothing references, which PostgreSQL runs to
-/// completion at the statement's end, after the append (checked with notices in psql): the stream row is locked and its
-/// version checked first, as in Marten's two statements, so a concurrent write of the same job waits on the stream row,
-/// never the other way round.</para>
+/// <para>The statement calls <c>write_job</c> (<see cref="WriteJobFunction"/>), which appends through Marten's own function
+/// (mt_quick_append_events), with the version the caller decided from as its expected version: anything appended since
+/// fails the statement (MT003, <see cref="TryTransform"/>), and the document's write with it. The document is
+/// <see cref="Job.Then"/> of that job, the same Apply methods Marten's projection runs, written as Marten's upsert writes
+/// it: data, mt_version (the stream's version), mt_dotnet_type, the duplicated columns (NotificationStore). The append
+/// comes first: the stream row is locked and its version checked before the document is written, as in Marten's two
+/// statements, so a concurrent write of the same job waits on the stream row, never the other way round.</para>
+/// <para>A function rather than the statement itself, because Weasel builds every command's text afresh, character by
+/// character, and the statement's 950 characters were about 7 % of all the core allocated at the maximum rate
+/// (bench/README.md, "What a job allocates, and where the core's memory and CPU are").</para>
 /// <para>Once the statement has run, its events (with the sequence numbers and versions the function returned) join the
 /// session's unit of work as a stream Marten appended: a transaction that then fails gets Marten's tombstones for those
 /// sequence numbers, so the async daemon does not wait out a gap, and a commit's listeners see them (Marten's
@@ -36,18 +39,36 @@ namespace NotificationService.Storage.Jobs;
 public sealed class JobStreamAppend(Job before, IReadOnlyList<object> events)
     : Marten.Internal.Operations.IStorageOperation, IExceptionTransform
 {
-    /// <summary>The columns of mt_doc_job this statement writes: all of them (checked against the table by the test above).</summary>
+    /// <summary>The columns of mt_doc_job this statement writes: all of them (checked against the table by the test above),
+    /// in the order of <see cref="WriteJobFunction"/>'s values.</summary>
     public static readonly string[] Columns =
         ["id", "data", "mt_version", "mt_dotnet_type", "mt_last_modified", "created_at", "finished_at", "service_id", "state", "adapter_name", "expire_at"];
 
-    private const string Sql = $"""
-        with job as (insert into {NotificationStore.Schema}.mt_doc_job (id, data, mt_version, mt_dotnet_type, mt_last_modified, created_at, finished_at, service_id, state, adapter_name, expire_at)
-        values (?, ?, ?, ?, transaction_timestamp(), ?, ?, ?, ?, ?, ?)
-        on conflict (id) do update set data = excluded.data, mt_version = excluded.mt_version, mt_dotnet_type = excluded.mt_dotnet_type,
-        mt_last_modified = excluded.mt_last_modified, created_at = excluded.created_at, finished_at = excluded.finished_at,
-        service_id = excluded.service_id, state = excluded.state, adapter_name = excluded.adapter_name, expire_at = excluded.expire_at)
-        select {NotificationStore.Schema}.mt_quick_append_events(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-        """;
+    /// <summary>The job's write: the append, then the document. PL/pgSQL, so PostgreSQL keeps both statements' plans per
+    /// connection. Marten's binary bodies (bdatas) are NULL: no job event has one.</summary>
+    public static Function WriteJobFunction() => Function.ForSql($$"""
+        CREATE OR REPLACE FUNCTION {{NotificationStore.Schema}}.write_job(p_id uuid, p_data jsonb, p_version bigint,
+          p_dotnet_type varchar, p_created_at timestamptz, p_finished_at timestamptz, p_service_id uuid, p_state varchar,
+          p_adapter_name varchar, p_expire_at timestamptz, p_stream_type varchar, p_tenant varchar, p_event_ids uuid[],
+          p_event_types varchar[], p_dotnet_types varchar[], p_bodies jsonb[], p_timestamps timestamptz[], p_expected_version bigint)
+         RETURNS bigint[]
+         LANGUAGE plpgsql
+        AS $function$
+        DECLARE
+          appended bigint[];
+        BEGIN
+          appended := {{NotificationStore.Schema}}.mt_quick_append_events(p_id, p_stream_type, p_tenant, p_event_ids,
+            p_event_types, p_dotnet_types, p_bodies, NULL, p_timestamps, p_expected_version);
+          INSERT INTO {{NotificationStore.Schema}}.mt_doc_job ({{string.Join(", ", Columns)}})
+          VALUES (p_id, p_data, p_version, p_dotnet_type, transaction_timestamp(), p_created_at, p_finished_at, p_service_id,
+            p_state, p_adapter_name, p_expire_at)
+          ON CONFLICT (id) DO UPDATE SET {{string.Join(", ", Columns.Skip(1).Select(c => $"{c} = excluded.{c}"))}};
+          RETURN appended;
+        END;
+        $function$;
+        """);
+
+    private const string Sql = $"select {NotificationStore.Schema}.write_job(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
     private StreamAction? _stream;
     private IUnitOfWork? _unitOfWork;
@@ -83,17 +104,15 @@ public sealed class JobStreamAppend(Job before, IReadOnlyList<object> events)
         Set(parameters[7], job.State.ToString(), NpgsqlDbType.Varchar);
         Set(parameters[8], job.AdapterName, NpgsqlDbType.Varchar);
         Set(parameters[9], (object?)job.ExpireAt ?? DBNull.Value, NpgsqlDbType.TimestampTz);
-        // mt_quick_append_events(stream, stream_type, tenantid, event_ids, event_types, dotnet_types, bodies, bdatas, timestamps, expected_version)
-        Set(parameters[10], job.Id, NpgsqlDbType.Uuid);
-        Set(parameters[11], graph.AggregateAliasFor(typeof(Job)), NpgsqlDbType.Varchar);
-        Set(parameters[12], marten.TenantId, NpgsqlDbType.Varchar);
-        Set(parameters[13], _stream.Events.Select(e => e.Id).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Uuid);
-        Set(parameters[14], _stream.Events.Select(e => e.EventTypeName).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Varchar);
-        Set(parameters[15], _stream.Events.Select(e => e.DotNetTypeName).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Varchar);
-        Set(parameters[16], _stream.Events.Select(e => serializer.ToJson(e.Data)).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Jsonb);
-        Set(parameters[17], new byte[]?[events.Count], NpgsqlDbType.Array | NpgsqlDbType.Bytea);
-        Set(parameters[18], _stream.Events.Select(e => e.Timestamp).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.TimestampTz);
-        Set(parameters[19], before.Version, NpgsqlDbType.Bigint);
+        // The append's: stream type, tenant, event ids, types, .NET types, bodies, timestamps, expected version.
+        Set(parameters[10], graph.AggregateAliasFor(typeof(Job)), NpgsqlDbType.Varchar);
+        Set(parameters[11], marten.TenantId, NpgsqlDbType.Varchar);
+        Set(parameters[12], _stream.Events.Select(e => e.Id).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Uuid);
+        Set(parameters[13], _stream.Events.Select(e => e.EventTypeName).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Varchar);
+        Set(parameters[14], _stream.Events.Select(e => e.DotNetTypeName).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Varchar);
+        Set(parameters[15], _stream.Events.Select(e => serializer.ToJson(e.Data)).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Jsonb);
+        Set(parameters[16], _stream.Events.Select(e => e.Timestamp).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.TimestampTz);
+        Set(parameters[17], before.Version, NpgsqlDbType.Bigint);
     }
 
     private StreamAction StreamOf(Marten.Events.EventGraph graph, string tenantId, Guid id)
