@@ -39,18 +39,15 @@ namespace NotificationService.Storage.Jobs;
 public sealed class JobStreamAppend(Job before, IReadOnlyList<object> events)
     : Marten.Internal.Operations.IStorageOperation, IExceptionTransform
 {
-    /// <summary>The columns of mt_doc_job this statement writes: all of them (checked against the table by the test above),
-    /// in the order of <see cref="WriteJobFunction"/>'s values.</summary>
-    public static readonly string[] Columns =
-        ["id", "data", "mt_version", "mt_dotnet_type", "mt_last_modified", "created_at", "finished_at", "service_id", "state", "adapter_name", "expire_at"];
+    /// <summary>The columns of mt_doc_job this statement writes: all of them (checked against the table by the test above).</summary>
+    public static string[] Columns => [.. Written.Select(c => c.Column)];
 
     /// <summary>The job's write: the append, then the document. PL/pgSQL, so PostgreSQL keeps both statements' plans per
-    /// connection. Marten's binary bodies (bdatas) are NULL: no job event has one.</summary>
+    /// connection. Marten's binary bodies (bdatas) are NULL: no job event has one. The signature is spelled as PostgreSQL
+    /// prints it (pg_get_functiondef): Weasel compares the two at every start, and would otherwise drop and create the
+    /// function each time (Storage/when_the_job_write_function_is_migrated).</summary>
     public static Function WriteJobFunction() => Function.ForSql($$"""
-        CREATE OR REPLACE FUNCTION {{NotificationStore.Schema}}.write_job(p_id uuid, p_data jsonb, p_version bigint,
-          p_dotnet_type varchar, p_created_at timestamptz, p_finished_at timestamptz, p_service_id uuid, p_state varchar,
-          p_adapter_name varchar, p_expire_at timestamptz, p_stream_type varchar, p_tenant varchar, p_event_ids uuid[],
-          p_event_types varchar[], p_dotnet_types varchar[], p_bodies jsonb[], p_timestamps timestamptz[], p_expected_version bigint)
+        CREATE OR REPLACE FUNCTION {{NotificationStore.Schema}}.write_job(p_id uuid, p_data jsonb, p_version bigint, p_dotnet_type character varying, p_created_at timestamp with time zone, p_finished_at timestamp with time zone, p_service_id uuid, p_state character varying, p_adapter_name character varying, p_expire_at timestamp with time zone, p_stream_type character varying, p_tenant character varying, p_event_ids uuid[], p_event_types character varying[], p_dotnet_types character varying[], p_bodies jsonb[], p_timestamps timestamp with time zone[], p_expected_version bigint)
          RETURNS bigint[]
          LANGUAGE plpgsql
         AS $function$
@@ -59,14 +56,21 @@ public sealed class JobStreamAppend(Job before, IReadOnlyList<object> events)
         BEGIN
           appended := {{NotificationStore.Schema}}.mt_quick_append_events(p_id, p_stream_type, p_tenant, p_event_ids,
             p_event_types, p_dotnet_types, p_bodies, NULL, p_timestamps, p_expected_version);
-          INSERT INTO {{NotificationStore.Schema}}.mt_doc_job ({{string.Join(", ", Columns)}})
-          VALUES (p_id, p_data, p_version, p_dotnet_type, transaction_timestamp(), p_created_at, p_finished_at, p_service_id,
-            p_state, p_adapter_name, p_expire_at)
-          ON CONFLICT (id) DO UPDATE SET {{string.Join(", ", Columns.Skip(1).Select(c => $"{c} = excluded.{c}"))}};
+          INSERT INTO {{NotificationStore.Schema}}.mt_doc_job ({{string.Join(", ", Written.Select(c => c.Column))}})
+          VALUES ({{string.Join(", ", Written.Select(c => c.Value))}})
+          ON CONFLICT (id) DO UPDATE SET {{string.Join(", ", Written.Skip(1).Select(c => $"{c.Column} = excluded.{c.Column}"))}};
           RETURN appended;
         END;
         $function$;
         """);
+
+    /// <summary>Each column of mt_doc_job and what write_job writes to it.</summary>
+    private static readonly (string Column, string Value)[] Written =
+    [
+        ("id", "p_id"), ("data", "p_data"), ("mt_version", "p_version"), ("mt_dotnet_type", "p_dotnet_type"),
+        ("mt_last_modified", "transaction_timestamp()"), ("created_at", "p_created_at"), ("finished_at", "p_finished_at"),
+        ("service_id", "p_service_id"), ("state", "p_state"), ("adapter_name", "p_adapter_name"), ("expire_at", "p_expire_at"),
+    ];
 
     private const string Sql = $"select {NotificationStore.Schema}.write_job(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
