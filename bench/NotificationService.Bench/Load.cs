@@ -83,11 +83,12 @@ public sealed class Load(Stack stack, Receivers receivers, string postgres)
         var lastDelivery = expected.Where(receivers.FirstAt.ContainsKey).Select(j => receivers.FirstAt[j]).DefaultIfEmpty(started).Max();
         var deliveredFor = Stopwatch.GetElapsedTime(started, lastDelivery).TotalSeconds;
         var counters = await Database.CountersAsync(postgres) - countersBefore;
-        var (coreAllocatedAfter, workerAllocatedAfter) = await AllocatedAsync(stack);
         // Read once every job's outcome is committed (the receiver has a request before its outcome commits), and before
         // the latency query below, which is the bench's and not the jobs'.
         if (statements) await UntilTerminalAsync(postgres, expected, drain ? TimeSpan.FromSeconds(30) : TimeSpan.Zero);
         var statementCount = statements ? await Statements.PerJobAsync(postgres, delivered, expected.Length / targetsPerOffer) : null;
+        // Read where the CPU is read (below): after the last outcomes committed, so that their allocations count here.
+        var (coreAllocatedAfter, workerAllocatedAfter) = await AllocatedAsync(stack);
         var result = new PhaseResult(name, targetsPerOffer,
             Math.Round(acceptMs.Count / acceptedFor, 1), Math.Round(expected.Length / acceptedFor, 1), Math.Round(delivered / Math.Max(deliveredFor, 0.001), 1),
             expected.Length, failed, Percentiles.Of(acceptMs.ToArray()), Percentiles.Of(await QueuedToFinishedAsync(expected)),
@@ -120,9 +121,12 @@ public sealed class Load(Stack stack, Receivers receivers, string postgres)
                 try
                 {
                     var text = await stack.Http.GetStringAsync(new Uri(url, "/metrics"));
+                    // `name{labels} value` (a timestamp may follow the value).
                     var line = text.Split('\n').FirstOrDefault(l => l.StartsWith("dotnet_gc_heap_total_allocated_bytes_total", StringComparison.Ordinal));
                     if (line is null) return null;
-                    total += double.Parse(line[(line.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+                    var afterName = line.Contains('}') ? line[(line.LastIndexOf('}') + 1)..] : line[line.IndexOf(' ')..];
+                    var value = afterName.Trim().Split(' ')[0];
+                    total += double.Parse(value, System.Globalization.CultureInfo.InvariantCulture);
                 }
                 catch (Exception e) when (e is HttpRequestException or TaskCanceledException or FormatException) { return null; }
             }

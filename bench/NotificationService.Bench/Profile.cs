@@ -45,7 +45,7 @@ public static class Profile
         var traces = StartTraces(output, window, ("core", stack.Cores[0].Pid), ("worker", stack.Workers[0].Pid));
         var phase = await load.RunAsync("profile", webhook.Name, Payload, 1, window, 0, rate);
         Say($"delivered {phase.Jobs} jobs, {phase.CommitsPerJob} commits/job, CPU ms/job core {phase.CoreCpuMsPerJob} + worker {phase.WorkerCpuMsPerJob}, " +
-            $"allocated KB/job core {phase.CoreAllocatedKbPerJob} + worker {phase.WorkerAllocatedKbPerJob}, accept p50/p99 {phase.AcceptMs.P50}/{phase.AcceptMs.P99} ms, queued->finished p50/p99 {phase.QueuedToFinishedMs.P50}/{phase.QueuedToFinishedMs.P99} ms");
+            $"allocated KB/job core {phase.CoreAllocatedKbPerJob?.ToString() ?? "n/a"} + worker {phase.WorkerAllocatedKbPerJob?.ToString() ?? "n/a"}, accept p50/p99 {phase.AcceptMs.P50}/{phase.AcceptMs.P99} ms, queued->finished p50/p99 {phase.QueuedToFinishedMs.P50}/{phase.QueuedToFinishedMs.P99} ms");
         if (statements) Say(await StatementsPerJobAsync(postgres, phase.Jobs, 1));
 
         foreach (var (name, trace, process) in traces)
@@ -62,7 +62,7 @@ public static class Profile
         Say($"## {rate / 10} ten-target offers/s for {window.TotalSeconds:0} s");
         if (statements) await Statements.ResetAsync(postgres);
         var ten = await load.RunAsync("profile-ten", webhook.Name, Payload, 10, window, 0, rate / 10);
-        Say($"delivered {ten.Jobs} jobs, {ten.CommitsPerJob} commits/job, allocated KB/job core {ten.CoreAllocatedKbPerJob} + worker {ten.WorkerAllocatedKbPerJob}, accept p50/p99 {ten.AcceptMs.P50}/{ten.AcceptMs.P99} ms, " +
+        Say($"delivered {ten.Jobs} jobs, {ten.CommitsPerJob} commits/job, allocated KB/job core {ten.CoreAllocatedKbPerJob?.ToString() ?? "n/a"} + worker {ten.WorkerAllocatedKbPerJob?.ToString() ?? "n/a"}, accept p50/p99 {ten.AcceptMs.P50}/{ten.AcceptMs.P99} ms, " +
             $"queued->finished p50/p99 {ten.QueuedToFinishedMs.P50}/{ten.QueuedToFinishedMs.P99} ms");
         if (statements) Say(await StatementsPerJobAsync(postgres, ten.Jobs, 10));
 
@@ -72,7 +72,7 @@ public static class Profile
         var max = await load.RunAsync("profile-max", webhook.Name, Payload, 1, TimeSpan.FromSeconds(15), 32, countStatements: statements);
         Say(MachineCpu.PerJob(cpuBefore, MachineCpu.Snapshot(stack), max.Jobs, clock.Elapsed));
         Say($"accepted {max.OffersPerSecond} offers/s, delivered {max.DeliveredJobsPerSecond} jobs/s, {max.CommitsPerJob} commits/job, " +
-            $"CPU ms/job core {max.CoreCpuMsPerJob} + worker {max.WorkerCpuMsPerJob}, allocated KB/job core {max.CoreAllocatedKbPerJob} + worker {max.WorkerAllocatedKbPerJob}, " +
+            $"CPU ms/job core {max.CoreCpuMsPerJob} + worker {max.WorkerCpuMsPerJob}, allocated KB/job core {max.CoreAllocatedKbPerJob?.ToString() ?? "n/a"} + worker {max.WorkerAllocatedKbPerJob?.ToString() ?? "n/a"}, " +
             $"peak RSS core {stack.Cores[0].PeakRssMb():0} MB, worker {stack.Workers[0].PeakRssMb():0} MB");
         // Where group commits and batches share statements between jobs, which they do more at this rate than at 50/s.
         if (statements) Say(await StatementsPerJobAsync(postgres, max.Jobs, 1));
