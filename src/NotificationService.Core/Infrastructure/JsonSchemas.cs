@@ -125,10 +125,9 @@ public sealed class JsonSchemas
     private static readonly JsonLoadSettings WithoutLineInfo = new() { LineInfoHandling = LineInfoHandling.Ignore };
 
     /// <summary>
-    /// What NJsonSchema's Validate(string) reads the text with (a JsonTextReader with DateParseHandling.None, so the
-    /// tokens and the verdicts are the same), but with its char buffers from a pool and no line info on every token:
-    /// per call its own reader took a new buffer of at least 1 KB, about half of what a target's validation allocated,
-    /// and no message here gives a line.
+    /// Read as NJsonSchema's Validate(string) reads it (a JsonTextReader with DateParseHandling.None, otherwise defaults),
+    /// but with pooled char buffers and no line info on each token, which no message here gives: its own reader took a new
+    /// 1,024-char buffer per call.
     /// </summary>
     internal static JToken ReadToken(string json)
     {
@@ -140,7 +139,8 @@ public sealed class JsonSchemas
     {
         public static readonly PooledChars Instance = new();
         public char[] Rent(int minimumLength) => ArrayPool<char>.Shared.Rent(minimumLength);
-        public void Return(char[]? array) { if (array is not null) ArrayPool<char>.Shared.Return(array); }
+        // Cleared, as PooledBody's: the text holds recipients' data and, for an adapter, its decrypted config.
+        public void Return(char[]? array) { if (array is not null) ArrayPool<char>.Shared.Return(array, clearArray: true); }
     }
 
     private static string ToPath(ValidationError error)

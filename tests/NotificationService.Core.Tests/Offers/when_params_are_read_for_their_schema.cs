@@ -7,8 +7,8 @@ namespace NotificationService.Core.Tests.Offers;
 
 /// <summary>
 /// JsonSchemas reads a target's params with a reader of its own (pooled buffers, no line info) instead of NJsonSchema's
-/// Validate(string): the verdicts must be the ones NJsonSchema gives for the same text (the numbers are those a request
-/// can carry: JsonBodies refuses integers past 64 bits). No host needed.
+/// Validate(string): the verdicts must be the ones NJsonSchema gives for the same text (no integer past 64 bits:
+/// JsonBodies refuses those first). No host needed.
 /// </summary>
 public sealed class when_params_are_read_for_their_schema
 {
