@@ -89,16 +89,18 @@ public sealed class Load(Stack stack, Receivers receivers, string postgres)
         var statementCount = statements ? await Statements.PerJobAsync(postgres, delivered, expected.Length / targetsPerOffer) : null;
         // Read where the CPU is read (below): after the last outcomes committed, so that their allocations count here.
         var (coreAllocatedAfter, workerAllocatedAfter) = await AllocatedAsync(stack);
+        var (queuedToFinished, queuedToStarted, startedToFinished) = await LatencySplitAsync(expected);
         var result = new PhaseResult(name, targetsPerOffer,
             Math.Round(acceptMs.Count / acceptedFor, 1), Math.Round(expected.Length / acceptedFor, 1), Math.Round(delivered / Math.Max(deliveredFor, 0.001), 1),
-            expected.Length, failed, Percentiles.Of(acceptMs.ToArray()), Percentiles.Of(await QueuedToFinishedAsync(expected)),
+            expected.Length, failed, Percentiles.Of(acceptMs.ToArray()), Percentiles.Of(queuedToFinished),
             Math.Round((double)counters.Commits / Math.Max(delivered, 1), 2),
             Math.Round((stack.Cores.Sum(c => c.CpuTime().TotalMilliseconds) - coreCpu) / Math.Max(delivered, 1), 2),
             Math.Round((stack.Workers.Sum(w => w.CpuTime().TotalMilliseconds) - workerCpu) / Math.Max(delivered, 1), 2),
             statementCount,
             Math.Round(counters.WalBytes / 1024.0 / Math.Max(delivered, 1), 2), Math.Round((double)counters.WalFullPageImages / Math.Max(delivered, 1), 2),
             Math.Round((double)counters.BlocksRead / Math.Max(delivered, 1), 2),
-            KbPerJob(coreAllocatedAfter - coreAllocated, delivered), KbPerJob(workerAllocatedAfter - workerAllocated, delivered));
+            KbPerJob(coreAllocatedAfter - coreAllocated, delivered), KbPerJob(workerAllocatedAfter - workerAllocated, delivered),
+            Percentiles.Of(queuedToStarted), Percentiles.Of(startedToFinished));
         if (drain && delivered < expected.Length) Console.WriteLine($"  !! {expected.Length - delivered} of {expected.Length} jobs not delivered within the drain time");
         return result;
     }
@@ -150,8 +152,34 @@ public sealed class Load(Stack stack, Receivers receivers, string postgres)
         while ((long)(await command.ExecuteScalarAsync())! > 0 && DateTime.UtcNow < deadline) await Task.Delay(100);
     }
 
-    /// <summary>From the job's creation (queued) to its recorded finish, read from the Job projection.</summary>
-    private Task<double[]> QueuedToFinishedAsync(Guid[] jobs) => QueuedToFinishedAsync(postgres, jobs);
+    /// <summary>
+    /// From the job's creation (queued) to its recorded finish, read from the Job projection, and that time in two: to the
+    /// worker's start (the accept's commit, the outbox's publish, the broker, the worker's dispatch) and from it (the start's
+    /// commit, the send, the outcome), for the jobs that started.
+    /// </summary>
+    private async Task<(double[] QueuedToFinished, double[] QueuedToStarted, double[] StartedToFinished)> LatencySplitAsync(Guid[] jobs)
+    {
+        await using var connection = new NpgsqlConnection(postgres);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("""
+            SELECT extract(epoch FROM (finished - created)) * 1000, extract(epoch FROM (started - created)) * 1000,
+                   extract(epoch FROM (finished - started)) * 1000
+            FROM (SELECT (data->>'createdAt')::timestamptz AS created, (data->>'startedAt')::timestamptz AS started,
+                         (data->>'finishedAt')::timestamptz AS finished
+                  FROM ns.mt_doc_job WHERE id = ANY($1) AND data->>'finishedAt' IS NOT NULL) AS j
+            """, connection);
+        command.Parameters.Add(new NpgsqlParameter { Value = jobs });
+        var (total, toStart, fromStart) = (new List<double>(), new List<double>(), new List<double>());
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            total.Add(Convert.ToDouble(reader.GetValue(0)));
+            if (await reader.IsDBNullAsync(1)) continue; // ended without a start (expired, canceled)
+            toStart.Add(Convert.ToDouble(reader.GetValue(1)));
+            fromStart.Add(Convert.ToDouble(reader.GetValue(2)));
+        }
+        return (total.ToArray(), toStart.ToArray(), fromStart.ToArray());
+    }
 
     public static async Task<double[]> QueuedToFinishedAsync(string postgres, Guid[] jobs)
     {

@@ -28,7 +28,8 @@ public sealed record PhaseResult(
     string Name, int TargetsPerOffer, double OffersPerSecond, double JobsAcceptedPerSecond, double DeliveredJobsPerSecond, int Jobs,
     int FailedRequests, Percentiles AcceptMs, Percentiles QueuedToFinishedMs, double CommitsPerJob, double CoreCpuMsPerJob, double WorkerCpuMsPerJob,
     StatementCount? Statements = null, double? WalKbPerJob = null, double? WalFullPageImagesPerJob = null, double? BlocksReadPerJob = null,
-    double? CoreAllocatedKbPerJob = null, double? WorkerAllocatedKbPerJob = null);
+    double? CoreAllocatedKbPerJob = null, double? WorkerAllocatedKbPerJob = null,
+    Percentiles? QueuedToStartedMs = null, Percentiles? StartedToFinishedMs = null);
 
 /// <summary>One relation's size before and after the seed, in bytes (<see cref="Relation"/>: "table", "toast + maps", "all indexes" or an index).</summary>
 public sealed record RelationSize(string Table, string Relation, long Before, long After);
