@@ -22,8 +22,13 @@ public static class Million
 
     private static readonly string[] Tables = ["ns.mt_doc_job", "ns.mt_doc_offer", "ns.offer_metadata", "ns.mt_events", "ns.mt_streams"];
 
-    /// <summary>`./ns bench --million [--quick]`: the empty-database one-target phase, then this phase, on one stack.</summary>
-    public static async Task<int> RunAloneAsync(string root, string postgres, string rabbitMq, bool quick)
+    /// <summary>
+    /// `./ns bench --million [--quick]`: the empty-database one-target phase, then this phase, on one stack. With
+    /// <paramref name="seed"/> false, `--one-target [--quick]`: the phases issue 14's latency targets are judged on, alone
+    /// (the warm-up, the one-target pair, the pair again at the same half rate; two to three minutes where the complete run
+    /// takes seventeen), with each phase's CPU per job and its queued -> finished split.
+    /// </summary>
+    public static async Task<int> RunAloneAsync(string root, string postgres, string rabbitMq, bool quick, bool seed = true)
     {
         await using var receivers = await Receivers.StartAsync();
         await using var stack = await Stack.StartAsync(root, postgres, rabbitMq);
@@ -35,34 +40,19 @@ public static class Million
         var (max, half) = await OneTargetAsync(load, webhook.Name, window, "", null);
         // Each side twice (the full run, not --quick): two runs of the same phase on this machine have differed by a quarter,
         // so one pair against one pair cannot tell the data's growth from the moment.
-        var again = quick ? default : await OneTargetAsync(load, webhook.Name, window, ", again", HalfRate(max));
+        var again = quick && seed ? default : await OneTargetAsync(load, webhook.Name, window, ", again", HalfRate(max));
+        if (!seed)
+        {
+            foreach (var phase in new[] { max, half, again.Max, again.Half })
+                Console.WriteLine($"   {phase.Name}: CPU ms/job core {phase.CoreCpuMsPerJob} + worker {phase.WorkerCpuMsPerJob}, " +
+                                  $"queued->finished p50 / p95 / p99 {phase.QueuedToFinishedMs.P50} / {phase.QueuedToFinishedMs.P95} / {phase.QueuedToFinishedMs.P99} ms " +
+                                  $"(queued->started {Text(phase.QueuedToStartedMs)}, started->finished {Text(phase.StartedToFinishedMs)})");
+            return 0;
+        }
         var result = await RunAsync(stack, receivers, load, (webhook.Id, webhook.Name), postgres, quick, window, max, half);
         Console.WriteLine(Report(result with { EmptyMaxAgain = again.Max, EmptyHalfAgain = again.Half }));
         return 0;
-    }
-
-    /// <summary>
-    /// `--one-target [--quick]`: the phases issue 14's latency targets are judged on, alone, twice, without the seed: a
-    /// warm-up, then the one-target maximum and half-rate pair, then the pair again at the same half rate (two to three
-    /// minutes where the complete run takes seventeen), with each phase's CPU per job and its queued -> finished split.
-    /// </summary>
-    public static async Task<int> RunOneTargetAloneAsync(string root, string postgres, string rabbitMq, bool quick)
-    {
-        await using var receivers = await Receivers.StartAsync();
-        await using var stack = await Stack.StartAsync(root, postgres, rabbitMq);
-        var webhook = await stack.CreateAdapterAsync("bench-webhook", "webhook", new { url = $"http://127.0.0.1:{receivers.WebhookPort}/in", secret = "bench-secret-0123456789", allowPrivateNetwork = true });
-        await stack.StartWorkerAsync("Webhook", webhook.Key);
-        var load = new Load(stack, receivers, postgres);
-        var window = TimeSpan.FromSeconds(quick ? 4 : 20);
-        await WarmUpAsync(load, webhook.Name, window);
-        var (max, half) = await OneTargetAsync(load, webhook.Name, window, "", null);
-        var again = await OneTargetAsync(load, webhook.Name, window, ", again", HalfRate(max));
-        foreach (var phase in new[] { max, half, again.Max, again.Half })
-            Console.WriteLine($"   {phase.Name}: CPU ms/job core {phase.CoreCpuMsPerJob} + worker {phase.WorkerCpuMsPerJob}, " +
-                              $"queued->finished p50 / p95 / p99 {phase.QueuedToFinishedMs.P50} / {phase.QueuedToFinishedMs.P95} / {phase.QueuedToFinishedMs.P99} ms " +
-                              $"(queued->started {Text(phase.QueuedToStartedMs)}, started->finished {Text(phase.StartedToFinishedMs)})");
         static string Text(Percentiles? p) => p is { } v ? $"{v.P50} / {v.P95} / {v.P99}" : "n/a";
-        return 0;
     }
 
     private static object Payload(int i) => new { payload = new { i } };

@@ -22,7 +22,7 @@ return args.FirstOrDefault() switch
     _ when args.Contains("--profile") => await Profile.RunAsync(root, postgres, rabbitMq),
     _ when args.Contains("--email") => await Email.RunAloneAsync(root, postgres, rabbitMq, quick, Option("--warm-up")),
     _ when args.Contains("--scale-out") => await ScaleOut.RunAloneAsync(root, postgres, rabbitMq, quick),
-    _ when args.Contains("--one-target") => await Million.RunOneTargetAloneAsync(root, postgres, rabbitMq, quick),
+    _ when args.Contains("--one-target") => await Million.RunAloneAsync(root, postgres, rabbitMq, quick, seed: false),
     _ when args.Contains("--million") => await Million.RunAloneAsync(root, postgres, rabbitMq, quick),
     _ when args.Contains("--search") => await Search.RunAloneAsync(root, postgres, rabbitMq, quick),
     _ when args.Contains("--fairness") => await Fairness.RunAloneAsync(root, postgres, rabbitMq, quick, off: args.Contains("--fairness-off")),
