@@ -50,7 +50,9 @@ public sealed class when_a_service_follows_its_jobs_with_the_client(SystemFixtur
         });
         var jobId = accepted.Jobs[0].Id;
 
-        await Eventually.Until(() => _receiver.Requests.Any(r => r.Body.Contains("job.finished")), TimeSpan.FromSeconds(30), "the finished callback");
+        // Deliveries run in parallel, so the started event may arrive after the finished one (README: Status callbacks).
+        await Eventually.Until(() => _receiver.Requests.Any(r => r.Body.Contains("job.finished")) && _receiver.Requests.Any(r => r.Body.Contains("job.started")),
+            TimeSpan.FromSeconds(30), "the started and finished callbacks");
         var received = _receiver.Requests.ToList();
         Assert.All(received, r => Assert.True(
             CallbackSignature.Verify(r.Headers[CallbackSignature.HeaderName], r.Body, callback.Secret, CallbackSignature.DefaultTolerance), r.Body));
@@ -65,6 +67,9 @@ public sealed class when_a_service_follows_its_jobs_with_the_client(SystemFixtur
         Assert.Equal("77", finished.Metadata!["order"]);
         Assert.Contains(events, e => e.Event.Type == "job.started");
 
+        // An attempt is recorded after its POST is answered, so the receiver can see an event before its delivery is recorded.
+        await Eventually.Until(() => _client.ListCallbackDeliveriesAsync(callback.Id), page => page.Items.Count >= received.Count,
+            TimeSpan.FromSeconds(30), "a recorded delivery for every callback received");
         var deliveries = await _client.ListCallbackDeliveriesAsync(callback.Id, limit: 1);
         Assert.Single(deliveries.Items);
         Assert.NotNull(deliveries.Next);
