@@ -100,7 +100,7 @@ public sealed class Load(Stack stack, Receivers receivers, string postgres)
             Math.Round(counters.WalBytes / 1024.0 / Math.Max(delivered, 1), 2), Math.Round((double)counters.WalFullPageImages / Math.Max(delivered, 1), 2),
             Math.Round((double)counters.BlocksRead / Math.Max(delivered, 1), 2),
             KbPerJob(coreAllocatedAfter - coreAllocated, delivered), KbPerJob(workerAllocatedAfter - workerAllocated, delivered),
-            Percentiles.Of(queuedToStarted), Percentiles.Of(startedToFinished));
+            queuedToStarted.Length == 0 ? null : Percentiles.Of(queuedToStarted), startedToFinished.Length == 0 ? null : Percentiles.Of(startedToFinished));
         if (drain && delivered < expected.Length) Console.WriteLine($"  !! {expected.Length - delivered} of {expected.Length} jobs not delivered within the drain time");
         return result;
     }
@@ -154,8 +154,8 @@ public sealed class Load(Stack stack, Receivers receivers, string postgres)
 
     /// <summary>
     /// From the job's creation (queued) to its recorded finish, read from the Job projection, and that time in two: to the
-    /// worker's start (the accept's commit, the outbox's publish, the broker, the worker's dispatch) and from it (the start's
-    /// commit, the send, the outcome), for the jobs that started.
+    /// worker's first start (the accept's commit, the outbox's publish, the broker, the worker's dispatch) and from it (the
+    /// start's commit, the send, the outcome, and any retries with their backoff), for the jobs that started.
     /// </summary>
     private async Task<(double[] QueuedToFinished, double[] QueuedToStarted, double[] StartedToFinished)> LatencySplitAsync(Guid[] jobs)
     {

@@ -38,9 +38,10 @@ public static class Million
         var window = TimeSpan.FromSeconds(quick ? 4 : 20);
         await WarmUpAsync(load, webhook.Name, window);
         var (max, half) = await OneTargetAsync(load, webhook.Name, window, "", null);
-        // Each side twice (the full run, not --quick): two runs of the same phase on this machine have differed by a quarter,
-        // so one pair against one pair cannot tell the data's growth from the moment.
-        var again = quick && seed ? default : await OneTargetAsync(load, webhook.Name, window, ", again", HalfRate(max));
+        // Each side twice: two runs of the same phase on this machine have differed by a quarter, so one pair against one
+        // pair cannot tell the data's growth from the moment. `--million --quick` keeps one pair; `--one-target` is the two.
+        var secondPair = !quick || !seed;
+        var again = secondPair ? await OneTargetAsync(load, webhook.Name, window, ", again", HalfRate(max)) : default;
         if (!seed)
         {
             foreach (var phase in new[] { max, half, again.Max, again.Half })

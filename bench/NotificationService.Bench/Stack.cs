@@ -75,10 +75,11 @@ public sealed class Stack : IAsyncDisposable
         var dbName = $"ns-core-{url.Port}-{++_coreStarts}";
         var env = Environment("CORE", [("Admin__ApiKeys__0", AdminKey), ("ASPNETCORE_URLS", url.ToString()), .. CoreSettings.Select(kv => (kv.Key, kv.Value))]);
         env["ConnectionStrings__Postgres"] += $";Application Name={dbName}";
-        // NS_BENCH_JIT_LIST=/tmp/jit: every method each core compiles, with its tier and code size, one file per core (the
-        // variables would otherwise reach every .NET process of the run, writing to the same file).
+        // NS_BENCH_JIT_LIST=/tmp/jit: every method each core compiles, with its tier and code size, one file per core process
+        // (a core restarted on its port gets a new name; the variables in the bench's own environment would reach every .NET
+        // process of the run, writing to one file).
         if (System.Environment.GetEnvironmentVariable("NS_BENCH_JIT_LIST") is { Length: > 0 } jitList)
-            (env["DOTNET_JitStdOutFile"], env["DOTNET_JitDisasmSummary"]) = ($"{jitList}-{url.Port}.txt", "1");
+            (env["DOTNET_JitStdOutFile"], env["DOTNET_JitDisasmSummary"]) = ($"{jitList}-{dbName}.txt", "1");
         var core = ServiceProcess.Start("core", Path.Combine(_root, "src/NotificationService.Core/bin/Release/net10.0/NotificationService.Core.dll"), env);
         Started.Add(core);
         await WaitHealthyAsync(url, core);
