@@ -89,7 +89,7 @@ public sealed class Load(Stack stack, Receivers receivers, string postgres)
         var statementCount = statements ? await Statements.PerJobAsync(postgres, delivered, expected.Length / targetsPerOffer) : null;
         // Read where the CPU is read (below): after the last outcomes committed, so that their allocations count here.
         var (coreAllocatedAfter, workerAllocatedAfter) = await AllocatedAsync(stack);
-        var (queuedToFinished, queuedToStarted, startedToFinished) = await LatencySplitAsync(expected);
+        var (queuedToFinished, queuedToStarted, startedToFinished) = await LatencySplitAsync(postgres, expected);
         var result = new PhaseResult(name, targetsPerOffer,
             Math.Round(acceptMs.Count / acceptedFor, 1), Math.Round(expected.Length / acceptedFor, 1), Math.Round(delivered / Math.Max(deliveredFor, 0.001), 1),
             expected.Length, failed, Percentiles.Of(acceptMs.ToArray()), Percentiles.Of(queuedToFinished),
@@ -157,7 +157,7 @@ public sealed class Load(Stack stack, Receivers receivers, string postgres)
     /// worker's first start (the accept's commit, the outbox's publish, the broker, the worker's dispatch) and from it (the
     /// start's commit, the send, the outcome, and any retries with their backoff), for the jobs that started.
     /// </summary>
-    private async Task<(double[] QueuedToFinished, double[] QueuedToStarted, double[] StartedToFinished)> LatencySplitAsync(Guid[] jobs)
+    private static async Task<(double[] QueuedToFinished, double[] QueuedToStarted, double[] StartedToFinished)> LatencySplitAsync(string postgres, Guid[] jobs)
     {
         await using var connection = new NpgsqlConnection(postgres);
         await connection.OpenAsync();
@@ -181,18 +181,6 @@ public sealed class Load(Stack stack, Receivers receivers, string postgres)
         return (total.ToArray(), toStart.ToArray(), fromStart.ToArray());
     }
 
-    public static async Task<double[]> QueuedToFinishedAsync(string postgres, Guid[] jobs)
-    {
-        await using var connection = new NpgsqlConnection(postgres);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand("""
-            SELECT extract(epoch FROM ((data->>'finishedAt')::timestamptz - (data->>'createdAt')::timestamptz)) * 1000
-            FROM ns.mt_doc_job WHERE id = ANY($1) AND data->>'finishedAt' IS NOT NULL
-            """, connection);
-        command.Parameters.Add(new NpgsqlParameter { Value = jobs });
-        var values = new List<double>();
-        await using var reader = await command.ExecuteReaderAsync();
-        while (await reader.ReadAsync()) values.Add(Convert.ToDouble(reader.GetValue(0)));
-        return values.ToArray();
-    }
+    public static async Task<double[]> QueuedToFinishedAsync(string postgres, Guid[] jobs) =>
+        (await LatencySplitAsync(postgres, jobs)).QueuedToFinished;
 }
