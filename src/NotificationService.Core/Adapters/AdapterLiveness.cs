@@ -15,8 +15,7 @@ public sealed class AdapterLiveness(QueueDepths depths, LiveStatusSettings setti
     public async Task<IReadOnlyDictionary<Guid, AdapterLive>> ReadAsync(IQuerySession session, IReadOnlyList<Adapter> adapters, CancellationToken ct)
     {
         var ids = adapters.Select(a => a.Id).ToArray();
-        var connection = (NpgsqlConnection)session.Connection!;
-        if (connection.State != System.Data.ConnectionState.Open) await connection.OpenAsync(ct);
+        var connection = await session.OpenConnectionAsync(ct);
 
         var workers = ids.ToDictionary(id => id, _ => new List<LiveWorker>());
         await using (var command = new NpgsqlCommand($"""

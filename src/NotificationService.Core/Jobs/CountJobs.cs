@@ -40,8 +40,7 @@ public static class CountJobsEndpoint
         var errors = new List<(string, string)>();
         var filter = new JobFilter(null, null, null, null, JobFilter.ParseTime(from, "from", errors), JobFilter.ParseTime(to, "to", errors), null);
         var (sql, args) = filter.CountByAdapterAndStateSql();
-        var connection = (NpgsqlConnection)session.Connection!;
-        if (connection.State != System.Data.ConnectionState.Open) await connection.OpenAsync(cancellation);
+        var connection = await session.OpenConnectionAsync(cancellation);
         // The filter writes Marten's '?' placeholders; Npgsql takes them positionally as $1, $2, ...
         var n = 0;
         await using var command = new NpgsqlCommand(System.Text.RegularExpressions.Regex.Replace(sql, @"\?", _ => $"${++n}"), connection);

@@ -114,8 +114,7 @@ public sealed class JobReconciler(
     private async Task<List<Candidate>> FindCandidatesAsync(DateTimeOffset now, CancellationToken ct)
     {
         await using var session = store.QuerySession();
-        var connection = (NpgsqlConnection)session.Connection!;
-        if (connection.State != System.Data.ConnectionState.Open) await connection.OpenAsync(ct);
+        var connection = await session.OpenConnectionAsync(ct);
         await using var command = new NpgsqlCommand(CandidatesSql, connection);
         command.Parameters.AddWithValue("startedBefore", now - bounds.StartedLease);
         command.Parameters.AddWithValue("queuedBefore", now - bounds.QueuedBound);

@@ -104,8 +104,7 @@ public static class EraseRecipientEndpoint
         while (true)
         {
             await using var session = store.LightweightSession();
-            await session.BeginTransactionAsync(ct); // one transaction per batch: the search, the locks and the erasure
-            var connection = (NpgsqlConnection)session.Connection!;
+            var connection = await session.OpenConnectionAsync(ct); // one transaction per batch: the search, the locks and the erasure
             var batch = await FindAsync(connection, match, skip, settings.BatchSize, ct);
             if (batch.Count == 0) break;
             var done = new List<Job>();
@@ -159,14 +158,14 @@ public static class EraseRecipientEndpoint
         for (var round = 0; ; round++)
         {
             await using var session = store.LightweightSession();
-            await session.BeginTransactionAsync(ct); // the search and the save in one transaction
+            var connection = await session.OpenConnectionAsync(ct); // the search and the save in one transaction
             await using var command = new NpgsqlCommand($"""
                 SELECT o.id, (c.ord - 1)::int FROM {NotificationStore.Schema}.mt_doc_offer o,
                   jsonb_array_elements(CASE WHEN jsonb_typeof(o.data->'chains') = 'array' THEN o.data->'chains' ELSE '[]'::jsonb END) WITH ORDINALITY c(chain, ord)
                 WHERE (c.chain->>'endedAt') IS NULL
                   AND EXISTS (SELECT 1 FROM jsonb_array_elements(c.chain->'steps') s, jsonb_path_query(s->'params', 'strict $.**') v WHERE {match.Condition})
                 ORDER BY o.id FOR UPDATE OF o
-                """, (NpgsqlConnection)session.Connection!);
+                """, connection);
             command.Parameters.AddWithValue("recipient", match.Normalised);
             var found = new List<(Guid Offer, int Chain)>();
             await using (var reader = await command.ExecuteReaderAsync(ct))

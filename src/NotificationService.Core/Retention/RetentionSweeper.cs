@@ -142,8 +142,7 @@ public sealed class RetentionSweeper(IDocumentStore store, RetentionSettings set
     private async Task<(int Items, RetentionSwept Swept)?> InLockedTransactionAsync(Batch batch, CancellationToken ct)
     {
         await using var session = store.LightweightSession();
-        await session.BeginTransactionAsync(ct);
-        var connection = (NpgsqlConnection)session.Connection!;
+        var connection = await session.OpenConnectionAsync(ct);
         await using (var command = new NpgsqlCommand("SELECT pg_try_advisory_xact_lock(@key)", connection))
         {
             command.Parameters.AddWithValue("key", LockKey);
