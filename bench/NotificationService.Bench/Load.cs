@@ -17,6 +17,10 @@ public sealed class Load(Stack stack, Receivers receivers, string postgres)
         string name, string adapter, Func<int, object> @params, int targetsPerOffer, TimeSpan window, int clients, double? rate = null, bool drain = true,
         Func<int, object>? target = null, bool countStatements = false)
     {
+        // A rate taken from a phase that delivered nothing (a stack that stopped answering) would end as a timer's
+        // ArgumentOutOfRangeException deep in the schedule; say what happened instead.
+        if (rate is { } given && !(given > 0))
+            throw new InvalidOperationException($"{name}: no rate to offer ({given} offers/s): the phase it comes from accepted or delivered nothing.");
         var statements = countStatements && await Statements.AvailableAsync(postgres);
         if (statements)
         {
