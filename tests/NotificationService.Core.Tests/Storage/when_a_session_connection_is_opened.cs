@@ -11,7 +11,7 @@ namespace NotificationService.Core.Tests.Storage;
 /// connection taken a request waited, blocking its thread, until the pool's Timeout, whatever cancelled it meanwhile.
 /// Here the pool has one connection, held by the test.
 /// </summary>
-public sealed class when_a_session_connection_is_opened : IAsyncDisposable
+public sealed class when_a_session_connection_is_opened : IDisposable
 {
     private const int PoolTimeoutSeconds = 4;
 
@@ -58,9 +58,5 @@ public sealed class when_a_session_connection_is_opened : IAsyncDisposable
         Assert.True(clock.Elapsed >= TimeSpan.FromSeconds(PoolTimeoutSeconds - 1), $"took {clock.Elapsed}");
     }
 
-    public ValueTask DisposeAsync()
-    {
-        _store.Dispose();
-        return ValueTask.CompletedTask;
-    }
+    public void Dispose() => _store.Dispose();
 }
