@@ -61,6 +61,16 @@ public static class PreparedStatements
         if (workers < needed) ThreadPool.SetMinThreads(needed, completionPorts);
     }
 
+    /// <summary>
+    /// Marks a statement whose best plan depends on its parameters' values (a job search for a value one offer in 10,000
+    /// holds, or one in three): it is never prepared, so PostgreSQL plans each execution for its values. Prepared, such a
+    /// search can go over to PostgreSQL's generic plan on a connection and stay there, seconds instead of a millisecond
+    /// (bench/README.md, "A search's plan, switched to generic on a connection").
+    /// </summary>
+    /// <remarks>A comment, anywhere but at the start: Marten takes a statement that does not start with <c>select</c> for a
+    /// where clause. A batch holding one marked statement runs wholly unprepared.</remarks>
+    public const string PlannedEachTime = " /* planned each time */";
+
     /// <summary>Statements not yet admitted are counted in a table of this many; when full it is cleared, so a one-off
     /// text cannot hold a place a statement still to become hot needs (it then counts its uses again).</summary>
     public const int MaxCandidates = 4096;
@@ -212,6 +222,7 @@ public static class PreparedStatements
     {
         // The hot path, lock-free: a statement already admitted, or none can be any more.
         if (Admitted.TryGetValue(sql, out var number)) return number;
+        if (sql.Contains(PlannedEachTime, StringComparison.Ordinal)) return -1;
         if (Volatile.Read(ref _admitted) >= MaxStatements)
         {
             Interlocked.CompareExchange(ref _capReached, 1, 0);

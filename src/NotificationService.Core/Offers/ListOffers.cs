@@ -4,6 +4,7 @@ using Marten.Linq.MatchesSql;
 using Microsoft.AspNetCore.Mvc;
 using NotificationService.Core.Auth;
 using NotificationService.Core.Infrastructure;
+using NotificationService.Storage;
 using Weasel.Postgresql.SqlGeneration;
 using Wolverine.Http;
 
@@ -42,10 +43,12 @@ public static class ListOffersEndpoint
         var query = session.Query<Offer>().Where(o => o.ServiceId == serviceId);
         // Several pairs: containment on data -> 'metadata', the expression the GIN index holds, which intersects them (one
         // pair's range of offer_metadata could be long and hold few offers with the others). A fragment in a local
-        // (Architecture/when_a_query_filters_with_sql says why).
+        // (Architecture/when_a_query_filters_with_sql says why). Whether to start from the GIN index or from the service's
+        // newest offers depends on the values, so the page is planned for them (PreparedStatements.PlannedEachTime; the
+        // count runs unprepared anyway).
         if (metadata is not null)
         {
-            var containment = new WhereFragment("d.data -> 'metadata' @> ?::jsonb", MetadataFilter.ToContainment(metadata));
+            var containment = new WhereFragment($"d.data -> 'metadata' @> ?::jsonb{PreparedStatements.PlannedEachTime}", MetadataFilter.ToContainment(metadata));
             query = query.Where(o => o.MatchesSql(containment));
         }
         return await query.PageAsync(session, q => q.OrderByDescending(o => o.CreatedAt), page, pageSize, Summary, context.RequestAborted);

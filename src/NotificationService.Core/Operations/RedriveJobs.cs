@@ -31,6 +31,9 @@ public sealed record RedriveFilter(Guid? AdapterId, Guid? ServiceId, JobState[] 
     /// Marten's WHERE over the Job documents, after <paramref name="cursor"/> in id order: the jobs' own states and their
     /// params (erased ones are never sent again), the same rule JobLifecycle.OnRedrive decides by.
     /// </summary>
+    /// <remarks>The count and the batches are planned for their values (PreparedStatements.PlannedEachTime): a filter may
+    /// hold a handful of jobs or most of them, and walking the ids suits the one while the adapter's or service's index
+    /// suits the other.</remarks>
     public (string Where, object[] Values) Sql(Guid cursor)
     {
         var where = $"id > ? AND state = ANY(?) AND data->>'paramsErasedAt' IS NULL AND finished_at < ?";
@@ -45,13 +48,13 @@ public sealed record RedriveFilter(Guid? AdapterId, Guid? ServiceId, JobState[] 
     public async Task<int> CountAsync(IQuerySession session, CancellationToken ct)
     {
         var (where, values) = Sql(Guid.Empty);
-        return (await session.AdvancedSql.QueryAsync<int>($"SELECT count(*)::int FROM {NotificationStore.Schema}.mt_doc_job WHERE {where}", ct, values)).Single();
+        return (await session.AdvancedSql.QueryAsync<int>($"SELECT count(*)::int FROM {NotificationStore.Schema}.mt_doc_job WHERE {where}{PreparedStatements.PlannedEachTime}", ct, values)).Single();
     }
 
     public async Task<IReadOnlyList<Job>> NextAsync(IQuerySession session, Guid cursor, int limit, CancellationToken ct)
     {
         var (where, values) = Sql(cursor);
-        return await session.QueryAsync<Job>($"WHERE {where} ORDER BY id LIMIT {limit}", ct, values);
+        return await session.QueryAsync<Job>($"WHERE {where} ORDER BY id LIMIT {limit}{PreparedStatements.PlannedEachTime}", ct, values);
     }
 }
 

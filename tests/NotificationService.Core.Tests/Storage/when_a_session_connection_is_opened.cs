@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using JasperFx;
 using Marten;
 using Npgsql;
 using NotificationService.Storage;
@@ -16,7 +17,11 @@ public sealed class when_a_session_connection_is_opened : IDisposable
     private const int PoolTimeoutSeconds = 4;
 
     private readonly DocumentStore _store = DocumentStore.For(opts =>
-        opts.UseNotificationStore($"{ScratchTable.Postgres};Maximum Pool Size=1;Timeout={PoolTimeoutSeconds}"));
+    {
+        opts.UseNotificationStore($"{ScratchTable.Postgres};Maximum Pool Size=1;Timeout={PoolTimeoutSeconds}");
+        // The service's schema, which the shared system's fixture drops and migrates beside this class: never changed here.
+        opts.AutoCreateSchemaObjects = AutoCreate.None;
+    });
 
     [Fact]
     public async Task opening_it_asynchronously_gives_a_usable_connection()

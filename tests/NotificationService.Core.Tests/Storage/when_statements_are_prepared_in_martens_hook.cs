@@ -144,6 +144,37 @@ public sealed class when_statements_are_prepared_in_martens_hook : IAsyncLifetim
     }
 
     [Fact]
+    public async Task a_statement_planned_each_time_is_never_prepared_however_often_it_runs()
+    {
+        var slots = new PrepareSlots(1);
+        var repeated = $"SELECT id FROM {_rows.Name} WHERE id = $1";
+        var plannedEachTime = repeated + PreparedStatements.PlannedEachTime;
+        await using var database = NpgsqlDataSource.Create(NotificationStore.PooledConnectionString(ScratchTable.Postgres, "1.1"));
+        await using var connection = await database.OpenConnectionAsync();
+        async Task UseAsync(string sql)
+        {
+            await using var batch = new NpgsqlBatch(connection) { BatchCommands = { new NpgsqlBatchCommand(sql) { Parameters = { new NpgsqlParameter { Value = 1L } } } } };
+            PreparedStatements.Prepare(batch, enabled: true, slots);
+            await batch.ExecuteScalarAsync();
+        }
+        async Task<bool> PreparedAsync(string sql)
+        {
+            await using var asked = new NpgsqlCommand("SELECT count(*) FROM pg_prepared_statements WHERE statement = $1", connection) { Parameters = { new() { Value = sql } } };
+            return (long)(await asked.ExecuteScalarAsync())! > 0;
+        }
+
+        // Past the uses that would prepare any other statement.
+        for (var i = 0; i < PreparedStatements.UsesBeforePreparing + 5; i++)
+        {
+            await UseAsync(plannedEachTime);
+            await UseAsync(repeated);
+        }
+
+        Assert.False(await PreparedAsync(plannedEachTime));
+        Assert.True(await PreparedAsync(repeated)); // the same statement without the mark, as the control
+    }
+
+    [Fact]
     public async Task after_its_table_changed_under_it_a_statement_is_prepared_again_only_with_a_slot()
     {
         var slots = new PrepareSlots(1);

@@ -11,9 +11,8 @@ namespace NotificationService.Core.Tests.Storage;
 /// workers call it.
 /// </summary>
 /// <remarks>
-/// In the shared system's collection, after its core's start migrated the service's schema. A migration of that schema
-/// of the test's own ran beside the fixture's (which drops the schema first, then migrates under Marten's global lock,
-/// which a store's own apply does not take): CI once failed with 42P07, an index "already exists", in the fixture.
+/// It reads what the shared system's core migrated at its start. A migration of its own raced the fixture's, whose
+/// global lock a store's own apply does not take (CI: 42P07, an index "already exists", in the fixture's start).
 /// </remarks>
 public sealed class when_the_job_write_function_is_migrated(SystemFixture system) : IntegrationContext(system)
 {
