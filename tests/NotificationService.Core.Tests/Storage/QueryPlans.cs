@@ -13,18 +13,25 @@ namespace NotificationService.Core.Tests.Storage;
 public static class QueryPlans
 {
     /// <summary>Every scan of <paramref name="table"/> in the plan: its node type and, for an index scan, the index and its condition.</summary>
-    public static async Task<List<(string NodeType, string? Index, string? IndexCond)>> ScansAsync(string sql, string table, params object[] parameters)
+    public static async Task<List<(string NodeType, string? Index, string? IndexCond)>> ScansAsync(string sql, string table, params object[] parameters) =>
+        (await ExplainAsync("FORMAT JSON", sql, parameters))
+            .Where(n => (string?)n["Relation Name"] == table || (string?)n["Node Type"] == "Bitmap Index Scan" && BitmapOf(n) == table)
+            .Select(n => ((string)n["Node Type"]!, (string?)n["Index Name"], (string?)n["Index Cond"])).ToList();
+
+    /// <summary>Every node of the plan as it ran (EXPLAIN ANALYZE, BUFFERS): its rows and the pages it read.</summary>
+    public static Task<List<JsonNode>> ExecutedAsync(string sql, params object[] parameters) =>
+        ExplainAsync("ANALYZE, BUFFERS, FORMAT JSON", sql, parameters);
+
+    private static async Task<List<JsonNode>> ExplainAsync(string options, string sql, object[] parameters)
     {
         await using var connection = new NpgsqlConnection(NotificationStore.PooledConnectionString(TestEnvironment.Postgres));
         await connection.OpenAsync();
         await using var transaction = await connection.BeginTransactionAsync();
         await using (var off = new NpgsqlCommand("SET LOCAL enable_seqscan = off", connection, transaction)) await off.ExecuteNonQueryAsync();
-        await using var explain = new NpgsqlCommand($"EXPLAIN (FORMAT JSON) {sql}", connection, transaction);
+        await using var explain = new NpgsqlCommand($"EXPLAIN ({options}) {sql}", connection, transaction);
         foreach (var value in parameters) explain.Parameters.Add(new NpgsqlParameter { Value = value });
         var plan = (string)(await explain.ExecuteScalarAsync())!;
-        return JsonNode.Parse(plan)!.AsArray().SelectMany(p => Nodes(p!["Plan"]!))
-            .Where(n => (string?)n["Relation Name"] == table || (string?)n["Node Type"] == "Bitmap Index Scan" && BitmapOf(n) == table)
-            .Select(n => ((string)n["Node Type"]!, (string?)n["Index Name"], (string?)n["Index Cond"])).ToList();
+        return JsonNode.Parse(plan)!.AsArray().SelectMany(p => Nodes(p!["Plan"]!)).ToList();
     }
 
     // A bitmap index scan names its index but not its table: the nearest bitmap heap scan above it (through any
