@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Npgsql;
 using NotificationService.Core.Limits;
+using NotificationService.Core.Tests.Storage;
 using NotificationService.Storage;
 using NotificationService.Testing;
 
@@ -88,10 +89,7 @@ public sealed class when_reservations_are_deleted(SystemFixture system) : Integr
         }
 
         /// <summary>Every node of an EXPLAIN (FORMAT JSON)'s plan, subplans included.</summary>
-        public async Task<List<JsonNode>> PlanAsync(string explain) =>
-            Nodes(JsonNode.Parse((string)(await RunAsync(explain))!)![0]!["Plan"]!).ToList();
-
-        private static IEnumerable<JsonNode> Nodes(JsonNode node) => [node, .. (node["Plans"]?.AsArray() ?? []).SelectMany(child => Nodes(child!))];
+        public async Task<List<JsonNode>> PlanAsync(string explain) => QueryPlans.Nodes((string)(await RunAsync(explain))!);
 
         public async ValueTask DisposeAsync()
         {

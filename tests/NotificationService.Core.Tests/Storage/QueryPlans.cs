@@ -30,9 +30,11 @@ public static class QueryPlans
         await using (var off = new NpgsqlCommand("SET LOCAL enable_seqscan = off", connection, transaction)) await off.ExecuteNonQueryAsync();
         await using var explain = new NpgsqlCommand($"EXPLAIN ({options}) {sql}", connection, transaction);
         foreach (var value in parameters) explain.Parameters.Add(new NpgsqlParameter { Value = value });
-        var plan = (string)(await explain.ExecuteScalarAsync())!;
-        return JsonNode.Parse(plan)!.AsArray().SelectMany(p => Nodes(p!["Plan"]!)).ToList();
+        return Nodes((string)(await explain.ExecuteScalarAsync())!);
     }
+
+    /// <summary>Every node of an EXPLAIN (FORMAT JSON) result, subplans included.</summary>
+    public static List<JsonNode> Nodes(string explained) => JsonNode.Parse(explained)!.AsArray().SelectMany(p => Nodes(p!["Plan"]!)).ToList();
 
     // A bitmap index scan names its index but not its table: the nearest bitmap heap scan above it (through any
     // BitmapAnd/BitmapOr) names the table.
