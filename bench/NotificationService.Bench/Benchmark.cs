@@ -149,6 +149,16 @@ public static class Benchmark
                           $"{p.QueuedToFinishedMs.P50} / {p.QueuedToFinishedMs.P95} / {p.QueuedToFinishedMs.P99} | {p.CommitsPerJob} | {p.CoreCpuMsPerJob} + {p.WorkerCpuMsPerJob} | " +
                           $"{p.CoreAllocatedKbPerJob?.ToString() ?? "n/a"} + {p.WorkerAllocatedKbPerJob?.ToString() ?? "n/a"} |");
         sb.AppendLine();
+        if (r.Phases.Any(p => p.Waits is not null))
+        {
+            // Whether a slow window was PostgreSQL working, waiting (for WAL flushes, locks, the client), or the VM's host
+            // taking the CPU: the CPU per job alone cannot tell them apart.
+            sb.AppendLine("| Scenario | PostgreSQL's backends in a statement or a transaction during the window, average per sample | host steal, share of the machine's CPU time |");
+            sb.AppendLine("| --- | --- | --- |");
+            foreach (var p in r.Phases)
+                if (p.Waits is { } waits) sb.AppendLine($"| {p.Name} | {waits.Backends()} | {waits.Steal} |");
+            sb.AppendLine();
+        }
         var best = r.Phases.Max(p => p.DeliveredJobsPerSecond);
         sb.AppendLine("| Measure | Value | Target | Met |");
         sb.AppendLine("| --- | --- | --- | --- |");

@@ -36,6 +36,7 @@ public sealed class Load(Stack stack, Receivers receivers, string postgres)
         var coreCpu = stack.Cores.Sum(c => c.CpuTime().TotalMilliseconds);
         var workerCpu = stack.Workers.Sum(w => w.CpuTime().TotalMilliseconds);
         var (coreAllocated, workerAllocated) = await AllocatedAsync(stack);
+        await using var waits = PostgresWaits.Start(postgres);
         var started = Stopwatch.GetTimestamp();
         var deadline = started + (long)(window.TotalSeconds * Stopwatch.Frequency);
         var sequence = 0;
@@ -78,6 +79,7 @@ public sealed class Load(Stack stack, Receivers receivers, string postgres)
             await Task.WhenAll(Enumerable.Range(0, clients).Select(async _ => { while (Stopwatch.GetTimestamp() < deadline) await PostOneAsync(); }));
         }
         var acceptedFor = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        var waitProfile = await waits.StopAsync(); // the window's, not its drain's
 
         // Drain: every accepted job must reach the receiver.
         var expected = jobs.ToArray();
@@ -104,7 +106,8 @@ public sealed class Load(Stack stack, Receivers receivers, string postgres)
             Math.Round(counters.WalBytes / 1024.0 / Math.Max(delivered, 1), 2), Math.Round((double)counters.WalFullPageImages / Math.Max(delivered, 1), 2),
             Math.Round((double)counters.BlocksRead / Math.Max(delivered, 1), 2),
             KbPerJob(coreAllocatedAfter - coreAllocated, delivered), KbPerJob(workerAllocatedAfter - workerAllocated, delivered),
-            queuedToStarted.Length == 0 ? null : Percentiles.Of(queuedToStarted), startedToFinished.Length == 0 ? null : Percentiles.Of(startedToFinished));
+            queuedToStarted.Length == 0 ? null : Percentiles.Of(queuedToStarted), startedToFinished.Length == 0 ? null : Percentiles.Of(startedToFinished),
+            waitProfile);
         if (drain && delivered < expected.Length) Console.WriteLine($"  !! {expected.Length - delivered} of {expected.Length} jobs not delivered within the drain time");
         return result;
     }

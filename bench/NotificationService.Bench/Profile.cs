@@ -46,6 +46,7 @@ public static class Profile
         var phase = await load.RunAsync("profile", webhook.Name, Payload, 1, window, 0, rate);
         Say($"delivered {phase.Jobs} jobs, {phase.CommitsPerJob} commits/job, CPU ms/job core {phase.CoreCpuMsPerJob} + worker {phase.WorkerCpuMsPerJob}, " +
             $"allocated KB/job core {phase.CoreAllocatedKbPerJob?.ToString() ?? "n/a"} + worker {phase.WorkerAllocatedKbPerJob?.ToString() ?? "n/a"}, accept p50/p99 {phase.AcceptMs.P50}/{phase.AcceptMs.P99} ms, queued->finished p50/p99 {phase.QueuedToFinishedMs.P50}/{phase.QueuedToFinishedMs.P99} ms");
+        Say(Waits(phase));
         if (statements) Say(await StatementsPerJobAsync(postgres, phase.Jobs, 1));
 
         foreach (var (name, trace, process) in traces)
@@ -64,6 +65,7 @@ public static class Profile
         var ten = await load.RunAsync("profile-ten", webhook.Name, Payload, 10, window, 0, rate / 10);
         Say($"delivered {ten.Jobs} jobs, {ten.CommitsPerJob} commits/job, allocated KB/job core {ten.CoreAllocatedKbPerJob?.ToString() ?? "n/a"} + worker {ten.WorkerAllocatedKbPerJob?.ToString() ?? "n/a"}, accept p50/p99 {ten.AcceptMs.P50}/{ten.AcceptMs.P99} ms, " +
             $"queued->finished p50/p99 {ten.QueuedToFinishedMs.P50}/{ten.QueuedToFinishedMs.P99} ms");
+        Say(Waits(ten));
         if (statements) Say(await StatementsPerJobAsync(postgres, ten.Jobs, 10));
 
         Say("## Maximum rate: 32 clients posting one-target offers for 15 s");
@@ -74,6 +76,7 @@ public static class Profile
         Say($"accepted {max.OffersPerSecond} offers/s, delivered {max.DeliveredJobsPerSecond} jobs/s, {max.CommitsPerJob} commits/job, " +
             $"CPU ms/job core {max.CoreCpuMsPerJob} + worker {max.WorkerCpuMsPerJob}, allocated KB/job core {max.CoreAllocatedKbPerJob?.ToString() ?? "n/a"} + worker {max.WorkerAllocatedKbPerJob?.ToString() ?? "n/a"}, " +
             $"peak RSS core {stack.Cores[0].PeakRssMb():0} MB, worker {stack.Workers[0].PeakRssMb():0} MB");
+        Say(Waits(max));
         // Where group commits and batches share statements between jobs, which they do more at this rate than at 50/s.
         if (statements) Say(await StatementsPerJobAsync(postgres, max.Jobs, 1));
         if (statements) await Statements.TrackPlanningAsync(postgres, on: false);
@@ -100,6 +103,10 @@ public static class Profile
         Console.WriteLine($"Written: {file} (traces beside it, open them in PerfView or speedscope)");
         return 0;
     }
+
+    private static string Waits(PhaseResult phase) => phase.Waits is { } waits
+        ? $"PostgreSQL's backends in a statement or a transaction, average per sample: {waits.Backends(6)}; host steal {waits.Steal}"
+        : "PostgreSQL's backends: not sampled";
 
     /// <summary>The statements per delivered job, their total first (as the full bench counts it: Statements.Split).</summary>
     private static async Task<string> StatementsPerJobAsync(string postgres, int jobs, int targets) =>

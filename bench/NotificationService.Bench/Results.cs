@@ -1,3 +1,6 @@
+using System.Globalization;
+using System.Text.Json.Serialization;
+
 namespace NotificationService.Bench;
 
 // The bench's results as written to bench/results/*.json (and read back as the previous run's): plain records, apart
@@ -29,7 +32,7 @@ public sealed record PhaseResult(
     int FailedRequests, Percentiles AcceptMs, Percentiles QueuedToFinishedMs, double CommitsPerJob, double CoreCpuMsPerJob, double WorkerCpuMsPerJob,
     StatementCount? Statements = null, double? WalKbPerJob = null, double? WalFullPageImagesPerJob = null, double? BlocksReadPerJob = null,
     double? CoreAllocatedKbPerJob = null, double? WorkerAllocatedKbPerJob = null,
-    Percentiles? QueuedToStartedMs = null, Percentiles? StartedToFinishedMs = null);
+    Percentiles? QueuedToStartedMs = null, Percentiles? StartedToFinishedMs = null, WaitProfile? Waits = null);
 
 /// <summary>One relation's size before and after the seed, in bytes (<see cref="Relation"/>: "table", "toast + maps", "all indexes" or an index).</summary>
 public sealed record RelationSize(string Table, string Relation, long Before, long After);
@@ -61,4 +64,47 @@ public sealed record ScaleOutResult(IReadOnlyList<ScaleOutShape> Shapes)
     /// <summary>Two cores and two workers deliver at least as much as one of each (within 5 %, the run-to-run noise of a phase).</summary>
     public bool Met => Shapes.Where(s => s.Cores == 2).All(two => Shapes.Where(s => s.Cores == 1).All(one =>
         two.Result.DeliveredJobsPerSecond >= 0.95 * one.Result.DeliveredJobsPerSecond));
+}
+
+/// <summary>
+/// A window's samples of PostgreSQL's backends for the bench's database: the average number per sample by what they were
+/// doing ("CPU or runnable": running a statement with no wait event; "type:event": waiting; "idle in transaction":
+/// waiting for the client's next statement), and the share of the machine's CPU time its host stole (null where not
+/// known).
+/// </summary>
+public sealed record WaitProfile(int Samples, IReadOnlyDictionary<string, double> ActiveBackends, double? StealPercent)
+{
+    /// <summary>"CPU or runnable 0.97, LWLock:WALWrite 0.90, IO:WALSync 0.42, other 0.30 (156 samples)".</summary>
+    public string Backends(int top = 4)
+    {
+        var sorted = ActiveBackends.OrderByDescending(kv => kv.Value).ToList();
+        var shown = sorted.Take(top).Select(kv => string.Create(CultureInfo.InvariantCulture, $"{kv.Key} {kv.Value:0.00}"));
+        var rest = sorted.Skip(top).Sum(kv => kv.Value);
+        var backends = string.Join(", ", shown) + (rest > 0 ? string.Create(CultureInfo.InvariantCulture, $", other {rest:0.00}") : "");
+        return $"{(backends.Length > 0 ? backends : "none active")} ({Samples} samples)";
+    }
+
+    [JsonIgnore]
+    public string Steal => StealPercent is { } s ? string.Create(CultureInfo.InvariantCulture, $"{s:0.0} %") : "n/a";
+
+    /// <summary>
+    /// The share of all CPU time that was steal between two readings of /proc/stat's "cpu" line (user nice system idle
+    /// iowait irq softirq steal guest guest_nice, in clock ticks; guest time is already in user, so the first eight are
+    /// the total). Null when either is missing or unreadable, or no time passed.
+    /// </summary>
+    public static double? StealPercentBetween(string? before, string? after)
+    {
+        static long[]? Ticks(string? line)
+        {
+            var fields = line?.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (fields is not { Length: >= 9 } || fields[0] != "cpu") return null;
+            var ticks = new long[8];
+            for (var i = 0; i < 8; i++)
+                if (!long.TryParse(fields[i + 1], NumberStyles.None, CultureInfo.InvariantCulture, out ticks[i])) return null;
+            return ticks;
+        }
+        if (Ticks(before) is not { } a || Ticks(after) is not { } b) return null;
+        var total = b.Sum() - a.Sum();
+        return total > 0 ? Math.Round(100.0 * (b[7] - a[7]) / total, 1) : null;
+    }
 }

@@ -222,6 +222,38 @@ public sealed class when_the_bench_compares_with_the_previous_run
         Assert.Contains("n/a (pg_stat_statements not loaded) | <= 7 | n/a |", Statements.Row("half rate, 1 target", null));
     }
 
+    [Fact]
+    public void a_windows_postgres_samples_print_the_busiest_first_and_read_back_from_its_json()
+    {
+        var waits = new WaitProfile(150, new Dictionary<string, double>
+        {
+            ["IO:WALSync"] = 0.42, ["CPU or runnable"] = 0.97, ["LWLock:WALWrite"] = 0.9, ["idle in transaction"] = 0.27, ["LWLock:BufferContent"] = 0.03, ["Lock:tuple"] = 0.01,
+        }, 2.5);
+        var json = JsonSerializer.Serialize(Phase(300) with { Waits = waits });
+
+        var read = JsonSerializer.Deserialize<PhaseResult>(json)!.Waits!;
+
+        Assert.Equal("CPU or runnable 0.97, LWLock:WALWrite 0.90, IO:WALSync 0.42, idle in transaction 0.27, other 0.04 (150 samples)", read.Backends());
+        Assert.Equal("2.5 %", read.Steal);
+        Assert.DoesNotContain("\"Steal\"", json); // derived, not stored
+        Assert.Equal("n/a", (waits with { StealPercent = null }).Steal);
+    }
+
+    [Fact]
+    public void the_hosts_steal_is_its_share_of_all_cpu_time_between_two_readings_of_proc_stat()
+    {
+        // user nice system idle iowait irq softirq steal guest guest_nice: 1,000 ticks passed, 150 of them stolen. The
+        // guest columns are already in user and do not count twice.
+        const string before = "cpu  764785 5146 183395 742255 17339 0 23606 56995 900 0";
+        const string after = "cpu  765285 5146 183495 742455 17339 0 23656 57145 9900 0";
+
+        Assert.Equal(15.0, WaitProfile.StealPercentBetween(before, after));
+        Assert.Null(WaitProfile.StealPercentBetween(null, after));
+        Assert.Null(WaitProfile.StealPercentBetween(before, before)); // no time passed
+        Assert.Null(WaitProfile.StealPercentBetween("cpu0 1 2 3 4 5 6 7 8", after)); // one core's line, not the machine's
+        Assert.Null(WaitProfile.StealPercentBetween(before, "cpu  1 2 3"));
+    }
+
     private static (double?, double?, double?) Of(ComparisonRow row) => (row.Previous, row.Now, row.ChangePercent);
 
     private static (double?, double?, double?) Of(ComparisonRow row, int digits) =>

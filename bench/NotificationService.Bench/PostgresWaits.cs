@@ -1,0 +1,98 @@
+using Npgsql;
+
+namespace NotificationService.Bench;
+
+/// <summary>
+/// What PostgreSQL's backends for the bench's database were doing during a window, and how much CPU the host took from
+/// this machine meanwhile. A window's CPU per job says how much PostgreSQL worked, not whether its backends were working
+/// or waiting for a WAL flush, a lock or the client, nor whether the VM was being starved by its host.
+/// <para>pg_stat_activity is sampled up to ten times a second. The sampler connects to the server's maintenance database,
+/// so its queries are neither the bench database's commits (Database.CountersAsync) nor its statements (Statements). It
+/// only describes the window: whatever goes wrong with it leaves the window's figures as they are, without samples.</para>
+/// </summary>
+public sealed class PostgresWaits : IAsyncDisposable
+{
+    private static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(100);
+
+    // Stopping ends the timer rather than cancelling: a cancelled query makes Npgsql send PostgreSQL a cancel request
+    // on a connection of its own, and the window's drain would wait for it.
+    private readonly PeriodicTimer _timer = new(Interval);
+    private readonly string? _hostBefore = ProcStatCpuLine();
+    private readonly Task<(int Samples, Dictionary<string, long> Counts)?> _sampling;
+    private WaitProfile? _profile;
+    private bool _stopped;
+
+    private PostgresWaits(string postgres) => _sampling = SampleAsync(postgres);
+
+    public static PostgresWaits Start(string postgres) => new(postgres);
+
+    /// <summary>The window's samples; null when none could be taken (the reason is printed). Stops sampling once.</summary>
+    public async Task<WaitProfile?> StopAsync()
+    {
+        if (_stopped) return _profile;
+        _stopped = true;
+        _timer.Dispose(); // the loop's next wait returns false
+        if (await _sampling is not { Samples: > 0 } sampled) return null;
+        _profile = new WaitProfile(sampled.Samples,
+            sampled.Counts.ToDictionary(c => c.Key, c => Math.Round((double)c.Value / sampled.Samples, 2)),
+            WaitProfile.StealPercentBetween(_hostBefore, ProcStatCpuLine()));
+        return _profile;
+    }
+
+    /// <summary>A window that ended by an exception still stops its sampler.</summary>
+    public async ValueTask DisposeAsync() => await StopAsync();
+
+    /// <summary>Backends of the bench's database per sample, by what they were doing (<see cref="WaitProfile"/>).</summary>
+    private async Task<(int, Dictionary<string, long>)?> SampleAsync(string postgres)
+    {
+        var counts = new Dictionary<string, long>();
+        var samples = 0;
+        try
+        {
+            var settings = new NpgsqlConnectionStringBuilder(postgres);
+            var database = settings.Database ?? settings.Username; // PostgreSQL's own default
+            // Unpooled: its backend ends with the window instead of idling in the bench's pool afterwards.
+            settings.Database = "postgres";
+            settings.Pooling = false;
+            // A server that does not answer costs the window's end a few seconds at most, not Npgsql's default 15 and 30.
+            settings.Timeout = 3;
+            settings.CommandTimeout = 3;
+            await using var connection = new NpgsqlConnection(settings.ConnectionString);
+            await connection.OpenAsync();
+            // A backend in a transaction but not running a statement is waiting for its client (the core or a worker)
+            // to send the next one: counted apart from the backends running one.
+            await using var command = new NpgsqlCommand("""
+                SELECT CASE WHEN state = 'idle in transaction' THEN 'idle in transaction'
+                            ELSE coalesce(wait_event_type || ':' || wait_event, 'CPU or runnable') END, count(*)
+                FROM pg_stat_activity
+                WHERE datname = $1 AND backend_type = 'client backend' AND state IN ('active', 'idle in transaction')
+                  AND pid <> pg_backend_pid()
+                GROUP BY 1
+                """, connection) { Parameters = { new() { Value = database } } };
+            await command.PrepareAsync();
+            while (await _timer.WaitForNextTickAsync())
+            {
+                await using var reader = await command.ExecuteReaderAsync();
+                while (await reader.ReadAsync())
+                {
+                    var what = reader.GetString(0);
+                    counts[what] = counts.GetValueOrDefault(what) + reader.GetInt64(1);
+                }
+                samples++;
+            }
+            return (samples, counts);
+        }
+        catch (Exception e)
+        {
+            Console.WriteLine($"   (PostgreSQL's backends not sampled in this window after {samples} samples: {e.GetType().Name}: {e.Message})");
+            return null;
+        }
+    }
+
+    /// <summary>The machine's line of /proc/stat ("cpu ..."); null where there is none.</summary>
+    private static string? ProcStatCpuLine()
+    {
+        try { return File.ReadLines("/proc/stat").FirstOrDefault(); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
+    }
+}
