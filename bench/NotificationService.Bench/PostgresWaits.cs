@@ -8,7 +8,9 @@ namespace NotificationService.Bench;
 /// or waiting for a WAL flush, a lock or the client, nor whether the VM was being starved by its host.
 /// <para>pg_stat_activity is sampled up to ten times a second. The sampler connects to the server's maintenance database,
 /// so its queries are neither the bench database's commits (Database.CountersAsync) nor its statements (Statements). It
-/// only describes the window: whatever goes wrong with it leaves the window's figures as they are, without samples.</para>
+/// only describes the window: whatever goes wrong with it leaves the window's figures as they are, without samples. It
+/// sees the core's and the workers' backends because the bench connects as a superuser (other roles see their state as
+/// NULL unless granted pg_read_all_stats).</para>
 /// </summary>
 public sealed class PostgresWaits : IAsyncDisposable
 {
@@ -19,24 +21,26 @@ public sealed class PostgresWaits : IAsyncDisposable
     private readonly PeriodicTimer _timer = new(Interval);
     private readonly string? _hostBefore = ProcStatCpuLine();
     private readonly Task<(int Samples, Dictionary<string, long> Counts)?> _sampling;
-    private WaitProfile? _profile;
-    private bool _stopped;
+    private Task<WaitProfile>? _stop;
 
     private PostgresWaits(string postgres) => _sampling = SampleAsync(postgres);
 
     public static PostgresWaits Start(string postgres) => new(postgres);
 
-    /// <summary>The window's samples; null when none could be taken (the reason is printed). Stops sampling once.</summary>
-    public async Task<WaitProfile?> StopAsync()
+    /// <summary>
+    /// The window's samples: none (<see cref="WaitProfile.Samples"/> 0) when the sampler failed, which it printed, or had
+    /// not started sampling yet; the host's steal either way. Stops sampling; later calls get the same answer.
+    /// </summary>
+    public Task<WaitProfile> StopAsync() => _stop ??= StopOnceAsync();
+
+    private async Task<WaitProfile> StopOnceAsync()
     {
-        if (_stopped) return _profile;
-        _stopped = true;
         _timer.Dispose(); // the loop's next wait returns false
-        if (await _sampling is not { Samples: > 0 } sampled) return null;
-        _profile = new WaitProfile(sampled.Samples,
-            sampled.Counts.ToDictionary(c => c.Key, c => Math.Round((double)c.Value / sampled.Samples, 2)),
-            WaitProfile.StealPercentBetween(_hostBefore, ProcStatCpuLine()));
-        return _profile;
+        var sampled = await _sampling;
+        var steal = WaitProfile.StealPercentBetween(_hostBefore, ProcStatCpuLine());
+        return sampled is { Samples: > 0 } s
+            ? new WaitProfile(s.Samples, s.Counts.ToDictionary(c => c.Key, c => Math.Round((double)c.Value / s.Samples, 2)), steal)
+            : new WaitProfile(0, new Dictionary<string, double>(), steal);
     }
 
     /// <summary>A window that ended by an exception still stops its sampler.</summary>
@@ -54,9 +58,11 @@ public sealed class PostgresWaits : IAsyncDisposable
             // Unpooled: its backend ends with the window instead of idling in the bench's pool afterwards.
             settings.Database = "postgres";
             settings.Pooling = false;
-            // A server that does not answer costs the window's end a few seconds at most, not Npgsql's default 15 and 30.
+            // A server that does not answer costs the window's end a few seconds at most, not Npgsql's default 15 and 30,
+            // and a timed-out query is abandoned without waiting for its cancel request's answer.
             settings.Timeout = 3;
             settings.CommandTimeout = 3;
+            settings.CancellationTimeout = -1;
             await using var connection = new NpgsqlConnection(settings.ConnectionString);
             await connection.OpenAsync();
             // A backend in a transaction but not running a statement is waiting for its client (the core or a worker)

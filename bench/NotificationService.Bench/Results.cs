@@ -67,16 +67,17 @@ public sealed record ScaleOutResult(IReadOnlyList<ScaleOutShape> Shapes)
 }
 
 /// <summary>
-/// A window's samples of PostgreSQL's backends for the bench's database: the average number per sample by what they were
-/// doing ("CPU or runnable": running a statement with no wait event; "type:event": waiting; "idle in transaction":
-/// waiting for the client's next statement), and the share of the machine's CPU time its host stole (null where not
-/// known).
+/// A window's samples of PostgreSQL's backends for the bench's database (none when the sampler failed): the average number
+/// per sample by what they were doing ("CPU or runnable": running a statement with no wait event; "type:event": waiting;
+/// "idle in transaction": waiting for the client's next statement), and the share of the machine's CPU time its host
+/// stole (null where not known).
 /// </summary>
 public sealed record WaitProfile(int Samples, IReadOnlyDictionary<string, double> ActiveBackends, double? StealPercent)
 {
-    /// <summary>"CPU or runnable 0.97, LWLock:WALWrite 0.90, IO:WALSync 0.42, other 0.30 (156 samples)".</summary>
+    /// <summary>"LWLock:WALWrite 1.06, CPU or runnable 0.82, IO:WALSync 0.48, Client:ClientRead 0.20, other 0.29 (200 samples)".</summary>
     public string Backends(int top = 4)
     {
+        if (Samples == 0) return "not sampled";
         var sorted = ActiveBackends.OrderByDescending(kv => kv.Value).ToList();
         var shown = sorted.Take(top).Select(kv => string.Create(CultureInfo.InvariantCulture, $"{kv.Key} {kv.Value:0.00}"));
         var rest = sorted.Skip(top).Sum(kv => kv.Value);

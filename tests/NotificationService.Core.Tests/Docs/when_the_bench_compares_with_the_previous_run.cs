@@ -237,6 +237,8 @@ public sealed class when_the_bench_compares_with_the_previous_run
         Assert.Equal("2.5 %", read.Steal);
         Assert.DoesNotContain("\"Steal\"", json); // derived, not stored
         Assert.Equal("n/a", (waits with { StealPercent = null }).Steal);
+        // A sampler that failed says so rather than reading as an idle PostgreSQL.
+        Assert.Equal("not sampled", new WaitProfile(0, new Dictionary<string, double>(), 2.5).Backends());
     }
 
     [Fact]
