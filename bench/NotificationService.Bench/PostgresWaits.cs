@@ -66,9 +66,11 @@ public sealed class PostgresWaits : IAsyncDisposable
             await using var connection = new NpgsqlConnection(settings.ConnectionString);
             await connection.OpenAsync();
             // A backend in a transaction but not running a statement is waiting for its client (the core or a worker)
-            // to send the next one: counted apart from the backends running one.
+            // to send the next one: counted apart from the backends running one. Each is named by its role (ns_core and
+            // ns_worker read "core" and "worker"), so that a window tells whose transactions wait and for what.
             await using var command = new NpgsqlCommand("""
-                SELECT CASE WHEN state = 'idle in transaction' THEN 'idle in transaction'
+                SELECT regexp_replace(usename, '^ns_', '') || ': ' ||
+                       CASE WHEN state = 'idle in transaction' THEN 'idle in transaction'
                             ELSE coalesce(wait_event_type || ':' || wait_event, 'CPU or runnable') END, count(*)
                 FROM pg_stat_activity
                 WHERE datname = $1 AND backend_type = 'client backend' AND state IN ('active', 'idle in transaction')

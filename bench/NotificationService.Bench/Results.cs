@@ -68,13 +68,13 @@ public sealed record ScaleOutResult(IReadOnlyList<ScaleOutShape> Shapes)
 
 /// <summary>
 /// A window's samples of PostgreSQL's backends for the bench's database (none when the sampler failed): the average number
-/// per sample by what they were doing ("CPU or runnable": running a statement with no wait event; "type:event": waiting;
-/// "idle in transaction": waiting for the client's next statement), and the share of the machine's CPU time its host
-/// stole (null where not known).
+/// per sample by whose they were and what they were doing ("core: CPU or runnable": a core's backend running a statement
+/// with no wait event; "worker: type:event": a worker's, waiting; "core: idle in transaction": waiting for the core's next
+/// statement), and the share of the machine's CPU time its host stole (null where not known).
 /// </summary>
 public sealed record WaitProfile(int Samples, IReadOnlyDictionary<string, double> ActiveBackends, double? StealPercent)
 {
-    /// <summary>"LWLock:WALWrite 1.06, CPU or runnable 0.82, IO:WALSync 0.48, Client:ClientRead 0.20, other 0.29 (200 samples)".</summary>
+    /// <summary>"core: idle in transaction 5.91, core: LWLock:WALWrite 0.81, worker: CPU or runnable 0.40, core: IO:WALSync 0.30, other 0.62 (57 samples)".</summary>
     public string Backends(int top = 4)
     {
         if (Samples == 0) return "not sampled";

@@ -227,13 +227,14 @@ public sealed class when_the_bench_compares_with_the_previous_run
     {
         var waits = new WaitProfile(150, new Dictionary<string, double>
         {
-            ["IO:WALSync"] = 0.42, ["CPU or runnable"] = 0.97, ["LWLock:WALWrite"] = 0.9, ["idle in transaction"] = 0.27, ["LWLock:BufferContent"] = 0.03, ["Lock:tuple"] = 0.01,
+            ["core: IO:WALSync"] = 0.42, ["worker: CPU or runnable"] = 0.97, ["core: LWLock:WALWrite"] = 0.9, ["core: idle in transaction"] = 0.27,
+            ["worker: LWLock:BufferContent"] = 0.03, ["core: Lock:tuple"] = 0.01,
         }, 2.5);
         var json = JsonSerializer.Serialize(Phase(300) with { Waits = waits });
 
         var read = JsonSerializer.Deserialize<PhaseResult>(json)!.Waits!;
 
-        Assert.Equal("CPU or runnable 0.97, LWLock:WALWrite 0.90, IO:WALSync 0.42, idle in transaction 0.27, other 0.04 (150 samples)", read.Backends());
+        Assert.Equal("worker: CPU or runnable 0.97, core: LWLock:WALWrite 0.90, core: IO:WALSync 0.42, core: idle in transaction 0.27, other 0.04 (150 samples)", read.Backends());
         Assert.Equal("2.5 %", read.Steal);
         Assert.DoesNotContain("\"Steal\"", json); // derived, not stored
         Assert.Equal("n/a", (waits with { StealPercent = null }).Steal);
