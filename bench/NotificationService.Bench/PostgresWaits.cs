@@ -66,10 +66,12 @@ public sealed class PostgresWaits : IAsyncDisposable
             await using var connection = new NpgsqlConnection(settings.ConnectionString);
             await connection.OpenAsync();
             // A backend in a transaction but not running a statement is waiting for its client (the core or a worker)
-            // to send the next one: counted apart from the backends running one. Each is named by its role (ns_core and
-            // ns_worker read "core" and "worker"), so that a window tells whose transactions wait and for what.
+            // to send the next one: counted apart from the backends running one. Each is named by its role, less a leading
+            // "ns_" (the core's ns_core reads "core", the workers' ns_worker "worker", the bench's own "postgres"), so that
+            // a window tells whose transactions wait and for what; all cores share one name, as do all workers.
+            // A backend whose role was dropped while it ran has none.
             await using var command = new NpgsqlCommand("""
-                SELECT regexp_replace(usename, '^ns_', '') || ': ' ||
+                SELECT coalesce(regexp_replace(usename, '^ns_', ''), 'no role') || ': ' ||
                        CASE WHEN state = 'idle in transaction' THEN 'idle in transaction'
                             ELSE coalesce(wait_event_type || ':' || wait_event, 'CPU or runnable') END, count(*)
                 FROM pg_stat_activity

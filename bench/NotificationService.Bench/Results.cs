@@ -74,7 +74,7 @@ public sealed record ScaleOutResult(IReadOnlyList<ScaleOutShape> Shapes)
 /// </summary>
 public sealed record WaitProfile(int Samples, IReadOnlyDictionary<string, double> ActiveBackends, double? StealPercent)
 {
-    /// <summary>"core: idle in transaction 5.91, core: LWLock:WALWrite 0.81, worker: CPU or runnable 0.40, core: IO:WALSync 0.30, other 0.62 (57 samples)".</summary>
+    /// <summary>"core: idle in transaction 5.43, core: LWLock:WALWrite 1.40, worker: CPU or runnable 0.45, core: IO:WALSync 0.39, other 1.12 (150 samples)".</summary>
     public string Backends(int top = 4)
     {
         if (Samples == 0) return "not sampled";
