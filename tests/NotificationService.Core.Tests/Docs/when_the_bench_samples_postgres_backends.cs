@@ -26,7 +26,7 @@ public sealed class when_the_bench_samples_postgres_backends
         var role = Regex.Replace(new NpgsqlConnectionStringBuilder(postgres).Username ?? Environment.UserName, "^ns_", "");
 
         await using var sampler = PostgresWaits.Start(postgres);
-        // Its connection opens first: a loaded machine may take a while before the first of its samples a tenth of a second.
+        // It opens its connection, then samples every tenth of a second: 3 s leaves a loaded machine room for a few samples.
         await Task.Delay(TimeSpan.FromSeconds(3));
         var waits = await sampler.StopAsync();
 
