@@ -205,7 +205,8 @@ public static class Million
     /// The seed, one statement per table in one transaction: offers (2 jobs each, metadata customer 1 of 10,000 and kind 1
     /// of 3) round-robin over the tenants and 30 days, oldest first; each job's stream (version 3), its JobQueued,
     /// JobStarted and JobFinished with the JSON, type names and .NET types Marten writes, on seq_ids reserved from
-    /// mt_events_sequence; the Job document as the inline projection leaves it (Finished, version 3). Adapters: 60 %, 30 %,
+    /// mt_events_sequence; the Job document as the inline projection leaves it (Finished, version 3; the job's and the
+    /// offer's JSON without null members, as Job and Offer are stored). Adapters: 60 %, 30 %,
     /// 10 % by blocks of ten jobs, so every tenant has jobs on each (by j % 10 a tenant had only two). The daemon's progress (high-water mark and the callbacks subscription) moves past the seed where it had read
     /// everything before it. Returns how many of those progress rows moved (three: the fallback chains' subscription too).
     /// </summary>
@@ -260,9 +261,8 @@ public static class Million
             'jobs', (SELECT jsonb_agg(jsonb_build_object('jobId', md5('million-job-' || j)::uuid, 'adapter', @adapter_names[a], 'adapterId', @adapter_ids[a]) ORDER BY j)
                      FROM generate_series((o - 1) * @per_offer + 1, o * @per_offer) j,
                           LATERAL (SELECT CASE WHEN (j / 10) % 10 < 6 THEN 1 WHEN (j / 10) % 10 < 9 THEN 2 ELSE 3 END AS a) aa),
-            'sendAt', null, 'erasedAt', null, 'expireAt', null,
             'metadata', jsonb_build_object('customer', 'c' || (o % 10000), 'kind', (ARRAY['welcome', 'receipt', 'reset'])[o % 3 + 1]),
-            'createdAt', {{Iso("created")}}, 'deletedAt', null, 'serviceId', @tenants[o % cardinality(@tenants) + 1], 'callbackUrl', null),
+            'createdAt', {{Iso("created")}}, 'serviceId', @tenants[o % cardinality(@tenants) + 1]),
           created, 'NotificationService.Core.Offers.Offer', @tenants[o % cardinality(@tenants) + 1], created
         FROM generate_series(1, @n / @per_offer) o,
              LATERAL (SELECT @now - make_interval(secs => ((@n / @per_offer) - o + 1) * @span / (@n / @per_offer)) AS created) c;
@@ -288,12 +288,11 @@ public static class Million
 
         INSERT INTO ns.mt_doc_job (id, data, mt_last_modified, mt_dotnet_type, mt_version, created_at, finished_at, service_id, state, adapter_name)
         SELECT id,
-          jsonb_build_object('id', id, 'state', 'Finished', 'params', jsonb_build_object('payload', jsonb_build_object('order', j)), 'sendAt', null,
-            'offerId', offer_id, 'retries', 0, 'version', 3, 'attempts', 1, 'expireAt', null, 'adapterId', @adapter_ids[a],
-            'createdAt', {{Iso("created")}}, 'isPending', false, 'lastError', null, 'serviceId', service_id, 'startedAt', {{Iso("started")}},
-            'finishedAt', {{Iso("finished")}}, 'generation', 0, 'isInFlight', false, 'isTerminal', true, 'adapterName', @adapter_names[a],
-            'paramsErasedAt', null, 'lastErrorDetail', null, 'lastErrorAttempt', null, 'possiblyDelivered', false, 'possibleDuplicates', 0,
-            'cancellationRequested', false),
+          jsonb_build_object('id', id, 'state', 'Finished', 'params', jsonb_build_object('payload', jsonb_build_object('order', j)),
+            'offerId', offer_id, 'retries', 0, 'version', 3, 'attempts', 1, 'adapterId', @adapter_ids[a],
+            'createdAt', {{Iso("created")}}, 'serviceId', service_id, 'startedAt', {{Iso("started")}},
+            'finishedAt', {{Iso("finished")}}, 'generation', 0, 'adapterName', @adapter_names[a],
+            'possiblyDelivered', false, 'possibleDuplicates', 0, 'cancellationRequested', false),
           finished, 'NotificationService.Storage.Jobs.Job', 3, created, finished, service_id, 'Finished', @adapter_names[a]
         FROM {{JobRows}};
 

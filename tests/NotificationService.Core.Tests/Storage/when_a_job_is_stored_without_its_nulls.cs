@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Marten;
+using Npgsql;
 using NotificationService.Core.Offers;
 using NotificationService.Storage.Jobs;
 
@@ -8,8 +9,8 @@ namespace NotificationService.Core.Tests.Storage;
 /// <summary>
 /// The job's and the offer's stored JSON leave out null members and the job's computed ones (written three times per job,
 /// they were a quarter of its document). A missing key must read back as the null it stands for: in the document Marten
-/// loads, and in SQL, where the queries and the indexes' predicates ask <c>data ->> 'key' IS NULL</c>. Documents stored
-/// before keep their null keys, so both shapes must answer the same.
+/// loads, and in SQL, where Marten's queries, the sweeps' own SQL and the indexes' predicates ask <c>data ->> 'key' IS NULL</c>.
+/// Documents stored before keep their null keys, so both shapes must answer the same.
 /// </summary>
 public sealed class when_a_job_is_stored_without_its_nulls : IAsyncLifetime
 {
@@ -78,6 +79,26 @@ public sealed class when_a_job_is_stored_without_its_nulls : IAsyncLifetime
         Assert.Null(read.Metadata);
         Assert.Null(read.Chains);
         Assert.Null(Assert.Single(read.Jobs).Template);
+        Assert.Equal(json, serializer.ToJson(read));
+    }
+
+    [Fact]
+    public void every_offer_member_that_is_set_is_kept()
+    {
+        var serializer = _schema.Store().Options.Serializer();
+        var now = DateTimeOffset.UtcNow;
+        var offer = new Offer
+        {
+            Id = Guid.NewGuid(), ServiceId = Guid.NewGuid(), CreatedAt = now, ExpireAt = now, SendAt = now, DeletedAt = now, ErasedAt = now,
+            Metadata = new() { ["customer"] = "c1" }, CallbackUrl = "https://example.test/cb", Chains = [],
+            Jobs = [new OfferJob(Guid.NewGuid(), Guid.NewGuid(), "mail", new TemplateUse("welcome", 1, "en"))],
+        };
+
+        var keys = Keys(serializer.ToJson(offer));
+
+        Assert.All(new[] { "expireAt", "sendAt", "deletedAt", "erasedAt", "metadata", "callbackUrl", "chains" },
+            key => Assert.True(keys.ContainsKey(key), $"{key} was left out though it was set"));
+        Assert.True(keys["jobs"][0].TryGetProperty("template", out _), "the job's template was left out though it was set");
     }
 
     [Fact]
@@ -103,6 +124,18 @@ public sealed class when_a_job_is_stored_without_its_nulls : IAsyncLifetime
             .Select(j => j.Id).ToListAsync();
         Assert.Equal(new[] { missing.Id, storedNull.Id, fellBack.Id }.Order(), neverFailed.Order());
         Assert.Equal([fellBack.Id], await query.Query<Job>().Where(j => j.ServiceId == missing.ServiceId && j.FellBackTo != null).Select(j => j.Id).ToListAsync());
+        // The raw SQL of the retention sweep, erasure and re-drive, and the retention index's predicate, ask the same way.
+        await using (var connection = new NpgsqlConnection(ScratchTable.Postgres))
+        {
+            await connection.OpenAsync();
+            await using var unerased = new NpgsqlCommand(
+                $"SELECT id FROM {_schema.Name}.mt_doc_job WHERE service_id = $1 AND finished_at IS NOT NULL AND data->>'paramsErasedAt' IS NULL", connection);
+            unerased.Parameters.Add(new NpgsqlParameter { Value = missing.ServiceId });
+            var ids = new List<Guid>();
+            await using (var reader = await unerased.ExecuteReaderAsync())
+                while (await reader.ReadAsync()) ids.Add(reader.GetGuid(0));
+            Assert.Equal(new[] { missing.Id, storedNull.Id, fellBack.Id }.Order(), ids.Order());
+        }
         var loaded = (await query.LoadAsync<Job>(storedNull.Id))!;
         Assert.Null(loaded.LastError);
         Assert.True(loaded.IsTerminal);
