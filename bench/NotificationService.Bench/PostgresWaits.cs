@@ -100,7 +100,7 @@ public sealed class PostgresWaits : IAsyncDisposable
     }
 
     /// <summary>The machine's line of /proc/stat ("cpu ..."); null where there is none.</summary>
-    private static string? ProcStatCpuLine()
+    public static string? ProcStatCpuLine()
     {
         try { return File.ReadLines("/proc/stat").FirstOrDefault(); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }

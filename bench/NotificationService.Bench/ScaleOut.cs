@@ -76,7 +76,7 @@ public static class ScaleOut
             sb.AppendLine($"| {s.Cores} + {s.Workers} | {s.Result.DeliveredJobsPerSecond} | {s.Result.AcceptMs.P50} / {s.Result.AcceptMs.P99} | " +
                           $"{string.Join(" | ", groups.Select(g => s.CpuMsPerJob.GetValueOrDefault(g).ToString("0.00")))} | {s.CpuMsPerJob.Values.Sum():0.00} |");
         sb.AppendLine();
-        sb.AppendLine($"Two cores + two workers deliver at least 95 % of one + one (5 %: a phase's run-to-run noise on this machine): {(r.Met ? "yes" : "**no**")}. " +
+        sb.AppendLine($"Two cores + two workers deliver at least 95 % of one + one (5 %: a phase's run-to-run noise on this machine): {HostSteal.Verdict(r.Met, r.Shapes.Select(s => s.Result.Waits?.StealPercent))}. " +
                       "CPU of processes that ended within a window (a PostgreSQL backend) is not counted.");
         return sb.ToString();
     }

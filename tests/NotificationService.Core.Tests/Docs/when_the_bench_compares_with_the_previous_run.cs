@@ -131,6 +131,34 @@ public sealed class when_the_bench_compares_with_the_previous_run
         Assert.Empty(Comparison.PgBenchRatioRows(Result(Monday, false, 0, Four(Phase(300), Phase(150), Phase(900), Phase(220)))));
     }
 
+    // 2026-12-06 13:59: pgbench gave 958 tps while the host took 38.7-42.7 % of the machine, and the report said "yes".
+    [Fact]
+    public void a_verdict_over_windows_the_host_starved_is_void_met_or_not()
+    {
+        Assert.Equal("yes", HostSteal.Verdict(true, 2.3, null));
+        Assert.Equal("**no**", HostSteal.Verdict(false));
+        Assert.Equal("yes", HostSteal.Verdict(true, 10.0)); // the limit itself is still a verdict
+        Assert.Equal("void: the host took 42.7 % of the machine's CPU time (over 10 %)", HostSteal.Verdict(true, 38.7, 42.7, 0.1));
+        Assert.Equal("void: the host took 10.1 % of the machine's CPU time (over 10 %)", HostSteal.Verdict(false, null, 10.1));
+
+        static PhaseResult Starved(PhaseResult p, double steal) => p with { Waits = new WaitProfile(100, new Dictionary<string, double>(), steal) };
+        var phases = Four(Starved(Phase(300), 1.2), Phase(150), Starved(Phase(900), 12.5), Phase(220));
+        // The ten-target phase's own window was starved; the one-target phase's was not.
+        Assert.Equal(
+            ["| delivered jobs/s / pgbench tps, 1 target, maximum rate | 0.038 | >= 0.10 | **no** |",
+             "| delivered jobs/s / pgbench tps, 10 targets, maximum rate | 0.113 | >= 0.10 | void: the host took 12.5 % of the machine's CPU time (over 10 %) |"],
+            Comparison.PgBenchRatioRows(Result(Monday, false, 8000, phases)));
+        // pgbench's own seconds starved: both ratios rest on them.
+        Assert.All(Comparison.PgBenchRatioRows(Result(Monday, false, 958, phases) with { PgBenchStealPercent = 40.1 }),
+            row => Assert.EndsWith("| void: the host took 40.1 % of the machine's CPU time (over 10 %) |", row));
+        // A result file from before the steal was kept reads back without it, and keeps its verdicts.
+        var json = JsonSerializer.Serialize(Result(Monday, false, 8000, Four(Phase(300), Phase(150), Phase(900), Phase(220))));
+        Assert.Contains(",\"PgBenchStealPercent\":null,\"EmailStealPercent\":null", json);
+        var old = JsonSerializer.Deserialize<BenchResult>(json.Replace(",\"PgBenchStealPercent\":null,\"EmailStealPercent\":null", ""))!;
+        Assert.Null(old.PgBenchStealPercent);
+        Assert.EndsWith("| yes |", Comparison.PgBenchRatioRows(old).Last());
+    }
+
     [Fact]
     public void the_previous_run_is_the_newest_earlier_file_of_the_same_kind()
     {
