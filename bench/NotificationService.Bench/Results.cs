@@ -60,9 +60,11 @@ public sealed record RelationSize(string Table, string Relation, long Before, lo
 
 /// <summary>
 /// A read path's latency over <see cref="Samples"/> sequential requests, what else ran meanwhile (<see cref="Busy"/>), and
-/// the same once the machine settled (<see cref="Settled"/>, the million-job phase's second pass).
+/// the same once the machine settled (<see cref="Settled"/>, the million-job phase's second pass), and the host's steal
+/// over each pass (<see cref="HostSteal"/>).
 /// </summary>
-public sealed record ReadTiming(string Query, int Items, int Samples, Percentiles Ms, Percentiles? Settled = null, string? Busy = null, string? SettledBusy = null);
+public sealed record ReadTiming(string Query, int Items, int Samples, Percentiles Ms, Percentiles? Settled = null, string? Busy = null, string? SettledBusy = null,
+    double? StealPercent = null, double? SettledStealPercent = null);
 
 public sealed record MillionResult(
     int Jobs, int Offers, int Tenants, double SeedSeconds, double VacuumSeconds, string DaemonAfterSeed,
