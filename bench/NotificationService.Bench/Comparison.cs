@@ -91,6 +91,11 @@ public static class Comparison
         }
         sb.AppendLine($"With `{Path.GetRelativePath(root, p.File)}`, run {p.Result.At.ToUniversalTime():yyyy-MM-dd HH:mm} UTC on {p.Result.Machine}.");
         sb.AppendLine();
+        // A change between two runs is NS's only where neither host was starving it (HostSteal).
+        sb.AppendLine($"The host stole at most {Steal(WorstSteal(now))} of the machine's CPU time in this run's sampled windows and " +
+                      $"{Steal(WorstSteal(p.Result))} in the previous run's; where either is over {HostSteal.LimitPercent:0} %, a change says as much " +
+                      "about the host as about NS.");
+        sb.AppendLine();
         sb.AppendLine("| Measure | previous | now | change |");
         sb.AppendLine("| --- | --- | --- | --- |");
         foreach (var row in Rows(p.Result, now))
@@ -98,6 +103,15 @@ public static class Comparison
         return sb.ToString();
 
         static string Text(double? value, string? format) => value?.ToString(format, CultureInfo.InvariantCulture) ?? "n/a";
+        static string Steal(double? steal) => steal is { } s ? s.ToString("0.0", CultureInfo.InvariantCulture) + " %" : "n/a (not sampled)";
+    }
+
+    /// <summary>The most the host stole in any of a run's sampled windows, pgbench's seconds and the email profile's included; null where none was.</summary>
+    public static double? WorstSteal(BenchResult r)
+    {
+        List<PhaseResult?> windows = [.. r.Phases ?? [], .. (r.ScaleOut?.Shapes ?? []).Select(s => s.Result)];
+        if (r.Million is { } m) windows.AddRange([m.EmptyMax, m.EmptyHalf, m.Max, m.Half, m.EmptyMaxAgain, m.EmptyHalfAgain, m.MaxAgain, m.HalfAgain]);
+        return windows.Select(p => p?.Waits?.StealPercent).Append(r.PgBenchStealPercent).Append(r.EmailStealPercent).Max();
     }
 
     /// <summary>

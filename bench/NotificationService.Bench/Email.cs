@@ -6,8 +6,8 @@ namespace NotificationService.Bench;
 /// </summary>
 public static class Email
 {
-    /// <summary><paramref name="StealPercent"/>: the host's steal, the higher of NS's window and Apprise's runs (the ratio rests on both).</summary>
-    public sealed record Result(double EmailsPerSecond, (double Default, double Unthrottled)? Apprise, double? StealPercent = null);
+    /// <summary><paramref name="StealPercent"/>: the host's steal, the highest of NS's window and each of Apprise's runs (the ratios rest on them).</summary>
+    public sealed record Result(double EmailsPerSecond, Limits.AppriseRates? Apprise, double? StealPercent = null);
 
     /// <summary>
     /// The worker is started here, so it is warmed up before the measured window like the webhook worker before the
@@ -24,15 +24,15 @@ public static class Email
         var warm = warmUp ?? TimeSpan.FromSeconds(quick ? 2 : 20);
         if (warm > TimeSpan.Zero) await load.RunAsync("email warm-up", adapter.Name, Params, 1, warm, 16);
         var phase = await load.RunAsync("email", adapter.Name, Params, 1, TimeSpan.FromSeconds(quick ? 2 : 10), 16);
-        var hostBefore = PostgresWaits.ProcStatCpuLine();
         var apprise = await Limits.AppriseAsync(receivers.SmtpPort, quick ? 2 : 6, emails);
-        var appriseSteal = WaitProfile.StealPercentBetween(hostBefore, PostgresWaits.ProcStatCpuLine());
         Console.WriteLine($"   NS {phase.DeliveredJobsPerSecond:0.0} emails/s ({phase.Jobs} emails, after {warm.TotalSeconds:0} s of warm-up), " +
                           $"CPU ms per email: core {phase.CoreCpuMsPerJob}, worker {phase.WorkerCpuMsPerJob}; Apprise " +
                           (apprise is { } a ? $"{a.Default:0.00} emails/s as shipped, {a.Unthrottled:0.0} emails/s with its throttle off ({emails} emails)" : "not installed") +
-                          $"; host steal {phase.Waits?.Steal ?? "n/a"} in NS's window, {(appriseSteal is { } st ? $"{st:0.0} %" : "n/a")} in Apprise's");
-        double?[] steal = [phase.Waits?.StealPercent, apprise is null ? null : appriseSteal];
+                          $"; host steal {phase.Waits?.Steal ?? "n/a"} in NS's window" +
+                          (apprise is { } b ? $", {Percent(b.DefaultSteal)} and {Percent(b.UnthrottledSteal)} in Apprise's runs" : ""));
+        double?[] steal = [phase.Waits?.StealPercent, apprise?.DefaultSteal, apprise?.UnthrottledSteal];
         return new Result(phase.DeliveredJobsPerSecond, apprise, steal.Max());
+        static string Percent(double? steal) => steal is { } s ? $"{s:0.0} %" : "n/a";
     }
 
     /// <summary>`--email [--warm-up S]`: the email profile alone, on a stack of its own (one core, one email worker).</summary>

@@ -66,11 +66,14 @@ public static partial class Limits
     /// Apprise (Debian's package), one Python process sending emails to the same SMTP server: as shipped (it throttles
     /// email to about one per 5 s by design, so a few sends measure it) and with that throttle off (a fair upper bound).
     /// </summary>
-    public static async Task<(double Default, double Unthrottled)?> AppriseAsync(int smtpPort, int throttledCount, int count)
+    public static async Task<AppriseRates?> AppriseAsync(int smtpPort, int throttledCount, int count)
     {
         if (!File.Exists("/usr/bin/apprise")) return null;
-        async Task<double> SendAsync(int n, bool unthrottled)
+        // Each run with the host's steal over its own seconds: the throttled run mostly sleeps, so one reading over both
+        // would thin out what the unthrottled run lost.
+        async Task<(double Rate, double? Steal)> SendAsync(int n, bool unthrottled)
         {
+            var hostBefore = PostgresWaits.ProcStatCpuLine();
             var script = $$"""
                 import apprise, time
                 a = apprise.Apprise()
@@ -82,13 +85,19 @@ public static partial class Limits
                 print(f"SENT {ok} {time.monotonic() - t}")
                 """;
             var output = await RunAsync("/usr/bin/python3", ["-c", script]);
+            var steal = WaitProfile.StealPercentBetween(hostBefore, PostgresWaits.ProcStatCpuLine());
             var match = Regex.Match(output, @"SENT (\d+) ([0-9.]+)");
             return match.Success && int.Parse(match.Groups[1].Value) > 0
-                ? int.Parse(match.Groups[1].Value) / double.Parse(match.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture)
+                ? (int.Parse(match.Groups[1].Value) / double.Parse(match.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture), steal)
                 : throw new InvalidOperationException($"Apprise sent nothing:\n{output}");
         }
-        return (await SendAsync(throttledCount, unthrottled: false), await SendAsync(count, unthrottled: true));
+        var (throttled, throttledSteal) = await SendAsync(throttledCount, unthrottled: false);
+        var (unthrottled, unthrottledSteal) = await SendAsync(count, unthrottled: true);
+        return new AppriseRates(throttled, unthrottled, throttledSteal, unthrottledSteal);
     }
+
+    /// <summary>Apprise's emails/s as shipped and with its throttle off, and the host's steal during each run.</summary>
+    public sealed record AppriseRates(double Default, double Unthrottled, double? DefaultSteal, double? UnthrottledSteal);
 
     private static async Task<string> RunAsync(string file, string[] arguments)
     {
