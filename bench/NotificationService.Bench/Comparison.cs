@@ -106,12 +106,16 @@ public static class Comparison
         static string Steal(double? steal) => steal is { } s ? s.ToString("0.0", CultureInfo.InvariantCulture) + " %" : "n/a (not sampled)";
     }
 
-    /// <summary>The most the host stole in any of a run's sampled windows, pgbench's seconds and the email profile's included; null where none was.</summary>
+    /// <summary>
+    /// The most the host stole in any of a run's sampled windows (the phases, callbacks, scale-out, the million-job phase and
+    /// its reads), pgbench's seconds and the email profile's included; null where none was sampled.
+    /// </summary>
     public static double? WorstSteal(BenchResult r)
     {
-        List<PhaseResult?> windows = [.. r.Phases ?? [], .. (r.ScaleOut?.Shapes ?? []).Select(s => s.Result)];
+        List<PhaseResult?> windows = [.. r.Phases ?? [], .. (r.ScaleOut?.Shapes ?? []).Select(s => s.Result), r.Callbacks?.Off, r.Callbacks?.On];
         if (r.Million is { } m) windows.AddRange([m.EmptyMax, m.EmptyHalf, m.Max, m.Half, m.EmptyMaxAgain, m.EmptyHalfAgain, m.MaxAgain, m.HalfAgain]);
-        return windows.Select(p => p?.Waits?.StealPercent).Append(r.PgBenchStealPercent).Append(r.EmailStealPercent).Max();
+        var reads = (r.Million?.Reads ?? []).SelectMany(t => new[] { t.StealPercent, t.SettledStealPercent });
+        return windows.Select(p => p?.Waits?.StealPercent).Concat(reads).Append(r.PgBenchStealPercent).Append(r.EmailStealPercent).Max();
     }
 
     /// <summary>

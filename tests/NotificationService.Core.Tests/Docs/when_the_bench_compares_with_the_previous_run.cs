@@ -175,6 +175,9 @@ public sealed class when_the_bench_compares_with_the_previous_run
 
         Assert.Equal(38.5, Comparison.WorstSteal(now));
         Assert.Null(Comparison.WorstSteal(previous));
+        // A read's pass and the callbacks phase's windows count as well.
+        Assert.Equal(41.2, Comparison.WorstSteal(now with { Million = now.Million! with { Reads = [Read("first page (50)", 12) with { SettledStealPercent = 41.2 }] } }));
+        Assert.Equal(44.0, Comparison.WorstSteal(now with { Callbacks = new CallbacksResult(Phase(300), Starved(Phase(250), 44.0), 100, 100, 50) }));
         Assert.Contains("The host stole at most 38.5 % of the machine's CPU time in this run's sampled windows and n/a (not sampled) in the previous run's; " +
                         "where either is over 10 %, a change says as much about the host as about NS.",
             Comparison.Report(now, (previous, "/repo/bench/results/20261205-000000.json"), "/repo"));
