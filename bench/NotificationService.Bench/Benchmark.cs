@@ -163,13 +163,13 @@ public static class Benchmark
             sb.AppendLine();
         }
         var best = r.Phases.Max(p => p.DeliveredJobsPerSecond);
-        // The half-rate verdicts rest on the maximum-rate window too: it sets the half rate, and a starved one makes it lighter.
         sb.AppendLine("| Measure | Value | Target | Met |");
         sb.AppendLine("| --- | --- | --- | --- |");
         sb.AppendLine($"| pgbench INSERT tps, 8 clients (this machine) | {r.PgBenchTps}{HostSteal.Note(r.PgBenchStealPercent)} | | |");
         sb.AppendLine($"| raw RabbitMQ publish+consume msg/s (this machine) | {r.RabbitMqRawPerSecond} | | |");
         foreach (var row in Comparison.PgBenchRatioRows(r)) sb.AppendLine(row);
         sb.AppendLine($"| best delivered jobs/s / raw RabbitMQ rate | {best / r.RabbitMqRawPerSecond:0.000} | | |");
+        // The half-rate verdicts rest on the maximum-rate window too: it sets the half rate, and a starved one makes it lighter.
         sb.AppendLine($"| accept p99 at half rate (1 target) | {half.AcceptMs.P99} ms | <= 20 ms | {HostSteal.Verdict(half.AcceptMs.P99 <= 20, half.Waits?.StealPercent, max.Waits?.StealPercent)} |");
         sb.AppendLine($"| queued->finished p99 at half rate (1 target) | {half.QueuedToFinishedMs.P99} ms | <= 100 ms | {HostSteal.Verdict(half.QueuedToFinishedMs.P99 <= 100, half.Waits?.StealPercent, max.Waits?.StealPercent)} |");
         sb.AppendLine($"| PostgreSQL commits per delivered job (max rate, 1 target) | {max.CommitsPerJob} | <= 3 | {Met(max.CommitsPerJob <= 3)} |");
