@@ -17,10 +17,10 @@ public static class Benchmark
         Console.WriteLine($"== Benchmark ({(quick ? "quick smoke" : $"{window.TotalSeconds:0} s windows")}), everything on 127.0.0.1");
 
         Console.WriteLine("-- machine limits");
-        var hostBefore = PostgresWaits.ProcStatCpuLine();
+        var hostBefore = HostSteal.Reading();
         var pgbench = await Limits.PgBenchAsync(postgres, quick ? 3 : 10);
         // The ratio to pgbench is only as good as pgbench's own seconds: the host's steal in them is kept beside it.
-        var pgbenchSteal = WaitProfile.StealPercentBetween(hostBefore, PostgresWaits.ProcStatCpuLine());
+        var pgbenchSteal = HostSteal.Since(hostBefore);
         Console.WriteLine($"   pgbench, 8 clients, single-row INSERT: {pgbench:0} tps{HostSteal.Note(pgbenchSteal)}");
         // The raw measurement declares a queue of its own, which the core's user may not: the operator's user does it.
         var rabbitRaw = await Limits.RabbitMqAsync(Environment.GetEnvironmentVariable("NS_RABBITMQ_OPERATOR") is { Length: > 0 } op ? op : rabbitMq, quick ? 5_000 : 50_000);

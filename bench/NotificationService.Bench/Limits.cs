@@ -73,7 +73,7 @@ public static partial class Limits
         // would thin out what the unthrottled run lost.
         async Task<(double Rate, double? Steal)> SendAsync(int n, bool unthrottled)
         {
-            var hostBefore = PostgresWaits.ProcStatCpuLine();
+            var hostBefore = HostSteal.Reading();
             var script = $$"""
                 import apprise, time
                 a = apprise.Apprise()
@@ -85,7 +85,7 @@ public static partial class Limits
                 print(f"SENT {ok} {time.monotonic() - t}")
                 """;
             var output = await RunAsync("/usr/bin/python3", ["-c", script]);
-            var steal = WaitProfile.StealPercentBetween(hostBefore, PostgresWaits.ProcStatCpuLine());
+            var steal = HostSteal.Since(hostBefore);
             var match = Regex.Match(output, @"SENT (\d+) ([0-9.]+)");
             return match.Success && int.Parse(match.Groups[1].Value) > 0
                 ? (int.Parse(match.Groups[1].Value) / double.Parse(match.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture), steal)

@@ -387,7 +387,7 @@ public static class Million
             var items = body.TryGetProperty("items", out var list) ? list.GetArrayLength() : 1;
             var ms = new List<double>();
             var cpuBefore = MachineCpu.ByProcess(stack);
-            var hostBefore = PostgresWaits.ProcStatCpuLine();
+            var hostBefore = HostSteal.Reading();
             var pausedBefore = GC.GetTotalPauseDuration();
             var began = Stopwatch.GetTimestamp();
             for (var i = 0; i < repeats && (i < 10 || Stopwatch.GetElapsedTime(began) < budget); i++)
@@ -398,7 +398,7 @@ public static class Million
             }
             // /proc/stat counts in ticks of 10 ms: under a second of requests (--quick's twenty), one tick is several
             // percent, too coarse to void a verdict on.
-            var steal = Stopwatch.GetElapsedTime(began) >= TimeSpan.FromSeconds(1) ? WaitProfile.StealPercentBetween(hostBefore, PostgresWaits.ProcStatCpuLine()) : null;
+            var steal = Stopwatch.GetElapsedTime(began) >= TimeSpan.FromSeconds(1) ? HostSteal.Since(hostBefore) : null;
             var busy = Busy(MachineCpu.Between(cpuBefore, MachineCpu.ByProcess(stack)), Stopwatch.GetElapsedTime(began), GC.GetTotalPauseDuration() - pausedBefore)
                        + (steal is { } st ? $"; host steal {st:0.0} %" : "");
             var timing = new ReadTiming(name, items, ms.Count, Percentiles.Of(ms), Busy: busy, StealPercent: steal);

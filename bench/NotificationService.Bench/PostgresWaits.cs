@@ -19,7 +19,7 @@ public sealed class PostgresWaits : IAsyncDisposable
     // Stopping ends the timer rather than cancelling: a cancelled query makes Npgsql send PostgreSQL a cancel request
     // on a connection of its own, and the window's drain would wait for it.
     private readonly PeriodicTimer _timer = new(Interval);
-    private readonly string? _hostBefore = ProcStatCpuLine();
+    private readonly string? _hostBefore = HostSteal.Reading();
     private readonly Task<(int Samples, Dictionary<string, long> Counts)?> _sampling;
     private Task<WaitProfile>? _stop;
 
@@ -37,7 +37,7 @@ public sealed class PostgresWaits : IAsyncDisposable
     {
         _timer.Dispose(); // the loop's next wait returns false
         var sampled = await _sampling;
-        var steal = WaitProfile.StealPercentBetween(_hostBefore, ProcStatCpuLine());
+        var steal = HostSteal.Since(_hostBefore);
         return sampled is { Samples: > 0 } s
             ? new WaitProfile(s.Samples, s.Counts.ToDictionary(c => c.Key, c => Math.Round((double)c.Value / s.Samples, 2)), steal)
             : new WaitProfile(0, new Dictionary<string, double>(), steal);
@@ -97,12 +97,5 @@ public sealed class PostgresWaits : IAsyncDisposable
             Console.WriteLine($"   (PostgreSQL's backends not sampled in this window after {samples} samples: {e.GetType().Name}: {e.Message})");
             return null;
         }
-    }
-
-    /// <summary>The machine's line of /proc/stat ("cpu ..."); null where there is none.</summary>
-    public static string? ProcStatCpuLine()
-    {
-        try { return File.ReadLines("/proc/stat").FirstOrDefault(); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
     }
 }

@@ -29,6 +29,19 @@ public static class HostSteal
             ? string.Create(CultureInfo.InvariantCulture, $"void: the host took {worst:0.0} % of the machine's CPU time (over {LimitPercent:0} %)")
             : met ? "yes" : "**no**";
 
+    /// <summary>The machine's CPU times now, to measure the host's steal from with <see cref="Since"/>.</summary>
+    public static string? Reading() => ProcStatCpuLine();
+
+    /// <summary>The share of the machine's CPU time the host stole between <paramref name="reading"/> and now; null where unknown.</summary>
+    public static double? Since(string? reading) => WaitProfile.StealPercentBetween(reading, ProcStatCpuLine());
+
+    /// <summary>The machine's line of /proc/stat ("cpu ..."); null where there is none.</summary>
+    private static string? ProcStatCpuLine()
+    {
+        try { return File.ReadLines("/proc/stat").FirstOrDefault(); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
+    }
+
     /// <summary>" (host steal 12.3 %)" where the steal is known, else nothing: for a figure measured outside the load windows.</summary>
     public static string Note(double? steal) =>
         steal is { } s ? string.Create(CultureInfo.InvariantCulture, $" (host steal {s:0.0} %)") : "";
